@@ -1,0 +1,136 @@
+package policy
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A Grant is the relay's signed permission for one session: who may do what
+// on which device until when. The relay signs it with its Ed25519 key; the
+// host verifies it against the key it pinned at enrollment and enforces it
+// itself, whatever the guest sends.
+type Grant struct {
+	Version     int         `json:"v"`
+	SessionID   string      `json:"sid"`
+	AccountID   string      `json:"acct"`
+	DeviceID    string      `json:"dev"`
+	User        GrantUser   `json:"user"`
+	Action      string      `json:"action,omitempty"`
+	Permissions []string    `json:"perms"`
+	IssuedAt    int64       `json:"iat"` // unix seconds
+	ExpiresAt   int64       `json:"exp"` // the session must start before this
+	ICEServers  []ICEServer `json:"ice,omitempty"`
+}
+
+// GrantUser is the technician, as shown to the local user.
+type GrantUser struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+}
+
+// ICEServer is a STUN/TURN server with (short-lived) credentials.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// GrantVersion is the grant format this build writes and accepts.
+const GrantVersion = 1
+
+// MaxGrantSize bounds a grant token before any decoding.
+const MaxGrantSize = 16 << 10
+
+// ClockSkew is tolerated between relay and host clocks.
+const ClockSkew = 2 * time.Minute
+
+// Grant verification errors; callers branch on them with errors.Is.
+var (
+	ErrGrantMalformed   = errors.New("grant: malformed")
+	ErrGrantSignature   = errors.New("grant: bad signature")
+	ErrGrantExpired     = errors.New("grant: expired")
+	ErrGrantNotYetValid = errors.New("grant: not yet valid")
+	ErrGrantWrongDevice = errors.New("grant: issued for another device")
+)
+
+// signing context: a signature over a grant can't be confused with any other
+// Ed25519 signature made by the relay key.
+const grantContext = "tandem-grant-v1."
+
+// Sign encodes g and signs it: base64url(json) "." base64url(signature).
+func Sign(g *Grant, key ed25519.PrivateKey) (string, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return "", errors.New("grant: invalid signing key")
+	}
+	if _, err := ParseSet(g.Permissions); err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(g)
+	if err != nil {
+		return "", err
+	}
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	sig := ed25519.Sign(key, []byte(grantContext+p))
+	return p + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// Verify checks token's signature with the pinned relay key, that it is for
+// deviceID and valid at now, and returns the grant. Anything unsigned,
+// tampered, expired, premature or for another device is refused.
+func Verify(token string, relayKey ed25519.PublicKey, deviceID string, now time.Time) (*Grant, error) {
+	if len(relayKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: no pinned relay key", ErrGrantSignature)
+	}
+	if len(token) > MaxGrantSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrGrantMalformed, len(token))
+	}
+	p, s, ok := strings.Cut(token, ".")
+	if !ok || p == "" || s == "" {
+		return nil, fmt.Errorf("%w: not payload.signature", ErrGrantMalformed)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("%w: signature encoding", ErrGrantMalformed)
+	}
+	if !ed25519.Verify(relayKey, []byte(grantContext+p), sig) {
+		return nil, ErrGrantSignature
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload encoding", ErrGrantMalformed)
+	}
+	var g Grant
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGrantMalformed, err)
+	}
+	if g.Version != GrantVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrGrantMalformed, g.Version)
+	}
+	if g.SessionID == "" || g.DeviceID == "" || g.User.ID == "" {
+		return nil, fmt.Errorf("%w: missing session, device or user", ErrGrantMalformed)
+	}
+	if _, err := ParseSet(g.Permissions); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGrantMalformed, err)
+	}
+	if g.DeviceID != deviceID {
+		return nil, ErrGrantWrongDevice
+	}
+	if now.Add(-ClockSkew).Unix() >= g.ExpiresAt {
+		return nil, fmt.Errorf("%w at %s", ErrGrantExpired, time.Unix(g.ExpiresAt, 0).UTC().Format(time.RFC3339))
+	}
+	if now.Add(ClockSkew).Unix() < g.IssuedAt {
+		return nil, ErrGrantNotYetValid
+	}
+	return &g, nil
+}
+
+// Set returns the grant's permissions as a Set (Verify has validated them).
+func (g *Grant) Set() Set { s, _ := ParseSet(g.Permissions); return s }

@@ -1,0 +1,45 @@
+// Package wire is Tandem's wire protocol: a leaf package (standard library
+// only) shared by the relay, the host/OnDemand agents and the guests.
+//
+// Two encodings, chosen by where the bytes travel:
+//
+//   - Signal: JSON objects over the WebSocket between an agent or a guest and
+//     the relay (hello, agent authentication, inventory, grants, SDP and
+//     trickle-ICE routing, bye). The relay is a router of these; JSON keeps
+//     them readable in logs and trivially decodable by a browser console.
+//   - Session messages: compact binary messages on the WebRTC data channels
+//     ("control", "input", "screen") between a host and a guest. The relay
+//     never sees them.
+//
+// Evolution is additive: new message types and new fields are added, old
+// codes are never reused (retired codes are listed below and stay reserved).
+// Peers advertise capabilities in their hello; a peer ignores unknown
+// capabilities and unknown JSON fields, and answers an unknown binary
+// message type with an Error carrying ErrCodeUnsupported instead of closing.
+//
+// Protocol version changelog:
+//
+//	1  first version: hello, signaling, control, input, screen frames.
+//
+// Retired session message codes: none yet.
+package wire
+
+// Version is the protocol version this build speaks.
+const Version = 1
+
+// MinVersion is the oldest peer protocol version this build accepts.
+const MinVersion = 1
+
+// Data channel labels.
+const (
+	ChannelControl = "control"
+	ChannelInput   = "input"
+	ChannelScreen  = "screen"
+)
+
+// Capabilities advertised in hellos.
+const (
+	CapScreenTiles = "screen.tiles.zstd.v1" // capture/codec lossless tiles
+	CapInput       = "input.v1"
+	CapFragments   = "frag.v1" // messages larger than MaxFragment are fragmented
+)

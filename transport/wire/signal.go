@@ -1,0 +1,133 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Signal types (the "type" field of a Signal).
+const (
+	SigHello     = "hello"     // both ways, first message: version + capabilities
+	SigChallenge = "challenge" // relay → agent: nonce to sign
+	SigAuth      = "auth"      // agent → relay: device id + signature over the nonce
+	SigReady     = "ready"     // relay → agent/guest: authenticated, routing starts
+	SigInventory = "inventory" // agent → relay: hostname, OS, user, monitors ...
+	SigGrant     = "grant"     // relay → agent: a signed session grant
+	SigOffer     = "offer"     // guest → relay → agent: SDP offer
+	SigAnswer    = "answer"    // agent → relay → guest: SDP answer
+	SigCandidate = "candidate" // both ways: trickle ICE candidate
+	SigBye       = "bye"       // any side ends a session (reason)
+	SigError     = "error"     // relay or peer reports an error (code + message)
+	SigRevoked   = "revoked"   // relay → agent: this device was revoked or removed
+)
+
+// MaxSignalSize bounds one signaling message (SDP with many candidates fits
+// easily); larger messages are refused before decoding.
+const MaxSignalSize = 64 << 10
+
+// ErrMalformed is returned for input that does not decode into a valid message.
+var ErrMalformed = errors.New("wire: malformed message")
+
+// Signal is one message on the relay WebSocket. Fields are optional per type;
+// unknown JSON fields are ignored so new relays can talk to old agents.
+type Signal struct {
+	Type    string `json:"type"`
+	Session string `json:"session,omitempty"`
+
+	// hello
+	Version int      `json:"version,omitempty"`
+	Caps    []string `json:"caps,omitempty"`
+	Role    string   `json:"role,omitempty"` // "agent", "guest"
+
+	// challenge / auth
+	Nonce     string `json:"nonce,omitempty"`     // base64 (std) random bytes
+	DeviceID  string `json:"device_id,omitempty"` // auth
+	Signature string `json:"signature,omitempty"` // base64 (std) Ed25519 signature
+
+	// grant
+	Grant string `json:"grant,omitempty"` // policy.Grant token, verified by the host
+
+	// offer / answer
+	SDP string `json:"sdp,omitempty"`
+
+	// candidate: the JSON of webrtc.ICECandidateInit, kept opaque here
+	Candidate json.RawMessage `json:"candidate,omitempty"`
+
+	// inventory
+	Inventory *Inventory `json:"inventory,omitempty"`
+
+	// bye / error / revoked
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Inventory is what an agent reports about its machine.
+type Inventory struct {
+	Hostname string        `json:"hostname"`
+	OS       string        `json:"os"`
+	Arch     string        `json:"arch,omitempty"`
+	Version  string        `json:"version,omitempty"` // agent version
+	User     string        `json:"user,omitempty"`    // logged-in user, "" when none
+	Locked   bool          `json:"locked,omitempty"`
+	Monitors []MonitorInfo `json:"monitors,omitempty"`
+	OnDemand bool          `json:"ondemand,omitempty"`
+}
+
+// MonitorInfo describes one monitor in root (virtual screen) coordinates.
+type MonitorInfo struct {
+	Name    string `json:"name,omitempty"`
+	X       int32  `json:"x"`
+	Y       int32  `json:"y"`
+	Width   int32  `json:"width"`
+	Height  int32  `json:"height"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// AuthMessage is the byte string an agent signs to answer a challenge. It
+// binds the signature to the purpose, the device and the relay's key so a
+// signature cannot be replayed elsewhere.
+func AuthMessage(nonce []byte, deviceID string, relayKey []byte) []byte {
+	m := make([]byte, 0, 64+len(nonce)+len(deviceID)+len(relayKey))
+	m = append(m, "tandem-agent-auth-v1\x00"...)
+	m = append(m, nonce...)
+	m = append(m, 0)
+	m = append(m, deviceID...)
+	m = append(m, 0)
+	m = append(m, relayKey...)
+	return m
+}
+
+// EncodeSignal returns the JSON encoding of s.
+func EncodeSignal(s *Signal) ([]byte, error) {
+	if s.Type == "" {
+		return nil, fmt.Errorf("%w: empty type", ErrMalformed)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSignalSize {
+		return nil, fmt.Errorf("%w: signal of %d bytes exceeds %d", ErrMalformed, len(b), MaxSignalSize)
+	}
+	return b, nil
+}
+
+// DecodeSignal parses one signaling message. It refuses oversized input,
+// non-objects and messages without a type.
+func DecodeSignal(b []byte) (*Signal, error) {
+	if len(b) > MaxSignalSize {
+		return nil, fmt.Errorf("%w: signal of %d bytes exceeds %d", ErrMalformed, len(b), MaxSignalSize)
+	}
+	var s Signal
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if s.Type == "" {
+		return nil, fmt.Errorf("%w: missing type", ErrMalformed)
+	}
+	if s.Candidate != nil && !json.Valid(s.Candidate) {
+		return nil, fmt.Errorf("%w: candidate is not JSON", ErrMalformed)
+	}
+	return &s, nil
+}
