@@ -12,6 +12,9 @@ type APIError struct {
 type APIErrorBody struct {
 	Code    string `json:"code"`    // e.g. "invalid_key", "unauthorized", "device_offline"
 	Message string `json:"message"` // what went wrong and what to do
+	// Candidates lists the matching devices when a device reference is
+	// ambiguous (code "ambiguous_device").
+	Candidates []Ref `json:"candidates,omitempty"`
 }
 
 // RelayInfo answers GET /api/v1/relay.

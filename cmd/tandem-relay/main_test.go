@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// run executes the command in-process and returns its output.
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestAdminInitIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := run(t, "admin", "--data", dir, "init", "--owner", "Boss@Example.com", "--password", "Str0ngPass", "--account", "Acme")
+	if err != nil || !strings.Contains(out, `created account "Acme"`) || !strings.Contains(out, "created owner boss@example.com") {
+		t.Fatalf("first init: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "admin", "--data", dir, "init", "--owner", "boss@example.com", "--password", "Str0ngPass", "--account", "Acme")
+	if err != nil || !strings.Contains(out, "already exists") {
+		t.Fatalf("second init: %v\n%s", err, out)
+	}
+	a, err := relay.OpenAdmin(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	acct, err := a.ResolveAccount(context.Background(), "")
+	if err != nil || acct.Name != "Acme" {
+		t.Fatalf("accounts after two inits: %+v %v", acct, err)
+	}
+}
+
+func TestAdminInitRejects(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ email, pw, want string }{
+		{"boss@example.com", "short1A", "at least 8 characters"},
+		{"boss@example.com", "alllowercase1", "upper-case"},
+		{"boss@example.com", "ALLUPPERCASE1", "lower-case"},
+		{"boss@example.com", "NoDigitsHere", "digit"},
+		{"not an email", "Str0ngPass", "email"},
+	} {
+		_, _, err := run(t, "admin", "--data", dir, "init", "--owner", tc.email, "--password", tc.pw)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("init %q %q: %v, want an error about %q", tc.email, tc.pw, err, tc.want)
+		}
+	}
+	out, _, err := run(t, "admin", "--data", dir, "device", "list")
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("device list after refused inits: %v\n%s", err, out)
+	}
+}
+
+func TestPackageKeyEnrolls(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := run(t, "admin", "--data", dir, "init", "--owner", "boss@example.com", "--password", "Str0ngPass"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "admin", "--data", dir, "package", "create"); err == nil {
+		t.Fatal("package create without --name succeeded")
+	}
+	out, _, err := run(t, "admin", "--data", dir, "package", "create", "--name", "Office", "--max-devices", "5", "--pending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := lastLine(out)
+	if len(strings.ReplaceAll(key, "-", "")) != 32 {
+		t.Fatalf("last line %q is not a key", key)
+	}
+	out, _, err = run(t, "admin", "--data", dir, "package", "list")
+	if err != nil || !strings.Contains(out, "Office") || !strings.Contains(out, "0/5") || !strings.Contains(out, "pending") {
+		t.Fatalf("package list: %v\n%s", err, out)
+	}
+
+	// The key enrolls with a relay on the same data directory.
+	srv, err := relay.New(relay.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer func() { ts.Close(); srv.Close() }()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	body, _ := json.Marshal(wire.EnrollRequest{Key: key, PublicKey: base64.StdEncoding.EncodeToString(pub),
+		Inventory: &wire.Inventory{Hostname: "front-desk", OS: "linux"}})
+	resp, err := http.Post(ts.URL+"/api/v1/enroll", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var er wire.EnrollResponse
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || er.State != "pending" {
+		t.Fatalf("enroll with the printed key: %d %+v", resp.StatusCode, er)
+	}
+
+	out, _, err = run(t, "admin", "--data", dir, "device", "list")
+	if err != nil || !strings.Contains(out, er.DeviceID) || !strings.Contains(out, "front-desk") || !strings.Contains(out, "pending") ||
+		!strings.Contains(out, "never") {
+		t.Fatalf("device list: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "admin", "--data", dir, "device", "enroll", er.DeviceID)
+	if err != nil || !strings.Contains(out, "now enrolled") {
+		t.Fatalf("device enroll: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "admin", "--data", dir, "device", "revoke", er.DeviceID)
+	if err != nil || !strings.Contains(out, "now revoked") {
+		t.Fatalf("device revoke: %v\n%s", err, out)
+	}
+	if _, _, err = run(t, "admin", "--data", dir, "device", "enroll", er.DeviceID); err == nil {
+		t.Fatal("a revoked device was enrolled again")
+	}
+	if _, _, err = run(t, "admin", "--data", dir, "device", "revoke", "no-such-id"); err == nil {
+		t.Fatal("revoking a missing device succeeded")
+	}
+}
+
+// lockedBuffer collects a server's log from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := run(t, "admin", "--data", dir, "init", "--owner", "boss@example.com", "--password", "Str0ngPass"); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	logs := &lockedBuffer{}
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--turn-listen", "127.0.0.1:0", "--log-level", "debug"})
+	cmd.SetOut(pw)
+	cmd.SetErr(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no serving line: %v\n%s", err, logs.String())
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "tandem-relay: serving ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("serving line %q", line)
+	}
+	go io.Copy(io.Discard, pr)
+	resp, err := http.Get(url + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health: %d", resp.StatusCode)
+	}
+	resp, err = http.Post(url+"/api/v1/login", "application/json",
+		strings.NewReader(`{"email":"boss@example.com","password":"Str0ngPass"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr wire.LoginResponse
+	json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || lr.Token == "" {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(logs.String(), "TURN serving") {
+		t.Fatalf("TURN did not start:\n%s", logs.String())
+	}
+	// Nothing secret reached the log.
+	turnSecret, _ := os.ReadFile(filepath.Join(dir, relay.TURNSecretFile))
+	for name, secret := range map[string]string{"password": "Str0ngPass", "token": lr.Token,
+		"TURN secret": strings.TrimSpace(string(turnSecret))} {
+		if secret == "" || strings.Contains(logs.String(), secret) {
+			t.Errorf("the log contains the %s (or it is empty)", name)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := run(t, "version")
+	if err != nil || !strings.HasPrefix(out, "tandem-relay ") {
+		t.Fatalf("version: %v %q", err, out)
+	}
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-rc/tandem/internal/version"
+
+	"github.com/tandem-rc/tandem/relay"
+)
+
+type serveOptions struct {
+	listen      string
+	data        string
+	publicURL   string
+	turnListen  string
+	turnHost    string
+	turnRelayIP string
+	turnBind    string
+	logLevel    string
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the relay (HTTP API, WebSockets and TURN)",
+		Long: `Run the relay until SIGINT or SIGTERM.
+
+The embedded TURN server listens on --turn-listen (UDP and TCP, same port;
+"off" disables it) and is advertised to peers as --turn-host. Its
+credentials follow the TURN REST convention with the secret in
+DATA/turn.secret, so coturn (use-auth-secret, static-auth-secret = that
+file's content) can replace it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	f.StringVar(&o.data, "data", "./var/relay", "data directory (keys, database)")
+	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
+	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
+	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
+	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
+	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// turnSetup is the resolved TURN configuration and its sockets.
+type turnSetup struct {
+	cfg relay.TURNConfig
+	udp net.PacketConn
+	tcp net.Listener
+}
+
+func (t *turnSetup) close() {
+	if t.udp != nil {
+		t.udp.Close()
+	}
+	if t.tcp != nil {
+		t.tcp.Close()
+	}
+}
+
+func setupTURN(o serveOptions, httpHost string, log *slog.Logger) (*turnSetup, error) {
+	if o.turnListen == "off" {
+		return &turnSetup{}, nil
+	}
+	addr := o.turnListen
+	if addr == "" {
+		addr = net.JoinHostPort(httpHost, "3478")
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--turn-listen %q: %w", addr, err)
+	}
+	udp, tcp, err := listenTURN(addr)
+	if err != nil {
+		return nil, err
+	}
+	t := &turnSetup{udp: udp, tcp: tcp}
+	hostIP := net.ParseIP(host)
+	specific := hostIP != nil && !hostIP.IsUnspecified()
+
+	adv := o.turnHost
+	if adv == "" {
+		if specific {
+			adv = host
+		} else {
+			adv = "127.0.0.1"
+			log.Warn("TURN is advertised as 127.0.0.1: pass --turn-host with the relay's public name or IP for remote peers")
+		}
+	}
+	var relayIP net.IP
+	switch {
+	case o.turnRelayIP != "":
+		if relayIP = net.ParseIP(o.turnRelayIP); relayIP == nil || relayIP.IsUnspecified() {
+			t.close()
+			return nil, fmt.Errorf("--turn-relay-ip %q is not a usable IP address", o.turnRelayIP)
+		}
+	case net.ParseIP(adv) != nil && !net.ParseIP(adv).IsUnspecified():
+		relayIP = net.ParseIP(adv)
+	case specific:
+		relayIP = hostIP
+	default:
+		t.close()
+		return nil, errors.New("TURN needs the relay's public IP: pass --turn-relay-ip (or an IP as --turn-host), or --turn-listen off")
+	}
+	bind := o.turnBind
+	if bind == "" {
+		if specific {
+			bind = host
+		} else {
+			bind = "0.0.0.0"
+		}
+	}
+	t.cfg = relay.TURNConfig{
+		Host: adv, Port: udp.LocalAddr().(*net.UDPAddr).Port, RelayIP: relayIP, RelayBind: bind,
+	}
+	return t, nil
+}
+
+// listenTURN opens UDP and TCP on the same port (a free one for port 0).
+func listenTURN(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	for range 10 {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, fmt.Errorf("TURN UDP: %w", err)
+		}
+		p := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, p))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" {
+			return nil, nil, fmt.Errorf("TURN TCP: %w", err)
+		}
+	}
+	return nil, nil, errors.New("TURN: no port free for both UDP and TCP")
+}
+
+func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	level, err := parseLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	handler := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	log := slog.New(handler)
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	public := o.publicURL
+	if public == "" {
+		public = base
+	} else if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
+	}
+	httpHost, _, _ := net.SplitHostPort(o.listen)
+	turnS, err := setupTURN(o, httpHost, log)
+	if err != nil {
+		return err
+	}
+	defer turnS.close()
+
+	rel, err := relay.New(relay.Config{
+		DataDir: o.data, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
+	})
+	if err != nil {
+		return err
+	}
+	defer rel.Close()
+
+	srv := &http.Server{
+		Handler:           rel.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelDebug),
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	turnCtx, stopTURN := context.WithCancel(ctx)
+	defer stopTURN()
+	turnErr := make(chan error, 1)
+	if turnS.udp != nil {
+		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp) }()
+	}
+	fmt.Fprintf(stdout, "tandem-relay: serving %s\n", base)
+	log.Info("relay serving", "url", base, "public_url", public, "data", o.data, "version", version.Version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http: %w", err)
+	case err := <-turnErr:
+		if err != nil {
+			runErr = err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopTURN()
+	if err := rel.Close(); err != nil {
+		log.Warn("closing relay", "err", err)
+	}
+	return runErr
+}

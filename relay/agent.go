@@ -1,0 +1,250 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// handshakeTimeout bounds hello → challenge → auth.
+const handshakeTimeout = 15 * time.Second
+
+const maxID = 64
+
+// handleAgentConnect is GET /api/v1/agent/connect, the agents' WebSocket:
+// hello, challenge, auth, then ready; afterwards inventory, grants and
+// signaling.
+func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) error {
+	if !s.begin() {
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down; reconnect shortly")
+	}
+	defer s.wg.Done()
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept has answered
+	}
+	conn.SetReadLimit(wire.MaxSignalSize)
+	ip := remoteIP(r)
+	log := s.log.With("remote", ip)
+
+	d, err := s.agentHandshake(conn, ip)
+	if err != nil {
+		var ae *agentRefusal
+		if errors.As(err, &ae) {
+			log.Info("agent refused", "code", ae.code, "device", ae.device, "why", ae.detail)
+			if ae.audit {
+				s.audit(auditRec{Event: EvAgentAuthFailed, Account: ae.account, Device: ae.device, Remote: ip,
+					Detail: map[string]any{"reason": ae.detail}})
+			}
+			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg})
+			conn.Write(ctx, websocket.MessageText, b)
+			cancel()
+			conn.Close(websocket.StatusPolicyViolation, ae.code)
+		} else {
+			log.Debug("agent handshake failed", "err", err)
+			conn.CloseNow()
+		}
+		return nil
+	}
+
+	log = log.With("device", d.ID)
+	a := &agentConn{peer: newPeer(conn, log), deviceID: d.ID, accountID: d.AccountID}
+	a.start(s.cfg.PingInterval, s.cfg.PingTimeout)
+	if old := s.hub.addAgent(a, &wire.Signal{Type: wire.SigReady, DeviceID: d.ID, Version: wire.Version}); old != nil {
+		log.Info("agent connection replaced by a newer one")
+		old.send(&wire.Signal{Type: wire.SigError, Code: "replaced", Message: "a newer connection of this device took over"})
+		old.closeWith(closeReplaced, "replaced")
+	}
+	ctx, cancel := s.dbctx()
+	if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil {
+		log.Warn("recording last seen", "err", err)
+	}
+	cancel()
+	s.audit(auditRec{Event: EvAgentConnected, Account: d.AccountID, Device: d.ID, Remote: ip})
+	log.Info("agent connected")
+
+	s.agentLoop(a)
+
+	a.stop()
+	current, sessions := s.hub.removeAgent(a)
+	if current {
+		for _, id := range sessions {
+			s.endSession(id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device disconnected"})
+		}
+		ctx, cancel := s.dbctx()
+		if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			log.Warn("recording last seen", "err", err)
+		}
+		cancel()
+		s.audit(auditRec{Event: EvAgentDisconnected, Account: d.AccountID, Device: d.ID, Remote: ip})
+		log.Info("agent disconnected")
+	}
+	return nil
+}
+
+// agentRefusal ends a handshake with an error signal to the agent.
+type agentRefusal struct {
+	code, msg       string
+	detail          string // for the log and audit
+	device, account string
+	audit           bool
+}
+
+func (e *agentRefusal) Error() string { return "agent refused: " + e.code + " (" + e.detail + ")" }
+
+func readSignal(ctx context.Context, conn *websocket.Conn) (*wire.Signal, error) {
+	typ, b, err := conn.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		return nil, fmt.Errorf("%w: binary message", wire.ErrMalformed)
+	}
+	return wire.DecodeSignal(b)
+}
+
+// agentHandshake authenticates the agent: its hello, a fresh challenge and
+// an Ed25519 signature with the key it enrolled.
+func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
+	defer cancel()
+	hello, err := readSignal(ctx, conn)
+	if err != nil {
+		if errors.Is(err, wire.ErrMalformed) {
+			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "expected a hello", detail: err.Error()}
+		}
+		return store.Device{}, err
+	}
+	if hello.Type != wire.SigHello || hello.Role != "agent" {
+		return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: `start with a hello with role "agent"`,
+			detail: "no agent hello"}
+	}
+	if hello.Version < wire.MinVersion {
+		return store.Device{}, &agentRefusal{code: "unsupported_version",
+			msg:    fmt.Sprintf("protocol version %d is too old; this relay needs %d or newer: update the host", hello.Version, wire.MinVersion),
+			detail: fmt.Sprintf("version %d", hello.Version)}
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version})
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		return store.Device{}, err
+	}
+	auth, err := readSignal(ctx, conn)
+	if err != nil {
+		if errors.Is(err, wire.ErrMalformed) {
+			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "expected auth", detail: err.Error()}
+		}
+		return store.Device{}, err
+	}
+	if auth.Type != wire.SigAuth || auth.DeviceID == "" || len(auth.DeviceID) > maxID {
+		return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "answer the challenge with auth", detail: "no auth"}
+	}
+	unauthorized := &agentRefusal{code: CodeUnauthorized, msg: "device authentication failed; enroll the device again",
+		device: auth.DeviceID, audit: true}
+	sig, err := base64.StdEncoding.DecodeString(auth.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		unauthorized.detail = "malformed signature"
+		return store.Device{}, unauthorized
+	}
+	dctx, dcancel := s.dbctx()
+	d, err := s.st.Device(dctx, auth.DeviceID)
+	dcancel()
+	if errors.Is(err, store.ErrNotFound) {
+		unauthorized.detail, unauthorized.device = "unknown device", ""
+		unauthorized.msg = "this device is not enrolled with this relay; enroll it again"
+		return store.Device{}, unauthorized
+	} else if err != nil {
+		return store.Device{}, err
+	}
+	unauthorized.account = d.AccountID
+	pub, ok := parsePublicKey(d.PublicKey)
+	if !ok {
+		unauthorized.detail = "stored public key unusable"
+		return store.Device{}, unauthorized
+	}
+	if !ed25519.Verify(pub, wire.AuthMessage(nonce, d.ID, s.pub), sig) {
+		unauthorized.detail = "bad signature"
+		return store.Device{}, unauthorized
+	}
+	switch d.State {
+	case store.Enrolled:
+		return d, nil
+	case store.Pending:
+		return store.Device{}, &agentRefusal{code: "pending", device: d.ID, account: d.AccountID, detail: "pending",
+			msg: "this device waits for an administrator to approve it"}
+	default:
+		return store.Device{}, &agentRefusal{code: CodeRevoked, device: d.ID, account: d.AccountID, audit: true,
+			detail: "revoked", msg: "this device was revoked; reinstall the host with a new enrollment key"}
+	}
+}
+
+// agentLoop reads an authenticated agent's signals until it goes away.
+func (s *Server) agentLoop(a *agentConn) {
+	for {
+		sig, err := readSignal(s.ctx, a.conn)
+		if err != nil {
+			if errors.Is(err, wire.ErrMalformed) {
+				a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: err.Error()})
+				continue
+			}
+			if websocket.CloseStatus(err) == -1 && s.ctx.Err() == nil {
+				a.log.Debug("agent read ended", "err", err)
+			}
+			return
+		}
+		switch sig.Type {
+		case wire.SigInventory:
+			s.agentInventory(a, sig)
+		case wire.SigAnswer, wire.SigCandidate, wire.SigBye, wire.SigError:
+			s.routeFromAgent(a, sig)
+		case wire.SigHello:
+			// nothing to do: capabilities were read at connect time
+		default:
+			a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: "unsupported",
+				Message: fmt.Sprintf("agents may not send %q", sig.Type)})
+		}
+	}
+}
+
+func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {
+	if sig.Inventory == nil {
+		a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: "inventory without inventory"})
+		return
+	}
+	inv, err := checkInventory(sig.Inventory)
+	if err != nil {
+		var ae *apiError
+		errors.As(err, &ae)
+		a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: ae.msg})
+		return
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	if err := s.st.UpdateInventory(ctx, a.deviceID, inv, s.now()); err != nil {
+		a.log.Warn("recording inventory", "err", err)
+	}
+}
+
+// kickDevice disconnects a device's agent after its state left
+// "enrolled" (revoked, or set back to pending).
+func (s *Server) kickDevice(id string) {
+	a := s.hub.agent(id)
+	if a == nil {
+		return
+	}
+	a.log.Info("disconnecting agent: device no longer enrolled")
+	a.send(&wire.Signal{Type: wire.SigRevoked, Code: CodeRevoked, Message: "this device was revoked or is no longer enrolled"})
+	a.closeWith(closeRevoked, "revoked")
+}

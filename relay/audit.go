@@ -1,0 +1,66 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/store"
+)
+
+// Audit event names.
+const (
+	EvAccountCreated    = "account.created"
+	EvUserCreated       = "user.created"
+	EvLogin             = "user.login"
+	EvLoginFailed       = "user.login_failed"
+	EvLogout            = "user.logout"
+	EvPackageCreated    = "package.created"
+	EvDeviceEnrolled    = "device.enrolled"
+	EvEnrollFailed      = "device.enroll_failed"
+	EvDeviceApproved    = "device.approved"
+	EvDeviceRevoked     = "device.revoked"
+	EvAgentConnected    = "agent.connected"
+	EvAgentDisconnected = "agent.disconnected"
+	EvAgentAuthFailed   = "agent.auth_failed"
+	EvSessionRequested  = "session.requested"
+	EvSessionDenied     = "session.denied"
+	EvSessionStarted    = "session.started"
+	EvSessionEnded      = "session.ended"
+)
+
+// auditRec is one event to record; empty fields are stored as NULL.
+type auditRec struct {
+	Event   string
+	Account string
+	User    string
+	Device  string
+	Remote  string
+	Detail  map[string]any
+}
+
+// audit appends an event. A failure is logged, never returned: the action
+// it describes has already happened.
+func (s *Server) audit(r auditRec) {
+	recordAudit(s.st, s.now, s.log, r)
+}
+
+func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r auditRec) {
+	var detail json.RawMessage
+	if len(r.Detail) > 0 {
+		b, err := json.Marshal(r.Detail)
+		if err == nil {
+			detail = b
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := st.AddAudit(ctx, store.AuditEvent{
+		At: now(), AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
+		Event: r.Event, Detail: detail, RemoteAddr: r.Remote,
+	})
+	if err != nil {
+		log.Error("audit write failed", "event", r.Event, "err", err)
+	}
+}

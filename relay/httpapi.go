@@ -1,0 +1,253 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// MaxBodySize bounds every JSON request body.
+const MaxBodySize = 64 << 10
+
+// Error codes of the API (wire.APIErrorBody.Code).
+const (
+	CodeBadRequest      = "bad_request"
+	CodeBodyTooLarge    = "body_too_large"
+	CodeUnauthorized    = "unauthorized"
+	CodeBadCredentials  = "invalid_credentials"
+	CodeForbidden       = "forbidden"
+	CodeInvalidKey      = "invalid_key"
+	CodePackageInactive = "package_inactive"
+	CodePackageExpired  = "package_expired"
+	CodePackageFull     = "package_full"
+	CodeRevoked         = "revoked"
+	CodeNotFound        = "not_found"
+	CodeMethod          = "method_not_allowed"
+	CodeConflict        = "conflict"
+	CodeAmbiguous       = "ambiguous_device"
+	CodeDevicePending   = "device_pending"
+	CodeDeviceRevoked   = "device_revoked"
+	CodeDeviceOffline   = "device_offline"
+	CodeSessionEnded    = "session_ended"
+	CodeSessionExpired  = "session_expired"
+	CodeSessionBusy     = "session_busy"
+	CodeThrottled       = "throttled"
+	CodeUnavailable     = "unavailable"
+	CodeInternal        = "internal"
+)
+
+// apiError is an error with its HTTP answer.
+type apiError struct {
+	status     int
+	code       string
+	msg        string
+	candidates []wire.Ref
+	retryAfter time.Duration
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// apiHandler is an API endpoint: it writes its answer, or returns an error
+// (an *apiError, or anything else for a 500 that is logged, not shown).
+type apiHandler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) api(h apiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = errf(http.StatusInternalServerError, CodeInternal, "the relay failed to handle the request; try again or check its log")
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter.Seconds()+0.999)))
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
+	}
+	writeJSON(w, ae.status, wire.APIError{Error: wire.APIErrorBody{Code: ae.code, Message: ae.msg, Candidates: ae.candidates}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// decodeJSON reads one JSON object into v: at most MaxBodySize bytes, no
+// unknown fields, nothing after it.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		if mt = strings.TrimSpace(strings.ToLower(mt)); mt != "application/json" {
+			return errf(http.StatusUnsupportedMediaType, CodeBadRequest, "send the body as application/json, not %s", mt)
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var tooBig *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return errf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the request body exceeds %d bytes", MaxBodySize)
+	case errors.Is(err, io.EOF):
+		return errf(http.StatusBadRequest, CodeBadRequest, "the request body is empty; send a JSON object")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return errf(http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON")
+	case errors.As(err, &typ):
+		return errf(http.StatusBadRequest, CodeBadRequest, "field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return errf(http.StatusBadRequest, CodeBadRequest, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return errf(http.StatusBadRequest, CodeBadRequest, "malformed request body: %v", err)
+}
+
+// remoteIP is the caller's address without port (the throttles' key and
+// the audit log's remote address).
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type route struct {
+	method, path string
+	h            http.Handler
+}
+
+func (s *Server) routes() http.Handler {
+	routes := []route{
+		{"GET", "/api/v1/health", s.api(s.handleHealth)},
+		{"GET", "/api/v1/relay", s.api(s.handleRelayInfo)},
+		{"POST", "/api/v1/enroll", s.api(s.handleEnroll)},
+		{"GET", "/api/v1/agent/connect", s.api(s.handleAgentConnect)},
+		{"POST", "/api/v1/login", s.api(s.handleLogin)},
+		{"POST", "/api/v1/logout", s.api(s.handleLogout)},
+		{"GET", "/api/v1/me", s.api(s.handleMe)},
+		{"GET", "/api/v1/devices", s.api(s.handleDevices)},
+		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
+		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
+	}
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, rt.h)
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// Same paths with another method: 405 in the API's error format.
+	for _, p := range paths {
+		methods := strings.Join(allowed[p], ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			s.writeError(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "use %s on %s", methods, r.URL.Path))
+		})
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
+	})
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	return s.middleware(mux)
+}
+
+// middleware sets common headers and logs requests at debug level (path
+// only: queries and headers may carry secrets).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"remote", remoteIP(r), "took", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController and the WebSocket library reach the
+// hijacker underneath.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
+}
+
+func (s *Server) handleRelayInfo(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, wire.RelayInfo{
+		Name: Name, Version: s.cfg.Version, Protocol: wire.Version, PublicKey: s.PublicKeyString(),
+	})
+	return nil
+}
+
+// validText checks a client-supplied string: at most max bytes, valid
+// UTF-8 without control characters.
+func validText(v string, max int) bool {
+	if len(v) > max {
+		return false
+	}
+	return !slices.ContainsFunc([]rune(v), func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xfffd })
+}

@@ -1,0 +1,315 @@
+// Package relay is Tandem's server: the HTTP API (/api/v1), the agents'
+// and guests' signaling WebSockets, enrollment, login, session grants, the
+// audit log and an embedded TURN server.
+//
+// A Server owns no sockets: Handler is mounted by the caller on whatever
+// listener it made, and ServeTURN takes the caller's UDP and TCP sockets, so
+// tests run it in-process on loopback.
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/store"
+)
+
+// Name is the relay's product name in RelayInfo and on its page.
+const Name = "tandem-relay"
+
+// Files in Config.DataDir.
+const (
+	DBFile         = "tandem.db"
+	KeyFile        = "relay_ed25519.key" // signs grants, PKCS#8 PEM, 0600
+	TURNSecretFile = "turn.secret"       // TURN REST shared secret (coturn's static-auth-secret), 0600
+)
+
+// Config configures a Server. Zero values take the documented defaults.
+type Config struct {
+	DataDir   string       // keys and the database live here (created 0700)
+	Logger    *slog.Logger // default: discard
+	PublicURL string       // how clients reach the relay, e.g. http://127.0.0.1:8080 (links)
+	TURN      TURNConfig
+	Clock     func() time.Time // default time.Now
+	Version   string           // build version, shown in RelayInfo
+
+	// Tunables, mostly for tests.
+	PingInterval time.Duration // WebSocket keep-alive ping; default 20 s
+	PingTimeout  time.Duration // a ping without pong for this long drops the peer; default 40 s
+	GrantTTL     time.Duration // how long a session waits for its guest; default 2 min
+	TokenTTL     time.Duration // login token lifetime; default 12 h
+	Limits       Limits
+}
+
+// TURNConfig describes the TURN service the relay hands out in ICE server
+// lists and, with ServeTURN, runs itself.
+type TURNConfig struct {
+	Host      string        // advertised host or IP in stun:/turn: URLs; "" hands out no ICE servers
+	Port      int           // advertised port; default 3478
+	RelayIP   net.IP        // address allocations are relayed from (and announced as)
+	RelayBind string        // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
+	TTL       time.Duration // lifetime of TURN credentials; default 12 h
+}
+
+// Limits throttles guessing. A failed attempt takes a token from the
+// caller's bucket; an empty bucket answers 429 until it refills.
+type Limits struct {
+	EnrollBurst  int           // failed enrollments per remote IP; default 10
+	EnrollEvery  time.Duration // one token back per; default 30 s
+	LoginBurst   int           // failed logins per remote IP and email; default 5
+	LoginEvery   time.Duration // default 30 s
+	LoginIPBurst int           // failed logins per remote IP, any email; default 30
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.TURN.Port == 0 {
+		c.TURN.Port = 3478
+	}
+	if c.TURN.TTL <= 0 {
+		c.TURN.TTL = 12 * time.Hour
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 40 * time.Second
+	}
+	if c.GrantTTL <= 0 {
+		c.GrantTTL = 2 * time.Minute
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 12 * time.Hour
+	}
+	l := &c.Limits
+	if l.EnrollBurst <= 0 {
+		l.EnrollBurst = 10
+	}
+	if l.EnrollEvery <= 0 {
+		l.EnrollEvery = 30 * time.Second
+	}
+	if l.LoginBurst <= 0 {
+		l.LoginBurst = 5
+	}
+	if l.LoginEvery <= 0 {
+		l.LoginEvery = 30 * time.Second
+	}
+	if l.LoginIPBurst <= 0 {
+		l.LoginIPBurst = 30
+	}
+}
+
+// Server is the relay. Create it with New, mount Handler, optionally run
+// ServeTURN, and Close it when done.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	st         *store.Store
+	key        ed25519.PrivateKey
+	pub        ed25519.PublicKey
+	turnSecret string
+	hub        *hub
+	handler    http.Handler
+
+	enrollLimit  *limiter // per remote IP
+	loginLimit   *limiter // per remote IP + email
+	loginIPLimit *limiter // per remote IP
+
+	ctx    context.Context // cancelled by Close: ends every connection
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup // connection handlers and background loops
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens (or creates) the relay's state in cfg.DataDir: keys, database
+// and migrations. Sessions left open by a previous process are ended.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("relay: no data directory")
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("relay: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+		}
+		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("relay: data directory: %w", err)
+	}
+	log := cfg.Logger
+	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, KeyFile), log)
+	if err != nil {
+		return nil, err
+	}
+	turnSecret, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, TURNSecretFile), log)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DBFile))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &Server{
+		cfg:          cfg,
+		log:          log,
+		st:           st,
+		key:          key,
+		pub:          key.Public().(ed25519.PublicKey),
+		turnSecret:   turnSecret,
+		hub:          newHub(),
+		enrollLimit:  newLimiter(cfg.Limits.EnrollBurst, cfg.Limits.EnrollEvery, cfg.Clock),
+		loginLimit:   newLimiter(cfg.Limits.LoginBurst, cfg.Limits.LoginEvery, cfg.Clock),
+		loginIPLimit: newLimiter(cfg.Limits.LoginIPBurst, cfg.Limits.LoginEvery, cfg.Clock),
+		ctx:          ctx,
+		cancel:       cancel,
+	}
+	if n, err := st.EndOpenSessions(ctx, s.now(), "relay_restart"); err != nil {
+		st.Close()
+		cancel()
+		return nil, err
+	} else if n > 0 {
+		log.Info("ended sessions left open by a previous run", "count", n)
+	}
+	s.handler = s.routes()
+	s.wg.Add(1)
+	go s.janitor()
+	log.Debug("relay ready", "data", cfg.DataDir, "public_key", s.PublicKeyString())
+	return s, nil
+}
+
+// Handler serves the HTTP API, the WebSockets and the start page.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// PublicKey is the Ed25519 key that verifies the relay's grants.
+func (s *Server) PublicKey() ed25519.PublicKey { return s.pub }
+
+// PublicKeyString is PublicKey in standard base64, as in RelayInfo.
+func (s *Server) PublicKeyString() string { return base64.StdEncoding.EncodeToString(s.pub) }
+
+// Store gives in-process callers (tests, the portal) the database.
+func (s *Server) Store() *store.Store { return s.st }
+
+// Admin returns administrative operations bound to this server: unlike a
+// standalone Admin, revoking a device here also disconnects its agent.
+func (s *Server) Admin() *Admin {
+	return &Admin{st: s.st, now: s.now, kick: s.kickDevice}
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock() }
+
+// begin registers a connection handler; false once the server is closing.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// Close ends every connection and background loop, records open sessions
+// as ended, and closes the database. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			s.log.Warn("relay: connections did not finish in time")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := s.st.EndOpenSessions(ctx, s.now(), "relay_shutdown"); err != nil {
+			s.log.Warn("relay: ending open sessions", "err", err)
+		}
+		s.closeErr = s.st.Close()
+	})
+	return s.closeErr
+}
+
+// dbctx is a context for store calls that must complete even while the
+// server is shutting down (recording the end of a session, say).
+func (s *Server) dbctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+}
+
+// janitor expires sessions nobody joined, drops expired login tokens,
+// trims the throttles and disconnects agents whose device was revoked or
+// set pending by another process (the admin command).
+func (s *Server) janitor() {
+	defer s.wg.Done()
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.sweep()
+		}
+	}
+}
+
+func (s *Server) sweep() {
+	now := s.now()
+	for _, id := range s.hub.expired(now) {
+		s.endSession(id, "expired", endOpts{agentCode: "expired"})
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	if _, err := s.st.DeleteExpiredLoginTokens(ctx, now); err != nil {
+		s.log.Warn("deleting expired login tokens", "err", err)
+	}
+	s.enrollLimit.prune()
+	s.loginLimit.prune()
+	s.loginIPLimit.prune()
+	ids := s.hub.agentIDs()
+	if len(ids) == 0 {
+		return
+	}
+	states, err := s.st.DeviceStates(ctx, ids)
+	if err != nil {
+		s.log.Warn("checking device states", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if st, ok := states[id]; !ok || st != store.Enrolled {
+			s.kickDevice(id)
+		}
+	}
+}

@@ -1,0 +1,473 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Actions a session can be requested for (the spec's "Supported actions").
+const (
+	ActionRemoteControl    = "remote_control"
+	ActionFileTransfer     = "file_transfer"
+	ActionChat             = "chat"
+	ActionRemoteManagement = "remote_management"
+)
+
+var actions = []string{ActionRemoteControl, ActionFileTransfer, ActionChat, ActionRemoteManagement}
+
+// decision is the relay's answer to "may this user open this session".
+type decision struct {
+	Allow       bool
+	Permissions policy.Set
+	Reason      string // for refusals: shown to the user and audited
+}
+
+// decide is the one place where access to a device is decided. Until the
+// access model (roles, role assignments, schedules, confirm access) lands,
+// every enabled member of the device's account gets every permission; the
+// policy evaluator replaces this body and keeps its callers.
+func (s *Server) decide(u store.User, m store.Membership, d store.Device, action string, now time.Time) decision {
+	switch {
+	case u.Disabled:
+		return decision{Reason: "the user is disabled"}
+	case m.AccountID != d.AccountID:
+		return decision{Reason: "the user is not a member of the device's account"}
+	}
+	return decision{Allow: true, Permissions: policy.FullSet()}
+}
+
+// resolveDevice finds the device ref (an id, or a hostname) names among
+// the accounts' devices. Devices of other accounts are not found, exactly
+// like missing ones.
+func (s *Server) resolveDevice(ctx context.Context, accounts []string, ref string) (store.Device, error) {
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no device %q in your accounts", ref)
+	if len(accounts) == 0 {
+		return store.Device{}, notFound
+	}
+	d, err := s.st.Device(ctx, ref)
+	if err == nil && slices.Contains(accounts, d.AccountID) {
+		return d, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, err
+	}
+	ds, err := s.st.DevicesByHostname(ctx, accounts, ref)
+	if err != nil {
+		return store.Device{}, err
+	}
+	if len(ds) > 1 {
+		// A revoked machine that was enrolled again keeps its hostname.
+		live := slices.DeleteFunc(slices.Clone(ds), func(d store.Device) bool { return d.State == store.Revoked })
+		if len(live) > 0 {
+			ds = live
+		}
+	}
+	switch len(ds) {
+	case 0:
+		return store.Device{}, notFound
+	case 1:
+		return ds[0], nil
+	}
+	ae := errf(http.StatusConflict, CodeAmbiguous, "%d devices are named %q; use one of their ids", len(ds), ref)
+	var ids []string
+	for _, d := range ds {
+		ae.candidates = append(ae.candidates, wire.Ref{ID: d.ID, Name: d.Name()})
+		ids = append(ids, d.ID)
+	}
+	ae.msg += ": " + strings.Join(ids, ", ")
+	return store.Device{}, ae
+}
+
+// handleCreateSession is POST /api/v1/sessions: decide, record, sign a
+// grant, hand it to the device's agent, and tell the guest where to
+// signal.
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	var req wire.SessionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	ref := strings.TrimSpace(req.Device)
+	if ref == "" || !validText(ref, maxHostname) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "device is required: a device id or hostname")
+	}
+	action := req.Action
+	if action == "" {
+		action = ActionRemoteControl
+	}
+	if !slices.Contains(actions, action) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "unknown action %q; use one of %s", action, strings.Join(actions, ", "))
+	}
+	ctx := r.Context()
+	u := a.user
+	ip := remoteIP(r)
+	ms, err := s.st.Memberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	var accounts []string
+	for _, m := range ms {
+		accounts = append(accounts, m.AccountID)
+	}
+	d, err := s.resolveDevice(ctx, accounts, ref)
+	if err != nil {
+		return err
+	}
+	deny := func(ae *apiError) error {
+		s.audit(auditRec{Event: EvSessionDenied, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
+			Detail: map[string]any{"action": action, "reason": ae.code, "message": ae.msg}})
+		return ae
+	}
+	switch d.State {
+	case store.Pending:
+		return deny(errf(http.StatusConflict, CodeDevicePending, "device %s is waiting for approval; enroll it first", d.Name()))
+	case store.Revoked:
+		return deny(errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked", d.Name()))
+	}
+	if !s.hub.online(d.ID) {
+		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s is offline; try again when it is connected", d.Name()))
+	}
+	var m store.Membership
+	for _, x := range ms {
+		if x.AccountID == d.AccountID {
+			m = x
+		}
+	}
+	now := s.now()
+	dec := s.decide(u, m, d, action, now)
+	if !dec.Allow || dec.Permissions.Empty() {
+		reason := dec.Reason
+		if reason == "" {
+			reason = "no permission on this device"
+		}
+		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
+	}
+
+	perms := dec.Permissions.Strings()
+	expires := now.Add(s.cfg.GrantTTL)
+	se, err := s.st.CreateSession(ctx, store.Session{
+		AccountID: d.AccountID, UserID: u.ID, DeviceID: d.ID, Action: action, Permissions: perms,
+		CreatedAt: now, ExpiresAt: expires,
+	})
+	if err != nil {
+		return err
+	}
+	var hostICE []policy.ICEServer
+	for _, is := range s.iceServers(se.ID, "host", now) {
+		hostICE = append(hostICE, policy.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+	}
+	token, err := policy.Sign(&policy.Grant{
+		Version: policy.GrantVersion, SessionID: se.ID, AccountID: d.AccountID, DeviceID: d.ID,
+		User:   policy.GrantUser{ID: u.ID, Email: u.Email, Name: u.Name},
+		Action: action, Permissions: perms, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), ICEServers: hostICE,
+	}, s.key)
+	if err != nil {
+		s.endSessionRow(se.ID, "internal_error")
+		return fmt.Errorf("signing grant: %w", err)
+	}
+	ls := &liveSession{id: se.ID, accountID: d.AccountID, userID: u.ID, deviceID: d.ID, expires: expires}
+	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
+		s.endSessionRow(se.ID, "device_offline")
+		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s went offline; try again when it is connected", d.Name()))
+	}
+	s.audit(auditRec{Event: EvSessionRequested, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
+		Detail: map[string]any{"session": se.ID, "action": action, "permissions": perms}})
+	s.log.Info("session requested", "session", se.ID, "user", u.ID, "device", d.ID, "action", action)
+	writeJSON(w, http.StatusCreated, wire.SessionResponse{
+		SessionID: se.ID, DeviceID: d.ID, Permissions: perms, ExpiresAt: expires.Unix(),
+		ICEServers: s.iceServers(se.ID, "guest", now),
+		SignalURL:  "/api/v1/sessions/" + se.ID + "/signal",
+	})
+	return nil
+}
+
+// endSessionRow records the end of a session that never went live.
+func (s *Server) endSessionRow(id, reason string) {
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	if _, err := s.st.EndSession(ctx, id, s.now(), reason); err != nil {
+		s.log.Warn("ending session", "session", id, "err", err)
+	}
+}
+
+// endOpts says whom endSession tells, and how. An empty code tells nobody.
+type endOpts struct {
+	agentCode, agentMsg string // bye to the agent
+	guestCode, guestMsg string // bye to the guest (then its socket closes)
+}
+
+// endSession ends a live session once: it records and audits the end,
+// then tells the sides opts names and closes the guest's socket. The
+// record comes first so that whoever hears the bye sees an ended session.
+func (s *Server) endSession(id, reason string, opts endOpts) {
+	h := s.hub
+	h.mu.Lock()
+	ls := h.sessions[id]
+	if ls == nil {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sessions, id) // from here on nothing is routed for it
+	guest := ls.guest
+	h.mu.Unlock()
+
+	ctx, cancel := s.dbctx()
+	ok, err := s.st.EndSession(ctx, id, s.now(), reason)
+	cancel()
+	if err != nil {
+		s.log.Warn("ending session", "session", id, "err", err)
+	} else if ok {
+		s.audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+			Detail: map[string]any{"session": id, "reason": reason}})
+		s.log.Info("session ended", "session", id, "reason", reason)
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if opts.agentCode != "" {
+		if a := h.agents[ls.deviceID]; a != nil {
+			a.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: opts.agentCode, Message: opts.agentMsg})
+		}
+	}
+	if guest != nil {
+		if opts.guestCode != "" {
+			guest.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: opts.guestCode, Message: opts.guestMsg})
+		}
+		guest.closeWith(websocket.StatusNormalClosure, "session ended")
+	}
+}
+
+// routeFromAgent passes an agent's answer, candidate, bye or error to the
+// guest of the session it names, if that session is the agent's own.
+func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
+	if msg := checkSignal(sig); msg != "" {
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeBadRequest, Message: msg})
+		return
+	}
+	out := &wire.Signal{Type: sig.Type, Session: sig.Session, SDP: sig.SDP, Candidate: sig.Candidate,
+		Code: sig.Code, Message: sig.Message}
+	h := s.hub
+	h.mu.Lock()
+	ls := h.sessions[sig.Session]
+	if ls == nil || ls.deviceID != a.deviceID || h.agents[a.deviceID] != a {
+		h.mu.Unlock()
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: "unknown_session",
+			Message: "no live session of this device has this id"})
+		return
+	}
+	starting := sig.Type == wire.SigAnswer && !ls.started
+	if starting {
+		ls.started = true
+	}
+	h.mu.Unlock()
+
+	// Record the start before the answer reaches the guest, so whoever sees
+	// the answer also sees a started session. This agent's signals are
+	// handled one at a time, so their order is kept.
+	if starting {
+		ctx, cancel := s.dbctx()
+		ok, err := s.st.StartSession(ctx, ls.id, s.now())
+		cancel()
+		if err != nil {
+			a.log.Warn("recording session start", "session", ls.id, "err", err)
+		} else if ok {
+			s.audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+				Detail: map[string]any{"session": ls.id}})
+			s.log.Info("session started", "session", ls.id)
+		}
+	}
+	if sig.Type == wire.SigBye {
+		code := sig.Code
+		if code == "" {
+			code = "host_bye"
+		}
+		s.endSession(ls.id, "host_bye", endOpts{guestCode: code, guestMsg: sig.Message})
+		return
+	}
+	h.mu.Lock()
+	if h.sessions[ls.id] == ls { // still live
+		if ls.guest != nil {
+			ls.guest.send(out)
+		} else if len(ls.pending) < maxPending {
+			ls.pending = append(ls.pending, out)
+		} else {
+			a.log.Warn("dropping signal for a guest that has not connected", "session", ls.id)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// checkSignal validates a routed signal; it returns what is wrong, or "".
+func checkSignal(sig *wire.Signal) string {
+	switch {
+	case sig.Session == "" || len(sig.Session) > maxID:
+		return "signal without a session"
+	case (sig.Type == wire.SigOffer || sig.Type == wire.SigAnswer) && sig.SDP == "":
+		return sig.Type + " without sdp"
+	case sig.Type == wire.SigCandidate && len(sig.Candidate) == 0:
+		return "candidate without candidate"
+	case len(sig.Code) > maxShortText || len(sig.Message) > 1024:
+		return "code or message too long"
+	}
+	return ""
+}
+
+// handleSignal is GET /api/v1/sessions/{id}/signal, the guest's WebSocket
+// for one session: ready, then offer/candidate/bye to the device and
+// answer/candidate/bye/error back.
+func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no session %q", id)
+	if id == "" || len(id) > maxID {
+		return notFound
+	}
+	se, err := s.st.Session(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	} else if err != nil {
+		return err
+	}
+	if se.UserID != a.user.ID {
+		return notFound
+	}
+	if !se.EndedAt.IsZero() {
+		return errf(http.StatusConflict, CodeSessionEnded, "this session has ended (%s); request a new one", se.EndReason)
+	}
+	if !s.now().Before(se.ExpiresAt) {
+		return errf(http.StatusConflict, CodeSessionExpired, "this session was not joined in time; request a new one")
+	}
+	if !s.begin() {
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down")
+	}
+	defer s.wg.Done()
+
+	h := s.hub
+	h.mu.Lock()
+	ls := h.sessions[id]
+	switch {
+	case ls == nil:
+		h.mu.Unlock()
+		return errf(http.StatusConflict, CodeSessionEnded, "this session has ended; request a new one")
+	case ls.guest != nil || ls.reserved:
+		h.mu.Unlock()
+		return errf(http.StatusConflict, CodeSessionBusy, "this session already has a guest connected")
+	}
+	ls.reserved = true
+	h.mu.Unlock()
+
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		h.mu.Lock()
+		ls.reserved = false
+		h.mu.Unlock()
+		return nil
+	}
+	conn.SetReadLimit(wire.MaxSignalSize)
+	ip := remoteIP(r)
+	g := newPeer(conn, s.log.With("session", id, "remote", ip))
+	g.start(s.cfg.PingInterval, s.cfg.PingTimeout)
+
+	h.mu.Lock()
+	ls.reserved = false
+	live := h.sessions[id] == ls // it may have ended while we upgraded
+	if live {
+		ls.guest = g
+		g.send(&wire.Signal{Type: wire.SigReady, Session: id})
+		for _, p := range ls.pending {
+			g.send(p)
+		}
+		ls.pending = nil
+	}
+	h.mu.Unlock()
+	if !live {
+		g.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: CodeSessionEnded, Message: "the session ended"})
+		g.closeWith(websocket.StatusNormalClosure, "session ended")
+		s.guestDrain(g)
+		g.stop()
+		return nil
+	}
+	g.log.Info("guest connected")
+
+	s.guestLoop(ls, g)
+
+	g.stop()
+	s.endSession(id, "guest_disconnected", endOpts{agentCode: "guest_left", agentMsg: "the guest disconnected"})
+	return nil
+}
+
+// guestDrain reads until the connection closes (so a queued close completes).
+func (s *Server) guestDrain(g *peer) {
+	for {
+		if _, _, err := g.conn.Read(s.ctx); err != nil {
+			return
+		}
+	}
+}
+
+// guestLoop reads the guest's signals: offers, candidates and bye go to the
+// session's device; anything else is refused.
+func (s *Server) guestLoop(ls *liveSession, g *peer) {
+	for {
+		sig, err := readSignal(s.ctx, g.conn)
+		if err != nil {
+			if errors.Is(err, wire.ErrMalformed) {
+				g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeBadRequest, Message: err.Error()})
+				continue
+			}
+			return
+		}
+		switch sig.Type {
+		case wire.SigOffer, wire.SigCandidate, wire.SigBye:
+		case wire.SigHello:
+			continue
+		default:
+			g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeForbidden,
+				Message: fmt.Sprintf("guests may send offer, candidate or bye, not %q", sig.Type)})
+			continue
+		}
+		sig.Session = ls.id // the socket decides the session, not the message
+		if msg := checkSignal(sig); msg != "" {
+			g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeBadRequest, Message: msg})
+			continue
+		}
+		if sig.Type == wire.SigBye {
+			code := sig.Code
+			if code == "" {
+				code = "guest_bye"
+			}
+			s.endSession(ls.id, "guest_bye", endOpts{agentCode: code, agentMsg: sig.Message})
+			continue // the close queued by endSession ends the loop
+		}
+		out := &wire.Signal{Type: sig.Type, Session: ls.id, SDP: sig.SDP, Candidate: sig.Candidate}
+		s.hub.mu.Lock()
+		ag := s.hub.agents[ls.deviceID]
+		ended := s.hub.sessions[ls.id] != ls
+		if ag != nil && !ended {
+			ag.send(out)
+		}
+		s.hub.mu.Unlock()
+		if ended {
+			continue
+		}
+		if ag == nil {
+			s.endSession(ls.id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device is offline"})
+		}
+	}
+}

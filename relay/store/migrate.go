@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migration is one step of the schema. Steps are applied in order, each in
+// its own transaction together with its schema_version row, and never edited
+// once released: a change is a new step.
+//
+// The SQL sticks to what SQLite and PostgreSQL share: TEXT, BIGINT, INTEGER,
+// BOOLEAN, CHECK, UNIQUE, REFERENCES ... ON DELETE, CREATE INDEX. Times are
+// unix seconds (audit: milliseconds) in BIGINT columns; ids are UUID strings;
+// JSON is kept in TEXT.
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+var migrations = []migration{
+	{1, "foundation", []string{
+		`CREATE TABLE accounts (
+			id         TEXT PRIMARY KEY,
+			name       TEXT NOT NULL UNIQUE,
+			created_at BIGINT NOT NULL
+		)`,
+		`CREATE TABLE users (
+			id            TEXT PRIMARY KEY,
+			email         TEXT NOT NULL UNIQUE,
+			name          TEXT NOT NULL DEFAULT '',
+			password_hash TEXT NOT NULL,
+			disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+			created_at    BIGINT NOT NULL
+		)`,
+		`CREATE TABLE memberships (
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			type       TEXT NOT NULL CHECK (type IN ('owner', 'admin', 'user')),
+			created_at BIGINT NOT NULL,
+			PRIMARY KEY (account_id, user_id)
+		)`,
+		`CREATE INDEX memberships_user ON memberships (user_id)`,
+		`CREATE TABLE login_tokens (
+			token_hash TEXT PRIMARY KEY,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX login_tokens_user ON login_tokens (user_id)`,
+		`CREATE INDEX login_tokens_expiry ON login_tokens (expires_at)`,
+		`CREATE TABLE deployment_packages (
+			id               TEXT PRIMARY KEY,
+			account_id       TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			name             TEXT NOT NULL,
+			description      TEXT NOT NULL DEFAULT '',
+			key_hash         TEXT NOT NULL UNIQUE,
+			enrollment_state TEXT NOT NULL CHECK (enrollment_state IN ('enrolled', 'pending')),
+			active           BOOLEAN NOT NULL DEFAULT TRUE,
+			valid_from       BIGINT,
+			valid_to         BIGINT,
+			max_devices      INTEGER,
+			created_at       BIGINT NOT NULL,
+			UNIQUE (account_id, name)
+		)`,
+		`CREATE TABLE devices (
+			id             TEXT PRIMARY KEY,
+			account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			package_id     TEXT REFERENCES deployment_packages(id) ON DELETE SET NULL,
+			public_key     TEXT NOT NULL UNIQUE,
+			state          TEXT NOT NULL CHECK (state IN ('enrolled', 'pending', 'revoked')),
+			hostname       TEXT NOT NULL DEFAULT '',
+			alias          TEXT NOT NULL DEFAULT '',
+			os             TEXT NOT NULL DEFAULT '',
+			arch           TEXT NOT NULL DEFAULT '',
+			version        TEXT NOT NULL DEFAULT '',
+			logged_in_user TEXT NOT NULL DEFAULT '',
+			monitors       TEXT NOT NULL DEFAULT '[]',
+			enrolled_at    BIGINT NOT NULL,
+			last_seen      BIGINT
+		)`,
+		`CREATE INDEX devices_account_hostname ON devices (account_id, hostname)`,
+		`CREATE INDEX devices_package ON devices (package_id)`,
+		`CREATE TABLE remote_sessions (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+			action      TEXT NOT NULL,
+			permissions TEXT NOT NULL DEFAULT '[]',
+			created_at  BIGINT NOT NULL,
+			expires_at  BIGINT NOT NULL,
+			started_at  BIGINT,
+			ended_at    BIGINT,
+			end_reason  TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX remote_sessions_device ON remote_sessions (device_id, created_at)`,
+		`CREATE INDEX remote_sessions_user ON remote_sessions (user_id, created_at)`,
+		// Audit rows outlive what they mention: no foreign keys.
+		`CREATE TABLE audit_events (
+			id              TEXT PRIMARY KEY,
+			at_ms           BIGINT NOT NULL,
+			account_id      TEXT,
+			actor_user_id   TEXT,
+			actor_device_id TEXT,
+			event           TEXT NOT NULL,
+			detail          TEXT NOT NULL DEFAULT '{}',
+			remote_addr     TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX audit_events_account ON audit_events (account_id, at_ms)`,
+		`CREATE INDEX audit_events_event ON audit_events (event, at_ms)`,
+	}},
+}
+
+// SchemaVersion is the newest schema this build knows.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// migrate brings the database up to SchemaVersion. It refuses a database
+// written by a newer build rather than guessing.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("store: create schema_version: %w", err)
+	}
+	for _, m := range migrations {
+		if err := s.apply(ctx, m); err != nil {
+			return err
+		}
+	}
+	cur, err := s.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if cur > SchemaVersion() {
+		return fmt.Errorf("store: database schema %d is newer than this build's %d: %w", cur, SchemaVersion(), ErrSchemaTooNew)
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version WHERE version = $1`, m.version).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("store: read schema_version: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		for _, q := range m.stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, s.now().Unix())
+		return err
+	})
+}
+
+// Version returns the highest applied migration.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: read schema_version: %w", err)
+	}
+	return int(v.Int64), nil
+}

@@ -1,0 +1,934 @@
+// Package store is the relay's database: accounts, users, deployment
+// packages, devices, remote sessions and the audit log.
+//
+// The default engine is SQLite through modernc.org/sqlite (pure Go, one
+// file, WAL). The SQL is kept to what PostgreSQL also accepts ($n
+// placeholders, standard types) so a PostgreSQL store can share it; the only
+// engine-specific parts are Open's DSN and isUnique.
+//
+// No secret is stored here in a usable form: enrollment keys and login
+// tokens are SHA-256 hashes, passwords are argon2id hashes (see relay/secret).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound     = errors.New("store: not found")
+	ErrConflict     = errors.New("store: conflict")
+	ErrRevoked      = errors.New("store: device revoked")
+	ErrSchemaTooNew = errors.New("store: schema too new")
+)
+
+// Store is a handle on the database; safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store: invalid database path %q", path)
+	}
+	// Create the file ourselves so it is private from the start; SQLite
+	// gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	f.Close()
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, now: time.Now}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func wrap(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
+	case isUnique(err):
+		return fmt.Errorf("store: %s: %w", what, ErrConflict)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// NewID returns a new time-ordered UUID (v7) string.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// --- time helpers: unix seconds, NULL for the zero time -----------------------
+
+func unix(t time.Time) int64 { return t.Unix() }
+
+func nullUnix(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.Unix(), Valid: true}
+}
+
+func fromUnix(v int64) time.Time { return time.Unix(v, 0).UTC() }
+
+func fromNull(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromUnix(v.Int64)
+}
+
+// placeholders returns "$start, $start+1, ..." for n arguments.
+func placeholders(start, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", start+i)
+	}
+	return b.String()
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// --- accounts -------------------------------------------------------------------
+
+// Account is a tenant: its users, packages and devices.
+type Account struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// CreateAccount inserts a account; a taken name is ErrConflict.
+func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = s.now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`,
+		a.ID, a.Name, unix(a.CreatedAt))
+	return a, wrap("create account", err)
+}
+
+const accountCols = `id, name, created_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var created int64
+	err := row.Scan(&a.ID, &a.Name, &created)
+	a.CreatedAt = fromUnix(created)
+	return a, err
+}
+
+// Account returns the account with id.
+func (s *Store) Account(ctx context.Context, id string) (Account, error) {
+	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	return a, wrap("account", err)
+}
+
+// AccountByName returns the account named name.
+func (s *Store) AccountByName(ctx context.Context, name string) (Account, error) {
+	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE name = $1`, name))
+	return a, wrap("account by name", err)
+}
+
+// Accounts lists all accounts by name.
+func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
+	if err != nil {
+		return nil, wrap("accounts", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, wrap("accounts", err)
+		}
+		out = append(out, a)
+	}
+	return out, wrap("accounts", rows.Err())
+}
+
+// --- users and memberships ----------------------------------------------------------
+
+// User is a person who logs in to the relay. Email is stored as given by
+// the caller (the relay lower-cases it).
+type User struct {
+	ID           string
+	Email        string
+	Name         string
+	PasswordHash string // argon2id, PHC string
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// CreateUser inserts a user; a taken email is ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = s.now()
+	}
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO users (id, email, name, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, u.Disabled, unix(u.CreatedAt))
+	return u, wrap("create user", err)
+}
+
+const userCols = `id, email, name, password_hash, disabled, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, &created)
+	u.CreatedAt = fromUnix(created)
+	return u, err
+}
+
+// User returns the user with id.
+func (s *Store) User(ctx context.Context, id string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	return u, wrap("user", err)
+}
+
+// UserByEmail returns the user with this (exact) email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
+	return u, wrap("user by email", err)
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
+	return s.execOne(ctx, "set password", `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+}
+
+// MemberType is a user's role in an account (the spec's user types).
+type MemberType string
+
+const (
+	Owner  MemberType = "owner"
+	Admin  MemberType = "admin"
+	Member MemberType = "user"
+)
+
+// Valid reports whether t is a known member type.
+func (t MemberType) Valid() bool { return t == Owner || t == Admin || t == Member }
+
+// Membership ties a user to an account.
+type Membership struct {
+	AccountID   string
+	AccountName string
+	UserID      string
+	Type        MemberType
+	CreatedAt   time.Time
+}
+
+// AddMembership makes userID a member of accountID; an existing membership
+// is ErrConflict.
+func (s *Store) AddMembership(ctx context.Context, m Membership) error {
+	if !m.Type.Valid() {
+		return fmt.Errorf("store: invalid member type %q", m.Type)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = s.now()
+	}
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO memberships (account_id, user_id, type, created_at) VALUES ($1, $2, $3, $4)`,
+		m.AccountID, m.UserID, string(m.Type), unix(m.CreatedAt))
+	return wrap("add membership", err)
+}
+
+// Memberships lists the accounts of userID, by account name.
+func (s *Store) Memberships(ctx context.Context, userID string) ([]Membership, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT m.account_id, a.name, m.user_id, m.type, m.created_at
+		FROM memberships m JOIN accounts a ON a.id = m.account_id
+		WHERE m.user_id = $1 ORDER BY a.name`, userID)
+	if err != nil {
+		return nil, wrap("memberships", err)
+	}
+	defer rows.Close()
+	var out []Membership
+	for rows.Next() {
+		var m Membership
+		var created int64
+		if err := rows.Scan(&m.AccountID, &m.AccountName, &m.UserID, &m.Type, &created); err != nil {
+			return nil, wrap("memberships", err)
+		}
+		m.CreatedAt = fromUnix(created)
+		out = append(out, m)
+	}
+	return out, wrap("memberships", rows.Err())
+}
+
+// --- login tokens -------------------------------------------------------------------
+
+// LoginToken is a bearer token, known here only by its hash.
+type LoginToken struct {
+	Hash      string // hex SHA-256 of the token
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// CreateLoginToken stores a token hash.
+func (s *Store) CreateLoginToken(ctx context.Context, t LoginToken) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO login_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		t.Hash, t.UserID, unix(t.CreatedAt), unix(t.ExpiresAt))
+	return wrap("create login token", err)
+}
+
+// LoginToken returns the token with this hash (expired ones too: the
+// caller checks ExpiresAt against its clock).
+func (s *Store) LoginToken(ctx context.Context, hash string) (LoginToken, error) {
+	var t LoginToken
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT token_hash, user_id, created_at, expires_at FROM login_tokens WHERE token_hash = $1`, hash).
+		Scan(&t.Hash, &t.UserID, &created, &expires)
+	t.CreatedAt, t.ExpiresAt = fromUnix(created), fromUnix(expires)
+	return t, wrap("login token", err)
+}
+
+// DeleteLoginToken removes a token (logout); a missing one is not an error.
+func (s *Store) DeleteLoginToken(ctx context.Context, hash string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_tokens WHERE token_hash = $1`, hash)
+	return wrap("delete login token", err)
+}
+
+// DeleteExpiredLoginTokens removes tokens expired at now.
+func (s *Store) DeleteExpiredLoginTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM login_tokens WHERE expires_at <= $1`, unix(now))
+	if err != nil {
+		return 0, wrap("delete expired login tokens", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// --- deployment packages ------------------------------------------------------------
+
+// DeviceState is a device's enrollment state.
+type DeviceState string
+
+const (
+	Enrolled DeviceState = "enrolled"
+	Pending  DeviceState = "pending"
+	Revoked  DeviceState = "revoked"
+)
+
+// Package is a deployment package: an enrollment key (known by its hash)
+// and the rules for devices enrolling with it.
+type Package struct {
+	ID              string
+	AccountID       string
+	Name            string
+	Description     string
+	KeyHash         string
+	EnrollmentState DeviceState // state of new devices: Enrolled or Pending
+	Active          bool
+	ValidFrom       time.Time // zero: no start
+	ValidTo         time.Time // zero: no end
+	MaxDevices      int       // 0: unlimited
+	CreatedAt       time.Time
+
+	Devices int // devices enrolled with it and not revoked (filled by Packages)
+}
+
+// CreatePackage inserts a package; a taken name in the account or key hash
+// is ErrConflict.
+func (s *Store) CreatePackage(ctx context.Context, p Package) (Package, error) {
+	if p.ID == "" {
+		p.ID = NewID()
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.now()
+	}
+	if p.EnrollmentState != Enrolled && p.EnrollmentState != Pending {
+		return p, fmt.Errorf("store: invalid enrollment state %q", p.EnrollmentState)
+	}
+	var maxDev sql.NullInt64
+	if p.MaxDevices > 0 {
+		maxDev = sql.NullInt64{Int64: int64(p.MaxDevices), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO deployment_packages
+		(id, account_id, name, description, key_hash, enrollment_state, active, valid_from, valid_to, max_devices, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		p.ID, p.AccountID, p.Name, p.Description, p.KeyHash, string(p.EnrollmentState), p.Active,
+		nullUnix(p.ValidFrom), nullUnix(p.ValidTo), maxDev, unix(p.CreatedAt))
+	return p, wrap("create package", err)
+}
+
+const packageCols = `p.id, p.account_id, p.name, p.description, p.key_hash, p.enrollment_state, p.active,
+	p.valid_from, p.valid_to, p.max_devices, p.created_at`
+
+func scanPackage(row interface{ Scan(...any) error }, extra ...any) (Package, error) {
+	var p Package
+	var from, to, maxDev sql.NullInt64
+	var created int64
+	dest := append([]any{&p.ID, &p.AccountID, &p.Name, &p.Description, &p.KeyHash, &p.EnrollmentState, &p.Active,
+		&from, &to, &maxDev, &created}, extra...)
+	err := row.Scan(dest...)
+	p.ValidFrom, p.ValidTo, p.CreatedAt = fromNull(from), fromNull(to), fromUnix(created)
+	p.MaxDevices = int(maxDev.Int64)
+	return p, err
+}
+
+// Package returns the package with id.
+func (s *Store) Package(ctx context.Context, id string) (Package, error) {
+	p, err := scanPackage(s.db.QueryRowContext(ctx, `SELECT `+packageCols+` FROM deployment_packages p WHERE p.id = $1`, id))
+	return p, wrap("package", err)
+}
+
+// Packages lists the packages of accountID ("" for all) with their device
+// counts, by account and name.
+func (s *Store) Packages(ctx context.Context, accountID string) ([]Package, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+packageCols+`,
+		(SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')
+		FROM deployment_packages p WHERE ($1 = '' OR p.account_id = $1) ORDER BY p.account_id, p.name`, accountID)
+	if err != nil {
+		return nil, wrap("packages", err)
+	}
+	defer rows.Close()
+	var out []Package
+	for rows.Next() {
+		var n int
+		p, err := scanPackage(rows, &n)
+		if err != nil {
+			return nil, wrap("packages", err)
+		}
+		p.Devices = n
+		out = append(out, p)
+	}
+	return out, wrap("packages", rows.Err())
+}
+
+// SetPackageActive enables or disables enrollment with a package.
+func (s *Store) SetPackageActive(ctx context.Context, id string, active bool) error {
+	return s.execOne(ctx, "set package active", `UPDATE deployment_packages SET active = $1 WHERE id = $2`, active, id)
+}
+
+// --- devices -------------------------------------------------------------------------
+
+// Device is an enrolled (or pending, or revoked) machine.
+type Device struct {
+	ID           string
+	AccountID    string
+	PackageID    string // "" when the package was removed
+	PublicKey    string // base64 (std) Ed25519 public key
+	State        DeviceState
+	Hostname     string
+	Alias        string
+	OS           string
+	Arch         string
+	Version      string
+	LoggedInUser string
+	Monitors     json.RawMessage // JSON array, "[]" when unknown
+	EnrolledAt   time.Time
+	LastSeen     time.Time // zero: never connected
+}
+
+// Name is the alias, or the hostname without one.
+func (d *Device) Name() string {
+	if d.Alias != "" {
+		return d.Alias
+	}
+	return d.Hostname
+}
+
+// Inventory is what a device reports about itself.
+type Inventory struct {
+	Hostname     string
+	OS           string
+	Arch         string
+	Version      string
+	LoggedInUser string
+	Monitors     json.RawMessage // JSON array; nil keeps "[]"
+}
+
+func monitorsJSON(m json.RawMessage) string {
+	if len(m) == 0 {
+		return "[]"
+	}
+	return string(m)
+}
+
+const deviceCols = `d.id, d.account_id, d.package_id, d.public_key, d.state, d.hostname, d.alias, d.os, d.arch,
+	d.version, d.logged_in_user, d.monitors, d.enrolled_at, d.last_seen`
+
+func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var pkg sql.NullString
+	var monitors string
+	var enrolled int64
+	var seen sql.NullInt64
+	err := row.Scan(&d.ID, &d.AccountID, &pkg, &d.PublicKey, &d.State, &d.Hostname, &d.Alias, &d.OS, &d.Arch,
+		&d.Version, &d.LoggedInUser, &monitors, &enrolled, &seen)
+	d.PackageID = pkg.String
+	d.Monitors = json.RawMessage(monitors)
+	d.EnrolledAt, d.LastSeen = fromUnix(enrolled), fromNull(seen)
+	return d, err
+}
+
+func (s *Store) queryDevices(ctx context.Context, what, q string, args ...any) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, wrap(what, err)
+		}
+		out = append(out, d)
+	}
+	return out, wrap(what, rows.Err())
+}
+
+// Device returns the device with id.
+func (s *Store) Device(ctx context.Context, id string) (Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.id = $1`, id))
+	return d, wrap("device", err)
+}
+
+// Devices lists the devices of the given accounts (all accounts when
+// accountIDs is nil) by hostname.
+func (s *Store) Devices(ctx context.Context, accountIDs []string) ([]Device, error) {
+	if accountIDs == nil {
+		return s.queryDevices(ctx, "devices", `SELECT `+deviceCols+` FROM devices d ORDER BY d.hostname, d.id`)
+	}
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	return s.queryDevices(ctx, "devices", `SELECT `+deviceCols+` FROM devices d
+		WHERE d.account_id IN (`+placeholders(1, len(accountIDs))+`) ORDER BY d.hostname, d.id`, anySlice(accountIDs)...)
+}
+
+// DevicesByHostname returns the devices of the given accounts whose
+// hostname is host (ASCII case-insensitive).
+func (s *Store) DevicesByHostname(ctx context.Context, accountIDs []string, host string) ([]Device, error) {
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	args := append([]any{host}, anySlice(accountIDs)...)
+	return s.queryDevices(ctx, "devices by hostname", `SELECT `+deviceCols+` FROM devices d
+		WHERE LOWER(d.hostname) = LOWER($1) AND d.account_id IN (`+placeholders(2, len(accountIDs))+`)
+		ORDER BY d.enrolled_at, d.id`, args...)
+}
+
+// EnrollParams describes an enrollment attempt.
+type EnrollParams struct {
+	KeyHash   string // hash of the presented enrollment key
+	PublicKey string // canonical base64 of the device's Ed25519 key
+	Inventory Inventory
+	Now       time.Time
+	// Check runs inside the transaction before a new device is created,
+	// with the package and its count of devices not revoked. An error
+	// aborts the enrollment and is returned unchanged. Re-enrollments of a
+	// known key do not call it.
+	Check func(p Package, devices int) error
+}
+
+// EnrollResult is the device an enrollment produced or found again.
+type EnrollResult struct {
+	Device  Device
+	Package Package
+	Created bool // false: this public key was already enrolled
+}
+
+// Enroll creates a device for the package whose key hash matches, or
+// returns the device already enrolled with the same public key. No package
+// is ErrNotFound; a revoked device with this key is ErrRevoked; the key
+// enrolled in another account is ErrConflict.
+func (s *Store) Enroll(ctx context.Context, p EnrollParams) (EnrollResult, error) {
+	var res EnrollResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		pkg, err := scanPackage(tx.QueryRowContext(ctx,
+			`SELECT `+packageCols+` FROM deployment_packages p WHERE p.key_hash = $1`, p.KeyHash))
+		if err != nil {
+			return wrap("enroll: package", err)
+		}
+		res.Package = pkg
+		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.public_key = $1`, p.PublicKey))
+		switch {
+		case err == nil:
+			if d.State == Revoked {
+				return fmt.Errorf("store: enroll: %w", ErrRevoked)
+			}
+			if d.AccountID != pkg.AccountID {
+				return fmt.Errorf("store: enroll: key enrolled in another account: %w", ErrConflict)
+			}
+			res.Device = d
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return wrap("enroll: device", err)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE package_id = $1 AND state <> 'revoked'`,
+			pkg.ID).Scan(&n); err != nil {
+			return wrap("enroll: count", err)
+		}
+		if p.Check != nil {
+			if err := p.Check(pkg, n); err != nil {
+				return err
+			}
+		}
+		inv := p.Inventory
+		d = Device{
+			ID: NewID(), AccountID: pkg.AccountID, PackageID: pkg.ID, PublicKey: p.PublicKey,
+			State: pkg.EnrollmentState, Hostname: inv.Hostname, OS: inv.OS, Arch: inv.Arch, Version: inv.Version,
+			LoggedInUser: inv.LoggedInUser, Monitors: json.RawMessage(monitorsJSON(inv.Monitors)), EnrolledAt: p.Now,
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, account_id, package_id, public_key, state, hostname,
+			os, arch, version, logged_in_user, monitors, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			d.ID, d.AccountID, d.PackageID, d.PublicKey, string(d.State), d.Hostname, d.OS, d.Arch, d.Version,
+			d.LoggedInUser, string(d.Monitors), unix(d.EnrolledAt))
+		if err != nil {
+			return wrap("enroll: insert", err)
+		}
+		d.EnrolledAt = fromUnix(unix(d.EnrolledAt))
+		res.Device, res.Created = d, true
+		return nil
+	})
+	return res, err
+}
+
+// DeviceStates returns the state of each listed device that exists.
+func (s *Store) DeviceStates(ctx context.Context, ids []string) (map[string]DeviceState, error) {
+	out := make(map[string]DeviceState, len(ids))
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		rows, err := s.db.QueryContext(ctx, `SELECT id, state FROM devices WHERE id IN (`+placeholders(1, n)+`)`,
+			anySlice(ids[:n])...)
+		if err != nil {
+			return nil, wrap("device states", err)
+		}
+		for rows.Next() {
+			var id string
+			var st DeviceState
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return nil, wrap("device states", err)
+			}
+			out[id] = st
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, wrap("device states", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// UpdateInventory records what a connected device reported and when.
+func (s *Store) UpdateInventory(ctx context.Context, id string, inv Inventory, now time.Time) error {
+	return s.execOne(ctx, "update inventory", `UPDATE devices SET hostname = $1, os = $2, arch = $3, version = $4,
+		logged_in_user = $5, monitors = $6, last_seen = $7 WHERE id = $8`,
+		inv.Hostname, inv.OS, inv.Arch, inv.Version, inv.LoggedInUser, monitorsJSON(inv.Monitors), unix(now), id)
+}
+
+// TouchDevice sets last_seen.
+func (s *Store) TouchDevice(ctx context.Context, id string, now time.Time) error {
+	return s.execOne(ctx, "touch device", `UPDATE devices SET last_seen = $1 WHERE id = $2`, unix(now), id)
+}
+
+// SetDeviceState changes a device's state.
+func (s *Store) SetDeviceState(ctx context.Context, id string, state DeviceState) error {
+	switch state {
+	case Enrolled, Pending, Revoked:
+	default:
+		return fmt.Errorf("store: invalid device state %q", state)
+	}
+	return s.execOne(ctx, "set device state", `UPDATE devices SET state = $1 WHERE id = $2`, string(state), id)
+}
+
+// SetDeviceAlias changes a device's display name ("" clears it).
+func (s *Store) SetDeviceAlias(ctx context.Context, id, alias string) error {
+	return s.execOne(ctx, "set device alias", `UPDATE devices SET alias = $1 WHERE id = $2`, alias, id)
+}
+
+func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return wrap(what, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// --- remote sessions ------------------------------------------------------------------
+
+// Session is one remote session request and its life.
+type Session struct {
+	ID          string
+	AccountID   string
+	UserID      string
+	DeviceID    string
+	Action      string
+	Permissions []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // the guest must connect before this
+	StartedAt   time.Time // zero: not started
+	EndedAt     time.Time // zero: not ended
+	EndReason   string
+}
+
+// CreateSession inserts a session.
+func (s *Store) CreateSession(ctx context.Context, se Session) (Session, error) {
+	if se.ID == "" {
+		se.ID = NewID()
+	}
+	perms, err := json.Marshal(se.Permissions)
+	if err != nil {
+		return se, err
+	}
+	if se.Permissions == nil {
+		perms = []byte("[]")
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO remote_sessions
+		(id, account_id, user_id, device_id, action, permissions, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		se.ID, se.AccountID, se.UserID, se.DeviceID, se.Action, string(perms), unix(se.CreatedAt), unix(se.ExpiresAt))
+	return se, wrap("create session", err)
+}
+
+const sessionCols = `id, account_id, user_id, device_id, action, permissions, created_at, expires_at,
+	started_at, ended_at, end_reason`
+
+func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+	var se Session
+	var perms string
+	var created, expires int64
+	var started, ended sql.NullInt64
+	err := row.Scan(&se.ID, &se.AccountID, &se.UserID, &se.DeviceID, &se.Action, &perms, &created, &expires,
+		&started, &ended, &se.EndReason)
+	if err != nil {
+		return se, err
+	}
+	if err := json.Unmarshal([]byte(perms), &se.Permissions); err != nil {
+		return se, fmt.Errorf("permissions column: %w", err)
+	}
+	se.CreatedAt, se.ExpiresAt = fromUnix(created), fromUnix(expires)
+	se.StartedAt, se.EndedAt = fromNull(started), fromNull(ended)
+	return se, nil
+}
+
+// Session returns the session with id.
+func (s *Store) Session(ctx context.Context, id string) (Session, error) {
+	se, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions WHERE id = $1`, id))
+	return se, wrap("session", err)
+}
+
+// SessionFilter selects sessions; empty fields match all.
+type SessionFilter struct {
+	DeviceID string
+	UserID   string
+	OpenOnly bool // not ended
+	Limit    int  // 0: 100
+}
+
+// Sessions lists sessions, newest first.
+func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions
+		WHERE ($1 = '' OR device_id = $1) AND ($2 = '' OR user_id = $2) AND ($3 = FALSE OR ended_at IS NULL)
+		ORDER BY created_at DESC, id DESC LIMIT $4`, f.DeviceID, f.UserID, f.OpenOnly, f.Limit)
+	if err != nil {
+		return nil, wrap("sessions", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		se, err := scanSession(rows)
+		if err != nil {
+			return nil, wrap("sessions", err)
+		}
+		out = append(out, se)
+	}
+	return out, wrap("sessions", rows.Err())
+}
+
+// StartSession records the start of a session; it reports false when the
+// session was already started or has ended.
+func (s *Store) StartSession(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET started_at = $1
+		WHERE id = $2 AND started_at IS NULL AND ended_at IS NULL`, unix(at), id)
+	if err != nil {
+		return false, wrap("start session", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// EndSession records the end of a session; it reports false when the
+// session had already ended.
+func (s *Store) EndSession(ctx context.Context, id string, at time.Time, reason string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2
+		WHERE id = $3 AND ended_at IS NULL`, unix(at), reason, id)
+	if err != nil {
+		return false, wrap("end session", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// EndOpenSessions ends every session still open (a relay restarting cannot
+// resume them) and returns how many it ended.
+func (s *Store) EndOpenSessions(ctx context.Context, at time.Time, reason string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`,
+		unix(at), reason)
+	if err != nil {
+		return 0, wrap("end open sessions", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// --- audit -----------------------------------------------------------------------------
+
+// AuditEvent is one line of the audit log.
+type AuditEvent struct {
+	ID            string
+	At            time.Time // stored with millisecond precision
+	AccountID     string
+	ActorUserID   string
+	ActorDeviceID string
+	Event         string          // e.g. "device.enrolled", "session.started"
+	Detail        json.RawMessage // JSON object
+	RemoteAddr    string
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// AddAudit appends an event.
+func (s *Store) AddAudit(ctx context.Context, e AuditEvent) error {
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	detail := "{}"
+	if len(e.Detail) > 0 {
+		detail = string(e.Detail)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events
+		(id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, e.At.UnixMilli(), nullString(e.AccountID), nullString(e.ActorUserID), nullString(e.ActorDeviceID),
+		e.Event, detail, e.RemoteAddr)
+	return wrap("add audit", err)
+}
+
+// AuditFilter selects audit events; empty fields match all.
+type AuditFilter struct {
+	AccountID string
+	Event     string
+	DeviceID  string
+	Limit     int // 0: 100
+}
+
+// Audit lists events, newest first.
+func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr
+		FROM audit_events
+		WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR event = $2) AND ($3 = '' OR actor_device_id = $3)
+		ORDER BY at_ms DESC, id DESC LIMIT $4`, f.AccountID, f.Event, f.DeviceID, f.Limit)
+	if err != nil {
+		return nil, wrap("audit", err)
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		var at int64
+		var acct, user, dev sql.NullString
+		var detail string
+		if err := rows.Scan(&e.ID, &at, &acct, &user, &dev, &e.Event, &detail, &e.RemoteAddr); err != nil {
+			return nil, wrap("audit", err)
+		}
+		e.At = time.UnixMilli(at).UTC()
+		e.AccountID, e.ActorUserID, e.ActorDeviceID = acct.String, user.String, dev.String
+		e.Detail = json.RawMessage(detail)
+		out = append(out, e)
+	}
+	return out, wrap("audit", rows.Err())
+}

@@ -1,0 +1,159 @@
+package relay
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v4"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// TURNRealm is the embedded TURN server's realm.
+const TURNRealm = "tandem"
+
+// TURNCredentials returns credentials in the TURN REST convention
+// (draft-uberti-behave-turn-rest): username "<unix expiry>:<id>", password
+// base64(HMAC-SHA1(secret, username)). coturn with use-auth-secret and the
+// same static-auth-secret accepts them too.
+func TURNCredentials(secret, id string, expires time.Time) (username, password string) {
+	username = strconv.FormatInt(expires.Unix(), 10) + ":" + id
+	return username, turnPassword(secret, username)
+}
+
+func turnPassword(secret, username string) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(username))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// iceServers lists the STUN/TURN servers for one side ("host" or "guest")
+// of a session, with its own short-lived TURN credentials.
+func (s *Server) iceServers(sessionID, role string, now time.Time) []wire.ICEServer {
+	t := s.cfg.TURN
+	if t.Host == "" {
+		return nil
+	}
+	hp := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	user, pass := TURNCredentials(s.turnSecret, sessionID+"."+role, now.Add(t.TTL))
+	return []wire.ICEServer{
+		{URLs: []string{"stun:" + hp}},
+		{URLs: []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}, Username: user, Credential: pass},
+	}
+}
+
+// turnAuth checks TURN REST credentials against the relay's clock.
+func (s *Server) turnAuth(log *slog.Logger) turn.AuthHandler {
+	return func(username, realm string, src net.Addr) ([]byte, bool) {
+		ts, _, _ := strings.Cut(username, ":")
+		exp, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			log.Debug("turn: malformed username", "src", src.String())
+			return nil, false
+		}
+		if exp <= s.now().Unix() {
+			log.Debug("turn: expired credentials", "src", src.String(), "username", username)
+			return nil, false
+		}
+		return turn.GenerateAuthKey(username, realm, turnPassword(s.turnSecret, username)), true
+	}
+}
+
+// ServeTURN runs the embedded TURN server on the caller's sockets (either
+// may be nil) until ctx is cancelled or the Server is closed. Cancellation
+// is not an error. pion closes the sockets when it stops.
+func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
+	if udp == nil && tcp == nil {
+		return errors.New("relay: ServeTURN needs a UDP socket or a TCP listener")
+	}
+	if !s.begin() {
+		return errors.New("relay: server closed")
+	}
+	defer s.wg.Done()
+	t := s.cfg.TURN
+	relayIP := t.RelayIP
+	if relayIP == nil {
+		relayIP = net.ParseIP(t.Host)
+	}
+	if relayIP == nil || relayIP.IsUnspecified() {
+		return errors.New("relay: TURN needs a relay IP (TURN.RelayIP, or an IP as TURN.Host)")
+	}
+	bind := t.RelayBind
+	if bind == "" {
+		bind = relayIP.String()
+	}
+	log := s.log.With("component", "turn")
+	gen := func() turn.RelayAddressGenerator {
+		return &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: bind}
+	}
+	cfg := turn.ServerConfig{
+		Realm:         TURNRealm,
+		AuthHandler:   s.turnAuth(log),
+		LoggerFactory: slogFactory{log},
+	}
+	if udp != nil {
+		cfg.PacketConnConfigs = []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen()}}
+	}
+	if tcp != nil {
+		cfg.ListenerConfigs = []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen()}}
+	}
+	srv, err := turn.NewServer(cfg)
+	if err != nil {
+		return fmt.Errorf("relay: TURN server: %w", err)
+	}
+	var addrs []string
+	if udp != nil {
+		addrs = append(addrs, "udp "+udp.LocalAddr().String())
+	}
+	if tcp != nil {
+		addrs = append(addrs, "tcp "+tcp.Addr().String())
+	}
+	log.Info("TURN serving", "on", strings.Join(addrs, ", "), "relay_ip", relayIP.String())
+	select {
+	case <-ctx.Done():
+	case <-s.ctx.Done():
+	}
+	if err := srv.Close(); err != nil {
+		log.Debug("closing TURN server", "err", err)
+	}
+	return nil
+}
+
+// slogFactory routes pion's logs into slog at debug level (trace below).
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLogger{f.log.With("scope", scope)}
+}
+
+type slogLogger struct{ log *slog.Logger }
+
+const levelTrace = slog.LevelDebug - 4
+
+func (l slogLogger) logf(level slog.Level, format string, args ...any) {
+	if !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+}
+
+func (l slogLogger) Trace(msg string)                  { l.logf(levelTrace, "%s", msg) }
+func (l slogLogger) Tracef(format string, args ...any) { l.logf(levelTrace, format, args...) }
+func (l slogLogger) Debug(msg string)                  { l.logf(slog.LevelDebug, "%s", msg) }
+func (l slogLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+func (l slogLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l slogLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l slogLogger) Warn(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l slogLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l slogLogger) Error(msg string)                  { l.logf(slog.LevelDebug, "%s", msg) }
+func (l slogLogger) Errorf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
