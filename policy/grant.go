@@ -96,7 +96,9 @@ func Verify(token string, relayKey ed25519.PublicKey, deviceID string, now time.
 		return nil, fmt.Errorf("%w: not payload.signature", ErrGrantMalformed)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(sig) != ed25519.SignatureSize {
+	// Only the canonical encoding is accepted (the decoder skips CR/LF and
+	// ignores the last character's spare bits), so one grant has one token.
+	if err != nil || len(sig) != ed25519.SignatureSize || base64.RawURLEncoding.EncodeToString(sig) != s {
 		return nil, fmt.Errorf("%w: signature encoding", ErrGrantMalformed)
 	}
 	if !ed25519.Verify(relayKey, []byte(grantContext+p), sig) {
