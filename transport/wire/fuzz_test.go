@@ -1,0 +1,223 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// In CI these run as plain tests over the seeds; locally:
+//
+//	go test ./transport/wire -run '^$' -fuzz FuzzUnmarshal -fuzztime 15s
+
+func FuzzUnmarshal(f *testing.F) {
+	for _, v := range sessionVectors {
+		f.Add(unhex(f, v.hex))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0xff})
+	f.Add(unhex(f, "06 00 0000 21"))
+	f.Add(unhex(f, "25 ffffffff"))
+	f.Add(unhex(f, "23 01 02 4120"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Unmarshal(b)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("message and error: %#v, %v", m, err)
+			}
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownType) {
+				t.Fatalf("error is neither ErrMalformed nor ErrUnknownType: %v", err)
+			}
+			return
+		}
+		if m.Type() != MsgType(b[0]) {
+			t.Fatalf("decoded type %#x from code %#x", m.Type(), b[0])
+		}
+		enc := Marshal(m)
+		// The encoding is canonical: re-encoding gives back exactly the bytes
+		// that were decoded (trailing bytes are ignored).
+		if !bytes.HasPrefix(b, enc) {
+			t.Fatalf("re-encoding %x is not a prefix of the input %x", enc, b)
+		}
+		m2, err := Unmarshal(enc)
+		if err != nil {
+			t.Fatalf("re-decode of %x (from %x): %v", enc, b, err)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("round trip changed the message:\n%#v\n%#v", m, m2)
+		}
+		if enc2 := Marshal(m2); !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding not stable: %x vs %x", enc, enc2)
+		}
+	})
+}
+
+func FuzzDecodeSignal(f *testing.F) {
+	for _, v := range signalVectors {
+		f.Add([]byte(v.json))
+	}
+	f.Add([]byte(`{"type":"candidate","candidate":{ "a" : [1, 2] }}`))
+	f.Add([]byte(`{"type":"hello","caps":[],"inventory":{"monitors":[]}}`))
+	f.Add([]byte(`{"type":"x","candidate":null}`))
+	f.Add([]byte(`{"TYPE":"bye","message":"\ud800"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeSignal(b)
+		if err != nil {
+			if s != nil || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("DecodeSignal = %v, %v", s, err)
+			}
+			return
+		}
+		if s.Type == "" {
+			t.Fatal("decoded a signal without a type")
+		}
+		enc, err := EncodeSignal(s)
+		if err != nil {
+			// Escaping (<, >, &, U+2028, invalid UTF-8 → U+FFFD) can grow a
+			// signal near the limit past it; nothing else may fail.
+			if errors.Is(err, ErrMalformed) && strings.Contains(err.Error(), "exceeds") {
+				return
+			}
+			t.Fatalf("re-encode: %v", err)
+		}
+		s2, err := DecodeSignal(enc)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", enc, err)
+		}
+		if !reflect.DeepEqual(normSignal(t, s), normSignal(t, s2)) {
+			t.Fatalf("round trip changed the signal:\n%#v\n%#v", s, s2)
+		}
+		if enc2, err := EncodeSignal(s2); err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding not stable: %s vs %s (%v)", enc, enc2, err)
+		}
+	})
+}
+
+// normSignal removes differences JSON does not carry: empty vs nil lists
+// (omitempty drops both) and the formatting of the opaque candidate.
+func normSignal(t *testing.T, s *Signal) Signal {
+	c := *s
+	if len(c.Caps) == 0 {
+		c.Caps = nil
+	}
+	if c.Inventory != nil {
+		inv := *c.Inventory
+		if len(inv.Monitors) == 0 {
+			inv.Monitors = nil
+		}
+		c.Inventory = &inv
+	}
+	if c.Candidate != nil {
+		var v any
+		if err := json.Unmarshal(c.Candidate, &v); err != nil {
+			t.Fatalf("decoded candidate is not JSON: %v", err)
+		}
+		norm, _ := json.Marshal(v)
+		c.Candidate = norm
+	}
+	return c
+}
+
+// FuzzReassembler feeds arbitrary fragment sequences to a Reassembler with a
+// small Max and checks it against a straightforward model, and that its
+// memory stays bounded by Max.
+func FuzzReassembler(f *testing.F) {
+	f.Add([]byte{2, 0, 'a', 3, 1, 'b', 'c', 2, 0, 'd'}, uint8(8))
+	f.Add([]byte{5, 1, 1, 2, 3, 4, 5, 1, 1, 2, 3, 4, 1, 0}, uint8(4))
+	f.Add([]byte{0, 1, 7, 2, 9}, uint8(1))
+	f.Add([]byte{3, 1, 'x', 'y', 2, 0, 'z'}, uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, max uint8) {
+		const limit = 16
+		m := int(max % limit) // 0 means MaxMessage: still bounded by the input here
+		r := Reassembler{Max: m}
+		model := fragModel{max: m}
+		if m == 0 {
+			model.max = MaxMessage
+		}
+		// The input is a sequence of (length byte, fragment) records.
+		for len(in) > 0 {
+			n := min(int(in[0]), len(in)-1)
+			frag := append([]byte(nil), in[1:1+n]...)
+			in = in[1+n:]
+
+			got, err := r.Push(frag)
+			want, wantErr := model.push(frag)
+			if (err == nil) != (wantErr == nil) || (wantErr != nil && !errors.Is(err, wantErr)) {
+				t.Fatalf("Push(%x): err %v, model %v", frag, err, wantErr)
+			}
+			if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("Push(%x) = %x, model %x", frag, got, want)
+			}
+			if len(got) > model.max || len(r.buf) > model.max {
+				t.Fatalf("memory over Max %d: message %d, buffer %d", model.max, len(got), len(r.buf))
+			}
+		}
+	})
+}
+
+// fragModel is the Reassembler's contract written plainly.
+type fragModel struct {
+	max      int
+	partial  []byte
+	skipping bool
+}
+
+func (m *fragModel) push(frag []byte) ([]byte, error) {
+	if len(frag) == 0 {
+		return nil, ErrMalformed
+	}
+	flag, data := frag[0], frag[1:]
+	if flag > FragMore {
+		m.partial, m.skipping = nil, false
+		return nil, ErrMalformed
+	}
+	final := flag == FragFinal
+	if m.skipping {
+		m.skipping = !final
+		return nil, nil
+	}
+	if len(m.partial)+len(data) > m.max {
+		m.partial, m.skipping = nil, !final
+		return nil, ErrTooLarge
+	}
+	m.partial = append(m.partial, data...)
+	if !final {
+		return nil, nil
+	}
+	msg := m.partial
+	if msg == nil {
+		msg = []byte{}
+	}
+	m.partial = nil
+	return msg, nil
+}
+
+// FuzzFragmentRoundTrip: any message fragmented at any size reassembles to itself.
+func FuzzFragmentRoundTrip(f *testing.F) {
+	f.Add([]byte("hello, world"), uint8(4))
+	f.Add([]byte{}, uint8(2))
+	f.Fuzz(func(t *testing.T, msg []byte, max uint8) {
+		size := int(max%64) + 2
+		var r Reassembler
+		var got []byte
+		n := 0
+		err := Fragment(msg, size, func(b []byte) error {
+			if len(b) > size {
+				t.Fatalf("fragment of %d > %d", len(b), size)
+			}
+			out, err := r.Push(b)
+			if out != nil {
+				got = out
+				n++
+			}
+			return err
+		})
+		if err != nil || n != 1 || !bytes.Equal(got, msg) {
+			t.Fatalf("round trip: %v, %d messages, %x != %x", err, n, got, msg)
+		}
+	})
+}

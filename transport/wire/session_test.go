@@ -1,0 +1,312 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// unhex decodes a hand-written hex vector; spaces separate fields for the reader.
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatalf("bad test vector %q: %v", s, err)
+	}
+	return b
+}
+
+// sessionVectors are hand-written encodings of every session message type:
+// type byte, then the body fields in order, big endian.
+var sessionVectors = []struct {
+	name string
+	msg  Message
+	hex  string
+}{
+	{"hello", &Hello{Version: 1, Role: RoleGuest, Caps: []string{"frag.v1", "input.v1"}},
+		"01 0001 01 02 0007 667261672e7631 0008 696e7075742e7631"},
+	{"hello/no caps", &Hello{Version: 0x0102, Role: RoleHost},
+		"01 0102 02 00"},
+	{"bye", &Bye{Reason: "done"},
+		"02 0004 646f6e65"},
+	{"bye/empty", &Bye{},
+		"02 0000"},
+	{"error", &Error{Code: ErrCodeDenied, Ref: TypeKey, Message: "denied"},
+		"03 0002 23 0006 64656e696564"},
+	{"ping", &Ping{ID: 0x01020304, Nano: -1},
+		"04 01020304 ffffffffffffffff"},
+	{"pong", &Pong{ID: 7, Nano: 0x0102030405060708},
+		"05 00000007 0102030405060708"},
+	{"session info", &SessionInfo{
+		Permissions: []string{"view_screen"},
+		Technician:  "Ann",
+		Monitors:    []MonitorInfo{{Name: "DP-1", X: -1920, Y: 0, Width: 1920, Height: 1080, Primary: true}},
+		Active:      -1,
+	}, "06 01 000b 766965775f73637265656e 0003 416e6e 01 0004 44502d31 fffff880 00000000 00000780 00000438 01 ffff"},
+	{"session info/two monitors", &SessionInfo{
+		Permissions: []string{"chat", "power"},
+		Monitors: []MonitorInfo{
+			{Width: 800, Height: 600},
+			{Name: "b", X: 800, Y: 10, Width: 1, Height: 2},
+		},
+		Active: 1,
+	}, "06 02 0004 63686174 0005 706f776572 0000 02 0000 00000000 00000000 00000320 00000258 00 0001 62 00000320 0000000a 00000001 00000002 00 0001"},
+	{"session info/empty", &SessionInfo{},
+		"06 00 0000 00 0000"},
+	{"select monitor", &SelectMonitor{Index: -1},
+		"07 ffff"},
+	{"select monitor/2", &SelectMonitor{Index: 2},
+		"07 0002"},
+	{"screen frame", &ScreenFrame{Seq: 1, CaptureNano: 2, X: 3, Y: -4, Codec: CodecTilesV1, Data: []byte{0xde, 0xad}},
+		"10 00000001 0000000000000002 00000003 fffffffc 01 dead"},
+	{"screen frame/no data", &ScreenFrame{Seq: 0xffffffff, Codec: 0, Data: []byte{}},
+		"10 ffffffff 0000000000000000 00000000 00000000 00"},
+	{"frame ack", &FrameAck{Seq: 9, CaptureNano: 0x7fffffffffffffff},
+		"11 00000009 7fffffffffffffff"},
+	{"keyframe request", &KeyframeRequest{},
+		"12"},
+	{"mouse move", &MouseMove{X: 100, Y: -2},
+		"20 00000064 fffffffe"},
+	{"mouse button/right down", &MouseButton{Button: 3, Down: true},
+		"21 03 01"},
+	{"mouse button/left up", &MouseButton{Button: 1},
+		"21 01 00"},
+	{"mouse button/forward", &MouseButton{Button: 5, Down: true},
+		"21 05 01"},
+	{"mouse wheel", &MouseWheel{DX: -1, DY: 3},
+		"22 ffff 0003"},
+	{"key", &Key{Code: "KeyA", Down: true},
+		"23 01 04 4b657941"},
+	{"key/up", &Key{Code: "ShiftLeft"},
+		"23 00 09 53686966744c656674"},
+	{"key tap", &KeyTap{Code: "Delete", Mods: 0x06},
+		"24 06 06 44656c657465"},
+	{"key tap/all mods", &KeyTap{Code: "KeyZ", Mods: 0x0f},
+		"24 0f 04 4b65795a"},
+	{"text", &Text{Text: "héllo"},
+		"25 00000006 68c3a96c6c6f"},
+	{"text/empty", &Text{},
+		"25 00000000"},
+}
+
+func TestMarshalVectors(t *testing.T) {
+	for _, v := range sessionVectors {
+		t.Run(v.name, func(t *testing.T) {
+			want := unhex(t, v.hex)
+			if got := Marshal(v.msg); !bytes.Equal(got, want) {
+				t.Fatalf("Marshal(%#v)\n got %x\nwant %x", v.msg, got, want)
+			}
+			// AppendMessage appends after existing bytes.
+			if got := AppendMessage([]byte{0xaa}, v.msg); !bytes.Equal(got, append([]byte{0xaa}, want...)) {
+				t.Fatalf("AppendMessage = %x", got)
+			}
+		})
+	}
+}
+
+func TestUnmarshalVectors(t *testing.T) {
+	for _, v := range sessionVectors {
+		t.Run(v.name, func(t *testing.T) {
+			got, err := Unmarshal(unhex(t, v.hex))
+			if err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if got.Type() != v.msg.Type() {
+				t.Fatalf("type %#x, want %#x", got.Type(), v.msg.Type())
+			}
+			if !reflect.DeepEqual(got, v.msg) {
+				t.Fatalf("Unmarshal\n got %#v\nwant %#v", got, v.msg)
+			}
+		})
+	}
+}
+
+func TestAllTypesCovered(t *testing.T) {
+	seen := map[MsgType]bool{}
+	for _, v := range sessionVectors {
+		seen[v.msg.Type()] = true
+	}
+	for c := 0; c < 256; c++ {
+		if m := newMessage(MsgType(c)); m != nil {
+			if m.Type() != MsgType(c) {
+				t.Errorf("newMessage(%#x).Type() = %#x", c, m.Type())
+			}
+			if !seen[MsgType(c)] {
+				t.Errorf("message type %#x has no test vector", c)
+			}
+		}
+	}
+}
+
+// Newer peers may append fields: trailing bytes after a known body are ignored.
+func TestUnmarshalIgnoresTrailingBytes(t *testing.T) {
+	got, err := Unmarshal(unhex(t, "02 0002 6869 ffff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, &Bye{Reason: "hi"}) {
+		t.Fatalf("got %#v", got)
+	}
+}
+
+func TestUnmarshalTruncated(t *testing.T) {
+	for _, v := range sessionVectors {
+		full := unhex(t, v.hex)
+		end := len(full)
+		if sf, ok := v.msg.(*ScreenFrame); ok {
+			end -= len(sf.Data) // the frame data is "the rest": any prefix of it is a valid frame
+		}
+		for n := 0; n < end; n++ {
+			if _, err := Unmarshal(full[:n]); !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: Unmarshal(%x) = %v, want ErrMalformed", v.name, full[:n], err)
+			}
+		}
+	}
+}
+
+func TestUnmarshalErrors(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("41", n) } // n bytes of 'A'
+	tests := []struct {
+		name string
+		hex  string
+		want error
+	}{
+		{"empty", "", ErrMalformed},
+		{"unknown type 0x00", "00", ErrUnknownType},
+		{"unknown type 0x7f", "7f 0102", ErrUnknownType},
+		{"unknown type 0xff", "ff", ErrUnknownType},
+		{"retired gap 0x08", "08 0000", ErrUnknownType},
+
+		{"bye/string over MaxString", "02 1001" + long(4097), ErrMalformed},
+		{"bye/length beyond input", "02 0005 6869", ErrMalformed},
+		{"error/message over MaxString", "03 0001 00 1001" + long(4097), ErrMalformed},
+		{"hello/cap over MaxString", "01 0001 01 01 1001" + long(4097), ErrMalformed},
+		{"hello/too many caps", "01 0001 01 41", ErrMalformed},
+		{"session info/too many permissions", "06 41", ErrMalformed},
+		{"session info/technician over MaxString", "06 00 1001" + long(4097), ErrMalformed},
+		{"session info/too many monitors", "06 00 0000 21", ErrMalformed},
+		{"session info/monitor name over MaxString", "06 00 0000 01 1001" + long(4097), ErrMalformed},
+		{"session info/zero width monitor", "06 00 0000 01 0000 00000000 00000000 00000000 00000001 00 0000", ErrMalformed},
+		{"session info/negative height monitor", "06 00 0000 01 0000 00000000 00000000 00000001 ffffffff 00 0000", ErrMalformed},
+		{"session info/bad primary bool", "06 00 0000 01 0000 00000000 00000000 00000001 00000001 02 0000", ErrMalformed},
+
+		{"mouse button/bad bool", "21 01 02", ErrMalformed},
+		{"mouse button/bool 0xff", "21 01 ff", ErrMalformed},
+		{"mouse button/0", "21 00 01", ErrMalformed},
+		{"mouse button/6", "21 06 00", ErrMalformed},
+		{"mouse button/255", "21 ff 00", ErrMalformed},
+
+		{"key/bad bool", "23 02 04 4b657941", ErrMalformed},
+		{"key/code over 64", "23 01 41" + long(65), ErrMalformed},
+		{"key/code with space", "23 01 02 4120", ErrMalformed},
+		{"key/code with DEL", "23 01 01 7f", ErrMalformed},
+		{"key/code with UTF-8", "23 01 02 c3a9", ErrMalformed},
+
+		{"key tap/modifier 0x10", "24 10 01 41", ErrMalformed},
+		{"key tap/modifier 0x80", "24 81 01 41", ErrMalformed},
+		{"key tap/code over 64", "24 00 ff" + long(255), ErrMalformed},
+
+		{"text/over MaxText", "25 00010001" + long(MaxText+1), ErrMalformed},
+		{"text/huge length, no data", "25 ffffffff", ErrMalformed},
+		{"text/length beyond input", "25 00000004 4142", ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Unmarshal(unhex(t, tc.hex))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Unmarshal = %#v, %v; want %v", m, err, tc.want)
+			}
+			if m != nil {
+				t.Fatalf("got a message with an error: %#v", m)
+			}
+		})
+	}
+}
+
+func TestUnmarshalLimits(t *testing.T) {
+	// Exactly at the limits is fine.
+	at := append(unhex(t, "02 1000"), bytes.Repeat([]byte{'A'}, MaxString)...)
+	if _, err := Unmarshal(at); err != nil {
+		t.Errorf("string of MaxString: %v", err)
+	}
+	at = append(unhex(t, "25 00010000"), bytes.Repeat([]byte{'A'}, MaxText)...)
+	if _, err := Unmarshal(at); err != nil {
+		t.Errorf("text of MaxText: %v", err)
+	}
+	at = append(unhex(t, "23 01 40"), bytes.Repeat([]byte{'A'}, 64)...)
+	if _, err := Unmarshal(at); err != nil {
+		t.Errorf("key code of 64: %v", err)
+	}
+	mons := unhex(t, "06 00 0000 20")
+	for range 32 {
+		mons = append(mons, unhex(t, "0000 00000000 00000000 00000001 00000001 00")...)
+	}
+	mons = append(mons, 0, 0)
+	if m, err := Unmarshal(mons); err != nil || len(m.(*SessionInfo).Monitors) != 32 {
+		t.Errorf("32 monitors: %v", err)
+	}
+
+	// A whole message above MaxMessage is refused before decoding.
+	big := make([]byte, MaxMessage+1)
+	big[0] = byte(TypeScreenFrame)
+	if _, err := Unmarshal(big); !errors.Is(err, ErrMalformed) {
+		t.Errorf("message over MaxMessage: %v", err)
+	}
+}
+
+// Marshal never writes what Unmarshal would refuse: over-long fields are cut.
+func TestMarshalClampsLimits(t *testing.T) {
+	long := strings.Repeat("x", MaxString+10)
+	b := Marshal(&Bye{Reason: long})
+	if len(b) != 1+2+MaxString {
+		t.Fatalf("bye len %d", len(b))
+	}
+	m, err := Unmarshal(b)
+	if err != nil || m.(*Bye).Reason != long[:MaxString] {
+		t.Fatalf("clamped bye: %v", err)
+	}
+
+	b = Marshal(&Text{Text: strings.Repeat("y", MaxText+1)})
+	if len(b) != 1+4+MaxText {
+		t.Fatalf("text len %d", len(b))
+	}
+	if _, err := Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+
+	b = Marshal(&Key{Code: strings.Repeat("K", 100)})
+	if m, err := Unmarshal(b); err != nil || len(m.(*Key).Code) != maxCode {
+		t.Fatalf("clamped key: %v", err)
+	}
+
+	caps := make([]string, 100)
+	for i := range caps {
+		caps[i] = "c"
+	}
+	if m, err := Unmarshal(Marshal(&Hello{Caps: caps})); err != nil || len(m.(*Hello).Caps) != maxCaps {
+		t.Fatalf("clamped caps: %v", err)
+	}
+
+	mons := make([]MonitorInfo, 40)
+	for i := range mons {
+		mons[i] = MonitorInfo{Width: 1, Height: 1}
+	}
+	m, err = Unmarshal(Marshal(&SessionInfo{Monitors: mons, Permissions: caps}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := m.(*SessionInfo)
+	if len(si.Monitors) != maxMonitors || len(si.Permissions) != maxPerms {
+		t.Fatalf("clamped session info: %d monitors, %d perms", len(si.Monitors), len(si.Permissions))
+	}
+}
+
+func TestErrorMessageIsError(t *testing.T) {
+	var err error = &Error{Code: ErrCodeUnsupported, Ref: 0x7f, Message: "unknown"}
+	if got, want := err.Error(), "remote error 1 on message 0x7f: unknown"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
