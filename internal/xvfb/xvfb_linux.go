@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package xvfb starts a private Xvfb server for tests, demos and benchmarks.
 //
 // Shared machines may already run X servers on low display numbers, so Start

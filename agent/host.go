@@ -1,0 +1,362 @@
+// Package agent is the controlled side's session engine, shared by the Host
+// service and the OnDemand agent: it keeps the connection to the relay,
+// verifies every grant itself and runs WebRTC sessions that stream the
+// screen and apply input only as far as the grant allows.
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/input"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Errors that end Run: the relay no longer accepts this device.
+var (
+	ErrRevoked = errors.New("agent: this device was revoked or removed by an administrator; re-enroll with a new key")
+	ErrPending = errors.New("agent: enrollment is pending approval by an administrator")
+)
+
+// Options configure a Host.
+type Options struct {
+	RelayURL string
+	DeviceID string
+	Key      ed25519.PrivateKey // device identity
+	RelayKey ed25519.PublicKey  // pinned at enrollment; grants must verify with it
+	Version  string
+	OnDemand bool
+
+	Logger *slog.Logger
+	Clock  func() time.Time
+	HTTP   *http.Client
+	// Transport is the template for each session's peer; ICE servers come
+	// from the grant.
+	Transport transport.Config
+	// Capture and Input open the platform's screen and input for a session.
+	Capture func() (capture.Capturer, error)
+	Input   func() (input.Injector, error)
+	// Inventory describes the machine; called at each (re)connection.
+	Inventory func() *wire.Inventory
+	// WaitPending: keep retrying while the device is pending (service mode)
+	// instead of returning ErrPending.
+	WaitPending bool
+	// OnEvent is told about session starts/ends and refusals (session
+	// indicator, local audit); may be nil.
+	OnEvent func(Event)
+}
+
+// Event is something the local user or log should know about.
+type Event struct {
+	Kind       string // "session_started", "session_ended", "refused", "connected", "disconnected"
+	SessionID  string
+	Technician string
+	Detail     string
+}
+
+// Host keeps the agent's relay connection and its sessions.
+type Host struct {
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	used     map[string]time.Time // session ids already granted: replays refused until expiry
+	conn     *transport.SignalConn
+	closed   bool
+	cancel   context.CancelFunc
+}
+
+// New validates options and returns a Host ready to Run.
+func New(o Options) (*Host, error) {
+	if o.RelayURL == "" || o.DeviceID == "" {
+		return nil, errors.New("agent: relay URL and device id are required")
+	}
+	if len(o.Key) != ed25519.PrivateKeySize || len(o.RelayKey) != ed25519.PublicKeySize {
+		return nil, errors.New("agent: device key and pinned relay key are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Capture == nil || o.Input == nil {
+		return nil, errors.New("agent: capture and input openers are required")
+	}
+	if o.Inventory == nil {
+		o.Inventory = DefaultInventory(o.Version, nil)
+	}
+	if o.Transport.Logger == nil {
+		o.Transport.Logger = o.Logger
+	}
+	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{}}, nil
+}
+
+// Run connects to the relay and serves sessions until ctx ends, the device
+// is revoked (ErrRevoked) or, unless WaitPending, still pending (ErrPending).
+// Lost connections are retried with capped exponential backoff.
+func (h *Host) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		cancel()
+		return nil
+	}
+	h.cancel = cancel
+	h.mu.Unlock()
+	defer cancel()
+	defer h.endAll("agent stopped")
+
+	backoff := time.Second
+	for {
+		start := h.o.Clock()
+		err := h.connectOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrRevoked):
+			h.log.Error("relay refused this device", "err", err)
+			return err
+		case errors.Is(err, ErrPending) && !h.o.WaitPending:
+			return err
+		}
+		h.event(Event{Kind: "disconnected", Detail: errString(err)})
+		if h.o.Clock().Sub(start) > time.Minute {
+			backoff = time.Second
+		}
+		h.log.Warn("relay connection lost; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+// Close ends Run and every session. Idempotent.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	cancel := h.cancel
+	h.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	h.endAll("agent closed")
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (h *Host) event(e Event) {
+	if h.o.OnEvent != nil {
+		h.o.OnEvent(e)
+	}
+}
+
+// connectOnce runs one relay connection: hello, challenge/auth, inventory,
+// then the signal loop.
+func (h *Host) connectOnce(ctx context.Context) error {
+	url := strings.TrimRight(h.o.RelayURL, "/") + "/api/v1/agent/connect"
+	conn, err := transport.Dial(ctx, url, nil)
+	if err != nil {
+		return fmt.Errorf("agent: connect to relay: %w", err)
+	}
+	defer conn.Close()
+
+	role := "agent"
+	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigHello, Role: role, Version: wire.Version,
+		Caps: []string{wire.CapScreenTiles, wire.CapInput, wire.CapFragments}}); err != nil {
+		return err
+	}
+	if err := h.authenticate(ctx, conn); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.conn = conn
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if h.conn == conn {
+			h.conn = nil
+		}
+		h.mu.Unlock()
+	}()
+	inv := h.o.Inventory()
+	inv.OnDemand = h.o.OnDemand
+	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigInventory, Inventory: inv}); err != nil {
+		return err
+	}
+	h.log.Info("connected to relay", "relay", h.o.RelayURL, "device", h.o.DeviceID)
+	h.event(Event{Kind: "connected"})
+
+	for {
+		s, err := conn.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		switch s.Type {
+		case wire.SigRevoked:
+			return fmt.Errorf("%w (%s)", ErrRevoked, s.Message)
+		case wire.SigGrant:
+			h.onGrant(ctx, s)
+		case wire.SigOffer, wire.SigCandidate, wire.SigBye:
+			h.mu.Lock()
+			sess := h.sessions[s.Session]
+			h.mu.Unlock()
+			if sess == nil {
+				if s.Type != wire.SigBye {
+					h.log.Debug("signal for unknown session dropped", "type", s.Type, "session", s.Session)
+				}
+				continue
+			}
+			sess.signal(s)
+		case wire.SigError:
+			if s.Code == "unknown_session" {
+				// Our farewell for a session the relay already closed.
+				h.log.Debug("relay: session already closed", "session", s.Session)
+				continue
+			}
+			h.log.Warn("relay reported an error", "code", s.Code, "message", s.Message, "session", s.Session)
+		default:
+			h.log.Debug("ignoring signal", "type", s.Type)
+		}
+	}
+}
+
+func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) error {
+	for {
+		s, err := conn.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		switch s.Type {
+		case wire.SigHello:
+			if s.Version != 0 && s.Version < wire.MinVersion {
+				return fmt.Errorf("agent: relay speaks protocol %d, this host needs ≥ %d", s.Version, wire.MinVersion)
+			}
+		case wire.SigChallenge:
+			nonce, err := base64.StdEncoding.DecodeString(s.Nonce)
+			if err != nil || len(nonce) < 16 {
+				return errors.New("agent: relay sent a malformed challenge")
+			}
+			sig := ed25519.Sign(h.o.Key, wire.AuthMessage(nonce, h.o.DeviceID, h.o.RelayKey))
+			if err := conn.Send(ctx, &wire.Signal{Type: wire.SigAuth, DeviceID: h.o.DeviceID,
+				Signature: base64.StdEncoding.EncodeToString(sig)}); err != nil {
+				return err
+			}
+		case wire.SigReady:
+			return nil
+		case wire.SigError, wire.SigRevoked:
+			switch s.Code {
+			case "pending":
+				return fmt.Errorf("%w: %s", ErrPending, s.Message)
+			case "revoked", "unauthorized", "unknown_device":
+				return fmt.Errorf("%w (%s: %s)", ErrRevoked, s.Code, s.Message)
+			}
+			return fmt.Errorf("agent: relay refused the connection: %s (%s)", s.Message, s.Code)
+		default:
+			return fmt.Errorf("agent: unexpected %q before authentication", s.Type)
+		}
+	}
+}
+
+// onGrant verifies a grant and starts its session. The relay is trusted to
+// route, never to authorize: a grant that does not verify against the pinned
+// key, names another device, is expired or replayed is refused here.
+func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
+	now := h.o.Clock()
+	g, err := policy.Verify(s.Grant, h.o.RelayKey, h.o.DeviceID, now)
+	if err == nil && g.SessionID != s.Session {
+		err = fmt.Errorf("%w: grant is for session %s, not %s", policy.ErrGrantMalformed, g.SessionID, s.Session)
+	}
+	h.mu.Lock()
+	if err == nil {
+		for id, exp := range h.used {
+			if now.After(exp.Add(policy.ClockSkew)) {
+				delete(h.used, id)
+			}
+		}
+		if _, dup := h.used[g.SessionID]; dup {
+			err = fmt.Errorf("%w: session %s was already granted (replay)", policy.ErrGrantMalformed, g.SessionID)
+		} else {
+			h.used[g.SessionID] = time.Unix(g.ExpiresAt, 0)
+		}
+	}
+	conn := h.conn
+	h.mu.Unlock()
+	if err != nil {
+		h.log.Warn("grant refused", "session", s.Session, "err", err)
+		h.event(Event{Kind: "refused", SessionID: s.Session, Detail: err.Error()})
+		if conn != nil {
+			_ = conn.Send(ctx, &wire.Signal{Type: wire.SigError, Session: s.Session, Code: "grant_refused", Message: err.Error()})
+		}
+		return
+	}
+	send := func(sig *wire.Signal) error {
+		sig.Session = g.SessionID
+		h.mu.Lock()
+		c := h.conn
+		h.mu.Unlock()
+		if c == nil {
+			return errors.New("agent: relay connection lost")
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return c.Send(sctx, sig)
+	}
+	sess := newSession(h, g, send)
+	h.mu.Lock()
+	h.sessions[g.SessionID] = sess
+	h.mu.Unlock()
+	go func() {
+		err := sess.run(ctx)
+		h.mu.Lock()
+		delete(h.sessions, g.SessionID)
+		h.mu.Unlock()
+		h.log.Info("session ended", "session", g.SessionID, "technician", g.User.Email, "err", err)
+		h.event(Event{Kind: "session_ended", SessionID: g.SessionID, Technician: g.User.Email, Detail: errString(err)})
+	}()
+}
+
+func (h *Host) endAll(reason string) {
+	h.mu.Lock()
+	ss := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		ss = append(ss, s)
+	}
+	h.mu.Unlock()
+	for _, s := range ss {
+		s.end(reason)
+	}
+}
+
+// Sessions returns the ids of the running sessions.
+func (h *Host) Sessions() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.sessions))
+	for id := range h.sessions {
+		ids = append(ids, id)
+	}
+	return ids
+}

@@ -1,0 +1,366 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/capture/codec"
+	"github.com/tandem-rc/tandem/input"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Pacing: the screen loop captures only when the screen channel's send
+// buffer has drained below highWater, so a slow link gets the newest screen
+// (damage coalesces in the encoder's reference frame) instead of a backlog.
+const (
+	highWater     = 512 << 10
+	frameInterval = time.Second / 30
+)
+
+// Session is one technician's session on this machine, bounded by its grant.
+type Session struct {
+	h     *Host
+	g     *policy.Grant
+	perms policy.Set
+	send  transport.SendSignal
+	log   *slog.Logger
+
+	sigs     chan *wire.Signal
+	ended    chan struct{}
+	endOnce  sync.Once
+	endWhy   atomic.Value // string
+	keyframe atomic.Bool
+	monitor  atomic.Int32 // selected monitor index, -1 = all
+
+	inMu sync.Mutex
+	inj  input.Injector
+}
+
+func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
+	s := &Session{
+		h: h, g: g, perms: g.Set(), send: send,
+		log:   h.log.With("session", g.SessionID, "technician", g.User.Email),
+		sigs:  make(chan *wire.Signal, 256),
+		ended: make(chan struct{}),
+	}
+	s.monitor.Store(-1)
+	return s
+}
+
+// signal hands a relay signal to the session without blocking the relay
+// connection; a session that cannot keep up with its own signaling ends.
+func (s *Session) signal(sig *wire.Signal) {
+	select {
+	case s.sigs <- sig:
+	default:
+		s.end("signaling backlog")
+	}
+}
+
+func (s *Session) end(reason string) {
+	s.endOnce.Do(func() {
+		s.endWhy.Store(reason)
+		close(s.ended)
+	})
+}
+
+func (s *Session) reason() string {
+	if r, ok := s.endWhy.Load().(string); ok {
+		return r
+	}
+	return ""
+}
+
+func (s *Session) run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	cfg := s.h.o.Transport
+	cfg.ICEServers = nil
+	for _, is := range s.g.ICEServers {
+		cfg.ICEServers = append(cfg.ICEServers, wire.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+	}
+	peer, err := transport.NewPeer(cfg, wire.RoleHost, s.send)
+	if err != nil {
+		return err
+	}
+	defer peer.Close() // also says bye to the relay
+
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-s.sigs:
+				if sig.Type == wire.SigBye {
+					s.end("technician disconnected")
+					return
+				}
+				if err := peer.HandleSignal(sig); err != nil {
+					s.log.Warn("bad signal", "type", sig.Type, "err", err)
+				}
+			}
+		}
+	}()
+
+	// The grant authorizes starting the session until it expires.
+	startCtx, startCancel := context.WithDeadline(ctx, time.Unix(s.g.ExpiresAt, 0).Add(policy.ClockSkew))
+	defer startCancel()
+	chans := map[string]*transport.Channel{}
+	for _, label := range []string{wire.ChannelControl, wire.ChannelInput, wire.ChannelScreen} {
+		ch, err := peer.Channel(startCtx, label)
+		if err != nil {
+			if s.reason() != "" {
+				return errors.New(s.reason())
+			}
+			return fmt.Errorf("agent: session did not start before its grant expired: %w", err)
+		}
+		chans[label] = ch
+	}
+	control := chans[wire.ChannelControl]
+	s.log.Info("session started", "permissions", s.g.Permissions)
+	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
+
+	var capt capture.Capturer
+	if s.perms.Has(policy.ViewScreen) {
+		if capt, err = s.h.o.Capture(); err != nil {
+			_ = control.Send(&wire.Error{Code: wire.ErrCodeInternal, Message: "the host cannot capture its screen: " + err.Error()})
+			return fmt.Errorf("agent: open capture: %w", err)
+		}
+		defer capt.Close()
+	}
+	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
+		Caps: []string{wire.CapScreenTiles, wire.CapInput, wire.CapFragments}}); err != nil {
+		return err
+	}
+	if err := control.Send(s.info(capt)); err != nil {
+		return err
+	}
+	defer s.closeInput()
+
+	errc := make(chan error, 4)
+	for _, ch := range chans {
+		go func(ch *transport.Channel) { errc <- s.recvLoop(ctx, ch) }(ch)
+	}
+	if capt != nil {
+		go func() { errc <- s.screenLoop(ctx, chans[wire.ChannelScreen], capt) }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-peer.Done():
+		s.end("connection closed")
+	case err := <-errc:
+		if err != nil && ctx.Err() == nil {
+			s.end(err.Error())
+		}
+	}
+	_ = control.Send(&wire.Bye{Reason: s.reason()})
+	return nil
+}
+
+func technician(g *policy.Grant) string {
+	if g.User.Name != "" {
+		return g.User.Name + " <" + g.User.Email + ">"
+	}
+	return g.User.Email
+}
+
+func (s *Session) info(capt capture.Capturer) *wire.SessionInfo {
+	info := &wire.SessionInfo{Permissions: s.g.Permissions, Technician: technician(s.g), Active: int16(s.monitor.Load())}
+	if capt != nil {
+		mons, err := capt.Monitors()
+		if err != nil {
+			s.log.Warn("monitor list unavailable", "err", err)
+		}
+		for _, m := range mons {
+			info.Monitors = append(info.Monitors, wire.MonitorInfo{Name: m.Name, X: int32(m.X), Y: int32(m.Y),
+				Width: int32(m.Width), Height: int32(m.Height), Primary: m.Primary})
+		}
+	}
+	return info
+}
+
+// region is what the screen loop captures: the selected monitor, or the
+// whole virtual screen.
+func (s *Session) region(capt capture.Capturer) image.Rectangle {
+	idx := int(s.monitor.Load())
+	if idx >= 0 {
+		if mons, err := capt.Monitors(); err == nil && idx < len(mons) {
+			m := mons[idx]
+			return image.Rect(m.X, m.Y, m.X+m.Width, m.Y+m.Height)
+		}
+	}
+	return capt.Bounds()
+}
+
+func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt capture.Capturer) error {
+	enc := codec.NewEncoder(codec.EncoderOptions{})
+	defer enc.Close()
+	var (
+		frame *capture.Frame
+		seq   uint32
+		err   error
+	)
+	tick := time.NewTicker(frameInterval)
+	defer tick.Stop()
+	for {
+		if err := ch.WaitBuffered(ctx, highWater); err != nil {
+			return nil
+		}
+		if s.keyframe.Swap(false) {
+			enc.ForceKeyframe()
+		}
+		r := s.region(capt)
+		captured := time.Now()
+		if frame, err = capt.Grab(r, frame); err != nil {
+			return fmt.Errorf("agent: capture: %w", err)
+		}
+		data, err := enc.Encode(frame)
+		if err != nil {
+			return fmt.Errorf("agent: encode: %w", err)
+		}
+		if data != nil {
+			seq++
+			if err := ch.Send(&wire.ScreenFrame{Seq: seq, CaptureNano: captured.UnixNano(),
+				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: wire.CodecTilesV1, Data: data}); err != nil {
+				return nil // channel closed: the session is ending
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// recvLoop handles one channel's messages. Input is applied only with the
+// keyboard_mouse permission; everything refused is answered on the same
+// channel (so a guest's ping after a burst sees the refusals first) and logged.
+func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) error {
+	for {
+		m, err := ch.Recv(ctx)
+		if err != nil {
+			var pe *transport.ProtocolError
+			if errors.As(err, &pe) {
+				code := uint16(wire.ErrCodeBadRequest)
+				if errors.Is(err, wire.ErrUnknownType) {
+					code = wire.ErrCodeUnsupported // a newer guest: not an attack
+				}
+				s.log.Warn("malformed message from guest", "channel", ch.Label(), "err", err)
+				_ = ch.Send(&wire.Error{Code: code, Message: err.Error()})
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := s.handle(ch, m); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
+	switch m := m.(type) {
+	case *wire.Ping:
+		return ch.Send((*wire.Pong)(m))
+	case *wire.Pong, *wire.Hello, *wire.FrameAck:
+		return nil
+	case *wire.Bye:
+		s.end("technician disconnected")
+		return nil
+	case *wire.KeyframeRequest:
+		if !s.perms.Has(policy.ViewScreen) {
+			return s.refuse(ch, m.Type(), policy.ViewScreen)
+		}
+		s.keyframe.Store(true)
+		return nil
+	case *wire.SelectMonitor:
+		if !s.perms.Has(policy.ViewScreen) {
+			return s.refuse(ch, m.Type(), policy.ViewScreen)
+		}
+		if m.Index < -1 || m.Index > 31 {
+			return ch.Send(&wire.Error{Code: wire.ErrCodeBadRequest, Ref: m.Type(), Message: "no such monitor"})
+		}
+		s.monitor.Store(int32(m.Index))
+		s.keyframe.Store(true)
+		return nil
+	case *wire.MouseMove, *wire.MouseButton, *wire.MouseWheel, *wire.Key, *wire.KeyTap, *wire.Text:
+		if !s.perms.Has(policy.KeyboardMouse) {
+			return s.refuse(ch, m.Type(), policy.KeyboardMouse)
+		}
+		if err := s.inject(m); err != nil {
+			code := uint16(wire.ErrCodeInternal)
+			if errors.Is(err, input.ErrUnknownKey) {
+				code = wire.ErrCodeBadRequest
+			}
+			return ch.Send(&wire.Error{Code: code, Ref: m.Type(), Message: err.Error()})
+		}
+		return nil
+	default:
+		return ch.Send(&wire.Error{Code: wire.ErrCodeUnsupported, Ref: m.Type(), Message: "not supported by this host"})
+	}
+}
+
+func (s *Session) refuse(ch *transport.Channel, t wire.MsgType, p policy.Permission) error {
+	s.log.Warn("refused: permission not granted", "message", fmt.Sprintf("0x%02x", uint8(t)), "permission", p)
+	s.h.event(Event{Kind: "refused", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: string(p)})
+	return ch.Send(&wire.Error{Code: wire.ErrCodeDenied, Ref: t,
+		Message: fmt.Sprintf("refused by the host: this session is not granted %q", p)})
+}
+
+func (s *Session) inject(m wire.Message) error {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.inj == nil {
+		inj, err := s.h.o.Input()
+		if err != nil {
+			return fmt.Errorf("the host cannot inject input: %w", err)
+		}
+		s.inj = inj
+	}
+	switch m := m.(type) {
+	case *wire.MouseMove:
+		return s.inj.MoveMouse(int(m.X), int(m.Y))
+	case *wire.MouseButton:
+		return s.inj.MouseButton(input.Button(m.Button), m.Down)
+	case *wire.MouseWheel:
+		return s.inj.Wheel(int(m.DX), int(m.DY))
+	case *wire.Key:
+		return s.inj.Key(m.Code, m.Down)
+	case *wire.KeyTap:
+		return s.inj.Tap(m.Code, input.Modifiers(m.Mods))
+	case *wire.Text:
+		return s.inj.Type(m.Text)
+	}
+	return nil
+}
+
+// closeInput releases every key and button the session pressed: a dropped
+// session must never leave Ctrl held down on the user's machine.
+func (s *Session) closeInput() {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.inj != nil {
+		_ = s.inj.Close()
+		s.inj = nil
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !linux && !windows && !(darwin && cgo)
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+func open(Options) (Capturer, error) {
+	return nil, fmt.Errorf("capture: screen capture on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/guest"
+)
+
+// BenchmarkFrameLatency measures host capture → guest decoded over loopback
+// WebRTC at 1920×1080, with an xterm printing a line every 20 ms so the
+// screen keeps changing. Reports p50/p95 in ms and bytes per frame.
+func BenchmarkFrameLatency(b *testing.B) {
+	x := captest.StartX(b, 1920, 1080)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := x.Run(ctx, "xterm", "-geometry", "120x40+100+100", "-title", "tandem-bench", "-e", "sh", "-c",
+		`i=0; while :; do i=$((i+1)); echo "line $i of a busy terminal, measuring Tandem frame latency"; sleep 0.02; done`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "tandem-bench"); err != nil {
+		b.Fatal(err)
+	}
+	env := newEnv(b)
+	h := env.startHost(b, x.Display, false)
+
+	var (
+		mu    sync.Mutex
+		lat   []float64
+		bytes int
+		tick  = make(chan struct{}, 1024)
+	)
+	s := env.connectWith(b, ctx, h.hostname, false, func(ev guest.FrameEvent) {
+		mu.Lock()
+		lat = append(lat, float64(ev.DecodedAt.UnixNano()-ev.CaptureNano)/1e6)
+		bytes += ev.Bytes
+		mu.Unlock()
+		select {
+		case tick <- struct{}{}:
+		default:
+		}
+	})
+	defer s.Close()
+	if _, _, err := s.Snapshot(ctx); err != nil {
+		b.Fatal(err)
+	}
+	mu.Lock()
+	lat, bytes = lat[:0], 0
+	mu.Unlock()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		select {
+		case <-tick:
+		case <-ctx.Done():
+			b.Fatal("no frames")
+		}
+	}
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) == 0 {
+		return
+	}
+	sort.Float64s(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	b.ReportMetric(lat[len(lat)*95/100], "p95-ms")
+	b.ReportMetric(float64(bytes)/float64(len(lat)), "B/frame")
+}

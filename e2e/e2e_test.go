@@ -1,0 +1,169 @@
+// Package e2e runs Tandem end to end on real parts: the relay in-process on
+// 127.0.0.1 with its embedded TURN server, a Host capturing a private Xvfb
+// and injecting input with robotgo, and a guest over real pion WebRTC.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+func TestRemoteControlSession(t *testing.T) { runSession(t, false) }
+
+// The same session with ICE forced to relay candidates only: every byte
+// goes through the embedded TURN server.
+func TestRemoteControlSessionTURNOnly(t *testing.T) { runSession(t, true) }
+
+func runSession(t *testing.T, relayOnly bool) {
+	x := captest.StartX(t, 1024, 768)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	out := filepath.Join(t.TempDir(), "typed.txt")
+	if _, err := x.Run(ctx, "xterm", "-geometry", "80x20+40+40", "-title", "tandem-e2e",
+		"-e", "sh", "-c", `printf 'TANDEM E2E READY\n'; IFS= read -r line; printf '%s' "$line" > `+out+`; sleep 600`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "tandem-e2e"); err != nil {
+		t.Fatal(err)
+	}
+
+	env := newEnv(t)
+	h := env.startHost(t, x.Display, relayOnly)
+	s := env.connect(t, ctx, h.hostname, relayOnly)
+
+	if relayOnly {
+		local, remote, err := s.SelectedPair()
+		if err != nil || local != "relay" {
+			t.Fatalf("relay-only session uses a %q↔%q pair (%v), want relay", local, remote, err)
+		}
+	}
+
+	// 1. The guest's screen equals the X framebuffer pixel for pixel. The
+	// xterm may still be drawing, so compare until they agree or time runs out.
+	var lastDiff error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		ref, err := captest.GrabXWD(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, origin, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if origin != (image.Point{}) || img.Bounds().Dx() != 1024 || img.Bounds().Dy() != 768 {
+			t.Fatalf("snapshot %v at %v, want 1024x768 at 0,0", img.Bounds(), origin)
+		}
+		if lastDiff = compareRGBA(img, ref); lastDiff == nil {
+			break
+		}
+		n := s.Frames()
+		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_ = s.WaitFrames(wctx, n)
+		wcancel()
+	}
+	if lastDiff != nil {
+		t.Fatalf("guest snapshot differs from the X framebuffer: %v", lastDiff)
+	}
+
+	// 2. A mouse move lands where asked (seen by xdotool).
+	for _, p := range []image.Point{{100, 120}, {1023, 767}, {0, 0}, {512, 300}} {
+		if err := s.Send(&wire.MouseMove{X: int32(p.X), Y: int32(p.Y)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := mouseLocation(t, ctx, x.Command(ctx, "xdotool", "getmouselocation", "--shell").Output)
+		if got != p {
+			t.Fatalf("pointer at %v after moving to %v", got, p)
+		}
+	}
+
+	// 3. Typed text reaches the program in the xterm: the pointer over the
+	// xterm gives it focus (no window manager), click, type, Enter.
+	for _, m := range []wire.Message{&wire.MouseMove{X: 200, Y: 150}, &wire.MouseButton{Button: 1, Down: true},
+		&wire.MouseButton{Button: 1, Down: false}, &wire.Text{Text: "Hello, Tandem 42"}, &wire.KeyTap{Code: "Enter"}} {
+		if err := s.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var typed string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(out)
+		if err == nil && len(b) > 0 {
+			typed = string(b)
+			break
+		}
+	}
+	if typed != "Hello, Tandem 42" {
+		t.Fatalf("the xterm's program read %q", typed)
+	}
+
+	// 4. Ending the session from the guest ends it on the host.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.waitNoSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func compareRGBA(img *image.RGBA, ref *captest.XWD) error {
+	if img.Bounds().Dx() != ref.Width || img.Bounds().Dy() != ref.Height {
+		return fmt.Errorf("size %v vs %dx%d", img.Bounds().Size(), ref.Width, ref.Height)
+	}
+	diff, first := 0, image.Point{-1, -1}
+	for y := 0; y < ref.Height; y++ {
+		row := img.Pix[y*img.Stride:]
+		for x := 0; x < ref.Width; x++ {
+			r, g, b := ref.At(x, y)
+			if row[4*x] != r || row[4*x+1] != g || row[4*x+2] != b {
+				if diff == 0 {
+					first = image.Pt(x, y)
+				}
+				diff++
+			}
+		}
+	}
+	if diff > 0 {
+		return fmt.Errorf("%d pixels differ, first at %v", diff, first)
+	}
+	return nil
+}
+
+func mouseLocation(t *testing.T, ctx context.Context, run func() ([]byte, error)) image.Point {
+	t.Helper()
+	b, err := run()
+	if err != nil {
+		t.Fatalf("xdotool getmouselocation: %v", err)
+	}
+	var p image.Point
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "X":
+			p.X = n
+		case "Y":
+			p.Y = n
+		}
+	}
+	return p
+}
+
+var _ = guest.ErrEnded

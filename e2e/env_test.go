@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/agent"
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/input"
+	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+const (
+	ownerEmail    = "owner@example.com"
+	ownerPassword = "Correct-Horse-9"
+)
+
+// env is a relay serving HTTP and TURN on 127.0.0.1, with an owner account
+// and a deployment package.
+type env struct {
+	srv *relay.Server
+	url string
+	key string // enrollment key
+	log *slog.Logger
+}
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("TANDEM_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// listenTURN finds a port free for both UDP and TCP on 127.0.0.1.
+func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
+	for i := 0; i < 50; i++ {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			return udp, tcp, port
+		}
+		udp.Close()
+	}
+	tb.Fatal("no port free for both UDP and TCP")
+	return nil, nil, 0
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	log := testLogger()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	udp, tcp, port := listenTURN(tb)
+	srv, err := relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url,
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	turnDone := make(chan struct{})
+	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
+	tb.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = hs.Shutdown(sctx)
+		_ = srv.Close()
+		<-turnDone
+	})
+
+	adm := srv.Admin()
+	if _, err := adm.Init(ctx, ownerEmail, ownerPassword, "Acme IT"); err != nil {
+		tb.Fatal(err)
+	}
+	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "e2e"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &env{srv: srv, url: url, key: key, log: log}
+}
+
+type hostHandle struct {
+	h        *agent.Host
+	hostname string
+	deviceID string
+}
+
+// startHost enrolls a Host through the relay's HTTP API (as tandem-host
+// enroll does) and runs it on display with real capture and input.
+func (e *env) startHost(tb testing.TB, display string, relayOnly bool) *hostHandle {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	hostname := "e2e-" + hex.EncodeToString(suffix)
+	inv := func() *wire.Inventory {
+		return &wire.Inventory{Hostname: hostname, OS: "linux", Version: "e2e", User: "tester",
+			Monitors: []wire.MonitorInfo{{Name: "screen", Width: 1, Height: 1, Primary: true}}}
+	}
+	cfg, err := installer.Enroll(ctx, nil, e.url, e.key, tb.TempDir(), inv())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	relayKey, err := cfg.RelayKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := agent.New(agent.Options{
+		RelayURL: cfg.RelayURL, DeviceID: cfg.DeviceID, Key: cfg.Key, RelayKey: relayKey, Version: "e2e",
+		Logger:    e.log,
+		Transport: transport.Config{Loopback: true, RelayOnly: relayOnly},
+		Capture:   func() (capture.Capturer, error) { return capture.Open(capture.Options{Display: display, Logger: e.log}) },
+		Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: e.log}) },
+		Inventory: inv,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(rctx) }()
+	tb.Cleanup(func() {
+		rcancel()
+		_ = h.Close()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("host Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			tb.Error("host did not stop")
+		}
+	})
+	// Wait until the relay lists it online.
+	c := e.login(tb)
+	for {
+		ds, err := c.Devices(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.ID == cfg.DeviceID && d.Online {
+				return &hostHandle{h: h, hostname: hostname, deviceID: cfg.DeviceID}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatal("host never came online")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (h *hostHandle) waitNoSessions(ctx context.Context) error {
+	for len(h.h.Sessions()) > 0 {
+		select {
+		case <-ctx.Done():
+			return errors.New("the host still runs the session")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (e *env) login(tb testing.TB) *guest.Client {
+	tb.Helper()
+	c, err := guest.NewClient(e.url, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Logger = e.log
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Login(ctx, ownerEmail, ownerPassword); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) connect(tb testing.TB, ctx context.Context, device string, relayOnly bool) *guest.Session {
+	return e.connectWith(tb, ctx, device, relayOnly, nil)
+}
+
+func (e *env) connectWith(tb testing.TB, ctx context.Context, device string, relayOnly bool, onFrame func(guest.FrameEvent)) *guest.Session {
+	tb.Helper()
+	c := e.login(tb)
+	cctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	s, err := c.Connect(cctx, device, guest.ConnectOptions{
+		Transport: transport.Config{Loopback: true, RelayOnly: relayOnly, Logger: e.log}, OnFrame: onFrame})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}

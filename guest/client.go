@@ -1,0 +1,127 @@
+// Package guest is the technician's side of Tandem without UI: log in to a
+// relay, list devices, open a session and drive it. The command-line guest
+// and the Fyne console are thin layers over it.
+package guest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// ErrUnauthorized means the token is missing, expired or revoked: log in again.
+var ErrUnauthorized = errors.New("guest: not logged in or session expired (run: tandem-guest login)")
+
+// APIError is an error answer from the relay.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("relay answered %d %s", e.Status, e.Code)
+	}
+	return e.Message
+}
+
+// Client talks to one relay's API.
+type Client struct {
+	Relay  string // base URL, e.g. https://relay.example.com
+	Token  string // bearer token from Login
+	HTTP   *http.Client
+	Logger *slog.Logger
+}
+
+// NewClient normalises the relay URL.
+func NewClient(relay, token string) (*Client, error) {
+	relay = strings.TrimRight(strings.TrimSpace(relay), "/")
+	u, err := url.Parse(relay)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("guest: relay URL %q must look like https://relay.example.com", relay)
+	}
+	return &Client{Relay: relay, Token: token, HTTP: http.DefaultClient, Logger: slog.Default()}, nil
+}
+
+// Login exchanges a password for a bearer token, stored in c.Token.
+func (c *Client) Login(ctx context.Context, email, password string) (*wire.LoginResponse, error) {
+	var out wire.LoginResponse
+	if err := c.call(ctx, http.MethodPost, "/api/v1/login", wire.LoginRequest{Email: email, Password: password}, &out); err != nil {
+		return nil, err
+	}
+	c.Token = out.Token
+	return &out, nil
+}
+
+// Devices lists the devices the user may see.
+func (c *Client) Devices(ctx context.Context) ([]wire.Device, error) {
+	var out []wire.Device
+	err := c.call(ctx, http.MethodGet, "/api/v1/devices", nil, &out)
+	return out, err
+}
+
+// RequestSession asks the relay for a session on device (id or hostname).
+func (c *Client) RequestSession(ctx context.Context, device, action string) (*wire.SessionResponse, error) {
+	var out wire.SessionResponse
+	err := c.call(ctx, http.MethodPost, "/api/v1/sessions", wire.SessionRequest{Device: device, Action: action}, &out)
+	return &out, err
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Relay+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("guest: cannot reach relay %s: %w", c.Relay, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e wire.APIError
+		_ = json.Unmarshal(raw, &e)
+		ae := &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		if resp.StatusCode == http.StatusUnauthorized && path != "/api/v1/login" {
+			return fmt.Errorf("%w: %v", ErrUnauthorized, ae)
+		}
+		return ae
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("guest: unexpected answer from relay: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tandem needs to build and test, only those
+# missing. Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
+TEST=(xvfb xterm xdotool x11-utils x11-apps)
+case "${1:-all}" in
+  build) WANT=("${BUILD[@]}") ;;
+  all | test | demo) WANT=("${BUILD[@]}" "${TEST[@]}") ;;
+  *) echo "usage: $0 [build|test|demo|all]" >&2; exit 2 ;;
+esac
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: Go is not installed. Install Go 1.24 or newer from https://go.dev/dl/ (Debian's golang-go is too old)." >&2
+  exit 1
+fi
+
+missing=()
+for p in "${WANT[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=()
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "deps: these packages are missing and this is not root: ${missing[*]}" >&2
+    echo "deps: as root, run: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
