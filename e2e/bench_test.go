@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/internal/captest"
 )
 
 // BenchmarkFrameLatency measures host capture → guest decoded over loopback

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 

@@ -133,7 +133,9 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool) *hostHand
 		RelayURL: cfg.RelayURL, DeviceID: cfg.DeviceID, Key: cfg.Key, RelayKey: relayKey, Version: "e2e",
 		Logger:    e.log,
 		Transport: transport.Config{Loopback: true, RelayOnly: relayOnly},
-		Capture:   func() (capture.Capturer, error) { return capture.Open(capture.Options{Display: display, Logger: e.log}) },
+		Capture: func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: display, Logger: e.log})
+		},
 		Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: e.log}) },
 		Inventory: inv,
 	})
