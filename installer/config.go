@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/tandem-rc/tandem/internal/fsutil"
 )
 
 // File names inside the config directory.
@@ -77,14 +79,14 @@ func Save(dir string, c *Config) error {
 	if len(c.Key) != ed25519.PrivateKeySize {
 		return errors.New("installer: missing device key")
 	}
-	if err := writeAtomic(filepath.Join(dir, KeyFile), []byte(base64.StdEncoding.EncodeToString(c.Key.Seed())+"\n")); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, KeyFile), []byte(base64.StdEncoding.EncodeToString(c.Key.Seed())+"\n")); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, ConfigFile), append(b, '\n'))
+	return fsutil.WriteAtomic(filepath.Join(dir, ConfigFile), append(b, '\n'))
 }
 
 func loadKey(path string) (ed25519.PrivateKey, error) {
@@ -104,28 +106,4 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("installer: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

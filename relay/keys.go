@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/tandem-rc/tandem/internal/fsutil"
 )
 
 // loadOrCreateKey reads the relay's Ed25519 signing key, generating it on
@@ -28,7 +30,7 @@ func loadOrCreateKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) 
 			return nil, gerr
 		}
 		data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if gerr := writeOnce(path, data); gerr != nil {
+		if gerr := fsutil.WriteOnce(path, data); gerr != nil {
 			return nil, fmt.Errorf("relay: create %s: %w", path, gerr)
 		}
 		log.Info("generated relay signing key", "file", path)
@@ -60,7 +62,7 @@ func loadOrCreateSecret(path string, log *slog.Logger) (string, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		raw := make([]byte, 32)
 		rand.Read(raw)
-		if werr := writeOnce(path, []byte(hex.EncodeToString(raw)+"\n")); werr != nil {
+		if werr := fsutil.WriteOnce(path, []byte(hex.EncodeToString(raw)+"\n")); werr != nil {
 			return "", fmt.Errorf("relay: create %s: %w", path, werr)
 		}
 		log.Info("generated TURN secret", "file", path)
@@ -87,40 +89,3 @@ func readPrivateFile(path string, log *slog.Logger) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// writeOnce creates path with data (0600) unless it exists: the content is
-// written to a temporary file and hard-linked into place, so a concurrent
-// process never reads a half-written key and the first writer wins.
-func writeOnce(path string, data []byte) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".tmp-key-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(name, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
-}

@@ -10,7 +10,8 @@ TURN=13478; while ! port_free $TURN; do TURN=$((TURN + 1)); done
 
 DEMO_DIR=$T/var DEMO_PORT=$PORT DEMO_TURN_PORT=$TURN DEMO_XVFB=1 setsid ./scripts/demo.sh >"$T/demo.out" 2>&1 &
 DEMO=$!
-trap 'kill -TERM -- -$DEMO 2>/dev/null || kill $DEMO 2>/dev/null; wait $DEMO 2>/dev/null; rm -rf "$T"' EXIT
+stop_demo() { kill -TERM -- -$DEMO 2>/dev/null || kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -rf "$T"; }
+trap stop_demo EXIT
 for _ in $(seq 1 600); do
   grep -q "Press Ctrl+C" "$T/demo.out" && break
   kill -0 $DEMO 2>/dev/null || { echo "demo-smoke: demo exited early:"; cat "$T/demo.out"; exit 1; }

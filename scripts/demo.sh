@@ -62,6 +62,9 @@ fi
 if [ -n "${DISPLAY:-}" ] && [ "${DEMO_XVFB:-0}" != 1 ] && xdpyinfo >/dev/null 2>&1; then
   SCREEN=$DISPLAY
   WHERE="your display $DISPLAY"
+  # On a real desktop, only move the pointer: typing would land in whatever
+  # window is under it.
+  INPUT="--move 300,200"
 else
   for n in $(seq 40 400); do
     [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break
@@ -78,6 +81,7 @@ else
   DISPLAY=$SCREEN xeyes -geometry 200x120+900+320 >/dev/null 2>&1 &
   pids+=($!)
   WHERE="a private X server $SCREEN (xterm, xclock, xeyes)"
+  INPUT="--move 300,200 --click left --type 'echo hello from Tandem' --key Enter"
 fi
 
 "$BIN/tandem-host" run --config "$VAR/host" --display "$SCREEN" >"$VAR/host.log" 2>&1 &
@@ -101,7 +105,7 @@ In another terminal, from $ROOT:
   ./bin/tandem-guest login --relay $URL --user $OWNER
   ./bin/tandem-guest devices
   ./bin/tandem-guest snapshot $DEVICE -o screen.png
-  ./bin/tandem-guest input $DEVICE --move 300,200 --click left --type 'echo hello from Tandem' --key Enter
+  ./bin/tandem-guest input $DEVICE $INPUT
   ./bin/tandem-guest snapshot $DEVICE -o after.png
 
 Press Ctrl+C here to stop the demo.

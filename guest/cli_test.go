@@ -1,0 +1,58 @@
+package guest
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+func TestInputMessages(t *testing.T) {
+	got, err := inputMessages("10, 20", "right", "hé", "Ctrl+Shift+KeyT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []wire.Message{
+		&wire.MouseMove{X: 10, Y: 20},
+		&wire.MouseButton{Button: 3, Down: true}, &wire.MouseButton{Button: 3, Down: false},
+		&wire.Text{Text: "hé"},
+		&wire.KeyTap{Code: "KeyT", Mods: 1 | 2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v", got)
+	}
+	for _, bad := range [][4]string{
+		{"", "", "", ""},
+		{"10", "", "", ""},
+		{"-1,5", "", "", ""},
+		{"a,b", "", "", ""},
+		{"", "thumb", "", ""},
+		{"", "", strings.Repeat("x", wire.MaxText+1), ""},
+		{"", "", "", "Hyper+KeyA"},
+		{"", "", "", "Ctrl+"},
+	} {
+		if _, err := inputMessages(bad[0], bad[1], bad[2], bad[3]); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadState(dir); err != ErrUnauthorized {
+		t.Fatalf("empty state: %v", err)
+	}
+	if err := SaveState(dir, &State{Relay: "http://r", Email: "a@b", Token: "t", ExpiresAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadState(dir); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired state accepted: %v", err)
+	}
+	if err := SaveState(dir, &State{Relay: "http://r", Email: "a@b", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := LoadState(dir); err != nil || s.Token != "t" {
+		t.Fatalf("state %+v, %v", s, err)
+	}
+}
