@@ -88,4 +88,3 @@ func readPrivateFile(path string, log *slog.Logger) ([]byte, error) {
 	}
 	return os.ReadFile(path)
 }
-
