@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,13 +30,21 @@ type Admin struct {
 
 // OpenAdmin opens the relay's database in dataDir for administration.
 func OpenAdmin(ctx context.Context, dataDir string) (*Admin, error) {
-	if dataDir == "" {
-		return nil, errors.New("relay: no data directory")
+	return OpenAdminDB(ctx, dataDir, "")
+}
+
+// OpenAdminDB opens the database db (as Config.DB: "" is the SQLite file in
+// dataDir) for administration. Only that default needs dataDir.
+func OpenAdminDB(ctx context.Context, dataDir, db string) (*Admin, error) {
+	if db == "" {
+		if dataDir == "" {
+			return nil, errors.New("relay: no data directory")
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("relay: data directory: %w", err)
+		}
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("relay: data directory: %w", err)
-	}
-	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile))
+	st, err := store.Open(ctx, dbOf(dataDir, db))
 	if err != nil {
 		return nil, err
 	}

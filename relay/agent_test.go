@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/relay/store/storetest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -143,8 +144,14 @@ func TestAgentReplaced(t *testing.T) {
 	cur.expect(wire.SigGrant)
 }
 
+// Storage-specific (another handle's write reaches the relay): runs on each
+// store engine.
 func TestAgentKickedWhenRevoked(t *testing.T) {
-	e := newEnv(t)
+	storetest.Run(t, func(t *testing.T, be storetest.Backend) { testAgentKickedWhenRevoked(t, be) })
+}
+
+func testAgentKickedWhenRevoked(t *testing.T, be storetest.Backend) {
+	e := newEnv(t, withDB(be.Fresh(t)))
 	_, key := e.pkg(PackageSpec{Name: "P"})
 	d1 := e.enroll(key, "pc-1")
 	d2 := e.enroll(key, "pc-2")
@@ -160,7 +167,7 @@ func TestAgentKickedWhenRevoked(t *testing.T) {
 	}
 
 	// By another process (the admin command): at the next sweep.
-	other, err := OpenAdmin(context.Background(), e.dir)
+	other, err := OpenAdminDB(context.Background(), e.dir, e.db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,7 @@ type env struct {
 	srv   *Server
 	ts    *httptest.Server
 	dir   string
+	db    string // Config.DB: "" is the SQLite file in dir
 	clock *clock
 	admin *Admin
 }
@@ -57,6 +58,9 @@ func testLogger(t *testing.T) *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// withDB runs the relay on the database db (see storetest).
+func withDB(db string) func(*Config) { return func(c *Config) { c.DB = db } }
 
 // newEnv runs a relay in-process on 127.0.0.1 with an owner account.
 func newEnv(t *testing.T, mod ...func(*Config)) *env {
@@ -74,7 +78,7 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	e := &env{t: t, srv: s, ts: ts, dir: cfg.DataDir, clock: c, admin: s.Admin()}
+	e := &env{t: t, srv: s, ts: ts, dir: cfg.DataDir, db: cfg.DB, clock: c, admin: s.Admin()}
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		s.Close()

@@ -38,7 +38,11 @@ const (
 
 // Config configures a Server. Zero values take the documented defaults.
 type Config struct {
-	DataDir   string       // keys and the database live here (created 0700)
+	DataDir string // keys and, by default, the database live here (created 0700)
+	// DB selects the database: "" is the SQLite file DataDir/tandem.db, a
+	// postgres:// or postgresql:// URL is PostgreSQL (several relay nodes
+	// may share it), anything else the path of a SQLite file.
+	DB        string
 	Logger    *slog.Logger // default: discard
 	PublicURL string       // how clients reach the relay, e.g. http://127.0.0.1:8080 (links)
 	TURN      TURNConfig
@@ -173,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DBFile))
+	st, err := store.Open(ctx, dbOf(cfg.DataDir, cfg.DB))
 	if err != nil {
 		cancel()
 		return nil, err
@@ -204,6 +208,14 @@ func New(cfg Config) (*Server, error) {
 	go s.janitor()
 	log.Debug("relay ready", "data", cfg.DataDir, "public_key", s.PublicKeyString())
 	return s, nil
+}
+
+// dbOf is the store.Open argument for a data directory and a --db value.
+func dbOf(dataDir, db string) string {
+	if db == "" {
+		return filepath.Join(dataDir, DBFile)
+	}
+	return db
 }
 
 // Handler serves the HTTP API, the WebSockets and the start page.

@@ -26,8 +26,8 @@ type sessionEnv struct {
 	agent *ws
 }
 
-func newSessionEnv(t *testing.T) *sessionEnv {
-	e := newEnv(t)
+func newSessionEnv(t *testing.T, mod ...func(*Config)) *sessionEnv {
+	e := newEnv(t, mod...)
 	_, key := e.pkg(PackageSpec{Name: "P"})
 	d := e.enroll(key, "pc-1")
 	return &sessionEnv{env: e, tok: e.login(ownerEmail, ownerPass), key: key, dev: d, agent: e.online(d)}

@@ -16,6 +16,15 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/tandem-relay
 echo "== capture and wire cross-compile for Windows and macOS (pure Go parts)"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./capture/... ./transport/... ./policy/... ./relay/...
 
+echo "== PostgreSQL for the store tests"
+# The store tests (and the relay's storage-specific ones) run on SQLite and
+# on PostgreSQL: a private server started here unless one is given.
+if [ -z "${TANDEM_TEST_POSTGRES:-}" ]; then
+  TANDEM_TEST_POSTGRES=$(./scripts/postgres.sh start)
+  trap './scripts/postgres.sh stop' EXIT
+fi
+export TANDEM_TEST_POSTGRES
+
 echo "== go test -race"
 # Tests that need the network only ever use 127.0.0.1; the CLI end-to-end test
 # builds the real binaries. -p 2 matches CI's two cores.

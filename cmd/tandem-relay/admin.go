@@ -13,15 +13,16 @@ import (
 )
 
 func newAdminCmd() *cobra.Command {
-	var data string
+	var data, db string
 	cmd := &cobra.Command{
 		Use:   "admin",
 		Short: "Administer the relay's database (accounts, packages, devices)",
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "./var/relay", "data directory (keys, database)")
-	// open gives subcommands an Admin on the data directory.
+	cmd.PersistentFlags().StringVar(&db, "db", "", dbUsage)
+	// open gives subcommands an Admin on the database.
 	open := func(cmd *cobra.Command) (*relay.Admin, error) {
-		return relay.OpenAdmin(cmd.Context(), data)
+		return relay.OpenAdminDB(cmd.Context(), data, db)
 	}
 	pkg := &cobra.Command{Use: "package", Short: "Deployment packages (enrollment keys)"}
 	pkg.AddCommand(newPackageCreateCmd(open), newPackageListCmd(open))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/store/storetest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -80,15 +81,19 @@ func TestAdminInitRejects(t *testing.T) {
 	}
 }
 
-func TestPackageKeyEnrolls(t *testing.T) {
-	dir := t.TempDir()
-	if _, _, err := run(t, "admin", "--data", dir, "init", "--owner", "boss@example.com", "--password", "Str0ngPass"); err != nil {
+// Runs on each store engine, the admin command and the relay sharing the
+// database through --db.
+func TestPackageKeyEnrolls(t *testing.T) { storetest.Run(t, testPackageKeyEnrolls) }
+
+func testPackageKeyEnrolls(t *testing.T, be storetest.Backend) {
+	dir, db := t.TempDir(), be.Fresh(t)
+	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "init", "--owner", "boss@example.com", "--password", "Str0ngPass"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := run(t, "admin", "--data", dir, "package", "create"); err == nil {
+	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "package", "create"); err == nil {
 		t.Fatal("package create without --name succeeded")
 	}
-	out, _, err := run(t, "admin", "--data", dir, "package", "create", "--name", "Office", "--max-devices", "5", "--pending")
+	out, _, err := run(t, "admin", "--data", dir, "--db", db, "package", "create", "--name", "Office", "--max-devices", "5", "--pending")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +101,13 @@ func TestPackageKeyEnrolls(t *testing.T) {
 	if len(strings.ReplaceAll(key, "-", "")) != 32 {
 		t.Fatalf("last line %q is not a key", key)
 	}
-	out, _, err = run(t, "admin", "--data", dir, "package", "list")
+	out, _, err = run(t, "admin", "--data", dir, "--db", db, "package", "list")
 	if err != nil || !strings.Contains(out, "Office") || !strings.Contains(out, "0/5") || !strings.Contains(out, "pending") {
 		t.Fatalf("package list: %v\n%s", err, out)
 	}
 
-	// The key enrolls with a relay on the same data directory.
-	srv, err := relay.New(relay.Config{DataDir: dir})
+	// The key enrolls with a relay on the same database.
+	srv, err := relay.New(relay.Config{DataDir: dir, DB: db})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,23 +127,23 @@ func TestPackageKeyEnrolls(t *testing.T) {
 		t.Fatalf("enroll with the printed key: %d %+v", resp.StatusCode, er)
 	}
 
-	out, _, err = run(t, "admin", "--data", dir, "device", "list")
+	out, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "list")
 	if err != nil || !strings.Contains(out, er.DeviceID) || !strings.Contains(out, "front-desk") || !strings.Contains(out, "pending") ||
 		!strings.Contains(out, "never") {
 		t.Fatalf("device list: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "admin", "--data", dir, "device", "enroll", er.DeviceID)
+	out, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "enroll", er.DeviceID)
 	if err != nil || !strings.Contains(out, "now enrolled") {
 		t.Fatalf("device enroll: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "admin", "--data", dir, "device", "revoke", er.DeviceID)
+	out, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "revoke", er.DeviceID)
 	if err != nil || !strings.Contains(out, "now revoked") {
 		t.Fatalf("device revoke: %v\n%s", err, out)
 	}
-	if _, _, err = run(t, "admin", "--data", dir, "device", "enroll", er.DeviceID); err == nil {
+	if _, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "enroll", er.DeviceID); err == nil {
 		t.Fatal("a revoked device was enrolled again")
 	}
-	if _, _, err = run(t, "admin", "--data", dir, "device", "revoke", "no-such-id"); err == nil {
+	if _, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "revoke", "no-such-id"); err == nil {
 		t.Fatal("revoking a missing device succeeded")
 	}
 }

@@ -21,6 +21,10 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// dbUsage describes --db, shared by serve and admin.
+const dbUsage = "database: a SQLite file, or a postgres:// or postgresql:// URL for PostgreSQL " +
+	"(password better in PGPASSWORD or ~/.pgpass) (default DATA/tandem.db)"
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

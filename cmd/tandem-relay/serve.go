@@ -24,6 +24,7 @@ import (
 type serveOptions struct {
 	listen      string
 	data        string
+	db          string
 	publicURL   string
 	turnListen  string
 	turnHost    string
@@ -54,6 +55,7 @@ file's content) can replace it.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	f.StringVar(&o.data, "data", "./var/relay", "data directory (keys, database)")
+	f.StringVar(&o.db, "db", "", dbUsage)
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
@@ -189,7 +191,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer turnS.close()
 
 	rel, err := relay.New(relay.Config{
-		DataDir: o.data, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
+		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
 	})
 	if err != nil {
 		return err
@@ -211,7 +213,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp) }()
 	}
 	fmt.Fprintf(stdout, "tandem-relay: serving %s\n", base)
-	log.Info("relay serving", "url", base, "public_url", public, "data", o.data, "version", version.Version)
+	log.Info("relay serving", "url", base, "public_url", public, "data", o.data, "db", rel.Store().Engine(),
+		"version", version.Version)
 
 	var runErr error
 	select {

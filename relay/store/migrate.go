@@ -10,7 +10,7 @@ import (
 // its own transaction together with its schema_version row, and never edited
 // once released: a change is a new step.
 //
-// The SQL sticks to what SQLite and PostgreSQL share: TEXT, BIGINT, INTEGER,
+// The same steps run on SQLite and PostgreSQL. The SQL sticks to what both share: TEXT, BIGINT, INTEGER,
 // BOOLEAN, CHECK, UNIQUE, REFERENCES ... ON DELETE, CREATE INDEX. Times are
 // unix seconds (audit: milliseconds) in BIGINT columns; ids are UUID strings;
 // JSON is kept in TEXT.
@@ -118,8 +118,15 @@ var migrations = []migration{
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 // migrate brings the database up to SchemaVersion. It refuses a database
-// written by a newer build rather than guessing.
+// written by a newer build rather than guessing. On PostgreSQL it holds an
+// advisory lock throughout, so relay nodes starting together against one
+// database migrate one after the other (the later ones find nothing to do).
 func (s *Store) migrate(ctx context.Context) error {
+	unlock, err := s.eng.lock(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("store: migration lock: %w", err)
+	}
+	defer unlock()
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,

@@ -2,9 +2,9 @@
 // packages, devices, remote sessions and the audit log.
 //
 // The default engine is SQLite through modernc.org/sqlite (pure Go, one
-// file, WAL). The SQL is kept to what PostgreSQL also accepts ($n
-// placeholders, standard types) so a PostgreSQL store can share it; the only
-// engine-specific parts are Open's DSN and isUnique.
+// file, WAL); a postgres:// URL selects PostgreSQL through pgx (pure Go
+// too). Both run the same SQL and the same migrations ($n placeholders,
+// standard types); what cannot be said the same way on both is in engine.
 //
 // No secret is stored here in a usable form: enrollment keys and login
 // tokens are SHA-256 hashes, passwords are argon2id hashes (see relay/secret).
@@ -21,6 +21,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -36,12 +39,27 @@ var (
 // Store is a handle on the database; safe for concurrent use.
 type Store struct {
 	db  *sql.DB
+	eng *engine
 	now func() time.Time
 }
 
-// Open opens (creating if needed) the SQLite database at path and applies
-// pending migrations.
-func Open(ctx context.Context, path string) (*Store, error) {
+// IsPostgres reports whether db (a --db value) names a PostgreSQL database
+// (postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// Open opens the database db and applies pending migrations: a
+// postgres:// or postgresql:// URL is PostgreSQL, anything else the path of
+// a SQLite file (created if needed).
+func Open(ctx context.Context, db string) (*Store, error) {
+	if IsPostgres(db) {
+		return openPostgres(ctx, db)
+	}
+	return openSQLite(ctx, db)
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store: invalid database path %q", path)
 	}
@@ -60,10 +78,32 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, now: time.Now}
+	return start(ctx, db, sqliteEngine, path)
+}
+
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The message can quote the URL, password included: keep it out.
+		return nil, errors.New("store: invalid PostgreSQL URL")
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return start(ctx, db, postgresEngine, redact(cfg))
+}
+
+// redact names a PostgreSQL database for messages, without the password.
+func redact(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+func start(ctx context.Context, db *sql.DB, eng *engine, name string) (*Store, error) {
+	s := &Store{db: db, eng: eng, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -74,6 +114,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Engine is "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.eng.name }
 
 // tx runs fn in a transaction, committing when it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -91,13 +134,62 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
-func isUnique(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
+// --- what differs between the engines: all of it is here ------------------------
+
+// engine holds the few things the SQL cannot say the same way on both.
+type engine struct {
+	name string
+	// forUpdate ends a SELECT that must lock the rows it reads until the
+	// transaction ends. SQLite's transactions take the write lock at BEGIN
+	// (_txlock=immediate), so it needs nothing.
+	forUpdate string
+	// lock serialises migrations across processes; it returns the unlock.
+	// SQLite needs none: its immediate transactions already exclude each
+	// other and each migration re-checks schema_version inside its own.
+	lock     func(ctx context.Context, db *sql.DB) (unlock func(), err error)
+	isUnique func(error) bool
+}
+
+var sqliteEngine = &engine{
+	name: "sqlite",
+	lock: func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
+	isUnique: func(err error) bool {
+		var se *sqlite.Error
+		if errors.As(err, &se) {
+			return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return false
+	},
+}
+
+// migrateLockKey is the PostgreSQL advisory lock relay nodes hold while
+// migrating ("tandem" in ASCII).
+const migrateLockKey = 0x74616e64656d
+
+var postgresEngine = &engine{
+	name:      "postgres",
+	forUpdate: " FOR UPDATE",
+	lock: func(ctx context.Context, db *sql.DB) (func(), error) {
+		// A session lock, held on one dedicated connection: it is released
+		// by the unlock or, should this process die, by the server when
+		// the connection drops.
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLockKey)); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return func() {
+			conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrateLockKey))
+			conn.Close()
+		}, nil
+	},
+	isUnique: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+	},
 }
 
 func wrap(what string, err error) error {
@@ -106,7 +198,7 @@ func wrap(what string, err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
-	case isUnique(err):
+	case sqliteEngine.isUnique(err) || postgresEngine.isUnique(err):
 		return fmt.Errorf("store: %s: %w", what, ErrConflict)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
@@ -614,8 +706,10 @@ type EnrollResult struct {
 func (s *Store) Enroll(ctx context.Context, p EnrollParams) (EnrollResult, error) {
 	var res EnrollResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Locking the package row makes enrollments with one package take
+		// turns, so its device limit holds on PostgreSQL too.
 		pkg, err := scanPackage(tx.QueryRowContext(ctx,
-			`SELECT `+packageCols+` FROM deployment_packages p WHERE p.key_hash = $1`, p.KeyHash))
+			`SELECT `+packageCols+` FROM deployment_packages p WHERE p.key_hash = $1`+s.eng.forUpdate, p.KeyHash))
 		if err != nil {
 			return wrap("enroll: package", err)
 		}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tandem-rc/tandem/relay/store/storetest"
 )
 
 func open(t *testing.T, path string) *Store {
@@ -19,9 +20,11 @@ func open(t *testing.T, path string) *Store {
 	return s
 }
 
-func TestMigrationsFreshAndReopen(t *testing.T) {
+func TestMigrationsFreshAndReopen(t *testing.T) { storetest.Run(t, testMigrationsFreshAndReopen) }
+
+func testMigrationsFreshAndReopen(t *testing.T, be storetest.Backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tandem.db")
+	path := be.Fresh(t)
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -30,13 +33,18 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	if err != nil || v != SchemaVersion() {
 		t.Fatalf("fresh database at version %d (%v), want %d", v, err, SchemaVersion())
 	}
-	var mode string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		t.Errorf("journal_mode %q (%v), want wal", mode, err)
+	if s.Engine() != be.Name {
+		t.Fatalf("engine %q, want %q", s.Engine(), be.Name)
 	}
-	var fk int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
-		t.Errorf("foreign_keys %d (%v), want 1", fk, err)
+	if be.Name == "sqlite" {
+		var mode string
+		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("journal_mode %q (%v), want wal", mode, err)
+		}
+		var fk int
+		if err := s.db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+			t.Errorf("foreign_keys %d (%v), want 1", fk, err)
+		}
 	}
 	a, err := s.CreateAccount(ctx, Account{Name: "Acme"})
 	if err != nil {
@@ -64,9 +72,11 @@ func TestMigrationsFreshAndReopen(t *testing.T) {
 	}
 }
 
-func TestAccountsUsersTokens(t *testing.T) {
+func TestAccountsUsersTokens(t *testing.T) { storetest.Run(t, testAccountsUsersTokens) }
+
+func testAccountsUsersTokens(t *testing.T, be storetest.Backend) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "t.db"))
+	s := open(t, be.Fresh(t))
 	a, err := s.CreateAccount(ctx, Account{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +140,12 @@ func TestAccountsUsersTokens(t *testing.T) {
 }
 
 func TestPackagesDevicesSessionsAudit(t *testing.T) {
+	storetest.Run(t, testPackagesDevicesSessionsAudit)
+}
+
+func testPackagesDevicesSessionsAudit(t *testing.T, be storetest.Backend) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "t.db"))
+	s := open(t, be.Fresh(t))
 	now := time.Unix(1_800_000_000, 0).UTC()
 	a, _ := s.CreateAccount(ctx, Account{Name: "Acme"})
 	b, _ := s.CreateAccount(ctx, Account{Name: "Other"})

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/store/storetest"
+)
+
+// Relay nodes starting together against one database: every Open succeeds
+// and each migration is applied exactly once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, be storetest.Backend) {
+		ctx := context.Background()
+		db := be.Fresh(t)
+		const nodes = 4
+		var wg sync.WaitGroup
+		stores := make([]*Store, nodes)
+		errs := make([]error, nodes)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stores[i], errs[i] = Open(ctx, db)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("node %d: %v", i, err)
+			}
+			defer stores[i].Close()
+		}
+		var n int
+		if err := stores[0].db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version`).Scan(&n); err != nil || n != len(migrations) {
+			t.Fatalf("schema_version has %d rows (%v), want %d", n, err, len(migrations))
+		}
+		// Every node sees the others' writes.
+		if _, err := stores[1].CreateAccount(ctx, Account{Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stores[nodes-1].AccountByName(ctx, "Acme"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A package's device limit holds when devices enroll at the same moment,
+// through one handle or several (relay nodes).
+func TestConcurrentEnrollKeepsLimit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, be storetest.Backend) {
+		ctx := context.Background()
+		db := be.Fresh(t)
+		s1 := open(t, db)
+		s2 := open(t, db)
+		now := time.Unix(1_800_000_000, 0).UTC()
+		a, err := s1.CreateAccount(ctx, Account{Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const limit, tries = 3, 12
+		if _, err := s1.CreatePackage(ctx, Package{AccountID: a.ID, Name: "P", KeyHash: "k", EnrollmentState: Enrolled,
+			Active: true, MaxDevices: limit}); err != nil {
+			t.Fatal(err)
+		}
+		full := errors.New("full")
+		var wg sync.WaitGroup
+		errs := make([]error, tries)
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := s1
+				if i%2 == 1 {
+					s = s2
+				}
+				_, errs[i] = s.Enroll(ctx, EnrollParams{KeyHash: "k", PublicKey: fmt.Sprintf("PUB%d", i), Now: now,
+					Check: func(p Package, n int) error {
+						if n >= p.MaxDevices {
+							return full
+						}
+						return nil
+					}})
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, full):
+				t.Errorf("enroll %d: %v", i, err)
+			}
+		}
+		if ok != limit {
+			t.Fatalf("%d enrollments succeeded, want %d", ok, limit)
+		}
+		ps, err := s1.Packages(ctx, a.ID)
+		if err != nil || len(ps) != 1 || ps[0].Devices != limit {
+			t.Fatalf("Packages: %+v %v", ps, err)
+		}
+	})
+}
