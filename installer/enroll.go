@@ -22,7 +22,9 @@ var ErrEnrollmentRefused = errors.New("installer: enrollment refused")
 
 // Enroll registers this host with the relay using a deployment package's
 // enrollment key. It reuses the device key already in dir (re-enrollment
-// keeps the identity) or generates a new one, and saves the result.
+// keeps the identity) unless the service recorded that it was revoked, or
+// generates a new one, saves the result and clears the recorded service
+// state.
 func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv *wire.Inventory) (*Config, error) {
 	relayURL = strings.TrimRight(strings.TrimSpace(relayURL), "/")
 	u, err := url.Parse(relayURL)
@@ -36,8 +38,11 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	// A revoked identity is dead on the relay: enrolling again needs a new
+	// one. Otherwise keep the device key (same device, new package).
 	var priv ed25519.PrivateKey
-	if old, err := Load(dir); err == nil {
+	st, _ := ReadState(dir)
+	if old, err := Load(dir); err == nil && !st.Revoked() {
 		priv = old.Key
 	} else {
 		if _, priv, err = ed25519.GenerateKey(rand.Reader); err != nil {
@@ -83,6 +88,9 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		return nil, fmt.Errorf("installer: relay sent an incomplete enrollment answer")
 	}
 	if err := Save(dir, c); err != nil {
+		return nil, err
+	}
+	if err := ClearState(dir); err != nil {
 		return nil, err
 	}
 	return c, nil

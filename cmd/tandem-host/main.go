@@ -31,8 +31,10 @@ func defaultConfigDir() string {
 	if d := os.Getenv("TANDEM_HOST_CONFIG"); d != "" {
 		return d
 	}
-	if os.Geteuid() == 0 {
-		return "/etc/tandem"
+	if installer.IsAdmin() {
+		if d, err := installer.SystemConfigDir(); err == nil {
+			return d
+		}
 	}
 	d, err := os.UserConfigDir()
 	if err != nil {
@@ -41,6 +43,12 @@ func defaultConfigDir() string {
 	return filepath.Join(d, "tandem-host")
 }
 
+// revokedError marks agent.ErrRevoked for the service wrapper.
+type revokedError struct{ error }
+
+func (e revokedError) Unwrap() error        { return e.error }
+func (e revokedError) Is(target error) bool { return target == installer.ErrRevoked }
+
 func root() *cobra.Command {
 	var configDir, logLevel, display string
 	var ice cli.ICEFlags
@@ -48,6 +56,8 @@ func root() *cobra.Command {
 		SilenceUsage: true, SilenceErrors: true}
 	rc.PersistentFlags().StringVar(&configDir, "config", defaultConfigDir(), "configuration directory (env TANDEM_HOST_CONFIG)")
 	rc.PersistentFlags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	var serviceName string
+	rc.PersistentFlags().StringVar(&serviceName, "service-name", installer.DefaultServiceName, "name of the installed service")
 
 	var relayURL, key string
 	enroll := &cobra.Command{Use: "enroll", Short: "Enroll this computer with a relay using a deployment package's enrollment key",
@@ -67,48 +77,74 @@ func root() *cobra.Command {
 			if c.State == "pending" {
 				fmt.Println("an administrator must approve this device before it can be controlled")
 			}
+			restartIfInstalled(configDir, serviceName)
 			return nil
 		}}
 	enroll.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	enroll.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 
+	var serviceMode string
+	runAgent := func(ctx context.Context) error {
+		log, err := cli.Logger(logLevel)
+		if err != nil {
+			return err
+		}
+		c, err := installer.Load(configDir)
+		if err != nil {
+			return err
+		}
+		relayKey, err := c.RelayKey()
+		if err != nil {
+			return err
+		}
+		openCapture := func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: display, Logger: log})
+		}
+		h, err := agent.New(agent.Options{
+			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
+			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
+			Capture:   openCapture,
+			Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
+			Inventory: agent.DefaultInventory(version.Version, openCapture),
+		})
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		err = h.Run(ctx)
+		if errors.Is(err, agent.ErrRevoked) {
+			return revokedError{err}
+		}
+		return err
+	}
 	run := &cobra.Command{Use: "run", Short: "Connect to the relay and serve sessions (foreground)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := cli.Logger(logLevel)
-			if err != nil {
-				return err
-			}
-			c, err := installer.Load(configDir)
-			if err != nil {
-				return err
-			}
-			relayKey, err := c.RelayKey()
-			if err != nil {
-				return err
-			}
-			openCapture := func() (capture.Capturer, error) {
-				return capture.Open(capture.Options{Display: display, Logger: log})
-			}
-			h, err := agent.New(agent.Options{
-				RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
-				Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
-				Capture:   openCapture,
-				Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
-				Inventory: agent.DefaultInventory(version.Version, openCapture),
-			})
-			if err != nil {
-				return err
+			if serviceMode != "" {
+				// Started by the service manager (see installer.Service).
+				if p := installer.ServiceLogPath(configDir); p != "" {
+					if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+						os.Stderr = f // no console for a Windows service
+					}
+				}
+				log, err := cli.Logger(logLevel)
+				if err != nil {
+					return err
+				}
+				sv := &installer.Service{Name: serviceMode, ConfigDir: configDir, Logger: log}
+				return sv.Run(runAgent)
 			}
 			ctx, stop := cli.SignalContext()
 			defer stop()
-			defer h.Close()
-			return h.Run(ctx)
+			return runAgent(ctx)
 		}}
 	run.Flags().StringVar(&display, "display", "", "X display to serve (default $DISPLAY)")
+	run.Flags().StringVar(&serviceMode, "service", "", "run under the service manager as this service (set by install)")
+	_ = run.Flags().MarkHidden("service")
 	ice.Add(run.Flags())
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-host", version.Version) }}
 	rc.AddCommand(enroll, run, ver)
+	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
 }

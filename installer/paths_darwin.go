@@ -1,0 +1,3 @@
+package installer
+
+func systemConfigDir() (string, error) { return "/Library/Application Support/Tandem", nil }

@@ -1,0 +1,8 @@
+//go:build !windows
+
+package installer
+
+import "github.com/kardianos/service"
+
+// selfStop: on Unix the RunWait hook returns when the run function ends.
+func selfStop(service.Service) {}
