@@ -66,13 +66,13 @@ if [ -n "${DISPLAY:-}" ] && [ "${DEMO_XVFB:-0}" != 1 ] && xdpyinfo >/dev/null 2>
   # window is under it.
   INPUT="--move 300,200"
 else
-  for n in $(seq 40 400); do
-    [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break
-  done
-  SCREEN=:$n
-  Xvfb "$SCREEN" -screen 0 1280x800x24 -noreset -nolisten tcp >"$VAR/xvfb.log" 2>&1 &
+  # Xvfb picks a free display itself and writes its number when ready.
+  : >"$VAR/xvfb.display"
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -noreset -nolisten tcp 3>"$VAR/xvfb.display" >"$VAR/xvfb.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+  for _ in $(seq 1 150); do [ -s "$VAR/xvfb.display" ] && break; sleep 0.1; done
+  [ -s "$VAR/xvfb.display" ] || { echo "demo: Xvfb did not start:" >&2; cat "$VAR/xvfb.log" >&2; exit 1; }
+  SCREEN=:$(tr -d '[:space:]' <"$VAR/xvfb.display")
   DISPLAY=$SCREEN xterm -geometry 90x24+40+40 -title "Tandem demo" \
     -e sh -c 'echo "Hello from the Tandem demo host."; echo "Type here from the guest:"; exec sh' >/dev/null 2>&1 &
   pids+=($!)

@@ -2,19 +2,20 @@
 
 // Package xvfb starts a private Xvfb server for tests, demos and benchmarks.
 //
-// Shared machines may already run X servers on low display numbers, so Start
-// picks the first display from 40 upward that has neither a socket nor a lock
-// file, and kills only the processes it started.
+// Shared machines may already run X servers, so the server picks a free
+// display itself, and Close kills only the processes Start started.
 package xvfb
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,49 +37,50 @@ type Server struct {
 }
 
 // Start launches Xvfb with a screen of w×h×24 and waits until it accepts
-// connections. -noreset keeps the server (and the pointer) stable when the last
-// client leaves.
+// connections. The server picks its own free display (-displayfd): it takes
+// the display's lock file atomically, so concurrent test processes never
+// share or steal a display, which choosing a number here could not promise.
+// -noreset keeps the server (and the pointer) stable when the last client
+// leaves.
 func Start(w, h int) (*Server, error) {
 	bin, err := exec.LookPath("Xvfb")
 	if err != nil {
 		return nil, ErrUnavailable
 	}
-	for n := 40; n < 400; n++ {
-		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		lock := fmt.Sprintf("/tmp/.X%d-lock", n)
-		if exists(sock) || exists(lock) {
-			continue
-		}
-		disp := ":" + strconv.Itoa(n)
-		cmd := exec.Command(bin, disp, "-screen", "0", fmt.Sprintf("%dx%dx24", w, h),
-			"-noreset", "-nolisten", "tcp", "+extension", "MIT-SHM", "+extension", "RANDR")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("xvfb: start: %w", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		// Wait for the socket; if the server dies first (lost a race for the
-		// display), try the next number.
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			select {
-			case <-exited:
-				goto next
-			default:
-			}
-			if exists(sock) {
-				return &Server{Display: disp, Width: w, Height: h, cmd: cmd}, nil
-			}
-			if time.Now().After(deadline) {
-				_ = cmd.Process.Kill()
-				return nil, errors.New("xvfb: server did not come up within 15s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	next:
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("xvfb: no free display between :40 and :399")
+	defer r.Close()
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h),
+		"-noreset", "-nolisten", "tcp", "+extension", "MIT-SHM", "+extension", "RANDR")
+	cmd.ExtraFiles = []*os.File{wr} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		return nil, fmt.Errorf("xvfb: start: %w", err)
+	}
+	wr.Close()
+	go func() { _ = cmd.Wait() }()
+
+	// The server writes the display number once it is ready; EOF without a
+	// number means it died.
+	got := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, 32))
+		got <- strings.TrimSpace(string(b))
+	}()
+	select {
+	case n := <-got:
+		if _, err := strconv.Atoi(n); err != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return nil, fmt.Errorf("xvfb: server did not start (display %q)", n)
+		}
+		return &Server{Display: ":" + n, Width: w, Height: h, cmd: cmd}, nil
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return nil, errors.New("xvfb: server did not come up within 15s")
+	}
 }
 
 // Env returns os.Environ() with DISPLAY set to this server.
