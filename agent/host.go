@@ -185,7 +185,7 @@ func (h *Host) connectOnce(ctx context.Context) error {
 
 	role := "agent"
 	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigHello, Role: role, Version: wire.Version,
-		Caps: []string{wire.CapScreenTiles, wire.CapInput, wire.CapFragments}}); err != nil {
+		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}}); err != nil {
 		return err
 	}
 	if err := h.authenticate(ctx, conn); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"image"
 	"log/slog"
 	"net"
@@ -40,12 +41,23 @@ type fakeRelay struct {
 	mu     sync.Mutex
 	conn   *websocket.Conn
 	ready  chan struct{}
-	fromAg chan *wire.Signal
+	fromAg chan *wire.Signal            // signals of sessions without a route
+	routes map[string]chan *wire.Signal // session id → its guest peer
+}
+
+// route delivers the agent's signals for session sid to their own channel.
+func (f *fakeRelay) route(sid string) chan *wire.Signal {
+	c := make(chan *wire.Signal, 64)
+	f.mu.Lock()
+	f.routes[sid] = c
+	f.mu.Unlock()
+	return c
 }
 
 func newFakeRelay(t *testing.T, deviceID string, devKey ed25519.PublicKey) *fakeRelay {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	f := &fakeRelay{t: t, key: key, devKey: devKey, deviceID: deviceID, ready: make(chan struct{}), fromAg: make(chan *wire.Signal, 64)}
+	f := &fakeRelay{t: t, key: key, devKey: devKey, deviceID: deviceID, ready: make(chan struct{}), fromAg: make(chan *wire.Signal, 64),
+		routes: map[string]chan *wire.Signal{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +110,16 @@ func (f *fakeRelay) serve(w http.ResponseWriter, r *http.Request) {
 		if s == nil {
 			return
 		}
-		if s.Type != wire.SigInventory {
-			f.fromAg <- s
+		if s.Type == wire.SigInventory {
+			continue
 		}
+		f.mu.Lock()
+		c := f.routes[s.Session]
+		f.mu.Unlock()
+		if c == nil || s.Type == wire.SigError {
+			c = f.fromAg
+		}
+		c <- s
 	}
 }
 
@@ -277,7 +296,7 @@ func TestHostRefusesBadGrants(t *testing.T) {
 }
 
 // guestPeer connects a real pion guest to the host through the fake relay.
-func guestPeer(t *testing.T, f *fakeRelay, sid string) (*transport.Peer, map[string]*transport.Channel) {
+func guestPeer(t *testing.T, f *fakeRelay, sid string, caps ...string) (*transport.Peer, map[string]*transport.Channel) {
 	t.Helper()
 	p, err := transport.NewPeer(transport.Config{Loopback: true}, wire.RoleGuest, func(s *wire.Signal) error {
 		s.Session = sid
@@ -288,11 +307,12 @@ func guestPeer(t *testing.T, f *fakeRelay, sid string) (*transport.Peer, map[str
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
+	sigs := f.route(sid)
 	go func() {
 		for {
 			select {
-			case s := <-f.fromAg:
-				if s.Session == sid && (s.Type == wire.SigAnswer || s.Type == wire.SigCandidate) {
+			case s := <-sigs:
+				if s.Type == wire.SigAnswer || s.Type == wire.SigCandidate {
 					_ = p.HandleSignal(s)
 				}
 			case <-p.Done():
@@ -313,7 +333,35 @@ func guestPeer(t *testing.T, f *fakeRelay, sid string) (*transport.Peer, map[str
 		}
 		chans[l] = ch
 	}
+	if caps == nil {
+		caps = []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}
+	}
+	if err := chans[wire.ChannelControl].Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: caps}); err != nil {
+		t.Fatal(err)
+	}
 	return p, chans
+}
+
+// The host streams the newest screen format the guest announced, and the
+// oldest to a guest that announces only that.
+func TestScreenFormatNegotiated(t *testing.T) {
+	f, _, dev := startHost(t, &recordingInjector{})
+	for i, c := range []struct {
+		caps []string
+		want uint8
+	}{
+		{[]string{wire.CapScreenTiles, wire.CapScreenTilesV2}, wire.CodecTilesV2},
+		{[]string{wire.CapScreenTiles}, wire.CodecTilesV1},
+	} {
+		sid := fmt.Sprintf("fmt-%d", i)
+		f.push(&wire.Signal{Type: wire.SigGrant, Session: sid, Grant: f.grant(t, sid, dev,
+			[]string{string(policy.ViewScreen)}, time.Now().Add(time.Minute), f.key)})
+		p, chans := guestPeer(t, f, sid, c.caps...)
+		if fr := recvType[*wire.ScreenFrame](t, chans[wire.ChannelScreen]); fr.Codec != c.want {
+			t.Fatalf("caps %v: frame codec %d, want %d", c.caps, fr.Codec, c.want)
+		}
+		p.Close()
+	}
 }
 
 func recvType[T wire.Message](t *testing.T, ch *transport.Channel) T {
@@ -345,7 +393,7 @@ func TestPermissionsEnforcedOnHost(t *testing.T) {
 	}
 	// The screen arrives (view_screen granted).
 	fr := recvType[*wire.ScreenFrame](t, chans[wire.ChannelScreen])
-	if fr.Codec != wire.CodecTilesV1 || len(fr.Data) == 0 {
+	if fr.Codec != wire.CodecTilesV2 || len(fr.Data) == 0 {
 		t.Fatalf("frame %+v", fr)
 	}
 	// Every kind of input is refused on the host, and nothing is injected.

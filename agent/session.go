@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,15 @@ type Session struct {
 
 	inMu sync.Mutex
 	inj  input.Injector
+
+	helloOnce sync.Once
+	hello     chan struct{} // closed when the guest's hello arrived
+	guestCaps []string      // set before hello is closed
 }
+
+// helloWait bounds how long the screen waits for the guest's capabilities;
+// a guest that never says hello gets the oldest screen format.
+const helloWait = 3 * time.Second
 
 func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 	s := &Session{
@@ -51,6 +60,7 @@ func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 		log:   h.log.With("session", g.SessionID, "technician", g.User.Email),
 		sigs:  make(chan *wire.Signal, 256),
 		ended: make(chan struct{}),
+		hello: make(chan struct{}),
 	}
 	s.monitor.Store(-1)
 	return s
@@ -146,7 +156,7 @@ func (s *Session) run(parent context.Context) error {
 		defer capt.Close()
 	}
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
-		Caps: []string{wire.CapScreenTiles, wire.CapInput, wire.CapFragments}}); err != nil {
+		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
@@ -210,7 +220,18 @@ func (s *Session) region(capt capture.Capturer) image.Rectangle {
 }
 
 func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt capture.Capturer) error {
-	enc := codec.NewEncoder(codec.EncoderOptions{})
+	// Speak the newest screen format the guest announced.
+	select {
+	case <-s.hello:
+	case <-time.After(helloWait):
+	case <-ctx.Done():
+		return nil
+	}
+	opts, codecID := codec.EncoderOptions{Version: 1}, uint8(wire.CodecTilesV1)
+	if slices.Contains(s.guestCaps, wire.CapScreenTilesV2) {
+		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality}, wire.CodecTilesV2
+	}
+	enc := codec.NewEncoder(opts)
 	defer enc.Close()
 	var (
 		frame *capture.Frame
@@ -238,7 +259,7 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		if data != nil {
 			seq++
 			if err := ch.Send(&wire.ScreenFrame{Seq: seq, CaptureNano: captured.UnixNano(),
-				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: wire.CodecTilesV1, Data: data}); err != nil {
+				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
 			}
 		}
@@ -282,7 +303,13 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 	switch m := m.(type) {
 	case *wire.Ping:
 		return ch.Send((*wire.Pong)(m))
-	case *wire.Pong, *wire.Hello, *wire.FrameAck:
+	case *wire.Hello:
+		s.helloOnce.Do(func() {
+			s.guestCaps = m.Caps
+			close(s.hello)
+		})
+		return nil
+	case *wire.Pong, *wire.FrameAck:
 		return nil
 	case *wire.Bye:
 		s.end("technician disconnected")

@@ -137,7 +137,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		}
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
-	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapInput, wire.CapFragments}})
+	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.recvLoop(runCtx, s.input)
 	go s.recvLoop(runCtx, s.screen)
@@ -245,7 +245,7 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 }
 
 func (s *Session) onFrame(ch *transport.Channel, f *wire.ScreenFrame) {
-	if f.Codec != wire.CodecTilesV1 {
+	if f.Codec != wire.CodecTilesV1 && f.Codec != wire.CodecTilesV2 { // the decoder reads both
 		s.c.Logger.Warn("unsupported screen codec", "codec", f.Codec)
 		return
 	}

@@ -57,6 +57,11 @@ type Decoder struct {
 	ok    bool // the zstd stream state is valid
 	buf   []byte
 	tiles []int
+
+	ops       []opV2
+	dirty     []bool
+	snap      []byte // version 2: COPY sources
+	needReset bool   // version 2: the next zstd data starts a new stream
 }
 
 // NewDecoder returns a Decoder that accepts payloads within lim.
@@ -94,6 +99,12 @@ func (d *Decoder) Decode(payload []byte) (Update, error) {
 }
 
 func (d *Decoder) decode(payload []byte) (Update, error) {
+	if len(payload) > d.lim.MaxPayload {
+		return Update{}, fmt.Errorf("%w: %d-byte payload (limit %d)", ErrTooLarge, len(payload), d.lim.MaxPayload)
+	}
+	if len(payload) >= headerLen+2 && payload[0] == Magic && payload[1] == Version2 {
+		return d.decodeV2(payload)
+	}
 	h, err := parseHeader(payload, d.lim, d.tiles)
 	if h.tiles != nil {
 		d.tiles = h.tiles[:0]
@@ -116,6 +127,7 @@ func (d *Decoder) decode(payload []byte) (Update, error) {
 		if err := d.zd.Reset(&d.feed); err != nil {
 			return Update{}, fmt.Errorf("codec: reset zstd decoder: %w", err)
 		}
+		d.needReset = false
 		if d.img == nil || d.img.Rect.Dx() != h.g.w || d.img.Rect.Dy() != h.g.h {
 			d.img = nil // let the old image go before allocating the new one
 			d.img = image.NewRGBA(image.Rect(0, 0, h.g.w, h.g.h))
@@ -210,7 +222,7 @@ func (d *Decoder) Close() error {
 		d.zd.Close()
 	}
 	d.err = ErrClosed
-	d.img, d.buf, d.feed.b = nil, nil, nil
+	d.img, d.buf, d.feed.b, d.snap = nil, nil, nil, nil
 	return nil
 }
 

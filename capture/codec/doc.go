@@ -1,15 +1,19 @@
-// Package codec is Tandem's lossless screen codec: 64-pixel tile damage
-// detection plus one zstd stream whose history spans frames, so repeated
-// content (a blinking cursor, a re-exposed window) costs almost nothing.
+// Package codec is Tandem's screen codec: 64-pixel tile damage detection,
+// scroll and window-move detection sent as copy-rectangles, solid and
+// few-colour tiles, one zstd stream whose history spans frames (so repeated
+// content, a blinking cursor or a re-exposed window, costs almost nothing)
+// and, optionally, JPEG for changing photographic regions.
 //
 // An Encoder turns successive capture.Frames into payloads; a Decoder turns
-// payloads back into an *image.RGBA, bit-exact. A payload is self-delimiting
+// payloads back into an *image.RGBA, bit-exact except for JPEG regions,
+// which the encoder resends lossless once they stop changing. A payload is self-delimiting
 // only together with its length: the transport carries one payload per
 // message.
 //
-// The codec is built to become hybrid (lossy regions, scroll/move
-// detection): new region kinds will arrive as a new version byte or as new
-// flag bits, which this version rejects.
+// The Encoder writes version 2 (below) unless EncoderOptions.Version is 1;
+// the Decoder accepts both. Version 2 adds copy-rectangles (scroll and
+// window-move detection), solid fills, palette tiles and JPEG; future
+// region kinds will arrive as new op codes, which this version rejects.
 //
 // # Payload format, version 1
 //
@@ -63,6 +67,82 @@
 // a new stream, beginning with a zstd frame header (magic 28 B5 2F FD), so a
 // decoder can join at any keyframe. The encoder declares a window of at most
 // 8 MiB and never ends the frame; a decoder rejects larger windows.
+//
+// # Payload format, version 2
+//
+// Version 2 keeps version 1's conventions (big-endian integers, uvarints,
+// the tile grid, the zstd stream spanning a keyframe and its deltas) and
+// replaces the tile set by a list of ops applied in order to the screen
+// (for a delta, the screen as the previous payload left it). "varint" is a
+// signed zigzag varint (encoding/binary.AppendVarint: 2*v for v >= 0,
+// -2*v-1 for v < 0, then as a uvarint).
+//
+//	offset  size  field
+//	0       1     magic 0x54 ('T')
+//	1       1     version 0x02
+//	2       1     flags: bit 0 (0x01) KEY: keyframe; other bits 0
+//	3       2     width in pixels (1..65535)
+//	5       2     height in pixels (1..65535)
+//	7       2     tile size T in pixels (16..256)
+//	9       var   uvarint op count (at least 1)
+//	        var   the ops
+//	        4     raw length R: the decompressed bytes the ops consume
+//	        var   zstd part, to the end of the payload; empty if and only
+//	              if R is 0
+//
+// Each op starts with its code byte. The tile ops (FILL, RAW, PALETTE)
+// address tiles through a cursor that starts at tile 0 in every payload:
+// an op's first tile is cursor + skip, and the cursor then moves past the
+// op's last tile, so tile ops come in increasing tile order and never
+// overlap one another.
+//
+//	0x01 COPY     uvarint x, y, w, h (w, h >= 1): the destination
+//	              rectangle [x, x+w) x [y, y+h), inside the screen;
+//	              varint sx, sy: the source is the same rectangle moved by
+//	              (sx, sy), also inside the screen. Every COPY reads the
+//	              screen as it was before the payload (as if all sources
+//	              were copied out first), so their order does not matter.
+//	              COPY ops come before all other ops, are not allowed in a
+//	              keyframe, and cover at most width*height pixels in all.
+//	0x02 FILL     uvarint skip, uvarint count-1, 3 bytes R G B: count
+//	              tiles filled with one colour.
+//	0x03 RAW      uvarint skip, uvarint count-1: count tiles, each read
+//	              from the raw data as in version 1 (rows top to bottom,
+//	              R G B per pixel).
+//	0x04 PALETTE  uvarint skip, 1 byte n-1 (1..256 colours): one tile whose
+//	              raw data is n colours (R G B each) followed by one byte
+//	              per pixel (rows top to bottom), an index below n.
+//	0x05 RECT     uvarint x, y, w, h (1..T each): a rectangle inside the
+//	              screen read from the raw data like a RAW tile (w*h*3
+//	              bytes). Not allowed in a keyframe; it does not move the
+//	              cursor. The encoder uses it for the parts of a tile that
+//	              a scroll or move leaves uncovered.
+//	0x06 JPEG     uvarint x, y, w, h (w, h >= 1): a rectangle inside the
+//	              screen; uvarint L (1..the bytes left), then L bytes: a
+//	              baseline JFIF JPEG of exactly w x h pixels, carried in the
+//	              op list (not in the zstd stream) so a browser can decode
+//	              it natively. Lossy: the encoder uses it only with
+//	              EncoderOptions.JPEGQuality, for tiles that look
+//	              photographic (many colours, none dominant) and changed on
+//	              consecutive frames, plus their changing neighbours, and
+//	              resends them lossless (FILL, RAW, PALETTE) on the first
+//	              frame in which they do not change. Not allowed in a
+//	              keyframe; it does not move the cursor.
+//
+// R is the sum of the RAW, PALETTE and RECT ops' raw sizes, consumed in op
+// order; a decoder rejects a payload whose R differs. Ops are applied in
+// order; later ops overwrite earlier ones where they overlap. A keyframe
+// must cover every tile with FILL, RAW and PALETTE ops. A decoder also
+// rejects a payload whose ops write more than 4 screens of pixels in all
+// (bounded work per byte).
+//
+// The zstd part is absent when R is 0, including in a keyframe: the new
+// stream (with its frame header) then starts with the next payload that
+// has raw data. Update.Rects covers the tiles touched by any op.
+//
+// The format suits a browser decoder: the op list is plain bytes, COPY and
+// FILL map onto canvas operations, JPEG onto the browser's image decoder,
+// and the raw data is one zstd stream.
 //
 // After any error the decoder's stream state is lost: it answers
 // ErrNeedKeyframe to every delta until the next keyframe, and so does a

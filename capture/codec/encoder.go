@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"image"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
@@ -19,6 +20,14 @@ type EncoderOptions struct {
 	// Level is the zstd level; 0 means zstd.SpeedFastest, which keeps a
 	// full 1080p keyframe around 10-20 ms on one core.
 	Level zstd.EncoderLevel
+	// JPEGQuality enables lossy tiles (DefaultJPEGQuality is a good value) (version 2 only): tiles that are
+	// photographic (many colours) and have changed on several consecutive
+	// frames go as JPEG at this quality (1..100), and are resent lossless
+	// once they stop changing. 0 keeps every tile lossless.
+	JPEGQuality int
+	// Version is the payload version to write: 0 or 2 for version 2 (copy,
+	// fill, palette ops), 1 for the tile-only version 1.
+	Version int
 }
 
 // Encoder turns successive frames into payloads (see the package
@@ -40,6 +49,25 @@ type Encoder struct {
 	tiles   []int
 	scratch []byte
 	closed  bool
+
+	version int
+	// version 2 state
+	ops          []byte
+	copied, rest []int
+	votes        map[image.Point]int
+	pal          []uint32
+	palUsed      []int
+	palKeys      [palSlots]uint32
+	palVals      [palSlots]byte
+	jpegQ        int
+	newQ         atomic.Int32
+	palCount     []int
+	near         []bool
+	streak       []uint8 // consecutive frames each tile changed
+	lossy        []bool  // the decoder holds a JPEG approximation of the tile
+	nLossy       int
+	jpegBuf      bytes.Buffer
+	rgba         *image.RGBA
 }
 
 // NewEncoder returns an Encoder; its first Encode produces a keyframe.
@@ -53,7 +81,13 @@ func NewEncoder(opts EncoderOptions) *Encoder {
 	if level < zstd.SpeedFastest || level > zstd.SpeedBestCompression {
 		level = zstd.SpeedFastest
 	}
-	return &Encoder{ts: ts, level: level}
+	v := Version2
+	if opts.Version == Version {
+		v = Version
+	}
+	e := &Encoder{ts: ts, level: level, version: v}
+	e.SetJPEGQuality(opts.JPEGQuality)
+	return e
 }
 
 // windowFor is the zstd window for a w×h screen: room for two frames of
@@ -92,6 +126,12 @@ func (e *Encoder) resetStream(w, h int) error {
 	return nil
 }
 
+// SetJPEGQuality changes the lossy tiles' JPEG quality from the next
+// Encode on (0 turns lossy tiles off; lossy tiles already sent still get
+// their lossless refresh), so the sender can adapt to the link. Safe to
+// call from any goroutine.
+func (e *Encoder) SetJPEGQuality(q int) { e.newQ.Store(int32(min(max(q, 0), 100))) }
+
 // ForceKeyframe makes the next Encode produce a keyframe (for a viewer that
 // joins, or one whose decoder reported ErrNeedKeyframe). Safe to call from
 // any goroutine.
@@ -112,6 +152,7 @@ func (e *Encoder) Encode(f *capture.Frame) ([]byte, error) {
 	if f.Width > 0xffff || f.Height > 0xffff {
 		return nil, fmt.Errorf("codec: %dx%d frame exceeds 65535x65535", f.Width, f.Height)
 	}
+	e.jpegQ = int(e.newQ.Load())
 	key := e.prev == nil || f.Width != e.g.w || f.Height != e.g.h
 	if e.force.Swap(false) {
 		key = true
@@ -138,12 +179,15 @@ func (e *Encoder) Encode(f *capture.Frame) ([]byte, error) {
 			tiles = append(tiles, i)
 		}
 	} else {
-		tiles = e.damage(f)
-		if len(tiles) == 0 {
+		tiles = e.damage(f, e.version == Version)
+		if len(tiles) == 0 && e.nLossy == 0 { // lossy tiles still need their refresh
 			return nil, nil
 		}
 	}
 	e.tiles = tiles
+	if e.version == Version2 {
+		return e.encodeV2(f, key, tiles)
+	}
 
 	out := make([]byte, 0, 64)
 	out = append(out, Magic, Version, 0)
@@ -175,9 +219,9 @@ func (e *Encoder) Encode(f *capture.Frame) ([]byte, error) {
 }
 
 // damage returns the tiles where f differs from prev, sorted, and copies
-// them into prev. Rows are compared whole first (bytes.Equal is a memcmp),
+// them into prev when update is set. Rows are compared whole first (bytes.Equal is a memcmp),
 // then tile by tile only on rows that differ.
-func (e *Encoder) damage(f *capture.Frame) []int {
+func (e *Encoder) damage(f *capture.Frame, update bool) []int {
 	g := e.g
 	rowBytes := g.w * 4
 	tileBytes := g.ts * 4
@@ -215,6 +259,9 @@ func (e *Encoder) damage(f *capture.Frame) []int {
 				continue
 			}
 			tiles = append(tiles, ty*g.tilesX+tx)
+			if !update {
+				continue
+			}
 			a, b := tx*tileBytes, min(tx*tileBytes+tileBytes, rowBytes)
 			for y := y0; y < y1; y++ {
 				copy(e.prev[y*rowBytes+a:y*rowBytes+b], f.Pix[y*f.Stride+a:y*f.Stride+b])

@@ -39,10 +39,11 @@ var (
 	ErrClosed = errors.New("codec: closed")
 )
 
-// IsKeyframe reports whether payload is a version-1 keyframe (it only looks
-// at the first three bytes).
+// IsKeyframe reports whether payload is a version-1 or version-2 keyframe
+// (it only looks at the first three bytes).
 func IsKeyframe(payload []byte) bool {
-	return len(payload) >= 3 && payload[0] == Magic && payload[1] == Version && payload[2]&FlagKey != 0
+	return len(payload) >= 3 && payload[0] == Magic && (payload[1] == Version || payload[1] == Version2) &&
+		payload[2]&FlagKey != 0
 }
 
 // grid is the tile geometry of a screen.

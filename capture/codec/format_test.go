@@ -88,7 +88,7 @@ func TestPayloadBytes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 16})
+			enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 16, Version: codec.Version})
 			defer enc.Close()
 			dec := codec.NewDecoder(codec.Limits{})
 			pr, pw := io.Pipe()
@@ -177,7 +177,9 @@ func TestIsKeyframe(t *testing.T) {
 		{"540103", true},
 		{"540100", false},
 		{"540102", false},
-		{"540201", false},
+		{"540201", true},
+		{"540200", false},
+		{"540301", false},
 		{"550101", false},
 		{"5401", false},
 		{"", false},

@@ -220,12 +220,19 @@ func FuzzRoundTrip(f *testing.F) {
 // mutations of the seeds (bit flips, byte changes, truncations), so CI
 // covers more than the seed corpus without fuzzing.
 func TestDecodeMutations(t *testing.T) {
-	stream := seedStream()
-	seeds := append(append([][]byte{}, stream...), hostileSeeds()...)
+	t.Run("v1", func(t *testing.T) { testDecodeMutations(t, 1000, seedStream(), hostileSeeds()) })
+	t.Run("v2", func(t *testing.T) {
+		testDecodeMutations(t, 5000, seedStreamV2(), append(hostileV2(), hostileJPEG()...))
+	})
+}
+
+// testDecodeMutations decodes random mutations (bit flips, truncations,
+// random bytes) of a valid stream and hostile payloads.
+func testDecodeMutations(t *testing.T, n int, stream, hostile [][]byte) {
+	seeds := append(append([][]byte{}, stream...), hostile...)
 	rnd := rand.New(rand.NewPCG(1, 2))
-	n := 1000
 	if testing.Short() {
-		n = 200
+		n /= 5
 	}
 	for range n {
 		p := append([]byte(nil), seeds[rnd.IntN(len(seeds))]...)

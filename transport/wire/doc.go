@@ -20,6 +20,10 @@
 // Protocol version changelog:
 //
 //	1  first version: hello, signaling, control, input, screen frames.
+//	   Additive: ScreenFrame.Codec CodecTilesV2 (capture/codec payload
+//	   version 2: copy-rect for scroll and moves, solid fill, palette
+//	   tiles) and the capability CapScreenTilesV2. Hosts send version 2;
+//	   guests decode both.
 //
 // Retired session message codes: none yet.
 package wire
@@ -39,7 +43,8 @@ const (
 
 // Capabilities advertised in hellos.
 const (
-	CapScreenTiles = "screen.tiles.zstd.v1" // capture/codec lossless tiles
-	CapInput       = "input.v1"
-	CapFragments   = "frag.v1" // messages larger than MaxFragment are fragmented
+	CapScreenTiles   = "screen.tiles.zstd.v1" // capture/codec lossless tiles
+	CapScreenTilesV2 = "screen.tiles.zstd.v2" // capture/codec version 2 ops
+	CapInput         = "input.v1"
+	CapFragments     = "frag.v1" // messages larger than MaxFragment are fragmented
 )

@@ -122,7 +122,10 @@ type (
 )
 
 // Codec ids in ScreenFrame.Codec.
-const CodecTilesV1 = 1
+const (
+	CodecTilesV1 = 1 // capture/codec payload version 1: lossless tiles
+	CodecTilesV2 = 2 // capture/codec payload version 2: copy, fill, palette and raw tile ops
+)
 
 func (*Hello) Type() MsgType           { return TypeHello }
 func (*Bye) Type() MsgType             { return TypeBye }

@@ -1,0 +1,727 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"slices"
+
+	"github.com/tandem-rc/tandem/capture"
+)
+
+const (
+	// maxPalette is the most colours a PALETTE tile carries; tiles with more
+	// go RAW.
+	maxPalette = 16
+	// motionProbes is how many damaged tiles probe for a scroll or move.
+	motionProbes = 16
+	// moveRange bounds a window move's |dx| and |dy| per frame; a vertical
+	// scroll may shift by up to the screen height.
+	moveRange = 96
+	// minMotionTiles is the damage below which no motion is searched.
+	minMotionTiles = 4
+)
+
+// encodeV2 writes a version-2 payload for tiles (all of them in a keyframe)
+// and brings prev up to date. prev still holds the previous frame on entry
+// for deltas.
+func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, error) {
+	g := e.g
+	ops := e.ops[:0]
+	nops := 0
+	if e.jpegQ > 0 || e.nLossy > 0 { // lossy tiles still need their refresh
+		tiles = e.trackLossy(key, tiles)
+	}
+	rest := tiles
+	var rects []image.Rectangle
+	if !key && len(tiles) >= minMotionTiles {
+		if s, ok := e.findMotion(f, tiles); ok {
+			var copied []int
+			copied, rest = e.verifyMotion(f, tiles, s, e.copied[:0], e.rest[:0])
+			e.copied, e.rest = copied, rest
+			ops, nops = e.appendCopies(ops, nops, copied, s)
+			for _, t := range copied {
+				e.setLossy(t, false) // copied from lossless sources
+			}
+			var subCopies []image.Rectangle
+			rest, subCopies, rects = e.refine(f, rest, s)
+			for _, r := range subCopies {
+				ops, nops = appendCopy(ops, nops, r, s)
+			}
+		}
+	}
+
+	// The decoder will hold f (or a JPEG of it) on every damaged tile: prev
+	// takes f there. Nothing below reads prev; tiles may be filtered in place.
+	if !key {
+		rowBytes := g.w * 4
+		for _, t := range tiles {
+			r := g.rect(t)
+			a, b := r.Min.X*4, r.Max.X*4
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				copy(e.prev[y*rowBytes+a:y*rowBytes+b], f.Pix[y*f.Stride+a:y*f.Stride+b])
+			}
+		}
+	}
+
+	var lossyTiles []int
+	if e.jpegQ > 0 && !key {
+		keep := rest[:0]
+		for _, t := range rest {
+			if e.streak[t] >= lossyStreak && e.photographic(f, g.rect(t)) {
+				lossyTiles = append(lossyTiles, t)
+			} else {
+				keep = append(keep, t)
+			}
+		}
+		rest = keep
+		// Changing tiles next to lossy ones (the edges of a video, partly
+		// covered by it) go lossy too, until they stop changing.
+		if len(lossyTiles) > 0 {
+			e.grow(lossyTiles)
+			keep = rest[:0]
+			for _, t := range rest {
+				if e.streak[t] >= lossyStreak && e.near[t] {
+					lossyTiles = append(lossyTiles, t)
+				} else {
+					keep = append(keep, t)
+				}
+			}
+			rest = keep
+			slices.Sort(lossyTiles)
+		}
+	}
+
+	e.zbuf.Reset()
+	raw := 0
+	next := 0
+	for i := 0; i < len(rest); {
+		t := rest[i]
+		r := g.rect(t)
+		kind, ncol, rgb := e.classify(f, r)
+		j := i + 1
+		switch kind {
+		case OpFill:
+			for j < len(rest) && rest[j] == rest[j-1]+1 {
+				k, _, c := e.classify(f, g.rect(rest[j]))
+				if k != OpFill || c != rgb {
+					break
+				}
+				j++
+			}
+			ops = append(ops, OpFill)
+			ops = binary.AppendUvarint(ops, uint64(t-next))
+			ops = binary.AppendUvarint(ops, uint64(j-i-1))
+			ops = append(ops, rgb[0], rgb[1], rgb[2])
+		case OpPalette:
+			ops = append(ops, OpPalette)
+			ops = binary.AppendUvarint(ops, uint64(t-next))
+			ops = append(ops, byte(ncol-1))
+			n, err := e.writePalette(f, r, ncol)
+			if err != nil {
+				return nil, e.streamErr(err)
+			}
+			raw += n
+		default:
+			// A run of RAW tiles: consecutive tiles that are neither solid
+			// nor few-coloured.
+			n, err := e.writeRaw(f, r)
+			if err != nil {
+				return nil, e.streamErr(err)
+			}
+			raw += n
+			for j < len(rest) && rest[j] == rest[j-1]+1 {
+				r2 := g.rect(rest[j])
+				if k, _, _ := e.classify(f, r2); k != OpRaw {
+					break
+				}
+				n, err := e.writeRaw(f, r2)
+				if err != nil {
+					return nil, e.streamErr(err)
+				}
+				raw += n
+				j++
+			}
+			ops = append(ops, OpRaw)
+			ops = binary.AppendUvarint(ops, uint64(t-next))
+			ops = binary.AppendUvarint(ops, uint64(j-i-1))
+		}
+		nops++
+		next = rest[j-1] + 1
+		for _, t := range rest[i:j] {
+			e.setLossy(t, false)
+		}
+		i = j
+	}
+	for _, r := range g.rects(lossyTiles) {
+		var err error
+		if ops, err = e.appendJPEG(ops, f, r); err != nil {
+			return nil, err
+		}
+		nops++
+	}
+	for _, t := range lossyTiles {
+		e.setLossy(t, true)
+	}
+	for _, r := range rects {
+		ops = append(ops, OpRect)
+		ops = binary.AppendUvarint(ops, uint64(r.Min.X))
+		ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
+		ops = binary.AppendUvarint(ops, uint64(r.Dx()))
+		ops = binary.AppendUvarint(ops, uint64(r.Dy()))
+		nops++
+		n, err := e.writeRaw(f, r)
+		if err != nil {
+			return nil, e.streamErr(err)
+		}
+		raw += n
+	}
+	if raw > 0 {
+		if err := e.zw.Flush(); err != nil {
+			return nil, e.streamErr(err)
+		}
+	}
+	e.ops = ops
+
+	z := e.zbuf.Bytes()
+	out := make([]byte, 0, headerLen+10+len(ops)+4+len(z))
+	out = append(out, Magic, Version2, 0)
+	if key {
+		out[2] |= FlagKey
+	}
+	out = binary.BigEndian.AppendUint16(out, uint16(f.Width))
+	out = binary.BigEndian.AppendUint16(out, uint16(f.Height))
+	out = binary.BigEndian.AppendUint16(out, uint16(e.ts))
+	out = binary.AppendUvarint(out, uint64(nops))
+	out = append(out, ops...)
+	out = binary.BigEndian.AppendUint32(out, uint32(raw))
+	out = append(out, z...)
+	e.zbuf.Reset()
+	return out, nil
+}
+
+func (e *Encoder) streamErr(err error) error {
+	e.prev = nil // the stream is broken: restart with a keyframe
+	return fmt.Errorf("codec: zstd: %w", err)
+}
+
+// classify reports how tile r of f is best sent: OpFill (with its colour),
+// OpPalette (with its number of colours, the palette left in e.pal and
+// e.palIdx) or OpRaw.
+func (e *Encoder) classify(f *capture.Frame, r image.Rectangle) (kind byte, n int, rgb [3]byte) {
+	e.palReset()
+	last := uint32(1 << 31) // no colour
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		for x := 0; x < len(row); x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c == last {
+				continue
+			}
+			last = c
+			if _, ok := e.palLookup(c); ok {
+				continue
+			}
+			if len(e.pal) == maxPalette {
+				return OpRaw, 0, rgb
+			}
+			e.palAdd(c)
+		}
+	}
+	c := e.pal[0]
+	if len(e.pal) == 1 {
+		return OpFill, 1, [3]byte{byte(c >> 16), byte(c >> 8), byte(c)}
+	}
+	// A palette tile is worth it when it shrinks the raw bytes at least
+	// twofold; otherwise RAW keeps cross-tile matches in the zstd stream.
+	px := r.Dx() * r.Dy()
+	if len(e.pal)*3+px > px*3/2 {
+		return OpRaw, 0, rgb
+	}
+	return OpPalette, len(e.pal), rgb
+}
+
+// Palette hash: open addressing over palKeys (colour | 1<<31 when used).
+const palSlots = 1024
+
+func (e *Encoder) palReset() {
+	for _, s := range e.palUsed {
+		e.palKeys[s] = 0
+	}
+	e.palUsed = e.palUsed[:0]
+	e.pal = e.pal[:0]
+}
+
+func palHash(c uint32) int { return int((c * 0x9E3779B1) >> 22) }
+
+func (e *Encoder) palLookup(c uint32) (byte, bool) {
+	for s := palHash(c); ; s = (s + 1) & (palSlots - 1) {
+		k := e.palKeys[s]
+		if k == 0 {
+			return 0, false
+		}
+		if k == c|1<<31 {
+			return e.palVals[s], true
+		}
+	}
+}
+
+func (e *Encoder) palAdd(c uint32) {
+	s := palHash(c)
+	for e.palKeys[s] != 0 {
+		s = (s + 1) & (palSlots - 1)
+	}
+	e.palKeys[s] = c | 1<<31
+	e.palVals[s] = byte(len(e.pal))
+	e.palUsed = append(e.palUsed, s)
+	e.pal = append(e.pal, c)
+}
+
+// writePalette writes the palette (from the preceding classify) and the
+// tile's indices to the zstd stream.
+func (e *Encoder) writePalette(f *capture.Frame, r image.Rectangle, n int) (int, error) {
+	need := n*3 + r.Dx()*r.Dy()
+	if cap(e.scratch) < need {
+		e.scratch = make([]byte, max(need, e.ts*e.ts*3))
+	}
+	buf := e.scratch[:need]
+	for i, c := range e.pal[:n] {
+		buf[i*3], buf[i*3+1], buf[i*3+2] = byte(c>>16), byte(c>>8), byte(c)
+	}
+	o := n * 3
+	last, li := uint32(1<<31), byte(0)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		for x := 0; x < len(row); x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c != last {
+				last = c
+				li, _ = e.palLookup(c)
+			}
+			buf[o] = li
+			o++
+		}
+	}
+	_, err := e.zw.Write(buf)
+	return need, err
+}
+
+// writeRaw writes tile r as RGB to the zstd stream.
+func (e *Encoder) writeRaw(f *capture.Frame, r image.Rectangle) (int, error) {
+	need := r.Dx() * r.Dy() * 3
+	if cap(e.scratch) < need {
+		e.scratch = make([]byte, max(need, e.ts*e.ts*3))
+	}
+	buf := e.scratch[:need]
+	o := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		o += bgrxToRGB(buf[o:], f.Pix[y*f.Stride+r.Min.X*4:y*f.Stride+r.Max.X*4])
+	}
+	_, err := e.zw.Write(buf)
+	return need, err
+}
+
+// findMotion looks for one translation s (a copy source offset: the
+// content now at p was at p+s in the previous frame) shared by the damaged
+// tiles: a vertical scroll (s.X == 0, any s.Y) or a move (|s| <= moveRange).
+// Probes are short, non-uniform pixel runs of damaged tiles, looked up in
+// the previous frame; offsets found by several probes are candidates, and
+// the one that verifies on the most tiles wins.
+func (e *Encoder) findMotion(f *capture.Frame, tiles []int) (image.Point, bool) {
+	g := e.g
+	rowBytes := g.w * 4
+	clear(e.votes)
+	if e.votes == nil {
+		e.votes = map[image.Point]int{}
+	}
+	step := max(len(tiles)/motionProbes, 1)
+	var hits []image.Point
+	for i := 0; i < len(tiles); i += step {
+		r := g.rect(tiles[i])
+		L := min(32, r.Dx())
+		if L < 8 {
+			continue
+		}
+		// The probe: the first row of the tile (from a third of the way
+		// down) whose first L pixels are not all one colour.
+		py := -1
+		for y := r.Min.Y + r.Dy()/3; y < r.Max.Y; y++ {
+			seg := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+(r.Min.X+L)*4]
+			if !uniform(seg) {
+				py = y
+				break
+			}
+		}
+		if py < 0 {
+			continue
+		}
+		px := r.Min.X
+		probe := f.Pix[py*f.Stride+px*4 : py*f.Stride+(px+L)*4]
+		// Check the first pixel that differs from the first one before the
+		// whole run: on text it is the rarer colour.
+		k := 4
+		for binary.LittleEndian.Uint32(probe[k:])&0xffffff == binary.LittleEndian.Uint32(probe)&0xffffff {
+			k += 4
+		}
+		pk := binary.LittleEndian.Uint32(probe[k:])
+		hits = hits[:0]
+		match := func(x, y int) {
+			o := y*rowBytes + x*4
+			if binary.LittleEndian.Uint32(e.prev[o+k:]) == pk && bytes.Equal(e.prev[o:o+L*4], probe) {
+				hits = append(hits, image.Pt(x-px, y-py))
+			}
+		}
+		for y := range g.h { // vertical scroll
+			if y != py {
+				match(px, y)
+			}
+		}
+		for y := max(py-moveRange, 0); y <= min(py+moveRange, g.h-1); y++ {
+			for x := max(px-moveRange, 0); x <= min(px+moveRange, g.w-L); x++ {
+				if x != px {
+					match(x, y)
+				}
+			}
+		}
+		if len(hits) == 0 || len(hits) > 8 {
+			continue // no match, or too ambiguous to vote
+		}
+		for _, h := range hits {
+			e.votes[h]++
+		}
+	}
+	type cand struct {
+		s image.Point
+		n int
+	}
+	var cands []cand
+	for s, n := range e.votes {
+		if n >= 2 {
+			cands = append(cands, cand{s, n})
+		}
+	}
+	if len(cands) == 0 {
+		return image.Point{}, false
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		if a.s.Y != b.s.Y {
+			return a.s.Y - b.s.Y
+		}
+		return a.s.X - b.s.X
+	})
+	best, bestN := image.Point{}, 0
+	for _, c := range cands[:min(len(cands), 3)] {
+		if n := e.countMotion(f, tiles, c.s); n > bestN {
+			best, bestN = c.s, n
+		}
+	}
+	return best, bestN > 0
+}
+
+func uniform(seg []byte) bool {
+	p := binary.LittleEndian.Uint32(seg) & 0xffffff
+	for i := 4; i+4 <= len(seg); i += 4 {
+		if binary.LittleEndian.Uint32(seg[i:])&0xffffff != p {
+			return false
+		}
+	}
+	return true
+}
+
+// tileMoved reports whether tile r of f equals the previous frame at r+s.
+func (e *Encoder) tileMoved(f *capture.Frame, r image.Rectangle, s image.Point) bool {
+	src := r.Add(s)
+	if src.Min.X < 0 || src.Min.Y < 0 || src.Max.X > e.g.w || src.Max.Y > e.g.h || e.touchesLossy(src) {
+		return false
+	}
+	rowBytes := e.g.w * 4
+	n := r.Dx() * 4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		o := (y+s.Y)*rowBytes + src.Min.X*4
+		if !bytes.Equal(f.Pix[y*f.Stride+r.Min.X*4:][:n], e.prev[o:o+n]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Encoder) countMotion(f *capture.Frame, tiles []int, s image.Point) int {
+	n := 0
+	for _, t := range tiles {
+		if e.tileMoved(f, e.g.rect(t), s) {
+			n++
+		}
+	}
+	return n
+}
+
+// verifyMotion splits tiles into those that are a copy of the previous
+// frame at offset s and the rest.
+func (e *Encoder) verifyMotion(f *capture.Frame, tiles []int, s image.Point, copied, rest []int) ([]int, []int) {
+	for _, t := range tiles {
+		if e.tileMoved(f, e.g.rect(t), s) {
+			copied = append(copied, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	return copied, rest
+}
+
+// appendCopies appends COPY ops for the copied tiles (sorted), one per run
+// of adjacent tiles in a tile row.
+func (e *Encoder) appendCopies(ops []byte, nops int, copied []int, s image.Point) ([]byte, int) {
+	g := e.g
+	for i := 0; i < len(copied); {
+		j := i + 1
+		for j < len(copied) && copied[j] == copied[j-1]+1 && copied[j]/g.tilesX == copied[i]/g.tilesX {
+			j++
+		}
+		ops, nops = appendCopy(ops, nops, g.rect(copied[i]).Union(g.rect(copied[j-1])), s)
+		i = j
+	}
+	return ops, nops
+}
+
+func appendCopy(ops []byte, nops int, r image.Rectangle, s image.Point) ([]byte, int) {
+	ops = append(ops, OpCopy)
+	ops = binary.AppendUvarint(ops, uint64(r.Min.X))
+	ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
+	ops = binary.AppendUvarint(ops, uint64(r.Dx()))
+	ops = binary.AppendUvarint(ops, uint64(r.Dy()))
+	ops = binary.AppendVarint(ops, int64(s.X))
+	ops = binary.AppendVarint(ops, int64(s.Y))
+	return ops, nops + 1
+}
+
+// subBlock is the cell size in which refine splits the damaged tiles that
+// a scroll or move does not cover whole.
+const subBlock = 16
+
+// Sub-block states.
+const (
+	subSame  = iota // unchanged since the previous frame
+	subMoved        // the previous frame's content at offset s
+	subNew          // neither: sent raw
+)
+
+// refine splits tiles that the motion s does not cover whole into
+// sub-blocks: unchanged ones are left alone, moved ones become copies
+// (runs within a sub-block row) and the rest raw rectangles. Tiles with no
+// unchanged or moved sub-block stay whole tiles (returned in keep).
+func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []int, copies, rects []image.Rectangle) {
+	g := e.g
+	keep = tiles[:0] // tiles is e.rest: filtered in place
+	var state []int
+	for _, t := range tiles {
+		r := g.rect(t)
+		if r.Dx() <= subBlock && r.Dy() <= subBlock {
+			keep = append(keep, t)
+			continue
+		}
+		state = state[:0]
+		useful := false
+		for y := r.Min.Y; y < r.Max.Y; y += subBlock {
+			for x := r.Min.X; x < r.Max.X; x += subBlock {
+				b := image.Rect(x, y, min(x+subBlock, r.Max.X), min(y+subBlock, r.Max.Y))
+				st := subNew
+				switch {
+				case e.blockMoved(f, b, image.Point{}):
+					st = subSame
+				case e.blockMoved(f, b, s):
+					st = subMoved
+				}
+				useful = useful || st != subNew
+				state = append(state, st)
+			}
+		}
+		if !useful || e.nLossy > 0 && e.lossy[t] {
+			keep = append(keep, t)
+			continue
+		}
+		bw := (r.Dx() + subBlock - 1) / subBlock
+		for i := 0; i < len(state); {
+			j := i + 1
+			for j < len(state) && j%bw != 0 && state[j] == state[i] {
+				j++
+			}
+			x0, y0 := r.Min.X+i%bw*subBlock, r.Min.Y+i/bw*subBlock
+			run := image.Rect(x0, y0, min(x0+(j-i)*subBlock, r.Max.X), min(y0+subBlock, r.Max.Y))
+			switch state[i] {
+			case subMoved:
+				copies = append(copies, run)
+			case subNew:
+				rects = append(rects, run)
+			}
+			i = j
+		}
+	}
+	return keep, copies, rects
+}
+
+// blockMoved reports whether rectangle b of f equals the previous frame at
+// b+s.
+func (e *Encoder) blockMoved(f *capture.Frame, b image.Rectangle, s image.Point) bool {
+	src := b.Add(s)
+	if src.Min.X < 0 || src.Min.Y < 0 || src.Max.X > e.g.w || src.Max.Y > e.g.h || s != (image.Point{}) && e.touchesLossy(src) {
+		return false
+	}
+	rowBytes := e.g.w * 4
+	n := b.Dx() * 4
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		o := (y+s.Y)*rowBytes + src.Min.X*4
+		if !bytes.Equal(f.Pix[y*f.Stride+b.Min.X*4:][:n], e.prev[o:o+n]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lossyStreak is how many consecutive changed frames make a
+// photographic tile lossy.
+const lossyStreak = 2
+
+// trackLossy updates the change streaks and adds to tiles (sorted) the
+// lossy tiles that stopped changing, for their lossless refresh.
+func (e *Encoder) trackLossy(key bool, tiles []int) []int {
+	n := e.g.n()
+	if key || len(e.streak) != n {
+		e.streak = make([]uint8, n)
+		e.lossy = make([]bool, n)
+		e.nLossy = 0
+	}
+	j := 0
+	var out []int
+	for t := range n {
+		if j < len(tiles) && tiles[j] == t {
+			e.streak[t] = min(e.streak[t]+1, 255)
+			out = append(out, t)
+			j++
+			continue
+		}
+		e.streak[t] = 0
+		if e.lossy[t] {
+			out = append(out, t) // refresh
+		}
+	}
+	return out
+}
+
+func (e *Encoder) setLossy(t int, v bool) {
+	if e.lossy == nil || e.lossy[t] == v {
+		return
+	}
+	e.lossy[t] = v
+	if v {
+		e.nLossy++
+	} else {
+		e.nLossy--
+	}
+}
+
+// touchesLossy reports whether r overlaps a lossy tile.
+func (e *Encoder) touchesLossy(r image.Rectangle) bool {
+	if e.nLossy == 0 {
+		return false
+	}
+	g := e.g
+	for ty := r.Min.Y / g.ts; ty*g.ts < r.Max.Y; ty++ {
+		for tx := r.Min.X / g.ts; tx*g.ts < r.Max.X; tx++ {
+			if e.lossy[ty*g.tilesX+tx] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// photographic reports whether tile r looks like a photo or video frame:
+// more than 256 colours, or more than 32 with no colour covering half the
+// tile. (Anti-aliased text has up to a few hundred colours, but its
+// background dominates.)
+func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
+	const many, some = 256, 32
+	e.palReset()
+	counts := e.palCount[:0]
+	last, li := uint32(1<<31), 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		for x := 0; x < len(row); x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c != last {
+				last = c
+				i, ok := e.palLookup(c)
+				if !ok {
+					if len(e.pal) == many {
+						return true
+					}
+					i = byte(len(e.pal))
+					e.palAdd(c)
+					counts = append(counts, 0)
+				}
+				li = int(i)
+			}
+			counts[li]++
+		}
+	}
+	e.palCount = counts
+	if len(e.pal) <= some {
+		return false
+	}
+	return slices.Max(counts)*2 < r.Dx()*r.Dy()
+}
+
+// appendJPEG appends a JPEG op for rectangle r of f.
+func (e *Encoder) appendJPEG(ops []byte, f *capture.Frame, r image.Rectangle) ([]byte, error) {
+	if e.rgba == nil || e.rgba.Rect.Dx() < r.Dx() || e.rgba.Rect.Dy() < r.Dy() {
+		e.rgba = image.NewRGBA(image.Rect(0, 0, max(r.Dx(), e.g.w), max(r.Dy(), e.g.h)))
+	}
+	img := e.rgba.SubImage(image.Rect(0, 0, r.Dx(), r.Dy())).(*image.RGBA)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		src := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		dst := img.Pix[img.PixOffset(0, y-r.Min.Y):][:len(src)]
+		for x := 0; x < len(src); x += 4 {
+			dst[x], dst[x+1], dst[x+2], dst[x+3] = src[x+2], src[x+1], src[x], 0xff
+		}
+	}
+	e.jpegBuf.Reset()
+	if err := jpeg.Encode(&e.jpegBuf, img, &jpeg.Options{Quality: e.jpegQ}); err != nil {
+		return ops, fmt.Errorf("codec: jpeg: %w", err)
+	}
+	ops = append(ops, OpJPEG)
+	ops = binary.AppendUvarint(ops, uint64(r.Min.X))
+	ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
+	ops = binary.AppendUvarint(ops, uint64(r.Dx()))
+	ops = binary.AppendUvarint(ops, uint64(r.Dy()))
+	ops = binary.AppendUvarint(ops, uint64(e.jpegBuf.Len()))
+	return append(ops, e.jpegBuf.Bytes()...), nil
+}
+
+// grow marks in e.near the tiles 4-adjacent to the given ones.
+func (e *Encoder) grow(tiles []int) {
+	g := e.g
+	if len(e.near) != g.n() {
+		e.near = make([]bool, g.n())
+	}
+	clear(e.near)
+	for _, t := range tiles {
+		tx, ty := t%g.tilesX, t/g.tilesX
+		if tx > 0 {
+			e.near[t-1] = true
+		}
+		if tx+1 < g.tilesX {
+			e.near[t+1] = true
+		}
+		if ty > 0 {
+			e.near[t-g.tilesX] = true
+		}
+		if ty+1 < g.tilesY {
+			e.near[t+g.tilesX] = true
+		}
+	}
+}

@@ -1,0 +1,57 @@
+// Command tandem-bench measures Tandem's screen codec on recorded workloads
+// (see "tandem-bench codec --help" and README.md, "Benchmarks").
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-rc/tandem/capture/codec"
+	"github.com/tandem-rc/tandem/internal/codecbench"
+)
+
+func main() {
+	if err := newRootCmd().ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tandem-bench",
+		Short:         "Benchmarks for Tandem's screen pipeline",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newCodecCmd())
+	return root
+}
+
+func newCodecCmd() *cobra.Command {
+	var opts codecbench.Options
+	cmd := &cobra.Command{
+		Use:   "codec DIR...",
+		Short: "Encode workload frames (DIR/f_%03d.png) and print peers.sh-style rows",
+		Long: `codec encodes each workload directory (frames f_000.png, f_001.png, ... as
+written by workloads.sh) with capture/codec and prints one row per workload in
+the same columns as peers.sh: ms/frame is the median over --runs of the mean
+encode time per frame (PNG decoding is not timed), first_B the first frame's
+bytes, mean_B and p95_B the sizes of frames 2..N (an unchanged frame counts as
+0 bytes), PSNR-Y the decoded output against the source ("inf" when lossless).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return codecbench.Run(cmd.OutOrStdout(), args, opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Runs, "runs", 3, "timed runs per workload (median reported)")
+	cmd.Flags().IntVar(&opts.MaxFrames, "frames", 0, "use at most this many frames (0: all)")
+	cmd.Flags().IntVar(&opts.Codec.Version, "format", 0, "payload version: 1 (tiles only) or 2 (default: copy, fill, palette ops)")
+	cmd.Flags().StringVar(&opts.Name, "name", "", "encoder column (default tandem_tiles_v<format>)")
+	cmd.Flags().IntVar(&opts.Codec.JPEGQuality, "jpeg", codec.DefaultJPEGQuality, "JPEG quality for photographic, changing tiles (0: lossless only)")
+	cmd.Flags().IntVar(&opts.Codec.TileSize, "tile", 0, "tile size in pixels (0: codec default)")
+	return cmd
+}
