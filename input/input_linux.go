@@ -245,9 +245,11 @@ const (
 	// is reused for another character. A client translates a key event with
 	// the keymap it fetches *after* seeing MappingNotify, so rebinding the
 	// same keycode again too soon can change a character it has not read
-	// yet. Only reached with more than maxScratch distinct off-layout
-	// characters in quick succession.
-	scratchReuseAfter = 100 * time.Millisecond
+	// yet, and nothing tells us when it has. 100 ms was seen to be too
+	// short for xterm on a loaded 2-core machine. Only reached with more than
+	// maxScratch distinct off-layout characters in quick succession (then
+	// about 0.5 s per maxScratch characters).
+	scratchReuseAfter = 500 * time.Millisecond
 
 	xShiftMask = 1 << 0
 	xLockMask  = 1 << 1

@@ -78,7 +78,31 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pingSQLite(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	return start(ctx, db, sqliteEngine, path)
+}
+
+// pingSQLite opens the first connection. Its journal_mode(WAL) pragma can
+// fail with SQLITE_BUSY at once, without waiting out busy_timeout, while
+// another process (a second relay, the admin command) is setting up the
+// same new file; so that one case is retried, for as long as busy_timeout.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func openPostgres(ctx context.Context, url string) (*Store, error) {
