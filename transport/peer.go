@@ -538,6 +538,17 @@ func (p *Peer) finish(err error, byeCode string) {
 	if err != nil {
 		p.log.Info("transport: peer ended", "err", err)
 	}
+	closeErr := err
+	if closeErr == nil {
+		closeErr = ErrClosed
+	}
+	// Channels first: this unblocks pion read loops waiting on a full
+	// receive queue, which GracefulClose waits for. And before the bye: the
+	// remote's reaction to it closes our channels, and a local close must
+	// not be reported as the remote's doing.
+	for _, c := range chans {
+		c.shutdown(closeErr)
+	}
 	if byeCode != "" {
 		bye := &wire.Signal{Type: wire.SigBye, Code: byeCode}
 		if err != nil {
@@ -546,15 +557,6 @@ func (p *Peer) finish(err error, byeCode string) {
 		if serr := p.send(bye); serr != nil {
 			p.log.Debug("transport: send bye", "err", serr)
 		}
-	}
-	closeErr := err
-	if closeErr == nil {
-		closeErr = ErrClosed
-	}
-	// Channels first: this unblocks pion read loops waiting on a full
-	// receive queue, which GracefulClose waits for.
-	for _, c := range chans {
-		c.shutdown(closeErr)
 	}
 	if cerr := p.pc.GracefulClose(); cerr != nil {
 		p.log.Debug("transport: close peer connection", "err", cerr)
