@@ -205,6 +205,17 @@ func (sv *Service) Install(ctx context.Context, hc *http.Client, relayURL, key s
 		}
 		return nil, err
 	}
+	if installed && packagedService(s.Platform(), sv.name()) {
+		// The deb/rpm's own unit runs the packaged binary with the system
+		// configuration: it only needs enabling and (re)starting.
+		if err := enablePackaged(sv.name(), true); err != nil {
+			return c, fmt.Errorf("installer: %w", err)
+		}
+		if err := s.Start(); err != nil {
+			return c, fmt.Errorf("installer: enrolled, but the service did not start: %w", err)
+		}
+		return c, nil
+	}
 	if installed {
 		// Rewrite the service definition: the binary or options may have
 		// changed since the first install.
@@ -252,7 +263,13 @@ func (sv *Service) Uninstall(keepIdentity bool) (UninstallReport, error) {
 			return r, fmt.Errorf("installer: stop the service: %w", err)
 		}
 	}
-	if installed {
+	switch {
+	case installed && packagedService(s.Platform(), sv.name()):
+		// The unit file belongs to the package (removed with it).
+		if err := enablePackaged(sv.name(), false); err != nil {
+			return r, fmt.Errorf("installer: %w", err)
+		}
+	case installed:
 		if err := s.Uninstall(); err != nil {
 			return r, fmt.Errorf("installer: remove the service: %w", err)
 		}
@@ -323,6 +340,11 @@ func (sv *Service) control(start bool) error {
 			return err
 		}
 		if err := s.Start(); err != nil {
+			if st, _ := ReadState(sv.ConfigDir); st.Revoked() {
+				// A revoked host's service stops itself at once, and the
+				// SysV script may see it gone already: that is the design.
+				return nil
+			}
 			return fmt.Errorf("installer: start the service: %w", err)
 		}
 	default:

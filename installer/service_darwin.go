@@ -12,3 +12,8 @@ func cleanupService(platform, name string, logs bool) {
 		_ = os.Remove("/var/log/" + name + ".err.log")
 	}
 }
+
+// packagedService: only Linux packages ship their own unit (see service_linux.go).
+func packagedService(platform, name string) bool { return false }
+
+func enablePackaged(name string, on bool) error { return nil }

@@ -2,8 +2,10 @@ package installer
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 )
 
@@ -41,4 +43,41 @@ func cleanupService(platform, name string, logs bool) {
 		_ = os.Remove("/var/log/" + name + ".log")
 		_ = os.Remove("/var/log/" + name + ".err")
 	}
+}
+
+// Where distribution packages and kardianos put systemd units (seams for tests).
+var (
+	packagedUnitDirs = []string{"/lib/systemd/system", "/usr/lib/systemd/system"}
+	localUnitDir     = "/etc/systemd/system"
+)
+
+// packagedService tells whether the service is the systemd unit a package
+// installed (the tandem-host deb/rpm's) rather than one kardianos wrote:
+// Install and Uninstall then leave the unit file to the package and only
+// enable, start, stop and disable it.
+func packagedService(platform, name string) bool {
+	if platform != "linux-systemd" {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(localUnitDir, name+".service")); err == nil {
+		return false
+	}
+	for _, d := range packagedUnitDirs {
+		if _, err := os.Stat(filepath.Join(d, name+".service")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// enablePackaged enables (or disables) a packaged unit at boot.
+func enablePackaged(name string, on bool) error {
+	verb := "disable"
+	if on {
+		verb = "enable"
+	}
+	if out, err := exec.Command("systemctl", verb, name+".service").CombinedOutput(); err != nil {
+		return fmt.Errorf("systemctl %s %s: %w: %s", verb, name, err, out)
+	}
+	return nil
 }

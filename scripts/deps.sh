@@ -5,14 +5,17 @@ set -euo pipefail
 
 BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
 TEST=(xvfb xterm xdotool x11-utils x11-apps)
+PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
+  packages) WANT=("${PACKAGES[@]}") ;;
+  packages-nomsi) WANT=(rpm) ;; # deb and rpm only: no Windows toolchain
   build) WANT=("${BUILD[@]}") ;;
   all | test | demo) WANT=("${BUILD[@]}" "${TEST[@]}") ;;
-  *) echo "usage: $0 [build|test|demo|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|demo|packages|packages-nomsi|all]" >&2; exit 2 ;;
 esac
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "deps: Go is not installed. Install Go 1.24 or newer from https://go.dev/dl/ (Debian's golang-go is too old)." >&2
+  echo "deps: Go is not installed. Install Go 1.26 or newer from https://go.dev/dl/ (Debian's golang-go is too old)." >&2
   exit 1
 fi
 

@@ -30,5 +30,15 @@ echo "== go test -race"
 # builds the real binaries. -p 2 matches CI's two cores.
 go test -race -count=1 -p 2 -timeout 25m ./...
 
+echo "== packages: the Host's deb installed, enrolled, removed and purged here (rpm listed)"
+# Needs root and a machine without a tandem-host package or /etc/tandem of
+# its own; the MSI (a minutes-long cross-build cold) is make test-packages'.
+if [ "$(id -u)" = 0 ] && ! dpkg-query -W tandem-host >/dev/null 2>&1 && [ ! -e /etc/tandem ]; then
+  make --no-print-directory test-packages MSI=0
+else
+  [ -z "${CI:-}" ] || { echo "packages: CI must run this as root on a clean machine" >&2; exit 1; }
+  echo "skip: not root, or this machine has its own tandem-host package or /etc/tandem"
+fi
+
 echo "== make demo smoke (the README's first command, as a new user runs it)"
 ./scripts/demo-smoke.sh
