@@ -22,9 +22,16 @@ import (
 // Pacing: the screen loop captures only when the screen channel's send
 // buffer has drained below highWater, so a slow link gets the newest screen
 // (damage coalesces in the encoder's reference frame) instead of a backlog.
+//
+// Polling is adaptive: 60 fps while the screen changes or input has just
+// arrived (input also wakes the loop at once), 10 fps once it has been still
+// for a second, so an idle session costs little CPU and a keystroke's echo
+// is captured within a frame.
 const (
-	highWater     = 512 << 10
-	frameInterval = time.Second / 30
+	highWater    = 512 << 10
+	fastInterval = time.Second / 60
+	idleInterval = time.Second / 10
+	stillAfter   = time.Second
 )
 
 // Session is one technician's session on this machine, bounded by its grant.
@@ -44,6 +51,7 @@ type Session struct {
 
 	inMu sync.Mutex
 	inj  input.Injector
+	kick chan struct{} // input applied: capture now
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -61,6 +69,7 @@ func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 		sigs:  make(chan *wire.Signal, 256),
 		ended: make(chan struct{}),
 		hello: make(chan struct{}),
+		kick:  make(chan struct{}, 1),
 	}
 	s.monitor.Store(-1)
 	return s
@@ -238,8 +247,9 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		seq   uint32
 		err   error
 	)
-	tick := time.NewTicker(frameInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var lastActive time.Time // last change or input
 	for {
 		if err := ch.WaitBuffered(ctx, highWater); err != nil {
 			return nil
@@ -257,16 +267,31 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			return fmt.Errorf("agent: encode: %w", err)
 		}
 		if data != nil {
+			lastActive = captured
 			seq++
 			if err := ch.Send(&wire.ScreenFrame{Seq: seq, CaptureNano: captured.UnixNano(),
 				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
 			}
 		}
+		next := idleInterval
+		if time.Since(lastActive) < stillAfter {
+			next = fastInterval
+		}
+		timer.Reset(next)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-s.kick:
+			lastActive = time.Now()
+			// Give the application a moment to draw before capturing.
+			timer.Reset(fastInterval / 4)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+		case <-timer.C:
 		}
 	}
 }
@@ -334,7 +359,9 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 		if !s.perms.Has(policy.KeyboardMouse) {
 			return s.refuse(ch, m.Type(), policy.KeyboardMouse)
 		}
-		if err := s.inject(m); err != nil {
+		err := s.inject(m)
+		s.kicked()
+		if err != nil {
 			code := uint16(wire.ErrCodeInternal)
 			if errors.Is(err, input.ErrUnknownKey) {
 				code = wire.ErrCodeBadRequest
@@ -379,6 +406,14 @@ func (s *Session) inject(m wire.Message) error {
 		return s.inj.Type(m.Text)
 	}
 	return nil
+}
+
+// kicked tells the screen loop that input was applied.
+func (s *Session) kicked() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // closeInput releases every key and button the session pressed: a dropped

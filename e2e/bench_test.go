@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 // BenchmarkFrameLatency measures host capture → guest decoded over loopback
@@ -69,4 +70,72 @@ func BenchmarkFrameLatency(b *testing.B) {
 	b.ReportMetric(lat[len(lat)/2], "p50-ms")
 	b.ReportMetric(lat[len(lat)*95/100], "p95-ms")
 	b.ReportMetric(float64(bytes)/float64(len(lat)), "B/frame")
+}
+
+// BenchmarkInputToPixels measures a guest keystroke → the echoed character
+// decoded at the guest: input over WebRTC, injection, the xterm drawing it,
+// capture, encode, transfer and decode, on loopback at 1920×1080.
+func BenchmarkInputToPixels(b *testing.B) {
+	x := captest.StartX(b, 1920, 1080)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := x.Run(ctx, "xterm", "-geometry", "120x40+0+0", "-title", "tandem-echo", "-e", "cat"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "tandem-echo"); err != nil {
+		b.Fatal(err)
+	}
+	env := newEnv(b)
+	h := env.startHost(b, x.Display, false)
+	frames := make(chan guest.FrameEvent, 256)
+	s := env.connectWith(b, ctx, h.hostname, false, func(ev guest.FrameEvent) {
+		select {
+		case frames <- ev:
+		default:
+		}
+	})
+	defer s.Close()
+	if _, _, err := s.Snapshot(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// The pointer over the xterm gives it the keyboard (no window manager).
+	if err := s.Send(&wire.MouseMove{X: 300, Y: 200}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	drain := func() {
+		for {
+			select {
+			case <-frames:
+			case <-time.After(100 * time.Millisecond):
+				return
+			}
+		}
+	}
+	drain()
+	var lat []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%100 == 99 { // keep the line short: Enter
+			_ = s.Send(&wire.KeyTap{Code: "Enter"})
+			drain()
+		}
+		sent := time.Now()
+		if err := s.Send(&wire.Text{Text: string(rune('a' + i%26))}); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case ev := <-frames:
+			lat = append(lat, float64(ev.DecodedAt.Sub(sent).Microseconds())/1000)
+		case <-ctx.Done():
+			b.Fatal("the keystroke never showed up")
+		}
+		drain() // the cursor blink or a second partial frame must not count for the next key
+	}
+	b.StopTimer()
+	sort.Float64s(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	b.ReportMetric(lat[len(lat)*95/100], "p95-ms")
 }
