@@ -119,6 +119,29 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
+// parseScreen checks the header fields both payload versions share (p holds
+// at least headerLen bytes): only known flags, a screen within the limits and
+// a valid tile size.
+func parseScreen(p []byte, lim Limits, known byte) (flags byte, g grid, err error) {
+	flags = p[2]
+	if flags&^known != 0 {
+		return 0, g, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	}
+	w := int(binary.BigEndian.Uint16(p[3:]))
+	ht := int(binary.BigEndian.Uint16(p[5:]))
+	ts := int(binary.BigEndian.Uint16(p[7:]))
+	if w == 0 || ht == 0 {
+		return 0, g, fmt.Errorf("%w: empty %dx%d screen", ErrCorrupt, w, ht)
+	}
+	if w > lim.MaxWidth || ht > lim.MaxHeight {
+		return 0, g, fmt.Errorf("%w: %dx%d screen (limit %dx%d)", ErrTooLarge, w, ht, lim.MaxWidth, lim.MaxHeight)
+	}
+	if ts < MinTileSize || ts > MaxTileSize {
+		return 0, g, fmt.Errorf("%w: tile size %d (want %d..%d)", ErrCorrupt, ts, MinTileSize, MaxTileSize)
+	}
+	return flags, newGrid(w, ht, ts), nil
+}
+
 // parseHeader validates everything but the zstd part. tiles is scratch space
 // for the tile list.
 func parseHeader(p []byte, lim Limits, tiles []int) (header, error) {
@@ -132,25 +155,12 @@ func parseHeader(p []byte, lim Limits, tiles []int) (header, error) {
 	if p[0] != Magic || p[1] != Version {
 		return h, fmt.Errorf("%w: magic %#x version %d (want %#x version %d)", ErrCorrupt, p[0], p[1], Magic, Version)
 	}
-	flags := p[2]
-	if flags&^(FlagKey|FlagBitmap) != 0 {
-		return h, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	flags, g, err := parseScreen(p, lim, FlagKey|FlagBitmap)
+	if err != nil {
+		return h, err
 	}
-	h.key = flags&FlagKey != 0
-	w := int(binary.BigEndian.Uint16(p[3:]))
-	ht := int(binary.BigEndian.Uint16(p[5:]))
-	ts := int(binary.BigEndian.Uint16(p[7:]))
-	if w == 0 || ht == 0 {
-		return h, fmt.Errorf("%w: empty %dx%d screen", ErrCorrupt, w, ht)
-	}
-	if w > lim.MaxWidth || ht > lim.MaxHeight {
-		return h, fmt.Errorf("%w: %dx%d screen (limit %dx%d)", ErrTooLarge, w, ht, lim.MaxWidth, lim.MaxHeight)
-	}
-	if ts < MinTileSize || ts > MaxTileSize {
-		return h, fmt.Errorf("%w: tile size %d (want %d..%d)", ErrCorrupt, ts, MinTileSize, MaxTileSize)
-	}
-	h.g = newGrid(w, ht, ts)
-	n := h.g.n()
+	h.key, h.g = flags&FlagKey != 0, g
+	w, ht, n := g.w, g.h, g.n()
 	rest := p[headerLen:]
 	switch {
 	case h.key && flags&FlagBitmap != 0:

@@ -58,25 +58,12 @@ type headerV2 struct {
 func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 	var h headerV2
 	h.ops = ops[:0]
-	flags := p[2]
-	if flags&^FlagKey != 0 {
-		return h, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	flags, g, err := parseScreen(p, lim, FlagKey)
+	if err != nil {
+		return h, err
 	}
-	h.key = flags&FlagKey != 0
-	w := int(binary.BigEndian.Uint16(p[3:]))
-	ht := int(binary.BigEndian.Uint16(p[5:]))
-	ts := int(binary.BigEndian.Uint16(p[7:]))
-	if w == 0 || ht == 0 {
-		return h, fmt.Errorf("%w: empty %dx%d screen", ErrCorrupt, w, ht)
-	}
-	if w > lim.MaxWidth || ht > lim.MaxHeight {
-		return h, fmt.Errorf("%w: %dx%d screen (limit %dx%d)", ErrTooLarge, w, ht, lim.MaxWidth, lim.MaxHeight)
-	}
-	if ts < MinTileSize || ts > MaxTileSize {
-		return h, fmt.Errorf("%w: tile size %d (want %d..%d)", ErrCorrupt, ts, MinTileSize, MaxTileSize)
-	}
-	h.g = newGrid(w, ht, ts)
-	n := h.g.n()
+	h.key, h.g = flags&FlagKey != 0, g
+	w, ht, ts, n := g.w, g.h, g.ts, g.n()
 	r := reader{b: p[headerLen:]}
 	count := r.uvarint()
 	if r.err != nil || count == 0 || count > uint64(len(r.b)) {
