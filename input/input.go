@@ -214,14 +214,21 @@ func (in *injector) buttonLocked(b Button, down bool) error {
 	if err := in.b.button(b, down); err != nil {
 		return fmt.Errorf("input: mouse button %s %s: %w", b, upDown(down), err)
 	}
-	i := slices.Index(in.buttons, b)
+	in.buttons = track(in.buttons, b, down)
+	return nil
+}
+
+// track records a press in (or a release from) the set of what this
+// injector holds down, which ReleaseAll releases.
+func track[T comparable](held []T, v T, down bool) []T {
+	i := slices.Index(held, v)
 	switch {
 	case down && i < 0:
-		in.buttons = append(in.buttons, b)
+		return append(held, v)
 	case !down && i >= 0:
-		in.buttons = slices.Delete(in.buttons, i, i+1)
+		return slices.Delete(held, i, i+1)
 	}
-	return nil
+	return held
 }
 
 func (in *injector) Wheel(dx, dy int) error {
@@ -271,13 +278,7 @@ func (in *injector) keyLocked(code string, down bool) error {
 	if err := in.b.key(code, down); err != nil {
 		return fmt.Errorf("input: key %q %s: %w", code, upDown(down), err)
 	}
-	i := slices.Index(in.keys, code)
-	switch {
-	case down && i < 0:
-		in.keys = append(in.keys, code)
-	case !down && i >= 0:
-		in.keys = slices.Delete(in.keys, i, i+1)
-	}
+	in.keys = track(in.keys, code, down)
 	return nil
 }
 
