@@ -113,12 +113,8 @@ func (d *Decoder) decode(payload []byte) (Update, error) {
 		return Update{}, err
 	}
 	if !h.key {
-		if !d.ok {
-			return Update{}, ErrNeedKeyframe
-		}
-		if h.g != d.g {
-			return Update{}, fmt.Errorf("%w: delta for %dx%d tiles of %d, screen is %dx%d tiles of %d",
-				ErrCorrupt, h.g.w, h.g.h, h.g.ts, d.g.w, d.g.h, d.g.ts)
+		if err := d.checkDelta(h.g); err != nil {
+			return Update{}, err
 		}
 	}
 	d.feed.b = h.z
@@ -239,4 +235,17 @@ func (f *feeder) Read(p []byte) (int, error) {
 	n := copy(p, f.b)
 	f.b = f.b[n:]
 	return n, nil
+}
+
+// checkDelta refuses a delta the decoder cannot apply: none before a
+// keyframe, and none for another screen geometry than the current one.
+func (d *Decoder) checkDelta(g grid) error {
+	if !d.ok {
+		return ErrNeedKeyframe
+	}
+	if g != d.g {
+		return fmt.Errorf("%w: delta for %dx%d tiles of %d, screen is %dx%d tiles of %d",
+			ErrCorrupt, g.w, g.h, g.ts, d.g.w, d.g.h, d.g.ts)
+	}
+	return nil
 }

@@ -126,20 +126,22 @@ func FuzzDecode(f *testing.F) {
 	for _, p := range hostileSeeds() {
 		f.Add(p)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// As the first payload of a fresh decoder.
-		d := codec.NewDecoder(fuzzLimits)
-		defer d.Close()
-		checkDecode(t, d, data)
-		// As a payload after a valid keyframe, then a valid delta after it.
-		d2 := codec.NewDecoder(fuzzLimits)
-		defer d2.Close()
-		if !checkDecode(t, d2, stream[0]) {
-			t.Fatal("seed keyframe failed")
-		}
-		checkDecode(t, d2, data)
-		checkDecode(t, d2, stream[1])
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzPayload(t, stream, data) })
+}
+
+// fuzzPayload decodes data as the first payload of a fresh decoder, then
+// after a valid keyframe followed by a valid delta (stream[0], stream[1]).
+func fuzzPayload(t *testing.T, stream [][]byte, data []byte) {
+	d := codec.NewDecoder(fuzzLimits)
+	defer d.Close()
+	checkDecode(t, d, data)
+	d2 := codec.NewDecoder(fuzzLimits)
+	defer d2.Close()
+	if !checkDecode(t, d2, stream[0]) {
+		t.Fatal("seed keyframe failed")
+	}
+	checkDecode(t, d2, data)
+	checkDecode(t, d2, stream[1])
 }
 
 // FuzzDecodeSequence splits the input into payloads (2-byte big-endian

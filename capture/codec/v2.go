@@ -252,12 +252,8 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 		return Update{}, err
 	}
 	if !h.key {
-		if !d.ok {
-			return Update{}, ErrNeedKeyframe
-		}
-		if h.g != d.g {
-			return Update{}, fmt.Errorf("%w: delta for %dx%d tiles of %d, screen is %dx%d tiles of %d",
-				ErrCorrupt, h.g.w, h.g.h, h.g.ts, d.g.w, d.g.h, d.g.ts)
+		if err := d.checkDelta(h.g); err != nil {
+			return Update{}, err
 		}
 	} else {
 		if d.img == nil || d.img.Rect.Dx() != h.g.w || d.img.Rect.Dy() != h.g.h {

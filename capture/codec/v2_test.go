@@ -332,18 +332,7 @@ func FuzzDecodeV2(f *testing.F) {
 		f.Add(p[:len(p)/2])
 		f.Add(p[:len(p)-1])
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d := codec.NewDecoder(fuzzLimits)
-		defer d.Close()
-		checkDecode(t, d, data)
-		d2 := codec.NewDecoder(fuzzLimits)
-		defer d2.Close()
-		if !checkDecode(t, d2, stream[0]) {
-			t.Fatal("seed keyframe failed")
-		}
-		checkDecode(t, d2, data)
-		checkDecode(t, d2, stream[1])
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzPayload(t, stream, data) })
 }
 
 // TestHostileV2 runs the hostile payloads (and every truncation of them)
