@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -71,6 +72,22 @@ func checkInventory(inv *wire.Inventory) (store.Inventory, error) {
 	}, nil
 }
 
+// packageUsable says why devices can't enroll with p (which has devices
+// already) at now; nil when they can.
+func packageUsable(p store.Package, devices int, now time.Time) *apiError {
+	switch {
+	case !p.Active:
+		return errf(http.StatusForbidden, CodePackageInactive, "deployment package %q is disabled; ask an administrator for another key", p.Name)
+	case !p.ValidFrom.IsZero() && now.Before(p.ValidFrom):
+		return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q is valid from %s (UTC)", p.Name, p.ValidFrom.Format("2006-01-02 15:04"))
+	case !p.ValidTo.IsZero() && !now.Before(p.ValidTo):
+		return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q expired on %s (UTC)", p.Name, p.ValidTo.Format("2006-01-02 15:04"))
+	case p.MaxDevices > 0 && devices >= p.MaxDevices:
+		return errf(http.StatusForbidden, CodePackageFull, "deployment package %q already has its %d devices", p.Name, p.MaxDevices)
+	}
+	return nil
+}
+
 // handleEnroll is POST /api/v1/enroll: a device presents a deployment
 // package's key and its public key.
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
@@ -108,15 +125,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.st.Enroll(r.Context(), store.EnrollParams{
 		KeyHash: hash, PublicKey: pubStr, Inventory: inv, Now: now,
 		Check: func(p store.Package, devices int) error {
-			switch {
-			case !p.Active:
-				return errf(http.StatusForbidden, CodePackageInactive, "deployment package %q is disabled; ask an administrator for another key", p.Name)
-			case !p.ValidFrom.IsZero() && now.Before(p.ValidFrom):
-				return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q is valid from %s (UTC)", p.Name, p.ValidFrom.Format("2006-01-02 15:04"))
-			case !p.ValidTo.IsZero() && !now.Before(p.ValidTo):
-				return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q expired on %s (UTC)", p.Name, p.ValidTo.Format("2006-01-02 15:04"))
-			case p.MaxDevices > 0 && devices >= p.MaxDevices:
-				return errf(http.StatusForbidden, CodePackageFull, "deployment package %q already has its %d devices", p.Name, p.MaxDevices)
+			if err := packageUsable(p, devices, now); err != nil {
+				return err
 			}
 			return nil
 		},

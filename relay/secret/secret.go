@@ -172,19 +172,42 @@ func NewEnrollmentKey() (key, hash string) {
 	raw := make([]byte, enrollKeyBytes)
 	rand.Read(raw)
 	s := b32.EncodeToString(raw)
+	return group(s), Hash(s)
+}
+
+// group writes a key's characters in dash-separated groups of four.
+func group(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i += 4 {
 		if i > 0 {
 			b.WriteByte('-')
 		}
-		b.WriteString(s[i : i+4])
+		b.WriteString(s[i:min(i+4, len(s))])
 	}
-	return b.String(), Hash(s)
+	return b.String()
 }
 
 // EnrollmentKeyHash normalizes a presented key and returns its hash; ok is
 // false when it cannot be a key at all.
 func EnrollmentKeyHash(key string) (hash string, ok bool) {
+	s, ok := normalizeKey(key)
+	if !ok {
+		return "", false
+	}
+	return Hash(s), true
+}
+
+// CanonicalEnrollmentKey returns a presented key (any case, with or without
+// dashes and spaces) as it was issued.
+func CanonicalEnrollmentKey(key string) (string, bool) {
+	s, ok := normalizeKey(key)
+	if !ok {
+		return "", false
+	}
+	return group(s), true
+}
+
+func normalizeKey(key string) (string, bool) {
 	if len(key) > 128 {
 		return "", false
 	}
@@ -205,5 +228,5 @@ func EnrollmentKeyHash(key string) (hash string, ok bool) {
 	if raw, err := b32.DecodeString(s); err != nil || len(raw) != enrollKeyBytes {
 		return "", false
 	}
-	return Hash(s), true
+	return s, true
 }

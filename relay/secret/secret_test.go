@@ -74,10 +74,16 @@ func TestEnrollmentKey(t *testing.T) {
 		if h, ok := EnrollmentKeyHash(in); !ok || h != hash {
 			t.Errorf("EnrollmentKeyHash(%q) = %q, %v; want the key's hash", in, h, ok)
 		}
+		if c, ok := CanonicalEnrollmentKey(in); !ok || c != key {
+			t.Errorf("CanonicalEnrollmentKey(%q) = %q, %v; want %q", in, c, ok, key)
+		}
 	}
 	for _, in := range []string{"", "ABCD", key + "A", strings.Replace(key, key[:1], "1", 1), strings.Repeat("A", 200)} {
 		if _, ok := EnrollmentKeyHash(in); ok {
 			t.Errorf("EnrollmentKeyHash(%q) accepted", in)
+		}
+		if _, ok := CanonicalEnrollmentKey(in); ok {
+			t.Errorf("CanonicalEnrollmentKey(%q) accepted", in)
 		}
 	}
 	if k2, _ := NewEnrollmentKey(); k2 == key {

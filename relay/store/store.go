@@ -588,6 +588,17 @@ func (s *Store) Packages(ctx context.Context, accountID string) ([]Package, erro
 	return out, wrap("packages", rows.Err())
 }
 
+// PackageByKeyHash returns the package whose enrollment key hashes to
+// hash, with its count of devices not revoked.
+func (s *Store) PackageByKeyHash(ctx context.Context, hash string) (Package, error) {
+	var n int
+	p, err := scanPackage(s.db.QueryRowContext(ctx, `SELECT `+packageCols+`,
+		(SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')
+		FROM deployment_packages p WHERE p.key_hash = $1`, hash), &n)
+	p.Devices = n
+	return p, wrap("package by key", err)
+}
+
 // SetPackageActive enables or disables enrollment with a package.
 func (s *Store) SetPackageActive(ctx context.Context, id string, active bool) error {
 	return s.execOne(ctx, "set package active", `UPDATE deployment_packages SET active = $1 WHERE id = $2`, active, id)
