@@ -17,6 +17,8 @@ const (
 	EvLoginFailed       = "user.login_failed"
 	EvLogout            = "user.logout"
 	EvPackageCreated    = "package.created"
+	EvDownload          = "package.downloaded"
+	EvDownloadFailed    = "package.download_failed"
 	EvDeviceEnrolled    = "device.enrolled"
 	EvEnrollFailed      = "device.enroll_failed"
 	EvDeviceApproved    = "device.approved"

@@ -75,7 +75,7 @@ func (s *Server) api(h apiHandler) http.HandlerFunc {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("request failed", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		ae = errf(http.StatusInternalServerError, CodeInternal, "the relay failed to handle the request; try again or check its log")
 	}
 	if ae.retryAfter > 0 {
@@ -187,6 +187,8 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
 	})
 	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
+	mux.HandleFunc("GET /d/{key}/{file}", s.handleDownloadFile)
 	return s.middleware(mux)
 }
 
@@ -203,9 +205,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.Debug("http", "method", r.Method, "path", logPath(r.URL.Path), "status", rec.status,
 			"remote", remoteIP(r), "took", time.Since(start).Round(time.Microsecond))
 	})
+}
+
+// logPath hides the enrollment key in installer links.
+func logPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/d/"); ok {
+		_, file, _ := strings.Cut(rest, "/")
+		return "/d/<key>/" + file
+	}
+	return p
 }
 
 type statusRecorder struct {

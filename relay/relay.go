@@ -45,6 +45,9 @@ type Config struct {
 	DB        string
 	Logger    *slog.Logger // default: discard
 	PublicURL string       // how clients reach the relay, e.g. http://127.0.0.1:8080 (links)
+	// Downloads is the directory of Host installers (the output of `make
+	// packages`) served through deployment packages' links, /d/<key>.
+	Downloads string
 	TURN      TURNConfig
 	Clock     func() time.Time // default time.Now
 	Version   string           // build version, shown in RelayInfo

@@ -96,7 +96,7 @@ func parseDate(flag, v string) (time.Time, error) {
 
 func newPackageCreateCmd(open opener) *cobra.Command {
 	var spec relay.PackageSpec
-	var from, to string
+	var from, to, publicURL string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a deployment package; prints its enrollment key last",
@@ -122,6 +122,9 @@ line and is not stored anywhere in clear: keep it.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "created package %q (%s), new devices %s\n", p.Name, p.ID, p.EnrollmentState)
+			if publicURL != "" {
+				fmt.Fprintf(out, "install page (share it; it carries the key): %s/d/%s\n", strings.TrimRight(publicURL, "/"), key)
+			}
 			fmt.Fprintln(out, "enrollment key (shown once):")
 			fmt.Fprintln(out, key)
 			return nil
@@ -135,6 +138,7 @@ line and is not stored anywhere in clear: keep it.`,
 	f.IntVar(&spec.MaxDevices, "max-devices", 0, "how many devices may enroll (0: unlimited)")
 	f.StringVar(&from, "valid-from", "", "first day the key works (UTC, YYYY-MM-DD)")
 	f.StringVar(&to, "valid-to", "", "the key stops working at this time (UTC, YYYY-MM-DD)")
+	f.StringVar(&publicURL, "public-url", "", "the relay's public URL, to print the package's install page link")
 	cmd.MarkFlagRequired("name")
 	return cmd
 }

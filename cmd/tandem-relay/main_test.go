@@ -93,13 +93,17 @@ func testPackageKeyEnrolls(t *testing.T, be storetest.Backend) {
 	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "package", "create"); err == nil {
 		t.Fatal("package create without --name succeeded")
 	}
-	out, _, err := run(t, "admin", "--data", dir, "--db", db, "package", "create", "--name", "Office", "--max-devices", "5", "--pending")
+	out, _, err := run(t, "admin", "--data", dir, "--db", db, "package", "create", "--name", "Office", "--max-devices", "5", "--pending",
+		"--public-url", "https://relay.example.com/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := lastLine(out)
 	if len(strings.ReplaceAll(key, "-", "")) != 32 {
 		t.Fatalf("last line %q is not a key", key)
+	}
+	if !strings.Contains(out, "https://relay.example.com/d/"+key+"\n") {
+		t.Fatalf("no install page link:\n%s", out)
 	}
 	out, _, err = run(t, "admin", "--data", dir, "--db", db, "package", "list")
 	if err != nil || !strings.Contains(out, "Office") || !strings.Contains(out, "0/5") || !strings.Contains(out, "pending") {

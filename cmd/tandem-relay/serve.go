@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ type serveOptions struct {
 	data        string
 	db          string
 	publicURL   string
+	downloads   string
 	turnListen  string
 	turnHost    string
 	turnRelayIP string
@@ -57,6 +60,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.data, "data", "./var/relay", "data directory (keys, database)")
 	f.StringVar(&o.db, "db", "", dbUsage)
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
+	f.StringVar(&o.downloads, "downloads", "", "directory of Host installers (make packages' dist/) served by deployment package links, /d/KEY (default DATA/downloads)")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
@@ -180,6 +184,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	public := o.publicURL
 	if public == "" {
 		public = base
+		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
+			public = "" // every address: links use the one each visitor reached
+		}
 	} else if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
 	}
@@ -192,6 +199,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 
 	rel, err := relay.New(relay.Config{
 		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
+		Downloads: downloadsDir(o),
 	})
 	if err != nil {
 		return err
@@ -213,7 +221,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp) }()
 	}
 	fmt.Fprintf(stdout, "tandem-relay: serving %s\n", base)
-	log.Info("relay serving", "url", base, "public_url", public, "data", o.data, "db", rel.Store().Engine(),
+	log.Info("relay serving", "url", base, "public_url", public, "downloads", downloadsDir(o), "data", o.data, "db", rel.Store().Engine(),
 		"version", version.Version)
 
 	var runErr error
@@ -237,4 +245,16 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		log.Warn("closing relay", "err", err)
 	}
 	return runErr
+}
+
+// downloadsDir is --downloads, or DATA/downloads when that exists.
+func downloadsDir(o serveOptions) string {
+	if o.downloads != "" {
+		return o.downloads
+	}
+	d := filepath.Join(o.data, "downloads")
+	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+		return d
+	}
+	return ""
 }
