@@ -29,7 +29,14 @@ func MSIVersion(v string) string {
 }
 
 // MSIFileName is the MSI's name in OutDir.
-func (o Options) MSIFileName() string {
+func (o Options) MSIFileName() string { return "tandem-host-" + o.windowsVersion() + "-x64.msi" }
+
+// ExeFileName is the name the Windows Host's exe is published under in
+// OutDir, next to the MSI: a relay serving OutDir offers it as the online
+// installer (renamed per deployment package).
+func (o Options) ExeFileName() string { return "tandem-host-" + o.windowsVersion() + "-x64.exe" }
+
+func (o Options) windowsVersion() string {
 	ver, pre, meta := PackageVersion(o.Version)
 	if pre != "" {
 		ver += "~" + pre
@@ -37,7 +44,22 @@ func (o Options) MSIFileName() string {
 	if meta != "" {
 		ver += "+" + meta
 	}
-	return "tandem-host-" + ver + "-x64.msi"
+	return ver
+}
+
+// PublishExe copies exe (tandem-host.exe built for windows/amd64) into
+// OutDir as ExeFileName and returns its path.
+func (o Options) PublishExe(exe string) (string, error) {
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(o.OutDir, o.ExeFileName())
+	tmp := out + ".tmp"
+	if err := copyFile(exe, tmp); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return out, os.Rename(tmp, out)
 }
 
 // BuildMSI builds the Host's MSI from windows/tandem-host.wxs with wixl

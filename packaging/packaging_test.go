@@ -259,3 +259,29 @@ xml.dom.minidom.parse(sys.argv[2])`
 		}
 	}
 }
+
+// TestPublishExe: the Windows exe lands next to the MSI under the name a
+// relay's download page looks for.
+func TestPublishExe(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "tandem-host.exe")
+	if err := os.WriteFile(src, []byte("MZ exe bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Version: "v1.2.3-rc.1+git.abc", OutDir: filepath.Join(t.TempDir(), "dist")}
+	p, err := o.PublishExe(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p) != "tandem-host-1.2.3~rc.1.git.abc-x64.exe" {
+		t.Errorf("name %s", filepath.Base(p))
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "MZ exe bytes" {
+		t.Errorf("content %q, %v", b, err)
+	}
+	if _, err := o.PublishExe(filepath.Join(t.TempDir(), "missing.exe")); err == nil {
+		t.Error("a missing exe published")
+	}
+	if ents, _ := os.ReadDir(o.OutDir); len(ents) != 1 {
+		t.Errorf("%d files in dist, want only the exe (no .tmp left)", len(ents))
+	}
+}

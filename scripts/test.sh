@@ -14,7 +14,7 @@ go vet ./...
 echo "== relay builds without cgo"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/tandem-relay
 echo "== capture and wire cross-compile for Windows and macOS (pure Go parts)"
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./capture/... ./transport/... ./policy/... ./relay/...
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./capture/... ./transport/... ./policy/... ./relay/... ./installer/... ./cmd/tandem-host
 
 echo "== PostgreSQL for the store tests"
 # The store tests (and the relay's storage-specific ones) run on SQLite and

@@ -331,14 +331,21 @@ func buildHost(t *testing.T) string {
 
 func startRelay(t *testing.T) (string, *relay.Admin) {
 	t.Helper()
+	return startRelayWith(t, func(*relay.Config) {})
+}
+
+func startRelayWith(t *testing.T, mod func(*relay.Config)) (string, *relay.Admin) {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := relay.New(relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url,
-		PingInterval: time.Second, PingTimeout: 3 * time.Second})
+	cfg := relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url,
+		PingInterval: time.Second, PingTimeout: 3 * time.Second}
+	mod(&cfg)
+	srv, err := relay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

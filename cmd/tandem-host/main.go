@@ -21,6 +21,9 @@ import (
 )
 
 func main() {
+	if relayURL, key, ok := onlineInstaller(os.Args); ok {
+		os.Exit(runSetup(relayURL, key))
+	}
 	if err := root().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-host:", err)
 		os.Exit(1)
@@ -60,9 +63,13 @@ func root() *cobra.Command {
 	rc.PersistentFlags().StringVar(&serviceName, "service-name", installer.DefaultServiceName, "name of the installed service")
 
 	var relayURL, key string
+	var fromInstallerName func() error
 	enroll := &cobra.Command{Use: "enroll", Short: "Enroll this computer with a relay using a deployment package's enrollment key",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fromInstallerName(); err != nil {
+				return err
+			}
 			if relayURL == "" || key == "" {
 				return errors.New("--relay and --key are required")
 			}
@@ -82,6 +89,7 @@ func root() *cobra.Command {
 		}}
 	enroll.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	enroll.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
+	fromInstallerName = installerNameFlag(enroll, &relayURL, &key)
 
 	var serviceMode string
 	runAgent := func(ctx context.Context) error {

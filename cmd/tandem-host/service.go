@@ -31,12 +31,16 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 
 	var relayURL, key, display string
 	var ice cli.ICEFlags
+	var fromInstallerName func() error
 	install := &cobra.Command{Use: "install", Short: "Enroll this computer, install the Host service and start it (as root/Administrator)",
 		Long: "Enrolls with the relay using a deployment package's key, writes the configuration (default: the\n" +
 			"system's place), installs the tandem-host service and starts it. On an installed host it\n" +
 			"re-enrolls with the new key and restarts the service.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fromInstallerName(); err != nil {
+				return err
+			}
 			if relayURL == "" || key == "" {
 				return errors.New("--relay and --key are required")
 			}
@@ -72,6 +76,7 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 		}}
 	install.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	install.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
+	fromInstallerName = installerNameFlag(install, &relayURL, &key)
 	install.Flags().StringVar(&display, "display", "", "X display the service serves (default: the service's $DISPLAY)")
 	ice.Add(install.Flags())
 
