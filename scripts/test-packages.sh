@@ -3,7 +3,8 @@
 # relay on 127.0.0.1 and checks the whole life cycle: a bad enrollment key
 # (installed, not enrolled, a clear message), enrollment from a pre-seeded
 # /etc/tandem/enroll.conf, the device online at the relay, remove (service
-# gone, identity kept), purge (nothing left). Then lists the rpms and checks
+# gone, identity kept), purge (nothing left), and the install script a
+# deployment package's download link serves. Then lists the rpms and checks
 # the other debs' contents. Expects `make packages` to have filled dist/.
 # Refuses to run where a tandem-host package or /etc/tandem already exists.
 set -euo pipefail
@@ -42,7 +43,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 url="http://127.0.0.1:$port"
 RELAY=bin/tandem-relay
 $RELAY admin --data "$tmp/relay" init --owner owner@example.com --password 'Correct-Horse-Battery-9' >/dev/null
-$RELAY serve --listen "127.0.0.1:$port" --data "$tmp/relay" --turn-listen off >"$tmp/relay.log" 2>&1 &
+$RELAY serve --listen "127.0.0.1:$port" --data "$tmp/relay" --turn-listen off --downloads "$DIST" >"$tmp/relay.log" 2>&1 &
 relay_pid=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -155,7 +156,27 @@ ok "used-up key: installed, not enrolled"
 dpkg --purge tandem-host >/dev/null 2>&1 || fail "dpkg --purge"
 [ ! -e /etc/tandem ] || fail "/etc/tandem left after purge"
 
-# 6. The other packages' contents, the rpms' headers and lists.
+# 6. The download link (spec 4.5.2.2): the install page, then its Linux
+# install script, piped to sh as the page says: it fetches this deb from the
+# relay, enrolls into the link's package and starts the service.
+key2=$($RELAY admin --data "$tmp/relay" package create --name "Web link" | tail -n 1)
+page=$(curl -fsS -A 'Mozilla/5.0 (X11; Linux x86_64)' "$url/d/$key2?understood=1") || fail "install page"
+grep -q "/d/$key2/install.sh | sudo sh" <<<"$page" || { echo "$page" >&2; fail "the page does not offer the Linux install command"; }
+grep -q "$(basename "$deb")" <<<"$page" || fail "the page does not offer $(basename "$deb")"
+out=$(curl -fsSL "$url/d/$key2/install.sh" | sh 2>&1) || { echo "$out" >&2; fail "install.sh"; }
+installed || fail "install.sh did not install the deb"
+[ -s /etc/tandem/host.json ] || { echo "$out" >&2; fail "install.sh did not enroll"; }
+[ ! -e /etc/tandem/enroll.conf ] || fail "install.sh left enroll.conf (a secret)"
+for _ in $(seq 1 300); do host_running && break; sleep 0.1; done
+host_running || fail "service not running after install.sh"
+$RELAY admin --data "$tmp/relay" package list | grep "Web link" | grep -q " 1/∞" || { $RELAY admin --data "$tmp/relay" package list; fail "the device is not in the link's package"; }
+ok "download link: install.sh installed, enrolled into its package, service running"
+bad=$(curl -sS -o /dev/null -w '%{http_code}' "$url/d/AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA/install.sh")
+[ "$bad" = 404 ] || fail "an unknown key's install.sh: HTTP $bad"
+dpkg --purge tandem-host >/dev/null 2>&1 || fail "dpkg --purge"
+[ ! -e /etc/tandem ] || fail "/etc/tandem left after purge"
+
+# 7. The other packages' contents, the rpms' headers and lists.
 list=$(dpkg-deb -c "$DIST"/tandem-relay_*_amd64.deb)
 for want in /usr/bin/tandem-relay /lib/systemd/system/tandem-relay.service /etc/default/tandem-relay /var/lib/tandem; do
   grep -q " \.$want/\?$" <<<"$list" || fail "relay deb lacks $want"
