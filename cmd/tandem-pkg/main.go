@@ -65,6 +65,10 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Println(p)
+		if p, err = o.PublishExe(hostExe); err != nil {
+			return err
+		}
+		fmt.Println(p)
 	}
 	return nil
 }
