@@ -112,6 +112,25 @@ var migrations = []migration{
 		`CREATE INDEX audit_events_account ON audit_events (account_id, at_ms)`,
 		`CREATE INDEX audit_events_event ON audit_events (event, at_ms)`,
 	}},
+	{2, "audit settings, user index, reports", []string{
+		// Logging is on unless an administrator turns it off (spec 5.3.1).
+		`ALTER TABLE accounts ADD COLUMN audit_enabled BOOLEAN NOT NULL DEFAULT TRUE`,
+		`CREATE INDEX audit_events_user ON audit_events (actor_user_id, at_ms)`,
+		`CREATE INDEX audit_events_at ON audit_events (at_ms)`,
+		// A generated report keeps its CSV: it answers for the events as they
+		// were when it was made (spec 5.3.2).
+		`CREATE TABLE audit_reports (
+			id         TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			created_by TEXT NOT NULL DEFAULT '',
+			from_ms    BIGINT NOT NULL,
+			to_ms      BIGINT NOT NULL,
+			events     BIGINT NOT NULL,
+			created_at BIGINT NOT NULL,
+			csv        TEXT NOT NULL
+		)`,
+		`CREATE INDEX audit_reports_account ON audit_reports (account_id, created_at)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -275,9 +276,10 @@ func anySlice(ss []string) []any {
 
 // Account is a tenant: its users, packages and devices.
 type Account struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
+	ID           string
+	Name         string
+	CreatedAt    time.Time
+	AuditEnabled bool // events of the account are logged (default true)
 }
 
 // CreateAccount inserts a account; a taken name is ErrConflict.
@@ -290,15 +292,16 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`,
 		a.ID, a.Name, unix(a.CreatedAt))
+	a.AuditEnabled = true
 	return a, wrap("create account", err)
 }
 
-const accountCols = `id, name, created_at`
+const accountCols = `id, name, created_at, audit_enabled`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &created)
+	err := row.Scan(&a.ID, &a.Name, &created, &a.AuditEnabled)
 	a.CreatedAt = fromUnix(created)
 	return a, err
 }
@@ -331,6 +334,11 @@ func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
 		out = append(out, a)
 	}
 	return out, wrap("accounts", rows.Err())
+}
+
+// SetAccountAudit turns an account's audit logging on or off.
+func (s *Store) SetAccountAudit(ctx context.Context, id string, enabled bool) error {
+	return s.execOne(ctx, "set account audit", `UPDATE accounts SET audit_enabled = $1 WHERE id = $2`, enabled, id)
 }
 
 // --- users and memberships ----------------------------------------------------------
@@ -1007,8 +1015,10 @@ type AuditEvent struct {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// AddAudit appends an event.
-func (s *Store) AddAudit(ctx context.Context, e AuditEvent) error {
+// AddAudit appends an event unless its account has turned logging off
+// (checked in the same statement, so every relay node agrees at once);
+// force records it regardless (turning logging off is itself logged).
+func (s *Store) AddAudit(ctx context.Context, e AuditEvent, force ...bool) error {
 	if e.ID == "" {
 		e.ID = NewID()
 	}
@@ -1016,11 +1026,14 @@ func (s *Store) AddAudit(ctx context.Context, e AuditEvent) error {
 	if len(e.Detail) > 0 {
 		detail = string(e.Detail)
 	}
+	always := len(force) > 0 && force[0]
 	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events
 		(id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS TEXT),
+			CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT)
+		WHERE $9 OR $3 IS NULL OR NOT EXISTS (SELECT 1 FROM accounts WHERE id = $3 AND NOT audit_enabled)`,
 		e.ID, e.At.UnixMilli(), nullString(e.AccountID), nullString(e.ActorUserID), nullString(e.ActorDeviceID),
-		e.Event, detail, e.RemoteAddr)
+		e.Event, detail, e.RemoteAddr, always)
 	return wrap("add audit", err)
 }
 
@@ -1029,7 +1042,33 @@ type AuditFilter struct {
 	AccountID string
 	Event     string
 	DeviceID  string
-	Limit     int // 0: 100
+	UserID    string    // events this user did
+	From, To  time.Time // From ≤ At < To; zero: unbounded
+	Limit     int       // 0: 100
+}
+
+func (f AuditFilter) where() (string, []any) {
+	to := int64(math.MaxInt64)
+	if !f.To.IsZero() {
+		to = f.To.UnixMilli()
+	}
+	return `($1 = '' OR e.account_id = $1) AND ($2 = '' OR e.event = $2) AND ($3 = '' OR e.actor_device_id = $3)
+		AND ($4 = '' OR e.actor_user_id = $4) AND e.at_ms >= $5 AND e.at_ms < $6`,
+		[]any{f.AccountID, f.Event, f.DeviceID, f.UserID, f.From.UnixMilli(), to}
+}
+
+const auditCols = `e.id, e.at_ms, e.account_id, e.actor_user_id, e.actor_device_id, e.event, e.detail, e.remote_addr`
+
+func scanAudit(row interface{ Scan(...any) error }, extra ...any) (AuditEvent, error) {
+	var e AuditEvent
+	var at int64
+	var acct, user, dev sql.NullString
+	var detail string
+	err := row.Scan(append([]any{&e.ID, &at, &acct, &user, &dev, &e.Event, &detail, &e.RemoteAddr}, extra...)...)
+	e.At = time.UnixMilli(at).UTC()
+	e.AccountID, e.ActorUserID, e.ActorDeviceID = acct.String, user.String, dev.String
+	e.Detail = json.RawMessage(detail)
+	return e, err
 }
 
 // Audit lists events, newest first.
@@ -1037,27 +1076,145 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) 
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr
-		FROM audit_events
-		WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR event = $2) AND ($3 = '' OR actor_device_id = $3)
-		ORDER BY at_ms DESC, id DESC LIMIT $4`, f.AccountID, f.Event, f.DeviceID, f.Limit)
+	where, args := f.where()
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_events e WHERE `+where+`
+		ORDER BY e.at_ms DESC, e.id DESC LIMIT $7`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, wrap("audit", err)
 	}
 	defer rows.Close()
 	var out []AuditEvent
 	for rows.Next() {
-		var e AuditEvent
-		var at int64
-		var acct, user, dev sql.NullString
-		var detail string
-		if err := rows.Scan(&e.ID, &at, &acct, &user, &dev, &e.Event, &detail, &e.RemoteAddr); err != nil {
+		e, err := scanAudit(rows)
+		if err != nil {
 			return nil, wrap("audit", err)
 		}
-		e.At = time.UnixMilli(at).UTC()
-		e.AccountID, e.ActorUserID, e.ActorDeviceID = acct.String, user.String, dev.String
-		e.Detail = json.RawMessage(detail)
 		out = append(out, e)
 	}
 	return out, wrap("audit", rows.Err())
+}
+
+// AuditLine is an event with the names of who did it, for reports.
+type AuditLine struct {
+	AuditEvent
+	UserEmail string // "" if the user is gone or none acted
+	Device    string // alias or hostname
+}
+
+// AuditEach calls fn for the events f selects, oldest first (Limit is
+// ignored), with names resolved; it stops at fn's first error.
+func (s *Store) AuditEach(ctx context.Context, f AuditFilter, fn func(AuditLine) error) error {
+	where, args := f.where()
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+`, COALESCE(u.email, ''), COALESCE(NULLIF(d.alias, ''), d.hostname, '')
+		FROM audit_events e
+		LEFT JOIN users u ON u.id = e.actor_user_id
+		LEFT JOIN devices d ON d.id = e.actor_device_id
+		WHERE `+where+` ORDER BY e.at_ms, e.id`, args...)
+	if err != nil {
+		return wrap("audit each", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l AuditLine
+		if l.AuditEvent, err = scanAudit(rows, &l.UserEmail, &l.Device); err != nil {
+			return wrap("audit each", err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return wrap("audit each", rows.Err())
+}
+
+// pruneBatch is how many events one DELETE of PruneAudit removes.
+var pruneBatch = 5000
+
+// PruneAudit deletes events and reports older than before, in batches so
+// neither engine holds its write lock for long; it returns how many
+// events went.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	batch := pruneBatch
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+			(SELECT id FROM audit_events WHERE at_ms < $1 LIMIT $2)`, before.UnixMilli(), batch)
+		if err != nil {
+			return total, wrap("prune audit", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < int64(batch) {
+			break
+		}
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM audit_reports WHERE created_at < $1`, unix(before))
+	return total, wrap("prune audit reports", err)
+}
+
+// AuditReport is a generated CSV report of an account's events.
+type AuditReport struct {
+	ID        string
+	AccountID string
+	CreatedBy string // user id
+	From, To  time.Time
+	Events    int
+	CreatedAt time.Time
+	CSV       string // filled by AuditReport only
+}
+
+// CreateAuditReport stores a report.
+func (s *Store) CreateAuditReport(ctx context.Context, r AuditReport) (AuditReport, error) {
+	if r.ID == "" {
+		r.ID = NewID()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_reports (id, account_id, created_by, from_ms, to_ms, events, created_at, csv)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.ID, r.AccountID, r.CreatedBy, r.From.UnixMilli(), r.To.UnixMilli(), r.Events, unix(r.CreatedAt), r.CSV)
+	return r, wrap("create audit report", err)
+}
+
+const reportCols = `id, account_id, created_by, from_ms, to_ms, events, created_at`
+
+func scanReport(row interface{ Scan(...any) error }, extra ...any) (AuditReport, error) {
+	var r AuditReport
+	var from, to, created int64
+	err := row.Scan(append([]any{&r.ID, &r.AccountID, &r.CreatedBy, &from, &to, &r.Events, &created}, extra...)...)
+	r.From, r.To, r.CreatedAt = time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC(), fromUnix(created)
+	return r, err
+}
+
+// AuditReports lists an account's reports, newest first, without their CSV.
+func (s *Store) AuditReports(ctx context.Context, accountID string) ([]AuditReport, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+reportCols+` FROM audit_reports WHERE account_id = $1
+		ORDER BY created_at DESC, id DESC`, accountID)
+	if err != nil {
+		return nil, wrap("audit reports", err)
+	}
+	defer rows.Close()
+	var out []AuditReport
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			return nil, wrap("audit reports", err)
+		}
+		out = append(out, r)
+	}
+	return out, wrap("audit reports", rows.Err())
+}
+
+// AuditReport returns one report of accountID with its CSV.
+func (s *Store) AuditReport(ctx context.Context, accountID, id string) (AuditReport, error) {
+	var csv string
+	r, err := scanReport(s.db.QueryRowContext(ctx, `SELECT `+reportCols+`, csv FROM audit_reports
+		WHERE account_id = $1 AND id = $2`, accountID, id), &csv)
+	r.CSV = csv
+	return r, wrap("audit report", err)
+}
+
+// DeleteAuditReport removes one report of accountID.
+func (s *Store) DeleteAuditReport(ctx context.Context, accountID, id string) error {
+	return s.execOne(ctx, "delete audit report", `DELETE FROM audit_reports WHERE account_id = $1 AND id = $2`, accountID, id)
 }
