@@ -30,6 +30,10 @@ const (
 	EvSessionDenied     = "session.denied"
 	EvSessionStarted    = "session.started"
 	EvSessionEnded      = "session.ended"
+
+	EvAuditSettings      = "audit.settings_changed"
+	EvAuditReport        = "audit.report_created"
+	EvAuditReportDeleted = "audit.report_deleted"
 )
 
 // auditRec is one event to record; empty fields are stored as NULL.
@@ -40,6 +44,7 @@ type auditRec struct {
 	Device  string
 	Remote  string
 	Detail  map[string]any
+	Always  bool // recorded even when the account turned logging off
 }
 
 // audit appends an event. A failure is logged, never returned: the action
@@ -61,7 +66,7 @@ func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r audi
 	err := st.AddAudit(ctx, store.AuditEvent{
 		At: now(), AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
 		Event: r.Event, Detail: detail, RemoteAddr: r.Remote,
-	})
+	}, r.Always)
 	if err != nil {
 		log.Error("audit write failed", "event", r.Event, "err", err)
 	}

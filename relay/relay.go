@@ -57,7 +57,10 @@ type Config struct {
 	PingTimeout  time.Duration // a ping without pong for this long drops the peer; default 40 s
 	GrantTTL     time.Duration // how long a session waits for its guest; default 2 min
 	TokenTTL     time.Duration // login token lifetime; default 12 h
-	Limits       Limits
+	// AuditRetentionMonths is how long audit events and reports are kept;
+	// default 6 (spec 5.3).
+	AuditRetentionMonths int
+	Limits               Limits
 }
 
 // TURNConfig describes the TURN service the relay hands out in ICE server
@@ -108,6 +111,9 @@ func (c *Config) setDefaults() {
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = 12 * time.Hour
 	}
+	if c.AuditRetentionMonths <= 0 {
+		c.AuditRetentionMonths = 6
+	}
 	l := &c.Limits
 	if l.EnrollBurst <= 0 {
 		l.EnrollBurst = 10
@@ -136,6 +142,7 @@ type Server struct {
 	pub        ed25519.PublicKey
 	turnSecret string
 	hub        *hub
+	lastPrune  time.Time // of the audit log; the janitor's alone
 	handler    http.Handler
 
 	enrollLimit  *limiter // per remote IP
@@ -310,6 +317,7 @@ func (s *Server) sweep() {
 	if _, err := s.st.DeleteExpiredLoginTokens(ctx, now); err != nil {
 		s.log.Warn("deleting expired login tokens", "err", err)
 	}
+	s.pruneAudit(now)
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
 	s.loginIPLimit.prune()

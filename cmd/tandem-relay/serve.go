@@ -29,6 +29,7 @@ type serveOptions struct {
 	db          string
 	publicURL   string
 	downloads   string
+	auditMonths int
 	turnListen  string
 	turnHost    string
 	turnRelayIP string
@@ -61,6 +62,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.db, "db", "", dbUsage)
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
 	f.StringVar(&o.downloads, "downloads", "", "directory of Host installers (make packages' dist/) served by deployment package links, /d/KEY (default DATA/downloads)")
+	f.IntVar(&o.auditMonths, "audit-retention-months", 6, "months audit events and reports are kept")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
@@ -172,6 +174,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if o.auditMonths < 1 || o.auditMonths > 1200 {
+		return fmt.Errorf("--audit-retention-months %d: want 1 to 1200", o.auditMonths)
+	}
 	handler := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
 	log := slog.New(handler)
 
@@ -199,7 +204,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 
 	rel, err := relay.New(relay.Config{
 		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
-		Downloads: downloadsDir(o),
+		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,11 @@ package wire
 // JSON bodies of the relay's HTTP API (/api/v1). Shared by the relay and its
 // clients so both sides agree on field names.
 
+import (
+	"encoding/json"
+	"time"
+)
+
 // APIError is the body of every non-2xx answer: a stable code for programs
 // and a message for people.
 type APIError struct {
@@ -101,4 +106,44 @@ type ICEServer struct {
 	URLs       []string `json:"urls"`
 	Username   string   `json:"username,omitempty"`
 	Credential string   `json:"credential,omitempty"`
+}
+
+// AuditEvent is one line of an account's audit log
+// (GET /api/v1/accounts/{account}/audit).
+type AuditEvent struct {
+	ID        string          `json:"id"`
+	At        time.Time       `json:"at"`
+	Event     string          `json:"event"`
+	UserID    string          `json:"user_id,omitempty"`
+	UserEmail string          `json:"user_email,omitempty"`
+	DeviceID  string          `json:"device_id,omitempty"`
+	Device    string          `json:"device,omitempty"`
+	Remote    string          `json:"remote_addr,omitempty"`
+	Detail    json.RawMessage `json:"detail,omitempty"`
+}
+
+// AuditSettings is an account's audit configuration
+// (GET/PUT /api/v1/accounts/{account}/audit/settings); RetentionMonths is
+// the relay's and read-only.
+type AuditSettings struct {
+	Enabled         bool `json:"enabled"`
+	RetentionMonths int  `json:"retention_months,omitempty"`
+}
+
+// AuditReportRequest asks for a CSV report of the UTC days From to To,
+// both included (YYYY-MM-DD).
+type AuditReportRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// AuditReport describes a generated report; its CSV is at
+// /api/v1/accounts/{account}/audit/reports/{id}/csv.
+type AuditReport struct {
+	ID        string    `json:"id"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Events    int       `json:"events"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
 }

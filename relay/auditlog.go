@@ -1,0 +1,356 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// The audit log API (spec 5.3): every member reads their own events;
+// account administrators and the owner read all of the account's, turn
+// logging on or off, and generate, download and delete CSV reports.
+
+// maxReportEvents bounds one CSV report (it is kept in the database, about
+// 200 bytes a line): a longer range is refused with advice to split it.
+const maxReportEvents = 200_000
+
+// maxAuditPage bounds one JSON page of events.
+const maxAuditPage = 1000
+
+// accountMember resolves the {account} path value (id or name) among the
+// caller's memberships. Accounts the caller is not in answer 404 like
+// missing ones, so ids and names can't be probed.
+func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, error) {
+	ref := r.PathValue("account")
+	ms, err := s.st.Memberships(r.Context(), a.user.ID)
+	if err != nil {
+		return store.Membership{}, err
+	}
+	for _, m := range ms {
+		if m.AccountID == ref || strings.EqualFold(m.AccountName, ref) {
+			return m, nil
+		}
+	}
+	return store.Membership{}, errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", ref)
+}
+
+// seesAllAudit: account administrators and the owner read every event of
+// the account and manage its reports; others only their own events.
+func seesAllAudit(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
+
+// auditAdmin authenticates the caller as an administrator of {account}.
+func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, store.Membership{}, err
+	}
+	m, err := s.accountMember(r, a)
+	if err != nil {
+		return a, m, err
+	}
+	if !seesAllAudit(m.Type) {
+		return a, m, errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner manage the audit log")
+	}
+	return a, m, nil
+}
+
+// parseDay reads a UTC day (YYYY-MM-DD).
+func parseDay(field, v string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, errf(http.StatusBadRequest, CodeBadRequest, "%s must be a date like 2026-03-31 (UTC)", field)
+	}
+	return t, nil
+}
+
+// dayRange turns from/to days (both included) into [From, To).
+func dayRange(from, to string) (time.Time, time.Time, error) {
+	f, err := parseDay("from", from)
+	if err != nil {
+		return f, f, err
+	}
+	t, err := parseDay("to", to)
+	if err != nil {
+		return f, t, err
+	}
+	if t.Before(f) {
+		return f, t, errf(http.StatusBadRequest, CodeBadRequest, "to (%s) is before from (%s)", to, from)
+	}
+	return f, t.AddDate(0, 0, 1), nil
+}
+
+// handleAudit is GET /api/v1/accounts/{account}/audit: events newest
+// first. Query: from, to (days, both optional), event, user (administrators
+// only), limit (≤ 1000, default 100).
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.accountMember(r, a)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.AuditFilter{AccountID: m.AccountID, Event: q.Get("event"), UserID: q.Get("user"), Limit: 100}
+	if len(f.Event) > 64 || len(f.UserID) > 64 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "event and user are at most 64 characters")
+	}
+	if v := q.Get("from"); v != "" {
+		if f.From, err = parseDay("from", v); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		t, err := parseDay("to", v)
+		if err != nil {
+			return err
+		}
+		f.To = t.AddDate(0, 0, 1)
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAuditPage {
+			return errf(http.StatusBadRequest, CodeBadRequest, "limit must be 1 to %d", maxAuditPage)
+		}
+		f.Limit = n
+	}
+	if !seesAllAudit(m.Type) {
+		if f.UserID != "" && f.UserID != a.user.ID {
+			return errf(http.StatusForbidden, CodeForbidden, "you can read only your own events")
+		}
+		f.UserID = a.user.ID
+	}
+	evs, err := s.st.Audit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]wire.AuditEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, wire.AuditEvent{ID: e.ID, At: e.At, Event: e.Event, UserID: e.ActorUserID,
+			DeviceID: e.ActorDeviceID, Remote: e.RemoteAddr, Detail: e.Detail})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) retentionMonths() int { return s.cfg.AuditRetentionMonths }
+
+// handleAuditSettings is GET /api/v1/accounts/{account}/audit/settings.
+func (s *Server) handleAuditSettings(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	acct, err := s.st.Account(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: acct.AuditEnabled, RetentionMonths: s.retentionMonths()})
+	return nil
+}
+
+// handleSetAuditSettings is PUT /api/v1/accounts/{account}/audit/settings:
+// logging on or off (spec 5.3.1). The change itself is always logged.
+func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Enabled == nil {
+		return errf(http.StatusBadRequest, CodeBadRequest, "enabled (true or false) is required")
+	}
+	acct, err := s.st.Account(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	if acct.AuditEnabled != *req.Enabled {
+		if !*req.Enabled {
+			// Logged while still on, so the record of turning it off exists.
+			s.audit(auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"enabled": false}, Always: true})
+		}
+		if err := s.st.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled); err != nil {
+			return err
+		}
+		if *req.Enabled {
+			s.audit(auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"enabled": true}})
+		}
+	}
+	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: *req.Enabled, RetentionMonths: s.retentionMonths()})
+	return nil
+}
+
+func wireReport(r store.AuditReport) wire.AuditReport {
+	return wire.AuditReport{ID: r.ID, From: r.From.Format(time.DateOnly), To: r.To.AddDate(0, 0, -1).Format(time.DateOnly),
+		Events: r.Events, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+}
+
+var errReportTooLarge = errors.New("report too large")
+
+// handleCreateAuditReport is POST /api/v1/accounts/{account}/audit/reports:
+// a CSV of the account's events in a range of UTC days (spec 5.3.2).
+func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.AuditReportRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	from, to, err := dayRange(req.From, req.To)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	n := 0
+	writeCSVRow(&b, "Time (UTC)", "Event", "User", "Device", "Remote address", "Details")
+	err = s.st.AuditEach(r.Context(), store.AuditFilter{AccountID: m.AccountID, From: from, To: to}, func(l store.AuditLine) error {
+		if n++; n > maxReportEvents {
+			return errReportTooLarge
+		}
+		user := l.UserEmail
+		if user == "" {
+			user = l.ActorUserID
+		}
+		dev := l.Device
+		if dev == "" {
+			dev = l.ActorDeviceID
+		}
+		detail := string(l.Detail)
+		if detail == "{}" {
+			detail = ""
+		}
+		writeCSVRow(&b, l.At.Format("2006-01-02 15:04:05.000"), l.Event, user, dev, l.RemoteAddr, detail)
+		return nil
+	})
+	if errors.Is(err, errReportTooLarge) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "more than %d events from %s to %s: generate reports for shorter ranges", maxReportEvents, req.From, req.To)
+	} else if err != nil {
+		return err
+	}
+	rep, err := s.st.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.user.ID,
+		From: from, To: to, Events: n, CreatedAt: s.now(), CSV: b.String()})
+	if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAuditReport, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n}})
+	writeJSON(w, http.StatusCreated, wireReport(rep))
+	return nil
+}
+
+// handleAuditReports is GET /api/v1/accounts/{account}/audit/reports.
+func (s *Server) handleAuditReports(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	rs, err := s.st.AuditReports(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	out := make([]wire.AuditReport, 0, len(rs))
+	for _, rep := range rs {
+		out = append(out, wireReport(rep))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) report(r *http.Request, accountID string) (store.AuditReport, error) {
+	rep, err := s.st.AuditReport(r.Context(), accountID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return rep, errf(http.StatusNotFound, CodeNotFound, "no report %q in this account", r.PathValue("id"))
+	}
+	return rep, err
+}
+
+// handleAuditReportCSV is GET .../audit/reports/{id}/csv.
+func (s *Server) handleAuditReportCSV(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.report(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	wr := wireReport(rep)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit_%s_%s.csv"`, wr.From, wr.To))
+	w.Write([]byte(rep.CSV))
+	return nil
+}
+
+// handleDeleteAuditReport is DELETE .../audit/reports/{id}.
+func (s *Server) handleDeleteAuditReport(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.auditAdmin(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.report(r, m.AccountID); err != nil {
+		return err
+	}
+	if err := s.st.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.audit(auditRec{Event: EvAuditReportDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"report": r.PathValue("id")}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeCSVRow writes one line the way the spec tells admins to import it:
+// comma-delimited, every field qualified by apostrophes (doubled inside).
+// A field a spreadsheet would run as a formula gets a leading apostrophe,
+// which spreadsheets show as text.
+func writeCSVRow(b *strings.Builder, fields ...string) {
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if f != "" && strings.ContainsRune("=+-@\t\r", rune(f[0])) {
+			f = "'" + f
+		}
+		f = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(f)
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(f, "'", "''"))
+		b.WriteByte('\'')
+	}
+	b.WriteString("\r\n")
+}
+
+// pruneAudit applies the retention (spec 5.3: six months by default): at
+// most once an hour, from the janitor.
+func (s *Server) pruneAudit(now time.Time) {
+	if now.Sub(s.lastPrune) < time.Hour {
+		return
+	}
+	s.lastPrune = now
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	cutoff := now.AddDate(0, -s.cfg.AuditRetentionMonths, 0)
+	n, err := s.st.PruneAudit(ctx, cutoff)
+	if err != nil {
+		s.log.Warn("pruning the audit log", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("audit log pruned", "events", n, "before", cutoff.Format(time.DateOnly))
+	}
+}
