@@ -1,0 +1,7 @@
+//go:build !linux
+
+package slapdtest
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
