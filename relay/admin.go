@@ -125,6 +125,9 @@ func (a *Admin) Init(ctx context.Context, email, password, accountName string) (
 	if err := a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, CreatedAt: a.now()}); err != nil {
 		return res, err
 	}
+	if err := a.st.SeedAccess(ctx, acct.ID, u.ID); err != nil {
+		return res, err
+	}
 	res.User, res.UserCreated = u, true
 	a.audit(auditRec{Event: EvUserCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"email": email, "type": "owner"}})
 	return res, nil

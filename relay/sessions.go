@@ -33,18 +33,64 @@ type decision struct {
 	Reason      string // for refusals: shown to the user and audited
 }
 
-// decide is the one place where access to a device is decided. Until the
-// access model (roles, role assignments, schedules, confirm access) lands,
-// every enabled member of the device's account gets every permission; the
-// policy evaluator replaces this body and keeps its callers.
-func (s *Server) decide(u store.User, m store.Membership, d store.Device, action string, now time.Time) decision {
+// actionNeeds is the permission without which an action is pointless.
+var actionNeeds = map[string]policy.Permission{
+	ActionRemoteControl:    policy.ViewScreen,
+	ActionFileTransfer:     policy.FileTransfer,
+	ActionChat:             policy.Chat,
+	ActionRemoteManagement: policy.ExecuteCommand,
+}
+
+// decide is the one place where access to a device is decided: the
+// account's role assignments, evaluated by the policy package (deny by
+// default). Requirements this relay and its Hosts cannot enforce yet —
+// confirm access, application whitelists — deny the session rather than
+// be skipped.
+func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d store.Device, action string, now time.Time) decision {
 	switch {
 	case u.Disabled:
 		return decision{Reason: "the user is disabled"}
 	case m.AccountID != d.AccountID:
 		return decision{Reason: "the user is not a member of the device's account"}
 	}
-	return decision{Allow: true, Permissions: policy.FullSet()}
+	snap, err := s.st.Snapshot(ctx, d.AccountID)
+	if err != nil {
+		s.log.Error("reading the access model", "account", d.AccountID, "err", err)
+		return decision{Reason: "the relay could not read the access rules; try again"}
+	}
+	dec := policy.Evaluate(policy.NewModel(snap), policy.Request{
+		UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now,
+		StateUnknown: true, // Hosts don't report lock/logon state yet
+	})
+	if !dec.Allowed {
+		return decision{Reason: denial(dec)}
+	}
+	if dec.Confirm.Required() {
+		return decision{Reason: "your role assignments require the local user's confirmation, which this relay's Hosts cannot ask for yet"}
+	}
+	if dec.Whitelist != nil {
+		return decision{Reason: "your role assignments restrict sessions to whitelisted applications, which this relay's Hosts cannot enforce yet"}
+	}
+	if need := actionNeeds[action]; !dec.Permissions.Has(need) {
+		return decision{Reason: fmt.Sprintf("your roles on this device do not include %s", need)}
+	}
+	return decision{Allow: true, Permissions: dec.Permissions}
+}
+
+// denial summarizes why the evaluator refused: the request-level reason,
+// else the first assignment that came closest.
+func denial(dec policy.Decision) string {
+	for _, r := range dec.Reasons {
+		if r.AssignmentID == "" && r.Code != policy.ReasonNoGrant {
+			return r.String()
+		}
+	}
+	for _, r := range dec.Reasons {
+		if r.AssignmentID != "" {
+			return "no role assignment grants access; " + r.String()
+		}
+	}
+	return "no role assignment grants you access to this device"
 }
 
 // resolveDevice finds the device ref (an id, or a hostname) names among
@@ -147,7 +193,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	now := s.now()
-	dec := s.decide(u, m, d, action, now)
+	dec := s.decide(ctx, u, m, d, action, now)
 	if !dec.Allow || dec.Permissions.Empty() {
 		reason := dec.Reason
 		if reason == "" {

@@ -131,6 +131,72 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX audit_reports_account ON audit_reports (account_id, created_at)`,
 	}},
+	{3, "access model: groups, roles, applications, role assignments", []string{
+		`CREATE TABLE access_groups (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			name        TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			kind        TEXT NOT NULL CHECK (kind IN ('user', 'ldap_user', 'azure_ad_user', 'device')),
+			active      BOOLEAN NOT NULL DEFAULT TRUE,
+			created_at  BIGINT NOT NULL,
+			UNIQUE (account_id, kind, name)
+		)`,
+		// Members are users or devices; their rows go with them.
+		`CREATE TABLE access_group_members (
+			group_id  TEXT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+			member_id TEXT NOT NULL,
+			PRIMARY KEY (group_id, member_id)
+		)`,
+		`CREATE INDEX access_group_members_member ON access_group_members (member_id)`,
+		`CREATE TABLE access_roles (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			name        TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			type        TEXT NOT NULL CHECK (type IN ('device', 'ondemand', 'confirm_access', 'whitelisted_apps')),
+			enabled     BOOLEAN NOT NULL DEFAULT TRUE,
+			rules       TEXT NOT NULL DEFAULT '{}',
+			created_at  BIGINT NOT NULL,
+			UNIQUE (account_id, name)
+		)`,
+		`CREATE TABLE access_apps (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			name        TEXT NOT NULL,
+			enabled     BOOLEAN NOT NULL DEFAULT TRUE,
+			path        TEXT NOT NULL DEFAULT '',
+			executable  TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			UNIQUE (account_id, name)
+		)`,
+		`CREATE TABLE access_assignments (
+			id            TEXT PRIMARY KEY,
+			account_id    TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			name          TEXT NOT NULL,
+			description   TEXT NOT NULL DEFAULT '',
+			active        BOOLEAN NOT NULL DEFAULT TRUE,
+			role_id       TEXT NOT NULL,
+			user_groups   TEXT NOT NULL DEFAULT '[]',
+			device_groups TEXT NOT NULL DEFAULT '[]',
+			schedule      TEXT,
+			created_at    BIGINT NOT NULL
+		)`,
+		`CREATE INDEX access_assignments_account ON access_assignments (account_id)`,
+		// Access is denied by default: accounts from before the access model
+		// keep working through an "Administrators" group of their owners
+		// and administrators with the Administrator role on Everything (the
+		// same start store.SeedAccess gives new accounts).
+		`INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at)
+			SELECT 'administrators-' || id, id, 'Administrators', 'Full access to every device (created with the account).', 'user', TRUE, created_at
+			FROM accounts`,
+		`INSERT INTO access_group_members (group_id, member_id)
+			SELECT 'administrators-' || account_id, user_id FROM memberships WHERE type IN ('owner', 'admin')`,
+		`INSERT INTO access_assignments (id, account_id, name, description, active, role_id, user_groups, device_groups, schedule, created_at)
+			SELECT 'administrators-' || id, id, 'Administrators: full access', '', TRUE, 'administrator',
+				'["administrators-' || id || '"]', '["everything"]', NULL, created_at
+			FROM accounts`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tandem-rc/tandem/policy"
+)
+
+// The access model's data (spec 4.2–4.4): groups and their members, custom
+// roles, the applications catalog and role assignments, per account. The
+// predefined roles and the built-in groups "Everyone" and "Everything" are
+// not stored: they are the same for every account (policy.PredefinedRoles,
+// policy.BuiltinGroups). Snapshot turns an account's rows into the
+// evaluator's input.
+
+// Group is a user or device group of an account.
+type Group struct {
+	ID          string
+	AccountID   string
+	Name        string
+	Description string
+	Kind        policy.GroupKind
+	Active      bool
+	CreatedAt   time.Time
+}
+
+// CreateGroup inserts g; a taken name among the account's groups is
+// ErrConflict.
+func (s *Store) CreateGroup(ctx context.Context, g Group) (Group, error) {
+	if g.ID == "" {
+		g.ID = NewID()
+	}
+	if g.CreatedAt.IsZero() {
+		g.CreatedAt = s.now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, g.ID, g.AccountID, g.Name, g.Description, string(g.Kind), g.Active, unix(g.CreatedAt))
+	return g, wrap("create group", err)
+}
+
+// Groups lists an account's stored groups by name.
+func (s *Store) Groups(ctx context.Context, accountID string) ([]Group, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
+		FROM access_groups WHERE account_id = $1 ORDER BY name, id`, accountID)
+	if err != nil {
+		return nil, wrap("groups", err)
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		var g Group
+		var created int64
+		if err := rows.Scan(&g.ID, &g.AccountID, &g.Name, &g.Description, &g.Kind, &g.Active, &created); err != nil {
+			return nil, wrap("groups", err)
+		}
+		g.CreatedAt = fromUnix(created)
+		out = append(out, g)
+	}
+	return out, wrap("groups", rows.Err())
+}
+
+// AddGroupMember puts a user or device (by id) in a group; already there
+// is not an error.
+func (s *Store) AddGroupMember(ctx context.Context, groupID, memberID string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO access_group_members (group_id, member_id) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, groupID, memberID)
+	return wrap("add group member", err)
+}
+
+// RemoveGroupMember takes a member out of a group.
+func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberID string) error {
+	return s.execOne(ctx, "remove group member", `DELETE FROM access_group_members WHERE group_id = $1 AND member_id = $2`, groupID, memberID)
+}
+
+// RoleRow is a custom role as stored; Role converts it.
+type RoleRow struct {
+	AccountID string
+	Role      policy.Role
+	AppIDs    []string // Whitelisted applications roles: the catalog entries
+	CreatedAt time.Time
+}
+
+type roleRules struct {
+	Permissions  []string            `json:"permissions,omitempty"`
+	ClientType   policy.ClientType   `json:"client_type,omitempty"`
+	Confirm      policy.ConfirmRules `json:"confirm"`
+	AppIDs       []string            `json:"app_ids,omitempty"`
+	ExceptLocked bool                `json:"except_locked,omitempty"`
+	ExceptNoUser bool                `json:"except_no_user,omitempty"`
+}
+
+// CreateRole inserts a custom role.
+func (s *Store) CreateRole(ctx context.Context, r RoleRow) (RoleRow, error) {
+	if r.Role.ID == "" {
+		r.Role.ID = NewID()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.now()
+	}
+	rules, _ := json.Marshal(roleRules{
+		Permissions: r.Role.Permissions.Strings(), ClientType: r.Role.ClientType, Confirm: r.Role.Confirm,
+		AppIDs: r.AppIDs, ExceptLocked: r.Role.Whitelist.ExceptLocked, ExceptNoUser: r.Role.Whitelist.ExceptNoUser,
+	})
+	_, err := s.db.ExecContext(ctx, `INSERT INTO access_roles (id, account_id, name, description, type, enabled, rules, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Role.ID, r.AccountID, r.Role.Name, r.Role.Description,
+		string(r.Role.Type), r.Role.Enabled, string(rules), unix(r.CreatedAt))
+	return r, wrap("create role", err)
+}
+
+// CreateApp adds an application to an account's catalog.
+func (s *Store) CreateApp(ctx context.Context, accountID string, a policy.App) (policy.App, error) {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO access_apps (id, account_id, name, enabled, path, executable, description)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, accountID, a.Name, a.Enabled, a.Path, a.Executable, a.Description)
+	return a, wrap("create application", err)
+}
+
+// CreateAssignment inserts a role assignment of accountID.
+func (s *Store) CreateAssignment(ctx context.Context, accountID string, a policy.Assignment) (policy.Assignment, error) {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	ug, _ := json.Marshal(nonNil(a.UserGroupIDs))
+	dg, _ := json.Marshal(nonNil(a.DeviceGroupIDs))
+	var sched sql.NullString
+	if a.Schedule != nil {
+		b, err := json.Marshal(a.Schedule)
+		if err != nil {
+			return a, fmt.Errorf("store: schedule: %w", err)
+		}
+		sched = sql.NullString{String: string(b), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO access_assignments
+		(id, account_id, name, description, active, role_id, user_groups, device_groups, schedule, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.ID, accountID, a.Name, a.Description, a.Active, a.RoleID,
+		string(ug), string(dg), sched, unix(s.now()))
+	return a, wrap("create role assignment", err)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Snapshot is the evaluator's input for one account: its enabled and
+// disabled members, devices (enabled when enrolled), groups with the
+// built-ins, predefined and custom roles with their applications, and role
+// assignments.
+func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot, error) {
+	var snap policy.Snapshot
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		members := map[string][]string{} // member → groups
+		rows, err := tx.QueryContext(ctx, `SELECT gm.member_id, gm.group_id FROM access_group_members gm
+			JOIN access_groups g ON g.id = gm.group_id WHERE g.account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var m, g string
+			if err := rows.Scan(&m, &g); err != nil {
+				rows.Close()
+				return err
+			}
+			members[m] = append(members[m], g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT u.id, u.email, u.disabled FROM users u
+			JOIN memberships m ON m.user_id = u.id WHERE m.account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var u policy.User
+			var disabled bool
+			if err := rows.Scan(&u.ID, &u.Name, &disabled); err != nil {
+				rows.Close()
+				return err
+			}
+			u.Enabled, u.GroupIDs = !disabled, members[u.ID]
+			snap.Users = append(snap.Users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT id, COALESCE(NULLIF(alias, ''), hostname), state FROM devices WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var d policy.Device
+			var state string
+			if err := rows.Scan(&d.ID, &d.Name, &state); err != nil {
+				rows.Close()
+				return err
+			}
+			d.Enabled, d.GroupIDs = state == string(Enrolled), members[d.ID]
+			snap.Devices = append(snap.Devices, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		snap.Groups = policy.BuiltinGroups()
+		rows, err = tx.QueryContext(ctx, `SELECT id, name, description, kind, active FROM access_groups WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var g policy.Group
+			if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Kind, &g.Active); err != nil {
+				rows.Close()
+				return err
+			}
+			snap.Groups = append(snap.Groups, g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		apps := map[string]policy.App{}
+		rows, err = tx.QueryContext(ctx, `SELECT id, name, enabled, path, executable, description FROM access_apps WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a policy.App
+			if err := rows.Scan(&a.ID, &a.Name, &a.Enabled, &a.Path, &a.Executable, &a.Description); err != nil {
+				rows.Close()
+				return err
+			}
+			apps[a.ID] = a
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		snap.Roles = policy.PredefinedRoles()
+		rows, err = tx.QueryContext(ctx, `SELECT id, name, description, type, enabled, rules FROM access_roles WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r policy.Role
+			var rules string
+			if err := rows.Scan(&r.ID, &r.Name, &r.Description, &r.Type, &r.Enabled, &rules); err != nil {
+				rows.Close()
+				return err
+			}
+			var rr roleRules
+			if err := json.Unmarshal([]byte(rules), &rr); err != nil {
+				rows.Close()
+				return fmt.Errorf("role %s: rules: %w", r.ID, err)
+			}
+			// An unknown permission name (from a newer build) is dropped:
+			// the role grants less, never more.
+			for _, p := range rr.Permissions {
+				if one, err := policy.ParseSet([]string{p}); err == nil {
+					r.Permissions = r.Permissions.Union(one)
+				}
+			}
+			r.ClientType, r.Confirm = rr.ClientType, rr.Confirm
+			r.Whitelist = policy.WhitelistRules{ExceptLocked: rr.ExceptLocked, ExceptNoUser: rr.ExceptNoUser}
+			for _, id := range rr.AppIDs {
+				if a, ok := apps[id]; ok {
+					r.Whitelist.Apps = append(r.Whitelist.Apps, a)
+				}
+			}
+			snap.Roles = append(snap.Roles, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT id, name, description, active, role_id, user_groups, device_groups, schedule
+			FROM access_assignments WHERE account_id = $1`, accountID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a policy.Assignment
+			var ug, dg string
+			var sched sql.NullString
+			if err := rows.Scan(&a.ID, &a.Name, &a.Description, &a.Active, &a.RoleID, &ug, &dg, &sched); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(ug), &a.UserGroupIDs); err != nil {
+				return fmt.Errorf("assignment %s: user groups: %w", a.ID, err)
+			}
+			if err := json.Unmarshal([]byte(dg), &a.DeviceGroupIDs); err != nil {
+				return fmt.Errorf("assignment %s: device groups: %w", a.ID, err)
+			}
+			if sched.Valid {
+				a.Schedule = new(policy.Schedule)
+				if err := json.Unmarshal([]byte(sched.String), a.Schedule); err != nil {
+					return fmt.Errorf("assignment %s: schedule: %w", a.ID, err)
+				}
+			}
+			snap.Assignments = append(snap.Assignments, a)
+		}
+		return rows.Err()
+	})
+	return snap, wrap("snapshot", err)
+}
+
+// AdministratorsGroupID is the id of the account's "Administrators" user
+// group that new accounts (and accounts from before the access model)
+// start with, together with the role assignment AdministratorsAssignmentID
+// giving it the Administrator role on Everything.
+func AdministratorsGroupID(accountID string) string      { return "administrators-" + accountID }
+func AdministratorsAssignmentID(accountID string) string { return "administrators-" + accountID }
+
+// SeedAccess gives an account its starting access model: the
+// "Administrators" group holding ownerID and the assignment of the
+// Administrator role to it on every device. Without it nobody could
+// connect: access is denied by default.
+func (s *Store) SeedAccess(ctx context.Context, accountID, ownerID string) error {
+	now := unix(s.now())
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at)
+			VALUES ($1, $2, 'Administrators', 'Full access to every device (created with the account).', 'user', TRUE, $3)
+			ON CONFLICT DO NOTHING`, AdministratorsGroupID(accountID), accountID, now); err != nil {
+			return err
+		}
+		if ownerID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO access_group_members (group_id, member_id) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING`, AdministratorsGroupID(accountID), ownerID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_assignments
+			(id, account_id, name, description, active, role_id, user_groups, device_groups, schedule, created_at)
+			VALUES ($1, $2, 'Administrators: full access', '', TRUE, $3, $4, $5, NULL, $6) ON CONFLICT DO NOTHING`,
+			AdministratorsAssignmentID(accountID), accountID, policy.RoleIDAdministrator,
+			`["`+AdministratorsGroupID(accountID)+`"]`, `["`+policy.GroupIDEverything+`"]`, now)
+		return err
+	})
+}
