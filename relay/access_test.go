@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -103,5 +104,74 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 	// The owner (Administrators: full access, no confirmation) is unaffected.
 	if sr, _ := e.open(); len(sr.Permissions) != len(policy.AllPermissions) {
 		t.Fatalf("owner permissions %v", sr.Permissions)
+	}
+}
+
+// TestCheckPermissions: the API view of the evaluator, with schedules in a
+// time zone and the reasons for denials.
+func TestCheckPermissions(t *testing.T) {
+	e := newSessionEnv(t)
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	techID, tech := e.member("tech@example.com", store.Member, "Acme")
+	_, stranger := e.member("other@example.com", store.Owner, "Other Co")
+	users, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Helpdesk", Kind: policy.GroupUser, Active: true})
+	st.AddGroupMember(ctx, users.ID, techID)
+	// Web Support on weekdays, 09:00–17:00 Bucharest time.
+	if _, err := st.CreateAssignment(ctx, acct, policy.Assignment{Name: "Office hours", Active: true,
+		RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{users.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything},
+		Schedule: &policy.Schedule{StartDate: policy.Date{Year: 2026, Month: 1, Day: 1},
+			StartTime: policy.TimeOfDay{Hour: 9}, EndTime: policy.TimeOfDay{Hour: 17}, TimeZone: "Europe/Bucharest",
+			Recurrence: policy.Recurrence{Kind: policy.RecurDaily, Daily: policy.DailyWeekdays}}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(tok, query string) (int, wire.CheckResult, []byte) {
+		t.Helper()
+		status, body := e.do("GET", "/api/v1/accounts/Acme/check?"+query, tok, nil)
+		var res wire.CheckResult
+		if status == 200 {
+			decode(t, body, &res)
+		}
+		return status, res, body
+	}
+	base := "user=tech@example.com&device=pc-1&timezone=Europe/Bucharest"
+	// Monday 2026-11-23 10:00 in Bucharest: inside the window.
+	status, res, body := check(e.tok, base+"&date=2026-11-23&time=10:00")
+	if status != 200 || !res.Allowed || len(res.Permissions) != len(policy.AllPermissions) ||
+		len(res.Contributing) != 1 || res.Contributing[0].Name != "Office hours" || !res.At.Equal(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)) {
+		t.Fatalf("monday: %d %s", status, body)
+	}
+	// 17:30 the same day, and Saturday: outside, with the reason.
+	for _, q := range []string{"&date=2026-11-23&time=17:30", "&date=2026-11-28&time=10:00"} {
+		status, res, body = check(e.tok, base+q)
+		if status != 200 || res.Allowed || len(res.Permissions) != 0 || !strings.Contains(strings.Join(res.Reasons, "\n"), "outside the schedule") {
+			t.Fatalf("%s: %d %s", q, status, body)
+		}
+	}
+	// Explain: the owner's own assignment is listed for a user outside its group.
+	_, res, _ = check(e.tok, base+"&date=2026-11-28&time=10:00")
+	if !strings.Contains(strings.Join(res.Reasons, "\n"), "the user is in none of the user groups") {
+		t.Fatalf("reasons %q", res.Reasons)
+	}
+	// Only administrators, only their account; bad input is a 400.
+	if status, _, _ := check(tech, base); status != http.StatusForbidden {
+		t.Fatalf("a member checked permissions: %d", status)
+	}
+	if status, _, _ := check(stranger, base); status != http.StatusNotFound {
+		t.Fatalf("another account's owner: %d", status)
+	}
+	for _, q := range []string{"device=pc-1", "user=tech@example.com", base + "&date=2026-11-23", base + "&date=23.11.2026&time=10:00",
+		"user=tech@example.com&device=pc-1&timezone=Mars/Olympus", "user=tech@example.com&device=pc-1&timezone=../../etc/passwd",
+		base + "&client=tablet"} {
+		status, _, body := check(e.tok, q)
+		if status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", q, status, body)
+		}
+	}
+	for _, q := range []string{"user=nobody@example.com&device=pc-1", "user=tech@example.com&device=no-such-pc"} {
+		if status, _, _ := check(e.tok, q); status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", q, status)
+		}
 	}
 }

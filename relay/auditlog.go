@@ -46,6 +46,12 @@ func seesAllAudit(t store.MemberType) bool { return t == store.Owner || t == sto
 
 // auditAdmin authenticates the caller as an administrator of {account}.
 func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
+	return s.accountAdmin(r, "manage the audit log")
+}
+
+// accountAdmin authenticates the caller as an administrator (or the owner)
+// of {account}; what is the refused action, for the message.
+func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membership, error) {
 	a, err := s.authenticate(r)
 	if err != nil {
 		return a, store.Membership{}, err
@@ -55,7 +61,7 @@ func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
 		return a, m, err
 	}
 	if !seesAllAudit(m.Type) {
-		return a, m, errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner manage the audit log")
+		return a, m, errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner %s", what)
 	}
 	return a, m, nil
 }

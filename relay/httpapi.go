@@ -164,6 +164,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/devices", s.api(s.handleDevices)},
 		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
 		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
+		{"GET", "/api/v1/accounts/{account}/check", s.api(s.handleCheck)},
 		{"GET", "/api/v1/accounts/{account}/audit", s.api(s.handleAudit)},
 		{"GET", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleAuditSettings)},
 		{"PUT", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleSetAuditSettings)},

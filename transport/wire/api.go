@@ -147,3 +147,25 @@ type AuditReport struct {
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
 }
+
+// CheckResult is the answer of Check permissions
+// (GET /api/v1/accounts/{account}/check): the evaluator's decision for a
+// user on a device at an instant, with the reason for every denial.
+type CheckResult struct {
+	At           time.Time         `json:"at"`
+	Allowed      bool              `json:"allowed"`
+	Permissions  []string          `json:"permissions"`
+	ConfirmLocal bool              `json:"confirm_local,omitempty"`
+	ConfirmEmail []string          `json:"confirm_email_groups,omitempty"`
+	Whitelist    []string          `json:"whitelist,omitempty"` // application names; absent: no restriction
+	Contributing []CheckAssignment `json:"contributing"`
+	Reasons      []string          `json:"reasons"`
+}
+
+// CheckAssignment is a role assignment that applied.
+type CheckAssignment struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	RoleID   string `json:"role_id"`
+	RoleName string `json:"role_name"`
+}
