@@ -152,8 +152,9 @@ type route struct {
 	h            http.Handler
 }
 
-func (s *Server) routes() http.Handler {
-	routes := []route{
+// routeTable lists the API's routes (the authorization tests walk it).
+func (s *Server) routeTable() []route {
+	return []route{
 		{"GET", "/api/v1/health", s.api(s.handleHealth)},
 		{"GET", "/api/v1/relay", s.api(s.handleRelayInfo)},
 		{"POST", "/api/v1/enroll", s.api(s.handleEnroll)},
@@ -165,6 +166,21 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
 		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
 		{"GET", "/api/v1/accounts/{account}/check", s.api(s.handleCheck)},
+		{"GET", "/api/v1/accounts/{account}/groups", s.api(s.handleGroups)},
+		{"POST", "/api/v1/accounts/{account}/groups", s.api(s.handleCreateGroup)},
+		{"GET", "/api/v1/accounts/{account}/groups/{id}", s.api(s.handleGroup)},
+		{"PATCH", "/api/v1/accounts/{account}/groups/{id}", s.api(s.handleUpdateGroup)},
+		{"DELETE", "/api/v1/accounts/{account}/groups/{id}", s.api(s.handleDeleteGroup)},
+		{"PUT", "/api/v1/accounts/{account}/groups/{id}/members/{member}", s.api(s.handleGroupMember)},
+		{"DELETE", "/api/v1/accounts/{account}/groups/{id}/members/{member}", s.api(s.handleGroupMember)},
+		{"GET", "/api/v1/accounts/{account}/roles", s.api(s.handleRoles)},
+		{"POST", "/api/v1/accounts/{account}/roles", s.api(s.handleCreateRole)},
+		{"PUT", "/api/v1/accounts/{account}/roles/{id}", s.api(s.handleUpdateRole)},
+		{"DELETE", "/api/v1/accounts/{account}/roles/{id}", s.api(s.handleDeleteRole)},
+		{"GET", "/api/v1/accounts/{account}/assignments", s.api(s.handleAssignments)},
+		{"POST", "/api/v1/accounts/{account}/assignments", s.api(s.handleCreateAssignment)},
+		{"PUT", "/api/v1/accounts/{account}/assignments/{id}", s.api(s.handleUpdateAssignment)},
+		{"DELETE", "/api/v1/accounts/{account}/assignments/{id}", s.api(s.handleDeleteAssignment)},
 		{"GET", "/api/v1/accounts/{account}/audit", s.api(s.handleAudit)},
 		{"GET", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleAuditSettings)},
 		{"PUT", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleSetAuditSettings)},
@@ -173,6 +189,10 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
 	}
+}
+
+func (s *Server) routes() http.Handler {
+	routes := s.routeTable()
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	var paths []string

@@ -126,21 +126,7 @@ func (s *Store) CreateAssignment(ctx context.Context, accountID string, a policy
 	if a.ID == "" {
 		a.ID = NewID()
 	}
-	ug, _ := json.Marshal(nonNil(a.UserGroupIDs))
-	dg, _ := json.Marshal(nonNil(a.DeviceGroupIDs))
-	var sched sql.NullString
-	if a.Schedule != nil {
-		b, err := json.Marshal(a.Schedule)
-		if err != nil {
-			return a, fmt.Errorf("store: schedule: %w", err)
-		}
-		sched = sql.NullString{String: string(b), Valid: true}
-	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_assignments
-		(id, account_id, name, description, active, role_id, user_groups, device_groups, schedule, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.ID, accountID, a.Name, a.Description, a.Active, a.RoleID,
-		string(ug), string(dg), sched, unix(s.now()))
-	return a, wrap("create role assignment", err)
+	return a, wrap("create role assignment", writeAssignment(ctx, s.db, accountID, a, true, s.now()))
 }
 
 func nonNil(s []string) []string {
@@ -289,34 +275,8 @@ func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot
 			return err
 		}
 
-		rows, err = tx.QueryContext(ctx, `SELECT id, name, description, active, role_id, user_groups, device_groups, schedule
-			FROM access_assignments WHERE account_id = $1`, accountID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var a policy.Assignment
-			var ug, dg string
-			var sched sql.NullString
-			if err := rows.Scan(&a.ID, &a.Name, &a.Description, &a.Active, &a.RoleID, &ug, &dg, &sched); err != nil {
-				return err
-			}
-			if err := json.Unmarshal([]byte(ug), &a.UserGroupIDs); err != nil {
-				return fmt.Errorf("assignment %s: user groups: %w", a.ID, err)
-			}
-			if err := json.Unmarshal([]byte(dg), &a.DeviceGroupIDs); err != nil {
-				return fmt.Errorf("assignment %s: device groups: %w", a.ID, err)
-			}
-			if sched.Valid {
-				a.Schedule = new(policy.Schedule)
-				if err := json.Unmarshal([]byte(sched.String), a.Schedule); err != nil {
-					return fmt.Errorf("assignment %s: schedule: %w", a.ID, err)
-				}
-			}
-			snap.Assignments = append(snap.Assignments, a)
-		}
-		return rows.Err()
+		snap.Assignments, err = assignmentsTx(ctx, tx, accountID)
+		return err
 	})
 	return snap, wrap("snapshot", err)
 }
@@ -353,4 +313,242 @@ func (s *Store) SeedAccess(ctx context.Context, accountID, ownerID string) error
 			`["`+AdministratorsGroupID(accountID)+`"]`, `["`+policy.GroupIDEverything+`"]`, now)
 		return err
 	})
+}
+
+// Group returns one group of accountID.
+func (s *Store) Group(ctx context.Context, accountID, id string) (Group, error) {
+	var g Group
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
+		FROM access_groups WHERE account_id = $1 AND id = $2`, accountID, id).
+		Scan(&g.ID, &g.AccountID, &g.Name, &g.Description, &g.Kind, &g.Active, &created)
+	g.CreatedAt = fromUnix(created)
+	return g, wrap("group", err)
+}
+
+// UpdateGroup writes g's name, description and active flag.
+func (s *Store) UpdateGroup(ctx context.Context, g Group) error {
+	return s.execOne(ctx, "update group", `UPDATE access_groups SET name = $1, description = $2, active = $3
+		WHERE account_id = $4 AND id = $5`, g.Name, g.Description, g.Active, g.AccountID, g.ID)
+}
+
+// DeleteGroup removes a group, its memberships, and its id from the
+// account's role assignments (which then reach fewer users or devices).
+func (s *Store) DeleteGroup(ctx context.Context, accountID, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM access_groups WHERE account_id = $1 AND id = $2`, accountID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		as, err := assignmentsTx(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			ug, dg := without(a.UserGroupIDs, id), without(a.DeviceGroupIDs, id)
+			if len(ug) == len(a.UserGroupIDs) && len(dg) == len(a.DeviceGroupIDs) {
+				continue
+			}
+			a.UserGroupIDs, a.DeviceGroupIDs = ug, dg
+			if err := writeAssignment(ctx, tx, accountID, a, false, time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func without(ids []string, id string) []string {
+	out := make([]string, 0, len(ids))
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// GroupMembers lists the ids of a group's members.
+func (s *Store) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT member_id FROM access_group_members WHERE group_id = $1 ORDER BY member_id`, groupID)
+	if err != nil {
+		return nil, wrap("group members", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("group members", err)
+		}
+		out = append(out, id)
+	}
+	return out, wrap("group members", rows.Err())
+}
+
+// Assignments lists an account's role assignments by name.
+func (s *Store) Assignments(ctx context.Context, accountID string) ([]policy.Assignment, error) {
+	var out []policy.Assignment
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = assignmentsTx(ctx, tx, accountID)
+		return err
+	})
+	return out, wrap("assignments", err)
+}
+
+func assignmentsTx(ctx context.Context, tx *sql.Tx, accountID string) ([]policy.Assignment, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name, description, active, role_id, user_groups, device_groups, schedule
+		FROM access_assignments WHERE account_id = $1 ORDER BY name, id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []policy.Assignment
+	for rows.Next() {
+		var a policy.Assignment
+		var ug, dg string
+		var sched sql.NullString
+		if err := rows.Scan(&a.ID, &a.Name, &a.Description, &a.Active, &a.RoleID, &ug, &dg, &sched); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(ug), &a.UserGroupIDs); err != nil {
+			return nil, fmt.Errorf("assignment %s: user groups: %w", a.ID, err)
+		}
+		if err := json.Unmarshal([]byte(dg), &a.DeviceGroupIDs); err != nil {
+			return nil, fmt.Errorf("assignment %s: device groups: %w", a.ID, err)
+		}
+		if sched.Valid {
+			a.Schedule = new(policy.Schedule)
+			if err := json.Unmarshal([]byte(sched.String), a.Schedule); err != nil {
+				return nil, fmt.Errorf("assignment %s: schedule: %w", a.ID, err)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// writeAssignment updates (or with insert, creates) a role assignment.
+func writeAssignment(ctx context.Context, tx interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, accountID string, a policy.Assignment, insert bool, created time.Time) error {
+	ug, _ := json.Marshal(nonNil(a.UserGroupIDs))
+	dg, _ := json.Marshal(nonNil(a.DeviceGroupIDs))
+	var sched sql.NullString
+	if a.Schedule != nil {
+		b, err := json.Marshal(a.Schedule)
+		if err != nil {
+			return fmt.Errorf("store: schedule: %w", err)
+		}
+		sched = sql.NullString{String: string(b), Valid: true}
+	}
+	if insert {
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_assignments
+			(id, account_id, name, description, active, role_id, user_groups, device_groups, schedule, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.ID, accountID, a.Name, a.Description, a.Active, a.RoleID,
+			string(ug), string(dg), sched, unix(created))
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE access_assignments SET name = $1, description = $2, active = $3, role_id = $4,
+		user_groups = $5, device_groups = $6, schedule = $7 WHERE account_id = $8 AND id = $9`,
+		a.Name, a.Description, a.Active, a.RoleID, string(ug), string(dg), sched, accountID, a.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// UpdateAssignment replaces a role assignment of accountID.
+func (s *Store) UpdateAssignment(ctx context.Context, accountID string, a policy.Assignment) error {
+	return wrap("update role assignment", s.tx(ctx, func(tx *sql.Tx) error { return writeAssignment(ctx, tx, accountID, a, false, time.Time{}) }))
+}
+
+// DeleteAssignment removes a role assignment of accountID.
+func (s *Store) DeleteAssignment(ctx context.Context, accountID, id string) error {
+	return s.execOne(ctx, "delete role assignment", `DELETE FROM access_assignments WHERE account_id = $1 AND id = $2`, accountID, id)
+}
+
+// Roles lists an account's custom roles by name (the predefined ones are
+// policy.PredefinedRoles).
+func (s *Store) Roles(ctx context.Context, accountID string) ([]RoleRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, description, type, enabled, rules, created_at
+		FROM access_roles WHERE account_id = $1 ORDER BY name, id`, accountID)
+	if err != nil {
+		return nil, wrap("roles", err)
+	}
+	defer rows.Close()
+	var out []RoleRow
+	for rows.Next() {
+		rr := RoleRow{AccountID: accountID}
+		var rules string
+		var created int64
+		if err := rows.Scan(&rr.Role.ID, &rr.Role.Name, &rr.Role.Description, &rr.Role.Type, &rr.Role.Enabled, &rules, &created); err != nil {
+			return nil, wrap("roles", err)
+		}
+		rr.CreatedAt = fromUnix(created)
+		var ru roleRules
+		if err := json.Unmarshal([]byte(rules), &ru); err != nil {
+			return nil, fmt.Errorf("store: role %s: rules: %w", rr.Role.ID, err)
+		}
+		for _, p := range ru.Permissions {
+			if one, err := policy.ParseSet([]string{p}); err == nil {
+				rr.Role.Permissions = rr.Role.Permissions.Union(one)
+			}
+		}
+		rr.Role.ClientType, rr.Role.Confirm, rr.AppIDs = ru.ClientType, ru.Confirm, ru.AppIDs
+		rr.Role.Whitelist.ExceptLocked, rr.Role.Whitelist.ExceptNoUser = ru.ExceptLocked, ru.ExceptNoUser
+		out = append(out, rr)
+	}
+	return out, wrap("roles", rows.Err())
+}
+
+// UpdateRole replaces a custom role.
+func (s *Store) UpdateRole(ctx context.Context, r RoleRow) error {
+	rules, _ := json.Marshal(roleRules{
+		Permissions: r.Role.Permissions.Strings(), ClientType: r.Role.ClientType, Confirm: r.Role.Confirm,
+		AppIDs: r.AppIDs, ExceptLocked: r.Role.Whitelist.ExceptLocked, ExceptNoUser: r.Role.Whitelist.ExceptNoUser,
+	})
+	return s.execOne(ctx, "update role", `UPDATE access_roles SET name = $1, description = $2, enabled = $3, rules = $4
+		WHERE account_id = $5 AND id = $6`, r.Role.Name, r.Role.Description, r.Role.Enabled, string(rules), r.AccountID, r.Role.ID)
+}
+
+// DeleteRole removes a custom role and deactivates its role assignments
+// (spec 4.4.5), returning their ids.
+func (s *Store) DeleteRole(ctx context.Context, accountID, id string) ([]string, error) {
+	var disabled []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM access_roles WHERE account_id = $1 AND id = $2`, accountID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM access_assignments WHERE account_id = $1 AND role_id = $2 ORDER BY id`, accountID, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return err
+			}
+			disabled = append(disabled, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE access_assignments SET active = FALSE WHERE account_id = $1 AND role_id = $2`, accountID, id)
+		return err
+	})
+	return disabled, wrap("delete role", err)
 }

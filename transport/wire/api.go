@@ -169,3 +169,90 @@ type CheckAssignment struct {
 	RoleID   string `json:"role_id"`
 	RoleName string `json:"role_name"`
 }
+
+// Group is a user or device group (/api/v1/accounts/{account}/groups).
+// Builtin groups ("Everyone", "Everything") are read-only.
+type Group struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Kind        string   `json:"kind"` // user, ldap_user, device
+	Active      bool     `json:"active"`
+	Builtin     bool     `json:"builtin,omitempty"`
+	Members     []string `json:"members,omitempty"` // ids of users or devices (GET one group)
+}
+
+// GroupRequest creates (all fields but kind optional except name) or
+// updates (only the fields given) a group.
+type GroupRequest struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Kind        string  `json:"kind,omitempty"` // on create: user or device
+	Active      *bool   `json:"active,omitempty"`
+}
+
+// RoleInfo is a predefined or custom role (/api/v1/accounts/{account}/roles).
+type RoleInfo struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Type        string   `json:"type"` // device, ondemand, confirm_access, whitelisted_apps
+	Enabled     bool     `json:"enabled"`
+	Predefined  bool     `json:"predefined,omitempty"`
+	Permissions []string `json:"permissions,omitempty"` // device and ondemand roles
+	ClientType  string   `json:"client_type,omitempty"` // device roles: installed_guest, browser, any
+	// Confirm access roles.
+	ConfirmLocal        bool     `json:"confirm_local,omitempty"`
+	ExceptLocked        bool     `json:"except_locked,omitempty"` // also whitelisted_apps
+	ExceptNoUser        bool     `json:"except_no_user,omitempty"`
+	ConfirmEmailGroups  []string `json:"confirm_email_groups,omitempty"`
+	EmailOnlyWhenLocked bool     `json:"email_only_when_locked,omitempty"`
+	EmailOnlyWhenNoUser bool     `json:"email_only_when_no_user,omitempty"`
+	// Whitelisted applications roles: ids from the applications catalog.
+	AppIDs []string `json:"app_ids,omitempty"`
+}
+
+// RoleDeleted answers the removal of a role: its assignments, now inactive.
+type RoleDeleted struct {
+	DisabledAssignments []string `json:"disabled_assignments"`
+}
+
+// Assignment is a role assignment
+// (/api/v1/accounts/{account}/assignments). Status is computed: e.g.
+// "active", "inactive", "active_due_to_schedule".
+type Assignment struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Description  string    `json:"description"`
+	Active       bool      `json:"active"`
+	RoleID       string    `json:"role_id"`
+	UserGroups   []string  `json:"user_groups"`
+	DeviceGroups []string  `json:"device_groups"`
+	Schedule     *Schedule `json:"schedule,omitempty"`
+	Status       string    `json:"status,omitempty"`
+}
+
+// Schedule restricts an assignment in time (spec 4.4.7); wall-clock
+// values in TimeZone (IANA; default UTC).
+type Schedule struct {
+	StartDate  string     `json:"start_date"` // YYYY-MM-DD
+	AllDay     bool       `json:"all_day,omitempty"`
+	StartTime  string     `json:"start_time,omitempty"` // HH:MM
+	EndTime    string     `json:"end_time,omitempty"`
+	TimeZone   string     `json:"timezone,omitempty"`
+	Recurrence Recurrence `json:"recurrence"`
+	EndDate    string     `json:"end_date,omitempty"`
+}
+
+// Recurrence: kind none (""), daily (daily: "" every N days, weekdays,
+// weekends), weekly (weekdays: "monday"...), monthly (month_day or
+// last_day), yearly (month 1–12 + month_day); interval is "every N".
+type Recurrence struct {
+	Kind     string   `json:"kind,omitempty"`
+	Interval int      `json:"interval,omitempty"`
+	Daily    string   `json:"daily,omitempty"`
+	Weekdays []string `json:"weekdays,omitempty"`
+	MonthDay int      `json:"month_day,omitempty"`
+	LastDay  bool     `json:"last_day,omitempty"`
+	Month    int      `json:"month,omitempty"`
+}

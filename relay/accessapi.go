@@ -1,0 +1,766 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// The access model's API (spec 4.2–4.4): groups and their members, roles,
+// role assignments. Account administrators and the owner manage them;
+// every write is checked, audited, and leaves nothing behind when refused.
+
+// Audit events of the access model.
+const (
+	EvGroupCreated      = "group.created"
+	EvGroupUpdated      = "group.updated"
+	EvGroupDeleted      = "group.deleted"
+	EvGroupMemberAdded  = "group.member_added"
+	EvGroupMemberRemove = "group.member_removed"
+	EvRoleCreated       = "role.created"
+	EvRoleUpdated       = "role.updated"
+	EvRoleDeleted       = "role.deleted"
+	EvAssignmentCreated = "assignment.created"
+	EvAssignmentUpdated = "assignment.updated"
+	EvAssignmentDeleted = "assignment.deleted"
+)
+
+const (
+	maxDescription = 1024
+	maxGroupRefs   = 1000 // groups named by one assignment
+)
+
+func (s *Server) accessAdmin(r *http.Request) (authed, store.Membership, error) {
+	return s.accountAdmin(r, "manage groups, roles and role assignments")
+}
+
+func badf(format string, args ...any) error {
+	return errf(http.StatusBadRequest, CodeBadRequest, format, args...)
+}
+
+func checkDescription(d string) error {
+	if !validText(d, maxDescription) {
+		return badf("description: at most %d bytes, no control characters", maxDescription)
+	}
+	return nil
+}
+
+// --- groups -----------------------------------------------------------------
+
+func wireGroup(g store.Group) wire.Group {
+	return wire.Group{ID: g.ID, Name: g.Name, Description: g.Description, Kind: string(g.Kind), Active: g.Active}
+}
+
+// handleGroups is GET /api/v1/accounts/{account}/groups: the built-in
+// groups, then the account's.
+func (s *Server) handleGroups(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	gs, err := s.st.Groups(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	var out []wire.Group
+	for _, b := range policy.BuiltinGroups() {
+		out = append(out, wire.Group{ID: b.ID, Name: b.Name, Kind: string(b.Kind), Active: true, Builtin: true})
+	}
+	for _, g := range gs {
+		out = append(out, wireGroup(g))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// group resolves {id} among the account's stored groups; built-ins are
+// refused for writes.
+func (s *Server) group(r *http.Request, accountID string) (store.Group, error) {
+	id := r.PathValue("id")
+	if id == policy.GroupIDEveryone || id == policy.GroupIDEverything {
+		return store.Group{}, errf(http.StatusConflict, CodeConflict, "the built-in groups Everyone and Everything can't be changed")
+	}
+	g, err := s.st.Group(r.Context(), accountID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, errf(http.StatusNotFound, CodeNotFound, "no group %q in this account", id)
+	}
+	return g, err
+}
+
+// handleCreateGroup is POST /api/v1/accounts/{account}/groups.
+func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.GroupRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	g := store.Group{AccountID: m.AccountID, Active: true, CreatedAt: s.now()}
+	switch policy.GroupKind(req.Kind) {
+	case policy.GroupUser, policy.GroupDevice:
+		g.Kind = policy.GroupKind(req.Kind)
+	case policy.GroupLDAP:
+		return badf("LDAP user groups are imported from the directory, not created by hand")
+	default:
+		return badf("kind must be user or device")
+	}
+	if req.Name == nil {
+		return badf("name is required")
+	}
+	if err := checkName(*req.Name); err != nil {
+		return badf("name: %v", err)
+	}
+	g.Name = *req.Name
+	if req.Description != nil {
+		if err := checkDescription(*req.Description); err != nil {
+			return err
+		}
+		g.Description = *req.Description
+	}
+	if req.Active != nil {
+		g.Active = *req.Active
+	}
+	if strings.EqualFold(g.Name, "Everyone") || strings.EqualFold(g.Name, "Everything") {
+		return errf(http.StatusConflict, CodeConflict, "%q is a built-in group's name", g.Name)
+	}
+	g, err = s.st.CreateGroup(r.Context(), g)
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvGroupCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)}})
+	writeJSON(w, http.StatusCreated, wireGroup(g))
+	return nil
+}
+
+// handleGroup is GET /api/v1/accounts/{account}/groups/{id}, with members.
+func (s *Server) handleGroup(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.group(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	out := wireGroup(g)
+	if out.Members, err = s.st.GroupMembers(r.Context(), g.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleUpdateGroup is PATCH /api/v1/accounts/{account}/groups/{id}. LDAP
+// groups keep their directory name: only status and description change.
+func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.group(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	var req wire.GroupRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Kind != "" && req.Kind != string(g.Kind) {
+		return badf("a group's kind can't change")
+	}
+	if req.Name != nil {
+		if g.Kind == policy.GroupLDAP && *req.Name != g.Name {
+			return badf("an LDAP group's name comes from the directory")
+		}
+		if err := checkName(*req.Name); err != nil {
+			return badf("name: %v", err)
+		}
+		g.Name = *req.Name
+	}
+	if req.Description != nil {
+		if err := checkDescription(*req.Description); err != nil {
+			return err
+		}
+		g.Description = *req.Description
+	}
+	if req.Active != nil {
+		g.Active = *req.Active
+	}
+	err = s.st.UpdateGroup(r.Context(), g)
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvGroupUpdated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"group": g.ID, "name": g.Name, "active": g.Active}})
+	writeJSON(w, http.StatusOK, wireGroup(g))
+	return nil
+}
+
+// handleDeleteGroup is DELETE /api/v1/accounts/{account}/groups/{id}; the
+// role assignments naming it stop naming it.
+func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.group(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteGroup(r.Context(), m.AccountID, g.ID); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvGroupDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"group": g.ID, "name": g.Name}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleGroupMember is PUT or DELETE
+// /api/v1/accounts/{account}/groups/{id}/members/{member}: a user (id or
+// email) of the account in a user group, a device (id or hostname) in a
+// device group.
+func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.group(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ref := r.PathValue("member")
+	var member string
+	if g.Kind == policy.GroupDevice {
+		d, err := s.resolveDevice(ctx, []string{m.AccountID}, ref)
+		if err != nil {
+			return err
+		}
+		member = d.ID
+	} else {
+		if g.Kind == policy.GroupLDAP {
+			return errf(http.StatusConflict, CodeConflict, "LDAP group members come from the directory at each login")
+		}
+		if member, err = s.accountUser(ctx, m.AccountID, ref); err != nil {
+			return err
+		}
+	}
+	ev := EvGroupMemberAdded
+	if r.Method == http.MethodDelete {
+		ev = EvGroupMemberRemove
+		if err := s.st.RemoveGroupMember(ctx, g.ID, member); errors.Is(err, store.ErrNotFound) {
+			return errf(http.StatusNotFound, CodeNotFound, "%s is not in group %q", ref, g.Name)
+		} else if err != nil {
+			return err
+		}
+	} else if err := s.st.AddGroupMember(ctx, g.ID, member); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: ev, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"group": g.ID, "member": member}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// accountUser resolves a user id or email among accountID's members.
+func (s *Server) accountUser(ctx context.Context, accountID, ref string) (string, error) {
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", ref)
+	if !validText(ref, maxEmail) || ref == "" {
+		return "", notFound
+	}
+	u, err := s.st.User(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = s.st.UserByEmail(ctx, strings.ToLower(ref))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return "", notFound
+	} else if err != nil {
+		return "", err
+	}
+	ms, err := s.st.Memberships(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(ms, func(m store.Membership) bool { return m.AccountID == accountID }) {
+		return "", notFound
+	}
+	return u.ID, nil
+}
+
+// --- roles ------------------------------------------------------------------
+
+func wireRole(r policy.Role, appIDs []string, predefined bool) wire.RoleInfo {
+	return wire.RoleInfo{ID: r.ID, Name: r.Name, Description: r.Description, Type: string(r.Type), Enabled: r.Enabled,
+		Predefined: predefined, Permissions: r.Permissions.Strings(), ClientType: string(r.ClientType),
+		ConfirmLocal: r.Confirm.Local, ExceptLocked: r.Confirm.ExceptLocked || r.Whitelist.ExceptLocked,
+		ExceptNoUser: r.Confirm.ExceptNoUser || r.Whitelist.ExceptNoUser, ConfirmEmailGroups: r.Confirm.EmailGroupIDs,
+		EmailOnlyWhenLocked: r.Confirm.EmailOnlyLocked, EmailOnlyWhenNoUser: r.Confirm.EmailOnlyNoUser, AppIDs: appIDs}
+}
+
+// handleRoles is GET /api/v1/accounts/{account}/roles: predefined, then custom.
+func (s *Server) handleRoles(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	rs, err := s.st.Roles(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	var out []wire.RoleInfo
+	for _, p := range policy.PredefinedRoles() {
+		out = append(out, wireRole(p, nil, true))
+	}
+	for _, rr := range rs {
+		out = append(out, wireRole(rr.Role, rr.AppIDs, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// roleFromWire validates a role request of accountID.
+func (s *Server) roleFromWire(ctx context.Context, accountID string, req wire.RoleInfo) (store.RoleRow, error) {
+	rr := store.RoleRow{AccountID: accountID}
+	if err := checkName(req.Name); err != nil {
+		return rr, badf("name: %v", err)
+	}
+	if err := checkDescription(req.Description); err != nil {
+		return rr, err
+	}
+	perms, err := policy.ParseSet(req.Permissions)
+	if err != nil {
+		return rr, badf("permissions: %v", err)
+	}
+	role := policy.Role{ID: "new", Name: req.Name, Description: req.Description, Type: policy.RoleType(req.Type), Enabled: req.Enabled}
+	switch role.Type {
+	case policy.RoleDevice:
+		role.Permissions, role.ClientType = perms, policy.ClientType(req.ClientType)
+		if role.ClientType == "" {
+			role.ClientType = policy.ClientAny
+		}
+	case policy.RoleOnDemand:
+		role.Permissions = perms
+	case policy.RoleConfirmAccess:
+		if len(req.ConfirmEmailGroups) > maxGroupRefs {
+			return rr, badf("at most %d email groups", maxGroupRefs)
+		}
+		if err := s.checkGroups(ctx, accountID, req.ConfirmEmailGroups, true); err != nil {
+			return rr, err
+		}
+		role.Confirm = policy.ConfirmRules{Local: req.ConfirmLocal, ExceptLocked: req.ExceptLocked, ExceptNoUser: req.ExceptNoUser,
+			EmailGroupIDs: req.ConfirmEmailGroups, EmailOnlyLocked: req.EmailOnlyWhenLocked, EmailOnlyNoUser: req.EmailOnlyWhenNoUser}
+		if !role.Confirm.Local && len(role.Confirm.EmailGroupIDs) == 0 {
+			return rr, badf("a confirm access role needs confirm_local or confirm_email_groups")
+		}
+	case policy.RoleWhitelistedApps:
+		return rr, errf(http.StatusNotImplemented, CodeBadRequest, "whitelisted applications roles need the applications catalog, which this relay has no API for yet")
+	default:
+		return rr, badf("type must be device, ondemand, confirm_access or whitelisted_apps")
+	}
+	if role.Type != policy.RoleDevice && role.Type != policy.RoleOnDemand && (len(req.Permissions) > 0 || req.ClientType != "") {
+		return rr, badf("permissions and client_type are for device and ondemand roles")
+	}
+	if err := role.Validate(); err != nil {
+		return rr, badf("%s", strings.TrimPrefix(err.Error(), "policy: "))
+	}
+	role.ID = ""
+	rr.Role = role
+	return rr, nil
+}
+
+// checkGroups: every id is a group of the account (or a built-in) of the
+// wanted side.
+func (s *Server) checkGroups(ctx context.Context, accountID string, ids []string, users bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	gs, err := s.st.Groups(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	kinds := map[string]policy.GroupKind{policy.GroupIDEveryone: policy.GroupUser, policy.GroupIDEverything: policy.GroupDevice}
+	for _, g := range gs {
+		kinds[g.ID] = g.Kind
+	}
+	for _, id := range ids {
+		k, ok := kinds[id]
+		switch {
+		case !ok:
+			return badf("no group %q in this account", id)
+		case users && !k.IsUserKind():
+			return badf("group %q is a device group; a user group is needed here", id)
+		case !users && k != policy.GroupDevice:
+			return badf("group %q is a user group; a device group is needed here", id)
+		}
+	}
+	return nil
+}
+
+// handleCreateRole is POST /api/v1/accounts/{account}/roles.
+func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.RoleInfo
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ID != "" || req.Predefined {
+		return badf("id and predefined are set by the relay")
+	}
+	rr, err := s.roleFromWire(r.Context(), m.AccountID, req)
+	if err != nil {
+		return err
+	}
+	if s.isPredefinedName(rr.Role.Name) {
+		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
+	}
+	rr.CreatedAt = s.now()
+	rr, err = s.st.CreateRole(r.Context(), rr)
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvRoleCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()}})
+	writeJSON(w, http.StatusCreated, wireRole(rr.Role, rr.AppIDs, false))
+	return nil
+}
+
+func (s *Server) isPredefinedName(n string) bool {
+	return slices.ContainsFunc(policy.PredefinedRoles(), func(p policy.Role) bool { return strings.EqualFold(p.Name, n) })
+}
+
+// customRole resolves {id} among the account's custom roles.
+func (s *Server) customRole(r *http.Request, accountID string) (store.RoleRow, error) {
+	id := r.PathValue("id")
+	if slices.ContainsFunc(policy.PredefinedRoles(), func(p policy.Role) bool { return p.ID == id }) {
+		return store.RoleRow{}, errf(http.StatusConflict, CodeConflict, "predefined roles can't be changed or removed; copy one instead")
+	}
+	rs, err := s.st.Roles(r.Context(), accountID)
+	if err != nil {
+		return store.RoleRow{}, err
+	}
+	for _, rr := range rs {
+		if rr.Role.ID == id {
+			return rr, nil
+		}
+	}
+	return store.RoleRow{}, errf(http.StatusNotFound, CodeNotFound, "no role %q in this account", id)
+}
+
+// handleUpdateRole is PUT /api/v1/accounts/{account}/roles/{id}: the whole
+// role; its type can't change.
+func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	old, err := s.customRole(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	var req wire.RoleInfo
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Type != string(old.Role.Type) {
+		return badf("a role's type can't change (it is %s)", old.Role.Type)
+	}
+	rr, err := s.roleFromWire(r.Context(), m.AccountID, req)
+	if err != nil {
+		return err
+	}
+	if s.isPredefinedName(rr.Role.Name) {
+		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
+	}
+	rr.Role.ID = old.Role.ID
+	if err := s.st.UpdateRole(r.Context(), rr); errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvRoleUpdated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()}})
+	writeJSON(w, http.StatusOK, wireRole(rr.Role, rr.AppIDs, false))
+	return nil
+}
+
+// handleDeleteRole is DELETE /api/v1/accounts/{account}/roles/{id}: its
+// role assignments become inactive and are listed (spec 4.4.5).
+func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	rr, err := s.customRole(r, m.AccountID)
+	if err != nil {
+		return err
+	}
+	disabled, err := s.st.DeleteRole(r.Context(), m.AccountID, rr.Role.ID)
+	if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvRoleDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "disabled_assignments": disabled}})
+	writeJSON(w, http.StatusOK, wire.RoleDeleted{DisabledAssignments: nonNilStrings(disabled)})
+	return nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// --- role assignments -------------------------------------------------------
+
+var weekdayNames = []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+
+func scheduleFromWire(ws *wire.Schedule) (*policy.Schedule, error) {
+	if ws == nil {
+		return nil, nil
+	}
+	var sc policy.Schedule
+	var err error
+	if sc.StartDate, err = policy.ParseDate(ws.StartDate); err != nil {
+		return nil, badf("schedule.start_date must be YYYY-MM-DD")
+	}
+	if ws.EndDate != "" {
+		if sc.EndDate, err = policy.ParseDate(ws.EndDate); err != nil {
+			return nil, badf("schedule.end_date must be YYYY-MM-DD")
+		}
+	}
+	sc.AllDay, sc.TimeZone = ws.AllDay, ws.TimeZone
+	if !ws.AllDay {
+		if sc.StartTime, err = policy.ParseTimeOfDay(ws.StartTime); err != nil {
+			return nil, badf("schedule.start_time must be HH:MM (or set all_day)")
+		}
+		if sc.EndTime, err = policy.ParseTimeOfDay(ws.EndTime); err != nil {
+			return nil, badf("schedule.end_time must be HH:MM (or set all_day)")
+		}
+	}
+	rc := ws.Recurrence
+	if len(rc.Weekdays) > 7 {
+		return nil, badf("schedule.recurrence.weekdays: at most 7")
+	}
+	sc.Recurrence = policy.Recurrence{Kind: policy.RecurrenceKind(rc.Kind), Interval: rc.Interval, Daily: policy.DailyMode(rc.Daily),
+		MonthDay: rc.MonthDay, LastDay: rc.LastDay, Month: time.Month(rc.Month)}
+	if rc.Kind == "none" {
+		sc.Recurrence.Kind = policy.RecurNone
+	}
+	for _, d := range rc.Weekdays {
+		i := slices.Index(weekdayNames, strings.ToLower(d))
+		if i < 0 {
+			return nil, badf("schedule.recurrence.weekdays: %q is not a day (monday ... sunday)", d)
+		}
+		sc.Recurrence.Weekdays = append(sc.Recurrence.Weekdays, time.Weekday(i))
+	}
+	if len(sc.TimeZone) > 64 || strings.Contains(sc.TimeZone, "..") {
+		return nil, badf("schedule.timezone: unknown")
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, badf("schedule: %s", strings.TrimPrefix(err.Error(), "policy: "))
+	}
+	return &sc, nil
+}
+
+func scheduleToWire(sc *policy.Schedule) *wire.Schedule {
+	if sc == nil {
+		return nil
+	}
+	ws := &wire.Schedule{StartDate: sc.StartDate.String(), AllDay: sc.AllDay, TimeZone: sc.TimeZone}
+	if !sc.EndDate.IsZero() {
+		ws.EndDate = sc.EndDate.String()
+	}
+	if !sc.AllDay {
+		ws.StartTime, ws.EndTime = sc.StartTime.String(), sc.EndTime.String()
+	}
+	rc := sc.Recurrence
+	ws.Recurrence = wire.Recurrence{Kind: string(rc.Kind), Interval: rc.Interval, Daily: string(rc.Daily),
+		MonthDay: rc.MonthDay, LastDay: rc.LastDay, Month: int(rc.Month)}
+	for _, d := range rc.Weekdays {
+		ws.Recurrence.Weekdays = append(ws.Recurrence.Weekdays, weekdayNames[d])
+	}
+	return ws
+}
+
+var statusNames = map[policy.Status]string{
+	policy.StatusInactive: "inactive", policy.StatusActive: "active",
+	policy.StatusActiveBySchedule: "active_due_to_schedule", policy.StatusInactiveBySchedule: "inactive_due_to_schedule",
+}
+
+func wireAssignment(a policy.Assignment, m *policy.Model, now time.Time) wire.Assignment {
+	out := wire.Assignment{ID: a.ID, Name: a.Name, Description: a.Description, Active: a.Active, RoleID: a.RoleID,
+		UserGroups: nonNilStrings(a.UserGroupIDs), DeviceGroups: nonNilStrings(a.DeviceGroupIDs), Schedule: scheduleToWire(a.Schedule)}
+	if m != nil {
+		if st, ok := m.AssignmentStatus(a.ID, now); ok {
+			out.Status = statusNames[st]
+		}
+	}
+	return out
+}
+
+// handleAssignments is GET /api/v1/accounts/{account}/assignments, with
+// each one's status now.
+func (s *Server) handleAssignments(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	snap, err := s.st.Snapshot(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	model := policy.NewModel(snap)
+	out := make([]wire.Assignment, 0, len(snap.Assignments))
+	for _, a := range snap.Assignments {
+		out = append(out, wireAssignment(a, model, s.now()))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// assignmentFromWire validates an assignment request of accountID.
+func (s *Server) assignmentFromWire(ctx context.Context, accountID string, req wire.Assignment) (policy.Assignment, error) {
+	a := policy.Assignment{Name: req.Name, Description: req.Description, Active: req.Active, RoleID: req.RoleID,
+		UserGroupIDs: req.UserGroups, DeviceGroupIDs: req.DeviceGroups}
+	if err := checkName(req.Name); err != nil {
+		return a, badf("name: %v", err)
+	}
+	if err := checkDescription(req.Description); err != nil {
+		return a, err
+	}
+	if len(req.UserGroups) == 0 || len(req.UserGroups) > maxGroupRefs || len(req.DeviceGroups) > maxGroupRefs {
+		return a, badf("user_groups: 1 to %d groups; device_groups: at most %d", maxGroupRefs, maxGroupRefs)
+	}
+	var role *policy.Role
+	for _, p := range policy.PredefinedRoles() {
+		if p.ID == req.RoleID {
+			role = &p
+		}
+	}
+	if role == nil {
+		rs, err := s.st.Roles(ctx, accountID)
+		if err != nil {
+			return a, err
+		}
+		for _, rr := range rs {
+			if rr.Role.ID == req.RoleID {
+				role = &rr.Role
+			}
+		}
+	}
+	if role == nil {
+		return a, badf("no role %q in this account", req.RoleID)
+	}
+	if role.Type == policy.RoleOnDemand {
+		if len(req.DeviceGroups) > 0 {
+			return a, badf("OnDemand roles are assigned without device groups")
+		}
+	} else if len(req.DeviceGroups) == 0 {
+		return a, badf("device_groups: at least one group (Everything for every device)")
+	}
+	if err := s.checkGroups(ctx, accountID, req.UserGroups, true); err != nil {
+		return a, err
+	}
+	if err := s.checkGroups(ctx, accountID, req.DeviceGroups, false); err != nil {
+		return a, err
+	}
+	var err error
+	a.Schedule, err = scheduleFromWire(req.Schedule)
+	return a, err
+}
+
+// handleCreateAssignment is POST /api/v1/accounts/{account}/assignments.
+func (s *Server) handleCreateAssignment(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.Assignment
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ID != "" || req.Status != "" {
+		return badf("id and status are set by the relay")
+	}
+	a, err := s.assignmentFromWire(r.Context(), m.AccountID, req)
+	if err != nil {
+		return err
+	}
+	if a, err = s.st.CreateAssignment(r.Context(), m.AccountID, a); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAssignmentCreated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil}})
+	writeJSON(w, http.StatusCreated, wireAssignment(a, nil, s.now()))
+	return nil
+}
+
+// handleUpdateAssignment is PUT /api/v1/accounts/{account}/assignments/{id}.
+func (s *Server) handleUpdateAssignment(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.Assignment
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ID != "" && req.ID != r.PathValue("id") {
+		return badf("the id in the body is not the one in the path")
+	}
+	a, err := s.assignmentFromWire(r.Context(), m.AccountID, req)
+	if err != nil {
+		return err
+	}
+	a.ID = r.PathValue("id")
+	if err := s.st.UpdateAssignment(r.Context(), m.AccountID, a); errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", a.ID)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAssignmentUpdated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil}})
+	writeJSON(w, http.StatusOK, wireAssignment(a, nil, s.now()))
+	return nil
+}
+
+// handleDeleteAssignment is DELETE /api/v1/accounts/{account}/assignments/{id}.
+func (s *Server) handleDeleteAssignment(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.st.DeleteAssignment(r.Context(), m.AccountID, id); errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", id)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAssignmentDeleted, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"assignment": id}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,262 @@
+package relay
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// TestAccessAPI drives the access model through the API the way an
+// administrator does, and checks that sessions follow each change.
+func TestAccessAPI(t *testing.T) {
+	e := newSessionEnv(t)
+	_, tech := e.member("tech@example.com", store.Member, "Acme")
+	base := "/api/v1/accounts/Acme"
+	call := func(method, path string, body any, want int, out any) {
+		t.Helper()
+		status, b := e.do(method, base+path, e.tok, body)
+		if status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
+		}
+		if out != nil {
+			decode(t, b, out)
+		}
+	}
+	session := func() (int, wire.SessionResponse) {
+		t.Helper()
+		status, b := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: "pc-1"})
+		var sr wire.SessionResponse
+		if status == http.StatusCreated {
+			decode(t, b, &sr)
+			e.agent.expect(wire.SigGrant)
+		}
+		return status, sr
+	}
+	str := func(s string) *string { return &s }
+
+	var helpdesk, office wire.Group
+	call("POST", "/groups", wire.GroupRequest{Name: str("Helpdesk"), Kind: "user"}, 201, &helpdesk)
+	call("POST", "/groups", wire.GroupRequest{Name: str("Office"), Kind: "device", Description: str("Front office PCs")}, 201, &office)
+	call("PUT", "/groups/"+helpdesk.ID+"/members/tech@example.com", nil, 204, nil)
+	call("PUT", "/groups/"+office.ID+"/members/pc-1", nil, 204, nil)
+	var got wire.Group
+	call("GET", "/groups/"+office.ID, nil, 200, &got)
+	if !slices.Equal(got.Members, []string{e.dev.id}) || got.Description != "Front office PCs" {
+		t.Fatalf("office group %+v", got)
+	}
+	var groups []wire.Group
+	call("GET", "/groups", nil, 200, &groups)
+	if len(groups) != 5 || !groups[0].Builtin || groups[0].Name != "Everyone" || groups[1].Name != "Everything" {
+		t.Fatalf("groups %+v", groups) // Everyone, Everything, Administrators, Helpdesk, Office
+	}
+
+	var role wire.RoleInfo
+	call("POST", "/roles", wire.RoleInfo{Name: "View only", Type: "device", Enabled: true, Permissions: []string{"view_screen"}}, 201, &role)
+	var roles []wire.RoleInfo
+	call("GET", "/roles", nil, 200, &roles)
+	if len(roles) != 5 || !roles[0].Predefined || roles[4].ID != role.ID || roles[4].ClientType != "any" {
+		t.Fatalf("roles %+v", roles)
+	}
+
+	if status, _ := session(); status != http.StatusForbidden {
+		t.Fatalf("before any assignment: %d", status)
+	}
+	var asg wire.Assignment
+	req := wire.Assignment{Name: "Helpdesk watches", Active: true, RoleID: role.ID,
+		UserGroups: []string{helpdesk.ID}, DeviceGroups: []string{office.ID}}
+	call("POST", "/assignments", req, 201, &asg)
+	status, sr := session()
+	if status != http.StatusCreated || !slices.Equal(sr.Permissions, []string{"view_screen"}) {
+		t.Fatalf("after the assignment: %d %v", status, sr.Permissions)
+	}
+
+	// Upgrade the role: the next session carries the new permissions.
+	call("PUT", "/roles/"+role.ID, wire.RoleInfo{Name: "View and chat", Type: "device", Enabled: true,
+		Permissions: []string{"view_screen", "chat"}}, 200, nil)
+	if _, sr = session(); !slices.Equal(sr.Permissions, []string{"view_screen", "chat"}) {
+		t.Fatalf("after the role change: %v", sr.Permissions)
+	}
+
+	// A schedule that starts in 2099: the assignment is listed inactive due
+	// to its schedule and gives nothing now.
+	req.Schedule = &wire.Schedule{StartDate: "2099-01-01", AllDay: true, TimeZone: "Europe/Bucharest",
+		Recurrence: wire.Recurrence{Kind: "weekly", Weekdays: []string{"monday", "friday"}}}
+	call("PUT", "/assignments/"+asg.ID, req, 200, nil)
+	var list []wire.Assignment
+	call("GET", "/assignments", nil, 200, &list)
+	i := slices.IndexFunc(list, func(a wire.Assignment) bool { return a.ID == asg.ID })
+	if i < 0 || list[i].Status != "inactive_due_to_schedule" || list[i].Schedule == nil ||
+		!slices.Equal(list[i].Schedule.Recurrence.Weekdays, []string{"monday", "friday"}) {
+		t.Fatalf("assignments %+v", list)
+	}
+	if status, _ := session(); status != http.StatusForbidden {
+		t.Fatalf("outside the schedule: %d", status)
+	}
+	req.Schedule = nil
+	call("PUT", "/assignments/"+asg.ID, req, 200, nil)
+
+	// An inactive user group stops its assignments.
+	call("PATCH", "/groups/"+helpdesk.ID, wire.GroupRequest{Active: new(bool)}, 200, nil)
+	if status, _ := session(); status != http.StatusForbidden {
+		t.Fatalf("inactive group: %d", status)
+	}
+	yes := true
+	call("PATCH", "/groups/"+helpdesk.ID, wire.GroupRequest{Active: &yes}, 200, nil)
+
+	// Removing the role disables its assignments and says which.
+	var del wire.RoleDeleted
+	call("DELETE", "/roles/"+role.ID, nil, 200, &del)
+	if !slices.Equal(del.DisabledAssignments, []string{asg.ID}) {
+		t.Fatalf("disabled %v", del.DisabledAssignments)
+	}
+	call("GET", "/assignments", nil, 200, &list)
+	if i := slices.IndexFunc(list, func(a wire.Assignment) bool { return a.ID == asg.ID }); list[i].Active || list[i].Status != "inactive" {
+		t.Fatalf("assignment after its role went: %+v", list[i])
+	}
+	if status, _ := session(); status != http.StatusForbidden {
+		t.Fatalf("after removing the role: %d", status)
+	}
+
+	// Removing a group takes it out of the assignments naming it.
+	call("DELETE", "/groups/"+office.ID, nil, 204, nil)
+	call("GET", "/assignments", nil, 200, &list)
+	if i := slices.IndexFunc(list, func(a wire.Assignment) bool { return a.ID == asg.ID }); len(list[i].DeviceGroups) != 0 {
+		t.Fatalf("the removed group is still named: %+v", list[i])
+	}
+	call("DELETE", "/assignments/"+asg.ID, nil, 204, nil)
+	call("DELETE", "/assignments/"+asg.ID, nil, 404, nil)
+	call("DELETE", "/groups/"+helpdesk.ID+"/members/tech@example.com", nil, 204, nil)
+	call("DELETE", "/groups/"+helpdesk.ID+"/members/tech@example.com", nil, 404, nil)
+
+	for _, ev := range []string{EvGroupCreated, EvGroupMemberAdded, EvRoleCreated, EvRoleUpdated, EvRoleDeleted,
+		EvAssignmentCreated, EvAssignmentUpdated, EvAssignmentDeleted, EvGroupUpdated, EvGroupDeleted, EvGroupMemberRemove} {
+		if len(e.audit(ev)) == 0 {
+			t.Errorf("%s not audited", ev)
+		}
+	}
+}
+
+// TestAccessAPIRefusals: bad input on every write route is a clear 4xx and
+// writes nothing; built-ins and predefined roles are read-only.
+func TestAccessAPIRefusals(t *testing.T) {
+	e := newSessionEnv(t)
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	users, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Users", Kind: policy.GroupUser, Active: true})
+	devs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Devices", Kind: policy.GroupDevice, Active: true})
+	base := "/api/v1/accounts/Acme"
+	counts := func() [3]int {
+		gs, _ := st.Groups(ctx, acct)
+		rs, _ := st.Roles(ctx, acct)
+		as, _ := st.Assignments(ctx, acct)
+		return [3]int{len(gs), len(rs), len(as)}
+	}
+	before := counts()
+	long := strings.Repeat("x", 200)
+	okAsg := func(mod func(*wire.Assignment)) wire.Assignment {
+		a := wire.Assignment{Name: "A", Active: true, RoleID: policy.RoleIDAdministrator,
+			UserGroups: []string{users.ID}, DeviceGroups: []string{devs.ID}}
+		mod(&a)
+		return a
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"POST", "/groups", []byte(`{"kind":"user"}`), 400},
+		{"POST", "/groups", []byte(`{"name":"` + long + `","kind":"user"}`), 400},
+		{"POST", "/groups", []byte(`{"name":"G","kind":"robots"}`), 400},
+		{"POST", "/groups", []byte(`{"name":"G","kind":"ldap_user"}`), 400},
+		{"POST", "/groups", []byte(`{"name":"G","kind":"user","active":"yes"}`), 400},
+		{"POST", "/groups", []byte(`{"name":"G","kind":"user","extra":1}`), 400},
+		{"POST", "/groups", []byte(`{"name":"Users","kind":"user"}`), 409},
+		{"POST", "/groups", []byte(`{"name":"everyone","kind":"user"}`), 409},
+		{"PATCH", "/groups/" + users.ID, []byte(`{"kind":"device"}`), 400},
+		{"PATCH", "/groups/" + users.ID, []byte(`{"name":" padded "}`), 400},
+		{"PATCH", "/groups/everyone", []byte(`{"active":false}`), 409},
+		{"DELETE", "/groups/everything", nil, 409},
+		{"PATCH", "/groups/nope", []byte(`{"active":false}`), 404},
+		{"PUT", "/groups/" + users.ID + "/members/nobody@example.com", nil, 404},
+		{"PUT", "/groups/" + devs.ID + "/members/no-such-pc", nil, 404},
+		{"PUT", "/groups/" + users.ID + "/members/pc-1", nil, 404}, // a device in a user group
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "device", Permissions: []string{"fly"}}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "ondemand", Permissions: []string{"file_transfer"}}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "device", ClientType: "telnet"}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "confirm_access"}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "confirm_access", ConfirmEmailGroups: []string{devs.ID}}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "confirm_access", ConfirmLocal: true, Permissions: []string{"chat"}}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "R", Type: "superuser"}, 400},
+		{"POST", "/roles", wire.RoleInfo{Name: "Administrator", Type: "device"}, 409},
+		{"POST", "/roles", wire.RoleInfo{ID: "mine", Name: "R", Type: "device"}, 400},
+		{"PUT", "/roles/" + policy.RoleIDAdministrator, wire.RoleInfo{Name: "Mine", Type: "device"}, 409},
+		{"DELETE", "/roles/" + policy.RoleIDWebSupport, nil, 409},
+		{"DELETE", "/roles/nope", nil, 404},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.Name = "" }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.RoleID = "nope" }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.UserGroups = nil }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.UserGroups = []string{devs.ID} }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.DeviceGroups = []string{users.ID} }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.DeviceGroups = []string{"ghost"} }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.DeviceGroups = nil }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.RoleID = policy.RoleIDFullAccessOnDemand }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) { a.Status = "active" }), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) {
+			a.Schedule = &wire.Schedule{StartDate: "2026-01-01", StartTime: "09:00", EndTime: "09:00", Recurrence: wire.Recurrence{Kind: "daily"}}
+		}), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) {
+			a.Schedule = &wire.Schedule{StartDate: "2026-01-01", AllDay: true, TimeZone: "Nowhere/Atlantis"}
+		}), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) {
+			a.Schedule = &wire.Schedule{StartDate: "01/01/2026", AllDay: true}
+		}), 400},
+		{"POST", "/assignments", okAsg(func(a *wire.Assignment) {
+			a.Schedule = &wire.Schedule{StartDate: "2026-01-01", AllDay: true, Recurrence: wire.Recurrence{Kind: "weekly", Weekdays: []string{"someday"}}}
+		}), 400},
+		{"PUT", "/assignments/nope", okAsg(func(*wire.Assignment) {}), 404},
+	} {
+		status, body := e.do(c.method, base+c.path, e.tok, c.body)
+		if status != c.status || !strings.Contains(string(body), `"code"`) {
+			t.Errorf("%s %s %v: %d %s, want %d", c.method, c.path, c.body, status, body, c.status)
+		}
+	}
+	if after := counts(); after != before {
+		t.Fatalf("refused requests wrote: %v → %v", before, after)
+	}
+}
+
+// TestAccessAPIAuthorization: only the account's administrators and owner,
+// on every access-model route.
+func TestAccessAPIAuthorization(t *testing.T) {
+	e := newSessionEnv(t)
+	_, member := e.member("tech@example.com", store.Member, "Acme")
+	_, admin := e.member("admin@example.com", store.Admin, "Acme")
+	_, stranger := e.member("other@example.com", store.Owner, "Other Co")
+	var n int
+	for _, rt := range e.srv.routeTable() {
+		if !strings.Contains(rt.path, "/accounts/{account}/") || strings.Contains(rt.path, "/audit") {
+			continue
+		}
+		n++
+		path := strings.NewReplacer("{account}", "Acme", "{id}", "x", "{member}", "y").Replace(rt.path)
+		for tok, want := range map[string]int{"": 401, member: 403, stranger: 404} {
+			if status, body := e.do(rt.method, path, tok, []byte(`{}`)); status != want {
+				t.Errorf("%s %s as %q: %d %s, want %d", rt.method, path, tok, status, body, want)
+			}
+		}
+		// Administrators get past authorization (to a 2xx, 400, 404 or 409).
+		if status, body := e.do(rt.method, path, admin, []byte(`{}`)); status == 401 || status == 403 {
+			t.Errorf("%s %s as an administrator: %d %s", rt.method, path, status, body)
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d access routes checked", n)
+	}
+}
