@@ -355,6 +355,15 @@ func (fs *fileServer) openPut(m *wire.FileOpen) (wire.Message, *fileErr) {
 		return nil, refusedf(wire.ErrCodeExists, "%q is being uploaded by another session", m.Path)
 	}
 	part := rel + PartSuffix
+	var have int64
+	if fi, serr := fs.jail.root.Lstat(part); serr == nil && fi.Mode().IsRegular() && m.Flags&wire.FileResume != 0 && fi.Size() <= size {
+		have = fi.Size()
+	}
+	// Refuse before creating anything when the disk cannot hold the rest.
+	if free, ferr := freeSpace(filepath.Dir(filepath.Join(fs.jail.real, rel))); ferr == nil && free < size-have {
+		fs.s.h.releaseFile(busyKey)
+		return nil, refusedf(wire.ErrCodeTooLarge, "%q needs %d more bytes; the host has %d free", m.Path, size-have, free)
+	}
 	f, oerr := fs.jail.root.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
 	if oerr != nil {
 		fs.s.h.releaseFile(busyKey)
@@ -365,16 +374,6 @@ func (fs *fileServer) openPut(m *wire.FileOpen) (wire.Message, *fileErr) {
 	fail := func(e *fileErr) (wire.Message, *fileErr) {
 		fs.dropUpload(u, false)
 		return nil, e
-	}
-	var have int64
-	if fi, serr := f.Stat(); serr == nil {
-		have = fi.Size()
-	}
-	if m.Flags&wire.FileResume == 0 || have > size {
-		have = 0
-	}
-	if free, ferr := freeSpace(filepath.Dir(filepath.Join(fs.jail.real, rel))); ferr == nil && free < size-have {
-		return fail(refusedf(wire.ErrCodeTooLarge, "%q needs %d more bytes; the host has %d free", m.Path, size-have, free))
 	}
 	// The digest covers the whole file: hash what a previous session wrote.
 	if have > 0 {
@@ -437,8 +436,12 @@ func (fs *fileServer) done(m *wire.FileDone) (wire.Message, *fileErr) {
 	if got != u.want || got != m.SHA256 {
 		// The bytes are wrong somewhere: a resume cannot fix that.
 		fs.dropUpload(u, true)
+		want := u.want
+		if got == want {
+			want = m.SHA256 // the guest changed its mind about the digest
+		}
 		return nil, refusedf(wire.ErrCodeChecksum, "upload of %q failed: sha256 of the received bytes is %s, the guest's file has %s; nothing was saved",
-			u.path, hex.EncodeToString(got[:]), hex.EncodeToString(u.want[:]))
+			u.path, hex.EncodeToString(got[:]), hex.EncodeToString(want[:]))
 	}
 	if err := u.f.Sync(); err != nil {
 		fs.dropUpload(u, false)
