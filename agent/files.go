@@ -41,6 +41,8 @@ const PartSuffix = ".tandem-part"
 const (
 	filesHighWater = 1 << 20 // download pacing: bytes queued on the files channel
 	maxTransfers   = 8       // open transfers per session
+
+	maxListingBytes = 8 << 20 // encoded entries in one listing
 )
 
 // fileErr is a refusal or failure answered to the guest with a wire.Error.
@@ -307,7 +309,12 @@ func (fs *fileServer) list(m *wire.FileList) (wire.Message, *fileErr) {
 	if len(des) > wire.MaxFileEntries {
 		des, out.Truncated = des[:wire.MaxFileEntries], true
 	}
+	budget := maxListingBytes
 	for _, de := range des {
+		if budget -= len(de.Name()) + 22; budget < 0 {
+			out.Truncated = true // long names: keep the reply well under wire.MaxMessage
+			break
+		}
 		fi, err := de.Info()
 		if err != nil {
 			continue // removed meanwhile
