@@ -247,3 +247,39 @@ func BenchmarkFileTransfer(b *testing.B) {
 		})
 	}
 }
+
+// The command line: files put, ls and get against a real host, and a
+// refused name as a failing command.
+func TestFilesCLI(t *testing.T) {
+	fe := newFileEnv(t)
+	c := fe.env.login(t)
+	cfg := t.TempDir()
+	if err := guest.SaveState(cfg, &guest.State{Relay: c.Relay, Email: ownerEmail, Token: c.Token}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) error {
+		cmd := guest.Command()
+		cmd.SetArgs(append([]string{"--config", cfg, "--ice-loopback", "--log-level", "error"}, args...))
+		return cmd.Execute()
+	}
+	src := filepath.Join(fe.local, "notes.txt")
+	data := randomFile(t, src, 200000)
+	if err := run("files", "put", fe.host.hostname, src); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, filepath.Join(fe.root, "notes.txt"), data)
+	if err := run("files", "ls", fe.host.hostname); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(fe.local, "copy.txt")
+	if err := run("files", "get", "-q", fe.host.hostname, "notes.txt", dst); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, dst, data)
+	if err := run("files", "put", fe.host.hostname, src, "../../etc/passwd"); err == nil || !strings.Contains(err.Error(), "'..' is not allowed") {
+		t.Fatalf("refused name: %v", err)
+	}
+	if err := run("files", "get", fe.host.hostname, "notes.txt", dst); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("get over an existing file: %v", err)
+	}
+}

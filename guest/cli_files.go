@@ -148,7 +148,7 @@ func progressPrinter(w io.Writer, name string) func(done, total int64) {
 			pct = float64(done) * 100 / float64(total)
 		}
 		rate := float64(done-first) / max(now.Sub(start).Seconds(), 1e-3) / 1e6
-		fmt.Fprintf(w, "\r%s  %5.1f%%  %s / %s  %.1f MB/s ", name, pct, human(done), human(total), rate)
+		fmt.Fprintf(w, "\r%s  %5.1f%%  %s / %s  %.1f MB/s ", filepath.Base(name), pct, human(done), human(total), rate)
 	}
 }
 
