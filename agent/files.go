@@ -199,6 +199,9 @@ type fileServer struct {
 	closed bool
 	ups    map[uint32]*upload
 	downs  map[uint32]*download
+	// ended uploads: their chunks still in flight are dropped quietly, so
+	// the guest does not take refusals of them for its next request's.
+	ended map[uint32]struct{}
 }
 
 func newFileServer(ctx context.Context, s *Session) *fileServer {
@@ -206,7 +209,8 @@ func newFileServer(ctx context.Context, s *Session) *fileServer {
 	if max <= 0 {
 		max = DefaultMaxFileSize
 	}
-	return &fileServer{s: s, ctx: ctx, log: s.log, max: max, ups: map[uint32]*upload{}, downs: map[uint32]*download{}}
+	return &fileServer{s: s, ctx: ctx, log: s.log, max: max, ups: map[uint32]*upload{}, downs: map[uint32]*download{},
+		ended: map[uint32]struct{}{}}
 }
 
 // close ends every transfer: downloads stop, upload part files are kept so
@@ -408,11 +412,18 @@ func (fs *fileServer) dropUpload(u *upload, remove bool) {
 	}
 	fs.s.h.releaseFile(u.busyKey)
 	delete(fs.ups, u.id)
+	if len(fs.ended) >= 1024 {
+		clear(fs.ended)
+	}
+	fs.ended[u.id] = struct{}{}
 }
 
 func (fs *fileServer) chunk(m *wire.FileChunk) *fileErr {
 	u := fs.ups[m.ID]
 	if u == nil {
+		if _, ok := fs.ended[m.ID]; ok {
+			return nil
+		}
 		return refusedf(wire.ErrCodeBadRequest, "no upload %d is open", m.ID)
 	}
 	if m.Offset != uint64(u.off) || m.Offset+uint64(len(m.Data)) > uint64(u.size) {
@@ -432,6 +443,9 @@ func (fs *fileServer) chunk(m *wire.FileChunk) *fileErr {
 func (fs *fileServer) done(m *wire.FileDone) (wire.Message, *fileErr) {
 	u := fs.ups[m.ID]
 	if u == nil {
+		if _, ok := fs.ended[m.ID]; ok {
+			return nil, nil // its failure was reported already
+		}
 		return nil, refusedf(wire.ErrCodeBadRequest, "no upload %d is open", m.ID)
 	}
 	if u.off != u.size || m.Size != uint64(u.size) {
@@ -454,6 +468,7 @@ func (fs *fileServer) done(m *wire.FileDone) (wire.Message, *fileErr) {
 		fs.dropUpload(u, false)
 		return nil, refusedf(wire.ErrCodeInternal, "upload of %q: %v", u.path, err)
 	}
+	_ = u.f.Close() // Windows renames only closed files
 	if !u.overwrite {
 		if _, err := fs.jail.root.Lstat(u.rel); err == nil {
 			fs.dropUpload(u, true)

@@ -301,6 +301,16 @@ func TestFilesUploadResumeAndVerify(t *testing.T) {
 	}
 	// A chunk that does not follow stops the upload (the part is kept).
 	wantError(t, call(t, ch, &wire.FileChunk{ID: 4, Offset: 5, Data: []byte("x")}), wire.ErrCodeBadRequest, wire.TypeFileChunk, "does not follow")
+	// What the guest had in flight for it is dropped quietly: the next reply
+	// answers the next request.
+	for _, m := range []wire.Message{&wire.FileChunk{ID: 4, Offset: 100000, Data: data[:10]}, &wire.FileDone{ID: 4, Size: uint64(len(data)), SHA256: sum}} {
+		if err := ch.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := call(t, ch, &wire.FileList{ID: 40}).(*wire.FileListing); !ok {
+		t.Fatal("a stale chunk or done was answered")
+	}
 	r, ok = open(5, wire.FileResume).(*wire.FileReady)
 	if !ok || r.Offset != 100000 {
 		t.Fatalf("resume ready %#v", r)
