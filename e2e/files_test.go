@@ -138,6 +138,17 @@ func TestFileTransfer(t *testing.T) {
 	if after, _ := os.ReadDir(filepath.Dir(fe.root)); len(after) != len(before) {
 		t.Fatalf("entries next to the root changed: %d → %d", len(before), len(after))
 	}
+	// An empty file goes both ways too.
+	empty := filepath.Join(fe.local, "empty")
+	randomFile(t, empty, 0)
+	if _, err := f.Put(ctx, empty, "sub/empty", guest.TransferOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := f.Get(ctx, "sub/empty", filepath.Join(fe.local, "empty2"), guest.TransferOptions{}); err != nil || st.SHA256 != sha256.Sum256(nil) {
+		t.Fatalf("empty get: %+v, %v", st, err)
+	}
+	sameFile(t, filepath.Join(fe.local, "empty2"), []byte{})
+
 	// The session still works after all that.
 	if _, err := f.List(ctx, "sub"); err != nil {
 		t.Fatal(err)
