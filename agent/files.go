@@ -252,7 +252,7 @@ func (fs *fileServer) handle(ch *transport.Channel, m wire.Message) error {
 
 func (fs *fileServer) do(ch *transport.Channel, m wire.Message) (wire.Message, *fileErr) {
 	if fs.closed {
-		return nil, refusedf(wire.ErrCodeInternal, "the session is ending")
+		return nil, nil // the session is ending: nothing more touches the disk
 	}
 	if fs.jail == nil {
 		j, err := openJail(fs.s.h.o.Files.Root)
