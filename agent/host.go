@@ -52,14 +52,16 @@ type Options struct {
 	// WaitPending: keep retrying while the device is pending (service mode)
 	// instead of returning ErrPending.
 	WaitPending bool
-	// OnEvent is told about session starts/ends and refusals (session
-	// indicator, local audit); may be nil.
+	// OnEvent is told about session starts/ends, refusals and file
+	// transfers (session indicator, local audit); may be nil.
 	OnEvent func(Event)
+	// Files configures file transfer (sessions granted file_transfer).
+	Files FilesOptions
 }
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "connected", "disconnected"
 	SessionID  string
 	Technician string
 	Detail     string
@@ -74,6 +76,7 @@ type Host struct {
 	sessions map[string]*Session
 	used     map[string]time.Time // session ids already granted: replays refused until expiry
 	conn     *transport.SignalConn
+	uploads  map[string]string // upload targets in progress → session id
 	closed   bool
 	cancel   context.CancelFunc
 }
@@ -101,7 +104,8 @@ func New(o Options) (*Host, error) {
 	if o.Transport.Logger == nil {
 		o.Transport.Logger = o.Logger
 	}
-	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{}}, nil
+	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{},
+		uploads: map[string]string{}}, nil
 }
 
 // Run connects to the relay and serves sessions until ctx ends, the device
@@ -359,4 +363,22 @@ func (h *Host) Sessions() []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// claimFile reserves an upload target so two sessions never write the same
+// part file.
+func (h *Host) claimFile(path, session string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, busy := h.uploads[path]; busy {
+		return false
+	}
+	h.uploads[path] = session
+	return true
+}
+
+func (h *Host) releaseFile(path string) {
+	h.mu.Lock()
+	delete(h.uploads, path)
+	h.mu.Unlock()
 }

@@ -214,16 +214,26 @@ func (r *recordingInjector) count() int                           { r.mu.Lock();
 
 func startHost(t *testing.T, inj *recordingInjector) (*fakeRelay, *Host, string) {
 	t.Helper()
+	return startHostWith(t, inj, nil)
+}
+
+// startHostWith is startHost with options adjusted by opt.
+func startHostWith(t *testing.T, inj *recordingInjector, opt func(*Options)) (*fakeRelay, *Host, string) {
+	t.Helper()
 	_, devKey, _ := ed25519.GenerateKey(rand.Reader)
 	deviceID := "dev-1"
 	f := newFakeRelay(t, deviceID, devKey.Public().(ed25519.PublicKey))
-	h, err := New(Options{
+	o := Options{
 		RelayURL: f.srv.URL, DeviceID: deviceID, Key: devKey, RelayKey: f.key.Public().(ed25519.PublicKey),
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Transport: transport.Config{Loopback: true},
 		Capture:   func() (capture.Capturer, error) { return newFakeCapturer(), nil },
 		Input:     func() (input.Injector, error) { return inj, nil },
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +336,7 @@ func guestPeer(t *testing.T, f *fakeRelay, sid string, caps ...string) (*transpo
 		t.Fatal(err)
 	}
 	chans := map[string]*transport.Channel{}
-	for _, l := range []string{wire.ChannelControl, wire.ChannelInput, wire.ChannelScreen} {
+	for _, l := range transport.Labels {
 		ch, err := p.Channel(ctx, l)
 		if err != nil {
 			t.Fatalf("channel %s: %v", l, err)

@@ -53,6 +53,8 @@ type Session struct {
 	inj  input.Injector
 	kick chan struct{} // input applied: capture now
 
+	files *fileServer // set before any channel is read
+
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
 	guestCaps []string      // set before hello is closed
@@ -165,18 +167,26 @@ func (s *Session) run(parent context.Context) error {
 		defer capt.Close()
 	}
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
-		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}}); err != nil {
+		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
 		return err
 	}
 	defer s.closeInput()
+	s.files = newFileServer(ctx, s)
+	defer s.files.close()
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	for _, ch := range chans {
 		go func(ch *transport.Channel) { errc <- s.recvLoop(ctx, ch) }(ch)
 	}
+	// The files channel is optional: older guests do not open it.
+	go func() {
+		if ch, err := peer.Channel(ctx, wire.ChannelFiles); err == nil {
+			errc <- s.recvLoop(ctx, ch)
+		}
+	}()
 	if capt != nil {
 		go func() { errc <- s.screenLoop(ctx, chans[wire.ChannelScreen], capt) }()
 	}
@@ -370,6 +380,16 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 		}
 		return nil
 	default:
+		if wire.IsFileMessage(m.Type()) {
+			// Deny first: without the permission nothing touches the disk.
+			if !s.perms.Has(policy.FileTransfer) {
+				return s.refuse(ch, m.Type(), policy.FileTransfer)
+			}
+			if ch.Label() != wire.ChannelFiles {
+				return ch.Send(&wire.Error{Code: wire.ErrCodeBadRequest, Ref: m.Type(), Message: "file messages go on the files channel"})
+			}
+			return s.files.handle(ch, m)
+		}
 		return ch.Send(&wire.Error{Code: wire.ErrCodeUnsupported, Ref: m.Type(), Message: "not supported by this host"})
 	}
 }

@@ -109,8 +109,9 @@ type hostHandle struct {
 }
 
 // startHost enrolls a Host through the relay's HTTP API (as tandem-host
-// enroll does) and runs it on display with real capture and input.
-func (e *env) startHost(tb testing.TB, display string, relayOnly bool) *hostHandle {
+// enroll does) and runs it on display with real capture and input; opts
+// adjust its options (file transfer root, ...).
+func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...func(*agent.Options)) *hostHandle {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -129,7 +130,7 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool) *hostHand
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := agent.New(agent.Options{
+	o := agent.Options{
 		RelayURL: cfg.RelayURL, DeviceID: cfg.DeviceID, Key: cfg.Key, RelayKey: relayKey, Version: "e2e",
 		Logger:    e.log,
 		Transport: transport.Config{Loopback: true, RelayOnly: relayOnly},
@@ -138,7 +139,13 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool) *hostHand
 		},
 		Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: e.log}) },
 		Inventory: inv,
-	})
+		// Never the developer's home: tests that transfer files set their own.
+		Files: agent.FilesOptions{Root: tb.TempDir()},
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h, err := agent.New(o)
 	if err != nil {
 		tb.Fatal(err)
 	}

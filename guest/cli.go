@@ -196,9 +196,11 @@ func Command() *cobra.Command {
 	inputCmd.Flags().StringVar(&text, "type", "", "type this text")
 	inputCmd.Flags().StringVar(&key, "key", "", "press a key by KeyboardEvent.code, with optional modifiers: Enter, KeyA, Ctrl+KeyC, Ctrl+Alt+Delete")
 
+	files := filesCommand(connect, func() time.Duration { return timeout })
+
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-guest", version.Version) }}
-	rc.AddCommand(login, devices, snapshot, inputCmd, ver)
+	rc.AddCommand(login, devices, snapshot, inputCmd, files, ver)
 	return rc
 }
 

@@ -56,3 +56,24 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("state %+v, %v", s, err)
 	}
 }
+
+func TestPrintListing(t *testing.T) {
+	var b strings.Builder
+	err := printListing(&b, &wire.FileListing{Truncated: true, Entries: []wire.FileEntry{
+		{Name: "docs", Mode: wire.FileModeDir | 0o755},
+		{Name: "a.txt", Size: 12, Mode: 0o640},
+		{Name: "l", Mode: wire.FileModeSymlink | 0o777},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"drwxr-xr-x", "docs/", "-rw-r-----  12", "lrwxrwxrwx", "more than 3 entries"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("listing lacks %q:\n%s", want, out)
+		}
+	}
+	if got := human(3 << 20); got != "3.0 MiB" {
+		t.Errorf("human = %q", got)
+	}
+}

@@ -47,6 +47,7 @@ type Session struct {
 	ctrl   *transport.Channel
 	input  *transport.Channel
 	screen *transport.Channel
+	files  *Files
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -128,7 +129,10 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 	}
 	if s.ctrl, err = s.peer.Channel(ctx, wire.ChannelControl); err == nil {
 		if s.input, err = s.peer.Channel(ctx, wire.ChannelInput); err == nil {
-			s.screen, err = s.peer.Channel(ctx, wire.ChannelScreen)
+			if s.screen, err = s.peer.Channel(ctx, wire.ChannelScreen); err == nil {
+				s.files = &Files{s: s}
+				s.files.ch, err = s.peer.Channel(ctx, wire.ChannelFiles)
+			}
 		}
 	}
 	if err != nil {
@@ -137,8 +141,9 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		}
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
-	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}})
+	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles}})
 	go s.recvLoop(runCtx, s.ctrl)
+	go s.files.loop(runCtx)
 	go s.recvLoop(runCtx, s.input)
 	go s.recvLoop(runCtx, s.screen)
 	go func() {

@@ -31,6 +31,11 @@ type Config struct {
 	AccountID      string `json:"account_id"`
 	State          string `json:"state"` // state at enrollment: enrolled or pending
 	RelayPublicKey string `json:"relay_public_key"`
+	// FilesRoot is the only folder technicians may transfer files in and
+	// out of; empty means the home directory of the user the host runs as.
+	FilesRoot string `json:"files_root,omitempty"`
+	// MaxFileSize bounds each transferred file in bytes; 0 means 4 GiB.
+	MaxFileSize int64 `json:"max_file_size,omitempty"`
 
 	Key ed25519.PrivateKey `json:"-"`
 }

@@ -1,5 +1,5 @@
 // Package transport carries a Tandem session between a host and a guest: a
-// WebRTC peer (pion) with the three data channels of the wire protocol, and
+// WebRTC peer (pion) with the data channels of the wire protocol, and
 // the WebSocket to the relay that carries the signaling.
 //
 // A session on each side:

@@ -43,7 +43,7 @@ func TestPeersLoopback(t *testing.T) {
 		}
 	}
 
-	// All three channels open, and messages go both ways on each.
+	// All channels open, and messages go both ways on each.
 	for _, label := range Labels {
 		g, h := p.channels(t, ctx, label)
 		if g.Label() != label || h.Label() != label {

@@ -91,7 +91,8 @@ func root() *cobra.Command {
 	enroll.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(enroll, &relayURL, &key)
 
-	var serviceMode string
+	var serviceMode, filesRoot string
+	var maxFileSize int64
 	runAgent := func(ctx context.Context) error {
 		log, err := cli.Logger(logLevel)
 		if err != nil {
@@ -105,6 +106,12 @@ func root() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if filesRoot != "" {
+			c.FilesRoot = filesRoot
+		}
+		if maxFileSize > 0 {
+			c.MaxFileSize = maxFileSize
+		}
 		openCapture := func() (capture.Capturer, error) {
 			return capture.Open(capture.Options{Display: display, Logger: log})
 		}
@@ -114,6 +121,7 @@ func root() *cobra.Command {
 			Capture:   openCapture,
 			Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
 			Inventory: agent.DefaultInventory(version.Version, openCapture),
+			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
 		})
 		if err != nil {
 			return err
@@ -148,6 +156,9 @@ func root() *cobra.Command {
 	run.Flags().StringVar(&display, "display", "", "X display to serve (default $DISPLAY)")
 	run.Flags().StringVar(&serviceMode, "service", "", "run under the service manager as this service (set by install)")
 	_ = run.Flags().MarkHidden("service")
+	run.Flags().StringVar(&filesRoot, "files-root", os.Getenv("TANDEM_FILES_ROOT"),
+		"the only folder file transfers may read and write (env TANDEM_FILES_ROOT; config files_root; default: home directory)")
+	run.Flags().Int64Var(&maxFileSize, "max-file-size", 0, "largest file a transfer may carry, in bytes (config max_file_size; default 4 GiB)")
 	ice.Add(run.Flags())
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,

@@ -8,8 +8,8 @@
 //     trickle-ICE routing, bye). The relay is a router of these; JSON keeps
 //     them readable in logs and trivially decodable by a browser console.
 //   - Session messages: compact binary messages on the WebRTC data channels
-//     ("control", "input", "screen") between a host and a guest. The relay
-//     never sees them.
+//     ("control", "input", "screen", "files") between a host and a guest.
+//     The relay never sees them.
 //
 // Evolution is additive: new message types and new fields are added, old
 // codes are never reused (retired codes are listed below and stay reserved).
@@ -24,6 +24,14 @@
 //	   version 2: copy-rect for scroll and moves, solid fill, palette
 //	   tiles) and the capability CapScreenTilesV2. Hosts send version 2;
 //	   guests decode both.
+//	   Additive: file transfer on the "files" channel (CapFiles), codes
+//	   0x40–0x47: FileList, FileListing, FileOpen, FileReady, FileChunk,
+//	   FileDone, FileAck, FileCancel (see files.go for the exchanges), and
+//	   Error codes 5–8 (not found, exists, too large, checksum). Hosts
+//	   refuse them with ErrCodeDenied without the file_transfer permission.
+//
+// Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
+// screen, 0x20–0x2f input, 0x40–0x4f file transfer.
 //
 // Retired session message codes: none yet.
 package wire
@@ -39,6 +47,7 @@ const (
 	ChannelControl = "control"
 	ChannelInput   = "input"
 	ChannelScreen  = "screen"
+	ChannelFiles   = "files" // file transfer: ordered, reliable, its own flow control
 )
 
 // Capabilities advertised in hellos.
@@ -46,5 +55,6 @@ const (
 	CapScreenTiles   = "screen.tiles.zstd.v1" // capture/codec lossless tiles
 	CapScreenTilesV2 = "screen.tiles.zstd.v2" // capture/codec version 2 ops
 	CapInput         = "input.v1"
-	CapFragments     = "frag.v1" // messages larger than MaxFragment are fragmented
+	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
+	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
 )

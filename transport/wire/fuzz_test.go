@@ -2,6 +2,8 @@ package wire
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -51,6 +53,55 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		if enc2 := Marshal(m2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: %x vs %x", enc, enc2)
+		}
+	})
+}
+
+// FuzzFileMessages builds file transfer messages from arbitrary fields:
+// whatever Marshal writes, Unmarshal reads back unchanged (or, for an
+// out-of-range direction, flags or offset, refuses as malformed).
+func FuzzFileMessages(f *testing.F) {
+	f.Add(uint32(1), uint8(FilePut), uint8(FileResume), "../../etc/passwd", uint64(10), uint64(0), []byte("data"))
+	f.Add(uint32(0), uint8(FileGet), uint8(0), "C:\\Windows\x00", uint64(0), uint64(1<<40), []byte{})
+	f.Add(uint32(7), uint8(9), uint8(0xff), "", uint64(1), uint64(2), []byte{0})
+	f.Fuzz(func(t *testing.T, id uint32, dir, flags uint8, path string, size, off uint64, data []byte) {
+		digest := sha256.Sum256(data)
+		mode := binary.BigEndian.Uint32(digest[:4])
+		msgs := []Message{
+			&FileList{ID: id, Path: path},
+			&FileListing{ID: id, Entries: []FileEntry{{Name: path, Size: size, Mode: mode, ModTime: int64(off)}}},
+			&FileOpen{ID: id, Dir: dir, Flags: flags, Path: path, Size: size, SHA256: digest, Offset: off},
+			&FileReady{ID: id, Offset: off, Size: size},
+			&FileChunk{ID: id, Offset: off, Data: data},
+			&FileDone{ID: id, Size: size, SHA256: digest},
+			&FileAck{ID: id, Size: size, SHA256: digest},
+			&FileCancel{ID: id, Reason: path},
+		}
+		for _, m := range msgs {
+			enc := Marshal(m)
+			got, err := Unmarshal(enc)
+			if err != nil {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("%T: %v", m, err)
+				}
+				valid := true
+				switch m := m.(type) {
+				case *FileOpen:
+					valid = (m.Dir == FilePut || m.Dir == FileGet) && m.Flags&^(FileResume|FileOverwrite) == 0
+				case *FileReady:
+					valid = m.Offset <= m.Size
+				}
+				if valid {
+					t.Fatalf("%T %+v: valid message refused: %v", m, m, err)
+				}
+				continue
+			}
+			if !bytes.Equal(Marshal(got), enc) {
+				t.Fatalf("%T: re-encoding differs", m)
+			}
+			if len(path) <= MaxString && len(data) <= MaxFileChunk && !reflect.DeepEqual(got, m) {
+				t.Fatalf("round trip changed the message:\n%#v\n%#v", m, got)
+			}
 		}
 	})
 }

@@ -37,6 +37,10 @@ const (
 	ErrCodeDenied      = 2 // the grant does not carry the needed permission
 	ErrCodeBadRequest  = 3 // malformed or out-of-range values
 	ErrCodeInternal    = 4 // the host failed to do it
+	ErrCodeNotFound    = 5 // the named file or folder does not exist
+	ErrCodeExists      = 6 // the target exists and overwriting was not asked for
+	ErrCodeTooLarge    = 7 // over the host's size limit or its free disk space
+	ErrCodeChecksum    = 8 // the received file's sha256 does not match
 )
 
 // Limits.
@@ -211,6 +215,22 @@ func newMessage(t MsgType) Message {
 		return &KeyTap{}
 	case TypeText:
 		return &Text{}
+	case TypeFileList:
+		return &FileList{}
+	case TypeFileListing:
+		return &FileListing{}
+	case TypeFileOpen:
+		return &FileOpen{}
+	case TypeFileReady:
+		return &FileReady{}
+	case TypeFileChunk:
+		return &FileChunk{}
+	case TypeFileDone:
+		return &FileDone{}
+	case TypeFileAck:
+		return &FileAck{}
+	case TypeFileCancel:
+		return &FileCancel{}
 	}
 	return nil
 }

@@ -90,6 +90,40 @@ var sessionVectors = []struct {
 		"25 00000006 68c3a96c6c6f"},
 	{"text/empty", &Text{},
 		"25 00000000"},
+	{"file list", &FileList{ID: 1, Path: "docs/a"},
+		"40 00000001 0006 646f63732f61"},
+	{"file list/root", &FileList{ID: 0xffffffff},
+		"40 ffffffff 0000"},
+	{"file listing", &FileListing{ID: 2, Entries: []FileEntry{
+		{Name: "a.txt", Size: 5, Mode: 0o644, ModTime: 1700000000},
+		{Name: "d", Mode: FileModeDir | 0o755, ModTime: -1},
+	}}, "41 00000002 00 00000002 0005 612e747874 0000000000000005 000001a4 000000006553f100 0001 64 0000000000000000 800001ed ffffffffffffffff"},
+	{"file listing/empty truncated", &FileListing{ID: 3, Truncated: true},
+		"41 00000003 01 00000000"},
+	{"file open/put", &FileOpen{ID: 4, Dir: FilePut, Flags: FileResume | FileOverwrite, Path: "x", Size: 0x0102030405,
+		SHA256: sha(0xab)}, "42 00000004 01 03 0001 78 0000000102030405 abababababababababababababababababababababababababababababababab 0000000000000000"},
+	{"file open/get", &FileOpen{ID: 5, Dir: FileGet, Path: "y/z", Offset: 65536},
+		"42 00000005 02 00 0003 792f7a 0000000000000000 0000000000000000000000000000000000000000000000000000000000000000 0000000000010000"},
+	{"file ready", &FileReady{ID: 6, Offset: 10, Size: 20},
+		"43 00000006 000000000000000a 0000000000000014"},
+	{"file chunk", &FileChunk{ID: 7, Offset: 0x100000000, Data: []byte{1, 2, 3}},
+		"44 00000007 0000000100000000 010203"},
+	{"file chunk/empty", &FileChunk{ID: 7, Data: []byte{}},
+		"44 00000007 0000000000000000"},
+	{"file done", &FileDone{ID: 8, Size: 3, SHA256: sha(0xab)},
+		"45 00000008 0000000000000003 abababababababababababababababababababababababababababababababab"},
+	{"file ack", &FileAck{ID: 9, Size: 0, SHA256: sha(0xab)},
+		"46 00000009 0000000000000000 abababababababababababababababababababababababababababababababab"},
+	{"file cancel", &FileCancel{ID: 10, Reason: "stop"},
+		"47 0000000a 0004 73746f70"},
+}
+
+// sha is a digest of one repeated byte, for vectors.
+func sha(b byte) (d [32]byte) {
+	for i := range d {
+		d[i] = b
+	}
+	return d
 }
 
 func TestMarshalVectors(t *testing.T) {
@@ -159,6 +193,9 @@ func TestUnmarshalTruncated(t *testing.T) {
 		if sf, ok := v.msg.(*ScreenFrame); ok {
 			end -= len(sf.Data) // the frame data is "the rest": any prefix of it is a valid frame
 		}
+		if fc, ok := v.msg.(*FileChunk); ok {
+			end -= len(fc.Data) // likewise for chunk data
+		}
 		for n := 0; n < end; n++ {
 			if _, err := Unmarshal(full[:n]); !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s: Unmarshal(%x) = %v, want ErrMalformed", v.name, full[:n], err)
@@ -212,6 +249,19 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"text/over MaxText", "25 00010001" + long(MaxText+1), ErrMalformed},
 		{"text/huge length, no data", "25 ffffffff", ErrMalformed},
 		{"text/length beyond input", "25 00000004 4142", ErrMalformed},
+
+		{"file list/path over MaxString", "40 00000001 1001" + long(4097), ErrMalformed},
+		{"file listing/too many entries", "41 00000001 00 00010001", ErrMalformed},
+		{"file listing/huge count, no data", "41 00000001 00 ffffffff", ErrMalformed},
+		{"file listing/bad truncated bool", "41 00000001 02 00000000", ErrMalformed},
+		{"file open/direction 0", "42 00000001 00 00 0000 0000000000000000 0000000000000000000000000000000000000000000000000000000000000000 0000000000000000", ErrMalformed},
+		{"file open/direction 3", "42 00000001 03 00 0000 0000000000000000 0000000000000000000000000000000000000000000000000000000000000000 0000000000000000", ErrMalformed},
+		{"file open/unknown flag", "42 00000001 01 04 0000 0000000000000000 0000000000000000000000000000000000000000000000000000000000000000 0000000000000000", ErrMalformed},
+		{"file open/short digest", "42 00000001 01 00 0000 0000000000000000 abab", ErrMalformed},
+		{"file ready/offset beyond size", "43 00000001 0000000000000002 0000000000000001", ErrMalformed},
+		{"file chunk/over MaxFileChunk", "44 00000001 0000000000000000" + long(MaxFileChunk+1), ErrMalformed},
+		{"file done/short digest", "45 00000001 0000000000000000 ab", ErrMalformed},
+		{"file cancel/reason over MaxString", "47 00000001 1001" + long(4097), ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,6 +297,19 @@ func TestUnmarshalLimits(t *testing.T) {
 	mons = append(mons, 0, 0)
 	if m, err := Unmarshal(mons); err != nil || len(m.(*SessionInfo).Monitors) != 32 {
 		t.Errorf("32 monitors: %v", err)
+	}
+
+	// A full file chunk decodes and fits one data-channel fragment with its flag byte.
+	chunk := Marshal(&FileChunk{ID: 1, Offset: 2, Data: make([]byte, MaxFileChunk)})
+	if len(chunk) != MaxFragment-1 {
+		t.Errorf("full chunk is %d bytes, want %d", len(chunk), MaxFragment-1)
+	}
+	if m, err := Unmarshal(chunk); err != nil || len(m.(*FileChunk).Data) != MaxFileChunk {
+		t.Errorf("chunk of MaxFileChunk: %v", err)
+	}
+	// Marshal clamps an oversized chunk rather than writing what Unmarshal refuses.
+	if m, err := Unmarshal(Marshal(&FileChunk{Data: make([]byte, MaxFileChunk+5)})); err != nil || len(m.(*FileChunk).Data) != MaxFileChunk {
+		t.Errorf("clamped chunk: %v", err)
 	}
 
 	// A whole message above MaxMessage is refused before decoding.
