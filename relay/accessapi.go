@@ -368,12 +368,28 @@ func (s *Server) roleFromWire(ctx context.Context, accountID string, req wire.Ro
 			return rr, badf("a confirm access role needs confirm_local or confirm_email_groups")
 		}
 	case policy.RoleWhitelistedApps:
-		return rr, errf(http.StatusNotImplemented, CodeBadRequest, "whitelisted applications roles need the applications catalog, which this relay has no API for yet")
+		if len(req.AppIDs) == 0 || len(req.AppIDs) > maxGroupRefs {
+			return rr, badf("app_ids: 1 to %d applications from the catalog", maxGroupRefs)
+		}
+		apps, err := s.st.Apps(ctx, accountID)
+		if err != nil {
+			return rr, err
+		}
+		for _, id := range req.AppIDs {
+			if !slices.ContainsFunc(apps, func(a policy.App) bool { return a.ID == id }) {
+				return rr, badf("no application %q in the catalog", id)
+			}
+		}
+		role.Whitelist = policy.WhitelistRules{ExceptLocked: req.ExceptLocked, ExceptNoUser: req.ExceptNoUser}
+		rr.AppIDs = slices.Compact(slices.Sorted(slices.Values(req.AppIDs)))
 	default:
 		return rr, badf("type must be device, ondemand, confirm_access or whitelisted_apps")
 	}
 	if role.Type != policy.RoleDevice && role.Type != policy.RoleOnDemand && (len(req.Permissions) > 0 || req.ClientType != "") {
 		return rr, badf("permissions and client_type are for device and ondemand roles")
+	}
+	if role.Type != policy.RoleWhitelistedApps && len(req.AppIDs) > 0 {
+		return rr, badf("app_ids are for whitelisted_apps roles")
 	}
 	if err := role.Validate(); err != nil {
 		return rr, badf("%s", strings.TrimPrefix(err.Error(), "policy: "))

@@ -552,3 +552,33 @@ func (s *Store) DeleteRole(ctx context.Context, accountID, id string) ([]string,
 	})
 	return disabled, wrap("delete role", err)
 }
+
+// Apps lists an account's applications catalog by name.
+func (s *Store) Apps(ctx context.Context, accountID string) ([]policy.App, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, enabled, path, executable, description FROM access_apps
+		WHERE account_id = $1 ORDER BY name, id`, accountID)
+	if err != nil {
+		return nil, wrap("applications", err)
+	}
+	defer rows.Close()
+	var out []policy.App
+	for rows.Next() {
+		var a policy.App
+		if err := rows.Scan(&a.ID, &a.Name, &a.Enabled, &a.Path, &a.Executable, &a.Description); err != nil {
+			return nil, wrap("applications", err)
+		}
+		out = append(out, a)
+	}
+	return out, wrap("applications", rows.Err())
+}
+
+// UpdateApp replaces an application of accountID.
+func (s *Store) UpdateApp(ctx context.Context, accountID string, a policy.App) error {
+	return s.execOne(ctx, "update application", `UPDATE access_apps SET name = $1, enabled = $2, path = $3, executable = $4,
+		description = $5 WHERE account_id = $6 AND id = $7`, a.Name, a.Enabled, a.Path, a.Executable, a.Description, accountID, a.ID)
+}
+
+// DeleteApp removes an application of accountID.
+func (s *Store) DeleteApp(ctx context.Context, accountID, id string) error {
+	return s.execOne(ctx, "delete application", `DELETE FROM access_apps WHERE account_id = $1 AND id = $2`, accountID, id)
+}

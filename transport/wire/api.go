@@ -256,3 +256,15 @@ type Recurrence struct {
 	LastDay  bool     `json:"last_day,omitempty"`
 	Month    int      `json:"month,omitempty"`
 }
+
+// Application is an entry of the applications catalog
+// (/api/v1/accounts/{account}/applications), used by whitelisted
+// applications roles.
+type Application struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Enabled     bool   `json:"enabled"`
+	Path        string `json:"path,omitempty"` // may hold environment variables, e.g. %windir%\system32
+	Executable  string `json:"executable"`     // e.g. notepad.exe
+	Description string `json:"description,omitempty"`
+}

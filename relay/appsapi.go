@@ -1,0 +1,157 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// The applications catalog (spec 4.3.5) that whitelisted applications
+// roles pick from.
+
+const (
+	EvAppCreated = "application.created"
+	EvAppUpdated = "application.updated"
+	EvAppDeleted = "application.deleted"
+)
+
+const maxPath = 1024
+
+func wireApp(a policy.App) wire.Application {
+	return wire.Application{ID: a.ID, Name: a.Name, Enabled: a.Enabled, Path: a.Path, Executable: a.Executable, Description: a.Description}
+}
+
+// appFromWire validates an application: a name, an executable's file name
+// (no directories: those go in path), an optional path.
+func appFromWire(req wire.Application) (policy.App, error) {
+	a := policy.App{Name: req.Name, Enabled: req.Enabled, Path: req.Path, Executable: req.Executable, Description: req.Description}
+	if err := checkName(req.Name); err != nil {
+		return a, badf("name: %v", err)
+	}
+	if err := checkDescription(req.Description); err != nil {
+		return a, err
+	}
+	if req.Executable == "" || !validText(req.Executable, 255) || strings.ContainsAny(req.Executable, `/\:*?"<>|`) ||
+		req.Executable == "." || req.Executable == ".." {
+		return a, badf("executable: a file name like notepad.exe (no folders; put those in path)")
+	}
+	if !validText(req.Path, maxPath) {
+		return a, badf("path: at most %d bytes, no control characters", maxPath)
+	}
+	return a, nil
+}
+
+// handleApps is GET /api/v1/accounts/{account}/applications.
+func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	as, err := s.st.Apps(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	out := make([]wire.Application, 0, len(as))
+	for _, a := range as {
+		out = append(out, wireApp(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleCreateApp is POST /api/v1/accounts/{account}/applications.
+func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.Application
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ID != "" {
+		return badf("id is set by the relay")
+	}
+	a, err := appFromWire(req)
+	if err != nil {
+		return err
+	}
+	a, err = s.st.CreateApp(r.Context(), m.AccountID, a)
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "an application named %q exists already", a.Name)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAppCreated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable}})
+	writeJSON(w, http.StatusCreated, wireApp(a))
+	return nil
+}
+
+// handleUpdateApp is PUT /api/v1/accounts/{account}/applications/{id}.
+// Disabling every application of a whitelist role makes its assignments
+// inactive (the evaluator's rule).
+func (s *Server) handleUpdateApp(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.Application
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	a, err := appFromWire(req)
+	if err != nil {
+		return err
+	}
+	a.ID = r.PathValue("id")
+	switch err := s.st.UpdateApp(r.Context(), m.AccountID, a); {
+	case errors.Is(err, store.ErrNotFound):
+		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", a.ID)
+	case errors.Is(err, store.ErrConflict):
+		return errf(http.StatusConflict, CodeConflict, "an application named %q exists already", a.Name)
+	case err != nil:
+		return err
+	}
+	s.audit(auditRec{Event: EvAppUpdated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled}})
+	writeJSON(w, http.StatusOK, wireApp(a))
+	return nil
+}
+
+// handleDeleteApp is DELETE /api/v1/accounts/{account}/applications/{id}:
+// refused while a role lists it (remove it from those roles first).
+func (s *Server) handleDeleteApp(w http.ResponseWriter, r *http.Request) error {
+	u, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	rs, err := s.st.Roles(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	var users []string
+	for _, rr := range rs {
+		if slices.Contains(rr.AppIDs, id) {
+			users = append(users, rr.Role.Name)
+		}
+	}
+	if len(users) > 0 {
+		return errf(http.StatusConflict, CodeConflict, "roles %s list this application; remove it from them first", strings.Join(users, ", "))
+	}
+	if err := s.st.DeleteApp(r.Context(), m.AccountID, id); errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", id)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvAppDeleted, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"application": id}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
