@@ -157,6 +157,7 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/api/v1/health", s.api(s.handleHealth)},
 		{"GET", "/api/v1/relay", s.api(s.handleRelayInfo)},
+		{"GET", "/api/v1/openapi.json", s.api(s.handleOpenAPI)},
 		{"POST", "/api/v1/enroll", s.api(s.handleEnroll)},
 		{"GET", "/api/v1/agent/connect", s.api(s.handleAgentConnect)},
 		{"POST", "/api/v1/login", s.api(s.handleLogin)},

@@ -1,0 +1,219 @@
+package relay
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// The OpenAPI 3.0 document of /api/v1, served at /api/v1/openapi.json. It
+// is generated from the route table and the wire types, so it can't drift
+// from what the relay does; apiDocs says what the table can't (summary,
+// who may call, bodies). A route without an entry fails the tests.
+
+type apiDoc struct {
+	summary string
+	auth    string // "none", "user" (bearer token), "admin" (account administrator or owner), "agent"
+	req     any    // request body (JSON), nil for none
+	resp    any    // 2xx body, nil for none (204) or non-JSON
+	status  int    // success status; 200 if zero
+	query   []string
+}
+
+var apiDocs = map[string]apiDoc{
+	"GET /api/v1/health":               {summary: "Liveness", auth: "none", resp: map[string]bool{}},
+	"GET /api/v1/relay":                {summary: "Relay name, version, protocol and public key", auth: "none", resp: wire.RelayInfo{}},
+	"POST /api/v1/enroll":              {summary: "Enroll a Host with a deployment package's key", auth: "none", req: wire.EnrollRequest{}, resp: wire.EnrollResponse{}},
+	"GET /api/v1/agent/connect":        {summary: "Host WebSocket (challenge, grants, signaling)", auth: "agent", status: http.StatusSwitchingProtocols},
+	"POST /api/v1/login":               {summary: "Log in with email and password", auth: "none", req: wire.LoginRequest{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/logout":              {summary: "End this login token", auth: "user", status: http.StatusNoContent},
+	"GET /api/v1/me":                   {summary: "The logged-in user and their accounts", auth: "user", resp: wire.User{}},
+	"GET /api/v1/devices":              {summary: "Devices of the user's accounts", auth: "user", resp: []wire.Device{}},
+	"POST /api/v1/sessions":            {summary: "Request a session on a device (decided by role assignments)", auth: "user", req: wire.SessionRequest{}, resp: wire.SessionResponse{}, status: http.StatusCreated},
+	"GET /api/v1/sessions/{id}/signal": {summary: "Guest WebSocket for a session's signaling", auth: "user", status: http.StatusSwitchingProtocols},
+	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "admin", resp: wire.CheckResult{},
+		query: []string{"user", "device", "ondemand", "client", "date", "time", "timezone"}},
+	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first", auth: "admin", resp: []wire.Group{}},
+	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
+	"GET /api/v1/accounts/{account}/groups/{id}":                     {summary: "A group with its members", auth: "admin", resp: wire.Group{}},
+	"PATCH /api/v1/accounts/{account}/groups/{id}":                   {summary: "Change a group's name, description or status", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}},
+	"DELETE /api/v1/accounts/{account}/groups/{id}":                  {summary: "Remove a group (and its mentions in role assignments)", auth: "admin", status: http.StatusNoContent},
+	"PUT /api/v1/accounts/{account}/groups/{id}/members/{member}":    {summary: "Add a user (id or email) or device (id or hostname) to a group", auth: "admin", status: http.StatusNoContent},
+	"DELETE /api/v1/accounts/{account}/groups/{id}/members/{member}": {summary: "Take a member out of a group", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/roles":                           {summary: "Predefined and custom roles", auth: "admin", resp: []wire.RoleInfo{}},
+	"POST /api/v1/accounts/{account}/roles":                          {summary: "Create a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}, status: http.StatusCreated},
+	"PUT /api/v1/accounts/{account}/roles/{id}":                      {summary: "Replace a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}},
+	"DELETE /api/v1/accounts/{account}/roles/{id}":                   {summary: "Remove a custom role; its assignments become inactive", auth: "admin", resp: wire.RoleDeleted{}},
+	"GET /api/v1/accounts/{account}/applications":                    {summary: "The applications catalog", auth: "admin", resp: []wire.Application{}},
+	"POST /api/v1/accounts/{account}/applications":                   {summary: "Add an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}, status: http.StatusCreated},
+	"PUT /api/v1/accounts/{account}/applications/{id}":               {summary: "Replace an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}},
+	"DELETE /api/v1/accounts/{account}/applications/{id}":            {summary: "Remove an application no role lists", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/assignments":                     {summary: "Role assignments with their status now", auth: "admin", resp: []wire.Assignment{}},
+	"POST /api/v1/accounts/{account}/assignments":                    {summary: "Create a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}, status: http.StatusCreated},
+	"PUT /api/v1/accounts/{account}/assignments/{id}":                {summary: "Replace a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}},
+	"DELETE /api/v1/accounts/{account}/assignments/{id}":             {summary: "Remove a role assignment", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/audit":                           {summary: "Audit events, newest first (members: their own)", auth: "user", resp: []wire.AuditEvent{}, query: []string{"from", "to", "event", "user", "limit"}},
+	"GET /api/v1/accounts/{account}/audit/settings":                  {summary: "Audit logging on or off, and the retention", auth: "admin", resp: wire.AuditSettings{}},
+	"PUT /api/v1/accounts/{account}/audit/settings":                  {summary: "Turn audit logging on or off", auth: "admin", req: wire.AuditSettings{}, resp: wire.AuditSettings{}},
+	"GET /api/v1/accounts/{account}/audit/reports":                   {summary: "Generated CSV reports", auth: "admin", resp: []wire.AuditReport{}},
+	"POST /api/v1/accounts/{account}/audit/reports":                  {summary: "Generate a CSV report for a range of UTC days", auth: "admin", req: wire.AuditReportRequest{}, resp: wire.AuditReport{}, status: http.StatusCreated},
+	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "admin"},
+	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// openAPI builds the document for routes.
+func openAPI(routes []route, version string) map[string]any {
+	schemas := map[string]any{}
+	paths := map[string]map[string]any{}
+	for _, rt := range routes {
+		d := apiDocs[rt.method+" "+rt.path]
+		op := map[string]any{"summary": d.summary, "operationId": operationID(rt.method, rt.path)}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range d.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		switch d.auth {
+		case "none":
+			op["security"] = []any{}
+		case "agent":
+			op["security"] = []any{}
+			op["description"] = "Hosts authenticate inside the WebSocket by signing the relay's challenge with their device key."
+		case "admin":
+			op["description"] = "Account administrators and the owner only; other members get 403, other accounts 404."
+		}
+		if d.req != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.req), schemas)}}}
+		}
+		status := d.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		ok := map[string]any{"description": http.StatusText(status)}
+		if d.resp != nil {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.resp), schemas)}}
+		} else if strings.HasSuffix(rt.path, "/csv") {
+			ok["content"] = map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}
+		}
+		op["responses"] = map[string]any{
+			itoa(status): ok,
+			"default": map[string]any{"description": "An error with a stable code and a message",
+				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(wire.APIError{}), schemas)}}},
+		}
+		p := paths[rt.path]
+		if p == nil {
+			p = map[string]any{}
+			paths[rt.path] = p
+		}
+		p[strings.ToLower(rt.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "Tandem relay API", "version": version,
+			"description": "The relay's JSON API. Errors are JSON {\"error\": {\"code\", \"message\"}} with a stable code."},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas":         schemas,
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+		},
+		"security": []any{map[string]any{"bearer": []any{}}},
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, part := range strings.Split(strings.TrimPrefix(path, "/api/v1/"), "/") {
+		part = strings.Trim(part, "{}")
+		for _, w := range strings.FieldsFunc(part, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
+}
+
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
+
+// schemaOf is the JSON Schema of t, with named structs as components.
+func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawJSONType:
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return schemaOf(t.Elem(), schemas)
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), schemas)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), schemas)}
+	case reflect.Struct:
+		name := t.Name()
+		if _, done := schemas[name]; !done {
+			schemas[name] = map[string]any{} // placeholder: recursive types
+			props := map[string]any{}
+			var required []string
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				n, opts, _ := strings.Cut(tag, ",")
+				if n == "" {
+					n = f.Name
+				}
+				props[n] = schemaOf(f.Type, schemas)
+				if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer {
+					required = append(required, n)
+				}
+			}
+			s := map[string]any{"type": "object", "properties": props}
+			if required != nil {
+				s["required"] = required
+			}
+			schemas[name] = s
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+// handleOpenAPI is GET /api/v1/openapi.json.
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, openAPI(s.routeTable(), s.cfg.Version))
+	return nil
+}
