@@ -28,6 +28,27 @@ const (
 	EvSessionDenied     = "session.denied"
 	EvSessionStarted    = "session.started"
 	EvSessionEnded      = "session.ended"
+
+	EvUserUpdated       = "user.updated"
+	EvUserDisabled      = "user.disabled"
+	EvUserEnabled       = "user.enabled"
+	EvUserRemoved       = "user.removed"
+	EvUserUnlocked      = "user.unlocked"
+	EvUserMFAChanged    = "user.mfa_changed"
+	EvLoginLocked       = "login.locked"
+	EvLoginMFASent      = "login.mfa_sent"
+	EvInviteSent        = "invite.sent"
+	EvInviteResent      = "invite.resent"
+	EvInviteAccepted    = "invite.accepted"
+	EvInviteWithdrawn   = "invite.withdrawn"
+	EvPasswordChanged   = "password.changed"
+	EvPasswordResetSent = "password.reset_requested"
+	EvPasswordReset     = "password.reset"
+	EvAccountMFAChanged = "account.mfa_changed"
+	EvRecoveryGenerated = "recovery_codes.generated"
+	EvRecoveryUsed      = "recovery_codes.used"
+	EvAPIKeyCreated     = "apikey.created"
+	EvAPIKeyRevoked     = "apikey.revoked"
 )
 
 // auditRec is one event to record; empty fields are stored as NULL.

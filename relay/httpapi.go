@@ -43,6 +43,13 @@ const (
 	CodeThrottled       = "throttled"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	CodeInvalidToken    = "invalid_token" // invitation or reset token unknown, used or replaced
+	CodeTokenExpired    = "token_expired" // invitation or reset token too old
+	CodeWeakPassword    = "weak_password" // the password rules (spec 2.3.2)
+	CodeLimit           = "limit_reached" // e.g. an invitation resent 5 times
+	CodeMFAEnforced     = "mfa_enforced"  // the account enforces MFA: no per-user toggle
+	CodeMFAFailed       = "mfa_failed"    // wrong, expired or used-up MFA code
+	CodeMailUnavailable = "mail_unavailable"
 )
 
 // apiError is an error with its HTTP answer.
@@ -165,6 +172,7 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
 		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
 	}
+	routes = append(routes, s.userRoutes()...)
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	var paths []string
