@@ -60,7 +60,7 @@ func TestUserRoutesBadInput(t *testing.T) {
 		"POST /api/v1/password/forgot": {{body: `{}`, status: 400}, {body: `{"email":"` + long + `@x.com"}`, status: 400}},
 		"POST /api/v1/password/reset": {{body: `{}`, status: 400}, {body: `{"token":"nope","password":"G00dPassword"}`, status: 400},
 			{body: `{"token":"nope","password":"weak"}`, status: 400}},
-		"PATCH /api/v1/me":  {{body: `{}`, status: 400}, {body: `{"name":"` + long + `"}`, status: 400}},
+		"PATCH /api/v1/me": {{body: `{}`, status: 400}, {body: `{"name":"` + long + `"}`, status: 400}},
 		"POST /api/v1/me/password": {{body: `{}`, status: 400}, {body: `{"current":"` + memberPass + `","new":"weakling"}`, status: 400},
 			{body: `{"current":1,"new":"G00dPassword"}`, status: 400}},
 		"PATCH /api/v1/me/accounts/{account}": {{body: `{}`, status: 400}, {body: `{"rc_action":"x"}`, status: 400},

@@ -19,7 +19,7 @@ func TestRankRules(t *testing.T) {
 		X = store.MemberType("boss")
 	)
 	tests := []struct {
-		actor, target                  store.MemberType
+		actor, target                store.MemberType
 		manage, edit, assign, remove bool
 	}{
 		{O, O, true, true, false, false},
