@@ -143,7 +143,7 @@ func TestInvite(t *testing.T) {
 	wantError(t, status, body, http.StatusBadRequest, CodeInvalidToken)
 
 	// The mail server failing: a clear 503, no invitation left behind.
-	mb.fail = errors.New("smtp down")
+	mb.setFail(errors.New("smtp down"))
 	before = e.snapshot()
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "nomail@example.com"})
 	wantError(t, status, body, http.StatusServiceUnavailable, CodeMailUnavailable)

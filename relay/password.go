@@ -71,13 +71,18 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) er
 		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
 	}
 	ip := remoteIP(r)
-	// Every request costs a token: nobody mails a user a hundred links.
-	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+	// Every request costs a token, per remote IP (20, then one per 30 s)
+	// and per email (3 mails, then one per 20 min), so nobody floods a
+	// mailbox with links. The per-email limit is silent (still
+	// 202): an error there would tell that the email is a user.
+	if blocked, retry := s.resetIPLimit.blocked(ip); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many requests from this address; wait and try again", retryAfter: retry}
 	}
-	s.loginIPLimit.fail(ip)
-	if s.begin() {
+	s.resetIPLimit.fail(ip)
+	blocked, _ := s.resetLimit.blocked(email)
+	s.resetLimit.fail(email)
+	if !blocked && s.begin() {
 		go func() {
 			defer s.wg.Done()
 			s.sendReset(email, ip)

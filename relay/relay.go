@@ -153,6 +153,8 @@ type Server struct {
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
 	loginIPLimit *limiter // per remote IP
+	resetIPLimit *limiter // password-reset requests per remote IP
+	resetLimit   *limiter // password-reset emails per address
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -208,6 +210,8 @@ func New(cfg Config) (*Server, error) {
 		enrollLimit:  newLimiter(cfg.Limits.EnrollBurst, cfg.Limits.EnrollEvery, cfg.Clock),
 		loginLimit:   newLimiter(cfg.Limits.LoginBurst, cfg.Limits.LoginEvery, cfg.Clock),
 		loginIPLimit: newLimiter(cfg.Limits.LoginIPBurst, cfg.Limits.LoginEvery, cfg.Clock),
+		resetIPLimit: newLimiter(20, 30*time.Second, cfg.Clock),
+		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -331,6 +335,8 @@ func (s *Server) sweep() {
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
 	s.loginIPLimit.prune()
+	s.resetIPLimit.prune()
+	s.resetLimit.prune()
 	ids := s.hub.agentIDs()
 	if len(ids) == 0 {
 		return

@@ -33,6 +33,13 @@ func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
 	return nil
 }
 
+// setFail makes Send fail with err (nil: succeed again).
+func (m *mailbox) setFail(err error) {
+	m.mu.Lock()
+	m.fail = err
+	m.mu.Unlock()
+}
+
 // to returns the messages sent to addr, oldest first.
 func (m *mailbox) to(addr string) []mail.Message {
 	m.mu.Lock()
