@@ -273,7 +273,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, u store.User
 		return err
 	}
 	s.audit(auditRec{Event: EvLogin, User: u.ID, Remote: remoteIP(r)})
-	writeJSON(w, http.StatusOK, wire.LoginResponse{Token: tok, ExpiresAt: exp.Unix(), User: &wu})
+	writeJSON(w, http.StatusOK, wire.LoginResponse{Token: tok, ExpiresAt: exp.Unix(), User: wu})
 	return nil
 }
 

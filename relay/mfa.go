@@ -206,6 +206,9 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	if !mode.Valid() {
 		return errf(http.StatusBadRequest, CodeBadRequest, "mfa is one of disabled, enabled, enforced")
 	}
+	if mode != store.MFADisabled && s.cfg.Mail == nil {
+		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first")
+	}
 	if err := s.st.SetAccountMFA(r.Context(), me.AccountID, mode); err != nil {
 		return err
 	}

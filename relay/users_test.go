@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -155,6 +156,10 @@ func TestManageUsers(t *testing.T) {
 	if evs := e.audit(EvUserRemoved); len(evs) != 1 {
 		t.Fatal("removal not audited")
 	}
+
+	// No mail sender: email MFA cannot be turned on.
+	status, body = e.do("PUT", "/api/v1/accounts/"+acme+"/security", adminTok, wire.Security{MFA: "enforced"})
+	wantError(t, status, body, http.StatusConflict, CodeMailUnavailable)
 
 	// Another account's owner sees nothing of this one.
 	other, err := e.srv.Store().CreateAccount(context.Background(), store.Account{Name: "Other", CreatedAt: e.clock.Now()})

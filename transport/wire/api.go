@@ -52,7 +52,7 @@ type LoginRequest struct {
 type LoginResponse struct {
 	Token       string `json:"token,omitempty"`
 	ExpiresAt   int64  `json:"expires_at,omitempty"` // unix seconds
-	User        *User  `json:"user,omitempty"`
+	User        User   `json:"user,omitzero"`
 	MFARequired bool   `json:"mfa_required,omitempty"`
 	Challenge   string `json:"challenge,omitempty"`
 }
