@@ -49,6 +49,7 @@ const (
 	EvRecoveryUsed      = "recovery_codes.used"
 	EvAPIKeyCreated     = "apikey.created"
 	EvAPIKeyRevoked     = "apikey.revoked"
+	EvOwnerChanged      = "account.owner_changed"
 )
 
 // auditRec is one event to record; empty fields are stored as NULL.

@@ -31,6 +31,7 @@ func (s *Server) userRoutes() []route {
 		{"POST", "/api/v1/accounts/{account}/invites", s.api(s.handleInvite)},
 		{"POST", "/api/v1/accounts/{account}/invites/{id}/resend", s.api(s.handleResendInvite)},
 		{"DELETE", "/api/v1/accounts/{account}/invites/{id}", s.api(s.handleDeleteInvite)},
+		{"PUT", "/api/v1/accounts/{account}/owner", s.api(s.handleChangeOwner)},
 		{"GET", "/api/v1/accounts/{account}/security", s.api(s.handleGetSecurity)},
 		{"PUT", "/api/v1/accounts/{account}/security", s.api(s.handlePutSecurity)},
 		{"POST", "/api/v1/invites/accept", s.api(s.handleAcceptInvite)},
@@ -571,5 +572,59 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	writeJSON(w, http.StatusCreated, wu)
+	return nil
+}
+
+// handleChangeOwner is PUT /api/v1/accounts/{account}/owner: the owner
+// hands the account to another enabled member (confirming with their
+// password) and becomes an administrator. The only way the owner type
+// moves.
+func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.Owner)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	var req wire.OwnerChange
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.User == "" || len(req.User) > maxID {
+		return errf(http.StatusBadRequest, CodeBadRequest, "user (the new owner's id) is required")
+	}
+	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
+		return errf(http.StatusBadRequest, CodeBadRequest, "password (yours, to confirm) is required")
+	}
+	ctx := r.Context()
+	t, err := s.st.AccountUser(ctx, me.AccountID, req.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", req.User)
+	} else if err != nil {
+		return err
+	}
+	if t.UserID == a.user.ID || t.Disabled || t.User.Disabled {
+		return errf(http.StatusConflict, CodeConflict, "the new owner must be another, enabled member")
+	}
+	ip := remoteIP(r)
+	key := ip + "\x00" + a.user.Email
+	if blocked, retry := s.loginLimit.blocked(key); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
+	}
+	if ok, err := secret.CheckPassword(a.user.PasswordHash, req.Password); err != nil || !ok {
+		s.loginLimit.fail(key)
+		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
+	}
+	if err := s.st.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "the ownership changed meanwhile; reload and try again")
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+		Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
+	t.Type = store.Owner
+	writeJSON(w, http.StatusOK, s.wireMember(t))
 	return nil
 }

@@ -33,6 +33,7 @@ var authzMatrix = map[string]authzRow{
 	"POST /api/v1/accounts/{account}/invites":             {401, 403, 400, 400, 400, 403, 403, 404},
 	"POST /api/v1/accounts/{account}/invites/{id}/resend": {401, 403, 200, 200, 200, 403, 403, 404},
 	"DELETE /api/v1/accounts/{account}/invites/{id}":      {401, 403, 204, 204, 204, 403, 403, 404},
+	"PUT /api/v1/accounts/{account}/owner":                {401, 403, 403, 403, 400, 403, 403, 404},
 	"GET /api/v1/accounts/{account}/security":             {401, 403, 403, 200, 200, 403, 403, 404},
 	"PUT /api/v1/accounts/{account}/security":             {401, 403, 403, 400, 400, 403, 403, 404},
 	"POST /api/v1/invites/accept":                         {400, 400, 400, 400, 400, 400, 400, 400},

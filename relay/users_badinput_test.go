@@ -54,7 +54,10 @@ func TestUserRoutesBadInput(t *testing.T) {
 			{body: `{"email":"a@example.com","name":"` + long + `"}`, status: 400}, {body: `{"email":"inv@example.com"}`, status: 409}},
 		"POST /api/v1/accounts/{account}/invites/{id}/resend": {{path: A + "/invites/nope/resend", status: 404}},
 		"DELETE /api/v1/accounts/{account}/invites/{id}":      {{path: A + "/invites/nope", status: 404}},
-		"PUT /api/v1/accounts/{account}/security":             {{body: `{}`, status: 400}, {body: `{"mfa":"on"}`, status: 400}, {body: `{"mfa":true}`, status: 400}},
+		"PUT /api/v1/accounts/{account}/owner": {{body: `{}`, status: 400}, {body: `{"user":"` + victim.ID + `"}`, status: 400},
+			{body: `{"user":"nope","password":"` + ownerPass + `"}`, status: 404}, {body: `{"user":"` + owner.ID + `","password":"` + ownerPass + `"}`, status: 409},
+			{body: `{"user":"` + victim.ID + `","password":"Wr0ngPassword"}`, status: 403}, {body: `{"user":5}`, status: 400}},
+		"PUT /api/v1/accounts/{account}/security": {{body: `{}`, status: 400}, {body: `{"mfa":"on"}`, status: 400}, {body: `{"mfa":true}`, status: 400}},
 		"POST /api/v1/invites/accept": {{body: `{}`, status: 400}, {body: `{"token":"nope","password":"G00dPassword"}`, status: 400},
 			{body: `{"token":"x"}`, status: 400}, {body: `{"token":"x","password":"G00dPassword","name":7}`, status: 400}},
 		"POST /api/v1/password/forgot": {{body: `{}`, status: 400}, {body: `{"email":"` + long + `@x.com"}`, status: 400}},
@@ -121,6 +124,9 @@ func TestUserRoutesBadInput(t *testing.T) {
 func codeFor(status int, body []byte) string {
 	switch status {
 	case 403:
+		if strings.Contains(string(body), `"`+CodeBadCredentials+`"`) {
+			return CodeBadCredentials
+		}
 		return CodeForbidden
 	case 404:
 		return CodeNotFound

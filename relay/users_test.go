@@ -222,3 +222,31 @@ func TestProfile(t *testing.T) {
 	status, body = e.do("PATCH", "/api/v1/me", tok, []byte(`{"name":7}`))
 	wantError(t, status, body, 400, CodeBadRequest)
 }
+
+// The owner type moves only by the owner handing it over.
+func TestChangeOwner(t *testing.T) {
+	e := newEnv(t)
+	acme := e.acme().ID
+	owner, _ := e.srv.Store().UserByEmail(context.Background(), ownerEmail)
+	ownerTok := e.token(owner.ID)
+	admin, adminTok := e.member(acme, "admin@example.com", store.Admin)
+	path := "/api/v1/accounts/" + acme + "/owner"
+	status, body := e.do("PUT", path, adminTok, wire.OwnerChange{User: admin.ID, Password: memberPass})
+	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	status, body = e.do("PUT", path, ownerTok, wire.OwnerChange{User: admin.ID, Password: ownerPass})
+	var m wire.Member
+	decode(t, body, &m)
+	if status != 200 || m.Type != "owner" {
+		t.Fatalf("change owner: %d %s", status, body)
+	}
+	if got := e.accountUser(acme, ownerEmail).Type; got != store.Admin {
+		t.Fatalf("old owner is %s, want admin", got)
+	}
+	// The new owner may now remove the old one (an admin, below them).
+	if status, _ = e.do("DELETE", "/api/v1/accounts/"+acme+"/users/"+owner.ID, adminTok, nil); status != 204 {
+		t.Fatalf("new owner removes old: %d", status)
+	}
+	if len(e.audit(EvOwnerChanged)) != 1 {
+		t.Fatal("owner change not audited")
+	}
+}

@@ -671,3 +671,31 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, now time.Time) error
 	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used = $1 WHERE id = $2`, unix(now), id)
 	return wrap("touch api key", err)
 }
+
+// TransferOwnership makes toUser the owner of accountID and fromUser (the
+// owner now) an administrator, in one transaction. toUser must be an
+// enabled member; fromUser not the owner is ErrConflict.
+func (s *Store) TransferOwnership(ctx context.Context, accountID, fromUser, toUser string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var fromType, toType MemberType
+		var toDisabled bool
+		if err := tx.QueryRowContext(ctx, `SELECT type FROM memberships WHERE account_id = $1 AND user_id = $2`+s.eng.forUpdate,
+			accountID, fromUser).Scan(&fromType); err != nil {
+			return wrap("transfer ownership: owner", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT type, disabled FROM memberships WHERE account_id = $1 AND user_id = $2`+s.eng.forUpdate,
+			accountID, toUser).Scan(&toType, &toDisabled); err != nil {
+			return wrap("transfer ownership: new owner", err)
+		}
+		if fromType != Owner || toDisabled || fromUser == toUser {
+			return fmt.Errorf("store: transfer ownership: %w", ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE memberships SET type = 'admin', updated_at = $1 WHERE account_id = $2 AND user_id = $3`,
+			unix(now), accountID, fromUser); err != nil {
+			return wrap("transfer ownership", err)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE memberships SET type = 'owner', updated_at = $1 WHERE account_id = $2 AND user_id = $3`,
+			unix(now), accountID, toUser)
+		return wrap("transfer ownership", err)
+	})
+}

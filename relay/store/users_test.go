@@ -244,6 +244,31 @@ func testUsersStore(t *testing.T, be storetest.Backend) {
 	if _, err := s.RemoveMembership(ctx, acct.ID, nu.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second remove: %v", err)
 	}
+	// Ownership moves in one piece, only from the owner to an enabled member.
+	own, _ := s.CreateUser(ctx, User{Email: "o@example.com", PasswordHash: "h", CreatedAt: now})
+	if err := s.AddMembership(ctx, Membership{AccountID: acct.ID, UserID: own.ID, Type: Owner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransferOwnership(ctx, acct.ID, u.ID, own.ID, now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("transfer from a non-owner: %v", err)
+	}
+	if err := s.TransferOwnership(ctx, acct.ID, own.ID, u.ID, now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("transfer to a disabled member: %v", err)
+	}
+	m.Disabled = false
+	if err := s.UpdateMembership(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransferOwnership(ctx, acct.ID, own.ID, u.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.AccountUser(ctx, acct.ID, own.ID); a.Type != Admin {
+		t.Fatalf("old owner %s", a.Type)
+	}
+	if a, _ := s.AccountUser(ctx, acct.ID, u.ID); a.Type != Owner {
+		t.Fatalf("new owner %s", a.Type)
+	}
+
 	// The email can be invited again.
 	if _, err := s.CreateInvite(ctx, Invite{AccountID: acct.ID, Email: "b@example.com", Type: Member, TokenHash: "t9",
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {

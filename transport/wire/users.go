@@ -125,3 +125,10 @@ type APIKey struct {
 	LastUsed  int64  `json:"last_used,omitempty"`
 	Key       string `json:"key,omitempty"`
 }
+
+// OwnerChange is PUT /api/v1/accounts/{account}/owner: the owner hands
+// over the account, confirming with their password.
+type OwnerChange struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
