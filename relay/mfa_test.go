@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -223,6 +224,17 @@ func TestAPIKeys(t *testing.T) {
 	}
 	status, body = e.do("POST", "/api/v1/me/api-keys", k.Key, wire.APIKeyRequest{Account: acme})
 	wantError(t, status, body, 403, CodeForbidden)
+	// Bound to its account: the same user's other account is not there.
+	other, err := e.srv.Store().CreateAccount(context.Background(), store.Account{Name: "Other", CreatedAt: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.member(other.ID, "k@example.com", store.Admin, func(m *store.Membership) { m.API = true })
+	status, body = e.do("GET", "/api/v1/accounts/"+other.ID+"/users", k.Key, nil)
+	wantError(t, status, body, 404, CodeNotFound)
+	if status, _ = e.do("GET", "/api/v1/accounts/"+other.ID+"/users", tok, nil); status != 200 {
+		t.Fatalf("same user, logged in, other account: %d", status)
+	}
 	var list []wire.APIKey
 	_, body = e.do("GET", "/api/v1/me/api-keys", tok, nil)
 	decode(t, body, &list)

@@ -11,48 +11,49 @@ import (
 )
 
 // The callers of the authorization matrix.
-var actors = []string{"anon", "user", "gm", "admin", "owner", "apiuser", "apikey", "other"}
+var actors = []string{"anon", "user", "gm", "admin", "owner", "apiuser", "apikey", "adminkey", "other"}
 
 // authzRow is one route's expected status per actor (in actors' order),
 // for the request the test sends: no body on GET, DELETE and the
 // action routes, "{}" elsewhere. 400 on "{}" means the caller got past
 // authorization to validation.
-type authzRow [8]int
+type authzRow [9]int
 
 // authzMatrix must have a row for every route userRoutes serves: the test
 // fails on a route without one.
 var authzMatrix = map[string]authzRow{
-	//                                                     anon user gm   admin owner apiuser apikey other
-	"POST /api/v1/login/mfa":                              {400, 400, 400, 400, 400, 400, 400, 400},
-	"GET /api/v1/accounts/{account}/users":                {401, 403, 200, 200, 200, 403, 403, 404},
-	"GET /api/v1/accounts/{account}/users/{id}":           {401, 403, 200, 200, 200, 403, 403, 404},
-	"PATCH /api/v1/accounts/{account}/users/{id}":         {401, 403, 400, 400, 400, 403, 403, 404},
-	"DELETE /api/v1/accounts/{account}/users/{id}":        {401, 403, 204, 204, 204, 403, 403, 404},
-	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {401, 403, 204, 204, 204, 403, 403, 404},
-	"GET /api/v1/accounts/{account}/invites":              {401, 403, 200, 200, 200, 403, 403, 404},
-	"POST /api/v1/accounts/{account}/invites":             {401, 403, 400, 400, 400, 403, 403, 404},
-	"POST /api/v1/accounts/{account}/invites/{id}/resend": {401, 403, 200, 200, 200, 403, 403, 404},
-	"DELETE /api/v1/accounts/{account}/invites/{id}":      {401, 403, 204, 204, 204, 403, 403, 404},
-	"PUT /api/v1/accounts/{account}/owner":                {401, 403, 403, 403, 400, 403, 403, 404},
-	"GET /api/v1/accounts/{account}/security":             {401, 403, 403, 200, 200, 403, 403, 404},
-	"PUT /api/v1/accounts/{account}/security":             {401, 403, 403, 400, 400, 403, 403, 404},
-	"POST /api/v1/invites/accept":                         {400, 400, 400, 400, 400, 400, 400, 400},
-	"POST /api/v1/password/forgot":                        {400, 400, 400, 400, 400, 400, 400, 400},
-	"POST /api/v1/password/reset":                         {400, 400, 400, 400, 400, 400, 400, 400},
-	"PATCH /api/v1/me":                                    {401, 400, 400, 400, 400, 400, 403, 400},
-	"POST /api/v1/me/password":                            {401, 400, 400, 400, 400, 400, 403, 400},
-	"POST /api/v1/me/recovery-codes":                      {401, 201, 201, 201, 201, 201, 403, 201},
-	"PATCH /api/v1/me/accounts/{account}":                 {401, 400, 400, 400, 400, 400, 403, 404},
-	"GET /api/v1/me/api-keys":                             {401, 200, 200, 200, 200, 200, 403, 200},
-	"POST /api/v1/me/api-keys":                            {401, 400, 400, 400, 400, 400, 403, 400},
+	//                                                     anon user gm   admin owner apiuser apikey adminkey other
+	"POST /api/v1/login/mfa":                              {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"GET /api/v1/accounts/{account}/users":                {401, 403, 200, 200, 200, 403, 403, 200, 404},
+	"GET /api/v1/accounts/{account}/users/{id}":           {401, 403, 200, 200, 200, 403, 403, 200, 404},
+	"PATCH /api/v1/accounts/{account}/users/{id}":         {401, 403, 400, 400, 400, 403, 403, 400, 404},
+	"DELETE /api/v1/accounts/{account}/users/{id}":        {401, 403, 204, 204, 204, 403, 403, 204, 404},
+	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {401, 403, 204, 204, 204, 403, 403, 204, 404},
+	"GET /api/v1/accounts/{account}/invites":              {401, 403, 200, 200, 200, 403, 403, 200, 404},
+	"POST /api/v1/accounts/{account}/invites":             {401, 403, 400, 400, 400, 403, 403, 400, 404},
+	"POST /api/v1/accounts/{account}/invites/{id}/resend": {401, 403, 200, 200, 200, 403, 403, 200, 404},
+	"DELETE /api/v1/accounts/{account}/invites/{id}":      {401, 403, 204, 204, 204, 403, 403, 204, 404},
+	"PUT /api/v1/accounts/{account}/owner":                {401, 403, 403, 403, 400, 403, 403, 403, 404},
+	"GET /api/v1/accounts/{account}/security":             {401, 403, 403, 200, 200, 403, 403, 200, 404},
+	"PUT /api/v1/accounts/{account}/security":             {401, 403, 403, 400, 400, 403, 403, 400, 404},
+	"POST /api/v1/invites/accept":                         {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/password/forgot":                        {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/password/reset":                         {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"PATCH /api/v1/me":                                    {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"POST /api/v1/me/password":                            {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"POST /api/v1/me/recovery-codes":                      {401, 201, 201, 201, 201, 201, 403, 403, 201},
+	"PATCH /api/v1/me/accounts/{account}":                 {401, 400, 400, 400, 400, 400, 403, 403, 404},
+	"GET /api/v1/me/api-keys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200},
+	"POST /api/v1/me/api-keys":                            {401, 400, 400, 400, 400, 400, 403, 403, 400},
 	// {id} is a key of apiuser's: only apiuser may revoke it.
-	"DELETE /api/v1/me/api-keys/{id}": {401, 404, 404, 404, 404, 204, 403, 404},
+	"DELETE /api/v1/me/api-keys/{id}": {401, 404, 404, 404, 404, 204, 403, 403, 404},
 }
 
 // Every route added for users × every kind of caller → the expected
 // answer. A user of another account gets 404 (the account is invisible),
-// an API key acts as its member in its account but cannot manage keys,
-// passwords or recovery codes.
+// an API key acts as its member in its account (apikey: a User's,
+// adminkey: an administrator's) but cannot manage keys, passwords,
+// recovery codes or ownership.
 func TestUserRoutesAuthorization(t *testing.T) {
 	e := newEnv(t, withMail(&mailbox{}))
 	ctx := context.Background()
@@ -70,6 +71,8 @@ func TestUserRoutesAuthorization(t *testing.T) {
 	apiUser, apiTok := e.member(acme.ID, "api@example.com", store.Member, func(m *store.Membership) { m.API = true })
 	tokens["apiuser"] = apiTok
 	_, tokens["apikey"] = e.apiKey(acme.ID, apiUser.ID)
+	apiAdmin, _ := e.member(acme.ID, "apiadmin@example.com", store.Admin, func(m *store.Membership) { m.API = true })
+	_, tokens["adminkey"] = e.apiKey(acme.ID, apiAdmin.ID)
 	other, err := st.CreateAccount(ctx, store.Account{Name: "Other", CreatedAt: e.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
