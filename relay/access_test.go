@@ -21,7 +21,7 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 	ctx := context.Background()
 	st := e.srv.Store()
 	acct := e.dev.resp.AccountID
-	techID, tech := e.member("tech@example.com", store.Member, "Acme")
+	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
 	ask := func() (int, []byte) {
 		return e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id})
 	}
@@ -114,8 +114,8 @@ func TestCheckPermissions(t *testing.T) {
 	ctx := context.Background()
 	st := e.srv.Store()
 	acct := e.dev.resp.AccountID
-	techID, tech := e.member("tech@example.com", store.Member, "Acme")
-	_, stranger := e.member("other@example.com", store.Owner, "Other Co")
+	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
+	_, stranger := e.memberOf("other@example.com", store.Owner, "Other Co")
 	users, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Helpdesk", Kind: policy.GroupUser, Active: true})
 	st.AddGroupMember(ctx, users.ID, techID)
 	// Web Support on weekdays, 09:00–17:00 Bucharest time.

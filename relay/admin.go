@@ -122,7 +122,7 @@ func (a *Admin) Init(ctx context.Context, email, password, accountName string) (
 	if err != nil {
 		return res, err
 	}
-	if err := a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, CreatedAt: a.now()}); err != nil {
+	if err := a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, OnDemand: true, CreatedAt: a.now()}); err != nil {
 		return res, err
 	}
 	if err := a.st.SeedAccess(ctx, acct.ID, u.ID); err != nil {

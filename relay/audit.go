@@ -34,6 +34,28 @@ const (
 	EvAuditSettings      = "audit.settings_changed"
 	EvAuditReport        = "audit.report_created"
 	EvAuditReportDeleted = "audit.report_deleted"
+
+	EvUserUpdated       = "user.updated"
+	EvUserDisabled      = "user.disabled"
+	EvUserEnabled       = "user.enabled"
+	EvUserRemoved       = "user.removed"
+	EvUserUnlocked      = "user.unlocked"
+	EvUserMFAChanged    = "user.mfa_changed"
+	EvLoginLocked       = "login.locked"
+	EvLoginMFASent      = "login.mfa_sent"
+	EvInviteSent        = "invite.sent"
+	EvInviteResent      = "invite.resent"
+	EvInviteAccepted    = "invite.accepted"
+	EvInviteWithdrawn   = "invite.withdrawn"
+	EvPasswordChanged   = "password.changed"
+	EvPasswordResetSent = "password.reset_requested"
+	EvPasswordReset     = "password.reset"
+	EvAccountMFAChanged = "account.mfa_changed"
+	EvRecoveryGenerated = "recovery_codes.generated"
+	EvRecoveryUsed      = "recovery_codes.used"
+	EvAPIKeyCreated     = "apikey.created"
+	EvAPIKeyRevoked     = "apikey.revoked"
+	EvOwnerChanged      = "account.owner_changed"
 )
 
 // auditRec is one event to record; empty fields are stored as NULL.

@@ -28,16 +28,24 @@ const maxAuditPage = 1000
 // missing ones, so ids and names can't be probed.
 func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, error) {
 	ref := r.PathValue("account")
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", ref)
 	ms, err := s.st.Memberships(r.Context(), a.user.ID)
 	if err != nil {
 		return store.Membership{}, err
 	}
 	for _, m := range ms {
-		if m.AccountID == ref || strings.EqualFold(m.AccountName, ref) {
-			return m, nil
+		if m.AccountID != ref && !strings.EqualFold(m.AccountName, ref) {
+			continue
 		}
+		if a.apiKey != nil && a.apiKey.AccountID != m.AccountID {
+			return store.Membership{}, notFound // a key works in its own account only
+		}
+		if m.Disabled {
+			return store.Membership{}, errf(http.StatusForbidden, CodeForbidden, "you are disabled in this account")
+		}
+		return m, nil
 	}
-	return store.Membership{}, errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", ref)
+	return store.Membership{}, notFound
 }
 
 // seesAllAudit: account administrators and the owner read every event of

@@ -15,7 +15,7 @@ import (
 
 // member adds a user of type typ to the account named acct (created if
 // missing) and returns its id and a login token.
-func (e *env) member(email string, typ store.MemberType, acct string) (string, string) {
+func (e *env) memberOf(email string, typ store.MemberType, acct string) (string, string) {
 	e.t.Helper()
 	ctx := context.Background()
 	a, err := e.srv.Store().AccountByName(ctx, acct)
@@ -60,9 +60,9 @@ func names(evs []wire.AuditEvent) map[string]int {
 func TestAuditVisibility(t *testing.T) {
 	e := newEnv(t)
 	owner := e.login(ownerEmail, ownerPass)
-	userID, user := e.member("tech@example.com", store.Member, "Acme")
-	_, adminTok := e.member("admin@example.com", store.Admin, "Acme")
-	_, stranger := e.member("other@example.com", store.Owner, "Other Co")
+	userID, user := e.memberOf("tech@example.com", store.Member, "Acme")
+	_, adminTok := e.memberOf("admin@example.com", store.Admin, "Acme")
+	_, stranger := e.memberOf("other@example.com", store.Owner, "Other Co")
 	_, key := e.pkg(PackageSpec{Name: "P", Account: "Acme"})
 	e.enroll(key, "pc-1")
 
@@ -106,7 +106,7 @@ func mustOwnerID(t *testing.T, e *env) string {
 func TestAuditSettings(t *testing.T) {
 	e := newEnv(t)
 	owner := e.login(ownerEmail, ownerPass)
-	_, user := e.member("tech@example.com", store.Member, "Acme")
+	_, user := e.memberOf("tech@example.com", store.Member, "Acme")
 	_, key := e.pkg(PackageSpec{Name: "P"})
 
 	var st wire.AuditSettings
@@ -147,8 +147,8 @@ func TestAuditSettings(t *testing.T) {
 func TestAuditReports(t *testing.T) {
 	e := newEnv(t)
 	owner := e.login(ownerEmail, ownerPass)
-	_, user := e.member("tech@example.com", store.Member, "Acme")
-	_, stranger := e.member("other@example.com", store.Owner, "Other Co")
+	_, user := e.memberOf("tech@example.com", store.Member, "Acme")
+	_, stranger := e.memberOf("other@example.com", store.Owner, "Other Co")
 	ctx := context.Background()
 	acct, _ := e.srv.Store().AccountByName(ctx, "Acme")
 	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)

@@ -29,13 +29,9 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.st.Memberships(r.Context(), a.user.ID)
+	accounts, err := s.activeAccounts(r.Context(), a)
 	if err != nil {
 		return err
-	}
-	accounts := make([]string, 0, len(ms))
-	for _, m := range ms {
-		accounts = append(accounts, m.AccountID)
 	}
 	ds, err := s.st.Devices(r.Context(), accounts)
 	if err != nil {

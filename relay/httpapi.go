@@ -43,6 +43,13 @@ const (
 	CodeThrottled       = "throttled"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	CodeInvalidToken    = "invalid_token" // invitation or reset token unknown, used or replaced
+	CodeTokenExpired    = "token_expired" // invitation or reset token too old
+	CodeWeakPassword    = "weak_password" // the password rules (spec 2.3.2)
+	CodeLimit           = "limit_reached" // e.g. an invitation resent 5 times
+	CodeMFAEnforced     = "mfa_enforced"  // the account enforces MFA: no per-user toggle
+	CodeMFAFailed       = "mfa_failed"    // wrong, expired or used-up MFA code
+	CodeMailUnavailable = "mail_unavailable"
 )
 
 // apiError is an error with its HTTP answer.
@@ -154,7 +161,7 @@ type route struct {
 
 // routeTable lists the API's routes (the authorization tests walk it).
 func (s *Server) routeTable() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/api/v1/health", s.api(s.handleHealth)},
 		{"GET", "/api/v1/relay", s.api(s.handleRelayInfo)},
 		{"GET", "/api/v1/openapi.json", s.api(s.handleOpenAPI)},
@@ -193,7 +200,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
-	}
+	}, s.userRoutes()...)
 }
 
 func (s *Server) routes() http.Handler {

@@ -65,6 +65,32 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "admin"},
 	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
 	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
+
+	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
+	// group managers and up, with the rank rules of spec 4.1.
+	"POST /api/v1/login/mfa":                              {summary: "Second login step: the emailed code or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
+	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users", auth: "manager", resp: []wire.Member{}},
+	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
+	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
+	"DELETE /api/v1/accounts/{account}/users/{id}":        {summary: "Remove a user below your own type", auth: "manager", status: http.StatusNoContent},
+	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {summary: "End a login lockout", auth: "manager", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/invites":              {summary: "Pending invitations", auth: "manager", resp: []wire.Invite{}},
+	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "manager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
+	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
+	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
+	"PUT /api/v1/accounts/{account}/owner":                {summary: "Hand the account over to another user (owner only, with password)", auth: "owner", req: wire.OwnerChange{}, resp: wire.Member{}},
+	"GET /api/v1/accounts/{account}/security":             {summary: "The account's email MFA setting", auth: "admin", resp: wire.Security{}},
+	"PUT /api/v1/accounts/{account}/security":             {summary: "Set email MFA: disabled, enabled or enforced", auth: "admin", req: wire.Security{}, resp: wire.Security{}},
+	"POST /api/v1/invites/accept":                         {summary: "Accept an invitation, setting a password", auth: "none", req: wire.InviteAccept{}, resp: wire.User{}, status: http.StatusCreated},
+	"POST /api/v1/password/forgot":                        {summary: "Email a password reset link (always 202)", auth: "none", req: wire.PasswordForgot{}, resp: map[string]string{}, status: http.StatusAccepted},
+	"POST /api/v1/password/reset":                         {summary: "Set a new password with a reset token", auth: "none", req: wire.PasswordReset{}, status: http.StatusNoContent},
+	"PATCH /api/v1/me":                                    {summary: "Edit your profile", auth: "user", req: wire.ProfileUpdate{}, resp: wire.User{}},
+	"POST /api/v1/me/password":                            {summary: "Change your password (ends your other logins)", auth: "user", req: wire.PasswordChange{}, status: http.StatusNoContent},
+	"POST /api/v1/me/recovery-codes":                      {summary: "A new set of 10 recovery codes (voids the old set)", auth: "user", resp: wire.RecoveryCodes{}, status: http.StatusCreated},
+	"PATCH /api/v1/me/accounts/{account}":                 {summary: "Your alias, remote-control action and MFA toggle in an account", auth: "user", req: wire.MembershipUpdate{}, resp: wire.Member{}},
+	"GET /api/v1/me/api-keys":                             {summary: "Your API keys (prefixes only)", auth: "user", resp: []wire.APIKey{}},
+	"POST /api/v1/me/api-keys":                            {summary: "Create an API key (needs the API role); shown once", auth: "user", req: wire.APIKeyRequest{}, resp: wire.APIKey{}, status: http.StatusCreated},
+	"DELETE /api/v1/me/api-keys/{id}":                     {summary: "Revoke one of your API keys", auth: "user", status: http.StatusNoContent},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
@@ -94,6 +120,10 @@ func openAPI(routes []route, version string) map[string]any {
 			op["description"] = "Hosts authenticate inside the WebSocket by signing the relay's challenge with their device key."
 		case "admin":
 			op["description"] = "Account administrators and the owner only; other members get 403, other accounts 404."
+		case "manager":
+			op["description"] = "Group managers and up, within the rank rules; other members get 403, other accounts 404."
+		case "owner":
+			op["description"] = "The account owner only."
 		}
 		if d.req != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{

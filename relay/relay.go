@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	TURN      TURNConfig
 	Clock     func() time.Time // default time.Now
 	Version   string           // build version, shown in RelayInfo
+	// Mail sends invitations, password resets and MFA codes; nil only logs
+	// that a message was due (a warning: nobody receives it).
+	Mail mail.Sender
 
 	// Tunables, mostly for tests.
 	PingInterval time.Duration // WebSocket keep-alive ping; default 20 s
@@ -81,6 +85,11 @@ type Limits struct {
 	LoginBurst   int           // failed logins per remote IP and email; default 5
 	LoginEvery   time.Duration // default 30 s
 	LoginIPBurst int           // failed logins per remote IP, any email; default 30
+	// Lockout: this many failed logins in a row (wrong password or MFA
+	// code, from any address) lock the user for LockFor; default 5 and
+	// 15 min. The per-IP buckets above cannot stop a spread-out guesser.
+	LockAfter int
+	LockFor   time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -130,6 +139,12 @@ func (c *Config) setDefaults() {
 	if l.LoginIPBurst <= 0 {
 		l.LoginIPBurst = 30
 	}
+	if l.LockAfter <= 0 {
+		l.LockAfter = 5
+	}
+	if l.LockFor <= 0 {
+		l.LockFor = 15 * time.Minute
+	}
 }
 
 // Server is the relay. Create it with New, mount Handler, optionally run
@@ -148,6 +163,8 @@ type Server struct {
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
 	loginIPLimit *limiter // per remote IP
+	resetIPLimit *limiter // password-reset requests per remote IP
+	resetLimit   *limiter // password-reset emails per address
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -203,6 +220,8 @@ func New(cfg Config) (*Server, error) {
 		enrollLimit:  newLimiter(cfg.Limits.EnrollBurst, cfg.Limits.EnrollEvery, cfg.Clock),
 		loginLimit:   newLimiter(cfg.Limits.LoginBurst, cfg.Limits.LoginEvery, cfg.Clock),
 		loginIPLimit: newLimiter(cfg.Limits.LoginIPBurst, cfg.Limits.LoginEvery, cfg.Clock),
+		resetIPLimit: newLimiter(20, 30*time.Second, cfg.Clock),
+		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -212,6 +231,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	} else if n > 0 {
 		log.Info("ended sessions left open by a previous run", "count", n)
+	}
+	if cfg.Mail == nil {
+		log.Warn("relay: no mail sender configured: invitations, password resets and MFA codes are only logged, not sent")
 	}
 	s.handler = s.routes()
 	s.wg.Add(1)
@@ -317,10 +339,15 @@ func (s *Server) sweep() {
 	if _, err := s.st.DeleteExpiredLoginTokens(ctx, now); err != nil {
 		s.log.Warn("deleting expired login tokens", "err", err)
 	}
+	if _, err := s.st.DeleteExpiredUserTokens(ctx, now); err != nil {
+		s.log.Warn("deleting expired user tokens", "err", err)
+	}
 	s.pruneAudit(now)
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
 	s.loginIPLimit.prune()
+	s.resetIPLimit.prune()
+	s.resetLimit.prune()
 	ids := s.hub.agentIDs()
 	if len(ids) == 0 {
 		return

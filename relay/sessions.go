@@ -52,6 +52,8 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 		return decision{Reason: "the user is disabled"}
 	case m.AccountID != d.AccountID:
 		return decision{Reason: "the user is not a member of the device's account"}
+	case m.Disabled:
+		return decision{Reason: "the user is disabled in the device's account"}
 	}
 	snap, err := s.st.Snapshot(ctx, d.AccountID)
 	if err != nil {
@@ -160,13 +162,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	ctx := r.Context()
 	u := a.user
 	ip := remoteIP(r)
-	ms, err := s.st.Memberships(ctx, u.ID)
+	accounts, err := s.activeAccounts(ctx, a)
 	if err != nil {
 		return err
-	}
-	var accounts []string
-	for _, m := range ms {
-		accounts = append(accounts, m.AccountID)
 	}
 	d, err := s.resolveDevice(ctx, accounts, ref)
 	if err != nil {
@@ -185,6 +183,10 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	if !s.hub.online(d.ID) {
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s is offline; try again when it is connected", d.Name()))
+	}
+	ms, err := s.st.Memberships(ctx, u.ID)
+	if err != nil {
+		return err
 	}
 	var m store.Membership
 	for _, x := range ms {

@@ -162,7 +162,7 @@ func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot
 			return err
 		}
 
-		rows, err = tx.QueryContext(ctx, `SELECT u.id, u.email, u.disabled FROM users u
+		rows, err = tx.QueryContext(ctx, `SELECT u.id, u.email, u.disabled OR m.disabled, m.ondemand FROM users u
 			JOIN memberships m ON m.user_id = u.id WHERE m.account_id = $1`, accountID)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot
 		for rows.Next() {
 			var u policy.User
 			var disabled bool
-			if err := rows.Scan(&u.ID, &u.Name, &disabled); err != nil {
+			if err := rows.Scan(&u.ID, &u.Name, &disabled, &u.OnDemand); err != nil {
 				rows.Close()
 				return err
 			}

@@ -197,6 +197,83 @@ var migrations = []migration{
 				'["administrators-' || id || '"]', '["everything"]', NULL, created_at
 			FROM accounts`,
 	}},
+	// Users (spec ch. 2, 4.1, 5.1): a fourth member type with per-account
+	// settings, invitations, one-off user tokens (password reset, MFA
+	// challenge), recovery codes, API keys and login lockout. SQLite cannot
+	// alter a CHECK, so memberships is rebuilt under a new name and renamed.
+	{4, "users", []string{
+		`CREATE TABLE memberships_v2 (
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			type       TEXT NOT NULL CHECK (type IN ('owner', 'admin', 'group_manager', 'user')),
+			alias      TEXT NOT NULL DEFAULT '',
+			ondemand   BOOLEAN NOT NULL DEFAULT TRUE,
+			rc_action  TEXT NOT NULL DEFAULT 'browser' CHECK (rc_action IN ('guest', 'browser')),
+			api        BOOLEAN NOT NULL DEFAULT FALSE,
+			mfa        BOOLEAN NOT NULL DEFAULT FALSE,
+			disabled   BOOLEAN NOT NULL DEFAULT FALSE,
+			created_at BIGINT NOT NULL,
+			updated_at BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (account_id, user_id)
+		)`,
+		`INSERT INTO memberships_v2 (account_id, user_id, type, created_at, updated_at)
+			SELECT account_id, user_id, type, created_at, created_at FROM memberships`,
+		`DROP TABLE memberships`,
+		`ALTER TABLE memberships_v2 RENAME TO memberships`,
+		`CREATE INDEX memberships_user ON memberships (user_id)`,
+		`ALTER TABLE accounts ADD COLUMN mfa TEXT NOT NULL DEFAULT 'disabled'`,
+		`ALTER TABLE users ADD COLUMN auth TEXT NOT NULL DEFAULT 'internal'`,
+		`ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE users ADD COLUMN locked_until BIGINT`,
+		`CREATE TABLE invites (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			email       TEXT NOT NULL,
+			name        TEXT NOT NULL DEFAULT '',
+			type        TEXT NOT NULL CHECK (type IN ('admin', 'group_manager', 'user')),
+			ondemand    BOOLEAN NOT NULL DEFAULT TRUE,
+			rc_action   TEXT NOT NULL DEFAULT 'browser',
+			api         BOOLEAN NOT NULL DEFAULT FALSE,
+			mfa         BOOLEAN NOT NULL DEFAULT FALSE,
+			token_hash  TEXT NOT NULL UNIQUE,
+			invited_by  TEXT NOT NULL DEFAULT '',
+			resends     INTEGER NOT NULL DEFAULT 0,
+			created_at  BIGINT NOT NULL,
+			expires_at  BIGINT NOT NULL,
+			accepted_at BIGINT,
+			UNIQUE (account_id, email)
+		)`,
+		`CREATE TABLE user_tokens (
+			token_hash TEXT PRIMARY KEY,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			purpose    TEXT NOT NULL CHECK (purpose IN ('reset', 'mfa')),
+			code_hash  TEXT NOT NULL DEFAULT '',
+			tries      INTEGER NOT NULL DEFAULT 0,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX user_tokens_user ON user_tokens (user_id, purpose)`,
+		`CREATE INDEX user_tokens_expiry ON user_tokens (expires_at)`,
+		`CREATE TABLE recovery_codes (
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			code_hash  TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			used_at    BIGINT,
+			PRIMARY KEY (user_id, code_hash)
+		)`,
+		`CREATE TABLE api_keys (
+			id         TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL,
+			user_id    TEXT NOT NULL,
+			name       TEXT NOT NULL DEFAULT '',
+			prefix     TEXT NOT NULL,
+			key_hash   TEXT NOT NULL UNIQUE,
+			created_at BIGINT NOT NULL,
+			last_used  BIGINT,
+			FOREIGN KEY (account_id, user_id) REFERENCES memberships (account_id, user_id) ON DELETE CASCADE
+		)`,
+		`CREATE INDEX api_keys_member ON api_keys (account_id, user_id)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

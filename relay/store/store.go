@@ -279,7 +279,8 @@ type Account struct {
 	ID           string
 	Name         string
 	CreatedAt    time.Time
-	AuditEnabled bool // events of the account are logged (default true)
+	MFA          MFAMode // email MFA setting (spec 5.1); "disabled" by default
+	AuditEnabled bool    // events of the account are logged (default true)
 }
 
 // CreateAccount inserts a account; a taken name is ErrConflict.
@@ -296,12 +297,12 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
 	return a, wrap("create account", err)
 }
 
-const accountCols = `id, name, created_at, audit_enabled`
+const accountCols = `id, name, created_at, mfa, audit_enabled`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Name, &created, &a.AuditEnabled)
+	err := row.Scan(&a.ID, &a.Name, &created, &a.MFA, &a.AuditEnabled)
 	a.CreatedAt = fromUnix(created)
 	return a, err
 }
@@ -352,6 +353,9 @@ type User struct {
 	PasswordHash string // argon2id, PHC string
 	Disabled     bool
 	CreatedAt    time.Time
+	Auth         string    // "internal" (password here); "ldap" later: no password reset
+	FailedLogins int       // consecutive failed logins (password or MFA code)
+	LockedUntil  time.Time // zero: not locked
 }
 
 // CreateUser inserts a user; a taken email is ErrConflict.
@@ -362,19 +366,23 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now()
 	}
+	if u.Auth == "" {
+		u.Auth = AuthInternal
+	}
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO users (id, email, name, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		u.ID, u.Email, u.Name, u.PasswordHash, u.Disabled, unix(u.CreatedAt))
+		`INSERT INTO users (id, email, name, password_hash, disabled, created_at, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, u.Disabled, unix(u.CreatedAt), u.Auth)
 	return u, wrap("create user", err)
 }
 
-const userCols = `id, email, name, password_hash, disabled, created_at`
+const userCols = `id, email, name, password_hash, disabled, created_at, auth, failed_logins, locked_until`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, &created)
-	u.CreatedAt = fromUnix(created)
+	var locked sql.NullInt64
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Disabled, &created, &u.Auth, &u.FailedLogins, &locked)
+	u.CreatedAt, u.LockedUntil = fromUnix(created), fromNull(locked)
 	return u, err
 }
 
@@ -393,64 +401,6 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 // SetPassword replaces a user's password hash.
 func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 	return s.execOne(ctx, "set password", `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
-}
-
-// MemberType is a user's role in an account (the spec's user types).
-type MemberType string
-
-const (
-	Owner  MemberType = "owner"
-	Admin  MemberType = "admin"
-	Member MemberType = "user"
-)
-
-// Valid reports whether t is a known member type.
-func (t MemberType) Valid() bool { return t == Owner || t == Admin || t == Member }
-
-// Membership ties a user to an account.
-type Membership struct {
-	AccountID   string
-	AccountName string
-	UserID      string
-	Type        MemberType
-	CreatedAt   time.Time
-}
-
-// AddMembership makes userID a member of accountID; an existing membership
-// is ErrConflict.
-func (s *Store) AddMembership(ctx context.Context, m Membership) error {
-	if !m.Type.Valid() {
-		return fmt.Errorf("store: invalid member type %q", m.Type)
-	}
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = s.now()
-	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO memberships (account_id, user_id, type, created_at) VALUES ($1, $2, $3, $4)`,
-		m.AccountID, m.UserID, string(m.Type), unix(m.CreatedAt))
-	return wrap("add membership", err)
-}
-
-// Memberships lists the accounts of userID, by account name.
-func (s *Store) Memberships(ctx context.Context, userID string) ([]Membership, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT m.account_id, a.name, m.user_id, m.type, m.created_at
-		FROM memberships m JOIN accounts a ON a.id = m.account_id
-		WHERE m.user_id = $1 ORDER BY a.name`, userID)
-	if err != nil {
-		return nil, wrap("memberships", err)
-	}
-	defer rows.Close()
-	var out []Membership
-	for rows.Next() {
-		var m Membership
-		var created int64
-		if err := rows.Scan(&m.AccountID, &m.AccountName, &m.UserID, &m.Type, &created); err != nil {
-			return nil, wrap("memberships", err)
-		}
-		m.CreatedAt = fromUnix(created)
-		out = append(out, m)
-	}
-	return out, wrap("memberships", rows.Err())
 }
 
 // --- login tokens -------------------------------------------------------------------

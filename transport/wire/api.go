@@ -51,11 +51,15 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// LoginResponse carries the bearer token for later calls.
+// LoginResponse carries the bearer token for later calls. When email MFA
+// applies, the first step answers MFARequired and a Challenge instead (no
+// token, no user): finish with POST /api/v1/login/mfa.
 type LoginResponse struct {
-	Token     string `json:"token"`
-	ExpiresAt int64  `json:"expires_at"` // unix seconds
-	User      User   `json:"user"`
+	Token       string `json:"token,omitempty"`
+	ExpiresAt   int64  `json:"expires_at,omitempty"` // unix seconds
+	User        User   `json:"user,omitzero"`
+	MFARequired bool   `json:"mfa_required,omitempty"`
+	Challenge   string `json:"challenge,omitempty"`
 }
 
 type User struct {

@@ -1,0 +1,58 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/mail"
+)
+
+// sendMail hands m to the configured Sender; without one it only logs that
+// a message was due (never its text: it carries tokens and codes).
+func (s *Server) sendMail(ctx context.Context, m mail.Message) error {
+	if s.cfg.Mail == nil {
+		s.log.Warn("email not sent: no mail sender configured", "to", m.To, "subject", m.Subject)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.cfg.Mail.Send(ctx, m)
+}
+
+// link is PublicURL/path#token=..., or "" without a public URL. The token
+// rides in the fragment so it stays out of server logs and Referer headers.
+func (s *Server) link(path, token string) string {
+	if s.cfg.PublicURL == "" {
+		return ""
+	}
+	return s.cfg.PublicURL + path + "#token=" + url.QueryEscape(token)
+}
+
+func inviteMessage(to, account, inviter, token, link string, expires time.Time) mail.Message {
+	text := fmt.Sprintf("Hello,\n\n%s invited you to the Tandem account %q.\n\n", inviter, account)
+	if link != "" {
+		text += "Accept the invitation here:\n\n  " + link + "\n\n"
+	}
+	text += fmt.Sprintf("or with this invitation code:\n\n  %s\n\nThe invitation is valid until %s.\n"+
+		"If you did not expect it, ignore this email.\n", token, expires.UTC().Format("2006-01-02 15:04 MST"))
+	return mail.Message{To: []string{to}, Subject: "You are invited to " + account + " on Tandem", Text: text}
+}
+
+func resetMessage(to, token, link string, expires time.Time) mail.Message {
+	text := "Hello,\n\nsomeone (hopefully you) asked to reset your Tandem password.\n\n"
+	if link != "" {
+		text += "Choose a new password here:\n\n  " + link + "\n\n"
+	}
+	text += fmt.Sprintf("or with this reset code:\n\n  %s\n\nThe code works once, until %s.\n"+
+		"If you did not ask for it, ignore this email: your password stays as it is.\n",
+		token, expires.UTC().Format("2006-01-02 15:04 MST"))
+	return mail.Message{To: []string{to}, Subject: "Reset your Tandem password", Text: text}
+}
+
+func mfaMessage(to, code string, valid time.Duration) mail.Message {
+	text := fmt.Sprintf("Hello,\n\nyour Tandem login code is\n\n  %s\n\nIt is valid for %d minutes and works once.\n"+
+		"If you did not just log in, someone knows your password: change it.\n", code, int(valid.Minutes()))
+	return mail.Message{To: []string{to}, Subject: "Your Tandem login code: " + code, Text: text}
+}

@@ -1,0 +1,221 @@
+package relay
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Email MFA (spec 2.1, 5.1) and recovery codes (spec 2.3.3).
+const (
+	mfaCodeTTL        = 10 * time.Minute
+	mfaMaxTries       = 5
+	recoveryCodeCount = 10
+)
+
+// mfaCodeHash binds the emailed code to its challenge: the stored hash
+// is useless without the challenge, which the store keeps only hashed.
+func mfaCodeHash(challenge, code string) string { return secret.Hash("mfa:" + challenge + ":" + code) }
+
+// startMFA answers a correct password when MFA applies: a challenge for
+// the caller, a 6-digit code by email.
+func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User) error {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	challenge := secret.NewToken()
+	now := s.now()
+	ctx := r.Context()
+	if err := s.st.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(challenge), UserID: u.ID, Purpose: store.PurposeMFA,
+		CodeHash: mfaCodeHash(challenge, code), CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)}); err != nil {
+		return err
+	}
+	if err := s.sendMail(ctx, mfaMessage(u.Email, code, mfaCodeTTL)); err != nil {
+		s.log.Error("sending the MFA code", "user", u.ID, "err", err)
+		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
+	}
+	s.audit(auditRec{Event: EvLoginMFASent, User: u.ID, Remote: remoteIP(r)})
+	writeJSON(w, http.StatusOK, wire.LoginResponse{MFARequired: true, Challenge: challenge})
+	return nil
+}
+
+// handleLoginMFA is POST /api/v1/login/mfa: the challenge with the emailed
+// code or a recovery code, for a bearer token.
+func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
+	var req wire.LoginMFA
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Challenge == "" || len(req.Challenge) > 256 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+	}
+	code := strings.TrimSpace(req.Code)
+	recovery, recOK := normalizeRecoveryCode(req.RecoveryCode)
+	switch {
+	case (code == "") == (req.RecoveryCode == ""):
+		return errf(http.StatusBadRequest, CodeBadRequest, "send either code (from the email) or recovery_code")
+	case code != "" && (len(code) != 6 || strings.Trim(code, "0123456789") != ""):
+		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits from the email")
+	case req.RecoveryCode != "" && !recOK:
+		return errf(http.StatusBadRequest, CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
+	}
+	ip := remoteIP(r)
+	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	}
+	ctx := r.Context()
+	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
+	hash := secret.Hash(req.Challenge)
+	t, err := s.st.UserToken(ctx, hash, store.PurposeMFA)
+	if errors.Is(err, store.ErrNotFound) {
+		s.loginIPLimit.fail(ip)
+		return dead
+	} else if err != nil {
+		return err
+	}
+	now := s.now()
+	if !now.Before(t.ExpiresAt) || t.Tries >= mfaMaxTries {
+		s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
+		return dead
+	}
+	u, err := s.st.User(ctx, t.UserID)
+	if err != nil {
+		return err
+	}
+	if u.Disabled || now.Before(u.LockedUntil) {
+		s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
+		return dead
+	}
+	ok := false
+	if code != "" {
+		ok = subtle.ConstantTimeCompare([]byte(mfaCodeHash(req.Challenge, code)), []byte(t.CodeHash)) == 1
+	} else if ok, err = s.st.UseRecoveryCode(ctx, u.ID, recoveryCodeHash(recovery), now); err != nil {
+		return err
+	}
+	if !ok {
+		s.loginIPLimit.fail(ip)
+		s.countFailure(ctx, u, ip)
+		tries, err := s.st.UserTokenFailed(ctx, hash)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"email": u.Email, "mfa": true}})
+		if tries >= mfaMaxTries {
+			s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
+			return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code %d times; log in again for a new one", mfaMaxTries)
+		}
+		return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code; %d tries left", mfaMaxTries-tries)
+	}
+	// Exactly one of concurrent correct answers gets the token.
+	if _, err := s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA); errors.Is(err, store.ErrNotFound) {
+		return dead
+	} else if err != nil {
+		return err
+	}
+	if code == "" {
+		left, _ := s.st.RecoveryCodesLeft(ctx, u.ID)
+		s.audit(auditRec{Event: EvRecoveryUsed, User: u.ID, Remote: ip, Detail: map[string]any{"left": left}})
+	}
+	return s.issueToken(w, r, u)
+}
+
+// Recovery codes: 50 random bits as 10 base32 characters, shown as
+// XXXXX-XXXXX; read case-insensitively without dashes and spaces.
+var recoveryB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newRecoveryCode() string {
+	b := make([]byte, 7)
+	rand.Read(b)
+	c := recoveryB32.EncodeToString(b)[:10]
+	return c[:5] + "-" + c[5:]
+}
+
+func normalizeRecoveryCode(c string) (string, bool) {
+	if len(c) > 32 {
+		return "", false
+	}
+	c = strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(c))
+	if len(c) != 10 || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
+		return "", false
+	}
+	return c, true
+}
+
+func recoveryCodeHash(normalized string) string { return secret.Hash("recovery:" + normalized) }
+
+// handleRecoveryCodes is POST /api/v1/me/recovery-codes: a new set of 10,
+// shown once; the previous set stops working.
+func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	codes := make([]string, recoveryCodeCount)
+	hashes := make([]string, recoveryCodeCount)
+	for i := range codes {
+		codes[i] = newRecoveryCode()
+		n, _ := normalizeRecoveryCode(codes[i])
+		hashes[i] = recoveryCodeHash(n)
+	}
+	if err := s.st.ReplaceRecoveryCodes(r.Context(), a.user.ID, hashes, s.now()); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvRecoveryGenerated, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"count": len(codes)}})
+	writeJSON(w, http.StatusCreated, wire.RecoveryCodes{Codes: codes})
+	return nil
+}
+
+// handleGetSecurity is GET /api/v1/accounts/{account}/security.
+func (s *Server) handleGetSecurity(w http.ResponseWriter, r *http.Request) error {
+	_, me, err := s.accountCaller(r, store.Admin)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.Security{MFA: string(me.AccountMFA)})
+	return nil
+}
+
+// handlePutSecurity is PUT /api/v1/accounts/{account}/security: the email
+// MFA setting (administrators and the owner, spec 5.1).
+func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.Admin)
+	if err != nil {
+		return err
+	}
+	var req wire.Security
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	mode := store.MFAMode(req.MFA)
+	if !mode.Valid() {
+		return errf(http.StatusBadRequest, CodeBadRequest, "mfa is one of disabled, enabled, enforced")
+	}
+	if mode != store.MFADisabled && s.cfg.Mail == nil {
+		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first")
+	}
+	if err := s.st.SetAccountMFA(r.Context(), me.AccountID, mode); err != nil {
+		return err
+	}
+	if mode != me.AccountMFA {
+		s.audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode)}})
+	}
+	writeJSON(w, http.StatusOK, wire.Security{MFA: string(mode)})
+	return nil
+}

@@ -1,0 +1,262 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// handleChangePassword is POST /api/v1/me/password: the current password
+// and a new one that follows the rules. The caller's other logins end.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	var req wire.PasswordChange
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Current == "" || len(req.Current) > secret.MaxPasswordLen {
+		return errf(http.StatusBadRequest, CodeBadRequest, "current (your password now) is required")
+	}
+	if err := secret.ValidatePassword(req.New); err != nil {
+		return errf(http.StatusBadRequest, CodeWeakPassword, "new: %v", err)
+	}
+	u := a.user
+	if u.Auth != store.AuthInternal {
+		return errf(http.StatusForbidden, CodeForbidden, "your password is managed by your directory (%s), not here", u.Auth)
+	}
+	ip := remoteIP(r)
+	key := ip + "\x00" + u.Email
+	if blocked, retry := s.loginLimit.blocked(key); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
+	}
+	ok, err := secret.CheckPassword(u.PasswordHash, req.Current)
+	if err != nil || !ok {
+		s.loginLimit.fail(key)
+		return errf(http.StatusForbidden, CodeBadCredentials, "the current password is wrong")
+	}
+	hash, err := secret.HashPassword(req.New)
+	if err != nil {
+		return err
+	}
+	if err := s.st.ChangePassword(r.Context(), u.ID, hash, a.tokenHash); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvPasswordChanged, User: u.ID, Remote: ip})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleForgotPassword is POST /api/v1/password/forgot. It always answers
+// 202 at once, whether the email is a user or not; the reset email (for
+// enabled internal users only, spec 2.1.1) is sent in the background so
+// the answer's timing does not tell either.
+func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) error {
+	var req wire.PasswordForgot
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	email, err := NormalizeEmail(req.Email)
+	if err != nil {
+		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
+	}
+	ip := remoteIP(r)
+	// Every request costs a token, per remote IP (20, then one per 30 s)
+	// and per email (3 mails, then one per 20 min), so nobody floods a
+	// mailbox with links. The per-email limit is silent (still
+	// 202): an error there would tell that the email is a user.
+	if blocked, retry := s.resetIPLimit.blocked(ip); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many requests from this address; wait and try again", retryAfter: retry}
+	}
+	s.resetIPLimit.fail(ip)
+	blocked, _ := s.resetLimit.blocked(email)
+	s.resetLimit.fail(email)
+	if !blocked && s.begin() {
+		go func() {
+			defer s.wg.Done()
+			s.sendReset(email, ip)
+		}()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if this email belongs to a user with a password here, a reset link is on its way"})
+	return nil
+}
+
+func (s *Server) sendReset(email, ip string) {
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	u, err := s.st.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	} else if err != nil {
+		s.log.Error("password reset: user lookup", "err", err)
+		return
+	}
+	if u.Disabled || u.Auth != store.AuthInternal {
+		return
+	}
+	token := secret.NewToken()
+	now := s.now()
+	exp := now.Add(resetTTL)
+	if err := s.st.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(token), UserID: u.ID, Purpose: store.PurposeReset,
+		CreatedAt: now, ExpiresAt: exp}); err != nil {
+		s.log.Error("password reset: storing the token", "user", u.ID, "err", err)
+		return
+	}
+	if err := s.sendMail(ctx, resetMessage(u.Email, token, s.link("/reset", token), exp)); err != nil {
+		s.log.Error("password reset: sending the email", "user", u.ID, "err", err)
+		return
+	}
+	s.audit(auditRec{Event: EvPasswordResetSent, User: u.ID, Remote: ip})
+}
+
+// handleResetPassword is POST /api/v1/password/reset: the emailed token
+// (once, within the hour) and a new password. Every login of the user ends.
+func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) error {
+	var req wire.PasswordReset
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	req.Token = strings.TrimSpace(req.Token)
+	if req.Token == "" || len(req.Token) > 256 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "token (from the reset email) is required")
+	}
+	if err := secret.ValidatePassword(req.Password); err != nil {
+		return errf(http.StatusBadRequest, CodeWeakPassword, "password: %v", err)
+	}
+	ip := remoteIP(r)
+	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+	}
+	ctx := r.Context()
+	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this reset code is not valid: it was used or replaced by a newer one; ask again")
+	hash := secret.Hash(req.Token)
+	t, err := s.st.UserToken(ctx, hash, store.PurposeReset)
+	if errors.Is(err, store.ErrNotFound) {
+		s.loginIPLimit.fail(ip)
+		return invalid
+	} else if err != nil {
+		return err
+	}
+	if !s.now().Before(t.ExpiresAt) {
+		s.st.ConsumeUserToken(ctx, hash, store.PurposeReset)
+		return errf(http.StatusGone, CodeTokenExpired, "this reset code expired; ask for a new one")
+	}
+	ph, err := secret.HashPassword(req.Password)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.ConsumeUserToken(ctx, hash, store.PurposeReset); errors.Is(err, store.ErrNotFound) {
+		return invalid
+	} else if err != nil {
+		return err
+	}
+	if err := s.st.ChangePassword(ctx, t.UserID, ph, ""); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvPasswordReset, User: t.UserID, Remote: ip})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handlePatchMe is PATCH /api/v1/me: the caller's profile (spec 2.3.1).
+func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	var req wire.ProfileUpdate
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name")
+	}
+	if !validText(*req.Name, maxShortText) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	}
+	if a.user.Auth != store.AuthInternal {
+		return errf(http.StatusForbidden, CodeForbidden, "your profile is managed by your directory (%s)", a.user.Auth)
+	}
+	if err := s.st.SetUserName(r.Context(), a.user.ID, *req.Name); err != nil {
+		return err
+	}
+	a.user.Name = *req.Name
+	s.audit(auditRec{Event: EvUserUpdated, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"user": a.user.ID, "name": *req.Name, "self": true}})
+	wu, err := s.wireUser(r, a.user)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wu)
+	return nil
+}
+
+// handlePatchMyMembership is PATCH /api/v1/me/accounts/{account}: the
+// caller's own settings in one account: alias, default action, MFA toggle.
+func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.Member)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	var req wire.MembershipUpdate
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req == (wire.MembershipUpdate{}) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send alias, rc_action or mfa")
+	}
+	if req.Alias != nil && !validText(*req.Alias, maxShortText) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "alias: at most %d bytes, no control characters", maxShortText)
+	}
+	if req.RCAction != nil && !validRCAction(*req.RCAction) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+	}
+	m := me.Membership
+	detail := map[string]any{"user": a.user.ID, "self": true}
+	if req.MFA != nil && *req.MFA != m.MFA {
+		if m.AccountMFA == store.MFAEnforced {
+			return errf(http.StatusConflict, CodeMFAEnforced, "the account enforces MFA for everyone")
+		}
+		m.MFA = *req.MFA
+		detail["mfa"] = m.MFA
+	}
+	if req.Alias != nil {
+		m.Alias = strings.TrimSpace(*req.Alias)
+		detail["alias"] = m.Alias
+	}
+	if req.RCAction != nil {
+		m.RCAction = *req.RCAction
+		detail["rc_action"] = m.RCAction
+	}
+	m.UpdatedAt = s.now()
+	if err := s.st.UpdateMembership(r.Context(), m); err != nil {
+		return err
+	}
+	ip := remoteIP(r)
+	s.audit(auditRec{Event: EvUserUpdated, Account: m.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+	if v, ok := detail["mfa"].(bool); ok {
+		s.audit(auditRec{Event: EvUserMFAChanged, Account: m.AccountID, User: a.user.ID, Remote: ip,
+			Detail: map[string]any{"user": a.user.ID, "mfa": v}})
+	}
+	me.Membership = m
+	writeJSON(w, http.StatusOK, s.wireMember(me))
+	return nil
+}

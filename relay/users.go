@@ -1,0 +1,630 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Invitations (spec 4.1.1): valid 7 days, resent at most 5 times.
+const (
+	inviteTTL        = 7 * 24 * time.Hour
+	inviteMaxResends = 5
+	resetTTL         = time.Hour
+)
+
+// userRoutes are the user-management endpoints (spec ch. 2, 4.1, 5.1).
+func (s *Server) userRoutes() []route {
+	return []route{
+		{"POST", "/api/v1/login/mfa", s.api(s.handleLoginMFA)},
+		{"GET", "/api/v1/accounts/{account}/users", s.api(s.handleListUsers)},
+		{"GET", "/api/v1/accounts/{account}/users/{id}", s.api(s.handleGetUser)},
+		{"PATCH", "/api/v1/accounts/{account}/users/{id}", s.api(s.handlePatchUser)},
+		{"DELETE", "/api/v1/accounts/{account}/users/{id}", s.api(s.handleDeleteUser)},
+		{"POST", "/api/v1/accounts/{account}/users/{id}/unlock", s.api(s.handleUnlockUser)},
+		{"GET", "/api/v1/accounts/{account}/invites", s.api(s.handleListInvites)},
+		{"POST", "/api/v1/accounts/{account}/invites", s.api(s.handleInvite)},
+		{"POST", "/api/v1/accounts/{account}/invites/{id}/resend", s.api(s.handleResendInvite)},
+		{"DELETE", "/api/v1/accounts/{account}/invites/{id}", s.api(s.handleDeleteInvite)},
+		{"PUT", "/api/v1/accounts/{account}/owner", s.api(s.handleChangeOwner)},
+		{"GET", "/api/v1/accounts/{account}/security", s.api(s.handleGetSecurity)},
+		{"PUT", "/api/v1/accounts/{account}/security", s.api(s.handlePutSecurity)},
+		{"POST", "/api/v1/invites/accept", s.api(s.handleAcceptInvite)},
+		{"POST", "/api/v1/password/forgot", s.api(s.handleForgotPassword)},
+		{"POST", "/api/v1/password/reset", s.api(s.handleResetPassword)},
+		{"PATCH", "/api/v1/me", s.api(s.handlePatchMe)},
+		{"POST", "/api/v1/me/password", s.api(s.handleChangePassword)},
+		{"POST", "/api/v1/me/recovery-codes", s.api(s.handleRecoveryCodes)},
+		{"PATCH", "/api/v1/me/accounts/{account}", s.api(s.handlePatchMyMembership)},
+		{"GET", "/api/v1/me/api-keys", s.api(s.handleListAPIKeys)},
+		{"POST", "/api/v1/me/api-keys", s.api(s.handleCreateAPIKey)},
+		{"DELETE", "/api/v1/me/api-keys/{id}", s.api(s.handleDeleteAPIKey)},
+	}
+}
+
+// --- the rank rules (spec 4.1): pure, table-tested ------------------------------
+
+// canManageUsers: group managers and up manage users (spec 4.1: "Group
+// manager – ... the ability to manage users and devices").
+func canManageUsers(actor store.MemberType) bool { return actor.Rank() >= store.GroupManager.Rank() }
+
+// canEdit: nobody edits a user above their own type (spec 4.1.5).
+func canEdit(actor, target store.MemberType) bool {
+	return canManageUsers(actor) && target.Valid() && target.Rank() <= actor.Rank()
+}
+
+// canAssign: nobody gives a type above their own; the owner type only
+// moves through the change-owner flow, never by edit or invitation.
+func canAssign(actor, t store.MemberType) bool {
+	return canManageUsers(actor) && t.Valid() && t != store.Owner && t.Rank() <= actor.Rank()
+}
+
+// canRemove: only users below one's own type (spec 4.1.6), never the owner.
+func canRemove(actor, target store.MemberType) bool {
+	return canManageUsers(actor) && target.Valid() && target != store.Owner && target.Rank() < actor.Rank()
+}
+
+// accountCaller authenticates r and finds the caller's membership of the
+// {account} in the path, which must be at least of type min. An account
+// the caller is not in (or not the one its API key is for) is 404, as if
+// it did not exist.
+func (s *Server) accountCaller(r *http.Request, min store.MemberType) (authed, store.AccountUser, error) {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, store.AccountUser{}, err
+	}
+	id := r.PathValue("account")
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", id)
+	if len(id) > maxID || (a.apiKey != nil && a.apiKey.AccountID != id) {
+		return a, store.AccountUser{}, notFound
+	}
+	me, err := s.st.AccountUser(r.Context(), id, a.user.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, me, notFound
+	} else if err != nil {
+		return a, me, err
+	}
+	if me.Disabled {
+		return a, me, errf(http.StatusForbidden, CodeForbidden, "you are disabled in this account")
+	}
+	if me.Type.Rank() < min.Rank() {
+		return a, me, errf(http.StatusForbidden, CodeForbidden, "this needs the %s type or higher in the account", typeName(min))
+	}
+	return a, me, nil
+}
+
+func typeName(t store.MemberType) string {
+	switch t {
+	case store.Owner:
+		return "Account owner"
+	case store.Admin:
+		return "Account administrator"
+	case store.GroupManager:
+		return "Group manager"
+	}
+	return "User"
+}
+
+// target loads the {id} member of the caller's account: 404 when absent.
+func (s *Server) target(r *http.Request, accountID string) (store.AccountUser, error) {
+	id := r.PathValue("id")
+	if len(id) > maxID {
+		return store.AccountUser{}, errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", id)
+	}
+	t, err := s.st.AccountUser(r.Context(), accountID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", id)
+	}
+	return t, err
+}
+
+func (s *Server) wireMember(au store.AccountUser) wire.Member {
+	return wire.Member{
+		ID: au.User.ID, Email: au.User.Email, Name: au.User.Name, Type: string(au.Type), RCAction: au.RCAction,
+		OnDemand: au.OnDemand, API: au.API, MFA: au.MFA, Disabled: au.Disabled || au.User.Disabled,
+		Locked: s.now().Before(au.User.LockedUntil), Auth: au.User.Auth, CreatedAt: au.CreatedAt.Unix(),
+	}
+}
+
+// handleListUsers is GET /api/v1/accounts/{account}/users.
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
+	_, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	list, err := s.st.AccountUsers(r.Context(), me.AccountID)
+	if err != nil {
+		return err
+	}
+	out := make([]wire.Member, 0, len(list))
+	for _, au := range list {
+		out = append(out, s.wireMember(au))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleGetUser is GET /api/v1/accounts/{account}/users/{id}: managers see
+// anyone in the account, a user only themself.
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.Member)
+	if err != nil {
+		return err
+	}
+	if r.PathValue("id") != a.user.ID && !canManageUsers(me.Type) {
+		return errf(http.StatusForbidden, CodeForbidden, "only group managers and up see other users")
+	}
+	t, err := s.target(r, me.AccountID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.wireMember(t))
+	return nil
+}
+
+func validRCAction(v string) bool { return v == store.RCGuest || v == store.RCBrowser }
+
+// handlePatchUser is PATCH /api/v1/accounts/{account}/users/{id}.
+func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	var req wire.MemberUpdate
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req == (wire.MemberUpdate{}) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
+	}
+	if req.Name != nil && !validText(*req.Name, maxShortText) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	}
+	if req.Type != nil && !store.MemberType(*req.Type).Valid() {
+		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
+	}
+	if req.RCAction != nil && !validRCAction(*req.RCAction) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+	}
+	t, err := s.target(r, me.AccountID)
+	if err != nil {
+		return err
+	}
+	self := t.UserID == a.user.ID
+	if !canEdit(me.Type, t.Type) {
+		return errf(http.StatusForbidden, CodeForbidden, "you cannot edit a user whose type is above yours")
+	}
+	m := t.Membership
+	detail := map[string]any{"user": t.UserID}
+	if req.Type != nil && store.MemberType(*req.Type) != m.Type {
+		nt := store.MemberType(*req.Type)
+		switch {
+		case self:
+			return errf(http.StatusForbidden, CodeForbidden, "you cannot change your own type")
+		case m.Type == store.Owner || nt == store.Owner:
+			return errf(http.StatusForbidden, CodeForbidden, "the account owner changes only through the change-owner flow")
+		case !canAssign(me.Type, nt):
+			return errf(http.StatusForbidden, CodeForbidden, "you cannot give a type above your own")
+		}
+		detail["type"] = map[string]any{"from": string(m.Type), "to": string(nt)}
+		m.Type = nt
+	}
+	if req.Disabled != nil && *req.Disabled != m.Disabled {
+		if self || m.Type == store.Owner {
+			return errf(http.StatusForbidden, CodeForbidden, "you cannot disable yourself or the account owner")
+		}
+		m.Disabled = *req.Disabled
+		detail["disabled"] = m.Disabled
+	}
+	if req.MFA != nil && *req.MFA != m.MFA {
+		if me.AccountMFA == store.MFAEnforced {
+			return errf(http.StatusConflict, CodeMFAEnforced, "the account enforces MFA for everyone; change it in the account security first")
+		}
+		m.MFA = *req.MFA
+		detail["mfa"] = m.MFA
+	}
+	if req.RCAction != nil && *req.RCAction != m.RCAction {
+		m.RCAction = *req.RCAction
+		detail["rc_action"] = m.RCAction
+	}
+	if req.OnDemand != nil && *req.OnDemand != m.OnDemand {
+		m.OnDemand = *req.OnDemand
+		detail["ondemand"] = m.OnDemand
+	}
+	if req.API != nil && *req.API != m.API {
+		m.API = *req.API
+		detail["api"] = m.API
+	}
+	ctx := r.Context()
+	m.UpdatedAt = s.now()
+	if err := s.st.UpdateMembership(ctx, m); err != nil {
+		return err
+	}
+	if req.Name != nil && *req.Name != t.User.Name {
+		if err := s.st.SetUserName(ctx, t.UserID, *req.Name); err != nil {
+			return err
+		}
+		t.User.Name = *req.Name
+		detail["name"] = *req.Name
+	}
+	t.Membership = m
+	ip := remoteIP(r)
+	if len(detail) > 1 {
+		s.audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+	}
+	if d, ok := detail["disabled"].(bool); ok {
+		ev := EvUserEnabled
+		if d {
+			ev = EvUserDisabled
+		}
+		s.audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
+	}
+	if v, ok := detail["mfa"].(bool); ok {
+		s.audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+			Detail: map[string]any{"user": t.UserID, "mfa": v}})
+	}
+	writeJSON(w, http.StatusOK, s.wireMember(t))
+	return nil
+}
+
+// handleDeleteUser is DELETE /api/v1/accounts/{account}/users/{id}: the
+// user leaves the account (and is deleted when it was their last).
+func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	t, err := s.target(r, me.AccountID)
+	if err != nil {
+		return err
+	}
+	if t.UserID == a.user.ID || !canRemove(me.Type, t.Type) {
+		return errf(http.StatusForbidden, CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
+	}
+	deleted, err := s.st.RemoveMembership(r.Context(), me.AccountID, t.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", t.UserID)
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleUnlockUser is POST /api/v1/accounts/{account}/users/{id}/unlock:
+// ends a lockout early.
+func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	t, err := s.target(r, me.AccountID)
+	if err != nil {
+		return err
+	}
+	if !canEdit(me.Type, t.Type) {
+		return errf(http.StatusForbidden, CodeForbidden, "you cannot unlock a user whose type is above yours")
+	}
+	if err := s.st.ResetLoginFailures(r.Context(), t.UserID); err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"user": t.UserID}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- invitations ------------------------------------------------------------------------
+
+func (s *Server) wireInvite(in store.Invite) wire.Invite {
+	return wire.Invite{ID: in.ID, Email: in.Email, Name: in.Name, Type: string(in.Type), Resends: in.Resends,
+		ExpiresAt: in.ExpiresAt.Unix(), Expired: !s.now().Before(in.ExpiresAt)}
+}
+
+func inviterName(me store.AccountUser) string {
+	if me.User.Name != "" {
+		return me.User.Name + " <" + me.User.Email + ">"
+	}
+	return me.User.Email
+}
+
+// handleInvite is POST /api/v1/accounts/{account}/invites.
+func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	var req wire.InviteRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	email, err := NormalizeEmail(req.Email)
+	if err != nil {
+		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
+	}
+	if !validText(req.Name, maxShortText) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	}
+	typ := store.MemberType(req.Type)
+	if req.Type == "" {
+		typ = store.Member
+	}
+	if !typ.Valid() {
+		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
+	}
+	if !canAssign(me.Type, typ) {
+		return errf(http.StatusForbidden, CodeForbidden, "you cannot invite with a type above your own (or as owner)")
+	}
+	rc := req.RCAction
+	if rc == "" {
+		rc = store.RCBrowser
+	}
+	if !validRCAction(rc) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+	}
+	ctx := r.Context()
+	if u, err := s.st.UserByEmail(ctx, email); err == nil {
+		if _, err := s.st.AccountUser(ctx, me.AccountID, u.ID); err == nil {
+			return errf(http.StatusConflict, CodeConflict, "%s is already a member of this account", email)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	token := secret.NewToken()
+	now := s.now()
+	in, err := s.st.CreateInvite(ctx, store.Invite{AccountID: me.AccountID, Email: email, Name: req.Name, Type: typ,
+		OnDemand: req.OnDemand == nil || *req.OnDemand, RCAction: rc, API: req.API, MFA: req.MFA,
+		TokenHash: secret.Hash(token), InvitedBy: a.user.ID, CreatedAt: now, ExpiresAt: now.Add(inviteTTL)})
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "%s already has a pending invitation; resend it instead", email)
+	} else if err != nil {
+		return err
+	}
+	if err := s.sendMail(ctx, inviteMessage(email, me.AccountName, inviterName(me), token, s.link("/invite", token), in.ExpiresAt)); err != nil {
+		s.log.Error("sending an invitation", "invite", in.ID, "err", err)
+		if err := s.st.DeleteInvite(ctx, in.ID); err != nil {
+			s.log.Error("withdrawing the unsent invitation", "invite", in.ID, "err", err)
+		}
+		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
+	}
+	s.audit(auditRec{Event: EvInviteSent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"invite": in.ID, "email": email, "type": string(typ)}})
+	writeJSON(w, http.StatusCreated, s.wireInvite(in))
+	return nil
+}
+
+// handleListInvites is GET /api/v1/accounts/{account}/invites: the pending ones.
+func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) error {
+	_, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	list, err := s.st.Invites(r.Context(), me.AccountID)
+	if err != nil {
+		return err
+	}
+	out := make([]wire.Invite, 0, len(list))
+	for _, in := range list {
+		out = append(out, s.wireInvite(in))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// invite loads the {id} invitation of the caller's account for a change
+// the caller's type allows.
+func (s *Server) invite(r *http.Request, me store.AccountUser) (store.Invite, error) {
+	id := r.PathValue("id")
+	notFound := errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", id)
+	if len(id) > maxID {
+		return store.Invite{}, notFound
+	}
+	in, err := s.st.Invite(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (in.AccountID != me.AccountID || !in.AcceptedAt.IsZero())) {
+		return in, notFound
+	} else if err != nil {
+		return in, err
+	}
+	if !canAssign(me.Type, in.Type) {
+		return in, errf(http.StatusForbidden, CodeForbidden, "the invitation is for a type above yours")
+	}
+	return in, nil
+}
+
+// handleResendInvite is POST /api/v1/accounts/{account}/invites/{id}/resend:
+// a new token valid 7 days (the old one stops working), at most 5 times.
+func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	in, err := s.invite(r, me)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	token := secret.NewToken()
+	in, err = s.st.ResendInvite(ctx, in.ID, secret.Hash(token), s.now().Add(inviteTTL), inviteMaxResends)
+	switch {
+	case errors.Is(err, store.ErrLimit):
+		return errf(http.StatusConflict, CodeLimit, "the invitation was already resent %d times, the most allowed", inviteMaxResends)
+	case errors.Is(err, store.ErrNotFound):
+		return errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", in.ID)
+	case err != nil:
+		return err
+	}
+	if err := s.sendMail(ctx, inviteMessage(in.Email, me.AccountName, inviterName(me), token, s.link("/invite", token), in.ExpiresAt)); err != nil {
+		s.log.Error("resending an invitation", "invite", in.ID, "err", err)
+		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
+	}
+	s.audit(auditRec{Event: EvInviteResent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"invite": in.ID, "email": in.Email, "resends": in.Resends}})
+	writeJSON(w, http.StatusOK, s.wireInvite(in))
+	return nil
+}
+
+// handleDeleteInvite is DELETE /api/v1/accounts/{account}/invites/{id}.
+func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.GroupManager)
+	if err != nil {
+		return err
+	}
+	in, err := s.invite(r, me)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteInvite(r.Context(), in.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"invite": in.ID, "email": in.Email}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleAcceptInvite is POST /api/v1/invites/accept: a new user sets a
+// password; an existing one (invited into a further account) confirms
+// with theirs.
+func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) error {
+	var req wire.InviteAccept
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	req.Token = strings.TrimSpace(req.Token)
+	if req.Token == "" || len(req.Token) > 256 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "token (from the invitation email) is required")
+	}
+	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
+		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
+	}
+	if !validText(req.Name, maxShortText) {
+		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	}
+	ip := remoteIP(r)
+	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+	}
+	ctx := r.Context()
+	hash := secret.Hash(req.Token)
+	in, err := s.st.InviteByToken(ctx, hash)
+	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this invitation is not valid: it was used, withdrawn or replaced by a newer email")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !in.AcceptedAt.IsZero()) {
+		s.loginIPLimit.fail(ip)
+		return invalid
+	} else if err != nil {
+		return err
+	}
+	now := s.now()
+	if !now.Before(in.ExpiresAt) {
+		return errf(http.StatusGone, CodeTokenExpired, "this invitation expired; ask for it to be resent")
+	}
+	var newUser *store.User
+	u, err := s.st.UserByEmail(ctx, in.Email)
+	switch {
+	case err == nil:
+		ok, err := secret.CheckPassword(u.PasswordHash, req.Password)
+		if err != nil || !ok || u.Disabled {
+			s.loginIPLimit.fail(ip)
+			return errf(http.StatusUnauthorized, CodeBadCredentials, "%s already has a user: confirm with its password", in.Email)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		if err := secret.ValidatePassword(req.Password); err != nil {
+			return errf(http.StatusBadRequest, CodeWeakPassword, "%v", err)
+		}
+		ph, err := secret.HashPassword(req.Password)
+		if err != nil {
+			return err
+		}
+		name := req.Name
+		if name == "" {
+			name = in.Name
+		}
+		newUser = &store.User{ID: store.NewID(), Email: in.Email, Name: name, PasswordHash: ph}
+		u = *newUser
+	default:
+		return err
+	}
+	in, err = s.st.AcceptInvite(ctx, hash, now, newUser, u.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return invalid
+	case errors.Is(err, store.ErrConflict):
+		return errf(http.StatusConflict, CodeConflict, "%s is already a member of this account", in.Email)
+	case err != nil:
+		return err
+	}
+	if newUser != nil {
+		s.audit(auditRec{Event: EvUserCreated, Account: in.AccountID, User: u.ID, Remote: ip,
+			Detail: map[string]any{"email": u.Email, "type": string(in.Type), "invite": in.ID}})
+	}
+	s.audit(auditRec{Event: EvInviteAccepted, Account: in.AccountID, User: u.ID, Remote: ip,
+		Detail: map[string]any{"invite": in.ID, "email": in.Email, "type": string(in.Type)}})
+	wu, err := s.wireUser(r, u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, wu)
+	return nil
+}
+
+// handleChangeOwner is PUT /api/v1/accounts/{account}/owner: the owner
+// hands the account to another enabled member (confirming with their
+// password) and becomes an administrator. The only way the owner type
+// moves.
+func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error {
+	a, me, err := s.accountCaller(r, store.Owner)
+	if err != nil {
+		return err
+	}
+	if err := requireLogin(a); err != nil {
+		return err
+	}
+	var req wire.OwnerChange
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.User == "" || len(req.User) > maxID {
+		return errf(http.StatusBadRequest, CodeBadRequest, "user (the new owner's id) is required")
+	}
+	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
+		return errf(http.StatusBadRequest, CodeBadRequest, "password (yours, to confirm) is required")
+	}
+	ctx := r.Context()
+	t, err := s.st.AccountUser(ctx, me.AccountID, req.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", req.User)
+	} else if err != nil {
+		return err
+	}
+	if t.UserID == a.user.ID || t.Disabled || t.User.Disabled {
+		return errf(http.StatusConflict, CodeConflict, "the new owner must be another, enabled member")
+	}
+	ip := remoteIP(r)
+	key := ip + "\x00" + a.user.Email
+	if blocked, retry := s.loginLimit.blocked(key); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
+	}
+	if ok, err := secret.CheckPassword(a.user.PasswordHash, req.Password); err != nil || !ok {
+		s.loginLimit.fail(key)
+		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
+	}
+	if err := s.st.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "the ownership changed meanwhile; reload and try again")
+	} else if err != nil {
+		return err
+	}
+	s.audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+		Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
+	t.Type = store.Owner
+	writeJSON(w, http.StatusOK, s.wireMember(t))
+	return nil
+}
