@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -170,7 +171,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	email := strings.ToLower(strings.TrimSpace(req.Email))
 	if email == "" || len(email) > maxEmail || !validText(email, maxEmail) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "email is required")
+		return errf(http.StatusBadRequest, CodeBadRequest, "email is required (or DOMAIN\\user for a directory login)")
 	}
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
 		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
@@ -185,6 +186,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
 	}
+	if _, _, isLDAP := ldapauth.SplitLogin(strings.TrimSpace(req.Email)); isLDAP {
+		return s.ldapLogin(w, r, strings.TrimSpace(req.Email), req.Password, key)
+	}
 	ctx := r.Context()
 	u, err := s.st.UserByEmail(ctx, email)
 	ok, locked := false, false
@@ -193,6 +197,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		secret.DummyCheck(req.Password)
 	case err != nil:
 		return err
+	case u.Auth == store.AuthLDAP:
+		// Directory users log in as DOMAIN\user only: no password here.
+		secret.DummyCheck(req.Password)
 	default:
 		// The password is checked even for a locked user, so a lock
 		// costs the same time as a wrong password.

@@ -65,6 +65,10 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "admin"},
 	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
 	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
+	"GET /api/v1/accounts/{account}/ldap":                            {summary: "LDAP authentication methods (bind passwords never shown)", auth: "admin", resp: []wire.LDAPMethod{}},
+	"POST /api/v1/accounts/{account}/ldap":                           {summary: "Add an LDAP authentication method (users log in as DOMAIN\\user)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}, status: http.StatusCreated},
+	"DELETE /api/v1/accounts/{account}/ldap/{id}":                    {summary: "Remove an LDAP authentication method", auth: "admin", status: http.StatusNoContent},
+	"POST /api/v1/accounts/{account}/ldap/{id}/groups":               {summary: "Import a directory group as an LDAP user group", auth: "admin", req: wire.LDAPGroupImport{}, resp: wire.Group{}, status: http.StatusCreated},
 
 	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
 	// group managers and up, with the rank rules of spec 4.1.

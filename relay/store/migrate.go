@@ -274,6 +274,26 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX api_keys_member ON api_keys (account_id, user_id)`,
 	}},
+	// LDAP authentication methods (spec 5.2.1), the directory identities of
+	// the users they created, and LDAP user groups tied to a method.
+	{5, "ldap", []string{
+		`CREATE TABLE ldap_methods (
+			id         TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			domain     TEXT NOT NULL UNIQUE,
+			enabled    BOOLEAN NOT NULL DEFAULT TRUE,
+			config     TEXT NOT NULL,
+			secret     TEXT NOT NULL DEFAULT '',
+			created_at BIGINT NOT NULL
+		)`,
+		`CREATE TABLE ldap_identities (
+			method_id TEXT NOT NULL REFERENCES ldap_methods(id) ON DELETE CASCADE,
+			username  TEXT NOT NULL,
+			user_id   TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+			PRIMARY KEY (method_id, username)
+		)`,
+		`ALTER TABLE access_groups ADD COLUMN ldap_method TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -272,3 +272,33 @@ type Application struct {
 	Executable  string `json:"executable"`     // e.g. notepad.exe
 	Description string `json:"description,omitempty"`
 }
+
+// LDAPMethod is an LDAP authentication method of an account
+// (/api/v1/accounts/{account}/ldap). Users log in as DOMAIN\user.
+// BindPassword is write-only: answers never carry it.
+type LDAPMethod struct {
+	ID              string `json:"id,omitempty"`
+	Domain          string `json:"domain"`
+	Enabled         bool   `json:"enabled"`
+	URL             string `json:"url"` // ldap://host[:389] or ldaps://host[:636]
+	StartTLS        bool   `json:"start_tls,omitempty"`
+	RootCAs         string `json:"root_cas,omitempty"` // PEM
+	ServerName      string `json:"server_name,omitempty"`
+	BindDN          string `json:"bind_dn,omitempty"`
+	BindPassword    string `json:"bind_password,omitempty"`
+	BaseDN          string `json:"base_dn"`
+	UserFilter      string `json:"user_filter,omitempty"` // with {username}
+	UsernameAttr    string `json:"username_attr,omitempty"`
+	EmailAttr       string `json:"email_attr,omitempty"`
+	DisplayNameAttr string `json:"display_name_attr,omitempty"`
+	GroupMode       string `json:"group_mode,omitempty"` // search, memberOf, none
+	GroupBaseDN     string `json:"group_base_dn,omitempty"`
+	GroupFilter     string `json:"group_filter,omitempty"`
+	GroupNameAttr   string `json:"group_name_attr,omitempty"`
+}
+
+// LDAPGroupImport imports a directory group as an LDAP user group.
+type LDAPGroupImport struct {
+	Name        string `json:"name"` // the group's name in the directory (cn)
+	Description string `json:"description,omitempty"`
+}
