@@ -326,3 +326,85 @@ func TestApplicationsAndWhitelistRoles(t *testing.T) {
 		t.Fatalf("apps %+v", apps)
 	}
 }
+
+// TestDevicesAPI: "My devices" follows role assignments; administrators
+// rename, enroll, revoke (typed confirmation) and remove devices.
+func TestDevicesAPI(t *testing.T) {
+	e := newSessionEnv(t)
+	_, tech := e.memberOf("tech@example.com", store.Member, "Acme")
+	mine := func(tok string) []wire.Device {
+		t.Helper()
+		status, body := e.do("GET", "/api/v1/devices", tok, nil)
+		var ds []wire.Device
+		if status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		decode(t, body, &ds)
+		return ds
+	}
+	if ds := mine(tech); len(ds) != 0 {
+		t.Fatalf("a member without assignments sees %d devices", len(ds))
+	}
+	if ds := mine(e.tok); len(ds) != 1 {
+		t.Fatalf("the owner sees %d devices", len(ds))
+	}
+	base := "/api/v1/accounts/Acme/devices"
+	if status, _ := e.do("GET", base, tech, nil); status != http.StatusForbidden {
+		t.Fatalf("a member listed the account's devices: %d", status)
+	}
+	if status, body := e.do("POST", "/api/v1/accounts/Acme/assignments", e.tok, wire.Assignment{Name: "All view", Active: true,
+		RoleID: policy.RoleIDAdministrator, UserGroups: []string{policy.GroupIDEveryone}, DeviceGroups: []string{policy.GroupIDEverything}}); status != 201 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if ds := mine(tech); len(ds) != 1 || ds[0].ID != e.dev.id {
+		t.Fatalf("with an assignment the member sees %+v", ds)
+	}
+
+	alias := "Reception PC"
+	status, body := e.do("PATCH", base+"/"+e.dev.id, e.tok, wire.DeviceUpdate{Alias: &alias})
+	var d wire.Device
+	if decode(t, body, &d); status != 200 || d.Name != alias {
+		t.Fatalf("rename: %d %s", status, body)
+	}
+	bad := strings.Repeat("x", 300)
+	if status, _ := e.do("PATCH", base+"/"+e.dev.id, e.tok, wire.DeviceUpdate{Alias: &bad}); status != 400 {
+		t.Fatalf("long alias: %d", status)
+	}
+	// Revoke: only with the typed word; the Host is told and disconnected.
+	for _, c := range []string{`{}`, `{"confirm":"yes"}`, `{"confirm":"REVOKE!"}`} {
+		if status, _ := e.do("POST", base+"/"+e.dev.id+"/revoke", e.tok, []byte(c)); status != 400 {
+			t.Fatalf("revoke with %s: %d", c, status)
+		}
+	}
+	status, body = e.do("POST", base+"/"+e.dev.id+"/revoke", e.tok, wire.Confirm{Confirm: "revoke"})
+	if decode(t, body, &d); status != 200 || d.State != "revoked" {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	e.agent.expect(wire.SigRevoked)
+	if status, _ := e.do("POST", base+"/"+e.dev.id+"/enroll", e.tok, nil); status != http.StatusConflict {
+		t.Fatalf("enrolling a revoked device: %d", status)
+	}
+	if ds := mine(tech); len(ds) != 0 {
+		t.Fatalf("a revoked device is still among the member's devices: %+v", ds)
+	}
+
+	// A pending device: listed for administrators, enrolled by one.
+	_, key := e.pkg(PackageSpec{Name: "Review", Pending: true})
+	p := e.enroll(key, "new-pc")
+	status, body = e.do("POST", base+"/"+p.id+"/enroll", e.tok, nil)
+	if decode(t, body, &d); status != 200 || d.State != "enrolled" {
+		t.Fatalf("enroll pending: %d %s", status, body)
+	}
+	status, _ = e.do("DELETE", base+"/"+p.id, e.tok, nil)
+	if status != http.StatusNoContent {
+		t.Fatalf("remove: %d", status)
+	}
+	if status, _ := e.do("DELETE", base+"/"+p.id, e.tok, nil); status != http.StatusNotFound {
+		t.Fatalf("removing twice: %d", status)
+	}
+	for _, ev := range []string{EvDeviceUpdated, EvDeviceRevoked, EvDeviceApproved, EvDeviceRemoved} {
+		if len(e.audit(ev)) == 0 {
+			t.Errorf("%s not audited", ev)
+		}
+	}
+}

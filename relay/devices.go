@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -23,23 +24,47 @@ func (s *Server) wireDevice(d store.Device) wire.Device {
 	return out
 }
 
-// handleDevices is GET /api/v1/devices: the devices of the caller's accounts.
+// handleDevices is GET /api/v1/devices: "My devices" — in each of the
+// caller's accounts, the devices their role assignments let them reach now
+// (administrators and the owner see every device, as they manage them).
 func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.authenticate(r)
 	if err != nil {
 		return err
 	}
-	accounts, err := s.activeAccounts(r.Context(), a)
+	ctx := r.Context()
+	ms, err := s.st.Memberships(ctx, a.user.ID)
 	if err != nil {
 		return err
 	}
-	ds, err := s.st.Devices(r.Context(), accounts)
-	if err != nil {
-		return err
-	}
-	out := make([]wire.Device, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, s.wireDevice(d))
+	out := []wire.Device{}
+	now := s.now()
+	for _, m := range ms {
+		if m.Disabled || (a.apiKey != nil && a.apiKey.AccountID != m.AccountID) {
+			continue
+		}
+		ds, err := s.st.Devices(ctx, []string{m.AccountID})
+		if err != nil {
+			return err
+		}
+		var model *policy.Model
+		if !seesAllAudit(m.Type) && len(ds) > 0 {
+			snap, err := s.st.Snapshot(ctx, m.AccountID)
+			if err != nil {
+				return err
+			}
+			model = policy.NewModel(snap)
+		}
+		for _, d := range ds {
+			if model != nil {
+				dec := policy.Evaluate(model, policy.Request{UserID: a.user.ID, DeviceID: d.ID,
+					ClientType: policy.ClientInstalledGuest, At: now, StateUnknown: true})
+				if !dec.Allowed {
+					continue
+				}
+			}
+			out = append(out, s.wireDevice(d))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

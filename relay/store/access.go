@@ -582,3 +582,20 @@ func (s *Store) UpdateApp(ctx context.Context, accountID string, a policy.App) e
 func (s *Store) DeleteApp(ctx context.Context, accountID, id string) error {
 	return s.execOne(ctx, "delete application", `DELETE FROM access_apps WHERE account_id = $1 AND id = $2`, accountID, id)
 }
+
+// DeleteDevice removes a device of accountID and its group memberships.
+// A Host that still has its key enrolls again on its next start only if
+// its package still accepts enrollments.
+func (s *Store) DeleteDevice(ctx context.Context, accountID, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE account_id = $1 AND id = $2`, accountID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM access_group_members WHERE member_id = $1`, id)
+		return err
+	})
+}

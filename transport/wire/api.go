@@ -302,3 +302,13 @@ type LDAPGroupImport struct {
 	Name        string `json:"name"` // the group's name in the directory (cn)
 	Description string `json:"description,omitempty"`
 }
+
+// DeviceUpdate changes a device (PATCH /api/v1/accounts/{account}/devices/{id}).
+type DeviceUpdate struct {
+	Alias *string `json:"alias,omitempty"` // "" shows the hostname again
+}
+
+// Confirm is the typed confirmation of destructive actions (revoke).
+type Confirm struct {
+	Confirm string `json:"confirm"` // must be "revoke"
+}

@@ -1,0 +1,136 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// Device management (spec 4.3): the account's administrators list every
+// device, rename it, enroll pending ones, revoke (with a typed
+// confirmation) and remove them.
+
+const EvDeviceUpdated, EvDeviceRemoved = "device.updated", "device.removed"
+
+func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.Device, error) {
+	a, m, err := s.accountAdmin(r, "manage devices")
+	if err != nil {
+		return a, m, store.Device{}, err
+	}
+	d, err := s.st.Device(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.AccountID != m.AccountID) {
+		return a, m, d, errf(http.StatusNotFound, CodeNotFound, "no device %q in this account", r.PathValue("id"))
+	}
+	return a, m, d, err
+}
+
+// handleAccountDevices is GET /api/v1/accounts/{account}/devices: all of
+// them, whatever the caller's own roles.
+func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accountAdmin(r, "manage devices")
+	if err != nil {
+		return err
+	}
+	ds, err := s.st.Devices(r.Context(), []string{m.AccountID})
+	if err != nil {
+		return err
+	}
+	out := make([]wire.Device, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, s.wireDevice(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleUpdateDevice is PATCH /api/v1/accounts/{account}/devices/{id}.
+func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
+	a, m, d, err := s.deviceAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.DeviceUpdate
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Alias != nil {
+		if *req.Alias != "" && checkName(*req.Alias) != nil {
+			return badf("alias: at most %d bytes, no control characters, no leading or trailing spaces", maxShortText)
+		}
+		if err := s.st.SetDeviceAlias(r.Context(), d.ID, *req.Alias); err != nil {
+			return err
+		}
+		d.Alias = *req.Alias
+	}
+	s.audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"alias": d.Alias}})
+	writeJSON(w, http.StatusOK, s.wireDevice(d))
+	return nil
+}
+
+// handleEnrollPending is POST .../devices/{id}/enroll: a pending device
+// (its package asked for review) becomes enrolled (spec 4.5.7).
+func (s *Server) handleEnrollPending(w http.ResponseWriter, r *http.Request) error {
+	a, m, d, err := s.deviceAdmin(r)
+	if err != nil {
+		return err
+	}
+	switch d.State {
+	case store.Revoked:
+		return errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked; reinstall the Host to enroll it again", d.Name())
+	case store.Pending:
+		if err := s.st.SetDeviceState(r.Context(), d.ID, store.Enrolled); err != nil {
+			return err
+		}
+		d.State = store.Enrolled
+		s.audit(auditRec{Event: EvDeviceApproved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)})
+	}
+	writeJSON(w, http.StatusOK, s.wireDevice(d))
+	return nil
+}
+
+// handleRevokeDevice is POST .../devices/{id}/revoke with {"confirm":
+// "revoke"}: the device is disconnected and can't connect again; it stays
+// listed as revoked.
+func (s *Server) handleRevokeDevice(w http.ResponseWriter, r *http.Request) error {
+	a, m, d, err := s.deviceAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req wire.Confirm
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Confirm) != "revoke" {
+		return badf(`type "revoke" in confirm to revoke %s`, d.Name())
+	}
+	if d.State != store.Revoked {
+		if err := s.st.SetDeviceState(r.Context(), d.ID, store.Revoked); err != nil {
+			return err
+		}
+		d.State = store.Revoked
+		s.audit(auditRec{Event: EvDeviceRevoked, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)})
+		s.kickDevice(d.ID)
+	}
+	writeJSON(w, http.StatusOK, s.wireDevice(d))
+	return nil
+}
+
+// handleRemoveDevice is DELETE /api/v1/accounts/{account}/devices/{id}.
+func (s *Server) handleRemoveDevice(w http.ResponseWriter, r *http.Request) error {
+	a, m, d, err := s.deviceAdmin(r)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteDevice(r.Context(), m.AccountID, d.ID); err != nil {
+		return err
+	}
+	s.kickDevice(d.ID)
+	s.audit(auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+		Detail: map[string]any{"hostname": d.Hostname}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
