@@ -408,3 +408,86 @@ func TestDevicesAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagesAPI: create (key and link once), new devices join the
+// package's device group, disable stops enrollments only, revoke takes the
+// devices with it, remove only when revoked or empty.
+func TestPackagesAPI(t *testing.T) {
+	e := newSessionEnv(t)
+	base := "/api/v1/accounts/Acme/packages"
+	var grp wire.Group
+	name := "Kiosks"
+	status, body := e.do("POST", "/api/v1/accounts/Acme/groups", e.tok, wire.GroupRequest{Name: &name, Kind: "device"})
+	decode(t, body, &grp)
+	for _, bad := range []wire.Package{
+		{Name: ""}, {Name: "P", ValidFrom: "tomorrow"}, {Name: "P", ValidFrom: "2026-05-01", ValidTo: "2026-04-01"},
+		{Name: "P", MaxDevices: -1}, {Name: "P", DeviceGroup: "ghost"}, {Name: "P", Key: "mine"}, {Name: "P", Devices: 3},
+	} {
+		if status, body := e.do("POST", base, e.tok, bad); status != 400 {
+			t.Errorf("%+v: %d %s", bad, status, body)
+		}
+	}
+	var p wire.Package
+	status, body = e.do("POST", base, e.tok, wire.Package{Name: "Kiosk rollout", MaxDevices: 5, LicenseKey: "LIC-1", DeviceGroup: grp.ID})
+	if decode(t, body, &p); status != 201 || p.Key == "" || !strings.HasSuffix(p.InstallLink, "/d/"+p.Key) || !p.Active {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if status, _ := e.do("POST", base, e.tok, wire.Package{Name: "Kiosk rollout"}); status != 409 {
+		t.Fatalf("same name: %d", status)
+	}
+	var list []wire.Package
+	status, body = e.do("GET", base, e.tok, nil)
+	if decode(t, body, &list); status != 200 || strings.Contains(string(body), p.Key) {
+		t.Fatalf("list shows the key: %s", body)
+	}
+
+	// A device enrolled with it lands in the Kiosks group.
+	k := e.enroll(p.Key, "kiosk-1")
+	var g wire.Group
+	_, body = e.do("GET", "/api/v1/accounts/Acme/groups/"+grp.ID, e.tok, nil)
+	if decode(t, body, &g); len(g.Members) != 1 || g.Members[0] != k.id {
+		t.Fatalf("device group after enrollment: %+v", g)
+	}
+	// Disabled: no new enrollments, the enrolled device stays.
+	upd := wire.Package{Name: "Kiosk rollout", Active: false, MaxDevices: 5}
+	if status, body := e.do("PUT", base+"/"+p.ID, e.tok, upd); status != 200 {
+		t.Fatalf("disable: %d %s", status, body)
+	}
+	status, body = e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: p.Key, PublicKey: pubB64(newKey(t)), Inventory: &wire.Inventory{Hostname: "kiosk-2"}})
+	wantError(t, status, body, http.StatusForbidden, CodePackageInactive)
+	if status, _ := e.do("PUT", base+"/"+p.ID, e.tok, wire.Package{Name: "Renamed"}); status != 400 {
+		t.Fatalf("rename: %d", status)
+	}
+	// Remove refused while it has devices; revoke needs the word.
+	if status, _ := e.do("DELETE", base+"/"+p.ID, e.tok, nil); status != 409 {
+		t.Fatalf("remove with devices: %d", status)
+	}
+	if status, _ := e.do("POST", base+"/"+p.ID+"/revoke", e.tok, wire.Confirm{Confirm: "ok"}); status != 400 {
+		t.Fatalf("revoke without the word: %d", status)
+	}
+	var rv wire.PackageRevoked
+	status, body = e.do("POST", base+"/"+p.ID+"/revoke", e.tok, wire.Confirm{Confirm: "revoke"})
+	if decode(t, body, &rv); status != 200 || len(rv.RevokedDevices) != 1 || rv.RevokedDevices[0] != k.id {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	d, _ := e.srv.Store().Device(context.Background(), k.id)
+	if d.State != store.Revoked {
+		t.Fatalf("device state %s", d.State)
+	}
+	// Its link is gone too, and it can't be turned back on.
+	if resp, _ := e.get("/d/"+p.Key, uaLinux); resp.StatusCode != http.StatusGone {
+		t.Fatalf("install page of a revoked package: %d", resp.StatusCode)
+	}
+	upd.Active = true
+	if status, _ := e.do("PUT", base+"/"+p.ID, e.tok, upd); status != 409 {
+		t.Fatalf("re-enabling a revoked package: %d", status)
+	}
+	if status, _ := e.do("DELETE", base+"/"+p.ID, e.tok, nil); status != 204 {
+		t.Fatalf("remove revoked: %d", status)
+	}
+	for _, ev := range []string{EvPackageCreated, EvPackageUpdated, EvPackageRevoked, EvPackageRemoved} {
+		if len(e.audit(ev)) == 0 {
+			t.Errorf("%s not audited", ev)
+		}
+	}
+}

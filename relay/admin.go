@@ -179,6 +179,10 @@ type PackageSpec struct {
 	MaxDevices  int  // 0: unlimited
 	ValidFrom   time.Time
 	ValidTo     time.Time
+	LicenseKey  string // applied to the Hosts; "" trial (spec 4.5.1)
+	DeviceGroup string // id of the device group new devices join
+
+	actor, remote string // who asked, for the audit log (API requests)
 }
 
 // CreatePackage creates a deployment package and returns it with its
@@ -208,13 +212,15 @@ func (a *Admin) CreatePackage(ctx context.Context, spec PackageSpec) (store.Pack
 	p, err := a.st.CreatePackage(ctx, store.Package{
 		AccountID: acct.ID, Name: spec.Name, Description: spec.Description, KeyHash: hash, EnrollmentState: state,
 		Active: true, ValidFrom: spec.ValidFrom, ValidTo: spec.ValidTo, MaxDevices: spec.MaxDevices, CreatedAt: a.now(),
+		LicenseKey: spec.LicenseKey, DeviceGroup: spec.DeviceGroup,
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return store.Package{}, "", fmt.Errorf("account %s already has a package named %q", acct.Name, spec.Name)
 	} else if err != nil {
 		return store.Package{}, "", err
 	}
-	a.audit(auditRec{Event: EvPackageCreated, Account: acct.ID, Detail: map[string]any{"package": p.ID, "name": p.Name}})
+	a.audit(auditRec{Event: EvPackageCreated, Account: acct.ID, User: spec.actor, Remote: spec.remote,
+		Detail: map[string]any{"package": p.ID, "name": p.Name}})
 	return p, key, nil
 }
 

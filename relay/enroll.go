@@ -76,6 +76,8 @@ func checkInventory(inv *wire.Inventory) (store.Inventory, error) {
 // already) at now; nil when they can.
 func packageUsable(p store.Package, devices int, now time.Time) *apiError {
 	switch {
+	case p.Revoked:
+		return errf(http.StatusForbidden, CodeRevoked, "deployment package %q was revoked; ask an administrator for another key", p.Name)
 	case !p.Active:
 		return errf(http.StatusForbidden, CodePackageInactive, "deployment package %q is disabled; ask an administrator for another key", p.Name)
 	case !p.ValidFrom.IsZero() && now.Before(p.ValidFrom):

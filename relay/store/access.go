@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -598,4 +599,71 @@ func (s *Store) DeleteDevice(ctx context.Context, accountID, id string) error {
 		_, err = tx.ExecContext(ctx, `DELETE FROM access_group_members WHERE member_id = $1`, id)
 		return err
 	})
+}
+
+// UpdatePackage writes a package's editable settings.
+func (s *Store) UpdatePackage(ctx context.Context, p Package) error {
+	var maxDev sql.NullInt64
+	if p.MaxDevices > 0 {
+		maxDev = sql.NullInt64{Int64: int64(p.MaxDevices), Valid: true}
+	}
+	return s.execOne(ctx, "update package", `UPDATE deployment_packages SET description = $1, active = $2, valid_from = $3,
+		valid_to = $4, max_devices = $5, license_key = $6, device_group = $7, enrollment_state = $8
+		WHERE account_id = $9 AND id = $10`, p.Description, p.Active, nullUnix(p.ValidFrom), nullUnix(p.ValidTo), maxDev,
+		p.LicenseKey, p.DeviceGroup, string(p.EnrollmentState), p.AccountID, p.ID)
+}
+
+// RevokePackage revokes a package and every device enrolled with it (spec
+// 4.5.5), returning those devices' ids.
+func (s *Store) RevokePackage(ctx context.Context, accountID, id string) ([]string, error) {
+	var ids []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deployment_packages SET revoked = TRUE, active = FALSE WHERE account_id = $1 AND id = $2`, accountID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM devices WHERE package_id = $1 AND state <> 'revoked' ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET state = 'revoked' WHERE package_id = $1`, id)
+		return err
+	})
+	return ids, wrap("revoke package", err)
+}
+
+// DeletePackage removes a package that is revoked or has no devices not
+// revoked (spec 4.5.6); otherwise ErrConflict.
+func (s *Store) DeletePackage(ctx context.Context, accountID, id string) error {
+	return wrap("delete package", s.tx(ctx, func(tx *sql.Tx) error {
+		var revoked bool
+		var live int
+		err := tx.QueryRowContext(ctx, `SELECT p.revoked, (SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')
+			FROM deployment_packages p WHERE p.account_id = $1 AND p.id = $2`, accountID, id).Scan(&revoked, &live)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if !revoked && live > 0 {
+			return ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM deployment_packages WHERE id = $1`, id)
+		return err
+	}))
 }

@@ -294,6 +294,13 @@ var migrations = []migration{
 		)`,
 		`ALTER TABLE access_groups ADD COLUMN ldap_method TEXT NOT NULL DEFAULT ''`,
 	}},
+	// Deployment packages (spec 4.5.1, 4.5.5): revoked state, license key,
+	// the device group new devices join.
+	{6, "package revocation, license key, device group", []string{
+		`ALTER TABLE deployment_packages ADD COLUMN revoked BOOLEAN NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE deployment_packages ADD COLUMN license_key TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE deployment_packages ADD COLUMN device_group TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

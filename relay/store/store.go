@@ -474,6 +474,9 @@ type Package struct {
 	ValidTo         time.Time // zero: no end
 	MaxDevices      int       // 0: unlimited
 	CreatedAt       time.Time
+	Revoked         bool   // its devices were revoked; it enrolls no more
+	LicenseKey      string // applied to its Hosts (spec 4.5.1)
+	DeviceGroup     string // device group new devices join; "" none
 
 	Devices int // devices enrolled with it and not revoked (filled by Packages)
 }
@@ -495,22 +498,23 @@ func (s *Store) CreatePackage(ctx context.Context, p Package) (Package, error) {
 		maxDev = sql.NullInt64{Int64: int64(p.MaxDevices), Valid: true}
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO deployment_packages
-		(id, account_id, name, description, key_hash, enrollment_state, active, valid_from, valid_to, max_devices, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		(id, account_id, name, description, key_hash, enrollment_state, active, valid_from, valid_to, max_devices, created_at,
+		license_key, device_group)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		p.ID, p.AccountID, p.Name, p.Description, p.KeyHash, string(p.EnrollmentState), p.Active,
-		nullUnix(p.ValidFrom), nullUnix(p.ValidTo), maxDev, unix(p.CreatedAt))
+		nullUnix(p.ValidFrom), nullUnix(p.ValidTo), maxDev, unix(p.CreatedAt), p.LicenseKey, p.DeviceGroup)
 	return p, wrap("create package", err)
 }
 
 const packageCols = `p.id, p.account_id, p.name, p.description, p.key_hash, p.enrollment_state, p.active,
-	p.valid_from, p.valid_to, p.max_devices, p.created_at`
+	p.valid_from, p.valid_to, p.max_devices, p.created_at, p.revoked, p.license_key, p.device_group`
 
 func scanPackage(row interface{ Scan(...any) error }, extra ...any) (Package, error) {
 	var p Package
 	var from, to, maxDev sql.NullInt64
 	var created int64
 	dest := append([]any{&p.ID, &p.AccountID, &p.Name, &p.Description, &p.KeyHash, &p.EnrollmentState, &p.Active,
-		&from, &to, &maxDev, &created}, extra...)
+		&from, &to, &maxDev, &created, &p.Revoked, &p.LicenseKey, &p.DeviceGroup}, extra...)
 	err := row.Scan(dest...)
 	p.ValidFrom, p.ValidTo, p.CreatedAt = fromNull(from), fromNull(to), fromUnix(created)
 	p.MaxDevices = int(maxDev.Int64)
@@ -743,6 +747,14 @@ func (s *Store) Enroll(ctx context.Context, p EnrollParams) (EnrollResult, error
 			d.LoggedInUser, string(d.Monitors), unix(d.EnrolledAt))
 		if err != nil {
 			return wrap("enroll: insert", err)
+		}
+		if pkg.DeviceGroup != "" {
+			// "Move to device group" (spec 4.5.1); a group removed since is skipped.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO access_group_members (group_id, member_id)
+				SELECT id, $1 FROM access_groups WHERE id = $2 AND account_id = $3 AND kind = 'device'
+				ON CONFLICT DO NOTHING`, d.ID, pkg.DeviceGroup, pkg.AccountID); err != nil {
+				return wrap("enroll: device group", err)
+			}
 		}
 		d.EnrolledAt = fromUnix(unix(d.EnrolledAt))
 		res.Device, res.Created = d, true

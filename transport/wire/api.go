@@ -312,3 +312,28 @@ type DeviceUpdate struct {
 type Confirm struct {
 	Confirm string `json:"confirm"` // must be "revoke"
 }
+
+// Package is a deployment package (/api/v1/accounts/{account}/packages).
+// Key and InstallLink are answered once, when it is created: the relay
+// keeps only the key's hash.
+type Package struct {
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Active      bool   `json:"active"`
+	Revoked     bool   `json:"revoked,omitempty"`
+	Pending     bool   `json:"pending,omitempty"`    // new devices wait for an administrator
+	ValidFrom   string `json:"valid_from,omitempty"` // UTC, YYYY-MM-DD or RFC 3339
+	ValidTo     string `json:"valid_to,omitempty"`
+	MaxDevices  int    `json:"max_devices,omitempty"` // 0: unlimited
+	Devices     int    `json:"devices"`
+	LicenseKey  string `json:"license_key,omitempty"`
+	DeviceGroup string `json:"device_group,omitempty"`
+	Key         string `json:"key,omitempty"`
+	InstallLink string `json:"install_link,omitempty"`
+}
+
+// PackageRevoked answers the revocation of a package: the devices revoked with it.
+type PackageRevoked struct {
+	RevokedDevices []string `json:"revoked_devices"`
+}
