@@ -266,5 +266,8 @@ func readRootCAs(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail: smtp: root CAs: %w", err)
 	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("mail: smtp: root CAs: no PEM certificate found in %s", path)
+	}
 	return b, nil
 }
