@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/textproto"
 	"strings"
 )
 
@@ -131,4 +132,19 @@ func checkHeaderText(what, s string) error {
 		}
 	}
 	return nil
+}
+
+// Permanent reports whether retrying err cannot succeed: the message is
+// invalid, or the server refused it with a 5xx reply. Unreachable servers,
+// TLS and authentication failures and 4xx replies may heal (a restarted
+// server, a fixed password), so they are not permanent.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrInvalid) {
+		return true
+	}
+	if !errors.Is(err, ErrRejected) && !errors.Is(err, ErrRecipientRejected) {
+		return false
+	}
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500
 }

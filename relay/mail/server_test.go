@@ -41,17 +41,17 @@ const (
 // testServer is a real SMTP server (emersion/go-smtp) on 127.0.0.1 that
 // records what it receives and counts accepted connections.
 type testServer struct {
-	host    string
-	port    int
-	caPEM   []byte // trust this to verify the server
-	user    string // AUTH PLAIN credentials; empty: AUTH not offered
-	pass    string
-	reject  string // RCPT TO this address is refused with 550
-	conns   atomic.Int32
-	mu      sync.Mutex
-	mails   []envelope
-	srv     *smtp.Server
-	closeLn func() error
+	host   string
+	port   int
+	caPEM  []byte // trust this to verify the server
+	user   string // AUTH PLAIN credentials; empty: AUTH not offered
+	pass   string
+	reject string // RCPT TO this address is refused with 550
+	conns  atomic.Int32
+	down   atomic.Bool // while set, connections are closed before the greeting
+	mu     sync.Mutex
+	mails  []envelope
+	srv    *smtp.Server
 }
 
 type serverOpts struct {
@@ -79,7 +79,7 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	ts.port = ln.Addr().(*net.TCPAddr).Port
-	var l net.Listener = &countingListener{Listener: ln, n: &ts.conns}
+	var l net.Listener = &countingListener{Listener: ln, n: &ts.conns, down: &ts.down}
 	switch o.mode {
 	case modeStartTLS:
 		srv.TLSConfig = tlsCfg
@@ -96,6 +96,9 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	}()
 	t.Cleanup(func() {
 		srv.Close()
+		// Serve registers its listener only once it runs; if Close came
+		// first, closing the listener here is what ends Serve.
+		ln.Close()
 		<-done
 	})
 	return ts
@@ -124,15 +127,22 @@ func (ts *testServer) config(mode TLSMode) SMTPConfig {
 
 type countingListener struct {
 	net.Listener
-	n *atomic.Int32
+	n    *atomic.Int32
+	down *atomic.Bool
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
 		l.n.Add(1)
+		if !l.down.Load() {
+			return c, nil
+		}
+		c.Close() // an outage: the client sees no greeting
 	}
-	return c, err
 }
 
 type testSession struct {
