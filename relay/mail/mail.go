@@ -4,6 +4,9 @@
 // Two senders exist: SMTP hands messages to a mail server, Outbox (the
 // embedded default) writes each one as an .eml file. Both render the same
 // MIME message and refuse bad input before touching the network or disk.
+// Queue wraps SMTP so a mail server outage loses nothing; Open builds a
+// sender from the relay's --mail flag; Invite, MFACode, PasswordReset,
+// ConfirmAccess and PackageLink build the messages from embedded templates.
 package mail
 
 import (

@@ -47,6 +47,7 @@ type testServer struct {
 	user   string // AUTH PLAIN credentials; empty: AUTH not offered
 	pass   string
 	reject string // RCPT TO this address is refused with 550
+	login  bool   // offer AUTH LOGIN instead of PLAIN
 	conns  atomic.Int32
 	down   atomic.Bool // while set, connections are closed before the greeting
 	mu     sync.Mutex
@@ -58,12 +59,13 @@ type serverOpts struct {
 	mode       serverMode
 	user, pass string
 	reject     string
+	login      bool
 }
 
 func newTestServer(t *testing.T, o serverOpts) *testServer {
 	t.Helper()
 	cert, caPEM := selfSigned(t)
-	ts := &testServer{host: "127.0.0.1", caPEM: caPEM, user: o.user, pass: o.pass, reject: o.reject}
+	ts := &testServer{host: "127.0.0.1", caPEM: caPEM, user: o.user, pass: o.pass, reject: o.reject, login: o.login}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &testSession{ts: ts, tls: isTLS}, nil
@@ -157,17 +159,45 @@ func (s *testSession) AuthMechanisms() []string {
 	if s.ts.user == "" {
 		return nil
 	}
+	if s.ts.login {
+		return []string{sasl.Login}
+	}
 	return []string{sasl.Plain}
 }
 
 func (s *testSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
+	check := func(user, pass string) error {
 		if user != s.ts.user || pass != s.ts.pass {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
 		}
 		s.user = user
 		return nil
-	}), nil
+	}
+	if mech == sasl.Login {
+		return &loginServer{check: check}, nil
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+}
+
+// loginServer is the server side of AUTH LOGIN, which go-sasl lacks:
+// prompt for the user name, then the password.
+type loginServer struct {
+	step  int
+	user  string
+	check func(user, pass string) error
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(resp)
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.user, string(resp))
+	}
 }
 
 func (s *testSession) Mail(from string, _ *smtp.MailOptions) error {

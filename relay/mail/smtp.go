@@ -164,10 +164,15 @@ func (s *SMTP) deliver(ctx context.Context, r *rendered) (err error) {
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	conn := raw
-	// Report the context's error rather than an i/o timeout it caused.
+	// Say why an i/o error happened when we caused it: the caller's
+	// cancellation or our own session deadline.
 	defer func() {
-		if err != nil && ctx.Err() != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 			err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("%w (timed out; the limit is %v or the caller's deadline)", err, s.cfg.Timeout)
 		}
 	}()
 

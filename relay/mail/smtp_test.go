@@ -8,9 +8,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net"
 	netmail "net/mail"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testMessage() Message {
@@ -396,4 +399,55 @@ func TestNewSMTPConfigErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+func TestSMTPAuthLogin(t *testing.T) {
+	ts := newTestServer(t, serverOpts{mode: modeStartTLS, user: "relay", pass: "s3cret", login: true})
+	s, err := NewSMTP(ts.config(TLSStartTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), testMessage()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := ts.received(); len(got) != 1 || got[0].user != "relay" {
+		t.Fatalf("received %+v", got)
+	}
+	cfg := ts.config(TLSStartTLS)
+	cfg.Password = "wrong"
+	s, err = NewSMTP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), testMessage()); !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrong password over LOGIN: %v, want ErrAuth", err)
+	}
+}
+
+func TestSMTPServerNeverGreets(t *testing.T) {
+	// A server that accepts and then says nothing: Timeout ends the
+	// attempt with ErrUnreachable instead of hanging the caller.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	s, err := NewSMTP(SMTPConfig{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port,
+		From: Address{Addr: "a@example.com"}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(context.Background(), testMessage())
+	t.Log(err)
+	if !errors.Is(err, ErrUnreachable) || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrUnreachable after the timeout", err)
+	}
+	(<-accepted).Close()
 }
