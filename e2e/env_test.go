@@ -65,6 +65,12 @@ func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
+	return newEnvWith(tb, func(*relay.Config) {})
+}
+
+// newEnvWith is newEnv with mod applied to the relay's configuration.
+func newEnvWith(tb testing.TB, mod func(*relay.Config)) *env {
+	tb.Helper()
 	log := testLogger()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -72,8 +78,10 @@ func newEnv(tb testing.TB) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	udp, tcp, port := listenTURN(tb)
-	srv, err := relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
+	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url,
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
+	mod(&cfg)
+	srv, err := relay.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

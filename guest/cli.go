@@ -97,6 +97,25 @@ func Command() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if lr.MFARequired {
+				// Two-step login (spec 5.1): the relay emailed a code.
+				code := os.Getenv("TANDEM_MFA_CODE")
+				if code == "" {
+					if !term.IsTerminal(int(os.Stdin.Fd())) {
+						return errors.New("the relay emailed you a login code: set TANDEM_MFA_CODE or run in a terminal")
+					}
+					fmt.Fprint(os.Stderr, "Code from the email (or a recovery code): ")
+					b, err := term.ReadPassword(int(os.Stdin.Fd()))
+					fmt.Fprintln(os.Stderr)
+					if err != nil {
+						return err
+					}
+					code = strings.TrimSpace(string(b))
+				}
+				if lr, err = c.LoginMFA(ctx, lr.Challenge, code); err != nil {
+					return err
+				}
+			}
 			if err := SaveState(configDir, &State{Relay: c.Relay, Email: lr.User.Email, Token: lr.Token, ExpiresAt: lr.ExpiresAt}); err != nil {
 				return err
 			}

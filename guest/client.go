@@ -59,6 +59,21 @@ func (c *Client) Login(ctx context.Context, email, password string) (*wire.Login
 	if err := c.call(ctx, http.MethodPost, "/api/v1/login", wire.LoginRequest{Email: email, Password: password}, &out); err != nil {
 		return nil, err
 	}
+	c.Token = out.Token // "" when out.MFARequired: finish with LoginMFA
+	return &out, nil
+}
+
+// LoginMFA finishes a login that answered MFARequired, with the emailed
+// code or, failing that, one of the user's recovery codes.
+func (c *Client) LoginMFA(ctx context.Context, challenge, code string) (*wire.LoginResponse, error) {
+	req := wire.LoginMFA{Challenge: challenge, Code: code}
+	if len(strings.TrimSpace(code)) > 6 { // recovery codes are longer than the emailed six digits
+		req = wire.LoginMFA{Challenge: challenge, RecoveryCode: code}
+	}
+	var out wire.LoginResponse
+	if err := c.call(ctx, http.MethodPost, "/api/v1/login/mfa", req, &out); err != nil {
+		return nil, err
+	}
 	c.Token = out.Token
 	return &out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/tandem-rc/tandem/internal/version"
 
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/mail"
 )
 
 type serveOptions struct {
@@ -30,6 +32,7 @@ type serveOptions struct {
 	publicURL   string
 	downloads   string
 	auditMonths int
+	mail        string
 	turnListen  string
 	turnHost    string
 	turnRelayIP string
@@ -63,6 +66,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
 	f.StringVar(&o.downloads, "downloads", "", "directory of Host installers (make packages' dist/) served by deployment package links, /d/KEY (default DATA/downloads)")
 	f.IntVar(&o.auditMonths, "audit-retention-months", 6, "months audit events and reports are kept")
+	f.StringVar(&o.mail, "mail", "", "where email goes: outbox:/dir (.eml files; default DATA/outbox) or smtp://user@host:587?from=...&password_env=VAR (smtps:// for TLS on 465); SMTP mail a server refuses for now waits in DATA/mail-spool")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
@@ -202,14 +206,23 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	defer turnS.close()
 
+	sender, runMail, err := openMail(o, log)
+	if err != nil {
+		return err
+	}
 	rel, err := relay.New(relay.Config{
 		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
-		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths,
+		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths, Mail: sender,
 	})
 	if err != nil {
 		return err
 	}
 	defer rel.Close()
+	if runMail != nil {
+		mctx, mcancel := context.WithCancel(ctx)
+		defer mcancel()
+		go runMail(mctx)
+	}
 
 	srv := &http.Server{
 		Handler:           rel.Handler(),
@@ -262,4 +275,26 @@ func downloadsDir(o serveOptions) string {
 		return d
 	}
 	return ""
+}
+
+// openMail opens --mail: the outbox by default; SMTP behind a spool so an
+// outage delays mail instead of losing it. runMail (nil for the outbox)
+// retries the spool until ctx ends.
+func openMail(o serveOptions, log *slog.Logger) (mail.Sender, func(context.Context), error) {
+	spec := o.mail
+	if spec == "" {
+		spec = "outbox:" + filepath.Join(o.data, "outbox")
+	}
+	s, err := mail.Open(spec, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--mail: %w", err)
+	}
+	if strings.HasPrefix(spec, "outbox:") {
+		return s, nil, nil
+	}
+	q, err := mail.NewQueue(mail.QueueConfig{Dir: filepath.Join(o.data, "mail-spool")}, s, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--mail: spool: %w", err)
+	}
+	return q, func(ctx context.Context) { _ = q.Run(ctx) }, nil
 }
