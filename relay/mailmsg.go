@@ -30,7 +30,15 @@ func (s *Server) link(path, token string) string {
 	return s.cfg.PublicURL + path + "#token=" + url.QueryEscape(token)
 }
 
+// The messages use relay/mail's templates (text and HTML) when there is a
+// link to send; without a public URL the relay can only send the code.
+
 func inviteMessage(to, account, inviter, token, link string, expires time.Time) mail.Message {
+	if link != "" {
+		if m, err := mail.Invite(to, inviter, account, link, expires); err == nil {
+			return m
+		}
+	}
 	text := fmt.Sprintf("Hello,\n\n%s invited you to the Tandem account %q.\n\n", inviter, account)
 	if link != "" {
 		text += "Accept the invitation here:\n\n  " + link + "\n\n"
@@ -41,6 +49,11 @@ func inviteMessage(to, account, inviter, token, link string, expires time.Time) 
 }
 
 func resetMessage(to, token, link string, expires time.Time) mail.Message {
+	if link != "" {
+		if m, err := mail.PasswordReset(to, link, expires); err == nil {
+			return m
+		}
+	}
 	text := "Hello,\n\nsomeone (hopefully you) asked to reset your Tandem password.\n\n"
 	if link != "" {
 		text += "Choose a new password here:\n\n  " + link + "\n\n"
@@ -51,8 +64,7 @@ func resetMessage(to, token, link string, expires time.Time) mail.Message {
 	return mail.Message{To: []string{to}, Subject: "Reset your Tandem password", Text: text}
 }
 
-func mfaMessage(to, code string, valid time.Duration) mail.Message {
-	text := fmt.Sprintf("Hello,\n\nyour Tandem login code is\n\n  %s\n\nIt is valid for %d minutes and works once.\n"+
-		"If you did not just log in, someone knows your password: change it.\n", code, int(valid.Minutes()))
-	return mail.Message{To: []string{to}, Subject: "Your Tandem login code: " + code, Text: text}
+// mfaMessage keeps the code out of the subject: lock screens show subjects.
+func mfaMessage(to, code string, valid time.Duration) (mail.Message, error) {
+	return mail.MFACode(to, code, valid)
 }

@@ -42,7 +42,11 @@ func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User) 
 		CodeHash: mfaCodeHash(challenge, code), CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)}); err != nil {
 		return err
 	}
-	if err := s.sendMail(ctx, mfaMessage(u.Email, code, mfaCodeTTL)); err != nil {
+	msg, err := mfaMessage(u.Email, code, mfaCodeTTL)
+	if err == nil {
+		err = s.sendMail(ctx, msg)
+	}
+	if err != nil {
 		s.log.Error("sending the MFA code", "user", u.ID, "err", err)
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
 	}

@@ -53,10 +53,10 @@ func (m *mailbox) to(addr string) []mail.Message {
 	return out
 }
 
-var codeLine = regexp.MustCompile(`(?m)^  (\S+)$`)
+var codeLine = regexp.MustCompile(`(?m)^ {2,4}(\S+)$`)
 
 // secretOf extracts the token or code from a message built without a
-// public URL: its one indented line.
+// public URL (or an MFA code): its one indented line.
 func secretOf(t *testing.T, msg mail.Message) string {
 	t.Helper()
 	m := codeLine.FindAllStringSubmatch(msg.Text, -1)
