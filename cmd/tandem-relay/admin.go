@@ -16,7 +16,7 @@ func newAdminCmd() *cobra.Command {
 	var data, db string
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Administer the relay's database (accounts, packages, devices)",
+		Short: "Administer the relay's database (accounts, users, packages, devices, permission checks)",
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "./var/relay", "data directory (keys, database)")
 	cmd.PersistentFlags().StringVar(&db, "db", "", dbUsage)
@@ -28,7 +28,7 @@ func newAdminCmd() *cobra.Command {
 	pkg.AddCommand(newPackageCreateCmd(open), newPackageListCmd(open))
 	dev := &cobra.Command{Use: "device", Short: "Devices"}
 	dev.AddCommand(newDeviceListCmd(open), newDeviceStateCmd(open, "enroll"), newDeviceStateCmd(open, "revoke"))
-	cmd.AddCommand(newInitCmd(open), pkg, dev)
+	cmd.AddCommand(newInitCmd(open), pkg, dev, newAccountCmd(open), newUserCmd(open), newCheckCmd(open))
 	return cmd
 }
 

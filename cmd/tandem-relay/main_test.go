@@ -140,6 +140,40 @@ func testPackageKeyEnrolls(t *testing.T, be storetest.Backend) {
 	if err != nil || !strings.Contains(out, "now enrolled") {
 		t.Fatalf("device enroll: %v\n%s", err, out)
 	}
+	// Users and Check permissions: a plain user has nothing until an
+	// assignment names them; an administrator starts with full access.
+	admin := func(args ...string) string {
+		t.Helper()
+		out, _, err := run(t, append([]string{"admin", "--data", dir, "--db", db}, args...)...)
+		if err != nil {
+			t.Fatalf("admin %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	admin("user", "add", "--email", "tech@example.com", "--password", "Tech-Pass-1")
+	admin("user", "add", "--email", "chief@example.com", "--password", "Chief-Pass-1", "--type", "admin")
+	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "user", "add", "--email", "tech@example.com"); err == nil {
+		t.Fatal("added the same user twice")
+	}
+	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "user", "add", "--email", "new@example.com", "--password", "weak"); err == nil {
+		t.Fatal("a weak password was accepted")
+	}
+	if _, _, err := run(t, "admin", "--data", dir, "--db", db, "user", "add", "--email", "x@example.com", "--password", "Str0ngPass", "--type", "owner"); err == nil {
+		t.Fatal("added a second owner")
+	}
+	if out := admin("check", "--user", "tech@example.com", "--device", "front-desk"); !strings.HasPrefix(out, "DENIED") ||
+		!strings.Contains(out, "none of the user groups") {
+		t.Fatalf("check tech:\n%s", out)
+	}
+	if out := admin("check", "--user", "chief@example.com", "--device", er.DeviceID, "--at", "2030-01-01T10:00"); !strings.HasPrefix(out, "ALLOWED at 2030-01-01 10:00") ||
+		!strings.Contains(out, "Administrators") {
+		t.Fatalf("check chief:\n%s", out)
+	}
+	admin("account", "create", "--name", "Second Co", "--owner", "tech@example.com")
+	if out := admin("account", "list"); !strings.Contains(out, "Second Co") || strings.Count(out, "\n") != 3 {
+		t.Fatalf("account list:\n%s", out)
+	}
+
 	out, _, err = run(t, "admin", "--data", dir, "--db", db, "device", "revoke", er.DeviceID)
 	if err != nil || !strings.Contains(out, "now revoked") {
 		t.Fatalf("device revoke: %v\n%s", err, out)
