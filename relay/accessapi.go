@@ -138,8 +138,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvGroupCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)}})
+	s.auditAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)})
 	writeJSON(w, http.StatusCreated, wireGroup(g))
 	return nil
 }
@@ -204,8 +203,7 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvGroupUpdated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"group": g.ID, "name": g.Name, "active": g.Active}})
+	s.auditAs(r, a, m.AccountID, EvGroupUpdated, map[string]any{"group": g.ID, "name": g.Name, "active": g.Active})
 	writeJSON(w, http.StatusOK, wireGroup(g))
 	return nil
 }
@@ -224,8 +222,7 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error
 	if err := s.st.DeleteGroup(r.Context(), m.AccountID, g.ID); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvGroupDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"group": g.ID, "name": g.Name}})
+	s.auditAs(r, a, m.AccountID, EvGroupDeleted, map[string]any{"group": g.ID, "name": g.Name})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -271,8 +268,7 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 	} else if err := s.st.AddGroupMember(ctx, g.ID, member); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: ev, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"group": g.ID, "member": member}})
+	s.auditAs(r, a, m.AccountID, ev, map[string]any{"group": g.ID, "member": member})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -454,8 +450,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) error 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvRoleCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()}})
+	s.auditAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()})
 	writeJSON(w, http.StatusCreated, wireRole(rr.Role, rr.AppIDs, false))
 	return nil
 }
@@ -513,8 +508,7 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request) error 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvRoleUpdated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()}})
+	s.auditAs(r, a, m.AccountID, EvRoleUpdated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()})
 	writeJSON(w, http.StatusOK, wireRole(rr.Role, rr.AppIDs, false))
 	return nil
 }
@@ -534,8 +528,7 @@ func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvRoleDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "disabled_assignments": disabled}})
+	s.auditAs(r, a, m.AccountID, EvRoleDeleted, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "disabled_assignments": disabled})
 	writeJSON(w, http.StatusOK, wire.RoleDeleted{DisabledAssignments: nonNilStrings(disabled)})
 	return nil
 }
@@ -726,9 +719,8 @@ func (s *Server) handleCreateAssignment(w http.ResponseWriter, r *http.Request) 
 	if a, err = s.st.CreateAssignment(r.Context(), m.AccountID, a); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAssignmentCreated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
-			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil}})
+	s.auditAs(r, u, m.AccountID, EvAssignmentCreated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+		"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
 	writeJSON(w, http.StatusCreated, wireAssignment(a, nil, s.now()))
 	return nil
 }
@@ -756,9 +748,8 @@ func (s *Server) handleUpdateAssignment(w http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAssignmentUpdated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
-			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil}})
+	s.auditAs(r, u, m.AccountID, EvAssignmentUpdated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+		"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
 	writeJSON(w, http.StatusOK, wireAssignment(a, nil, s.now()))
 	return nil
 }
@@ -775,8 +766,7 @@ func (s *Server) handleDeleteAssignment(w http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAssignmentDeleted, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"assignment": id}})
+	s.auditAs(r, u, m.AccountID, EvAssignmentDeleted, map[string]any{"assignment": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -87,8 +87,7 @@ func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAppCreated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable}})
+	s.auditAs(r, u, m.AccountID, EvAppCreated, map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable})
 	writeJSON(w, http.StatusCreated, wireApp(a))
 	return nil
 }
@@ -118,8 +117,7 @@ func (s *Server) handleUpdateApp(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.audit(auditRec{Event: EvAppUpdated, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled}})
+	s.auditAs(r, u, m.AccountID, EvAppUpdated, map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled})
 	writeJSON(w, http.StatusOK, wireApp(a))
 	return nil
 }
@@ -150,8 +148,7 @@ func (s *Server) handleDeleteApp(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAppDeleted, Account: m.AccountID, User: u.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"application": id}})
+	s.auditAs(r, u, m.AccountID, EvAppDeleted, map[string]any{"application": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

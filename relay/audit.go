@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/store"
@@ -67,6 +68,11 @@ type auditRec struct {
 	Remote  string
 	Detail  map[string]any
 	Always  bool // recorded even when the account turned logging off
+}
+
+// auditAs records event in account as done by the caller of r.
+func (s *Server) auditAs(r *http.Request, a authed, account, event string, detail map[string]any) {
+	s.audit(auditRec{Event: event, Account: account, User: a.user.ID, Remote: remoteIP(r), Detail: detail})
 }
 
 // audit appends an event. A failure is logged, never returned: the action

@@ -200,8 +200,7 @@ func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) 
 			return err
 		}
 		if *req.Enabled {
-			s.audit(auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-				Detail: map[string]any{"enabled": true}})
+			s.auditAs(r, a, m.AccountID, EvAuditSettings, map[string]any{"enabled": true})
 		}
 	}
 	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: *req.Enabled, RetentionMonths: s.retentionMonths()})
@@ -262,8 +261,7 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAuditReport, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n}})
+	s.auditAs(r, a, m.AccountID, EvAuditReport, map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n})
 	writeJSON(w, http.StatusCreated, wireReport(rep))
 	return nil
 }
@@ -323,8 +321,7 @@ func (s *Server) handleDeleteAuditReport(w http.ResponseWriter, r *http.Request)
 	if err := s.st.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(auditRec{Event: EvAuditReportDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"report": r.PathValue("id")}})
+	s.auditAs(r, a, m.AccountID, EvAuditReportDeleted, map[string]any{"report": r.PathValue("id")})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

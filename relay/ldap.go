@@ -154,8 +154,7 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvLDAPCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL}})
+	s.auditAs(r, a, m.AccountID, EvLDAPCreated, map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL})
 	req.ID, req.Enabled = lm.ID, enabled
 	writeJSON(w, http.StatusCreated, req)
 	return nil
@@ -173,7 +172,7 @@ func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvLDAPDeleted, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"ldap": id}})
+	s.auditAs(r, a, m.AccountID, EvLDAPDeleted, map[string]any{"ldap": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -223,8 +222,7 @@ func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) e
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvGroupCreated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID}})
+	s.auditAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID})
 	writeJSON(w, http.StatusCreated, wireGroup(g))
 	return nil
 }

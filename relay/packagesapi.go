@@ -182,8 +182,7 @@ func (s *Server) handleUpdatePackage(w http.ResponseWriter, r *http.Request) err
 	if err := s.st.UpdatePackage(r.Context(), p); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvPackageUpdated, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"package": p.ID, "active": p.Active, "max_devices": p.MaxDevices}})
+	s.auditAs(r, a, m.AccountID, EvPackageUpdated, map[string]any{"package": p.ID, "active": p.Active, "max_devices": p.MaxDevices})
 	writeJSON(w, http.StatusOK, wirePackage(p))
 	return nil
 }
@@ -213,8 +212,7 @@ func (s *Server) handleRevokePackage(w http.ResponseWriter, r *http.Request) err
 	for _, id := range ids {
 		s.kickDevice(id)
 	}
-	s.audit(auditRec{Event: EvPackageRevoked, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"package": p.ID, "devices": ids}})
+	s.auditAs(r, a, m.AccountID, EvPackageRevoked, map[string]any{"package": p.ID, "devices": ids})
 	writeJSON(w, http.StatusOK, wire.PackageRevoked{RevokedDevices: nonNilStrings(ids)})
 	return nil
 }
@@ -234,8 +232,7 @@ func (s *Server) handleDeletePackage(w http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvPackageRemoved, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"package": p.ID, "name": p.Name}})
+	s.auditAs(r, a, m.AccountID, EvPackageRemoved, map[string]any{"package": p.ID, "name": p.Name})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
