@@ -4,10 +4,12 @@
 set -euo pipefail
 
 BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
+# rpm, msitools, wixl: the packaging tests list the rpms and build and
+# inspect an MSI around a placeholder exe (the real MSI also needs mingw-w64).
 # slapd + ldap-utils: the LDAP tests run a private slapd on free 127.0.0.1
 # ports (internal/slapdtest); they never use the system one Debian's package
 # may start on port 389 (`systemctl disable --now slapd` if unwanted).
-TEST=(xvfb xterm xdotool x11-utils x11-apps slapd ldap-utils)
+TEST=(xvfb xterm xdotool x11-utils x11-apps slapd ldap-utils rpm msitools wixl)
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
