@@ -255,9 +255,11 @@ func TestAccessAPIAuthorization(t *testing.T) {
 				t.Errorf("%s %s as %q: %d %s, want %d", rt.method, path, tok, status, body, want)
 			}
 		}
-		// Administrators get past authorization (to a 2xx, 400, 404 or 409).
-		if status, body := e.do(rt.method, path, admin, []byte(`{}`)); status == 401 || status == 403 {
-			t.Errorf("%s %s as an administrator: %d %s", rt.method, path, status, body)
+		// Administrators get past authorization (to a 2xx, 400, 404 or 409),
+		// except on the owner's routes.
+		status, body := e.do(rt.method, path, admin, []byte(`{}`))
+		if owner := apiDocs[rt.method+" "+rt.path].auth == "owner"; owner != (status == 403) || status == 401 {
+			t.Errorf("%s %s as an administrator: %d %s (owner-only route: %v)", rt.method, path, status, body, owner)
 		}
 	}
 	if n < 15 {
@@ -489,5 +491,39 @@ func TestPackagesAPI(t *testing.T) {
 		if len(e.audit(ev)) == 0 {
 			t.Errorf("%s not audited", ev)
 		}
+	}
+}
+
+// TestAccountConfig: administrators read the account's details, only the
+// owner changes them, and bad values change nothing.
+func TestAccountConfig(t *testing.T) {
+	e := newSessionEnv(t)
+	_, admin := e.memberOf("admin@example.com", store.Admin, "Acme")
+	path := "/api/v1/accounts/Acme/config"
+	var c wire.AccountConfig
+	status, body := e.do("GET", path, admin, nil)
+	if decode(t, body, &c); status != 200 || c.Owner != ownerEmail || c.TimeZone != "UTC" || c.RCAction != "browser" ||
+		len(c.Administrators) != 1 || c.Administrators[0].Name != "admin@example.com" {
+		t.Fatalf("config: %d %s", status, body)
+	}
+	good := wire.AccountConfig{Company: "Acme Ltd", Contact: "it@acme.example, +40 21 000 0000", TimeZone: "Europe/Bucharest", RCAction: "guest"}
+	if status, _ := e.do("PUT", path, admin, good); status != http.StatusForbidden {
+		t.Fatalf("an administrator changed the configuration: %d", status)
+	}
+	for _, bad := range []wire.AccountConfig{
+		{TimeZone: "Mars/Olympus", RCAction: "guest"}, {TimeZone: "Local", RCAction: "guest"}, {TimeZone: "UTC", RCAction: "telepathy"},
+		{TimeZone: "UTC", RCAction: "guest", Company: strings.Repeat("c", 200)}, {TimeZone: "UTC", RCAction: "guest", Owner: "me@example.com"},
+		{Name: "Renamed", TimeZone: "UTC", RCAction: "guest"},
+	} {
+		if status, body := e.do("PUT", path, e.tok, bad); status != 400 {
+			t.Errorf("%+v: %d %s", bad, status, body)
+		}
+	}
+	status, body = e.do("PUT", path, e.tok, good)
+	if decode(t, body, &c); status != 200 || c.Company != "Acme Ltd" || c.TimeZone != "Europe/Bucharest" || c.RCAction != "guest" {
+		t.Fatalf("owner's change: %d %s", status, body)
+	}
+	if len(e.audit(EvAccountUpdated)) != 1 {
+		t.Fatal("not audited")
 	}
 }

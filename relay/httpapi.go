@@ -198,6 +198,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/devices/{id}/enroll", s.api(s.handleEnrollPending)},
 		{"POST", "/api/v1/accounts/{account}/devices/{id}/revoke", s.api(s.handleRevokeDevice)},
 		{"DELETE", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleRemoveDevice)},
+		{"GET", "/api/v1/accounts/{account}/config", s.api(s.handleAccountConfig)},
+		{"PUT", "/api/v1/accounts/{account}/config", s.api(s.handleSetAccountConfig)},
 		{"GET", "/api/v1/accounts/{account}/packages", s.api(s.handlePackages)},
 		{"POST", "/api/v1/accounts/{account}/packages", s.api(s.handleCreatePackage)},
 		{"PUT", "/api/v1/accounts/{account}/packages/{id}", s.api(s.handleUpdatePackage)},

@@ -65,6 +65,8 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "admin"},
 	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
 	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
+	"GET /api/v1/accounts/{account}/config":                          {summary: "The account's details, owner and administrators", auth: "admin", resp: wire.AccountConfig{}},
+	"PUT /api/v1/accounts/{account}/config":                          {summary: "Change the account's details (owner only)", auth: "owner", req: wire.AccountConfig{}, resp: wire.AccountConfig{}},
 	"GET /api/v1/accounts/{account}/packages":                        {summary: "Deployment packages", auth: "admin", resp: []wire.Package{}},
 	"POST /api/v1/accounts/{account}/packages":                       {summary: "Create a deployment package (its key and install link are shown once)", auth: "admin", req: wire.Package{}, resp: wire.Package{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/packages/{id}":                   {summary: "Change a package's settings", auth: "admin", req: wire.Package{}, resp: wire.Package{}},

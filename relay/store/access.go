@@ -667,3 +667,25 @@ func (s *Store) DeletePackage(ctx context.Context, accountID, id string) error {
 		return err
 	}))
 }
+
+// AccountDetails are the owner's settings of an account (spec 6.1).
+type AccountDetails struct {
+	Company  string
+	Contact  string
+	TimeZone string // IANA name
+	RCAction string // default remote-control action: "guest" or "browser"
+}
+
+// AccountDetails reads an account's details.
+func (s *Store) AccountDetails(ctx context.Context, id string) (AccountDetails, error) {
+	var d AccountDetails
+	err := s.db.QueryRowContext(ctx, `SELECT company, contact, timezone, rc_action FROM accounts WHERE id = $1`, id).
+		Scan(&d.Company, &d.Contact, &d.TimeZone, &d.RCAction)
+	return d, wrap("account details", err)
+}
+
+// SetAccountDetails writes them.
+func (s *Store) SetAccountDetails(ctx context.Context, id string, d AccountDetails) error {
+	return s.execOne(ctx, "set account details", `UPDATE accounts SET company = $1, contact = $2, timezone = $3, rc_action = $4
+		WHERE id = $5`, d.Company, d.Contact, d.TimeZone, d.RCAction, id)
+}

@@ -301,6 +301,13 @@ var migrations = []migration{
 		`ALTER TABLE deployment_packages ADD COLUMN license_key TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE deployment_packages ADD COLUMN device_group TEXT NOT NULL DEFAULT ''`,
 	}},
+	// Account details (spec 6.1), edited by the owner.
+	{7, "account details", []string{
+		`ALTER TABLE accounts ADD COLUMN company TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE accounts ADD COLUMN contact TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE accounts ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC'`,
+		`ALTER TABLE accounts ADD COLUMN rc_action TEXT NOT NULL DEFAULT 'browser'`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -337,3 +337,17 @@ type Package struct {
 type PackageRevoked struct {
 	RevokedDevices []string `json:"revoked_devices"`
 }
+
+// AccountConfig is an account's details (GET/PUT
+// /api/v1/accounts/{account}/config; the owner edits them). Administrators
+// and Owner are read-only here: types change through the users API and
+// the change-owner flow.
+type AccountConfig struct {
+	Name           string `json:"name"`
+	Company        string `json:"company"`
+	Contact        string `json:"contact"`
+	TimeZone       string `json:"timezone"`  // IANA, e.g. Europe/Bucharest
+	RCAction       string `json:"rc_action"` // default remote-control action: guest or browser
+	Owner          string `json:"owner,omitempty"`
+	Administrators []Ref  `json:"administrators,omitempty"`
+}
