@@ -533,6 +533,51 @@ func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// handleCopyRole is POST /api/v1/accounts/{account}/roles/{id}/copy with
+// {"name": ...}: a custom role with the same settings (predefined roles
+// too: that is how one starts from them).
+func (s *Server) handleCopyRole(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accessAdmin(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkName(req.Name); err != nil {
+		return badf("name: %v", err)
+	}
+	if s.isPredefinedName(req.Name) {
+		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", req.Name)
+	}
+	id := r.PathValue("id")
+	var src store.RoleRow
+	for _, p := range policy.PredefinedRoles() {
+		if p.ID == id {
+			src = store.RoleRow{Role: p}
+		}
+	}
+	if src.Role.ID == "" {
+		if src, err = s.customRole(r, m.AccountID); err != nil {
+			return err
+		}
+	}
+	cp := store.RoleRow{AccountID: m.AccountID, Role: src.Role, AppIDs: src.AppIDs, CreatedAt: s.now()}
+	cp.Role.ID, cp.Role.Name = "", req.Name
+	cp, err = s.st.CreateRole(r.Context(), cp)
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", req.Name)
+	} else if err != nil {
+		return err
+	}
+	s.auditAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": cp.Role.ID, "name": cp.Role.Name, "copy_of": id})
+	writeJSON(w, http.StatusCreated, wireRole(cp.Role, cp.AppIDs, false))
+	return nil
+}
+
 func nonNilStrings(s []string) []string {
 	if s == nil {
 		return []string{}

@@ -58,6 +58,16 @@ func TestAccessAPI(t *testing.T) {
 
 	var role wire.RoleInfo
 	call("POST", "/roles", wire.RoleInfo{Name: "View only", Type: "device", Enabled: true, Permissions: []string{"view_screen"}}, 201, &role)
+	// Copies: of a predefined role (to start from it) and of a custom one.
+	var cp wire.RoleInfo
+	call("POST", "/roles/"+policy.RoleIDWebSupport+"/copy", map[string]string{"name": "Browser only"}, 201, &cp)
+	if cp.Predefined || cp.ClientType != "browser" || len(cp.Permissions) != len(policy.AllPermissions) || cp.ID == policy.RoleIDWebSupport {
+		t.Fatalf("copy of Web Support %+v", cp)
+	}
+	call("POST", "/roles/"+role.ID+"/copy", map[string]string{"name": "View only"}, 409, nil)
+	call("POST", "/roles/"+role.ID+"/copy", map[string]string{"name": "Administrator"}, 409, nil)
+	call("POST", "/roles/nope/copy", map[string]string{"name": "X"}, 404, nil)
+	call("DELETE", "/roles/"+cp.ID, nil, 200, nil)
 	var roles []wire.RoleInfo
 	call("GET", "/roles", nil, 200, &roles)
 	if len(roles) != 5 || !roles[0].Predefined || roles[4].ID != role.ID || roles[4].ClientType != "any" {
@@ -362,10 +372,29 @@ func TestDevicesAPI(t *testing.T) {
 		t.Fatalf("with an assignment the member sees %+v", ds)
 	}
 
-	alias := "Reception PC"
-	status, body := e.do("PATCH", base+"/"+e.dev.id, e.tok, wire.DeviceUpdate{Alias: &alias})
+	// Favorites are the caller's own and come first.
+	p2 := e.enroll(e.key, "pc-2")
+	if status, _ := e.do("PUT", "/api/v1/me/favorites/pc-2", tech, nil); status != 204 {
+		t.Fatalf("favorite: %d", status)
+	}
+	if ds := mine(tech); len(ds) != 2 || ds[0].ID != p2.id || !ds[0].Favorite || ds[1].Favorite {
+		t.Fatalf("tech's devices %+v", ds)
+	}
+	if ds := mine(e.tok); ds[0].Favorite || ds[1].Favorite {
+		t.Fatalf("another user's favorite shows: %+v", ds)
+	}
+	if status, _ := e.do("PUT", "/api/v1/me/favorites/no-such-pc", tech, nil); status != 404 {
+		t.Fatalf("favorite of a missing device: %d", status)
+	}
+	e.do("DELETE", "/api/v1/me/favorites/pc-2", tech, nil)
+	if ds := mine(tech); ds[0].Favorite || ds[1].Favorite {
+		t.Fatalf("unfavorited: %+v", ds)
+	}
+
+	alias, note := "Reception PC", "Front desk, left"
+	status, body := e.do("PATCH", base+"/"+e.dev.id, e.tok, wire.DeviceUpdate{Alias: &alias, Description: &note})
 	var d wire.Device
-	if decode(t, body, &d); status != 200 || d.Name != alias {
+	if decode(t, body, &d); status != 200 || d.Name != alias || d.Description != note {
 		t.Fatalf("rename: %d %s", status, body)
 	}
 	bad := strings.Repeat("x", 300)
@@ -386,7 +415,7 @@ func TestDevicesAPI(t *testing.T) {
 	if status, _ := e.do("POST", base+"/"+e.dev.id+"/enroll", e.tok, nil); status != http.StatusConflict {
 		t.Fatalf("enrolling a revoked device: %d", status)
 	}
-	if ds := mine(tech); len(ds) != 0 {
+	if ds := mine(tech); len(ds) != 1 || ds[0].ID != p2.id {
 		t.Fatalf("a revoked device is still among the member's devices: %+v", ds)
 	}
 

@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -13,7 +14,7 @@ import (
 func (s *Server) wireDevice(d store.Device) wire.Device {
 	out := wire.Device{
 		ID: d.ID, AccountID: d.AccountID, Name: d.Name(), Hostname: d.Hostname, OS: d.OS, Version: d.Version,
-		State: string(d.State), Online: s.hub.online(d.ID), User: d.LoggedInUser,
+		State: string(d.State), Online: s.hub.online(d.ID), User: d.LoggedInUser, Description: d.Description,
 	}
 	if !d.LastSeen.IsZero() {
 		out.LastSeen = d.LastSeen.Unix()
@@ -39,6 +40,10 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []wire.Device{}
 	now := s.now()
+	favs, err := s.st.Favorites(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
 		if m.Disabled || (a.apiKey != nil && a.apiKey.AccountID != m.AccountID) {
 			continue
@@ -63,9 +68,21 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 					continue
 				}
 			}
-			out = append(out, s.wireDevice(d))
+			wd := s.wireDevice(d)
+			wd.Favorite = favs[d.ID]
+			out = append(out, wd)
 		}
 	}
+	// Favorites first (spec 4.3), each group in the store's order.
+	slices.SortStableFunc(out, func(a, b wire.Device) int {
+		switch {
+		case a.Favorite == b.Favorite:
+			return 0
+		case a.Favorite:
+			return -1
+		}
+		return 1
+	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

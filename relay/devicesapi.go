@@ -65,8 +65,17 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		}
 		d.Alias = *req.Alias
 	}
+	if req.Description != nil {
+		if err := checkDescription(*req.Description); err != nil {
+			return err
+		}
+		if err := s.st.SetDeviceDescription(r.Context(), d.ID, *req.Description); err != nil {
+			return err
+		}
+		d.Description = *req.Description
+	}
 	s.audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"alias": d.Alias}})
+		Detail: map[string]any{"alias": d.Alias, "description": d.Description}})
 	writeJSON(w, http.StatusOK, s.wireDevice(d))
 	return nil
 }
@@ -131,6 +140,28 @@ func (s *Server) handleRemoveDevice(w http.ResponseWriter, r *http.Request) erro
 	s.kickDevice(d.ID)
 	s.audit(auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
 		Detail: map[string]any{"hostname": d.Hostname}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleFavorite is PUT or DELETE /api/v1/me/favorites/{device}: marks a
+// device the caller may reach (id or hostname) as a favorite, or not.
+func (s *Server) handleFavorite(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	accounts, err := s.activeAccounts(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	d, err := s.resolveDevice(r.Context(), accounts, r.PathValue("device"))
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetFavorite(r.Context(), a.user.ID, d.ID, r.Method == http.MethodPut); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

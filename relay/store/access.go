@@ -689,3 +689,36 @@ func (s *Store) SetAccountDetails(ctx context.Context, id string, d AccountDetai
 	return s.execOne(ctx, "set account details", `UPDATE accounts SET company = $1, contact = $2, timezone = $3, rc_action = $4
 		WHERE id = $5`, d.Company, d.Contact, d.TimeZone, d.RCAction, id)
 }
+
+// SetDeviceDescription changes a device's description.
+func (s *Store) SetDeviceDescription(ctx context.Context, id, description string) error {
+	return s.execOne(ctx, "set device description", `UPDATE devices SET description = $1 WHERE id = $2`, description, id)
+}
+
+// SetFavorite marks (or unmarks) a device as one of userID's favorites.
+func (s *Store) SetFavorite(ctx context.Context, userID, deviceID string, on bool) error {
+	if on {
+		_, err := s.db.ExecContext(ctx, `INSERT INTO favorites (user_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, userID, deviceID)
+		return wrap("add favorite", err)
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM favorites WHERE user_id = $1 AND device_id = $2`, userID, deviceID)
+	return wrap("remove favorite", err)
+}
+
+// Favorites returns userID's favorite devices as a set.
+func (s *Store) Favorites(ctx context.Context, userID string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device_id FROM favorites WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, wrap("favorites", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("favorites", err)
+		}
+		out[id] = true
+	}
+	return out, wrap("favorites", rows.Err())
+}

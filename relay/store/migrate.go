@@ -308,6 +308,15 @@ var migrations = []migration{
 		`ALTER TABLE accounts ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC'`,
 		`ALTER TABLE accounts ADD COLUMN rc_action TEXT NOT NULL DEFAULT 'browser'`,
 	}},
+	// Device descriptions and each user's favorite devices (spec 4.3).
+	{8, "device description, favorites", []string{
+		`ALTER TABLE devices ADD COLUMN description TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE favorites (
+			user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+			PRIMARY KEY (user_id, device_id)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -577,6 +577,7 @@ type Device struct {
 	State        DeviceState
 	Hostname     string
 	Alias        string
+	Description  string
 	OS           string
 	Arch         string
 	Version      string
@@ -612,7 +613,7 @@ func monitorsJSON(m json.RawMessage) string {
 }
 
 const deviceCols = `d.id, d.account_id, d.package_id, d.public_key, d.state, d.hostname, d.alias, d.os, d.arch,
-	d.version, d.logged_in_user, d.monitors, d.enrolled_at, d.last_seen`
+	d.version, d.logged_in_user, d.monitors, d.enrolled_at, d.last_seen, d.description`
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
@@ -621,7 +622,7 @@ func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var enrolled int64
 	var seen sql.NullInt64
 	err := row.Scan(&d.ID, &d.AccountID, &pkg, &d.PublicKey, &d.State, &d.Hostname, &d.Alias, &d.OS, &d.Arch,
-		&d.Version, &d.LoggedInUser, &monitors, &enrolled, &seen)
+		&d.Version, &d.LoggedInUser, &monitors, &enrolled, &seen, &d.Description)
 	d.PackageID = pkg.String
 	d.Monitors = json.RawMessage(monitors)
 	d.EnrolledAt, d.LastSeen = fromUnix(enrolled), fromNull(seen)

@@ -87,6 +87,10 @@ type Device struct {
 	LastSeen  int64         `json:"last_seen,omitempty"` // unix seconds
 	User      string        `json:"user,omitempty"`
 	Monitors  []MonitorInfo `json:"monitors,omitempty"`
+	// Description is the administrators' note; Favorite, the caller's mark
+	// (GET /api/v1/devices).
+	Description string `json:"description,omitempty"`
+	Favorite    bool   `json:"favorite,omitempty"`
 }
 
 // SessionRequest is POST /api/v1/sessions.
@@ -305,7 +309,8 @@ type LDAPGroupImport struct {
 
 // DeviceUpdate changes a device (PATCH /api/v1/accounts/{account}/devices/{id}).
 type DeviceUpdate struct {
-	Alias *string `json:"alias,omitempty"` // "" shows the hostname again
+	Alias       *string `json:"alias,omitempty"` // "" shows the hostname again
+	Description *string `json:"description,omitempty"`
 }
 
 // Confirm is the typed confirmation of destructive actions (revoke).
