@@ -63,9 +63,12 @@ func Command() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		return c.Connect(cctx, device, ConnectOptions{Transport: ice.Config(c.Logger)})
+		// Timeout bounds the connection itself; a session someone must
+		// allow by email first waits for that until the request expires.
+		return c.Connect(ctx, device, ConnectOptions{Transport: ice.Config(c.Logger), Timeout: timeout,
+			OnConfirmation: func(cf *wire.Confirmation) {
+				fmt.Fprintf(os.Stderr, "waiting for confirmation: %s (until %s)\n", cf.Message, time.Unix(cf.ExpiresAt, 0).Format("15:04"))
+			}})
 	}
 
 	var relay, user string

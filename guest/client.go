@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -86,10 +87,45 @@ func (c *Client) Devices(ctx context.Context) ([]wire.Device, error) {
 }
 
 // RequestSession asks the relay for a session on device (id or hostname).
+// When the relay answers that someone must confirm it by email first, the
+// answer has only Confirmation set: see WaitConfirmation.
 func (c *Client) RequestSession(ctx context.Context, device, action string) (*wire.SessionResponse, error) {
+	return c.requestSession(ctx, wire.SessionRequest{Device: device, Action: action})
+}
+
+func (c *Client) requestSession(ctx context.Context, req wire.SessionRequest) (*wire.SessionResponse, error) {
 	var out wire.SessionResponse
-	err := c.call(ctx, http.MethodPost, "/api/v1/sessions", wire.SessionRequest{Device: device, Action: action}, &out)
+	err := c.call(ctx, http.MethodPost, "/api/v1/sessions", req, &out)
 	return &out, err
+}
+
+// ErrNotConfirmed: the confirming group denied the session, or nobody
+// answered in time.
+var ErrNotConfirmed = errors.New("guest: the session was not confirmed")
+
+// WaitConfirmation polls a confirm-access request every interval until it
+// is decided; it returns nil once allowed.
+func (c *Client) WaitConfirmation(ctx context.Context, id string, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var st wire.Confirmation
+		if err := c.call(ctx, http.MethodGet, "/api/v1/confirmations/"+url.PathEscape(id), nil, &st); err != nil {
+			return err
+		}
+		switch st.Status {
+		case "allowed":
+			return nil
+		case "pending":
+		default:
+			return fmt.Errorf("%w (%s)", ErrNotConfirmed, st.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {

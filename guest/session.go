@@ -22,6 +22,14 @@ type ConnectOptions struct {
 	Transport transport.Config // RelayOnly, Loopback...; ICE servers come from the relay
 	// OnFrame is called after each decoded frame (from the receive goroutine).
 	OnFrame func(FrameEvent)
+	// OnConfirmation is told when the session waits for someone to allow
+	// it by email (spec 4.4.10); Connect waits up to the context's deadline.
+	OnConfirmation func(*wire.Confirmation)
+	// ConfirmPoll is how often Connect asks whether it was allowed; default 2 s.
+	ConfirmPoll time.Duration
+	// Timeout, if set, bounds the request and the connection (not the wait
+	// for a confirmation, which lasts until the request expires).
+	Timeout time.Duration
 }
 
 // FrameEvent describes one decoded screen update.
@@ -76,10 +84,41 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 	if o.Action == "" {
 		o.Action = "remote_control"
 	}
-	sr, err := c.RequestSession(ctx, device, o.Action)
+	bounded := func() (context.Context, context.CancelFunc) {
+		if o.Timeout > 0 {
+			return context.WithTimeout(ctx, o.Timeout)
+		}
+		return context.WithCancel(ctx)
+	}
+	rctx, rcancel := bounded()
+	sr, err := c.RequestSession(rctx, device, o.Action)
+	rcancel()
 	if err != nil {
 		return nil, err
 	}
+	if cf := sr.Confirmation; cf != nil {
+		if o.OnConfirmation != nil {
+			o.OnConfirmation(cf)
+		}
+		every := o.ConfirmPoll
+		if every <= 0 {
+			every = 2 * time.Second
+		}
+		wctx, wcancel := context.WithDeadline(ctx, time.Unix(cf.ExpiresAt, 0).Add(time.Minute))
+		err := c.WaitConfirmation(wctx, cf.ID, every)
+		wcancel()
+		if err != nil {
+			return nil, err
+		}
+		rctx, rcancel := bounded()
+		sr, err = c.requestSession(rctx, wire.SessionRequest{Device: device, Action: o.Action, Confirmation: cf.ID})
+		rcancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancelConnect := bounded()
+	defer cancelConnect()
 	hdr := http.Header{"Authorization": {"Bearer " + c.Token}}
 	sig, err := transport.Dial(ctx, c.Relay+sr.SignalURL, hdr)
 	if err != nil {

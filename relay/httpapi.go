@@ -173,6 +173,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/devices", s.api(s.handleDevices)},
 		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
 		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
+		{"GET", "/api/v1/confirmations/{id}", s.api(s.handleConfirmationStatus)},
 		{"GET", "/api/v1/accounts/{account}/check", s.api(s.handleCheck)},
 		{"GET", "/api/v1/accounts/{account}/groups", s.api(s.handleGroups)},
 		{"POST", "/api/v1/accounts/{account}/groups", s.api(s.handleCreateGroup)},
@@ -247,6 +248,8 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
+	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
+	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("GET /d/{key}/{file}", s.handleDownloadFile)
 	return s.middleware(mux)
 }
@@ -271,6 +274,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 // logPath hides the enrollment key in installer links.
 func logPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/c/"); ok && rest != "" {
+		return "/c/<token>"
+	}
 	if rest, ok := strings.CutPrefix(p, "/d/"); ok {
 		_, file, _ := strings.Cut(rest, "/")
 		return "/d/<key>/" + file

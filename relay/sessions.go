@@ -31,6 +31,9 @@ type decision struct {
 	Allow       bool
 	Permissions policy.Set
 	Reason      string // for refusals: shown to the user and audited
+	// ConfirmEmail: members of these user groups must allow the session by
+	// email first (spec 4.4.10).
+	ConfirmEmail []string
 }
 
 // actionNeeds is the permission without which an action is pointless.
@@ -67,7 +70,7 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	if !dec.Allowed {
 		return decision{Reason: denial(dec)}
 	}
-	if dec.Confirm.Required() {
+	if dec.Confirm.Local && len(dec.Confirm.EmailGroupIDs) == 0 {
 		return decision{Reason: "your role assignments require the local user's confirmation, which this relay's Hosts cannot ask for yet"}
 	}
 	if dec.Whitelist != nil {
@@ -76,7 +79,9 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	if need := actionNeeds[action]; !dec.Permissions.Has(need) {
 		return decision{Reason: fmt.Sprintf("your roles on this device do not include %s", need)}
 	}
-	return decision{Allow: true, Permissions: dec.Permissions}
+	// With both local and email confirmation, whichever comes first wins;
+	// Hosts can't prompt yet, so the email decides.
+	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs}
 }
 
 // denial summarizes why the evaluator refused: the request-level reason,
@@ -204,6 +209,25 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
 	}
 
+	if len(dec.ConfirmEmail) > 0 {
+		if req.Confirmation == "" {
+			c, err := s.requestConfirmation(r, u, d, action, dec)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return deny(ae)
+			} else if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusAccepted, wire.SessionResponse{Confirmation: c})
+			return nil
+		}
+		if err := s.st.UseConfirmation(ctx, req.Confirmation, u.ID, d.ID, action, now); err != nil {
+			if errors.Is(err, store.ErrDecided) {
+				return deny(errf(http.StatusForbidden, CodeForbidden, "confirmation %q is not an allowed, unused, unexpired confirmation of this session", req.Confirmation))
+			}
+			return err
+		}
+	}
 	perms := dec.Permissions.Strings()
 	expires := now.Add(s.cfg.GrantTTL)
 	se, err := s.st.CreateSession(ctx, store.Session{

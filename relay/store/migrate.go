@@ -317,6 +317,27 @@ var migrations = []migration{
 			PRIMARY KEY (user_id, device_id)
 		)`,
 	}},
+	// Confirm access via email (spec 4.4.10): a request, and one single-use
+	// link per recipient so the log says who answered.
+	{9, "confirm access via email", []string{
+		`CREATE TABLE confirmations (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			user_id     TEXT NOT NULL,
+			device_id   TEXT NOT NULL,
+			action      TEXT NOT NULL,
+			status      TEXT NOT NULL CHECK (status IN ('pending', 'allowed', 'denied', 'used')),
+			decided_by  TEXT NOT NULL DEFAULT '',
+			created_at  BIGINT NOT NULL,
+			expires_at  BIGINT NOT NULL,
+			decided_at  BIGINT
+		)`,
+		`CREATE TABLE confirmation_links (
+			token_hash      TEXT PRIMARY KEY,
+			confirmation_id TEXT NOT NULL REFERENCES confirmations(id) ON DELETE CASCADE,
+			user_id         TEXT NOT NULL
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -97,10 +97,27 @@ type Device struct {
 type SessionRequest struct {
 	Device string `json:"device"`           // device id or hostname
 	Action string `json:"action,omitempty"` // "remote_control" (default)
+	// Confirmation is the id of an allowed "confirm access via email"
+	// request for this device and action (see SessionResponse.Confirmation).
+	Confirmation string `json:"confirmation,omitempty"`
 }
 
-// SessionResponse starts a session: open the signal WebSocket next.
+// Confirmation is a "confirm access via email" request (spec 4.4.10): the
+// relay answered 202 and emailed the confirming groups; poll
+// GET /api/v1/confirmations/{id}, then ask for the session again with its
+// id once Status is "allowed".
+type Confirmation struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"` // pending, allowed, denied, used, expired
+	ExpiresAt int64  `json:"expires_at"`
+	Message   string `json:"message,omitempty"`
+}
+
+// SessionResponse starts a session: open the signal WebSocket next. A 202
+// carries only Confirmation: someone must confirm the session first.
 type SessionResponse struct {
+	Confirmation *Confirmation `json:"confirmation,omitempty"`
+
 	SessionID   string      `json:"session_id"`
 	DeviceID    string      `json:"device_id"`
 	Permissions []string    `json:"permissions"`

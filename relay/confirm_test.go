@@ -1,0 +1,165 @@
+package relay
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+var confirmLink = regexp.MustCompile(`https?://[^\s"<>]+/c/[A-Za-z0-9_-]+`)
+
+// TestConfirmAccessByEmail: a technician whose role assignment requires
+// confirmation by email gets a pending request instead of a grant; each
+// member of the confirming group (not the technician) is emailed a link
+// whose page changes nothing on GET; the first answer decides; an allowed
+// confirmation buys exactly one session, a denied one none.
+func TestConfirmAccessByEmail(t *testing.T) {
+	box := &mailbox{}
+	e := newSessionEnv(t, func(c *Config) { c.Mail = box; c.PublicURL = "http://relay.test" })
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
+	bossID, _ := e.memberOf("boss@example.com", store.Member, "Acme")
+	deputyID, _ := e.memberOf("deputy@example.com", store.Member, "Acme")
+	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
+	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
+	st.AddGroupMember(ctx, techs.ID, techID)
+	for _, id := range []string{bossID, deputyID, techID} { // the technician too: never asked to confirm themself
+		st.AddGroupMember(ctx, bosses.ID, id)
+	}
+	confirm, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask the bosses", Type: policy.RoleConfirmAccess,
+		Enabled: true, Confirm: policy.ConfirmRules{EmailGroupIDs: []string{bosses.ID}}}})
+	for _, a := range []policy.Assignment{
+		{Name: "Techs control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+		{Name: "Techs ask", Active: true, RoleID: confirm.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+	} {
+		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	request := func(conf string) (int, wire.SessionResponse, []byte) {
+		status, body := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id, Confirmation: conf})
+		var sr wire.SessionResponse
+		if status < 300 {
+			decode(t, body, &sr)
+		}
+		return status, sr, body
+	}
+	status, sr, body := request("")
+	if status != http.StatusAccepted || sr.Confirmation == nil || sr.Confirmation.Status != "pending" || sr.SessionID != "" {
+		t.Fatalf("first request: %d %s", status, body)
+	}
+	cf := sr.Confirmation
+	if len(box.to("tech@example.com")) != 0 || len(box.to("boss@example.com")) != 1 || len(box.to("deputy@example.com")) != 1 {
+		t.Fatalf("mail went to %+v", box.msgs)
+	}
+	link := func(addr string) string {
+		m := box.to(addr)[0]
+		l := confirmLink.FindString(m.Text)
+		if l == "" || !strings.Contains(m.Subject, "tech@example.com") {
+			t.Fatalf("mail to %s: %q\n%s", addr, m.Subject, m.Text)
+		}
+		return strings.TrimPrefix(l, "http://relay.test")
+	}
+	bossLink, deputyLink := link("boss@example.com"), link("deputy@example.com")
+	if bossLink == deputyLink {
+		t.Fatal("the recipients share a link")
+	}
+	// Not allowed yet: no session with it, and the status says pending.
+	if status, _, _ := request(cf.ID); status != http.StatusForbidden {
+		t.Fatalf("session with a pending confirmation: %d", status)
+	}
+	var got wire.Confirmation
+	_, body = e.do("GET", "/api/v1/confirmations/"+cf.ID, tech, nil)
+	if decode(t, body, &got); got.Status != "pending" {
+		t.Fatalf("status %s", body)
+	}
+	if status, _ := e.do("GET", "/api/v1/confirmations/"+cf.ID, e.tok, nil); status != http.StatusNotFound {
+		t.Fatalf("someone else's confirmation: %d", status)
+	}
+	// Opening the link (as a mail scanner does) decides nothing.
+	resp, page := e.get(bossLink, uaWindows)
+	if resp.StatusCode != 200 || !strings.Contains(page, "tech@example.com") || !strings.Contains(page, "pc-1") || !strings.Contains(page, `value="allow"`) {
+		t.Fatalf("confirm page: %d\n%s", resp.StatusCode, page)
+	}
+	post := func(path, decision string) (int, string) {
+		resp, err := e.ts.Client().PostForm(e.ts.URL+path, url.Values{"decision": {decision}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp.StatusCode, b.String()
+	}
+	if status, _ := post(bossLink, "maybe"); status != 400 {
+		t.Fatalf("bad decision: %d", status)
+	}
+	// The boss allows first; the deputy's later denial changes nothing.
+	if status, page := post(bossLink, "allow"); status != 200 || !strings.Contains(page, "Allowed") {
+		t.Fatalf("allow: %d\n%s", status, page)
+	}
+	if status, _ := post(deputyLink, "deny"); status != http.StatusConflict {
+		t.Fatalf("second answer: %d", status)
+	}
+	status, sr, body = request(cf.ID)
+	if status != http.StatusCreated || sr.SessionID == "" {
+		t.Fatalf("session after allow: %d %s", status, body)
+	}
+	e.agent.expect(wire.SigGrant)
+	if status, _, _ := request(cf.ID); status != http.StatusForbidden {
+		t.Fatalf("an allowed confirmation used twice: %d", status)
+	}
+	evs := e.audit(EvConfirmAllowed)
+	if len(evs) != 1 || evs[0].ActorUserID != bossID {
+		t.Fatalf("allow audited as %+v", evs)
+	}
+
+	// Denied: no session. Expired: no answer counts.
+	_, sr, _ = request("")
+	post(link2(t, box, "deputy@example.com"), "deny")
+	if status, _, _ := request(sr.Confirmation.ID); status != http.StatusForbidden {
+		t.Fatalf("session after deny: %d", status)
+	}
+	_, sr, _ = request("")
+	e.clock.Advance(ConfirmTTL + time.Second)
+	if status, _ := post(link2(t, box, "boss@example.com"), "allow"); status != http.StatusConflict {
+		t.Fatalf("answer after expiry: %d", status)
+	}
+	_, body = e.do("GET", "/api/v1/confirmations/"+sr.Confirmation.ID, tech, nil)
+	if decode(t, body, &got); got.Status != "expired" {
+		t.Fatalf("status after expiry %s", body)
+	}
+	// A link that does not exist.
+	if resp, _ := e.get("/c/not-a-token", uaLinux); resp.StatusCode != 404 {
+		t.Fatalf("bad link: %d", resp.StatusCode)
+	}
+}
+
+// link2 is the newest confirmation link mailed to addr.
+func link2(t *testing.T, box *mailbox, addr string) string {
+	t.Helper()
+	ms := box.to(addr)
+	l := confirmLink.FindString(ms[len(ms)-1].Text)
+	if l == "" {
+		t.Fatalf("no link in %q", ms[len(ms)-1].Text)
+	}
+	return strings.TrimPrefix(l, "http://relay.test")
+}
