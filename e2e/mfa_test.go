@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
 	"os"
@@ -121,7 +122,11 @@ func readText(t *testing.T, m *mail.Message) string {
 			t.Fatal("no text/plain part")
 		}
 		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			b, _ := io.ReadAll(p) // digits survive quoted-printable unchanged
+			var r io.Reader = p
+			if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+				r = quotedprintable.NewReader(p) // long links get soft line breaks
+			}
+			b, _ := io.ReadAll(r)
 			return string(b)
 		}
 	}
