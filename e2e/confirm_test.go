@@ -16,9 +16,9 @@ import (
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
+	tmail "github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
-	tmail "github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
