@@ -541,9 +541,7 @@ func (s *Server) handleCopyRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Name string `json:"name"`
-	}
+	var req wire.RoleCopy
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ var apiDocs = map[string]apiDoc{
 	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
 	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
 	"GET /api/v1/confirmations/{id}":                                 {summary: "Status of your confirm-access-by-email request", auth: "user", resp: wire.Confirmation{}},
-	"POST /api/v1/accounts/{account}/roles/{id}/copy":                {summary: "Copy a predefined or custom role under a new name", auth: "admin", resp: wire.RoleInfo{}, status: http.StatusCreated},
+	"POST /api/v1/accounts/{account}/roles/{id}/copy":                {summary: "Copy a predefined or custom role under a new name", auth: "admin", req: wire.RoleCopy{}, resp: wire.RoleInfo{}, status: http.StatusCreated},
 	"PUT /api/v1/me/favorites/{device}":                              {summary: "Mark a device (id or hostname) as a favorite", auth: "user", status: http.StatusNoContent},
 	"DELETE /api/v1/me/favorites/{device}":                           {summary: "Unmark a favorite device", auth: "user", status: http.StatusNoContent},
 	"GET /api/v1/accounts/{account}/config":                          {summary: "The account's details, owner and administrators", auth: "admin", resp: wire.AccountConfig{}},

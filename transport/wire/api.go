@@ -373,3 +373,8 @@ type AccountConfig struct {
 	Owner          string `json:"owner,omitempty"`
 	Administrators []Ref  `json:"administrators,omitempty"`
 }
+
+// RoleCopy names the copy of a role (POST .../roles/{id}/copy).
+type RoleCopy struct {
+	Name string `json:"name"`
+}
