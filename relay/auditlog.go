@@ -48,13 +48,31 @@ func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, err
 	return store.Membership{}, notFound
 }
 
-// seesAllAudit: account administrators and the owner read every event of
-// the account and manage its reports; others only their own events.
-func seesAllAudit(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
+// isAdmin: account administrators and the owner manage the account.
+func isAdmin(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
+
+// seesAllAudit: administrators, the owner and log administrators read
+// every event of the account and generate reports; others only their own
+// events.
+func seesAllAudit(m store.Membership) bool { return isAdmin(m.Type) || m.LogAdmin }
 
 // auditAdmin authenticates the caller as an administrator of {account}.
 func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
 	return s.accountAdmin(r, "manage the audit log")
+}
+
+// auditReader authenticates the caller as someone who reads the whole
+// account's log: an administrator, the owner or a log administrator.
+func (s *Server) auditReader(r *http.Request) (authed, store.Membership, error) {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, store.Membership{}, err
+	}
+	m, err := s.accountMember(r, a)
+	if err == nil && !seesAllAudit(m) {
+		err = errf(http.StatusForbidden, CodeForbidden, "only administrators and log administrators read the whole audit log")
+	}
+	return a, m, err
 }
 
 // accountAdmin authenticates the caller as an administrator (or the owner)
@@ -68,7 +86,7 @@ func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membe
 	if err != nil {
 		return a, m, err
 	}
-	if !seesAllAudit(m.Type) {
+	if !isAdmin(m.Type) {
 		return a, m, errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner %s", what)
 	}
 	return a, m, nil
@@ -135,7 +153,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Limit = n
 	}
-	if !seesAllAudit(m.Type) {
+	if !seesAllAudit(m) {
 		if f.UserID != "" && f.UserID != a.user.ID {
 			return errf(http.StatusForbidden, CodeForbidden, "you can read only your own events")
 		}
@@ -217,7 +235,7 @@ var errReportTooLarge = errors.New("report too large")
 // handleCreateAuditReport is POST /api/v1/accounts/{account}/audit/reports:
 // a CSV of the account's events in a range of UTC days (spec 5.3.2).
 func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.auditAdmin(r)
+	a, m, err := s.auditReader(r)
 	if err != nil {
 		return err
 	}
@@ -268,7 +286,7 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 
 // handleAuditReports is GET /api/v1/accounts/{account}/audit/reports.
 func (s *Server) handleAuditReports(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.auditAdmin(r)
+	_, m, err := s.auditReader(r)
 	if err != nil {
 		return err
 	}
@@ -294,7 +312,7 @@ func (s *Server) report(r *http.Request, accountID string) (store.AuditReport, e
 
 // handleAuditReportCSV is GET .../audit/reports/{id}/csv.
 func (s *Server) handleAuditReportCSV(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.auditAdmin(r)
+	_, m, err := s.auditReader(r)
 	if err != nil {
 		return err
 	}

@@ -289,3 +289,48 @@ func (c *clock) Set(t time.Time) {
 	c.t = t
 	c.mu.Unlock()
 }
+
+// TestLogAdministrator: the log-administrator right reads every event and
+// generates reports without being an administrator; only administrators
+// give it, and it does not delete reports or switch logging.
+func TestLogAdministrator(t *testing.T) {
+	e := newEnv(t)
+	owner := e.login(ownerEmail, ownerPass)
+	auditorID, auditor := e.memberOf("auditor@example.com", store.Member, "Acme")
+	_, gm := e.memberOf("gm@example.com", store.GroupManager, "Acme")
+	acct, _ := e.srv.Store().AccountByName(context.Background(), "Acme")
+	_, key := e.pkg(PackageSpec{Name: "P", Account: "Acme"})
+	e.enroll(key, "pc-1")
+	patch := "/api/v1/accounts/" + acct.ID + "/users/" + auditorID
+	if status, body := e.do("PATCH", patch, gm, map[string]bool{"log_admin": true}); status != http.StatusForbidden {
+		t.Fatalf("a group manager gave the right: %d %s", status, body)
+	}
+	if got := names(e.events("/api/v1/accounts/Acme/audit?limit=1000", auditor)); got[EvDeviceEnrolled] != 0 {
+		t.Fatalf("a plain member sees others' events: %v", got)
+	}
+	if status, body := e.do("PATCH", patch, owner, map[string]bool{"log_admin": true}); status != 200 || !strings.Contains(string(body), `"log_admin":true`) {
+		t.Fatalf("owner gives the right: %d %s", status, body)
+	}
+	if got := names(e.events("/api/v1/accounts/Acme/audit?limit=1000", auditor)); got[EvDeviceEnrolled] != 1 {
+		t.Fatalf("the log administrator sees %v", got)
+	}
+	base := "/api/v1/accounts/Acme/audit/reports"
+	status, body := e.do("POST", base, auditor, wire.AuditReportRequest{From: "2020-01-01", To: "2099-12-31"})
+	var rep wire.AuditReport
+	if decode(t, body, &rep); status != http.StatusCreated || rep.Events == 0 {
+		t.Fatalf("report: %d %s", status, body)
+	}
+	if status, _ := e.do("GET", base+"/"+rep.ID+"/csv", auditor, nil); status != 200 {
+		t.Fatalf("download: %d", status)
+	}
+	if status, _ := e.do("DELETE", base+"/"+rep.ID, auditor, nil); status != http.StatusForbidden {
+		t.Fatalf("a log administrator deleted a report: %d", status)
+	}
+	if status, _ := e.do("PUT", "/api/v1/accounts/Acme/audit/settings", auditor, map[string]bool{"enabled": false}); status != http.StatusForbidden {
+		t.Fatalf("a log administrator switched logging: %d", status)
+	}
+	// Devices and the access model stay the administrators'.
+	if status, _ := e.do("GET", "/api/v1/accounts/Acme/devices", auditor, nil); status != http.StatusForbidden {
+		t.Fatalf("a log administrator listed devices: %d", status)
+	}
+}

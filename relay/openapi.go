@@ -60,9 +60,9 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/audit":                           {summary: "Audit events, newest first (members: their own)", auth: "user", resp: []wire.AuditEvent{}, query: []string{"from", "to", "event", "user", "limit"}},
 	"GET /api/v1/accounts/{account}/audit/settings":                  {summary: "Audit logging on or off, and the retention", auth: "admin", resp: wire.AuditSettings{}},
 	"PUT /api/v1/accounts/{account}/audit/settings":                  {summary: "Turn audit logging on or off", auth: "admin", req: wire.AuditSettings{}, resp: wire.AuditSettings{}},
-	"GET /api/v1/accounts/{account}/audit/reports":                   {summary: "Generated CSV reports", auth: "admin", resp: []wire.AuditReport{}},
-	"POST /api/v1/accounts/{account}/audit/reports":                  {summary: "Generate a CSV report for a range of UTC days", auth: "admin", req: wire.AuditReportRequest{}, resp: wire.AuditReport{}, status: http.StatusCreated},
-	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "admin"},
+	"GET /api/v1/accounts/{account}/audit/reports":                   {summary: "Generated CSV reports", auth: "logadmin", resp: []wire.AuditReport{}},
+	"POST /api/v1/accounts/{account}/audit/reports":                  {summary: "Generate a CSV report for a range of UTC days", auth: "logadmin", req: wire.AuditReportRequest{}, resp: wire.AuditReport{}, status: http.StatusCreated},
+	"GET /api/v1/accounts/{account}/audit/reports/{id}/csv":          {summary: "Download a report (comma-delimited, apostrophe-qualified)", auth: "logadmin"},
 	"DELETE /api/v1/accounts/{account}/audit/reports/{id}":           {summary: "Remove a report", auth: "admin", status: http.StatusNoContent},
 	"GET /api/v1/openapi.json":                                       {summary: "This document", auth: "none"},
 	"GET /api/v1/confirmations/{id}":                                 {summary: "Status of your confirm-access-by-email request", auth: "user", resp: wire.Confirmation{}},
@@ -144,6 +144,8 @@ func openAPI(routes []route, version string) map[string]any {
 			op["description"] = "Group managers and up, within the rank rules; other members get 403, other accounts 404."
 		case "owner":
 			op["description"] = "The account owner only."
+		case "logadmin":
+			op["description"] = "Account administrators, the owner and log administrators; other members get 403, other accounts 404."
 		}
 		if d.req != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{

@@ -126,7 +126,7 @@ func (s *Server) target(r *http.Request, accountID string) (store.AccountUser, e
 func (s *Server) wireMember(au store.AccountUser) wire.Member {
 	return wire.Member{
 		ID: au.User.ID, Email: au.User.Email, Name: au.User.Name, Type: string(au.Type), RCAction: au.RCAction,
-		OnDemand: au.OnDemand, API: au.API, MFA: au.MFA, Disabled: au.Disabled || au.User.Disabled,
+		OnDemand: au.OnDemand, API: au.API, MFA: au.MFA, Disabled: au.Disabled || au.User.Disabled, LogAdmin: au.LogAdmin,
 		Locked: s.now().Before(au.User.LockedUntil), Auth: au.User.Auth, CreatedAt: au.CreatedAt.Unix(),
 	}
 }
@@ -239,6 +239,14 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if req.API != nil && *req.API != m.API {
 		m.API = *req.API
 		detail["api"] = m.API
+	}
+	if req.LogAdmin != nil && *req.LogAdmin != m.LogAdmin {
+		// Reading everyone's events is an administrator's to give.
+		if me.Type.Rank() < store.Admin.Rank() {
+			return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give the log-administrator right")
+		}
+		m.LogAdmin = *req.LogAdmin
+		detail["log_admin"] = m.LogAdmin
 	}
 	ctx := r.Context()
 	m.UpdatedAt = s.now()

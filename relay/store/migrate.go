@@ -338,6 +338,11 @@ var migrations = []migration{
 			user_id         TEXT NOT NULL
 		)`,
 	}},
+	// The log-administrator right (roles document 002): reads every event
+	// of the account without being an administrator.
+	{10, "log administrators", []string{
+		`ALTER TABLE memberships ADD COLUMN log_admin BOOLEAN NOT NULL DEFAULT FALSE`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

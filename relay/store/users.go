@@ -77,6 +77,7 @@ type Membership struct {
 	API         bool   // the API role: may hold API keys
 	MFA         bool   // the user's email MFA toggle (matters when the account is "enabled")
 	Disabled    bool
+	LogAdmin    bool // reads the whole account's audit log
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -131,11 +132,11 @@ func addMembership(ctx context.Context, db execer, now func() time.Time, m Membe
 }
 
 const membershipCols = `m.account_id, a.name, a.mfa, m.user_id, m.type, m.alias, m.ondemand, m.rc_action, m.api, m.mfa,
-	m.disabled, m.created_at, m.updated_at`
+	m.disabled, m.created_at, m.updated_at, m.log_admin`
 
 func membershipDest(m *Membership, created, updated *int64) []any {
 	return []any{&m.AccountID, &m.AccountName, &m.AccountMFA, &m.UserID, &m.Type, &m.Alias, &m.OnDemand, &m.RCAction,
-		&m.API, &m.MFA, &m.Disabled, created, updated}
+		&m.API, &m.MFA, &m.Disabled, created, updated, &m.LogAdmin}
 }
 
 // Memberships lists the accounts of userID, by account name.
@@ -215,8 +216,8 @@ func (s *Store) UpdateMembership(ctx context.Context, m Membership) error {
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE memberships SET type = $1, alias = $2, ondemand = $3, rc_action = $4,
-			api = $5, mfa = $6, disabled = $7, updated_at = $8 WHERE account_id = $9 AND user_id = $10`,
-			string(m.Type), m.Alias, m.OnDemand, m.RCAction, m.API, m.MFA, m.Disabled, unix(m.UpdatedAt), m.AccountID, m.UserID)
+			api = $5, mfa = $6, disabled = $7, updated_at = $8, log_admin = $11 WHERE account_id = $9 AND user_id = $10`,
+			string(m.Type), m.Alias, m.OnDemand, m.RCAction, m.API, m.MFA, m.Disabled, unix(m.UpdatedAt), m.AccountID, m.UserID, m.LogAdmin)
 		if err != nil {
 			return wrap("update membership", err)
 		}

@@ -14,8 +14,9 @@ type Member struct {
 	API       bool   `json:"api"` // the API role: may create API keys
 	MFA       bool   `json:"mfa"` // the user's email MFA toggle
 	Disabled  bool   `json:"disabled"`
-	Locked    bool   `json:"locked"` // too many failed logins; unlock or wait
-	Auth      string `json:"auth"`   // internal, ldap
+	LogAdmin  bool   `json:"log_admin"` // reads every event of the account
+	Locked    bool   `json:"locked"`    // too many failed logins; unlock or wait
+	Auth      string `json:"auth"`      // internal, ldap
 	CreatedAt int64  `json:"created_at"`
 }
 
@@ -29,6 +30,7 @@ type MemberUpdate struct {
 	API      *bool   `json:"api,omitempty"`
 	MFA      *bool   `json:"mfa,omitempty"`
 	Disabled *bool   `json:"disabled,omitempty"`
+	LogAdmin *bool   `json:"log_admin,omitempty"` // reads every event of the account
 }
 
 // InviteRequest is POST /api/v1/accounts/{account}/invites.
