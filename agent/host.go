@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/input"
@@ -74,6 +75,7 @@ type Host struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	audits   chan *wire.Signal    // session events for the relay's audit log
 	used     map[string]time.Time // session ids already granted: replays refused until expiry
 	conn     *transport.SignalConn
 	uploads  map[string]string // upload targets in progress → session id
@@ -105,7 +107,7 @@ func New(o Options) (*Host, error) {
 		o.Transport.Logger = o.Logger
 	}
 	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{},
-		uploads: map[string]string{}}, nil
+		uploads: map[string]string{}, audits: make(chan *wire.Signal, 256)}, nil
 }
 
 // Run connects to the relay and serves sessions until ctx ends, the device
@@ -123,6 +125,7 @@ func (h *Host) Run(ctx context.Context) error {
 	h.mu.Unlock()
 	defer cancel()
 	defer h.endAll("agent stopped")
+	go h.reportAudits(ctx)
 
 	backoff := time.Second
 	for {
@@ -174,6 +177,53 @@ func errString(err error) string {
 func (h *Host) event(e Event) {
 	if h.o.OnEvent != nil {
 		h.o.OnEvent(e)
+	}
+	switch e.Kind {
+	case "refused", "file_received", "file_sent":
+		if e.SessionID == "" {
+			return
+		}
+		// Never blocks a session: a guest spamming refused messages fills
+		// the queue and the excess is only logged here.
+		select {
+		case h.audits <- &wire.Signal{Type: wire.SigAudit, Session: e.SessionID, Code: e.Kind, Message: truncate(e.Detail, 1024)}:
+		default:
+			h.log.Warn("audit queue full: event not reported to the relay", "kind", e.Kind, "session", e.SessionID)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// reportAudits sends queued session events to the relay while connected;
+// those queued while disconnected go out on the next connection.
+func (h *Host) reportAudits(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-h.audits:
+			h.mu.Lock()
+			c := h.conn
+			h.mu.Unlock()
+			if c == nil {
+				h.log.Warn("relay unreachable: session event not reported", "kind", sig.Code, "session", sig.Session)
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := c.Send(sctx, sig); err != nil {
+				h.log.Warn("reporting a session event", "kind", sig.Code, "err", err)
+			}
+			cancel()
+		}
 	}
 }
 

@@ -80,4 +80,20 @@ func TestRoleWithoutFileTransfer(t *testing.T) {
 	if ents, _ := os.ReadDir(fe.root); len(ents) != 0 {
 		t.Fatalf("the transfer folder has %d entries", len(ents))
 	}
+	// The host reported its refusals to the relay: they are in the
+	// account's audit log, under the technician who tried.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		evs, err := st.Audit(ctx, store.AuditFilter{Event: "session.refused", UserID: u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refusals in the relay's audit log, want 2", len(evs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -209,6 +209,8 @@ func (s *Server) agentLoop(a *agentConn) {
 			s.agentInventory(a, sig)
 		case wire.SigAnswer, wire.SigCandidate, wire.SigBye, wire.SigError:
 			s.routeFromAgent(a, sig)
+		case wire.SigAudit:
+			s.agentAudit(a, sig)
 		case wire.SigHello:
 			// nothing to do: capabilities were read at connect time
 		default:
@@ -216,6 +218,32 @@ func (s *Server) agentLoop(a *agentConn) {
 				Message: fmt.Sprintf("agents may not send %q", sig.Type)})
 		}
 	}
+}
+
+// Events a host reports about its sessions, by the kind it sends.
+var agentAuditEvents = map[string]string{
+	"refused":       EvSessionRefused,
+	"file_received": EvFileReceived,
+	"file_sent":     EvFileSent,
+}
+
+// agentAudit records what the host did or refused in one of its own
+// sessions, attributed to the session's technician.
+func (s *Server) agentAudit(a *agentConn, sig *wire.Signal) {
+	ev, ok := agentAuditEvents[sig.Code]
+	if !ok || sig.Session == "" || len(sig.Session) > 64 || !validText(sig.Message, 1024) {
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeBadRequest, Message: "audit: unknown kind or malformed detail"})
+		return
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	se, err := s.st.Session(ctx, sig.Session)
+	if err != nil || se.DeviceID != a.deviceID {
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeNotFound, Message: "audit: not a session of this device"})
+		return
+	}
+	s.audit(auditRec{Event: ev, Account: se.AccountID, User: se.UserID, Device: a.deviceID,
+		Detail: map[string]any{"session": se.ID, "detail": sig.Message}})
 }
 
 func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {

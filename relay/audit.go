@@ -31,6 +31,9 @@ const (
 	EvSessionDenied     = "session.denied"
 	EvSessionStarted    = "session.started"
 	EvSessionEnded      = "session.ended"
+	EvSessionRefused    = "session.refused" // the host refused a message the grant does not allow
+	EvFileReceived      = "file.received"   // the host stored a file the technician sent
+	EvFileSent          = "file.sent"       // the host sent the technician a file
 
 	EvAuditSettings      = "audit.settings_changed"
 	EvAuditReport        = "audit.report_created"

@@ -163,3 +163,28 @@ func link2(t *testing.T, box *mailbox, addr string) string {
 	}
 	return strings.TrimPrefix(l, "http://relay.test")
 }
+
+// TestAgentAudit: a host's report of what it refused or transferred in one
+// of its sessions lands in the account's log under the session's
+// technician; reports about other devices' sessions, or of unknown kinds,
+// are refused.
+func TestAgentAudit(t *testing.T) {
+	e := newSessionEnv(t)
+	sr, _ := e.open()
+	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "file_received", Message: "inbox/report.pdf"})
+	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "refused", Message: "clipboard"})
+	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "format_disk", Message: "x"})
+	e.agent.expect(wire.SigError, CodeBadRequest)
+	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: "someone-else", Code: "file_sent", Message: "x"})
+	e.agent.expect(wire.SigError, CodeNotFound)
+	owner := mustOwnerID(t, e.env)
+	for _, ev := range []string{EvFileReceived, EvSessionRefused} {
+		evs := e.audit(ev)
+		if len(evs) != 1 || evs[0].ActorUserID != owner || evs[0].ActorDeviceID != e.dev.id || !strings.Contains(string(evs[0].Detail), sr.SessionID) {
+			t.Fatalf("%s: %+v", ev, evs)
+		}
+	}
+	if n := len(e.audit(EvFileSent)); n != 0 {
+		t.Fatalf("a report about another session was recorded: %d", n)
+	}
+}

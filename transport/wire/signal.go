@@ -20,6 +20,10 @@ const (
 	SigBye       = "bye"       // any side ends a session (reason)
 	SigError     = "error"     // relay or peer reports an error (code + message)
 	SigRevoked   = "revoked"   // relay → agent: this device was revoked or removed
+	// SigAudit (agent → relay) reports what the host did or refused in a
+	// session, for the account's audit log: Code is the kind
+	// (refused, file_received, file_sent), Message the detail.
+	SigAudit = "audit"
 )
 
 // MaxSignalSize bounds one signaling message (SDP with many candidates fits
