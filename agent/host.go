@@ -58,11 +58,20 @@ type Options struct {
 	OnEvent func(Event)
 	// Files configures file transfer (sessions granted file_transfer).
 	Files FilesOptions
+	// ChatUI shows the technician's chat messages to the local user
+	// (sessions granted chat); nil means LogChatUI on Logger.
+	ChatUI ChatUI
+	// Exec configures command execution (sessions granted execute_command).
+	Exec ExecOptions
+	// Power carries out power actions (sessions granted power); nil
+	// refuses them all, so only a host that sets it (tandem-host sets
+	// SystemPower) can ever reboot anything.
+	Power Power
 }
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "connected", "disconnected"
 	SessionID  string
 	Technician string
 	Detail     string
@@ -105,6 +114,12 @@ func New(o Options) (*Host, error) {
 	}
 	if o.Transport.Logger == nil {
 		o.Transport.Logger = o.Logger
+	}
+	if o.ChatUI == nil {
+		o.ChatUI = LogChatUI{Log: o.Logger}
+	}
+	if o.Power == nil {
+		o.Power = noPower{}
 	}
 	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{},
 		uploads: map[string]string{}, audits: make(chan *wire.Signal, 256)}, nil

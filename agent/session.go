@@ -54,6 +54,13 @@ type Session struct {
 	kick chan struct{} // input applied: capture now
 
 	files *fileServer // set before any channel is read
+	exec  *execServer // likewise
+	// execSrv is exec for readers outside the session's goroutines (tests).
+	execSrv atomic.Pointer[execServer]
+
+	control atomic.Pointer[transport.Channel] // for the local user's chat
+	chatSeq atomic.Uint32
+	powerMu sync.Mutex // one power action at a time
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -155,6 +162,7 @@ func (s *Session) run(parent context.Context) error {
 		chans[label] = ch
 	}
 	control := chans[wire.ChannelControl]
+	s.control.Store(control)
 	s.log.Info("session started", "permissions", s.g.Permissions)
 	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
 
@@ -167,7 +175,8 @@ func (s *Session) run(parent context.Context) error {
 		defer capt.Close()
 	}
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
-		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles}}); err != nil {
+		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles,
+			wire.CapChat, wire.CapExec, wire.CapPower}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
@@ -176,17 +185,22 @@ func (s *Session) run(parent context.Context) error {
 	defer s.closeInput()
 	s.files = newFileServer(ctx, s)
 	defer s.files.close()
+	s.exec = newExecServer(ctx, s)
+	s.execSrv.Store(s.exec)
+	defer s.exec.close()
 
 	errc := make(chan error, 8)
 	for _, ch := range chans {
 		go func(ch *transport.Channel) { errc <- s.recvLoop(ctx, ch) }(ch)
 	}
-	// The files channel is optional: older guests do not open it.
-	go func() {
-		if ch, err := peer.Channel(ctx, wire.ChannelFiles); err == nil {
-			errc <- s.recvLoop(ctx, ch)
-		}
-	}()
+	// The files and exec channels are optional: older guests do not open them.
+	for _, label := range []string{wire.ChannelFiles, wire.ChannelExec} {
+		go func() {
+			if ch, err := peer.Channel(ctx, label); err == nil {
+				errc <- s.recvLoop(ctx, ch)
+			}
+		}()
+	}
 	if capt != nil {
 		go func() { errc <- s.screenLoop(ctx, chans[wire.ChannelScreen], capt) }()
 	}
@@ -379,7 +393,29 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 			return ch.Send(&wire.Error{Code: code, Ref: m.Type(), Message: err.Error()})
 		}
 		return nil
+	case *wire.Chat:
+		if !s.perms.Has(policy.Chat) {
+			return s.refuse(ch, m.Type(), policy.Chat)
+		}
+		s.showChat(m)
+		return nil
+	case *wire.PowerAction, *wire.PowerDone:
+		if !s.perms.Has(policy.PowerActions) {
+			return s.refuse(ch, m.Type(), policy.PowerActions)
+		}
+		pa, ok := m.(*wire.PowerAction)
+		if !ok {
+			return ch.Send(&wire.Error{Code: wire.ErrCodeBadRequest, Ref: m.Type(), Message: "a guest does not send power done"})
+		}
+		return s.power(ch, pa)
 	default:
+		if wire.IsExecMessage(m.Type()) {
+			// Deny first: without the permission nothing runs.
+			if !s.perms.Has(policy.ExecuteCommand) {
+				return s.refuse(ch, m.Type(), policy.ExecuteCommand)
+			}
+			return s.exec.handle(ch, m)
+		}
 		if wire.IsFileMessage(m.Type()) {
 			// Deny first: without the permission nothing touches the disk.
 			if !s.perms.Has(policy.FileTransfer) {

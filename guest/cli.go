@@ -223,6 +223,7 @@ func Command() *cobra.Command {
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-guest", version.Version) }}
 	rc.AddCommand(login, devices, snapshot, inputCmd, files, ver)
+	rc.AddCommand(featureCommands(connect, func() time.Duration { return timeout })...)
 	return rc
 }
 

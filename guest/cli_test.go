@@ -77,3 +77,23 @@ func TestPrintListing(t *testing.T) {
 		t.Errorf("human = %q", got)
 	}
 }
+
+func TestChatLineAndExitCode(t *testing.T) {
+	if got := chatLine("a\tb\r"); got != "a    b" {
+		t.Errorf("chatLine = %q", got)
+	}
+	for _, c := range []struct {
+		r    ExecResult
+		want int
+	}{
+		{ExecResult{Status: wire.ExecExited, Code: 3}, 3},
+		{ExecResult{Status: wire.ExecKilled, Code: 9}, 137},
+		{ExecResult{Status: wire.ExecTimedOut, Code: -1}, 124},
+		{ExecResult{Status: wire.ExecCancelled, Code: -1}, 130},
+		{ExecResult{Status: wire.ExecFailed, Code: -1}, 255},
+	} {
+		if got := c.r.ExitCode(); got != c.want {
+			t.Errorf("%+v: exit code %d, want %d", c.r, got, c.want)
+		}
+	}
+}

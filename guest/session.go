@@ -56,6 +56,12 @@ type Session struct {
 	input  *transport.Channel
 	screen *transport.Channel
 	files  *Files
+	chat   *Chat
+	execs  *execs
+
+	powerMu    sync.Mutex // one power action at a time
+	powerID    atomic.Uint32
+	powerReply chan wire.Message // the request waiting for its answer (s.mu)
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -174,15 +180,22 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 			}
 		}
 	}
+	s.chat = &Chat{s: s, in: make(chan ChatMessage, chatQueue)}
+	s.execs = &execs{s: s, cmds: map[uint32]*execCmd{}}
+	if err == nil {
+		s.execs.ch, err = s.peer.Channel(ctx, wire.ChannelExec)
+	}
 	if err != nil {
 		if e := s.Err(); e != nil {
 			return nil, e
 		}
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
-	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles}})
+	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
+	go s.execs.loop(runCtx)
 	go s.recvLoop(runCtx, s.input)
 	go s.recvLoop(runCtx, s.screen)
 	go func() {
@@ -276,7 +289,15 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 				s.remote = nil
 			}
 			s.mu.Unlock()
+		case *wire.Chat:
+			s.chat.deliver(m)
+		case *wire.PowerDone:
+			s.onPower(m)
 		case *wire.Error:
+			if m.Ref == wire.TypePowerAction {
+				s.onPower(m)
+				continue
+			}
 			s.mu.Lock()
 			s.remote = append(s.remote, m)
 			s.mu.Unlock()
@@ -381,24 +402,34 @@ func (s *Session) RequestKeyframe() error { return s.ctrl.Send(&wire.KeyframeReq
 // processed everything sent before it, with the host's refusals of those
 // messages as an error (nil when all were applied).
 func (s *Session) Sync(ctx context.Context) error {
+	errs, err := s.barrier(ctx, s.input)
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// barrier returns once the host has processed everything sent on ch before
+// it, with the refusals it sent meanwhile.
+func (s *Session) barrier(ctx context.Context, ch *transport.Channel) ([]*wire.Error, error) {
 	id := s.pingID.Add(1)
 	c := make(chan []*wire.Error, 1)
 	s.mu.Lock()
 	s.pongs[id] = c
 	s.mu.Unlock()
-	if err := s.input.Send(&wire.Ping{ID: id, Nano: time.Now().UnixNano()}); err != nil {
-		return err
+	if err := ch.Send(&wire.Ping{ID: id, Nano: time.Now().UnixNano()}); err != nil {
+		return nil, err
 	}
 	select {
 	case errs := <-c:
-		if len(errs) > 0 {
-			return errs[0]
-		}
-		return nil
+		return errs, nil
 	case <-s.done:
-		return s.Err()
+		return nil, s.Err()
 	case <-ctx.Done():
-		return fmt.Errorf("guest: host did not answer: %w", ctx.Err())
+		return nil, fmt.Errorf("guest: host did not answer: %w", ctx.Err())
 	}
 }
 

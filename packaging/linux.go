@@ -123,6 +123,7 @@ func (o Options) Info(name, format string) (*nfpm.Info, error) {
 			"TANDEM_RELAY_URL and TANDEM_ENROLLMENT_KEY in the environment, or with a pre-seeded\n" +
 			"/etc/tandem/enroll.conf, enrolls this computer and starts the service."
 		info.Depends = []string{"libx11-6", "libxtst6", "libxext6"}
+		info.Recommends = []string{"zenity"} // the chat window (agent.DesktopChatUI)
 		info.Contents = files.Contents{
 			file(bin("tandem-host"), "/usr/bin/tandem-host", 0o755),
 			file(lin("host", "tandem-host.service"), "/lib/systemd/system/tandem-host.service", 0o644),

@@ -41,7 +41,7 @@ const (
 
 // Labels are the data channels of a session: the guest opens them, the host
 // accepts exactly these.
-var Labels = []string{wire.ChannelControl, wire.ChannelInput, wire.ChannelScreen, wire.ChannelFiles}
+var Labels = []string{wire.ChannelControl, wire.ChannelInput, wire.ChannelScreen, wire.ChannelFiles, wire.ChannelExec}
 
 // maxEarlyCandidates bounds remote candidates held before the remote description.
 const maxEarlyCandidates = 256

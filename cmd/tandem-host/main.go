@@ -122,6 +122,8 @@ func root() *cobra.Command {
 			Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
 			Inventory: agent.DefaultInventory(version.Version, openCapture),
 			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
+			ChatUI:    agent.DesktopChatUI(log, display),
+			Power:     agent.SystemPower(),
 		})
 		if err != nil {
 			return err

@@ -8,8 +8,8 @@
 //     trickle-ICE routing, bye). The relay is a router of these; JSON keeps
 //     them readable in logs and trivially decodable by a browser console.
 //   - Session messages: compact binary messages on the WebRTC data channels
-//     ("control", "input", "screen", "files") between a host and a guest.
-//     The relay never sees them.
+//     ("control", "input", "screen", "files", "exec") between a host and a
+//     guest. The relay never sees them.
 //
 // Evolution is additive: new message types and new fields are added, old
 // codes are never reused (retired codes are listed below and stay reserved).
@@ -29,9 +29,25 @@
 //	   FileDone, FileAck, FileCancel (see files.go for the exchanges), and
 //	   Error codes 5–8 (not found, exists, too large, checksum). Hosts
 //	   refuse them with ErrCodeDenied without the file_transfer permission.
+//	   Additive: session features, codes 0x50–0x57 (see features.go):
+//	   Chat (both ways, on "control", CapChat), command execution on the
+//	   "exec" channel (CapExec): ExecStart, ExecStarted, ExecOutput,
+//	   ExecExit, ExecCancel, and power actions on "control" (CapPower):
+//	   PowerAction, PowerDone. Hosts refuse them with ErrCodeDenied without
+//	   the chat, execute_command or power permission respectively.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
-// screen, 0x20–0x2f input, 0x40–0x4f file transfer.
+// screen, 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
+// features (chat, execute command, power; 0x58–0x5f free).
+//
+//	0x50 Chat          both ways    control
+//	0x51 ExecStart     guest → host exec
+//	0x52 ExecStarted   host → guest exec
+//	0x53 ExecOutput    host → guest exec
+//	0x54 ExecExit      host → guest exec
+//	0x55 ExecCancel    guest → host exec
+//	0x56 PowerAction   guest → host control
+//	0x57 PowerDone     host → guest control
 //
 // Retired session message codes: none yet.
 package wire
@@ -48,6 +64,7 @@ const (
 	ChannelInput   = "input"
 	ChannelScreen  = "screen"
 	ChannelFiles   = "files" // file transfer: ordered, reliable, its own flow control
+	ChannelExec    = "exec"  // command execution: output paced on its own buffer
 )
 
 // Capabilities advertised in hellos.
@@ -57,4 +74,7 @@ const (
 	CapInput         = "input.v1"
 	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
 	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
+	CapChat          = "chat.v1"  // Chat on ChannelControl
+	CapExec          = "exec.v1"  // command execution on ChannelExec
+	CapPower         = "power.v1" // PowerAction and PowerDone on ChannelControl
 )

@@ -24,6 +24,9 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(unhex(f, "06 00 0000 21"))
 	f.Add(unhex(f, "25 ffffffff"))
 	f.Add(unhex(f, "23 01 02 4120"))
+	f.Add(unhex(f, "50 00000001 0000000000000000 0004 41e280ae"))
+	f.Add(unhex(f, "51 00000001 00000000 0000 ffff"))
+	f.Add(unhex(f, "53 00000001 03 41"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Unmarshal(b)
 		if err != nil {
@@ -100,6 +103,68 @@ func FuzzFileMessages(f *testing.F) {
 				t.Fatalf("%T: re-encoding differs", m)
 			}
 			if len(path) <= MaxString && len(data) <= MaxFileChunk && !reflect.DeepEqual(got, m) {
+				t.Fatalf("round trip changed the message:\n%#v\n%#v", m, got)
+			}
+		}
+	})
+}
+
+// FuzzFeatureMessages builds chat, exec and power messages from arbitrary
+// fields: whatever Marshal writes, Unmarshal reads back unchanged, or refuses
+// as malformed exactly when a field is out of range (chat text ValidChatText
+// refuses, an unknown stream, exit status or power action).
+func FuzzFeatureMessages(f *testing.F) {
+	f.Add(uint32(1), int64(1700000000000), "hello\nthere", "/tmp", "sh\x00-c\x00exit 3", uint8(1), uint8(0), []byte("out"))
+	f.Add(uint32(0), int64(-1), "\u202eevil", "", "", uint8(3), uint8(9), []byte{})
+	f.Add(uint32(7), int64(0), "\xff", "C:\\x", "a\x00\x00b", uint8(0), uint8(5), []byte{0})
+	f.Fuzz(func(t *testing.T, id uint32, when int64, text, dir, args string, stream, code uint8, data []byte) {
+		argv := strings.Split(args, "\x00")
+		msgs := []Message{
+			&Chat{Seq: id, Time: when, Text: text},
+			&ExecStart{ID: id, TimeoutMs: uint32(when), Dir: dir, Argv: argv},
+			&ExecStarted{ID: id, PID: uint32(when)},
+			&ExecOutput{ID: id, Stream: stream, Data: data},
+			&ExecExit{ID: id, Status: code, Code: int32(when), Message: text},
+			&ExecCancel{ID: id},
+			&PowerAction{ID: id, Action: code},
+			&PowerDone{ID: id, Action: code},
+		}
+		for _, m := range msgs {
+			enc := Marshal(m)
+			got, err := Unmarshal(enc)
+			valid := true
+			switch m := m.(type) {
+			case *Chat:
+				valid = ValidChatText(m.Text[:min(len(m.Text), MaxChat)]) == nil
+			case *ExecOutput:
+				valid = m.Stream == StreamStdout || m.Stream == StreamStderr
+			case *ExecExit:
+				valid = m.Status <= ExecFailed
+			case *PowerAction:
+				valid = PowerActionName(m.Action) != ""
+			case *PowerDone:
+				valid = PowerActionName(m.Action) != ""
+			}
+			if err != nil {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("%T: %v", m, err)
+				}
+				if valid {
+					t.Fatalf("%T %+v: valid message refused: %v", m, m, err)
+				}
+				continue
+			}
+			if !valid {
+				t.Fatalf("%T %+v: invalid message accepted", m, m)
+			}
+			if !bytes.Equal(Marshal(got), enc) {
+				t.Fatalf("%T: re-encoding differs", m)
+			}
+			short := len(text) <= MaxChat && len(dir) <= MaxString && len(data) <= MaxExecChunk && len(argv) <= MaxExecArgs
+			for _, a := range argv {
+				short = short && len(a) <= MaxString
+			}
+			if short && !reflect.DeepEqual(got, m) {
 				t.Fatalf("round trip changed the message:\n%#v\n%#v", m, got)
 			}
 		}

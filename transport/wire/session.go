@@ -231,6 +231,22 @@ func newMessage(t MsgType) Message {
 		return &FileAck{}
 	case TypeFileCancel:
 		return &FileCancel{}
+	case TypeChat:
+		return &Chat{}
+	case TypeExecStart:
+		return &ExecStart{}
+	case TypeExecStarted:
+		return &ExecStarted{}
+	case TypeExecOutput:
+		return &ExecOutput{}
+	case TypeExecExit:
+		return &ExecExit{}
+	case TypeExecCancel:
+		return &ExecCancel{}
+	case TypePowerAction:
+		return &PowerAction{}
+	case TypePowerDone:
+		return &PowerDone{}
 	}
 	return nil
 }

@@ -116,6 +116,34 @@ var sessionVectors = []struct {
 		"46 00000009 0000000000000000 abababababababababababababababababababababababababababababababab"},
 	{"file cancel", &FileCancel{ID: 10, Reason: "stop"},
 		"47 0000000a 0004 73746f70"},
+	{"chat", &Chat{Seq: 1, Time: 1700000000000, Text: "héllo ✓"},
+		"50 00000001 0000018bcfe56800 000a 68c3a96c6c6f20e29c93"},
+	{"chat/newline, negative time", &Chat{Seq: 0xffffffff, Time: -1, Text: "a\nb"},
+		"50 ffffffff ffffffffffffffff 0003 610a62"},
+	{"exec start", &ExecStart{ID: 1, TimeoutMs: 60000, Dir: "/tmp", Argv: []string{"sh", "-c", "exit 3"}},
+		"51 00000001 0000ea60 0004 2f746d70 0003 0002 7368 0002 2d63 0006 657869742033"},
+	{"exec start/no dir, empty argv", &ExecStart{ID: 2},
+		"51 00000002 00000000 0000 0000"},
+	{"exec started", &ExecStarted{ID: 3, PID: 0x01020304},
+		"52 00000003 01020304"},
+	{"exec output/stdout", &ExecOutput{ID: 4, Stream: StreamStdout, Data: []byte("out\n")},
+		"53 00000004 01 6f75740a"},
+	{"exec output/stderr empty", &ExecOutput{ID: 4, Stream: StreamStderr, Data: []byte{}},
+		"53 00000004 02"},
+	{"exec exit", &ExecExit{ID: 5, Status: ExecExited, Code: 3},
+		"54 00000005 00 00000003 0000"},
+	{"exec exit/timed out", &ExecExit{ID: 6, Status: ExecTimedOut, Code: -1, Message: "timed out"},
+		"54 00000006 02 ffffffff 0009 74696d6564206f7574"},
+	{"exec exit/killed", &ExecExit{ID: 7, Status: ExecKilled, Code: 9, Message: "killed"},
+		"54 00000007 01 00000009 0006 6b696c6c6564"},
+	{"exec cancel", &ExecCancel{ID: 8},
+		"55 00000008"},
+	{"power action/lock", &PowerAction{ID: 9, Action: PowerLock},
+		"56 00000009 02"},
+	{"power action/ctrl alt del", &PowerAction{ID: 10, Action: PowerCtrlAltDel},
+		"56 0000000a 05"},
+	{"power done/shutdown", &PowerDone{ID: 11, Action: PowerShutdown},
+		"57 0000000b 04"},
 }
 
 // sha is a digest of one repeated byte, for vectors.
@@ -196,6 +224,9 @@ func TestUnmarshalTruncated(t *testing.T) {
 		if fc, ok := v.msg.(*FileChunk); ok {
 			end -= len(fc.Data) // likewise for chunk data
 		}
+		if eo, ok := v.msg.(*ExecOutput); ok {
+			end -= len(eo.Data) // and for command output
+		}
 		for n := 0; n < end; n++ {
 			if _, err := Unmarshal(full[:n]); !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s: Unmarshal(%x) = %v, want ErrMalformed", v.name, full[:n], err)
@@ -262,6 +293,33 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"file chunk/over MaxFileChunk", "44 00000001 0000000000000000" + long(MaxFileChunk+1), ErrMalformed},
 		{"file done/short digest", "45 00000001 0000000000000000 ab", ErrMalformed},
 		{"file cancel/reason over MaxString", "47 00000001 1001" + long(4097), ErrMalformed},
+
+		{"unknown type 0x58", "58 00000001", ErrUnknownType},
+		{"unknown type 0x5f", "5f", ErrUnknownType},
+		{"chat/empty", "50 00000001 0000000000000000 0000", ErrMalformed},
+		{"chat/over MaxChat", "50 00000001 0000000000000000 1001" + long(MaxChat+1), ErrMalformed},
+		{"chat/invalid UTF-8", "50 00000001 0000000000000000 0002 c328", ErrMalformed},
+		{"chat/NUL", "50 00000001 0000000000000000 0003 410041", ErrMalformed},
+		{"chat/carriage return", "50 00000001 0000000000000000 0002 410d", ErrMalformed},
+		{"chat/escape", "50 00000001 0000000000000000 0004 1b5b324a", ErrMalformed},
+		{"chat/tab", "50 00000001 0000000000000000 0002 4109", ErrMalformed},
+		{"chat/DEL", "50 00000001 0000000000000000 0001 7f", ErrMalformed},
+		{"chat/C1 control", "50 00000001 0000000000000000 0002 c29b", ErrMalformed},
+		{"chat/right-to-left override", "50 00000001 0000000000000000 0004 41e280ae", ErrMalformed},
+		{"chat/length beyond input", "50 00000001 0000000000000000 0005 4142", ErrMalformed},
+		{"exec start/too many args", "51 00000001 00000000 0000 0401", ErrMalformed},
+		{"exec start/huge arg count, no data", "51 00000001 00000000 0000 ffff", ErrMalformed},
+		{"exec start/arg over MaxString", "51 00000001 00000000 0000 0001 1001" + long(4097), ErrMalformed},
+		{"exec start/dir over MaxString", "51 00000001 00000000 1001" + long(4097), ErrMalformed},
+		{"exec start/fewer args than counted", "51 00000001 00000000 0000 0002 0002 7368", ErrMalformed},
+		{"exec output/stream 0", "53 00000001 00 41", ErrMalformed},
+		{"exec output/stream 3", "53 00000001 03 41", ErrMalformed},
+		{"exec output/over MaxExecChunk", "53 00000001 01" + long(MaxExecChunk+1), ErrMalformed},
+		{"exec exit/unknown status", "54 00000001 05 00000000 0000", ErrMalformed},
+		{"exec exit/message over MaxString", "54 00000001 00 00000000 1001" + long(4097), ErrMalformed},
+		{"power action/0", "56 00000001 00", ErrMalformed},
+		{"power action/6", "56 00000001 06", ErrMalformed},
+		{"power done/ff", "57 00000001 ff", ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,6 +368,29 @@ func TestUnmarshalLimits(t *testing.T) {
 	// Marshal clamps an oversized chunk rather than writing what Unmarshal refuses.
 	if m, err := Unmarshal(Marshal(&FileChunk{Data: make([]byte, MaxFileChunk+5)})); err != nil || len(m.(*FileChunk).Data) != MaxFileChunk {
 		t.Errorf("clamped chunk: %v", err)
+	}
+
+	// A full output chunk fits one fragment too, and a chat of MaxChat decodes.
+	out := Marshal(&ExecOutput{ID: 1, Stream: StreamStderr, Data: make([]byte, MaxExecChunk)})
+	if len(out) != MaxFragment-1 {
+		t.Errorf("full output chunk is %d bytes, want %d", len(out), MaxFragment-1)
+	}
+	if m, err := Unmarshal(out); err != nil || len(m.(*ExecOutput).Data) != MaxExecChunk {
+		t.Errorf("output of MaxExecChunk: %v", err)
+	}
+	if m, err := Unmarshal(Marshal(&ExecOutput{Stream: StreamStdout, Data: make([]byte, MaxExecChunk+9)})); err != nil || len(m.(*ExecOutput).Data) != MaxExecChunk {
+		t.Errorf("clamped output: %v", err)
+	}
+	chat := strings.Repeat("é", MaxChat/2)
+	if m, err := Unmarshal(Marshal(&Chat{Text: chat})); err != nil || m.(*Chat).Text != chat {
+		t.Errorf("chat of MaxChat: %v", err)
+	}
+	args := make([]string, MaxExecArgs+5)
+	for i := range args {
+		args[i] = "a"
+	}
+	if m, err := Unmarshal(Marshal(&ExecStart{Argv: args})); err != nil || len(m.(*ExecStart).Argv) != MaxExecArgs {
+		t.Errorf("clamped argv: %v", err)
 	}
 
 	// A whole message above MaxMessage is refused before decoding.

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package agent
+
+import "log/slog"
+
+// DesktopChatUI has no local window on this platform yet: messages are
+// logged (and reach Options.OnEvent) until the session indicator shows them.
+func DesktopChatUI(log *slog.Logger, _ string) ChatUI { return LogChatUI{Log: log} }
