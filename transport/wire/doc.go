@@ -29,9 +29,18 @@
 //	   FileDone, FileAck, FileCancel (see files.go for the exchanges), and
 //	   Error codes 5–8 (not found, exists, too large, checksum). Hosts
 //	   refuse them with ErrCodeDenied without the file_transfer permission.
+//	   Additive: local-desktop messages on the "control" channel, codes
+//	   0x60–0x64: ClipboardText, ClipboardGet, InputLock, ScreenBlank,
+//	   LocalState (see local.go), and the capabilities CapClipboard (a
+//	   guest that announces it receives the host's clipboard changes),
+//	   CapInputLock and CapScreenBlank (a host that announces them may
+//	   still answer ErrCodeUnsupported where its platform cannot). Hosts
+//	   refuse them with ErrCodeDenied without the clipboard, lock_input or
+//	   blank_screen permission.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
-// screen, 0x20–0x2f input, 0x40–0x4f file transfer.
+// screen, 0x20–0x2f input, 0x40–0x4f file transfer, 0x60–0x6f local desktop
+// (clipboard, input lock, screen blanking).
 //
 // Retired session message codes: none yet.
 package wire
@@ -55,6 +64,9 @@ const (
 	CapScreenTiles   = "screen.tiles.zstd.v1" // capture/codec lossless tiles
 	CapScreenTilesV2 = "screen.tiles.zstd.v2" // capture/codec version 2 ops
 	CapInput         = "input.v1"
-	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
-	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
+	CapFragments     = "frag.v1"         // messages larger than MaxFragment are fragmented
+	CapFiles         = "files.v1"        // file transfer messages on ChannelFiles
+	CapClipboard     = "clipboard.v1"    // clipboard text both ways (local.go)
+	CapInputLock     = "input.lock.v1"   // InputLock
+	CapScreenBlank   = "screen.blank.v1" // ScreenBlank
 )

@@ -231,6 +231,16 @@ func newMessage(t MsgType) Message {
 		return &FileAck{}
 	case TypeFileCancel:
 		return &FileCancel{}
+	case TypeClipboardText:
+		return &ClipboardText{}
+	case TypeClipboardGet:
+		return &ClipboardGet{}
+	case TypeInputLock:
+		return &InputLock{}
+	case TypeScreenBlank:
+		return &ScreenBlank{}
+	case TypeLocalState:
+		return &LocalState{}
 	}
 	return nil
 }

@@ -116,6 +116,24 @@ var sessionVectors = []struct {
 		"46 00000009 0000000000000000 abababababababababababababababababababababababababababababababab"},
 	{"file cancel", &FileCancel{ID: 10, Reason: "stop"},
 		"47 0000000a 0004 73746f70"},
+	{"clipboard text", &ClipboardText{Text: "héllo"},
+		"60 00000006 68c3a96c6c6f"},
+	{"clipboard text/empty", &ClipboardText{},
+		"60 00000000"},
+	{"clipboard get", &ClipboardGet{},
+		"61"},
+	{"input lock", &InputLock{Lock: true},
+		"62 01"},
+	{"input unlock", &InputLock{},
+		"62 00"},
+	{"screen blank", &ScreenBlank{Blank: true},
+		"63 01"},
+	{"screen restore", &ScreenBlank{},
+		"63 00"},
+	{"local state", &LocalState{Flags: LocalInputLocked | LocalScreenBlanked},
+		"64 03"},
+	{"local state/none", &LocalState{},
+		"64 00"},
 }
 
 // sha is a digest of one repeated byte, for vectors.
@@ -262,6 +280,17 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"file chunk/over MaxFileChunk", "44 00000001 0000000000000000" + long(MaxFileChunk+1), ErrMalformed},
 		{"file done/short digest", "45 00000001 0000000000000000 ab", ErrMalformed},
 		{"file cancel/reason over MaxString", "47 00000001 1001" + long(4097), ErrMalformed},
+
+		{"clipboard text/over MaxClipboard", "60 00100001" + long(MaxClipboard+1), ErrMalformed},
+		{"clipboard text/huge length, no data", "60 ffffffff", ErrMalformed},
+		{"clipboard text/length beyond input", "60 00000004 4142", ErrMalformed},
+		{"clipboard text/invalid UTF-8", "60 00000002 c328", ErrMalformed},
+		{"clipboard text/lone surrogate", "60 00000003 eda080", ErrMalformed},
+		{"input lock/bad bool", "62 02", ErrMalformed},
+		{"input lock/empty", "62", ErrMalformed},
+		{"screen blank/bad bool", "63 ff", ErrMalformed},
+		{"local state/unknown bit", "64 04", ErrMalformed},
+		{"local state/empty", "64", ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
