@@ -57,11 +57,17 @@ type Options struct {
 	OnEvent func(Event)
 	// Files configures file transfer (sessions granted file_transfer).
 	Files FilesOptions
+	// Clipboard, InputLock and ScreenBlank open the local desktop's
+	// clipboard, input lock and screen blanking for one session; nil means
+	// the platform's (OpenClipboard, ... on $DISPLAY).
+	Clipboard   func() (Clipboard, error)
+	InputLock   func() (InputLocker, error)
+	ScreenBlank func() (ScreenBlanker, error)
 }
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "input_lock", "screen_blank", "connected", "disconnected"
 	SessionID  string
 	Technician string
 	Detail     string

@@ -115,6 +115,7 @@ func root() *cobra.Command {
 		openCapture := func() (capture.Capturer, error) {
 			return capture.Open(capture.Options{Display: display, Logger: log})
 		}
+		local := agent.LocalOptions{Display: display, Logger: log}
 		h, err := agent.New(agent.Options{
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
 			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
@@ -122,6 +123,11 @@ func root() *cobra.Command {
 			Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
 			Inventory: agent.DefaultInventory(version.Version, openCapture),
 			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
+			Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local) },
+			InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local) },
+			ScreenBlank: func() (agent.ScreenBlanker, error) {
+				return agent.OpenScreenBlanker(local)
+			},
 		})
 		if err != nil {
 			return err
