@@ -216,10 +216,11 @@ func Command() *cobra.Command {
 	inputCmd.Flags().StringVar(&key, "key", "", "press a key by KeyboardEvent.code, with optional modifiers: Enter, KeyA, Ctrl+KeyC, Ctrl+Alt+Delete")
 
 	files := filesCommand(connect, func() time.Duration { return timeout })
+	clip := clipboardCommand(connect, func() time.Duration { return timeout })
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-guest", version.Version) }}
-	rc.AddCommand(login, devices, snapshot, inputCmd, files, ver)
+	rc.AddCommand(login, devices, snapshot, inputCmd, files, clip, ver)
 	return rc
 }
 

@@ -22,6 +22,10 @@ type ConnectOptions struct {
 	Transport transport.Config // RelayOnly, Loopback...; ICE servers come from the relay
 	// OnFrame is called after each decoded frame (from the receive goroutine).
 	OnFrame func(FrameEvent)
+	// OnClipboard is called with the host's clipboard text when someone on
+	// the host copies text, and with answers to Clipboard (from the receive
+	// goroutine).
+	OnClipboard func(text string)
 }
 
 // FrameEvent describes one decoded screen update.
@@ -57,6 +61,9 @@ type Session struct {
 	keyframe bool   // a full screen has been decoded
 	frames   uint64 // decoded frames
 	remote   []*wire.Error
+	clip     string // the host's clipboard text, as last received
+	clipSeq  uint64 // ClipboardText messages received
+	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
@@ -141,7 +148,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		}
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
-	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles}})
+	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapClipboard}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.recvLoop(runCtx, s.input)
@@ -229,6 +236,18 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Unlock()
 		case *wire.ScreenFrame:
 			s.onFrame(ch, m)
+		case *wire.ClipboardText:
+			s.mu.Lock()
+			s.clip = m.Text
+			s.clipSeq++
+			s.mu.Unlock()
+			if s.o.OnClipboard != nil {
+				s.o.OnClipboard(m.Text)
+			}
+		case *wire.LocalState:
+			s.mu.Lock()
+			s.local = m.Flags
+			s.mu.Unlock()
 		case *wire.Pong:
 			s.mu.Lock()
 			if c := s.pongs[m.ID]; c != nil {
@@ -341,13 +360,16 @@ func (s *Session) RequestKeyframe() error { return s.ctrl.Send(&wire.KeyframeReq
 // Sync is a barrier on the input channel: it returns once the host has
 // processed everything sent before it, with the host's refusals of those
 // messages as an error (nil when all were applied).
-func (s *Session) Sync(ctx context.Context) error {
+func (s *Session) Sync(ctx context.Context) error { return s.syncOn(ctx, s.input) }
+
+// syncOn is Sync on one channel.
+func (s *Session) syncOn(ctx context.Context, ch *transport.Channel) error {
 	id := s.pingID.Add(1)
 	c := make(chan []*wire.Error, 1)
 	s.mu.Lock()
 	s.pongs[id] = c
 	s.mu.Unlock()
-	if err := s.input.Send(&wire.Ping{ID: id, Nano: time.Now().UnixNano()}); err != nil {
+	if err := ch.Send(&wire.Ping{ID: id, Nano: time.Now().UnixNano()}); err != nil {
 		return err
 	}
 	select {
