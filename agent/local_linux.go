@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -466,8 +467,10 @@ func latin1ToUTF8(b []byte) []byte {
 
 // x11Locker blocks local input with an active keyboard and pointer grab on
 // the root window: the server then delivers every key and button event to
-// this connection, which drops them. XTest events are delivered like real
-// ones, so the session's own injections run with the grab lifted (Around).
+// this connection, which drops them. A grab does not stop the cursor, so a
+// local motion puts it back where the technician left it. XTest events are
+// delivered like real ones, so the session's own injections run with the
+// grab lifted (Around).
 type x11Locker struct {
 	conn *xgb.Conn
 	root xproto.Window
@@ -476,6 +479,10 @@ type x11Locker struct {
 	mu     sync.Mutex
 	locked bool
 	closed bool
+	// pin is where the pointer stays while locked: x<<16|y, -1 when
+	// unlocked. Atomic: the event reader must never wait for mu, or the
+	// replies Around waits for would queue behind it.
+	pin atomic.Int64
 }
 
 // OpenInputLocker opens an X11 connection that can lock local input.
@@ -485,14 +492,39 @@ func OpenInputLocker(o LocalOptions) (InputLocker, error) {
 		return nil, err
 	}
 	l := &x11Locker{conn: conn, root: xproto.Setup(conn).DefaultScreen(conn).Root, log: log}
-	go func() { // drain: the grabbed events pile up otherwise
-		for {
-			if ev, err := conn.WaitForEvent(); ev == nil && err == nil {
-				return
-			}
-		}
-	}()
+	l.pin.Store(-1)
+	go l.events()
 	return l, nil
+}
+
+// events drops the grabbed events (they would pile up otherwise) and puts
+// a locally moved pointer back.
+func (l *x11Locker) events() {
+	for {
+		ev, err := l.conn.WaitForEvent()
+		if ev == nil && err == nil {
+			return
+		}
+		m, ok := ev.(xproto.MotionNotifyEvent)
+		pin := l.pin.Load()
+		if !ok || pin < 0 {
+			continue
+		}
+		x, y := int16(pin>>16), int16(pin&0xffff)
+		if m.RootX != x || m.RootY != y {
+			xproto.WarpPointer(l.conn, xproto.WindowNone, l.root, 0, 0, 0, 0, x, y)
+		}
+	}
+}
+
+// pinPointer records where the pointer is, to keep it there.
+func (l *x11Locker) pinPointer() {
+	r, err := xproto.QueryPointer(l.conn, l.root).Reply()
+	if err != nil {
+		l.pin.Store(-1)
+		return
+	}
+	l.pin.Store(int64(uint16(r.RootX))<<16 | int64(uint16(r.RootY)))
 }
 
 func (l *x11Locker) grab() error {
@@ -513,11 +545,13 @@ func (l *x11Locker) grab() error {
 		xproto.UngrabKeyboard(l.conn, xproto.TimeCurrentTime)
 		return fmt.Errorf("agent: lock input: %w", err)
 	}
+	l.pinPointer()
 	return nil
 }
 
 // ungrab releases both grabs and waits until the server has done so.
 func (l *x11Locker) ungrab() error {
+	l.pin.Store(-1)
 	xproto.UngrabPointer(l.conn, xproto.TimeCurrentTime)
 	xproto.UngrabKeyboard(l.conn, xproto.TimeCurrentTime)
 	if _, err := xproto.GetInputFocus(l.conn).Reply(); err != nil {

@@ -375,6 +375,15 @@ func pointerFree(t *testing.T, conn *xgb.Conn) bool {
 	return false
 }
 
+func pointerAt(t *testing.T, conn *xgb.Conn) (int16, int16) {
+	t.Helper()
+	r, err := xproto.QueryPointer(conn, xproto.Setup(conn).DefaultScreen(conn).Root).Reply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.RootX, r.RootY
+}
+
 func TestInputLock(t *testing.T) {
 	needTool(t, "xdotool")
 	d := startDeskHost(t, true)
@@ -406,6 +415,25 @@ func TestInputLock(t *testing.T) {
 	}
 	if pointerFree(t, local) {
 		t.Fatal("the lock did not survive the technician's injection")
+	}
+	// The technician moves the pointer; the local mouse cannot.
+	if err := in.Send(&wire.MouseMove{X: 100, Y: 80}); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, in)
+	if x, y := pointerAt(t, local); x != 100 || y != 80 {
+		t.Fatalf("the technician's move left the pointer at %d,%d", x, y)
+	}
+	if out, err := d.x.Command(context.Background(), "xdotool", "mousemove", "5", "5").CombinedOutput(); err != nil {
+		t.Fatalf("xdotool mousemove: %v: %s", err, out)
+	}
+	for i := 0; ; i++ { // the host puts it back when it sees the motion
+		if x, y := pointerAt(t, local); x == 100 && y == 80 {
+			break
+		} else if i == 800 {
+			t.Fatalf("the local mouse moved the locked pointer to %d,%d", x, y)
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 
 	// Unlocked: local keys arrive again.
