@@ -284,9 +284,13 @@ func (c *x11Clipboard) events() {
 		case xproto.SelectionRequestEvent:
 			c.serve(e)
 		case xproto.SelectionClearEvent:
-			c.mu.Lock()
-			c.owned, c.offer = false, "" // a local application copied something
-			c.mu.Unlock()
+			// A local application copied something, unless Set took the
+			// clipboard back since (the event is older than that).
+			if r, err := xproto.GetSelectionOwner(c.conn, c.clip).Reply(); err == nil && r.Owner != c.win {
+				c.mu.Lock()
+				c.owned, c.offer = false, ""
+				c.mu.Unlock()
+			}
 		case xproto.SelectionNotifyEvent:
 			select {
 			case c.replies <- e:

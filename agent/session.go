@@ -178,7 +178,7 @@ func (s *Session) run(parent context.Context) error {
 	}
 	defer s.closeInput()
 	// Unlock, unblank and withdraw clipboard text however the session ends
-	// (after closeInput: a pending injection finishes first).
+	// (before closeInput runs: the keys it releases reach applications).
 	defer s.desk.close()
 	s.desk.startClipboard(ctx, control)
 	s.files = newFileServer(ctx, s)

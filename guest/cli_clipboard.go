@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,9 @@ func clipboardCommand(connect func(context.Context, string) (*Session, error), t
 				}
 				text = string(b)
 			}
+			if err := checkClipboard(text); err != nil {
+				return err
+			}
 			s, err := connect(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -74,4 +78,15 @@ func clipboardCommand(connect func(context.Context, string) (*Session, error), t
 	set.Flags().DurationVar(&hold, "for", 0, "end the session after this long (default: until interrupted)")
 	cc.AddCommand(get, set)
 	return cc
+}
+
+// checkClipboard refuses text the host would refuse, before connecting.
+func checkClipboard(text string) error {
+	if len(text) > wire.MaxClipboard {
+		return fmt.Errorf("clipboard text is over %d bytes; nothing was sent", wire.MaxClipboard)
+	}
+	if !utf8.ValidString(text) {
+		return fmt.Errorf("clipboard text is not UTF-8; nothing was sent")
+	}
+	return nil
 }

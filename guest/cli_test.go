@@ -1,9 +1,12 @@
 package guest
 
 import (
+	"context"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -75,5 +78,25 @@ func TestPrintListing(t *testing.T) {
 	}
 	if got := human(3 << 20); got != "3.0 MiB" {
 		t.Errorf("human = %q", got)
+	}
+}
+
+// Bad clipboard text is refused before any connection is made.
+func TestClipboardSetRefusesBadText(t *testing.T) {
+	for name, in := range map[string]string{
+		"over 1 MiB": strings.Repeat("x", wire.MaxClipboard+1),
+		"not UTF-8":  "caf\xe9",
+	} {
+		cmd := clipboardCommand(func(context.Context, string) (*Session, error) {
+			t.Fatalf("%s: connected anyway", name)
+			return nil, nil
+		}, func() time.Duration { return time.Second })
+		cmd.SetArgs([]string{"set", "dev"})
+		cmd.SetIn(strings.NewReader(in))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -13,11 +12,8 @@ import (
 // while this session lasts (or until someone on the host copies something
 // else): the host withdraws it when the session ends.
 func (s *Session) SetClipboard(ctx context.Context, text string) error {
-	if !utf8.ValidString(text) {
-		return errors.New("guest: clipboard text must be UTF-8")
-	}
-	if len(text) > wire.MaxClipboard {
-		return fmt.Errorf("guest: clipboard text is %d bytes; at most %d are sent", len(text), wire.MaxClipboard)
+	if err := checkClipboard(text); err != nil {
+		return fmt.Errorf("guest: %w", err)
 	}
 	if err := s.Err(); err != nil {
 		return err
