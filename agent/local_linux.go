@@ -199,9 +199,14 @@ var errNoConversion = errors.New("agent: clipboard owner cannot convert to this 
 // convert asks the owner for the selection as target and reads the answer,
 // following the INCR protocol for large data.
 func (c *x11Clipboard) convert(ctx context.Context, target xproto.Atom) ([]byte, error) {
+	// Forget what earlier conversions left: a late answer to one that timed
+	// out, and the property events of each (only INCR reads them).
 	select {
-	case <-c.replies: // a stale answer to a conversion that timed out
+	case <-c.replies:
 	default:
+	}
+	for len(c.props) > 0 {
+		<-c.props
 	}
 	xproto.DeleteProperty(c.conn, c.win, c.prop)
 	xproto.ConvertSelection(c.conn, c.win, c.clip, target, c.prop, xproto.TimeCurrentTime)
