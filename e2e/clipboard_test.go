@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	"github.com/spf13/cobra"
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/guest"
@@ -212,4 +219,106 @@ func TestRoleWithoutLocalDesk(t *testing.T) {
 	if s.LocalState() != 0 {
 		t.Fatalf("local state %d", s.LocalState())
 	}
+}
+
+// The command line: clipboard set holds the text on the host while it
+// runs and withdraws it when interrupted; clipboard get prints the host's
+// text; lock holds the local keyboard and mouse until interrupted.
+func TestClipboardCLI(t *testing.T) {
+	e, h, x := deskEnv(t)
+	c := e.login(t)
+	cfg := t.TempDir()
+	if err := guest.SaveState(cfg, &guest.State{Relay: c.Relay, Email: ownerEmail, Token: c.Token}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(out io.Writer, args ...string) *cobra.Command {
+		cmd := guest.Command()
+		cmd.SetArgs(append([]string{"--config", cfg, "--ice-loopback", "--log-level", "error"}, args...))
+		cmd.SetOut(out)
+		cmd.SetErr(io.Discard)
+		return cmd
+	}
+	// background runs a holding command until it says it holds (on
+	// stderr), and returns how to interrupt it.
+	background := func(args ...string) (stop func() error) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		said := &signalWriter{c: make(chan struct{})}
+		c := cmd(io.Discard, args...)
+		c.SetErr(said)
+		go func() { done <- c.ExecuteContext(ctx) }()
+		select {
+		case <-said.c:
+		case err := <-done:
+			cancel()
+			t.Fatalf("%v: %v", args, err)
+		}
+		return func() error { cancel(); return <-done }
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 1200 {
+				t.Fatalf("never: %s", what)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+
+	stop := background("clipboard", "set", h.hostname, "from the command line")
+	if got, _ := paste(t, x); got != "from the command line" {
+		t.Fatalf("the host pastes %q", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	until("the text leaves the host", func() bool { _, ok := paste(t, x); return !ok })
+
+	copyLocal(t, x, "host text")
+	var out bytes.Buffer
+	if err := cmd(&out, "clipboard", "get", h.hostname).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "host text" {
+		t.Fatalf("clipboard get printed %q", out.String())
+	}
+
+	conn, err := xgb.NewConnDisplay(x.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	root := xproto.Setup(conn).DefaultScreen(conn).Root
+	keyboardFree := func() bool {
+		r, err := xproto.GrabKeyboard(conn, false, root, xproto.TimeCurrentTime, xproto.GrabModeAsync, xproto.GrabModeAsync).Reply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != xproto.GrabStatusSuccess {
+			return false
+		}
+		xproto.UngrabKeyboard(conn, xproto.TimeCurrentTime)
+		_, _ = xproto.GetInputFocus(conn).Reply()
+		return true
+	}
+	stop = background("lock", h.hostname)
+	if keyboardFree() {
+		t.Fatal("lock holds, yet the keyboard is free")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	until("the keyboard is free again", keyboardFree)
+}
+
+// signalWriter closes c on the first write.
+type signalWriter struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.c) })
+	return len(p), nil
 }

@@ -90,3 +90,39 @@ func checkClipboard(text string) error {
 	}
 	return nil
 }
+
+// holdCommand is "tandem-guest lock|blank DEVICE": it applies a local-desk
+// request and keeps the session (and so the lock or the black screen) until
+// Ctrl+C or --for; the host releases it when the session ends.
+func holdCommand(use, short, done string, apply func(context.Context, *Session) error,
+	connect func(context.Context, string) (*Session, error), timeout func() time.Duration) *cobra.Command {
+	var hold time.Duration
+	c := &cobra.Command{Use: use + " DEVICE", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := connect(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout())
+			err = apply(ctx, s)
+			cancel()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s until this session ends (Ctrl+C)\n", args[0], done)
+			var until <-chan time.Time
+			if hold > 0 {
+				until = time.After(hold)
+			}
+			select {
+			case <-cmd.Context().Done():
+			case <-until:
+			case <-s.Done():
+				return s.Err()
+			}
+			return nil
+		}}
+	c.Flags().DurationVar(&hold, "for", 0, "end the session after this long (default: until interrupted)")
+	return c
+}
