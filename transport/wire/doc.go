@@ -64,9 +64,6 @@ const (
 	CapScreenTiles   = "screen.tiles.zstd.v1" // capture/codec lossless tiles
 	CapScreenTilesV2 = "screen.tiles.zstd.v2" // capture/codec version 2 ops
 	CapInput         = "input.v1"
-	CapFragments     = "frag.v1"         // messages larger than MaxFragment are fragmented
-	CapFiles         = "files.v1"        // file transfer messages on ChannelFiles
-	CapClipboard     = "clipboard.v1"    // clipboard text both ways (local.go)
-	CapInputLock     = "input.lock.v1"   // InputLock
-	CapScreenBlank   = "screen.blank.v1" // ScreenBlank
+	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
+	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
 )

@@ -24,6 +24,13 @@ const (
 	TypeLocalState    MsgType = 0x64 // host → guest: what is locked and blanked now
 )
 
+// Capabilities of the local-desktop messages (advertised in hellos).
+const (
+	CapClipboard   = "clipboard.v1"    // a guest that announces it is sent the host's clipboard changes
+	CapInputLock   = "input.lock.v1"   // InputLock
+	CapScreenBlank = "screen.blank.v1" // ScreenBlank (the host may still answer ErrCodeUnsupported)
+)
+
 // MaxClipboard bounds clipboard text, both ways.
 const MaxClipboard = 1 << 20
 
