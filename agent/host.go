@@ -67,11 +67,17 @@ type Options struct {
 	// refuses them all, so only a host that sets it (tandem-host sets
 	// SystemPower) can ever reboot anything.
 	Power Power
+	// Clipboard, InputLock and ScreenBlank open the local desktop's
+	// clipboard, input lock and screen blanking for one session; nil means
+	// the platform's (OpenClipboard, ... on $DISPLAY).
+	Clipboard   func() (Clipboard, error)
+	InputLock   func() (InputLocker, error)
+	ScreenBlank func() (ScreenBlanker, error)
 }
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected"
 	SessionID  string
 	Technician string
 	Detail     string

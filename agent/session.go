@@ -61,6 +61,7 @@ type Session struct {
 	control atomic.Pointer[transport.Channel] // for the local user's chat
 	chatSeq atomic.Uint32
 	powerMu sync.Mutex // one power action at a time
+	desk    *localDesk // clipboard, input lock, blank screen
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -80,6 +81,7 @@ func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 		hello: make(chan struct{}),
 		kick:  make(chan struct{}, 1),
 	}
+	s.desk = &localDesk{s: s}
 	s.monitor.Store(-1)
 	return s
 }
@@ -176,13 +178,18 @@ func (s *Session) run(parent context.Context) error {
 	}
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
 		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles,
-			wire.CapChat, wire.CapExec, wire.CapPower}}); err != nil {
+			wire.CapChat, wire.CapExec, wire.CapPower,
+			wire.CapClipboard, wire.CapInputLock, wire.CapScreenBlank}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
 		return err
 	}
 	defer s.closeInput()
+	// Unlock, unblank and withdraw clipboard text however the session ends
+	// (before closeInput runs: the keys it releases reach applications).
+	defer s.desk.close()
+	s.desk.startClipboard(ctx, control)
 	s.files = newFileServer(ctx, s)
 	defer s.files.close()
 	s.exec = newExecServer(ctx, s)
@@ -342,13 +349,13 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) error {
 			}
 			return err
 		}
-		if err := s.handle(ch, m); err != nil {
+		if err := s.handle(ctx, ch, m); err != nil {
 			return err
 		}
 	}
 }
 
-func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
+func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Message) error {
 	switch m := m.(type) {
 	case *wire.Ping:
 		return ch.Send((*wire.Pong)(m))
@@ -426,6 +433,17 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 			}
 			return s.files.handle(ch, m)
 		}
+		if wire.IsLocalMessage(m.Type()) {
+			// Deny first: without the permission nothing on the desktop changes.
+			p := localPermission(m.Type())
+			if p == "" {
+				return ch.Send(&wire.Error{Code: wire.ErrCodeBadRequest, Ref: m.Type(), Message: "a guest does not send this message"})
+			}
+			if !s.perms.Has(p) {
+				return s.refuse(ch, m.Type(), p)
+			}
+			return s.desk.handle(ctx, ch, m)
+		}
 		return ch.Send(&wire.Error{Code: wire.ErrCodeUnsupported, Ref: m.Type(), Message: "not supported by this host"})
 	}
 }
@@ -447,6 +465,10 @@ func (s *Session) inject(m wire.Message) error {
 		}
 		s.inj = inj
 	}
+	return s.desk.around(func() error { return s.apply(m) })
+}
+
+func (s *Session) apply(m wire.Message) error {
 	switch m := m.(type) {
 	case *wire.MouseMove:
 		return s.inj.MoveMouse(int(m.X), int(m.Y))

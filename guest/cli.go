@@ -219,10 +219,15 @@ func Command() *cobra.Command {
 	inputCmd.Flags().StringVar(&key, "key", "", "press a key by KeyboardEvent.code, with optional modifiers: Enter, KeyA, Ctrl+KeyC, Ctrl+Alt+Delete")
 
 	files := filesCommand(connect, func() time.Duration { return timeout })
+	clip := clipboardCommand(connect, func() time.Duration { return timeout })
+	lock := holdCommand("lock", "Lock the device's local keyboard and mouse while the session lasts (needs lock_input)", "has its keyboard and mouse locked",
+		func(ctx context.Context, s *Session) error { return s.LockInput(ctx, true) }, connect, func() time.Duration { return timeout })
+	blank := holdCommand("blank", "Blank the device's monitor while the session lasts (needs blank_screen; not every host can)", "has its screen blanked",
+		func(ctx context.Context, s *Session) error { return s.BlankScreen(ctx, true) }, connect, func() time.Duration { return timeout })
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-guest", version.Version) }}
-	rc.AddCommand(login, devices, snapshot, inputCmd, files, ver)
+	rc.AddCommand(login, devices, snapshot, inputCmd, files, clip, lock, blank, ver)
 	rc.AddCommand(featureCommands(connect, func() time.Duration { return timeout })...)
 	return rc
 }

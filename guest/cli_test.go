@@ -1,9 +1,12 @@
 package guest
 
 import (
+	"context"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -94,6 +97,26 @@ func TestChatLineAndExitCode(t *testing.T) {
 	} {
 		if got := c.r.ExitCode(); got != c.want {
 			t.Errorf("%+v: exit code %d, want %d", c.r, got, c.want)
+		}
+	}
+}
+
+// Bad clipboard text is refused before any connection is made.
+func TestClipboardSetRefusesBadText(t *testing.T) {
+	for name, in := range map[string]string{
+		"over 1 MiB": strings.Repeat("x", wire.MaxClipboard+1),
+		"not UTF-8":  "caf\xe9",
+	} {
+		cmd := clipboardCommand(func(context.Context, string) (*Session, error) {
+			t.Fatalf("%s: connected anyway", name)
+			return nil, nil
+		}, func() time.Duration { return time.Second })
+		cmd.SetArgs([]string{"set", "dev"})
+		cmd.SetIn(strings.NewReader(in))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

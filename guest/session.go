@@ -30,6 +30,10 @@ type ConnectOptions struct {
 	// Timeout, if set, bounds the request and the connection (not the wait
 	// for a confirmation, which lasts until the request expires).
 	Timeout time.Duration
+	// OnClipboard is called with the host's clipboard text when someone on
+	// the host copies text, and with answers to Clipboard (from the receive
+	// goroutine).
+	OnClipboard func(text string)
 }
 
 // FrameEvent describes one decoded screen update.
@@ -71,6 +75,9 @@ type Session struct {
 	keyframe bool   // a full screen has been decoded
 	frames   uint64 // decoded frames
 	remote   []*wire.Error
+	clip     string // the host's clipboard text, as last received
+	clipSeq  uint64 // ClipboardText messages received
+	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
@@ -192,7 +199,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
 	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
-		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower}})
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.execs.loop(runCtx)
@@ -281,6 +288,18 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Unlock()
 		case *wire.ScreenFrame:
 			s.onFrame(ch, m)
+		case *wire.ClipboardText:
+			s.mu.Lock()
+			s.clip = m.Text
+			s.clipSeq++
+			s.mu.Unlock()
+			if s.o.OnClipboard != nil {
+				s.o.OnClipboard(m.Text)
+			}
+		case *wire.LocalState:
+			s.mu.Lock()
+			s.local = m.Flags
+			s.mu.Unlock()
 		case *wire.Pong:
 			s.mu.Lock()
 			if c := s.pongs[m.ID]; c != nil {
@@ -403,6 +422,18 @@ func (s *Session) RequestKeyframe() error { return s.ctrl.Send(&wire.KeyframeReq
 // messages as an error (nil when all were applied).
 func (s *Session) Sync(ctx context.Context) error {
 	errs, err := s.barrier(ctx, s.input)
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// syncOn is Sync on one channel.
+func (s *Session) syncOn(ctx context.Context, ch *transport.Channel) error {
+	errs, err := s.barrier(ctx, ch)
 	if err != nil {
 		return err
 	}

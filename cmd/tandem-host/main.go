@@ -115,6 +115,7 @@ func root() *cobra.Command {
 		openCapture := func() (capture.Capturer, error) {
 			return capture.Open(capture.Options{Display: display, Logger: log})
 		}
+		local := agent.LocalOptions{Display: display, Logger: log}
 		h, err := agent.New(agent.Options{
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
 			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
@@ -124,6 +125,11 @@ func root() *cobra.Command {
 			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
 			ChatUI:    agent.DesktopChatUI(log, display),
 			Power:     agent.SystemPower(),
+			Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local) },
+			InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local) },
+			ScreenBlank: func() (agent.ScreenBlanker, error) {
+				return agent.OpenScreenBlanker(local)
+			},
 		})
 		if err != nil {
 			return err

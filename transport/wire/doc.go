@@ -35,10 +35,19 @@
 //	   ExecExit, ExecCancel, and power actions on "control" (CapPower):
 //	   PowerAction, PowerDone. Hosts refuse them with ErrCodeDenied without
 //	   the chat, execute_command or power permission respectively.
+//	   Additive: local-desktop messages on the "control" channel, codes
+//	   0x60–0x64: ClipboardText, ClipboardGet, InputLock, ScreenBlank,
+//	   LocalState (see local.go), and the capabilities CapClipboard (a
+//	   guest that announces it receives the host's clipboard changes),
+//	   CapInputLock and CapScreenBlank (a host that announces them may
+//	   still answer ErrCodeUnsupported where its platform cannot). Hosts
+//	   refuse them with ErrCodeDenied without the clipboard, lock_input or
+//	   blank_screen permission.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
 // screen, 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
-// features (chat, execute command, power; 0x58–0x5f free).
+// features (chat, execute command, power; 0x58–0x5f free), 0x60–0x6f local
+// desktop (clipboard, input lock, screen blanking; 0x65–0x6f free).
 //
 //	0x50 Chat          both ways    control
 //	0x51 ExecStart     guest → host exec
@@ -48,6 +57,11 @@
 //	0x55 ExecCancel    guest → host exec
 //	0x56 PowerAction   guest → host control
 //	0x57 PowerDone     host → guest control
+//	0x60 ClipboardText both ways    control
+//	0x61 ClipboardGet  guest → host control
+//	0x62 InputLock     guest → host control
+//	0x63 ScreenBlank   guest → host control
+//	0x64 LocalState    host → guest control
 //
 // Retired session message codes: none yet.
 package wire

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // In CI these run as plain tests over the seeds; locally:
@@ -334,6 +335,44 @@ func FuzzFragmentRoundTrip(f *testing.F) {
 		})
 		if err != nil || n != 1 || !bytes.Equal(got, msg) {
 			t.Fatalf("round trip: %v, %d messages, %x != %x", err, n, got, msg)
+		}
+	})
+}
+
+// FuzzLocalMessages builds local-desktop messages from arbitrary fields:
+// whatever Marshal writes, Unmarshal reads back unchanged, except clipboard
+// text that is not UTF-8 and unknown state bits, which are refused as malformed.
+func FuzzLocalMessages(f *testing.F) {
+	f.Add("héllo", true, uint8(LocalInputLocked))
+	f.Add("\xc3(", false, uint8(0xff))
+	f.Add("", false, uint8(0))
+	f.Fuzz(func(t *testing.T, text string, on bool, flags uint8) {
+		msgs := []Message{&ClipboardText{Text: text}, &ClipboardGet{}, &InputLock{Lock: on}, &ScreenBlank{Blank: on}, &LocalState{Flags: flags}}
+		for _, m := range msgs {
+			enc := Marshal(m)
+			got, err := Unmarshal(enc)
+			if err != nil {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("%T: %v", m, err)
+				}
+				valid := true
+				switch m := m.(type) {
+				case *ClipboardText:
+					valid = utf8.ValidString(m.Text) && len(m.Text) <= MaxClipboard
+				case *LocalState:
+					valid = m.Flags&^(LocalInputLocked|LocalScreenBlanked) == 0
+				}
+				if valid {
+					t.Fatalf("%T %+v: valid message refused: %v", m, m, err)
+				}
+				continue
+			}
+			if !bytes.Equal(Marshal(got), enc) {
+				t.Fatalf("%T: re-encoding differs", m)
+			}
+			if len(text) <= MaxClipboard && !reflect.DeepEqual(got, m) {
+				t.Fatalf("round trip changed the message:\n%#v\n%#v", m, got)
+			}
 		}
 	})
 }

@@ -247,6 +247,16 @@ func newMessage(t MsgType) Message {
 		return &PowerAction{}
 	case TypePowerDone:
 		return &PowerDone{}
+	case TypeClipboardText:
+		return &ClipboardText{}
+	case TypeClipboardGet:
+		return &ClipboardGet{}
+	case TypeInputLock:
+		return &InputLock{}
+	case TypeScreenBlank:
+		return &ScreenBlank{}
+	case TypeLocalState:
+		return &LocalState{}
 	}
 	return nil
 }

@@ -144,6 +144,24 @@ var sessionVectors = []struct {
 		"56 0000000a 05"},
 	{"power done/shutdown", &PowerDone{ID: 11, Action: PowerShutdown},
 		"57 0000000b 04"},
+	{"clipboard text", &ClipboardText{Text: "héllo"},
+		"60 00000006 68c3a96c6c6f"},
+	{"clipboard text/empty", &ClipboardText{},
+		"60 00000000"},
+	{"clipboard get", &ClipboardGet{},
+		"61"},
+	{"input lock", &InputLock{Lock: true},
+		"62 01"},
+	{"input unlock", &InputLock{},
+		"62 00"},
+	{"screen blank", &ScreenBlank{Blank: true},
+		"63 01"},
+	{"screen restore", &ScreenBlank{},
+		"63 00"},
+	{"local state", &LocalState{Flags: LocalInputLocked | LocalScreenBlanked},
+		"64 03"},
+	{"local state/none", &LocalState{},
+		"64 00"},
 }
 
 // sha is a digest of one repeated byte, for vectors.
@@ -320,6 +338,16 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"power action/0", "56 00000001 00", ErrMalformed},
 		{"power action/6", "56 00000001 06", ErrMalformed},
 		{"power done/ff", "57 00000001 ff", ErrMalformed},
+		{"clipboard text/over MaxClipboard", "60 00100001" + long(MaxClipboard+1), ErrMalformed},
+		{"clipboard text/huge length, no data", "60 ffffffff", ErrMalformed},
+		{"clipboard text/length beyond input", "60 00000004 4142", ErrMalformed},
+		{"clipboard text/invalid UTF-8", "60 00000002 c328", ErrMalformed},
+		{"clipboard text/lone surrogate", "60 00000003 eda080", ErrMalformed},
+		{"input lock/bad bool", "62 02", ErrMalformed},
+		{"input lock/empty", "62", ErrMalformed},
+		{"screen blank/bad bool", "63 ff", ErrMalformed},
+		{"local state/unknown bit", "64 04", ErrMalformed},
+		{"local state/empty", "64", ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-rc/tandem/agent"
+	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xvfb"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+func needXclip(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("xclip"); err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("xclip not installed (scripts/deps.sh test)")
+		}
+		tb.Skip("skipping: xclip not installed (scripts/deps.sh test)")
+	}
+}
+
+// deskEnv is a relay and a host whose clipboard, input lock and blanking
+// work on a private Xvfb.
+func deskEnv(tb testing.TB) (*env, *hostHandle, *xvfb.Server) {
+	needXclip(tb)
+	x := captest.StartX(tb, 640, 480)
+	e := newEnv(tb)
+	local := agent.LocalOptions{Display: x.Display, Logger: e.log}
+	h := e.startHost(tb, x.Display, false, func(o *agent.Options) {
+		o.Clipboard = func() (agent.Clipboard, error) { return agent.OpenClipboard(local) }
+		o.InputLock = func() (agent.InputLocker, error) { return agent.OpenInputLocker(local) }
+		o.ScreenBlank = func() (agent.ScreenBlanker, error) { return agent.OpenScreenBlanker(local) }
+	})
+	return e, h, x
+}
+
+// paste is what a local application pastes; ok is false when the clipboard
+// has no owner.
+func paste(t *testing.T, x *xvfb.Server) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := x.Command(ctx, "xclip", "-o", "-selection", "clipboard").Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ctx.Err() == nil {
+		return "", false
+	}
+	if err != nil {
+		t.Fatalf("xclip -o: %v", err)
+	}
+	return string(out), true
+}
+
+// copyLocal copies text like a local application and waits until it owns
+// the clipboard.
+func copyLocal(t *testing.T, x *xvfb.Server, text string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "clip.txt")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(context.Background(), "xclip", "-i", "-quiet", "-selection", "clipboard", file); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if got, _ := paste(t, x); got == text {
+			return
+		}
+		if i == 200 {
+			t.Fatal("xclip never owned the clipboard")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestClipboard: through a real relay, the technician's text is pasted on
+// the host and the host's copied text reaches the technician; when the
+// session ends its text leaves the host, and the next session never sees it.
+func TestClipboard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, h, x := deskEnv(t)
+	s := e.connect(t, ctx, h.hostname, false)
+
+	const secretText = "password of technician 1: hunter2 ✓"
+	if err := s.SetClipboard(ctx, secretText); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := paste(t, x); !ok || got != secretText {
+		t.Fatalf("host paste = %q (%v)", got, ok)
+	}
+	if got, err := s.Clipboard(ctx); err != nil || got != secretText {
+		t.Fatalf("Clipboard = %q, %v", got, err)
+	}
+	s.Close()
+	for i := 0; ; i++ { // the host withdraws it once it has seen the session end
+		if _, ok := paste(t, x); !ok {
+			break
+		}
+		if i == 400 {
+			t.Fatal("the ended session's text stayed on the host's clipboard")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+
+	// A second technician: sees nothing of the first, then gets what the
+	// host's user copies, pushed and on request.
+	pushed := make(chan string, 4)
+	s2, err := e.login(t).Connect(ctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log},
+		OnClipboard: func(text string) { pushed <- text }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got, err := s2.Clipboard(ctx); err != nil || got != "" {
+		t.Fatalf("second session's Clipboard = %q, %v", got, err)
+	}
+	if got := <-pushed; got != "" {
+		t.Fatalf("answer pushed %q", got)
+	}
+	copyLocal(t, x, "copied on the host")
+	select {
+	case got := <-pushed:
+		if got != "copied on the host" {
+			t.Fatalf("pushed %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("the host's copy never reached the technician")
+	}
+	if got, err := s2.Clipboard(ctx); err != nil || got != "copied on the host" {
+		t.Fatalf("Clipboard = %q, %v", got, err)
+	}
+}
+
+// TestRoleWithoutLocalDesk: a role with view_screen and keyboard_mouse only
+// yields a grant without clipboard, lock_input and blank_screen; a guest
+// that asks anyway is refused by the Host and nothing changes there.
+func TestRoleWithoutLocalDesk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e, h, x := deskEnv(t)
+	copyLocal(t, x, "the user's text")
+	st := e.srv.Store()
+	acct, err := st.AccountByName(ctx, "Acme IT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := secret.HashPassword(ownerPassword)
+	u, err := st.CreateUser(ctx, store.User{Email: "operator@example.com", PasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Operators", Kind: policy.GroupUser, Active: true})
+	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	perms, _ := policy.NewSet(policy.ViewScreen, policy.KeyboardMouse)
+	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "Operate", Type: policy.RoleDevice,
+		Enabled: true, Permissions: perms, ClientType: policy.ClientAny}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "Operators operate", Active: true, RoleID: role.Role.ID,
+		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := guest.NewClient(e.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Logger = e.log
+	if _, err := c.Login(ctx, "operator@example.com", ownerPassword); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Connect(ctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Perms; len(got) != 2 {
+		t.Fatalf("session permissions %v, want view_screen and keyboard_mouse", got)
+	}
+	if err := s.SetClipboard(ctx, "from the guest"); wireCode(err) != wire.ErrCodeDenied {
+		t.Fatalf("set clipboard without the permission: %v, want denied", err)
+	}
+	if _, err := s.Clipboard(ctx); wireCode(err) != wire.ErrCodeDenied {
+		t.Fatalf("get clipboard without the permission: %v, want denied", err)
+	}
+	if err := s.LockInput(ctx, true); wireCode(err) != wire.ErrCodeDenied {
+		t.Fatalf("lock input without the permission: %v, want denied", err)
+	}
+	if err := s.BlankScreen(ctx, true); wireCode(err) != wire.ErrCodeDenied {
+		t.Fatalf("blank screen without the permission: %v, want denied", err)
+	}
+	if got, _ := paste(t, x); got != "the user's text" {
+		t.Fatalf("the host's clipboard changed to %q", got)
+	}
+	if s.LocalState() != 0 {
+		t.Fatalf("local state %d", s.LocalState())
+	}
+}
+
+// The command line: clipboard set holds the text on the host while it
+// runs and withdraws it when interrupted; clipboard get prints the host's
+// text; lock holds the local keyboard and mouse until interrupted.
+func TestClipboardCLI(t *testing.T) {
+	e, h, x := deskEnv(t)
+	c := e.login(t)
+	cfg := t.TempDir()
+	if err := guest.SaveState(cfg, &guest.State{Relay: c.Relay, Email: ownerEmail, Token: c.Token}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(out io.Writer, args ...string) *cobra.Command {
+		cmd := guest.Command()
+		cmd.SetArgs(append([]string{"--config", cfg, "--ice-loopback", "--log-level", "error"}, args...))
+		cmd.SetOut(out)
+		cmd.SetErr(io.Discard)
+		return cmd
+	}
+	// background runs a holding command until it says it holds (on
+	// stderr), and returns how to interrupt it.
+	background := func(args ...string) (stop func() error) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		said := &signalWriter{c: make(chan struct{})}
+		c := cmd(io.Discard, args...)
+		c.SetErr(said)
+		go func() { done <- c.ExecuteContext(ctx) }()
+		select {
+		case <-said.c:
+		case err := <-done:
+			cancel()
+			t.Fatalf("%v: %v", args, err)
+		}
+		return func() error { cancel(); return <-done }
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 1200 {
+				t.Fatalf("never: %s", what)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+
+	stop := background("clipboard", "set", h.hostname, "from the command line")
+	if got, _ := paste(t, x); got != "from the command line" {
+		t.Fatalf("the host pastes %q", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	until("the text leaves the host", func() bool { _, ok := paste(t, x); return !ok })
+
+	copyLocal(t, x, "host text")
+	var out bytes.Buffer
+	if err := cmd(&out, "clipboard", "get", h.hostname).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "host text" {
+		t.Fatalf("clipboard get printed %q", out.String())
+	}
+
+	conn, err := xgb.NewConnDisplay(x.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	root := xproto.Setup(conn).DefaultScreen(conn).Root
+	keyboardFree := func() bool {
+		r, err := xproto.GrabKeyboard(conn, false, root, xproto.TimeCurrentTime, xproto.GrabModeAsync, xproto.GrabModeAsync).Reply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != xproto.GrabStatusSuccess {
+			return false
+		}
+		xproto.UngrabKeyboard(conn, xproto.TimeCurrentTime)
+		_, _ = xproto.GetInputFocus(conn).Reply()
+		return true
+	}
+	stop = background("lock", h.hostname)
+	if keyboardFree() {
+		t.Fatal("lock holds, yet the keyboard is free")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	until("the keyboard is free again", keyboardFree)
+}
+
+// signalWriter closes c on the first write.
+type signalWriter struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.c) })
+	return len(p), nil
+}
