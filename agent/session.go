@@ -54,6 +54,7 @@ type Session struct {
 	kick chan struct{} // input applied: capture now
 
 	files *fileServer // set before any channel is read
+	guard *appGuard   // the grant's application whitelist; nil = none
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -268,9 +269,21 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			enc.ForceKeyframe()
 		}
 		r := s.region(capt)
+		var allowed []image.Rectangle
+		if s.guard != nil {
+			if allowed, err = s.guard.refresh(); err != nil {
+				return fmt.Errorf("%w: %w", ErrWhitelistUnenforceable, err)
+			}
+		}
 		captured := time.Now()
 		if frame, err = capt.Grab(r, frame); err != nil {
 			return fmt.Errorf("agent: capture: %w", err)
+		}
+		// Masked before encoding: other applications' pixels never leave.
+		if s.guard != nil {
+			if err := s.guard.maskFrame(frame, r.Min, allowed); err != nil {
+				return fmt.Errorf("%w: %w", ErrWhitelistUnenforceable, err)
+			}
 		}
 		data, err := enc.Encode(frame)
 		if err != nil {
@@ -369,6 +382,15 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 		if !s.perms.Has(policy.KeyboardMouse) {
 			return s.refuse(ch, m.Type(), policy.KeyboardMouse)
 		}
+		if s.guard != nil {
+			if ok, why := s.whitelisted(m); !ok {
+				if _, move := m.(*wire.MouseMove); move {
+					return nil // hovering outside is routine: dropped quietly
+				}
+				s.log.Info("input dropped by the application whitelist", "message", fmt.Sprintf("0x%02x", uint8(m.Type())), "why", why)
+				return ch.Send(&wire.Error{Code: wire.ErrCodeDenied, Ref: m.Type(), Message: "dropped by the host: " + why})
+			}
+		}
 		err := s.inject(m)
 		s.kicked()
 		if err != nil {
@@ -391,6 +413,27 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 			return s.files.handle(ch, m)
 		}
 		return ch.Send(&wire.Error{Code: wire.ErrCodeUnsupported, Ref: m.Type(), Message: "not supported by this host"})
+	}
+}
+
+// whitelisted reports whether input m would land in a whitelisted
+// application: pointer input at its position (a move's target, else where
+// the pointer is), keyboard input in the focused window. Errors deny.
+func (s *Session) whitelisted(m wire.Message) (bool, string) {
+	switch m := m.(type) {
+	case *wire.MouseMove:
+		ok, err := s.guard.pointerAllowed(image.Pt(int(m.X), int(m.Y)))
+		return ok && err == nil, "the pointer would leave the whitelisted applications"
+	case *wire.MouseButton, *wire.MouseWheel:
+		p, err := s.guard.w.Pointer()
+		if err != nil {
+			return false, "the pointer position is unknown"
+		}
+		ok, err := s.guard.pointerAllowed(p)
+		return ok && err == nil, "the pointer is outside the whitelisted applications"
+	default:
+		ok, err := s.guard.keysAllowed()
+		return ok && err == nil, "the focused window is not a whitelisted application"
 	}
 }
 
