@@ -1,0 +1,292 @@
+//go:build linux
+
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/capture/codec"
+	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xvfb"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// whitelistGrant is fakeRelay.grant with a whitelist.
+func whitelistGrant(t *testing.T, f *fakeRelay, sid, dev string, wl []policy.GrantApp) string {
+	t.Helper()
+	tok, err := policy.Sign(&policy.Grant{Version: policy.GrantVersion, SessionID: sid, AccountID: "acct", DeviceID: dev,
+		User: policy.GrantUser{ID: "u1", Email: "tech@example.com"}, Permissions: policy.FullSet().Strings(),
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix(), Whitelist: wl}, f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// xwin is a real X client's top-level window.
+type xwin struct {
+	id  string
+	cmd *exec.Cmd
+}
+
+func startClient(t *testing.T, x *xvfb.Server, name string, args ...string) xwin {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd, err := x.Run(context.Background(), name, args...)
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	id, err := x.WaitWindow(ctx, "^"+name+"$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xwin{id: id, cmd: cmd}
+}
+
+func xdo(t *testing.T, x *xvfb.Server, args ...string) string {
+	t.Helper()
+	out, err := x.Command(context.Background(), "xdotool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xdotool %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// geometry is the window's outer rectangle in root coordinates.
+func geometry(t *testing.T, x *xvfb.Server, w xwin) image.Rectangle {
+	t.Helper()
+	var v [4]int
+	for _, line := range strings.Split(xdo(t, x, "getwindowgeometry", "--shell", w.id), "\n") {
+		k, val, _ := strings.Cut(line, "=")
+		n, _ := strconv.Atoi(val)
+		switch k {
+		case "X":
+			v[0] = n
+		case "Y":
+			v[1] = n
+		case "WIDTH":
+			v[2] = n
+		case "HEIGHT":
+			v[3] = n
+		}
+	}
+	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3])
+}
+
+// guestScreen decodes the frames the guest receives, as the guest does.
+type guestScreen struct {
+	t   *testing.T
+	ch  *transport.Channel
+	dec *codec.Decoder
+}
+
+// until decodes frames until ok holds for the decoded screen; every
+// decoded frame is first checked with always.
+func (g *guestScreen) until(what string, always, ok func(*image.RGBA) error) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last error
+	for {
+		m, err := g.ch.Recv(ctx)
+		if err != nil {
+			g.t.Fatalf("%s: never seen (%v); last: %v", what, err, last)
+		}
+		fr, isFrame := m.(*wire.ScreenFrame)
+		if !isFrame {
+			continue
+		}
+		if _, err := g.dec.Decode(fr.Data); err != nil {
+			g.t.Fatalf("decode: %v", err)
+		}
+		img := g.dec.Image()
+		if err := always(img); err != nil {
+			g.t.Fatalf("frame %d: %v", fr.Seq, err)
+		}
+		if last = ok(img); last == nil {
+			return
+		}
+	}
+}
+
+type rgb struct{ r, g, b uint8 }
+
+func at(img *image.RGBA, x, y int) rgb {
+	i := img.PixOffset(x, y)
+	return rgb{img.Pix[i], img.Pix[i+1], img.Pix[i+2]}
+}
+
+// count counts pixels of colour c inside r.
+func count(img *image.RGBA, r image.Rectangle, c rgb) int {
+	n := 0
+	r = r.Intersect(img.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if at(img, x, y) == c {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// onlyBlack fails if any pixel of r, outside allowed, is not the mask colour.
+func onlyBlack(img *image.RGBA, r, allowed image.Rectangle) error {
+	r = r.Intersect(img.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if image.Pt(x, y).In(allowed) {
+				continue
+			}
+			if c := at(img, x, y); c != (rgb{}) {
+				return fmt.Errorf("pixel (%d,%d) = %v reached the guest outside the whitelisted window %v", x, y, c, allowed)
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	green = rgb{0, 0xff, 0}
+	red   = rgb{0xff, 0, 0}
+	blue  = rgb{0, 0, 0xff}
+)
+
+// Two real programs under Xvfb; the grant whitelists only xterm. The frames
+// the guest decodes never carry a pixel of xlogo's window, as it moves over
+// xterm and closes; pointer and keyboard input outside xterm is dropped.
+func TestWhitelistXvfb(t *testing.T) {
+	for _, bin := range []string{"xterm", "xlogo", "xdotool"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", bin)
+		}
+	}
+	x := captest.StartX(t, 640, 480)
+	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bg", "#00ff00", "-fg", "#00ff00", "-bw", "0")
+	xlogo := startClient(t, x, "xlogo", "-geometry", "200x200+400+40", "-bg", "#ff0000", "-fg", "#0000ff", "-bw", "0")
+	termR, logoR := geometry(t, x, xterm), geometry(t, x, xlogo)
+	if termR.Overlaps(logoR) || termR.Empty() || logoR.Empty() {
+		t.Fatalf("unexpected layout: xterm %v, xlogo %v", termR, logoR)
+	}
+
+	inj := &recordingInjector{}
+	f, _, dev := startHostWith(t, inj, func(o *Options) {
+		o.Capture = func() (capture.Capturer, error) { return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger}) }
+		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
+	})
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wl", Grant: whitelistGrant(t, f, "wl", dev,
+		[]policy.GrantApp{{Name: "Terminal", Executable: "XTerm", Path: "/usr/bin"}})})
+	_, chans := guestPeer(t, f, "wl")
+	scr := &guestScreen{t: t, ch: chans[wire.ChannelScreen], dec: codec.NewDecoder(codec.Limits{})}
+	t.Cleanup(func() { scr.dec.Close() })
+	noLogo := func(img *image.RGBA) error {
+		if n := count(img, img.Rect, red) + count(img, img.Rect, blue); n > 0 {
+			return fmt.Errorf("%d pixels of xlogo reached the guest", n)
+		}
+		return nil
+	}
+
+	// xterm shows; xlogo's window and the desktop are mask colour only.
+	termInner := termR.Inset(4)
+	scr.until("xterm visible, the rest masked", noLogo, func(img *image.RGBA) error {
+		if n := count(img, termInner, green); n != termInner.Dx()*termInner.Dy() {
+			return fmt.Errorf("xterm shows %d green pixels of %d", n, termInner.Dx()*termInner.Dy())
+		}
+		return onlyBlack(img, img.Rect, termR)
+	})
+
+	// xlogo moves over xterm's right part: the covered part is masked.
+	xdo(t, x, "windowmove", "--sync", xlogo.id, strconv.Itoa(termR.Min.X+termR.Dx()/2), strconv.Itoa(termR.Min.Y))
+	logoR = geometry(t, x, xlogo)
+	left := image.Rect(termR.Min.X, termR.Min.Y, logoR.Min.X, termR.Max.Y)
+	scr.until("xlogo over xterm masked", noLogo, func(img *image.RGBA) error {
+		if n := count(img, logoR.Intersect(termR), green); n != 0 {
+			return fmt.Errorf("%d pixels of xterm under xlogo still shown", n)
+		}
+		if n := count(img, left.Inset(4), green); n != left.Inset(4).Dx()*left.Inset(4).Dy() {
+			return fmt.Errorf("the uncovered part of xterm shows %d green pixels", n)
+		}
+		return onlyBlack(img, img.Rect, left)
+	})
+
+	// Input: the real pointer over xlogo, which has focus (no window
+	// manager: focus follows the pointer). Clicks, wheel, keys and moves
+	// into xlogo are dropped; nothing is injected.
+	center := logoR.Min.Add(logoR.Size().Div(2))
+	xdo(t, x, "mousemove", "--sync", strconv.Itoa(center.X), strconv.Itoa(center.Y))
+	in := chans[wire.ChannelInput]
+	for _, m := range []wire.Message{&wire.MouseButton{Button: 1, Down: true}, &wire.MouseWheel{DY: 1},
+		&wire.Key{Code: "KeyA", Down: true}, &wire.KeyTap{Code: "Enter"}, &wire.Text{Text: "rm -rf /"}} {
+		wantError(t, call(t, in, m), wire.ErrCodeDenied, m.Type(), "dropped by the host")
+	}
+	wantPong := func(id uint32) {
+		t.Helper()
+		if p := call(t, in, &wire.Ping{ID: id}); p.(*wire.Pong).ID != id {
+			t.Fatalf("pong %+v", p)
+		}
+	}
+	for _, p := range []image.Point{center, {termR.Max.X + 5, termR.Max.Y + 5}, {-1, -1}} {
+		if err := in.Send(&wire.MouseMove{X: int32(p.X), Y: int32(p.Y)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPong(1)
+	if n := inj.count(); n != 0 {
+		t.Fatalf("%d input events injected outside the whitelisted window", n)
+	}
+	// Over xterm's visible part: pointer and keyboard pass.
+	inTerm := left.Min.Add(image.Pt(10, 10))
+	xdo(t, x, "mousemove", "--sync", strconv.Itoa(inTerm.X), strconv.Itoa(inTerm.Y))
+	for _, m := range []wire.Message{&wire.MouseMove{X: int32(inTerm.X), Y: int32(inTerm.Y)}, &wire.MouseButton{Button: 1, Down: true},
+		&wire.MouseButton{Button: 1}, &wire.KeyTap{Code: "Enter"}} {
+		if err := in.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPong(2)
+	if n := inj.count(); n != 4 {
+		t.Fatalf("%d input events injected inside the whitelisted window, want 4", n)
+	}
+
+	// xlogo closes: xterm shows whole again.
+	if err := xlogo.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	scr.until("xterm whole again", noLogo, func(img *image.RGBA) error {
+		if n := count(img, termInner, green); n != termInner.Dx()*termInner.Dy() {
+			return fmt.Errorf("xterm shows %d green pixels of %d", n, termInner.Dx()*termInner.Dy())
+		}
+		return onlyBlack(img, img.Rect, termR)
+	})
+}
+
+// A whitelist naming another program masks everything, and a whitelist on a
+// host that cannot enumerate windows refuses the session.
+func TestWhitelistRefusedWhenUnenforceable(t *testing.T) {
+	f, _, dev := startHostWith(t, &recordingInjector{}, func(o *Options) {
+		o.Windows = func() (Windows, error) { return nil, fmt.Errorf("window enumeration: %w", errors.ErrUnsupported) }
+	})
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wl-no", Grant: whitelistGrant(t, f, "wl-no", dev,
+		[]policy.GrantApp{{Executable: "xterm"}})})
+	s := f.next(t, wire.SigError)
+	if s.Code != "grant_refused" || s.Session != "wl-no" || !strings.Contains(s.Message, "cannot enforce the application whitelist") {
+		t.Fatalf("got %+v, want the session refused because the whitelist cannot be enforced", s)
+	}
+	// Without a whitelist the same host still serves sessions.
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "plain", Grant: f.grant(t, "plain", dev,
+		[]string{string(policy.ViewScreen)}, time.Now().Add(time.Minute), f.key)})
+	_, chans := guestPeer(t, f, "plain")
+	recvType[*wire.ScreenFrame](t, chans[wire.ChannelScreen])
+}
