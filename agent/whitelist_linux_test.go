@@ -183,7 +183,9 @@ func TestWhitelistXvfb(t *testing.T) {
 
 	inj := &recordingInjector{}
 	f, _, dev := startHostWith(t, inj, func(o *Options) {
-		o.Capture = func() (capture.Capturer, error) { return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger}) }
+		o.Capture = func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger})
+		}
 		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
 	})
 	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wl", Grant: whitelistGrant(t, f, "wl", dev,
