@@ -421,20 +421,39 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 // the pointer is), keyboard input in the focused window. Errors deny.
 func (s *Session) whitelisted(m wire.Message) (bool, string) {
 	switch m := m.(type) {
-	case *wire.MouseMove:
-		ok, err := s.guard.pointerAllowed(image.Pt(int(m.X), int(m.Y)))
-		return ok && err == nil, "the pointer would leave the whitelisted applications"
-	case *wire.MouseButton, *wire.MouseWheel:
+	case *wire.MouseButton:
+		if !m.Down {
+			// A release never strands a button: X delivers it to the window
+			// that got the press (the implicit grab).
+			break
+		}
 		p, err := s.guard.w.Pointer()
 		if err != nil {
 			return false, "the pointer position is unknown"
 		}
 		ok, err := s.guard.pointerAllowed(p)
 		return ok && err == nil, "the pointer is outside the whitelisted applications"
-	default:
+	case *wire.Key:
+		if !m.Down {
+			break // a release types nothing; dropping it could leave a key held
+		}
+		ok, err := s.guard.keysAllowed()
+		return ok && err == nil, "the focused window is not a whitelisted application"
+	case *wire.MouseMove:
+		ok, err := s.guard.pointerAllowed(image.Pt(int(m.X), int(m.Y)))
+		return ok && err == nil, "the pointer would leave the whitelisted applications"
+	case *wire.MouseWheel:
+		p, err := s.guard.w.Pointer()
+		if err != nil {
+			return false, "the pointer position is unknown"
+		}
+		ok, err := s.guard.pointerAllowed(p)
+		return ok && err == nil, "the pointer is outside the whitelisted applications"
+	case *wire.KeyTap, *wire.Text:
 		ok, err := s.guard.keysAllowed()
 		return ok && err == nil, "the focused window is not a whitelisted application"
 	}
+	return true, ""
 }
 
 func (s *Session) refuse(ch *transport.Channel, t wire.MsgType, p policy.Permission) error {

@@ -168,7 +168,7 @@ var (
 // the guest decodes never carry a pixel of xlogo's window, as it moves over
 // xterm and closes; pointer and keyboard input outside xterm is dropped.
 func TestWhitelistXvfb(t *testing.T) {
-	for _, bin := range []string{"xterm", "xlogo", "xdotool"} {
+	for _, bin := range []string{"xterm", "xlogo", "xclock", "xdotool"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("%s not installed (scripts/deps.sh)", bin)
 		}
@@ -272,6 +272,20 @@ func TestWhitelistXvfb(t *testing.T) {
 		}
 		return onlyBlack(img, img.Rect, termR)
 	})
+
+	// A third program opens over xterm mid-session: masked from its first frame on.
+	at := termR.Min.Add(image.Pt(30, 30))
+	startClient(t, x, "xclock", "-geometry", fmt.Sprintf("100x100+%d+%d", at.X, at.Y), "-bg", "#ff0000", "-fg", "#0000ff", "-hd", "#0000ff", "-hl", "#0000ff", "-bw", "0")
+	clockR := image.Rect(at.X, at.Y, at.X+100, at.Y+100)
+	scr.until("xclock over xterm masked", noLogo, func(img *image.RGBA) error {
+		if n := count(img, clockR, green); n != 0 {
+			return fmt.Errorf("%d pixels of xterm under xclock still shown", n)
+		}
+		if n := count(img, image.Rect(termR.Min.X, termR.Min.Y, termR.Max.X, clockR.Min.Y).Inset(4), green); n == 0 {
+			return errors.New("xterm's uncovered top is not shown")
+		}
+		return onlyBlack(img, img.Rect, termR)
+	})
 }
 
 // A whitelist naming another program masks everything, and a whitelist on a
@@ -291,4 +305,33 @@ func TestWhitelistRefusedWhenUnenforceable(t *testing.T) {
 		[]string{string(policy.ViewScreen)}, time.Now().Add(time.Minute), f.key)})
 	_, chans := guestPeer(t, f, "plain")
 	recvType[*wire.ScreenFrame](t, chans[wire.ChannelScreen])
+}
+
+// The whitelist re-evaluates the window list twice per frame and once per
+// input event; this is what one evaluation costs with real clients.
+func BenchmarkWhitelistRefresh(b *testing.B) {
+	x := captest.StartX(b, 1280, 720)
+	for i := range 4 {
+		if _, err := x.Run(context.Background(), "xlogo", "-geometry", fmt.Sprintf("100x100+%d+10", i*120)); err != nil {
+			b.Skip(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := x.WaitWindow(ctx, "xlogo"); err != nil {
+		b.Fatal(err)
+	}
+	w, err := OpenWindows(WindowsOptions{Display: x.Display})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	g := newAppGuard(w, []policy.GrantApp{{Executable: "xterm"}}, nil)
+	for b.Loop() {
+		if _, err := g.refresh(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wins, _ := w.List()
+	b.ReportMetric(float64(len(wins)), "windows")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -31,6 +32,14 @@ type x11Windows struct {
 	wmPID   xproto.Atom
 	procDir string // "/proc"
 	closed  bool
+
+	// The list is kept between calls and rebuilt only after the root
+	// reported a change (SubstructureNotify: map, unmap, configure,
+	// restack, reparent, destroy of its children); executables are cached
+	// per top-level window until it is destroyed or reparented.
+	cache []TopWindow
+	dirty bool
+	exes  map[xproto.Window]string
 }
 
 func openWindows(o WindowsOptions) (Windows, error) {
@@ -38,7 +47,13 @@ func openWindows(o WindowsOptions) (Windows, error) {
 	if err != nil {
 		return nil, fmt.Errorf("X display: %w", err)
 	}
-	w := &x11Windows{conn: conn, root: xproto.Setup(conn).DefaultScreen(conn).Root, procDir: "/proc"}
+	w := &x11Windows{conn: conn, root: xproto.Setup(conn).DefaultScreen(conn).Root, procDir: "/proc",
+		dirty: true, exes: map[xproto.Window]string{}}
+	if err := xproto.ChangeWindowAttributesChecked(conn, w.root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskSubstructureNotify}).Check(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("X root events: %w", err)
+	}
 	if err := res.Init(conn); err == nil {
 		if v, err := res.QueryVersion(conn, 1, 2).Reply(); err == nil && (v.ServerMajor > 1 || v.ServerMinor >= 2) {
 			w.hasRes = true
@@ -64,8 +79,21 @@ func (w *x11Windows) List() ([]TopWindow, error) {
 	if w.closed {
 		return nil, errors.New("windows: closed")
 	}
+	// A round trip orders this call after everything the server did
+	// before it (a grab on another connection included): every change
+	// made so far has reached the event queue once the reply is here.
+	w.drain()
+	if _, err := xproto.GetInputFocus(w.conn).Reply(); err != nil {
+		return nil, fmt.Errorf("windows: sync: %w", err)
+	}
+	w.drain()
+	if !w.dirty {
+		return slices.Clone(w.cache), nil
+	}
+	w.dirty = false
 	tree, err := xproto.QueryTree(w.conn, w.root).Reply()
 	if err != nil {
+		w.dirty = true
 		return nil, fmt.Errorf("windows: query tree: %w", err)
 	}
 	// Pipeline the per-window requests: one round trip for all of them.
@@ -88,9 +116,37 @@ func (w *x11Windows) List() ([]TopWindow, error) {
 		}
 		bw := int(g.BorderWidth) * 2
 		r := image.Rect(int(g.X), int(g.Y), int(g.X)+int(g.Width)+bw, int(g.Y)+int(g.Height)+bw)
-		out = append(out, TopWindow{ID: uint64(c), Rect: r, Exe: w.exe(w.client(c, 2))})
+		exe, ok := w.exes[c]
+		if !ok {
+			if exe = w.exe(w.client(c, 2)); exe != "" {
+				w.exes[c] = exe
+			} else {
+				w.dirty = true // may be resolvable later (_NET_WM_PID set after mapping)
+			}
+		}
+		out = append(out, TopWindow{ID: uint64(c), Rect: r, Exe: exe})
 	}
-	return out, nil
+	w.cache = out
+	return slices.Clone(out), nil
+}
+
+// drain consumes the queued root events. Called often enough (every frame
+// and input event) that xgb's 5000-event queue never fills.
+func (w *x11Windows) drain() {
+	for {
+		ev, xerr := w.conn.PollForEvent()
+		if ev == nil && xerr == nil {
+			return
+		}
+		w.dirty = true
+		switch e := ev.(type) {
+		case xproto.DestroyNotifyEvent:
+			delete(w.exes, e.Window)
+		case xproto.ReparentNotifyEvent:
+			delete(w.exes, e.Window)
+			delete(w.exes, e.Parent)
+		}
+	}
 }
 
 // client finds the application's window under a top-level one: the
