@@ -422,9 +422,11 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 func (s *Session) whitelisted(m wire.Message) (bool, string) {
 	switch m := m.(type) {
 	case *wire.MouseButton:
-		if !m.Down {
-			// A release never strands a button: X delivers it to the window
-			// that got the press (the implicit grab).
+		// The release of a press that was let through passes wherever the
+		// pointer is, so no button stays held (X delivers it to the window
+		// that got the press); any other release is checked like a press.
+		id := fmt.Sprintf("button %d", m.Button)
+		if !m.Down && s.guard.release(id) {
 			break
 		}
 		p, err := s.guard.w.Pointer()
@@ -432,13 +434,20 @@ func (s *Session) whitelisted(m wire.Message) (bool, string) {
 			return false, "the pointer position is unknown"
 		}
 		ok, err := s.guard.pointerAllowed(p)
-		return ok && err == nil, "the pointer is outside the whitelisted applications"
+		if ok = ok && err == nil; ok && m.Down {
+			s.guard.press(id)
+		}
+		return ok, "the pointer is outside the whitelisted applications"
 	case *wire.Key:
-		if !m.Down {
-			break // a release types nothing; dropping it could leave a key held
+		id := "key " + m.Code
+		if !m.Down && s.guard.release(id) {
+			break
 		}
 		ok, err := s.guard.keysAllowed()
-		return ok && err == nil, "the focused window is not a whitelisted application"
+		if ok = ok && err == nil; ok && m.Down {
+			s.guard.press(id)
+		}
+		return ok, "the focused window is not a whitelisted application"
 	case *wire.MouseMove:
 		ok, err := s.guard.pointerAllowed(image.Pt(int(m.X), int(m.Y)))
 		return ok && err == nil, "the pointer would leave the whitelisted applications"

@@ -67,10 +67,26 @@ type appGuard struct {
 	exeOK   map[string]bool // executable path → allowed (paths are stable)
 	region  []image.Rectangle
 	allowed map[uint64]bool // top-level windows of allowed applications
+	held    map[string]bool // buttons and keys pressed with the whitelist's consent
 }
 
 func newAppGuard(w Windows, apps []policy.GrantApp, log *slog.Logger) *appGuard {
-	return &appGuard{w: w, apps: apps, getenv: os.Getenv, log: log, exeOK: map[string]bool{}}
+	return &appGuard{w: w, apps: apps, getenv: os.Getenv, log: log, exeOK: map[string]bool{}, held: map[string]bool{}}
+}
+
+func (g *appGuard) press(id string) {
+	g.mu.Lock()
+	g.held[id] = true
+	g.mu.Unlock()
+}
+
+// release reports whether id was pressed with consent, and forgets it.
+func (g *appGuard) release(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ok := g.held[id]
+	delete(g.held, id)
+	return ok
 }
 
 // refresh lists the windows and recomputes what is visible and allowed.

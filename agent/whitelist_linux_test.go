@@ -3,18 +3,23 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/capture/codec"
+	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
@@ -334,4 +339,165 @@ func BenchmarkWhitelistRefresh(b *testing.B) {
 	}
 	wins, _ := w.List()
 	b.ReportMetric(float64(len(wins)), "windows")
+}
+
+// xevLog records the kinds of events a real xev window receives.
+type xevLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *xevLog) snapshot() []string { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.events) }
+
+var xevEvent = regexp.MustCompile(`^(ButtonPress|ButtonRelease|KeyPress|KeyRelease) event`)
+
+func startXev(t *testing.T, x *xvfb.Server, geom string) (xwin, *xevLog) {
+	t.Helper()
+	cmd := x.Command(context.Background(), "xev", "-name", "xev", "-geometry", geom, "-event", "button", "-event", "keyboard")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	l := &xevLog{}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := xevEvent.FindStringSubmatch(sc.Text()); m != nil {
+				l.mu.Lock()
+				l.events = append(l.events, m[1])
+				l.mu.Unlock()
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id, err := x.WaitWindow(ctx, "^xev$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xwin{id: id, cmd: cmd}, l
+}
+
+// Real input (XTEST through the input package) into real windows: with
+// only xterm whitelisted, a real xev window next to it receives no click,
+// wheel or key; the pointer does not move onto it. Whitelisting xev in a
+// second session lets the same input through, so the first result is not
+// an artefact of the setup.
+func TestWhitelistRealInput(t *testing.T) {
+	for _, bin := range []string{"xterm", "xev", "xdotool"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", bin)
+		}
+	}
+	x := captest.StartX(t, 640, 480)
+	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")
+	xev, seen := startXev(t, x, "200x200+400+40")
+	termR, xevR := geometry(t, x, xterm), geometry(t, x, xev)
+	if termR.Overlaps(xevR) {
+		t.Fatalf("unexpected layout: xterm %v, xev %v", termR, xevR)
+	}
+	probe, err := input.Open(input.Options{Display: x.Display})
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("no input injection in this build: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
+	f, _, dev := startHostWith(t, nil, func(o *Options) {
+		o.Input = func() (input.Injector, error) { return input.Open(input.Options{Display: x.Display, Logger: o.Logger}) }
+		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
+	})
+	mouse := func() image.Point {
+		var p image.Point
+		fmt.Sscanf(xdo(t, x, "getmouselocation"), "x:%d y:%d", &p.X, &p.Y)
+		return p
+	}
+	inXev := xevR.Min.Add(xevR.Size().Div(2))
+	burst := []wire.Message{&wire.MouseButton{Button: 1, Down: true}, &wire.MouseButton{Button: 1},
+		&wire.MouseWheel{DY: 1}, &wire.KeyTap{Code: "KeyA"}, &wire.Key{Code: "KeyB", Down: true}, &wire.Key{Code: "KeyB"}}
+
+	for i, c := range []struct {
+		exe  string
+		want []string // what xev sees
+	}{
+		{"xterm", nil},
+		{"xev", []string{"ButtonPress", "ButtonRelease", "ButtonPress", "ButtonRelease", "KeyPress", "KeyRelease", "KeyPress", "KeyRelease"}},
+	} {
+		sid := fmt.Sprintf("real-%d", i)
+		f.push(&wire.Signal{Type: wire.SigGrant, Session: sid, Grant: whitelistGrant(t, f, sid, dev, []policy.GrantApp{{Executable: c.exe}})})
+		p, chans := guestPeer(t, f, sid)
+		in := chans[wire.ChannelInput]
+		// The technician moves the pointer onto xev from inside xterm.
+		start := termR.Min.Add(image.Pt(10, 10))
+		xdo(t, x, "mousemove", "--sync", strconv.Itoa(start.X), strconv.Itoa(start.Y))
+		if err := in.Send(&wire.MouseMove{X: int32(inXev.X), Y: int32(inXev.Y)}); err != nil {
+			t.Fatal(err)
+		}
+		if pong := call(t, in, &wire.Ping{ID: 1}); pong.(*wire.Pong).ID != 1 {
+			t.Fatalf("pong %+v", pong)
+		}
+		wantAt := start
+		if c.want != nil {
+			wantAt = inXev
+		}
+		if got := mouse(); got != wantAt {
+			t.Fatalf("whitelist %s: pointer at %v after a move to xev, want %v", c.exe, got, wantAt)
+		}
+		// The local user puts the pointer (and so the focus) on xev; it is
+		// there already if the technician's move passed (--sync would wait
+		// for a motion that never comes).
+		if mouse() != inXev {
+			xdo(t, x, "mousemove", "--sync", strconv.Itoa(inXev.X), strconv.Itoa(inXev.Y))
+		}
+		before := len(seen.snapshot())
+		for _, m := range burst {
+			if err := in.Send(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := in.Send(&wire.Ping{ID: 2}); err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for done := false; !done; {
+			switch m := recvType[wire.Message](t, in).(type) {
+			case *wire.Pong:
+				done = true
+			case *wire.Error:
+				if m.Code != wire.ErrCodeDenied {
+					t.Fatalf("whitelist %s: %+v", c.exe, m)
+				}
+				refused++
+			}
+		}
+		if wantRefused := map[bool]int{true: len(burst), false: 0}[c.want == nil]; refused != wantRefused {
+			t.Fatalf("whitelist %s: %d inputs refused, want %d", c.exe, refused, wantRefused)
+		}
+		// An allowed burst must show up at xev; a refused one must not. A
+		// marker click by xdotool after the burst bounds the wait without
+		// timing: once xev reports it, anything injected before it is in.
+		xdo(t, x, "click", "3")
+		var got []string
+		marked := false
+		for deadline := time.Now().Add(20 * time.Second); !marked && time.Now().Before(deadline); {
+			ev := seen.snapshot()[before:]
+			if n := len(ev); n >= 2+len(c.want) && ev[n-1] == "ButtonRelease" && ev[n-2] == "ButtonPress" {
+				got, marked = ev[:n-2], true
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling xev's output, not synchronising
+		}
+		if !marked {
+			t.Fatalf("whitelist %s: xev never reported the marker click; saw %q", c.exe, seen.snapshot()[before:])
+		}
+		if !slices.Equal(got, c.want) {
+			t.Fatalf("whitelist %s: xev saw %q, want %q", c.exe, got, c.want)
+		}
+		p.Close()
+	}
 }
