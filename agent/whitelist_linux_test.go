@@ -69,21 +69,27 @@ func xdo(t *testing.T, x *xvfb.Server, args ...string) string {
 	return string(out)
 }
 
-// geometry is the window's outer rectangle in root coordinates.
+// geometry is the window's rectangle in root coordinates (inside its
+// border), from xwininfo, which also gets it right for windows reparented
+// into a window manager's frame.
 func geometry(t *testing.T, x *xvfb.Server, w xwin) image.Rectangle {
 	t.Helper()
+	out, err := x.Command(context.Background(), "xwininfo", "-id", w.id).Output()
+	if err != nil {
+		t.Fatalf("xwininfo: %v", err)
+	}
 	var v [4]int
-	for _, line := range strings.Split(xdo(t, x, "getwindowgeometry", "--shell", w.id), "\n") {
-		k, val, _ := strings.Cut(line, "=")
-		n, _ := strconv.Atoi(val)
+	for _, line := range strings.Split(string(out), "\n") {
+		k, val, _ := strings.Cut(strings.TrimSpace(line), ":")
+		n, _ := strconv.Atoi(strings.TrimSpace(val))
 		switch k {
-		case "X":
+		case "Absolute upper-left X":
 			v[0] = n
-		case "Y":
+		case "Absolute upper-left Y":
 			v[1] = n
-		case "WIDTH":
+		case "Width":
 			v[2] = n
-		case "HEIGHT":
+		case "Height":
 			v[3] = n
 		}
 	}
@@ -173,7 +179,7 @@ var (
 // the guest decodes never carry a pixel of xlogo's window, as it moves over
 // xterm and closes; pointer and keyboard input outside xterm is dropped.
 func TestWhitelistXvfb(t *testing.T) {
-	for _, bin := range []string{"xterm", "xlogo", "xclock", "xdotool"} {
+	for _, bin := range []string{"xterm", "xlogo", "xclock", "xdotool", "xwininfo"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("%s not installed (scripts/deps.sh)", bin)
 		}
@@ -388,7 +394,7 @@ func startXev(t *testing.T, x *xvfb.Server, geom string) (xwin, *xevLog) {
 // second session lets the same input through, so the first result is not
 // an artefact of the setup.
 func TestWhitelistRealInput(t *testing.T) {
-	for _, bin := range []string{"xterm", "xev", "xdotool"} {
+	for _, bin := range []string{"xterm", "xev", "xdotool", "xwininfo"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("%s not installed (scripts/deps.sh)", bin)
 		}
@@ -499,5 +505,84 @@ func TestWhitelistRealInput(t *testing.T) {
 			t.Fatalf("whitelist %s: xev saw %q, want %q", c.exe, got, c.want)
 		}
 		p.Close()
+	}
+}
+
+// Under a real window manager (openbox) top-level windows are its frames
+// and the clients are reparented into them: the whitelist still finds each
+// frame's application, masks the other program's frame and client, and
+// follows the keyboard focus the window manager gives.
+func TestWhitelistUnderWindowManager(t *testing.T) {
+	for _, bin := range []string{"openbox", "xterm", "xlogo", "xdotool", "xprop", "xwininfo"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", bin)
+		}
+	}
+	x := captest.StartX(t, 640, 480)
+	if _, err := x.Run(context.Background(), "openbox", "--sm-disable"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		out, _ := x.Command(context.Background(), "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").Output()
+		if strings.Contains(string(out), "window id") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("openbox did not start")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the root property, not synchronising
+	}
+	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+40", "-bg", "#00ff00", "-fg", "#00ff00", "-bw", "0")
+	xlogo := startClient(t, x, "xlogo", "-geometry", "200x200+200+100", "-bg", "#ff0000", "-fg", "#0000ff", "-bw", "0")
+	termR, logoR := geometry(t, x, xterm), geometry(t, x, xlogo)
+	if !termR.Overlaps(logoR) {
+		t.Fatalf("want xlogo over part of xterm: xterm %v, xlogo %v", termR, logoR)
+	}
+
+	inj := &recordingInjector{}
+	f, _, dev := startHostWith(t, inj, func(o *Options) {
+		o.Capture = func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger})
+		}
+		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
+	})
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wm", Grant: whitelistGrant(t, f, "wm", dev, []policy.GrantApp{{Executable: "xterm"}})})
+	_, chans := guestPeer(t, f, "wm")
+	scr := &guestScreen{t: t, ch: chans[wire.ChannelScreen], dec: codec.NewDecoder(codec.Limits{})}
+	t.Cleanup(func() { scr.dec.Close() })
+	noLogo := func(img *image.RGBA) error {
+		if n := count(img, img.Rect, red) + count(img, img.Rect, blue); n > 0 {
+			return fmt.Errorf("%d pixels of xlogo reached the guest", n)
+		}
+		return nil
+	}
+	visible := image.Rect(termR.Min.X, termR.Min.Y, logoR.Min.X, termR.Max.Y).Inset(4)
+	scr.until("xterm's uncovered part shown, xlogo masked", noLogo, func(img *image.RGBA) error {
+		if n := count(img, visible, green); n != visible.Dx()*visible.Dy() {
+			return fmt.Errorf("xterm's uncovered part shows %d green pixels of %d", n, visible.Dx()*visible.Dy())
+		}
+		// xlogo's client and its frame's title bar (openbox draws about
+		// 20 pixels above the client) are masked.
+		title := image.Rect(logoR.Min.X, logoR.Min.Y-10, logoR.Max.X, logoR.Min.Y)
+		if err := onlyBlack(img, title, image.Rectangle{}); err != nil {
+			return err
+		}
+		return onlyBlack(img, logoR, image.Rectangle{})
+	})
+
+	// Focus on xlogo (the window manager focused the newest window; make
+	// sure): keys dropped. Focus on xterm: keys pass.
+	in := chans[wire.ChannelInput]
+	xdo(t, x, "windowactivate", "--sync", xlogo.id)
+	wantError(t, call(t, in, &wire.KeyTap{Code: "KeyA"}), wire.ErrCodeDenied, wire.TypeKeyTap, "focused window")
+	xdo(t, x, "windowactivate", "--sync", xterm.id)
+	if err := in.Send(&wire.Text{Text: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, isPong := call(t, in, &wire.Ping{ID: 3}).(*wire.Pong); !isPong || p.ID != 3 {
+		t.Fatalf("keys to the focused xterm: got %+v before the pong", p)
+	}
+	if n := inj.count(); n != 1 {
+		t.Fatalf("%d key events injected, want 1", n)
 	}
 }

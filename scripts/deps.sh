@@ -9,7 +9,7 @@ BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
 # slapd + ldap-utils: the LDAP tests run a private slapd on free 127.0.0.1
 # ports (internal/slapdtest); they never use the system one Debian's package
 # may start on port 389 (`systemctl disable --now slapd` if unwanted).
-TEST=(xvfb xterm xdotool x11-utils x11-apps slapd ldap-utils rpm msitools wixl)
+TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl)
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
