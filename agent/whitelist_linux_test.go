@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jezek/xgb/xproto"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/capture/codec"
@@ -584,5 +587,106 @@ func TestWhitelistUnderWindowManager(t *testing.T) {
 	}
 	if n := inj.count(); n != 1 {
 		t.Fatalf("%d key events injected, want 1", n)
+	}
+}
+
+// The X11 enumeration itself: stacking order, geometry and the executable
+// behind each window, from the X server's own record of the client's PID
+// (X-Resource) and, on servers without it, from _NET_WM_PID.
+func TestX11WindowsList(t *testing.T) {
+	for _, bin := range []string{"xterm", "xlogo", "xdotool", "xwininfo"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", bin)
+		}
+	}
+	x := captest.StartX(t, 640, 480)
+	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")
+	xlogo := startClient(t, x, "xlogo", "-geometry", "100x100+100+50", "-bw", "0")
+	w, err := OpenWindows(WindowsOptions{Display: x.Display})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	xw := w.(*x11Windows)
+	if !xw.hasRes {
+		t.Fatal("Xvfb offers X-Resource 1.2; the enumeration did not use it")
+	}
+	exe := func(name string) string {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return real
+	}
+	find := func(wins []TopWindow, id string) (int, TopWindow) {
+		n, _ := strconv.ParseUint(id, 10, 64)
+		for i, win := range wins {
+			if win.ID == n {
+				return i, win
+			}
+		}
+		t.Fatalf("window %s not listed: %+v", id, wins)
+		return 0, TopWindow{}
+	}
+	wins, err := w.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, term := find(wins, xterm.id)
+	il, logo := find(wins, xlogo.id)
+	if il < it {
+		t.Errorf("xlogo (started last, on top) listed below xterm: %+v", wins)
+	}
+	if term.Exe != exe("xterm") || logo.Exe != exe("xlogo") {
+		t.Errorf("executables %q, %q; want %q, %q", term.Exe, logo.Exe, exe("xterm"), exe("xlogo"))
+	}
+	if term.Rect != geometry(t, x, xterm) || logo.Rect != geometry(t, x, xlogo) {
+		t.Errorf("rectangles %v, %v; xwininfo says %v, %v", term.Rect, logo.Rect, geometry(t, x, xterm), geometry(t, x, xlogo))
+	}
+	// Raising xterm reorders the list (a restack event, not a new window).
+	xdo(t, x, "windowraise", xterm.id)
+	wins, err = w.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := find(wins, xterm.id); it != len(wins)-1 {
+		t.Errorf("raised xterm is not on top: %+v", wins)
+	}
+	// Unmapped windows are not listed.
+	xdo(t, x, "windowunmap", "--sync", xlogo.id)
+	wins, err = w.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, win := range wins {
+		if strconv.FormatUint(win.ID, 10) == xlogo.id {
+			t.Errorf("unmapped xlogo still listed")
+		}
+	}
+
+	// Without X-Resource only the client's own _NET_WM_PID counts: xterm
+	// sets it; a window without it has no known executable (masked).
+	xw.mu.Lock()
+	xw.hasRes, xw.dirty, xw.exes = false, true, map[xproto.Window]string{}
+	xw.mu.Unlock()
+	wins, err = w.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, term := find(wins, xterm.id); term.Exe != exe("xterm") {
+		t.Errorf("xterm via _NET_WM_PID: %q", term.Exe)
+	}
+	// Focus follows the pointer without a window manager.
+	r := geometry(t, x, xterm)
+	xdo(t, x, "mousemove", "--sync", strconv.Itoa(r.Min.X+5), strconv.Itoa(r.Min.Y+5))
+	if id, err := w.Focused(); err != nil || strconv.FormatUint(id, 10) != xterm.id {
+		t.Errorf("Focused = %d, %v; want xterm %s", id, err, xterm.id)
+	}
+	if p, err := w.Pointer(); err != nil || p != r.Min.Add(image.Pt(5, 5)) {
+		t.Errorf("Pointer = %v, %v", p, err)
 	}
 }
