@@ -427,7 +427,7 @@ func (s *Session) whitelisted(m wire.Message) (bool, string) {
 		// that got the press); any other release is checked like a press.
 		id := fmt.Sprintf("button %d", m.Button)
 		if !m.Down && s.guard.release(id) {
-			break
+			return true, ""
 		}
 		p, err := s.guard.w.Pointer()
 		if err != nil {
@@ -441,7 +441,7 @@ func (s *Session) whitelisted(m wire.Message) (bool, string) {
 	case *wire.Key:
 		id := "key " + m.Code
 		if !m.Down && s.guard.release(id) {
-			break
+			return true, ""
 		}
 		ok, err := s.guard.keysAllowed()
 		if ok = ok && err == nil; ok && m.Down {
@@ -462,7 +462,7 @@ func (s *Session) whitelisted(m wire.Message) (bool, string) {
 		ok, err := s.guard.keysAllowed()
 		return ok && err == nil, "the focused window is not a whitelisted application"
 	}
-	return true, ""
+	return false, "this input is not supported with an application whitelist"
 }
 
 func (s *Session) refuse(ch *transport.Channel, t wire.MsgType, p policy.Permission) error {
