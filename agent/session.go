@@ -388,6 +388,7 @@ func (s *Session) handle(ch *transport.Channel, m wire.Message) error {
 					return nil // hovering outside is routine: dropped quietly
 				}
 				s.log.Info("input dropped by the application whitelist", "message", fmt.Sprintf("0x%02x", uint8(m.Type())), "why", why)
+				s.h.event(Event{Kind: "refused", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "whitelist: " + why})
 				return ch.Send(&wire.Error{Code: wire.ErrCodeDenied, Ref: m.Type(), Message: "dropped by the host: " + why})
 			}
 		}
