@@ -195,12 +195,13 @@ func TestWhitelistXvfb(t *testing.T) {
 		t.Fatalf("unexpected layout: xterm %v, xlogo %v", termR, logoR)
 	}
 
-	inj := &recordingInjector{}
+	inj, events := &recordingInjector{}, &eventLog{}
 	f, _, dev := startHostWith(t, inj, func(o *Options) {
 		o.Capture = func() (capture.Capturer, error) {
 			return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger})
 		}
 		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
+		o.OnEvent = events.add
 	})
 	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wl", Grant: whitelistGrant(t, f, "wl", dev,
 		[]policy.GrantApp{{Name: "Terminal", Executable: "XTerm", Path: "/usr/bin"}})})
@@ -261,6 +262,9 @@ func TestWhitelistXvfb(t *testing.T) {
 	wantPong(1)
 	if n := inj.count(); n != 0 {
 		t.Fatalf("%d input events injected outside the whitelisted window", n)
+	}
+	if n := events.count("refused"); n != 5 {
+		t.Fatalf("%d refusals reported, want 5 (moves are dropped quietly)", n)
 	}
 	// Over xterm's visible part: pointer and keyboard pass.
 	inTerm := left.Min.Add(image.Pt(10, 10))
