@@ -48,6 +48,9 @@ type Options struct {
 	// Capture and Input open the platform's screen and input for a session.
 	Capture func() (capture.Capturer, error)
 	Input   func() (input.Injector, error)
+	// Windows opens the window enumeration that enforces a grant's
+	// application whitelist; nil = OpenWindows on $DISPLAY.
+	Windows func() (Windows, error)
 	// Inventory describes the machine; called at each (re)connection.
 	Inventory func() *wire.Inventory
 	// WaitPending: keep retrying while the device is pending (service mode)
@@ -379,6 +382,10 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 	}
 	conn := h.conn
 	h.mu.Unlock()
+	var guard *appGuard
+	if err == nil && g.Whitelist != nil {
+		guard, err = h.openGuard(g)
+	}
 	if err != nil {
 		h.log.Warn("grant refused", "session", s.Session, "err", err)
 		h.event(Event{Kind: "refused", SessionID: s.Session, Detail: err.Error()})
@@ -400,11 +407,15 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 		return c.Send(sctx, sig)
 	}
 	sess := newSession(h, g, send)
+	sess.guard = guard
 	h.mu.Lock()
 	h.sessions[g.SessionID] = sess
 	h.mu.Unlock()
 	go func() {
 		err := sess.run(ctx)
+		if guard != nil {
+			guard.w.Close()
+		}
 		h.mu.Lock()
 		delete(h.sessions, g.SessionID)
 		h.mu.Unlock()

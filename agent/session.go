@@ -62,6 +62,7 @@ type Session struct {
 	chatSeq atomic.Uint32
 	powerMu sync.Mutex // one power action at a time
 	desk    *localDesk // clipboard, input lock, blank screen
+	guard   *appGuard  // the grant's application whitelist; nil = none
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -289,9 +290,21 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			enc.ForceKeyframe()
 		}
 		r := s.region(capt)
+		var allowed []image.Rectangle
+		if s.guard != nil {
+			if allowed, err = s.guard.refresh(); err != nil {
+				return fmt.Errorf("%w: %w", ErrWhitelistUnenforceable, err)
+			}
+		}
 		captured := time.Now()
 		if frame, err = capt.Grab(r, frame); err != nil {
 			return fmt.Errorf("agent: capture: %w", err)
+		}
+		// Masked before encoding: other applications' pixels never leave.
+		if s.guard != nil {
+			if err := s.guard.maskFrame(frame, r.Min, allowed); err != nil {
+				return fmt.Errorf("%w: %w", ErrWhitelistUnenforceable, err)
+			}
 		}
 		data, err := enc.Encode(frame)
 		if err != nil {
@@ -390,6 +403,16 @@ func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Mess
 		if !s.perms.Has(policy.KeyboardMouse) {
 			return s.refuse(ch, m.Type(), policy.KeyboardMouse)
 		}
+		if s.guard != nil {
+			if ok, why := s.whitelisted(m); !ok {
+				if _, move := m.(*wire.MouseMove); move {
+					return nil // hovering outside is routine: dropped quietly
+				}
+				s.log.Info("input dropped by the application whitelist", "message", fmt.Sprintf("0x%02x", uint8(m.Type())), "why", why)
+				s.h.event(Event{Kind: "refused", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "whitelist: " + why})
+				return ch.Send(&wire.Error{Code: wire.ErrCodeDenied, Ref: m.Type(), Message: "dropped by the host: " + why})
+			}
+		}
 		err := s.inject(m)
 		s.kicked()
 		if err != nil {
@@ -446,6 +469,55 @@ func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Mess
 		}
 		return ch.Send(&wire.Error{Code: wire.ErrCodeUnsupported, Ref: m.Type(), Message: "not supported by this host"})
 	}
+}
+
+// whitelisted reports whether input m would land in a whitelisted
+// application: pointer input at its position (a move's target, else where
+// the pointer is), keyboard input in the focused window. Errors deny.
+func (s *Session) whitelisted(m wire.Message) (bool, string) {
+	switch m := m.(type) {
+	case *wire.MouseButton:
+		// The release of a press that was let through passes wherever the
+		// pointer is, so no button stays held (X delivers it to the window
+		// that got the press); any other release is checked like a press.
+		id := fmt.Sprintf("button %d", m.Button)
+		if !m.Down && s.guard.release(id) {
+			return true, ""
+		}
+		p, err := s.guard.w.Pointer()
+		if err != nil {
+			return false, "the pointer position is unknown"
+		}
+		ok, err := s.guard.pointerAllowed(p)
+		if ok = ok && err == nil; ok && m.Down {
+			s.guard.press(id)
+		}
+		return ok, "the pointer is outside the whitelisted applications"
+	case *wire.Key:
+		id := "key " + m.Code
+		if !m.Down && s.guard.release(id) {
+			return true, ""
+		}
+		ok, err := s.guard.keysAllowed()
+		if ok = ok && err == nil; ok && m.Down {
+			s.guard.press(id)
+		}
+		return ok, "the focused window is not a whitelisted application"
+	case *wire.MouseMove:
+		ok, err := s.guard.pointerAllowed(image.Pt(int(m.X), int(m.Y)))
+		return ok && err == nil, "the pointer would leave the whitelisted applications"
+	case *wire.MouseWheel:
+		p, err := s.guard.w.Pointer()
+		if err != nil {
+			return false, "the pointer position is unknown"
+		}
+		ok, err := s.guard.pointerAllowed(p)
+		return ok && err == nil, "the pointer is outside the whitelisted applications"
+	case *wire.KeyTap, *wire.Text:
+		ok, err := s.guard.keysAllowed()
+		return ok && err == nil, "the focused window is not a whitelisted application"
+	}
+	return false, "this input is not supported with an application whitelist"
 }
 
 func (s *Session) refuse(ch *transport.Channel, t wire.MsgType, p policy.Permission) error {

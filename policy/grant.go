@@ -26,6 +26,52 @@ type Grant struct {
 	IssuedAt    int64       `json:"iat"` // unix seconds
 	ExpiresAt   int64       `json:"exp"` // the session must start before this
 	ICEServers  []ICEServer `json:"ice,omitempty"`
+	// Whitelist, when present, limits the session to the windows of these
+	// applications (spec 4.4.11): the host masks and ignores everything
+	// else. Absent (nil) means no restriction; present and empty is
+	// malformed, so a whitelist can never silently become "allow all". Old
+	// grants carry no "wl" key and verify unchanged.
+	Whitelist []GrantApp `json:"wl,omitempty"`
+}
+
+// GrantApp is one whitelisted application: its executable's file name
+// (matched case-insensitively) and, when Path is set, the folder it must run
+// from, which may contain environment variables (%windir%\system32,
+// $HOME/bin) expanded on the host.
+type GrantApp struct {
+	Name       string `json:"name,omitempty"`
+	Executable string `json:"exe"`
+	Path       string `json:"path,omitempty"`
+}
+
+// GrantWhitelist converts a policy decision's whitelist for a grant: nil
+// stays nil (no restriction).
+func GrantWhitelist(apps []App) []GrantApp {
+	if apps == nil {
+		return nil
+	}
+	out := make([]GrantApp, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, GrantApp{Name: a.Name, Executable: a.Executable, Path: a.Path})
+	}
+	return out
+}
+
+// validWhitelist rejects a present but empty whitelist and entries without
+// an executable name: either would be ambiguous on the host.
+func validWhitelist(w []GrantApp) error {
+	if w == nil {
+		return nil
+	}
+	if len(w) == 0 {
+		return errors.New("grant: whitelist present but empty")
+	}
+	for i, a := range w {
+		if strings.TrimSpace(a.Executable) == "" || strings.ContainsAny(a.Executable, "/\\\x00") {
+			return fmt.Errorf("grant: whitelist entry %d has no valid executable name (%q)", i, a.Executable)
+		}
+	}
+	return nil
 }
 
 // GrantUser is the technician, as shown to the local user.
@@ -70,6 +116,9 @@ func Sign(g *Grant, key ed25519.PrivateKey) (string, error) {
 		return "", errors.New("grant: invalid signing key")
 	}
 	if _, err := ParseSet(g.Permissions); err != nil {
+		return "", err
+	}
+	if err := validWhitelist(g.Whitelist); err != nil {
 		return "", err
 	}
 	payload, err := json.Marshal(g)
@@ -120,6 +169,9 @@ func Verify(token string, relayKey ed25519.PublicKey, deviceID string, now time.
 		return nil, fmt.Errorf("%w: missing session, device or user", ErrGrantMalformed)
 	}
 	if _, err := ParseSet(g.Permissions); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGrantMalformed, err)
+	}
+	if err := validWhitelist(g.Whitelist); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrGrantMalformed, err)
 	}
 	if g.DeviceID != deviceID {

@@ -305,3 +305,77 @@ func FuzzVerifyGrant(f *testing.F) {
 		}
 	})
 }
+
+func TestGrantWhitelist(t *testing.T) {
+	// A grant without a whitelist has no "wl" key: grants signed before the
+	// field existed (and by relays that never set it) verify unchanged.
+	old := mustSign(t, testGrant(), relayPriv)
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.SplitN(old, ".", 2)[0])
+	if bytes.Contains(payload, []byte(`"wl"`)) {
+		t.Fatalf("unrestricted grant carries a whitelist key: %s", payload)
+	}
+	if g, err := Verify(old, relayPub, "dev-1", t0); err != nil || g.Whitelist != nil {
+		t.Fatalf("Verify = %+v, %v; want no whitelist", g, err)
+	}
+
+	g := testGrant()
+	g.Whitelist = GrantWhitelist([]App{{Name: "Terminal", Executable: "xterm", Path: "$HOME/bin"},
+		{Name: "Notepad", Executable: "notepad.exe", Path: `%windir%\system32`}})
+	tok := mustSign(t, g, relayPriv)
+	got, err := Verify(tok, relayPub, "dev-1", t0)
+	if err != nil || !reflect.DeepEqual(got.Whitelist, g.Whitelist) {
+		t.Fatalf("Verify = %+v, %v; want whitelist %+v", got, err, g.Whitelist)
+	}
+	p, s, _ := strings.Cut(tok, ".")
+	payload, _ = base64.RawURLEncoding.DecodeString(p)
+	if !bytes.Contains(payload, []byte(`"wl":[{"name":"Terminal","exe":"xterm","path":"$HOME/bin"}`)) {
+		t.Fatalf("whitelist wire form changed: %s", payload)
+	}
+	// Tampering with the whitelist (widening it, or dropping it) breaks the signature.
+	for name, edit := range map[string]func([]byte) []byte{
+		"widened":  func(b []byte) []byte { return bytes.Replace(b, []byte(`"exe":"xterm"`), []byte(`"exe":"bash"`), 1) },
+		"path cut": func(b []byte) []byte { return bytes.Replace(b, []byte(`,"path":"$HOME/bin"`), nil, 1) },
+		"dropped": func(b []byte) []byte {
+			i := bytes.Index(b, []byte(`,"wl":`))
+			return append(append([]byte(nil), b[:i]...), '}')
+		},
+	} {
+		forged := base64.RawURLEncoding.EncodeToString(edit(payload)) + "." + s
+		if forged == tok {
+			t.Fatalf("%s: edit did not change the payload", name)
+		}
+		if _, err := Verify(forged, relayPub, "dev-1", t0); !errors.Is(err, ErrGrantSignature) {
+			t.Errorf("%s whitelist: Verify = %v, want ErrGrantSignature", name, err)
+		}
+	}
+
+	// Present but empty, or entries without a usable executable, are
+	// refused when signing and, if signed anyway, when verifying.
+	bad := map[string][]GrantApp{
+		"empty":         {},
+		"no executable": {{Name: "x", Path: "/usr/bin"}},
+		"blank":         {{Executable: "  "}},
+		"path in name":  {{Executable: "/usr/bin/xterm"}},
+		"backslash":     {{Executable: `bin\xterm`}},
+	}
+	for name, w := range bad {
+		g := testGrant()
+		g.Whitelist = w
+		if _, err := Sign(g, relayPriv); err == nil {
+			t.Errorf("%s: signed", name)
+		}
+		b, _ := json.Marshal(g)
+		if len(w) == 0 {
+			b = bytes.Replace(b, []byte(`}]}`), []byte(`}],"wl":[]}`), 1)
+			if !bytes.Contains(b, []byte(`"wl":[]`)) {
+				t.Fatalf("could not build an empty whitelist payload: %s", b)
+			}
+		}
+		if _, err := Verify(signRaw(b, relayPriv), relayPub, "dev-1", t0); !errors.Is(err, ErrGrantMalformed) {
+			t.Errorf("%s: Verify = %v, want ErrGrantMalformed", name, err)
+		}
+	}
+	if GrantWhitelist(nil) != nil {
+		t.Error("GrantWhitelist(nil) is a restriction")
+	}
+}

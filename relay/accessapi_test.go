@@ -313,22 +313,24 @@ func TestApplicationsAndWhitelistRoles(t *testing.T) {
 	var asg wire.Assignment
 	call("POST", "/assignments", wire.Assignment{Name: "Everyone: only Notepad", Active: true, RoleID: wl.ID,
 		UserGroups: []string{policy.GroupIDEveryone}, DeviceGroups: []string{policy.GroupIDEverything}}, 201, &asg)
-	// The Host can't mask windows yet: such sessions are refused, not
-	// started unrestricted.
-	status, body := e.request(e.dev.id)
-	ae := wantError(t, status, body, http.StatusForbidden, CodeForbidden)
-	if !strings.Contains(ae.Error.Message, "whitelisted applications") {
-		t.Fatalf("denial %q", ae.Error.Message)
+	// The whitelist rides in the signed grant, for the Host to enforce.
+	_, g := e.open()
+	grant, err := policy.Verify(g.Grant, e.srv.PublicKey(), e.dev.id, e.clock.Now())
+	if err != nil || len(grant.Whitelist) != 1 || grant.Whitelist[0].Executable != "notepad.exe" || grant.Whitelist[0].Path != `%windir%\system32` {
+		t.Fatalf("grant whitelist %+v (%v)", grant.Whitelist, err)
 	}
 	// Every application of the role disabled: its assignment is inactive
-	// and the owner's sessions work again.
+	// and the owner's grants are unrestricted again.
 	call("PUT", "/applications/"+np.ID, wire.Application{Name: "Notepad", Enabled: false, Executable: "notepad.exe"}, 200, nil)
 	var list []wire.Assignment
 	call("GET", "/assignments", nil, 200, &list)
 	if i := slices.IndexFunc(list, func(a wire.Assignment) bool { return a.ID == asg.ID }); list[i].Status != "inactive" {
 		t.Fatalf("assignment with every app disabled: %+v", list[i])
 	}
-	e.open()
+	_, g = e.open()
+	if grant, err = policy.Verify(g.Grant, e.srv.PublicKey(), e.dev.id, e.clock.Now()); err != nil || grant.Whitelist != nil {
+		t.Fatalf("grant whitelist after disabling %+v (%v)", grant.Whitelist, err)
+	}
 	call("DELETE", "/applications/"+np.ID, nil, 409, nil)
 	call("DELETE", "/roles/"+wl.ID, nil, 200, nil)
 	call("DELETE", "/applications/"+np.ID, nil, 204, nil)

@@ -34,6 +34,9 @@ type decision struct {
 	// ConfirmEmail: members of these user groups must allow the session by
 	// email first (spec 4.4.10).
 	ConfirmEmail []string
+	// Whitelist: the only applications the session may see and control;
+	// nil: no restriction.
+	Whitelist []policy.App
 }
 
 // actionNeeds is the permission without which an action is pointless.
@@ -46,9 +49,10 @@ var actionNeeds = map[string]policy.Permission{
 
 // decide is the one place where access to a device is decided: the
 // account's role assignments, evaluated by the policy package (deny by
-// default). Requirements this relay and its Hosts cannot enforce yet —
-// confirm access, application whitelists — deny the session rather than
-// be skipped.
+// default). Confirmation by email is the relay's to obtain; a whitelist
+// goes into the grant for the Host to enforce; a local confirmation prompt
+// alone, which Hosts cannot show yet, denies the session rather than being
+// skipped.
 func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d store.Device, action string, now time.Time) decision {
 	switch {
 	case u.Disabled:
@@ -73,15 +77,15 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	if dec.Confirm.Local && len(dec.Confirm.EmailGroupIDs) == 0 {
 		return decision{Reason: "your role assignments require the local user's confirmation, which this relay's Hosts cannot ask for yet"}
 	}
-	if dec.Whitelist != nil {
-		return decision{Reason: "your role assignments restrict sessions to whitelisted applications, which this relay's Hosts cannot enforce yet"}
-	}
+
 	if need := actionNeeds[action]; !dec.Permissions.Has(need) {
 		return decision{Reason: fmt.Sprintf("your roles on this device do not include %s", need)}
 	}
 	// With both local and email confirmation, whichever comes first wins;
 	// Hosts can't prompt yet, so the email decides.
-	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs}
+	// A whitelist rides in the grant; the Host masks everything else and
+	// refuses the session if it cannot.
+	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs, Whitelist: dec.Whitelist}
 }
 
 // denial summarizes why the evaluator refused: the request-level reason,
@@ -245,6 +249,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		Version: policy.GrantVersion, SessionID: se.ID, AccountID: d.AccountID, DeviceID: d.ID,
 		User:   policy.GrantUser{ID: u.ID, Email: u.Email, Name: u.Name},
 		Action: action, Permissions: perms, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), ICEServers: hostICE,
+		Whitelist: policy.GrantWhitelist(dec.Whitelist),
 	}, s.key)
 	if err != nil {
 		s.endSessionRow(se.ID, "internal_error")

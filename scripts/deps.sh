@@ -10,8 +10,9 @@ BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
 # ports (internal/slapdtest); they never use the system one Debian's package
 # may start on port 389 (`systemctl disable --now slapd` if unwanted).
 # zenity: the Host's chat window (agent.DesktopChatUI), driven with xdotool.
-# xclip: the clipboard tests' local X client.
-TEST=(xvfb xterm xdotool x11-utils x11-apps slapd ldap-utils rpm msitools wixl zenity xclip)
+# xclip: the clipboard tests' local X client. openbox: a window manager for
+# the whitelist tests (frames, focus).
+TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl zenity xclip)
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;

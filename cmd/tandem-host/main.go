@@ -119,8 +119,11 @@ func root() *cobra.Command {
 		h, err := agent.New(agent.Options{
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
 			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
-			Capture:   openCapture,
-			Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
+			Capture: openCapture,
+			Input:   func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
+			Windows: func() (agent.Windows, error) {
+				return agent.OpenWindows(agent.WindowsOptions{Display: display, Logger: log})
+			},
 			Inventory: agent.DefaultInventory(version.Version, openCapture),
 			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
 			ChatUI:    agent.DesktopChatUI(log, display),
