@@ -28,6 +28,9 @@ import (
 var (
 	ErrRevoked = errors.New("agent: this device was revoked or removed by an administrator; re-enroll with a new key")
 	ErrPending = errors.New("agent: enrollment is pending approval by an administrator")
+	// errReEnrolled ends a connection after the device enrolled again: the
+	// next one authenticates as the new device.
+	errReEnrolled = errors.New("agent: enrolled again; reconnecting")
 )
 
 // Options configure a Host.
@@ -56,6 +59,11 @@ type Options struct {
 	// WaitPending: keep retrying while the device is pending (service mode)
 	// instead of returning ErrPending.
 	WaitPending bool
+	// ReEnroll enrolls this device again when the relay no longer knows it
+	// (an administrator removed it): with the kept package key, it succeeds
+	// only while the package accepts enrollments. It returns the new device
+	// id and key; nil: a removed device stops like a revoked one.
+	ReEnroll func(ctx context.Context) (deviceID string, key ed25519.PrivateKey, err error)
 	// OnEvent is told about session starts/ends, refusals and file
 	// transfers (session indicator, local audit); may be nil.
 	OnEvent func(Event)
@@ -163,6 +171,9 @@ func (h *Host) Run(ctx context.Context) error {
 			return err
 		case errors.Is(err, ErrPending) && !h.o.WaitPending:
 			return err
+		case errors.Is(err, errReEnrolled):
+			backoff = time.Second
+			continue
 		}
 		h.event(Event{Kind: "disconnected", Detail: errString(err)})
 		if h.o.Clock().Sub(start) > time.Minute {
@@ -176,6 +187,26 @@ func (h *Host) Run(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, time.Minute)
 	}
+}
+
+// reEnroll handles the relay's "unknown device" (an administrator removed
+// it): with ReEnroll, enroll again and reconnect as the new device; without
+// it, or if the package no longer accepts enrollments, stop as revoked.
+func (h *Host) reEnroll(ctx context.Context, s *wire.Signal) error {
+	if h.o.ReEnroll == nil {
+		return fmt.Errorf("%w (%s: %s)", ErrRevoked, s.Code, s.Message)
+	}
+	h.endAll("device removed by an administrator")
+	id, key, err := h.o.ReEnroll(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (removed by an administrator; enrolling again failed: %v)", ErrRevoked, err)
+	}
+	h.mu.Lock()
+	h.o.DeviceID, h.o.Key = id, key
+	h.mu.Unlock()
+	h.log.Info("this device was removed from the relay and enrolled again", "device", id)
+	h.event(Event{Kind: "re_enrolled", Detail: id})
+	return errReEnrolled
 }
 
 // Close ends Run and every session. Idempotent.
@@ -294,6 +325,9 @@ func (h *Host) connectOnce(ctx context.Context) error {
 		}
 		switch s.Type {
 		case wire.SigRevoked:
+			if s.Code == "unknown_device" {
+				return h.reEnroll(ctx, s) // removed, not revoked
+			}
 			return fmt.Errorf("%w (%s)", ErrRevoked, s.Message)
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
@@ -348,7 +382,9 @@ func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) err
 			switch s.Code {
 			case "pending":
 				return fmt.Errorf("%w: %s", ErrPending, s.Message)
-			case "revoked", "unauthorized", "unknown_device":
+			case "unknown_device":
+				return h.reEnroll(ctx, s)
+			case "revoked", "unauthorized":
 				return fmt.Errorf("%w (%s: %s)", ErrRevoked, s.Code, s.Message)
 			}
 			return fmt.Errorf("agent: relay refused the connection: %s (%s)", s.Message, s.Code)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -114,6 +115,10 @@ type hostHandle struct {
 	h        *agent.Host
 	hostname string
 	deviceID string
+	done     chan struct{} // closed when Run returned, with runErr set
+	runErr   error
+	// stopsRevoked: the test expects Run to end with agent.ErrRevoked.
+	stopsRevoked bool
 }
 
 // startHost enrolls a Host through the relay's HTTP API (as tandem-host
@@ -130,7 +135,8 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		return &wire.Inventory{Hostname: hostname, OS: "linux", Version: "e2e", User: "tester",
 			Monitors: []wire.MonitorInfo{{Name: "screen", Width: 1, Height: 1, Primary: true}}}
 	}
-	cfg, err := installer.Enroll(ctx, nil, e.url, e.key, tb.TempDir(), inv())
+	dir := tb.TempDir()
+	cfg, err := installer.Enroll(ctx, nil, e.url, e.key, dir, inv())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -149,6 +155,19 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		Inventory: inv,
 		// Never the developer's home: tests that transfer files set their own.
 		Files: agent.FilesOptions{Root: tb.TempDir()},
+		// As tandem-host does: a removed device enrolls again with the
+		// package key its configuration kept.
+		ReEnroll: func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+			c, err := installer.Load(dir)
+			if err != nil {
+				return "", nil, err
+			}
+			nc, err := installer.Enroll(ctx, nil, c.RelayURL, c.EnrollmentKey, dir, inv())
+			if err != nil {
+				return "", nil, err
+			}
+			return nc.DeviceID, nc.Key, nil
+		},
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -158,15 +177,15 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		tb.Fatal(err)
 	}
 	rctx, rcancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(rctx) }()
+	hh := &hostHandle{h: h, hostname: hostname, deviceID: cfg.DeviceID, done: make(chan struct{})}
+	go func() { hh.runErr = h.Run(rctx); close(hh.done) }()
 	tb.Cleanup(func() {
 		rcancel()
 		_ = h.Close()
 		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("host Run: %v", err)
+		case <-hh.done:
+			if hh.runErr != nil && !(hh.stopsRevoked && errors.Is(hh.runErr, agent.ErrRevoked)) {
+				tb.Errorf("host Run: %v", hh.runErr)
 			}
 		case <-time.After(15 * time.Second):
 			tb.Error("host did not stop")
@@ -181,7 +200,7 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		}
 		for _, d := range ds {
 			if d.ID == cfg.DeviceID && d.Online {
-				return &hostHandle{h: h, hostname: hostname, deviceID: cfg.DeviceID}
+				return hh
 			}
 		}
 		select {

@@ -36,6 +36,11 @@ type Config struct {
 	FilesRoot string `json:"files_root,omitempty"`
 	// MaxFileSize bounds each transferred file in bytes; 0 means 4 GiB.
 	MaxFileSize int64 `json:"max_file_size,omitempty"`
+	// EnrollmentKey is the deployment package's key this device enrolled
+	// with, kept (this file is 0600 in a 0700 directory) so that a device
+	// an administrator removed enrolls again at its next start while the
+	// package still accepts enrollments (spec 4.3).
+	EnrollmentKey string `json:"enrollment_key,omitempty"`
 
 	Key ed25519.PrivateKey `json:"-"`
 }

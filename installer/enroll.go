@@ -82,7 +82,12 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		AccountID:      er.AccountID,
 		State:          er.State,
 		RelayPublicKey: er.RelayPublicKey,
+		EnrollmentKey:  key,
 		Key:            priv,
+	}
+	if old, err := Load(dir); err == nil {
+		// Settings of this host, not of its enrollment.
+		c.FilesRoot, c.MaxFileSize = old.FilesRoot, old.MaxFileSize
 	}
 	if _, err := c.RelayKey(); err != nil || c.DeviceID == "" {
 		return nil, fmt.Errorf("installer: relay sent an incomplete enrollment answer")

@@ -163,7 +163,8 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 	dcancel()
 	if errors.Is(err, store.ErrNotFound) {
 		unauthorized.detail, unauthorized.device = "unknown device", ""
-		unauthorized.msg = "this device is not enrolled with this relay; enroll it again"
+		unauthorized.code = CodeUnknownDevice
+		unauthorized.msg = "this device is not enrolled with this relay (removed?); enroll it again"
 		return store.Device{}, unauthorized
 	} else if err != nil {
 		return store.Device{}, err
@@ -263,6 +264,18 @@ func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {
 	if err := s.st.UpdateInventory(ctx, a.deviceID, inv, s.now()); err != nil {
 		a.log.Warn("recording inventory", "err", err)
 	}
+}
+
+// kickRemoved disconnects the agent of a device an administrator removed:
+// "unknown device", so a Host that kept its package key may enroll again.
+func (s *Server) kickRemoved(id string) {
+	a := s.hub.agent(id)
+	if a == nil {
+		return
+	}
+	a.log.Info("disconnecting agent: device removed")
+	a.send(&wire.Signal{Type: wire.SigRevoked, Code: CodeUnknownDevice, Message: "this device was removed by an administrator"})
+	a.closeWith(closeRevoked, "removed")
 }
 
 // kickDevice disconnects a device's agent after its state left

@@ -71,9 +71,10 @@ func TestAgentAuthRefused(t *testing.T) {
 	if st := a.expectClosed(); st != websocket.StatusPolicyViolation {
 		t.Fatalf("close status %v", st)
 	}
-	// Unknown device.
+	// Unknown device (removed, or never enrolled): a code of its own, so a
+	// Host that kept its package key may enroll again.
 	_, first = e.agentWith("01234567-0000-7000-8000-000000000000", d.key)
-	if first.Code != CodeUnauthorized {
+	if first.Code != CodeUnknownDevice {
 		t.Fatalf("unknown device: %s{%s}", first.Type, first.Code)
 	}
 	// A signature over another relay's key (replay elsewhere) is refused.

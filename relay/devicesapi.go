@@ -137,7 +137,7 @@ func (s *Server) handleRemoveDevice(w http.ResponseWriter, r *http.Request) erro
 	if err := s.st.DeleteDevice(r.Context(), m.AccountID, d.ID); err != nil {
 		return err
 	}
-	s.kickDevice(d.ID)
+	s.kickRemoved(d.ID)
 	s.audit(auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
 		Detail: map[string]any{"hostname": d.Hostname}})
 	w.WriteHeader(http.StatusNoContent)

@@ -36,6 +36,7 @@ const (
 	CodeAmbiguous       = "ambiguous_device"
 	CodeDevicePending   = "device_pending"
 	CodeDeviceRevoked   = "device_revoked"
+	CodeUnknownDevice   = "unknown_device" // an agent whose device row is gone: it may enroll again
 	CodeDeviceOffline   = "device_offline"
 	CodeSessionEnded    = "session_ended"
 	CodeSessionExpired  = "session_expired"

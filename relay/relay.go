@@ -358,7 +358,10 @@ func (s *Server) sweep() {
 		return
 	}
 	for _, id := range ids {
-		if st, ok := states[id]; !ok || st != store.Enrolled {
+		switch st, ok := states[id]; {
+		case !ok:
+			s.kickRemoved(id) // removed by another process (the admin command)
+		case st != store.Enrolled:
 			s.kickDevice(id)
 		}
 	}

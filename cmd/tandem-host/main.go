@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -133,6 +134,7 @@ func root() *cobra.Command {
 			ScreenBlank: func() (agent.ScreenBlanker, error) {
 				return agent.OpenScreenBlanker(local)
 			},
+			ReEnroll: reEnroll(configDir, c),
 		})
 		if err != nil {
 			return err
@@ -177,4 +179,22 @@ func root() *cobra.Command {
 	rc.AddCommand(enroll, run, ver)
 	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
+}
+
+// reEnroll enrolls again with the package key kept in the configuration
+// when an administrator removed this device (none kept: stop as revoked).
+func reEnroll(configDir string, c *installer.Config) func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+	if c.EnrollmentKey == "" {
+		return nil
+	}
+	return func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		inv := agent.DefaultInventory(version.Version, nil)()
+		nc, err := installer.Enroll(ctx, &http.Client{Timeout: 30 * time.Second}, c.RelayURL, c.EnrollmentKey, configDir, inv)
+		if err != nil {
+			return "", nil, err
+		}
+		return nc.DeviceID, nc.Key, nil
+	}
 }
