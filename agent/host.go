@@ -59,6 +59,11 @@ type Options struct {
 	// WaitPending: keep retrying while the device is pending (service mode)
 	// instead of returning ErrPending.
 	WaitPending bool
+	// Confirm asks the local user to allow sessions whose grant says
+	// ConfirmLocal; nil refuses them. ConfirmTimeout bounds the wait
+	// (default ConfirmTimeout, 30 s).
+	Confirm        ConfirmUI
+	ConfirmTimeout time.Duration
 	// ReEnroll enrolls this device again when the relay no longer knows it
 	// (an administrator removed it): with the kept package key, it succeeds
 	// only while the package accepts enrollments. It returns the new device

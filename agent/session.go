@@ -122,6 +122,14 @@ func (s *Session) run(parent context.Context) error {
 		}
 	}()
 
+	// Nothing of the session runs before the local user allows it, when
+	// the grant asks for that.
+	if err := s.confirm(ctx); err != nil {
+		s.end(err.Error())
+		_ = s.send(&wire.Signal{Type: wire.SigBye, Code: "denied", Message: err.Error()})
+		return err
+	}
+
 	cfg := s.h.o.Transport
 	cfg.ICEServers = nil
 	for _, is := range s.g.ICEServers {

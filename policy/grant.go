@@ -32,6 +32,10 @@ type Grant struct {
 	// malformed, so a whitelist can never silently become "allow all". Old
 	// grants carry no "wl" key and verify unchanged.
 	Whitelist []GrantApp `json:"wl,omitempty"`
+	// ConfirmLocal: the local user at the host must allow the session
+	// before anything of it runs (spec 4.4.10); no answer within the
+	// host's timeout is a denial. Absent in grants that need none.
+	ConfirmLocal bool `json:"cl,omitempty"`
 }
 
 // GrantApp is one whitelisted application: its executable's file name

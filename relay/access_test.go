@@ -85,8 +85,8 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 		t.Fatalf("denial %q", ae.Error.Message)
 	}
 
-	// Confirm access applies to the helpdesk: Hosts can't prompt yet, so the
-	// session is refused rather than started without the confirmation.
+	// Confirm access applies to the helpdesk: the grant tells the Host to
+	// ask its local user first.
 	confirm, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask first",
 		Type: policy.RoleConfirmAccess, Enabled: true, Confirm: policy.ConfirmRules{Local: true}}})
 	if err != nil {
@@ -97,9 +97,12 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body = ask()
-	ae = wantError(t, status, body, http.StatusForbidden, CodeForbidden)
-	if !strings.Contains(ae.Error.Message, "confirmation") {
-		t.Fatalf("denial %q", ae.Error.Message)
+	if status != http.StatusCreated {
+		t.Fatalf("with local confirmation: %d %s", status, body)
+	}
+	g = e.agent.expect(wire.SigGrant)
+	if grant, err := policy.Verify(g.Grant, e.srv.PublicKey(), e.dev.id, e.clock.Now()); err != nil || !grant.ConfirmLocal {
+		t.Fatalf("grant %+v (%v): want ConfirmLocal", grant, err)
 	}
 	// The owner (Administrators: full access, no confirmation) is unaffected.
 	if sr, _ := e.open(); len(sr.Permissions) != len(policy.AllPermissions) {

@@ -37,6 +37,8 @@ type decision struct {
 	// Whitelist: the only applications the session may see and control;
 	// nil: no restriction.
 	Whitelist []policy.App
+	// ConfirmLocal: the Host must ask its local user first.
+	ConfirmLocal bool
 }
 
 // actionNeeds is the permission without which an action is pointless.
@@ -50,9 +52,8 @@ var actionNeeds = map[string]policy.Permission{
 // decide is the one place where access to a device is decided: the
 // account's role assignments, evaluated by the policy package (deny by
 // default). Confirmation by email is the relay's to obtain; a whitelist
-// goes into the grant for the Host to enforce; a local confirmation prompt
-// alone, which Hosts cannot show yet, denies the session rather than being
-// skipped.
+// and the local user's confirmation go into the grant for the Host to
+// enforce (a Host that cannot refuses the session).
 func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d store.Device, action string, now time.Time) decision {
 	switch {
 	case u.Disabled:
@@ -74,18 +75,17 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	if !dec.Allowed {
 		return decision{Reason: denial(dec)}
 	}
-	if dec.Confirm.Local && len(dec.Confirm.EmailGroupIDs) == 0 {
-		return decision{Reason: "your role assignments require the local user's confirmation, which this relay's Hosts cannot ask for yet"}
-	}
 
 	if need := actionNeeds[action]; !dec.Permissions.Has(need) {
 		return decision{Reason: fmt.Sprintf("your roles on this device do not include %s", need)}
 	}
-	// With both local and email confirmation, whichever comes first wins;
-	// Hosts can't prompt yet, so the email decides.
-	// A whitelist rides in the grant; the Host masks everything else and
-	// refuses the session if it cannot.
-	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs, Whitelist: dec.Whitelist}
+	// A whitelist and the local user's confirmation ride in the grant: the
+	// Host masks everything else and asks first (and refuses the session
+	// when it cannot). With email confirmation too, whichever comes first
+	// should win; the relay runs the email one before granting, so there
+	// the email decides.
+	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs, Whitelist: dec.Whitelist,
+		ConfirmLocal: dec.Confirm.Local && len(dec.Confirm.EmailGroupIDs) == 0}
 }
 
 // denial summarizes why the evaluator refused: the request-level reason,
@@ -249,7 +249,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		Version: policy.GrantVersion, SessionID: se.ID, AccountID: d.AccountID, DeviceID: d.ID,
 		User:   policy.GrantUser{ID: u.ID, Email: u.Email, Name: u.Name},
 		Action: action, Permissions: perms, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), ICEServers: hostICE,
-		Whitelist: policy.GrantWhitelist(dec.Whitelist),
+		Whitelist: policy.GrantWhitelist(dec.Whitelist), ConfirmLocal: dec.ConfirmLocal,
 	}, s.key)
 	if err != nil {
 		s.endSessionRow(se.ID, "internal_error")

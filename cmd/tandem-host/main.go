@@ -135,6 +135,7 @@ func root() *cobra.Command {
 				return agent.OpenScreenBlanker(local)
 			},
 			ReEnroll: reEnroll(configDir, c),
+			Confirm:  agent.DesktopConfirmUI(log, display),
 		})
 		if err != nil {
 			return err

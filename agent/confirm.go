@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Confirm access (spec 4.4.10): a grant that says ConfirmLocal starts
+// nothing until the local user allows it; a denial, no answer within
+// ConfirmTimeout, or a host without a way to ask all refuse the session.
+
+// ConfirmTimeout is how long the local user has to answer (default deny).
+const ConfirmTimeout = 30 * time.Second
+
+// ConfirmRequest is what the local user is asked.
+type ConfirmRequest struct {
+	SessionID   string
+	Technician  string
+	Permissions []string
+}
+
+// ConfirmUI asks the local user. Ask blocks until they answer or ctx ends
+// (then it must return ctx's error, never true).
+type ConfirmUI interface {
+	Ask(ctx context.Context, r ConfirmRequest) (bool, error)
+}
+
+var (
+	errConfirmDenied  = errors.New("agent: the local user denied access")
+	errConfirmTimeout = errors.New("agent: the local user did not answer in time (denied)")
+	errConfirmNoUI    = errors.New("agent: this host cannot ask its local user to confirm access (denied)")
+)
+
+// confirm runs the prompt for a session's grant.
+func (s *Session) confirm(ctx context.Context) error {
+	if !s.g.ConfirmLocal {
+		return nil
+	}
+	ui := s.h.o.Confirm
+	if ui == nil {
+		s.h.event(Event{Kind: "refused", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "confirm access: no way to ask"})
+		return errConfirmNoUI
+	}
+	timeout := s.h.o.ConfirmTimeout
+	if timeout <= 0 {
+		timeout = ConfirmTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ok, err := ui.Ask(actx, ConfirmRequest{SessionID: s.g.SessionID, Technician: technician(s.g), Permissions: s.g.Permissions})
+	switch {
+	case err != nil && actx.Err() != nil && ctx.Err() == nil:
+		s.h.event(Event{Kind: "confirm_timeout", SessionID: s.g.SessionID, Technician: technician(s.g)})
+		return errConfirmTimeout
+	case err != nil:
+		return err
+	case !ok:
+		s.h.event(Event{Kind: "confirm_denied", SessionID: s.g.SessionID, Technician: technician(s.g)})
+		return errConfirmDenied
+	}
+	s.h.event(Event{Kind: "confirm_allowed", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	return nil
+}

@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// DesktopConfirmUI asks on the display the host serves, with a zenity
+// question (Debian's zenity); nil when zenity is missing, so that grants
+// asking for confirmation are refused rather than run unasked.
+func DesktopConfirmUI(log *slog.Logger, display string) ConfirmUI {
+	z, err := exec.LookPath("zenity")
+	if err != nil {
+		log.Info("no zenity: sessions that need the local user's confirmation are refused on this host")
+		return nil
+	}
+	return &zenityConfirmUI{zenity: z, display: display}
+}
+
+type zenityConfirmUI struct{ zenity, display string }
+
+func (u *zenityConfirmUI) Ask(ctx context.Context, r ConfirmRequest) (bool, error) {
+	cmd := exec.CommandContext(ctx, u.zenity, zenityConfirmArgs(r)...)
+	if u.display != "" {
+		cmd.Env = append(os.Environ(), "DISPLAY="+u.display)
+	}
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ee) && ee.ExitCode() == 1: // Deny, or the window closed
+		return false, nil
+	}
+	return false, fmt.Errorf("agent: confirm window: %w", err)
+}
+
+// zenityConfirmArgs is the question; --text goes through g_strcompress
+// and is a mnemonic label, so backslashes and underscores are escaped.
+func zenityConfirmArgs(r ConfirmRequest) []string {
+	esc := strings.NewReplacer(`\`, `\\`, "_", "__")
+	return []string{"--question", "--title", "Tandem: allow remote access for " + r.Technician + "?",
+		"--text", esc.Replace(r.Technician) + " asks to connect to this computer with: " +
+			esc.Replace(strings.Join(r.Permissions, ", ")) + ".\n\nAllow it? Without an answer it is denied.",
+		"--ok-label", "Allow", "--cancel-label", "Deny", "--width", "460"}
+}

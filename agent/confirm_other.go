@@ -1,0 +1,12 @@
+//go:build !linux
+
+package agent
+
+import "log/slog"
+
+// DesktopConfirmUI has no implementation on this platform yet: nil, so
+// grants asking for the local user's confirmation are refused.
+func DesktopConfirmUI(log *slog.Logger, display string) ConfirmUI {
+	log.Info("no confirm-access prompt on this platform: such sessions are refused")
+	return nil
+}

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// scriptedConfirm answers with what the test sends on answers (the local
+// user, scripted); it records what was asked.
+type scriptedConfirm struct {
+	asked   chan ConfirmRequest
+	answers chan bool
+}
+
+func (c *scriptedConfirm) Ask(ctx context.Context, r ConfirmRequest) (bool, error) {
+	c.asked <- r
+	select {
+	case ok := <-c.answers:
+		return ok, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// confirmGrant pushes a grant that asks for the local user's confirmation.
+func (fh *featureHost) confirmGrant(t *testing.T, sid string) chan *wire.Signal {
+	t.Helper()
+	route := fh.f.route(sid)
+	tok, err := policy.Sign(&policy.Grant{Version: policy.GrantVersion, SessionID: sid, AccountID: "acct", DeviceID: fh.dev,
+		User: policy.GrantUser{ID: "u1", Email: "tech@example.com", Name: "Tess Tech"}, Permissions: []string{"view_screen"},
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix(), ConfirmLocal: true}, fh.f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.f.push(&wire.Signal{Type: wire.SigGrant, Session: sid, Grant: tok})
+	return route
+}
+
+func waitBye(t *testing.T, route chan *wire.Signal, want string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case s := <-route:
+			if s.Type == wire.SigBye {
+				if !strings.Contains(s.Message, want) {
+					t.Fatalf("bye %q, want %q", s.Message, want)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no bye (%s)", want)
+		}
+	}
+}
+
+func TestConfirmLocal(t *testing.T) {
+	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 4), answers: make(chan bool, 4)}
+	fh := startFeatureHost(t, func(o *Options) { o.Confirm = ui; o.ConfirmTimeout = 2 * time.Second })
+
+	// Allowed: the session runs, and the local user was told who and what.
+	ui.answers <- true
+	route := fh.confirmGrant(t, "allowed")
+	if r := <-ui.asked; !strings.Contains(r.Technician, "Tess Tech") || len(r.Permissions) != 1 || r.Permissions[0] != "view_screen" {
+		t.Fatalf("asked %+v", r)
+	}
+	_, chans := guestPeer(t, fh.f, "allowed")
+	if m := recvType[*wire.SessionInfo](t, chans[wire.ChannelControl]); m == nil {
+		t.Fatal("no session after allow")
+	}
+	select {
+	case s := <-route:
+		if s.Type == wire.SigBye {
+			t.Fatalf("allowed session ended: %q", s.Message)
+		}
+	default:
+	}
+
+	// Denied: nothing runs; the relay (and the guest) hear why.
+	ui.answers <- false
+	route = fh.confirmGrant(t, "denied")
+	<-ui.asked
+	waitBye(t, route, "denied access")
+
+	// No answer: denied when the time is up.
+	route = fh.confirmGrant(t, "silent")
+	<-ui.asked
+	waitBye(t, route, "did not answer")
+	for _, k := range []string{"confirm_allowed", "confirm_denied", "confirm_timeout"} {
+		if fh.events.count(k) != 1 {
+			t.Errorf("%d %s events", fh.events.count(k), k)
+		}
+	}
+}
+
+// TestConfirmWithoutUI: a host that cannot ask refuses such sessions.
+func TestConfirmWithoutUI(t *testing.T) {
+	fh := startFeatureHost(t, nil)
+	waitBye(t, fh.confirmGrant(t, "s1"), "cannot ask")
+}
+
+// TestDesktopConfirmUI: the real zenity question on an X display, answered
+// with the keyboard: Enter allows, Escape denies.
+func TestDesktopConfirmUI(t *testing.T) {
+	if _, err := exec.LookPath("zenity"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("zenity is missing (scripts/deps.sh installs it)")
+		}
+		t.Skip("no zenity")
+	}
+	x := captest.StartX(t, 800, 600)
+	ui := DesktopConfirmUI(slog.New(slog.DiscardHandler), x.Display)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		key, tech string
+		want      bool
+	}{{"Return", "Tess_T <t@x>", true}, {"Escape", "Other Tech", false}} {
+		res := make(chan bool, 1)
+		go func() {
+			ok, err := ui.Ask(ctx, ConfirmRequest{Technician: c.tech, Permissions: []string{"view_screen", "keyboard_mouse"}})
+			if err != nil {
+				t.Error(err)
+			}
+			res <- ok
+		}()
+		win, err := x.WaitWindow(ctx, "Tandem: allow remote access for "+c.tech+"?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := x.Command(ctx, "xdotool", "windowfocus", "--sync", win).CombinedOutput(); err != nil {
+			t.Fatalf("focus: %v %s", err, out)
+		}
+		if out, err := x.Command(ctx, "xdotool", "key", c.key).CombinedOutput(); err != nil {
+			t.Fatalf("xdotool: %v %s", err, out)
+		}
+		if got := <-res; got != c.want {
+			t.Fatalf("%s: allowed %v, want %v", c.key, got, c.want)
+		}
+	}
+	// Unanswered past its context: an error, never an allow.
+	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer scancel()
+	if ok, err := ui.Ask(sctx, ConfirmRequest{Technician: "x"}); ok || err == nil {
+		t.Fatalf("unanswered: %v %v", ok, err)
+	}
+}
