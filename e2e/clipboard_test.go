@@ -21,8 +21,6 @@ import (
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay/secret"
-	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -158,46 +156,7 @@ func TestRoleWithoutLocalDesk(t *testing.T) {
 	defer cancel()
 	e, h, x := deskEnv(t)
 	copyLocal(t, x, "the user's text")
-	st := e.srv.Store()
-	acct, err := st.AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := secret.HashPassword(ownerPassword)
-	u, err := st.CreateUser(ctx, store.User{Email: "operator@example.com", PasswordHash: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Operators", Kind: policy.GroupUser, Active: true})
-	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	perms, _ := policy.NewSet(policy.ViewScreen, policy.KeyboardMouse)
-	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "Operate", Type: policy.RoleDevice,
-		Enabled: true, Permissions: perms, ClientType: policy.ClientAny}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "Operators operate", Active: true, RoleID: role.Role.ID,
-		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := guest.NewClient(e.url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Logger = e.log
-	if _, err := c.Login(ctx, "operator@example.com", ownerPassword); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Connect(ctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := e.roleSession(t, ctx, "operator@example.com", h.hostname, policy.ViewScreen, policy.KeyboardMouse)
 	if got := s.Perms; len(got) != 2 {
 		t.Fatalf("session permissions %v, want view_screen and keyboard_mouse", got)
 	}

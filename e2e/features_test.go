@@ -16,9 +16,6 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay/secret"
-	"github.com/tandem-rc/tandem/relay/store"
-	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -290,46 +287,7 @@ func TestRoleWithoutSessionFeatures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fe := newFeatureEnv(t)
-	st := fe.env.srv.Store()
-	acct, err := st.AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := secret.HashPassword(ownerPassword)
-	u, err := st.CreateUser(ctx, store.User{Email: "helper@example.com", PasswordHash: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Helpers", Kind: policy.GroupUser, Active: true})
-	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	perms, _ := policy.NewSet(policy.ViewScreen, policy.FileTransfer)
-	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "Look and files", Type: policy.RoleDevice,
-		Enabled: true, Permissions: perms, ClientType: policy.ClientAny}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "Helpers look", Active: true, RoleID: role.Role.ID,
-		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := guest.NewClient(fe.env.url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Logger = fe.env.log
-	if _, err := c.Login(ctx, "helper@example.com", ownerPassword); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Connect(ctx, fe.host.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: fe.env.log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := fe.env.roleSession(t, ctx, "helper@example.com", fe.host.hostname, policy.ViewScreen, policy.FileTransfer)
 	for _, p := range []policy.Permission{policy.Chat, policy.ExecuteCommand, policy.PowerActions} {
 		for _, have := range s.Perms {
 			if have == string(p) {

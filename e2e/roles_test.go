@@ -24,53 +24,14 @@ func TestRoleWithoutFileTransfer(t *testing.T) {
 	defer cancel()
 	fe := newFileEnv(t)
 	st := fe.env.srv.Store()
-	acct, err := st.AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := secret.HashPassword(ownerPassword)
-	u, err := st.CreateUser(ctx, store.User{Email: "viewer@example.com", PasswordHash: hash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Viewers", Kind: policy.GroupUser, Active: true})
-	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	view, _ := policy.NewSet(policy.ViewScreen)
-	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "View", Type: policy.RoleDevice,
-		Enabled: true, Permissions: view, ClientType: policy.ClientAny}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "Viewers view", Active: true, RoleID: role.Role.ID,
-		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
-		t.Fatal(err)
-	}
-
-	c, err := guest.NewClient(fe.env.url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Logger = fe.env.log
-	if _, err := c.Login(ctx, "viewer@example.com", ownerPassword); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Connect(ctx, fe.host.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: fe.env.log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	uid, s := fe.env.roleSession(t, ctx, "viewer@example.com", fe.host.hostname, policy.ViewScreen)
 	if got := s.Perms; len(got) != 1 || got[0] != string(policy.ViewScreen) {
 		t.Fatalf("session permissions %v, want view_screen only", got)
 	}
 
 	src := filepath.Join(fe.local, "x.bin")
 	randomFile(t, src, 1000)
-	_, err = s.Files().Put(ctx, src, "x.bin", guest.TransferOptions{})
+	_, err := s.Files().Put(ctx, src, "x.bin", guest.TransferOptions{})
 	if wireCode(err) != wire.ErrCodeDenied {
 		t.Fatalf("put without file_transfer: %v, want denied", err)
 	}
@@ -84,7 +45,7 @@ func TestRoleWithoutFileTransfer(t *testing.T) {
 	// account's audit log, under the technician who tried.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		evs, err := st.Audit(ctx, store.AuditFilter{Event: "session.refused", UserID: u.ID})
+		evs, err := st.Audit(ctx, store.AuditFilter{Event: "session.refused", UserID: uid})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,4 +57,57 @@ func TestRoleWithoutFileTransfer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// roleSession logs in as a new member of the account whose only role
+// assignment gives perms on every device, and connects to device.
+func (e *env) roleSession(t *testing.T, ctx context.Context, email, device string, perms ...policy.Permission) (userID string, s *guest.Session) {
+	t.Helper()
+	st := e.srv.Store()
+	acct, err := st.AccountByName(ctx, "Acme IT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := secret.HashPassword(ownerPassword)
+	u, err := st.CreateUser(ctx, store.User{Email: email, PasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "group of " + email, Kind: policy.GroupUser, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(perms...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "role of " + email, Type: policy.RoleDevice,
+		Enabled: true, Permissions: set, ClientType: policy.ClientAny}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "assignment of " + email, Active: true, RoleID: role.Role.ID,
+		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := guest.NewClient(e.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Logger = e.log
+	if _, err := c.Login(ctx, email, ownerPassword); err != nil {
+		t.Fatal(err)
+	}
+	s, err = c.Connect(ctx, device, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return u.ID, s
 }
