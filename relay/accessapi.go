@@ -41,6 +41,11 @@ func (s *Server) accessAdmin(r *http.Request) (authed, store.Membership, error) 
 	return s.accountAdmin(r, "manage groups, roles and role assignments")
 }
 
+// accessViewer: group managers view groups, roles and role assignments.
+func (s *Server) accessViewer(r *http.Request) (authed, store.Membership, error) {
+	return s.accountManager(r, "view groups, roles and role assignments")
+}
+
 func badf(format string, args ...any) error {
 	return errf(http.StatusBadRequest, CodeBadRequest, format, args...)
 }
@@ -61,7 +66,7 @@ func wireGroup(g store.Group) wire.Group {
 // handleGroups is GET /api/v1/accounts/{account}/groups: the built-in
 // groups, then the account's.
 func (s *Server) handleGroups(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accessAdmin(r)
+	_, m, err := s.accessViewer(r)
 	if err != nil {
 		return err
 	}
@@ -145,7 +150,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 
 // handleGroup is GET /api/v1/accounts/{account}/groups/{id}, with members.
 func (s *Server) handleGroup(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accessAdmin(r)
+	_, m, err := s.accessViewer(r)
 	if err != nil {
 		return err
 	}
@@ -310,7 +315,7 @@ func wireRole(r policy.Role, appIDs []string, predefined bool) wire.RoleInfo {
 
 // handleRoles is GET /api/v1/accounts/{account}/roles: predefined, then custom.
 func (s *Server) handleRoles(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accessAdmin(r)
+	_, m, err := s.accessViewer(r)
 	if err != nil {
 		return err
 	}
@@ -674,7 +679,7 @@ func wireAssignment(a policy.Assignment, m *policy.Model, now time.Time) wire.As
 // handleAssignments is GET /api/v1/accounts/{account}/assignments, with
 // each one's status now.
 func (s *Server) handleAssignments(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accessAdmin(r)
+	_, m, err := s.accessViewer(r)
 	if err != nil {
 		return err
 	}

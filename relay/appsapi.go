@@ -48,7 +48,7 @@ func appFromWire(req wire.Application) (policy.App, error) {
 
 // handleApps is GET /api/v1/accounts/{account}/applications.
 func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accessAdmin(r)
+	_, m, err := s.accessViewer(r)
 	if err != nil {
 		return err
 	}

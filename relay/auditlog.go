@@ -51,10 +51,28 @@ func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, err
 // isAdmin: account administrators and the owner manage the account.
 func isAdmin(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
 
-// seesAllAudit: administrators, the owner and log administrators read
-// every event of the account and generate reports; others only their own
-// events.
-func seesAllAudit(m store.Membership) bool { return isAdmin(m.Type) || m.LogAdmin }
+// isManager: group managers and up manage users and devices, view roles
+// and role assignments and generate log reports (spec 4.1).
+func isManager(t store.MemberType) bool { return isAdmin(t) || t == store.GroupManager }
+
+// seesAllAudit: group managers and up, and log administrators, read every
+// event of the account and generate reports; others only their own
+// events (spec 4.1, 5.3.2).
+func seesAllAudit(m store.Membership) bool { return isManager(m.Type) || m.LogAdmin }
+
+// accountManager authenticates the caller as a group manager or higher of
+// {account}; what is the refused action, for the message.
+func (s *Server) accountManager(r *http.Request, what string) (authed, store.Membership, error) {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, store.Membership{}, err
+	}
+	m, err := s.accountMember(r, a)
+	if err == nil && !isManager(m.Type) {
+		err = errf(http.StatusForbidden, CodeForbidden, "only group managers and up %s", what)
+	}
+	return a, m, err
+}
 
 // auditAdmin authenticates the caller as an administrator of {account}.
 func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
@@ -70,7 +88,7 @@ func (s *Server) auditReader(r *http.Request) (authed, store.Membership, error) 
 	}
 	m, err := s.accountMember(r, a)
 	if err == nil && !seesAllAudit(m) {
-		err = errf(http.StatusForbidden, CodeForbidden, "only administrators and log administrators read the whole audit log")
+		err = errf(http.StatusForbidden, CodeForbidden, "only group managers and up, and log administrators, read the whole audit log")
 	}
 	return a, m, err
 }

@@ -18,7 +18,7 @@ import (
 // in an OnDemand session with ondemand=1. It is the evaluator's decision
 // exactly, with Explain on.
 func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountAdmin(r, "check permissions")
+	_, m, err := s.accountManager(r, "check permissions")
 	if err != nil {
 		return err
 	}

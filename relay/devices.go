@@ -53,7 +53,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		var model *policy.Model
-		if !isAdmin(m.Type) && len(ds) > 0 {
+		if !isManager(m.Type) && len(ds) > 0 {
 			snap, err := s.st.Snapshot(ctx, m.AccountID)
 			if err != nil {
 				return err

@@ -16,7 +16,7 @@ import (
 const EvDeviceUpdated, EvDeviceRemoved = "device.updated", "device.removed"
 
 func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.Device, error) {
-	a, m, err := s.accountAdmin(r, "manage devices")
+	a, m, err := s.accountManager(r, "manage devices")
 	if err != nil {
 		return a, m, store.Device{}, err
 	}
@@ -30,7 +30,7 @@ func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.D
 // handleAccountDevices is GET /api/v1/accounts/{account}/devices: all of
 // them, whatever the caller's own roles.
 func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountAdmin(r, "manage devices")
+	_, m, err := s.accountManager(r, "manage devices")
 	if err != nil {
 		return err
 	}

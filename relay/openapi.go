@@ -36,24 +36,24 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/devices":       {summary: "Devices of the user's accounts", auth: "user", resp: []wire.Device{}},
 	"POST /api/v1/sessions":/* 202 with a confirmation when someone must allow it by email first */ {summary: "Request a session on a device (decided by role assignments)", auth: "user", req: wire.SessionRequest{}, resp: wire.SessionResponse{}, status: http.StatusCreated},
 	"GET /api/v1/sessions/{id}/signal": {summary: "Guest WebSocket for a session's signaling", auth: "user", status: http.StatusSwitchingProtocols},
-	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "admin", resp: wire.CheckResult{},
+	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "manager", resp: wire.CheckResult{},
 		query: []string{"user", "device", "ondemand", "client", "date", "time", "timezone"}},
-	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first", auth: "admin", resp: []wire.Group{}},
+	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first", auth: "manager", resp: []wire.Group{}},
 	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
-	"GET /api/v1/accounts/{account}/groups/{id}":                     {summary: "A group with its members", auth: "admin", resp: wire.Group{}},
+	"GET /api/v1/accounts/{account}/groups/{id}":                     {summary: "A group with its members", auth: "manager", resp: wire.Group{}},
 	"PATCH /api/v1/accounts/{account}/groups/{id}":                   {summary: "Change a group's name, description or status", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}},
 	"DELETE /api/v1/accounts/{account}/groups/{id}":                  {summary: "Remove a group (and its mentions in role assignments)", auth: "admin", status: http.StatusNoContent},
 	"PUT /api/v1/accounts/{account}/groups/{id}/members/{member}":    {summary: "Add a user (id or email) or device (id or hostname) to a group", auth: "admin", status: http.StatusNoContent},
 	"DELETE /api/v1/accounts/{account}/groups/{id}/members/{member}": {summary: "Take a member out of a group", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/roles":                           {summary: "Predefined and custom roles", auth: "admin", resp: []wire.RoleInfo{}},
+	"GET /api/v1/accounts/{account}/roles":                           {summary: "Predefined and custom roles", auth: "manager", resp: []wire.RoleInfo{}},
 	"POST /api/v1/accounts/{account}/roles":                          {summary: "Create a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/roles/{id}":                      {summary: "Replace a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}},
 	"DELETE /api/v1/accounts/{account}/roles/{id}":                   {summary: "Remove a custom role; its assignments become inactive", auth: "admin", resp: wire.RoleDeleted{}},
-	"GET /api/v1/accounts/{account}/applications":                    {summary: "The applications catalog", auth: "admin", resp: []wire.Application{}},
+	"GET /api/v1/accounts/{account}/applications":                    {summary: "The applications catalog", auth: "manager", resp: []wire.Application{}},
 	"POST /api/v1/accounts/{account}/applications":                   {summary: "Add an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/applications/{id}":               {summary: "Replace an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}},
 	"DELETE /api/v1/accounts/{account}/applications/{id}":            {summary: "Remove an application no role lists", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/assignments":                     {summary: "Role assignments with their status now", auth: "admin", resp: []wire.Assignment{}},
+	"GET /api/v1/accounts/{account}/assignments":                     {summary: "Role assignments with their status now", auth: "manager", resp: []wire.Assignment{}},
 	"POST /api/v1/accounts/{account}/assignments":                    {summary: "Create a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/assignments/{id}":                {summary: "Replace a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}},
 	"DELETE /api/v1/accounts/{account}/assignments/{id}":             {summary: "Remove a role assignment", auth: "admin", status: http.StatusNoContent},
@@ -76,11 +76,11 @@ var apiDocs = map[string]apiDoc{
 	"PUT /api/v1/accounts/{account}/packages/{id}":                   {summary: "Change a package's settings", auth: "admin", req: wire.Package{}, resp: wire.Package{}},
 	"POST /api/v1/accounts/{account}/packages/{id}/revoke":           {summary: "Revoke a package and its devices (type \"revoke\" to confirm)", auth: "admin", req: wire.Confirm{}, resp: wire.PackageRevoked{}},
 	"DELETE /api/v1/accounts/{account}/packages/{id}":                {summary: "Remove a package that is revoked or has no devices", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/devices":                         {summary: "Every device of the account", auth: "admin", resp: []wire.Device{}},
-	"PATCH /api/v1/accounts/{account}/devices/{id}":                  {summary: "Rename a device (alias)", auth: "admin", req: wire.DeviceUpdate{}, resp: wire.Device{}},
-	"POST /api/v1/accounts/{account}/devices/{id}/enroll":            {summary: "Enroll a pending device", auth: "admin", resp: wire.Device{}},
-	"POST /api/v1/accounts/{account}/devices/{id}/revoke":            {summary: "Revoke a device (type \"revoke\" to confirm)", auth: "admin", req: wire.Confirm{}, resp: wire.Device{}},
-	"DELETE /api/v1/accounts/{account}/devices/{id}":                 {summary: "Remove a device (it re-enrolls only while its package is valid)", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/devices":                         {summary: "Every device of the account", auth: "manager", resp: []wire.Device{}},
+	"PATCH /api/v1/accounts/{account}/devices/{id}":                  {summary: "Rename a device (alias)", auth: "manager", req: wire.DeviceUpdate{}, resp: wire.Device{}},
+	"POST /api/v1/accounts/{account}/devices/{id}/enroll":            {summary: "Enroll a pending device", auth: "manager", resp: wire.Device{}},
+	"POST /api/v1/accounts/{account}/devices/{id}/revoke":            {summary: "Revoke a device (type \"revoke\" to confirm)", auth: "manager", req: wire.Confirm{}, resp: wire.Device{}},
+	"DELETE /api/v1/accounts/{account}/devices/{id}":                 {summary: "Remove a device (it re-enrolls only while its package is valid)", auth: "manager", status: http.StatusNoContent},
 	"GET /api/v1/accounts/{account}/ldap":                            {summary: "LDAP authentication methods (bind passwords never shown)", auth: "admin", resp: []wire.LDAPMethod{}},
 	"POST /api/v1/accounts/{account}/ldap":                           {summary: "Add an LDAP authentication method (users log in as DOMAIN\\user)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}, status: http.StatusCreated},
 	"DELETE /api/v1/accounts/{account}/ldap/{id}":                    {summary: "Remove an LDAP authentication method", auth: "admin", status: http.StatusNoContent},
@@ -145,7 +145,7 @@ func openAPI(routes []route, version string) map[string]any {
 		case "owner":
 			op["description"] = "The account owner only."
 		case "logadmin":
-			op["description"] = "Account administrators, the owner and log administrators; other members get 403, other accounts 404."
+			op["description"] = "Group managers and up, and log administrators; other members get 403, other accounts 404."
 		}
 		if d.req != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
