@@ -32,6 +32,14 @@ var (
 	errConfirmNoUI    = errors.New("agent: this host cannot ask its local user to confirm access (denied)")
 )
 
+// remoteConfirm hands the session an emailed answer; only the first counts.
+func (s *Session) remoteConfirm(ok bool) {
+	select {
+	case s.confirmed <- ok:
+	default:
+	}
+}
+
 // confirm runs the prompt for a session's grant.
 func (s *Session) confirm(ctx context.Context) error {
 	if !s.g.ConfirmLocal {
@@ -48,7 +56,32 @@ func (s *Session) confirm(ctx context.Context) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ok, err := ui.Ask(actx, ConfirmRequest{SessionID: s.g.SessionID, Technician: technician(s.g), Permissions: s.g.Permissions})
+	type answer struct {
+		ok  bool
+		err error
+	}
+	local := make(chan answer, 1)
+	go func() {
+		ok, err := ui.Ask(actx, ConfirmRequest{SessionID: s.g.SessionID, Technician: technician(s.g), Permissions: s.g.Permissions})
+		local <- answer{ok, err}
+	}()
+	var ok bool
+	var err error
+	select {
+	case a := <-local:
+		ok, err = a.ok, a.err
+	case ok = <-s.confirmed:
+		// Someone answered the emailed request first (spec 4.4.10): the
+		// prompt goes away.
+		cancel()
+		<-local
+		if !ok {
+			s.h.event(Event{Kind: "confirm_denied", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "by email"})
+			return errConfirmDenied
+		}
+		s.h.event(Event{Kind: "confirm_allowed", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "by email"})
+		return nil
+	}
 	switch {
 	case err != nil && actx.Err() != nil && ctx.Err() == nil:
 		s.h.event(Event{Kind: "confirm_timeout", SessionID: s.g.SessionID, Technician: technician(s.g)})

@@ -154,3 +154,27 @@ func TestDesktopConfirmUI(t *testing.T) {
 		t.Fatalf("unanswered: %v %v", ok, err)
 	}
 }
+
+// TestConfirmEmailFirst: while the local prompt waits, the relay passes on
+// an emailed answer: allowed starts the session (the prompt goes away),
+// denied refuses it.
+func TestConfirmEmailFirst(t *testing.T) {
+	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 4), answers: make(chan bool)}
+	fh := startFeatureHost(t, func(o *Options) { o.Confirm = ui; o.ConfirmTimeout = time.Minute })
+
+	fh.confirmGrant(t, "by-email")
+	<-ui.asked
+	fh.f.push(&wire.Signal{Type: wire.SigConfirm, Session: "by-email", Code: "allowed"})
+	_, chans := guestPeer(t, fh.f, "by-email")
+	if m := recvType[*wire.SessionInfo](t, chans[wire.ChannelControl]); m == nil {
+		t.Fatal("no session after an emailed allow")
+	}
+
+	route := fh.confirmGrant(t, "denied-by-email")
+	<-ui.asked
+	fh.f.push(&wire.Signal{Type: wire.SigConfirm, Session: "denied-by-email", Code: "denied"})
+	waitBye(t, route, "denied access")
+	if fh.events.count("confirm_allowed") != 1 || fh.events.count("confirm_denied") != 1 {
+		t.Fatal("email answers not reported")
+	}
+}

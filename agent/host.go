@@ -336,6 +336,13 @@ func (h *Host) connectOnce(ctx context.Context) error {
 			return fmt.Errorf("%w (%s)", ErrRevoked, s.Message)
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
+		case wire.SigConfirm:
+			h.mu.Lock()
+			sess := h.sessions[s.Session]
+			h.mu.Unlock()
+			if sess != nil {
+				sess.remoteConfirm(s.Code == "allowed")
+			}
 		case wire.SigOffer, wire.SigCandidate, wire.SigBye:
 			h.mu.Lock()
 			sess := h.sessions[s.Session]

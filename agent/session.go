@@ -42,12 +42,14 @@ type Session struct {
 	send  transport.SendSignal
 	log   *slog.Logger
 
-	sigs     chan *wire.Signal
-	ended    chan struct{}
-	endOnce  sync.Once
-	endWhy   atomic.Value // string
-	keyframe atomic.Bool
-	monitor  atomic.Int32 // selected monitor index, -1 = all
+	sigs chan *wire.Signal
+	// confirmed carries the relay's emailed confirm-access answer (first one).
+	confirmed chan bool
+	ended     chan struct{}
+	endOnce   sync.Once
+	endWhy    atomic.Value // string
+	keyframe  atomic.Bool
+	monitor   atomic.Int32 // selected monitor index, -1 = all
 
 	inMu sync.Mutex
 	inj  input.Injector
@@ -76,11 +78,12 @@ const helloWait = 3 * time.Second
 func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 	s := &Session{
 		h: h, g: g, perms: g.Set(), send: send,
-		log:   h.log.With("session", g.SessionID, "technician", g.User.Email),
-		sigs:  make(chan *wire.Signal, 256),
-		ended: make(chan struct{}),
-		hello: make(chan struct{}),
-		kick:  make(chan struct{}, 1),
+		log:       h.log.With("session", g.SessionID, "technician", g.User.Email),
+		sigs:      make(chan *wire.Signal, 256),
+		confirmed: make(chan bool, 1),
+		ended:     make(chan struct{}),
+		hello:     make(chan struct{}),
+		kick:      make(chan struct{}, 1),
 	}
 	s.desk = &localDesk{s: s}
 	s.monitor.Store(-1)

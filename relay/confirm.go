@@ -38,7 +38,7 @@ func wireConfirmation(c store.Confirmation, now time.Time) *wire.Confirmation {
 
 // requestConfirmation emails the confirming groups' members (not the
 // technician asking) their links and records the request.
-func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Device, action string, dec decision) (*wire.Confirmation, error) {
+func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Device, action string, dec decision, sessionID string) (*wire.Confirmation, error) {
 	ctx := r.Context()
 	if s.cfg.Mail == nil || s.cfg.PublicURL == "" {
 		return nil, errf(http.StatusForbidden, CodeForbidden, "your role assignments require confirmation by email, but this relay has no mail sender or public URL configured")
@@ -48,7 +48,8 @@ func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Devi
 		return nil, err
 	}
 	now := s.now()
-	c := store.Confirmation{AccountID: d.AccountID, UserID: u.ID, DeviceID: d.ID, Action: action, CreatedAt: now, ExpiresAt: now.Add(ConfirmTTL)}
+	c := store.Confirmation{AccountID: d.AccountID, UserID: u.ID, DeviceID: d.ID, Action: action, SessionID: sessionID,
+		CreatedAt: now, ExpiresAt: now.Add(ConfirmTTL)}
 	var links []store.ConfirmLink
 	var msgs []mail.Message
 	for _, to := range users {
@@ -180,6 +181,17 @@ func (s *Server) handleConfirmPage(w http.ResponseWriter, r *http.Request) {
 		}
 		s.audit(auditRec{Event: ev, Account: c.AccountID, User: recipient, Device: c.DeviceID, Remote: ip,
 			Detail: map[string]any{"confirmation": c.ID, "technician": c.UserID, "action": c.Action}})
+		if c.SessionID != "" {
+			// The Host is asking its local user for this session too: the
+			// first answer wins there.
+			code := "denied"
+			if allow {
+				code = "allowed"
+			}
+			if a := s.hub.agent(c.DeviceID); a != nil {
+				a.send(&wire.Signal{Type: wire.SigConfirm, Session: c.SessionID, Code: code})
+			}
+		}
 		v.Done = done
 		show(http.StatusOK, v)
 		return

@@ -188,3 +188,54 @@ func TestAgentAudit(t *testing.T) {
 		t.Fatalf("a report about another session was recorded: %d", n)
 	}
 }
+
+// TestConfirmLocalAndEmail: a role with both confirmations: the grant asks
+// the Host to prompt, the confirming group is emailed at the same time,
+// and an emailed answer is passed to the Host, where the first one wins.
+func TestConfirmLocalAndEmail(t *testing.T) {
+	box := &mailbox{}
+	e := newSessionEnv(t, func(c *Config) { c.Mail = box; c.PublicURL = "http://relay.test" })
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
+	bossID, _ := e.memberOf("boss@example.com", store.Member, "Acme")
+	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
+	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
+	st.AddGroupMember(ctx, techs.ID, techID)
+	st.AddGroupMember(ctx, bosses.ID, bossID)
+	both, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask both", Type: policy.RoleConfirmAccess,
+		Enabled: true, Confirm: policy.ConfirmRules{Local: true, EmailGroupIDs: []string{bosses.ID}}}})
+	for _, a := range []policy.Assignment{
+		{Name: "control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+		{Name: "ask", Active: true, RoleID: both.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+	} {
+		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id})
+	if status != http.StatusCreated {
+		t.Fatalf("%d %s", status, body)
+	}
+	var sr wire.SessionResponse
+	decode(t, body, &sr)
+	g := e.agent.expect(wire.SigGrant)
+	grant, err := policy.Verify(g.Grant, e.srv.PublicKey(), e.dev.id, e.clock.Now())
+	if err != nil || !grant.ConfirmLocal {
+		t.Fatalf("grant %+v (%v)", grant, err)
+	}
+	link := link2(t, box, "boss@example.com")
+	resp, err := e.ts.Client().PostForm(e.ts.URL+link, url.Values{"decision": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("allow: %d", resp.StatusCode)
+	}
+	c := e.agent.expect(wire.SigConfirm)
+	if c.Session != sr.SessionID || c.Code != "allowed" {
+		t.Fatalf("the Host was told %+v", c)
+	}
+}

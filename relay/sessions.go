@@ -81,11 +81,10 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	}
 	// A whitelist and the local user's confirmation ride in the grant: the
 	// Host masks everything else and asks first (and refuses the session
-	// when it cannot). With email confirmation too, whichever comes first
-	// should win; the relay runs the email one before granting, so there
-	// the email decides.
+	// when it cannot). With email confirmation too, the relay emails while
+	// the Host asks, and whichever answer comes first decides.
 	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs, Whitelist: dec.Whitelist,
-		ConfirmLocal: dec.Confirm.Local && len(dec.Confirm.EmailGroupIDs) == 0}
+		ConfirmLocal: dec.Confirm.Local}
 }
 
 // denial summarizes why the evaluator refused: the request-level reason,
@@ -213,9 +212,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
 	}
 
-	if len(dec.ConfirmEmail) > 0 {
+	if len(dec.ConfirmEmail) > 0 && !dec.ConfirmLocal {
 		if req.Confirmation == "" {
-			c, err := s.requestConfirmation(r, u, d, action, dec)
+			c, err := s.requestConfirmation(r, u, d, action, dec, "")
 			var ae *apiError
 			if errors.As(err, &ae) {
 				return deny(ae)
@@ -262,6 +261,13 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	s.audit(auditRec{Event: EvSessionRequested, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
 		Detail: map[string]any{"session": se.ID, "action": action, "permissions": perms}})
+	if len(dec.ConfirmEmail) > 0 && dec.ConfirmLocal {
+		// The Host asks its local user; the confirming groups are asked by
+		// email at the same time, and the first answer decides.
+		if _, err := s.requestConfirmation(r, u, d, action, dec, se.ID); err != nil {
+			s.log.Warn("confirm access by email not requested; the Host's prompt decides alone", "session", se.ID, "err", err)
+		}
+	}
 	s.log.Info("session requested", "session", se.ID, "user", u.ID, "device", d.ID, "action", action)
 	writeJSON(w, http.StatusCreated, wire.SessionResponse{
 		SessionID: se.ID, DeviceID: d.ID, Permissions: perms, ExpiresAt: expires.Unix(),

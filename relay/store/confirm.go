@@ -14,6 +14,7 @@ type Confirmation struct {
 	UserID    string // the technician asking
 	DeviceID  string
 	Action    string
+	SessionID string // a granted session whose Host also asks; "" before granting
 	Status    string // pending, allowed, denied, used
 	DecidedBy string // user id of whoever answered
 	CreatedAt time.Time
@@ -34,8 +35,8 @@ func (s *Store) CreateConfirmation(ctx context.Context, c Confirmation, links []
 	}
 	c.Status = "pending"
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO confirmations (id, account_id, user_id, device_id, action, status, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`, c.ID, c.AccountID, c.UserID, c.DeviceID, c.Action, unix(c.CreatedAt), unix(c.ExpiresAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO confirmations (id, account_id, user_id, device_id, action, status, created_at, expires_at, session_id)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)`, c.ID, c.AccountID, c.UserID, c.DeviceID, c.Action, unix(c.CreatedAt), unix(c.ExpiresAt), c.SessionID); err != nil {
 			return err
 		}
 		for _, l := range links {
@@ -49,13 +50,13 @@ func (s *Store) CreateConfirmation(ctx context.Context, c Confirmation, links []
 	return c, wrap("create confirmation", err)
 }
 
-const confirmCols = `id, account_id, user_id, device_id, action, status, decided_by, created_at, expires_at, decided_at`
+const confirmCols = `id, account_id, user_id, device_id, action, status, decided_by, created_at, expires_at, decided_at, session_id`
 
 func scanConfirmation(row interface{ Scan(...any) error }) (Confirmation, error) {
 	var c Confirmation
 	var created, expires int64
 	var decided sql.NullInt64
-	err := row.Scan(&c.ID, &c.AccountID, &c.UserID, &c.DeviceID, &c.Action, &c.Status, &c.DecidedBy, &created, &expires, &decided)
+	err := row.Scan(&c.ID, &c.AccountID, &c.UserID, &c.DeviceID, &c.Action, &c.Status, &c.DecidedBy, &created, &expires, &decided, &c.SessionID)
 	c.CreatedAt, c.ExpiresAt, c.DecidedAt = fromUnix(created), fromUnix(expires), fromNull(decided)
 	return c, err
 }

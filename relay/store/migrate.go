@@ -343,6 +343,11 @@ var migrations = []migration{
 	{10, "log administrators", []string{
 		`ALTER TABLE memberships ADD COLUMN log_admin BOOLEAN NOT NULL DEFAULT FALSE`,
 	}},
+	// An emailed confirmation can race the Host's own prompt for a granted
+	// session (both on one role): it names that session.
+	{11, "confirmation session", []string{
+		`ALTER TABLE confirmations ADD COLUMN session_id TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -24,6 +24,10 @@ const (
 	// session, for the account's audit log: Code is the kind
 	// (refused, file_received, file_sent), Message the detail.
 	SigAudit = "audit"
+	// SigConfirm (relay → agent) carries an emailed confirm-access answer
+	// for a session whose host is also asking its local user: whichever
+	// answer comes first decides. Code is "allowed" or "denied".
+	SigConfirm = "confirm"
 )
 
 // MaxSignalSize bounds one signaling message (SDP with many candidates fits

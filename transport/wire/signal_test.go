@@ -47,6 +47,8 @@ var signalVectors = []struct {
 		`{"type":"error","code":"unauthorized","message":"bad token"}`},
 	{"revoked", Signal{Type: SigRevoked, Message: "device removed"},
 		`{"type":"revoked","message":"device removed"}`},
+	{"confirm", Signal{Type: SigConfirm, Session: "s1", Code: "allowed"},
+		`{"type":"confirm","session":"s1","code":"allowed"}`},
 	{"audit", Signal{Type: SigAudit, Session: "s1", Code: "file_received", Message: "inbox/report.pdf"},
 		`{"type":"audit","session":"s1","code":"file_received","message":"inbox/report.pdf"}`},
 	{"escaping", Signal{Type: SigBye, Message: "a<b&c>\"d\"\u2028é"},
