@@ -79,7 +79,7 @@ func newEnvWith(tb testing.TB, mod func(*relay.Config)) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	udp, tcp, port := listenTURN(tb)
-	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url,
+	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1, // tests write to the store directly
 		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
 	mod(&cfg)
 	srv, err := relay.New(cfg)

@@ -178,3 +178,47 @@ func TestCheckPermissions(t *testing.T) {
 		}
 	}
 }
+
+// TestModelCache: decisions reuse the account's indexed model; this
+// relay's own writes take effect at once, another process's writes once the
+// model is older than ModelTTL.
+func TestModelCache(t *testing.T) {
+	e := newSessionEnv(t, func(c *Config) { c.ModelTTL = time.Minute })
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
+	ask := func() int {
+		status, _ := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id})
+		if status == http.StatusCreated {
+			e.agent.expect(wire.SigGrant)
+		}
+		return status
+	}
+	if st := ask(); st != http.StatusForbidden {
+		t.Fatalf("before any assignment: %d", st)
+	}
+	// Another process gives tech access: not seen while the model is fresh...
+	g, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
+	st.AddGroupMember(ctx, g.ID, techID)
+	if _, err := st.CreateAssignment(ctx, acct, policy.Assignment{Name: "all", Active: true, RoleID: policy.RoleIDAdministrator,
+		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := ask(); st != http.StatusForbidden {
+		t.Fatalf("a fresh cached model was not used: %d", st)
+	}
+	// ...and seen once it is older than the TTL.
+	e.clock.Advance(time.Minute + time.Second)
+	if st := ask(); st != http.StatusCreated {
+		t.Fatalf("after the TTL: %d", st)
+	}
+	// This relay's own write (the group turned inactive) counts at once.
+	inactive := false
+	if status, body := e.do("PATCH", "/api/v1/accounts/Acme/groups/"+g.ID, e.tok, wire.GroupRequest{Active: &inactive}); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if st := ask(); st != http.StatusForbidden {
+		t.Fatalf("after the API write: %d", st)
+	}
+}

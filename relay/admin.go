@@ -26,6 +26,9 @@ type Admin struct {
 	now   func() time.Time
 	kick  func(deviceID string)
 	owned bool
+	// changed tells an in-process relay that its cached access models are
+	// stale (every Admin change is audited, so audit calls it).
+	changed func()
 }
 
 // OpenAdmin opens the relay's database in dataDir for administration.
@@ -65,6 +68,9 @@ func (a *Admin) audit(r auditRec) {
 	}
 	r.Detail["via"] = "admin"
 	recordAudit(a.st, a.now, slog.New(slog.DiscardHandler), r)
+	if a.changed != nil {
+		a.changed()
+	}
 }
 
 // InitResult tells what Init found and what it created.

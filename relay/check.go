@@ -82,11 +82,11 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 		req.At = at
 	}
 
-	snap, err := s.st.Snapshot(ctx, m.AccountID)
+	model, err := s.models.model(ctx, m.AccountID)
 	if err != nil {
 		return err
 	}
-	dec := policy.Evaluate(policy.NewModel(snap), req)
+	dec := policy.Evaluate(model, req)
 	out := wire.CheckResult{At: req.At.UTC(), Allowed: dec.Allowed, Permissions: dec.Permissions.Strings(),
 		ConfirmLocal: dec.Confirm.Local, ConfirmEmail: dec.Confirm.EmailGroupIDs,
 		Contributing: []wire.CheckAssignment{}, Reasons: []string{}}

@@ -54,11 +54,9 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 		}
 		var model *policy.Model
 		if !isManager(m.Type) && len(ds) > 0 {
-			snap, err := s.st.Snapshot(ctx, m.AccountID)
-			if err != nil {
+			if model, err = s.models.model(ctx, m.AccountID); err != nil {
 				return err
 			}
-			model = policy.NewModel(snap)
 		}
 		for _, d := range ds {
 			if model != nil {

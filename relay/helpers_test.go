@@ -68,7 +68,10 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 	c := &clock{t: time.Now().UTC()}
 	cfg := Config{
 		DataDir: t.TempDir(), Logger: testLogger(t), Clock: c.Now, Version: "test",
-		TURN: TURNConfig{Host: "127.0.0.1", Port: 3478},
+		// Tests change the store directly, as another process would: no
+		// cached access models (TestModelCache covers them).
+		ModelTTL: -1,
+		TURN:     TURNConfig{Host: "127.0.0.1", Port: 3478},
 	}
 	for _, m := range mod {
 		m(&cfg)

@@ -268,9 +268,29 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		if changesAccess(r) {
+			// It may have changed who may do what: decide afresh.
+			s.models.invalidate()
+		}
 		s.log.Debug("http", "method", r.Method, "path", logPath(r.URL.Path), "status", rec.status,
 			"remote", remoteIP(r), "took", time.Since(start).Round(time.Microsecond))
 	})
+}
+
+// changesAccess reports whether a request may change an account's access
+// model: every write but the frequent ones known not to (asking for a
+// session, logging out, a second login step, generating a log report,
+// answering a confirmation).
+func changesAccess(r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return false
+	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
+		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
+		strings.HasSuffix(r.URL.Path, "/audit/reports")):
+		return false
+	}
+	return true
 }
 
 // logPath hides the enrollment key in installer links.

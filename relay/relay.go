@@ -64,7 +64,12 @@ type Config struct {
 	// AuditRetentionMonths is how long audit events and reports are kept;
 	// default 6 (spec 5.3).
 	AuditRetentionMonths int
-	Limits               Limits
+	// ModelTTL bounds how long an account's indexed access model is reused
+	// when another process (the admin command, another relay node) may
+	// have changed it; this relay's own writes drop it at once. Default
+	// 2 s; negative: load it for every decision.
+	ModelTTL time.Duration
+	Limits   Limits
 }
 
 // TURNConfig describes the TURN service the relay hands out in ICE server
@@ -123,6 +128,11 @@ func (c *Config) setDefaults() {
 	if c.AuditRetentionMonths <= 0 {
 		c.AuditRetentionMonths = 6
 	}
+	if c.ModelTTL == 0 {
+		c.ModelTTL = 2 * time.Second
+	} else if c.ModelTTL < 0 {
+		c.ModelTTL = 0
+	}
 	l := &c.Limits
 	if l.EnrollBurst <= 0 {
 		l.EnrollBurst = 10
@@ -158,6 +168,7 @@ type Server struct {
 	turnSecret string
 	hub        *hub
 	lastPrune  time.Time // of the audit log; the janitor's alone
+	models     *modelCache
 	handler    http.Handler
 
 	enrollLimit  *limiter // per remote IP
@@ -225,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 		ctx:          ctx,
 		cancel:       cancel,
 	}
+	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	if n, err := st.EndOpenSessions(ctx, s.now(), "relay_restart"); err != nil {
 		st.Close()
 		cancel()
@@ -265,7 +277,7 @@ func (s *Server) Store() *store.Store { return s.st }
 // Admin returns administrative operations bound to this server: unlike a
 // standalone Admin, revoking a device here also disconnects its agent.
 func (s *Server) Admin() *Admin {
-	return &Admin{st: s.st, now: s.now, kick: s.kickDevice}
+	return &Admin{st: s.st, now: s.now, kick: s.kickDevice, changed: s.models.invalidate}
 }
 
 func (s *Server) now() time.Time { return s.cfg.Clock() }

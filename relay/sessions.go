@@ -63,12 +63,12 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	case m.Disabled:
 		return decision{Reason: "the user is disabled in the device's account"}
 	}
-	snap, err := s.st.Snapshot(ctx, d.AccountID)
+	model, err := s.models.model(ctx, d.AccountID)
 	if err != nil {
 		s.log.Error("reading the access model", "account", d.AccountID, "err", err)
 		return decision{Reason: "the relay could not read the access rules; try again"}
 	}
-	dec := policy.Evaluate(policy.NewModel(snap), policy.Request{
+	dec := policy.Evaluate(model, policy.Request{
 		UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now,
 		StateUnknown: true, // Hosts don't report lock/logon state yet
 	})
