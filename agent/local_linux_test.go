@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,46 +87,6 @@ func barrier(t *testing.T, ch *transport.Channel) {
 	}
 }
 
-// xclipOut is what a local application pastes; ok is false when the
-// clipboard has no owner.
-func xclipOut(t *testing.T, x *xvfb.Server) (string, bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := x.Command(ctx, "xclip", "-o", "-selection", "clipboard").Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ctx.Err() == nil {
-			return "", false
-		}
-		t.Fatalf("xclip -o: %v", err)
-	}
-	return string(out), true
-}
-
-// xclipIn copies text like a local application and waits until it owns
-// the clipboard.
-func xclipIn(t *testing.T, x *xvfb.Server, text string) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "clip.txt")
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// -quiet keeps xclip in the foreground, serving until another owner takes over.
-	if _, err := x.Run(context.Background(), "xclip", "-i", "-quiet", "-selection", "clipboard", file); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		if got, _ := xclipOut(t, x); got == text {
-			return
-		}
-		if i == 200 {
-			t.Fatal("xclip never owned the clipboard")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // nextClip returns the next clipboard text the host sends on ch.
 func nextClip(t *testing.T, ch *transport.Channel) string {
 	t.Helper()
@@ -144,7 +103,7 @@ func TestClipboardBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	barrier(t, ctrl)
-	if got, ok := xclipOut(t, d.x); !ok || got != want {
+	if got, ok := captest.Paste(t, d.x); !ok || got != want {
 		t.Fatalf("local paste = %q (%v), want %q", got, ok, want)
 	}
 	if got := nextClip(t, callNoReply(t, ctrl, &wire.ClipboardGet{})); got != want {
@@ -152,7 +111,7 @@ func TestClipboardBothWays(t *testing.T) {
 	}
 
 	// Host → guest: what a local application copies reaches the guest.
-	xclipIn(t, d.x, "copied locally ✓")
+	captest.Copy(t, d.x, "copied locally ✓")
 	if got := nextClip(t, ctrl); got != "copied locally ✓" {
 		t.Fatalf("pushed %q", got)
 	}
@@ -170,11 +129,11 @@ func TestClipboardBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	barrier(t, ctrl)
-	if got, ok := xclipOut(t, d.x); !ok || got != big {
+	if got, ok := captest.Paste(t, d.x); !ok || got != big {
 		t.Fatalf("large local paste: %d bytes (%v), want %d", len(got), ok, len(big))
 	}
 	big2 := strings.Repeat("ABCDEFGHIJ\n", 70000)
-	xclipIn(t, d.x, big2)
+	captest.Copy(t, d.x, big2)
 	if got := nextClip(t, ctrl); got != big2 {
 		t.Fatalf("large local copy reached the guest as %d bytes, want %d", len(got), len(big2))
 	}
@@ -183,7 +142,7 @@ func TestClipboardBothWays(t *testing.T) {
 	// refuses it, and over-long text, before the host sees it); the
 	// clipboard keeps its text.
 	wantError(t, call(t, ctrl, &wire.ClipboardText{Text: "bad \xff"}), wire.ErrCodeBadRequest, 0, "UTF-8")
-	if got, _ := xclipOut(t, d.x); got != big2 {
+	if got, _ := captest.Paste(t, d.x); got != big2 {
 		t.Fatal("the refused text changed the clipboard")
 	}
 }
@@ -206,7 +165,7 @@ func TestClipboardNotLeakedBetweenSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	barrier(t, a)
-	if got, _ := xclipOut(t, d.x); got != "secret of A" {
+	if got, _ := captest.Paste(t, d.x); got != "secret of A" {
 		t.Fatalf("local paste = %q", got)
 	}
 	// B neither reads A's text nor is sent it.
@@ -217,14 +176,14 @@ func TestClipboardNotLeakedBetweenSessions(t *testing.T) {
 	// A ends: its text leaves the machine's clipboard.
 	pa.Close()
 	waitEvent(t, d.events, "session_ended", 1)
-	if got, ok := xclipOut(t, d.x); ok {
+	if got, ok := captest.Paste(t, d.x); ok {
 		t.Fatalf("after A ended the clipboard still holds %q", got)
 	}
 	if got := nextClip(t, callNoReply(t, b, &wire.ClipboardGet{})); got != "" {
 		t.Fatalf("session B read %q after A ended", got)
 	}
 	// The first text B is ever sent is the local one, never A's.
-	xclipIn(t, d.x, "local text")
+	captest.Copy(t, d.x, "local text")
 	if got := nextClip(t, b); got != "local text" {
 		t.Fatalf("session B was sent %q", got)
 	}
@@ -244,7 +203,7 @@ func waitEvent(t *testing.T, l *eventLog, kind string, n int) {
 // message anyway is refused, audited, and nothing changes on the desktop.
 func TestLocalDeskRefusedWithoutPermission(t *testing.T) {
 	d := startDeskHost(t, false)
-	xclipIn(t, d.x, "untouched")
+	captest.Copy(t, d.x, "untouched")
 	cases := []struct {
 		perm policy.Permission
 		msgs []wire.Message
@@ -272,7 +231,7 @@ func TestLocalDeskRefusedWithoutPermission(t *testing.T) {
 	if n := d.events.count("refused"); n != refused {
 		t.Fatalf("%d refusals audited, want %d", n, refused)
 	}
-	if got, _ := xclipOut(t, d.x); got != "untouched" {
+	if got, _ := captest.Paste(t, d.x); got != "untouched" {
 		t.Fatalf("the local clipboard changed to %q", got)
 	}
 	// Nobody holds the keyboard: a local client can still grab it.

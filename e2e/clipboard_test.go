@@ -3,11 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -50,45 +48,6 @@ func deskEnv(tb testing.TB) (*env, *hostHandle, *xvfb.Server) {
 	return e, h, x
 }
 
-// paste is what a local application pastes; ok is false when the clipboard
-// has no owner.
-func paste(t *testing.T, x *xvfb.Server) (string, bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := x.Command(ctx, "xclip", "-o", "-selection", "clipboard").Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		return "", false
-	}
-	if err != nil {
-		t.Fatalf("xclip -o: %v", err)
-	}
-	return string(out), true
-}
-
-// copyLocal copies text like a local application and waits until it owns
-// the clipboard.
-func copyLocal(t *testing.T, x *xvfb.Server, text string) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "clip.txt")
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.Run(context.Background(), "xclip", "-i", "-quiet", "-selection", "clipboard", file); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		if got, _ := paste(t, x); got == text {
-			return
-		}
-		if i == 200 {
-			t.Fatal("xclip never owned the clipboard")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // TestClipboard: through a real relay, the technician's text is pasted on
 // the host and the host's copied text reaches the technician; when the
 // session ends its text leaves the host, and the next session never sees it.
@@ -102,7 +61,7 @@ func TestClipboard(t *testing.T) {
 	if err := s.SetClipboard(ctx, secretText); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := paste(t, x); !ok || got != secretText {
+	if got, ok := captest.Paste(t, x); !ok || got != secretText {
 		t.Fatalf("host paste = %q (%v)", got, ok)
 	}
 	if got, err := s.Clipboard(ctx); err != nil || got != secretText {
@@ -110,7 +69,7 @@ func TestClipboard(t *testing.T) {
 	}
 	s.Close()
 	for i := 0; ; i++ { // the host withdraws it once it has seen the session end
-		if _, ok := paste(t, x); !ok {
+		if _, ok := captest.Paste(t, x); !ok {
 			break
 		}
 		if i == 400 {
@@ -134,7 +93,7 @@ func TestClipboard(t *testing.T) {
 	if got := <-pushed; got != "" {
 		t.Fatalf("answer pushed %q", got)
 	}
-	copyLocal(t, x, "copied on the host")
+	captest.Copy(t, x, "copied on the host")
 	select {
 	case got := <-pushed:
 		if got != "copied on the host" {
@@ -155,7 +114,7 @@ func TestRoleWithoutLocalDesk(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e, h, x := deskEnv(t)
-	copyLocal(t, x, "the user's text")
+	captest.Copy(t, x, "the user's text")
 	_, s := e.roleSession(t, ctx, "operator@example.com", h.hostname, policy.ViewScreen, policy.KeyboardMouse)
 	if got := s.Perms; len(got) != 2 {
 		t.Fatalf("session permissions %v, want view_screen and keyboard_mouse", got)
@@ -172,7 +131,7 @@ func TestRoleWithoutLocalDesk(t *testing.T) {
 	if err := s.BlankScreen(ctx, true); wireCode(err) != wire.ErrCodeDenied {
 		t.Fatalf("blank screen without the permission: %v, want denied", err)
 	}
-	if got, _ := paste(t, x); got != "the user's text" {
+	if got, _ := captest.Paste(t, x); got != "the user's text" {
 		t.Fatalf("the host's clipboard changed to %q", got)
 	}
 	if s.LocalState() != 0 {
@@ -226,15 +185,15 @@ func TestClipboardCLI(t *testing.T) {
 	}
 
 	stop := background("clipboard", "set", h.hostname, "from the command line")
-	if got, _ := paste(t, x); got != "from the command line" {
+	if got, _ := captest.Paste(t, x); got != "from the command line" {
 		t.Fatalf("the host pastes %q", got)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	until("the text leaves the host", func() bool { _, ok := paste(t, x); return !ok })
+	until("the text leaves the host", func() bool { _, ok := captest.Paste(t, x); return !ok })
 
-	copyLocal(t, x, "host text")
+	captest.Copy(t, x, "host text")
 	var out bytes.Buffer
 	if err := cmd(&out, "clipboard", "get", h.hostname).Execute(); err != nil {
 		t.Fatal(err)
