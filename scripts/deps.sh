@@ -3,7 +3,9 @@
 # missing. Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev)
+# The Fyne console (console/, tandem-guest, tandem-ondemand) builds with
+# cgo against OpenGL and these X extensions.
+BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
 # rpm, msitools, wixl: the packaging tests list the rpms and build and
 # inspect an MSI around a placeholder exe (the real MSI also needs mingw-w64).
 # slapd + ldap-utils: the LDAP tests run a private slapd on free 127.0.0.1
