@@ -18,7 +18,11 @@ import (
 
 // ConnectOptions tune a session.
 type ConnectOptions struct {
-	Action    string           // default "remote_control"
+	Action string // default "remote_control"
+	// OnDemand starts the waiting OnDemand session with this key; Connect's
+	// device must then be empty. The end user's consent is part of the
+	// connection, so bound the wait with the context or Timeout.
+	OnDemand  string
 	Transport transport.Config // RelayOnly, Loopback...; ICE servers come from the relay
 	// OnFrame is called after each decoded frame (from the receive goroutine).
 	OnFrame func(FrameEvent)
@@ -104,7 +108,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return context.WithCancel(ctx)
 	}
 	rctx, rcancel := bounded()
-	sr, err := c.RequestSession(rctx, device, o.Action)
+	sr, err := c.requestSession(rctx, wire.SessionRequest{Device: device, Action: o.Action, OnDemand: o.OnDemand})
 	rcancel()
 	if err != nil {
 		return nil, err
@@ -124,7 +128,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 			return nil, err
 		}
 		rctx, rcancel := bounded()
-		sr, err = c.requestSession(rctx, wire.SessionRequest{Device: device, Action: o.Action, Confirmation: cf.ID})
+		sr, err = c.requestSession(rctx, wire.SessionRequest{Device: device, Action: o.Action, OnDemand: o.OnDemand, Confirmation: cf.ID})
 		rcancel()
 		if err != nil {
 			return nil, err

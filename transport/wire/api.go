@@ -91,6 +91,8 @@ type Device struct {
 	// (GET /api/v1/devices).
 	Description string `json:"description,omitempty"`
 	Favorite    bool   `json:"favorite,omitempty"`
+	// Groups names the device groups it belongs to (built-ins excluded).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // SessionRequest is POST /api/v1/sessions.
@@ -100,6 +102,10 @@ type SessionRequest struct {
 	// Confirmation is the id of an allowed "confirm access via email"
 	// request for this device and action (see SessionResponse.Confirmation).
 	Confirmation string `json:"confirmation,omitempty"`
+	// OnDemand starts the waiting OnDemand session with this key instead of
+	// a device session (Device must be empty); the agent asks its user's
+	// consent before anything flows.
+	OnDemand string `json:"ondemand,omitempty"`
 }
 
 // Confirmation is a "confirm access via email" request (spec 4.4.10): the
