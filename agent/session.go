@@ -232,9 +232,18 @@ func (s *Session) run(parent context.Context) error {
 			s.end(err.Error())
 		}
 	}
-	_ = control.Send(&wire.Bye{Reason: s.reason()})
+	// The guest hears why before the connection closes: closing at once
+	// can drop the bye still queued behind screen frames.
+	if control.Send(&wire.Bye{Reason: s.reason()}) == nil {
+		wctx, wcancel := context.WithTimeout(context.Background(), byeFlush)
+		_ = control.WaitBuffered(wctx, 1)
+		wcancel()
+	}
 	return nil
 }
+
+// byeFlush bounds the wait for the farewell to leave.
+const byeFlush = time.Second
 
 func technician(g *policy.Grant) string {
 	if g.User.Name != "" {
