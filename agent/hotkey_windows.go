@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	hkUser32               = windows.NewLazySystemDLL("hkUser32.dll")
+	hkUser32             = windows.NewLazySystemDLL("user32.dll")
 	procRegisterHotKey   = hkUser32.NewProc("RegisterHotKey")
 	procUnregisterHotKey = hkUser32.NewProc("UnregisterHotKey")
 	procGetMessageW      = hkUser32.NewProc("GetMessageW")
