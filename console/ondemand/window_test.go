@@ -119,6 +119,19 @@ func text(w *Window, l *widget.Label) string {
 	return l.Text
 }
 
+// waitText waits until l shows part.
+func waitText(t *testing.T, w *Window, l *widget.Label, part string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for !strings.Contains(text(w, l), part) {
+		select {
+		case <-w.changed:
+		case <-timeout:
+			t.Fatalf("%q does not show %q", text(w, l), part)
+		}
+	}
+}
+
 func wantText(t *testing.T, w *Window, l *widget.Label, parts ...string) {
 	t.Helper()
 	got := text(w, l)
@@ -211,9 +224,8 @@ func TestWindowKeyErrors(t *testing.T) {
 	b.joinErr = errors.Join(agent.ErrOnDemandKey, b.joinErr)
 	w.keyEntry.SetText("https://relay.example.com/s/613-220-463")
 	test.Tap(w.connectBtn)
-	waitShown(t, w, StateJoining)
+	waitText(t, w, w.entryError, "does not know this session key")
 	waitShown(t, w, StateEntry)
-	wantText(t, w, w.entryError, "does not know this session key")
 	if got := b.calls(); len(got) != 1 || got[0] != "https://relay.example.com|613220463" {
 		t.Fatalf("joins %v", got)
 	}
