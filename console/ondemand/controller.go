@@ -40,7 +40,9 @@ const (
 )
 
 // OK reports whether the run ended the way runs end (exit status 0).
-func (e Ending) OK() bool { return e == EndSession || e == EndLocal || e == EndDenied || e == EndTimeout }
+func (e Ending) OK() bool {
+	return e == EndSession || e == EndLocal || e == EndDenied || e == EndTimeout
+}
 
 // Engine is the agent engine for one OnDemand run (*agent.Host).
 type Engine interface {

@@ -27,13 +27,14 @@ var (
 
 // Window is the Fyne view of a Controller: one page per state.
 type Window struct {
-	W fyne.Window
-	c *Controller
+	W    fyne.Window
+	c    *Controller
+	quit func()
 
 	mu      sync.Mutex // widgets change only under it
 	shown   State
 	pages   map[State]fyne.CanvasObject
-	tickFor time.Time // the deadline the countdown runs for
+	tickFor time.Time     // the deadline the countdown runs for
 	changed chan struct{} // a render happened (tests wait on it)
 
 	keyEntry   *widget.Entry
@@ -66,12 +67,13 @@ func NewWindow(a fyne.App, c *Controller) *Window {
 	w.build()
 	w.W.SetFixedSize(true)
 	w.W.Resize(fyne.NewSize(440, 300))
-	w.W.SetCloseIntercept(func() {
+	w.quit = func() {
 		go func() {
 			c.Close()
-			fyne.Do(a.Quit)
+			fyne.Do(a.Quit) // Quit, not a window close: it also stops the settings watch
 		}()
-	})
+	}
+	w.W.SetCloseIntercept(w.quit)
 	c.OnChange(func(v View) { fyne.Do(func() { w.render(v) }) })
 	w.render(c.View())
 	return w
@@ -89,9 +91,11 @@ func wrapped() *widget.Label {
 	return l
 }
 
-func dot(c color.Color) *canvas.Circle {
-	d := canvas.NewCircle(c)
-	return d
+func dot(c color.Color) *canvas.Circle { return canvas.NewCircle(c) }
+
+// statusDot is a 14 px dot centred beside a line of text.
+func statusDot(d *canvas.Circle) fyne.CanvasObject {
+	return container.NewCenter(container.NewGridWrap(fyne.NewSize(14, 14), d))
 }
 
 func (w *Window) build() {
@@ -117,7 +121,7 @@ func (w *Window) build() {
 	w.waitTech = wrapped()
 	w.disconnectWait = widget.NewButton("Disconnect", w.c.Disconnect)
 	waiting := container.NewVBox(
-		container.NewHBox(container.NewGridWrap(fyne.NewSize(16, 16), w.waitDot), w.waitLabel),
+		container.NewHBox(statusDot(w.waitDot), w.waitLabel),
 		w.waitTech,
 		layout.NewSpacer(),
 		container.NewHBox(layout.NewSpacer(), w.disconnectWait),
@@ -130,7 +134,7 @@ func (w *Window) build() {
 	w.allowBtn.Importance = widget.HighImportance
 	w.denyBtn = widget.NewButton("Deny", w.c.Deny)
 	consent := container.NewVBox(
-		container.NewHBox(container.NewGridWrap(fyne.NewSize(16, 16), dot(colorConsent)), w.consentText),
+		container.NewHBox(statusDot(dot(colorConsent)), w.consentText),
 		w.consentPerm,
 		w.countdown,
 		container.NewHBox(layout.NewSpacer(), w.denyBtn, w.allowBtn),
@@ -143,14 +147,14 @@ func (w *Window) build() {
 	note := wrapped()
 	note.SetText("Press Ctrl+Shift+X at any time to end the session at once.")
 	session := container.NewVBox(
-		container.NewHBox(container.NewGridWrap(fyne.NewSize(16, 16), dot(colorConnected)), w.sessionText),
+		container.NewHBox(statusDot(dot(colorConnected)), w.sessionText),
 		w.sessionPerm,
 		note,
 		container.NewHBox(layout.NewSpacer(), w.disconnectBtn),
 	)
 
 	w.endText = wrapped()
-	w.closeBtn = widget.NewButton("Close", func() { w.W.Close() })
+	w.closeBtn = widget.NewButton("Close", func() { w.quit() })
 	ended := container.NewVBox(heading("Session over"), w.endText, layout.NewSpacer(),
 		container.NewHBox(layout.NewSpacer(), w.closeBtn))
 
@@ -215,8 +219,11 @@ func (w *Window) render(v View) {
 	if v.State != w.shown {
 		w.shown = v.State
 		w.W.SetContent(w.pages[v.State])
-		if v.State == StateEntry {
+		switch v.State {
+		case StateEntry:
 			w.W.Canvas().Focus(w.keyEntry)
+		case StateEnded:
+			w.W.Canvas().Focus(w.closeBtn) // Space or Enter closes
 		}
 	}
 }
