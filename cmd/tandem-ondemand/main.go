@@ -10,10 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -69,11 +72,9 @@ func root() *cobra.Command {
 // minute after the end), and reports how it ended.
 func run(ctx context.Context, log *slog.Logger, b *backend, keyFlag, relayFlag string) error {
 	relayURL, key := ondemand.Prefill(os.Args[0], keyFlag, relayFlag)
-	cleanup, err := privateDirs()
-	if err != nil {
+	if err := noUserFiles(log); err != nil {
 		return err
 	}
-	defer cleanup()
 	a := app.New()
 	ctl := ondemand.NewController(b, relayURL, key, nil)
 	w := ondemand.NewWindow(a, ctl)
@@ -116,21 +117,36 @@ func run(ctx context.Context, log *slog.Logger, b *backend, keyFlag, relayFlag s
 	return errEnded
 }
 
-// privateDirs points the per-user config and cache folders at a temporary
-// folder removed at exit: the toolkit (settings watch, caches) and the GL
-// library (shader cache) write there, and this agent leaves nothing behind.
-func privateDirs() (func(), error) {
-	dir, err := os.MkdirTemp("", "tandem-ondemand-")
+// noUserFiles keeps the toolkit (settings, caches) and the GL library
+// (shader cache) from writing per-user files: their folders are pointed
+// below this program's own file, where no folder can be made. A temporary
+// folder removed at exit would not do: the toolkit's settings watch makes
+// its folder again when it is removed, and on SIGTERM the toolkit stops
+// without ending that watch. What the toolkit logs about it goes to the
+// debug log.
+func noUserFiles(l *slog.Logger) error {
+	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	nowhere := filepath.Join(exe, "no-files")
 	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "APPDATA", "LOCALAPPDATA"} {
-		if err := os.Setenv(v, dir); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
+		if err := os.Setenv(v, nowhere); err != nil {
+			return err
 		}
 	}
-	return func() { _ = os.RemoveAll(dir) }, nil
+	_ = os.Setenv("MESA_SHADER_CACHE_DISABLE", "true")
+	log.SetFlags(0)
+	log.SetOutput(debugWriter{l})
+	return nil
+}
+
+// debugWriter logs the standard logger's lines (the toolkit's) at debug.
+type debugWriter struct{ l *slog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // backend joins with agent.JoinOnDemand and serves the one session with

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -52,6 +53,11 @@ func newJoinStandIn(t *testing.T) *joinStandIn {
 		j.mu.Lock()
 		j.reqs = append(j.reqs, req)
 		j.mu.Unlock()
+		if req.Key == "999999999" {
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(wire.APIError{Error: wire.APIErrorBody{Code: "invalid_key", Message: "no such session key"}})
+			return
+		}
 		_ = json.NewEncoder(w).Encode(wire.OnDemandJoinResponse{DeviceID: "od-1", AccountID: "acct",
 			RelayPublicKey: base64.StdEncoding.EncodeToString(relayPub), ExpiresAt: time.Now().Add(time.Hour).Unix(),
 			Technician: "Tess Tech"})
@@ -98,6 +104,17 @@ func windowPixels(d *captest.XWD) int {
 	n := 0
 	for i := 0; i+2 < len(d.RGB); i += 3 {
 		if d.RGB[i]|d.RGB[i+1]|d.RGB[i+2] != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// redPixels counts the error text's pixels.
+func redPixels(d *captest.XWD) int {
+	n := 0
+	for i := 0; i+2 < len(d.RGB); i += 3 {
+		if d.RGB[i] > 0xd0 && d.RGB[i+1] < 0x80 && d.RGB[i+2] < 0x80 {
 			n++
 		}
 	}
@@ -164,7 +181,8 @@ func nothingLeft(t *testing.T, out *bytes.Buffer, dirs ...string) {
 // entry shows, the user types the key and presses Enter, the window shows
 // "Waiting for assistance…" (its dot), Ctrl+Shift+X ends it, Space on
 // Close exits with status 0, and nothing was left in the home or temporary folders.
-// Then a copy named as the relay serves it joins with nothing typed.
+// Then a copy named as the relay serves it joins with nothing typed, and
+// a wrong key exits with status 1 and the reason.
 func TestWindowUnderX(t *testing.T) {
 	for _, tool := range []string{"xdotool", "xwd"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -247,6 +265,17 @@ func TestWindowUnderX(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, out)
+	}
+	nothingLeft(t, out, home, tmp)
+
+	// A wrong key: the window says so; closing it then exits with status
+	// 1 and the reason.
+	cmd, out = start(named, "--ice-loopback", "--key", "999 999 999")
+	screenUntil(t, ctx, x, "wrong-key", func(d *captest.XWD) bool { return redPixels(d) > 50 })
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "does not know this session key") {
+		t.Fatalf("wrong key: exit %v\n%s", err, out)
 	}
 	nothingLeft(t, out, home, tmp)
 }

@@ -93,9 +93,10 @@ func wrapped() *widget.Label {
 
 func dot(c color.Color) *canvas.Circle { return canvas.NewCircle(c) }
 
-// statusDot is a 14 px dot centred beside a line of text.
-func statusDot(d *canvas.Circle) fyne.CanvasObject {
-	return container.NewCenter(container.NewGridWrap(fyne.NewSize(14, 14), d))
+// dotRow puts a 14 px status dot before a heading that wraps in the rest
+// of the width.
+func dotRow(d *canvas.Circle, l *widget.Label) fyne.CanvasObject {
+	return container.NewBorder(nil, nil, container.NewCenter(container.NewGridWrap(fyne.NewSize(14, 14), d)), nil, l)
 }
 
 func (w *Window) build() {
@@ -121,7 +122,7 @@ func (w *Window) build() {
 	w.waitTech = wrapped()
 	w.disconnectWait = widget.NewButton("Disconnect", w.c.Disconnect)
 	waiting := container.NewVBox(
-		container.NewHBox(statusDot(w.waitDot), w.waitLabel),
+		dotRow(w.waitDot, w.waitLabel),
 		w.waitTech,
 		layout.NewSpacer(),
 		container.NewHBox(layout.NewSpacer(), w.disconnectWait),
@@ -134,7 +135,7 @@ func (w *Window) build() {
 	w.allowBtn.Importance = widget.HighImportance
 	w.denyBtn = widget.NewButton("Deny", w.c.Deny)
 	consent := container.NewVBox(
-		container.NewHBox(statusDot(dot(colorConsent)), w.consentText),
+		dotRow(dot(colorConsent), w.consentText),
 		w.consentPerm,
 		w.countdown,
 		container.NewHBox(layout.NewSpacer(), w.denyBtn, w.allowBtn),
@@ -147,7 +148,7 @@ func (w *Window) build() {
 	note := wrapped()
 	note.SetText("Press Ctrl+Shift+X at any time to end the session at once.")
 	session := container.NewVBox(
-		container.NewHBox(statusDot(dot(colorConnected)), w.sessionText),
+		dotRow(dot(colorConnected), w.sessionText),
 		w.sessionPerm,
 		note,
 		container.NewHBox(layout.NewSpacer(), w.disconnectBtn),
