@@ -44,6 +44,10 @@ func (e Ending) OK() bool {
 	return e == EndSession || e == EndLocal || e == EndDenied || e == EndTimeout
 }
 
+// expirySkew: a relay whose clock runs ahead ends the queue a little
+// before ExpiresAt by ours; that is still the expiry.
+const expirySkew = time.Minute
+
 // Engine is the agent engine for one OnDemand run (*agent.Host).
 type Engine interface {
 	Run(ctx context.Context) error
@@ -206,7 +210,7 @@ func (c *Controller) end(why Ending, err error) {
 			why = EndLocal
 		case errors.Is(err, agent.ErrOnDemandOver) && why == EndNone:
 			why = EndRejected
-			if c.id != nil && !c.clock().Before(c.id.ExpiresAt) {
+			if c.id != nil && !c.clock().Before(c.id.ExpiresAt.Add(-expirySkew)) {
 				why = EndExpired
 			}
 		case err != nil && !errors.Is(err, agent.ErrOnDemandOver):

@@ -223,6 +223,8 @@ func (w *Window) render(v View) {
 		switch v.State {
 		case StateEntry:
 			w.W.Canvas().Focus(w.keyEntry)
+		case StateConsent:
+			w.W.RequestFocus() // the question must not hide behind other windows
 		case StateEnded:
 			w.W.Canvas().Focus(w.closeBtn) // Space or Enter closes
 		}
