@@ -86,6 +86,7 @@ type Controller struct {
 	id       *agent.OnDemandIdentity
 	answer   chan bool // the pending consent's
 	local    bool      // the user disconnected
+	started  bool      // a session started
 	ending   Ending    // learned from engine events
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -208,6 +209,10 @@ func (c *Controller) end(why Ending, err error) {
 		switch {
 		case c.local:
 			why = EndLocal
+		case errors.Is(err, agent.ErrOnDemandOver) && why == EndNone && c.started:
+			// The relay ended the key with the session, before the
+			// engine reported the session's end.
+			why = EndSession
 		case errors.Is(err, agent.ErrOnDemandOver) && why == EndNone:
 			why = EndRejected
 			if c.id != nil && !c.clock().Before(c.id.ExpiresAt.Add(-expirySkew)) {
@@ -254,6 +259,9 @@ func endMessage(e Ending) string {
 func (c *Controller) event(e agent.Event) {
 	switch e.Kind {
 	case "session_started":
+		c.mu.Lock()
+		c.started = true
+		c.mu.Unlock()
 		c.update(func(v *View) {
 			if v.State != StateEnded {
 				v.State, v.Technician = StateSession, e.Technician

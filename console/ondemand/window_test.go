@@ -288,6 +288,20 @@ func TestWindowEndings(t *testing.T) {
 			t.Fatalf("ending %v", v.Ending)
 		}
 	})
+	t.Run("relay ends the key before the engine reports the end", func(t *testing.T) {
+		b := newBackend()
+		c, w := newTestWindow(t, b, "https://relay.example.com", "613220463", nil)
+		c.Connect("613220463")
+		e := b.engine(t)
+		e.onEvent(agent.Event{Kind: "session_started", Technician: "Tess"})
+		waitShown(t, w, StateSession)
+		e.result <- agent.ErrOnDemandOver
+		waitShown(t, w, StateEnded)
+		if v := c.View(); v.Ending != EndSession || !v.Ending.OK() {
+			t.Fatalf("ending %v", v.Ending)
+		}
+		wantText(t, w, w.endText, "The session ended")
+	})
 	t.Run("rejected", func(t *testing.T) {
 		b := newBackend()
 		c, w := newTestWindow(t, b, "https://relay.example.com", "613220463", nil)
