@@ -325,6 +325,14 @@ func TestOnDemandDisconnect(t *testing.T) {
 	if events.count("session_started") != 1 || events.count("session_ended") != 1 {
 		t.Fatalf("events: %d started, %d ended", events.count("session_started"), events.count("session_ended"))
 	}
+	for _, e := range events.all() {
+		if e.Kind == "session_started" && e.Detail != "view_screen keyboard_mouse" {
+			t.Fatalf("session_started tells permissions %q", e.Detail)
+		}
+		if e.Kind == "session_ended" && e.Detail != ReasonLocalDisconnect {
+			t.Fatalf("session_ended tells %q", e.Detail)
+		}
+	}
 }
 
 // waitSignal waits for a signal of type ty on a session's route.
@@ -407,4 +415,10 @@ func TestHostDisconnectKeepsServing(t *testing.T) {
 		t.Fatalf("host Run returned %v", err)
 	default:
 	}
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.ev...)
 }

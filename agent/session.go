@@ -7,6 +7,7 @@ import (
 	"image"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,7 +179,9 @@ func (s *Session) run(parent context.Context) error {
 	control := chans[wire.ChannelControl]
 	s.control.Store(control)
 	s.log.Info("session started", "permissions", s.g.Permissions)
-	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	// Detail: the granted permissions, for the local session indicator.
+	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g),
+		Detail: strings.Join(s.g.Permissions, " ")})
 
 	var capt capture.Capturer
 	if s.perms.Has(policy.ViewScreen) {

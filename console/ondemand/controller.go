@@ -3,6 +3,7 @@ package ondemand
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -265,6 +266,9 @@ func (c *Controller) event(e agent.Event) {
 		c.update(func(v *View) {
 			if v.State != StateEnded {
 				v.State, v.Technician = StateSession, e.Technician
+				if e.Detail != "" { // what the grant allows
+					v.Permissions = strings.Fields(e.Detail)
+				}
 			}
 		})
 	case "confirm_denied", "confirm_timeout":

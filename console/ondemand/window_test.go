@@ -180,10 +180,11 @@ func TestWindowSession(t *testing.T) {
 	if !<-answer {
 		t.Fatal("Allow did not allow")
 	}
-	e.onEvent(agent.Event{Kind: "session_started", SessionID: "s1", Technician: "Tess Tech <tess@example.com>"})
+	e.onEvent(agent.Event{Kind: "session_started", SessionID: "s1", Technician: "Tess Tech <tess@example.com>",
+		Detail: "view_screen keyboard_mouse clipboard"})
 	waitShown(t, w, StateSession)
 	wantText(t, w, w.sessionText, "Tess Tech")
-	wantText(t, w, w.sessionPerm, "View remote screen", "Use keyboard & mouse")
+	wantText(t, w, w.sessionPerm, "View remote screen", "Use keyboard & mouse", "clipboard")
 
 	test.Tap(w.disconnectBtn)
 	select {
