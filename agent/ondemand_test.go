@@ -422,3 +422,21 @@ func (l *eventLog) all() []Event {
 	defer l.mu.Unlock()
 	return append([]Event(nil), l.ev...)
 }
+
+// TestOnDemandDisconnectDuringConsent: Ctrl+Shift+X while the prompt is
+// up: the prompt goes away unanswered, nothing starts, the run ends.
+func TestOnDemandDisconnectDuringConsent(t *testing.T) {
+	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 1), answers: make(chan bool)}
+	f, h, events, done := runOnDemand(t, true, func(o *Options) { o.Confirm = ui })
+	fh := &featureHost{f: f, dev: "od-1"}
+	route := fh.confirmGrant(t, "s1")
+	<-ui.asked
+	h.Disconnect()
+	waitBye(t, route, "")
+	if err := runResult(t, done); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if events.count("session_started") != 0 || events.count("confirm_allowed") != 0 {
+		t.Fatal("a session started after Disconnect")
+	}
+}
