@@ -183,7 +183,7 @@ func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot
 			return err
 		}
 
-		rows, err = tx.QueryContext(ctx, `SELECT id, COALESCE(NULLIF(alias, ''), hostname), state FROM devices WHERE account_id = $1`, accountID)
+		rows, err = tx.QueryContext(ctx, `SELECT id, COALESCE(NULLIF(alias, ''), hostname), state FROM devices WHERE account_id = $1 AND NOT ondemand`, accountID)
 		if err != nil {
 			return err
 		}
