@@ -173,7 +173,7 @@ type liveSession struct {
 	guest                           *peer
 	reserved                        bool // a guest is connecting
 	started                         bool
-	ondemand                        string // the OnDemand session it started; its end kills the key
+	ondemand                        string         // the OnDemand session it started; its end kills the key
 	pending                         []*wire.Signal // agent signals for a guest not connected yet
 }
 

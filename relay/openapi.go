@@ -40,7 +40,7 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/ondemand/join":         {summary: "tandem-ondemand joins the queue with a session key and an ephemeral key pair", auth: "none", req: wire.OnDemandJoinRequest{}, resp: wire.OnDemandJoinResponse{}},
 	"POST /api/v1/ondemand/{key}/email":  {summary: "Email an unused OnDemand key's link to the end user", auth: "user", req: wire.OnDemandEmailRequest{}, status: http.StatusNoContent},
 	"POST /api/v1/ondemand/{key}/reject": {summary: "Reject an OnDemand session: the key dies and its agent exits", auth: "user", status: http.StatusNoContent},
-	"GET /api/v1/sessions/{id}/signal": {summary: "Guest WebSocket for a session's signaling", auth: "user", status: http.StatusSwitchingProtocols},
+	"GET /api/v1/sessions/{id}/signal":   {summary: "Guest WebSocket for a session's signaling", auth: "user", status: http.StatusSwitchingProtocols},
 	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "manager", resp: wire.CheckResult{},
 		query: []string{"user", "device", "ondemand", "client", "date", "time", "timezone"}},
 	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first", auth: "manager", resp: []wire.Group{}},
