@@ -310,7 +310,14 @@ func (s *Server) odPermissions(ctx context.Context, u store.User, m store.Member
 	}
 	dec := policy.Evaluate(model, policy.Request{UserID: u.ID, OnDemand: true, At: now})
 	if !dec.Allowed || dec.Permissions.Empty() {
-		return policy.Set{}, denial(dec)
+		// The request-level reason: OnDemand disabled for the user, or no
+		// OnDemand assignment that applies now.
+		for _, r := range dec.Reasons {
+			if r.AssignmentID == "" {
+				return policy.Set{}, r.String()
+			}
+		}
+		return policy.Set{}, "no OnDemand role assignment applies to you now"
 	}
 	return dec.Permissions, ""
 }
