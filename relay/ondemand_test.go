@@ -22,6 +22,7 @@ import (
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/relay/store/storetest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -682,4 +683,57 @@ func TestDeviceGroupsListed(t *testing.T) {
 			t.Fatalf("%s: %d %+v", path, status, ds)
 		}
 	}
+}
+
+// A started OnDemand session whose technician never connects: the grant
+// expires, and with it the key.
+func TestOnDemandGrantExpiryEndsKey(t *testing.T) {
+	e := newODEnv(t)
+	o := e.create(e.tok)
+	d, _ := e.join(o.Key)
+	w := e.online(d)
+	defer w.conn.CloseNow()
+	if status, body := e.start(e.tok, o.Key); status != http.StatusCreated {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	w.expect(wire.SigGrant)
+	e.clock.Advance(e.srv.cfg.GrantTTL)
+	e.srv.sweep()
+	w.expect(wire.SigBye, "expired")
+	expectOver(t, w)
+	e.expectRefusedOver(d)
+}
+
+// The whole OnDemand path on each store engine, and a restart against the
+// same database ends a started session's key.
+func TestOnDemandOnEachStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, be storetest.Backend) {
+		e := newODEnv(t, withDB(be.Fresh(t)))
+		rejected := e.create(e.tok)
+		e.join(rejected.Key)
+		if status, body := e.do("POST", "/api/v1/ondemand/"+rejected.Key+"/reject", e.tok, nil); status != http.StatusNoContent {
+			t.Fatalf("reject: %d %s", status, body)
+		}
+		o := e.create(e.tok)
+		d, _ := e.join(o.Key)
+		w := e.online(d)
+		defer w.conn.CloseNow()
+		if status, body := e.start(e.tok, o.Key); status != http.StatusCreated {
+			t.Fatalf("start: %d %s", status, body)
+		}
+		w.expect(wire.SigGrant)
+
+		s2, err := New(Config{DataDir: t.TempDir(), DB: e.db, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		row, err := s2.Store().OnDemandByKeyHash(context.Background(), e.srv.odKeyHash(o.Key))
+		if err != nil || row.State != store.ODEnded || row.EndReason != "relay_restart" {
+			t.Fatalf("after a restart: %+v %v", row, err)
+		}
+		if _, err := s2.Store().Device(context.Background(), d.id); err == nil {
+			t.Fatal("the ephemeral device survived the restart")
+		}
+	})
 }
