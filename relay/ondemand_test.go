@@ -737,3 +737,40 @@ func TestOnDemandOnEachStore(t *testing.T) {
 		}
 	})
 }
+
+// Rejecting a started session ends it on both sides, then the key.
+func TestOnDemandRejectStarted(t *testing.T) {
+	e := newODEnv(t)
+	o := e.create(e.tok)
+	d, _ := e.join(o.Key)
+	w := e.online(d)
+	defer w.conn.CloseNow()
+	status, body := e.start(e.tok, o.Key)
+	if status != http.StatusCreated {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	var sr wire.SessionResponse
+	decode(t, body, &sr)
+	w.expect(wire.SigGrant)
+	gw, _, err := e.dial(sr.SignalURL, e.tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.expect(wire.SigReady)
+	if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/reject", e.tok, nil); status != http.StatusNoContent {
+		t.Fatalf("reject: %d %s", status, body)
+	}
+	gw.expect(wire.SigBye, wire.CodeOnDemandOver)
+	w.expect(wire.SigBye, wire.CodeOnDemandOver)
+	expectOver(t, w)
+	ended := e.audit(EvSessionEnded)
+	if len(ended) != 1 || !strings.Contains(string(ended[0].Detail), `"rejected"`) {
+		t.Fatalf("session.ended: %+v", ended)
+	}
+	if ev := e.audit(EvODRejected); len(ev) != 1 {
+		t.Fatalf("rejected: %+v", ev)
+	}
+	if ev := e.audit(EvODEnded); len(ev) != 0 {
+		t.Fatalf("a rejected key also recorded as ended: %+v", ev)
+	}
+}
