@@ -225,6 +225,9 @@ func (w *Window) render(v View) {
 			w.W.Canvas().Focus(w.keyEntry)
 		case StateConsent:
 			w.W.RequestFocus() // the question must not hide behind other windows
+			// Deny has the keyboard focus: a stray Enter or Space from
+			// typing elsewhere must never allow access.
+			w.W.Canvas().Focus(w.denyBtn)
 		case StateEnded:
 			w.W.Canvas().Focus(w.closeBtn) // Space or Enter closes
 		}
