@@ -142,24 +142,27 @@ func (c *Controller) update(f func(v *View)) {
 // comes from the link or from the prefill.
 func (c *Controller) Connect(input string) {
 	relay, key, err := ParseInput(input)
-	c.mu.Lock()
-	if c.v.State != StateEntry {
-		c.mu.Unlock()
-		return
+	joining := false
+	c.update(func(v *View) {
+		if v.State != StateEntry {
+			return // a second click while joining
+		}
+		if relay == "" {
+			relay = v.Relay
+		}
+		if err == nil && relay == "" {
+			err = errors.New("this key needs its relay: open the link your technician sent you, or paste it here")
+		}
+		if err != nil {
+			v.Key, v.Error = input, err.Error()
+			return
+		}
+		v.State, v.Relay, v.Key, v.Error = StateJoining, relay, key, ""
+		joining = true
+	})
+	if joining {
+		go c.join(relay, key)
 	}
-	if relay == "" {
-		relay = c.v.Relay
-	}
-	if err == nil && relay == "" {
-		err = errors.New("this key needs its relay: open the link your technician sent you, or paste it here")
-	}
-	c.mu.Unlock()
-	if err != nil {
-		c.update(func(v *View) { v.Key, v.Error = input, err.Error() })
-		return
-	}
-	c.update(func(v *View) { v.State, v.Relay, v.Key, v.Error = StateJoining, relay, key, "" })
-	go c.join(relay, key)
 }
 
 func (c *Controller) join(relay, key string) {

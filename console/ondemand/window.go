@@ -74,7 +74,9 @@ func NewWindow(a fyne.App, c *Controller) *Window {
 		}()
 	}
 	w.W.SetCloseIntercept(w.quit)
-	c.OnChange(func(v View) { fyne.Do(func() { w.render(v) }) })
+	// Each change renders the newest view: changes from several goroutines
+	// may be told out of order, the last render still shows the last state.
+	c.OnChange(func(View) { fyne.Do(func() { w.render(c.View()) }) })
 	w.render(c.View())
 	return w
 }
