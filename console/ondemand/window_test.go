@@ -153,7 +153,7 @@ func TestWindowSession(t *testing.T) {
 		t.Fatalf("key entry %q", w.keyEntry.Text)
 	}
 	test.Tap(w.connectBtn)
-	test.Tap(w.connectBtn) // a double click joins once
+	c.Connect("613220463") // a second click joins no more
 	e := b.engine(t)
 	waitShown(t, w, StateWaiting)
 	wantText(t, w, w.waitLabel, "Waiting for assistance")
