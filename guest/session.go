@@ -85,6 +85,8 @@ type Session struct {
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
+	watch watchers // viewers attached after Connect (view.go)
+
 	pingID  atomic.Uint32
 	done    chan struct{}
 	endOnce sync.Once
@@ -300,6 +302,7 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			if s.o.OnClipboard != nil {
 				s.o.OnClipboard(m.Text)
 			}
+			s.notifyClipboard(m.Text)
 		case *wire.LocalState:
 			s.mu.Lock()
 			s.local = m.Flags
@@ -324,6 +327,7 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Lock()
 			s.remote = append(s.remote, m)
 			s.mu.Unlock()
+			s.notifyRefused(m)
 		case *wire.Bye:
 			s.finish(fmt.Errorf("%w: the host ended it (%s)", ErrEnded, m.Reason))
 		case *wire.Ping:
@@ -357,6 +361,7 @@ func (s *Session) onFrame(ch *transport.Channel, f *wire.ScreenFrame) {
 	if s.o.OnFrame != nil {
 		s.o.OnFrame(ev)
 	}
+	s.notifyFrame(ev)
 }
 
 // Info describes the session as the host sees it: permissions, monitors.
