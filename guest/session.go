@@ -78,12 +78,14 @@ type Session struct {
 	origin   image.Point
 	keyframe bool   // a full screen has been decoded
 	frames   uint64 // decoded frames
-	remote   []*wire.Error
 	clip     string // the host's clipboard text, as last received
 	clipSeq  uint64 // ClipboardText messages received
 	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
+
+	// refusals per channel until that channel's next pong (s.mu)
+	remote map[*transport.Channel][]*wire.Error
 
 	watch watchers // viewers attached after Connect (view.go)
 
@@ -92,6 +94,10 @@ type Session struct {
 	endOnce sync.Once
 	cancel  context.CancelFunc
 }
+
+// maxRemoteErrors bounds the refusals kept for a channel's next barrier (a
+// stream of refused input without one must not grow without end).
+const maxRemoteErrors = 64
 
 // ErrEnded is returned by calls on a session that has ended.
 var ErrEnded = errors.New("guest: session ended")
@@ -145,7 +151,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Session{ID: sr.SessionID, DeviceID: sr.DeviceID, Perms: sr.Permissions, c: c, o: o, sig: sig,
-		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{},
+		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{}, remote: map[*transport.Channel][]*wire.Error{},
 		done: make(chan struct{}), cancel: cancel}
 	s.cond = sync.NewCond(&s.mu)
 	ok := false
@@ -311,8 +317,8 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Lock()
 			if c := s.pongs[m.ID]; c != nil {
 				delete(s.pongs, m.ID)
-				c <- s.remote
-				s.remote = nil
+				c <- s.remote[ch]
+				delete(s.remote, ch)
 			}
 			s.mu.Unlock()
 		case *wire.Chat:
@@ -325,7 +331,11 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 				continue
 			}
 			s.mu.Lock()
-			s.remote = append(s.remote, m)
+			// Per channel: a barrier answers for the messages sent on its
+			// own channel, not for refusals of another one's.
+			if len(s.remote[ch]) < maxRemoteErrors {
+				s.remote[ch] = append(s.remote[ch], m)
+			}
 			s.mu.Unlock()
 			s.notifyRefused(m)
 		case *wire.Bye:

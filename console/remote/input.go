@@ -30,6 +30,7 @@ type inputState struct {
 	// wheel remainders below one notch (touchpads scroll in small steps).
 	wheelX, wheelY float32
 	onErr          func(error)
+	onMods         func() // the toolbar's states changed by themselves
 }
 
 func newInputState(out sink, onErr func(error)) *inputState {
@@ -65,7 +66,17 @@ func (in *inputState) keyUp(ev *fyne.KeyEvent) {
 	delete(in.keys, code)
 	in.send(&wire.Key{Code: code, Down: false})
 	if !isModifierCode(code) {
-		in.send(in.mods.AfterKey()...)
+		in.afterKey()
+	}
+}
+
+// afterKey releases the toolbar's one-key modifiers.
+func (in *inputState) afterKey() {
+	if ms := in.mods.AfterKey(); len(ms) > 0 {
+		in.send(ms...)
+		if in.onMods != nil {
+			in.onMods()
+		}
 	}
 }
 
@@ -76,7 +87,7 @@ func (in *inputState) typedRune(r rune) {
 		return
 	}
 	in.send(&wire.Text{Text: string(r)})
-	in.send(in.mods.AfterKey()...)
+	in.afterKey()
 }
 
 func (in *inputState) clickMod(k Mod)       { in.send(in.mods.Click(k)...) }

@@ -132,6 +132,7 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 	}
 	w.win = a.NewWindow(o.Title)
 	w.in = newInputState(s, func(err error) { w.log.Debug("input not sent", "err", err) })
+	w.in.onMods = w.showMods
 	w.view = newScreenView(w.in)
 	w.view.control = w.perms[permKeyboardMouse]
 	w.scroll = container.NewScroll(w.view)
@@ -288,10 +289,14 @@ func (w *window) buildToolbar(info *wire.SessionInfo) fyne.CanvasObject {
 
 // modChanged shows the modifiers' states and gives the keyboard back to the view.
 func (w *window) modChanged() {
+	w.showMods()
+	w.win.Canvas().Focus(w.view)
+}
+
+func (w *window) showMods() {
 	for k, b := range w.modBtns {
 		b.setState(w.in.mods.State(Mod(k)))
 	}
-	w.win.Canvas().Focus(w.view)
 }
 
 func (w *window) selectMonitor(idx int16) {

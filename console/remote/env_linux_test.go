@@ -1,0 +1,254 @@
+package remote
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/agent"
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/input"
+	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/transport"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// A real relay and a real Host on 127.0.0.1, as e2e/env_test.go builds
+// them, cut down to what the window's test needs.
+
+const (
+	ownerEmail    = "owner@example.com"
+	ownerPassword = "Correct-Horse-9"
+)
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("TANDEM_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startRelay serves a relay (HTTP and TURN) on 127.0.0.1 with an owner
+// account and returns its URL and a deployment package's enrollment key.
+func startRelay(tb testing.TB, log *slog.Logger) (url, key string) {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url = "http://" + ln.Addr().String()
+	var udp net.PacketConn
+	var tcp net.Listener
+	port := 0
+	for i := 0; i < 50 && tcp == nil; i++ {
+		if udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			tb.Fatal(err)
+		}
+		port = udp.LocalAddr().(*net.UDPAddr).Port
+		if tcp, err = net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err != nil {
+			udp.Close()
+		}
+	}
+	if tcp == nil {
+		tb.Fatal("no port free for both UDP and TCP")
+	}
+	srv, err := relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	turnDone := make(chan struct{})
+	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
+	tb.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = hs.Shutdown(sctx)
+		_ = srv.Close()
+		<-turnDone
+	})
+	adm := srv.Admin()
+	if _, err := adm.Init(ctx, ownerEmail, ownerPassword, "Acme IT"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, key, err = adm.CreatePackage(ctx, relay.PackageSpec{Name: "console"}); err != nil {
+		tb.Fatal(err)
+	}
+	return url, key
+}
+
+// chatScreen is the host's chat window: it keeps what the technician wrote.
+type chatScreen struct {
+	mu    sync.Mutex
+	shown []string
+}
+
+func (c *chatScreen) Show(m agent.ChatMessage) {
+	c.mu.Lock()
+	c.shown = append(c.shown, m.Text)
+	c.mu.Unlock()
+}
+
+func (c *chatScreen) texts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.shown...)
+}
+
+type testHost struct {
+	h        *agent.Host
+	hostname string
+	files    string // the host's transfer root
+	chat     *chatScreen
+	done     chan struct{}
+}
+
+// startHost enrolls and runs a Host on display with real capture, input
+// and clipboard, and waits until the relay lists it online.
+func startHost(tb testing.TB, log *slog.Logger, url, key, display string) *testHost {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hostname := "console-test"
+	inv := func() *wire.Inventory {
+		return &wire.Inventory{Hostname: hostname, OS: "linux", Version: "test", User: "tester",
+			Monitors: []wire.MonitorInfo{{Name: "screen", Width: 1, Height: 1, Primary: true}}}
+	}
+	cfg, err := installer.Enroll(ctx, nil, url, key, tb.TempDir(), inv())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	relayKey, err := cfg.RelayKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	th := &testHost{hostname: hostname, files: tb.TempDir(), chat: &chatScreen{}, done: make(chan struct{})}
+	local := agent.LocalOptions{Display: display, Logger: log}
+	h, err := agent.New(agent.Options{
+		RelayURL: cfg.RelayURL, DeviceID: cfg.DeviceID, Key: cfg.Key, RelayKey: relayKey, Version: "test",
+		Logger: log, Transport: transport.Config{Loopback: true},
+		Capture: func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: display, Logger: log})
+		},
+		Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
+		Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local) },
+		Inventory: inv,
+		Files:     agent.FilesOptions{Root: th.files},
+		ChatUI:    th.chat,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	th.h = h
+	rctx, rcancel := context.WithCancel(context.Background())
+	go func() { _ = h.Run(rctx); close(th.done) }()
+	tb.Cleanup(func() {
+		rcancel()
+		_ = h.Close()
+		select {
+		case <-th.done:
+		case <-time.After(15 * time.Second):
+			tb.Error("host did not stop")
+		}
+	})
+	c := login(tb, log, url)
+	for {
+		ds, err := c.Devices(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.ID == cfg.DeviceID && d.Online {
+				return th
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatal("host never came online")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func login(tb testing.TB, log *slog.Logger, url string) *guest.Client {
+	tb.Helper()
+	c, err := guest.NewClient(url, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Logger = log
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Login(ctx, ownerEmail, ownerPassword); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// uiQueue stands in for fyne.Do: the window's updates from session
+// goroutines queue here and the test goroutine runs them, so the test and
+// the window never touch widgets concurrently.
+type uiQueue struct {
+	mu   sync.Mutex
+	fs   []func()
+	wake chan struct{}
+}
+
+func newUIQueue() *uiQueue { return &uiQueue{wake: make(chan struct{}, 1)} }
+
+func (q *uiQueue) do(f func()) {
+	q.mu.Lock()
+	q.fs = append(q.fs, f)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *uiQueue) pump() {
+	for {
+		q.mu.Lock()
+		fs := q.fs
+		q.fs = nil
+		q.mu.Unlock()
+		if len(fs) == 0 {
+			return
+		}
+		for _, f := range fs {
+			f()
+		}
+	}
+}
+
+// until runs queued updates until cond holds; the timeout only bounds a
+// failure.
+func (q *uiQueue) until(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		q.pump()
+		if cond() {
+			return
+		}
+		select {
+		case <-q.wake:
+		case <-time.After(50 * time.Millisecond): // conditions outside the queue (files, X)
+		case <-deadline.C:
+			tb.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
