@@ -107,11 +107,33 @@ func (c *chatScreen) texts() []string {
 	return append([]string(nil), c.shown...)
 }
 
+// recordedPower records power actions instead of carrying them out: a
+// real one would lock or reboot the machine running the tests (the host's
+// commands are tested in agent/).
+type recordedPower struct {
+	mu      sync.Mutex
+	actions []agent.PowerAction
+}
+
+func (p *recordedPower) Do(_ context.Context, a agent.PowerAction) error {
+	p.mu.Lock()
+	p.actions = append(p.actions, a)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *recordedPower) list() []agent.PowerAction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]agent.PowerAction(nil), p.actions...)
+}
+
 type testHost struct {
 	h        *agent.Host
 	hostname string
 	files    string // the host's transfer root
 	chat     *chatScreen
+	power    *recordedPower
 	done     chan struct{}
 }
 
@@ -134,7 +156,7 @@ func startHost(tb testing.TB, log *slog.Logger, url, key, display string) *testH
 	if err != nil {
 		tb.Fatal(err)
 	}
-	th := &testHost{hostname: hostname, files: tb.TempDir(), chat: &chatScreen{}, done: make(chan struct{})}
+	th := &testHost{hostname: hostname, files: tb.TempDir(), chat: &chatScreen{}, power: &recordedPower{}, done: make(chan struct{})}
 	local := agent.LocalOptions{Display: display, Logger: log}
 	h, err := agent.New(agent.Options{
 		RelayURL: cfg.RelayURL, DeviceID: cfg.DeviceID, Key: cfg.Key, RelayKey: relayKey, Version: "test",
@@ -144,6 +166,8 @@ func startHost(tb testing.TB, log *slog.Logger, url, key, display string) *testH
 		},
 		Input:     func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
 		Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local) },
+		InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local) },
+		Power:     th.power,
 		Inventory: inv,
 		Files:     agent.FilesOptions{Root: th.files},
 		ChatUI:    th.chat,

@@ -19,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
@@ -263,7 +264,35 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		return slices.ContainsFunc(w.files.entries, func(e wire.FileEntry) bool { return e.Name == "upload.bin" })
 	})
 
-	// 9. The host ends the session: the notice, OnClosed once with the
+	// 9. Power: lock and log out at once; restart only after the
+	// confirmation. Each step waits for the host to record as many actions
+	// as expected, then compares them all, so an unconfirmed restart shows.
+	powered := func(want ...agent.PowerAction) {
+		t.Helper()
+		q.until(t, "the power actions", func() bool { return len(h.power.list()) >= len(want) })
+		if got := h.power.list(); !slices.Equal(got, want) {
+			t.Fatalf("the host carried out %v, want %v", got, want)
+		}
+	}
+	w.power("lock", false)
+	powered(agent.PowerLock)
+	w.power("restart", true)
+	pressDialogButton(t, w, "No")
+	w.power("logout", false)
+	powered(agent.PowerLock, agent.PowerLogout)
+	w.power("restart", true)
+	pressDialogButton(t, w, "Yes")
+	powered(agent.PowerLock, agent.PowerLogout, agent.PowerRestart)
+	w.power("lock", false)
+	powered(agent.PowerLock, agent.PowerLogout, agent.PowerRestart, agent.PowerLock)
+
+	// 10. Lock input: the check asks the host, which reports the lock.
+	w.lockChk.SetChecked(true)
+	q.until(t, "the host's input locked", func() bool { return s.LocalState()&wire.LocalInputLocked != 0 })
+	w.lockChk.SetChecked(false)
+	q.until(t, "the host's input unlocked", func() bool { return s.LocalState()&wire.LocalInputLocked == 0 })
+
+	// 11. The host ends the session: the notice, OnClosed once with the
 	// reason, the view stops sending; closing the window later adds nothing.
 	if err := h.h.Close(); err != nil {
 		t.Fatal(err)
@@ -279,6 +308,23 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if len(closed) != 1 {
 		t.Fatalf("OnClosed called %d times", len(closed))
 	}
+}
+
+// pressDialogButton taps the button labelled text in the window's top
+// dialog; a dialog must be showing.
+func pressDialogButton(t *testing.T, w *window, text string) {
+	t.Helper()
+	top := w.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog is showing")
+	}
+	for _, o := range test.LaidOutObjects(top) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			test.Tap(b)
+			return
+		}
+	}
+	t.Fatalf("the dialog has no %q button", text)
 }
 
 // waitRow runs the UI until a transfer ends and fails on its error.
