@@ -104,6 +104,8 @@ type window struct {
 
 // Open shows a connected session in a new window of app and returns it;
 // onClosed is called once with the reason when the session or the window ends.
+// Call it on the UI goroutine (fyne.Do from others, e.g. after Connect);
+// closing the window closes the session.
 func Open(a fyne.App, s *guest.Session, o Options) fyne.Window {
 	w := newWindow(a, s, o)
 	w.win.Show()
@@ -136,7 +138,7 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 	w.view = newScreenView(w.in)
 	w.view.control = w.perms[permKeyboardMouse]
 	w.scroll = container.NewScroll(w.view)
-	w.view.onResize = func() { w.area.Refresh() }
+	w.view.onResize = func() { w.scroll.Refresh(); w.area.Refresh() }
 	w.area = container.NewStack()
 	w.side = container.NewStack()
 	w.banner = widget.NewLabel("")

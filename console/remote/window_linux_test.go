@@ -292,7 +292,34 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	w.lockChk.SetChecked(false)
 	q.until(t, "the host's input unlocked", func() bool { return s.LocalState()&wire.LocalInputLocked == 0 })
 
-	// 11. The host ends the session: the notice, OnClosed once with the
+	// 11. A second window on a second session: Disconnect closes the
+	// session on the host and calls OnClosed once, with nil.
+	cctx, ccancel = context.WithTimeout(ctx, 45*time.Second)
+	s2, err := login(t, log, url).Connect(cctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: log}})
+	ccancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	q.until(t, "two sessions on the host", func() bool { return len(h.h.Sessions()) == 2 })
+	var closed2 []error
+	w2 := newWindow(a, s2, Options{Title: "second", Logger: log, do: q.do, Panel: "chat",
+		OnClosed: func(err error) { closed2 = append(closed2, err) }})
+	w2.win.Show()
+	if w2.panel != "chat" || w2.side.Objects[0] != w2.chat.root {
+		t.Fatal("Options.Panel did not open the chat panel")
+	}
+	w2.discBtn.OnTapped()
+	if len(closed2) != 1 || closed2[0] != nil {
+		t.Fatalf("Disconnect: OnClosed got %v", closed2)
+	}
+	q.until(t, "the host to end the second session", func() bool { return len(h.h.Sessions()) == 1 })
+	q.pump()
+	if len(closed2) != 1 || len(closed) != 0 {
+		t.Fatalf("OnClosed calls: second window %v, first %v", closed2, closed)
+	}
+
+	// 12. The host ends the session: the notice, OnClosed once with the
 	// reason, the view stops sending; closing the window later adds nothing.
 	if err := h.h.Close(); err != nil {
 		t.Fatal(err)
