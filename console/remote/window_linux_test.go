@@ -97,6 +97,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if _, err := x.WaitWindow(ctx, "tandem-console"); err != nil {
 		t.Fatal(err)
 	}
+	splitScreen(t, x.Display, 800, 600)
 	log := testLogger()
 	url, enrollKey := startRelay(t, log)
 	h := startHost(t, log, url, enrollKey, x.Display)
@@ -194,13 +195,34 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		t.Fatalf("host pointer at %v after hovering over %v (actual)", got, target)
 	}
 
-	// 5. A refusal shows as a notice and the window goes on.
+	// 5. Monitors: the picker offers all and each; RIGHT streams the right
+	// half, and positions on it map to the host's root coordinates.
+	if w.monSel == nil || len(w.monSel.Options) != 3 || w.monSel.Selected != "All monitors" {
+		t.Fatalf("monitor picker: %+v", w.monSel)
+	}
+	right := slices.IndexFunc(w.monSel.Options, func(o string) bool { return strings.Contains(o, "RIGHT") })
+	w.monSel.SetSelectedIndex(right)
+	q.until(t, "the right monitor in the view", func() bool {
+		return v.origin == image.Pt(400, 0) && v.buf.Bounds().Size() == image.Pt(400, 600)
+	})
+	target = image.Pt(650, 420)
+	v.MouseMoved(mouse(at(v, target), 0))
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := pointer(t, x); got != target {
+		t.Fatalf("host pointer at %v after hovering over %v (right monitor)", got, target)
+	}
+	w.monSel.SetSelected("All monitors")
+	q.until(t, "all monitors in the view", func() bool { return v.origin == image.Pt(0, 0) && v.buf.Bounds().Size() == image.Pt(800, 600) })
+
+	// 6. A refusal shows as a notice and the window goes on.
 	w.selectMonitor(40)
 	q.until(t, "the refusal notice", func() bool {
 		return w.bannerB.Visible() && strings.Contains(w.banner.Text, "refused the monitor switch")
 	})
 
-	// 6. Clipboard both ways.
+	// 7. Clipboard both ways.
 	a.Clipboard().SetContent("from the console")
 	w.clipBtn.OnTapped()
 	q.until(t, "the clipboard sent", func() bool { return strings.Contains(w.banner.Text, "clipboard") })
@@ -213,7 +235,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	captest.Copy(t, x, "copied on the host")
 	q.until(t, "the host's copy on the local clipboard", func() bool { return a.Clipboard().Content() == "copied on the host" })
 
-	// 7. Chat both ways.
+	// 8. Chat both ways.
 	w.chatBtn.OnTapped()
 	w.chat.entry.SetText("Hello from IT")
 	w.chat.send.OnTapped()
@@ -230,7 +252,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		return false
 	})
 
-	// 8. Files: the listing, a download and an upload with progress.
+	// 9. Files: the listing, a download and an upload with progress.
 	if err := os.WriteFile(filepath.Join(h.files, "report.txt"), []byte("quarterly numbers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +286,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		return slices.ContainsFunc(w.files.entries, func(e wire.FileEntry) bool { return e.Name == "upload.bin" })
 	})
 
-	// 9. Power: lock and log out at once; restart only after the
+	// 10. Power: lock and log out at once; restart only after the
 	// confirmation. Each step waits for the host to record as many actions
 	// as expected, then compares them all, so an unconfirmed restart shows.
 	powered := func(want ...agent.PowerAction) {
@@ -286,13 +308,13 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	w.power("lock", false)
 	powered(agent.PowerLock, agent.PowerLogout, agent.PowerRestart, agent.PowerLock)
 
-	// 10. Lock input: the check asks the host, which reports the lock.
+	// 11. Lock input: the check asks the host, which reports the lock.
 	w.lockChk.SetChecked(true)
 	q.until(t, "the host's input locked", func() bool { return s.LocalState()&wire.LocalInputLocked != 0 })
 	w.lockChk.SetChecked(false)
 	q.until(t, "the host's input unlocked", func() bool { return s.LocalState()&wire.LocalInputLocked == 0 })
 
-	// 11. A second window on a second session: Disconnect closes the
+	// 12. A second window on a second session: Disconnect closes the
 	// session on the host and calls OnClosed once, with nil.
 	cctx, ccancel = context.WithTimeout(ctx, 45*time.Second)
 	s2, err := login(t, log, url).Connect(cctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: log}})
@@ -319,7 +341,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		t.Fatalf("OnClosed calls: second window %v, first %v", closed2, closed)
 	}
 
-	// 12. The host ends the session: the notice, OnClosed once with the
+	// 13. The host ends the session: the notice, OnClosed once with the
 	// reason, the view stops sending; closing the window later adds nothing.
 	if err := h.h.Close(); err != nil {
 		t.Fatal(err)
