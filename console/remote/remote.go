@@ -151,7 +151,8 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 		w.setStatus("View only: this session does not include keyboard and mouse control.")
 	}
 
-	toolbar := w.buildToolbar(info)
+	// The toolbar scrolls sideways rather than forcing a wide window.
+	toolbar := container.NewHScroll(w.buildToolbar(info))
 	top := container.NewVBox(toolbar, w.status, w.bannerB)
 	w.win.SetContent(container.NewBorder(top, nil, nil, w.side, w.area))
 	w.setMode(o.Mode)
