@@ -225,62 +225,6 @@ func login(tb testing.TB, log *slog.Logger, url string) *guest.Client {
 	return c
 }
 
-// uiQueue stands in for fyne.Do: the window's updates from session
-// goroutines queue here and the test goroutine runs them, so the test and
-// the window never touch widgets concurrently.
-type uiQueue struct {
-	mu   sync.Mutex
-	fs   []func()
-	wake chan struct{}
-}
-
-func newUIQueue() *uiQueue { return &uiQueue{wake: make(chan struct{}, 1)} }
-
-func (q *uiQueue) do(f func()) {
-	q.mu.Lock()
-	q.fs = append(q.fs, f)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *uiQueue) pump() {
-	for {
-		q.mu.Lock()
-		fs := q.fs
-		q.fs = nil
-		q.mu.Unlock()
-		if len(fs) == 0 {
-			return
-		}
-		for _, f := range fs {
-			f()
-		}
-	}
-}
-
-// until runs queued updates until cond holds; the timeout only bounds a
-// failure.
-func (q *uiQueue) until(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		q.pump()
-		if cond() {
-			return
-		}
-		select {
-		case <-q.wake:
-		case <-time.After(50 * time.Millisecond): // conditions outside the queue (files, X)
-		case <-deadline.C:
-			tb.Fatalf("gave up waiting for %s", what)
-		}
-	}
-}
-
 // splitScreen splits an Xvfb's w×h screen into two RandR 1.5 monitors,
 // LEFT (the left half, on the screen's output) and RIGHT (primary), as
 // `xrandr --setmonitor` does; hosts list them as the session's monitors.

@@ -77,10 +77,6 @@ func at(v *screenView, p image.Point) fyne.Position {
 	return fyne.NewPos(pos.X+(float32(p.X-m.origin.X)+0.5)*sx, pos.Y+(float32(p.Y-m.origin.Y)+0.5)*sy)
 }
 
-func mouse(pos fyne.Position, b desktop.MouseButton) *desktop.MouseEvent {
-	return &desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: pos}, Button: b}
-}
-
 // TestWindowDrivesARealHost opens the window on a session with a real
 // relay and a real Host on Xvfb: the view shows the host's screen, mouse
 // and keys given to the view's handlers arrive at the host's X server, and
@@ -384,23 +380,6 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if len(closed2) != 1 || len(closed) != 1 {
 		t.Fatalf("OnClosed calls: %v, %v", closed, closed2)
 	}
-}
-
-// pressDialogButton taps the button labelled text in the window's top
-// dialog; a dialog must be showing.
-func pressDialogButton(t *testing.T, w *window, text string) {
-	t.Helper()
-	top := w.win.Canvas().Overlays().Top()
-	if top == nil {
-		t.Fatal("no dialog is showing")
-	}
-	for _, o := range test.LaidOutObjects(top) {
-		if b, ok := o.(*widget.Button); ok && b.Text == text {
-			test.Tap(b)
-			return
-		}
-	}
-	t.Fatalf("the dialog has no %q button", text)
 }
 
 // waitRow runs the UI until a transfer ends and fails on its error.
