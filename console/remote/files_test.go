@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 
 	"fyne.io/fyne/v2/container"
@@ -20,7 +21,7 @@ func panelWindow(t *testing.T) (*window, *uiQueue) {
 	t.Helper()
 	test.NewTempApp(t)
 	q := newUIQueue()
-	w := &window{do: q.do, banner: widget.NewLabel("")}
+	w := &window{do: q.do, banner: widget.NewLabel(""), log: slog.New(slog.DiscardHandler)}
 	w.bannerB = container.NewStack(w.banner)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	t.Cleanup(w.cancel)
@@ -78,5 +79,31 @@ func TestTransferFailureAndRefusedOverwrite(t *testing.T) {
 	pressDialogButton(t, w, "Yes")
 	if replaced != 1 {
 		t.Fatalf("confirming started %d replacements", replaced)
+	}
+}
+
+// Refused input shows once per reason in a row; toolbar requests' own
+// refusals are left to the requests.
+func TestRefusalNotices(t *testing.T) {
+	w, _ := panelWindow(t)
+	w.bannerB.Hide()
+	denied := &wire.Error{Code: wire.ErrCodeDenied, Ref: wire.TypeMouseMove, Message: "dropped by the host: not a whitelisted application"}
+	w.refused(denied)
+	if !w.bannerB.Visible() || w.banner.Text != "The host refused keyboard and mouse input: dropped by the host: not a whitelisted application" {
+		t.Fatalf("notice %q (visible %v)", w.banner.Text, w.bannerB.Visible())
+	}
+	w.banner.SetText("something else")
+	w.refused(denied) // the same refusal again while its notice shows: not repeated
+	if w.banner.Text != "something else" {
+		t.Fatalf("repeated: %q", w.banner.Text)
+	}
+	w.bannerB.Hide()
+	w.refused(&wire.Error{Code: wire.ErrCodeDenied, Ref: wire.TypeChat, Message: "no chat"})
+	if w.bannerB.Visible() {
+		t.Fatal("a chat refusal shown as an input refusal")
+	}
+	w.refused(denied) // dismissed, then refused again: shown again
+	if !w.bannerB.Visible() {
+		t.Fatal("a new refusal after dismissing is not shown")
 	}
 }

@@ -435,9 +435,16 @@ func (w *window) setStatus(text string) {
 	w.status.Show()
 }
 
-// refused tells the technician the host refused something, once per
-// distinct reason in a row (a refused mouse sends a refusal per move).
+// refused tells the technician the host refused input or a monitor switch,
+// once per distinct reason in a row (refused input is refused per event).
+// Toolbar requests report their own refusals where they were made.
 func (w *window) refused(e *wire.Error) {
+	switch e.Ref {
+	case wire.TypeMouseMove, wire.TypeMouseButton, wire.TypeMouseWheel, wire.TypeKey, wire.TypeKeyTap, wire.TypeText, wire.TypeSelectMon:
+	default:
+		w.log.Debug("host refusal", "err", e)
+		return
+	}
 	text := "The host refused " + refName(e.Ref) + ": " + e.Message
 	if text == w.lastRefusal && w.bannerB.Visible() {
 		return
@@ -447,21 +454,10 @@ func (w *window) refused(e *wire.Error) {
 }
 
 func refName(t wire.MsgType) string {
-	switch t {
-	case wire.TypeMouseMove, wire.TypeMouseButton, wire.TypeMouseWheel, wire.TypeKey, wire.TypeKeyTap, wire.TypeText:
-		return "keyboard and mouse input"
-	case wire.TypeSelectMon:
+	if t == wire.TypeSelectMon {
 		return "the monitor switch"
-	case wire.TypeClipboardText, wire.TypeClipboardGet:
-		return "the clipboard"
-	case wire.TypeInputLock:
-		return "locking input"
-	case wire.TypeScreenBlank:
-		return "blanking the screen"
-	case wire.TypeChat:
-		return "the chat message"
 	}
-	return fmt.Sprintf("a request (0x%02x)", uint8(t))
+	return "keyboard and mouse input"
 }
 
 // friendly turns an error into a sentence for the technician.
