@@ -44,6 +44,7 @@ type Options struct {
 
 // Permission names as the grant carries them (policy package).
 const (
+	permViewScreen    = "view_screen"
 	permKeyboardMouse = "keyboard_mouse"
 	permClipboard     = "clipboard"
 	permLockInput     = "lock_input"
@@ -147,7 +148,10 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 	w.bannerB.Hide()
 	w.status = widget.NewLabel("")
 	w.status.Hide()
-	if !w.view.control {
+	switch {
+	case !w.perms[permViewScreen]:
+		w.setStatus("This session does not include the screen (" + strings.Join(perms, ", ") + ").")
+	case !w.view.control:
 		w.setStatus("View only: this session does not include keyboard and mouse control.")
 	}
 
