@@ -20,7 +20,10 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -42,8 +45,8 @@ func testLogger() *slog.Logger {
 }
 
 // startRelay serves a relay (HTTP and TURN) on 127.0.0.1 with an owner
-// account and returns its URL and a deployment package's enrollment key.
-func startRelay(tb testing.TB, log *slog.Logger) (url, key string) {
+// account and returns it, its URL and a deployment package's enrollment key.
+func startRelay(tb testing.TB, log *slog.Logger) (srv *relay.Server, url, key string) {
 	tb.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +68,7 @@ func startRelay(tb testing.TB, log *slog.Logger) (url, key string) {
 	if tcp == nil {
 		tb.Fatal("no port free for both UDP and TCP")
 	}
-	srv, err := relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
+	srv, err = relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
 		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
 	if err != nil {
 		tb.Fatal(err)
@@ -90,7 +93,58 @@ func startRelay(tb testing.TB, log *slog.Logger) (url, key string) {
 	if _, key, err = adm.CreatePackage(ctx, relay.PackageSpec{Name: "console"}); err != nil {
 		tb.Fatal(err)
 	}
-	return url, key
+	return srv, url, key
+}
+
+// memberWith adds a member to the owner's account whose only role gives
+// perms on every device, as an administrator would in the Portal, and
+// returns a client logged in as them.
+func memberWith(tb testing.TB, srv *relay.Server, log *slog.Logger, url, email string, perms ...policy.Permission) *guest.Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := srv.Store()
+	acct, err := st.AccountByName(ctx, "Acme IT")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hash, _ := secret.HashPassword(ownerPassword)
+	u, err := st.CreateUser(ctx, store.User{Email: email, PasswordHash: hash})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member}); err != nil {
+		tb.Fatal(err)
+	}
+	g, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "group of " + email, Kind: policy.GroupUser, Active: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+		tb.Fatal(err)
+	}
+	set, err := policy.NewSet(perms...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	role, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: policy.Role{Name: "role of " + email, Type: policy.RoleDevice,
+		Enabled: true, Permissions: set, ClientType: policy.ClientAny}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "assignment of " + email, Active: true, RoleID: role.Role.ID,
+		UserGroupIDs: []string{g.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}}); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := guest.NewClient(url, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Logger = log
+	if _, err := c.Login(ctx, email, ownerPassword); err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 // chatScreen is the host's chat window: it keeps what the technician wrote.

@@ -82,6 +82,7 @@ type window struct {
 	bannerB *fyne.Container
 	status  *widget.Label // permanent: view only, session ended
 
+	tools       *fyne.Container // the toolbar's items
 	modBtns     [numMods]*modButton
 	modeSel     *widget.Select
 	monSel      *widget.Select
@@ -156,7 +157,8 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 	}
 
 	// The toolbar scrolls sideways rather than forcing a wide window.
-	toolbar := container.NewHScroll(w.buildToolbar(info))
+	w.tools = w.buildToolbar(info)
+	toolbar := container.NewHScroll(w.tools)
 	top := container.NewVBox(toolbar, w.status, w.bannerB)
 	w.win.SetContent(container.NewBorder(top, nil, nil, w.side, w.area))
 	w.setMode(o.Mode)
@@ -226,7 +228,7 @@ func (w *window) setMode(m ViewMode) {
 	}
 }
 
-func (w *window) buildToolbar(info *wire.SessionInfo) fyne.CanvasObject {
+func (w *window) buildToolbar(info *wire.SessionInfo) *fyne.Container {
 	var items []fyne.CanvasObject
 	for k := Mod(0); k < numMods; k++ {
 		k := k

@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -95,7 +96,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	}
 	splitScreen(t, x.Display, 800, 600)
 	log := testLogger()
-	url, enrollKey := startRelay(t, log)
+	srv, url, enrollKey := startRelay(t, log)
 	h := startHost(t, log, url, enrollKey, x.Display)
 	cctx, ccancel := context.WithTimeout(ctx, 45*time.Second)
 	s, err := login(t, log, url).Connect(cctx, h.hostname, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: log}})
@@ -347,7 +348,47 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		t.Fatalf("OnClosed called %d times", len(closed))
 	}
 
-	// 13. A second window, opened on its chat panel; the host ends the
+	// 13. A member whose role gives view_screen only: the window says view
+	// only, its modifiers are disabled, and hovering and typing send nothing
+	// (the host pointer stays where the last session left it).
+	left := pointer(t, x)
+	cctx, ccancel = context.WithTimeout(ctx, 45*time.Second)
+	sv, err := memberWith(t, srv, log, url, "viewer@example.com", policy.ViewScreen).Connect(cctx, h.hostname,
+		guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: log}})
+	ccancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sv.Close() })
+	wv := newWindow(a, sv, Options{Title: "viewer", Logger: log, do: q.do})
+	wv.win.Show()
+	q.until(t, "the viewer's first frame", func() bool { return wv.frameShown > 0 })
+	if wv.view.control || !wv.modBtns[ModCtrl].Disabled() || !strings.HasPrefix(wv.status.Text, "View only") {
+		t.Fatalf("view-only window: control %v, status %q", wv.view.control, wv.status.Text)
+	}
+	for _, o := range []fyne.CanvasObject{wv.clipBtn, wv.powerBtn, wv.lockChk, wv.blankChk, wv.filesBtn, wv.chatBtn} {
+		if slices.Contains(wv.tools.Objects, o) {
+			t.Fatalf("the toolbar offers %T without its permission", o)
+		}
+	}
+	if !slices.Contains(w.tools.Objects, fyne.CanvasObject(w.clipBtn)) {
+		t.Fatal("the owner's toolbar has no clipboard button")
+	}
+	wv.view.MouseMoved(mouse(at(wv.view, image.Pt(20, 500)), 0))
+	wv.view.MouseDown(mouse(at(wv.view, image.Pt(20, 500)), desktop.MouseButtonPrimary))
+	wv.view.MouseUp(mouse(at(wv.view, image.Pt(20, 500)), desktop.MouseButtonPrimary))
+	wv.view.KeyDown(key(fyne.KeyA))
+	wv.view.KeyUp(key(fyne.KeyA))
+	if err := sv.Sync(ctx); err != nil {
+		t.Fatalf("the view-only window sent input the host refused: %v", err)
+	}
+	if got := pointer(t, x); got != left {
+		t.Fatalf("the host pointer moved from %v to %v under a view-only window", left, got)
+	}
+	wv.win.Close()
+	q.until(t, "the host to end the viewer's session", func() bool { return len(h.h.Sessions()) == 0 })
+
+	// 14. A second window, opened on its chat panel; the host ends the
 	// session: the notice, OnClosed once with the reason, no more control;
 	// closing the window later adds nothing.
 	cctx, ccancel = context.WithTimeout(ctx, 45*time.Second)
