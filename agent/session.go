@@ -65,6 +65,8 @@ type Session struct {
 	powerMu sync.Mutex // one power action at a time
 	desk    *localDesk // clipboard, input lock, blank screen
 	guard   *appGuard  // the grant's application whitelist; nil = none
+	// The host's state at the session's start, for the grant's exceptions.
+	locked, noUser bool
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
