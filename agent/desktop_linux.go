@@ -40,7 +40,7 @@ func newPlatformDiscoverer(log *slog.Logger) Discoverer {
 
 func (l *linuxDiscoverer) Discover(ctx context.Context) (*Desktop, error) {
 	d, err := l.logind(ctx)
-	if err == nil || errors.Is(err, ErrNoDesktop) {
+	if !errors.Is(err, errNoLogind) {
 		return d, err
 	}
 	l.log.Debug("logind unavailable; scanning the X servers", "err", err)
@@ -162,8 +162,44 @@ type xProc struct {
 	isServer bool
 }
 
+// socketDisplays maps the inodes of listening X sockets to their displays
+// (/proc/net/unix), so a server started with -displayfd, whose command line
+// names no display, is known by the socket it holds.
+func (s x11Scan) socketDisplays() map[string]string {
+	out := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(s.proc, "net", "unix"))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		_, n, ok := strings.Cut(f[7], "/.X11-unix/X")
+		if _, err := strconv.Atoi(n); !ok || err != nil {
+			continue
+		}
+		out["socket:["+f[6]+"]"] = ":" + n
+	}
+	return out
+}
+
+// heldDisplay is the display whose socket process pid holds.
+func (s x11Scan) heldDisplay(pid string, sockets map[string]string) string {
+	fds, _ := os.ReadDir(filepath.Join(s.proc, pid, "fd"))
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join(s.proc, pid, "fd", fd.Name()))
+		if d, ok := sockets[l]; err == nil && ok {
+			return d
+		}
+	}
+	return ""
+}
+
 // processes reads every process's display use; unreadable ones are skipped.
 func (s x11Scan) processes() []xProc {
+	var sockets map[string]string
 	ents, _ := os.ReadDir(s.proc)
 	self := os.Getpid()
 	var out []xProc
@@ -193,6 +229,12 @@ func (s x11Scan) processes() []xProc {
 					if a == "-auth" && i+2 < len(args) {
 						p.auth = args[i+2]
 					}
+				}
+				if p.display == "" {
+					if sockets == nil {
+						sockets = s.socketDisplays()
+					}
+					p.display = s.heldDisplay(e.Name(), sockets)
 				}
 				if p.display != "" {
 					out = append(out, p)
