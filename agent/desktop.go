@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 )
@@ -161,6 +162,34 @@ func (t *DesktopTracker) Display() string {
 		return d.Display
 	}
 	return ""
+}
+
+// staticDesktop is a fixed display for the process's own user ("" =
+// $DISPLAY as inherited).
+func staticDesktop(display string) func() *Desktop {
+	return func() *Desktop { return &Desktop{Display: display, UID: -1, GID: -1, Source: "static"} }
+}
+
+// desktopCommand prepares a program for desktop d: its DISPLAY and
+// XAUTHORITY, and, when this process is root and d belongs to another
+// user, that user's identity (a prompt must never run as root on a user's
+// screen). A nil d, or one without a display, is refused.
+func desktopCommand(ctx context.Context, d *Desktop, name string, args ...string) (*exec.Cmd, error) {
+	if d == nil {
+		return nil, ErrNoDesktop
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	if d.Display == "" {
+		return cmd, nil // the inherited $DISPLAY (foreground run)
+	}
+	asUser := os.Geteuid() == 0 && d.UID > 0
+	cmd.Env = d.Env(os.Environ(), asUser)
+	if asUser {
+		if err := runAsUser(cmd, d); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
 }
 
 // hostState is the Host's state for the grant's exceptions: locked,

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -179,4 +181,41 @@ func TestWhitelistExceptions(t *testing.T) {
 		}
 		<-opened
 	}
+}
+
+// TestExecAsDesktopUser: with Exec.AsUser the command runs as the
+// desktop's user, with its HOME, USER and DISPLAY; without a user it is
+// refused rather than run as root.
+func TestExecAsDesktopUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to another user")
+	}
+	var mu sync.Mutex
+	desk := &Desktop{Display: ":42", User: "nobody", UID: 65534, GID: 65534, Home: "/nonexistent"}
+	fh := startFeatureHost(t, func(o *Options) {
+		o.Exec.AsUser = func() *Desktop {
+			mu.Lock()
+			defer mu.Unlock()
+			if desk == nil {
+				return nil
+			}
+			c := *desk
+			return &c
+		}
+	})
+	ex := fh.session(t, "asuser", policy.FullSet())[wire.ChannelExec]
+	send(t, ex, &wire.ExecStart{ID: 1, Argv: []string{"sh", "-c", `echo "$(id -u):$(id -g) $HOME $USER $DISPLAY $(pwd)"`}})
+	recvType[*wire.ExecStarted](t, ex)
+	var out, errb bytes.Buffer
+	if exit := collect(t, ex, 1, &out, &errb); exit.Code != 0 {
+		t.Fatalf("exit %+v: %s", exit, errb.String())
+	}
+	if got := out.String(); got != "65534:65534 /nonexistent nobody :42 /\n" {
+		t.Fatalf("ran as %q", got)
+	}
+
+	mu.Lock()
+	desk = nil
+	mu.Unlock()
+	wantError(t, ask(t, ex, &wire.ExecStart{ID: 2, Argv: []string{"true"}}), wire.ErrCodeDenied, wire.TypeExecStart, "nobody is logged in")
 }

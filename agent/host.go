@@ -94,6 +94,9 @@ type Options struct {
 	// whether it is locked or nobody is logged in, for the grant's
 	// exceptions. nil: state unknown, no exception applies.
 	Desktop Discoverer
+	// Indicator shows the local user each live session with a Disconnect
+	// button; nil shows nothing.
+	Indicator Indicator
 }
 
 // Event is something the local user or log should know about.

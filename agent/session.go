@@ -181,6 +181,8 @@ func (s *Session) run(parent context.Context) error {
 	s.control.Store(control)
 	s.log.Info("session started", "permissions", s.g.Permissions)
 	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	hide := s.showIndicator()
+	defer hide()
 
 	var capt capture.Capturer
 	if s.perms.Has(policy.ViewScreen) {
