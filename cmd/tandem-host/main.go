@@ -125,6 +125,12 @@ func root() *cobra.Command {
 		openCapture := func() (capture.Capturer, error) {
 			return capture.Open(capture.Options{Display: disp(), Logger: log})
 		}
+		openInput := func() (input.Injector, error) { return input.Open(input.Options{Display: disp(), Logger: log}) }
+		if bc, bi, ok, err := serviceDesktop(ctx, log, serviceMode, logLevel); err != nil {
+			return err
+		} else if ok {
+			openCapture, openInput = bc, bi
+		}
 		local := func() agent.LocalOptions { return agent.LocalOptions{Display: disp(), Logger: log} }
 		exe := agent.ExecOptions{}
 		switch commandsAs {
@@ -138,7 +144,7 @@ func root() *cobra.Command {
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
 			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
 			Capture: openCapture,
-			Input:   func() (input.Injector, error) { return input.Open(input.Options{Display: disp(), Logger: log}) },
+			Input:   openInput,
 			Windows: func() (agent.Windows, error) {
 				return agent.OpenWindows(agent.WindowsOptions{Display: disp(), Logger: log})
 			},
@@ -198,7 +204,7 @@ func root() *cobra.Command {
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-host", version.Version) }}
-	rc.AddCommand(enroll, run, ver)
+	rc.AddCommand(enroll, run, ver, helperCommand(&logLevel))
 	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
 }
