@@ -113,6 +113,12 @@ func root() *cobra.Command {
 		if maxFileSize > 0 {
 			c.MaxFileSize = maxFileSize
 		}
+		// macOS privacy grants (TCC): say plainly what is missing and how to
+		// grant it; sessions would otherwise show only wallpaper.
+		if p := input.CheckPermissions().Problem(); p != "" {
+			log.Warn(p)
+			fmt.Fprintln(os.Stderr, "tandem-host:", p)
+		}
 		// The desktop served: --display (or $DISPLAY) as given; a service
 		// (no display of its own) or --display auto finds the logged-in
 		// user's session at each session start.
