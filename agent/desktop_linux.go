@@ -88,7 +88,7 @@ func (l *linuxDiscoverer) logind(ctx context.Context) (*Desktop, error) {
 		return nil, err
 	}
 	// logind does not know the cookie file: the session's own processes do.
-	d.XAuthority = l.scan.xauthority(d.Display, d.UID, leader, d.Home)
+	d.XAuthority = xauthority(l.scan.processes(), d.Display, d.UID, leader, d.Home)
 	return d, nil
 }
 
@@ -309,17 +309,17 @@ func (s x11Scan) candidates() []Desktop {
 		switch {
 		case client != nil:
 			d.UID, d.User, d.Home = client.uid, client.user, client.home
-			d.XAuthority = s.xauthority(d.Display, d.UID, 0, d.Home)
+			d.XAuthority = xauthority(procs, d.Display, d.UID, 0, d.Home)
 		case server != nil:
 			d.UID = server.uid
 			d.XAuthority = server.auth
 			if d.XAuthority == "" {
-				d.XAuthority = s.xauthority(d.Display, d.UID, 0, "")
+				d.XAuthority = xauthority(procs, d.Display, d.UID, 0, "")
 			}
 		default:
 			// Only root clients: their cookie.
 			d.UID = sp.uid
-			d.XAuthority = s.xauthority(d.Display, 0, 0, sp.home)
+			d.XAuthority = xauthority(procs, d.Display, 0, 0, sp.home)
 		}
 		fillUser(&d)
 		out = append(out, d)
@@ -334,8 +334,8 @@ func (s x11Scan) socket(display string) bool {
 
 // xauthority is the cookie file for display used by uid's processes
 // (the leader's first), else the X server's -auth, else ~/.Xauthority.
-func (s x11Scan) xauthority(display string, uid int, leader uint32, home string) string {
-	procs := s.processes()
+func xauthority(procs []xProc, display string, uid int, leader uint32, home string) string {
+	procs = slices.Clone(procs)
 	slices.SortFunc(procs, func(a, b xProc) int {
 		if a.pid == int(leader) {
 			return -1

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
@@ -133,7 +134,15 @@ func TestX11ScanFallback(t *testing.T) {
 	}
 
 	// A user's session: nobody's process with its own readable cookie file.
-	userAuth := filepath.Join(t.TempDir(), "user.Xauthority")
+	userDir, err := os.MkdirTemp("", "tandem-user-") // t.TempDir's parent is closed to nobody
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(userDir) })
+	if err := os.Chmod(userDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	userAuth := filepath.Join(userDir, "user.Xauthority")
 	writeXauth(t, userAuth, x.cookie, 0o644)
 	sessionProcess(t, 65534, 65534, "DISPLAY="+x.display+".0", "XAUTHORITY="+userAuth, "HOME=/nonexistent", "USER=nobody")
 	got, err := scan.discover()
@@ -143,6 +152,48 @@ func TestX11ScanFallback(t *testing.T) {
 	if got.Display != x.display || got.XAuthority != userAuth || got.User != "nobody" || got.UID != 65534 ||
 		got.GID != 65534 || got.Source != "x11-scan" || got.Locked {
 		t.Fatalf("discovered %+v", got)
+	}
+
+	// The prompts run on that desktop as its user.
+	ui := DesktopConfirmUIOn(slog.New(slog.DiscardHandler), func() *Desktop { return got })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := make(chan bool, 1)
+	go func() {
+		ok, err := ui.Ask(ctx, ConfirmRequest{Technician: "Tess Tech", Permissions: []string{"view_screen"}})
+		if err != nil {
+			t.Error(err)
+		}
+		res <- ok
+	}()
+	xdo := func(args ...string) string {
+		t.Helper()
+		for {
+			cmd := exec.CommandContext(ctx, "xdotool", args...)
+			cmd.Env = got.Env(os.Environ(), false)
+			out, err := cmd.Output()
+			if err == nil && len(out) > 0 || args[0] != "search" {
+				if err != nil {
+					t.Fatalf("xdotool %v: %v", args, err)
+				}
+				return strings.TrimSpace(string(out))
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the prompt did not appear")
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	win := strings.Fields(xdo("search", "--onlyvisible", "--name", "Tandem: allow remote access"))[0]
+	status, err := os.ReadFile("/proc/" + xdo("getwindowpid", win) + "/status")
+	if err != nil || !strings.Contains(string(status), "\nUid:\t65534\t") {
+		t.Fatalf("the prompt does not run as nobody: %v\n%s", err, status)
+	}
+	xdo("windowfocus", "--sync", win)
+	xdo("key", "Return")
+	if !<-res {
+		t.Fatal("Allow on the user's desktop was not an allow")
 	}
 
 	// Screen saver on: locked.
