@@ -48,8 +48,9 @@ func NewDiscoverer(log *slog.Logger) Discoverer {
 }
 
 // StaticDesktop is the desktop the foreground `run` serves: the given
-// display (or $DISPLAY) with $XAUTHORITY, owned by the current user. Its
-// lock state is not known (never "locked").
+// display (or $DISPLAY) with $XAUTHORITY, owned by the current user (on
+// Windows and macOS simply the process's own desktop). Its lock state is
+// not known (never "locked").
 type StaticDesktop struct{ Display string }
 
 func (s StaticDesktop) Discover(context.Context) (*Desktop, error) {
@@ -59,7 +60,7 @@ func (s StaticDesktop) Discover(context.Context) (*Desktop, error) {
 		d.Display = os.Getenv("DISPLAY")
 	}
 	d.Home, _ = os.UserHomeDir()
-	if d.Display == "" {
+	if d.Display == "" && needDisplay {
 		return nil, ErrNoDesktop
 	}
 	return d, nil

@@ -47,6 +47,9 @@ func (l *linuxDiscoverer) Discover(ctx context.Context) (*Desktop, error) {
 	return l.scan.discover()
 }
 
+// needDisplay: an X11 desktop is a display; none named, none served.
+const needDisplay = true
+
 // errNoLogind: no system bus or no logind on it; the caller falls back.
 var errNoLogind = errors.New("logind is not reachable")
 

@@ -119,19 +119,30 @@ func root() *cobra.Command {
 			log.Warn(p)
 			fmt.Fprintln(os.Stderr, "tandem-host:", p)
 		}
-		// The desktop served: --display (or $DISPLAY) as given; a service
-		// (no display of its own) or --display auto finds the logged-in
-		// user's session at each session start.
+		// The desktop served: --display (or $DISPLAY) as given; a Linux
+		// service (no display of its own) or --display auto finds the
+		// logged-in user's session at each session start. Elsewhere the
+		// discoverer is the process's own desktop.
 		var disc agent.Discoverer = agent.StaticDesktop{Display: display}
 		if display == "auto" || (display == "" && os.Getenv("DISPLAY") == "") {
 			disc = agent.NewDiscoverer(log)
 		}
 		desk := agent.NewDesktopTracker(disc, log)
 		disp := func() string { return desk.Display() }
+		// Found at each session start (agent.Options.Desktop) before these
+		// run; none: a clear "nobody is logged in" to the technician.
 		openCapture := func() (capture.Capturer, error) {
+			if desk.Current() == nil {
+				return nil, agent.ErrNoDesktop
+			}
 			return capture.Open(capture.Options{Display: disp(), Logger: log})
 		}
-		openInput := func() (input.Injector, error) { return input.Open(input.Options{Display: disp(), Logger: log}) }
+		openInput := func() (input.Injector, error) {
+			if desk.Current() == nil {
+				return nil, agent.ErrNoDesktop
+			}
+			return input.Open(input.Options{Display: disp(), Logger: log})
+		}
 		if bc, bi, ok, err := serviceDesktop(ctx, log, serviceMode, logLevel); err != nil {
 			return err
 		} else if ok {
