@@ -202,6 +202,18 @@ func (b *HelperBridge) call(req bridgeReq) (*bridgeResp, error) {
 	return &resp, nil
 }
 
+// Drop hangs up on the current helper (it exits); the next request starts
+// a new one. For when the console's user changed under a live helper.
+func (b *HelperBridge) Drop() {
+	b.mu.Lock()
+	c := b.conn
+	b.conn = nil
+	b.mu.Unlock()
+	if c != nil {
+		c.c.Close()
+	}
+}
+
 // Close stops listening and drops the helper (which then exits).
 func (b *HelperBridge) Close() error {
 	b.mu.Lock()

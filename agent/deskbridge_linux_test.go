@@ -102,14 +102,28 @@ func TestHelperBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The console's user changed: the old helper is dropped and exits, the
+	// next capture starts a new one.
+	b.Drop()
+	waitHelper := func() {
+		t.Helper()
+		select {
+		case err := <-helperDone:
+			if err != nil {
+				t.Fatalf("helper: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("the helper outlived its connection")
+		}
+	}
+	waitHelper()
+	c2, err := b.OpenCapture()
+	if err != nil || spawned != 2 {
+		t.Fatalf("after drop: %v, %d helpers", err, spawned)
+	}
+	c2.Close()
+
 	// The service hangs up (Close): the helper ends cleanly.
 	b.Close()
-	select {
-	case err := <-helperDone:
-		if err != nil {
-			t.Fatalf("helper: %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("the helper outlived the service")
-	}
+	waitHelper()
 }

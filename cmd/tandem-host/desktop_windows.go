@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/input"
+	"golang.org/x/sys/windows"
 )
 
 // serviceDesktop: a Windows service runs in session 0, which has no
@@ -22,8 +24,17 @@ func serviceDesktop(ctx context.Context, log *slog.Logger, serviceMode, logLevel
 	if err != nil {
 		return nil, nil, false, err
 	}
+	// The console session the helper runs in; another one active (a user
+	// switch) means a new helper for the next session.
+	var spawnedFor atomic.Uint32
+	spawnedFor.Store(0xFFFFFFFF)
 	b, err := agent.NewHelperBridge(log, func(addr string, secret []byte) error {
-		return agent.SpawnConsoleHelper(exe, []string{"desktop-helper", "--connect", addr, "--log-level", logLevel}, secret)
+		sid := windows.WTSGetActiveConsoleSessionId()
+		err := agent.SpawnConsoleHelper(exe, []string{"desktop-helper", "--connect", addr, "--log-level", logLevel}, secret)
+		if err == nil {
+			spawnedFor.Store(sid)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, nil, false, err
@@ -33,5 +44,11 @@ func serviceDesktop(ctx context.Context, log *slog.Logger, serviceMode, logLevel
 			log.Error("desktop helper listener stopped", "err", err)
 		}
 	}()
-	return b.OpenCapture, b.OpenInput, true, nil
+	fresh := func() {
+		if windows.WTSGetActiveConsoleSessionId() != spawnedFor.Load() {
+			b.Drop()
+		}
+	}
+	return func() (capture.Capturer, error) { fresh(); return b.OpenCapture() },
+		func() (input.Injector, error) { fresh(); return b.OpenInput() }, true, nil
 }
