@@ -23,6 +23,7 @@ type Desktop struct {
 	UID, GID   int    // -1 when unknown
 	Home       string
 	Locked     bool   // at the lock screen (logind LockedHint, or the X screen saver)
+	NoUser     bool   // the login screen: served, but nobody is logged in
 	Session    string // logind session id; "" when found without logind
 	Source     string // how it was found: "logind", "x11-scan", "static"
 }
@@ -208,5 +209,5 @@ func (h *Host) hostState(ctx context.Context) (d *Desktop, locked, noUser bool) 
 		h.log.Warn("cannot tell the desktop's state; no confirm/whitelist exception applies", "err", err)
 		return nil, false, false
 	}
-	return d, d.Locked, false
+	return d, d.Locked && !d.NoUser, d.NoUser
 }

@@ -99,9 +99,14 @@ func (l *linuxDiscoverer) logind(ctx context.Context) (*Desktop, error) {
 // org.freedesktop.login1.Session). It returns the session leader's pid.
 func desktopFromLogind(id string, p map[string]dbus.Variant) (*Desktop, uint32, error) {
 	str := func(k string) string { s, _ := p[k].Value().(string); return s }
+	leader, _ := p["Leader"].Value().(uint32)
 	switch typ, class := str("Type"), str("Class"); {
+	case class == "greeter" && typ == "x11" && str("Display") != "":
+		// The login screen: served (as root, with the X server's cookie),
+		// so a technician can log in, but nobody is logged in.
+		return &Desktop{Display: str("Display"), Session: id, Source: "logind", UID: -1, GID: -1, NoUser: true}, leader, nil
 	case class == "greeter", class == "lock-screen":
-		return nil, 0, ErrNoDesktop // the login screen: nobody is logged in
+		return nil, 0, ErrNoDesktop // a login screen this host cannot serve
 	case typ == "wayland":
 		return nil, 0, fmt.Errorf("agent: the active session %s is Wayland; this host serves X11 sessions only (choose an Xorg session at login)", id)
 	case typ != "x11":
@@ -120,7 +125,6 @@ func desktopFromLogind(id string, p map[string]dbus.Variant) (*Desktop, uint32, 
 		d.UID = int(u.UID)
 	}
 	fillUser(d)
-	leader, _ := p["Leader"].Value().(uint32)
 	return d, leader, nil
 }
 

@@ -321,9 +321,19 @@ func TestLogindDiscovery(t *testing.T) {
 		t.Fatalf("wayland: %v", err)
 	}
 	set(sess, "org.freedesktop.login1.Session", "Type", "x11")
+	// The login screen: served, as nobody's (the X server's cookie, which
+	// the scan finds; none here), and counted as "no user".
 	set(sess, "org.freedesktop.login1.Session", "Class", "greeter")
+	if d, err = l.Discover(ctx); err != nil || !d.NoUser || d.Display != ":7" || d.UID != -1 || d.User != "" {
+		t.Fatalf("greeter: %+v %v", d, err)
+	}
+	h := &Host{o: Options{Desktop: l}, log: slog.New(slog.DiscardHandler)}
+	if _, locked, noUser := h.hostState(ctx); locked || !noUser {
+		t.Fatalf("greeter state: locked %v, no user %v", locked, noUser)
+	}
+	set(sess, "org.freedesktop.login1.Session", "Type", "tty")
 	if _, err = l.Discover(ctx); !errors.Is(err, ErrNoDesktop) {
-		t.Fatalf("greeter: %v", err)
+		t.Fatalf("text console greeter: %v", err)
 	}
 	// Logged out: seat0 has no active session.
 	set(seat, "org.freedesktop.login1.Seat", "ActiveSession", so{"", "/"})

@@ -43,7 +43,7 @@ func DesktopInventory(version string, t *DesktopTracker, open func() (capture.Ca
 		d, err := t.Discover(ctx)
 		inv := base()
 		inv.User = ""
-		if err == nil {
+		if err == nil && !d.NoUser {
 			inv.User, inv.Locked = d.User, d.Locked
 		}
 		return inv
