@@ -74,7 +74,7 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	}
 	dec := policy.Evaluate(model, policy.Request{
 		UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now,
-		StateUnknown: true, // Hosts don't report lock/logon state yet
+		StateUnknown: true, // the Host applies the exceptions itself (see below)
 	})
 	if !dec.Allowed {
 		return decision{Reason: denial(dec)}
