@@ -20,6 +20,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
 	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/policy"
 )
 
 // authX is an Xvfb that admits only clients with its cookie, as a display
@@ -339,5 +340,35 @@ func TestLogindDiscovery(t *testing.T) {
 	set(seat, "org.freedesktop.login1.Seat", "ActiveSession", so{"", "/"})
 	if _, err = l.Discover(ctx); !errors.Is(err, ErrNoDesktop) {
 		t.Fatalf("no session: %v", err)
+	}
+}
+
+// TestLockedDesktopWaivesConfirm: the exception decided by the real
+// desktop state: a prompt while the X screen saver is off, none once it
+// is on (what a locker does when logind is absent).
+func TestLockedDesktopWaivesConfirm(t *testing.T) {
+	x := startAuthX(t)
+	log := slog.New(slog.DiscardHandler)
+	desk := NewDesktopTracker(&linuxDiscoverer{log: log, bus: "unix:path=" + filepath.Join(t.TempDir(), "nobus"),
+		scan: x11Scan{proc: "/proc", sockets: x.sockets}}, log)
+	t.Setenv("XAUTHORITY", os.Getenv("XAUTHORITY")) // the tracker sets it; restored after
+	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 4), answers: make(chan bool, 4)}
+	fh := startFeatureHost(t, func(o *Options) { o.Confirm = ui; o.Desktop = desk })
+	exceptLocked := func(g *policy.Grant) { g.ConfirmLocal, g.ConfirmExceptLocked = true, true }
+
+	ui.answers <- false
+	route := fh.exceptGrant(t, "unlocked", exceptLocked)
+	<-ui.asked
+	waitBye(t, route, "denied access")
+
+	cmd := exec.Command("xset", "s", "activate")
+	cmd.Env = append(os.Environ(), "DISPLAY="+x.display, "XAUTHORITY="+x.auth)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xset: %v %s", err, out)
+	}
+	fh.exceptGrant(t, "locked", exceptLocked)
+	fh.started(t, "locked")
+	if len(ui.asked) != 0 || fh.events.count("confirm_waived") != 1 {
+		t.Fatalf("asked %d times, %d waived", len(ui.asked), fh.events.count("confirm_waived"))
 	}
 }
