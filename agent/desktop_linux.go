@@ -287,12 +287,19 @@ func displayName(v string) string {
 	return ":" + num
 }
 
+// scanned is a display the scan found; rootServer: its X server runs as
+// root, as the console's does (a server a user started is not the console).
+type scanned struct {
+	Desktop
+	rootServer bool
+}
+
 // candidates are the live local displays, each with its best user: the
 // earliest (lowest pid) non-root process using it, else the server's owner.
-func (s x11Scan) candidates() []Desktop {
+func (s x11Scan) candidates() []scanned {
 	procs := s.processes()
 	slices.SortFunc(procs, func(a, b xProc) int { return a.pid - b.pid })
-	var out []Desktop
+	var out []scanned
 	seen := map[string]bool{}
 	for _, sp := range procs {
 		if seen[sp.display] || !s.socket(sp.display) {
@@ -319,17 +326,14 @@ func (s x11Scan) candidates() []Desktop {
 			d.XAuthority = xauthority(procs, d.Display, d.UID, 0, d.Home)
 		case server != nil:
 			d.UID = server.uid
-			d.XAuthority = server.auth
-			if d.XAuthority == "" {
-				d.XAuthority = xauthority(procs, d.Display, d.UID, 0, "")
-			}
+			d.XAuthority = xauthority(procs, d.Display, d.UID, 0, "")
 		default:
 			// Only root clients: their cookie.
 			d.UID = sp.uid
 			d.XAuthority = xauthority(procs, d.Display, 0, 0, sp.home)
 		}
 		fillUser(&d)
-		out = append(out, d)
+		out = append(out, scanned{Desktop: d, rootServer: server != nil && server.uid == 0})
 	}
 	return out
 }
@@ -352,33 +356,54 @@ func xauthority(procs []xProc, display string, uid int, leader uint32, home stri
 		}
 		return a.pid - b.pid
 	})
+	// The service reads these files as root: only a regular file owned by
+	// the process that names it is taken, so a user cannot make it read
+	// another file (/etc/shadow) by naming it in their environment.
 	for _, p := range procs {
-		if !p.isServer && p.display == display && p.uid == uid && p.auth != "" {
+		if !p.isServer && p.display == display && p.uid == uid && ownedBy(p.auth, p.uid) {
 			return p.auth
 		}
 	}
 	for _, p := range procs {
-		if p.isServer && p.display == display && p.auth != "" {
+		if p.isServer && p.display == display && ownedBy(p.auth, p.uid) {
 			return p.auth
 		}
 	}
-	if home != "" {
-		if f := filepath.Join(home, ".Xauthority"); fileExists(f) {
+	if home != "" && uid >= 0 {
+		if f := filepath.Join(home, ".Xauthority"); ownedBy(f, uid) {
 			return f
 		}
 	}
 	return ""
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+// ownedBy: path is a regular file (not a symlink) owned by uid.
+func ownedBy(path string, uid int) bool {
+	if path == "" || !filepath.IsAbs(path) {
+		return false
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == uid
+}
 
-// discover picks a session: a user's before root's (root's displays are
-// usually other services' or tests'), then the lowest display number. Its
+// discover picks a session: one whose X server runs as root (the console's)
+// first, then a user's before root's (root's displays are usually other
+// services' or tests'), then the lowest display number. Its
 // lock state is the X screen saver's (what lockers drive when logind is
 // absent); a display that refuses us is skipped.
 func (s x11Scan) discover() (*Desktop, error) {
 	cs := s.candidates()
-	slices.SortStableFunc(cs, func(a, b Desktop) int {
+	slices.SortStableFunc(cs, func(a, b scanned) int {
+		if a.rootServer != b.rootServer {
+			if a.rootServer {
+				return -1
+			}
+			return 1
+		}
 		if (a.UID == 0) != (b.UID == 0) {
 			if a.UID == 0 {
 				return 1
@@ -391,13 +416,14 @@ func (s x11Scan) discover() (*Desktop, error) {
 	})
 	var errs []error
 	for i := range cs {
-		locked, err := s.screenSaverOn(&cs[i])
+		d := cs[i].Desktop
+		locked, err := s.screenSaverOn(&d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		cs[i].Locked = locked
-		return &cs[i], nil
+		d.Locked = locked
+		return &d, nil
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("agent: no X display accepts this host: %w", errors.Join(errs...))

@@ -105,10 +105,10 @@ func sessionProcess(t *testing.T, uid, gid int, env ...string) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }
 
-func findDisplay(cs []Desktop, display string) *Desktop {
+func findDisplay(cs []scanned, display string) *Desktop {
 	for i := range cs {
 		if cs[i].Display == display {
-			return &cs[i]
+			return &cs[i].Desktop
 		}
 	}
 	return nil
@@ -144,7 +144,13 @@ func TestX11ScanFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	userAuth := filepath.Join(userDir, "user.Xauthority")
-	writeXauth(t, userAuth, x.cookie, 0o644)
+	writeXauth(t, userAuth, x.cookie, 0o600)
+	if err := os.Chown(userAuth, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier process of the same user naming a file it does not own:
+	// never read.
+	sessionProcess(t, 65534, 65534, "DISPLAY="+x.display, "XAUTHORITY=/etc/shadow", "USER=nobody")
 	sessionProcess(t, 65534, 65534, "DISPLAY="+x.display+".0", "XAUTHORITY="+userAuth, "HOME=/nonexistent", "USER=nobody")
 	got, err := scan.discover()
 	if err != nil {

@@ -53,7 +53,10 @@ func TestRunFindsDesktop(t *testing.T) {
 	if err := os.WriteFile(serverAuth, auth, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(userAuth, auth, 0o644); err != nil {
+	if err := os.WriteFile(userAuth, auth, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(userAuth, 65534, 65534); err != nil { // the user's own cookie file
 		t.Fatal(err)
 	}
 	r, w, _ := os.Pipe()
