@@ -43,9 +43,14 @@
 //	   still answer ErrCodeUnsupported where its platform cannot). Hosts
 //	   refuse them with ErrCodeDenied without the clipboard, lock_input or
 //	   blank_screen permission.
+//	   Additive: the pointer beside the screen, codes 0x13–0x14 on
+//	   "control" (see cursor.go): CursorShape (ID, hot spot, RGBA
+//	   pixels up to MaxCursorSide square) and CursorPos (position and
+//	   shape ID), sent only to guests that announce CapCursor.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
-// screen, 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
+// screen (0x13 CursorShape and 0x14 CursorPos, host → guest, on control;
+// 0x15–0x1f free), 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
 // features (chat, execute command, power; 0x58–0x5f free), 0x60–0x6f local
 // desktop (clipboard, input lock, screen blanking; 0x65–0x6f free).
 //
