@@ -85,6 +85,8 @@ type Session struct {
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
+	cursor cursorState
+
 	pingID  atomic.Uint32
 	done    chan struct{}
 	endOnce sync.Once
@@ -203,7 +205,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
 	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
-		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard}})
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard, wire.CapCursor}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.execs.loop(runCtx)
@@ -300,6 +302,10 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			if s.o.OnClipboard != nil {
 				s.o.OnClipboard(m.Text)
 			}
+		case *wire.CursorShape:
+			s.cursor.shape(m)
+		case *wire.CursorPos:
+			s.cursor.move(m)
 		case *wire.LocalState:
 			s.mu.Lock()
 			s.local = m.Flags
