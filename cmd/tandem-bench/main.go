@@ -52,6 +52,7 @@ bytes, mean_B and p95_B the sizes of frames 2..N (an unchanged frame counts as
 	cmd.Flags().IntVar(&opts.Codec.Version, "format", 0, "payload version: 1 (tiles only) or 2 (default: copy, fill, palette ops)")
 	cmd.Flags().StringVar(&opts.Name, "name", "", "encoder column (default tandem_tiles_v<format>)")
 	cmd.Flags().IntVar(&opts.Codec.JPEGQuality, "jpeg", codec.DefaultJPEGQuality, "JPEG quality for photographic, changing tiles (0: lossless only)")
+	cmd.Flags().BoolVar(&opts.Codec.Predict, "predict", false, "MED prediction before zstd for raw tiles (FlagPredict)")
 	cmd.Flags().IntVar(&opts.Codec.TileSize, "tile", 0, "tile size in pixels (0: codec default)")
 	return cmd
 }

@@ -1,0 +1,75 @@
+package codec
+
+// The prediction filter of FlagPredict (see the package documentation).
+// Each channel of a pixel is predicted by MED (the median edge detector of
+// LOCO-I / JPEG-LS) from its left (a), upper (b) and upper-left (c)
+// neighbours inside the same rectangle; the first row uses a, the first
+// column b, the first pixel 0. The residuals are coded green first, then
+// red and blue minus green's residual (channels move together on photos):
+//
+//	dG = G - pG, dR = (R - pR) - dG, dB = (B - pB) - dG   (all mod 256)
+//
+// written as the bytes dR, dG, dB per pixel. The filter is local to the
+// rectangle, so a browser decodes a rectangle without the screen around it.
+
+// med is the MED predictor.
+func med(a, b, c int) int {
+	hi, lo := a, b
+	if lo > hi {
+		hi, lo = lo, hi
+	}
+	switch {
+	case c >= hi:
+		return lo
+	case c <= lo:
+		return hi
+	}
+	return a + b - c
+}
+
+// pred predicts channel values at (x, y) from a row-major image whose
+// pixel (x, y) starts at y*stride + x*4 + off[channel].
+func predAt(pix []byte, stride, x, y, o int) int {
+	switch {
+	case x == 0 && y == 0:
+		return 0
+	case y == 0:
+		return int(pix[o-4])
+	case x == 0:
+		return int(pix[o-stride])
+	}
+	return med(int(pix[o-4]), int(pix[o-stride]), int(pix[o-stride-4]))
+}
+
+// predictBGRX writes the residuals of a w×h BGRX image (rows stride bytes
+// apart) into dst (w*h*3 bytes).
+func predictBGRX(dst, src []byte, stride, w, h int) {
+	j := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := y*stride + x*4
+			dg := int(src[o+1]) - predAt(src, stride, x, y, o+1)
+			dr := int(src[o+2]) - predAt(src, stride, x, y, o+2) - dg
+			db := int(src[o]) - predAt(src, stride, x, y, o) - dg
+			dst[j], dst[j+1], dst[j+2] = byte(dr), byte(dg), byte(db)
+			j += 3
+		}
+	}
+}
+
+// unpredictRGBA reverses predictBGRX into a w×h RGBA image (rows stride
+// bytes apart), in place: predictions read pixels already rebuilt.
+func unpredictRGBA(pix []byte, stride, w, h int, res []byte) {
+	j := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := y*stride + x*4
+			dr, dg, db := int(res[j]), int(res[j+1]), int(res[j+2])
+			j += 3
+			pix[o+1] = byte(predAt(pix, stride, x, y, o+1) + dg)
+			pix[o] = byte(predAt(pix, stride, x, y, o) + dr + dg)
+			pix[o+2] = byte(predAt(pix, stride, x, y, o+2) + db + dg)
+			pix[o+3] = 0xff
+		}
+	}
+}
