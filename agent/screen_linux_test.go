@@ -94,7 +94,7 @@ func TestCursorSentBesideScreen(t *testing.T) {
 
 // Without the capability no cursor message is sent.
 func TestCursorNotSentUnasked(t *testing.T) {
-	x, chans := startScreenHost(t, "nocursor", wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapFragments)
+	x, chans := startScreenHost(t, "nocursor", wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapFragments, wire.CapPing)
 	ctl := chans[wire.ChannelControl]
 	xdotool(t, x, "mousemove", "600", "400")
 	xdotool(t, x, "mousemove", "20", "20")

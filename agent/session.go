@@ -204,7 +204,7 @@ func (s *Session) run(parent context.Context) error {
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
 		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles,
 			wire.CapChat, wire.CapExec, wire.CapPower,
-			wire.CapClipboard, wire.CapInputLock, wire.CapScreenBlank, wire.CapCursor}}); err != nil {
+			wire.CapClipboard, wire.CapInputLock, wire.CapScreenBlank, wire.CapCursor, wire.CapPing}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
@@ -296,7 +296,8 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 	}
 	opts, codecID := codec.EncoderOptions{Version: 1}, uint8(wire.CodecTilesV1)
 	if slices.Contains(s.guestCaps, wire.CapScreenTilesV2) {
-		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality}, wire.CodecTilesV2
+		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality,
+			Predict: slices.Contains(s.guestCaps, wire.CapScreenPredict)}, wire.CodecTilesV2
 	}
 	enc := codec.NewEncoder(opts)
 	defer enc.Close()
@@ -407,8 +408,16 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 }
 
 // pingLoop measures the RTT for the pacer: a Ping on control every
-// pingEvery, its Pong answered by the guest (see handle).
+// pingEvery to a guest that announced CapPing, its Pong handled in handle.
 func (s *Session) pingLoop(ctx context.Context, control *transport.Channel) {
+	select {
+	case <-s.hello:
+	case <-ctx.Done():
+		return
+	}
+	if !slices.Contains(s.guestCaps, wire.CapPing) {
+		return // older guests: pacing goes by acks and buffered bytes
+	}
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
 	for id := uint32(1); ; id++ {
