@@ -2,11 +2,13 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"testing"
 	"time"
 
 	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/capture/codec"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
@@ -163,5 +165,43 @@ func TestDamageDrivenScreen(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("typing into the xterm sent no frame")
+	}
+}
+
+// The PREDICT flag goes only to guests that announce they decode it, and
+// such a guest's decoder rebuilds the screen exactly.
+func TestScreenPredictNegotiated(t *testing.T) {
+	f, _, dev := startHost(t, &recordingInjector{})
+	for i, c := range []struct {
+		caps []string
+		flag byte
+	}{
+		{[]string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapFragments}, 0},
+		{[]string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapFragments, wire.CapScreenPredict}, codec.FlagPredict},
+	} {
+		sid := fmt.Sprintf("pred-%d", i)
+		f.push(&wire.Signal{Type: wire.SigGrant, Session: sid, Grant: f.grant(t, sid, dev,
+			[]string{string(policy.ViewScreen)}, time.Now().Add(time.Minute), f.key)})
+		p, chans := guestPeer(t, f, sid, c.caps...)
+		fr := recvType[*wire.ScreenFrame](t, chans[wire.ChannelScreen])
+		if fr.Codec != wire.CodecTilesV2 || fr.Data[2]&codec.FlagPredict != c.flag {
+			t.Fatalf("caps %v: codec %d flags %#x", c.caps, fr.Codec, fr.Data[2])
+		}
+		dec := codec.NewDecoder(codec.Limits{})
+		if _, err := dec.Decode(fr.Data); err != nil {
+			t.Fatal(err)
+		}
+		want := newFakeCapturer().img
+		got := dec.Image()
+		for y := 0; y < want.Height; y++ {
+			for x := 0; x < want.Width; x++ {
+				o, q := y*want.Stride+x*4, got.PixOffset(x, y)
+				if got.Pix[q] != want.Pix[o+2] || got.Pix[q+1] != want.Pix[o+1] || got.Pix[q+2] != want.Pix[o] {
+					t.Fatalf("caps %v: pixel (%d,%d) differs", c.caps, x, y)
+				}
+			}
+		}
+		dec.Close()
+		p.Close()
 	}
 }
