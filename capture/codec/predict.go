@@ -12,8 +12,9 @@ package codec
 // written as the bytes dR, dG, dB per pixel. The filter is local to the
 // rectangle, so a browser decodes a rectangle without the screen around it.
 
-// med is the MED predictor.
-func med(a, b, c int) int {
+// MED is the median edge detector predictor: from the left (a), upper (b)
+// and upper-left (c) neighbours.
+func MED(a, b, c int) int {
 	hi, lo := a, b
 	if lo > hi {
 		hi, lo = lo, hi
@@ -38,7 +39,7 @@ func predAt(pix []byte, stride, x, y, o int) int {
 	case x == 0:
 		return int(pix[o-stride])
 	}
-	return med(int(pix[o-4]), int(pix[o-stride]), int(pix[o-stride-4]))
+	return MED(int(pix[o-4]), int(pix[o-stride]), int(pix[o-stride-4]))
 }
 
 // predictBGRX writes the residuals of a w×h BGRX image (rows stride bytes
