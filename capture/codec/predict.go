@@ -43,17 +43,29 @@ func predAt(pix []byte, stride, x, y, o int) int {
 }
 
 // predictBGRX writes the residuals of a w×h BGRX image (rows stride bytes
-// apart) into dst (w*h*3 bytes).
+// apart) into dst (w*h*3 bytes). The first row and column take the edge
+// predictors; the interior, the bulk of the work, runs without branches on
+// position.
 func predictBGRX(dst, src []byte, stride, w, h int) {
 	j := 0
+	put := func(o, pb, pg, pr int) {
+		dg := int(src[o+1]) - pg
+		dst[j], dst[j+1], dst[j+2] = byte(int(src[o+2])-pr-dg), byte(dg), byte(int(src[o])-pb-dg)
+		j += 3
+	}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			o := y*stride + x*4
-			dg := int(src[o+1]) - predAt(src, stride, x, y, o+1)
-			dr := int(src[o+2]) - predAt(src, stride, x, y, o+2) - dg
-			db := int(src[o]) - predAt(src, stride, x, y, o) - dg
-			dst[j], dst[j+1], dst[j+2] = byte(dr), byte(dg), byte(db)
-			j += 3
+		row := y * stride
+		for x := 0; x < w && (y == 0 || x == 0); x++ {
+			o := row + x*4
+			put(o, predAt(src, stride, x, y, o), predAt(src, stride, x, y, o+1), predAt(src, stride, x, y, o+2))
+		}
+		if y == 0 {
+			continue
+		}
+		for x := 1; x < w; x++ {
+			o := row + x*4
+			l, u, ul := src[o-4:o-1:o-1], src[o-stride:o-stride+3:o-stride+3], src[o-stride-4:o-stride-1:o-stride-1]
+			put(o, MED(int(l[0]), int(u[0]), int(ul[0])), MED(int(l[1]), int(u[1]), int(ul[1])), MED(int(l[2]), int(u[2]), int(ul[2])))
 		}
 	}
 }
@@ -62,15 +74,24 @@ func predictBGRX(dst, src []byte, stride, w, h int) {
 // bytes apart), in place: predictions read pixels already rebuilt.
 func unpredictRGBA(pix []byte, stride, w, h int, res []byte) {
 	j := 0
+	put := func(o, pr, pg, pb int) {
+		dr, dg, db := int(res[j]), int(res[j+1]), int(res[j+2])
+		j += 3
+		pix[o], pix[o+1], pix[o+2], pix[o+3] = byte(pr+dr+dg), byte(pg+dg), byte(pb+db+dg), 0xff
+	}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			o := y*stride + x*4
-			dr, dg, db := int(res[j]), int(res[j+1]), int(res[j+2])
-			j += 3
-			pix[o+1] = byte(predAt(pix, stride, x, y, o+1) + dg)
-			pix[o] = byte(predAt(pix, stride, x, y, o) + dr + dg)
-			pix[o+2] = byte(predAt(pix, stride, x, y, o+2) + db + dg)
-			pix[o+3] = 0xff
+		row := y * stride
+		for x := 0; x < w && (y == 0 || x == 0); x++ {
+			o := row + x*4
+			put(o, predAt(pix, stride, x, y, o), predAt(pix, stride, x, y, o+1), predAt(pix, stride, x, y, o+2))
+		}
+		if y == 0 {
+			continue
+		}
+		for x := 1; x < w; x++ {
+			o := row + x*4
+			l, u, ul := pix[o-4:o-1:o-1], pix[o-stride:o-stride+3:o-stride+3], pix[o-stride-4:o-stride-1:o-stride-1]
+			put(o, MED(int(l[0]), int(u[0]), int(ul[0])), MED(int(l[1]), int(u[1]), int(ul[1])), MED(int(l[2]), int(u[2]), int(ul[2])))
 		}
 	}
 }
