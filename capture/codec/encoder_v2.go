@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -47,6 +48,9 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			}
 			var subCopies []image.Rectangle
 			rest, subCopies, rects = e.refine(f, rest, s)
+			// Fewer, larger ops: split blocks leave strips 16 pixels long.
+			subCopies = mergeRects(subCopies, 0)
+			rects = mergeRects(rects, e.ts)
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
 			}
@@ -802,4 +806,41 @@ func (e *Encoder) grow(tiles []int) {
 			e.near[t+g.tilesX] = true
 		}
 	}
+}
+
+// mergeRects joins disjoint rectangles that share a column span and touch
+// vertically, then those that share a row span and touch horizontally,
+// keeping each side at most maxSide (0: unbounded). The result is in column
+// order, which keeps a vertical strip's raw data together.
+func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
+	if len(rs) < 2 {
+		return rs
+	}
+	fits := func(n int) bool { return maxSide == 0 || n <= maxSide }
+	slices.SortFunc(rs, func(a, b image.Rectangle) int {
+		return cmp.Or(a.Min.X-b.Min.X, a.Max.X-b.Max.X, a.Min.Y-b.Min.Y)
+	})
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		c := &out[len(out)-1]
+		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fits(r.Max.Y-c.Min.Y) {
+			c.Max.Y = r.Max.Y
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b image.Rectangle) int {
+		return cmp.Or(a.Min.Y-b.Min.Y, a.Max.Y-b.Max.Y, a.Min.X-b.Min.X)
+	})
+	rs = out[:1]
+	for _, r := range out[1:] {
+		c := &rs[len(rs)-1]
+		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fits(r.Max.X-c.Min.X) {
+			c.Max.X = r.Max.X
+			continue
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b image.Rectangle) int { return cmp.Or(a.Min.X-b.Min.X, a.Min.Y-b.Min.Y) })
+	return rs
 }
