@@ -66,6 +66,7 @@ type Session struct {
 	files  *Files
 	chat   *Chat
 	execs  *execs
+	cursor cursorState // the host's pointer (cursor.go)
 
 	powerMu    sync.Mutex // one power action at a time
 	powerID    atomic.Uint32
@@ -84,8 +85,6 @@ type Session struct {
 	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
-
-	cursor cursorState
 
 	pingID  atomic.Uint32
 	done    chan struct{}
@@ -294,6 +293,10 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Unlock()
 		case *wire.ScreenFrame:
 			s.onFrame(ch, m)
+		case *wire.CursorShape:
+			s.cursor.shape(m)
+		case *wire.CursorPos:
+			s.cursor.move(m)
 		case *wire.ClipboardText:
 			s.mu.Lock()
 			s.clip = m.Text
@@ -302,10 +305,6 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			if s.o.OnClipboard != nil {
 				s.o.OnClipboard(m.Text)
 			}
-		case *wire.CursorShape:
-			s.cursor.shape(m)
-		case *wire.CursorPos:
-			s.cursor.move(m)
 		case *wire.LocalState:
 			s.mu.Lock()
 			s.local = m.Flags
