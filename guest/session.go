@@ -66,6 +66,7 @@ type Session struct {
 	files  *Files
 	chat   *Chat
 	execs  *execs
+	cursor cursorState // the host's pointer (cursor.go)
 
 	powerMu    sync.Mutex // one power action at a time
 	powerID    atomic.Uint32
@@ -211,7 +212,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
 	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
-		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard}})
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard, wire.CapCursor, wire.CapPing, wire.CapScreenPredict}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.execs.loop(runCtx)
@@ -300,6 +301,10 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Unlock()
 		case *wire.ScreenFrame:
 			s.onFrame(ch, m)
+		case *wire.CursorShape:
+			s.cursor.shape(m)
+		case *wire.CursorPos:
+			s.cursor.move(m)
 		case *wire.ClipboardText:
 			s.mu.Lock()
 			s.clip = m.Text
