@@ -468,6 +468,13 @@ func (s *Session) cursorLoop(ctx context.Context, control *transport.Channel, ca
 			}
 			return
 		}
+		if s.guard != nil && !s.guard.shows(image.Pt(c.X, c.Y)) {
+			// Over a masked window: where the pointer is and what it looks
+			// like there (a link hand, a resize arrow) are not the guest's
+			// to see. It keeps the last allowed position.
+			t.Reset(fastInterval)
+			continue
+		}
 		if sh := c.Shape; sh != nil && !sent[sh.Serial] && sh.Width <= wire.MaxCursorSide && sh.Height <= wire.MaxCursorSide {
 			if len(sent) >= 64 {
 				clear(sent) // shapes are resent after this many
