@@ -57,7 +57,7 @@ func (v *sessionsView) newRow() fyne.CanvasObject {
 		return x
 	}
 	r := &sessionRow{key: l(), state: l(), by: l(), waited: l(), machine: l(), perms: l(),
-		start: widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), nil),
+		start:  widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), nil),
 		reject: widget.NewButtonWithIcon("Reject", theme.CancelIcon(), nil)}
 	r.key.TextStyle.Bold = true
 	grid := container.NewGridWithColumns(6, r.key, r.state, r.by, r.waited, r.machine, r.perms)

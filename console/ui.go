@@ -32,7 +32,7 @@ type ui struct {
 	do    func(func())
 	open  func(fyne.App, *guest.Session, remoteOptions) fyne.Window
 
-	shown Phase
+	shown    Phase
 	shownSet bool
 
 	// login
