@@ -159,7 +159,7 @@ func (v *sessionsView) createSession() {
 // showKey is the dialog of a new key: the key read out on the phone, the
 // link to copy or send by email.
 func (v *sessionsView) showKey(s wire.OnDemandSession) {
-	key := widget.NewLabelWithStyle(groupKey(s.Key), fyne.TextAlignCenter, fyne.TextStyle{Bold: true, Monospace: true})
+	key := widget.NewLabelWithStyle(groupKey(s.Key), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	key.SizeName = theme.SizeNameHeadingText
 	link := widget.NewLabel(s.Link)
 	link.Selectable = true
