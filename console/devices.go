@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -34,6 +35,7 @@ type devicesView struct {
 	selLabel *widget.Label
 	errLabel *widget.Label
 	actions  []*widget.Button
+	logged   string // the names last logged, to log changes only
 }
 
 func newDevicesView(u *ui) *devicesView {
@@ -133,6 +135,14 @@ func (v *devicesView) selectedDevice() (wire.Device, bool) {
 // device is listed.
 func (v *devicesView) render() {
 	v.rows = v.u.m.Devices()
+	names := make([]string, len(v.rows))
+	for i, d := range v.rows {
+		names[i] = d.Name
+	}
+	if shown := strings.Join(names, ","); shown != v.logged || v.logged == "" {
+		v.logged = shown
+		v.u.log.Debug("console: devices shown", "count", len(v.rows), "names", shown)
+	}
 	d, ok := v.selectedDevice()
 	for _, b := range v.actions {
 		if ok {
