@@ -232,9 +232,15 @@ type harness struct {
 
 func newHarness(t *testing.T, f *fakeRelay) *harness {
 	t.Helper()
+	return newHarnessAPI(t, f, f.api)
+}
+
+// newHarnessAPI is newHarness over any API (the real one included).
+func newHarnessAPI(t *testing.T, f *fakeRelay, newAPI func(relay, token string) (API, error)) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	h := &harness{t: t, f: f, dir: t.TempDir(), now: time.Unix(1_800_000_000, 0)}
-	h.m = newModel(testLogger(), h.dir, transportConfig(), f.api, func() time.Time { return h.now })
+	h.m = newModel(testLogger(), h.dir, transportConfig(), newAPI, func() time.Time { return h.now })
 	h.m.Start(context.Background())
 	h.u = newUI(context.Background(), a, h.m, testLogger())
 	h.u.async = func(f func()) { f() }

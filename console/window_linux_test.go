@@ -69,7 +69,7 @@ func skipOrFail(tb testing.TB, format string, args ...any) {
 
 // startRelay runs a real relay on 127.0.0.1 (HTTP and TURN), as e2e's env
 // does, with an owner account; it returns its URL and an enrollment key.
-func startRelay(t *testing.T, log *slog.Logger) (string, string) {
+func startRelay(t *testing.T, log *slog.Logger, mods ...func(*relay.Config)) (string, string) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +84,12 @@ func startRelay(t *testing.T, log *slog.Logger) (string, string) {
 	if err != nil {
 		t.Skipf("TURN port %d taken for TCP: %v", port, err)
 	}
-	srv, err := relay.New(relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
+	cfg := relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	srv, err := relay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
