@@ -208,10 +208,11 @@ func (l *logLines) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// textBands counts the horizontal bands of text in img's column x0..x1:
+// textBands finds the horizontal bands of text in img's column x0..x1:
 // runs of at least minH rows that hold pixels unlike the background (the
-// most common colour). Table grid lines are thinner and do not count.
-func textBands(img *image.RGBA, x0, x1 int) int {
+// most common colour); it returns their middles. Table grid lines are
+// thinner and do not count.
+func textBands(img *image.RGBA, x0, x1 int) []int {
 	b := img.Bounds()
 	hist := map[[3]uint8]int{}
 	for y := b.Min.Y; y < b.Max.Y; y += 2 {
@@ -233,7 +234,8 @@ func textBands(img *image.RGBA, x0, x1 int) int {
 		return int(b - a)
 	}
 	const minH = 5
-	bands, run := 0, 0
+	var bands []int
+	run := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		ink := 0
 		for x := x0; x < x1; x++ {
@@ -249,7 +251,7 @@ func textBands(img *image.RGBA, x0, x1 int) int {
 			continue
 		}
 		if run >= minH {
-			bands++
+			bands = append(bands, y-run/2)
 		}
 		run = 0
 	}
@@ -260,7 +262,8 @@ func textBands(img *image.RGBA, x0, x1 int) int {
 // real relay and Host: the technician types the password with xdotool, the
 // console logs in, and the Host's row appears in the devices table (it
 // logs the name and the screen shows one more line of text in the Name
-// column than before the Host came online).
+// column than before the Host came online); clicking the row and Remote
+// control opens a session window.
 func TestConsoleWindow(t *testing.T) {
 	for _, tool := range []string{"xdotool"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -360,6 +363,7 @@ func TestConsoleWindow(t *testing.T) {
 	defer capt.Close()
 	// The Name column: right of the star column, left of Status.
 	nameX0, nameX1 := 50, 230
+	var bands []int
 	shot := func() (*image.RGBA, int) {
 		t.Helper()
 		f, err := capt.Grab(rect, nil)
@@ -367,7 +371,8 @@ func TestConsoleWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		img := f.RGBA()
-		return img, textBands(img, nameX0, nameX1)
+		bands = textBands(img, nameX0, nameX1)
+		return img, len(bands)
 	}
 	// Before the Host exists: the header lines and "No devices." Wait until
 	// three grabs agree, so the main view is painted.
@@ -408,5 +413,15 @@ func TestConsoleWindow(t *testing.T) {
 		_ = png.Encode(f, img)
 		f.Close()
 		t.Logf("screenshot: %s (%d text lines in the Name column before the Host, more after)", path, before)
+	}
+
+	// Select the Host's row (the last line of text in the Name column) and
+	// press Remote control (right of the bar above the table): the console
+	// connects through the relay and opens the session window.
+	rowY := bands[len(bands)-1] // the grab is window-relative
+	xdo("mousemove", "--window", win, "150", strconv.Itoa(rowY), "click", "1")
+	xdo("mousemove", "--window", win, strconv.Itoa(rect.Dx()-237), "141", "click", "1")
+	if _, err := x.WaitWindow(ctx, "^"+hostname+"$"); err != nil {
+		t.Fatalf("no session window: %v; console log:\n%s", err, logs)
 	}
 }
