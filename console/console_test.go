@@ -490,7 +490,7 @@ func TestSessionsQueue(t *testing.T) {
 	f.during = nil
 	f.connectErr = errors.New("guest: relay refused the session: the user denied the session (denied)")
 	test.Tap(h.u.sess.widgets[o].start)
-	if got := h.overlayTexts(); !strings.Contains(got, "the user denied the session") {
+	if got := h.overlayTexts(); !strings.Contains(got, "Relay refused the session: the user denied the session (denied).") {
 		t.Errorf("deny shows %q", got)
 	}
 	if len(h.opened) != 1 {

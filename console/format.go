@@ -113,6 +113,7 @@ func plural(n int) string {
 
 func upper(s string) string {
 	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
+	s = strings.TrimPrefix(s, "guest: ") // the library's prefix means nothing to the reader
 	if s == "" {
 		return s
 	}

@@ -76,13 +76,15 @@ func newModel(log *slog.Logger, dir string, tc transport.Config, newAPI func(str
 // token is valid, skips the login.
 func (m *Model) Start(ctx context.Context) {
 	st, err := guest.LoadRemembered(m.dir)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err != nil {
+		m.mu.Lock()
 		m.loginErr = upper(err.Error()) + "."
+		m.mu.Unlock()
 		return
 	}
+	m.mu.Lock()
 	m.relay, m.user = st.Relay, st.Email
+	m.mu.Unlock()
 	if st.Token == "" || (st.ExpiresAt != 0 && !m.now().Before(time.Unix(st.ExpiresAt, 0))) {
 		return
 	}
@@ -90,9 +92,9 @@ func (m *Model) Start(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	m.mu.Unlock()
 	me, err := api.Me(ctx)
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	switch {
 	case errors.Is(err, guest.ErrUnauthorized):
 		// Revoked or expired: the login form, prefilled.
