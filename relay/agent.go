@@ -59,7 +59,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 	}
 
 	log = log.With("device", d.ID)
-	a := &agentConn{peer: newPeer(conn, log), deviceID: d.ID, accountID: d.AccountID}
+	a := &agentConn{peer: newPeer(conn, log), deviceID: d.ID, accountID: d.AccountID, ondemand: d.OnDemand}
 	a.start(s.cfg.PingInterval, s.cfg.PingTimeout)
 	if old := s.hub.addAgent(a, &wire.Signal{Type: wire.SigReady, DeviceID: d.ID, Version: wire.Version}); old != nil {
 		log.Info("agent connection replaced by a newer one")
@@ -162,6 +162,10 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 	d, err := s.st.Device(dctx, auth.DeviceID)
 	dcancel()
 	if errors.Is(err, store.ErrNotFound) {
+		if over := s.odDeviceGone(auth.DeviceID); over != nil {
+			// The identity of an OnDemand agent whose key died: it exits.
+			return store.Device{}, over
+		}
 		unauthorized.detail, unauthorized.device = "unknown device", ""
 		unauthorized.code = CodeUnknownDevice
 		unauthorized.msg = "this device is not enrolled with this relay (removed?); enroll it again"
@@ -178,6 +182,11 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 	if !ed25519.Verify(pub, wire.AuthMessage(nonce, d.ID, s.pub), sig) {
 		unauthorized.detail = "bad signature"
 		return store.Device{}, unauthorized
+	}
+	if d.OnDemand {
+		if over := s.odAgentCheck(d.ID); over != nil {
+			return store.Device{}, over
+		}
 	}
 	switch d.State {
 	case store.Enrolled:
@@ -271,6 +280,11 @@ func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {
 func (s *Server) kickRemoved(id string) {
 	a := s.hub.agent(id)
 	if a == nil {
+		return
+	}
+	if a.ondemand {
+		// Its key died (on another relay node, say): the agent exits.
+		s.kickOnDemand(id, "this OnDemand session is over")
 		return
 	}
 	a.log.Info("disconnecting agent: device removed")

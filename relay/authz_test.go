@@ -53,7 +53,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	routes := e.srv.routeTable()
 	for _, rt := range routes {
 		doc := apiDocs[rt.method+" "+rt.path]
-		path := strings.NewReplacer("{account}", acct, "{id}", "x", "{member}", "y", "{device}", "no-such-device").Replace(rt.path)
+		path := strings.NewReplacer("{account}", acct, "{id}", "x", "{member}", "y", "{device}", "no-such-device", "{key}", "123456789").Replace(rt.path)
 		for who, tok := range callers {
 			status, body := e.do(rt.method, path, tok(), []byte(`{}`))
 			fail := func(want string) {

@@ -79,13 +79,16 @@ func TestBadInputWritesNothing(t *testing.T) {
 		"unknown field": []byte(`{"surely_not_a_field_of_any_request": 1}`),
 		"too large":     []byte(`{"name": "` + strings.Repeat("x", MaxBodySize) + `"}`),
 	}
+	// The agent's connection is recorded (last seen, audit) just after its
+	// ready: let that land before the snapshot.
+	waitFor(t, func() bool { return len(e.audit(EvAgentConnected)) == 1 })
 	before := e.dumpAll()
 	n := 0
 	for _, rt := range e.srv.routeTable() {
 		if apiDocs[rt.method+" "+rt.path].req == nil {
 			continue // no body to get wrong (GET, DELETE, logout, ...)
 		}
-		path := strings.NewReplacer("{account}", acct, "{id}", "x", "{member}", "y", "{device}", e.dev.id).Replace(rt.path)
+		path := strings.NewReplacer("{account}", acct, "{id}", "x", "{member}", "y", "{device}", e.dev.id, "{key}", "123456789").Replace(rt.path)
 		for what, body := range bodies {
 			status, resp := e.do(rt.method, path, e.tok, body)
 			if status < 400 || status >= 500 || !strings.Contains(string(resp), `"code"`) {

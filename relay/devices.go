@@ -52,6 +52,10 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		groups, err := s.st.DeviceGroupNames(ctx, []string{m.AccountID})
+		if err != nil {
+			return err
+		}
 		var model *policy.Model
 		if !isManager(m.Type) && len(ds) > 0 {
 			if model, err = s.models.model(ctx, m.AccountID); err != nil {
@@ -68,6 +72,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 			}
 			wd := s.wireDevice(d)
 			wd.Favorite = favs[d.ID]
+			wd.Groups = groups[d.ID]
 			out = append(out, wd)
 		}
 	}

@@ -21,7 +21,7 @@ func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.D
 		return a, m, store.Device{}, err
 	}
 	d, err := s.st.Device(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && d.AccountID != m.AccountID) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (d.AccountID != m.AccountID || d.OnDemand)) {
 		return a, m, d, errf(http.StatusNotFound, CodeNotFound, "no device %q in this account", r.PathValue("id"))
 	}
 	return a, m, d, err
@@ -38,9 +38,15 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	groups, err := s.st.DeviceGroupNames(r.Context(), []string{m.AccountID})
+	if err != nil {
+		return err
+	}
 	out := make([]wire.Device, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, s.wireDevice(d))
+		wd := s.wireDevice(d)
+		wd.Groups = groups[d.ID]
+		out = append(out, wd)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -155,16 +155,7 @@ func (s *Server) dlLookup(r *http.Request) (dlPackage, *apiError) {
 		s.log.Error("download: account lookup", "err", err)
 		return dlPackage{}, errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay cannot look up this link right now; try again")
 	}
-	relay := s.cfg.PublicURL
-	if relay == "" {
-		// No configured public URL: the address this visitor reached us at.
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		relay = scheme + "://" + r.Host
-	}
-	return dlPackage{key: key, pkg: p, account: acct.Name, relay: relay}, nil
+	return dlPackage{key: key, pkg: p, account: acct.Name, relay: s.publicBase(r)}, nil
 }
 
 // handleDownloadPage is GET /d/{key}: what this link installs, an "I

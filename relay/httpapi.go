@@ -173,6 +173,11 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/me", s.api(s.handleMe)},
 		{"GET", "/api/v1/devices", s.api(s.handleDevices)},
 		{"POST", "/api/v1/sessions", s.api(s.handleCreateSession)},
+		{"POST", "/api/v1/ondemand", s.api(s.handleCreateOnDemand)},
+		{"GET", "/api/v1/ondemand", s.api(s.handleOnDemandSessions)},
+		{"POST", "/api/v1/ondemand/join", s.api(s.handleJoinOnDemand)},
+		{"POST", "/api/v1/ondemand/{key}/email", s.api(s.handleEmailOnDemand)},
+		{"POST", "/api/v1/ondemand/{key}/reject", s.api(s.handleRejectOnDemand)},
 		{"GET", "/api/v1/sessions/{id}/signal", s.api(s.handleSignal)},
 		{"GET", "/api/v1/confirmations/{id}", s.api(s.handleConfirmationStatus)},
 		{"GET", "/api/v1/accounts/{account}/check", s.api(s.handleCheck)},
@@ -252,6 +257,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("GET /d/{key}/{file}", s.handleDownloadFile)
+	mux.HandleFunc("GET /s/{key}", s.handleODPage)
+	mux.HandleFunc("GET /s/{key}/{file}", s.handleODFile)
 	return s.middleware(mux)
 }
 
@@ -287,14 +294,23 @@ func changesAccess(r *http.Request) bool {
 		return false
 	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
 		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
+		strings.HasPrefix(r.URL.Path, "/api/v1/ondemand") ||
 		strings.HasSuffix(r.URL.Path, "/audit/reports")):
 		return false
 	}
 	return true
 }
 
-// logPath hides the enrollment key in installer links.
+// logPath hides the enrollment key in installer links and OnDemand keys.
 func logPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/s/"); ok {
+		_, file, _ := strings.Cut(rest, "/")
+		return "/s/<key>/" + file
+	}
+	if rest, ok := strings.CutPrefix(p, "/api/v1/ondemand/"); ok && rest != "join" {
+		_, action, _ := strings.Cut(rest, "/")
+		return "/api/v1/ondemand/<key>/" + action
+	}
 	if rest, ok := strings.CutPrefix(p, "/c/"); ok && rest != "" {
 		return "/c/<token>"
 	}

@@ -162,6 +162,7 @@ type agentConn struct {
 	*peer
 	deviceID  string
 	accountID string
+	ondemand  bool // an OnDemand agent's ephemeral identity
 }
 
 // liveSession is a session between its grant and its end: who may take
@@ -172,6 +173,7 @@ type liveSession struct {
 	guest                           *peer
 	reserved                        bool // a guest is connecting
 	started                         bool
+	ondemand                        string         // the OnDemand session it started; its end kills the key
 	pending                         []*wire.Signal // agent signals for a guest not connected yet
 }
 

@@ -176,6 +176,7 @@ type Server struct {
 	loginIPLimit *limiter // per remote IP
 	resetIPLimit *limiter // password-reset requests per remote IP
 	resetLimit   *limiter // password-reset emails per address
+	odMailLimit  *limiter // OnDemand links emailed per user
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -233,6 +234,7 @@ func New(cfg Config) (*Server, error) {
 		loginIPLimit: newLimiter(cfg.Limits.LoginIPBurst, cfg.Limits.LoginEvery, cfg.Clock),
 		resetIPLimit: newLimiter(20, 30*time.Second, cfg.Clock),
 		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
+		odMailLimit:  newLimiter(odMailBurst, odMailEvery, cfg.Clock),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -247,6 +249,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Mail == nil {
 		log.Warn("relay: no mail sender configured: invitations, password resets and MFA codes are only logged, not sent")
 	}
+	// Likewise their OnDemand keys: such a session cannot resume.
+	s.endStartedOnDemand("relay_restart")
 	s.handler = s.routes()
 	s.wg.Add(1)
 	go s.janitor()
@@ -355,6 +359,8 @@ func (s *Server) sweep() {
 		s.log.Warn("deleting expired user tokens", "err", err)
 	}
 	s.pruneAudit(now)
+	s.sweepOnDemand(now)
+	s.odMailLimit.prune()
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
 	s.loginIPLimit.prune()

@@ -112,7 +112,9 @@ func (s *Server) resolveDevice(ctx context.Context, accounts []string, ref strin
 		return store.Device{}, notFound
 	}
 	d, err := s.st.Device(ctx, ref)
-	if err == nil && slices.Contains(accounts, d.AccountID) {
+	// An OnDemand agent's ephemeral device is no device of the account:
+	// it is reached through its OnDemand session only.
+	if err == nil && !d.OnDemand && slices.Contains(accounts, d.AccountID) {
 		return d, nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Device{}, err
@@ -155,6 +157,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	var req wire.SessionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
+	}
+	if req.OnDemand != "" {
+		return s.startOnDemand(w, r, a, req)
 	}
 	ref := strings.TrimSpace(req.Device)
 	if ref == "" || !validText(ref, maxHostname) {
@@ -290,6 +295,9 @@ func (s *Server) endSessionRow(id, reason string) {
 type endOpts struct {
 	agentCode, agentMsg string // bye to the agent
 	guestCode, guestMsg string // bye to the guest (then its socket closes)
+	// keepOnDemand: the caller deals with the session's OnDemand key
+	// (rejecting or expiring it); otherwise the end kills the key.
+	keepOnDemand bool
 }
 
 // endSession ends a live session once: it records and audits the end,
@@ -319,7 +327,6 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	}
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if opts.agentCode != "" {
 		if a := h.agents[ls.deviceID]; a != nil {
 			a.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: opts.agentCode, Message: opts.agentMsg})
@@ -330,6 +337,12 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 			guest.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: opts.guestCode, Message: opts.guestMsg})
 		}
 		guest.closeWith(websocket.StatusNormalClosure, "session ended")
+	}
+	h.mu.Unlock()
+	if ls.ondemand != "" && !opts.keepOnDemand {
+		// An OnDemand key works for one session: whatever ended it (a bye,
+		// a side gone, consent denied, grant expiry), the key is dead.
+		s.odSessionOver(ls.ondemand, reason)
 	}
 }
 

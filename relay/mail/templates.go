@@ -46,6 +46,7 @@ var (
 	resetTmpl   = loadTemplate("reset")
 	confirmTmpl = loadTemplate("confirm")
 	packageTmpl = loadTemplate("package")
+	odTmpl      = loadTemplate("ondemand")
 )
 
 func (t mailTemplate) message(to, subject string, data any) (Message, error) {
@@ -179,4 +180,15 @@ func PackageLink(to, packageName, link string) (Message, error) {
 	}
 	data := struct{ Package, Link string }{packageName, link}
 	return packageTmpl.message(to, fmt.Sprintf("Install Tandem: %s", packageName), data)
+}
+
+// OnDemandLink sends an OnDemand session's link (spec 3.2.1) to the end
+// user who needs help; expires is when the key stops working.
+func OnDemandLink(to, technician, account, link string, expires time.Time) (Message, error) {
+	if err := checkAll(checkAddr(to), checkValue("technician", technician), checkValue("account", account),
+		checkLink("session link", link)); err != nil {
+		return Message{}, err
+	}
+	data := struct{ Technician, Account, Link, Expires string }{technician, account, link, formatTime(expires)}
+	return odTmpl.message(to, fmt.Sprintf("Remote help from %s: your session link", account), data)
 }

@@ -37,6 +37,9 @@ var templateCases = []struct {
 	{"package", func(n string) (Message, error) {
 		return PackageLink("it@example.org", n, "https://relay.example.com/pkg/42/installer?x=1&y=2")
 	}, nil},
+	{"ondemand", func(n string) (Message, error) {
+		return OnDemandLink("ann@example.org", n, "Acme IT", "https://relay.example.com/s/613220463?x=1&y=2", expires)
+	}, []string{"Acme IT", "https://relay.example.com/s/613220463", "Sat, 21 Mar 2026 14:09 UTC"}},
 }
 
 func TestTemplatesEscapeHTML(t *testing.T) {

@@ -183,7 +183,7 @@ func (s *Store) Snapshot(ctx context.Context, accountID string) (policy.Snapshot
 			return err
 		}
 
-		rows, err = tx.QueryContext(ctx, `SELECT id, COALESCE(NULLIF(alias, ''), hostname), state FROM devices WHERE account_id = $1`, accountID)
+		rows, err = tx.QueryContext(ctx, `SELECT id, COALESCE(NULLIF(alias, ''), hostname), state FROM devices WHERE account_id = $1 AND NOT ondemand`, accountID)
 		if err != nil {
 			return err
 		}
@@ -721,4 +721,29 @@ func (s *Store) Favorites(ctx context.Context, userID string) (map[string]bool, 
 		out[id] = true
 	}
 	return out, wrap("favorites", rows.Err())
+}
+
+// DeviceGroupNames maps each device of the accounts to the names of the
+// device groups it is a member of, sorted (the built-ins hold no rows).
+func (s *Store) DeviceGroupNames(ctx context.Context, accountIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(accountIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT m.member_id, g.name FROM access_group_members m
+		JOIN access_groups g ON g.id = m.group_id
+		WHERE g.kind = 'device' AND g.account_id IN (`+placeholders(1, len(accountIDs))+`)
+		ORDER BY g.name, g.id`, anySlice(accountIDs)...)
+	if err != nil {
+		return nil, wrap("device group names", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dev, name string
+		if err := rows.Scan(&dev, &name); err != nil {
+			return nil, wrap("device group names", err)
+		}
+		out[dev] = append(out[dev], name)
+	}
+	return out, wrap("device group names", rows.Err())
 }

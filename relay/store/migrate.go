@@ -348,6 +348,36 @@ var migrations = []migration{
 	{11, "confirmation session", []string{
 		`ALTER TABLE confirmations ADD COLUMN session_id TEXT NOT NULL DEFAULT ''`,
 	}},
+	// OnDemand sessions (spec 3.2): single-use keys, known by a keyed hash
+	// (key_hash) and sealed for their technicians (key_sealed); the agent
+	// that joins gets an ephemeral device row (devices.ondemand), kept out
+	// of every device list and deleted when the key dies.
+	{12, "ondemand sessions", []string{
+		`ALTER TABLE devices ADD COLUMN ondemand BOOLEAN NOT NULL DEFAULT FALSE`,
+		`CREATE TABLE ondemand_sessions (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			created_by  TEXT NOT NULL,
+			key_hash    TEXT NOT NULL UNIQUE,
+			key_sealed  TEXT NOT NULL,
+			state       TEXT NOT NULL CHECK (state IN ('created', 'waiting', 'started', 'ended', 'rejected', 'expired')),
+			created_at  BIGINT NOT NULL,
+			expires_at  BIGINT NOT NULL,
+			joined_at   BIGINT,
+			device_id   TEXT NOT NULL DEFAULT '',
+			hostname    TEXT NOT NULL DEFAULT '',
+			os          TEXT NOT NULL DEFAULT '',
+			os_user     TEXT NOT NULL DEFAULT '',
+			session_id  TEXT NOT NULL DEFAULT '',
+			started_by  TEXT NOT NULL DEFAULT '',
+			ended_by    TEXT NOT NULL DEFAULT '',
+			ended_at    BIGINT,
+			end_reason  TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX ondemand_sessions_account ON ondemand_sessions (account_id, state)`,
+		`CREATE INDEX ondemand_sessions_device ON ondemand_sessions (device_id)`,
+		`CREATE INDEX ondemand_sessions_session ON ondemand_sessions (session_id)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

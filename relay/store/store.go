@@ -585,6 +585,9 @@ type Device struct {
 	Monitors     json.RawMessage // JSON array, "[]" when unknown
 	EnrolledAt   time.Time
 	LastSeen     time.Time // zero: never connected
+	// OnDemand marks the ephemeral identity of an OnDemand agent: never
+	// listed, counted or offered for device sessions.
+	OnDemand bool
 }
 
 // Name is the alias, or the hostname without one.
@@ -613,7 +616,7 @@ func monitorsJSON(m json.RawMessage) string {
 }
 
 const deviceCols = `d.id, d.account_id, d.package_id, d.public_key, d.state, d.hostname, d.alias, d.os, d.arch,
-	d.version, d.logged_in_user, d.monitors, d.enrolled_at, d.last_seen, d.description`
+	d.version, d.logged_in_user, d.monitors, d.enrolled_at, d.last_seen, d.description, d.ondemand`
 
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var d Device
@@ -622,7 +625,7 @@ func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var enrolled int64
 	var seen sql.NullInt64
 	err := row.Scan(&d.ID, &d.AccountID, &pkg, &d.PublicKey, &d.State, &d.Hostname, &d.Alias, &d.OS, &d.Arch,
-		&d.Version, &d.LoggedInUser, &monitors, &enrolled, &seen, &d.Description)
+		&d.Version, &d.LoggedInUser, &monitors, &enrolled, &seen, &d.Description, &d.OnDemand)
 	d.PackageID = pkg.String
 	d.Monitors = json.RawMessage(monitors)
 	d.EnrolledAt, d.LastSeen = fromUnix(enrolled), fromNull(seen)
@@ -653,16 +656,17 @@ func (s *Store) Device(ctx context.Context, id string) (Device, error) {
 }
 
 // Devices lists the devices of the given accounts (all accounts when
-// accountIDs is nil) by hostname.
+// accountIDs is nil) by hostname; OnDemand agents' ephemeral devices are
+// not devices of the account and never listed.
 func (s *Store) Devices(ctx context.Context, accountIDs []string) ([]Device, error) {
 	if accountIDs == nil {
-		return s.queryDevices(ctx, "devices", `SELECT `+deviceCols+` FROM devices d ORDER BY d.hostname, d.id`)
+		return s.queryDevices(ctx, "devices", `SELECT `+deviceCols+` FROM devices d WHERE NOT d.ondemand ORDER BY d.hostname, d.id`)
 	}
 	if len(accountIDs) == 0 {
 		return nil, nil
 	}
 	return s.queryDevices(ctx, "devices", `SELECT `+deviceCols+` FROM devices d
-		WHERE d.account_id IN (`+placeholders(1, len(accountIDs))+`) ORDER BY d.hostname, d.id`, anySlice(accountIDs)...)
+		WHERE NOT d.ondemand AND d.account_id IN (`+placeholders(1, len(accountIDs))+`) ORDER BY d.hostname, d.id`, anySlice(accountIDs)...)
 }
 
 // DevicesByHostname returns the devices of the given accounts whose
@@ -673,7 +677,7 @@ func (s *Store) DevicesByHostname(ctx context.Context, accountIDs []string, host
 	}
 	args := append([]any{host}, anySlice(accountIDs)...)
 	return s.queryDevices(ctx, "devices by hostname", `SELECT `+deviceCols+` FROM devices d
-		WHERE LOWER(d.hostname) = LOWER($1) AND d.account_id IN (`+placeholders(2, len(accountIDs))+`)
+		WHERE NOT d.ondemand AND LOWER(d.hostname) = LOWER($1) AND d.account_id IN (`+placeholders(2, len(accountIDs))+`)
 		ORDER BY d.enrolled_at, d.id`, args...)
 }
 
@@ -715,6 +719,9 @@ func (s *Store) Enroll(ctx context.Context, p EnrollParams) (EnrollResult, error
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.public_key = $1`, p.PublicKey))
 		switch {
 		case err == nil:
+			if d.OnDemand {
+				return fmt.Errorf("store: enroll: key of an OnDemand agent: %w", ErrConflict)
+			}
 			if d.State == Revoked {
 				return fmt.Errorf("store: enroll: %w", ErrRevoked)
 			}
