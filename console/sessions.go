@@ -27,6 +27,9 @@ type sessionsView struct {
 	keyDialog *keyDialog // the last one shown
 }
 
+// queueColumns are the queue's column widths; Start and Reject take the rest.
+var queueColumns = columnsLayout{widths: []float32{110, 80, 170, 75, 200, 185}}
+
 // sessionRow is one line of the queue.
 type sessionRow struct {
 	key, state, by, waited, machine, perms *widget.Label
@@ -39,10 +42,9 @@ func newSessionsView(u *ui) *sessionsView {
 	v.create = widget.NewButtonWithIcon("Create session", theme.ContentAddIcon(), v.createSession)
 	v.create.Importance = widget.HighImportance
 	v.list = widget.NewList(func() int { return len(v.rows) }, v.newRow, v.updateRow)
-	head := container.NewGridWithColumns(6, bold("Key"), bold("State"), bold("Created by"), bold("Waiting"),
-		bold("Machine"), bold("Your permissions"))
-	v.view = container.NewBorder(container.NewVBox(container.NewHBox(v.create), v.errLabel, v.empty,
-		container.NewBorder(nil, nil, nil, widget.NewLabel("                          "), head)), nil, nil, nil, v.list)
+	head := container.New(queueColumns, bold("Key"), bold("State"), bold("Created by"), bold("Waiting"),
+		bold("Machine"), bold("Your permissions"), widget.NewLabel(""))
+	v.view = container.NewBorder(container.NewVBox(container.NewHBox(v.create), v.errLabel, v.empty, head), nil, nil, nil, v.list)
 	return v
 }
 
@@ -60,8 +62,7 @@ func (v *sessionsView) newRow() fyne.CanvasObject {
 		start:  widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), nil),
 		reject: widget.NewButtonWithIcon("Reject", theme.CancelIcon(), nil)}
 	r.key.TextStyle.Bold = true
-	grid := container.NewGridWithColumns(6, r.key, r.state, r.by, r.waited, r.machine, r.perms)
-	c := container.NewBorder(nil, nil, nil, container.NewHBox(r.start, r.reject), grid)
+	c := container.New(queueColumns, r.key, r.state, r.by, r.waited, r.machine, r.perms, container.NewHBox(r.start, r.reject))
 	v.widgets[c] = r
 	return c
 }

@@ -144,7 +144,7 @@ func setError(l *widget.Label, msg string) {
 func centered(title string, parts ...fyne.CanvasObject) fyne.CanvasObject {
 	h := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	box := container.NewVBox(append([]fyne.CanvasObject{h}, parts...)...)
-	return container.NewCenter(container.NewGridWrap(fyne.NewSize(460, box.MinSize().Height+80), box))
+	return container.NewCenter(container.New(widthLayout{460}, box))
 }
 
 // render shows the view of the model's phase and refreshes it.
@@ -160,8 +160,10 @@ func (u *ui) render() {
 			u.userEntry.SetText(user)
 		}
 		setError(u.loginErr, u.m.LoginError())
+		u.loginView.Refresh() // lay out again: the error may have appeared
 	case PhaseMFA:
 		setError(u.codeErr, u.m.LoginError())
+		u.codeView.Refresh()
 	case PhaseMain:
 		me := u.m.User()
 		relay, _ := u.m.Remembered()
