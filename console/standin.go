@@ -25,6 +25,9 @@ type remoteOptions struct {
 // openSession shows a connected session in a window of its own.
 // STAND-IN: replaced at merge by console/remote.Open (the real
 // remote-control window); this one shows the session's first snapshot.
+// At merge its body becomes:
+//
+//	return remote.Open(a, s, remote.Options{Title: o.Title, Logger: o.Logger, OnClosed: o.OnClosed, Panel: o.Panel})
 var openSession = func(a fyne.App, s *guest.Session, o remoteOptions) fyne.Window {
 	w := a.NewWindow(o.Title)
 	img := canvas.NewImageFromImage(nil)
