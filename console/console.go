@@ -47,6 +47,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	a := o.App
 	if a == nil {
+		if err := checkDisplay(); err != nil {
+			return err
+		}
 		a = app.NewWithID(AppID)
 	}
 	m := newModel(o.Logger, o.ConfigDir, o.Transport, newClientAPI, time.Now)
