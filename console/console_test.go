@@ -109,11 +109,10 @@ func TestLoginWithoutMFARemembersTheLogin(t *testing.T) {
 	}
 
 	// A new start with the remembered token goes straight in.
-	h2 := &harness{t: t, f: f, dir: h.dir}
-	h2.m = newModel(testLogger(), h.dir, transportConfig(), f.api, time.Now)
-	h2.m.Start(context.Background())
-	if h2.m.Phase() != PhaseMain {
-		t.Fatalf("the remembered login was not used: %q", h2.m.LoginError())
+	m2 := newModel(testLogger(), h.dir, transportConfig(), f.api, time.Now)
+	m2.Start(context.Background())
+	if m2.Phase() != PhaseMain || m2.User().Email != "tech@example.com" {
+		t.Fatalf("the remembered login was not used: %q", m2.LoginError())
 	}
 
 	// Log out: the token is forgotten, the relay and user are offered again.
@@ -124,12 +123,10 @@ func TestLoginWithoutMFARemembersTheLogin(t *testing.T) {
 	if _, err := guest.LoadState(h.dir); !errors.Is(err, guest.ErrUnauthorized) {
 		t.Errorf("after log out the token is still remembered (LoadState: %v)", err)
 	}
-	h3 := newHarness(t, f)
-	h3.dir = h.dir
-	h3.m = newModel(testLogger(), h.dir, transportConfig(), f.api, time.Now)
-	h3.m.Start(context.Background())
-	if relay, user := h3.m.Remembered(); relay != "http://relay.test" || user != "tech@example.com" || h3.m.Phase() != PhaseLogin {
-		t.Errorf("after log out: phase %v, remembered %q %q", h3.m.Phase(), relay, user)
+	m3 := newModel(testLogger(), h.dir, transportConfig(), f.api, time.Now)
+	m3.Start(context.Background())
+	if relay, user := m3.Remembered(); relay != "http://relay.test" || user != "tech@example.com" || m3.Phase() != PhaseLogin {
+		t.Errorf("after log out: phase %v, remembered %q %q", m3.Phase(), relay, user)
 	}
 }
 
@@ -365,9 +362,9 @@ func TestDevicesFavoritesFilterSortAndSelection(t *testing.T) {
 	if f.favCalls[1] != "-d3" {
 		t.Errorf("favorite calls %q", f.favCalls)
 	}
-	// Sort by OS, then reversed; favorites stay first.
-	h.m.SortBy(ColOS)
-	h.u.devs.render()
+	// Sort by OS with a click on its header, then reversed; favorites stay
+	// first.
+	test.Tap(findButton(t, h.u.devs.table, "OS"))
 	var got []string
 	for _, d := range h.u.devs.rows {
 		got = append(got, d.ID)
@@ -375,8 +372,8 @@ func TestDevicesFavoritesFilterSortAndSelection(t *testing.T) {
 	if !slices.Equal(got, []string{"d1", "d3", "d2"}) {
 		t.Errorf("by OS: %q", got)
 	}
-	h.m.SortBy(ColOS)
-	h.u.devs.render()
+	test.Tap(findButton(t, h.u.devs.table, "OS ▲"))
+	findButton(t, h.u.devs.table, "OS ▼")
 	got = got[:0]
 	for _, d := range h.u.devs.rows {
 		got = append(got, d.ID)
