@@ -130,6 +130,18 @@ func TestLoginWithoutMFARemembersTheLogin(t *testing.T) {
 	}
 }
 
+func TestBareRelayNameMeansHTTPS(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f)
+	h.u.relayEntry.SetText("relay.test")
+	h.u.userEntry.SetText(f.user.Email)
+	h.u.passEntry.SetText(f.password)
+	test.Tap(h.u.loginBtn)
+	if relay, _ := h.m.Remembered(); h.m.Phase() != PhaseMain || relay != "https://relay.test" {
+		t.Fatalf("phase %v, relay %q, error %q", h.m.Phase(), relay, h.u.loginErr.Text)
+	}
+}
+
 func TestRevokedRememberedTokenAsksToLogIn(t *testing.T) {
 	f := newFake()
 	dir := t.TempDir()
@@ -208,7 +220,7 @@ func TestLoginErrors(t *testing.T) {
 		want                        string
 	}{
 		{name: "no relay", user: "tech@example.com", password: "x", want: "Enter the relay's address"},
-		{name: "bad relay", relay: "relay.example.com", user: "tech@example.com", password: "x", real: true, want: "must look like https://"},
+		{name: "bad relay", relay: "ftp://relay.example.com", user: "tech@example.com", password: "x", real: true, want: "must look like https://"},
 		{name: "no user", relay: "http://relay.test", password: "x", want: "Enter your email address or DOMAIN\\user"},
 		{name: "no password", relay: "http://relay.test", user: "tech@example.com", want: "Enter your password"},
 		{name: "wrong password", relay: "http://relay.test", user: "tech@example.com", password: "nope",

@@ -134,6 +134,9 @@ func (m *Model) Login(ctx context.Context, relay, user, password string) {
 		fail("Enter your password.")
 		return
 	}
+	if !strings.Contains(relay, "://") {
+		relay = "https://" + relay // what a relay.example.com typed by hand means
+	}
 	api, err := m.newAPI(relay, "")
 	if err != nil {
 		fail(upper(err.Error()) + ".")
