@@ -65,6 +65,8 @@ type Session struct {
 	powerMu sync.Mutex // one power action at a time
 	desk    *localDesk // clipboard, input lock, blank screen
 	guard   *appGuard  // the grant's application whitelist; nil = none
+	// The host's state at the session's start, for the grant's exceptions.
+	locked, noUser bool
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -179,6 +181,8 @@ func (s *Session) run(parent context.Context) error {
 	s.control.Store(control)
 	s.log.Info("session started", "permissions", s.g.Permissions)
 	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	hide := s.showIndicator()
+	defer hide()
 
 	var capt capture.Capturer
 	if s.perms.Has(policy.ViewScreen) {

@@ -78,18 +78,26 @@ type Session struct {
 	origin   image.Point
 	keyframe bool   // a full screen has been decoded
 	frames   uint64 // decoded frames
-	remote   []*wire.Error
 	clip     string // the host's clipboard text, as last received
 	clipSeq  uint64 // ClipboardText messages received
 	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
+	// refusals per channel until that channel's next pong (s.mu)
+	remote map[*transport.Channel][]*wire.Error
+
+	watch watchers // viewers attached after Connect (view.go)
+
 	pingID  atomic.Uint32
 	done    chan struct{}
 	endOnce sync.Once
 	cancel  context.CancelFunc
 }
+
+// maxRemoteErrors bounds the refusals kept for a channel's next barrier (a
+// stream of refused input without one must not grow without end).
+const maxRemoteErrors = 64
 
 // ErrEnded is returned by calls on a session that has ended.
 var ErrEnded = errors.New("guest: session ended")
@@ -143,7 +151,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Session{ID: sr.SessionID, DeviceID: sr.DeviceID, Perms: sr.Permissions, c: c, o: o, sig: sig,
-		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{},
+		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{}, remote: map[*transport.Channel][]*wire.Error{},
 		done: make(chan struct{}), cancel: cancel}
 	s.cond = sync.NewCond(&s.mu)
 	ok := false
@@ -300,6 +308,7 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			if s.o.OnClipboard != nil {
 				s.o.OnClipboard(m.Text)
 			}
+			s.notifyClipboard(m.Text)
 		case *wire.LocalState:
 			s.mu.Lock()
 			s.local = m.Flags
@@ -308,8 +317,8 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Lock()
 			if c := s.pongs[m.ID]; c != nil {
 				delete(s.pongs, m.ID)
-				c <- s.remote
-				s.remote = nil
+				c <- s.remote[ch]
+				delete(s.remote, ch)
 			}
 			s.mu.Unlock()
 		case *wire.Chat:
@@ -322,8 +331,13 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 				continue
 			}
 			s.mu.Lock()
-			s.remote = append(s.remote, m)
+			// Per channel: a barrier answers for the messages sent on its
+			// own channel, not for refusals of another one's.
+			if len(s.remote[ch]) < maxRemoteErrors {
+				s.remote[ch] = append(s.remote[ch], m)
+			}
 			s.mu.Unlock()
+			s.notifyRefused(m)
 		case *wire.Bye:
 			s.finish(fmt.Errorf("%w: the host ended it (%s)", ErrEnded, m.Reason))
 		case *wire.Ping:
@@ -357,6 +371,7 @@ func (s *Session) onFrame(ch *transport.Channel, f *wire.ScreenFrame) {
 	if s.o.OnFrame != nil {
 		s.o.OnFrame(ev)
 	}
+	s.notifyFrame(ev)
 }
 
 // Info describes the session as the host sees it: permissions, monitors.
