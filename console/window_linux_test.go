@@ -263,7 +263,7 @@ func textBands(img *image.RGBA, x0, x1 int) []int {
 // console logs in, and the Host's row appears in the devices table (it
 // logs the name and the screen shows one more line of text in the Name
 // column than before the Host came online); clicking the row and Remote
-// control opens a session window.
+// control connects and opens the remote-control window.
 func TestConsoleWindow(t *testing.T) {
 	for _, tool := range []string{"xdotool"} {
 		if _, err := exec.LookPath(tool); err != nil {
