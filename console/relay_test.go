@@ -164,7 +164,8 @@ func (h *harness) rawCall(ctx context.Context, url string) func(method, path str
 // TestSessionsAgainstTheRelay drives the My sessions tab against a real
 // relay: a refusal without an OnDemand role, then create (key and link),
 // copy, email, the queue once an agent joined (its join is the HTTP call
-// tandem-ondemand makes) and reject.
+// tandem-ondemand makes), a start the relay refuses (the agent is not
+// connected) and reject.
 func TestSessionsAgainstTheRelay(t *testing.T) {
 	log := testLogger()
 	outbox := t.TempDir()
@@ -251,6 +252,17 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 		t.Errorf("queue row: %q %q %q %q %q %q start disabled %v", r.key.Text, r.state.Text, r.by.Text, r.waited.Text,
 			r.machine.Text, r.perms.Text, r.start.Disabled())
 	}
+
+	// Start while the agent is not connected (only its join ran): the
+	// relay's refusal is shown and no window opens.
+	test.Tap(r.start)
+	if got := h.overlayTexts(); !strings.Contains(got, "The OnDemand program on jane-pc is not connected right now") {
+		t.Errorf("start without the agent shows %q", got)
+	}
+	if len(h.opened) != 0 {
+		t.Error("a refused start opened a window")
+	}
+	h.closeDialogs()
 
 	// Reject: the key is dead, the queue empty.
 	test.Tap(r.reject)
