@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -176,7 +177,9 @@ func (u *ui) render() {
 				sel = a.Name
 			}
 		}
-		u.accountSel.SetOptions(names)
+		if !slices.Equal(u.accountSel.Options, names) { // an open drop-down stays open
+			u.accountSel.SetOptions(names)
+		}
 		if u.accountSel.Selected != sel {
 			u.accountSel.SetSelected(sel)
 		}
