@@ -23,6 +23,8 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/screensaver"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 // linuxDiscoverer asks logind first; where logind or the system bus is
@@ -438,7 +440,7 @@ func (s x11Scan) screenSaverOn(d *Desktop) (bool, error) {
 		return false, err
 	}
 	defer c.Close()
-	if err := screensaver.Init(c); err != nil {
+	if err := xext.Init(c, "MIT-SCREEN-SAVER", screensaver.Init); err != nil {
 		return false, nil // no extension: not known to be locked
 	}
 	root := xproto.Setup(c).DefaultScreen(c).Root
@@ -473,6 +475,7 @@ func dialX(sockets string, d *Desktop) (*xgb.Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("display %s (cookie %s): %w", d.Display, d.XAuthority, err)
 	}
+	xext.Prime(c)
 	return c, nil
 }
 

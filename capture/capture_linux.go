@@ -21,6 +21,8 @@ import (
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 // plainStripBytes bounds one plain GetImage reply: a whole-screen grab over
@@ -80,7 +82,7 @@ func open(opts Options) (Capturer, error) {
 	xgbLogDst.Store(opts.Logger)
 	xgbLogOnce.Do(func() { xgb.Logger = log.New(xgbLogWriter{}, "", 0) })
 
-	conn, err := xgb.NewConnDisplay(opts.Display)
+	conn, err := xext.Dial(opts.Display)
 	if err != nil {
 		name := opts.Display
 		if name == "" {
@@ -107,7 +109,7 @@ func (c *x11Capturer) init(opts Options) error {
 		return err
 	}
 
-	if err := randr.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "RANDR", randr.Init); err != nil {
 		c.log.Debug("capture: RandR unavailable; one monitor covers the screen", "err", err)
 	} else if v, err := randr.QueryVersion(c.conn, 1, 5).Reply(); err != nil {
 		c.log.Debug("capture: RandR version query failed", "err", err)
@@ -124,7 +126,7 @@ func (c *x11Capturer) init(opts Options) error {
 		c.log.Debug("capture: MIT-SHM disabled by option")
 		return nil
 	}
-	if err := shm.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "MIT-SHM", shm.Init); err != nil {
 		c.log.Info("capture: MIT-SHM extension missing; using plain GetImage", "err", err)
 		return nil
 	}
@@ -218,7 +220,7 @@ func (c *x11Capturer) releaseSHM() {
 // initFixes sets up XFixes (cursor shapes) and DAMAGE on the root window;
 // either may be missing, and then Cursor or Damage says so.
 func (c *x11Capturer) initFixes() {
-	if err := xfixes.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "XFIXES", xfixes.Init); err != nil {
 		c.log.Info("capture: XFixes extension missing; no cursor shapes, no damage events", "err", err)
 		return
 	}
@@ -228,7 +230,7 @@ func (c *x11Capturer) initFixes() {
 	}
 	c.xfixes = true
 	xfixes.SelectCursorInput(c.conn, c.root, xfixes.CursorNotifyMaskDisplayCursor)
-	if err := damage.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "DAMAGE", damage.Init); err != nil {
 		c.log.Info("capture: DAMAGE extension missing; the screen is polled", "err", err)
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/xext"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/relay/secret"
@@ -284,7 +284,7 @@ func login(tb testing.TB, log *slog.Logger, url string) *guest.Client {
 // `xrandr --setmonitor` does; hosts list them as the session's monitors.
 func splitScreen(tb testing.TB, display string, w, h int) {
 	tb.Helper()
-	xc, err := xgb.NewConnDisplay(display)
+	xc, err := xext.Dial(display)
 	if err != nil {
 		tb.Fatal(err)
 	}
