@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -15,7 +14,13 @@ import (
 // local user's answer, which goes back to the technician. Without zenity it
 // is LogChatUI. Messages are always logged too.
 func DesktopChatUI(log *slog.Logger, display string) ChatUI {
-	u := &zenityChatUI{log: log, display: display, open: make(chan struct{}, maxChatDialogs)}
+	return DesktopChatUIOn(log, staticDesktop(display))
+}
+
+// DesktopChatUIOn shows the dialogs on the desktop desk returns at each
+// message, as its user.
+func DesktopChatUIOn(log *slog.Logger, desk func() *Desktop) ChatUI {
+	u := &zenityChatUI{log: log, desk: desk, open: make(chan struct{}, maxChatDialogs)}
 	u.zenity, _ = exec.LookPath("zenity")
 	if u.zenity == "" {
 		log.Info("no zenity: chat messages are only logged on this host")
@@ -32,10 +37,10 @@ const (
 )
 
 type zenityChatUI struct {
-	log     *slog.Logger
-	display string
-	zenity  string
-	open    chan struct{}
+	log    *slog.Logger
+	desk   func() *Desktop
+	zenity string
+	open   chan struct{}
 }
 
 func (u *zenityChatUI) Show(m ChatMessage) {
@@ -53,9 +58,10 @@ func (u *zenityChatUI) Show(m ChatMessage) {
 		defer func() { <-u.open }()
 		ctx, cancel := context.WithTimeout(context.Background(), chatDialogLife)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, u.zenity, zenityChatArgs(m)...)
-		if u.display != "" {
-			cmd.Env = append(os.Environ(), "DISPLAY="+u.display)
+		cmd, err := desktopCommand(ctx, u.desk(), u.zenity, zenityChatArgs(m)...)
+		if err != nil {
+			u.log.Warn("chat window not shown", "err", err)
+			return
 		}
 		out, err := cmd.Output()
 		var ee *exec.ExitError

@@ -32,6 +32,43 @@ var (
 	errConfirmNoUI    = errors.New("agent: this host cannot ask its local user to confirm access (denied)")
 )
 
+// EmailConfirmWait bounds the wait for an emailed answer when the local
+// prompt is waived (the relay's confirmation lifetime).
+const EmailConfirmWait = 15 * time.Minute
+
+var errConfirmEmailTimeout = errors.New("agent: nobody answered the emailed confirmation in time (denied)")
+
+// waived says which of the grant's exceptions holds in the host's state,
+// "" for none.
+func waived(exceptLocked, exceptNoUser, locked, noUser bool) string {
+	switch {
+	case exceptNoUser && noUser:
+		return "no user is logged in"
+	case exceptLocked && locked:
+		return "the computer is locked"
+	}
+	return ""
+}
+
+func (s *Session) awaitEmail(ctx context.Context) error {
+	wait := time.NewTimer(EmailConfirmWait)
+	defer wait.Stop()
+	select {
+	case ok := <-s.confirmed:
+		if !ok {
+			s.h.event(Event{Kind: "confirm_denied", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "by email"})
+			return errConfirmDenied
+		}
+		s.h.event(Event{Kind: "confirm_allowed", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "by email"})
+		return nil
+	case <-wait.C:
+		s.h.event(Event{Kind: "confirm_timeout", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: "by email"})
+		return errConfirmEmailTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // remoteConfirm hands the session an emailed answer; only the first counts.
 func (s *Session) remoteConfirm(ok bool) {
 	select {
@@ -44,6 +81,14 @@ func (s *Session) remoteConfirm(ok bool) {
 func (s *Session) confirm(ctx context.Context) error {
 	if !s.g.ConfirmLocal {
 		return nil
+	}
+	if why := waived(s.g.ConfirmExceptLocked, s.g.ConfirmExceptNoUser, s.locked, s.noUser); why != "" {
+		s.h.event(Event{Kind: "confirm_waived", SessionID: s.g.SessionID, Technician: technician(s.g), Detail: why})
+		if !s.g.ConfirmEmail {
+			return nil
+		}
+		// Nobody here to ask; the emailed answer still decides.
+		return s.awaitEmail(ctx)
 	}
 	ui := s.h.o.Confirm
 	if ui == nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 )
@@ -14,22 +13,32 @@ import (
 // question (Debian's zenity); nil when zenity is missing, so that grants
 // asking for confirmation are refused rather than run unasked.
 func DesktopConfirmUI(log *slog.Logger, display string) ConfirmUI {
+	return DesktopConfirmUIOn(log, staticDesktop(display))
+}
+
+// DesktopConfirmUIOn asks on the desktop desk returns at the time of
+// asking, as its user (a service follows the logged-in user); no desktop:
+// refused.
+func DesktopConfirmUIOn(log *slog.Logger, desk func() *Desktop) ConfirmUI {
 	z, err := exec.LookPath("zenity")
 	if err != nil {
 		log.Info("no zenity: sessions that need the local user's confirmation are refused on this host")
 		return nil
 	}
-	return &zenityConfirmUI{zenity: z, display: display}
+	return &zenityConfirmUI{zenity: z, desk: desk}
 }
 
-type zenityConfirmUI struct{ zenity, display string }
+type zenityConfirmUI struct {
+	zenity string
+	desk   func() *Desktop
+}
 
 func (u *zenityConfirmUI) Ask(ctx context.Context, r ConfirmRequest) (bool, error) {
-	cmd := exec.CommandContext(ctx, u.zenity, zenityConfirmArgs(r)...)
-	if u.display != "" {
-		cmd.Env = append(os.Environ(), "DISPLAY="+u.display)
+	cmd, err := desktopCommand(ctx, u.desk(), u.zenity, zenityConfirmArgs(r)...)
+	if err != nil {
+		return false, fmt.Errorf("agent: confirm window: %w", err)
 	}
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}

@@ -32,6 +32,11 @@ type ExecOptions struct {
 	// MaxTimeout caps every command's run time (also when the guest asks
 	// for none); 0 means no cap of the host's.
 	MaxTimeout time.Duration
+	// AsUser, when set, runs commands as the logged-in desktop user it
+	// returns (uid, gid, groups, HOME, USER, DISPLAY) instead of as the
+	// host's own account (root for the service); nil from it refuses the
+	// command, so nothing silently runs as root. Linux/Unix only.
+	AsUser func() *Desktop
 }
 
 // DefaultMaxCommands is the per-session limit when none is configured.
@@ -179,6 +184,26 @@ func (x *execServer) start(ch *transport.Channel, m *wire.ExecStart) *fileErr {
 	cmd.WaitDelay = execWaitDelay
 	ownProcessGroup(cmd)
 	cmd.Cancel = func() error { return killProcessGroup(cmd) }
+	if as := x.s.h.o.Exec.AsUser; as != nil {
+		d := as()
+		if d == nil || d.UID < 0 {
+			cancel()
+			return refusedf(wire.ErrCodeDenied, "this host runs commands as the logged-in user, and nobody is logged in")
+		}
+		cmd.Env = d.Env(os.Environ(), true)
+		if m.Dir == "" {
+			cmd.Dir = "/" // the host's home is not the user's
+			if fi, err := os.Stat(d.Home); err == nil && fi.IsDir() {
+				cmd.Dir = d.Home
+			}
+		}
+		if d.UID != os.Getuid() {
+			if err := runAsUser(cmd, d); err != nil {
+				cancel()
+				return refusedf(wire.ErrCodeDenied, "cannot run as %s: %v", d.User, err)
+			}
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		cancel()
 		switch {

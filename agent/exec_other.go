@@ -3,6 +3,8 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 )
@@ -13,3 +15,7 @@ func ownProcessGroup(*exec.Cmd) {}
 func killProcessGroup(cmd *exec.Cmd) error { return cmd.Process.Kill() }
 
 func exitSignal(*os.ProcessState) (int, bool) { return 0, false }
+
+func runAsUser(*exec.Cmd, *Desktop) error {
+	return fmt.Errorf("agent: running as the logged-in user: %w", errors.ErrUnsupported)
+}

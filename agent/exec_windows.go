@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,3 +28,9 @@ func killProcessGroup(cmd *exec.Cmd) error {
 
 // exitSignal: Windows processes end with an exit code, never a signal.
 func exitSignal(*os.ProcessState) (int, bool) { return 0, false }
+
+// runAsUser: commands run as the service's account on Windows (starting
+// them in the user's session is the console helper's job).
+func runAsUser(*exec.Cmd, *Desktop) error {
+	return fmt.Errorf("agent: running as the logged-in user: %w", errors.ErrUnsupported)
+}

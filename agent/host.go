@@ -89,6 +89,14 @@ type Options struct {
 	Clipboard   func() (Clipboard, error)
 	InputLock   func() (InputLocker, error)
 	ScreenBlank func() (ScreenBlanker, error)
+	// Desktop finds the graphical session at each session start (a
+	// DesktopTracker, for the openers above to follow it) and tells
+	// whether it is locked or nobody is logged in, for the grant's
+	// exceptions. nil: state unknown, no exception applies.
+	Desktop Discoverer
+	// Indicator shows the local user each live session with a Disconnect
+	// button; nil shows nothing.
+	Indicator Indicator
 }
 
 // Event is something the local user or log should know about.
@@ -229,17 +237,22 @@ func (h *Host) reEnroll(ctx context.Context, s *wire.Signal) error {
 // the queue ends at once.
 func (h *Host) Disconnect() {
 	h.mu.Lock()
-	n := len(h.sessions)
+	ss := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		ss = append(ss, s)
+	}
 	h.mu.Unlock()
-	h.log.Info("the local user disconnected", "sessions", n)
-	h.endAll(ReasonLocalDisconnect)
-	if h.o.OnDemand && n == 0 {
+	h.log.Info("the local user disconnected", "sessions", len(ss))
+	for _, s := range ss {
+		s.disconnectLocal()
+	}
+	if h.o.OnDemand && len(ss) == 0 {
 		h.finishOnDemand()
 	}
 }
 
 // ReasonLocalDisconnect is the end reason of sessions the local user ended.
-const ReasonLocalDisconnect = "the local user disconnected"
+const ReasonLocalDisconnect = localDisconnect
 
 // finishOnDemand ends an OnDemand run: it serves one session only.
 func (h *Host) finishOnDemand() {
@@ -490,8 +503,18 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 	conn := h.conn
 	h.mu.Unlock()
 	var guard *appGuard
+	var locked, noUser bool
+	if err == nil {
+		// Found again at each session start: users log out and in.
+		_, locked, noUser = h.hostState(ctx)
+	}
 	if err == nil && g.Whitelist != nil {
-		guard, err = h.openGuard(g)
+		if why := waived(g.WhitelistExceptLocked, g.WhitelistExceptNoUser, locked, noUser); why != "" {
+			h.log.Info("application whitelist not enforced", "session", g.SessionID, "because", why)
+			h.event(Event{Kind: "whitelist_waived", SessionID: g.SessionID, Technician: technician(g), Detail: why})
+		} else {
+			guard, err = h.openGuard(g)
+		}
 	}
 	if err != nil {
 		h.log.Warn("grant refused", "session", s.Session, "err", err)
@@ -515,6 +538,7 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 	}
 	sess := newSession(h, g, send)
 	sess.guard = guard
+	sess.locked, sess.noUser = locked, noUser
 	h.mu.Lock()
 	h.sessions[g.SessionID] = sess
 	h.mu.Unlock()

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -25,6 +27,24 @@ func DefaultInventory(version string, open func() (capture.Capturer, error)) fun
 				}
 				c.Close()
 			}
+		}
+		return inv
+	}
+}
+
+// DesktopInventory is DefaultInventory for a host that follows the
+// graphical session: at each (re)connection it finds the desktop again and
+// reports its user and lock state (no user when nobody is logged in).
+func DesktopInventory(version string, t *DesktopTracker, open func() (capture.Capturer, error)) func() *wire.Inventory {
+	base := DefaultInventory(version, open)
+	return func() *wire.Inventory {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d, err := t.Discover(ctx)
+		inv := base()
+		inv.User = ""
+		if err == nil && !d.NoUser {
+			inv.User, inv.Locked = d.User, d.Locked
 		}
 		return inv
 	}

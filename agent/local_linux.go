@@ -18,6 +18,8 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/dpms"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 // X11 implementations. Each opens its own connection so a session's grabs,
@@ -41,7 +43,7 @@ func openX(o LocalOptions) (*xgb.Conn, string, *slog.Logger, error) {
 	if name == "" {
 		name = os.Getenv("DISPLAY")
 	}
-	conn, err := xgb.NewConnDisplay(o.Display)
+	conn, err := xext.Dial(o.Display)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("agent: X display %q: %w", name, err)
 	}
@@ -656,7 +658,7 @@ func OpenScreenBlanker(o LocalOptions) (ScreenBlanker, error) {
 		conn.Close()
 		return nil, fmt.Errorf("agent: X display %s cannot blank its screen (%s): %w", name, why, errors.ErrUnsupported)
 	}
-	if err := dpms.Init(conn); err != nil {
+	if err := xext.Init(conn, "DPMS", dpms.Init); err != nil {
 		return fail("no DPMS extension")
 	}
 	if _, err := dpms.GetVersion(conn, 1, 1).Reply(); err != nil {

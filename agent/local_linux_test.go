@@ -16,6 +16,7 @@ import (
 	"github.com/jezek/xgb/xproto"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xext"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport"
@@ -249,7 +250,7 @@ func TestLocalDeskRefusedWithoutPermission(t *testing.T) {
 
 func xconn(t *testing.T, x *xvfb.Server) *xgb.Conn {
 	t.Helper()
-	conn, err := xgb.NewConnDisplay(x.Display)
+	conn, err := xext.Dial(x.Display)
 	if err != nil {
 		t.Fatal(err)
 	}

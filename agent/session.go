@@ -28,11 +28,19 @@ import (
 // arrived (input also wakes the loop at once), 10 fps once it has been still
 // for a second, so an idle session costs little CPU and a keystroke's echo
 // is captured within a frame.
+//
+// Where the capturer hears of changes (X11 DAMAGE) the loop sleeps until
+// the screen changes instead of polling, grabs only the damaged rectangles,
+// and polls once every safetyPoll. A transport.Pacer picks the interval and
+// the lossy quality from the link (buffered bytes, unacknowledged frames,
+// RTT from a ping on control every pingEvery).
 const (
 	highWater    = 512 << 10
 	fastInterval = time.Second / 60
 	idleInterval = time.Second / 10
 	stillAfter   = time.Second
+	safetyPoll   = 2 * time.Second
+	pingEvery    = time.Second
 )
 
 // Session is one technician's session on this machine, bounded by its grant.
@@ -66,6 +74,10 @@ type Session struct {
 	powerMu sync.Mutex // one power action at a time
 	desk    *localDesk // clipboard, input lock, blank screen
 	guard   *appGuard  // the grant's application whitelist; nil = none
+	// The host's state at the session's start, for the grant's exceptions.
+	locked, noUser bool
+
+	pace *transport.Pacer // the screen's pacing; fed by acks and pongs
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -88,6 +100,9 @@ func newSession(h *Host, g *policy.Grant, send transport.SendSignal) *Session {
 	}
 	s.desk = &localDesk{s: s}
 	s.monitor.Store(-1)
+	q := codec.DefaultJPEGQuality
+	s.pace = transport.NewPacer(transport.PacerConfig{HighWater: highWater, MinInterval: fastInterval,
+		Qualities: []int{q, q * 2 / 3, q / 2}})
 	return s
 }
 
@@ -182,6 +197,8 @@ func (s *Session) run(parent context.Context) error {
 	// Detail: the granted permissions, for the local session indicator.
 	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g),
 		Detail: strings.Join(s.g.Permissions, " ")})
+	hide := s.showIndicator()
+	defer hide()
 
 	var capt capture.Capturer
 	if s.perms.Has(policy.ViewScreen) {
@@ -194,7 +211,7 @@ func (s *Session) run(parent context.Context) error {
 	if err := control.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleHost,
 		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapFiles,
 			wire.CapChat, wire.CapExec, wire.CapPower,
-			wire.CapClipboard, wire.CapInputLock, wire.CapScreenBlank}}); err != nil {
+			wire.CapClipboard, wire.CapInputLock, wire.CapScreenBlank, wire.CapCursor, wire.CapPing}}); err != nil {
 		return err
 	}
 	if err := control.Send(s.info(capt)); err != nil {
@@ -225,6 +242,8 @@ func (s *Session) run(parent context.Context) error {
 	}
 	if capt != nil {
 		go func() { errc <- s.screenLoop(ctx, chans[wire.ChannelScreen], capt) }()
+		go s.pingLoop(ctx, control)
+		go s.cursorLoop(ctx, control, capt)
 	}
 	select {
 	case <-ctx.Done():
@@ -293,21 +312,33 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 	}
 	opts, codecID := codec.EncoderOptions{Version: 1}, uint8(wire.CodecTilesV1)
 	if slices.Contains(s.guestCaps, wire.CapScreenTilesV2) {
-		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality}, wire.CodecTilesV2
+		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality,
+			Predict: slices.Contains(s.guestCaps, wire.CapScreenPredict)}, wire.CodecTilesV2
 	}
 	enc := codec.NewEncoder(opts)
 	defer enc.Close()
 	var (
-		frame *capture.Frame
-		seq   uint32
-		err   error
+		frame   *capture.Frame
+		seq     uint32
+		err     error
+		damaged []image.Rectangle // since the last grab; nil: grab everything
+		last    image.Rectangle   // the region of frame
 	)
+	dmg, _ := capt.(capture.Damager)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastActive time.Time // last change or input
 	for {
 		if err := ch.WaitBuffered(ctx, highWater); err != nil {
 			return nil
+		}
+		pd := s.pace.Next(ch.BufferedAmount())
+		if !pd.Send { // the guest has not caught up: send nothing stale
+			s.pace.WaitAck(ctx, idleInterval)
+			continue
+		}
+		if codecID == wire.CodecTilesV2 {
+			enc.SetJPEGQuality(pd.Quality)
 		}
 		if s.keyframe.Swap(false) {
 			enc.ForceKeyframe()
@@ -318,11 +349,18 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			if allowed, err = s.guard.refresh(); err != nil {
 				return fmt.Errorf("%w: %w", ErrWhitelistUnenforceable, err)
 			}
+			damaged = nil // masks move with windows: grab everything
 		}
 		captured := time.Now()
-		if frame, err = capt.Grab(r, frame); err != nil {
+		if damaged == nil || r != last {
+			frame, err = capt.Grab(r, frame)
+		} else {
+			frame, _, err = capture.GrabDamaged(capt, r, damaged, frame)
+		}
+		if err != nil {
 			return fmt.Errorf("agent: capture: %w", err)
 		}
+		last = r
 		// Masked before encoding: other applications' pixels never leave.
 		if s.guard != nil {
 			if err := s.guard.maskFrame(frame, r.Min, allowed); err != nil {
@@ -340,10 +378,32 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
 			}
+			s.pace.OnSent(seq)
 		}
-		next := idleInterval
+		if dmg != nil {
+			// At most one frame per pacing interval; then sleep until damage.
+			timer.Reset(time.Until(captured.Add(pd.Interval)))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			damaged, err = dmg.Damage(ctx, safetyPoll)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, errors.ErrUnsupported):
+				dmg, damaged = nil, nil // no DAMAGE: poll
+			case err != nil:
+				return fmt.Errorf("agent: capture: %w", err)
+			}
+			if dmg != nil {
+				continue
+			}
+		}
+		next := max(idleInterval, pd.Interval)
 		if time.Since(lastActive) < stillAfter {
-			next = fastInterval
+			next = pd.Interval
 		}
 		timer.Reset(next)
 		select {
@@ -359,6 +419,94 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			case <-timer.C:
 			}
 		case <-timer.C:
+		}
+	}
+}
+
+// pingLoop measures the RTT for the pacer: a Ping on control every
+// pingEvery to a guest that announced CapPing, its Pong handled in handle.
+func (s *Session) pingLoop(ctx context.Context, control *transport.Channel) {
+	select {
+	case <-s.hello:
+	case <-ctx.Done():
+		return
+	}
+	if !slices.Contains(s.guestCaps, wire.CapPing) {
+		return // older guests: pacing goes by acks and buffered bytes
+	}
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for id := uint32(1); ; id++ {
+		if control.Send(&wire.Ping{ID: id, Nano: time.Now().UnixNano()}) != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cursorLoop sends the pointer beside the screen to a guest that takes it
+// (CapCursor): a shape the guest has not seen, then the position, whenever
+// either changed; checked at 60 Hz while the pointer moves, 10 Hz once it
+// has been still for a second.
+func (s *Session) cursorLoop(ctx context.Context, control *transport.Channel, capt capture.Capturer) {
+	cr, ok := capt.(capture.CursorReader)
+	select {
+	case <-s.hello:
+	case <-ctx.Done():
+		return
+	}
+	if !ok || !slices.Contains(s.guestCaps, wire.CapCursor) {
+		return
+	}
+	sent := map[uint32]bool{}
+	var pos wire.CursorPos
+	var moved time.Time
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := cr.Cursor()
+		if err != nil {
+			if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, capture.ErrClosed) {
+				s.log.Warn("cursor unavailable", "err", err)
+			}
+			return
+		}
+		if s.guard != nil && !s.guard.shows(image.Pt(c.X, c.Y)) {
+			// Over a masked window: where the pointer is and what it looks
+			// like there (a link hand, a resize arrow) are not the guest's
+			// to see. It keeps the last allowed position.
+			t.Reset(fastInterval)
+			continue
+		}
+		if sh := c.Shape; sh != nil && !sent[sh.Serial] && sh.Width <= wire.MaxCursorSide && sh.Height <= wire.MaxCursorSide {
+			if len(sent) >= 64 {
+				clear(sent) // shapes are resent after this many
+			}
+			sent[sh.Serial] = true
+			if control.Send(&wire.CursorShape{ID: sh.Serial, HotX: uint16(sh.HotX), HotY: uint16(sh.HotY),
+				Width: uint16(sh.Width), Height: uint16(sh.Height), Pix: sh.Pix}) != nil {
+				return
+			}
+		}
+		if p := (wire.CursorPos{X: int32(c.X), Y: int32(c.Y), ID: c.Serial}); p != pos {
+			pos, moved = p, time.Now()
+			if control.Send(&p) != nil {
+				return
+			}
+		}
+		if time.Since(moved) < stillAfter {
+			t.Reset(fastInterval)
+		} else {
+			t.Reset(idleInterval)
 		}
 	}
 }
@@ -401,7 +549,11 @@ func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Mess
 			close(s.hello)
 		})
 		return nil
-	case *wire.Pong, *wire.FrameAck:
+	case *wire.Pong:
+		s.pace.OnRTT(time.Duration(time.Now().UnixNano() - m.Nano)) // our own ping's clock
+		return nil
+	case *wire.FrameAck:
+		s.pace.OnAck(m.Seq)
 		return nil
 	case *wire.Bye:
 		s.end("technician disconnected")

@@ -137,6 +137,15 @@ func (g *appGuard) pointerAllowed(p image.Point) (bool, error) {
 	return regionContains(reg, p), nil
 }
 
+// shows reports whether p lies in the allowed area as last computed (each
+// screen frame recomputes it): the cursor loop's cheap check, so the pointer's
+// position and shape over masked windows never reach the guest.
+func (g *appGuard) shows(p image.Point) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return regionContains(g.region, p)
+}
+
 // keysAllowed reports whether the window with keyboard focus belongs to an
 // allowed application now.
 func (g *appGuard) keysAllowed() (bool, error) {

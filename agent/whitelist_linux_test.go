@@ -694,3 +694,56 @@ func TestX11WindowsList(t *testing.T) {
 		t.Errorf("Pointer = %v, %v", p, err)
 	}
 }
+
+// With a whitelist, the pointer travels to the guest only over whitelisted
+// windows: over xlogo (not whitelisted) neither its position nor its shape
+// is sent.
+func TestWhitelistHidesCursor(t *testing.T) {
+	for _, bin := range []string{"xterm", "xlogo", "xdotool", "xwininfo"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", bin)
+		}
+	}
+	x := captest.StartX(t, 640, 480)
+	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")
+	xlogo := startClient(t, x, "xlogo", "-geometry", "200x200+400+40", "-bw", "0")
+	termR, logoR := geometry(t, x, xterm), geometry(t, x, xlogo)
+	f, _, dev := startHostWith(t, &recordingInjector{}, func(o *Options) {
+		o.Capture = func() (capture.Capturer, error) {
+			return capture.Open(capture.Options{Display: x.Display, Logger: o.Logger})
+		}
+		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
+	})
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "wlc", Grant: whitelistGrant(t, f, "wlc", dev,
+		[]policy.GrantApp{{Name: "Terminal", Executable: "XTerm", Path: "/usr/bin"}})})
+	_, chans := guestPeer(t, f, "wlc", wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapFragments, wire.CapCursor)
+	ctl := chans[wire.ChannelControl]
+	shapes := map[uint32]*wire.CursorShape{}
+	in1 := termR.Min.Add(image.Pt(10, 10))
+	xdotool(t, x, "mousemove", strconv.Itoa(in1.X), strconv.Itoa(in1.Y))
+	waitPos(t, ctl, in1, shapes)
+
+	// Over xlogo, then back into xterm elsewhere: the first message after
+	// the detour is the new xterm position, nothing from xlogo.
+	out := logoR.Min.Add(image.Pt(50, 50))
+	xdotool(t, x, "mousemove", strconv.Itoa(out.X), strconv.Itoa(out.Y))
+	xdotool(t, x, "sleep", "0.3") // several cursor polls over xlogo
+	in2 := termR.Min.Add(image.Pt(30, 40))
+	xdotool(t, x, "mousemove", strconv.Itoa(in2.X), strconv.Itoa(in2.Y))
+	for {
+		switch m := recvType[wire.Message](t, ctl).(type) {
+		case *wire.CursorShape:
+			shapes[m.ID] = m
+		case *wire.CursorPos:
+			p := image.Pt(int(m.X), int(m.Y))
+			if !p.In(termR) {
+				t.Fatalf("cursor position %v outside the whitelisted xterm %v reached the guest", p, termR)
+			}
+			if p == in2 {
+				return
+			}
+		case *wire.Ping:
+			_ = ctl.Send((*wire.Pong)(m))
+		}
+	}
+}

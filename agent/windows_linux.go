@@ -14,6 +14,8 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/res"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 // x11Windows enumerates the root window's mapped children over one xgb
@@ -43,7 +45,7 @@ type x11Windows struct {
 }
 
 func openWindows(o WindowsOptions) (Windows, error) {
-	conn, err := xgb.NewConnDisplay(o.Display)
+	conn, err := xext.Dial(o.Display)
 	if err != nil {
 		return nil, fmt.Errorf("X display: %w", err)
 	}

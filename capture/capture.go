@@ -13,12 +13,14 @@
 package capture
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"image/draw"
 	"log/slog"
+	"time"
 )
 
 // Frame is a screen image in BGRX byte order (4 bytes per pixel, X11 ZPixmap
@@ -234,4 +236,102 @@ func primaryFallback(ms []Monitor) []Monitor {
 	}
 	ms[0].Primary = true
 	return ms
+}
+
+// Cursor is the pointer: where its hot spot is (root coordinates) and
+// which shape it shows.
+type Cursor struct {
+	X, Y   int
+	Serial uint32 // names the shape (X11: the XFixes cursor serial)
+	// Shape is set when Serial differs from the previous call's (and on
+	// the first call); nil otherwise.
+	Shape *CursorImage
+}
+
+// CursorImage is a pointer image in straight (not premultiplied) RGBA,
+// Width*Height*4 bytes, rows top to bottom.
+type CursorImage struct {
+	Serial        uint32
+	HotX, HotY    int
+	Width, Height int
+	Pix           []byte
+}
+
+// CursorReader is implemented by capturers that can report the pointer
+// apart from the screen (X11 XFixes). Screen grabs never include the
+// pointer there: X servers leave the cursor out of GetImage.
+type CursorReader interface {
+	// Cursor returns the pointer's position and, when it changed, its
+	// shape. It fails with errors.ErrUnsupported without XFixes.
+	Cursor() (Cursor, error)
+}
+
+// Damager is implemented by capturers that hear from the display server
+// where the screen changed (X11 DAMAGE), so an idle screen costs no grabs.
+type Damager interface {
+	// Damage waits until the screen changed since the previous call and
+	// returns the changed rectangles (root coordinates, clipped to the
+	// screen); after timeout without change it returns the whole screen
+	// (a safety poll). It returns ctx's error when ctx ends, ErrClosed
+	// after Close, and errors.ErrUnsupported without DAMAGE.
+	Damage(ctx context.Context, timeout time.Duration) ([]image.Rectangle, error)
+}
+
+// Partial grabs pay off only while the damage is a few small rectangles;
+// beyond these the whole region is grabbed in one request.
+const (
+	maxDamageRects    = 32
+	maxDamageFraction = 0.5
+)
+
+// GrabDamaged refreshes dst, a previous grab of region, with the pixels of
+// the damaged rectangles only, or grabs the whole region into dst when dst
+// does not match region's size or the damage is large or scattered. It
+// returns the frame and whether it grabbed the whole region.
+func GrabDamaged(c Capturer, region image.Rectangle, damaged []image.Rectangle, dst *Frame) (*Frame, bool, error) {
+	region = region.Intersect(c.Bounds())
+	if dst == nil || dst.Width != region.Dx() || dst.Height != region.Dy() || dst.Stride != dst.Width*4 || len(damaged) > maxDamageRects {
+		f, err := c.Grab(region, dst)
+		return f, true, err
+	}
+	area := 0
+	for _, r := range damaged {
+		area += r.Intersect(region).Dx() * r.Intersect(region).Dy()
+	}
+	if float64(area) > maxDamageFraction*float64(region.Dx()*region.Dy()) {
+		f, err := c.Grab(region, dst)
+		return f, true, err
+	}
+	var part *Frame
+	for _, r := range damaged {
+		r = r.Intersect(region)
+		if r.Empty() {
+			continue
+		}
+		var err error
+		if part, err = c.Grab(r, part); err != nil {
+			if errors.Is(err, ErrEmptyRect) {
+				continue // the screen shrank under the damage
+			}
+			return nil, false, err
+		}
+		ox, oy := r.Min.X-region.Min.X, r.Min.Y-region.Min.Y
+		for y := 0; y < part.Height; y++ {
+			copy(dst.Pix[(oy+y)*dst.Stride+ox*4:], part.Pix[y*part.Stride:y*part.Stride+part.Width*4])
+		}
+	}
+	return dst, false, nil
+}
+
+// premulToStraight converts premultiplied ARGB words (X11 cursor images)
+// to straight RGBA bytes.
+func premulToStraight(dst []byte, argb []uint32) {
+	for i, p := range argb {
+		a := p >> 24
+		r, g, b := p>>16&0xff, p>>8&0xff, p&0xff
+		if a != 0 && a != 0xff {
+			r, g, b = min(r*255/a, 255), min(g*255/a, 255), min(b*255/a, 255)
+		}
+		dst[i*4], dst[i*4+1], dst[i*4+2], dst[i*4+3] = byte(r), byte(g), byte(b), byte(a)
+	}
 }

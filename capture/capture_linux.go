@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -11,12 +12,17 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/shm"
+	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 // plainStripBytes bounds one plain GetImage reply: a whole-screen grab over
@@ -58,13 +64,25 @@ type x11Capturer struct {
 	seg    shm.Seg
 	shmID  int
 	shmBuf []byte
+
+	// One goroutine reads X events (see events) and leaves flags here.
+	evDone      chan struct{} // closed when the connection's events end
+	sizeChanged atomic.Bool   // a RandR screen change arrived
+	damaged     chan struct{} // a DAMAGE notify arrived (capacity 1)
+	cursorMoved atomic.Bool   // an XFixes cursor notify arrived: new shape
+
+	xfixes    bool          // XFixes 2+: cursor images and regions
+	dmg       damage.Damage // 0 without DAMAGE
+	dmgRegion xfixes.Region // receives the damage on each Damage call
+	curSerial uint32        // the shape the last Cursor call reported
+	curKnown  bool
 }
 
 func open(opts Options) (Capturer, error) {
 	xgbLogDst.Store(opts.Logger)
 	xgbLogOnce.Do(func() { xgb.Logger = log.New(xgbLogWriter{}, "", 0) })
 
-	conn, err := xgb.NewConnDisplay(opts.Display)
+	conn, err := xext.Dial(opts.Display)
 	if err != nil {
 		name := opts.Display
 		if name == "" {
@@ -72,7 +90,8 @@ func open(opts Options) (Capturer, error) {
 		}
 		return nil, fmt.Errorf("%w: X display %s: %w", ErrNoDisplay, name, err)
 	}
-	c := &x11Capturer{log: opts.Logger, conn: conn, randrMinor: -1, shmID: -1}
+	c := &x11Capturer{log: opts.Logger, conn: conn, randrMinor: -1, shmID: -1,
+		evDone: make(chan struct{}), damaged: make(chan struct{}, 1)}
 	if err := c.init(opts); err != nil {
 		conn.Close()
 		return nil, err
@@ -90,7 +109,7 @@ func (c *x11Capturer) init(opts Options) error {
 		return err
 	}
 
-	if err := randr.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "RANDR", randr.Init); err != nil {
 		c.log.Debug("capture: RandR unavailable; one monitor covers the screen", "err", err)
 	} else if v, err := randr.QueryVersion(c.conn, 1, 5).Reply(); err != nil {
 		c.log.Debug("capture: RandR version query failed", "err", err)
@@ -100,11 +119,14 @@ func (c *x11Capturer) init(opts Options) error {
 		randr.SelectInput(c.conn, c.root, randr.NotifyMaskScreenChange)
 	}
 
+	c.initFixes()
+	go c.events()
+
 	if opts.NoSHM {
 		c.log.Debug("capture: MIT-SHM disabled by option")
 		return nil
 	}
-	if err := shm.Init(c.conn); err != nil {
+	if err := xext.Init(c.conn, "MIT-SHM", shm.Init); err != nil {
 		c.log.Info("capture: MIT-SHM extension missing; using plain GetImage", "err", err)
 		return nil
 	}
@@ -195,25 +217,177 @@ func (c *x11Capturer) releaseSHM() {
 	c.shmBuf, c.shmID = nil, -1
 }
 
-// pollEvents drains pending X events; a RandR screen change refreshes bounds.
-func (c *x11Capturer) pollEvents() {
-	changed := false
+// initFixes sets up XFixes (cursor shapes) and DAMAGE on the root window;
+// either may be missing, and then Cursor or Damage says so.
+func (c *x11Capturer) initFixes() {
+	if err := xext.Init(c.conn, "XFIXES", xfixes.Init); err != nil {
+		c.log.Info("capture: XFixes extension missing; no cursor shapes, no damage events", "err", err)
+		return
+	}
+	if v, err := xfixes.QueryVersion(c.conn, 5, 0).Reply(); err != nil || v.MajorVersion < 2 {
+		c.log.Info("capture: XFixes 2 unavailable; no cursor shapes, no damage events", "err", err)
+		return
+	}
+	c.xfixes = true
+	xfixes.SelectCursorInput(c.conn, c.root, xfixes.CursorNotifyMaskDisplayCursor)
+	if err := xext.Init(c.conn, "DAMAGE", damage.Init); err != nil {
+		c.log.Info("capture: DAMAGE extension missing; the screen is polled", "err", err)
+		return
+	}
+	if _, err := damage.QueryVersion(c.conn, 1, 1).Reply(); err != nil {
+		c.log.Info("capture: DAMAGE version query failed; the screen is polled", "err", err)
+		return
+	}
+	d, err := damage.NewDamageId(c.conn)
+	if err == nil {
+		err = damage.CreateChecked(c.conn, d, xproto.Drawable(c.root), damage.ReportLevelNonEmpty).Check()
+	}
+	var reg xfixes.Region
+	if err == nil {
+		if reg, err = xfixes.NewRegionId(c.conn); err == nil {
+			err = xfixes.CreateRegionChecked(c.conn, reg, nil).Check()
+		}
+	}
+	if err != nil {
+		c.log.Info("capture: DAMAGE unusable; the screen is polled", "err", err)
+		return
+	}
+	c.dmg, c.dmgRegion = d, reg
+}
+
+// events reads the connection's events until it closes. Grabs never wait
+// on it: it only raises flags (and wakes Damage).
+func (c *x11Capturer) events() {
+	defer close(c.evDone)
 	for {
-		ev, xerr := c.conn.PollForEvent()
+		ev, xerr := c.conn.WaitForEvent()
 		if ev == nil && xerr == nil {
-			break
+			return // connection closed
 		}
 		if xerr != nil {
 			c.log.Debug("capture: X error", "err", xerr)
 			continue
 		}
-		if _, ok := ev.(randr.ScreenChangeNotifyEvent); ok {
-			changed = true
+		switch ev.(type) {
+		case randr.ScreenChangeNotifyEvent:
+			c.sizeChanged.Store(true)
+		case damage.NotifyEvent:
+			select {
+			case c.damaged <- struct{}{}:
+			default:
+			}
+		case xfixes.CursorNotifyEvent:
+			c.cursorMoved.Store(true)
 		}
 	}
-	if changed {
+}
+
+// pollEvents applies what the event reader saw: a RandR screen change
+// refreshes bounds.
+func (c *x11Capturer) pollEvents() {
+	if c.sizeChanged.Swap(false) {
 		c.refreshBounds()
 	}
+}
+
+// Damage implements Damager with the DAMAGE extension: one NonEmpty damage
+// object on the root; each call moves the accumulated damage into a region
+// and fetches its rectangles, so damage that arrives while the caller
+// encodes or waits for the link coalesces in the server.
+func (c *x11Capturer) Damage(ctx context.Context, timeout time.Duration) ([]image.Rectangle, error) {
+	c.mu.Lock()
+	ok, closed := c.dmg != 0, c.closed
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case !ok:
+		return nil, fmt.Errorf("capture: no DAMAGE extension: %w", errors.ErrUnsupported)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.evDone:
+			return nil, ErrClosed
+		case <-t.C:
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.closed {
+				return nil, ErrClosed
+			}
+			c.pollEvents()
+			// Clear what accumulated: the whole screen is grabbed now.
+			damage.Subtract(c.conn, c.dmg, xfixes.RegionNone, xfixes.RegionNone)
+			return []image.Rectangle{c.bounds}, nil
+		case <-c.damaged:
+		}
+		rs, err := c.takeDamage()
+		if err != nil || len(rs) > 0 {
+			return rs, err
+		}
+		// A stale notify: the damage was already taken.
+	}
+}
+
+func (c *x11Capturer) takeDamage() ([]image.Rectangle, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	c.pollEvents()
+	damage.Subtract(c.conn, c.dmg, xfixes.RegionNone, c.dmgRegion)
+	rep, err := xfixes.FetchRegion(c.conn, c.dmgRegion).Reply()
+	if err != nil {
+		return nil, fmt.Errorf("capture: fetch damage region: %w", err)
+	}
+	rs := make([]image.Rectangle, 0, len(rep.Rectangles))
+	for _, r := range rep.Rectangles {
+		ir := image.Rect(int(r.X), int(r.Y), int(r.X)+int(r.Width), int(r.Y)+int(r.Height)).Intersect(c.bounds)
+		if !ir.Empty() {
+			rs = append(rs, ir)
+		}
+	}
+	return rs, nil
+}
+
+// Cursor implements CursorReader: the position from QueryPointer (one
+// round trip), the image from XFixes only after a cursor notify said the
+// shape changed.
+func (c *x11Capturer) Cursor() (Cursor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return Cursor{}, ErrClosed
+	}
+	if !c.xfixes {
+		return Cursor{}, fmt.Errorf("capture: no XFixes extension: %w", errors.ErrUnsupported)
+	}
+	p, err := xproto.QueryPointer(c.conn, c.root).Reply()
+	if err != nil {
+		return Cursor{}, fmt.Errorf("capture: query pointer: %w", err)
+	}
+	cur := Cursor{X: int(p.RootX), Y: int(p.RootY), Serial: c.curSerial}
+	if c.cursorMoved.Swap(false) || !c.curKnown {
+		img, err := xfixes.GetCursorImage(c.conn).Reply()
+		if err != nil {
+			c.cursorMoved.Store(true) // try again next time
+			return Cursor{}, fmt.Errorf("capture: XFixes cursor image: %w", err)
+		}
+		cur.Serial = img.CursorSerial
+		w, h := int(img.Width), int(img.Height)
+		if (img.CursorSerial != c.curSerial || !c.curKnown) && w > 0 && h > 0 && len(img.CursorImage) >= w*h {
+			ci := &CursorImage{Serial: img.CursorSerial, HotX: int(img.Xhot), HotY: int(img.Yhot), Width: w, Height: h,
+				Pix: make([]byte, w*h*4)}
+			premulToStraight(ci.Pix, img.CursorImage[:w*h])
+			cur.Shape = ci
+		}
+		c.curSerial, c.curKnown = img.CursorSerial, true
+	}
+	return cur, nil
 }
 
 // refreshBounds reads the root window's size.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xext"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 )
 
@@ -206,7 +207,7 @@ func TestMonitors(t *testing.T) {
 
 	// Split the screen into two RandR 1.5 monitors from another client, as
 	// `xrandr --setmonitor` does.
-	xc, err := xgb.NewConnDisplay(s.Display)
+	xc, err := xext.Dial(s.Display)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestCRTCMonitors(t *testing.T) {
 // checks that Bounds follows (RandR notify) and the SHM segment grows.
 func TestScreenResize(t *testing.T) {
 	s := captest.StartX(t, 1024, 768)
-	xc, err := xgb.NewConnDisplay(s.Display)
+	xc, err := xext.Dial(s.Display)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xext"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport"
@@ -202,7 +202,7 @@ func TestClipboardCLI(t *testing.T) {
 		t.Fatalf("clipboard get printed %q", out.String())
 	}
 
-	conn, err := xgb.NewConnDisplay(x.Display)
+	conn, err := xext.Dial(x.Display)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter is how long the relay asks to wait (Retry-After), when
+	// it throttles failed logins.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -164,6 +168,9 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		var e wire.APIError
 		_ = json.Unmarshal(raw, &e)
 		ae := &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			ae.RetryAfter = time.Duration(secs) * time.Second
+		}
 		if resp.StatusCode == http.StatusUnauthorized && path != "/api/v1/login" {
 			return fmt.Errorf("%w: %v", ErrUnauthorized, ae)
 		}

@@ -66,6 +66,7 @@ type Session struct {
 	files  *Files
 	chat   *Chat
 	execs  *execs
+	cursor cursorState // the host's pointer (cursor.go)
 
 	powerMu    sync.Mutex // one power action at a time
 	powerID    atomic.Uint32
@@ -78,18 +79,26 @@ type Session struct {
 	origin   image.Point
 	keyframe bool   // a full screen has been decoded
 	frames   uint64 // decoded frames
-	remote   []*wire.Error
 	clip     string // the host's clipboard text, as last received
 	clipSeq  uint64 // ClipboardText messages received
 	local    uint8  // the host's LocalState flags
 	pongs    map[uint32]chan []*wire.Error
 	ended    error
 
+	// refusals per channel until that channel's next pong (s.mu)
+	remote map[*transport.Channel][]*wire.Error
+
+	watch watchers // viewers attached after Connect (view.go)
+
 	pingID  atomic.Uint32
 	done    chan struct{}
 	endOnce sync.Once
 	cancel  context.CancelFunc
 }
+
+// maxRemoteErrors bounds the refusals kept for a channel's next barrier (a
+// stream of refused input without one must not grow without end).
+const maxRemoteErrors = 64
 
 // ErrEnded is returned by calls on a session that has ended.
 var ErrEnded = errors.New("guest: session ended")
@@ -143,7 +152,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Session{ID: sr.SessionID, DeviceID: sr.DeviceID, Perms: sr.Permissions, c: c, o: o, sig: sig,
-		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{},
+		dec: codec.NewDecoder(codec.Limits{}), pongs: map[uint32]chan []*wire.Error{}, remote: map[*transport.Channel][]*wire.Error{},
 		done: make(chan struct{}), cancel: cancel}
 	s.cond = sync.NewCond(&s.mu)
 	ok := false
@@ -203,7 +212,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
 	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
-		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard}})
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard, wire.CapCursor, wire.CapPing, wire.CapScreenPredict}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.execs.loop(runCtx)
@@ -292,6 +301,10 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Unlock()
 		case *wire.ScreenFrame:
 			s.onFrame(ch, m)
+		case *wire.CursorShape:
+			s.cursor.shape(m)
+		case *wire.CursorPos:
+			s.cursor.move(m)
 		case *wire.ClipboardText:
 			s.mu.Lock()
 			s.clip = m.Text
@@ -300,6 +313,7 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			if s.o.OnClipboard != nil {
 				s.o.OnClipboard(m.Text)
 			}
+			s.notifyClipboard(m.Text)
 		case *wire.LocalState:
 			s.mu.Lock()
 			s.local = m.Flags
@@ -308,8 +322,8 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.mu.Lock()
 			if c := s.pongs[m.ID]; c != nil {
 				delete(s.pongs, m.ID)
-				c <- s.remote
-				s.remote = nil
+				c <- s.remote[ch]
+				delete(s.remote, ch)
 			}
 			s.mu.Unlock()
 		case *wire.Chat:
@@ -322,8 +336,13 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 				continue
 			}
 			s.mu.Lock()
-			s.remote = append(s.remote, m)
+			// Per channel: a barrier answers for the messages sent on its
+			// own channel, not for refusals of another one's.
+			if len(s.remote[ch]) < maxRemoteErrors {
+				s.remote[ch] = append(s.remote[ch], m)
+			}
 			s.mu.Unlock()
+			s.notifyRefused(m)
 		case *wire.Bye:
 			s.finish(fmt.Errorf("%w: the host ended it (%s)", ErrEnded, m.Reason))
 		case *wire.Ping:
@@ -357,6 +376,7 @@ func (s *Session) onFrame(ch *transport.Channel, f *wire.ScreenFrame) {
 	if s.o.OnFrame != nil {
 		s.o.OnFrame(ev)
 	}
+	s.notifyFrame(ev)
 }
 
 // Info describes the session as the host sees it: permissions, monitors.

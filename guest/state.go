@@ -41,6 +41,23 @@ func LoadState(dir string) (*State, error) {
 	return &s, nil
 }
 
+// LoadRemembered reads what the last login left behind, even without a
+// valid token: the relay and user to offer again. No file is no error.
+func LoadRemembered(dir string) (State, error) {
+	var s State
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("guest: %s is corrupt (log in again): %w", filepath.Join(dir, stateFile), err)
+	}
+	return s, nil
+}
+
 // SaveState writes the login state, readable by the owner only (the token is
 // a credential).
 func SaveState(dir string, s *State) error {

@@ -36,6 +36,18 @@ type Grant struct {
 	// before anything of it runs (spec 4.4.10); no answer within the
 	// host's timeout is a denial. Absent in grants that need none.
 	ConfirmLocal bool `json:"cl,omitempty"`
+	// The roles' "except when the computer is locked / no user is logged
+	// in" (spec 4.4.10, 4.4.11): only the host sees its state, so the
+	// relay says which exceptions hold for every role that asks and the
+	// host applies them. ConfirmEmail says the relay is asking by email
+	// too: a host that waives its own prompt waits for that answer
+	// instead. Hosts that don't know these fields ignore them and stay
+	// strict.
+	ConfirmExceptLocked   bool `json:"cxl,omitempty"`
+	ConfirmExceptNoUser   bool `json:"cxn,omitempty"`
+	ConfirmEmail          bool `json:"ce,omitempty"`
+	WhitelistExceptLocked bool `json:"wxl,omitempty"`
+	WhitelistExceptNoUser bool `json:"wxn,omitempty"`
 }
 
 // GrantApp is one whitelisted application: its executable's file name

@@ -39,6 +39,10 @@ type decision struct {
 	Whitelist []policy.App
 	// ConfirmLocal: the Host must ask its local user first.
 	ConfirmLocal bool
+	// The exceptions the Host applies with its own state (the relay
+	// evaluates as if locked, and as if nobody were logged in).
+	ConfirmExceptLocked, ConfirmExceptNoUser     bool
+	WhitelistExceptLocked, WhitelistExceptNoUser bool
 }
 
 // actionNeeds is the permission without which an action is pointless.
@@ -70,7 +74,7 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	}
 	dec := policy.Evaluate(model, policy.Request{
 		UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now,
-		StateUnknown: true, // Hosts don't report lock/logon state yet
+		StateUnknown: true, // the Host applies the exceptions itself (see below)
 	})
 	if !dec.Allowed {
 		return decision{Reason: denial(dec)}
@@ -83,8 +87,16 @@ func (s *Server) decide(ctx context.Context, u store.User, m store.Membership, d
 	// Host masks everything else and asks first (and refuses the session
 	// when it cannot). With email confirmation too, the relay emails while
 	// the Host asks, and whichever answer comes first decides.
+	// The Host alone knows whether it is locked or has no user: the
+	// decision in each state tells it which exceptions every role allows.
+	locked := policy.Evaluate(model, policy.Request{UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now, Locked: true})
+	noUser := policy.Evaluate(model, policy.Request{UserID: u.ID, DeviceID: d.ID, ClientType: policy.ClientInstalledGuest, At: now, NoUser: true})
 	return decision{Allow: true, Permissions: dec.Permissions, ConfirmEmail: dec.Confirm.EmailGroupIDs, Whitelist: dec.Whitelist,
-		ConfirmLocal: dec.Confirm.Local}
+		ConfirmLocal:          dec.Confirm.Local,
+		ConfirmExceptLocked:   dec.Confirm.Local && locked.Allowed && !locked.Confirm.Local,
+		ConfirmExceptNoUser:   dec.Confirm.Local && noUser.Allowed && !noUser.Confirm.Local,
+		WhitelistExceptLocked: dec.Whitelist != nil && locked.Allowed && locked.Whitelist == nil,
+		WhitelistExceptNoUser: dec.Whitelist != nil && noUser.Allowed && noUser.Whitelist == nil}
 }
 
 // denial summarizes why the evaluator refused: the request-level reason,
@@ -254,6 +266,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		User:   policy.GrantUser{ID: u.ID, Email: u.Email, Name: u.Name},
 		Action: action, Permissions: perms, IssuedAt: now.Unix(), ExpiresAt: expires.Unix(), ICEServers: hostICE,
 		Whitelist: policy.GrantWhitelist(dec.Whitelist), ConfirmLocal: dec.ConfirmLocal,
+		ConfirmExceptLocked: dec.ConfirmExceptLocked, ConfirmExceptNoUser: dec.ConfirmExceptNoUser,
+		ConfirmEmail:          dec.ConfirmLocal && len(dec.ConfirmEmail) > 0,
+		WhitelistExceptLocked: dec.WhitelistExceptLocked, WhitelistExceptNoUser: dec.WhitelistExceptNoUser,
 	}, s.key)
 	if err != nil {
 		s.endSessionRow(se.ID, "internal_error")

@@ -80,7 +80,11 @@
 //	offset  size  field
 //	0       1     magic 0x54 ('T')
 //	1       1     version 0x02
-//	2       1     flags: bit 0 (0x01) KEY: keyframe; other bits 0
+//	2       1     flags: bit 0 (0x01) KEY: keyframe
+//	                     bit 1 (0x02) PREDICT: RAW and RECT raw data are
+//	                     prediction residuals (below); only sent to
+//	                     decoders that announced it (older ones reject it)
+//	                     other bits: 0
 //	3       2     width in pixels (1..65535)
 //	5       2     height in pixels (1..65535)
 //	7       2     tile size T in pixels (16..256)
@@ -129,6 +133,18 @@
 //	              frame in which they do not change. Not allowed in a
 //	              keyframe; it does not move the cursor.
 //
+// PREDICT. With flag PREDICT, the raw data of each RAW tile and RECT op is,
+// instead of its R G B pixels, one residual triple per pixel (same order,
+// same size): each channel is predicted by MED (the median edge detector of
+// LOCO-I/JPEG-LS, pred = min(a,b) if c >= max(a,b), max(a,b) if c <=
+// min(a,b), else a+b-c) from its left (a), upper (b) and upper-left (c)
+// neighbours inside the same tile or rectangle; the first row predicts from
+// a, the first column from b, the first pixel from 0. With dG = G - pG the
+// bytes are dR = R - pR - dG, dG, dB = B - pB - dG, all modulo 256. The
+// filter never looks outside the rectangle, so a browser decodes each one
+// on its own. It shrinks photographic content (keyframes of a wallpaper by
+// ~13%); PALETTE data is never filtered.
+//
 // R is the sum of the RAW, PALETTE and RECT ops' raw sizes, consumed in op
 // order; a decoder rejects a payload whose R differs. Ops are applied in
 // order; later ops overwrite earlier ones where they overlap. A keyframe
@@ -140,9 +156,33 @@
 // stream (with its frame header) then starts with the next payload that
 // has raw data. Update.Rects covers the tiles touched by any op.
 //
-// The format suits a browser decoder: the op list is plain bytes, COPY and
-// FILL map onto canvas operations, JPEG onto the browser's image decoder,
-// and the raw data is one zstd stream.
+// # The browser's door
+//
+// A browser console decodes version 2 without WebAssembly:
+//
+//   - the header and op list are plain bytes (a DataView);
+//   - COPY: CanvasRenderingContext2D.getImageData of every source first,
+//     then putImageData (or drawImage from a snapshot canvas); FILL:
+//     fillRect; RAW, RECT, PALETTE: putImageData of an ImageData built from
+//     the raw data (with PREDICT, undo the filter above in a few lines of
+//     JS first);
+//   - JPEG: the browser's own image decoder (createImageBitmap on a Blob of
+//     type image/jpeg, then drawImage): the ops are baseline JPEGs (one
+//     SOF0 frame; Go's image/jpeg writes no JFIF APP0 segment, which
+//     browsers do not need);
+//   - the zstd stream: a streaming JS decoder that keeps its window across
+//     chunks, such as fzstd (github.com/101arrowz/fzstd, pure JS, a few KB
+//     minified; its Decompress class takes chunks with push()). The
+//     built-in DecompressionStream does not help: it knows gzip, deflate
+//     and deflate-raw only (zstd is not in the Compression Streams
+//     standard), so the stream must not be assumed to decode natively.
+//     Each payload holds whole zstd blocks and the frame is never ended,
+//     so feed each payload's zstd part and read exactly R bytes.
+//
+// TestStandardStreamAndJPEG checks both claims: the zstd parts of a
+// keyframe and its deltas, closed by an empty last block, are one standard
+// zstd frame that the reference zstd CLI decodes, and every JPEG op is
+// baseline and decodes with image/jpeg.
 //
 // After any error the decoder's stream state is lost: it answers
 // ErrNeedKeyframe to every delta until the next keyframe, and so does a

@@ -28,6 +28,11 @@ type EncoderOptions struct {
 	// Version is the payload version to write: 0 or 2 for version 2 (copy,
 	// fill, palette ops), 1 for the tile-only version 1.
 	Version int
+	// Predict (version 2 only) sets FlagPredict: RAW tiles and RECT ops
+	// carry MED prediction residuals instead of pixels, which zstd packs
+	// tighter on photographic content. Only for decoders that announced it
+	// (older ones reject the flag).
+	Predict bool
 }
 
 // Encoder turns successive frames into payloads (see the package
@@ -51,6 +56,7 @@ type Encoder struct {
 	closed  bool
 
 	version int
+	predict bool // FlagPredict
 	// version 2 state
 	ops          []byte
 	copied, rest []int
@@ -85,7 +91,7 @@ func NewEncoder(opts EncoderOptions) *Encoder {
 	if opts.Version == Version {
 		v = Version
 	}
-	e := &Encoder{ts: ts, level: level, version: v}
+	e := &Encoder{ts: ts, level: level, version: v, predict: opts.Predict && v == Version2}
 	e.SetJPEGQuality(opts.JPEGQuality)
 	return e
 }

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -47,6 +48,9 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			}
 			var subCopies []image.Rectangle
 			rest, subCopies, rects = e.refine(f, rest, s)
+			// Fewer, larger ops: split blocks leave strips 16 pixels long.
+			subCopies = mergeRects(subCopies, 0)
+			rects = mergeRects(rects, e.ts)
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
 			}
@@ -191,6 +195,9 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 	if key {
 		out[2] |= FlagKey
 	}
+	if e.predict {
+		out[2] |= FlagPredict
+	}
 	out = binary.BigEndian.AppendUint16(out, uint16(f.Width))
 	out = binary.BigEndian.AppendUint16(out, uint16(f.Height))
 	out = binary.BigEndian.AppendUint16(out, uint16(e.ts))
@@ -315,9 +322,13 @@ func (e *Encoder) writeRaw(f *capture.Frame, r image.Rectangle) (int, error) {
 		e.scratch = make([]byte, max(need, e.ts*e.ts*3))
 	}
 	buf := e.scratch[:need]
-	o := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		o += bgrxToRGB(buf[o:], f.Pix[y*f.Stride+r.Min.X*4:y*f.Stride+r.Max.X*4])
+	if e.predict {
+		predictBGRX(buf, f.Pix[r.Min.Y*f.Stride+r.Min.X*4:], f.Stride, r.Dx(), r.Dy())
+	} else {
+		o := 0
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			o += bgrxToRGB(buf[o:], f.Pix[y*f.Stride+r.Min.X*4:y*f.Stride+r.Max.X*4])
+		}
 	}
 	_, err := e.zw.Write(buf)
 	return need, err
@@ -508,6 +519,7 @@ const (
 	subSame  = iota // unchanged since the previous frame
 	subMoved        // the previous frame's content at offset s
 	subNew          // neither: sent raw
+	subSplit        // split by splitBlock into its own copies and rects
 )
 
 // refine splits tiles that the motion s does not cover whole into
@@ -526,6 +538,7 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 		}
 		state = state[:0]
 		useful := false
+		var splitCopies, splitRects []image.Rectangle
 		for y := r.Min.Y; y < r.Max.Y; y += subBlock {
 			for x := r.Min.X; x < r.Max.X; x += subBlock {
 				b := image.Rect(x, y, min(x+subBlock, r.Max.X), min(y+subBlock, r.Max.Y))
@@ -535,6 +548,13 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 					st = subSame
 				case e.blockMoved(f, b, s):
 					st = subMoved
+				default:
+					// A block across a window's edge: part of it moved
+					// or stayed; only the rest goes raw.
+					if c, r, ok := e.splitBlock(f, b, s); ok {
+						st = subSplit
+						splitCopies, splitRects = append(splitCopies, c...), append(splitRects, r...)
+					}
 				}
 				useful = useful || st != subNew
 				state = append(state, st)
@@ -544,6 +564,7 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 			keep = append(keep, t)
 			continue
 		}
+		copies, rects = append(copies, splitCopies...), append(rects, splitRects...)
 		bw := (r.Dx() + subBlock - 1) / subBlock
 		for i := 0; i < len(state); {
 			j := i + 1
@@ -562,6 +583,67 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 		}
 	}
 	return keep, copies, rects
+}
+
+// splitBlock splits block b by columns, then the changed column runs by
+// rows, into the parts that are unchanged, moved by s (copies) and new
+// (rects): window edges are straight, so a block they cross splits into a
+// few strips. It reports false when nothing in b is unchanged or moved.
+func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point) (copies, rects []image.Rectangle, ok bool) {
+	src := b.Add(s)
+	canMove := src.Min.X >= 0 && src.Min.Y >= 0 && src.Max.X <= e.g.w && src.Max.Y <= e.g.h && !e.touchesLossy(src)
+	rowBytes := e.g.w * 4
+	px := func(x, y int) uint32 { return binary.LittleEndian.Uint32(f.Pix[y*f.Stride+x*4:]) & 0xffffff }
+	old := func(x, y int) uint32 { return binary.LittleEndian.Uint32(e.prev[y*rowBytes+x*4:]) & 0xffffff }
+	// state of the pixels in r: subSame, subMoved or subNew.
+	state := func(r image.Rectangle) int {
+		same, moved := true, canMove
+		for y := r.Min.Y; y < r.Max.Y && (same || moved); y++ {
+			for x := r.Min.X; x < r.Max.X && (same || moved); x++ {
+				p := px(x, y)
+				same = same && p == old(x, y)
+				moved = moved && p == old(x+s.X, y+s.Y)
+			}
+		}
+		switch {
+		case same:
+			return subSame
+		case moved:
+			return subMoved
+		}
+		return subNew
+	}
+	emit := func(r image.Rectangle, st int) {
+		switch st {
+		case subMoved:
+			copies = append(copies, r)
+		case subNew:
+			rects = append(rects, r)
+		}
+		ok = ok || st != subNew
+	}
+	// runs groups the lines of [lo, hi) by state, calling fn per run.
+	runs := func(lo, hi int, line func(int) image.Rectangle, fn func(a, b, st int)) {
+		for a := lo; a < hi; {
+			st := state(line(a))
+			c := a + 1
+			for c < hi && state(line(c)) == st {
+				c++
+			}
+			fn(a, c, st)
+			a = c
+		}
+	}
+	runs(b.Min.X, b.Max.X, func(x int) image.Rectangle { return image.Rect(x, b.Min.Y, x+1, b.Max.Y) }, func(x0, x1, st int) {
+		if st != subNew {
+			emit(image.Rect(x0, b.Min.Y, x1, b.Max.Y), st)
+			return
+		}
+		runs(b.Min.Y, b.Max.Y, func(y int) image.Rectangle { return image.Rect(x0, y, x1, y+1) }, func(y0, y1, st int) {
+			emit(image.Rect(x0, y0, x1, y1), st)
+		})
+	})
+	return copies, rects, ok
 }
 
 // blockMoved reports whether rectangle b of f equals the previous frame at
@@ -724,4 +806,41 @@ func (e *Encoder) grow(tiles []int) {
 			e.near[t+g.tilesX] = true
 		}
 	}
+}
+
+// mergeRects joins disjoint rectangles that share a column span and touch
+// vertically, then those that share a row span and touch horizontally,
+// keeping each side at most maxSide (0: unbounded). The result is in column
+// order, which keeps a vertical strip's raw data together.
+func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
+	if len(rs) < 2 {
+		return rs
+	}
+	fits := func(n int) bool { return maxSide == 0 || n <= maxSide }
+	slices.SortFunc(rs, func(a, b image.Rectangle) int {
+		return cmp.Or(a.Min.X-b.Min.X, a.Max.X-b.Max.X, a.Min.Y-b.Min.Y)
+	})
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		c := &out[len(out)-1]
+		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fits(r.Max.Y-c.Min.Y) {
+			c.Max.Y = r.Max.Y
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b image.Rectangle) int {
+		return cmp.Or(a.Min.Y-b.Min.Y, a.Max.Y-b.Max.Y, a.Min.X-b.Min.X)
+	})
+	rs = out[:1]
+	for _, r := range out[1:] {
+		c := &rs[len(rs)-1]
+		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fits(r.Max.X-c.Min.X) {
+			c.Max.X = r.Max.X
+			continue
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b image.Rectangle) int { return cmp.Or(a.Min.X-b.Min.X, a.Min.Y-b.Min.Y) })
+	return rs
 }

@@ -15,6 +15,8 @@ const (
 
 	FlagKey    = 0x01
 	FlagBitmap = 0x02
+	// FlagPredict (version 2): RAW and RECT raw data are MED residuals.
+	FlagPredict = 0x02
 
 	MinTileSize     = 16
 	MaxTileSize     = 256

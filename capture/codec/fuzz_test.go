@@ -181,7 +181,7 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(uint16(1), uint16(1), uint8(0), []byte{})
 	f.Fuzz(func(t *testing.T, w, h uint16, ts uint8, edits []byte) {
 		W, H := 1+int(w)%400, 1+int(h)%300
-		enc := codec.NewEncoder(codec.EncoderOptions{TileSize: int(ts)})
+		enc := codec.NewEncoder(codec.EncoderOptions{TileSize: int(ts), Predict: ts&1 == 1})
 		defer enc.Close()
 		dec := codec.NewDecoder(codec.Limits{})
 		defer dec.Close()

@@ -47,22 +47,23 @@ type opV2 struct {
 
 // headerV2 is a parsed version-2 payload.
 type headerV2 struct {
-	key    bool
-	g      grid
-	ops    []opV2
-	rawLen int
-	z      []byte
+	key     bool
+	predict bool
+	g       grid
+	ops     []opV2
+	rawLen  int
+	z       []byte
 }
 
 // parseV2 validates a version-2 payload but its zstd part. ops is scratch.
 func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 	var h headerV2
 	h.ops = ops[:0]
-	flags, g, err := parseScreen(p, lim, FlagKey)
+	flags, g, err := parseScreen(p, lim, FlagKey|FlagPredict)
 	if err != nil {
 		return h, err
 	}
-	h.key, h.g = flags&FlagKey != 0, g
+	h.key, h.g, h.predict = flags&FlagKey != 0, g, flags&FlagPredict != 0
 	w, ht, ts, n := g.w, g.h, g.ts, g.n()
 	r := reader{b: p[headerLen:]}
 	count := r.uvarint()
@@ -336,11 +337,7 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 			if _, err := io.ReadFull(d.zd, buf); err != nil {
 				return Update{}, fmt.Errorf("%w: zstd stream: %w", ErrCorrupt, err)
 			}
-			rb := r.Dx() * 3
-			for y := r.Min.Y; y < r.Max.Y; y++ {
-				p := d.img.PixOffset(r.Min.X, y)
-				rgbToRGBA(d.img.Pix[p:p+r.Dx()*4], buf[(y-r.Min.Y)*rb:][:rb])
-			}
+			d.putRaw(r, buf, h.predict)
 			markRect(r)
 		case OpFill:
 			for t := op.tile; t < op.tile+op.count; t++ {
@@ -363,11 +360,7 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 				if _, err := io.ReadFull(d.zd, buf); err != nil {
 					return Update{}, fmt.Errorf("%w: zstd stream: %w", ErrCorrupt, err)
 				}
-				rb := r.Dx() * 3
-				for y := r.Min.Y; y < r.Max.Y; y++ {
-					p := d.img.PixOffset(r.Min.X, y)
-					rgbToRGBA(d.img.Pix[p:p+r.Dx()*4], buf[(y-r.Min.Y)*rb:][:rb])
-				}
+				d.putRaw(r, buf, h.predict)
 			}
 		case OpPalette:
 			t := op.tile
@@ -413,4 +406,19 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 	d.tiles = tiles
 	u.Rects = g.rects(tiles)
 	return u, nil
+}
+
+// putRaw writes the raw data of a RAW tile or RECT op at r: RGB pixels,
+// or with FlagPredict MED residuals (see unpredictRGBA).
+func (d *Decoder) putRaw(r image.Rectangle, buf []byte, predict bool) {
+	p := d.img.PixOffset(r.Min.X, r.Min.Y)
+	if predict {
+		unpredictRGBA(d.img.Pix[p:], d.img.Stride, r.Dx(), r.Dy(), buf)
+		return
+	}
+	rb := r.Dx() * 3
+	for y := 0; y < r.Dy(); y++ {
+		q := p + y*d.img.Stride
+		rgbToRGBA(d.img.Pix[q:q+r.Dx()*4], buf[y*rb:][:rb])
+	}
 }

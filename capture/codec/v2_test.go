@@ -226,9 +226,10 @@ func TestRoundTripRandomV1V2(t *testing.T) {
 	for seed := range uint64(6) {
 		rnd := rand.New(rand.NewPCG(seed, 5))
 		w, h := 1+rnd.IntN(200), 1+rnd.IntN(150)
-		for _, v := range []int{codec.Version, codec.Version2} {
+		for _, o := range []codec.EncoderOptions{{TileSize: 16, Version: codec.Version}, {TileSize: 16},
+			{TileSize: 16, Predict: true}} {
 			rnd := rand.New(rand.NewPCG(seed, 6))
-			enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 16, Version: v})
+			enc := codec.NewEncoder(o)
 			dec := codec.NewDecoder(codec.Limits{})
 			s := newScreen(w, h, 0)
 			s.fill(rnd, image.Rect(0, 0, w, h), false)
@@ -304,12 +305,15 @@ func hostileV2() [][]byte {
 }
 
 // seedStreamV2 is a valid version-2 stream with scrolls, fills and palettes.
-func seedStreamV2() [][]byte {
+func seedStreamV2() [][]byte { return seedStreamOpts(false) }
+
+// seedStreamOpts is seedStreamV2, with predict the FlagPredict variant.
+func seedStreamOpts(predict bool) [][]byte {
 	rnd := rand.New(rand.NewPCG(13, 14))
 	s := newScreen(96, 80, 0)
 	textScreen(rnd, s, image.Rect(0, 0, 96, 80))
 	s.fill(rnd, image.Rect(0, 0, 32, 16), false)
-	enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 16})
+	enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 16, Predict: predict})
 	defer enc.Close()
 	var out [][]byte
 	for i := range 4 {
@@ -327,7 +331,7 @@ func seedStreamV2() [][]byte {
 
 func FuzzDecodeV2(f *testing.F) {
 	stream := seedStreamV2()
-	for _, p := range append(append(stream, hostileV2()...), hostileJPEG()...) {
+	for _, p := range append(append(append(stream, hostileV2()...), hostileJPEG()...), seedStreamOpts(true)...) {
 		f.Add(p)
 		f.Add(p[:len(p)/2])
 		f.Add(p[:len(p)-1])

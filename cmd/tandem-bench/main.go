@@ -27,7 +27,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCodecCmd())
+	root.AddCommand(newCodecCmd(), newUncoveredCmd())
 	return root
 }
 
@@ -52,6 +52,27 @@ bytes, mean_B and p95_B the sizes of frames 2..N (an unchanged frame counts as
 	cmd.Flags().IntVar(&opts.Codec.Version, "format", 0, "payload version: 1 (tiles only) or 2 (default: copy, fill, palette ops)")
 	cmd.Flags().StringVar(&opts.Name, "name", "", "encoder column (default tandem_tiles_v<format>)")
 	cmd.Flags().IntVar(&opts.Codec.JPEGQuality, "jpeg", codec.DefaultJPEGQuality, "JPEG quality for photographic, changing tiles (0: lossless only)")
+	cmd.Flags().BoolVar(&opts.Codec.Predict, "predict", false, "MED prediction before zstd for raw tiles (FlagPredict)")
 	cmd.Flags().IntVar(&opts.Codec.TileSize, "tile", 0, "tile size in pixels (0: codec default)")
+	return cmd
+}
+
+func newUncoveredCmd() *cobra.Command {
+	var frames int
+	cmd := &cobra.Command{
+		Use:   "uncovered DIR WALLPAPER.png",
+		Short: "Lossless lower bound of a window drag: the wallpaper it uncovers, coded by strong lossless coders",
+		Long: `uncovered reads a drag workload (DIR/f_%03d.png) and the bare wallpaper it was
+recorded over, finds the window in each frame (the pixels that differ from the
+wallpaper), and measures the strips the window leaves: wallpaper the viewer has
+never seen, which a lossless codec must send. Sizes are means per frame over
+frames 2..N: raw RGB, zstd -19, MED residuals + zstd -19, and with xz and
+ffmpeg (libwebp) installed xz -9e, MED + xz -9e and WebP lossless.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return codecbench.RunUncovered(cmd.OutOrStdout(), args[0], args[1], frames)
+		},
+	}
+	cmd.Flags().IntVar(&frames, "frames", 0, "use at most this many frames (0: all)")
 	return cmd
 }

@@ -92,7 +92,7 @@ func root() *cobra.Command {
 	enroll.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(enroll, &relayURL, &key)
 
-	var serviceMode, filesRoot string
+	var serviceMode, filesRoot, commandsAs string
 	var maxFileSize int64
 	runAgent := func(ctx context.Context) error {
 		log, err := cli.Logger(logLevel)
@@ -113,29 +113,72 @@ func root() *cobra.Command {
 		if maxFileSize > 0 {
 			c.MaxFileSize = maxFileSize
 		}
-		openCapture := func() (capture.Capturer, error) {
-			return capture.Open(capture.Options{Display: display, Logger: log})
+		// macOS privacy grants (TCC): say plainly what is missing and how to
+		// grant it; sessions would otherwise show only wallpaper.
+		if p := input.CheckPermissions().Problem(); p != "" {
+			log.Warn(p)
+			fmt.Fprintln(os.Stderr, "tandem-host:", p)
 		}
-		local := agent.LocalOptions{Display: display, Logger: log}
+		// The desktop served: --display (or $DISPLAY) as given; a Linux
+		// service (no display of its own) or --display auto finds the
+		// logged-in user's session at each session start. Elsewhere the
+		// discoverer is the process's own desktop.
+		var disc agent.Discoverer = agent.StaticDesktop{Display: display}
+		if display == "auto" || (display == "" && os.Getenv("DISPLAY") == "") {
+			disc = agent.NewDiscoverer(log)
+		}
+		desk := agent.NewDesktopTracker(disc, log)
+		disp := func() string { return desk.Display() }
+		// Found at each session start (agent.Options.Desktop) before these
+		// run; none: a clear "nobody is logged in" to the technician.
+		openCapture := func() (capture.Capturer, error) {
+			if desk.Current() == nil {
+				return nil, agent.ErrNoDesktop
+			}
+			return capture.Open(capture.Options{Display: disp(), Logger: log})
+		}
+		openInput := func() (input.Injector, error) {
+			if desk.Current() == nil {
+				return nil, agent.ErrNoDesktop
+			}
+			return input.Open(input.Options{Display: disp(), Logger: log})
+		}
+		if bc, bi, ok, err := serviceDesktop(ctx, log, serviceMode, logLevel); err != nil {
+			return err
+		} else if ok {
+			openCapture, openInput = bc, bi
+		}
+		local := func() agent.LocalOptions { return agent.LocalOptions{Display: disp(), Logger: log} }
+		exe := agent.ExecOptions{}
+		switch commandsAs {
+		case "service":
+		case "user":
+			exe.AsUser = desk.Current
+		default:
+			return fmt.Errorf("--commands-as %q: use service (the Host's account) or user (the logged-in desktop user)", commandsAs)
+		}
 		h, err := agent.New(agent.Options{
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
 			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
 			Capture: openCapture,
-			Input:   func() (input.Injector, error) { return input.Open(input.Options{Display: display, Logger: log}) },
+			Input:   openInput,
 			Windows: func() (agent.Windows, error) {
-				return agent.OpenWindows(agent.WindowsOptions{Display: display, Logger: log})
+				return agent.OpenWindows(agent.WindowsOptions{Display: disp(), Logger: log})
 			},
-			Inventory: agent.DefaultInventory(version.Version, openCapture),
+			Inventory: agent.DesktopInventory(version.Version, desk, openCapture),
 			Files:     agent.FilesOptions{Root: c.FilesRoot, MaxFileSize: c.MaxFileSize},
-			ChatUI:    agent.DesktopChatUI(log, display),
+			Exec:      exe,
+			ChatUI:    agent.DesktopChatUIOn(log, desk.Current),
 			Power:     agent.SystemPower(),
-			Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local) },
-			InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local) },
+			Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local()) },
+			InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local()) },
 			ScreenBlank: func() (agent.ScreenBlanker, error) {
-				return agent.OpenScreenBlanker(local)
+				return agent.OpenScreenBlanker(local())
 			},
-			ReEnroll: reEnroll(configDir, c),
-			Confirm:  agent.DesktopConfirmUI(log, display),
+			ReEnroll:  reEnroll(configDir, c),
+			Confirm:   agent.DesktopConfirmUIOn(log, desk.Current),
+			Desktop:   desk,
+			Indicator: agent.DesktopIndicator(log, desk.Current),
 		})
 		if err != nil {
 			return err
@@ -167,7 +210,8 @@ func root() *cobra.Command {
 			defer stop()
 			return runAgent(ctx)
 		}}
-	run.Flags().StringVar(&display, "display", "", "X display to serve (default $DISPLAY)")
+	run.Flags().StringVar(&display, "display", "", "X display to serve (default $DISPLAY; without one, or \"auto\": the logged-in user's session, found at each session start)")
+	run.Flags().StringVar(&commandsAs, "commands-as", "service", "run remote commands as \"service\" (the Host's own account: root for the service) or \"user\" (the logged-in desktop user; Linux)")
 	run.Flags().StringVar(&serviceMode, "service", "", "run under the service manager as this service (set by install)")
 	_ = run.Flags().MarkHidden("service")
 	run.Flags().StringVar(&filesRoot, "files-root", os.Getenv("TANDEM_FILES_ROOT"),
@@ -177,7 +221,7 @@ func root() *cobra.Command {
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-host", version.Version) }}
-	rc.AddCommand(enroll, run, ver)
+	rc.AddCommand(enroll, run, ver, helperCommand(&logLevel))
 	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
 }

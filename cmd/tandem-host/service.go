@@ -29,7 +29,7 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 		return &installer.Service{Name: *serviceName, ConfigDir: *configDir, Logger: log}, nil
 	}
 
-	var relayURL, key, display string
+	var relayURL, key, display, commandsAs string
 	var ice cli.ICEFlags
 	var fromInstallerName func() error
 	install := &cobra.Command{Use: "install", Short: "Enroll this computer, install the Host service and start it (as root/Administrator)",
@@ -54,6 +54,9 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 			if display != "" {
 				sv.RunArgs = append(sv.RunArgs, "--display", display)
 			}
+			if commandsAs != "" && commandsAs != "service" {
+				sv.RunArgs = append(sv.RunArgs, "--commands-as", commandsAs)
+			}
 			if ice.RelayOnly {
 				sv.RunArgs = append(sv.RunArgs, "--relay-only")
 			}
@@ -77,7 +80,8 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 	install.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	install.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(install, &relayURL, &key)
-	install.Flags().StringVar(&display, "display", "", "X display the service serves (default: the service's $DISPLAY)")
+	install.Flags().StringVar(&display, "display", "", "X display the service serves (default: the logged-in user's session, found at each session start)")
+	install.Flags().StringVar(&commandsAs, "commands-as", "service", "the service runs remote commands as \"service\" (root/LocalSystem) or \"user\" (the logged-in desktop user; Linux)")
 	ice.Add(install.Flags())
 
 	var keepIdentity bool

@@ -117,6 +117,9 @@ func Measure(workload string, frames []*capture.Frame, opts Options) (Result, er
 		default:
 			name = "tandem_v2_lossless"
 		}
+		if opts.Codec.Predict {
+			name += "_pred"
+		}
 	}
 	res := Result{Workload: workload, Encoder: name, Frames: len(frames)}
 	var payloads [][]byte

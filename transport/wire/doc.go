@@ -43,9 +43,18 @@
 //	   still answer ErrCodeUnsupported where its platform cannot). Hosts
 //	   refuse them with ErrCodeDenied without the clipboard, lock_input or
 //	   blank_screen permission.
+//	   Additive: the pointer beside the screen, codes 0x13–0x14 on
+//	   "control" (see cursor.go): CursorShape (ID, hot spot, RGBA
+//	   pixels up to MaxCursorSide square) and CursorPos (position and
+//	   shape ID), sent only to guests that announce CapCursor.
+//	   Additive: CapScreenPredict; hosts set the PREDICT flag of
+//	   CodecTilesV2 payloads only for guests that announce it.
+//	   Additive: CapPing; hosts send Pings on "control" (about once a
+//	   second, for the RTT) only to guests that announce it.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
-// screen, 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
+// screen (0x13 CursorShape and 0x14 CursorPos, host → guest, on control;
+// 0x15–0x1f free), 0x20–0x2f input, 0x40–0x4f file transfer, 0x50–0x5f session
 // features (chat, execute command, power; 0x58–0x5f free), 0x60–0x6f local
 // desktop (clipboard, input lock, screen blanking; 0x65–0x6f free).
 //
@@ -85,10 +94,17 @@ const (
 const (
 	CapScreenTiles   = "screen.tiles.zstd.v1" // capture/codec lossless tiles
 	CapScreenTilesV2 = "screen.tiles.zstd.v2" // capture/codec version 2 ops
+	// CapScreenPredict: the guest's decoder takes version-2 payloads with
+	// the PREDICT flag (MED residuals for raw tiles, see capture/codec).
+	CapScreenPredict = "screen.tiles.predict.v1"
 	CapInput         = "input.v1"
 	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
 	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
 	CapChat          = "chat.v1"  // Chat on ChannelControl
 	CapExec          = "exec.v1"  // command execution on ChannelExec
 	CapPower         = "power.v1" // PowerAction and PowerDone on ChannelControl
+	// CapPing: a guest that announces it answers the host's Pings on
+	// ChannelControl at once; the host then pings it now and then to
+	// measure the round trip for its screen pacing.
+	CapPing = "ping.v1"
 )

@@ -376,3 +376,43 @@ func FuzzLocalMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCursorMessages builds cursor messages from arbitrary fields: whatever
+// Marshal writes, Unmarshal reads back unchanged when the shape is
+// consistent, and refuses as malformed otherwise; a decoded shape never holds
+// more than MaxCursorSide² pixels, whatever the message claims.
+func FuzzCursorMessages(f *testing.F) {
+	f.Add(uint32(1), uint16(0), uint16(0), uint16(1), uint16(1), []byte{1, 2, 3, 4}, int32(5), int32(-6))
+	f.Add(uint32(2), uint16(3), uint16(1), uint16(2), uint16(2), make([]byte, 16), int32(0), int32(0))
+	f.Add(uint32(3), uint16(0), uint16(0), uint16(0xffff), uint16(0xffff), []byte{}, int32(-1), int32(1))
+	f.Fuzz(func(t *testing.T, id uint32, hx, hy, w, h uint16, pix []byte, x, y int32) {
+		shape := &CursorShape{ID: id, HotX: hx, HotY: hy, Width: w, Height: h, Pix: pix}
+		enc := Marshal(shape)
+		got, err := Unmarshal(enc)
+		// Bytes after the pixels are trailing bytes, ignored like any
+		// newer field: the shape read is the valid prefix.
+		if need := int(w) * int(h) * 4; len(pix) > need {
+			shape.Pix = pix[:need]
+		}
+		if verr := shape.Validate(); verr != nil {
+			if err == nil {
+				t.Fatalf("inconsistent shape %+v accepted (%v)", shape, verr)
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error is not ErrMalformed: %v", err)
+			}
+		} else {
+			if err != nil {
+				t.Fatalf("valid shape refused: %v", err)
+			}
+			gs := got.(*CursorShape)
+			if len(gs.Pix) > MaxCursorSide*MaxCursorSide*4 || !reflect.DeepEqual(gs, shape) {
+				t.Fatalf("round trip changed the shape: %+v", gs)
+			}
+		}
+		pos := &CursorPos{X: x, Y: y, ID: id}
+		if got, err := Unmarshal(Marshal(pos)); err != nil || !reflect.DeepEqual(got, pos) {
+			t.Fatalf("cursor pos round trip: %+v, %v", got, err)
+		}
+	})
+}

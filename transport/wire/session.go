@@ -257,6 +257,10 @@ func newMessage(t MsgType) Message {
 		return &ScreenBlank{}
 	case TypeLocalState:
 		return &LocalState{}
+	case TypeCursorShape:
+		return &CursorShape{}
+	case TypeCursorPos:
+		return &CursorPos{}
 	}
 	return nil
 }

@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+)
+
+// A service runs as root (LocalSystem) with no display of its own: each
+// session start finds the machine's active graphical session and runs
+// capture, input, clipboard, window enumeration and the local prompts
+// there, so a user logging out and another logging in is followed.
+
+// Desktop is the active graphical session.
+type Desktop struct {
+	Display    string // X11 display, ":0"
+	XAuthority string // the cookie file X clients of this session use; "" = none needed
+	User       string // login name of the session's owner; "" if unknown
+	UID, GID   int    // -1 when unknown
+	Home       string
+	Locked     bool   // at the lock screen (logind LockedHint, or the X screen saver)
+	NoUser     bool   // the login screen: served, but nobody is logged in
+	Session    string // logind session id; "" when found without logind
+	Source     string // how it was found: "logind", "x11-scan", "static"
+}
+
+// ErrNoDesktop means nobody is logged in at the console (no graphical
+// session): the "except when no user is logged in" state.
+var ErrNoDesktop = errors.New("agent: no graphical session (nobody is logged in at the console)")
+
+// Discoverer finds the active graphical session. It returns ErrNoDesktop
+// when there is none, and another error when it cannot tell (then no
+// "except when" exception applies).
+type Discoverer interface {
+	Discover(ctx context.Context) (*Desktop, error)
+}
+
+// NewDiscoverer returns the platform's discovery: on Linux logind over
+// the system D-Bus, else a scan of the X servers and session processes.
+func NewDiscoverer(log *slog.Logger) Discoverer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return newPlatformDiscoverer(log)
+}
+
+// StaticDesktop is the desktop the foreground `run` serves: the given
+// display (or $DISPLAY) with $XAUTHORITY, owned by the current user (on
+// Windows and macOS simply the process's own desktop). Its lock state is
+// not known (never "locked").
+type StaticDesktop struct{ Display string }
+
+func (s StaticDesktop) Discover(context.Context) (*Desktop, error) {
+	d := &Desktop{Display: s.Display, XAuthority: os.Getenv("XAUTHORITY"), User: os.Getenv("USER"),
+		UID: os.Getuid(), GID: os.Getgid(), Source: "static"}
+	if d.Display == "" {
+		d.Display = os.Getenv("DISPLAY")
+	}
+	d.Home, _ = os.UserHomeDir()
+	if d.Display == "" && needDisplay {
+		return nil, ErrNoDesktop
+	}
+	return d, nil
+}
+
+// Env returns base with this desktop's DISPLAY and XAUTHORITY, and, when
+// asUser, its user's HOME, USER and LOGNAME.
+func (d *Desktop) Env(base []string, asUser bool) []string {
+	set := map[string]string{"DISPLAY": d.Display}
+	if d.XAuthority != "" {
+		set["XAUTHORITY"] = d.XAuthority
+	}
+	if asUser && d.User != "" {
+		set["USER"], set["LOGNAME"] = d.User, d.User
+		if d.Home != "" {
+			set["HOME"] = d.Home
+		}
+	}
+	out := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; ok {
+			continue
+		}
+		if k == "XAUTHORITY" && d.XAuthority == "" {
+			continue // another session's cookie
+		}
+		out = append(out, kv)
+	}
+	for _, k := range []string{"DISPLAY", "XAUTHORITY", "USER", "LOGNAME", "HOME"} {
+		if v, ok := set[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// DesktopTracker follows the active desktop for one process: each
+// Discover (the Host calls it at each session start) finds it again and
+// remembers it for the openers and prompts, which read Current.
+//
+// X libraries read the cookie file's name from $XAUTHORITY only (xgb and
+// libX11 alike), so the tracker sets it in the process environment when
+// the desktop changes; the service serves one desktop at a time.
+type DesktopTracker struct {
+	d   Discoverer
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cur *Desktop
+}
+
+// NewDesktopTracker wraps d.
+func NewDesktopTracker(d Discoverer, log *slog.Logger) *DesktopTracker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &DesktopTracker{d: d, log: log}
+}
+
+// Discover finds the desktop now and makes it current.
+func (t *DesktopTracker) Discover(ctx context.Context) (*Desktop, error) {
+	d, err := t.d.Discover(ctx)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		if t.cur != nil {
+			t.log.Info("graphical session gone", "display", t.cur.Display, "user", t.cur.User, "err", err)
+		}
+		t.cur = nil
+		return nil, err
+	}
+	if t.cur == nil || t.cur.Display != d.Display || t.cur.XAuthority != d.XAuthority || t.cur.User != d.User {
+		t.log.Info("serving graphical session", "display", d.Display, "user", d.User, "xauthority", d.XAuthority, "source", d.Source)
+		if d.XAuthority != "" {
+			_ = os.Setenv("XAUTHORITY", d.XAuthority)
+		} else {
+			_ = os.Unsetenv("XAUTHORITY")
+		}
+	}
+	c := *d
+	t.cur = &c
+	return d, nil
+}
+
+// Current is the desktop found last; nil before any or when there is none.
+func (t *DesktopTracker) Current() *Desktop {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cur == nil {
+		return nil
+	}
+	c := *t.cur
+	return &c
+}
+
+// Display is Current's display, "" when there is none.
+func (t *DesktopTracker) Display() string {
+	if d := t.Current(); d != nil {
+		return d.Display
+	}
+	return ""
+}
+
+// staticDesktop is a fixed display for the process's own user ("" =
+// $DISPLAY as inherited).
+func staticDesktop(display string) func() *Desktop {
+	return func() *Desktop { return &Desktop{Display: display, UID: -1, GID: -1, Source: "static"} }
+}
+
+// desktopCommand prepares a program for desktop d: its DISPLAY and
+// XAUTHORITY, and, when this process is root and d belongs to another
+// user, that user's identity (a prompt must never run as root on a user's
+// screen). A nil d, or one without a display, is refused.
+func desktopCommand(ctx context.Context, d *Desktop, name string, args ...string) (*exec.Cmd, error) {
+	if d == nil {
+		return nil, ErrNoDesktop
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	if d.Display == "" {
+		return cmd, nil // the inherited $DISPLAY (foreground run)
+	}
+	asUser := os.Geteuid() == 0 && d.UID > 0
+	cmd.Env = d.Env(os.Environ(), asUser)
+	if asUser {
+		if err := runAsUser(cmd, d); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// hostState is the Host's state for the grant's exceptions: locked,
+// nobody logged in. Without a Discoverer, or when it cannot tell, both are
+// false, so no exception applies (deny by default).
+func (h *Host) hostState(ctx context.Context) (d *Desktop, locked, noUser bool) {
+	if h.o.Desktop == nil {
+		return nil, false, false
+	}
+	d, err := h.o.Desktop.Discover(ctx)
+	switch {
+	case errors.Is(err, ErrNoDesktop):
+		return nil, false, true
+	case err != nil:
+		h.log.Warn("cannot tell the desktop's state; no confirm/whitelist exception applies", "err", err)
+		return nil, false, false
+	}
+	return d, d.Locked && !d.NoUser, d.NoUser
+}

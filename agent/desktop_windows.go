@@ -1,0 +1,47 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// windowsDiscoverer tells who is logged on at the console: the service
+// (LocalSystem) may ask for the console session's user token; nobody
+// logged on is ErrNoDesktop. A process that may not ask (a foreground run
+// as a user) serves its own desktop. The lock state is not known here.
+// Not run in this project's CI (Linux); it cross-compiles.
+type windowsDiscoverer struct{ log *slog.Logger }
+
+func newPlatformDiscoverer(log *slog.Logger) Discoverer { return windowsDiscoverer{log: log} }
+
+func (w windowsDiscoverer) Discover(context.Context) (*Desktop, error) {
+	own := &Desktop{User: os.Getenv("USERNAME"), UID: -1, GID: -1, Source: "own"}
+	own.Home, _ = os.UserHomeDir()
+	sid := windows.WTSGetActiveConsoleSessionId()
+	if sid == 0xFFFFFFFF {
+		return nil, ErrNoDesktop
+	}
+	var tok windows.Token
+	if err := windows.WTSQueryUserToken(sid, &tok); err != nil {
+		if errors.Is(err, windows.ERROR_NO_TOKEN) {
+			return nil, ErrNoDesktop
+		}
+		return own, nil // not LocalSystem: this process's own desktop
+	}
+	defer tok.Close()
+	d := &Desktop{UID: -1, GID: -1, Source: "wts"}
+	if tu, err := tok.GetTokenUser(); err == nil {
+		if name, domain, _, err := tu.User.Sid.LookupAccount(""); err == nil {
+			d.User = domain + `\` + name
+		}
+	}
+	d.Home, _ = tok.GetUserProfileDirectory()
+	return d, nil
+}
+
+// needDisplay: no X display to name here.
+const needDisplay = false
