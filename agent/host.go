@@ -123,6 +123,9 @@ type Host struct {
 	// over: an OnDemand run is finished (its session ended, or the local
 	// user left the queue); Run returns nil then.
 	over bool
+	// served: an OnDemand run accepted its grant; the key the relay then
+	// declares over is that session's end, not a refusal.
+	served bool
 }
 
 // New validates options and returns a Host ready to Run.
@@ -160,6 +163,8 @@ func New(o Options) (*Host, error) {
 
 // Run connects to the relay and serves sessions until ctx ends, the device
 // is revoked (ErrRevoked) or, unless WaitPending, still pending (ErrPending).
+// An OnDemand run ends after its one session (nil), or with ErrOnDemandOver
+// when the relay ends its key before any session (rejected, expired).
 // Lost connections are retried with capped exponential backoff.
 func (h *Host) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -184,6 +189,12 @@ func (h *Host) Run(ctx context.Context) error {
 			return nil
 		case errors.Is(err, ErrOnDemandOver):
 			h.log.Info("the relay ended this OnDemand session", "err", err)
+			h.mu.Lock()
+			served := h.served
+			h.mu.Unlock()
+			if served {
+				return nil
+			}
 			return err
 		case errors.Is(err, ErrRevoked) && h.o.OnDemand:
 			// The relay deletes an OnDemand identity once its key is dead.
@@ -541,6 +552,7 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 	sess.locked, sess.noUser = locked, noUser
 	h.mu.Lock()
 	h.sessions[g.SessionID] = sess
+	h.served = true
 	h.mu.Unlock()
 	go func() {
 		err := sess.run(ctx)

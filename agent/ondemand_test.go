@@ -440,3 +440,17 @@ func TestOnDemandDisconnectDuringConsent(t *testing.T) {
 		t.Fatal("a session started after Disconnect")
 	}
 }
+
+// TestOnDemandOverAfterSession: the relay ending the key right after the
+// session (before the engine noticed its end) is still a normal end.
+func TestOnDemandOverAfterSession(t *testing.T) {
+	f, _, _, done := runOnDemand(t, true, nil)
+	f.push(&wire.Signal{Type: wire.SigGrant, Session: "s1", Grant: f.grant(t, "s1", "od-1",
+		[]string{string(policy.ViewScreen)}, time.Now().Add(time.Minute), f.key)})
+	_, chans := guestPeer(t, f, "s1")
+	recvType[*wire.SessionInfo](t, chans[wire.ChannelControl])
+	f.push(&wire.Signal{Type: wire.SigRevoked, Code: wire.CodeOnDemandOver, Message: "this OnDemand session is over"})
+	if err := runResult(t, done); err != nil {
+		t.Fatalf("Run = %v, want nil after a session", err)
+	}
+}
