@@ -120,6 +120,12 @@ type Host struct {
 	uploads  map[string]string // upload targets in progress → session id
 	closed   bool
 	cancel   context.CancelFunc
+	// over: an OnDemand run is finished (its session ended, or the local
+	// user left the queue); Run returns nil then.
+	over bool
+	// served: an OnDemand run accepted its grant; the key the relay then
+	// declares over is that session's end, not a refusal.
+	served bool
 }
 
 // New validates options and returns a Host ready to Run.
@@ -157,11 +163,13 @@ func New(o Options) (*Host, error) {
 
 // Run connects to the relay and serves sessions until ctx ends, the device
 // is revoked (ErrRevoked) or, unless WaitPending, still pending (ErrPending).
+// An OnDemand run ends after its one session (nil), or with ErrOnDemandOver
+// when the relay ends its key before any session (rejected, expired).
 // Lost connections are retried with capped exponential backoff.
 func (h *Host) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	h.mu.Lock()
-	if h.closed {
+	if h.closed || h.over {
 		h.mu.Unlock()
 		cancel()
 		return nil
@@ -179,6 +187,18 @@ func (h *Host) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, ErrOnDemandOver):
+			h.log.Info("the relay ended this OnDemand session", "err", err)
+			h.mu.Lock()
+			served := h.served
+			h.mu.Unlock()
+			if served {
+				return nil
+			}
+			return err
+		case errors.Is(err, ErrRevoked) && h.o.OnDemand:
+			// The relay deletes an OnDemand identity once its key is dead.
+			return fmt.Errorf("%w: %w", ErrOnDemandOver, err)
 		case errors.Is(err, ErrRevoked):
 			h.log.Error("relay refused this device", "err", err)
 			return err
@@ -222,6 +242,40 @@ func (h *Host) reEnroll(ctx context.Context, s *wire.Signal) error {
 	return errReEnrolled
 }
 
+// Disconnect ends the running sessions at once, as the local user asks
+// (a Disconnect button, the Ctrl+Shift+X hotkey): each says bye to its
+// guest and to the relay. An OnDemand run then ends; one still waiting in
+// the queue ends at once.
+func (h *Host) Disconnect() {
+	h.mu.Lock()
+	ss := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		ss = append(ss, s)
+	}
+	h.mu.Unlock()
+	h.log.Info("the local user disconnected", "sessions", len(ss))
+	for _, s := range ss {
+		s.disconnectLocal()
+	}
+	if h.o.OnDemand && len(ss) == 0 {
+		h.finishOnDemand()
+	}
+}
+
+// ReasonLocalDisconnect is the end reason of sessions the local user ended.
+const ReasonLocalDisconnect = localDisconnect
+
+// finishOnDemand ends an OnDemand run: it serves one session only.
+func (h *Host) finishOnDemand() {
+	h.mu.Lock()
+	h.over = true
+	cancel := h.cancel
+	h.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
 // Close ends Run and every session. Idempotent.
 func (h *Host) Close() error {
 	h.mu.Lock()
@@ -233,6 +287,15 @@ func (h *Host) Close() error {
 	}
 	h.endAll("agent closed")
 	return nil
+}
+
+// endDetail says why a session ended: its error, else the reason it was
+// ended for (technician, local user, relay).
+func endDetail(s *Session, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return s.reason()
 }
 
 func errString(err error) string {
@@ -337,7 +400,14 @@ func (h *Host) connectOnce(ctx context.Context) error {
 			return err
 		}
 		switch s.Type {
-		case wire.SigRevoked:
+		case wire.SigRevoked, wire.SigError:
+			if h.o.OnDemand && s.Code == wire.CodeOnDemandOver {
+				return fmt.Errorf("%w (%s)", ErrOnDemandOver, s.Message)
+			}
+			if s.Type == wire.SigError {
+				h.relayError(s)
+				continue
+			}
 			if s.Code == "unknown_device" {
 				return h.reEnroll(ctx, s) // removed, not revoked
 			}
@@ -362,17 +432,19 @@ func (h *Host) connectOnce(ctx context.Context) error {
 				continue
 			}
 			sess.signal(s)
-		case wire.SigError:
-			if s.Code == "unknown_session" {
-				// Our farewell for a session the relay already closed.
-				h.log.Debug("relay: session already closed", "session", s.Session)
-				continue
-			}
-			h.log.Warn("relay reported an error", "code", s.Code, "message", s.Message, "session", s.Session)
 		default:
 			h.log.Debug("ignoring signal", "type", s.Type)
 		}
 	}
+}
+
+func (h *Host) relayError(s *wire.Signal) {
+	if s.Code == "unknown_session" {
+		// Our farewell for a session the relay already closed.
+		h.log.Debug("relay: session already closed", "session", s.Session)
+		return
+	}
+	h.log.Warn("relay reported an error", "code", s.Code, "message", s.Message, "session", s.Session)
 }
 
 func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) error {
@@ -399,6 +471,9 @@ func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) err
 		case wire.SigReady:
 			return nil
 		case wire.SigError, wire.SigRevoked:
+			if h.o.OnDemand && s.Code == wire.CodeOnDemandOver {
+				return fmt.Errorf("%w (%s)", ErrOnDemandOver, s.Message)
+			}
 			switch s.Code {
 			case "pending":
 				return fmt.Errorf("%w: %s", ErrPending, s.Message)
@@ -477,6 +552,7 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 	sess.locked, sess.noUser = locked, noUser
 	h.mu.Lock()
 	h.sessions[g.SessionID] = sess
+	h.served = true
 	h.mu.Unlock()
 	go func() {
 		err := sess.run(ctx)
@@ -487,7 +563,10 @@ func (h *Host) onGrant(ctx context.Context, s *wire.Signal) {
 		delete(h.sessions, g.SessionID)
 		h.mu.Unlock()
 		h.log.Info("session ended", "session", g.SessionID, "technician", g.User.Email, "err", err)
-		h.event(Event{Kind: "session_ended", SessionID: g.SessionID, Technician: g.User.Email, Detail: errString(err)})
+		h.event(Event{Kind: "session_ended", SessionID: g.SessionID, Technician: g.User.Email, Detail: endDetail(sess, err)})
+		if h.o.OnDemand {
+			h.finishOnDemand()
+		}
 	}()
 }
 

@@ -40,11 +40,15 @@ func (s *Session) showIndicator() (hide func()) {
 		return func() {}
 	}
 	return ind.Show(IndicatorSession{SessionID: s.g.SessionID, Technician: technician(s.g), Permissions: s.g.Permissions},
-		func() {
-			s.log.Info("the local user ended the session")
-			s.h.event(Event{Kind: "local_disconnect", SessionID: s.g.SessionID, Technician: technician(s.g)})
-			s.end(localDisconnect)
-			// The technician hears why, before the peer's own farewell.
-			_ = s.send(&wire.Signal{Type: wire.SigBye, Code: "local_disconnect", Message: localDisconnect})
-		})
+		s.disconnectLocal)
+}
+
+// disconnectLocal ends the session as the local user asks (the
+// indicator's Disconnect, Host.Disconnect).
+func (s *Session) disconnectLocal() {
+	s.log.Info("the local user ended the session")
+	s.h.event(Event{Kind: "local_disconnect", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	s.end(localDisconnect)
+	// The technician hears why, before the peer's own farewell.
+	_ = s.send(&wire.Signal{Type: wire.SigBye, Code: "local_disconnect", Message: localDisconnect})
 }

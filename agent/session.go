@@ -7,6 +7,7 @@ import (
 	"image"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,7 +194,9 @@ func (s *Session) run(parent context.Context) error {
 	control := chans[wire.ChannelControl]
 	s.control.Store(control)
 	s.log.Info("session started", "permissions", s.g.Permissions)
-	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g)})
+	// Detail: the granted permissions, for the local session indicator.
+	s.h.event(Event{Kind: "session_started", SessionID: s.g.SessionID, Technician: technician(s.g),
+		Detail: strings.Join(s.g.Permissions, " ")})
 	hide := s.showIndicator()
 	defer hide()
 
@@ -251,9 +254,18 @@ func (s *Session) run(parent context.Context) error {
 			s.end(err.Error())
 		}
 	}
-	_ = control.Send(&wire.Bye{Reason: s.reason()})
+	// The guest hears why before the connection closes: closing at once
+	// can drop the bye still queued behind screen frames.
+	if control.Send(&wire.Bye{Reason: s.reason()}) == nil {
+		wctx, wcancel := context.WithTimeout(context.Background(), byeFlush)
+		_ = control.WaitBuffered(wctx, 1)
+		wcancel()
+	}
 	return nil
 }
+
+// byeFlush bounds the wait for the farewell to leave.
+const byeFlush = time.Second
 
 func technician(g *policy.Grant) string {
 	if g.User.Name != "" {
