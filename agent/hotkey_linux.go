@@ -9,6 +9,8 @@ import (
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/tandem-rc/tandem/internal/xext"
 )
 
 const (
@@ -34,7 +36,7 @@ type x11Hotkey struct {
 
 // OpenHotkey grabs Ctrl+Shift+X on display ("" = $DISPLAY).
 func OpenHotkey(display string) (Hotkey, error) {
-	conn, err := xgb.NewConnDisplay(display)
+	conn, err := xext.Dial(display)
 	if err != nil {
 		if display == "" {
 			display = os.Getenv("DISPLAY")
