@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,12 @@ func TestOnDemandAgentSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	x := captest.StartX(t, 320, 240)
+	if _, err := x.Run(ctx, "xterm", "-geometry", "30x8+10+10", "-title", "od-e2e", "-e", "sh", "-c", "echo END USER SCREEN; exec sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "od-e2e"); err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t)
 	st := e.srv.Store()
 	acct, err := st.AccountByName(ctx, "Acme IT")
@@ -143,6 +150,15 @@ func TestOnDemandAgentSession(t *testing.T) {
 		t.Fatal("the join does not name the technician")
 	}
 	odState(t, ctx, c, od.Key, wire.OnDemandWaiting)
+	// The queue names the waiting machine and what the technician will get.
+	q, err := c.OnDemandSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || q[0].Hostname != "od-pc" || q[0].User != "ann" || q[0].JoinedAt == 0 ||
+		!slices.Contains(q[0].Permissions, "view_screen") || !slices.Contains(q[0].Permissions, "keyboard_mouse") {
+		t.Fatalf("queue %+v", q)
+	}
 
 	s, err := c.Connect(ctx, "", guest.ConnectOptions{OnDemand: od.Key, Transport: transport.Config{Loopback: true, Logger: e.log}})
 	if err != nil {
@@ -151,6 +167,27 @@ func TestOnDemandAgentSession(t *testing.T) {
 	defer s.Close()
 	if err := s.WaitFrames(ctx, 0); err != nil {
 		t.Fatal(err)
+	}
+	// The technician sees the end user's screen, pixel for pixel.
+	var diff error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		ref, err := captest.GrabXWD(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff = compareRGBA(img, ref); diff == nil {
+			break
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_ = s.WaitFrames(wctx, s.Frames())
+		wcancel()
+	}
+	if diff != nil {
+		t.Fatalf("the technician's snapshot differs from the end user's screen: %v", diff)
 	}
 	ui.mu.Lock()
 	asked := ui.asked
