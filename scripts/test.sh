@@ -15,6 +15,9 @@ echo "== relay builds without cgo"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/tandem-relay
 echo "== capture and wire cross-compile for Windows and macOS (pure Go parts)"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./capture/... ./transport/... ./policy/... ./relay/... ./installer/... ./cmd/tandem-host
+echo "== the Windows Host with cgo (capture, input, service, whitelist, console helper) through mingw-w64"
+GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc go vet ./agent ./input ./capture/... ./installer ./cmd/tandem-host
+GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc go build -o /dev/null ./cmd/tandem-host
 
 echo "== PostgreSQL for the store tests"
 # The store tests (and the relay's storage-specific ones) run on SQLite and
