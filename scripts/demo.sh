@@ -108,6 +108,10 @@ In another terminal, from $ROOT:
   ./bin/tandem-guest input $DEVICE $INPUT
   ./bin/tandem-guest snapshot $DEVICE -o after.png
 
+Or, on a desktop, open the console (relay $URL, $OWNER, the password above):
+
+  TANDEM_ICE_LOOPBACK=1 ./bin/tandem-guest
+
 Press Ctrl+C here to stop the demo.
 MSG
 wait
