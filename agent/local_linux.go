@@ -126,7 +126,7 @@ func (c *x11Clipboard) init() error {
 	}
 	// An unmapped window: the selection owner and the target of conversions.
 	if err := xproto.CreateWindowChecked(c.conn, 0, win, screen.Root, 0, 0, 1, 1, 0,
-		xproto.WindowClassInputOnly, 0, xproto.CwEventMask, []uint32{xproto.EventMaskPropertyChange}).Check(); err != nil {
+		xproto.WindowClassInputOnly, 0, xproto.CwEventMask, []uint32{xproto.EventMaskPropertyChange | xproto.EventMaskStructureNotify}).Check(); err != nil {
 		return fmt.Errorf("agent: clipboard: create window: %w", err)
 	}
 	c.win = win
@@ -288,6 +288,12 @@ func (c *x11Clipboard) events() {
 			continue // an X error of a request sent without a reply
 		}
 		switch e := ev.(type) {
+		case xproto.DestroyNotifyEvent:
+			if e.Window == c.win {
+				// Close destroyed the owner window: every request the X
+				// server sent it came before this event and was answered.
+				return
+			}
 		case xproto.SelectionRequestEvent:
 			c.serve(e)
 		case xproto.SelectionClearEvent:
@@ -445,14 +451,29 @@ func (c *x11Clipboard) incrNext(e xproto.PropertyNotifyEvent) {
 
 // Close withdraws this session's text: destroying the owner window makes
 // the X server reset the selection owner.
+//
+// A local application may have asked for the text just before: its request
+// is queued for the event loop, and closing the connection under it would
+// leave that application waiting forever (xclip has no timeout). So the
+// loop refuses what is still queued and stops at the window's DestroyNotify;
+// only then is the connection closed.
 func (c *x11Clipboard) Close() error {
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.owned, c.offer = false, ""
+		c.mu.Unlock()
 		close(c.done)
 		xproto.DestroyWindow(c.conn, c.win)
 		_, _ = xproto.GetInputFocus(c.conn).Reply() // the destroy is done before Close returns
 		tandemOwners.Delete(c.ownerKey(c.win))
+		drained := make(chan struct{})
+		go func() { c.wg.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(5 * time.Second): // a broken connection sends no DestroyNotify
+		}
 		c.conn.Close()
-		c.wg.Wait()
+		<-drained
 	})
 	return nil
 }

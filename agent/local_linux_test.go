@@ -515,3 +515,59 @@ func TestX11ClipboardINCR(t *testing.T) {
 		t.Fatalf("a refused Set changed the clipboard: %d bytes, %v", len(got), err)
 	}
 }
+
+// A paste asked for just as the session ends is answered (refused), never
+// left waiting: the request is already queued at the owner when Close runs
+// (the requestor's round trip makes sure the server passed it on).
+func TestClipboardCloseAnswersQueuedRequests(t *testing.T) {
+	x := captest.StartX(t, 64, 64)
+	req := xconn(t, x)
+	win, err := xproto.NewWindowId(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := xproto.Setup(req).DefaultScreen(req).Root
+	if err := xproto.CreateWindowChecked(req, 0, win, root, 0, 0, 1, 1, 0, xproto.WindowClassInputOnly, 0, 0, nil).Check(); err != nil {
+		t.Fatal(err)
+	}
+	atom := func(name string) xproto.Atom {
+		r, err := xproto.InternAtom(req, false, uint16(len(name)), name).Reply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Atom
+	}
+	clip, utf8, prop := atom("CLIPBOARD"), atom("UTF8_STRING"), atom("TANDEM_TEST_PASTE")
+	for i := 0; i < 30; i++ {
+		c, err := OpenClipboard(LocalOptions{Display: x.Display})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set("session text"); err != nil {
+			t.Fatal(err)
+		}
+		xproto.ConvertSelection(req, win, clip, utf8, prop, xproto.TimeCurrentTime)
+		if _, err := xproto.GetInputFocus(req).Reply(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		got := make(chan xproto.SelectionNotifyEvent, 1)
+		go func() {
+			for {
+				ev, err := req.WaitForEvent()
+				if ev == nil && err == nil {
+					return
+				}
+				if e, ok := ev.(xproto.SelectionNotifyEvent); ok {
+					got <- e
+					return
+				}
+			}
+		}()
+		select {
+		case <-got:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("round %d: the paste asked before Close was never answered", i)
+		}
+	}
+}
