@@ -2,6 +2,7 @@ package guest
 
 import (
 	"image"
+	"image/draw"
 	"sync"
 
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -63,3 +64,15 @@ func (c *cursorState) get() (Cursor, bool) {
 // Cursor returns the host's pointer as last reported, and false until the
 // host has reported it (hosts without cursor support never do).
 func (s *Session) Cursor() (Cursor, bool) { return s.cursor.get() }
+
+// DrawCursor blends c's image over dst, a copy of the screen whose top left
+// is origin in the host's root coordinates (as CopyScreen returns it), with
+// the hot spot on c.Pos. A cursor without an image or off dst draws nothing.
+func DrawCursor(dst *image.RGBA, origin image.Point, c Cursor) {
+	if c.Image == nil {
+		return
+	}
+	at := c.Pos.Sub(origin).Sub(image.Pt(c.HotX, c.HotY)).Add(dst.Bounds().Min)
+	r := c.Image.Bounds().Sub(c.Image.Bounds().Min).Add(at)
+	draw.Draw(dst, r, c.Image, c.Image.Bounds().Min, draw.Over)
+}

@@ -2,6 +2,8 @@ package guest
 
 import (
 	"image"
+	"image/color"
+	"image/draw"
 	"testing"
 
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -32,5 +34,41 @@ func TestCursorState(t *testing.T) {
 		if len(c.shapes) > maxCursorShapes {
 			t.Fatalf("%d shapes kept", len(c.shapes))
 		}
+	}
+}
+
+// DrawCursor puts the hot spot on the position, blends by alpha, clips at
+// the edges and ignores a cursor without an image.
+func TestDrawCursor(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 3, 3))
+	for i := range img.Pix {
+		img.Pix[i] = 0 // transparent
+	}
+	img.SetNRGBA(1, 1, color.NRGBA{255, 0, 0, 255}) // the hot spot, opaque red
+	img.SetNRGBA(2, 2, color.NRGBA{0, 0, 255, 128}) // half-transparent blue
+	c := Cursor{Pos: image.Pt(110, 60), HotX: 1, HotY: 1, Image: img}
+	grey := color.RGBA{100, 100, 100, 255}
+	dst := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	draw.Draw(dst, dst.Bounds(), image.NewUniform(grey), image.Point{}, draw.Src)
+	// dst shows the root from (100, 50): the hot spot lands at (10, 10).
+	DrawCursor(dst, image.Pt(100, 50), c)
+	if got := dst.RGBAAt(10, 10); got != (color.RGBA{255, 0, 0, 255}) {
+		t.Fatalf("hot spot pixel %v", got)
+	}
+	if got := dst.RGBAAt(9, 9); got != grey {
+		t.Fatalf("transparent pixel changed the screen: %v", got)
+	}
+	if got := dst.RGBAAt(11, 11); got.B <= 100 || got.R >= 100 || got.A != 255 {
+		t.Fatalf("half-transparent pixel not blended: %v", got)
+	}
+	// Off the right edge: clipped, no panic; no image: nothing drawn.
+	DrawCursor(dst, image.Pt(100, 50), Cursor{Pos: image.Pt(139, 78), HotX: 1, HotY: 1, Image: img})
+	if got := dst.RGBAAt(39, 28); got != (color.RGBA{255, 0, 0, 255}) {
+		t.Fatalf("edge hot spot pixel %v", got)
+	}
+	before := append([]byte(nil), dst.Pix...)
+	DrawCursor(dst, image.Pt(100, 50), Cursor{Pos: image.Pt(120, 60)})
+	if string(before) != string(dst.Pix) {
+		t.Fatal("a cursor without an image drew something")
 	}
 }

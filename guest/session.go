@@ -303,8 +303,10 @@ func (s *Session) recvLoop(ctx context.Context, ch *transport.Channel) {
 			s.onFrame(ch, m)
 		case *wire.CursorShape:
 			s.cursor.shape(m)
+			s.notifyCursor()
 		case *wire.CursorPos:
 			s.cursor.move(m)
+			s.notifyCursor()
 		case *wire.ClipboardText:
 			s.mu.Lock()
 			s.clip = m.Text

@@ -20,6 +20,9 @@ type Watcher struct {
 	// Calls that wait for their answer (Power, Chat.Send, Files, Exec)
 	// also return theirs.
 	Refused func(*wire.Error)
+	// Cursor is told when the host's pointer moved or changed shape (see
+	// Session.Cursor and DrawCursor).
+	Cursor func(Cursor)
 }
 
 type watchers struct {
@@ -59,6 +62,22 @@ func (s *Session) notifyFrame(ev FrameEvent) {
 	for _, w := range s.watching() {
 		if w.Frame != nil {
 			w.Frame(ev)
+		}
+	}
+}
+
+func (s *Session) notifyCursor() {
+	ws := s.watching()
+	if len(ws) == 0 {
+		return
+	}
+	c, ok := s.cursor.get()
+	if !ok {
+		return
+	}
+	for _, w := range ws {
+		if w.Cursor != nil {
+			w.Cursor(c)
 		}
 	}
 }

@@ -180,6 +180,12 @@ func newWindow(a fyne.App, s *guest.Session, o Options) *window {
 			}
 		},
 		Refused: func(e *wire.Error) { w.do(func() { w.refused(e) }) },
+		// The host's pointer travels apart from the frames: redraw to move it.
+		Cursor: func(guest.Cursor) {
+			if w.framePend.CompareAndSwap(false, true) {
+				w.do(w.drawFrame)
+			}
+		},
 	})
 	w.chat = newChatPanel(w)
 	w.files = newFilesPanel(w)
@@ -208,6 +214,9 @@ func (w *window) drawFrame() {
 	buf, origin, ok := w.s.CopyScreen(w.view.buf)
 	if !ok {
 		return
+	}
+	if c, ok := w.s.Cursor(); ok {
+		guest.DrawCursor(buf, origin, c)
 	}
 	w.view.setFrame(buf, origin)
 	w.frameShown++

@@ -126,6 +126,10 @@ func TestWindowDrivesARealHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The view draws the host's pointer over the screen.
+		if c, ok := s.Cursor(); ok {
+			guest.DrawCursor(snap, origin, c)
+		}
 		return origin == v.origin && snap.Bounds() == v.buf.Bounds() && bytes.Equal(snap.Pix, v.buf.Pix)
 	})
 	if v.buf.Bounds().Size() != image.Pt(800, 600) || v.img.Image != v.buf {
@@ -146,6 +150,28 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if got := pointer(t, x); got != target {
 		t.Fatalf("host pointer at %v after hovering over %v (fit)", got, target)
 	}
+	// The host reports its pointer there, and the view draws it there: the
+	// pixels around the target differ from the frame's.
+	q.until(t, "the host's pointer drawn at the target", func() bool {
+		q.pump()
+		c, ok := s.Cursor()
+		if !ok || c.Pos != target || c.Image == nil {
+			return false
+		}
+		snap, _, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drawn := 0
+		for y := target.Y - c.HotY; y < target.Y-c.HotY+c.Image.Bounds().Dy(); y++ {
+			for x := target.X - c.HotX; x < target.X-c.HotX+c.Image.Bounds().Dx(); x++ {
+				if v.buf.RGBAAt(x, y) != snap.RGBAAt(x, y) {
+					drawn++
+				}
+			}
+		}
+		return drawn > 10
+	})
 	v.MouseDown(mouse(at(v, target), desktop.MouseButtonPrimary))
 	v.MouseUp(mouse(at(v, target), desktop.MouseButtonPrimary))
 
