@@ -21,7 +21,7 @@ grep -q "Press Ctrl+C" "$T/demo.out" || { echo "demo-smoke: demo did not come up
 
 # The printed commands, run as printed (they write screen.png / after.png in cwd).
 export TANDEM_CONFIG_DIR=$T/guest
-sed -n '/^In another terminal/,/^Press Ctrl+C/p' "$T/demo.out" | grep '^  ' >"$T/steps.sh"
+sed -En '/^In another terminal/,/^(Or, on a desktop|Press Ctrl\+C)/p' "$T/demo.out" | grep '^  ' >"$T/steps.sh" # the console needs a desktop: not run here
 echo "demo-smoke: running the printed steps:"; cat "$T/steps.sh"
 ln -s "$PWD/bin" "$T/bin"
 (cd "$T" && bash -euo pipefail "$T/steps.sh") || { echo "demo-smoke: a printed step failed"; cat "$T/var/host.log"; exit 1; }
