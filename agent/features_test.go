@@ -179,7 +179,7 @@ func TestExecOutputAndExitCode(t *testing.T) {
 	if out.String() != "out\n"+real+"\n" || errb.String() != "err\n" {
 		t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
 	}
-	if fh.events.count("command_started") != 1 || fh.events.count("command_ended") != 1 {
+	if fh.events.count("command_started") != 1 || !fh.events.reaches("command_ended", 1) {
 		t.Fatal("command not audited")
 	}
 }

@@ -74,6 +74,18 @@ func (l *eventLog) count(kind string) int {
 	return n
 }
 
+// reaches waits until kind was recorded n times: events that follow a
+// message the test already received (the engine sends, then records) may
+// still be on their way.
+func (l *eventLog) reaches(kind string, n int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if l.count(kind) >= n {
+			return l.count(kind) == n
+		}
+	}
+	return false
+}
+
 type fileHost struct {
 	f       *fakeRelay
 	dev     string

@@ -78,6 +78,17 @@ func (e *events) count(kind string) int {
 	return n
 }
 
+// reaches waits until kind was recorded n times: the host records some
+// events just after sending what the test already received.
+func (e *events) reaches(kind string, n int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if e.count(kind) >= n {
+			return e.count(kind) == n
+		}
+	}
+	return false
+}
+
 type featureEnv struct {
 	env    *env
 	host   *hostHandle
@@ -136,7 +147,7 @@ func TestChatThroughRelay(t *testing.T) {
 	if err := s.Chat().Send(ctx, "bell\a"); !errors.Is(err, wire.ErrChatText) {
 		t.Fatalf("control character: %v", err)
 	}
-	if fe.events.count("chat_received") != 1 || fe.events.count("chat_sent") != 1 {
+	if fe.events.count("chat_received") != 1 || !fe.events.reaches("chat_sent", 1) {
 		t.Fatal("chat not audited on the host")
 	}
 }
@@ -177,7 +188,7 @@ func TestExecThroughRelay(t *testing.T) {
 	if _, err := s.Exec(ctx, []string{"tandem-no-such-program"}, guest.ExecOptions{}); wireCode(err) != wire.ErrCodeNotFound {
 		t.Fatalf("missing program: %v", err)
 	}
-	if fe.events.count("command_started") != 3 || fe.events.count("command_ended") != 3 {
+	if fe.events.count("command_started") != 3 || !fe.events.reaches("command_ended", 3) {
 		t.Fatal("commands not audited on the host")
 	}
 }
@@ -317,7 +328,8 @@ func TestRoleWithoutSessionFeatures(t *testing.T) {
 		t.Fatalf("the local user was shown %+v", m)
 	default:
 	}
-	if n := fe.events.count("refused"); n != 3 {
+	if !fe.events.reaches("refused", 3) {
+		n := fe.events.count("refused")
 		t.Fatalf("%d refusals audited on the host, want 3", n)
 	}
 	// The local user cannot open a chat into this session either.
