@@ -10,8 +10,6 @@ import (
 	"image"
 	"image/png"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +26,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/transport"
@@ -55,8 +54,8 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	ownerEmail    = "owner@example.com"
-	ownerPassword = "Correct-Horse-9"
+	ownerEmail    = relaytest.OwnerEmail
+	ownerPassword = relaytest.OwnerPassword
 )
 
 func skipOrFail(tb testing.TB, format string, args ...any) {
@@ -67,53 +66,12 @@ func skipOrFail(tb testing.TB, format string, args ...any) {
 	tb.Fatalf(format, args...)
 }
 
-// startRelay runs a real relay on 127.0.0.1 (HTTP and TURN), as e2e's env
-// does, with an owner account; it returns its URL and an enrollment key.
+// startRelay serves a relay (HTTP and TURN) on 127.0.0.1 with an owner
+// account; it returns its URL and a deployment package's enrollment key.
 func startRelay(t *testing.T, log *slog.Logger, mods ...func(*relay.Config)) (string, string) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Skipf("TURN port %d taken for TCP: %v", port, err)
-	}
-	cfg := relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
-	for _, mod := range mods {
-		mod(&cfg)
-	}
-	srv, err := relay.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	turnDone := make(chan struct{})
-	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
-	t.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-		<-turnDone
-	})
-	if _, err := srv.Admin().Init(ctx, ownerEmail, ownerPassword, "Acme IT"); err != nil {
-		t.Fatal(err)
-	}
-	_, key, err := srv.Admin().CreatePackage(ctx, relay.PackageSpec{Name: "console"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return url, key
+	t.Helper()
+	r := relaytest.Start(t, log, mods...)
+	return r.URL, r.Key
 }
 
 // startHost enrolls and runs a real Host on display with real capture and

@@ -7,10 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -19,14 +16,15 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 const (
-	ownerEmail    = "owner@example.com"
-	ownerPassword = "Correct-Horse-9"
+	ownerEmail    = relaytest.OwnerEmail
+	ownerPassword = relaytest.OwnerPassword
 )
 
 // env is a relay serving HTTP and TURN on 127.0.0.1, with an owner account
@@ -46,24 +44,6 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// listenTURN finds a port free for both UDP and TCP on 127.0.0.1.
-func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
-	for i := 0; i < 50; i++ {
-		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			return udp, tcp, port
-		}
-		udp.Close()
-	}
-	tb.Fatal("no port free for both UDP and TCP")
-	return nil, nil, 0
-}
-
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	return newEnvWith(tb, func(*relay.Config) {})
@@ -73,42 +53,8 @@ func newEnv(tb testing.TB) *env {
 func newEnvWith(tb testing.TB, mod func(*relay.Config)) *env {
 	tb.Helper()
 	log := testLogger()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	udp, tcp, port := listenTURN(tb)
-	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1, // tests write to the store directly
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
-	mod(&cfg)
-	srv, err := relay.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	turnDone := make(chan struct{})
-	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
-	tb.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-		<-turnDone
-	})
-
-	adm := srv.Admin()
-	if _, err := adm.Init(ctx, ownerEmail, ownerPassword, "Acme IT"); err != nil {
-		tb.Fatal(err)
-	}
-	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "e2e"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &env{srv: srv, url: url, key: key, log: log}
+	r := relaytest.Start(tb, log, mod)
+	return &env{srv: r.Srv, url: r.URL, key: r.Key, log: log}
 }
 
 type hostHandle struct {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +14,9 @@ import (
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/setupname"
 	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport"
 )
@@ -29,29 +27,9 @@ func startRelay(t *testing.T) (url string, c *guest.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url = "http://" + ln.Addr().String()
-	log := slog.New(slog.DiscardHandler)
-	srv, err := relay.New(relay.Config{DataDir: t.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: 3478, RelayIP: net.IPv4(127, 0, 0, 1)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-	})
-	const email, password = "owner@example.com", "Correct-Horse-9"
-	if _, err := srv.Admin().Init(ctx, email, password, "Acme IT"); err != nil {
-		t.Fatal(err)
-	}
+	r := relaytest.Start(t, slog.New(slog.DiscardHandler))
+	srv, url := r.Srv, r.URL
+	const email, password = relaytest.OwnerEmail, relaytest.OwnerPassword
 	acct, err := srv.Store().AccountByName(ctx, "Acme IT")
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,7 @@ package remote
 import (
 	"context"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/xext"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
@@ -32,8 +30,8 @@ import (
 // them, cut down to what the window's test needs.
 
 const (
-	ownerEmail    = "owner@example.com"
-	ownerPassword = "Correct-Horse-9"
+	ownerEmail    = relaytest.OwnerEmail
+	ownerPassword = relaytest.OwnerPassword
 )
 
 func testLogger() *slog.Logger {
@@ -48,52 +46,8 @@ func testLogger() *slog.Logger {
 // account and returns it, its URL and a deployment package's enrollment key.
 func startRelay(tb testing.TB, log *slog.Logger) (srv *relay.Server, url, key string) {
 	tb.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	url = "http://" + ln.Addr().String()
-	var udp net.PacketConn
-	var tcp net.Listener
-	port := 0
-	for i := 0; i < 50 && tcp == nil; i++ {
-		if udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
-			tb.Fatal(err)
-		}
-		port = udp.LocalAddr().(*net.UDPAddr).Port
-		if tcp, err = net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err != nil {
-			udp.Close()
-		}
-	}
-	if tcp == nil {
-		tb.Fatal("no port free for both UDP and TCP")
-	}
-	srv, err = relay.New(relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	turnDone := make(chan struct{})
-	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
-	tb.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-		<-turnDone
-	})
-	adm := srv.Admin()
-	if _, err := adm.Init(ctx, ownerEmail, ownerPassword, "Acme IT"); err != nil {
-		tb.Fatal(err)
-	}
-	if _, key, err = adm.CreatePackage(ctx, relay.PackageSpec{Name: "console"}); err != nil {
-		tb.Fatal(err)
-	}
-	return srv, url, key
+	r := relaytest.Start(tb, log)
+	return r.Srv, r.URL, r.Key
 }
 
 // memberWith adds a member to the owner's account whose only role gives

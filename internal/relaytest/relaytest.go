@@ -1,0 +1,93 @@
+// Package relaytest serves a real relay — HTTP API, signaling and the
+// embedded TURN server — on 127.0.0.1 for other packages' tests, with an
+// owner account and a deployment package, so the e2e, console and OnDemand
+// tests start it one way.
+package relaytest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay"
+)
+
+// The owner account every Start creates.
+const (
+	OwnerEmail    = "owner@example.com"
+	OwnerPassword = "Correct-Horse-9"
+	Account       = "Acme IT"
+)
+
+// Relay is a running relay.
+type Relay struct {
+	Srv *relay.Server
+	URL string // http://127.0.0.1:PORT, also its public URL
+	Key string // a deployment package's enrollment key
+}
+
+// Start serves a relay until the test ends; mods adjust its configuration
+// (mail, clock, ...). Tests write to its store directly, so the access
+// model is never cached (ModelTTL -1).
+func Start(tb testing.TB, log *slog.Logger, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	udp, tcp, port := listenTURN(tb)
+	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	srv, err := relay.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	turnDone := make(chan struct{})
+	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
+	tb.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = hs.Shutdown(sctx)
+		_ = srv.Close()
+		<-turnDone
+	})
+	adm := srv.Admin()
+	if _, err := adm.Init(ctx, OwnerEmail, OwnerPassword, Account); err != nil {
+		tb.Fatal(err)
+	}
+	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "test machines"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Relay{Srv: srv, URL: url, Key: key}
+}
+
+// listenTURN finds a port free for both UDP and TCP on 127.0.0.1.
+func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
+	for i := 0; i < 50; i++ {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			return udp, tcp, port
+		}
+		udp.Close()
+	}
+	tb.Fatal("no port free for both UDP and TCP")
+	return nil, nil, 0
+}
