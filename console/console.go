@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"github.com/tandem-rc/tandem/console/fynerun"
 	"github.com/tandem-rc/tandem/transport"
 )
 
@@ -34,7 +35,9 @@ type Options struct {
 }
 
 // Run shows the console and returns when its window is closed or ctx ends.
-// Fyne's event loop runs on the calling goroutine: call it from main.
+// Fyne's event loop runs on the calling goroutine: call it from main. If
+// the toolkit hangs while stopping, the open sessions are still closed and
+// the process exits (fynerun).
 func Run(ctx context.Context, o Options) error {
 	if o.ConfigDir == "" {
 		return errors.New("console: no configuration directory")
@@ -64,11 +67,11 @@ func Run(ctx context.Context, o Options) error {
 	u.render()
 	u.win.Show()
 	go u.tick(ctx, o.Refresh)
+	r := fynerun.New(a, o.Logger)
 	go func() {
 		<-ctx.Done()
-		fyne.Do(a.Quit)
+		r.Quit()
 	}()
-	a.Run()
-	u.closeSessions()
+	r.Run(func() int { u.closeSessions(); return 0 })
 	return nil
 }

@@ -19,12 +19,12 @@ import (
 	"strings"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/console/fynerun"
 	"github.com/tandem-rc/tandem/console/ondemand"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/cli"
@@ -76,8 +76,9 @@ func run(ctx context.Context, log *slog.Logger, b *backend, keyFlag, relayFlag s
 		return err
 	}
 	a := app.New()
+	r := fynerun.New(a, log)
 	ctl := ondemand.NewController(b, relayURL, key, nil)
-	w := ondemand.NewWindow(a, ctl)
+	w := ondemand.NewWindow(a, ctl, r.Quit)
 	if hk, err := agent.OpenHotkey(b.display); err != nil {
 		log.Warn("no Ctrl+Shift+X hotkey: use the Disconnect button", "err", err)
 	} else {
@@ -88,7 +89,7 @@ func run(ctx context.Context, log *slog.Logger, b *backend, keyFlag, relayFlag s
 		select {
 		case <-ctx.Done(): // SIGINT/SIGTERM: end like the Disconnect button
 			ctl.Close()
-			fyne.Do(a.Quit)
+			r.Quit()
 			return
 		case <-ctl.Done():
 		}
@@ -96,25 +97,34 @@ func run(ctx context.Context, log *slog.Logger, b *backend, keyFlag, relayFlag s
 		case <-ctx.Done():
 		case <-time.After(time.Minute):
 		}
-		fyne.Do(a.Quit)
+		r.Quit()
 	}()
 	// Straight to the queue when the key and relay came with the program.
 	if _, k, err := ondemand.ParseInput(key); err == nil && relayURL != "" {
 		ctl.Connect(k)
 	}
-	w.W.ShowAndRun()
+	w.W.Show()
+	if r.Run(func() int { return finish(ctl) }) != 0 {
+		return errEnded
+	}
+	return nil
+}
+
+// finish ends what still runs and tells how the run ended: exit status 0
+// for the ways runs end, 1 with the reason otherwise.
+func finish(ctl *ondemand.Controller) int {
 	ctl.Close()
 	v := ctl.View()
 	if v.Ending.OK() {
 		fmt.Println(v.Message)
-		return nil
+		return 0
 	}
 	msg := v.Message
 	if msg == "" {
 		msg = "closed before a session"
 	}
 	fmt.Fprintln(os.Stderr, "tandem-ondemand:", msg)
-	return errEnded
+	return 1
 }
 
 // noUserFiles keeps the toolkit (settings, caches) and the GL library

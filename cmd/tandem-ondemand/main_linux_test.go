@@ -201,6 +201,9 @@ func TestWindowUnderX(t *testing.T) {
 
 	start := func(bin string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 		cmd := exec.CommandContext(ctx, bin, args...)
+		// A hung program dumps its goroutines (SIGQUIT) before it is killed.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+		cmd.WaitDelay = 10 * time.Second
 		cmd.Env = append(x.Env(), "HOME="+home, "TMPDIR="+tmp, "XDG_CONFIG_HOME=", "XDG_CACHE_HOME=", "XDG_DATA_HOME=")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -61,8 +61,12 @@ type Window struct {
 }
 
 // NewWindow builds the window on app a for c; Show it, then run the app.
-// Closing the window ends whatever runs (Controller.Close) and quits.
-func NewWindow(a fyne.App, c *Controller) *Window {
+// Closing the window ends whatever runs (Controller.Close), then calls
+// quit (nil: the app's Quit).
+func NewWindow(a fyne.App, c *Controller, quit func()) *Window {
+	if quit == nil {
+		quit = func() { fyne.Do(a.Quit) }
+	}
 	w := &Window{W: a.NewWindow(Title), c: c, shown: -1, changed: make(chan struct{}, 1)}
 	w.build()
 	w.W.SetFixedSize(true)
@@ -70,7 +74,7 @@ func NewWindow(a fyne.App, c *Controller) *Window {
 	w.quit = func() {
 		go func() {
 			c.Close()
-			fyne.Do(a.Quit) // Quit, not a window close: it also stops the settings watch
+			quit() // Quit, not a window close: it also stops the settings watch
 		}()
 	}
 	w.W.SetCloseIntercept(w.quit)

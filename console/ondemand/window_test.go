@@ -87,7 +87,7 @@ func newTestWindow(t *testing.T, b Backend, relay, key string, clock func() time
 	t.Helper()
 	a := test.NewTempApp(t)
 	c := NewController(b, relay, key, clock)
-	w := NewWindow(a, c)
+	w := NewWindow(a, c, nil)
 	w.W.Show()
 	t.Cleanup(func() { c.cancel() })
 	return c, w
