@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,13 @@ type ConfirmRequest struct {
 // (then it must return ctx's error, never true).
 type ConfirmUI interface {
 	Ask(ctx context.Context, r ConfirmRequest) (bool, error)
+}
+
+// confirmText is the question every platform's prompt asks.
+func confirmText(r ConfirmRequest) (title, text string) {
+	return "Tandem: allow remote access for " + r.Technician + "?",
+		r.Technician + " asks to connect to this computer with: " + strings.Join(r.Permissions, ", ") +
+			".\n\nAllow it? Without an answer it is denied."
 }
 
 var (

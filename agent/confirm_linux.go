@@ -56,8 +56,7 @@ func (u *zenityConfirmUI) Ask(ctx context.Context, r ConfirmRequest) (bool, erro
 // and is a mnemonic label, so backslashes and underscores are escaped.
 func zenityConfirmArgs(r ConfirmRequest) []string {
 	esc := strings.NewReplacer(`\`, `\\`, "_", "__")
-	return []string{"--question", "--title", "Tandem: allow remote access for " + r.Technician + "?",
-		"--text", esc.Replace(r.Technician) + " asks to connect to this computer with: " +
-			esc.Replace(strings.Join(r.Permissions, ", ")) + ".\n\nAllow it? Without an answer it is denied.",
+	title, text := confirmText(r)
+	return []string{"--question", "--title", title, "--text", esc.Replace(text),
 		"--ok-label", "Allow", "--cancel-label", "Deny", "--width", "460"}
 }

@@ -22,9 +22,9 @@ type Desktop struct {
 	User       string // login name of the session's owner; "" if unknown
 	UID, GID   int    // -1 when unknown
 	Home       string
-	Locked     bool   // at the lock screen (logind LockedHint, or the X screen saver)
+	Locked     bool   // at the lock screen (logind LockedHint, the X screen saver, or WTS on Windows)
 	NoUser     bool   // the login screen: served, but nobody is logged in
-	Session    string // logind session id; "" when found without logind
+	Session    string // logind session id on Linux, WTS session id on Windows; "" when not known
 	Source     string // how it was found: "logind", "x11-scan", "static"
 }
 

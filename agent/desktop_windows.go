@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/windows"
 )
@@ -12,7 +13,8 @@ import (
 // windowsDiscoverer tells who is logged on at the console: the service
 // (LocalSystem) may ask for the console session's user token; nobody
 // logged on is ErrNoDesktop. A process that may not ask (a foreground run
-// as a user) serves its own desktop. The lock state is not known here.
+// as a user) serves its own desktop. Desktop.Session is the WTS session
+// id (the prompts go there), Locked its lock state when Windows says.
 // Not run in this project's CI (Linux); it cross-compiles.
 type windowsDiscoverer struct{ log *slog.Logger }
 
@@ -21,8 +23,13 @@ func newPlatformDiscoverer(log *slog.Logger) Discoverer { return windowsDiscover
 func (w windowsDiscoverer) Discover(context.Context) (*Desktop, error) {
 	own := &Desktop{User: os.Getenv("USERNAME"), UID: -1, GID: -1, Source: "own"}
 	own.Home, _ = os.UserHomeDir()
+	var ownSID uint32
+	if windows.ProcessIdToSessionId(windows.GetCurrentProcessId(), &ownSID) == nil {
+		own.Session = strconv.FormatUint(uint64(ownSID), 10)
+		own.Locked, _ = wtsLocked(ownSID)
+	}
 	sid := windows.WTSGetActiveConsoleSessionId()
-	if sid == 0xFFFFFFFF {
+	if sid == wtsNoSession {
 		return nil, ErrNoDesktop
 	}
 	var tok windows.Token
@@ -33,7 +40,8 @@ func (w windowsDiscoverer) Discover(context.Context) (*Desktop, error) {
 		return own, nil // not LocalSystem: this process's own desktop
 	}
 	defer tok.Close()
-	d := &Desktop{UID: -1, GID: -1, Source: "wts"}
+	d := &Desktop{UID: -1, GID: -1, Source: "wts", Session: strconv.FormatUint(uint64(sid), 10)}
+	d.Locked, _ = wtsLocked(sid)
 	if tu, err := tok.GetTokenUser(); err == nil {
 		if name, domain, _, err := tu.User.Sid.LookupAccount(""); err == nil {
 			d.User = domain + `\` + name
