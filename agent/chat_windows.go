@@ -1,18 +1,14 @@
 package agent
 
 import (
-	"context"
 	"log/slog"
 
 	"golang.org/x/sys/windows"
 )
 
-// DesktopChatUI shows messages to the user of this process's own session.
+// DesktopChatUI shows messages to the user at the console.
 func DesktopChatUI(log *slog.Logger, _ string) ChatUI {
-	return DesktopChatUIOn(log, func() *Desktop {
-		d, _ := windowsDiscoverer{log: log}.Discover(context.Background())
-		return d
-	})
+	return DesktopChatUIOn(log, thisDesktop(log))
 }
 
 // DesktopChatUIOn shows each technician's message in a message box on the

@@ -9,12 +9,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// DesktopConfirmUI asks the user of this process's own session.
+// DesktopConfirmUI asks the user at the console.
 func DesktopConfirmUI(log *slog.Logger, _ string) ConfirmUI {
-	return DesktopConfirmUIOn(log, func() *Desktop {
-		d, _ := windowsDiscoverer{log: log}.Discover(context.Background())
-		return d
-	})
+	return DesktopConfirmUIOn(log, thisDesktop(log))
 }
 
 // DesktopConfirmUIOn asks the user of the console session desk finds,

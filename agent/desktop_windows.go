@@ -53,3 +53,12 @@ func (w windowsDiscoverer) Discover(context.Context) (*Desktop, error) {
 
 // needDisplay: no X display to name here.
 const needDisplay = false
+
+// thisDesktop finds the console session each time it is called: the
+// Desktop*UI functions that take a display take no tracker.
+func thisDesktop(log *slog.Logger) func() *Desktop {
+	return func() *Desktop {
+		d, _ := windowsDiscoverer{log: log}.Discover(context.Background())
+		return d
+	}
+}
