@@ -32,7 +32,7 @@ const (
 )
 
 // wtsMessage shows a message box on session sid's desktop. With wait it
-// returns the button pressed (windows.IDYES, ...) or idTimeout after
+// returns the button pressed (idYes, ...) or idTimeout after
 // timeout (0: none); without, idAsync at once.
 func wtsMessage(sid uint32, title, text string, style uint32, timeout time.Duration, wait bool) (uint32, error) {
 	t, err := windows.UTF16FromString(title)
