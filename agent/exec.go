@@ -186,7 +186,11 @@ func (x *execServer) start(ch *transport.Channel, m *wire.ExecStart) *fileErr {
 	cmd.Cancel = func() error { return killProcessGroup(cmd) }
 	if as := x.s.h.o.Exec.AsUser; as != nil {
 		d := as()
-		if d == nil || d.UID < 0 {
+		known, own := false, false
+		if d != nil {
+			known, own = desktopUser(d)
+		}
+		if !known {
 			cancel()
 			return refusedf(wire.ErrCodeDenied, "this host runs commands as the logged-in user, and nobody is logged in")
 		}
@@ -197,7 +201,7 @@ func (x *execServer) start(ch *transport.Channel, m *wire.ExecStart) *fileErr {
 				cmd.Dir = d.Home
 			}
 		}
-		if d.UID != os.Getuid() {
+		if !own {
 			if err := runAsUser(cmd, d); err != nil {
 				cancel()
 				return refusedf(wire.ErrCodeDenied, "cannot run as %s: %v", d.User, err)

@@ -16,6 +16,8 @@ func killProcessGroup(cmd *exec.Cmd) error { return cmd.Process.Kill() }
 
 func exitSignal(*os.ProcessState) (int, bool) { return 0, false }
 
+func desktopUser(*Desktop) (known, own bool) { return false, false }
+
 func runAsUser(*exec.Cmd, *Desktop) error {
 	return fmt.Errorf("agent: running as the logged-in user: %w", errors.ErrUnsupported)
 }

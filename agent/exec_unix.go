@@ -18,6 +18,10 @@ func ownProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
+// desktopUser tells whether d's user is known here, and whether it is
+// this process's own.
+func desktopUser(d *Desktop) (known, own bool) { return d.UID >= 0, d.UID == os.Getuid() }
+
 // runAsUser makes cmd run as d's user, with its groups (the caller is
 // root); HOME, USER and DISPLAY come from d.Env.
 func runAsUser(cmd *exec.Cmd, d *Desktop) error {

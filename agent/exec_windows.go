@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -29,8 +30,43 @@ func killProcessGroup(cmd *exec.Cmd) error {
 // exitSignal: Windows processes end with an exit code, never a signal.
 func exitSignal(*os.ProcessState) (int, bool) { return 0, false }
 
-// runAsUser: commands run as the service's account on Windows (starting
-// them in the user's session is the console helper's job).
-func runAsUser(*exec.Cmd, *Desktop) error {
-	return fmt.Errorf("agent: running as the logged-in user: %w", errors.ErrUnsupported)
+// desktopUser: the console session's user (found through its token) is
+// known; a foreground run's own session is its own user.
+func desktopUser(d *Desktop) (known, own bool) {
+	_, known = wtsSessionOf(d)
+	return known, d.Source == "own"
+}
+
+// runAsUser makes cmd run as the console session's user: a primary token
+// from WTSQueryUserToken (the service is LocalSystem) and that user's own
+// environment (USERPROFILE, APPDATA, ...). The token is closed when cmd is
+// collected: os/exec reads it only at Start. Not run in this project's CI
+// (Linux); it cross-compiles.
+func runAsUser(cmd *exec.Cmd, d *Desktop) error {
+	sid, ok := wtsSessionOf(d)
+	if !ok {
+		return errors.New("agent: no console session to run in")
+	}
+	var user windows.Token
+	if err := windows.WTSQueryUserToken(sid, &user); err != nil {
+		return fmt.Errorf("agent: the console user's token (session %d): %w", sid, err)
+	}
+	defer user.Close()
+	var primary windows.Token
+	if err := windows.DuplicateTokenEx(user, windows.MAXIMUM_ALLOWED, nil, windows.SecurityIdentification,
+		windows.TokenPrimary, &primary); err != nil {
+		return fmt.Errorf("agent: duplicating the console user's token: %w", err)
+	}
+	env, err := primary.Environ(false)
+	if err != nil {
+		primary.Close()
+		return fmt.Errorf("agent: the console user's environment: %w", err)
+	}
+	cmd.Env = env
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Token = syscall.Token(primary)
+	runtime.AddCleanup(cmd, func(t windows.Token) { t.Close() }, primary)
+	return nil
 }

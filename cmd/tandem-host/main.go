@@ -211,7 +211,7 @@ func root() *cobra.Command {
 			return runAgent(ctx)
 		}}
 	run.Flags().StringVar(&display, "display", "", "X display to serve (default $DISPLAY; without one, or \"auto\": the logged-in user's session, found at each session start)")
-	run.Flags().StringVar(&commandsAs, "commands-as", "service", "run remote commands as \"service\" (the Host's own account: root for the service) or \"user\" (the logged-in desktop user; Linux)")
+	run.Flags().StringVar(&commandsAs, "commands-as", "service", "run remote commands as \"service\" (the Host's own account: root for the service) or \"user\" (the logged-in desktop user; Linux, and Windows through its console session)")
 	run.Flags().StringVar(&serviceMode, "service", "", "run under the service manager as this service (set by install)")
 	_ = run.Flags().MarkHidden("service")
 	run.Flags().StringVar(&filesRoot, "files-root", os.Getenv("TANDEM_FILES_ROOT"),

@@ -81,7 +81,7 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 	install.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(install, &relayURL, &key)
 	install.Flags().StringVar(&display, "display", "", "X display the service serves (default: the logged-in user's session, found at each session start)")
-	install.Flags().StringVar(&commandsAs, "commands-as", "service", "the service runs remote commands as \"service\" (root/LocalSystem) or \"user\" (the logged-in desktop user; Linux)")
+	install.Flags().StringVar(&commandsAs, "commands-as", "service", "the service runs remote commands as \"service\" (root/LocalSystem) or \"user\" (the logged-in desktop user; Linux, and Windows through its console session)")
 	ice.Add(install.Flags())
 
 	var keepIdentity bool
