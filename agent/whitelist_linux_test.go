@@ -721,7 +721,7 @@ func TestWhitelistHidesCursor(t *testing.T) {
 	shapes := map[uint32]*wire.CursorShape{}
 	in1 := termR.Min.Add(image.Pt(10, 10))
 	xdotool(t, x, "mousemove", strconv.Itoa(in1.X), strconv.Itoa(in1.Y))
-	waitPos(t, ctl, in1, shapes)
+	waitPos(t, ctl, in1, shapes, nil)
 
 	// Over xlogo, then back into xterm elsewhere: the first message after
 	// the detour is the new xterm position, nothing from xlogo.
