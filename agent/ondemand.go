@@ -1,20 +1,18 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/internal/apiclient"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -111,42 +109,28 @@ func JoinOnDemand(ctx context.Context, hc *http.Client, relayURL, key string, in
 	if key, err = NormalizeOnDemandKey(key); err != nil {
 		return nil, err
 	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(wire.OnDemandJoinRequest{Key: key, PublicKey: base64.StdEncoding.EncodeToString(pub), Inventory: inv})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, relayURL+"/api/v1/ondemand/join", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("agent: cannot reach the relay %s: %w", relayURL, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e wire.APIError
-		_ = json.Unmarshal(raw, &e)
-		je := &JoinError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	var jr wire.OnDemandJoinResponse
+	err = apiclient.Call(ctx, hc, http.MethodPost, relayURL, "/api/v1/ondemand/join", "",
+		wire.OnDemandJoinRequest{Key: key, PublicKey: base64.StdEncoding.EncodeToString(pub), Inventory: inv}, &jr)
+	var ae *apiclient.Error
+	if errors.As(err, &ae) {
+		je := &JoinError{Status: ae.Status, Code: ae.Code, Message: ae.Message}
 		switch {
-		case je.Code == wire.CodeOnDemandOver || resp.StatusCode == http.StatusGone:
+		case je.Code == wire.CodeOnDemandOver || ae.Status == http.StatusGone:
 			je.kind = ErrOnDemandOver
-		case je.Code == "throttled" || resp.StatusCode == http.StatusTooManyRequests:
+		case je.Code == "throttled" || ae.Status == http.StatusTooManyRequests:
 			je.kind = ErrThrottled
-		case je.Code == "invalid_key" || je.Code == "not_found" || resp.StatusCode == http.StatusNotFound:
+		case je.Code == "invalid_key" || je.Code == "not_found" || ae.Status == http.StatusNotFound:
 			je.kind = ErrOnDemandKey
 		}
 		return nil, je
 	}
-	var jr wire.OnDemandJoinResponse
-	if err := json.Unmarshal(raw, &jr); err != nil {
-		return nil, fmt.Errorf("agent: unexpected join answer from the relay: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("agent: joining: %w", err)
 	}
 	rk, err := base64.StdEncoding.DecodeString(jr.RelayPublicKey)
 	if err != nil || len(rk) != ed25519.PublicKeySize || jr.DeviceID == "" {

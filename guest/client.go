@@ -4,19 +4,16 @@
 package guest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/internal/apiclient"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -24,21 +21,7 @@ import (
 var ErrUnauthorized = errors.New("guest: not logged in or session expired (run: tandem-guest login)")
 
 // APIError is an error answer from the relay.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-	// RetryAfter is how long the relay asks to wait (Retry-After), when
-	// it throttles failed logins.
-	RetryAfter time.Duration
-}
-
-func (e *APIError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("relay answered %d %s", e.Status, e.Code)
-	}
-	return e.Message
-}
+type APIError = apiclient.Error
 
 // Client talks to one relay's API.
 type Client struct {
@@ -133,53 +116,13 @@ func (c *Client) WaitConfirmation(ctx context.Context, id string, every time.Dur
 }
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+	err := apiclient.Call(ctx, c.HTTP, method, c.Relay, path, c.Token, in, out)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && path != "/api/v1/login" {
+		return fmt.Errorf("%w: %v", ErrUnauthorized, ae)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Relay+path, body)
-	if err != nil {
-		return err
+	if err != nil && !errors.As(err, &ae) {
+		return fmt.Errorf("guest: %w", err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("guest: cannot reach relay %s: %w", c.Relay, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e wire.APIError
-		_ = json.Unmarshal(raw, &e)
-		ae := &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			ae.RetryAfter = time.Duration(secs) * time.Second
-		}
-		if resp.StatusCode == http.StatusUnauthorized && path != "/api/v1/login" {
-			return fmt.Errorf("%w: %v", ErrUnauthorized, ae)
-		}
-		return ae
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("guest: unexpected answer from relay: %w", err)
-		}
-	}
-	return nil
+	return err
 }

@@ -1,19 +1,17 @@
 package installer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/tandem-rc/tandem/internal/apiclient"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -35,9 +33,6 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 	if key == "" {
 		return nil, fmt.Errorf("%w: empty enrollment key", ErrEnrollmentRefused)
 	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	// A revoked identity is dead on the relay: enrolling again needs a new
 	// one. Otherwise keep the device key (same device, new package).
 	var priv ed25519.PrivateKey
@@ -49,32 +44,20 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 			return nil, err
 		}
 	}
-	body, _ := json.Marshal(wire.EnrollRequest{
+	var er wire.EnrollResponse
+	err = apiclient.Call(ctx, hc, http.MethodPost, relayURL, "/api/v1/enroll", "", wire.EnrollRequest{
 		Key:       key,
 		PublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)),
 		Inventory: inv,
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, relayURL+"/api/v1/enroll", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("installer: cannot reach relay %s: %w", relayURL, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e wire.APIError
-		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-			return nil, fmt.Errorf("%w: %s (%s)", ErrEnrollmentRefused, e.Error.Message, e.Error.Code)
-		}
-		return nil, fmt.Errorf("%w: relay answered %s", ErrEnrollmentRefused, resp.Status)
-	}
-	var er wire.EnrollResponse
-	if err := json.Unmarshal(raw, &er); err != nil {
-		return nil, fmt.Errorf("installer: bad enrollment answer: %w", err)
+	}, &er)
+	var ae *apiclient.Error
+	switch {
+	case errors.As(err, &ae) && ae.Message != "":
+		return nil, fmt.Errorf("%w: %s (%s)", ErrEnrollmentRefused, ae.Message, ae.Code)
+	case errors.As(err, &ae):
+		return nil, fmt.Errorf("%w: %v", ErrEnrollmentRefused, ae)
+	case err != nil:
+		return nil, fmt.Errorf("installer: %w", err)
 	}
 	c := &Config{
 		RelayURL:       relayURL,
