@@ -47,15 +47,9 @@ func runAsUser(cmd *exec.Cmd, d *Desktop) error {
 	if !ok {
 		return errors.New("agent: no console session to run in")
 	}
-	var user windows.Token
-	if err := windows.WTSQueryUserToken(sid, &user); err != nil {
-		return fmt.Errorf("agent: the console user's token (session %d): %w", sid, err)
-	}
-	defer user.Close()
-	var primary windows.Token
-	if err := windows.DuplicateTokenEx(user, windows.MAXIMUM_ALLOWED, nil, windows.SecurityIdentification,
-		windows.TokenPrimary, &primary); err != nil {
-		return fmt.Errorf("agent: duplicating the console user's token: %w", err)
+	primary, err := consoleUserToken(sid)
+	if err != nil {
+		return err
 	}
 	env, err := primary.Environ(false)
 	if err != nil {

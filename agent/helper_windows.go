@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"unsafe"
 
@@ -19,21 +18,12 @@ import (
 // it feeds is tested with a real X desktop behind it.
 func SpawnConsoleHelper(exe string, args []string, secret []byte) error {
 	sid := windows.WTSGetActiveConsoleSessionId()
-	if sid == 0xFFFFFFFF {
+	if sid == wtsNoSession {
 		return ErrNoDesktop // no session attached to the console (switching users)
 	}
-	var user windows.Token
-	if err := windows.WTSQueryUserToken(sid, &user); err != nil {
-		if errors.Is(err, windows.ERROR_NO_TOKEN) {
-			return ErrNoDesktop
-		}
-		return fmt.Errorf("agent: the console user's token (session %d): %w", sid, err)
-	}
-	defer user.Close()
-	var primary windows.Token
-	if err := windows.DuplicateTokenEx(user, windows.MAXIMUM_ALLOWED, nil, windows.SecurityIdentification,
-		windows.TokenPrimary, &primary); err != nil {
-		return fmt.Errorf("agent: duplicating the console user's token: %w", err)
+	primary, err := consoleUserToken(sid)
+	if err != nil {
+		return err
 	}
 	defer primary.Close()
 	var env *uint16
@@ -59,7 +49,7 @@ func SpawnConsoleHelper(exe string, args []string, secret []byte) error {
 	si.Cb = uint32(unsafe.Sizeof(si))
 	var pi windows.ProcessInformation
 	cmdline := windows.ComposeCommandLine(append([]string{exe}, args...))
-	err := windows.CreateProcessAsUser(primary, windows.StringToUTF16Ptr(exe), windows.StringToUTF16Ptr(cmdline),
+	err = windows.CreateProcessAsUser(primary, windows.StringToUTF16Ptr(exe), windows.StringToUTF16Ptr(cmdline),
 		nil, nil, true, windows.CREATE_UNICODE_ENVIRONMENT|windows.CREATE_NO_WINDOW, env, nil, &si, &pi)
 	windows.CloseHandle(r)
 	if err != nil {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -103,4 +104,24 @@ func wtsSessionOf(d *Desktop) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
+}
+
+// consoleUserToken is a primary token of session sid's user, for
+// CreateProcessAsUser; the caller closes it. ErrNoDesktop: nobody is
+// logged on there. WTSQueryUserToken needs LocalSystem (the service).
+func consoleUserToken(sid uint32) (windows.Token, error) {
+	var user windows.Token
+	if err := windows.WTSQueryUserToken(sid, &user); err != nil {
+		if errors.Is(err, windows.ERROR_NO_TOKEN) {
+			return 0, ErrNoDesktop
+		}
+		return 0, fmt.Errorf("agent: the console user's token (session %d): %w", sid, err)
+	}
+	defer user.Close()
+	var primary windows.Token
+	if err := windows.DuplicateTokenEx(user, windows.MAXIMUM_ALLOWED, nil, windows.SecurityIdentification,
+		windows.TokenPrimary, &primary); err != nil {
+		return 0, fmt.Errorf("agent: duplicating the console user's token: %w", err)
+	}
+	return primary, nil
 }
