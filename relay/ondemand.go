@@ -759,11 +759,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	s.audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
 		Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session started", "ondemand", o.ID, "session", se.ID, "user", u.ID)
-	writeJSON(w, http.StatusCreated, wire.SessionResponse{
-		SessionID: se.ID, DeviceID: o.DeviceID, Permissions: granted, ExpiresAt: expires.Unix(),
-		ICEServers: s.iceServers(se.ID, "guest", now),
-		SignalURL:  "/api/v1/sessions/" + se.ID + "/signal",
-	})
+	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires, now))
 	return nil
 }
 

@@ -118,6 +118,36 @@ func (e *odEnv) start(tok, key string) (int, []byte) {
 	return e.do("POST", "/api/v1/sessions", tok, wire.SessionRequest{OnDemand: key})
 }
 
+// odLive is a key whose agent is online and whose session the owner
+// started: the agent holds its grant, the technician's signalling is ready.
+type odLive struct {
+	key          string
+	dev          device
+	agent, guest *ws
+	sr           wire.SessionResponse
+}
+
+func (e *odEnv) live() odLive {
+	e.t.Helper()
+	o := e.create(e.tok)
+	d, _ := e.join(o.Key)
+	w := e.online(d)
+	e.t.Cleanup(func() { w.conn.CloseNow() })
+	status, body := e.start(e.tok, o.Key)
+	if status != http.StatusCreated {
+		e.t.Fatalf("start: %d %s", status, body)
+	}
+	var sr wire.SessionResponse
+	decode(e.t, body, &sr)
+	w.expect(wire.SigGrant)
+	gw, _, err := e.dial(sr.SignalURL, e.tok)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	gw.expect(wire.SigReady)
+	return odLive{key: o.Key, dev: d, agent: w, guest: gw, sr: sr}
+}
+
 // expectOver checks that the relay disconnects an OnDemand agent because
 // its key died: a revoked signal with wire.CodeOnDemandOver, then the close.
 func expectOver(t *testing.T, w *ws) {
@@ -378,23 +408,9 @@ func TestOnDemandStartGrantAndEnd(t *testing.T) {
 
 func TestOnDemandGuestLeavingEndsKey(t *testing.T) {
 	e := newODEnv(t)
-	o := e.create(e.tok)
-	d, _ := e.join(o.Key)
-	w := e.online(d)
-	defer w.conn.CloseNow()
-	status, body := e.start(e.tok, o.Key)
-	if status != http.StatusCreated {
-		t.Fatalf("start: %d %s", status, body)
-	}
-	var sr wire.SessionResponse
-	decode(t, body, &sr)
-	w.expect(wire.SigGrant)
-	gw, _, err := e.dial(sr.SignalURL, e.tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.expect(wire.SigReady)
-	gw.conn.Close(websocket.StatusNormalClosure, "technician closed the window")
+	l := e.live()
+	w, d := l.agent, l.dev
+	l.guest.conn.Close(websocket.StatusNormalClosure, "technician closed the window")
 	w.expect(wire.SigBye, "guest_left")
 	expectOver(t, w)
 	e.expectRefusedOver(d)
@@ -741,23 +757,9 @@ func TestOnDemandOnEachStore(t *testing.T) {
 // Rejecting a started session ends it on both sides, then the key.
 func TestOnDemandRejectStarted(t *testing.T) {
 	e := newODEnv(t)
-	o := e.create(e.tok)
-	d, _ := e.join(o.Key)
-	w := e.online(d)
-	defer w.conn.CloseNow()
-	status, body := e.start(e.tok, o.Key)
-	if status != http.StatusCreated {
-		t.Fatalf("start: %d %s", status, body)
-	}
-	var sr wire.SessionResponse
-	decode(t, body, &sr)
-	w.expect(wire.SigGrant)
-	gw, _, err := e.dial(sr.SignalURL, e.tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.expect(wire.SigReady)
-	if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/reject", e.tok, nil); status != http.StatusNoContent {
+	l := e.live()
+	w, gw := l.agent, l.guest
+	if status, body := e.do("POST", "/api/v1/ondemand/"+l.key+"/reject", e.tok, nil); status != http.StatusNoContent {
 		t.Fatalf("reject: %d %s", status, body)
 	}
 	gw.expect(wire.SigBye, wire.CodeOnDemandOver)

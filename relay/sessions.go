@@ -289,12 +289,18 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	s.log.Info("session requested", "session", se.ID, "user", u.ID, "device", d.ID, "action", action)
-	writeJSON(w, http.StatusCreated, wire.SessionResponse{
-		SessionID: se.ID, DeviceID: d.ID, Permissions: perms, ExpiresAt: expires.Unix(),
-		ICEServers: s.iceServers(se.ID, "guest", now),
-		SignalURL:  "/api/v1/sessions/" + se.ID + "/signal",
-	})
+	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, d.ID, perms, expires, now))
 	return nil
+}
+
+// sessionResponse tells the guest its granted session: where to signal
+// and which TURN credentials to use.
+func (s *Server) sessionResponse(sessionID, deviceID string, perms []string, expires, now time.Time) wire.SessionResponse {
+	return wire.SessionResponse{
+		SessionID: sessionID, DeviceID: deviceID, Permissions: perms, ExpiresAt: expires.Unix(),
+		ICEServers: s.iceServers(sessionID, "guest", now),
+		SignalURL:  "/api/v1/sessions/" + sessionID + "/signal",
+	}
 }
 
 // endSessionRow records the end of a session that never went live.
