@@ -138,23 +138,8 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		}
 	})
 	// Wait until the relay lists it online.
-	c := e.login(tb)
-	for {
-		ds, err := c.Devices(ctx)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range ds {
-			if d.ID == cfg.DeviceID && d.Online {
-				return hh
-			}
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatal("host never came online")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	relaytest.WaitOnline(tb, ctx, e.login(tb), cfg.DeviceID)
+	return hh
 }
 
 func (h *hostHandle) waitNoSessions(ctx context.Context) error {

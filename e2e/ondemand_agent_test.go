@@ -14,8 +14,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/captest"
-	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -129,15 +128,7 @@ func TestOnDemandAgentSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t)
-	st := e.srv.Store()
-	acct, err := st.AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "od", Active: true,
-		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acct.ID)}}); err != nil {
-		t.Fatal(err)
-	}
+	relaytest.AllowOnDemand(t, e.srv)
 	c := e.login(t)
 	od, err := c.CreateOnDemand(ctx, "")
 	if err != nil {
@@ -220,15 +211,7 @@ func TestOnDemandAgentRejected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e := newEnv(t)
-	st := e.srv.Store()
-	acct, err := st.AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "od", Active: true,
-		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acct.ID)}}); err != nil {
-		t.Fatal(err)
-	}
+	relaytest.AllowOnDemand(t, e.srv)
 	c := e.login(t)
 	od, err := c.CreateOnDemand(ctx, "")
 	if err != nil {

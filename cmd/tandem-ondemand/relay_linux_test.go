@@ -16,28 +16,20 @@ import (
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/setupname"
-	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport"
 )
 
-// startRelay runs the real relay in-process on 127.0.0.1 (no TURN: the
-// peers meet on loopback) with an owner allowed to create OnDemand keys.
+// startRelay runs the real relay in-process on 127.0.0.1 with an owner
+// allowed to create OnDemand keys, logged in.
 func startRelay(t *testing.T) (url string, c *guest.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := relaytest.Start(t, slog.New(slog.DiscardHandler))
-	srv, url := r.Srv, r.URL
+	relaytest.AllowOnDemand(t, r.Srv)
+	url = r.URL
 	const email, password = relaytest.OwnerEmail, relaytest.OwnerPassword
-	acct, err := srv.Store().AccountByName(ctx, "Acme IT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Store().CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "od", Active: true,
-		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acct.ID)}}); err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	if c, err = guest.NewClient(url, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -199,23 +199,8 @@ func startHost(tb testing.TB, log *slog.Logger, url, key, display string) *testH
 			tb.Error("host did not stop")
 		}
 	})
-	c := login(tb, log, url)
-	for {
-		ds, err := c.Devices(ctx)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range ds {
-			if d.ID == cfg.DeviceID && d.Online {
-				return th
-			}
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatal("host never came online")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	relaytest.WaitOnline(tb, ctx, login(tb, log, url), cfg.DeviceID)
+	return th
 }
 
 func login(tb testing.TB, log *slog.Logger, url string) *guest.Client {

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/store"
 )
 
 // The owner account every Start creates.
@@ -90,4 +93,41 @@ func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
 	}
 	tb.Fatal("no port free for both UDP and TCP")
 	return nil, nil, 0
+}
+
+// AllowOnDemand gives the owner account's administrators (the owner among
+// them) an OnDemand role assignment, so the owner may create and start
+// OnDemand sessions.
+func AllowOnDemand(tb testing.TB, srv *relay.Server) {
+	tb.Helper()
+	ctx := context.Background()
+	acct, err := srv.Store().AccountByName(ctx, Account)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := srv.Store().CreateAssignment(ctx, acct.ID, policy.Assignment{Name: "OnDemand admins", Active: true,
+		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acct.ID)}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// WaitOnline waits until c's relay lists deviceID online.
+func WaitOnline(tb testing.TB, ctx context.Context, c *guest.Client, deviceID string) {
+	tb.Helper()
+	for {
+		ds, err := c.Devices(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.ID == deviceID && d.Online {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("device %s never came online", deviceID)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
