@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +22,7 @@ func TestZenityChatArgs(t *testing.T) {
 // A technician's message opens a dialog on the host's X display; what the
 // local user types there reaches the technician.
 func TestDesktopChatUIReply(t *testing.T) {
-	if _, err := exec.LookPath("zenity"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("zenity is missing (scripts/deps.sh installs it)")
-		}
-		t.Skip("no zenity")
-	}
+	needTool(t, "zenity")
 	x := captest.StartX(t, 800, 600)
 	fh := startFeatureHost(t, func(o *Options) { o.ChatUI = DesktopChatUI(o.Logger, x.Display) })
 	ctl := fh.session(t, "desk", policy.FullSet())[wire.ChannelControl]

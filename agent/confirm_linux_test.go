@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -14,12 +12,7 @@ import (
 // TestDesktopConfirmUI: the real zenity question on an X display, answered
 // with the keyboard: Enter allows, Escape denies.
 func TestDesktopConfirmUI(t *testing.T) {
-	if _, err := exec.LookPath("zenity"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("zenity is missing (scripts/deps.sh installs it)")
-		}
-		t.Skip("no zenity")
-	}
+	needTool(t, "zenity")
 	x := captest.StartX(t, 800, 600)
 	ui := DesktopConfirmUI(slog.New(slog.DiscardHandler), x.Display)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -18,12 +16,7 @@ import (
 // once, and the guest is told why. A session that ends otherwise takes its
 // window away.
 func TestIndicatorDisconnect(t *testing.T) {
-	if _, err := exec.LookPath("zenity"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("zenity is missing (scripts/deps.sh installs it)")
-		}
-		t.Skip("no zenity")
-	}
+	needTool(t, "zenity")
 	x := captest.StartX(t, 800, 600)
 	fh := startFeatureHost(t, func(o *Options) {
 		o.Indicator = DesktopIndicator(slog.New(slog.DiscardHandler), staticDesktop(x.Display))

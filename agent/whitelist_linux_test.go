@@ -425,11 +425,7 @@ func TestWhitelistRealInput(t *testing.T) {
 		o.Input = func() (input.Injector, error) { return input.Open(input.Options{Display: x.Display, Logger: o.Logger}) }
 		o.Windows = func() (Windows, error) { return OpenWindows(WindowsOptions{Display: x.Display, Logger: o.Logger}) }
 	})
-	mouse := func() image.Point {
-		var p image.Point
-		fmt.Sscanf(xdo(t, x, "getmouselocation"), "x:%d y:%d", &p.X, &p.Y)
-		return p
-	}
+	mouse := func() image.Point { return captest.Pointer(t, x) }
 	inXev := xevR.Min.Add(xevR.Size().Div(2))
 	burst := []wire.Message{&wire.MouseButton{Button: 1, Down: true}, &wire.MouseButton{Button: 1},
 		&wire.MouseWheel{DY: 1}, &wire.KeyTap{Code: "KeyA"}, &wire.Key{Code: "KeyB", Down: true}, &wire.Key{Code: "KeyB"}}

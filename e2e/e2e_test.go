@@ -9,8 +9,6 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +83,7 @@ func runSession(t *testing.T, relayOnly bool) {
 		if err := s.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got := mouseLocation(t, ctx, x.Command(ctx, "xdotool", "getmouselocation", "--shell").Output)
+		got := captest.Pointer(t, x)
 		if got != p {
 			t.Fatalf("pointer at %v after moving to %v", got, p)
 		}
@@ -144,26 +142,6 @@ func compareRGBA(img *image.RGBA, ref *captest.XWD) error {
 		return fmt.Errorf("%d pixels differ, first at %v", diff, first)
 	}
 	return nil
-}
-
-func mouseLocation(t *testing.T, ctx context.Context, run func() ([]byte, error)) image.Point {
-	t.Helper()
-	b, err := run()
-	if err != nil {
-		t.Fatalf("xdotool getmouselocation: %v", err)
-	}
-	var p image.Point
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "X":
-			p.X = n
-		case "Y":
-			p.Y = n
-		}
-	}
-	return p
 }
 
 var _ = guest.ErrEnded

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 )
 
@@ -89,12 +90,8 @@ func testCtx(tb testing.TB) context.Context {
 
 func pointer(tb testing.TB, s *xvfb.Server) (x, y int) {
 	tb.Helper()
-	out, err := s.Command(testCtx(tb), "xdotool", "getmouselocation", "--shell").Output()
-	if err != nil {
-		tb.Fatalf("xdotool getmouselocation: %v", err)
-	}
-	v := shellVars(string(out))
-	return v["X"], v["Y"]
+	p := captest.Pointer(tb, s)
+	return p.X, p.Y
 }
 
 func shellVars(s string) map[string]int {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
-	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -45,28 +43,6 @@ func countColour(img image.Image, c color.RGBA) int {
 		}
 	}
 	return n
-}
-
-func pointer(t *testing.T, x *xvfb.Server) image.Point {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := x.Command(ctx, "xdotool", "getmouselocation", "--shell").Output()
-	if err != nil {
-		t.Fatalf("xdotool getmouselocation: %v", err)
-	}
-	var p image.Point
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "X":
-			p.X = n
-		case "Y":
-			p.Y = n
-		}
-	}
-	return p
 }
 
 // at is the view position that maps to the centre of remote pixel p.
@@ -147,7 +123,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := pointer(t, x); got != target {
+	if got := captest.Pointer(t, x); got != target {
 		t.Fatalf("host pointer at %v after hovering over %v (fit)", got, target)
 	}
 	// The host reports its pointer there, and the view draws it there: the
@@ -214,7 +190,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := pointer(t, x); got != target {
+	if got := captest.Pointer(t, x); got != target {
 		t.Fatalf("host pointer at %v after hovering over %v (actual)", got, target)
 	}
 
@@ -233,7 +209,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := pointer(t, x); got != target {
+	if got := captest.Pointer(t, x); got != target {
 		t.Fatalf("host pointer at %v after hovering over %v (right monitor)", got, target)
 	}
 	w.monSel.SetSelected("All monitors")
@@ -377,7 +353,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	// 13. A member whose role gives view_screen only: the window says view
 	// only, its modifiers are disabled, and hovering and typing send nothing
 	// (the host pointer stays where the last session left it).
-	left := pointer(t, x)
+	left := captest.Pointer(t, x)
 	cctx, ccancel = context.WithTimeout(ctx, 45*time.Second)
 	sv, err := memberWith(t, srv, log, url, "viewer@example.com", policy.ViewScreen).Connect(cctx, h.hostname,
 		guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: log}})
@@ -408,7 +384,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if err := sv.Sync(ctx); err != nil {
 		t.Fatalf("the view-only window sent input the host refused: %v", err)
 	}
-	if got := pointer(t, x); got != left {
+	if got := captest.Pointer(t, x); got != left {
 		t.Fatalf("the host pointer moved from %v to %v under a view-only window", left, got)
 	}
 	wv.win.Close()

@@ -7,8 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/internal/xvfb"
@@ -61,4 +65,32 @@ func StableGrab(ctx context.Context, s *xvfb.Server, c capture.Capturer) (*captu
 			return nil, nil, fmt.Errorf("the screen never stopped changing: %w", ctx.Err())
 		}
 	}
+}
+
+// Pointer is where the pointer is on s, as xdotool reads it.
+func Pointer(tb testing.TB, s *xvfb.Server) image.Point {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := s.Command(ctx, "xdotool", "getmouselocation", "--shell").Output()
+	if err != nil {
+		tb.Fatalf("xdotool getmouselocation: %v", err)
+	}
+	var p image.Point
+	var gotX, gotY bool
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+		case k == "X":
+			p.X, gotX = n, true
+		case k == "Y":
+			p.Y, gotY = n, true
+		}
+	}
+	if !gotX || !gotY {
+		tb.Fatalf("xdotool getmouselocation said %q", out)
+	}
+	return p
 }
