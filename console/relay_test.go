@@ -21,9 +21,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay"
-	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -35,13 +34,7 @@ import (
 func TestLoginAndDevicesAgainstTheRelay(t *testing.T) {
 	log := testLogger()
 	outbox := t.TempDir()
-	url, key := startRelay(t, log, func(c *relay.Config) {
-		o, err := mail.NewOutbox(mail.OutboxConfig{Dir: outbox}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Mail = o
-	})
+	url, key := startRelay(t, log, relaytest.Outbox(t, outbox))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// An enrolled device that never connected.
@@ -169,13 +162,7 @@ func (h *harness) rawCall(ctx context.Context, url string) func(method, path str
 func TestSessionsAgainstTheRelay(t *testing.T) {
 	log := testLogger()
 	outbox := t.TempDir()
-	url, _ := startRelay(t, log, func(c *relay.Config) {
-		o, err := mail.NewOutbox(mail.OutboxConfig{Dir: outbox}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Mail = o
-	})
+	url, _ := startRelay(t, log, relaytest.Outbox(t, outbox))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	h := newHarnessAPI(t, nil, newClientAPI)

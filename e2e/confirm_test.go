@@ -14,9 +14,8 @@ import (
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/policy"
-	"github.com/tandem-rc/tandem/relay"
-	tmail "github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport"
@@ -31,13 +30,7 @@ func TestConfirmByEmailConnect(t *testing.T) {
 	defer cancel()
 	outbox := t.TempDir()
 	x := captest.StartX(t, 320, 240)
-	e := newEnvWith(t, func(c *relay.Config) {
-		ob, err := tmail.NewOutbox(tmail.OutboxConfig{Dir: outbox}, c.Logger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Mail = ob
-	})
+	e := newEnvWith(t, relaytest.Outbox(t, outbox))
 	h := e.startHost(t, x.Display, false)
 	st := e.srv.Store()
 	acct, _ := st.AccountByName(ctx, "Acme IT")

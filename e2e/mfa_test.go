@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/guest"
-	"github.com/tandem-rc/tandem/relay"
-	tmail "github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -30,13 +29,7 @@ func TestMFALoginThroughOutbox(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	outbox := t.TempDir()
-	e := newEnvWith(t, func(c *relay.Config) {
-		ob, err := tmail.NewOutbox(tmail.OutboxConfig{Dir: outbox}, c.Logger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Mail = ob
-	})
+	e := newEnvWith(t, relaytest.Outbox(t, outbox))
 	owner := e.login(t)
 	acct, err := e.srv.Store().AccountByName(ctx, "Acme IT")
 	if err != nil {

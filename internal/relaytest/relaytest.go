@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -129,5 +130,17 @@ func WaitOnline(tb testing.TB, ctx context.Context, c *guest.Client, deviceID st
 			tb.Fatalf("device %s never came online", deviceID)
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// Outbox is a Start option: the relay's mail goes to files in dir (the
+// relay's outbox), where tests read the codes and links it sent.
+func Outbox(tb testing.TB, dir string) func(*relay.Config) {
+	return func(c *relay.Config) {
+		ob, err := mail.NewOutbox(mail.OutboxConfig{Dir: dir}, c.Logger)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Mail = ob
 	}
 }
