@@ -4,8 +4,26 @@
 set -euo pipefail
 
 # The Fyne console (console/, tandem-guest, tandem-ondemand) builds with
-# cgo against OpenGL and these X extensions.
-BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
+# cgo against OpenGL and these X extensions. libc6-dev: the C headers (gcc
+# without recommends brings none). libwayland-dev, libxkbcommon-dev: Fyne's
+# GLFW includes wayland-client-core.h and xkbcommon/xkbcommon.h.
+# One package per line so that parallel additions merge cleanly.
+BUILD=(
+  gcc
+  libc6-dev
+  pkg-config
+  libx11-dev
+  libxext-dev
+  libxtst-dev
+  libgl1-mesa-dev
+  libxcursor-dev
+  libxrandr-dev
+  libxinerama-dev
+  libxi-dev
+  libxxf86vm-dev
+  libwayland-dev
+  libxkbcommon-dev
+)
 # rpm, msitools, wixl: the packaging tests list the rpms and build and
 # inspect an MSI around a placeholder exe (the real MSI also needs mingw-w64).
 # slapd + ldap-utils: the LDAP tests run a private slapd on free 127.0.0.1
@@ -18,7 +36,37 @@ BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev libgl1-mesa-dev libxcur
 # service, whitelist) that make test checks. dbus-daemon: the desktop
 # discovery test serves logind's objects on a private bus. libgl1-mesa-dri:
 # the Fyne windows' software OpenGL under Xvfb.
-TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl zenity xclip gcc-mingw-w64-x86-64 dbus-daemon libgl1-mesa-dri)
+# x11-xserver-utils: xset and xsetroot (agent's screen-saver and cursor
+# tests). x11-xkb-utils: setxkbmap (input's layout test). zstd: the CLI that
+# checks capture/codec's browser stream. python3: the packaging tests' plist
+# lint and test-packages.sh. curl, procps: test-packages.sh fetches install.sh
+# and finds the Host's service process (pgrep). postgresql: the store tests'
+# private server (scripts/postgres.sh).
+TEST=(
+  xvfb
+  xterm
+  xdotool
+  x11-utils
+  x11-apps
+  x11-xserver-utils
+  x11-xkb-utils
+  openbox
+  slapd
+  ldap-utils
+  rpm
+  msitools
+  wixl
+  zenity
+  xclip
+  gcc-mingw-w64-x86-64
+  dbus-daemon
+  libgl1-mesa-dri
+  zstd
+  python3
+  curl
+  procps
+  postgresql
+)
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
