@@ -487,14 +487,15 @@ func (s *Session) cursorLoop(ctx context.Context, control *transport.Channel, ca
 			t.Reset(fastInterval)
 			continue
 		}
-		if sh := c.Shape; sh != nil && !sent[sh.Serial] && sh.Width <= wire.MaxCursorSide && sh.Height <= wire.MaxCursorSide {
-			if len(sent) >= 64 {
-				clear(sent) // shapes are resent after this many
-			}
-			sent[sh.Serial] = true
-			if control.Send(&wire.CursorShape{ID: sh.Serial, HotX: uint16(sh.HotX), HotY: uint16(sh.HotY),
-				Width: uint16(sh.Width), Height: uint16(sh.Height), Pix: sh.Pix}) != nil {
-				return
+		if c.Shape != nil && !sent[c.Shape.Serial] {
+			if sh, ok := wireCursor(c.Shape); ok {
+				if len(sent) >= 64 {
+					clear(sent) // shapes are resent after this many
+				}
+				sent[sh.ID] = true
+				if control.Send(sh) != nil {
+					return
+				}
 			}
 		}
 		if p := (wire.CursorPos{X: int32(c.X), Y: int32(c.Y), ID: c.Serial}); p != pos {

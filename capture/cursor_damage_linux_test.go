@@ -93,7 +93,7 @@ func validShape(ci *capture.CursorImage) error {
 	switch {
 	case ci.Width <= 0 || ci.Height <= 0 || len(ci.Pix) != ci.Width*ci.Height*4:
 		return errors.New("cursor image size and pixels disagree")
-	case ci.HotX < 0 || ci.HotY < 0 || ci.HotX >= ci.Width || ci.HotY >= ci.Height:
+	case ci.HotX < 0 || ci.HotY < 0 || ci.HotX > ci.Width || ci.HotY > ci.Height: // X allows the edge (see wire.CursorShape.Validate)
 		return errors.New("cursor hot spot outside the image")
 	}
 	opaque := 0

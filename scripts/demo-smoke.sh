@@ -24,7 +24,13 @@ export TANDEM_CONFIG_DIR=$T/guest
 sed -En '/^In another terminal/,/^(Or, on a desktop|Press Ctrl\+C)/p' "$T/demo.out" | grep '^  ' >"$T/steps.sh" # the console needs a desktop: not run here
 echo "demo-smoke: running the printed steps:"; cat "$T/steps.sh"
 ln -s "$PWD/bin" "$T/bin"
-(cd "$T" && bash -euo pipefail "$T/steps.sh") || { echo "demo-smoke: a printed step failed"; cat "$T/var/host.log"; exit 1; }
+(cd "$T" && bash -euo pipefail "$T/steps.sh") >"$T/steps.out" 2>&1 || { cat "$T/steps.out"; echo "demo-smoke: a printed step failed"; cat "$T/var/host.log"; exit 1; }
+cat "$T/steps.out"
+# A newcomer's first run is clean: no warning or error from the printed
+# commands (slog's level=WARN/ERROR, or any "malformed" message).
+if grep -Ein 'level=(WARN|ERROR)|\b(WARN|WARNING|ERROR)\b|malformed' "$T/steps.out"; then
+  echo "demo-smoke: the printed steps logged the warning or error lines above"; cat "$T/var/host.log"; exit 1
+fi
 [ -s "$T/screen.png" ] && [ -s "$T/after.png" ] || { echo "demo-smoke: snapshots missing"; exit 1; }
 cmp -s "$T/screen.png" "$T/after.png" && { echo "demo-smoke: the input did not change the screen"; exit 1; }
 echo "demo-smoke: ok (demo came up, snapshot and input work)"

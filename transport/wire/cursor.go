@@ -24,7 +24,7 @@ type (
 	// CursorShape is one pointer image.
 	CursorShape struct {
 		ID            uint32 // the host's name for the shape (X11: the XFixes cursor serial)
-		HotX, HotY    uint16 // the hot spot, inside the image
+		HotX, HotY    uint16 // the hot spot: 0..Width, 0..Height (see Validate)
 		Width, Height uint16 // 1..MaxCursorSide
 		// Pix is Width*Height pixels, rows top to bottom, 4 bytes each:
 		// red, green, blue, alpha, not premultiplied (a canvas ImageData or
@@ -46,12 +46,16 @@ func (*CursorPos) Type() MsgType   { return TypeCursorPos }
 func IsCursorMessage(t MsgType) bool { return t == TypeCursorShape || t == TypeCursorPos }
 
 // Validate reports whether the shape's fields agree; Unmarshal refuses a
-// shape that does not.
+// shape that does not. The hot spot may lie on the image's right or bottom
+// edge (HotX == Width, HotY == Height), as X allows: CreateCursor and
+// RenderCreateCursor refuse only x > width or y > height, and a font glyph
+// cursor's hot spot is its origin, one past the last row when the glyph has
+// no descent (XFixes then reports e.g. hot spot (0,2) for a 1x2 image).
 func (m *CursorShape) Validate() error {
 	switch {
 	case m.Width == 0 || m.Height == 0 || m.Width > MaxCursorSide || m.Height > MaxCursorSide:
 		return fmt.Errorf("cursor size %dx%d outside 1..%d", m.Width, m.Height, MaxCursorSide)
-	case m.HotX >= m.Width || m.HotY >= m.Height:
+	case m.HotX > m.Width || m.HotY > m.Height:
 		return fmt.Errorf("cursor hot spot (%d,%d) outside %dx%d", m.HotX, m.HotY, m.Width, m.Height)
 	case len(m.Pix) != int(m.Width)*int(m.Height)*4:
 		return fmt.Errorf("cursor has %d pixel bytes, want %d", len(m.Pix), int(m.Width)*int(m.Height)*4)
