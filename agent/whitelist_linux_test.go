@@ -183,9 +183,7 @@ var (
 // xterm and closes; pointer and keyboard input outside xterm is dropped.
 func TestWhitelistXvfb(t *testing.T) {
 	for _, bin := range []string{"xterm", "xlogo", "xclock", "xdotool", "xwininfo"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh)", bin)
-		}
+		needTool(t, bin)
 	}
 	x := captest.StartX(t, 640, 480)
 	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bg", "#00ff00", "-fg", "#00ff00", "-bw", "0")
@@ -402,9 +400,7 @@ func startXev(t *testing.T, x *xvfb.Server, geom string) (xwin, *xevLog) {
 // an artefact of the setup.
 func TestWhitelistRealInput(t *testing.T) {
 	for _, bin := range []string{"xterm", "xev", "xdotool", "xwininfo"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh)", bin)
-		}
+		needTool(t, bin)
 	}
 	x := captest.StartX(t, 640, 480)
 	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")
@@ -517,9 +513,7 @@ func TestWhitelistRealInput(t *testing.T) {
 // follows the keyboard focus the window manager gives.
 func TestWhitelistUnderWindowManager(t *testing.T) {
 	for _, bin := range []string{"openbox", "xterm", "xlogo", "xdotool", "xprop", "xwininfo"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh)", bin)
-		}
+		needTool(t, bin)
 	}
 	x := captest.StartX(t, 640, 480)
 	if _, err := x.Run(context.Background(), "openbox", "--sm-disable"); err != nil {
@@ -595,9 +589,7 @@ func TestWhitelistUnderWindowManager(t *testing.T) {
 // (X-Resource) and, on servers without it, from _NET_WM_PID.
 func TestX11WindowsList(t *testing.T) {
 	for _, bin := range []string{"xterm", "xlogo", "xdotool", "xwininfo"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh)", bin)
-		}
+		needTool(t, bin)
 	}
 	x := captest.StartX(t, 640, 480)
 	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")
@@ -696,9 +688,7 @@ func TestX11WindowsList(t *testing.T) {
 // is sent.
 func TestWhitelistHidesCursor(t *testing.T) {
 	for _, bin := range []string{"xterm", "xlogo", "xdotool", "xwininfo"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh)", bin)
-		}
+		needTool(t, bin)
 	}
 	x := captest.StartX(t, 640, 480)
 	xterm := startClient(t, x, "xterm", "-geometry", "40x12+20+20", "-bw", "0")

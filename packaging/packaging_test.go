@@ -77,12 +77,18 @@ func TestBuildLinux(t *testing.T) {
 		switch {
 		case strings.HasSuffix(p, ".deb"):
 			if _, err := exec.LookPath("dpkg-deb"); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("no dpkg-deb in CI: scripts/deps.sh installs it")
+				}
 				t.Log("no dpkg-deb: not listing", p)
 				continue
 			}
 			list, err = exec.Command("dpkg-deb", "-c", p).Output()
 		default:
 			if _, err := exec.LookPath("rpm"); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("no rpm in CI: scripts/deps.sh installs it")
+				}
 				t.Log("no rpm: not listing", p)
 				continue
 			}
@@ -242,6 +248,9 @@ func TestMacOSRecipe(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no python3 in CI: scripts/deps.sh test installs it")
+		}
 		t.Skip("no python3 to lint the plists")
 	}
 	const lint = `import plistlib, sys, xml.dom.minidom

@@ -89,11 +89,11 @@ total=$SECONDS
 t=$SECONDS
 say "commit $COMMIT, Debian $SUITE minbase from $mirror into $root"
 # force-unsafe-io: no fsync per unpacked file (a throw-away tree), which
-# costs minutes on a slow disk; it changes nothing that gets installed.
-mmdebstrap --variant=minbase --include=make,git,ca-certificates --dpkg-opt=force-unsafe-io \
+# costs minutes on a slow disk; it changes nothing that gets installed. It
+# stays in the chroot (99mmdebstrap) for the deps phase too.
+mmdebstrap --variant=minbase --include=make,git,ca-certificates --dpkgopt=force-unsafe-io \
   "$SUITE" "$root" "$mirror" >"$log" 2>&1 ||
   { tail -n 20 "$log"; die "mmdebstrap failed (log $log)"; }
-echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/tandem-fresh-unsafe-io"
 say "mmdebstrap: $((SECONDS - t))s"
 # apt inside resolves and fetches as this machine's does (same sources,
 # including updates and security).
