@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"mime"
 	"net/http"
 	"regexp"
@@ -40,8 +39,6 @@ func TestLinksIgnoreHostileHost(t *testing.T) {
 	publish(t, dl, "tandem-host-1.0-x64.exe", "tandem-ondemand-linux-amd64")
 	e := newSessionEnv(t, withMail(box), withDownloads(dl))
 	base := e.ts.URL // http://127.0.0.1:PORT: the local address
-	ctx := context.Background()
-	st := e.srv.Store()
 	acct := e.dev.resp.AccountID
 	e.ts.Client().Transport = hostileTransport{base: e.ts.Client().Transport}
 
@@ -121,22 +118,7 @@ func TestLinksIgnoreHostileHost(t *testing.T) {
 	check("reset email", box.to(ownerEmail)[0].Text, true)
 
 	// Confirmation email: a technician whose access the bosses confirm.
-	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
-	bossID, _ := e.memberOf("boss@example.com", store.Member, "Acme")
-	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
-	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
-	st.AddGroupMember(ctx, techs.ID, techID)
-	st.AddGroupMember(ctx, bosses.ID, bossID)
-	confirm, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask", Type: policy.RoleConfirmAccess,
-		Enabled: true, Confirm: policy.ConfirmRules{EmailGroupIDs: []string{bosses.ID}}}})
-	for _, a := range []policy.Assignment{
-		{Name: "Techs control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-		{Name: "Techs ask", Active: true, RoleID: confirm.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-	} {
-		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tech, _ := e.askByEmail(false, "tech@example.com", "boss@example.com")
 	if status, body := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id}); status != http.StatusAccepted {
 		t.Fatalf("session asking confirmation: %d %s", status, body)
 	}
