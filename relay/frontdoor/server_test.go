@@ -308,3 +308,18 @@ func TestConnCap(t *testing.T) {
 		<-time.After(50 * time.Millisecond)
 	}
 }
+
+// TestHeaderLimit: headers over MaxHeaderBytes are refused, not buffered.
+func TestHeaderLimit(t *testing.T) {
+	r := served(t, frontdoor.ServerConfig{}, nil)
+	req, _ := http.NewRequest("GET", r.URL+"/api/v1/health", nil)
+	req.Header.Set("X-Forwarded-For", strings.Repeat("203.0.113.1, ", 5000)) // 65 KB
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("65 KB of headers: %d", resp.StatusCode)
+	}
+}
