@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/nginxtest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
@@ -141,6 +143,21 @@ func TestBehindNginx(t *testing.T) {
 		}
 		if _, script := call(c, "GET", base+"/d/"+pkg.Key+"/install.sh", "", nil); !strings.Contains(script, base+"/d/") || strings.Contains(script, "evil") {
 			t.Errorf("install.sh via %s:\n%s", base, script)
+		}
+	}
+
+	// A browser's WebSocket through nginx: its Origin is nginx's host and
+	// port, while the Host header nginx passes has no port; the forwarded
+	// host vouches for it. Another origin is refused.
+	for origin, want := range map[string]int{px.URL: http.StatusSwitchingProtocols, "http://evil.example": http.StatusForbidden} {
+		wsURL := "ws" + strings.TrimPrefix(px.URL, "http") + "/api/v1/agent/connect"
+		c, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: px.Client("127.0.0.8"),
+			HTTPHeader: http.Header{"Origin": {origin}}})
+		if c != nil {
+			c.CloseNow()
+		}
+		if resp == nil || resp.StatusCode != want {
+			t.Fatalf("WebSocket from origin %s: %v %v, want %d", origin, resp, err, want)
 		}
 	}
 
