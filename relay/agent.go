@@ -29,7 +29,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down; reconnect shortly")
 	}
 	defer s.wg.Done()
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
 	if err != nil {
 		return nil // Accept has answered
 	}

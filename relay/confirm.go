@@ -40,7 +40,8 @@ func wireConfirmation(c store.Confirmation, now time.Time) *wire.Confirmation {
 // technician asking) their links and records the request.
 func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Device, action string, dec decision, sessionID string) (*wire.Confirmation, error) {
 	ctx := r.Context()
-	if s.cfg.Mail == nil || s.cfg.PublicURL == "" {
+	base := s.publicBase(r)
+	if s.cfg.Mail == nil || base == "" {
 		return nil, errf(http.StatusForbidden, CodeForbidden, "your role assignments require confirmation by email, but this relay has no mail sender or public URL configured")
 	}
 	users, err := s.st.GroupMemberUsers(ctx, d.AccountID, dec.ConfirmEmail)
@@ -57,7 +58,7 @@ func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Devi
 			continue // nobody confirms their own access
 		}
 		tok := secret.NewToken()
-		link := s.cfg.PublicURL + "/c/" + tok
+		link := base + "/c/" + tok
 		m, err := mail.ConfirmAccess(to.Email, technicianName(u), d.Name(), dec.Permissions.Strings(), link, link, c.ExpiresAt)
 		if err != nil {
 			s.log.Warn("confirm access mail not built", "to", to.ID, "err", err)

@@ -24,28 +24,8 @@ var confirmLink = regexp.MustCompile(`https?://[^\s"<>]+/c/[A-Za-z0-9_-]+`)
 func TestConfirmAccessByEmail(t *testing.T) {
 	box := &mailbox{}
 	e := newSessionEnv(t, func(c *Config) { c.Mail = box; c.PublicURL = "http://relay.test" })
-	ctx := context.Background()
-	st := e.srv.Store()
-	acct := e.dev.resp.AccountID
-	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
-	bossID, _ := e.memberOf("boss@example.com", store.Member, "Acme")
-	deputyID, _ := e.memberOf("deputy@example.com", store.Member, "Acme")
-	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
-	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
-	st.AddGroupMember(ctx, techs.ID, techID)
-	for _, id := range []string{bossID, deputyID, techID} { // the technician too: never asked to confirm themself
-		st.AddGroupMember(ctx, bosses.ID, id)
-	}
-	confirm, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask the bosses", Type: policy.RoleConfirmAccess,
-		Enabled: true, Confirm: policy.ConfirmRules{EmailGroupIDs: []string{bosses.ID}}}})
-	for _, a := range []policy.Assignment{
-		{Name: "Techs control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-		{Name: "Techs ask", Active: true, RoleID: confirm.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-	} {
-		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tech, ids := e.askByEmail(false, "tech@example.com", "boss@example.com", "deputy@example.com")
+	bossID := ids[0]
 
 	request := func(conf string) (int, wire.SessionResponse, []byte) {
 		status, body := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id, Confirmation: conf})
@@ -195,25 +175,7 @@ func TestAgentAudit(t *testing.T) {
 func TestConfirmLocalAndEmail(t *testing.T) {
 	box := &mailbox{}
 	e := newSessionEnv(t, func(c *Config) { c.Mail = box; c.PublicURL = "http://relay.test" })
-	ctx := context.Background()
-	st := e.srv.Store()
-	acct := e.dev.resp.AccountID
-	techID, tech := e.memberOf("tech@example.com", store.Member, "Acme")
-	bossID, _ := e.memberOf("boss@example.com", store.Member, "Acme")
-	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
-	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
-	st.AddGroupMember(ctx, techs.ID, techID)
-	st.AddGroupMember(ctx, bosses.ID, bossID)
-	both, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask both", Type: policy.RoleConfirmAccess,
-		Enabled: true, Confirm: policy.ConfirmRules{Local: true, EmailGroupIDs: []string{bosses.ID}}}})
-	for _, a := range []policy.Assignment{
-		{Name: "control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-		{Name: "ask", Active: true, RoleID: both.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
-	} {
-		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tech, _ := e.askByEmail(true, "tech@example.com", "boss@example.com")
 	status, body := e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id})
 	if status != http.StatusCreated {
 		t.Fatalf("%d %s", status, body)
@@ -238,4 +200,38 @@ func TestConfirmLocalAndEmail(t *testing.T) {
 	if c.Session != sr.SessionID || c.Code != "allowed" {
 		t.Fatalf("the Host was told %+v", c)
 	}
+}
+
+// askByEmail makes tech a technician with full control whose sessions need
+// confirmation by email from confirmers (and with local, by the Host's
+// user too). The technician is among the confirmers' group as well: nobody
+// is asked to confirm their own access. It returns the technician's token
+// and the confirmers' user ids.
+func (e *sessionEnv) askByEmail(local bool, tech string, confirmers ...string) (string, []string) {
+	e.t.Helper()
+	ctx := context.Background()
+	st := e.srv.Store()
+	acct := e.dev.resp.AccountID
+	techID, tok := e.memberOf(tech, store.Member, "Acme")
+	techs, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Techs", Kind: policy.GroupUser, Active: true})
+	bosses, _ := st.CreateGroup(ctx, store.Group{AccountID: acct, Name: "Bosses", Kind: policy.GroupUser, Active: true})
+	st.AddGroupMember(ctx, techs.ID, techID)
+	st.AddGroupMember(ctx, bosses.ID, techID)
+	var ids []string
+	for _, c := range confirmers {
+		id, _ := e.memberOf(c, store.Member, "Acme")
+		st.AddGroupMember(ctx, bosses.ID, id)
+		ids = append(ids, id)
+	}
+	ask, _ := st.CreateRole(ctx, store.RoleRow{AccountID: acct, Role: policy.Role{Name: "Ask the bosses", Type: policy.RoleConfirmAccess,
+		Enabled: true, Confirm: policy.ConfirmRules{Local: local, EmailGroupIDs: []string{bosses.ID}}}})
+	for _, a := range []policy.Assignment{
+		{Name: "Techs control", Active: true, RoleID: policy.RoleIDAdministrator, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+		{Name: "Techs ask", Active: true, RoleID: ask.Role.ID, UserGroupIDs: []string{techs.ID}, DeviceGroupIDs: []string{policy.GroupIDEverything}},
+	} {
+		if _, err := st.CreateAssignment(ctx, acct, a); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return tok, ids
 }

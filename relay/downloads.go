@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/internal/setupname"
+	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 )
@@ -234,7 +235,7 @@ func (s *Server) handleDownloadFile(w http.ResponseWriter, r *http.Request) {
 			Detail: map[string]any{"package": d.pkg.ID, "file": file, "build": a.name}}) // n carries the key
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", n))
-		http.ServeContent(w, r, "", a.mod, f)
+		http.ServeContent(frontdoor.Download(w, r), r, "", a.mod, f)
 	}
 	plain := func(a artifact) (string, error) { return a.name, nil }
 	arch := archOf(r.URL.Query().Get("arch"))

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -145,15 +145,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return errf(http.StatusBadRequest, CodeBadRequest, "malformed request body: %v", err)
 }
 
-// remoteIP is the caller's address without port (the throttles' key and
-// the audit log's remote address).
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// remoteIP is the caller's address without port, as seen through trusted
+// proxies (the throttles' key and the audit log's remote address).
+func remoteIP(r *http.Request) string { return frontdoor.ClientIP(r) }
 
 type route struct {
 	method, path string
@@ -259,7 +253,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /d/{key}/{file}", s.handleDownloadFile)
 	mux.HandleFunc("GET /s/{key}", s.handleODPage)
 	mux.HandleFunc("GET /s/{key}/{file}", s.handleODFile)
-	return s.middleware(mux)
+	return s.front.Wrap(s.middleware(mux))
 }
 
 // middleware sets common headers and logs requests at debug level (path

@@ -21,13 +21,14 @@ func (s *Server) sendMail(ctx context.Context, m mail.Message) error {
 	return s.cfg.Mail.Send(ctx, m)
 }
 
-// link is PublicURL/path#token=..., or "" without a public URL. The token
-// rides in the fragment so it stays out of server logs and Referer headers.
-func (s *Server) link(path, token string) string {
-	if s.cfg.PublicURL == "" {
+// link is base/path#token=... (base from publicBase), or "" without a
+// base. The token rides in the fragment so it stays out of server logs and
+// Referer headers.
+func link(base, path, token string) string {
+	if base == "" {
 		return ""
 	}
-	return s.cfg.PublicURL + path + "#token=" + url.QueryEscape(token)
+	return base + path + "#token=" + url.QueryEscape(token)
 }
 
 // The messages use relay/mail's templates (text and HTML) when there is a

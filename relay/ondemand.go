@@ -106,18 +106,10 @@ func (s *Server) odKeyHash(key string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// publicBase is the relay URL links carry: the configured public URL, or
-// the address this caller reached us at.
-func (s *Server) publicBase(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// publicBase is the relay URL links carry: the configured public URL, a
+// trusted proxy's forwarded host, or the address this connection reached;
+// never the Host header (frontdoor.Front.Base).
+func (s *Server) publicBase(r *http.Request) string { return s.front.Base(r) }
 
 // odDue says why o's time is up at now ("" while it is not): a key never
 // used after ODKeyTTL, an agent in the queue for ODQueueTTL.

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/tandem-rc/tandem/internal/setupname"
+	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -183,7 +184,7 @@ func (s *Server) handleODFile(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	http.ServeContent(frontdoor.Download(w, r), r, "", fi.ModTime(), f)
 }
 
 var odPage = template.Must(template.New("s").Parse(`<!doctype html>

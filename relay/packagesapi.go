@@ -133,15 +133,7 @@ func (s *Server) handleCreatePackage(w http.ResponseWriter, r *http.Request) err
 	}
 	out := wirePackage(p)
 	out.Key = key
-	relay := s.cfg.PublicURL
-	if relay == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		relay = scheme + "://" + r.Host
-	}
-	out.InstallLink = relay + "/d/" + key
+	out.InstallLink = s.publicBase(r) + "/d/" + key
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }

@@ -82,17 +82,17 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) er
 	s.resetIPLimit.fail(ip)
 	blocked, _ := s.resetLimit.blocked(email)
 	s.resetLimit.fail(email)
-	if !blocked && s.begin() {
+	if base := s.publicBase(r); !blocked && s.begin() {
 		go func() {
 			defer s.wg.Done()
-			s.sendReset(email, ip)
+			s.sendReset(email, ip, base)
 		}()
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if this email belongs to a user with a password here, a reset link is on its way"})
 	return nil
 }
 
-func (s *Server) sendReset(email, ip string) {
+func (s *Server) sendReset(email, ip, base string) {
 	ctx, cancel := s.dbctx()
 	defer cancel()
 	u, err := s.st.UserByEmail(ctx, email)
@@ -113,7 +113,7 @@ func (s *Server) sendReset(email, ip string) {
 		s.log.Error("password reset: storing the token", "user", u.ID, "err", err)
 		return
 	}
-	if err := s.sendMail(ctx, resetMessage(u.Email, token, s.link("/reset", token), exp)); err != nil {
+	if err := s.sendMail(ctx, resetMessage(u.Email, token, link(base, "/reset", token), exp)); err != nil {
 		s.log.Error("password reset: sending the email", "user", u.ID, "err", err)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 )
@@ -46,6 +48,10 @@ type Config struct {
 	DB        string
 	Logger    *slog.Logger // default: discard
 	PublicURL string       // how clients reach the relay, e.g. http://127.0.0.1:8080 (links)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For/-Proto/
+	// -Host count (relay/frontdoor); without PublicURL, links use their
+	// forwarded host, else the address each connection reached.
+	TrustedProxies []netip.Prefix
 	// Downloads is the directory of Host installers (the output of `make
 	// packages`) served through deployment packages' links, /d/<key>.
 	Downloads string
@@ -170,6 +176,7 @@ type Server struct {
 	lastPrune  time.Time // of the audit log; the janitor's alone
 	models     *modelCache
 	handler    http.Handler
+	front      *frontdoor.Front // client addresses and link bases
 
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
@@ -229,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 		pub:          key.Public().(ed25519.PublicKey),
 		turnSecret:   turnSecret,
 		hub:          newHub(),
+		front:        frontdoor.New(cfg.PublicURL, cfg.TrustedProxies),
 		enrollLimit:  newLimiter(cfg.Limits.EnrollBurst, cfg.Limits.EnrollEvery, cfg.Clock),
 		loginLimit:   newLimiter(cfg.Limits.LoginBurst, cfg.Limits.LoginEvery, cfg.Clock),
 		loginIPLimit: newLimiter(cfg.Limits.LoginIPBurst, cfg.Limits.LoginEvery, cfg.Clock),

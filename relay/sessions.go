@@ -489,7 +489,7 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	ls.reserved = true
 	h.mu.Unlock()
 
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
 	if err != nil {
 		h.mu.Lock()
 		ls.reserved = false

@@ -395,7 +395,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	if err := s.sendMail(ctx, inviteMessage(email, me.AccountName, inviterName(me), token, s.link("/invite", token), in.ExpiresAt)); err != nil {
+	if err := s.sendMail(ctx, inviteMessage(email, me.AccountName, inviterName(me), token, link(s.publicBase(r), "/invite", token), in.ExpiresAt)); err != nil {
 		s.log.Error("sending an invitation", "invite", in.ID, "err", err)
 		if err := s.st.DeleteInvite(ctx, in.ID); err != nil {
 			s.log.Error("withdrawing the unsent invitation", "invite", in.ID, "err", err)
@@ -468,7 +468,7 @@ func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	if err := s.sendMail(ctx, inviteMessage(in.Email, me.AccountName, inviterName(me), token, s.link("/invite", token), in.ExpiresAt)); err != nil {
+	if err := s.sendMail(ctx, inviteMessage(in.Email, me.AccountName, inviterName(me), token, link(s.publicBase(r), "/invite", token), in.ExpiresAt)); err != nil {
 		s.log.Error("resending an invitation", "invite", in.ID, "err", err)
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
 	}

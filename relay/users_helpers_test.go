@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -55,10 +56,19 @@ func (m *mailbox) to(addr string) []mail.Message {
 
 var codeLine = regexp.MustCompile(`(?m)^ {2,4}(\S+)$`)
 
-// secretOf extracts the token or code from a message built without a
-// public URL (or an MFA code): its one indented line.
+var tokenLink = regexp.MustCompile(`#token=(\S+)`)
+
+// secretOf extracts the token from a message's link (#token=...), or the
+// code from one without a link (an MFA code): its one indented line.
 func secretOf(t *testing.T, msg mail.Message) string {
 	t.Helper()
+	if m := tokenLink.FindStringSubmatch(msg.Text); m != nil {
+		tok, err := url.QueryUnescape(m[1])
+		if err != nil {
+			t.Fatalf("message %q: %v", msg.Text, err)
+		}
+		return tok
+	}
 	m := codeLine.FindAllStringSubmatch(msg.Text, -1)
 	if len(m) != 1 {
 		t.Fatalf("message %q: want one code line, found %d", msg.Text, len(m))

@@ -41,7 +41,8 @@ BUILD=(
 # checks capture/codec's browser stream. python3: the packaging tests' plist
 # lint and test-packages.sh. curl, procps: test-packages.sh fetches install.sh
 # and finds the Host's service process (pgrep). postgresql: the store tests'
-# private server (scripts/postgres.sh).
+# private server (scripts/postgres.sh). nginx: the reverse-proxy test runs a
+# private nginx in front of the relay (internal/nginxtest).
 TEST=(
   xvfb
   xterm
@@ -66,6 +67,7 @@ TEST=(
   curl
   procps
   postgresql
+  nginx
 )
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in

@@ -272,3 +272,12 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %v %q", err, out)
 	}
 }
+
+func TestServeRefusesBadTrustedProxy(t *testing.T) {
+	for _, bad := range []string{"proxy.example", "10.0.0.0/40"} {
+		_, _, err := run(t, "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--turn-listen", "off", "--trusted-proxy", bad)
+		if err == nil || !strings.Contains(err.Error(), "--trusted-proxy") {
+			t.Errorf("--trusted-proxy %s: %v", bad, err)
+		}
+	}
+}

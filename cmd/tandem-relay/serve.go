@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -22,6 +21,7 @@ import (
 	"github.com/tandem-rc/tandem/internal/version"
 
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
 )
 
@@ -38,6 +38,10 @@ type serveOptions struct {
 	turnRelayIP string
 	turnBind    string
 	logLevel    string
+	// Reverse proxies and connection caps (relay/frontdoor).
+	trustedProxies []string
+	maxConns       int
+	maxConnsPerSrc int
 }
 
 func newServeCmd() *cobra.Command {
@@ -63,7 +67,10 @@ file's content) can replace it.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address")
 	f.StringVar(&o.data, "data", "./var/relay", "data directory (keys, database)")
 	f.StringVar(&o.db, "db", "", dbUsage)
-	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay (default http://LISTEN)")
+	f.StringVar(&o.publicURL, "public-url", "", "URL clients use to reach the relay, in every link it writes (default: a trusted proxy's X-Forwarded-Proto/-Host, else the address each connection reached; never the Host header)")
+	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil, "CIDR or address of a reverse proxy whose X-Forwarded-For/-Proto/-Host count (repeatable)")
+	f.IntVar(&o.maxConnsPerSrc, "max-conns-per-source", 512, "concurrent connections per client address (IPv6: per /64); trusted proxies are exempt")
+	f.IntVar(&o.maxConns, "max-conns", 10000, "concurrent connections in all")
 	f.StringVar(&o.downloads, "downloads", "", "directory of Host installers (make packages' dist/) served by deployment package links, /d/KEY (default DATA/downloads)")
 	f.IntVar(&o.auditMonths, "audit-retention-months", 6, "months audit events and reports are kept")
 	f.StringVar(&o.mail, "mail", "", "where email goes: outbox:/dir (.eml files; default DATA/outbox) or smtp://user@host:587?from=...&password_env=VAR (smtps:// for TLS on 465); SMTP mail a server refuses for now waits in DATA/mail-spool")
@@ -184,20 +191,24 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	handler := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
 	log := slog.New(handler)
 
+	trusted, err := frontdoor.ParsePrefixes(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	public := o.publicURL
+	if u, err := url.Parse(public); public != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
-	public := o.publicURL
-	if public == "" {
-		public = base
-		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
-			public = "" // every address: links use the one each visitor reached
-		}
-	} else if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
+	if public == "" && ln.Addr().(*net.TCPAddr).IP.IsUnspecified() {
+		// Links use the address each connection reached (or a trusted
+		// proxy's forwarded host): right for one address, a guess for many.
+		log.Warn("no --public-url: links use a trusted proxy's forwarded host, else the address each visitor's connection reached; pass --public-url with the name clients use")
 	}
 	httpHost, _, _ := net.SplitHostPort(o.listen)
 	turnS, err := setupTURN(o, httpHost, log)
@@ -211,7 +222,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	rel, err := relay.New(relay.Config{
-		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TURN: turnS.cfg, Version: version.Version,
+		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TrustedProxies: trusted, TURN: turnS.cfg, Version: version.Version,
 		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths, Mail: sender,
 	})
 	if err != nil {
@@ -224,14 +235,11 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		go runMail(mctx)
 	}
 
-	srv := &http.Server{
-		Handler:           rel.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelDebug),
-	}
+	srv := frontdoor.NewServer(rel.Handler(), frontdoor.ServerConfig{ErrorLog: slog.NewLogLogger(handler, slog.LevelDebug)})
+	capped := frontdoor.LimitListener(ln, frontdoor.ConnLimits{PerSource: o.maxConnsPerSrc, Total: o.maxConns,
+		Front: frontdoor.New(public, trusted), Log: log})
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
+	go func() { httpErr <- srv.Serve(capped) }()
 	turnCtx, stopTURN := context.WithCancel(ctx)
 	defer stopTURN()
 	turnErr := make(chan error, 1)

@@ -39,6 +39,20 @@ type Relay struct {
 // model is never cached (ModelTTL -1).
 func Start(tb testing.TB, log *slog.Logger, mods ...func(*relay.Config)) *Relay {
 	tb.Helper()
+	return StartServed(tb, log, Serving{}, mods...)
+}
+
+// Serving is how StartServed serves the relay's HTTP side, as tandem-relay
+// serve does with relay/frontdoor: nil fields take a plain http.Server on
+// the bare listener.
+type Serving struct {
+	Listener func(net.Listener) net.Listener
+	Server   func(http.Handler) *http.Server
+}
+
+// StartServed is Start with the HTTP side served as sv says.
+func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -55,7 +69,14 @@ func Start(tb testing.TB, log *slog.Logger, mods ...func(*relay.Config)) *Relay 
 		tb.Fatal(err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
+	if sv.Server != nil {
+		hs = sv.Server(srv.Handler())
+	}
+	served := ln
+	if sv.Listener != nil {
+		served = sv.Listener(ln)
+	}
+	go func() { _ = hs.Serve(served) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	turnDone := make(chan struct{})
 	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
