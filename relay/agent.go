@@ -114,8 +114,9 @@ func readSignal(ctx context.Context, conn *websocket.Conn) (*wire.Signal, error)
 	return wire.DecodeSignal(b)
 }
 
-// agentHandshake authenticates the agent: its hello, a fresh challenge and
-// an Ed25519 signature with the key it enrolled.
+// agentHandshake authenticates the agent: its hello (with its nonce), a
+// fresh challenge (with the relay's signature over both nonces) and an
+// Ed25519 signature with the key it enrolled.
 func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	defer cancel()
@@ -135,9 +136,25 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 			msg:    fmt.Sprintf("protocol version %d is too old; this relay needs %d or newer: update the host", hello.Version, wire.MinVersion),
 			detail: fmt.Sprintf("version %d", hello.Version)}
 	}
-	nonce := make([]byte, 32)
+	// A version-2 agent acts on nothing before the relay proves its key:
+	// sign its nonce with ours. Older agents (no capability) are served the
+	// old way so Hosts can be updated after their relay.
+	var agentNonce []byte
+	proof := hello.HasCap(wire.CapRelayProof)
+	if proof {
+		agentNonce, err = base64.StdEncoding.DecodeString(hello.Nonce)
+		if err != nil || len(agentNonce) != wire.NonceSize {
+			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "the hello's nonce must be 32 random bytes in base64",
+				detail: "bad agent nonce"}
+		}
+	}
+	nonce := make([]byte, wire.NonceSize)
 	rand.Read(nonce)
-	b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version})
+	ch := &wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version}
+	if proof {
+		ch.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.RelayProofMessage(wire.Version, agentNonce, nonce)))
+	}
+	b, _ := wire.EncodeSignal(ch)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return store.Device{}, err
 	}
@@ -179,7 +196,11 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 		unauthorized.detail = "stored public key unusable"
 		return store.Device{}, unauthorized
 	}
-	if !ed25519.Verify(pub, wire.AuthMessage(nonce, d.ID, s.pub), sig) {
+	signed := wire.AuthMessage(nonce, d.ID, s.pub)
+	if proof {
+		signed = wire.AuthMessageV2(agentNonce, nonce, d.ID, s.pub)
+	}
+	if !ed25519.Verify(pub, signed, sig) {
 		unauthorized.detail = "bad signature"
 		return store.Device{}, unauthorized
 	}
