@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tandem-rc/tandem/internal/apiclient"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -105,4 +106,28 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		return nil, err
 	}
 	return c, nil
+}
+
+// ReEnroller returns what agent.Options.ReEnroll needs: enrolling again,
+// with the package key kept in dir's configuration, when a relay that proved
+// its key says it no longer knows this device (an administrator removed
+// it). nil when no key was kept (the device then stops like a revoked one).
+// The answer must carry the pinned relay key (*RelayKeyChangedError).
+func ReEnroller(dir string, hc *http.Client, inv func() *wire.Inventory) func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+	if c, err := Load(dir); err != nil || c.EnrollmentKey == "" {
+		return nil
+	}
+	return func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		c, err := Load(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		nc, err := Enroll(ctx, hc, c.RelayURL, c.EnrollmentKey, dir, inv())
+		if err != nil {
+			return "", nil, err
+		}
+		return nc.DeviceID, nc.Key, nil
+	}
 }
