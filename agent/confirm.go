@@ -83,6 +83,7 @@ func (s *Session) awaitEmail(ctx context.Context) error {
 func (s *Session) remoteConfirm(ok bool) {
 	if !s.g.ConfirmEmail {
 		s.log.Warn("ignoring an emailed confirmation answer: this session's grant does not ask for one", "allowed", ok)
+		s.h.event(Event{Kind: "confirm_email_ignored", SessionID: s.g.SessionID, Technician: technician(s.g)})
 		return
 	}
 	select {

@@ -109,7 +109,7 @@ type Options struct {
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected", "re_enrolled", "re_enroll_refused", "confirm_email_ignored"
 	SessionID  string
 	Technician string
 	Detail     string
