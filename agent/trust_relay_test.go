@@ -64,8 +64,8 @@ func TestRealRelayProvesAndReEnrolls(t *testing.T) {
 		pinned, _ := c.RelayKey()
 		h, err := New(Options{RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: pinned, Logger: log,
 			Inventory: inv, ReEnroll: installer.ReEnroller(dir, nil, inv),
-			Capture:   func() (capture.Capturer, error) { return newFakeCapturer(), nil },
-			Input:     func() (input.Injector, error) { return &recordingInjector{}, nil }})
+			Capture: func() (capture.Capturer, error) { return newFakeCapturer(), nil },
+			Input:   func() (input.Injector, error) { return &recordingInjector{}, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
