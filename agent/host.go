@@ -433,10 +433,12 @@ func (h *Host) connectOnce(ctx context.Context) error {
 				h.relayError(s)
 				continue
 			}
-			if s.Code == "unknown_device" {
-				return h.reEnroll(ctx, s) // removed, not revoked
-			}
-			return fmt.Errorf("%w (%s)", ErrRevoked, s.Message)
+			// Removed or revoked: nothing on this connection is signed, so
+			// the next handshake's signed verdict decides (enroll again,
+			// stop) — never this message.
+			h.log.Warn("the relay says this device was removed or revoked; reconnecting to confirm",
+				"code", s.Code, "message", truncate(s.Message, 200))
+			return fmt.Errorf("agent: relay: %s (%s)", s.Message, s.Code)
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
 		case wire.SigConfirm:
@@ -482,15 +484,15 @@ var errUnproven = errors.New("agent: the relay has not proven its key")
 // sends is acted on: an error or refusal is only logged and the connection
 // retried like a network failure (an impostor must not make the Host
 // re-enroll, stop or change any state). Only then do we sign, and only a
-// proven relay's refusal counts.
+// refusal the relay signed for this handshake (VerdictMessage) counts.
 func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn, agentNonce []byte) error {
-	proven := false
+	var relayNonce []byte // set once the relay proved its key
 	for {
 		s, err := conn.Recv(ctx)
 		if err != nil {
 			return err
 		}
-		if !proven {
+		if relayNonce == nil {
 			switch s.Type {
 			case wire.SigHello:
 				continue // says nothing we act on
@@ -500,7 +502,7 @@ func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn, age
 					h.log.Error("the relay did not prove its key: not authenticating", "relay", h.o.RelayURL, "err", err)
 					return err
 				}
-				proven = true
+				relayNonce = nonce
 				h.mu.Lock()
 				id, key := h.o.DeviceID, h.o.Key
 				h.mu.Unlock()
@@ -519,6 +521,14 @@ func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn, age
 		case wire.SigReady:
 			return nil
 		case wire.SigError, wire.SigRevoked:
+			// Only a refusal the relay signed for this handshake: anyone
+			// between us could write the others.
+			sig, _ := base64.StdEncoding.DecodeString(s.Signature)
+			if !ed25519.Verify(h.o.RelayKey, wire.VerdictMessage(agentNonce, relayNonce, s.Code), sig) {
+				h.log.Error("ignoring a refusal the relay did not sign", "relay", h.o.RelayURL,
+					"type", s.Type, "code", s.Code, "message", truncate(s.Message, 200))
+				return fmt.Errorf("%w: unsigned refusal %q", errUnproven, s.Code)
+			}
 			if h.o.OnDemand && s.Code == wire.CodeOnDemandOver {
 				return fmt.Errorf("%w (%s)", ErrOnDemandOver, s.Message)
 			}

@@ -103,7 +103,8 @@ func (f *fakeRelay) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	sig, _ := base64.StdEncoding.DecodeString(s.Signature)
 	if s.DeviceID != f.deviceID || !ed25519.Verify(f.devKey, wire.AuthMessageV2(agentNonce, nonce, f.deviceID, f.key.Public().(ed25519.PublicKey)), sig) {
-		f.write(c, &wire.Signal{Type: wire.SigError, Code: "unauthorized", Message: "bad signature"})
+		f.write(c, &wire.Signal{Type: wire.SigError, Code: "unauthorized", Message: "bad signature",
+			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(f.key, wire.VerdictMessage(agentNonce, nonce, "unauthorized")))})
 		c.Close(websocket.StatusPolicyViolation, "unauthorized")
 		return
 	}

@@ -258,11 +258,11 @@ func TestOnDemandRefusedAtHandshake(t *testing.T) {
 		// The relay proves its key, then refuses the identity.
 		relayPub, relayKey, _ := ed25519.GenerateKey(rand.Reader)
 		si := newStandIn(t, func(hello *wire.Signal, write func(*wire.Signal), read func() *wire.Signal) {
-			challenge(write, relayKey, helloNonce(hello))
+			n := challenge(write, relayKey, helloNonce(hello))
 			if s := read(); s == nil || s.Type != wire.SigAuth {
 				return
 			}
-			write(&wire.Signal{Type: wire.SigError, Code: c.code, Message: "this session key expired"})
+			refusal(write, relayKey, helloNonce(hello), n, c.code)
 		})
 		_, devKey, _ := ed25519.GenerateKey(rand.Reader)
 		h, err := New(Options{RelayURL: si.srv.URL, DeviceID: "od-1", Key: devKey, RelayKey: relayPub, OnDemand: true,

@@ -109,6 +109,16 @@ func challenge(write func(*wire.Signal), key ed25519.PrivateKey, agentNonce []by
 	return nonce
 }
 
+// refusal writes the refusal code signed by key for the handshake of
+// these nonces (nil key: unsigned).
+func refusal(write func(*wire.Signal), key ed25519.PrivateKey, agentNonce, relayNonce []byte, code string) {
+	s := &wire.Signal{Type: wire.SigError, Code: code, Message: "enroll again"}
+	if key != nil {
+		s.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, wire.VerdictMessage(agentNonce, relayNonce, code)))
+	}
+	write(s)
+}
+
 func helloNonce(hello *wire.Signal) []byte {
 	b, _ := base64.StdEncoding.DecodeString(hello.Nonce)
 	return b
@@ -191,7 +201,9 @@ func waitConns(t *testing.T, si *standIn, eh *enrolledHost, n int32) {
 // proving the pinned key gets no signature from the Host, and nothing it
 // says (unknown device, revoked, pending, OnDemand over) makes the Host
 // enroll again (sending the package key), stop or touch its identity: the
-// Host retries as after a network failure.
+// Host retries as after a network failure. The same holds for refusals
+// the relay did not sign for the handshake, even after a valid proof (as
+// someone in the middle who relays the proof would send them).
 func TestImpostorRelayNotActedOn(t *testing.T) {
 	pinnedPub, pinned, _ := ed25519.GenerateKey(rand.Reader)
 	_, impostorKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -211,22 +223,56 @@ func TestImpostorRelayNotActedOn(t *testing.T) {
 			write(&wire.Signal{Type: wire.SigError, Code: "unknown_device", Message: "enroll again"})
 		}
 	}
+	// The pinned relay's proof (as relayed by someone in the middle), then a
+	// refusal it did not sign for this handshake.
+	provenThen := func(verdict func(write func(*wire.Signal), agentNonce, relayNonce []byte)) handshake {
+		return func(hello *wire.Signal, write func(*wire.Signal), read func() *wire.Signal) {
+			n := challenge(write, pinned, helloNonce(hello))
+			if s := read(); s == nil || s.Type != wire.SigAuth {
+				return
+			}
+			verdict(write, helloNonce(hello), n)
+		}
+	}
 	cases := []struct {
 		name     string
 		script   handshake
 		onDemand bool
+		proven   bool // the pinned relay's proof came first: the Host signed
 	}{
-		{"error unknown_device first", refuse(wire.SigError, "unknown_device"), false},
-		{"revoked unknown_device first", refuse(wire.SigRevoked, "unknown_device"), false},
-		{"revoked first", refuse(wire.SigError, "revoked"), false},
-		{"unauthorized first", refuse(wire.SigError, "unauthorized"), false},
-		{"pending first", refuse(wire.SigError, "pending"), false},
-		{"challenge without proof", challengeThen(nil, false), false},
-		{"challenge signed by another key", challengeThen(impostorKey, false), false},
-		{"replayed proof", challengeThen(pinned, true), false},
-		{"ondemand over first", refuse(wire.SigError, wire.CodeOnDemandOver), true},
-		{"ondemand unknown_device first", refuse(wire.SigRevoked, "unknown_device"), true},
-		{"ondemand challenge without proof", challengeThen(nil, false), true},
+		{"error unknown_device first", refuse(wire.SigError, "unknown_device"), false, false},
+		{"revoked unknown_device first", refuse(wire.SigRevoked, "unknown_device"), false, false},
+		{"revoked first", refuse(wire.SigError, "revoked"), false, false},
+		{"unauthorized first", refuse(wire.SigError, "unauthorized"), false, false},
+		{"pending first", refuse(wire.SigError, "pending"), false, false},
+		{"challenge without proof", challengeThen(nil, false), false, false},
+		{"challenge signed by another key", challengeThen(impostorKey, false), false, false},
+		{"replayed proof", challengeThen(pinned, true), false, false},
+		{"unsigned unknown_device after proof", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			refusal(write, nil, an, rn, "unknown_device")
+		}), false, true},
+		{"unknown_device signed by another key", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			refusal(write, impostorKey, an, rn, "unknown_device")
+		}), false, true},
+		{"verdict of another handshake", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			refusal(write, pinned, an, make([]byte, wire.NonceSize), "unknown_device")
+		}), false, true},
+		{"verdict of another code", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			s := &wire.Signal{Type: wire.SigError, Code: "unknown_device",
+				Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(pinned, wire.VerdictMessage(an, rn, "pending")))}
+			write(s)
+		}), false, true},
+		{"revoked unknown_device after ready", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			write(&wire.Signal{Type: wire.SigReady})
+			write(&wire.Signal{Type: wire.SigRevoked, Code: "unknown_device", Message: "removed"})
+		}), false, true},
+		{"revoked after ready", provenThen(func(write func(*wire.Signal), an, rn []byte) {
+			write(&wire.Signal{Type: wire.SigReady})
+			write(&wire.Signal{Type: wire.SigRevoked, Code: "revoked", Message: "revoked"})
+		}), false, true},
+		{"ondemand over first", refuse(wire.SigError, wire.CodeOnDemandOver), true, false},
+		{"ondemand unknown_device first", refuse(wire.SigRevoked, "unknown_device"), true, false},
+		{"ondemand challenge without proof", challengeThen(nil, false), true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,7 +282,7 @@ func TestImpostorRelayNotActedOn(t *testing.T) {
 			eh := startEnrolledHost(t, si.srv.URL, pinnedPub, tc.onDemand)
 			before := eh.files(t)
 			waitConns(t, si, eh, 2) // a retry: the first answer was a network failure
-			if n := si.auths.Load(); n != 0 {
+			if n := si.auths.Load(); n != 0 && !tc.proven {
 				t.Fatalf("the Host signed %d auth answers for an unproven relay", n)
 			}
 			if n := si.enrolls.Load(); n != 0 {
@@ -245,7 +291,7 @@ func TestImpostorRelayNotActedOn(t *testing.T) {
 			if after := eh.files(t); !reflect.DeepEqual(before, after) {
 				t.Fatalf("identity files changed:\n%v\n%v", before, after)
 			}
-			for _, k := range []string{"re_enrolled", "re_enroll_refused", "connected"} {
+			for _, k := range []string{"re_enrolled", "re_enroll_refused"} {
 				if eh.events.count(k) != 0 {
 					t.Fatalf("%s event after an unproven peer: %+v", k, eh.events.all())
 				}
@@ -263,11 +309,11 @@ func TestReEnrollAnotherRelayKeyRefused(t *testing.T) {
 	pinnedPub, pinned, _ := ed25519.GenerateKey(rand.Reader)
 	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	si := newStandIn(t, func(hello *wire.Signal, write func(*wire.Signal), read func() *wire.Signal) {
-		challenge(write, pinned, helloNonce(hello))
+		n := challenge(write, pinned, helloNonce(hello))
 		if s := read(); s == nil || s.Type != wire.SigAuth {
 			return
 		}
-		write(&wire.Signal{Type: wire.SigError, Code: "unknown_device", Message: "enroll again"})
+		refusal(write, pinned, helloNonce(hello), n, "unknown_device")
 	})
 	si.enrollKey = otherPub
 	eh := startEnrolledHost(t, si.srv.URL, pinnedPub, false)

@@ -47,7 +47,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 					Detail: map[string]any{"reason": ae.detail}})
 			}
 			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg})
+			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg, Signature: ae.sig})
 			conn.Write(ctx, websocket.MessageText, b)
 			cancel()
 			conn.Close(websocket.StatusPolicyViolation, ae.code)
@@ -99,6 +99,7 @@ type agentRefusal struct {
 	detail          string // for the log and audit
 	device, account string
 	audit           bool
+	sig             string // the relay's signature over the verdict, for agents that asked for proof
 }
 
 func (e *agentRefusal) Error() string { return "agent refused: " + e.code + " (" + e.detail + ")" }
@@ -117,7 +118,7 @@ func readSignal(ctx context.Context, conn *websocket.Conn) (*wire.Signal, error)
 // agentHandshake authenticates the agent: its hello (with its nonce), a
 // fresh challenge (with the relay's signature over both nonces) and an
 // Ed25519 signature with the key it enrolled.
-func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, error) {
+func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	defer cancel()
 	hello, err := readSignal(ctx, conn)
@@ -157,6 +158,16 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 	b, _ := wire.EncodeSignal(ch)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return store.Device{}, err
+	}
+	if proof {
+		// From here on the agent acts only on refusals we sign for this
+		// handshake.
+		defer func() {
+			var ae *agentRefusal
+			if errors.As(err, &ae) {
+				ae.sig = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.VerdictMessage(agentNonce, nonce, ae.code)))
+			}
+		}()
 	}
 	auth, err := readSignal(ctx, conn)
 	if err != nil {

@@ -48,14 +48,33 @@ func TestAgentHandshakeRelayProof(t *testing.T) {
 	nonce, _ := base64.StdEncoding.DecodeString(ch.Nonce)
 	sig := ed25519.Sign(d.key, wire.AuthMessage(nonce, d.id, e.srv.PublicKey()))
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: d.id, Signature: base64.StdEncoding.EncodeToString(sig)})
-	w.expect(wire.SigError, CodeUnauthorized)
+	refusal := w.expect(wire.SigError, CodeUnauthorized)
+	// The refusal is signed for this handshake: the agent acts on it.
+	verdict, _ := base64.StdEncoding.DecodeString(refusal.Signature)
+	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, CodeUnauthorized), verdict) {
+		t.Fatalf("refusal without a valid verdict signature: %+v", refusal)
+	}
+	// So is an unknown device's, the one that makes a Host enroll again.
+	w = dial()
+	ch = hello(w, agentNonce)
+	nonce, _ = base64.StdEncoding.DecodeString(ch.Nonce)
+	gone := "01234567-0000-7000-8000-000000000000"
+	sig = ed25519.Sign(d.key, wire.AuthMessageV2(agentNonce, nonce, gone, e.srv.PublicKey()))
+	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: gone, Signature: base64.StdEncoding.EncodeToString(sig)})
+	refusal = w.expect(wire.SigError, CodeUnknownDevice)
+	verdict, _ = base64.StdEncoding.DecodeString(refusal.Signature)
+	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, CodeUnknownDevice), verdict) {
+		t.Fatalf("unknown_device without a valid verdict signature: %+v", refusal)
+	}
 
 	// The capability without a usable nonce is a bad request, before any
 	// challenge.
 	for _, n := range []string{"", "AAEC", "!!", base64.StdEncoding.EncodeToString(make([]byte, wire.NonceSize+1))} {
 		w := dial()
 		w.send(&wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version, Caps: []string{wire.CapRelayProof}, Nonce: n})
-		w.expect(wire.SigError, CodeBadRequest)
+		if r := w.expect(wire.SigError, CodeBadRequest); r.Signature != "" {
+			t.Fatalf("a refusal before the challenge is signed: %+v", r)
+		}
 		w.expectClosed()
 	}
 

@@ -57,6 +57,10 @@
 //	   Signature with its Ed25519 key over RelayProofMessage(challenge
 //	   version, agent nonce, relay nonce), and the agent answers with a
 //	   signature over AuthMessageV2 (both nonces, device, relay key).
+//	   A refusal the relay sends after such a challenge carries its
+//	   Signature over VerdictMessage(agent nonce, relay nonce, code);
+//	   the agent acts on no refusal without it (a "revoked" after ready
+//	   only makes it reconnect, and the next handshake's verdict decides).
 //	   An agent of version 2 acts on nothing the relay says before that
 //	   proof verifies against the key it pinned; the relay still serves
 //	   version-1 agents (hello without the capability) the old way, so

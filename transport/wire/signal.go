@@ -53,7 +53,8 @@ type Signal struct {
 	Nonce    string `json:"nonce,omitempty"`     // base64 (std) random bytes, NonceSize of them
 	DeviceID string `json:"device_id,omitempty"` // auth
 	// Signature is base64 (std) Ed25519: in a challenge, the relay's over
-	// RelayProofMessage; in auth, the device's over AuthMessage(V2).
+	// RelayProofMessage; in auth, the device's over AuthMessage(V2); in a
+	// handshake's error, the relay's over VerdictMessage.
 	Signature string `json:"signature,omitempty"`
 
 	// grant
@@ -133,6 +134,20 @@ func AuthMessageV2(agentNonce, relayNonce []byte, deviceID string, relayKey []by
 	m = appendField(m, relayNonce)
 	m = appendField(m, []byte(deviceID))
 	m = appendField(m, relayKey)
+	return m
+}
+
+// VerdictMessage is what the relay signs, for an agent that announced
+// CapRelayProof, in a refusal it sends after its challenge (unknown_device,
+// revoked, pending, unauthorized, ...): the refusal's code bound to this
+// handshake's nonces, so that nobody between the agent and the relay can
+// make up or replay the refusal the agent acts on (e.g. enrolling again).
+func VerdictMessage(agentNonce, relayNonce []byte, code string) []byte {
+	m := make([]byte, 0, 48+len(agentNonce)+len(relayNonce)+len(code))
+	m = append(m, "tandem-relay-verdict-v1\x00"...)
+	m = appendField(m, agentNonce)
+	m = appendField(m, relayNonce)
+	m = appendField(m, []byte(code))
 	return m
 }
 

@@ -49,6 +49,8 @@ var signalVectors = []struct {
 		`{"type":"bye","session":"s1","code":"closed","message":"user ended the session"}`},
 	{"error", Signal{Type: SigError, Code: "unauthorized", Message: "bad token"},
 		`{"type":"error","code":"unauthorized","message":"bad token"}`},
+	{"error/verdict", Signal{Type: SigError, Signature: "c2ln", Code: "unknown_device", Message: "enroll again"},
+		`{"type":"error","signature":"c2ln","code":"unknown_device","message":"enroll again"}`},
 	{"revoked", Signal{Type: SigRevoked, Message: "device removed"},
 		`{"type":"revoked","message":"device removed"}`},
 	{"confirm", Signal{Type: SigConfirm, Session: "s1", Code: "allowed"},
@@ -195,6 +197,7 @@ func TestRelayProofMessage(t *testing.T) {
 		RelayProofMessage(2, []byte{2, 3}, []byte{1}),
 		RelayProofMessage(3, []byte{1}, []byte{2, 3}),
 		AuthMessageV2([]byte{1}, []byte{2, 3}, "", nil),
+		VerdictMessage([]byte{1}, []byte{2, 3}, ""),
 	}
 	for i := range distinct {
 		for j := i + 1; j < len(distinct); j++ {
@@ -228,5 +231,17 @@ func TestHasCap(t *testing.T) {
 	s := &Signal{Type: SigHello, Caps: []string{CapFragments, CapRelayProof}}
 	if !s.HasCap(CapRelayProof) || s.HasCap(CapInput) || (&Signal{}).HasCap(CapRelayProof) {
 		t.Fatal("HasCap")
+	}
+}
+
+func TestVerdictMessage(t *testing.T) {
+	got := VerdictMessage([]byte{1}, []byte{2}, "pending")
+	want := append([]byte("tandem-relay-verdict-v1\x00"), 0, 0, 0, 1, 1, 0, 0, 0, 1, 2, 0, 0, 0, 7)
+	want = append(want, "pending"...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("VerdictMessage = %x, want %x", got, want)
+	}
+	if bytes.Equal(VerdictMessage([]byte{1}, []byte{2}, "revoked"), VerdictMessage([]byte{1}, []byte{2}, "unknown_device")) {
+		t.Fatal("the code is not bound")
 	}
 }
