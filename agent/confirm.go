@@ -77,8 +77,15 @@ func (s *Session) awaitEmail(ctx context.Context) error {
 	}
 }
 
-// remoteConfirm hands the session an emailed answer; only the first counts.
+// remoteConfirm hands the session an emailed answer; only the first counts,
+// and only if the signed grant asks for email confirmation: otherwise the
+// local user alone decides, whatever the relay connection carries.
 func (s *Session) remoteConfirm(ok bool) {
+	if !s.g.ConfirmEmail {
+		s.log.Warn("ignoring an emailed confirmation answer: this session's grant does not ask for one", "allowed", ok)
+		s.h.event(Event{Kind: "confirm_email_ignored", SessionID: s.g.SessionID, Technician: technician(s.g)})
+		return
+	}
 	select {
 	case s.confirmed <- ok:
 	default:

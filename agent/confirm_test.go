@@ -29,11 +29,18 @@ func (c *scriptedConfirm) Ask(ctx context.Context, r ConfirmRequest) (bool, erro
 
 // confirmGrant pushes a grant that asks for the local user's confirmation.
 func (fh *featureHost) confirmGrant(t *testing.T, sid string) chan *wire.Signal {
+	return fh.confirmGrantEmail(t, sid, false)
+}
+
+// confirmGrantEmail pushes a grant that asks for the local user's
+// confirmation and, with email, for an emailed one too (whichever answers
+// first decides).
+func (fh *featureHost) confirmGrantEmail(t *testing.T, sid string, email bool) chan *wire.Signal {
 	t.Helper()
 	route := fh.f.route(sid)
 	tok, err := policy.Sign(&policy.Grant{Version: policy.GrantVersion, SessionID: sid, AccountID: "acct", DeviceID: fh.dev,
 		User: policy.GrantUser{ID: "u1", Email: "tech@example.com", Name: "Tess Tech"}, Permissions: []string{"view_screen"},
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix(), ConfirmLocal: true}, fh.f.key)
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Minute).Unix(), ConfirmLocal: true, ConfirmEmail: email}, fh.f.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +118,7 @@ func TestConfirmEmailFirst(t *testing.T) {
 	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 4), answers: make(chan bool)}
 	fh := startFeatureHost(t, func(o *Options) { o.Confirm = ui; o.ConfirmTimeout = time.Minute })
 
-	fh.confirmGrant(t, "by-email")
+	fh.confirmGrantEmail(t, "by-email", true)
 	<-ui.asked
 	fh.f.push(&wire.Signal{Type: wire.SigConfirm, Session: "by-email", Code: "allowed"})
 	_, chans := guestPeer(t, fh.f, "by-email")
@@ -119,11 +126,38 @@ func TestConfirmEmailFirst(t *testing.T) {
 		t.Fatal("no session after an emailed allow")
 	}
 
-	route := fh.confirmGrant(t, "denied-by-email")
+	route := fh.confirmGrantEmail(t, "denied-by-email", true)
 	<-ui.asked
 	fh.f.push(&wire.Signal{Type: wire.SigConfirm, Session: "denied-by-email", Code: "denied"})
 	waitBye(t, route, "denied access")
 	if fh.events.count("confirm_allowed") != 1 || fh.events.count("confirm_denied") != 1 {
 		t.Fatal("email answers not reported")
+	}
+}
+
+// TestConfirmEmailNotAsked: a grant that asks only the local user ignores
+// an emailed "allowed" answer arriving over the relay connection: the
+// prompt still decides (here: denied), and nothing runs before it.
+func TestConfirmEmailNotAsked(t *testing.T) {
+	ui := &scriptedConfirm{asked: make(chan ConfirmRequest, 4), answers: make(chan bool)}
+	fh := startFeatureHost(t, func(o *Options) { o.Confirm = ui; o.ConfirmTimeout = time.Minute })
+
+	route := fh.confirmGrant(t, "local-only")
+	<-ui.asked
+	fh.f.push(&wire.Signal{Type: wire.SigConfirm, Session: "local-only", Code: "allowed"})
+	if !fh.events.reaches("confirm_email_ignored", 1) {
+		t.Fatalf("the emailed answer was not ignored: %+v", fh.events.all())
+	}
+	if n := fh.events.count("confirm_allowed"); n != 0 {
+		t.Fatalf("an emailed answer the grant did not ask for allowed the session (%d events)", n)
+	}
+	select {
+	case ui.answers <- false: // the prompt is still there, and decides
+	case <-time.After(20 * time.Second):
+		t.Fatal("the local prompt went away after an emailed answer the grant did not ask for")
+	}
+	waitBye(t, route, "denied access")
+	if fh.events.count("confirm_allowed") != 0 || fh.events.count("confirm_denied") != 1 {
+		t.Fatalf("events: %+v", fh.events.all())
 	}
 }

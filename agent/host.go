@@ -7,6 +7,7 @@ package agent
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ import (
 var (
 	ErrRevoked = errors.New("agent: this device was revoked or removed by an administrator; re-enroll with a new key")
 	ErrPending = errors.New("agent: enrollment is pending approval by an administrator")
+	// ErrRelayKeyChanged: enrolling again was answered with a relay key
+	// other than the pinned one; the host stops with its identity intact.
+	ErrRelayKeyChanged = errors.New("agent: re-enrollment refused: the relay's key is not the one this host pinned")
 	// errReEnrolled ends a connection after the device enrolled again: the
 	// next one authenticates as the new device.
 	errReEnrolled = errors.New("agent: enrolled again; reconnecting")
@@ -67,7 +71,11 @@ type Options struct {
 	// ReEnroll enrolls this device again when the relay no longer knows it
 	// (an administrator removed it): with the kept package key, it succeeds
 	// only while the package accepts enrollments. It returns the new device
-	// id and key; nil: a removed device stops like a revoked one.
+	// id and key; nil: a removed device stops like a revoked one. An error
+	// with a RelayKeyChanged() bool method that reports true (the answer
+	// carried another relay key) stops Run with ErrRelayKeyChanged; other
+	// errors stop it as revoked. Only a relay that proved the pinned key
+	// can make the host call it.
 	ReEnroll func(ctx context.Context) (deviceID string, key ed25519.PrivateKey, err error)
 	// OnEvent is told about session starts/ends, refusals and file
 	// transfers (session indicator, local audit); may be nil.
@@ -101,7 +109,7 @@ type Options struct {
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected"
+	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected", "re_enrolled", "re_enroll_refused", "confirm_email_ignored"
 	SessionID  string
 	Technician string
 	Detail     string
@@ -202,6 +210,8 @@ func (h *Host) Run(ctx context.Context) error {
 		case errors.Is(err, ErrRevoked):
 			h.log.Error("relay refused this device", "err", err)
 			return err
+		case errors.Is(err, ErrRelayKeyChanged):
+			return err
 		case errors.Is(err, ErrPending) && !h.o.WaitPending:
 			return err
 		case errors.Is(err, errReEnrolled):
@@ -231,6 +241,15 @@ func (h *Host) reEnroll(ctx context.Context, s *wire.Signal) error {
 	}
 	h.endAll("device removed by an administrator")
 	id, key, err := h.o.ReEnroll(ctx)
+	var kc interface{ RelayKeyChanged() bool }
+	if errors.As(err, &kc) && kc.RelayKeyChanged() {
+		// Whoever answered the enrollment is not the relay this host
+		// pinned: keep the identity as it is and stop, loudly.
+		h.log.Error("re-enrollment refused: the answer carries a relay key other than the pinned one; identity unchanged",
+			"relay", h.o.RelayURL, "err", err)
+		h.event(Event{Kind: "re_enroll_refused", Detail: err.Error()})
+		return fmt.Errorf("%w: %w", ErrRelayKeyChanged, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w (removed by an administrator; enrolling again failed: %v)", ErrRevoked, err)
 	}
@@ -368,12 +387,18 @@ func (h *Host) connectOnce(ctx context.Context) error {
 	}
 	defer conn.Close()
 
-	role := "agent"
-	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigHello, Role: role, Version: wire.Version,
-		Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments}}); err != nil {
+	// Our nonce, which the relay must sign with the key we pinned before we
+	// act on anything it says.
+	agentNonce := make([]byte, wire.NonceSize)
+	if _, err := rand.Read(agentNonce); err != nil {
 		return err
 	}
-	if err := h.authenticate(ctx, conn); err != nil {
+	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version,
+		Nonce: base64.StdEncoding.EncodeToString(agentNonce),
+		Caps:  []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapRelayProof}}); err != nil {
+		return err
+	}
+	if err := h.authenticate(ctx, conn, agentNonce); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -408,10 +433,12 @@ func (h *Host) connectOnce(ctx context.Context) error {
 				h.relayError(s)
 				continue
 			}
-			if s.Code == "unknown_device" {
-				return h.reEnroll(ctx, s) // removed, not revoked
-			}
-			return fmt.Errorf("%w (%s)", ErrRevoked, s.Message)
+			// Removed or revoked: nothing on this connection is signed, so
+			// the next handshake's signed verdict decides (enroll again,
+			// stop) — never this message.
+			h.log.Warn("the relay says this device was removed or revoked; reconnecting to confirm",
+				"code", s.Code, "message", truncate(s.Message, 200))
+			return fmt.Errorf("agent: relay: %s (%s)", s.Message, s.Code)
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
 		case wire.SigConfirm:
@@ -447,30 +474,61 @@ func (h *Host) relayError(s *wire.Signal) {
 	h.log.Warn("relay reported an error", "code", s.Code, "message", s.Message, "session", s.Session)
 }
 
-func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) error {
+// errUnproven: whoever answered the relay URL has not proven the pinned
+// relay key. Run treats it as a lost connection: logged, retried with
+// backoff, and nothing the peer said is acted on.
+var errUnproven = errors.New("agent: the relay has not proven its key")
+
+// authenticate runs the handshake. Until the challenge carries a valid
+// signature with the pinned relay key over our nonce, nothing the peer
+// sends is acted on: an error or refusal is only logged and the connection
+// retried like a network failure (an impostor must not make the Host
+// re-enroll, stop or change any state). Only then do we sign, and only a
+// refusal the relay signed for this handshake (VerdictMessage) counts.
+func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn, agentNonce []byte) error {
+	var relayNonce []byte // set once the relay proved its key
 	for {
 		s, err := conn.Recv(ctx)
 		if err != nil {
 			return err
 		}
+		if relayNonce == nil {
+			switch s.Type {
+			case wire.SigHello:
+				continue // says nothing we act on
+			case wire.SigChallenge:
+				nonce, err := h.verifyChallenge(s, agentNonce)
+				if err != nil {
+					h.log.Error("the relay did not prove its key: not authenticating", "relay", h.o.RelayURL, "err", err)
+					return err
+				}
+				relayNonce = nonce
+				h.mu.Lock()
+				id, key := h.o.DeviceID, h.o.Key
+				h.mu.Unlock()
+				sig := ed25519.Sign(key, wire.AuthMessageV2(agentNonce, nonce, id, h.o.RelayKey))
+				if err := conn.Send(ctx, &wire.Signal{Type: wire.SigAuth, DeviceID: id,
+					Signature: base64.StdEncoding.EncodeToString(sig)}); err != nil {
+					return err
+				}
+				continue
+			}
+			h.log.Warn("ignoring what the relay sent before proving its key", "relay", h.o.RelayURL,
+				"type", s.Type, "code", s.Code, "message", truncate(s.Message, 200))
+			return fmt.Errorf("%w: it sent %q (%s) first", errUnproven, s.Type, s.Code)
+		}
 		switch s.Type {
-		case wire.SigHello:
-			if s.Version != 0 && s.Version < wire.MinVersion {
-				return fmt.Errorf("agent: relay speaks protocol %d, this host needs ≥ %d", s.Version, wire.MinVersion)
-			}
-		case wire.SigChallenge:
-			nonce, err := base64.StdEncoding.DecodeString(s.Nonce)
-			if err != nil || len(nonce) < 16 {
-				return errors.New("agent: relay sent a malformed challenge")
-			}
-			sig := ed25519.Sign(h.o.Key, wire.AuthMessage(nonce, h.o.DeviceID, h.o.RelayKey))
-			if err := conn.Send(ctx, &wire.Signal{Type: wire.SigAuth, DeviceID: h.o.DeviceID,
-				Signature: base64.StdEncoding.EncodeToString(sig)}); err != nil {
-				return err
-			}
 		case wire.SigReady:
 			return nil
 		case wire.SigError, wire.SigRevoked:
+			// Only a refusal the relay signed for this handshake: anyone
+			// between us could write the others.
+			sig, _ := base64.StdEncoding.DecodeString(s.Signature)
+			if !ed25519.Verify(h.o.RelayKey, wire.VerdictMessage(agentNonce, relayNonce, s.Code), sig) {
+				h.log.Error("ignoring a refusal the relay did not sign", "relay", h.o.RelayURL,
+					"type", s.Type, "code", s.Code, "message", truncate(s.Message, 200))
+				return fmt.Errorf("%w: unsigned refusal %q", errUnproven, s.Code)
+			}
 			if h.o.OnDemand && s.Code == wire.CodeOnDemandOver {
 				return fmt.Errorf("%w (%s)", ErrOnDemandOver, s.Message)
 			}
@@ -487,6 +545,27 @@ func (h *Host) authenticate(ctx context.Context, conn *transport.SignalConn) err
 			return fmt.Errorf("agent: unexpected %q before authentication", s.Type)
 		}
 	}
+}
+
+// verifyChallenge checks the relay's proof: its signature, with the key
+// this agent pinned, over our nonce and its own. It returns the relay's
+// nonce.
+func (h *Host) verifyChallenge(s *wire.Signal, agentNonce []byte) ([]byte, error) {
+	nonce, err := base64.StdEncoding.DecodeString(s.Nonce)
+	if err != nil || len(nonce) != wire.NonceSize {
+		return nil, fmt.Errorf("%w: malformed challenge", errUnproven)
+	}
+	if s.Signature == "" {
+		return nil, fmt.Errorf("%w: its challenge carries no proof (a relay older than protocol %d? update it)", errUnproven, wire.Version)
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || !ed25519.Verify(h.o.RelayKey, wire.RelayProofMessage(s.Version, agentNonce, nonce), sig) {
+		return nil, fmt.Errorf("%w: its proof does not verify with the pinned relay key", errUnproven)
+	}
+	if s.Version != 0 && s.Version < wire.MinVersion {
+		return nil, fmt.Errorf("agent: relay speaks protocol %d, this host needs ≥ %d", s.Version, wire.MinVersion)
+	}
+	return nonce, nil
 }
 
 // onGrant verifies a grant and starts its session. The relay is trusted to

@@ -86,17 +86,25 @@ func (f *fakeRelay) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return s
 	}
-	if s := read(); s == nil || s.Type != wire.SigHello {
-		f.t.Errorf("first message is not hello: %+v", s)
+	hello := read()
+	if hello == nil || hello.Type != wire.SigHello {
+		f.t.Errorf("first message is not hello: %+v", hello)
 		return
 	}
-	nonce := make([]byte, 32)
+	agentNonce, _ := base64.StdEncoding.DecodeString(hello.Nonce)
+	nonce := make([]byte, wire.NonceSize)
 	rand.Read(nonce)
-	f.write(c, &wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce)})
+	proof := ed25519.Sign(f.key, wire.RelayProofMessage(wire.Version, agentNonce, nonce))
+	f.write(c, &wire.Signal{Type: wire.SigChallenge, Version: wire.Version, Nonce: base64.StdEncoding.EncodeToString(nonce),
+		Signature: base64.StdEncoding.EncodeToString(proof)})
 	s := read()
+	if s == nil {
+		return
+	}
 	sig, _ := base64.StdEncoding.DecodeString(s.Signature)
-	if s.DeviceID != f.deviceID || !ed25519.Verify(f.devKey, wire.AuthMessage(nonce, f.deviceID, f.key.Public().(ed25519.PublicKey)), sig) {
-		f.write(c, &wire.Signal{Type: wire.SigError, Code: "unauthorized", Message: "bad signature"})
+	if s.DeviceID != f.deviceID || !ed25519.Verify(f.devKey, wire.AuthMessageV2(agentNonce, nonce, f.deviceID, f.key.Public().(ed25519.PublicKey)), sig) {
+		f.write(c, &wire.Signal{Type: wire.SigError, Code: "unauthorized", Message: "bad signature",
+			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(f.key, wire.VerdictMessage(agentNonce, nonce, "unauthorized")))})
 		c.Close(websocket.StatusPolicyViolation, "unauthorized")
 		return
 	}

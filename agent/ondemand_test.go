@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/policy"
@@ -257,29 +255,17 @@ func TestOnDemandRefusedAtHandshake(t *testing.T) {
 		code string
 		want error
 	}{{wire.CodeOnDemandOver, ErrOnDemandOver}, {"unknown_device", ErrOnDemandOver}} {
-		var conns atomic.Int32
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			conns.Add(1)
-			ws, err := websocket.Accept(w, r, nil)
-			if err != nil {
+		// The relay proves its key, then refuses the identity.
+		relayPub, relayKey, _ := ed25519.GenerateKey(rand.Reader)
+		si := newStandIn(t, func(hello *wire.Signal, write func(*wire.Signal), read func() *wire.Signal) {
+			n := challenge(write, relayKey, helloNonce(hello))
+			if s := read(); s == nil || s.Type != wire.SigAuth {
 				return
 			}
-			defer ws.CloseNow()
-			if _, _, err := ws.Read(r.Context()); err != nil { // hello
-				return
-			}
-			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: c.code, Message: "this session key expired"})
-			_ = ws.Write(r.Context(), websocket.MessageText, b)
-			_, _, _ = ws.Read(r.Context()) // until the agent hangs up
-		})}}
-		srv.Start()
+			refusal(write, relayKey, helloNonce(hello), n, c.code)
+		})
 		_, devKey, _ := ed25519.GenerateKey(rand.Reader)
-		relayPub, _, _ := ed25519.GenerateKey(rand.Reader)
-		h, err := New(Options{RelayURL: srv.URL, DeviceID: "od-1", Key: devKey, RelayKey: relayPub, OnDemand: true,
+		h, err := New(Options{RelayURL: si.srv.URL, DeviceID: "od-1", Key: devKey, RelayKey: relayPub, OnDemand: true,
 			Logger:  slog.New(slog.DiscardHandler),
 			Capture: func() (capture.Capturer, error) { return newFakeCapturer(), nil },
 			Input:   func() (input.Injector, error) { return &recordingInjector{}, nil }})
@@ -289,7 +275,7 @@ func TestOnDemandRefusedAtHandshake(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		err = h.Run(ctx)
 		cancel()
-		srv.Close()
+		conns := &si.conns
 		if !errors.Is(err, c.want) {
 			t.Fatalf("%s: Run = %v, want %v", c.code, err, c.want)
 		}

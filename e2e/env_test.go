@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -103,17 +102,7 @@ func (e *env) startHost(tb testing.TB, display string, relayOnly bool, opts ...f
 		Files: agent.FilesOptions{Root: tb.TempDir()},
 		// As tandem-host does: a removed device enrolls again with the
 		// package key its configuration kept.
-		ReEnroll: func(ctx context.Context) (string, ed25519.PrivateKey, error) {
-			c, err := installer.Load(dir)
-			if err != nil {
-				return "", nil, err
-			}
-			nc, err := installer.Enroll(ctx, nil, c.RelayURL, c.EnrollmentKey, dir, inv())
-			if err != nil {
-				return "", nil, err
-			}
-			return nc.DeviceID, nc.Key, nil
-		},
+		ReEnroll: installer.ReEnroller(dir, nil, inv),
 	}
 	for _, opt := range opts {
 		opt(&o)

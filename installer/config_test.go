@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -143,5 +144,73 @@ func TestEnroll(t *testing.T) {
 		if _, err := Enroll(ctx, nil, u, "GOOD-KEY", t.TempDir(), nil); err == nil {
 			t.Fatalf("relay URL %q accepted", u)
 		}
+	}
+}
+
+// identityFiles reads what a host's identity is made of, to check that a
+// refused enrollment changed nothing.
+func identityFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, f := range []string{ConfigFile, KeyFile, StateFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		m[f] = string(b)
+	}
+	return m
+}
+
+// TestEnrollKeepsPinnedRelayKey: enrolling again at the same relay URL
+// with an answer that carries another relay key is refused and leaves the
+// identity files as they were; the same key is accepted; another URL is a
+// move the operator chose.
+func TestEnrollKeepsPinnedRelayKey(t *testing.T) {
+	pinned, _, _ := ed25519.GenerateKey(rand.Reader)
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	real, _ := fakeEnroll(t, pinned)
+	impostor, seen := fakeEnroll(t, other)
+	dir := t.TempDir()
+	ctx := context.Background()
+	if _, err := Enroll(ctx, nil, real.URL, "GOOD-KEY", dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Whoever answers the same URL now (here: the same config, pointed at
+	// the impostor's address as if DNS or a proxy sent us there).
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RelayURL = impostor.URL
+	if err := Save(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	before := identityFiles(t, dir)
+	_, err = Enroll(ctx, nil, impostor.URL, "GOOD-KEY", dir, nil)
+	var kc *RelayKeyChangedError
+	if !errors.As(err, &kc) || !kc.RelayKeyChanged() || kc.Got != base64.StdEncoding.EncodeToString(other) {
+		t.Fatalf("enrollment answered with another relay key: %v", err)
+	}
+	if len(*seen) != 1 {
+		t.Fatalf("%d enrollment calls", len(*seen))
+	}
+	if after := identityFiles(t, dir); !reflect.DeepEqual(before, after) {
+		t.Fatalf("identity files changed:\n%v\n%v", before, after)
+	}
+
+	// The pinned key again: accepted, same identity.
+	c.RelayURL = real.URL
+	if err := Save(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Enroll(ctx, nil, real.URL, "GOOD-KEY", dir, nil)
+	if err != nil || !c2.Key.Equal(c.Key) || c2.RelayPublicKey != c.RelayPublicKey {
+		t.Fatalf("re-enrollment with the pinned key: %+v, %v", c2, err)
+	}
+	// Another relay URL given by the operator: a move, its key is pinned.
+	moved, err := Enroll(ctx, nil, impostor.URL+"/", "GOOD-KEY", dir, nil)
+	if err != nil || moved.RelayPublicKey != base64.StdEncoding.EncodeToString(other) {
+		t.Fatalf("a move was refused or kept the old key: %+v, %v", moved, err)
 	}
 }

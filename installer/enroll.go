@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tandem-rc/tandem/internal/apiclient"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -18,11 +19,27 @@ import (
 // ErrEnrollmentRefused is returned when the relay rejects the enrollment key.
 var ErrEnrollmentRefused = errors.New("installer: enrollment refused")
 
+// RelayKeyChangedError: the enrollment answer carries a relay key other
+// than the one this host pinned for the same relay URL. Nothing was saved.
+type RelayKeyChangedError struct {
+	RelayURL, Pinned, Got string // the keys in base64
+}
+
+func (e *RelayKeyChangedError) Error() string {
+	return fmt.Sprintf("installer: %s answered with relay key %s, but this host pinned %s: refused, identity unchanged "+
+		"(if that relay really has a new key, remove this host's identity first: tandem-host uninstall, then install again)",
+		e.RelayURL, e.Got, e.Pinned)
+}
+
+// RelayKeyChanged marks the error for the agent (agent.Options.ReEnroll).
+func (e *RelayKeyChangedError) RelayKeyChanged() bool { return true }
+
 // Enroll registers this host with the relay using a deployment package's
 // enrollment key. It reuses the device key already in dir (re-enrollment
 // keeps the identity) unless the service recorded that it was revoked, or
 // generates a new one, saves the result and clears the recorded service
-// state.
+// state. Enrolling again with the same relay URL must be answered with the
+// relay key pinned before (*RelayKeyChangedError otherwise, dir untouched).
 func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv *wire.Inventory) (*Config, error) {
 	relayURL = strings.TrimRight(strings.TrimSpace(relayURL), "/")
 	u, err := url.Parse(relayURL)
@@ -68,12 +85,19 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		EnrollmentKey:  key,
 		Key:            priv,
 	}
+	got, err := c.RelayKey()
+	if err != nil || c.DeviceID == "" {
+		return nil, fmt.Errorf("installer: relay sent an incomplete enrollment answer")
+	}
 	if old, err := Load(dir); err == nil {
+		// The key pinned for this relay URL stays pinned: an answer with
+		// another one comes from someone else (or a relay rebuilt from
+		// scratch, which the operator handles by removing this identity).
+		if pinned, _ := old.RelayKey(); old.RelayURL == relayURL && !pinned.Equal(got) {
+			return nil, &RelayKeyChangedError{RelayURL: relayURL, Pinned: old.RelayPublicKey, Got: er.RelayPublicKey}
+		}
 		// Settings of this host, not of its enrollment.
 		c.FilesRoot, c.MaxFileSize = old.FilesRoot, old.MaxFileSize
-	}
-	if _, err := c.RelayKey(); err != nil || c.DeviceID == "" {
-		return nil, fmt.Errorf("installer: relay sent an incomplete enrollment answer")
 	}
 	if err := Save(dir, c); err != nil {
 		return nil, err
@@ -82,4 +106,28 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		return nil, err
 	}
 	return c, nil
+}
+
+// ReEnroller returns what agent.Options.ReEnroll needs: enrolling again,
+// with the package key kept in dir's configuration, when a relay that proved
+// its key says it no longer knows this device (an administrator removed
+// it). nil when no key was kept (the device then stops like a revoked one).
+// The answer must carry the pinned relay key (*RelayKeyChangedError).
+func ReEnroller(dir string, hc *http.Client, inv func() *wire.Inventory) func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+	if c, err := Load(dir); err != nil || c.EnrollmentKey == "" {
+		return nil
+	}
+	return func(ctx context.Context) (string, ed25519.PrivateKey, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		c, err := Load(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		nc, err := Enroll(ctx, hc, c.RelayURL, c.EnrollmentKey, dir, inv())
+		if err != nil {
+			return "", nil, err
+		}
+		return nc.DeviceID, nc.Key, nil
+	}
 }

@@ -47,7 +47,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 					Detail: map[string]any{"reason": ae.detail}})
 			}
 			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg})
+			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg, Signature: ae.sig})
 			conn.Write(ctx, websocket.MessageText, b)
 			cancel()
 			conn.Close(websocket.StatusPolicyViolation, ae.code)
@@ -99,6 +99,7 @@ type agentRefusal struct {
 	detail          string // for the log and audit
 	device, account string
 	audit           bool
+	sig             string // the relay's signature over the verdict, for agents that asked for proof
 }
 
 func (e *agentRefusal) Error() string { return "agent refused: " + e.code + " (" + e.detail + ")" }
@@ -114,9 +115,10 @@ func readSignal(ctx context.Context, conn *websocket.Conn) (*wire.Signal, error)
 	return wire.DecodeSignal(b)
 }
 
-// agentHandshake authenticates the agent: its hello, a fresh challenge and
-// an Ed25519 signature with the key it enrolled.
-func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, error) {
+// agentHandshake authenticates the agent: its hello (with its nonce), a
+// fresh challenge (with the relay's signature over both nonces) and an
+// Ed25519 signature with the key it enrolled.
+func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	defer cancel()
 	hello, err := readSignal(ctx, conn)
@@ -135,11 +137,37 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 			msg:    fmt.Sprintf("protocol version %d is too old; this relay needs %d or newer: update the host", hello.Version, wire.MinVersion),
 			detail: fmt.Sprintf("version %d", hello.Version)}
 	}
-	nonce := make([]byte, 32)
+	// A version-2 agent acts on nothing before the relay proves its key:
+	// sign its nonce with ours. Older agents (no capability) are served the
+	// old way so Hosts can be updated after their relay.
+	var agentNonce []byte
+	proof := hello.HasCap(wire.CapRelayProof)
+	if proof {
+		agentNonce, err = base64.StdEncoding.DecodeString(hello.Nonce)
+		if err != nil || len(agentNonce) != wire.NonceSize {
+			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "the hello's nonce must be 32 random bytes in base64",
+				detail: "bad agent nonce"}
+		}
+	}
+	nonce := make([]byte, wire.NonceSize)
 	rand.Read(nonce)
-	b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version})
+	ch := &wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version}
+	if proof {
+		ch.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.RelayProofMessage(wire.Version, agentNonce, nonce)))
+	}
+	b, _ := wire.EncodeSignal(ch)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return store.Device{}, err
+	}
+	if proof {
+		// From here on the agent acts only on refusals we sign for this
+		// handshake.
+		defer func() {
+			var ae *agentRefusal
+			if errors.As(err, &ae) {
+				ae.sig = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.VerdictMessage(agentNonce, nonce, ae.code)))
+			}
+		}()
 	}
 	auth, err := readSignal(ctx, conn)
 	if err != nil {
@@ -179,7 +207,11 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (store.Device, 
 		unauthorized.detail = "stored public key unusable"
 		return store.Device{}, unauthorized
 	}
-	if !ed25519.Verify(pub, wire.AuthMessage(nonce, d.ID, s.pub), sig) {
+	signed := wire.AuthMessage(nonce, d.ID, s.pub)
+	if proof {
+		signed = wire.AuthMessageV2(agentNonce, nonce, d.ID, s.pub)
+	}
+	if !ed25519.Verify(pub, signed, sig) {
 		unauthorized.detail = "bad signature"
 		return store.Device{}, unauthorized
 	}

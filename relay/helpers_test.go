@@ -306,16 +306,24 @@ func (e *env) agentWith(id string, key ed25519.PrivateKey) (*ws, *wire.Signal) {
 	return e.handshake(w, id, key)
 }
 
-// handshake authenticates an agent socket as device id.
+// handshake authenticates an agent socket as device id, as a current agent
+// does: it checks the relay's proof of its key first.
 func (e *env) handshake(w *ws, id string, key ed25519.PrivateKey) (*ws, *wire.Signal) {
 	e.t.Helper()
-	w.send(&wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version, Caps: []string{wire.CapInput}})
+	agentNonce := make([]byte, wire.NonceSize)
+	rand.Read(agentNonce)
+	w.send(&wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version, Caps: []string{wire.CapInput, wire.CapRelayProof},
+		Nonce: base64.StdEncoding.EncodeToString(agentNonce)})
 	ch := w.expect(wire.SigChallenge)
 	nonce, err := base64.StdEncoding.DecodeString(ch.Nonce)
 	if err != nil || len(nonce) != 32 {
 		e.t.Fatalf("challenge nonce %q: %v", ch.Nonce, err)
 	}
-	sig := ed25519.Sign(key, wire.AuthMessage(nonce, id, e.srv.PublicKey()))
+	proof, _ := base64.StdEncoding.DecodeString(ch.Signature)
+	if !ed25519.Verify(e.srv.PublicKey(), wire.RelayProofMessage(ch.Version, agentNonce, nonce), proof) {
+		e.t.Fatalf("the relay's challenge does not prove its key: %+v", ch)
+	}
+	sig := ed25519.Sign(key, wire.AuthMessageV2(agentNonce, nonce, id, e.srv.PublicKey()))
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: id, Signature: base64.StdEncoding.EncodeToString(sig)})
 	return w, w.recv()
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -175,7 +174,7 @@ func root() *cobra.Command {
 			ScreenBlank: func() (agent.ScreenBlanker, error) {
 				return agent.OpenScreenBlanker(local())
 			},
-			ReEnroll:  reEnroll(configDir, c),
+			ReEnroll:  installer.ReEnroller(configDir, &http.Client{Timeout: 30 * time.Second}, agent.DefaultInventory(version.Version, nil)),
 			Confirm:   agent.DesktopConfirmUIOn(log, desk.Current),
 			Desktop:   desk,
 			Indicator: agent.DesktopIndicator(log, desk.Current),
@@ -224,22 +223,4 @@ func root() *cobra.Command {
 	rc.AddCommand(enroll, run, ver, helperCommand(&logLevel))
 	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
-}
-
-// reEnroll enrolls again with the package key kept in the configuration
-// when an administrator removed this device (none kept: stop as revoked).
-func reEnroll(configDir string, c *installer.Config) func(ctx context.Context) (string, ed25519.PrivateKey, error) {
-	if c.EnrollmentKey == "" {
-		return nil
-	}
-	return func(ctx context.Context) (string, ed25519.PrivateKey, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		inv := agent.DefaultInventory(version.Version, nil)()
-		nc, err := installer.Enroll(ctx, &http.Client{Timeout: 30 * time.Second}, c.RelayURL, c.EnrollmentKey, configDir, inv)
-		if err != nil {
-			return "", nil, err
-		}
-		return nc.DeviceID, nc.Key, nil
-	}
 }

@@ -51,6 +51,21 @@
 //	   CodecTilesV2 payloads only for guests that announce it.
 //	   Additive: CapPing; hosts send Pings on "control" (about once a
 //	   second, for the RTT) only to guests that announce it.
+//	2  the relay proves its key to agents (CapRelayProof): the agent's
+//	   hello carries a Nonce (NonceSize random bytes) and the capability;
+//	   the relay's challenge then carries, besides its own Nonce, a
+//	   Signature with its Ed25519 key over RelayProofMessage(challenge
+//	   version, agent nonce, relay nonce), and the agent answers with a
+//	   signature over AuthMessageV2 (both nonces, device, relay key).
+//	   A refusal the relay sends after such a challenge carries its
+//	   Signature over VerdictMessage(agent nonce, relay nonce, code);
+//	   the agent acts on no refusal without it (a "revoked" after ready
+//	   only makes it reconnect, and the next handshake's verdict decides).
+//	   An agent of version 2 acts on nothing the relay says before that
+//	   proof verifies against the key it pinned; the relay still serves
+//	   version-1 agents (hello without the capability) the old way, so
+//	   Hosts can be updated after their relay. Only the agent handshake
+//	   changed; guests and session messages are as in version 1.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
 // screen (0x13 CursorShape and 0x14 CursorPos, host → guest, on control;
@@ -76,7 +91,7 @@
 package wire
 
 // Version is the protocol version this build speaks.
-const Version = 1
+const Version = 2
 
 // MinVersion is the oldest peer protocol version this build accepts.
 const MinVersion = 1
@@ -107,4 +122,7 @@ const (
 	// ChannelControl at once; the host then pings it now and then to
 	// measure the round trip for its screen pacing.
 	CapPing = "ping.v1"
+	// CapRelayProof (agent hello → relay): the agent sent a Nonce and
+	// wants the relay to prove its key in the challenge (version 2).
+	CapRelayProof = "relay-proof.v1"
 )

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,9 +9,9 @@ import (
 
 // Signal types (the "type" field of a Signal).
 const (
-	SigHello     = "hello"     // both ways, first message: version + capabilities
-	SigChallenge = "challenge" // relay → agent: nonce to sign
-	SigAuth      = "auth"      // agent → relay: device id + signature over the nonce
+	SigHello     = "hello"     // both ways, first message: version + capabilities (an agent's: + its nonce)
+	SigChallenge = "challenge" // relay → agent: nonce to sign (+ the relay's proof of its key)
+	SigAuth      = "auth"      // agent → relay: device id + signature over the nonce(s)
 	SigReady     = "ready"     // relay → agent/guest: authenticated, routing starts
 	SigInventory = "inventory" // agent → relay: hostname, OS, user, monitors ...
 	SigGrant     = "grant"     // relay → agent: a signed session grant
@@ -48,10 +49,13 @@ type Signal struct {
 	Caps    []string `json:"caps,omitempty"`
 	Role    string   `json:"role,omitempty"` // "agent", "guest"
 
-	// challenge / auth
-	Nonce     string `json:"nonce,omitempty"`     // base64 (std) random bytes
-	DeviceID  string `json:"device_id,omitempty"` // auth
-	Signature string `json:"signature,omitempty"` // base64 (std) Ed25519 signature
+	// hello (agent, CapRelayProof) / challenge / auth
+	Nonce    string `json:"nonce,omitempty"`     // base64 (std) random bytes, NonceSize of them
+	DeviceID string `json:"device_id,omitempty"` // auth
+	// Signature is base64 (std) Ed25519: in a challenge, the relay's over
+	// RelayProofMessage; in auth, the device's over AuthMessage(V2); in a
+	// handshake's error, the relay's over VerdictMessage.
+	Signature string `json:"signature,omitempty"`
 
 	// grant
 	Grant string `json:"grant,omitempty"` // policy.Grant token, verified by the host
@@ -92,9 +96,71 @@ type MonitorInfo struct {
 	Primary bool   `json:"primary,omitempty"`
 }
 
-// AuthMessage is the byte string an agent signs to answer a challenge. It
-// binds the signature to the purpose, the device and the relay's key so a
-// signature cannot be replayed elsewhere.
+// NonceSize is the length of the agent's and the relay's handshake nonces.
+const NonceSize = 32
+
+// HasCap reports whether the signal's hello announces capability c.
+func (s *Signal) HasCap(c string) bool {
+	for _, x := range s.Caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// RelayProofMessage is what the relay signs with its Ed25519 key in the
+// challenge to an agent that announced CapRelayProof: the agent's fresh
+// nonce makes the proof unreplayable, the relay's nonce and the protocol
+// version bind it to this challenge. Fields are length-prefixed (uint32,
+// big endian) after a domain string no other signature of the relay's key
+// starts with (grants start "tandem-grant").
+func RelayProofMessage(version int, agentNonce, relayNonce []byte) []byte {
+	m := make([]byte, 0, 48+len(agentNonce)+len(relayNonce))
+	m = append(m, "tandem-relay-proof-v1\x00"...)
+	m = binary.BigEndian.AppendUint32(m, uint32(version))
+	m = appendField(m, agentNonce)
+	m = appendField(m, relayNonce)
+	return m
+}
+
+// AuthMessageV2 is what an agent that announced CapRelayProof signs to
+// answer a challenge: both nonces, the device and the relay key it pinned,
+// so the answer belongs to this handshake with this relay only.
+func AuthMessageV2(agentNonce, relayNonce []byte, deviceID string, relayKey []byte) []byte {
+	m := make([]byte, 0, 48+len(agentNonce)+len(relayNonce)+len(deviceID)+len(relayKey))
+	m = append(m, "tandem-agent-auth-v2\x00"...)
+	m = appendField(m, agentNonce)
+	m = appendField(m, relayNonce)
+	m = appendField(m, []byte(deviceID))
+	m = appendField(m, relayKey)
+	return m
+}
+
+// VerdictMessage is what the relay signs, for an agent that announced
+// CapRelayProof, in a refusal it sends after its challenge (unknown_device,
+// revoked, pending, unauthorized, ...): the refusal's code bound to this
+// handshake's nonces, so that nobody between the agent and the relay can
+// make up or replay the refusal the agent acts on (e.g. enrolling again).
+func VerdictMessage(agentNonce, relayNonce []byte, code string) []byte {
+	m := make([]byte, 0, 48+len(agentNonce)+len(relayNonce)+len(code))
+	m = append(m, "tandem-relay-verdict-v1\x00"...)
+	m = appendField(m, agentNonce)
+	m = appendField(m, relayNonce)
+	m = appendField(m, []byte(code))
+	return m
+}
+
+// appendField appends b after its length (uint32, big endian).
+func appendField(m, b []byte) []byte {
+	m = binary.BigEndian.AppendUint32(m, uint32(len(b)))
+	return append(m, b...)
+}
+
+// AuthMessage is the byte string an agent of protocol version 1 (without
+// CapRelayProof) signs to answer a challenge. It binds the signature to the
+// purpose, the device and the relay's key so a signature cannot be
+// replayed elsewhere.
 func AuthMessage(nonce []byte, deviceID string, relayKey []byte) []byte {
 	m := make([]byte, 0, 64+len(nonce)+len(deviceID)+len(relayKey))
 	m = append(m, "tandem-agent-auth-v1\x00"...)

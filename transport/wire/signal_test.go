@@ -18,8 +18,12 @@ var signalVectors = []struct {
 }{
 	{"hello", Signal{Type: SigHello, Version: 1, Caps: []string{CapFragments, CapInput}, Role: "agent"},
 		`{"type":"hello","version":1,"caps":["frag.v1","input.v1"],"role":"agent"}`},
+	{"hello/relay proof", Signal{Type: SigHello, Version: 2, Caps: []string{CapRelayProof}, Role: "agent", Nonce: "AAEC"},
+		`{"type":"hello","version":2,"caps":["relay-proof.v1"],"role":"agent","nonce":"AAEC"}`},
 	{"challenge", Signal{Type: SigChallenge, Nonce: "AAEC"},
 		`{"type":"challenge","nonce":"AAEC"}`},
+	{"challenge/relay proof", Signal{Type: SigChallenge, Version: 2, Nonce: "AAEC", Signature: "c2ln"},
+		`{"type":"challenge","version":2,"nonce":"AAEC","signature":"c2ln"}`},
 	{"auth", Signal{Type: SigAuth, DeviceID: "dev-1", Signature: "c2ln"},
 		`{"type":"auth","device_id":"dev-1","signature":"c2ln"}`},
 	{"ready", Signal{Type: SigReady},
@@ -45,6 +49,8 @@ var signalVectors = []struct {
 		`{"type":"bye","session":"s1","code":"closed","message":"user ended the session"}`},
 	{"error", Signal{Type: SigError, Code: "unauthorized", Message: "bad token"},
 		`{"type":"error","code":"unauthorized","message":"bad token"}`},
+	{"error/verdict", Signal{Type: SigError, Signature: "c2ln", Code: "unknown_device", Message: "enroll again"},
+		`{"type":"error","signature":"c2ln","code":"unknown_device","message":"enroll again"}`},
 	{"revoked", Signal{Type: SigRevoked, Message: "device removed"},
 		`{"type":"revoked","message":"device removed"}`},
 	{"confirm", Signal{Type: SigConfirm, Session: "s1", Code: "allowed"},
@@ -174,5 +180,68 @@ func TestAuthMessage(t *testing.T) {
 	// The separators keep fields from sliding into each other.
 	if bytes.Equal(AuthMessage([]byte("a"), "bc", nil), AuthMessage([]byte("ab"), "c", nil)) {
 		t.Fatal("AuthMessage is ambiguous")
+	}
+}
+
+func TestRelayProofMessage(t *testing.T) {
+	got := RelayProofMessage(2, []byte{1, 2}, []byte{3})
+	want := append([]byte("tandem-relay-proof-v1\x00"), 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 0, 0, 0, 1, 3)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("RelayProofMessage = %x, want %x", got, want)
+	}
+	// Length prefixes keep the nonces from sliding into each other, and
+	// the version and the order of the nonces count.
+	distinct := [][]byte{
+		RelayProofMessage(2, []byte{1}, []byte{2, 3}),
+		RelayProofMessage(2, []byte{1, 2}, []byte{3}),
+		RelayProofMessage(2, []byte{2, 3}, []byte{1}),
+		RelayProofMessage(3, []byte{1}, []byte{2, 3}),
+		AuthMessageV2([]byte{1}, []byte{2, 3}, "", nil),
+		VerdictMessage([]byte{1}, []byte{2, 3}, ""),
+	}
+	for i := range distinct {
+		for j := i + 1; j < len(distinct); j++ {
+			if bytes.Equal(distinct[i], distinct[j]) {
+				t.Fatalf("messages %d and %d are equal: %x", i, j, distinct[i])
+			}
+		}
+	}
+}
+
+func TestAuthMessageV2(t *testing.T) {
+	got := AuthMessageV2([]byte{1}, []byte{2, 3}, "dev", []byte{0xff})
+	want := append([]byte("tandem-agent-auth-v2\x00"),
+		0, 0, 0, 1, 1,
+		0, 0, 0, 2, 2, 3,
+		0, 0, 0, 3, 'd', 'e', 'v',
+		0, 0, 0, 1, 0xff)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("AuthMessageV2 = %x, want %x", got, want)
+	}
+	if bytes.Equal(AuthMessageV2(nil, nil, "a", []byte("bc")), AuthMessageV2(nil, nil, "ab", []byte("c"))) {
+		t.Fatal("AuthMessageV2 is ambiguous")
+	}
+	// A version-1 answer never verifies as a version-2 one.
+	if bytes.Equal(AuthMessage([]byte{1}, "dev", nil), AuthMessageV2([]byte{1}, nil, "dev", nil)) {
+		t.Fatal("AuthMessage and AuthMessageV2 collide")
+	}
+}
+
+func TestHasCap(t *testing.T) {
+	s := &Signal{Type: SigHello, Caps: []string{CapFragments, CapRelayProof}}
+	if !s.HasCap(CapRelayProof) || s.HasCap(CapInput) || (&Signal{}).HasCap(CapRelayProof) {
+		t.Fatal("HasCap")
+	}
+}
+
+func TestVerdictMessage(t *testing.T) {
+	got := VerdictMessage([]byte{1}, []byte{2}, "pending")
+	want := append([]byte("tandem-relay-verdict-v1\x00"), 0, 0, 0, 1, 1, 0, 0, 0, 1, 2, 0, 0, 0, 7)
+	want = append(want, "pending"...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("VerdictMessage = %x, want %x", got, want)
+	}
+	if bytes.Equal(VerdictMessage([]byte{1}, []byte{2}, "revoked"), VerdictMessage([]byte{1}, []byte{2}, "unknown_device")) {
+		t.Fatal("the code is not bound")
 	}
 }
