@@ -177,6 +177,8 @@ type Server struct {
 	resetIPLimit *limiter // password-reset requests per remote IP
 	resetLimit   *limiter // password-reset emails per address
 	odMailLimit  *limiter // OnDemand links emailed per user
+	agentLimit   *limiter // refused agent handshakes per source
+	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -235,6 +237,8 @@ func New(cfg Config) (*Server, error) {
 		resetIPLimit: newLimiter(20, 30*time.Second, cfg.Clock),
 		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		odMailLimit:  newLimiter(odMailBurst, odMailEvery, cfg.Clock),
+		agentLimit:   newLimiter(agentFailBurst, agentFailEvery, cfg.Clock),
+		gd:           newGuards(cfg),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -312,6 +316,7 @@ func (s *Server) Close() error {
 		case <-time.After(15 * time.Second):
 			s.log.Warn("relay: connections did not finish in time")
 		}
+		s.flushAgentFailures(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := s.st.EndOpenSessions(ctx, s.now(), "relay_shutdown"); err != nil {
@@ -366,6 +371,10 @@ func (s *Server) sweep() {
 	s.loginIPLimit.prune()
 	s.resetIPLimit.prune()
 	s.resetLimit.prune()
+	s.agentLimit.prune()
+	s.gd.backoff.Prune()
+	s.gd.known.Prune()
+	s.flushAgentFailures(false)
 	ids := s.hub.agentIDs()
 	if len(ids) == 0 {
 		return
