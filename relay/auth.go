@@ -179,6 +179,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	ip := remoteIP(r)
 	src := source(ip)
+	ctx := r.Context()
+	// One attempt at a time per user: the budget check, the password check
+	// and the count happen together, so N concurrent wrong passwords are
+	// N attempts in a row, not N checks against a stale count.
+	unlock, err := s.gd.logins.Lock(ctx, email)
+	if errors.Is(err, guard.ErrBusy) {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many logins for this user at once; wait and try again", retryAfter: time.Second}
+	} else if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, _, isLDAP := ldapauth.SplitLogin(strings.TrimSpace(req.Email)); isLDAP {
 		key := src + "\x00" + email
 		if blocked, retry := s.loginLimit.blocked(key); blocked {
@@ -204,18 +216,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			s.loginIPLimit.refund(src)
 		}
 	}()
-	ctx := r.Context()
-	// One attempt at a time per user: the budget check, the password check
-	// and the count happen together, so N concurrent wrong passwords are
-	// N attempts in a row, not N checks against a stale count.
-	unlock, err := s.gd.logins.Lock(ctx, email)
-	if errors.Is(err, guard.ErrBusy) {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many logins for this user at once; wait and try again", retryAfter: time.Second}
-	} else if err != nil {
-		return err
-	}
-	defer unlock()
 	u, err := s.st.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

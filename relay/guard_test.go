@@ -240,3 +240,27 @@ func TestValidLinkNotRefusedForOthersGuesses(t *testing.T) {
 		t.Fatalf("%d failed links audited, want 2 (throttled tries are not)", n)
 	}
 }
+
+// Simultaneous wrong MFA codes for one challenge are tries in a row: no
+// more than the challenge's five are evaluated.
+func TestMFARaceChecksOnlyFiveCodes(t *testing.T) {
+	mb := &mailbox{}
+	e := newEnv(t, withMail(mb), func(c *Config) { c.Limits.LoginBurst = 100; c.Limits.LoginIPBurst = 1000 })
+	acme := e.acme().ID
+	_, adminTok := e.member(acme, "admin@example.com", store.Admin)
+	e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.MFA = true })
+	if status, body := e.do("PUT", "/api/v1/accounts/"+acme+"/security", adminTok, wire.Security{MFA: "enabled"}); status != 200 {
+		t.Fatalf("security: %d %s", status, body)
+	}
+	ch := e.loginStep1("m@example.com", memberPass)
+	wrong := "000000"
+	if mb.lastSecret(t, "m@example.com") == wrong {
+		wrong = "111111"
+	}
+	counts := e.storm(40, func(int) (string, any) {
+		return "/api/v1/login/mfa", wire.LoginMFA{Challenge: ch, Code: wrong}
+	})
+	if n := len(e.audit(EvLoginFailed)); n != mfaMaxTries {
+		t.Fatalf("%d wrong codes evaluated (answers %v), want %d", n, counts, mfaMaxTries)
+	}
+}

@@ -87,12 +87,17 @@ type TURNConfig struct {
 type Limits struct {
 	EnrollBurst  int           // failed enrollments per remote IP; default 10
 	EnrollEvery  time.Duration // one token back per; default 30 s
-	LoginBurst   int           // failed logins per remote IP and email; default 5
+	// Failed logins per (source, email) before delays start (a source is
+	// an IPv4 address or an IPv6 /64); default 5. Each further failure
+	// waits LoginEvery, doubling up to an hour.
+	LoginBurst   int
 	LoginEvery   time.Duration // default 30 s
-	LoginIPBurst int           // failed logins per remote IP, any email; default 30
+	LoginIPBurst int           // failed logins per source, any email; default 30
 	// Lockout: this many failed logins in a row (wrong password or MFA
-	// code, from any address) lock the user for LockFor; default 5 and
-	// 15 min. The per-IP buckets above cannot stop a spread-out guesser.
+	// code) lock the user for LockFor; default 5 and 15 min. The lock
+	// holds off strangers only: a source the user logged in from before
+	// still gets in (so a guesser cannot lock anyone out, the owner
+	// included); administrators and `admin user unlock` lift it.
 	LockAfter int
 	LockFor   time.Duration
 }
