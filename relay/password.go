@@ -137,15 +137,18 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 		return errf(http.StatusBadRequest, CodeWeakPassword, "password: %v", err)
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
-	}
 	ctx := r.Context()
 	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this reset code is not valid: it was used or replaced by a newer one; ask again")
 	hash := secret.Hash(req.Token)
+	// A valid code (256 random bits: nothing to learn from "valid") works
+	// even from a source throttled for someone else's guesses; only wrong
+	// codes are charged and refused.
 	t, err := s.st.UserToken(ctx, hash, store.PurposeReset)
 	if errors.Is(err, store.ErrNotFound) {
+		if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
+			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+				msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+		}
 		s.loginIPLimit.fail(source(ip))
 		return invalid
 	} else if err != nil {
