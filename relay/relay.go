@@ -85,8 +85,8 @@ type TURNConfig struct {
 // Limits throttles guessing. A failed attempt takes a token from the
 // caller's bucket; an empty bucket answers 429 until it refills.
 type Limits struct {
-	EnrollBurst  int           // failed enrollments per remote IP; default 10
-	EnrollEvery  time.Duration // one token back per; default 30 s
+	EnrollBurst int           // failed enrollments per remote IP; default 10
+	EnrollEvery time.Duration // one token back per; default 30 s
 	// Failed logins per (source, email) before delays start (a source is
 	// an IPv4 address or an IPv6 /64); default 5. Each further failure
 	// waits LoginEvery, doubling up to an hour.
