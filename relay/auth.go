@@ -183,11 +183,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// One attempt at a time per user: the budget check, the password check
 	// and the count happen together, so N concurrent wrong passwords are
 	// N attempts in a row, not N checks against a stale count.
-	unlock, err := s.gd.logins.Lock(ctx, email)
-	if errors.Is(err, guard.ErrBusy) {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many logins for this user at once; wait and try again", retryAfter: time.Second}
-	} else if err != nil {
+	unlock, err := s.serialize(ctx, email, "logins for this user")
+	if err != nil {
 		return err
 	}
 	defer unlock()

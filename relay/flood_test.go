@@ -96,8 +96,10 @@ func TestFloodAdversarial(t *testing.T) {
 			ownerChecked++
 		}
 	}
-	if ownerChecked != e.srv.cfg.Limits.LockAfter {
-		t.Fatalf("%d of the owner's wrong passwords evaluated, want %d", ownerChecked, e.srv.cfg.Limits.LockAfter)
+	// At most the limit: attempts that found the hashing queue full (503)
+	// were never evaluated, so fewer is possible.
+	if ownerChecked < 1 || ownerChecked > e.srv.cfg.Limits.LockAfter {
+		t.Fatalf("%d of the owner's wrong passwords evaluated, want 1 to %d", ownerChecked, e.srv.cfg.Limits.LockAfter)
 	}
 	if total != counts[http.StatusUnauthorized] {
 		t.Fatalf("%d failed logins audited, %d answered 401", total, counts[http.StatusUnauthorized])

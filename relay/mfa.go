@@ -85,11 +85,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	hash := secret.Hash(req.Challenge)
 	// One code at a time per challenge: its tries cannot be raced.
-	unlock, err := s.gd.logins.Lock(ctx, "mfa\x00"+hash)
-	if errors.Is(err, guard.ErrBusy) {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many codes for this login at once; wait and try again", retryAfter: time.Second}
-	} else if err != nil {
+	unlock, err := s.serialize(ctx, "mfa\x00"+hash, "codes for this login")
+	if err != nil {
 		return err
 	}
 	defer unlock()

@@ -55,10 +55,9 @@ func (l *limiter) blocked(key string) (bool, time.Duration) {
 	return true, time.Duration((1 - b.tokens) * float64(l.every))
 }
 
-// fail takes a token from key's bucket.
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// bucket returns key's bucket, brought up to date (a full new one for a
+// new key); l.mu is held.
+func (l *limiter) bucket(key string) *bucket {
 	now := l.now()
 	b := l.m[key]
 	if b == nil {
@@ -66,6 +65,14 @@ func (l *limiter) fail(key string) {
 		l.m[key] = b
 	}
 	l.refill(b, now)
+	return b
+}
+
+// fail takes a token from key's bucket.
+func (l *limiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key)
 	b.tokens = max(0, b.tokens-1)
 }
 
@@ -89,13 +96,7 @@ func (l *limiter) prune() {
 func (l *limiter) take(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	b := l.m[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.m[key] = b
-	}
-	l.refill(b, now)
+	b := l.bucket(key)
 	if b.tokens < 1 {
 		return false, time.Duration((1 - b.tokens) * float64(l.every))
 	}
@@ -149,6 +150,17 @@ func newGuards(cfg Config) guards {
 		known:     &guard.Known{PerUser: knownPerUser, MaxUsers: knownMaxUsers, TTL: knownTTL, Now: cfg.Clock},
 		agentFail: &guard.Tally{Window: agentFailWindow, Max: agentFailMaxKeys, Now: cfg.Clock},
 	}
+}
+
+// serialize waits for key (see guard.Serial): one attempt at a time; too
+// many waiting already is 429 "what" at once.
+func (s *Server) serialize(ctx context.Context, key, what string) (unlock func(), err error) {
+	unlock, err = s.gd.logins.Lock(ctx, key)
+	if errors.Is(err, guard.ErrBusy) {
+		return nil, &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many " + what + " at once; wait and try again", retryAfter: time.Second}
+	}
+	return unlock, err
 }
 
 // errHashBusy answers a password check the relay has no room for.
