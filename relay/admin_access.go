@@ -144,3 +144,31 @@ func (a *Admin) Check(ctx context.Context, account, user, device string, at time
 
 // Accounts lists every account.
 func (a *Admin) Accounts(ctx context.Context) ([]store.Account, error) { return a.st.Accounts(ctx) }
+
+// UnlockUser lifts a user's login blocks (the lock after failed logins
+// and every source's delays), the owner's too: the way back in for an
+// owner whom guessers keep locked out. A running relay drops its delays
+// counted before the unlock at the user's next attempt.
+func (a *Admin) UnlockUser(ctx context.Context, email string) (store.User, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := a.st.UserByEmail(ctx, e)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fmt.Errorf("no user %s", e)
+	} else if err != nil {
+		return u, err
+	}
+	if err := a.st.UnlockUser(ctx, u.ID, a.now()); err != nil {
+		return u, err
+	}
+	ms, err := a.st.Memberships(ctx, u.ID)
+	if err != nil {
+		return u, err
+	}
+	for _, m := range ms {
+		a.audit(auditRec{Event: EvUserUnlocked, Account: m.AccountID, Detail: map[string]any{"user": u.ID}})
+	}
+	return u, nil
+}

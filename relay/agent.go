@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -29,22 +30,34 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down; reconnect shortly")
 	}
 	defer s.wg.Done()
+	ip := remoteIP(r)
+	src := source(ip)
+	// A source whose handshakes keep failing is refused before the
+	// upgrade: no WebSocket, no store lookups, no log line per try.
+	if blocked, retry := s.agentLimit.blocked(src); blocked {
+		s.gd.agentFail.Add(guard.TallyKey{Source: src, Reason: "throttled"}, "")
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed device authentications from this address; wait and try again", retryAfter: retry}
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
 	if err != nil {
 		return nil // Accept has answered
 	}
 	conn.SetReadLimit(wire.MaxSignalSize)
-	ip := remoteIP(r)
 	log := s.log.With("remote", ip)
 
 	d, err := s.agentHandshake(conn, ip)
 	if err != nil {
 		var ae *agentRefusal
 		if errors.As(err, &ae) {
-			log.Info("agent refused", "code", ae.code, "device", ae.device, "why", ae.detail)
+			log.Debug("agent refused", "code", ae.code, "device", ae.device, "why", ae.detail)
+			// Failed authentications and garbage count against the source;
+			// the former are audited once per window with their count.
+			if ae.audit || ae.code == CodeBadRequest {
+				s.agentLimit.fail(src)
+			}
 			if ae.audit {
-				s.audit(auditRec{Event: EvAgentAuthFailed, Account: ae.account, Device: ae.device, Remote: ip,
-					Detail: map[string]any{"reason": ae.detail}})
+				s.gd.agentFail.Add(guard.TallyKey{Source: src, Reason: ae.detail, Account: ae.account}, ae.device)
 			}
 			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
 			b, _ := wire.EncodeSignal(&wire.Signal{Type: wire.SigError, Code: ae.code, Message: ae.msg, Signature: ae.sig})
@@ -91,6 +104,26 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		log.Info("agent disconnected")
 	}
 	return nil
+}
+
+// flushAgentFailures writes the refused handshakes whose window is over
+// (all of them at shutdown): one audit event per source, reason and
+// account, with the count.
+func (s *Server) flushAgentFailures(all bool) {
+	for _, c := range s.gd.agentFail.Due(all) {
+		detail := map[string]any{"reason": c.Reason, "count": c.N,
+			"first": c.From.UTC().Format(time.RFC3339), "last": c.To.UTC().Format(time.RFC3339)}
+		if len(c.Samples) > 0 {
+			detail["devices"] = c.Samples
+		}
+		remote := c.Source
+		if remote == guard.Overflow {
+			remote = ""
+			detail["sources"] = "many"
+		}
+		s.log.Info("agent authentications refused", "remote", c.Source, "reason", c.Reason, "count", c.N)
+		s.audit(auditRec{Event: EvAgentAuthFailed, Account: c.Account, Remote: remote, Detail: detail})
+	}
 }
 
 // agentRefusal ends a handshake with an error signal to the agent.

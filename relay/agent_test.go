@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,12 +93,32 @@ func TestAgentAuthRefused(t *testing.T) {
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: d.id, Signature: base64.StdEncoding.EncodeToString(sig)})
 	w.expect(wire.SigError, CodeUnauthorized)
 
+	// Audited once per window, per reason, with the count.
+	e.clock.Advance(agentFailWindow)
+	e.srv.flushAgentFailures(false)
 	evs := e.audit(EvAgentAuthFailed)
-	if len(evs) != 3 {
-		t.Fatalf("%d auth failures audited, want 3", len(evs))
+	if len(evs) != 2 {
+		t.Fatalf("%d auth failure events, want 2 (bad signature, unknown device)", len(evs))
 	}
-	if evs[2].ActorDeviceID != d.id || evs[2].AccountID == "" {
-		t.Fatalf("audit row of a bad signature: %+v", evs[2])
+	for _, ev := range evs {
+		var det struct {
+			Reason  string   `json:"reason"`
+			Count   int      `json:"count"`
+			Devices []string `json:"devices"`
+		}
+		json.Unmarshal(ev.Detail, &det)
+		switch det.Reason {
+		case "bad signature":
+			if det.Count != 2 || ev.AccountID == "" || len(det.Devices) != 1 || det.Devices[0] != d.id {
+				t.Fatalf("bad signatures: %+v %s", ev, ev.Detail)
+			}
+		case "unknown device":
+			if det.Count != 1 || ev.AccountID != "" {
+				t.Fatalf("unknown device: %+v %s", ev, ev.Detail)
+			}
+		default:
+			t.Fatalf("unexpected %s", ev.Detail)
+		}
 	}
 	if e.srv.hub.online(d.id) {
 		t.Fatal("refused agent is online")
@@ -109,8 +132,13 @@ func TestAgentAuthRefused(t *testing.T) {
 	if first.Code != CodeRevoked {
 		t.Fatalf("revoked device: %s{%s}", first.Type, first.Code)
 	}
-	if len(e.audit(EvAgentAuthFailed)) != 4 {
-		t.Fatal("revoked device's attempt not audited")
+	e.clock.Advance(agentFailWindow)
+	e.srv.flushAgentFailures(false)
+	evs = e.audit(EvAgentAuthFailed)
+	if len(evs) != 3 || !slices.ContainsFunc(evs, func(ev store.AuditEvent) bool {
+		return strings.Contains(string(ev.Detail), `"reason":"revoked"`) && strings.Contains(string(ev.Detail), `"count":1`)
+	}) {
+		t.Fatalf("revoked device's attempt not audited: %+v", evs)
 	}
 
 	// Not an agent hello.

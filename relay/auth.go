@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -177,40 +178,71 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
 	}
 	ip := remoteIP(r)
-	key := ip + "\x00" + email
-	if blocked, retry := s.loginLimit.blocked(key); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins; wait and try again", retryAfter: retry}
+	src := source(ip)
+	ctx := r.Context()
+	// One attempt at a time per user: the budget check, the password check
+	// and the count happen together, so N concurrent wrong passwords are
+	// N attempts in a row, not N checks against a stale count.
+	unlock, err := s.serialize(ctx, email, "logins for this user")
+	if err != nil {
+		return err
 	}
-	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+	defer unlock()
+	if _, _, isLDAP := ldapauth.SplitLogin(strings.TrimSpace(req.Email)); isLDAP {
+		key := src + "\x00" + email
+		if blocked, retry := s.loginLimit.blocked(key); blocked {
+			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+				msg: "too many failed logins; wait and try again", retryAfter: retry}
+		}
+		if blocked, retry := s.loginIPLimit.blocked(src); blocked {
+			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+				msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+		}
+		return s.ldapLogin(w, r, strings.TrimSpace(req.Email), req.Password, key)
+	}
+	// The address's budget is taken up front (and given back unless the
+	// attempt was evaluated and wrong), so concurrent attempts cannot all
+	// pass a budget that has fewer tries left.
+	if ok, retry := s.loginIPLimit.take(src); !ok {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
 	}
-	if _, _, isLDAP := ldapauth.SplitLogin(strings.TrimSpace(req.Email)); isLDAP {
-		return s.ldapLogin(w, r, strings.TrimSpace(req.Email), req.Password, key)
-	}
-	ctx := r.Context()
-	u, err := s.st.UserByEmail(ctx, email)
-	ok, locked := false, false
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		secret.DummyCheck(req.Password)
-	case err != nil:
-		return err
-	case u.Auth == store.AuthLDAP:
-		// Directory users log in as DOMAIN\user only: no password here.
-		secret.DummyCheck(req.Password)
-	default:
-		// The password is checked even for a locked user, so a lock
-		// costs the same time as a wrong password.
-		ok, err = secret.CheckPassword(u.PasswordHash, req.Password)
-		if err != nil {
-			s.log.Error("stored password hash is malformed", "user", u.ID, "err", err)
-			ok = false
+	charged := false
+	defer func() {
+		if !charged {
+			s.loginIPLimit.refund(src)
 		}
-		locked = s.now().Before(u.LockedUntil)
-		ok = ok && !u.Disabled && !locked
+	}()
+	u, err := s.st.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
+	pair := guard.Pair{User: email, Source: src}
+	if blocked, retry, err := s.loginBlocked(ctx, pair, u.ID); err != nil {
+		return err
+	} else if blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins; wait and try again", retryAfter: retry}
+	}
+	// A lock set by failures from anywhere holds strangers off, not the
+	// sources this user logged in from before: a guesser cannot lock the
+	// user (the owner included) out of their own places.
+	known := u.ID != "" && s.gd.known.Has(email, src)
+	locked := u.ID != "" && s.now().Before(u.LockedUntil) && !known
+	ok := false
+	var hash string // "": a check against nothing, for the same time
+	if u.ID != "" && u.Auth != store.AuthLDAP && !locked {
+		// Directory users log in as DOMAIN\user only: no password here.
+		hash = u.PasswordHash
+	}
+	ok, err = s.checkPassword(ctx, hash, req.Password)
+	if err != nil && !errors.Is(err, secret.ErrBadHash) {
+		return err // busy (503) or the caller went away: not an attempt
+	} else if err != nil {
+		s.log.Error("stored password hash is malformed", "user", u.ID, "err", err)
+		ok = false
+	}
+	ok = ok && hash != "" && !u.Disabled
 	var active []store.Membership
 	if ok {
 		ms, err := s.st.Memberships(ctx, u.ID)
@@ -226,9 +258,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		ok = len(ms) == 0 || len(active) > 0
 	}
 	if !ok {
-		s.loginLimit.fail(key)
-		s.loginIPLimit.fail(ip)
-		if u.ID != "" && !locked {
+		charged = true
+		s.gd.backoff.Fail(pair)
+		if u.ID != "" && !locked && !known {
 			s.countFailure(ctx, u, ip)
 		}
 		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"email": email, "locked": locked}})
@@ -238,6 +270,23 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return s.startMFA(w, r, u)
 	}
 	return s.issueToken(w, r, u)
+}
+
+// loginBlocked reports whether pair must wait before its next attempt,
+// after dropping delays an administrator lifted (maybe from another
+// process: the admin command, another node).
+func (s *Server) loginBlocked(ctx context.Context, pair guard.Pair, userID string) (bool, time.Duration, error) {
+	blocked, retry := s.gd.backoff.Blocked(pair)
+	if !blocked || userID == "" {
+		return blocked, retry, nil
+	}
+	at, err := s.st.LastUnlock(ctx, userID)
+	if err != nil || at.IsZero() {
+		return blocked, retry, err
+	}
+	s.gd.backoff.ForgetUserBefore(pair.User, at)
+	blocked, retry = s.gd.backoff.Blocked(pair)
+	return blocked, retry, nil
 }
 
 // countFailure counts a failed login (password or MFA code) towards the
@@ -259,10 +308,14 @@ func (s *Server) countFailure(ctx context.Context, u store.User, ip string) {
 }
 
 // issueToken ends a successful login: a bearer token, the failure count
-// cleared.
+// cleared, the source remembered. A lock in force stays: a login from a
+// known source does not reopen the door to strangers.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, u store.User) error {
 	ctx := r.Context()
-	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
+	src := source(remoteIP(r))
+	s.gd.backoff.Succeeded(guard.Pair{User: u.Email, Source: src})
+	s.gd.known.Add(u.Email, src)
+	if u.FailedLogins > 0 || (!u.LockedUntil.IsZero() && !s.now().Before(u.LockedUntil)) {
 		if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
 			return err
 		}

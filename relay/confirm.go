@@ -138,13 +138,13 @@ func (s *Server) handleConfirmPage(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		confirmPage.Execute(w, v)
 	}
-	if blocked, _ := s.enrollLimit.blocked(ip); blocked {
+	if blocked, _ := s.enrollLimit.blocked(source(ip)); blocked {
 		show(http.StatusTooManyRequests, confirmView{Error: "Too many invalid links from this address; wait and try again."})
 		return
 	}
 	c, recipient, err := s.st.ConfirmationByLink(ctx, secret.Hash(tok))
 	if errors.Is(err, store.ErrNotFound) || len(tok) > 128 {
-		s.enrollLimit.fail(ip)
+		s.enrollLimit.fail(source(ip))
 		show(http.StatusNotFound, confirmView{Error: "This confirmation link is not valid."})
 		return
 	} else if err != nil {

@@ -126,12 +126,15 @@ type dlPackage struct {
 // against the same per-IP budget as failed enrollments: both guess keys.
 func (s *Server) dlLookup(r *http.Request) (dlPackage, *apiError) {
 	ip := remoteIP(r)
-	if blocked, retry := s.enrollLimit.blocked(ip); blocked {
-		return dlPackage{}, &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many invalid installer links from this address; wait and try again", retryAfter: retry}
-	}
+	// As for enrollment: a valid link (160-bit key) works even from a
+	// source throttled for guessing; failures are charged and refused.
+	blocked, retry := s.enrollLimit.blocked(source(ip))
 	invalid := func(reason string) *apiError {
-		s.enrollLimit.fail(ip)
+		if blocked {
+			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+				msg: "too many invalid installer links from this address; wait and try again", retryAfter: retry}
+		}
+		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvDownloadFailed, Remote: ip, Detail: map[string]any{"reason": reason}})
 		return errf(http.StatusNotFound, CodeInvalidKey, "this installer link is not valid; ask your administrator for a new one")
 	}

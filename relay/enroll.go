@@ -94,10 +94,13 @@ func packageUsable(p store.Package, devices int, now time.Time) *apiError {
 // package's key and its public key.
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	ip := remoteIP(r)
-	if blocked, retry := s.enrollLimit.blocked(ip); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed enrollments from this address; wait and try again", retryAfter: retry}
-	}
+	// A valid key enrolls even from a source throttled for guessing (a
+	// neighbour behind the same address may be the guesser): keys carry
+	// 160 random bits, so answering "valid" to a throttled source gives
+	// nothing away. Only the failures are charged and refused.
+	blocked, retry := s.enrollLimit.blocked(source(ip))
+	throttled := &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+		msg: "too many failed enrollments from this address; wait and try again", retryAfter: retry}
 	var req wire.EnrollRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -114,13 +117,24 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	refuse := func(reason string) error {
-		s.enrollLimit.fail(ip)
+		if blocked {
+			return throttled
+		}
+		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvEnrollFailed, Remote: ip, Detail: map[string]any{"reason": reason}})
 		return errf(http.StatusForbidden, CodeInvalidKey, "the enrollment key is not valid; copy it again from the deployment package")
 	}
 	hash, ok := secret.EnrollmentKeyHash(req.Key)
 	if !ok {
 		return refuse("malformed_key")
+	}
+	if blocked {
+		// One cheap read, not an enrollment transaction, per throttled try.
+		if _, err := s.st.PackageByKeyHash(r.Context(), hash); errors.Is(err, store.ErrNotFound) {
+			return throttled
+		} else if err != nil {
+			return err
+		}
 	}
 	now := s.now()
 	pubStr := base64.StdEncoding.EncodeToString(pub)

@@ -235,7 +235,7 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	ip := remoteIP(r)
 	fail := func(u store.User, reason string) error {
 		s.loginLimit.fail(throttleKey)
-		s.loginIPLimit.fail(ip)
+		s.loginIPLimit.fail(source(ip))
 		if u.ID != "" && !s.now().Before(u.LockedUntil) {
 			s.countFailure(ctx, u, ip)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -76,16 +77,22 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		return errf(http.StatusBadRequest, CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
 	}
 	ctx := r.Context()
 	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	hash := secret.Hash(req.Challenge)
+	// One code at a time per challenge: its tries cannot be raced.
+	unlock, err := s.serialize(ctx, "mfa\x00"+hash, "codes for this login")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	t, err := s.st.UserToken(ctx, hash, store.PurposeMFA)
 	if errors.Is(err, store.ErrNotFound) {
-		s.loginIPLimit.fail(ip)
+		s.loginIPLimit.fail(source(ip))
 		return dead
 	} else if err != nil {
 		return err
@@ -99,7 +106,13 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if u.Disabled || now.Before(u.LockedUntil) {
+	src := source(ip)
+	pair := guard.Pair{User: u.Email, Source: src}
+	if blocked, retry := s.gd.backoff.Blocked(pair); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins; wait and try again", retryAfter: retry}
+	}
+	if u.Disabled || (now.Before(u.LockedUntil) && !s.gd.known.Has(u.Email, src)) {
 		s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
 		return dead
 	}
@@ -110,7 +123,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		s.loginIPLimit.fail(ip)
+		s.loginIPLimit.fail(src)
+		s.gd.backoff.Fail(pair)
 		s.countFailure(ctx, u, ip)
 		tries, err := s.st.UserTokenFailed(ctx, hash)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -170,26 +170,35 @@ func TestLockout(t *testing.T) {
 	e.clock.Advance(15 * time.Minute)
 	e.login("l@example.com", memberPass)
 
-	// Lock again; an admin unlocks at once.
+	// Lock again, from a stranger's address: this one, where the user
+	// logged in before, still gets in; strangers do not.
+	stranger := "192.0.2.66:4000"
 	for i := 0; i < 5; i++ {
-		e.do("POST", "/api/v1/login", "", bad)
+		e.doFrom(stranger, "POST", "/api/v1/login", bad)
 	}
-	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "l@example.com", Password: memberPass})
+	status, body, _ = e.doFrom(stranger, "POST", "/api/v1/login", wire.LoginRequest{Email: "l@example.com", Password: memberPass})
 	wantError(t, status, body, 401, CodeBadCredentials)
+	e.login("l@example.com", memberPass)
+	// An admin unlocks at once.
 	adminTok = e.token(e.accountUser(acme, "admin@example.com").UserID)
 	if status, _ = e.do("POST", "/api/v1/accounts/"+acme+"/users/"+u.ID+"/unlock", adminTok, nil); status != 204 {
 		t.Fatalf("unlock: %d", status)
 	}
-	e.login("l@example.com", memberPass)
+	if status, body, _ = e.doFrom(stranger, "POST", "/api/v1/login", wire.LoginRequest{Email: "l@example.com", Password: memberPass}); status != 200 {
+		t.Fatalf("after unlock: %d %s", status, body)
+	}
 	if len(e.audit(EvUserUnlocked)) != 1 || len(e.audit(EvLoginLocked)) != 2 {
 		t.Fatal("unlock or second lock not audited")
 	}
 	// A success clears the count: 4 failures, a success, 4 failures: no lock.
+	newcomer := "192.0.2.67:4000"
 	for round := 0; round < 2; round++ {
 		for i := 0; i < 4; i++ {
-			e.do("POST", "/api/v1/login", "", bad)
+			e.doFrom(newcomer, "POST", "/api/v1/login", bad)
 		}
-		e.login("l@example.com", memberPass)
+		if status, body, _ = e.doFrom(newcomer, "POST", "/api/v1/login", wire.LoginRequest{Email: "l@example.com", Password: memberPass}); status != 200 {
+			t.Fatalf("round %d: %d %s", round, status, body)
+		}
 	}
 	if len(e.audit(EvLoginLocked)) != 2 {
 		t.Fatal("failures separated by a success locked the user")

@@ -560,7 +560,7 @@ func (s *Server) handleRejectOnDemand(w http.ResponseWriter, r *http.Request) er
 // guess keys.
 func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) error {
 	ip := remoteIP(r)
-	if blocked, retry := s.enrollLimit.blocked(ip); blocked {
+	if blocked, retry := s.enrollLimit.blocked(source(ip)); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many invalid session keys from this address; wait and try again", retryAfter: retry}
 	}
@@ -580,7 +580,7 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	refuse := func(o store.OnDemand, reason string, ae *apiError) error {
-		s.enrollLimit.fail(ip)
+		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvODKeyRejected, Account: o.AccountID, Remote: ip,
 			Detail: map[string]any{"reason": reason, "ondemand": o.ID, "via": "join"}})
 		return ae

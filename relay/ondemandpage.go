@@ -46,12 +46,12 @@ type odLink struct {
 // audited without the key; dead keys answer 410 with the reason.
 func (s *Server) odLinkLookup(r *http.Request) (odLink, *apiError) {
 	ip := remoteIP(r)
-	if blocked, retry := s.enrollLimit.blocked(ip); blocked {
+	if blocked, retry := s.enrollLimit.blocked(source(ip)); blocked {
 		return odLink{}, &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many invalid session links from this address; wait and try again", retryAfter: retry}
 	}
 	refuse := func(o store.OnDemand, reason string, ae *apiError) *apiError {
-		s.enrollLimit.fail(ip)
+		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvODKeyRejected, Account: o.AccountID, Remote: ip,
 			Detail: map[string]any{"reason": reason, "ondemand": o.ID, "via": "link"}})
 		return ae

@@ -35,17 +35,19 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 		return errf(http.StatusForbidden, CodeForbidden, "your password is managed by your directory (%s), not here", u.Auth)
 	}
 	ip := remoteIP(r)
-	key := ip + "\x00" + u.Email
+	key := source(ip) + "\x00" + u.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
 	}
-	ok, err := secret.CheckPassword(u.PasswordHash, req.Current)
-	if err != nil || !ok {
+	ok, err := s.checkPassword(r.Context(), u.PasswordHash, req.Current)
+	if errors.Is(err, errHashBusy) {
+		return err
+	} else if err != nil || !ok {
 		s.loginLimit.fail(key)
 		return errf(http.StatusForbidden, CodeBadCredentials, "the current password is wrong")
 	}
-	hash, err := secret.HashPassword(req.New)
+	hash, err := s.hashPassword(r.Context(), req.New)
 	if err != nil {
 		return err
 	}
@@ -75,11 +77,11 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) er
 	// and per email (3 mails, then one per 20 min), so nobody floods a
 	// mailbox with links. The per-email limit is silent (still
 	// 202): an error there would tell that the email is a user.
-	if blocked, retry := s.resetIPLimit.blocked(ip); blocked {
+	if blocked, retry := s.resetIPLimit.blocked(source(ip)); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many requests from this address; wait and try again", retryAfter: retry}
 	}
-	s.resetIPLimit.fail(ip)
+	s.resetIPLimit.fail(source(ip))
 	blocked, _ := s.resetLimit.blocked(email)
 	s.resetLimit.fail(email)
 	if base := s.publicBase(r); !blocked && s.begin() {
@@ -135,16 +137,19 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 		return errf(http.StatusBadRequest, CodeWeakPassword, "password: %v", err)
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
-	}
 	ctx := r.Context()
 	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this reset code is not valid: it was used or replaced by a newer one; ask again")
 	hash := secret.Hash(req.Token)
+	// A valid code (256 random bits: nothing to learn from "valid") works
+	// even from a source throttled for someone else's guesses; only wrong
+	// codes are charged and refused.
 	t, err := s.st.UserToken(ctx, hash, store.PurposeReset)
 	if errors.Is(err, store.ErrNotFound) {
-		s.loginIPLimit.fail(ip)
+		if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
+			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+				msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+		}
+		s.loginIPLimit.fail(source(ip))
 		return invalid
 	} else if err != nil {
 		return err
@@ -153,7 +158,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 		s.st.ConsumeUserToken(ctx, hash, store.PurposeReset)
 		return errf(http.StatusGone, CodeTokenExpired, "this reset code expired; ask for a new one")
 	}
-	ph, err := secret.HashPassword(req.Password)
+	ph, err := s.hashPassword(ctx, req.Password)
 	if err != nil {
 		return err
 	}

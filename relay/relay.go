@@ -91,14 +91,19 @@ type TURNConfig struct {
 // Limits throttles guessing. A failed attempt takes a token from the
 // caller's bucket; an empty bucket answers 429 until it refills.
 type Limits struct {
-	EnrollBurst  int           // failed enrollments per remote IP; default 10
-	EnrollEvery  time.Duration // one token back per; default 30 s
-	LoginBurst   int           // failed logins per remote IP and email; default 5
+	EnrollBurst int           // failed enrollments per remote IP; default 10
+	EnrollEvery time.Duration // one token back per; default 30 s
+	// Failed logins per (source, email) before delays start (a source is
+	// an IPv4 address or an IPv6 /64); default 5. Each further failure
+	// waits LoginEvery, doubling up to an hour.
+	LoginBurst   int
 	LoginEvery   time.Duration // default 30 s
-	LoginIPBurst int           // failed logins per remote IP, any email; default 30
+	LoginIPBurst int           // failed logins per source, any email; default 30
 	// Lockout: this many failed logins in a row (wrong password or MFA
-	// code, from any address) lock the user for LockFor; default 5 and
-	// 15 min. The per-IP buckets above cannot stop a spread-out guesser.
+	// code) lock the user for LockFor; default 5 and 15 min. The lock
+	// holds off strangers only: a source the user logged in from before
+	// still gets in (so a guesser cannot lock anyone out, the owner
+	// included); administrators and `admin user unlock` lift it.
 	LockAfter int
 	LockFor   time.Duration
 }
@@ -184,6 +189,8 @@ type Server struct {
 	resetIPLimit *limiter // password-reset requests per remote IP
 	resetLimit   *limiter // password-reset emails per address
 	odMailLimit  *limiter // OnDemand links emailed per user
+	agentLimit   *limiter // refused agent handshakes per source
+	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -243,6 +250,8 @@ func New(cfg Config) (*Server, error) {
 		resetIPLimit: newLimiter(20, 30*time.Second, cfg.Clock),
 		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		odMailLimit:  newLimiter(odMailBurst, odMailEvery, cfg.Clock),
+		agentLimit:   newLimiter(agentFailBurst, agentFailEvery, cfg.Clock),
+		gd:           newGuards(cfg),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -320,6 +329,7 @@ func (s *Server) Close() error {
 		case <-time.After(15 * time.Second):
 			s.log.Warn("relay: connections did not finish in time")
 		}
+		s.flushAgentFailures(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := s.st.EndOpenSessions(ctx, s.now(), "relay_shutdown"); err != nil {
@@ -374,6 +384,10 @@ func (s *Server) sweep() {
 	s.loginIPLimit.prune()
 	s.resetIPLimit.prune()
 	s.resetLimit.prune()
+	s.agentLimit.prune()
+	s.gd.backoff.Prune()
+	s.gd.known.Prune()
+	s.flushAgentFailures(false)
 	ids := s.hub.agentIDs()
 	if len(ids) == 0 {
 		return

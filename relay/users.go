@@ -317,12 +317,15 @@ func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if !canEdit(me.Type, t.Type) {
+	// Lifting a lock takes nothing from anyone: administrators may lift
+	// the owner's too (a guesser could otherwise keep the owner out).
+	if !canEdit(me.Type, t.Type) && me.Type.Rank() < store.Admin.Rank() {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot unlock a user whose type is above yours")
 	}
-	if err := s.st.ResetLoginFailures(r.Context(), t.UserID); err != nil {
+	if err := s.st.UnlockUser(r.Context(), t.UserID, s.now()); err != nil {
 		return err
 	}
+	s.gd.backoff.ForgetUser(t.User.Email)
 	s.audit(auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
 		Detail: map[string]any{"user": t.UserID}})
 	w.WriteHeader(http.StatusNoContent)
@@ -516,7 +519,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
+	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
 	}
@@ -525,7 +528,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	in, err := s.st.InviteByToken(ctx, hash)
 	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this invitation is not valid: it was used, withdrawn or replaced by a newer email")
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !in.AcceptedAt.IsZero()) {
-		s.loginIPLimit.fail(ip)
+		s.loginIPLimit.fail(source(ip))
 		return invalid
 	} else if err != nil {
 		return err
@@ -538,16 +541,18 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	u, err := s.st.UserByEmail(ctx, in.Email)
 	switch {
 	case err == nil:
-		ok, err := secret.CheckPassword(u.PasswordHash, req.Password)
-		if err != nil || !ok || u.Disabled {
-			s.loginIPLimit.fail(ip)
+		ok, err := s.checkPassword(ctx, u.PasswordHash, req.Password)
+		if errors.Is(err, errHashBusy) {
+			return err
+		} else if err != nil || !ok || u.Disabled {
+			s.loginIPLimit.fail(source(ip))
 			return errf(http.StatusUnauthorized, CodeBadCredentials, "%s already has a user: confirm with its password", in.Email)
 		}
 	case errors.Is(err, store.ErrNotFound):
 		if err := secret.ValidatePassword(req.Password); err != nil {
 			return errf(http.StatusBadRequest, CodeWeakPassword, "%v", err)
 		}
-		ph, err := secret.HashPassword(req.Password)
+		ph, err := s.hashPassword(ctx, req.Password)
 		if err != nil {
 			return err
 		}
@@ -616,12 +621,14 @@ func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error
 		return errf(http.StatusConflict, CodeConflict, "the new owner must be another, enabled member")
 	}
 	ip := remoteIP(r)
-	key := ip + "\x00" + a.user.Email
+	key := source(ip) + "\x00" + a.user.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
 	}
-	if ok, err := secret.CheckPassword(a.user.PasswordHash, req.Password); err != nil || !ok {
+	if ok, err := s.checkPassword(ctx, a.user.PasswordHash, req.Password); errors.Is(err, errHashBusy) {
+		return err
+	} else if err != nil || !ok {
 		s.loginLimit.fail(key)
 		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
 	}

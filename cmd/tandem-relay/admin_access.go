@@ -84,7 +84,25 @@ func newUserCmd(open opener) *cobra.Command {
 	add.Flags().StringVar(&password, "password", "", "a new user's password (or TANDEM_USER_PASSWORD)")
 	add.Flags().StringVar(&typ, "type", "user", "user, group_manager or admin")
 	add.MarkFlagRequired("email")
-	cmd.AddCommand(add)
+	unlock := &cobra.Command{Use: "unlock EMAIL", Short: "Lift a user's login lock and delays (the owner's too)",
+		Long: `Lift the lock failed logins put on a user, and the delays each address
+earned by guessing, also for the owner (whom no administrator ranks above).
+A running relay applies it at the user's next login attempt.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.UnlockUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (%s)\n", u.Email, u.ID)
+			return nil
+		}}
+	cmd.AddCommand(add, unlock)
 	return cmd
 }
 

@@ -378,6 +378,14 @@ var migrations = []migration{
 		`CREATE INDEX ondemand_sessions_device ON ondemand_sessions (device_id)`,
 		`CREATE INDEX ondemand_sessions_session ON ondemand_sessions (session_id)`,
 	}},
+	// When an administrator last lifted a user's login blocks: relays
+	// (and other nodes) drop the per-source delays counted before it.
+	{13, "login unlocks", []string{
+		`CREATE TABLE login_unlocks (
+			user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+			at      BIGINT NOT NULL -- unix milliseconds
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
