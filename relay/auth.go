@@ -227,8 +227,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// A lock set by failures from anywhere holds strangers off, not the
 	// sources this user logged in from before: a guesser cannot lock the
 	// user (the owner included) out of their own places.
-	known := u.ID != "" && s.gd.known.Has(email, src)
-	locked := u.ID != "" && s.now().Before(u.LockedUntil) && !known
+	locked := u.ID != "" && s.now().Before(u.LockedUntil)
+	known := false
+	if locked {
+		known = s.knownSource(ctx, u, src)
+		locked = !known
+	} else {
+		known = u.ID != "" && s.gd.known.Has(email, src)
+	}
 	ok := false
 	var hash string // "": a check against nothing, for the same time
 	if u.ID != "" && u.Auth != store.AuthLDAP && !locked {
@@ -270,6 +276,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return s.startMFA(w, r, u)
 	}
 	return s.issueToken(w, r, u)
+}
+
+// knownSource reports whether u logged in from src before: remembered in
+// memory, or (after a restart, or on another node) found among u's
+// recent logins in the audit log. Asked only while u is locked.
+func (s *Server) knownSource(ctx context.Context, u store.User, src string) bool {
+	if s.gd.known.Has(u.Email, src) {
+		return true
+	}
+	evs, err := s.st.Audit(ctx, store.AuditFilter{Event: EvLogin, UserID: u.ID, From: s.now().Add(-knownTTL), Limit: knownPerUser * 4})
+	if err != nil {
+		s.log.Warn("looking up a user's past logins", "user", u.ID, "err", err)
+		return false
+	}
+	for _, ev := range evs {
+		if source(ev.RemoteAddr) == src {
+			s.gd.known.Add(u.Email, src)
+			return true
+		}
+	}
+	return false
 }
 
 // loginBlocked reports whether pair must wait before its next attempt,

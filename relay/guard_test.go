@@ -284,3 +284,32 @@ func TestValidResetCodeNotRefusedForOthersGuesses(t *testing.T) {
 		t.Fatalf("valid code from a throttled address: %d %s", status, body)
 	}
 }
+
+// After a restart (or on another node) the places a user logged in from
+// are known again from the audit log: the owner still gets in while
+// strangers are locked out.
+func TestKnownSourceSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	home := "[2001:db8:77:1::10]:5000"
+	right := wire.LoginRequest{Email: ownerEmail, Password: ownerPass}
+	if status, body, _ := e.doFrom(home, "POST", "/api/v1/login", right); status != 200 {
+		t.Fatalf("first login: %d %s", status, body)
+	}
+	e.srv.Close()
+	s, err := New(e.srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e.srv = s
+	for i := range e.srv.cfg.Limits.LockAfter {
+		e.doFrom(fmt.Sprintf("192.0.2.%d:4000", 100+i), "POST", "/api/v1/login", wire.LoginRequest{Email: ownerEmail, Password: "Wr0ngPassword"})
+	}
+	if status, _, _ := e.doFrom("192.0.2.99:4000", "POST", "/api/v1/login", right); status != 401 {
+		t.Fatalf("stranger while locked: %d", status)
+	}
+	// Another address of the same /64 is the same place.
+	if status, body, _ := e.doFrom("[2001:db8:77:1::99]:5000", "POST", "/api/v1/login", right); status != 200 {
+		t.Fatalf("owner from home after a restart: %d %s", status, body)
+	}
+}
