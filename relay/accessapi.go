@@ -224,6 +224,16 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if g.Kind == policy.GroupUser {
+		// Deleting a group takes its members out of it.
+		members, err := s.st.GroupMembers(r.Context(), g.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.mayRegroup(r.Context(), a, m, members); err != nil {
+			return err
+		}
+	}
 	if err := s.st.DeleteGroup(r.Context(), m.AccountID, g.ID); err != nil {
 		return err
 	}
@@ -261,6 +271,9 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 		if member, err = s.accountUser(ctx, m.AccountID, ref); err != nil {
 			return err
 		}
+		if err := s.mayRegroup(ctx, a, m, []string{member}); err != nil {
+			return err
+		}
 	}
 	ev := EvGroupMemberAdded
 	if r.Method == http.MethodDelete {
@@ -275,6 +288,28 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 	}
 	s.auditAs(r, a, m.AccountID, ev, map[string]any{"group": g.ID, "member": member})
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mayRegroup refuses to change the groups of users at or above the
+// caller's type (the caller included) unless the caller is the owner: an
+// administrator cannot take the owner out of Administrators.
+func (s *Server) mayRegroup(ctx context.Context, a authed, m store.Membership, userIDs []string) error {
+	if m.Type == store.Owner {
+		return nil
+	}
+	for _, id := range userIDs {
+		t, err := s.st.AccountUser(ctx, m.AccountID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // no longer a member: nothing of theirs to protect
+		} else if err != nil {
+			return err
+		}
+		if !mayChange(m.Type, t.Type, id == a.user.ID) {
+			return errf(http.StatusForbidden, CodeForbidden,
+				"you can change the groups only of users whose type is below yours (%s is %s)", t.User.Email, typeName(t.Type))
+		}
+	}
 	return nil
 }
 

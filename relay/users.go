@@ -64,6 +64,16 @@ func canAssign(actor, t store.MemberType) bool {
 	return canManageUsers(actor) && t.Valid() && t != store.Owner && t.Rank() <= actor.Rank()
 }
 
+// mayChange: nobody changes the membership, type, rights or groups of a
+// user at or above their own type, themself included; the owner alone
+// may. Without it an administrator could demote a peer, then remove them.
+func mayChange(actor, target store.MemberType, self bool) bool {
+	if actor == store.Owner {
+		return true
+	}
+	return !self && canManageUsers(actor) && target.Valid() && target.Rank() < actor.Rank()
+}
+
 // canRemove: only users below one's own type (spec 4.1.6), never the owner.
 func canRemove(actor, target store.MemberType) bool {
 	return canManageUsers(actor) && target.Valid() && target != store.Owner && target.Rank() < actor.Rank()
@@ -199,6 +209,9 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if !canEdit(me.Type, t.Type) {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot edit a user whose type is above yours")
 	}
+	if !self && !mayChange(me.Type, t.Type, false) {
+		return errf(http.StatusForbidden, CodeForbidden, "you can change only users whose type is below yours")
+	}
 	m := t.Membership
 	detail := map[string]any{"user": t.UserID}
 	if req.Type != nil && store.MemberType(*req.Type) != m.Type {
@@ -233,10 +246,17 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		detail["rc_action"] = m.RCAction
 	}
 	if req.OnDemand != nil && *req.OnDemand != m.OnDemand {
+		if !mayChange(me.Type, t.Type, self) && me.Type.Rank() < store.Admin.Rank() {
+			return errf(http.StatusForbidden, CodeForbidden, "you cannot change your own rights; ask an administrator")
+		}
 		m.OnDemand = *req.OnDemand
 		detail["ondemand"] = m.OnDemand
 	}
 	if req.API != nil && *req.API != m.API {
+		// API keys act without MFA: the right is an administrator's to give.
+		if me.Type.Rank() < store.Admin.Rank() {
+			return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give or take the API right")
+		}
 		m.API = *req.API
 		detail["api"] = m.API
 	}
@@ -369,6 +389,9 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !canAssign(me.Type, typ) {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot invite with a type above your own (or as owner)")
+	}
+	if req.API && me.Type.Rank() < store.Admin.Rank() {
+		return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give the API right")
 	}
 	rc := req.RCAction
 	if rc == "" {
