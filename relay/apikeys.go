@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -13,7 +14,8 @@ import (
 // keys on their profile). The role is the membership's API flag.
 
 func wireAPIKey(k store.APIKey) wire.APIKey {
-	out := wire.APIKey{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.Unix()}
+	out := wire.APIKey{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.Unix(),
+		ExpiresAt: k.ExpiresAt.Unix()}
 	if !k.LastUsed.IsZero() {
 		out.LastUsed = k.LastUsed.Unix()
 	}
@@ -21,7 +23,8 @@ func wireAPIKey(k store.APIKey) wire.APIKey {
 }
 
 // handleCreateAPIKey is POST /api/v1/me/api-keys: a key for one account in
-// which the caller has the API role; the key is shown once.
+// which the caller has the API role; the key is shown once. Every key
+// expires: by default after Config.APIKeyDays, at most APIKeyMaxDays.
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.authenticate(r)
 	if err != nil {
@@ -40,6 +43,15 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if !validText(req.Name, maxShortText) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
 	}
+	now := s.now()
+	expires := now.AddDate(0, 0, s.cfg.APIKeyDays)
+	if req.ExpiresAt != 0 {
+		expires = time.Unix(req.ExpiresAt, 0)
+		if !expires.After(now) || expires.After(now.AddDate(0, 0, s.cfg.APIKeyMaxDays)) {
+			return errf(http.StatusBadRequest, CodeBadRequest, "expires_at: a time in the next %d days (unix seconds), or none for %d days",
+				s.cfg.APIKeyMaxDays, s.cfg.APIKeyDays)
+		}
+	}
 	ctx := r.Context()
 	me, err := s.st.AccountUser(ctx, req.Account, a.user.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -52,12 +64,12 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	}
 	key := apiKeyPrefix + secret.NewToken()
 	k, err := s.st.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
-		Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: s.now()})
+		Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: now, ExpiresAt: expires})
 	if err != nil {
 		return err
 	}
 	s.audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name}})
+		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name, "expires_at": k.ExpiresAt.Unix()}})
 	out := wireAPIKey(k)
 	out.Key = key
 	writeJSON(w, http.StatusCreated, out)

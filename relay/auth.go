@@ -91,6 +91,9 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 	} else if err != nil {
 		return authed{}, err
 	}
+	if !s.now().Before(k.ExpiresAt) {
+		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "this API key expired; make a new one")
+	}
 	au, err := s.st.AccountUser(ctx, k.AccountID, k.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return authed{}, errUnauthorized

@@ -138,7 +138,7 @@ func (e *env) apiKey(account, userID string) (store.APIKey, string) {
 	e.t.Helper()
 	key := apiKeyPrefix + secret.NewToken()
 	k, err := e.srv.Store().CreateAPIKey(context.Background(), store.APIKey{AccountID: account, UserID: userID,
-		Prefix: key[:10], Hash: secret.Hash(key), CreatedAt: e.clock.Now()})
+		Prefix: key[:10], Hash: secret.Hash(key), CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().AddDate(0, 0, 90)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

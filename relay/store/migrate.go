@@ -378,6 +378,12 @@ var migrations = []migration{
 		`CREATE INDEX ondemand_sessions_device ON ondemand_sessions (device_id)`,
 		`CREATE INDEX ondemand_sessions_session ON ondemand_sessions (session_id)`,
 	}},
+	// API keys expire: the keys made before get the default 90 days from
+	// their creation.
+	{13, "api key expiry", []string{
+		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
+		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -276,8 +276,8 @@ func (s *Store) SetUserName(ctx context.Context, userID, name string) error {
 }
 
 // ChangePassword sets a new password hash, clears the lockout, drops the
-// user's pending reset tokens and every login token but keepToken (the
-// caller's own, "" for none), in one transaction.
+// user's pending reset tokens, API keys and every login token but keepToken
+// (the caller's own, "" for none), in one transaction.
 func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepToken string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL
@@ -292,8 +292,12 @@ func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepToken stri
 			userID, keepToken); err != nil {
 			return wrap("change password: tokens", err)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = $1 AND purpose = 'reset'`, userID)
-		return wrap("change password: reset tokens", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = $1 AND purpose = 'reset'`, userID); err != nil {
+			return wrap("change password: reset tokens", err)
+		}
+		// Keys made under the old password may be what leaked with it.
+		_, err = tx.ExecContext(ctx, `DELETE FROM api_keys WHERE user_id = $1`, userID)
+		return wrap("change password: api keys", err)
 	})
 }
 
@@ -613,6 +617,7 @@ type APIKey struct {
 	Hash      string
 	CreatedAt time.Time
 	LastUsed  time.Time // zero: never
+	ExpiresAt time.Time // the key is refused from then on
 }
 
 // CreateAPIKey stores a key for an existing membership.
@@ -620,20 +625,23 @@ func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error) {
 	if k.ID == "" {
 		k.ID = NewID()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, user_id, name, prefix, key_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, k.ID, k.AccountID, k.UserID, k.Name, k.Prefix, k.Hash, unix(k.CreatedAt))
-	k.CreatedAt = fromUnix(unix(k.CreatedAt))
+	if !k.ExpiresAt.After(k.CreatedAt) {
+		return k, errors.New("store: create api key: it must expire after its creation")
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, user_id, name, prefix, key_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, k.ID, k.AccountID, k.UserID, k.Name, k.Prefix, k.Hash, unix(k.CreatedAt), unix(k.ExpiresAt))
+	k.CreatedAt, k.ExpiresAt = fromUnix(unix(k.CreatedAt)), fromUnix(unix(k.ExpiresAt))
 	return k, wrap("create api key", err)
 }
 
-const apiKeyCols = `id, account_id, user_id, name, prefix, key_hash, created_at, last_used`
+const apiKeyCols = `id, account_id, user_id, name, prefix, key_hash, created_at, last_used, expires_at`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (APIKey, error) {
 	var k APIKey
-	var created int64
+	var created, expires int64
 	var used sql.NullInt64
-	err := row.Scan(&k.ID, &k.AccountID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used)
-	k.CreatedAt, k.LastUsed = fromUnix(created), fromNull(used)
+	err := row.Scan(&k.ID, &k.AccountID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &expires)
+	k.CreatedAt, k.LastUsed, k.ExpiresAt = fromUnix(created), fromNull(used), fromUnix(expires)
 	return k, err
 }
 
