@@ -51,10 +51,7 @@ func badf(format string, args ...any) error {
 }
 
 func checkDescription(d string) error {
-	if !validText(d, maxDescription) {
-		return badf("description: at most %d bytes, no control characters", maxDescription)
-	}
-	return nil
+	return checkText("description", d, maxDescription)
 }
 
 // --- groups -----------------------------------------------------------------

@@ -67,8 +67,11 @@ func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) 
 	if req.Owner != "" || req.Administrators != nil {
 		return badf("owner and administrators change through the users API and the change-owner flow")
 	}
-	if !validText(req.Company, maxShortText) || !validText(req.Contact, maxDescription) {
-		return badf("company: at most %d bytes; contact: at most %d; no control characters", maxShortText, maxDescription)
+	if err := checkText("company", req.Company, maxShortText); err != nil {
+		return err
+	}
+	if err := checkText("contact", req.Contact, maxDescription); err != nil {
+		return err
 	}
 	if req.TimeZone == "" || len(req.TimeZone) > 64 {
 		return badf("timezone is required (an IANA name like Europe/Bucharest)")

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -139,17 +139,7 @@ func (a *Admin) Init(ctx context.Context, email, password, accountName string) (
 	return res, nil
 }
 
-func checkName(n string) error {
-	switch {
-	case strings.TrimSpace(n) == "":
-		return errors.New("must not be empty")
-	case strings.TrimSpace(n) != n:
-		return errors.New("must not start or end with spaces")
-	case !validText(n, maxShortText):
-		return fmt.Errorf("at most %d bytes, no control characters", maxShortText)
-	}
-	return nil
-}
+func checkName(n string) error { return safetext.Name(n, maxShortText) }
 
 // ResolveAccount finds an account by id or name; "" means the only account.
 func (a *Admin) ResolveAccount(ctx context.Context, ref string) (store.Account, error) {

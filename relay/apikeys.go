@@ -40,8 +40,8 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if req.Account == "" || len(req.Account) > maxID {
 		return errf(http.StatusBadRequest, CodeBadRequest, "account (an account id) is required")
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
 	}
 	now := s.now()
 	expires := now.AddDate(0, 0, s.cfg.APIKeyDays)

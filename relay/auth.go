@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -27,6 +28,9 @@ func NormalizeEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" {
 		return "", errors.New("not a valid email address (like name@example.com)")
+	}
+	if safetext.Text(e, maxEmail) != nil {
+		return "", errors.New("not a valid email address: it holds a control, bidirectional or invisible character")
 	}
 	_, domain, _ := strings.Cut(e, "@")
 	if domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {

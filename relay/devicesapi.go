@@ -63,8 +63,10 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if req.Alias != nil {
-		if *req.Alias != "" && checkName(*req.Alias) != nil {
-			return badf("alias: at most %d bytes, no control characters, no leading or trailing spaces", maxShortText)
+		if *req.Alias != "" {
+			if err := checkName(*req.Alias); err != nil {
+				return badf("alias: %v", err)
+			}
 		}
 		if err := s.st.SetDeviceAlias(r.Context(), d.ID, *req.Alias); err != nil {
 			return err

@@ -67,8 +67,8 @@ func (s *Server) packageRules(r *http.Request, accountID string, req wire.Packag
 	if req.MaxDevices < 0 {
 		return badf("max_devices must be 0 (unlimited) or more")
 	}
-	if !validText(req.LicenseKey, maxShortText) {
-		return badf("license_key: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("license_key", req.LicenseKey, maxShortText); err != nil {
+		return err
 	}
 	if req.DeviceGroup != "" {
 		if err := s.checkGroups(r.Context(), accountID, []string{req.DeviceGroup}, false); err != nil {

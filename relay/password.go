@@ -186,8 +186,8 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == nil {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name")
 	}
-	if !validText(*req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", *req.Name, maxShortText); err != nil {
+		return err
 	}
 	if a.user.Auth != store.AuthInternal {
 		return errf(http.StatusForbidden, CodeForbidden, "your profile is managed by your directory (%s)", a.user.Auth)
@@ -223,8 +223,10 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 	if req == (wire.MembershipUpdate{}) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send alias, rc_action or mfa")
 	}
-	if req.Alias != nil && !validText(*req.Alias, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "alias: at most %d bytes, no control characters", maxShortText)
+	if req.Alias != nil {
+		if err := checkText("alias", *req.Alias, maxShortText); err != nil {
+			return err
+		}
 	}
 	if req.RCAction != nil && !validRCAction(*req.RCAction) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")

@@ -192,8 +192,10 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if req == (wire.MemberUpdate{}) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
 	}
-	if req.Name != nil && !validText(*req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if req.Name != nil {
+		if err := checkText("name", *req.Name, maxShortText); err != nil {
+			return err
+		}
 	}
 	if req.Type != nil && !store.MemberType(*req.Type).Valid() {
 		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
@@ -377,8 +379,8 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
 	}
 	typ := store.MemberType(req.Type)
 	if req.Type == "" {
@@ -535,8 +537,8 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
 		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
 	}
 	ip := remoteIP(r)
 	if blocked, retry := s.loginIPLimit.blocked(ip); blocked {
