@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/safetext"
+	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 

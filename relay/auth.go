@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/ldapauth"
-	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/safetext"
+	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
