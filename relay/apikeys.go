@@ -63,13 +63,18 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 		return errf(http.StatusForbidden, CodeForbidden, "you do not have the API role in this account; ask an administrator")
 	}
 	key := apiKeyPrefix + secret.NewToken()
-	k, err := s.st.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
-		Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: now, ExpiresAt: expires})
+	var k store.APIKey
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		k, err = tx.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
+			Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: now, ExpiresAt: expires})
+		audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name, "expires_at": k.ExpiresAt.Unix()}})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name, "expires_at": k.ExpiresAt.Unix()}})
 	out := wireAPIKey(k)
 	out.Key = key
 	writeJSON(w, http.StatusCreated, out)
@@ -120,13 +125,16 @@ func (s *Server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if k.ID == "" {
 		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
 	}
-	if err := s.st.DeleteAPIKey(r.Context(), a.user.ID, id); errors.Is(err, store.ErrNotFound) {
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix}})
+		return tx.DeleteAPIKey(r.Context(), a.user.ID, id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -270,34 +270,39 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		m.LogAdmin = *req.LogAdmin
 		detail["log_admin"] = m.LogAdmin
 	}
-	ctx := r.Context()
 	m.UpdatedAt = s.now()
-	if err := s.st.UpdateMembership(ctx, m); err != nil {
-		return err
-	}
-	if req.Name != nil && *req.Name != t.User.Name {
-		if err := s.st.SetUserName(ctx, t.UserID, *req.Name); err != nil {
+	ip := remoteIP(r)
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.UpdateMembership(r.Context(), m); err != nil {
 			return err
 		}
-		t.User.Name = *req.Name
-		detail["name"] = *req.Name
+		if req.Name != nil && *req.Name != t.User.Name {
+			if err := tx.SetUserName(r.Context(), t.UserID, *req.Name); err != nil {
+				return err
+			}
+			t.User.Name = *req.Name
+			detail["name"] = *req.Name
+		}
+		if len(detail) > 1 {
+			audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+		}
+		if d, ok := detail["disabled"].(bool); ok {
+			ev := EvUserEnabled
+			if d {
+				ev = EvUserDisabled
+			}
+			audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
+		}
+		if v, ok := detail["mfa"].(bool); ok {
+			audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+				Detail: map[string]any{"user": t.UserID, "mfa": v}})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	t.Membership = m
-	ip := remoteIP(r)
-	if len(detail) > 1 {
-		s.audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
-	}
-	if d, ok := detail["disabled"].(bool); ok {
-		ev := EvUserEnabled
-		if d {
-			ev = EvUserDisabled
-		}
-		s.audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
-	}
-	if v, ok := detail["mfa"].(bool); ok {
-		s.audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
-			Detail: map[string]any{"user": t.UserID, "mfa": v}})
-	}
 	writeJSON(w, http.StatusOK, s.wireMember(t))
 	return nil
 }
@@ -316,14 +321,20 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error 
 	if t.UserID == a.user.ID || !canRemove(me.Type, t.Type) {
 		return errf(http.StatusForbidden, CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
 	}
-	deleted, err := s.st.RemoveMembership(r.Context(), me.AccountID, t.UserID)
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		deleted, err := tx.RemoveMembership(r.Context(), me.AccountID, t.UserID)
+		if err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
+		return nil
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", t.UserID)
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -513,11 +524,17 @@ func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteInvite(r.Context(), in.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.DeleteInvite(r.Context(), in.ID); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"invite": in.ID, "email": in.Email}})
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"invite": in.ID, "email": in.Email}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -585,7 +602,19 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	default:
 		return err
 	}
-	in, err = s.st.AcceptInvite(ctx, hash, now, newUser, u.ID)
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		if in, err = tx.AcceptInvite(ctx, hash, now, newUser, u.ID); err != nil {
+			return err
+		}
+		if newUser != nil {
+			audit(auditRec{Event: EvUserCreated, Account: in.AccountID, User: u.ID, Remote: ip,
+				Detail: map[string]any{"email": u.Email, "type": string(in.Type), "invite": in.ID}})
+		}
+		audit(auditRec{Event: EvInviteAccepted, Account: in.AccountID, User: u.ID, Remote: ip,
+			Detail: map[string]any{"invite": in.ID, "email": in.Email, "type": string(in.Type)}})
+		return nil
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return invalid
@@ -594,12 +623,6 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	if newUser != nil {
-		s.audit(auditRec{Event: EvUserCreated, Account: in.AccountID, User: u.ID, Remote: ip,
-			Detail: map[string]any{"email": u.Email, "type": string(in.Type), "invite": in.ID}})
-	}
-	s.audit(auditRec{Event: EvInviteAccepted, Account: in.AccountID, User: u.ID, Remote: ip,
-		Detail: map[string]any{"invite": in.ID, "email": in.Email, "type": string(in.Type)}})
 	wu, err := s.wireUser(r, u)
 	if err != nil {
 		return err
@@ -650,13 +673,19 @@ func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error
 		s.loginLimit.fail(key)
 		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
 	}
-	if err := s.st.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); errors.Is(err, store.ErrConflict) {
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+			Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "the ownership changed meanwhile; reload and try again")
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
-		Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
 	t.Type = store.Owner
 	writeJSON(w, http.StatusOK, s.wireMember(t))
 	return nil
