@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -85,6 +86,94 @@ func TestRankRulesAPI(t *testing.T) {
 	for _, c := range allowed {
 		if status, body := e.do(c.method, c.path, c.tok, c.body); status != c.want {
 			t.Errorf("%s: %d %s, want %d", c.name, status, body, c.want)
+		}
+	}
+}
+
+// TestRankMatrix: every kind of caller × every kind of target × the three
+// ways to touch a user (their rights, their membership, their groups),
+// written out rather than derived from the rules under test.
+func TestRankMatrix(t *testing.T) {
+	e := newEnv(t, withMail(&mailbox{}))
+	ctx := context.Background()
+	acme := e.acme().ID
+	owner, err := e.srv.Store().UserByEmail(ctx, ownerEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actorIDs := map[string]string{"owner": owner.ID}
+	tokens := map[string]string{"owner": e.token(owner.ID)}
+	for _, a := range []struct {
+		name string
+		typ  store.MemberType
+	}{{"admin", store.Admin}, {"gm", store.GroupManager}, {"user", store.Member}} {
+		u, tok := e.member(acme, a.name+"@example.com", a.typ)
+		actorIDs[a.name], tokens[a.name] = u.ID, tok
+	}
+	targets := []string{"owner", "admin", "gm", "user", "self"}
+	typeOf := map[string]store.MemberType{"admin": store.Admin, "gm": store.GroupManager, "user": store.Member}
+	//                               target: owner admin gm   user  self
+	matrix := map[string]map[string][5]int{
+		"rights": {
+			"owner": {200, 200, 200, 200, 200},
+			"admin": {403, 403, 200, 200, 200},
+			"gm":    {403, 403, 403, 200, 403},
+			"user":  {403, 403, 403, 403, 403},
+		},
+		"remove": {
+			"owner": {403, 204, 204, 204, 403},
+			"admin": {403, 403, 204, 204, 403},
+			"gm":    {403, 403, 403, 204, 403},
+			"user":  {403, 403, 403, 403, 403},
+		},
+		"regroup": {
+			"owner": {204, 204, 204, 204, 204},
+			"admin": {403, 403, 204, 204, 403},
+			"gm":    {403, 403, 403, 403, 403},
+			"user":  {403, 403, 403, 403, 403},
+		},
+	}
+	n := 0
+	for op, rows := range matrix {
+		for actor, row := range rows {
+			for i, target := range targets {
+				id := actorIDs[actor]
+				switch target {
+				case "owner":
+					id = owner.ID
+				case "self":
+				default: // a fresh user of that type for every cell
+					n++
+					u, _ := e.member(acme, fmt.Sprintf("t%d@example.com", n), typeOf[target])
+					id = u.ID
+				}
+				var status int
+				var body []byte
+				switch op {
+				case "rights":
+					// Everyone starts with the OnDemand right: this takes it (a
+					// change, so checked), and a success gives it back.
+					status, body = e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+id, tokens[actor], wire.MemberUpdate{OnDemand: boolp(false)})
+					if status == 200 {
+						e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+id, tokens["owner"], wire.MemberUpdate{OnDemand: boolp(true)})
+					}
+				case "remove":
+					status, body = e.do("DELETE", "/api/v1/accounts/"+acme+"/users/"+id, tokens[actor], nil)
+				case "regroup":
+					path := "/api/v1/accounts/" + acme + "/groups/" + store.AdministratorsGroupID(acme) + "/members/" + id
+					method := "PUT"
+					if id == owner.ID {
+						method = "DELETE" // the owner is in it: taking them out is the attack
+					}
+					status, body = e.do(method, path, tokens[actor], nil)
+					if status == 204 && method == "DELETE" {
+						e.do("PUT", path, tokens["owner"], nil)
+					}
+				}
+				if status != row[i] {
+					t.Errorf("%s: %s on %s: %d %s, want %d", op, actor, target, status, body, row[i])
+				}
+			}
 		}
 	}
 }
