@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tandem-rc/tandem/relay/store"
@@ -16,11 +14,7 @@ import (
 // sqliteDB opens the relay's SQLite file beside it, as another process would.
 func (e *env) sqliteDB() *sql.DB {
 	e.t.Helper()
-	path := e.db
-	if path == "" {
-		path = e.dir + "/" + DBFile
-	}
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", e.dbPath()+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,46 +36,6 @@ func failAudit(t *testing.T, db *sql.DB, event string) {
 		BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END`, event)); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// dumpAll is every row of every table, to prove a request wrote nothing.
-func dumpAll(t *testing.T, db *sql.DB) string {
-	t.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	rows.Close()
-	var b strings.Builder
-	for _, tbl := range tables {
-		rows, err := db.Query(`SELECT * FROM ` + tbl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprint(vals...))
-		}
-		rows.Close()
-		slices.Sort(lines)
-		fmt.Fprintf(&b, "%s\n%s\n", tbl, strings.Join(lines, "\n"))
-	}
-	return b.String()
 }
 
 // TestChangeAndAuditCommitTogether: for every state-changing operation, an
@@ -172,12 +126,12 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 			body = f()
 		}
 		failAudit(t, db, c.event)
-		before := dumpAll(t, db)
+		before := e.dumpAll()
 		status, resp := e.do(c.method, c.path(), c.tok, body)
 		if status < 500 {
 			t.Errorf("%s %s with its audit event refused: %d %s, want a 5xx", c.method, c.path(), status, resp)
 		}
-		if dumpAll(t, db) != before {
+		if e.dumpAll() != before {
 			t.Errorf("%s %s: committed although its audit event (%s) was not", c.method, c.path(), c.event)
 		}
 		failAudit(t, db, "")

@@ -149,11 +149,7 @@ func (e *env) apiKey(account, userID string) (store.APIKey, string) {
 // prove a refused request wrote nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	path := e.db
-	if path == "" {
-		path = e.dir + "/" + DBFile
-	}
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", e.dbPath())
 	if err != nil {
 		e.t.Fatal(err)
 	}
