@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -53,6 +54,10 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 	victim, _ := e.member(acme, "victim@example.com", store.Member)
 	_, key := e.pkg(PackageSpec{Account: acme, Name: "Office"})
 	dev := e.enroll(key, "pc-1")
+	if _, err := e.srv.Store().CreateAssignment(t.Context(), acme, policy.Assignment{Name: "OnDemand admins", Active: true,
+		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acme)}}); err != nil {
+		t.Fatal(err)
+	}
 	acct := "/api/v1/accounts/" + acme
 	ids := map[string]string{}
 	id := func(name string) func([]byte) {
@@ -103,6 +108,7 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvDeviceUpdated, "PATCH", func() string { return acct + "/devices/" + dev.id }, tok, map[string]any{"alias": "Front", "description": "desk"}, 200, nil},
 		{EvDeviceRevoked, "POST", func() string { return acct + "/devices/" + dev.id + "/revoke" }, tok, map[string]any{"confirm": "revoke"}, 200, nil},
 		{EvDeviceRemoved, "DELETE", func() string { return acct + "/devices/" + dev.id }, tok, nil, 204, nil},
+		{EvODCreated, "POST", func() string { return "/api/v1/ondemand" }, tok, map[string]any{"account": acme}, 201, nil},
 		{EvUserUpdated, "PATCH", func() string { return acct + "/users/" + member.ID }, tok, map[string]any{"ondemand": false}, 200, nil},
 		{EvUserDisabled, "PATCH", func() string { return acct + "/users/" + victim.ID }, tok, map[string]any{"disabled": true}, 200, nil},
 		{EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
