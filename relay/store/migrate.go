@@ -379,8 +379,8 @@ var migrations = []migration{
 		`CREATE INDEX ondemand_sessions_session ON ondemand_sessions (session_id)`,
 	}},
 	// API keys expire: the keys made before get the default 90 days from
-	// their creation.
-	{13, "api key expiry", []string{
+	// their creation. (14, not 13: h-brute's "login unlocks" is 13.)
+	{14, "api key expiry", []string{
 		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
 	}},
