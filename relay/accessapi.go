@@ -51,10 +51,7 @@ func badf(format string, args ...any) error {
 }
 
 func checkDescription(d string) error {
-	if !validText(d, maxDescription) {
-		return badf("description: at most %d bytes, no control characters", maxDescription)
-	}
-	return nil
+	return checkText("description", d, maxDescription)
 }
 
 // --- groups -----------------------------------------------------------------
@@ -137,13 +134,17 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 	if strings.EqualFold(g.Name, "Everyone") || strings.EqualFold(g.Name, "Everything") {
 		return errf(http.StatusConflict, CodeConflict, "%q is a built-in group's name", g.Name)
 	}
-	g, err = s.st.CreateGroup(r.Context(), g)
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		g, err = tx.CreateGroup(r.Context(), g)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)})
 	writeJSON(w, http.StatusCreated, wireGroup(g))
 	return nil
 }
@@ -202,13 +203,14 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request) error
 	if req.Active != nil {
 		g.Active = *req.Active
 	}
-	err = s.st.UpdateGroup(r.Context(), g)
+	err = s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateGroup(r.Context(), g) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvGroupUpdated, map[string]any{"group": g.ID, "name": g.Name, "active": g.Active})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvGroupUpdated, map[string]any{"group": g.ID, "name": g.Name, "active": g.Active})
 	writeJSON(w, http.StatusOK, wireGroup(g))
 	return nil
 }
@@ -224,10 +226,21 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteGroup(r.Context(), m.AccountID, g.ID); err != nil {
+	if g.Kind == policy.GroupUser {
+		// Deleting a group takes its members out of it.
+		members, err := s.st.GroupMembers(r.Context(), g.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.mayRegroup(r.Context(), a, m, members); err != nil {
+			return err
+		}
+	}
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteGroup(r.Context(), m.AccountID, g.ID) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvGroupDeleted, map[string]any{"group": g.ID, "name": g.Name})
+	}); err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvGroupDeleted, map[string]any{"group": g.ID, "name": g.Name})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -261,20 +274,47 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 		if member, err = s.accountUser(ctx, m.AccountID, ref); err != nil {
 			return err
 		}
+		if err := s.mayRegroup(ctx, a, m, []string{member}); err != nil {
+			return err
+		}
 	}
 	ev := EvGroupMemberAdded
+	write := func(tx *store.Store) error { return tx.AddGroupMember(ctx, g.ID, member) }
 	if r.Method == http.MethodDelete {
 		ev = EvGroupMemberRemove
-		if err := s.st.RemoveGroupMember(ctx, g.ID, member); errors.Is(err, store.ErrNotFound) {
-			return errf(http.StatusNotFound, CodeNotFound, "%s is not in group %q", ref, g.Name)
+		write = func(tx *store.Store) error { return tx.RemoveGroupMember(ctx, g.ID, member) }
+	}
+	err = s.commit(ctx, write, func() auditRec {
+		return s.recAs(r, a, m.AccountID, ev, map[string]any{"group": g.ID, "member": member})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "%s is not in group %q", ref, g.Name)
+	} else if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mayRegroup refuses to change the groups of users at or above the
+// caller's type (the caller included) unless the caller is the owner: an
+// administrator cannot take the owner out of Administrators.
+func (s *Server) mayRegroup(ctx context.Context, a authed, m store.Membership, userIDs []string) error {
+	if m.Type == store.Owner {
+		return nil
+	}
+	for _, id := range userIDs {
+		t, err := s.st.AccountUser(ctx, m.AccountID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // no longer a member: nothing of theirs to protect
 		} else if err != nil {
 			return err
 		}
-	} else if err := s.st.AddGroupMember(ctx, g.ID, member); err != nil {
-		return err
+		if !mayChange(m.Type, t.Type, id == a.user.ID) {
+			return errf(http.StatusForbidden, CodeForbidden,
+				"you can change the groups only of users whose type is below yours (%s is %s)", t.User.Email, typeName(t.Type))
+		}
 	}
-	s.auditAs(r, a, m.AccountID, ev, map[string]any{"group": g.ID, "member": member})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -449,13 +489,17 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) error 
 		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
 	}
 	rr.CreatedAt = s.now()
-	rr, err = s.st.CreateRole(r.Context(), rr)
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		rr, err = tx.CreateRole(r.Context(), rr)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()})
 	writeJSON(w, http.StatusCreated, wireRole(rr.Role, rr.AppIDs, false))
 	return nil
 }
@@ -508,12 +552,13 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request) error 
 		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
 	}
 	rr.Role.ID = old.Role.ID
-	if err := s.st.UpdateRole(r.Context(), rr); errors.Is(err, store.ErrConflict) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateRole(r.Context(), rr) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvRoleUpdated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()})
+	}); errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvRoleUpdated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()})
 	writeJSON(w, http.StatusOK, wireRole(rr.Role, rr.AppIDs, false))
 	return nil
 }
@@ -529,11 +574,17 @@ func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	disabled, err := s.st.DeleteRole(r.Context(), m.AccountID, rr.Role.ID)
+	var disabled []string
+	err = s.commit(r.Context(), func(tx *store.Store) error {
+		var err error
+		disabled, err = tx.DeleteRole(r.Context(), m.AccountID, rr.Role.ID)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvRoleDeleted, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "disabled_assignments": disabled})
+	})
 	if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvRoleDeleted, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "disabled_assignments": disabled})
 	writeJSON(w, http.StatusOK, wire.RoleDeleted{DisabledAssignments: nonNilStrings(disabled)})
 	return nil
 }
@@ -570,13 +621,17 @@ func (s *Server) handleCopyRole(w http.ResponseWriter, r *http.Request) error {
 	}
 	cp := store.RoleRow{AccountID: m.AccountID, Role: src.Role, AppIDs: src.AppIDs, CreatedAt: s.now()}
 	cp.Role.ID, cp.Role.Name = "", req.Name
-	cp, err = s.st.CreateRole(r.Context(), cp)
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		cp, err = tx.CreateRole(r.Context(), cp)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": cp.Role.ID, "name": cp.Role.Name, "copy_of": id})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", req.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": cp.Role.ID, "name": cp.Role.Name, "copy_of": id})
 	writeJSON(w, http.StatusCreated, wireRole(cp.Role, cp.AppIDs, false))
 	return nil
 }
@@ -764,11 +819,15 @@ func (s *Server) handleCreateAssignment(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	if a, err = s.st.CreateAssignment(r.Context(), m.AccountID, a); err != nil {
+	if err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		a, err = tx.CreateAssignment(r.Context(), m.AccountID, a)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAssignmentCreated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
+	}); err != nil {
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAssignmentCreated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
-		"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
 	writeJSON(w, http.StatusCreated, wireAssignment(a, nil, s.now()))
 	return nil
 }
@@ -791,13 +850,14 @@ func (s *Server) handleUpdateAssignment(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	a.ID = r.PathValue("id")
-	if err := s.st.UpdateAssignment(r.Context(), m.AccountID, a); errors.Is(err, store.ErrNotFound) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateAssignment(r.Context(), m.AccountID, a) }, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAssignmentUpdated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
+			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
+	}); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", a.ID)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAssignmentUpdated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
-		"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
 	writeJSON(w, http.StatusOK, wireAssignment(a, nil, s.now()))
 	return nil
 }
@@ -809,12 +869,13 @@ func (s *Server) handleDeleteAssignment(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.st.DeleteAssignment(r.Context(), m.AccountID, id); errors.Is(err, store.ErrNotFound) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteAssignment(r.Context(), m.AccountID, id) }, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAssignmentDeleted, map[string]any{"assignment": id})
+	}); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", id)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAssignmentDeleted, map[string]any{"assignment": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

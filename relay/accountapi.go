@@ -67,8 +67,11 @@ func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) 
 	if req.Owner != "" || req.Administrators != nil {
 		return badf("owner and administrators change through the users API and the change-owner flow")
 	}
-	if !validText(req.Company, maxShortText) || !validText(req.Contact, maxDescription) {
-		return badf("company: at most %d bytes; contact: at most %d; no control characters", maxShortText, maxDescription)
+	if err := checkText("company", req.Company, maxShortText); err != nil {
+		return err
+	}
+	if err := checkText("contact", req.Contact, maxDescription); err != nil {
+		return err
 	}
 	if req.TimeZone == "" || len(req.TimeZone) > 64 {
 		return badf("timezone is required (an IANA name like Europe/Bucharest)")
@@ -79,11 +82,13 @@ func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) 
 	if req.RCAction != store.RCGuest && req.RCAction != store.RCBrowser {
 		return badf("rc_action must be guest or browser")
 	}
-	if err := s.st.SetAccountDetails(r.Context(), m.AccountID, store.AccountDetails{Company: req.Company, Contact: req.Contact,
-		TimeZone: req.TimeZone, RCAction: req.RCAction}); err != nil {
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(s.recAs(r, a, m.AccountID, EvAccountUpdated, map[string]any{"company": req.Company, "timezone": req.TimeZone, "rc_action": req.RCAction}))
+		return tx.SetAccountDetails(r.Context(), m.AccountID, store.AccountDetails{Company: req.Company, Contact: req.Contact,
+			TimeZone: req.TimeZone, RCAction: req.RCAction})
+	}); err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvAccountUpdated, map[string]any{"company": req.Company, "timezone": req.TimeZone, "rc_action": req.RCAction})
 	out, err := s.accountConfig(r, m)
 	if err != nil {
 		return err

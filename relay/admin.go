@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 )
@@ -63,14 +63,30 @@ func (a *Admin) Close() error {
 }
 
 func (a *Admin) audit(r auditRec) {
+	recordAudit(a.st, a.now, slog.New(slog.DiscardHandler), viaAdmin(r))
+	if a.changed != nil {
+		a.changed()
+	}
+}
+
+func viaAdmin(r auditRec) auditRec {
 	if r.Detail == nil {
 		r.Detail = map[string]any{}
 	}
 	r.Detail["via"] = "admin"
-	recordAudit(a.st, a.now, slog.New(slog.DiscardHandler), r)
-	if a.changed != nil {
+	return r
+}
+
+// atomically commits fn's writes with the events it audits (see the
+// Server's); the relay's cached access models are dropped after.
+func (a *Admin) atomically(ctx context.Context, fn func(tx *store.Store, audit func(auditRec)) error) error {
+	err := atomically(ctx, a.st, a.now, func(tx *store.Store, audit func(auditRec)) error {
+		return fn(tx, func(r auditRec) { audit(viaAdmin(r)) })
+	})
+	if err == nil && a.changed != nil {
 		a.changed()
 	}
+	return err
 }
 
 // InitResult tells what Init found and what it created.
@@ -108,48 +124,41 @@ func (a *Admin) Init(ctx context.Context, email, password, accountName string) (
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return res, err
 	}
-	acct, err := a.st.AccountByName(ctx, accountName)
-	if errors.Is(err, store.ErrNotFound) {
-		acct, err = a.st.CreateAccount(ctx, store.Account{Name: accountName, CreatedAt: a.now()})
-		if err != nil {
-			return res, err
-		}
-		res.AccountCreated = true
-		a.audit(auditRec{Event: EvAccountCreated, Account: acct.ID, Detail: map[string]any{"name": acct.Name}})
-	} else if err != nil {
-		return res, err
-	}
-	res.Account = acct
 	hash, err := secret.HashPassword(password)
 	if err != nil {
 		return res, err
 	}
-	u, err = a.st.CreateUser(ctx, store.User{Email: email, PasswordHash: hash, CreatedAt: a.now()})
-	if err != nil {
-		return res, err
-	}
-	if err := a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, OnDemand: true, CreatedAt: a.now()}); err != nil {
-		return res, err
-	}
-	if err := a.st.SeedAccess(ctx, acct.ID, u.ID); err != nil {
-		return res, err
-	}
-	res.User, res.UserCreated = u, true
-	a.audit(auditRec{Event: EvUserCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"email": email, "type": "owner"}})
-	return res, nil
+	err = a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		res = InitResult{}
+		acct, err := tx.AccountByName(ctx, accountName)
+		if errors.Is(err, store.ErrNotFound) {
+			if acct, err = tx.CreateAccount(ctx, store.Account{Name: accountName, CreatedAt: a.now()}); err != nil {
+				return err
+			}
+			res.AccountCreated = true
+			audit(auditRec{Event: EvAccountCreated, Account: acct.ID, Detail: map[string]any{"name": acct.Name}})
+		} else if err != nil {
+			return err
+		}
+		res.Account = acct
+		u, err := tx.CreateUser(ctx, store.User{Email: email, PasswordHash: hash, CreatedAt: a.now()})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, OnDemand: true, CreatedAt: a.now()}); err != nil {
+			return err
+		}
+		if err := tx.SeedAccess(ctx, acct.ID, u.ID); err != nil {
+			return err
+		}
+		res.User, res.UserCreated = u, true
+		audit(auditRec{Event: EvUserCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"email": email, "type": "owner"}})
+		return nil
+	})
+	return res, err
 }
 
-func checkName(n string) error {
-	switch {
-	case strings.TrimSpace(n) == "":
-		return errors.New("must not be empty")
-	case strings.TrimSpace(n) != n:
-		return errors.New("must not start or end with spaces")
-	case !validText(n, maxShortText):
-		return fmt.Errorf("at most %d bytes, no control characters", maxShortText)
-	}
-	return nil
-}
+func checkName(n string) error { return safetext.Name(n, maxShortText) }
 
 // ResolveAccount finds an account by id or name; "" means the only account.
 func (a *Admin) ResolveAccount(ctx context.Context, ref string) (store.Account, error) {
@@ -215,18 +224,23 @@ func (a *Admin) CreatePackage(ctx context.Context, spec PackageSpec) (store.Pack
 		state = store.Pending
 	}
 	key, hash := secret.NewEnrollmentKey()
-	p, err := a.st.CreatePackage(ctx, store.Package{
-		AccountID: acct.ID, Name: spec.Name, Description: spec.Description, KeyHash: hash, EnrollmentState: state,
-		Active: true, ValidFrom: spec.ValidFrom, ValidTo: spec.ValidTo, MaxDevices: spec.MaxDevices, CreatedAt: a.now(),
-		LicenseKey: spec.LicenseKey, DeviceGroup: spec.DeviceGroup,
+	var p store.Package
+	err = a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		p, err = tx.CreatePackage(ctx, store.Package{
+			AccountID: acct.ID, Name: spec.Name, Description: spec.Description, KeyHash: hash, EnrollmentState: state,
+			Active: true, ValidFrom: spec.ValidFrom, ValidTo: spec.ValidTo, MaxDevices: spec.MaxDevices, CreatedAt: a.now(),
+			LicenseKey: spec.LicenseKey, DeviceGroup: spec.DeviceGroup,
+		})
+		audit(auditRec{Event: EvPackageCreated, Account: acct.ID, User: spec.actor, Remote: spec.remote,
+			Detail: map[string]any{"package": p.ID, "name": p.Name}})
+		return err
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return store.Package{}, "", fmt.Errorf("account %s already has a package named %q", acct.Name, spec.Name)
 	} else if err != nil {
 		return store.Package{}, "", err
 	}
-	a.audit(auditRec{Event: EvPackageCreated, Account: acct.ID, User: spec.actor, Remote: spec.remote,
-		Detail: map[string]any{"package": p.ID, "name": p.Name}})
 	return p, key, nil
 }
 
@@ -276,11 +290,13 @@ func (a *Admin) EnrollDevice(ctx context.Context, id string) (d store.Device, ch
 	case store.Revoked:
 		return d, false, errors.New("the device is revoked; reinstall the host to enroll it again")
 	}
-	if err := a.st.SetDeviceState(ctx, d.ID, store.Enrolled); err != nil {
+	if err := a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvDeviceApproved, Account: d.AccountID, Device: d.ID})
+		return tx.SetDeviceState(ctx, d.ID, store.Enrolled)
+	}); err != nil {
 		return d, false, err
 	}
 	d.State = store.Enrolled
-	a.audit(auditRec{Event: EvDeviceApproved, Account: d.AccountID, Device: d.ID})
 	return d, true, nil
 }
 
@@ -294,11 +310,13 @@ func (a *Admin) RevokeDevice(ctx context.Context, id string) (d store.Device, ch
 	if d.State == store.Revoked {
 		return d, false, nil
 	}
-	if err := a.st.SetDeviceState(ctx, d.ID, store.Revoked); err != nil {
+	if err := a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvDeviceRevoked, Account: d.AccountID, Device: d.ID})
+		return tx.SetDeviceState(ctx, d.ID, store.Revoked)
+	}); err != nil {
 		return d, false, err
 	}
 	d.State = store.Revoked
-	a.audit(auditRec{Event: EvDeviceRevoked, Account: d.AccountID, Device: d.ID})
 	a.kick(d.ID)
 	return d, true, nil
 }

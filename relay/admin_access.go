@@ -27,41 +27,50 @@ func (a *Admin) CreateAccount(ctx context.Context, name, ownerEmail, password st
 		return store.Account{}, store.User{}, err
 	}
 	u, err := a.st.UserByEmail(ctx, email)
+	var newUser *store.User
 	if errors.Is(err, store.ErrNotFound) {
-		if u, err = a.newUser(ctx, email, password); err != nil {
+		if newUser, err = a.newUser(email, password); err != nil {
 			return store.Account{}, store.User{}, err
 		}
 	} else if err != nil {
 		return store.Account{}, store.User{}, err
 	}
-	acct, err := a.st.CreateAccount(ctx, store.Account{Name: name, CreatedAt: a.now()})
+	var acct store.Account
+	err = a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if newUser != nil {
+			if u, err = tx.CreateUser(ctx, *newUser); err != nil {
+				return err
+			}
+		}
+		if acct, err = tx.CreateAccount(ctx, store.Account{Name: name, CreatedAt: a.now()}); err != nil {
+			return err
+		}
+		if err := tx.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, OnDemand: true, CreatedAt: a.now()}); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvAccountCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"name": name, "owner": email}})
+		return tx.SeedAccess(ctx, acct.ID, u.ID)
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return acct, u, fmt.Errorf("an account named %q exists already", name)
-	} else if err != nil {
-		return acct, u, err
 	}
-	if err := a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Owner, OnDemand: true, CreatedAt: a.now()}); err != nil {
-		return acct, u, err
-	}
-	if err := a.st.SeedAccess(ctx, acct.ID, u.ID); err != nil {
-		return acct, u, err
-	}
-	a.audit(auditRec{Event: EvAccountCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"name": name, "owner": email}})
-	return acct, u, nil
+	return acct, u, err
 }
 
-func (a *Admin) newUser(ctx context.Context, email, password string) (store.User, error) {
+// newUser is the user to create for email, its password hashed outside
+// any transaction.
+func (a *Admin) newUser(email, password string) (*store.User, error) {
 	if password == "" {
-		return store.User{}, fmt.Errorf("%s is a new user: give a password", email)
+		return nil, fmt.Errorf("%s is a new user: give a password", email)
 	}
 	if err := secret.ValidatePassword(password); err != nil {
-		return store.User{}, err
+		return nil, err
 	}
 	hash, err := secret.HashPassword(password)
 	if err != nil {
-		return store.User{}, err
+		return nil, err
 	}
-	return a.st.CreateUser(ctx, store.User{Email: email, PasswordHash: hash, CreatedAt: a.now()})
+	return &store.User{Email: email, PasswordHash: hash, CreatedAt: a.now()}, nil
 }
 
 // AddUser makes email (created with password if new) a member of account
@@ -80,28 +89,35 @@ func (a *Admin) AddUser(ctx context.Context, account, email, password string, ty
 		return store.User{}, err
 	}
 	u, err := a.st.UserByEmail(ctx, email)
+	var newUser *store.User
 	if errors.Is(err, store.ErrNotFound) {
-		u, err = a.newUser(ctx, email, password)
+		newUser, err = a.newUser(email, password)
 	}
 	if err != nil {
 		return u, err
 	}
-	err = a.st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, OnDemand: true, CreatedAt: a.now()})
+	err = a.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if newUser != nil {
+			if u, err = tx.CreateUser(ctx, *newUser); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, OnDemand: true, CreatedAt: a.now()}); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvUserCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"email": email, "type": string(typ)}})
+		if typ == store.Admin {
+			// Administrators start with the administrators' full access, as
+			// the owner does; an administrator can change that like any
+			// assignment.
+			return tx.AddGroupMember(ctx, store.AdministratorsGroupID(acct.ID), u.ID)
+		}
+		return nil
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return u, fmt.Errorf("%s is in %s already", email, acct.Name)
-	} else if err != nil {
-		return u, err
 	}
-	if typ == store.Admin {
-		// Administrators start with the administrators' full access, as
-		// the owner does; an administrator can change that like any
-		// assignment.
-		if err := a.st.AddGroupMember(ctx, store.AdministratorsGroupID(acct.ID), u.ID); err != nil {
-			return u, err
-		}
-	}
-	a.audit(auditRec{Event: EvUserCreated, Account: acct.ID, User: u.ID, Detail: map[string]any{"email": email, "type": string(typ)}})
-	return u, nil
+	return u, err
 }
 
 // Check is Check permissions from the command line: the evaluator's

@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -13,7 +14,8 @@ import (
 // keys on their profile). The role is the membership's API flag.
 
 func wireAPIKey(k store.APIKey) wire.APIKey {
-	out := wire.APIKey{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.Unix()}
+	out := wire.APIKey{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.Unix(),
+		ExpiresAt: k.ExpiresAt.Unix()}
 	if !k.LastUsed.IsZero() {
 		out.LastUsed = k.LastUsed.Unix()
 	}
@@ -21,7 +23,8 @@ func wireAPIKey(k store.APIKey) wire.APIKey {
 }
 
 // handleCreateAPIKey is POST /api/v1/me/api-keys: a key for one account in
-// which the caller has the API role; the key is shown once.
+// which the caller has the API role; the key is shown once. Every key
+// expires: by default after Config.APIKeyDays, at most APIKeyMaxDays.
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.authenticate(r)
 	if err != nil {
@@ -37,8 +40,17 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if req.Account == "" || len(req.Account) > maxID {
 		return errf(http.StatusBadRequest, CodeBadRequest, "account (an account id) is required")
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
+	}
+	now := s.now()
+	expires := now.AddDate(0, 0, s.cfg.APIKeyDays)
+	if req.ExpiresAt != 0 {
+		expires = time.Unix(req.ExpiresAt, 0)
+		if !expires.After(now) || expires.After(now.AddDate(0, 0, s.cfg.APIKeyMaxDays)) {
+			return errf(http.StatusBadRequest, CodeBadRequest, "expires_at: a time in the next %d days (unix seconds), or none for %d days",
+				s.cfg.APIKeyMaxDays, s.cfg.APIKeyDays)
+		}
 	}
 	ctx := r.Context()
 	me, err := s.st.AccountUser(ctx, req.Account, a.user.ID)
@@ -51,13 +63,18 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 		return errf(http.StatusForbidden, CodeForbidden, "you do not have the API role in this account; ask an administrator")
 	}
 	key := apiKeyPrefix + secret.NewToken()
-	k, err := s.st.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
-		Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: s.now()})
+	var k store.APIKey
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		k, err = tx.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
+			Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: now, ExpiresAt: expires})
+		audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name, "expires_at": k.ExpiresAt.Unix()}})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name}})
 	out := wireAPIKey(k)
 	out.Key = key
 	writeJSON(w, http.StatusCreated, out)
@@ -108,13 +125,16 @@ func (s *Server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if k.ID == "" {
 		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
 	}
-	if err := s.st.DeleteAPIKey(r.Context(), a.user.ID, id); errors.Is(err, store.ErrNotFound) {
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix}})
+		return tx.DeleteAPIKey(r.Context(), a.user.ID, id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"key": k.ID, "prefix": k.Prefix}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -81,13 +81,17 @@ func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err = s.st.CreateApp(r.Context(), m.AccountID, a)
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		a, err = tx.CreateApp(r.Context(), m.AccountID, a)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAppCreated, map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "an application named %q exists already", a.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAppCreated, map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable})
 	writeJSON(w, http.StatusCreated, wireApp(a))
 	return nil
 }
@@ -109,7 +113,9 @@ func (s *Server) handleUpdateApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.ID = r.PathValue("id")
-	switch err := s.st.UpdateApp(r.Context(), m.AccountID, a); {
+	switch err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateApp(r.Context(), m.AccountID, a) }, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAppUpdated, map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled})
+	}); {
 	case errors.Is(err, store.ErrNotFound):
 		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", a.ID)
 	case errors.Is(err, store.ErrConflict):
@@ -117,7 +123,6 @@ func (s *Server) handleUpdateApp(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAppUpdated, map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled})
 	writeJSON(w, http.StatusOK, wireApp(a))
 	return nil
 }
@@ -143,12 +148,13 @@ func (s *Server) handleDeleteApp(w http.ResponseWriter, r *http.Request) error {
 	if len(users) > 0 {
 		return errf(http.StatusConflict, CodeConflict, "roles %s list this application; remove it from them first", strings.Join(users, ", "))
 	}
-	if err := s.st.DeleteApp(r.Context(), m.AccountID, id); errors.Is(err, store.ErrNotFound) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteApp(r.Context(), m.AccountID, id) }, func() auditRec {
+		return s.recAs(r, u, m.AccountID, EvAppDeleted, map[string]any{"application": id})
+	}); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", id)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, u, m.AccountID, EvAppDeleted, map[string]any{"application": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

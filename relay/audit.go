@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -75,7 +76,12 @@ type auditRec struct {
 
 // auditAs records event in account as done by the caller of r.
 func (s *Server) auditAs(r *http.Request, a authed, account, event string, detail map[string]any) {
-	s.audit(auditRec{Event: event, Account: account, User: a.user.ID, Remote: remoteIP(r), Detail: detail})
+	s.audit(s.recAs(r, a, account, event, detail))
+}
+
+// recAs is the event auditAs records.
+func (s *Server) recAs(r *http.Request, a authed, account, event string, detail map[string]any) auditRec {
+	return auditRec{Event: event, Account: account, User: a.user.ID, Remote: remoteIP(r), Detail: detail}
 }
 
 // audit appends an event. A failure is logged, never returned: the action
@@ -85,6 +91,15 @@ func (s *Server) audit(r auditRec) {
 }
 
 func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r auditRec) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.add(ctx, st, now()); err != nil {
+		log.Error("audit write failed", "event", r.Event, "err", err)
+	}
+}
+
+// add writes r through st (a transaction's Store, or not).
+func (r auditRec) add(ctx context.Context, st *store.Store, at time.Time) error {
 	var detail json.RawMessage
 	if len(r.Detail) > 0 {
 		b, err := json.Marshal(r.Detail)
@@ -92,13 +107,49 @@ func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r audi
 			detail = b
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	err := st.AddAudit(ctx, store.AuditEvent{
-		At: now(), AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
+		At: at, AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
 		Event: r.Event, Detail: detail, RemoteAddr: r.Remote,
 	}, r.Always)
 	if err != nil {
-		log.Error("audit write failed", "event", r.Event, "err", err)
+		return fmt.Errorf("audit %s: %w", r.Event, err)
 	}
+	return nil
+}
+
+// atomically runs fn in one store transaction and writes the events fn
+// audits in that same transaction: a change never commits without its
+// audit events (nor they without it). fn must write through tx only. An
+// account with logging turned off still commits, without the events.
+func atomically(ctx context.Context, st *store.Store, now func() time.Time, fn func(tx *store.Store, audit func(auditRec)) error) error {
+	return st.WithTx(ctx, func(tx *store.Store) error {
+		var recs []auditRec
+		if err := fn(tx, func(r auditRec) { recs = append(recs, r) }); err != nil {
+			return err
+		}
+		at := now()
+		for _, r := range recs {
+			if err := r.add(ctx, tx, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// commit is atomically for one write and its one event; rec runs after
+// write succeeded, so it may describe what write returned.
+func (s *Server) commit(ctx context.Context, write func(tx *store.Store) error, rec func() auditRec) error {
+	return s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		audit(rec())
+		return nil
+	})
+}
+
+// atomically is the package function on the server's store and clock.
+func (s *Server) atomically(ctx context.Context, fn func(tx *store.Store, audit func(auditRec)) error) error {
+	return atomically(ctx, s.st, s.now, fn)
 }

@@ -227,16 +227,13 @@ func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	if acct.AuditEnabled != *req.Enabled {
-		if !*req.Enabled {
-			// Logged while still on, so the record of turning it off exists.
-			s.audit(auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
-				Detail: map[string]any{"enabled": false}, Always: true})
-		}
-		if err := s.st.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled); err != nil {
+		// Always: the record of turning logging off exists too.
+		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled) },
+			func() auditRec {
+				return auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+					Detail: map[string]any{"enabled": *req.Enabled}, Always: true}
+			}); err != nil {
 			return err
-		}
-		if *req.Enabled {
-			s.auditAs(r, a, m.AccountID, EvAuditSettings, map[string]any{"enabled": true})
 		}
 	}
 	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: *req.Enabled, RetentionMonths: s.retentionMonths()})
@@ -292,12 +289,16 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 	} else if err != nil {
 		return err
 	}
-	rep, err := s.st.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.user.ID,
-		From: from, To: to, Events: n, CreatedAt: s.now(), CSV: b.String()})
-	if err != nil {
+	var rep store.AuditReport
+	if err := s.commit(r.Context(), func(tx *store.Store) (err error) {
+		rep, err = tx.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.user.ID,
+			From: from, To: to, Events: n, CreatedAt: s.now(), CSV: b.String()})
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvAuditReport, map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n})
+	}); err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvAuditReport, map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n})
 	writeJSON(w, http.StatusCreated, wireReport(rep))
 	return nil
 }
@@ -354,10 +355,12 @@ func (s *Server) handleDeleteAuditReport(w http.ResponseWriter, r *http.Request)
 	if _, err := s.report(r, m.AccountID); err != nil {
 		return err
 	}
-	if err := s.st.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")) },
+		func() auditRec {
+			return s.recAs(r, a, m.AccountID, EvAuditReportDeleted, map[string]any{"report": r.PathValue("id")})
+		}); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvAuditReportDeleted, map[string]any{"report": r.PathValue("id")})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

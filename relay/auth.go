@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/ldapauth"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -28,6 +29,9 @@ func NormalizeEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" {
 		return "", errors.New("not a valid email address (like name@example.com)")
+	}
+	if safetext.Text(e, maxEmail) != nil {
+		return "", errors.New("not a valid email address: it holds a control, bidirectional or invisible character")
 	}
 	_, domain, _ := strings.Cut(e, "@")
 	if domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
@@ -91,6 +95,9 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 		return authed{}, errUnauthorized
 	} else if err != nil {
 		return authed{}, err
+	}
+	if !s.now().Before(k.ExpiresAt) {
+		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "this API key expired; make a new one")
 	}
 	au, err := s.st.AccountUser(ctx, k.AccountID, k.UserID)
 	if errors.Is(err, store.ErrNotFound) {

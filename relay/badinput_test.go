@@ -7,15 +7,19 @@ import (
 	"testing"
 )
 
+// dbPath is the relay's SQLite file.
+func (e *env) dbPath() string {
+	if e.db != "" {
+		return e.db
+	}
+	return e.dir + "/" + DBFile
+}
+
 // dumpAll is every row of every table, to prove a refused request wrote
 // nothing at all.
 func (e *env) dumpAll() string {
 	e.t.Helper()
-	path := e.db
-	if path == "" {
-		path = e.dir + "/" + DBFile
-	}
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", e.dbPath())
 	if err != nil {
 		e.t.Fatal(err)
 	}

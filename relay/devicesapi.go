@@ -62,26 +62,36 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Alias != nil {
-		if *req.Alias != "" && checkName(*req.Alias) != nil {
-			return badf("alias: at most %d bytes, no control characters, no leading or trailing spaces", maxShortText)
+	if req.Alias != nil && *req.Alias != "" {
+		if err := checkName(*req.Alias); err != nil {
+			return badf("alias: %v", err)
 		}
-		if err := s.st.SetDeviceAlias(r.Context(), d.ID, *req.Alias); err != nil {
-			return err
-		}
-		d.Alias = *req.Alias
 	}
 	if req.Description != nil {
 		if err := checkDescription(*req.Description); err != nil {
 			return err
 		}
-		if err := s.st.SetDeviceDescription(r.Context(), d.ID, *req.Description); err != nil {
-			return err
-		}
-		d.Description = *req.Description
 	}
-	s.audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"alias": d.Alias, "description": d.Description}})
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if req.Alias != nil {
+			if err := tx.SetDeviceAlias(r.Context(), d.ID, *req.Alias); err != nil {
+				return err
+			}
+			d.Alias = *req.Alias
+		}
+		if req.Description != nil {
+			if err := tx.SetDeviceDescription(r.Context(), d.ID, *req.Description); err != nil {
+				return err
+			}
+			d.Description = *req.Description
+		}
+		audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"alias": d.Alias, "description": d.Description}})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, s.wireDevice(d))
 	return nil
 }
@@ -97,11 +107,13 @@ func (s *Server) handleEnrollPending(w http.ResponseWriter, r *http.Request) err
 	case store.Revoked:
 		return errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked; reinstall the Host to enroll it again", d.Name())
 	case store.Pending:
-		if err := s.st.SetDeviceState(r.Context(), d.ID, store.Enrolled); err != nil {
+		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetDeviceState(r.Context(), d.ID, store.Enrolled) },
+			func() auditRec {
+				return auditRec{Event: EvDeviceApproved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)}
+			}); err != nil {
 			return err
 		}
 		d.State = store.Enrolled
-		s.audit(auditRec{Event: EvDeviceApproved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)})
 	}
 	writeJSON(w, http.StatusOK, s.wireDevice(d))
 	return nil
@@ -123,11 +135,13 @@ func (s *Server) handleRevokeDevice(w http.ResponseWriter, r *http.Request) erro
 		return badf(`type "revoke" in confirm to revoke %s`, d.Name())
 	}
 	if d.State != store.Revoked {
-		if err := s.st.SetDeviceState(r.Context(), d.ID, store.Revoked); err != nil {
+		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetDeviceState(r.Context(), d.ID, store.Revoked) },
+			func() auditRec {
+				return auditRec{Event: EvDeviceRevoked, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)}
+			}); err != nil {
 			return err
 		}
 		d.State = store.Revoked
-		s.audit(auditRec{Event: EvDeviceRevoked, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)})
 		s.kickDevice(d.ID)
 	}
 	writeJSON(w, http.StatusOK, s.wireDevice(d))
@@ -140,12 +154,14 @@ func (s *Server) handleRemoveDevice(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteDevice(r.Context(), m.AccountID, d.ID); err != nil {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteDevice(r.Context(), m.AccountID, d.ID) },
+		func() auditRec {
+			return auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"hostname": d.Hostname}}
+		}); err != nil {
 		return err
 	}
 	s.kickRemoved(d.ID)
-	s.audit(auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"hostname": d.Hostname}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -138,14 +138,24 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	pubStr := base64.StdEncoding.EncodeToString(pub)
-	res, err := s.st.Enroll(r.Context(), store.EnrollParams{
-		KeyHash: hash, PublicKey: pubStr, Inventory: inv, Now: now,
-		Check: func(p store.Package, devices int) error {
-			if err := packageUsable(p, devices, now); err != nil {
-				return err
-			}
-			return nil
-		},
+	var res store.EnrollResult
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		res, err = tx.Enroll(r.Context(), store.EnrollParams{
+			KeyHash: hash, PublicKey: pubStr, Inventory: inv, Now: now,
+			Check: func(p store.Package, devices int) error {
+				if err := packageUsable(p, devices, now); err != nil {
+					return err
+				}
+				return nil
+			},
+		})
+		if err == nil && res.Created {
+			d := res.Device
+			audit(auditRec{Event: EvDeviceEnrolled, Account: d.AccountID, Device: d.ID, Remote: ip,
+				Detail: map[string]any{"package": res.Package.ID, "state": string(d.State), "hostname": d.Hostname}})
+		}
+		return err
 	})
 	var ae *apiError
 	switch {
@@ -166,8 +176,6 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := res.Device
 	if res.Created {
-		s.audit(auditRec{Event: EvDeviceEnrolled, Account: d.AccountID, Device: d.ID, Remote: ip,
-			Detail: map[string]any{"package": res.Package.ID, "state": string(d.State), "hostname": d.Hostname}})
 		s.log.Info("device enrolled", "device", d.ID, "account", d.AccountID, "state", d.State, "hostname", d.Hostname)
 	}
 	// 200 for a new device and for a known key alike: enrolling is idempotent.

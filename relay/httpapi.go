@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/frontdoor"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -351,10 +351,13 @@ func (s *Server) handleRelayInfo(w http.ResponseWriter, r *http.Request) error {
 }
 
 // validText checks a client-supplied string: at most max bytes, valid
-// UTF-8 without control characters.
-func validText(v string, max int) bool {
-	if len(v) > max {
-		return false
+// UTF-8 without controls, bidirectional or invisible characters.
+func validText(v string, max int) bool { return safetext.Text(v, max) == nil }
+
+// checkText is validText as a 400 naming the field and the character.
+func checkText(field, v string, max int) error {
+	if err := safetext.Text(v, max); err != nil {
+		return errf(http.StatusBadRequest, CodeBadRequest, "%s: %v", field, err)
 	}
-	return !slices.ContainsFunc([]rune(v), func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xfffd })
+	return nil
 }

@@ -19,10 +19,10 @@ func TestInvite(t *testing.T) {
 	gm, gmTok := e.member(acme, "gm@example.com", store.GroupManager)
 	invites := "/api/v1/accounts/" + acme + "/invites"
 
-	// Group managers invite up to their own type.
+	// Group managers invite up to their own type, without the API right (an administrator's to give).
 	status, body := e.do("POST", invites, gmTok, wire.InviteRequest{Email: "new@example.com", Type: "admin"})
 	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
-	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "New@Example.com", Name: "Nia", Type: "group_manager", RCAction: "guest", API: true})
+	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "New@Example.com", Name: "Nia", Type: "group_manager", RCAction: "guest"})
 	var inv wire.Invite
 	decode(t, body, &inv)
 	if status != http.StatusCreated || inv.Email != "new@example.com" || inv.Type != "group_manager" ||
@@ -51,7 +51,7 @@ func TestInvite(t *testing.T) {
 		t.Fatalf("accept: %d %s", status, body)
 	}
 	au := e.accountUser(acme, "new@example.com")
-	if au.Type != store.GroupManager || au.User.Name != "Nia" || au.RCAction != "guest" || !au.API || !au.OnDemand {
+	if au.Type != store.GroupManager || au.User.Name != "Nia" || au.RCAction != "guest" || au.API || !au.OnDemand {
 		t.Fatalf("accepted member %+v", au)
 	}
 	e.login("new@example.com", "N3wPassword")

@@ -147,14 +147,19 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 	enabled := req.Enabled
 	req.BindPassword, req.Enabled = "", false
 	cfg, _ := json.Marshal(req)
-	lm, err := s.st.CreateLDAPMethod(r.Context(), store.LDAPMethod{AccountID: m.AccountID, Domain: req.Domain, Enabled: enabled,
-		Config: string(cfg), Secret: sealed})
+	var lm store.LDAPMethod
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		lm, err = tx.CreateLDAPMethod(r.Context(), store.LDAPMethod{AccountID: m.AccountID, Domain: req.Domain, Enabled: enabled,
+			Config: string(cfg), Secret: sealed})
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvLDAPCreated, map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvLDAPCreated, map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL})
 	req.ID, req.Enabled = lm.ID, enabled
 	writeJSON(w, http.StatusCreated, req)
 	return nil
@@ -167,12 +172,13 @@ func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.st.DeleteLDAPMethod(r.Context(), m.AccountID, id); errors.Is(err, store.ErrNotFound) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLDAPMethod(r.Context(), m.AccountID, id) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvLDAPDeleted, map[string]any{"ldap": id})
+	}); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", id)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvLDAPDeleted, map[string]any{"ldap": id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -216,13 +222,18 @@ func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) e
 	if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, req.Name) }) {
 		return badf("the directory has no group %q", req.Name)
 	}
-	g, err := s.st.CreateLDAPGroup(r.Context(), store.Group{AccountID: m.AccountID, Name: req.Name, Description: req.Description, Active: true}, ms[i].ID)
+	var g store.Group
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		g, err = tx.CreateLDAPGroup(r.Context(), store.Group{AccountID: m.AccountID, Name: req.Name, Description: req.Description, Active: true}, ms[i].ID)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "the LDAP group %q is imported already", req.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID})
 	writeJSON(w, http.StatusCreated, wireGroup(g))
 	return nil
 }

@@ -191,10 +191,12 @@ func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request) err
 		n, _ := normalizeRecoveryCode(codes[i])
 		hashes[i] = recoveryCodeHash(n)
 	}
-	if err := s.st.ReplaceRecoveryCodes(r.Context(), a.user.ID, hashes, s.now()); err != nil {
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvRecoveryGenerated, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"count": len(codes)}})
+		return tx.ReplaceRecoveryCodes(r.Context(), a.user.ID, hashes, s.now())
+	}); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvRecoveryGenerated, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"count": len(codes)}})
 	writeJSON(w, http.StatusCreated, wire.RecoveryCodes{Codes: codes})
 	return nil
 }
@@ -227,12 +229,14 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	if mode != store.MFADisabled && s.cfg.Mail == nil {
 		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first")
 	}
-	if err := s.st.SetAccountMFA(r.Context(), me.AccountID, mode); err != nil {
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if mode != me.AccountMFA {
+			audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode)}})
+		}
+		return tx.SetAccountMFA(r.Context(), me.AccountID, mode)
+	}); err != nil {
 		return err
-	}
-	if mode != me.AccountMFA {
-		s.audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-			Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode)}})
 	}
 	writeJSON(w, http.StatusOK, wire.Security{MFA: string(mode)})
 	return nil

@@ -408,8 +408,11 @@ func (s *Server) handleCreateOnDemand(w http.ResponseWriter, r *http.Request) er
 		if err != nil {
 			return fmt.Errorf("sealing an OnDemand key: %w", err)
 		}
-		o, err = s.st.CreateOnDemand(ctx, store.OnDemand{AccountID: m.AccountID, CreatedBy: a.user.ID,
-			KeyHash: s.odKeyHash(key), KeySealed: sealed, CreatedAt: now, ExpiresAt: now.Add(ODKeyTTL)})
+		err = s.commit(ctx, func(tx *store.Store) (err error) {
+			o, err = tx.CreateOnDemand(ctx, store.OnDemand{AccountID: m.AccountID, CreatedBy: a.user.ID,
+				KeyHash: s.odKeyHash(key), KeySealed: sealed, CreatedAt: now, ExpiresAt: now.Add(ODKeyTTL)})
+			return err
+		}, func() auditRec { return s.recAs(r, a, m.AccountID, EvODCreated, map[string]any{"ondemand": o.ID}) })
 		if err == nil {
 			break
 		}
@@ -418,7 +421,6 @@ func (s *Server) handleCreateOnDemand(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	s.auditAs(r, a, m.AccountID, EvODCreated, map[string]any{"ondemand": o.ID})
 	s.log.Info("OnDemand session created", "ondemand", o.ID, "user", a.user.ID, "account", m.AccountID)
 	writeJSON(w, http.StatusCreated, s.wireOD(r, o, key, a.user.Email, perms))
 	return nil

@@ -67,8 +67,8 @@ func (s *Server) packageRules(r *http.Request, accountID string, req wire.Packag
 	if req.MaxDevices < 0 {
 		return badf("max_devices must be 0 (unlimited) or more")
 	}
-	if !validText(req.LicenseKey, maxShortText) {
-		return badf("license_key: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("license_key", req.LicenseKey, maxShortText); err != nil {
+		return err
 	}
 	if req.DeviceGroup != "" {
 		if err := s.checkGroups(r.Context(), accountID, []string{req.DeviceGroup}, false); err != nil {
@@ -171,10 +171,11 @@ func (s *Server) handleUpdatePackage(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p.Active = req.Active
-	if err := s.st.UpdatePackage(r.Context(), p); err != nil {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdatePackage(r.Context(), p) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvPackageUpdated, map[string]any{"package": p.ID, "active": p.Active, "max_devices": p.MaxDevices})
+	}); err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvPackageUpdated, map[string]any{"package": p.ID, "active": p.Active, "max_devices": p.MaxDevices})
 	writeJSON(w, http.StatusOK, wirePackage(p))
 	return nil
 }
@@ -197,14 +198,19 @@ func (s *Server) handleRevokePackage(w http.ResponseWriter, r *http.Request) err
 	if strings.TrimSpace(req.Confirm) != "revoke" {
 		return badf(`type "revoke" in confirm to revoke package %q and its devices`, p.Name)
 	}
-	ids, err := s.st.RevokePackage(r.Context(), m.AccountID, p.ID)
+	var ids []string
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		ids, err = tx.RevokePackage(r.Context(), m.AccountID, p.ID)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvPackageRevoked, map[string]any{"package": p.ID, "devices": ids})
+	})
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
 		s.kickDevice(id)
 	}
-	s.auditAs(r, a, m.AccountID, EvPackageRevoked, map[string]any{"package": p.ID, "devices": ids})
 	writeJSON(w, http.StatusOK, wire.PackageRevoked{RevokedDevices: nonNilStrings(ids)})
 	return nil
 }
@@ -219,12 +225,13 @@ func (s *Server) handleDeletePackage(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeletePackage(r.Context(), m.AccountID, p.ID); errors.Is(err, store.ErrConflict) {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeletePackage(r.Context(), m.AccountID, p.ID) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvPackageRemoved, map[string]any{"package": p.ID, "name": p.Name})
+	}); errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "package %q still has devices; revoke it first (spec 4.5.6)", p.Name)
 	} else if err != nil {
 		return err
 	}
-	s.auditAs(r, a, m.AccountID, EvPackageRemoved, map[string]any{"package": p.ID, "name": p.Name})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

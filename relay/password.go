@@ -51,10 +51,12 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if err := s.st.ChangePassword(r.Context(), u.ID, hash, a.tokenHash); err != nil {
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvPasswordChanged, User: u.ID, Remote: ip})
+		return tx.ChangePassword(r.Context(), u.ID, hash, a.tokenHash)
+	}); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvPasswordChanged, User: u.ID, Remote: ip})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -162,15 +164,18 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.ConsumeUserToken(ctx, hash, store.PurposeReset); errors.Is(err, store.ErrNotFound) {
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if _, err := tx.ConsumeUserToken(ctx, hash, store.PurposeReset); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvPasswordReset, User: t.UserID, Remote: ip})
+		return tx.ChangePassword(ctx, t.UserID, ph, "")
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid
 	} else if err != nil {
 		return err
 	}
-	if err := s.st.ChangePassword(ctx, t.UserID, ph, ""); err != nil {
-		return err
-	}
-	s.audit(auditRec{Event: EvPasswordReset, User: t.UserID, Remote: ip})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -191,18 +196,20 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == nil {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name")
 	}
-	if !validText(*req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", *req.Name, maxShortText); err != nil {
+		return err
 	}
 	if a.user.Auth != store.AuthInternal {
 		return errf(http.StatusForbidden, CodeForbidden, "your profile is managed by your directory (%s)", a.user.Auth)
 	}
-	if err := s.st.SetUserName(r.Context(), a.user.ID, *req.Name); err != nil {
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvUserUpdated, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"user": a.user.ID, "name": *req.Name, "self": true}})
+		return tx.SetUserName(r.Context(), a.user.ID, *req.Name)
+	}); err != nil {
 		return err
 	}
 	a.user.Name = *req.Name
-	s.audit(auditRec{Event: EvUserUpdated, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"user": a.user.ID, "name": *req.Name, "self": true}})
 	wu, err := s.wireUser(r, a.user)
 	if err != nil {
 		return err
@@ -228,8 +235,10 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 	if req == (wire.MembershipUpdate{}) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send alias, rc_action or mfa")
 	}
-	if req.Alias != nil && !validText(*req.Alias, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "alias: at most %d bytes, no control characters", maxShortText)
+	if req.Alias != nil {
+		if err := checkText("alias", *req.Alias, maxShortText); err != nil {
+			return err
+		}
 	}
 	if req.RCAction != nil && !validRCAction(*req.RCAction) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
@@ -252,14 +261,16 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 		detail["rc_action"] = m.RCAction
 	}
 	m.UpdatedAt = s.now()
-	if err := s.st.UpdateMembership(r.Context(), m); err != nil {
-		return err
-	}
 	ip := remoteIP(r)
-	s.audit(auditRec{Event: EvUserUpdated, Account: m.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
-	if v, ok := detail["mfa"].(bool); ok {
-		s.audit(auditRec{Event: EvUserMFAChanged, Account: m.AccountID, User: a.user.ID, Remote: ip,
-			Detail: map[string]any{"user": a.user.ID, "mfa": v}})
+	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvUserUpdated, Account: m.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+		if v, ok := detail["mfa"].(bool); ok {
+			audit(auditRec{Event: EvUserMFAChanged, Account: m.AccountID, User: a.user.ID, Remote: ip,
+				Detail: map[string]any{"user": a.user.ID, "mfa": v}})
+		}
+		return tx.UpdateMembership(r.Context(), m)
+	}); err != nil {
+		return err
 	}
 	me.Membership = m
 	writeJSON(w, http.StatusOK, s.wireMember(me))

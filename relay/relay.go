@@ -70,6 +70,9 @@ type Config struct {
 	// AuditRetentionMonths is how long audit events and reports are kept;
 	// default 6 (spec 5.3).
 	AuditRetentionMonths int
+	// APIKeyDays is the lifetime of an API key created without an expiry;
+	// APIKeyMaxDays the longest one may ask for. Defaults 90 and 365.
+	APIKeyDays, APIKeyMaxDays int
 	// ModelTTL bounds how long an account's indexed access model is reused
 	// when another process (the admin command, another relay node) may
 	// have changed it; this relay's own writes drop it at once. Default
@@ -139,6 +142,13 @@ func (c *Config) setDefaults() {
 	if c.AuditRetentionMonths <= 0 {
 		c.AuditRetentionMonths = 6
 	}
+	if c.APIKeyMaxDays <= 0 {
+		c.APIKeyMaxDays = 365
+	}
+	if c.APIKeyDays <= 0 {
+		c.APIKeyDays = 90
+	}
+	c.APIKeyDays = min(c.APIKeyDays, c.APIKeyMaxDays)
 	if c.ModelTTL == 0 {
 		c.ModelTTL = 2 * time.Second
 	} else if c.ModelTTL < 0 {

@@ -64,6 +64,16 @@ func canAssign(actor, t store.MemberType) bool {
 	return canManageUsers(actor) && t.Valid() && t != store.Owner && t.Rank() <= actor.Rank()
 }
 
+// mayChange: nobody changes the membership, type, rights or groups of a
+// user at or above their own type, themself included; the owner alone
+// may. Without it an administrator could demote a peer, then remove them.
+func mayChange(actor, target store.MemberType, self bool) bool {
+	if actor == store.Owner {
+		return true
+	}
+	return !self && canManageUsers(actor) && target.Valid() && target.Rank() < actor.Rank()
+}
+
 // canRemove: only users below one's own type (spec 4.1.6), never the owner.
 func canRemove(actor, target store.MemberType) bool {
 	return canManageUsers(actor) && target.Valid() && target != store.Owner && target.Rank() < actor.Rank()
@@ -182,8 +192,10 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if req == (wire.MemberUpdate{}) {
 		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
 	}
-	if req.Name != nil && !validText(*req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if req.Name != nil {
+		if err := checkText("name", *req.Name, maxShortText); err != nil {
+			return err
+		}
 	}
 	if req.Type != nil && !store.MemberType(*req.Type).Valid() {
 		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
@@ -198,6 +210,9 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	self := t.UserID == a.user.ID
 	if !canEdit(me.Type, t.Type) {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot edit a user whose type is above yours")
+	}
+	if !self && !mayChange(me.Type, t.Type, false) {
+		return errf(http.StatusForbidden, CodeForbidden, "you can change only users whose type is below yours")
 	}
 	m := t.Membership
 	detail := map[string]any{"user": t.UserID}
@@ -233,10 +248,17 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		detail["rc_action"] = m.RCAction
 	}
 	if req.OnDemand != nil && *req.OnDemand != m.OnDemand {
+		if !mayChange(me.Type, t.Type, self) && me.Type.Rank() < store.Admin.Rank() {
+			return errf(http.StatusForbidden, CodeForbidden, "you cannot change your own rights; ask an administrator")
+		}
 		m.OnDemand = *req.OnDemand
 		detail["ondemand"] = m.OnDemand
 	}
 	if req.API != nil && *req.API != m.API {
+		// API keys act without MFA: the right is an administrator's to give.
+		if me.Type.Rank() < store.Admin.Rank() {
+			return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give or take the API right")
+		}
 		m.API = *req.API
 		detail["api"] = m.API
 	}
@@ -248,34 +270,39 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		m.LogAdmin = *req.LogAdmin
 		detail["log_admin"] = m.LogAdmin
 	}
-	ctx := r.Context()
 	m.UpdatedAt = s.now()
-	if err := s.st.UpdateMembership(ctx, m); err != nil {
-		return err
-	}
-	if req.Name != nil && *req.Name != t.User.Name {
-		if err := s.st.SetUserName(ctx, t.UserID, *req.Name); err != nil {
+	ip := remoteIP(r)
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.UpdateMembership(r.Context(), m); err != nil {
 			return err
 		}
-		t.User.Name = *req.Name
-		detail["name"] = *req.Name
+		if req.Name != nil && *req.Name != t.User.Name {
+			if err := tx.SetUserName(r.Context(), t.UserID, *req.Name); err != nil {
+				return err
+			}
+			t.User.Name = *req.Name
+			detail["name"] = *req.Name
+		}
+		if len(detail) > 1 {
+			audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+		}
+		if d, ok := detail["disabled"].(bool); ok {
+			ev := EvUserEnabled
+			if d {
+				ev = EvUserDisabled
+			}
+			audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
+		}
+		if v, ok := detail["mfa"].(bool); ok {
+			audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+				Detail: map[string]any{"user": t.UserID, "mfa": v}})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	t.Membership = m
-	ip := remoteIP(r)
-	if len(detail) > 1 {
-		s.audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
-	}
-	if d, ok := detail["disabled"].(bool); ok {
-		ev := EvUserEnabled
-		if d {
-			ev = EvUserDisabled
-		}
-		s.audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
-	}
-	if v, ok := detail["mfa"].(bool); ok {
-		s.audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
-			Detail: map[string]any{"user": t.UserID, "mfa": v}})
-	}
 	writeJSON(w, http.StatusOK, s.wireMember(t))
 	return nil
 }
@@ -294,14 +321,20 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error 
 	if t.UserID == a.user.ID || !canRemove(me.Type, t.Type) {
 		return errf(http.StatusForbidden, CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
 	}
-	deleted, err := s.st.RemoveMembership(r.Context(), me.AccountID, t.UserID)
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		deleted, err := tx.RemoveMembership(r.Context(), me.AccountID, t.UserID)
+		if err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
+		return nil
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", t.UserID)
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -360,8 +393,8 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
 	}
 	typ := store.MemberType(req.Type)
 	if req.Type == "" {
@@ -372,6 +405,9 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !canAssign(me.Type, typ) {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot invite with a type above your own (or as owner)")
+	}
+	if req.API && me.Type.Rank() < store.Admin.Rank() {
+		return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give the API right")
 	}
 	rc := req.RCAction
 	if rc == "" {
@@ -491,11 +527,17 @@ func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteInvite(r.Context(), in.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.DeleteInvite(r.Context(), in.ID); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"invite": in.ID, "email": in.Email}})
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"invite": in.ID, "email": in.Email}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -515,8 +557,8 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
 		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
 	}
-	if !validText(req.Name, maxShortText) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d bytes, no control characters", maxShortText)
+	if err := checkText("name", req.Name, maxShortText); err != nil {
+		return err
 	}
 	ip := remoteIP(r)
 	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
@@ -565,7 +607,19 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	default:
 		return err
 	}
-	in, err = s.st.AcceptInvite(ctx, hash, now, newUser, u.ID)
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var err error
+		if in, err = tx.AcceptInvite(ctx, hash, now, newUser, u.ID); err != nil {
+			return err
+		}
+		if newUser != nil {
+			audit(auditRec{Event: EvUserCreated, Account: in.AccountID, User: u.ID, Remote: ip,
+				Detail: map[string]any{"email": u.Email, "type": string(in.Type), "invite": in.ID}})
+		}
+		audit(auditRec{Event: EvInviteAccepted, Account: in.AccountID, User: u.ID, Remote: ip,
+			Detail: map[string]any{"invite": in.ID, "email": in.Email, "type": string(in.Type)}})
+		return nil
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return invalid
@@ -574,12 +628,6 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	if newUser != nil {
-		s.audit(auditRec{Event: EvUserCreated, Account: in.AccountID, User: u.ID, Remote: ip,
-			Detail: map[string]any{"email": u.Email, "type": string(in.Type), "invite": in.ID}})
-	}
-	s.audit(auditRec{Event: EvInviteAccepted, Account: in.AccountID, User: u.ID, Remote: ip,
-		Detail: map[string]any{"invite": in.ID, "email": in.Email, "type": string(in.Type)}})
 	wu, err := s.wireUser(r, u)
 	if err != nil {
 		return err
@@ -632,13 +680,19 @@ func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error
 		s.loginLimit.fail(key)
 		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
 	}
-	if err := s.st.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); errors.Is(err, store.ErrConflict) {
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if err := tx.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+			Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "the ownership changed meanwhile; reload and try again")
 	} else if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
-		Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
 	t.Type = store.Owner
 	writeJSON(w, http.StatusOK, s.wireMember(t))
 	return nil

@@ -148,7 +148,7 @@ func (e *env) apiKey(account, userID string) (store.APIKey, string) {
 	e.t.Helper()
 	key := apiKeyPrefix + secret.NewToken()
 	k, err := e.srv.Store().CreateAPIKey(context.Background(), store.APIKey{AccountID: account, UserID: userID,
-		Prefix: key[:10], Hash: secret.Hash(key), CreatedAt: e.clock.Now()})
+		Prefix: key[:10], Hash: secret.Hash(key), CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().AddDate(0, 0, 90)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -159,11 +159,7 @@ func (e *env) apiKey(account, userID string) (store.APIKey, string) {
 // prove a refused request wrote nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	path := e.db
-	if path == "" {
-		path = e.dir + "/" + DBFile
-	}
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", e.dbPath())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -20,27 +20,27 @@ func TestRankRules(t *testing.T) {
 		X = store.MemberType("boss")
 	)
 	tests := []struct {
-		actor, target                store.MemberType
-		manage, edit, assign, remove bool
+		actor, target                        store.MemberType
+		manage, edit, assign, remove, change bool
 	}{
-		{O, O, true, true, false, false},
-		{O, A, true, true, true, true},
-		{O, G, true, true, true, true},
-		{O, U, true, true, true, true},
-		{A, O, true, false, false, false},
-		{A, A, true, true, true, false},
-		{A, G, true, true, true, true},
-		{A, U, true, true, true, true},
-		{G, O, true, false, false, false},
-		{G, A, true, false, false, false},
-		{G, G, true, true, true, false},
-		{G, U, true, true, true, true},
-		{U, O, false, false, false, false},
-		{U, A, false, false, false, false},
-		{U, G, false, false, false, false},
-		{U, U, false, false, false, false},
-		{A, X, true, false, false, false},
-		{X, U, false, false, false, false},
+		{O, O, true, true, false, false, true},
+		{O, A, true, true, true, true, true},
+		{O, G, true, true, true, true, true},
+		{O, U, true, true, true, true, true},
+		{A, O, true, false, false, false, false},
+		{A, A, true, true, true, false, false},
+		{A, G, true, true, true, true, true},
+		{A, U, true, true, true, true, true},
+		{G, O, true, false, false, false, false},
+		{G, A, true, false, false, false, false},
+		{G, G, true, true, true, false, false},
+		{G, U, true, true, true, true, true},
+		{U, O, false, false, false, false, false},
+		{U, A, false, false, false, false, false},
+		{U, G, false, false, false, false, false},
+		{U, U, false, false, false, false, false},
+		{A, X, true, false, false, false, false},
+		{X, U, false, false, false, false, false},
 	}
 	for _, tc := range tests {
 		if got := canManageUsers(tc.actor); got != tc.manage {
@@ -54,6 +54,12 @@ func TestRankRules(t *testing.T) {
 		}
 		if got := canRemove(tc.actor, tc.target); got != tc.remove {
 			t.Errorf("canRemove(%s, %s) = %v", tc.actor, tc.target, got)
+		}
+		if got := mayChange(tc.actor, tc.target, false); got != tc.change {
+			t.Errorf("mayChange(%s, %s) = %v", tc.actor, tc.target, got)
+		}
+		if got := mayChange(tc.actor, tc.target, true); got != (tc.actor == O) {
+			t.Errorf("mayChange(%s, self) = %v", tc.actor, got)
 		}
 	}
 }

@@ -32,6 +32,8 @@ type serveOptions struct {
 	publicURL   string
 	downloads   string
 	auditMonths int
+	keyDays     int
+	keyMaxDays  int
 	mail        string
 	turnListen  string
 	turnHost    string
@@ -73,6 +75,8 @@ file's content) can replace it.`,
 	f.IntVar(&o.maxConns, "max-conns", 10000, "concurrent connections in all")
 	f.StringVar(&o.downloads, "downloads", "", "directory of Host installers (make packages' dist/) served by deployment package links, /d/KEY (default DATA/downloads)")
 	f.IntVar(&o.auditMonths, "audit-retention-months", 6, "months audit events and reports are kept")
+	f.IntVar(&o.keyDays, "api-key-days", 90, "days an API key lives when its creator asks for no expiry")
+	f.IntVar(&o.keyMaxDays, "api-key-max-days", 365, "the longest lifetime, in days, an API key may be given")
 	f.StringVar(&o.mail, "mail", "", "where email goes: outbox:/dir (.eml files; default DATA/outbox) or smtp://user@host:587?from=...&password_env=VAR (smtps:// for TLS on 465); SMTP mail a server refuses for now waits in DATA/mail-spool")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
@@ -188,6 +192,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if o.auditMonths < 1 || o.auditMonths > 1200 {
 		return fmt.Errorf("--audit-retention-months %d: want 1 to 1200", o.auditMonths)
 	}
+	if o.keyMaxDays < 1 || o.keyMaxDays > 3650 || o.keyDays < 1 || o.keyDays > o.keyMaxDays {
+		return fmt.Errorf("--api-key-days %d, --api-key-max-days %d: want 1 <= days <= max-days <= 3650", o.keyDays, o.keyMaxDays)
+	}
 	handler := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
 	log := slog.New(handler)
 
@@ -224,6 +231,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	rel, err := relay.New(relay.Config{
 		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TrustedProxies: trusted, TURN: turnS.cfg, Version: version.Version,
 		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths, Mail: sender,
+		APIKeyDays: o.keyDays, APIKeyMaxDays: o.keyMaxDays,
 	})
 	if err != nil {
 		return err

@@ -38,14 +38,14 @@ func (s *Store) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	if g.CreatedAt.IsZero() {
 		g.CreatedAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, g.ID, g.AccountID, g.Name, g.Description, string(g.Kind), g.Active, unix(g.CreatedAt))
 	return g, wrap("create group", err)
 }
 
 // Groups lists an account's stored groups by name.
 func (s *Store) Groups(ctx context.Context, accountID string) ([]Group, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
+	rows, err := s.q.QueryContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
 		FROM access_groups WHERE account_id = $1 ORDER BY name, id`, accountID)
 	if err != nil {
 		return nil, wrap("groups", err)
@@ -67,7 +67,7 @@ func (s *Store) Groups(ctx context.Context, accountID string) ([]Group, error) {
 // AddGroupMember puts a user or device (by id) in a group; already there
 // is not an error.
 func (s *Store) AddGroupMember(ctx context.Context, groupID, memberID string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_group_members (group_id, member_id) VALUES ($1, $2)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO access_group_members (group_id, member_id) VALUES ($1, $2)
 		ON CONFLICT DO NOTHING`, groupID, memberID)
 	return wrap("add group member", err)
 }
@@ -106,7 +106,7 @@ func (s *Store) CreateRole(ctx context.Context, r RoleRow) (RoleRow, error) {
 		Permissions: r.Role.Permissions.Strings(), ClientType: r.Role.ClientType, Confirm: r.Role.Confirm,
 		AppIDs: r.AppIDs, ExceptLocked: r.Role.Whitelist.ExceptLocked, ExceptNoUser: r.Role.Whitelist.ExceptNoUser,
 	})
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_roles (id, account_id, name, description, type, enabled, rules, created_at)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO access_roles (id, account_id, name, description, type, enabled, rules, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Role.ID, r.AccountID, r.Role.Name, r.Role.Description,
 		string(r.Role.Type), r.Role.Enabled, string(rules), unix(r.CreatedAt))
 	return r, wrap("create role", err)
@@ -117,7 +117,7 @@ func (s *Store) CreateApp(ctx context.Context, accountID string, a policy.App) (
 	if a.ID == "" {
 		a.ID = NewID()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_apps (id, account_id, name, enabled, path, executable, description)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO access_apps (id, account_id, name, enabled, path, executable, description)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, accountID, a.Name, a.Enabled, a.Path, a.Executable, a.Description)
 	return a, wrap("create application", err)
 }
@@ -127,7 +127,7 @@ func (s *Store) CreateAssignment(ctx context.Context, accountID string, a policy
 	if a.ID == "" {
 		a.ID = NewID()
 	}
-	return a, wrap("create role assignment", writeAssignment(ctx, s.db, accountID, a, true, s.now()))
+	return a, wrap("create role assignment", writeAssignment(ctx, s.q, accountID, a, true, s.now()))
 }
 
 func nonNil(s []string) []string {
@@ -320,7 +320,7 @@ func (s *Store) SeedAccess(ctx context.Context, accountID, ownerID string) error
 func (s *Store) Group(ctx context.Context, accountID, id string) (Group, error) {
 	var g Group
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
+	err := s.q.QueryRowContext(ctx, `SELECT id, account_id, name, description, kind, active, created_at
 		FROM access_groups WHERE account_id = $1 AND id = $2`, accountID, id).
 		Scan(&g.ID, &g.AccountID, &g.Name, &g.Description, &g.Kind, &g.Active, &created)
 	g.CreatedAt = fromUnix(created)
@@ -374,7 +374,7 @@ func without(ids []string, id string) []string {
 
 // GroupMembers lists the ids of a group's members.
 func (s *Store) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT member_id FROM access_group_members WHERE group_id = $1 ORDER BY member_id`, groupID)
+	rows, err := s.q.QueryContext(ctx, `SELECT member_id FROM access_group_members WHERE group_id = $1 ORDER BY member_id`, groupID)
 	if err != nil {
 		return nil, wrap("group members", err)
 	}
@@ -479,7 +479,7 @@ func (s *Store) DeleteAssignment(ctx context.Context, accountID, id string) erro
 // Roles lists an account's custom roles by name (the predefined ones are
 // policy.PredefinedRoles).
 func (s *Store) Roles(ctx context.Context, accountID string) ([]RoleRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, description, type, enabled, rules, created_at
+	rows, err := s.q.QueryContext(ctx, `SELECT id, name, description, type, enabled, rules, created_at
 		FROM access_roles WHERE account_id = $1 ORDER BY name, id`, accountID)
 	if err != nil {
 		return nil, wrap("roles", err)
@@ -556,7 +556,7 @@ func (s *Store) DeleteRole(ctx context.Context, accountID, id string) ([]string,
 
 // Apps lists an account's applications catalog by name.
 func (s *Store) Apps(ctx context.Context, accountID string) ([]policy.App, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, enabled, path, executable, description FROM access_apps
+	rows, err := s.q.QueryContext(ctx, `SELECT id, name, enabled, path, executable, description FROM access_apps
 		WHERE account_id = $1 ORDER BY name, id`, accountID)
 	if err != nil {
 		return nil, wrap("applications", err)
@@ -679,7 +679,7 @@ type AccountDetails struct {
 // AccountDetails reads an account's details.
 func (s *Store) AccountDetails(ctx context.Context, id string) (AccountDetails, error) {
 	var d AccountDetails
-	err := s.db.QueryRowContext(ctx, `SELECT company, contact, timezone, rc_action FROM accounts WHERE id = $1`, id).
+	err := s.q.QueryRowContext(ctx, `SELECT company, contact, timezone, rc_action FROM accounts WHERE id = $1`, id).
 		Scan(&d.Company, &d.Contact, &d.TimeZone, &d.RCAction)
 	return d, wrap("account details", err)
 }
@@ -698,16 +698,16 @@ func (s *Store) SetDeviceDescription(ctx context.Context, id, description string
 // SetFavorite marks (or unmarks) a device as one of userID's favorites.
 func (s *Store) SetFavorite(ctx context.Context, userID, deviceID string, on bool) error {
 	if on {
-		_, err := s.db.ExecContext(ctx, `INSERT INTO favorites (user_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, userID, deviceID)
+		_, err := s.q.ExecContext(ctx, `INSERT INTO favorites (user_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, userID, deviceID)
 		return wrap("add favorite", err)
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM favorites WHERE user_id = $1 AND device_id = $2`, userID, deviceID)
+	_, err := s.q.ExecContext(ctx, `DELETE FROM favorites WHERE user_id = $1 AND device_id = $2`, userID, deviceID)
 	return wrap("remove favorite", err)
 }
 
 // Favorites returns userID's favorite devices as a set.
 func (s *Store) Favorites(ctx context.Context, userID string) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT device_id FROM favorites WHERE user_id = $1`, userID)
+	rows, err := s.q.QueryContext(ctx, `SELECT device_id FROM favorites WHERE user_id = $1`, userID)
 	if err != nil {
 		return nil, wrap("favorites", err)
 	}
@@ -730,7 +730,7 @@ func (s *Store) DeviceGroupNames(ctx context.Context, accountIDs []string) (map[
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT m.member_id, g.name FROM access_group_members m
+	rows, err := s.q.QueryContext(ctx, `SELECT m.member_id, g.name FROM access_group_members m
 		JOIN access_groups g ON g.id = m.group_id
 		WHERE g.kind = 'device' AND g.account_id IN (`+placeholders(1, len(accountIDs))+`)
 		ORDER BY g.name, g.id`, anySlice(accountIDs)...)

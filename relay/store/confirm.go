@@ -63,7 +63,7 @@ func scanConfirmation(row interface{ Scan(...any) error }) (Confirmation, error)
 
 // Confirmation returns one request.
 func (s *Store) Confirmation(ctx context.Context, id string) (Confirmation, error) {
-	c, err := scanConfirmation(s.db.QueryRowContext(ctx, `SELECT `+confirmCols+` FROM confirmations WHERE id = $1`, id))
+	c, err := scanConfirmation(s.q.QueryRowContext(ctx, `SELECT `+confirmCols+` FROM confirmations WHERE id = $1`, id))
 	return c, wrap("confirmation", err)
 }
 
@@ -71,7 +71,7 @@ func (s *Store) Confirmation(ctx context.Context, id string) (Confirmation, erro
 // recipient it was sent to.
 func (s *Store) ConfirmationByLink(ctx context.Context, hash string) (Confirmation, string, error) {
 	var uid, id string
-	err := s.db.QueryRowContext(ctx, `SELECT confirmation_id, user_id FROM confirmation_links WHERE token_hash = $1`, hash).Scan(&id, &uid)
+	err := s.q.QueryRowContext(ctx, `SELECT confirmation_id, user_id FROM confirmation_links WHERE token_hash = $1`, hash).Scan(&id, &uid)
 	if err != nil {
 		return Confirmation{}, "", wrap("confirmation link", err)
 	}
@@ -89,7 +89,7 @@ func (s *Store) DecideConfirmation(ctx context.Context, id, by string, allow boo
 	if allow {
 		status = "allowed"
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE confirmations SET status = $1, decided_by = $2, decided_at = $3
+	res, err := s.q.ExecContext(ctx, `UPDATE confirmations SET status = $1, decided_by = $2, decided_at = $3
 		WHERE id = $4 AND status = 'pending' AND expires_at > $3`, status, by, unix(now), id)
 	if err != nil {
 		return wrap("decide confirmation", err)
@@ -103,7 +103,7 @@ func (s *Store) DecideConfirmation(ctx context.Context, id, by string, allow boo
 // UseConfirmation consumes an allowed request for the session it was for;
 // ErrDecided when it is not (or no longer) usable.
 func (s *Store) UseConfirmation(ctx context.Context, id, userID, deviceID, action string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE confirmations SET status = 'used' WHERE id = $1 AND status = 'allowed'
+	res, err := s.q.ExecContext(ctx, `UPDATE confirmations SET status = 'used' WHERE id = $1 AND status = 'allowed'
 		AND user_id = $2 AND device_id = $3 AND action = $4 AND expires_at > $5`, id, userID, deviceID, action, unix(now))
 	if err != nil {
 		return wrap("use confirmation", err)
@@ -126,13 +126,13 @@ func (s *Store) GroupMemberUsers(ctx context.Context, accountID string, groupIDs
 	var rows *sql.Rows
 	var err error
 	if everyone {
-		rows, err = s.db.QueryContext(ctx, `SELECT `+userColsU+` FROM users u JOIN memberships m ON m.user_id = u.id
+		rows, err = s.q.QueryContext(ctx, `SELECT `+userColsU+` FROM users u JOIN memberships m ON m.user_id = u.id
 			WHERE m.account_id = $1 AND NOT m.disabled AND NOT u.disabled ORDER BY u.email`, accountID)
 	} else {
 		if len(groupIDs) == 0 {
 			return nil, nil
 		}
-		rows, err = s.db.QueryContext(ctx, `SELECT DISTINCT `+userColsU+` FROM users u
+		rows, err = s.q.QueryContext(ctx, `SELECT DISTINCT `+userColsU+` FROM users u
 			JOIN memberships m ON m.user_id = u.id AND m.account_id = $1
 			JOIN access_group_members gm ON gm.member_id = u.id
 			JOIN access_groups g ON g.id = gm.group_id AND g.account_id = $1 AND g.active

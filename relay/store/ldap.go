@@ -30,7 +30,7 @@ func (s *Store) CreateLDAPMethod(ctx context.Context, m LDAPMethod) (LDAPMethod,
 		m.CreatedAt = s.now()
 	}
 	m.Domain = strings.ToLower(m.Domain)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO ldap_methods (id, account_id, domain, enabled, config, secret, created_at)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO ldap_methods (id, account_id, domain, enabled, config, secret, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.AccountID, m.Domain, m.Enabled, m.Config, m.Secret, unix(m.CreatedAt))
 	return m, wrap("create ldap method", err)
 }
@@ -47,13 +47,13 @@ func scanLDAP(row interface{ Scan(...any) error }) (LDAPMethod, error) {
 
 // LDAPMethodByDomain finds the method users of domain log in through.
 func (s *Store) LDAPMethodByDomain(ctx context.Context, domain string) (LDAPMethod, error) {
-	m, err := scanLDAP(s.db.QueryRowContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE domain = $1`, strings.ToLower(domain)))
+	m, err := scanLDAP(s.q.QueryRowContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE domain = $1`, strings.ToLower(domain)))
 	return m, wrap("ldap method", err)
 }
 
 // LDAPMethods lists an account's methods by domain.
 func (s *Store) LDAPMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE account_id = $1 ORDER BY domain`, accountID)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE account_id = $1 ORDER BY domain`, accountID)
 	if err != nil {
 		return nil, wrap("ldap methods", err)
 	}
@@ -145,7 +145,7 @@ func (s *Store) CreateLDAPGroup(ctx context.Context, g Group, methodID string) (
 	if g.CreatedAt.IsZero() {
 		g.CreatedAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at, ldap_method)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO access_groups (id, account_id, name, description, kind, active, created_at, ldap_method)
 		VALUES ($1, $2, $3, $4, 'ldap_user', $5, $6, $7)`, g.ID, g.AccountID, g.Name, g.Description, g.Active, unix(g.CreatedAt), methodID)
 	g.Kind = "ldap_user"
 	return g, wrap("create ldap group", err)

@@ -386,6 +386,12 @@ var migrations = []migration{
 			at      BIGINT NOT NULL -- unix milliseconds
 		)`,
 	}},
+	// API keys expire: the keys made before get the default 90 days from
+	// their creation. (14, not 13: h-brute's "login unlocks" is 13.)
+	{14, "api key expiry", []string{
+		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
+		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -68,7 +68,7 @@ func (s *Store) CreateOnDemand(ctx context.Context, o OnDemand) (OnDemand, error
 		o.ID = NewID()
 	}
 	o.State = ODCreated
-	_, err := s.db.ExecContext(ctx, `INSERT INTO ondemand_sessions
+	_, err := s.q.ExecContext(ctx, `INSERT INTO ondemand_sessions
 		(id, account_id, created_by, key_hash, key_sealed, state, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		o.ID, o.AccountID, o.CreatedBy, o.KeyHash, o.KeySealed, o.State, unix(o.CreatedAt), unix(o.ExpiresAt))
@@ -77,7 +77,7 @@ func (s *Store) CreateOnDemand(ctx context.Context, o OnDemand) (OnDemand, error
 }
 
 func (s *Store) odBy(ctx context.Context, what, col, v string) (OnDemand, error) {
-	o, err := scanOD(s.db.QueryRowContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions WHERE `+col+` = $1
+	o, err := scanOD(s.q.QueryRowContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions WHERE `+col+` = $1
 		ORDER BY created_at DESC LIMIT 1`, v))
 	return o, wrap(what, err)
 }
@@ -115,7 +115,7 @@ func (s *Store) LiveOnDemand(ctx context.Context, accountIDs []string) ([]OnDema
 	if len(accountIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions
+	rows, err := s.q.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions
 		WHERE state IN ('created', 'waiting', 'started') AND account_id IN (`+placeholders(1, len(accountIDs))+`)
 		ORDER BY created_at, id`, anySlice(accountIDs)...)
 	if err != nil {
@@ -183,7 +183,7 @@ func (s *Store) JoinOnDemand(ctx context.Context, id, publicKey string, inv Inve
 // remote session sessionID; false when it was not waiting (started by
 // someone else meanwhile, or dead).
 func (s *Store) StartOnDemand(ctx context.Context, id, sessionID, userID string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE ondemand_sessions SET state = 'started', session_id = $1, started_by = $2
+	res, err := s.q.ExecContext(ctx, `UPDATE ondemand_sessions SET state = 'started', session_id = $1, started_by = $2
 		WHERE id = $3 AND state = 'waiting'`, sessionID, userID, id)
 	if err != nil {
 		return false, wrap("start ondemand", err)
@@ -195,7 +195,7 @@ func (s *Store) StartOnDemand(ctx context.Context, id, sessionID, userID string)
 // UnstartOnDemand puts a session whose start could not reach its agent
 // back in the queue.
 func (s *Store) UnstartOnDemand(ctx context.Context, id, sessionID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE ondemand_sessions SET state = 'waiting', session_id = '', started_by = ''
+	_, err := s.q.ExecContext(ctx, `UPDATE ondemand_sessions SET state = 'waiting', session_id = '', started_by = ''
 		WHERE id = $1 AND state = 'started' AND session_id = $2`, id, sessionID)
 	return wrap("unstart ondemand", err)
 }
@@ -239,7 +239,7 @@ func (s *Store) EndOnDemand(ctx context.Context, id, state, by, reason string, n
 // used past their expiry, and agents waiting in the queue for queueTTL or
 // past the key's expiry. Started sessions end with their remote session.
 func (s *Store) DueOnDemand(ctx context.Context, now time.Time, queueTTL time.Duration) ([]OnDemand, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions
+	rows, err := s.q.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions
 		WHERE (state = 'created' AND expires_at <= $1) OR (state = 'waiting' AND (expires_at <= $1 OR joined_at <= $2))
 		ORDER BY created_at, id`, unix(now), unix(now.Add(-queueTTL)))
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Store) DueOnDemand(ctx context.Context, now time.Time, queueTTL time.Du
 // StartedOnDemand lists the sessions in state started (a restarting
 // relay ends them: their remote sessions cannot resume).
 func (s *Store) StartedOnDemand(ctx context.Context) ([]OnDemand, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions WHERE state = 'started' ORDER BY created_at, id`)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+odCols+` FROM ondemand_sessions WHERE state = 'started' ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("started ondemand", err)
 	}
@@ -279,7 +279,7 @@ func (s *Store) StartedOnDemand(ctx context.Context) ([]OnDemand, error) {
 // PruneOnDemand deletes dead sessions that ended before before, which
 // frees their keys for reuse; it returns how many.
 func (s *Store) PruneOnDemand(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM ondemand_sessions
+	res, err := s.q.ExecContext(ctx, `DELETE FROM ondemand_sessions
 		WHERE state IN ('ended', 'rejected', 'expired') AND ended_at < $1`, unix(before))
 	if err != nil {
 		return 0, wrap("prune ondemand", err)

@@ -37,11 +37,21 @@ var (
 	ErrSchemaTooNew = errors.New("store: schema too new")
 )
 
-// Store is a handle on the database; safe for concurrent use.
+// Store is a handle on the database; safe for concurrent use. The Store
+// WithTx hands out is bound to one transaction instead.
 type Store struct {
-	db  *sql.DB
-	eng *engine
-	now func() time.Time
+	db    *sql.DB
+	q     querier // db, or the transaction
+	sqlTx *sql.Tx // set in a Store bound to a transaction
+	eng   *engine
+	now   func() time.Time
+}
+
+// querier is what *sql.DB and *sql.Tx both do.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // IsPostgres reports whether db (a --db value) names a PostgreSQL database
@@ -125,7 +135,7 @@ func redact(cfg *pgx.ConnConfig) string {
 }
 
 func start(ctx context.Context, db *sql.DB, eng *engine, name string) (*Store, error) {
-	s := &Store{db: db, eng: eng, now: time.Now}
+	s := &Store{db: db, q: db, eng: eng, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
@@ -137,14 +147,40 @@ func start(ctx context.Context, db *sql.DB, eng *engine, name string) (*Store, e
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database (not for a Store bound to a transaction).
+func (s *Store) Close() error {
+	if s.sqlTx != nil {
+		return errors.New("store: close inside a transaction")
+	}
+	return s.db.Close()
+}
 
 // Engine is "sqlite" or "postgres".
 func (s *Store) Engine() string { return s.eng.name }
 
-// tx runs fn in a transaction, committing when it returns nil.
+// WithTx runs fn with a Store bound to one transaction: whatever fn writes
+// through it (a change and its audit events) commits when fn returns nil,
+// and none of it otherwise. Inside, use only tx: on SQLite a write through
+// another Store would wait for this transaction's lock. Nested calls join
+// the outer transaction.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.sqlTx != nil {
+		return fn(s)
+	}
+	return s.tx(ctx, func(t *sql.Tx) error {
+		return fn(&Store{db: s.db, q: t, sqlTx: t, eng: s.eng, now: s.now})
+	})
+}
+
+// InTx reports whether s is bound to a transaction.
+func (s *Store) InTx() bool { return s.sqlTx != nil }
+
+// tx runs fn in a transaction, committing when it returns nil; in a Store
+// bound to one, fn joins it.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.sqlTx != nil {
+		return fn(s.sqlTx)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -291,7 +327,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
 	if a.CreatedAt.IsZero() {
 		a.CreatedAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`,
+	_, err := s.q.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`,
 		a.ID, a.Name, unix(a.CreatedAt))
 	a.AuditEnabled = true
 	return a, wrap("create account", err)
@@ -309,19 +345,19 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 
 // Account returns the account with id.
 func (s *Store) Account(ctx context.Context, id string) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	a, err := scanAccount(s.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
 	return a, wrap("account", err)
 }
 
 // AccountByName returns the account named name.
 func (s *Store) AccountByName(ctx context.Context, name string) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE name = $1`, name))
+	a, err := scanAccount(s.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE name = $1`, name))
 	return a, wrap("account by name", err)
 }
 
 // Accounts lists all accounts by name.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
 	if err != nil {
 		return nil, wrap("accounts", err)
 	}
@@ -369,7 +405,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	if u.Auth == "" {
 		u.Auth = AuthInternal
 	}
-	_, err := s.db.ExecContext(ctx,
+	_, err := s.q.ExecContext(ctx,
 		`INSERT INTO users (id, email, name, password_hash, disabled, created_at, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		u.ID, u.Email, u.Name, u.PasswordHash, u.Disabled, unix(u.CreatedAt), u.Auth)
 	return u, wrap("create user", err)
@@ -388,13 +424,13 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 
 // User returns the user with id.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	return u, wrap("user", err)
 }
 
 // UserByEmail returns the user with this (exact) email.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
+	u, err := scanUser(s.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
 	return u, wrap("user by email", err)
 }
 
@@ -415,7 +451,7 @@ type LoginToken struct {
 
 // CreateLoginToken stores a token hash.
 func (s *Store) CreateLoginToken(ctx context.Context, t LoginToken) error {
-	_, err := s.db.ExecContext(ctx,
+	_, err := s.q.ExecContext(ctx,
 		`INSERT INTO login_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		t.Hash, t.UserID, unix(t.CreatedAt), unix(t.ExpiresAt))
 	return wrap("create login token", err)
@@ -426,7 +462,7 @@ func (s *Store) CreateLoginToken(ctx context.Context, t LoginToken) error {
 func (s *Store) LoginToken(ctx context.Context, hash string) (LoginToken, error) {
 	var t LoginToken
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx,
+	err := s.q.QueryRowContext(ctx,
 		`SELECT token_hash, user_id, created_at, expires_at FROM login_tokens WHERE token_hash = $1`, hash).
 		Scan(&t.Hash, &t.UserID, &created, &expires)
 	t.CreatedAt, t.ExpiresAt = fromUnix(created), fromUnix(expires)
@@ -435,13 +471,13 @@ func (s *Store) LoginToken(ctx context.Context, hash string) (LoginToken, error)
 
 // DeleteLoginToken removes a token (logout); a missing one is not an error.
 func (s *Store) DeleteLoginToken(ctx context.Context, hash string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_tokens WHERE token_hash = $1`, hash)
+	_, err := s.q.ExecContext(ctx, `DELETE FROM login_tokens WHERE token_hash = $1`, hash)
 	return wrap("delete login token", err)
 }
 
 // DeleteExpiredLoginTokens removes tokens expired at now.
 func (s *Store) DeleteExpiredLoginTokens(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM login_tokens WHERE expires_at <= $1`, unix(now))
+	res, err := s.q.ExecContext(ctx, `DELETE FROM login_tokens WHERE expires_at <= $1`, unix(now))
 	if err != nil {
 		return 0, wrap("delete expired login tokens", err)
 	}
@@ -497,7 +533,7 @@ func (s *Store) CreatePackage(ctx context.Context, p Package) (Package, error) {
 	if p.MaxDevices > 0 {
 		maxDev = sql.NullInt64{Int64: int64(p.MaxDevices), Valid: true}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO deployment_packages
+	_, err := s.q.ExecContext(ctx, `INSERT INTO deployment_packages
 		(id, account_id, name, description, key_hash, enrollment_state, active, valid_from, valid_to, max_devices, created_at,
 		license_key, device_group)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
@@ -523,14 +559,14 @@ func scanPackage(row interface{ Scan(...any) error }, extra ...any) (Package, er
 
 // Package returns the package with id.
 func (s *Store) Package(ctx context.Context, id string) (Package, error) {
-	p, err := scanPackage(s.db.QueryRowContext(ctx, `SELECT `+packageCols+` FROM deployment_packages p WHERE p.id = $1`, id))
+	p, err := scanPackage(s.q.QueryRowContext(ctx, `SELECT `+packageCols+` FROM deployment_packages p WHERE p.id = $1`, id))
 	return p, wrap("package", err)
 }
 
 // Packages lists the packages of accountID ("" for all) with their device
 // counts, by account and name.
 func (s *Store) Packages(ctx context.Context, accountID string) ([]Package, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+packageCols+`,
+	rows, err := s.q.QueryContext(ctx, `SELECT `+packageCols+`,
 		(SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')
 		FROM deployment_packages p WHERE ($1 = '' OR p.account_id = $1) ORDER BY p.account_id, p.name`, accountID)
 	if err != nil {
@@ -554,7 +590,7 @@ func (s *Store) Packages(ctx context.Context, accountID string) ([]Package, erro
 // hash, with its count of devices not revoked.
 func (s *Store) PackageByKeyHash(ctx context.Context, hash string) (Package, error) {
 	var n int
-	p, err := scanPackage(s.db.QueryRowContext(ctx, `SELECT `+packageCols+`,
+	p, err := scanPackage(s.q.QueryRowContext(ctx, `SELECT `+packageCols+`,
 		(SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')
 		FROM deployment_packages p WHERE p.key_hash = $1`, hash), &n)
 	p.Devices = n
@@ -633,7 +669,7 @@ func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 }
 
 func (s *Store) queryDevices(ctx context.Context, what, q string, args ...any) ([]Device, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.q.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}
@@ -651,7 +687,7 @@ func (s *Store) queryDevices(ctx context.Context, what, q string, args ...any) (
 
 // Device returns the device with id.
 func (s *Store) Device(ctx context.Context, id string) (Device, error) {
-	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.id = $1`, id))
+	d, err := scanDevice(s.q.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.id = $1`, id))
 	return d, wrap("device", err)
 }
 
@@ -777,7 +813,7 @@ func (s *Store) DeviceStates(ctx context.Context, ids []string) (map[string]Devi
 	const chunk = 500
 	for len(ids) > 0 {
 		n := min(len(ids), chunk)
-		rows, err := s.db.QueryContext(ctx, `SELECT id, state FROM devices WHERE id IN (`+placeholders(1, n)+`)`,
+		rows, err := s.q.QueryContext(ctx, `SELECT id, state FROM devices WHERE id IN (`+placeholders(1, n)+`)`,
 			anySlice(ids[:n])...)
 		if err != nil {
 			return nil, wrap("device states", err)
@@ -829,7 +865,7 @@ func (s *Store) SetDeviceAlias(ctx context.Context, id, alias string) error {
 }
 
 func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.q.ExecContext(ctx, q, args...)
 	if err != nil {
 		return wrap(what, err)
 	}
@@ -868,7 +904,7 @@ func (s *Store) CreateSession(ctx context.Context, se Session) (Session, error) 
 	if se.Permissions == nil {
 		perms = []byte("[]")
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO remote_sessions
+	_, err = s.q.ExecContext(ctx, `INSERT INTO remote_sessions
 		(id, account_id, user_id, device_id, action, permissions, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		se.ID, se.AccountID, se.UserID, se.DeviceID, se.Action, string(perms), unix(se.CreatedAt), unix(se.ExpiresAt))
@@ -898,7 +934,7 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 
 // Session returns the session with id.
 func (s *Store) Session(ctx context.Context, id string) (Session, error) {
-	se, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions WHERE id = $1`, id))
+	se, err := scanSession(s.q.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions WHERE id = $1`, id))
 	return se, wrap("session", err)
 }
 
@@ -915,7 +951,7 @@ func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions
+	rows, err := s.q.QueryContext(ctx, `SELECT `+sessionCols+` FROM remote_sessions
 		WHERE ($1 = '' OR device_id = $1) AND ($2 = '' OR user_id = $2) AND ($3 = FALSE OR ended_at IS NULL)
 		ORDER BY created_at DESC, id DESC LIMIT $4`, f.DeviceID, f.UserID, f.OpenOnly, f.Limit)
 	if err != nil {
@@ -936,7 +972,7 @@ func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error
 // StartSession records the start of a session; it reports false when the
 // session was already started or has ended.
 func (s *Store) StartSession(ctx context.Context, id string, at time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET started_at = $1
+	res, err := s.q.ExecContext(ctx, `UPDATE remote_sessions SET started_at = $1
 		WHERE id = $2 AND started_at IS NULL AND ended_at IS NULL`, unix(at), id)
 	if err != nil {
 		return false, wrap("start session", err)
@@ -948,7 +984,7 @@ func (s *Store) StartSession(ctx context.Context, id string, at time.Time) (bool
 // EndSession records the end of a session; it reports false when the
 // session had already ended.
 func (s *Store) EndSession(ctx context.Context, id string, at time.Time, reason string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2
+	res, err := s.q.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2
 		WHERE id = $3 AND ended_at IS NULL`, unix(at), reason, id)
 	if err != nil {
 		return false, wrap("end session", err)
@@ -960,7 +996,7 @@ func (s *Store) EndSession(ctx context.Context, id string, at time.Time, reason 
 // EndOpenSessions ends every session still open (a relay restarting cannot
 // resume them) and returns how many it ended.
 func (s *Store) EndOpenSessions(ctx context.Context, at time.Time, reason string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`,
+	res, err := s.q.ExecContext(ctx, `UPDATE remote_sessions SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL`,
 		unix(at), reason)
 	if err != nil {
 		return 0, wrap("end open sessions", err)
@@ -997,7 +1033,7 @@ func (s *Store) AddAudit(ctx context.Context, e AuditEvent, force ...bool) error
 		detail = string(e.Detail)
 	}
 	always := len(force) > 0 && force[0]
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events
+	_, err := s.q.ExecContext(ctx, `INSERT INTO audit_events
 		(id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr)
 		SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS TEXT),
 			CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT)
@@ -1047,7 +1083,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) 
 		f.Limit = 100
 	}
 	where, args := f.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_events e WHERE `+where+`
+	rows, err := s.q.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_events e WHERE `+where+`
 		ORDER BY e.at_ms DESC, e.id DESC LIMIT $7`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, wrap("audit", err)
@@ -1075,7 +1111,7 @@ type AuditLine struct {
 // ignored), with names resolved; it stops at fn's first error.
 func (s *Store) AuditEach(ctx context.Context, f AuditFilter, fn func(AuditLine) error) error {
 	where, args := f.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+`, COALESCE(u.email, ''), COALESCE(NULLIF(d.alias, ''), d.hostname, '')
+	rows, err := s.q.QueryContext(ctx, `SELECT `+auditCols+`, COALESCE(u.email, ''), COALESCE(NULLIF(d.alias, ''), d.hostname, '')
 		FROM audit_events e
 		LEFT JOIN users u ON u.id = e.actor_user_id
 		LEFT JOIN devices d ON d.id = e.actor_device_id
@@ -1106,7 +1142,7 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	batch := pruneBatch
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+		res, err := s.q.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
 			(SELECT id FROM audit_events WHERE at_ms < $1 LIMIT $2)`, before.UnixMilli(), batch)
 		if err != nil {
 			return total, wrap("prune audit", err)
@@ -1117,7 +1153,7 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 			break
 		}
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM audit_reports WHERE created_at < $1`, unix(before))
+	_, err := s.q.ExecContext(ctx, `DELETE FROM audit_reports WHERE created_at < $1`, unix(before))
 	return total, wrap("prune audit reports", err)
 }
 
@@ -1140,7 +1176,7 @@ func (s *Store) CreateAuditReport(ctx context.Context, r AuditReport) (AuditRepo
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_reports (id, account_id, created_by, from_ms, to_ms, events, created_at, csv)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO audit_reports (id, account_id, created_by, from_ms, to_ms, events, created_at, csv)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		r.ID, r.AccountID, r.CreatedBy, r.From.UnixMilli(), r.To.UnixMilli(), r.Events, unix(r.CreatedAt), r.CSV)
 	return r, wrap("create audit report", err)
@@ -1158,7 +1194,7 @@ func scanReport(row interface{ Scan(...any) error }, extra ...any) (AuditReport,
 
 // AuditReports lists an account's reports, newest first, without their CSV.
 func (s *Store) AuditReports(ctx context.Context, accountID string) ([]AuditReport, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+reportCols+` FROM audit_reports WHERE account_id = $1
+	rows, err := s.q.QueryContext(ctx, `SELECT `+reportCols+` FROM audit_reports WHERE account_id = $1
 		ORDER BY created_at DESC, id DESC`, accountID)
 	if err != nil {
 		return nil, wrap("audit reports", err)
@@ -1178,7 +1214,7 @@ func (s *Store) AuditReports(ctx context.Context, accountID string) ([]AuditRepo
 // AuditReport returns one report of accountID with its CSV.
 func (s *Store) AuditReport(ctx context.Context, accountID, id string) (AuditReport, error) {
 	var csv string
-	r, err := scanReport(s.db.QueryRowContext(ctx, `SELECT `+reportCols+`, csv FROM audit_reports
+	r, err := scanReport(s.q.QueryRowContext(ctx, `SELECT `+reportCols+`, csv FROM audit_reports
 		WHERE account_id = $1 AND id = $2`, accountID, id), &csv)
 	r.CSV = csv
 	return r, wrap("audit report", err)

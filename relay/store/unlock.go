@@ -29,7 +29,7 @@ func (s *Store) UnlockUser(ctx context.Context, userID string, now time.Time) er
 // the millisecond.
 func (s *Store) LastUnlock(ctx context.Context, userID string) (time.Time, error) {
 	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT at FROM login_unlocks WHERE user_id = $1`, userID).Scan(&at)
+	err := s.q.QueryRowContext(ctx, `SELECT at FROM login_unlocks WHERE user_id = $1`, userID).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}

@@ -110,7 +110,7 @@ func (m *Membership) check() error {
 // AddMembership makes m.UserID a member of m.AccountID; an existing
 // membership is ErrConflict.
 func (s *Store) AddMembership(ctx context.Context, m Membership) error {
-	return addMembership(ctx, s.db, s.now, m)
+	return addMembership(ctx, s.q, s.now, m)
 }
 
 type execer interface {
@@ -141,7 +141,7 @@ func membershipDest(m *Membership, created, updated *int64) []any {
 
 // Memberships lists the accounts of userID, by account name.
 func (s *Store) Memberships(ctx context.Context, userID string) ([]Membership, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+membershipCols+`
+	rows, err := s.q.QueryContext(ctx, `SELECT `+membershipCols+`
 		FROM memberships m JOIN accounts a ON a.id = m.account_id
 		WHERE m.user_id = $1 ORDER BY a.name`, userID)
 	if err != nil {
@@ -181,14 +181,14 @@ func scanAccountUser(row interface{ Scan(...any) error }) (AccountUser, error) {
 
 // AccountUser returns userID's membership of accountID with the user.
 func (s *Store) AccountUser(ctx context.Context, accountID, userID string) (AccountUser, error) {
-	au, err := scanAccountUser(s.db.QueryRowContext(ctx, accountUserQuery+` WHERE m.account_id = $1 AND m.user_id = $2`,
+	au, err := scanAccountUser(s.q.QueryRowContext(ctx, accountUserQuery+` WHERE m.account_id = $1 AND m.user_id = $2`,
 		accountID, userID))
 	return au, wrap("account user", err)
 }
 
 // AccountUsers lists the members of accountID by email.
 func (s *Store) AccountUsers(ctx context.Context, accountID string) ([]AccountUser, error) {
-	rows, err := s.db.QueryContext(ctx, accountUserQuery+` WHERE m.account_id = $1 ORDER BY u.email`, accountID)
+	rows, err := s.q.QueryContext(ctx, accountUserQuery+` WHERE m.account_id = $1 ORDER BY u.email`, accountID)
 	if err != nil {
 		return nil, wrap("account users", err)
 	}
@@ -276,8 +276,8 @@ func (s *Store) SetUserName(ctx context.Context, userID, name string) error {
 }
 
 // ChangePassword sets a new password hash, clears the lockout, drops the
-// user's pending reset tokens and every login token but keepToken (the
-// caller's own, "" for none), in one transaction.
+// user's pending reset tokens, API keys and every login token but keepToken
+// (the caller's own, "" for none), in one transaction.
 func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepToken string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL
@@ -292,8 +292,12 @@ func (s *Store) ChangePassword(ctx context.Context, userID, hash, keepToken stri
 			userID, keepToken); err != nil {
 			return wrap("change password: tokens", err)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = $1 AND purpose = 'reset'`, userID)
-		return wrap("change password: reset tokens", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = $1 AND purpose = 'reset'`, userID); err != nil {
+			return wrap("change password: reset tokens", err)
+		}
+		// Keys made under the old password may be what leaked with it.
+		_, err = tx.ExecContext(ctx, `DELETE FROM api_keys WHERE user_id = $1`, userID)
+		return wrap("change password: api keys", err)
 	})
 }
 
@@ -389,19 +393,19 @@ func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 
 // Invite returns the invitation with id.
 func (s *Store) Invite(ctx context.Context, id string) (Invite, error) {
-	in, err := scanInvite(s.db.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE id = $1`, id))
+	in, err := scanInvite(s.q.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE id = $1`, id))
 	return in, wrap("invite", err)
 }
 
 // InviteByToken returns the invitation whose token hashes to hash.
 func (s *Store) InviteByToken(ctx context.Context, hash string) (Invite, error) {
-	in, err := scanInvite(s.db.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE token_hash = $1`, hash))
+	in, err := scanInvite(s.q.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE token_hash = $1`, hash))
 	return in, wrap("invite by token", err)
 }
 
 // Invites lists the pending invitations of accountID, by email.
 func (s *Store) Invites(ctx context.Context, accountID string) ([]Invite, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites
+	rows, err := s.q.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites
 		WHERE account_id = $1 AND accepted_at IS NULL ORDER BY email`, accountID)
 	if err != nil {
 		return nil, wrap("invites", err)
@@ -527,7 +531,7 @@ func (s *Store) CreateUserToken(ctx context.Context, t UserToken) error {
 func (s *Store) UserToken(ctx context.Context, hash, purpose string) (UserToken, error) {
 	var t UserToken
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT token_hash, user_id, purpose, code_hash, tries, created_at, expires_at
+	err := s.q.QueryRowContext(ctx, `SELECT token_hash, user_id, purpose, code_hash, tries, created_at, expires_at
 		FROM user_tokens WHERE token_hash = $1 AND purpose = $2`, hash, purpose).
 		Scan(&t.Hash, &t.UserID, &t.Purpose, &t.CodeHash, &t.Tries, &created, &expires)
 	t.CreatedAt, t.ExpiresAt = fromUnix(created), fromUnix(expires)
@@ -539,7 +543,7 @@ func (s *Store) UserToken(ctx context.Context, hash, purpose string) (UserToken,
 func (s *Store) ConsumeUserToken(ctx context.Context, hash, purpose string) (UserToken, error) {
 	t := UserToken{Hash: hash, Purpose: purpose}
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2
+	err := s.q.QueryRowContext(ctx, `DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2
 		RETURNING user_id, code_hash, tries, created_at, expires_at`, hash, purpose).
 		Scan(&t.UserID, &t.CodeHash, &t.Tries, &created, &expires)
 	t.CreatedAt, t.ExpiresAt = fromUnix(created), fromUnix(expires)
@@ -550,13 +554,13 @@ func (s *Store) ConsumeUserToken(ctx context.Context, hash, purpose string) (Use
 // tries so far.
 func (s *Store) UserTokenFailed(ctx context.Context, hash string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `UPDATE user_tokens SET tries = tries + 1 WHERE token_hash = $1 RETURNING tries`, hash).Scan(&n)
+	err := s.q.QueryRowContext(ctx, `UPDATE user_tokens SET tries = tries + 1 WHERE token_hash = $1 RETURNING tries`, hash).Scan(&n)
 	return n, wrap("user token failed", err)
 }
 
 // DeleteExpiredUserTokens removes tokens expired at now.
 func (s *Store) DeleteExpiredUserTokens(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM user_tokens WHERE expires_at <= $1`, unix(now))
+	res, err := s.q.ExecContext(ctx, `DELETE FROM user_tokens WHERE expires_at <= $1`, unix(now))
 	if err != nil {
 		return 0, wrap("delete expired user tokens", err)
 	}
@@ -585,7 +589,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 // UseRecoveryCode marks the user's unused code with this hash used; false
 // when there is none.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1
+	res, err := s.q.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1
 		WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`, unix(now), userID, hash)
 	if err != nil {
 		return false, wrap("use recovery code", err)
@@ -597,7 +601,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID, hash string, now ti
 // RecoveryCodesLeft counts the user's unused recovery codes.
 func (s *Store) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n)
+	err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n)
 	return n, wrap("recovery codes left", err)
 }
 
@@ -613,6 +617,7 @@ type APIKey struct {
 	Hash      string
 	CreatedAt time.Time
 	LastUsed  time.Time // zero: never
+	ExpiresAt time.Time // the key is refused from then on
 }
 
 // CreateAPIKey stores a key for an existing membership.
@@ -620,32 +625,35 @@ func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error) {
 	if k.ID == "" {
 		k.ID = NewID()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, user_id, name, prefix, key_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, k.ID, k.AccountID, k.UserID, k.Name, k.Prefix, k.Hash, unix(k.CreatedAt))
-	k.CreatedAt = fromUnix(unix(k.CreatedAt))
+	if !k.ExpiresAt.After(k.CreatedAt) {
+		return k, errors.New("store: create api key: it must expire after its creation")
+	}
+	_, err := s.q.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, user_id, name, prefix, key_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, k.ID, k.AccountID, k.UserID, k.Name, k.Prefix, k.Hash, unix(k.CreatedAt), unix(k.ExpiresAt))
+	k.CreatedAt, k.ExpiresAt = fromUnix(unix(k.CreatedAt)), fromUnix(unix(k.ExpiresAt))
 	return k, wrap("create api key", err)
 }
 
-const apiKeyCols = `id, account_id, user_id, name, prefix, key_hash, created_at, last_used`
+const apiKeyCols = `id, account_id, user_id, name, prefix, key_hash, created_at, last_used, expires_at`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (APIKey, error) {
 	var k APIKey
-	var created int64
+	var created, expires int64
 	var used sql.NullInt64
-	err := row.Scan(&k.ID, &k.AccountID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used)
-	k.CreatedAt, k.LastUsed = fromUnix(created), fromNull(used)
+	err := row.Scan(&k.ID, &k.AccountID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &expires)
+	k.CreatedAt, k.LastUsed, k.ExpiresAt = fromUnix(created), fromNull(used), fromUnix(expires)
 	return k, err
 }
 
 // APIKeyByHash returns the key with this hash.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (APIKey, error) {
-	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE key_hash = $1`, hash))
+	k, err := scanAPIKey(s.q.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE key_hash = $1`, hash))
 	return k, wrap("api key", err)
 }
 
 // APIKeys lists the user's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, userID string) ([]APIKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, wrap("api keys", err)
 	}
@@ -669,7 +677,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, userID, id string) error {
 
 // TouchAPIKey records a use.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used = $1 WHERE id = $2`, unix(now), id)
+	_, err := s.q.ExecContext(ctx, `UPDATE api_keys SET last_used = $1 WHERE id = $2`, unix(now), id)
 	return wrap("touch api key", err)
 }
 

@@ -92,7 +92,7 @@ func testUsersStore(t *testing.T, be storetest.Backend) {
 	}
 
 	// API keys go with the API role and with disabling.
-	k, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: u.ID, Prefix: "tdk_abcd", Hash: "kh", CreatedAt: now})
+	k, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: u.ID, Prefix: "tdk_abcd", Hash: "kh", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func testUsersStore(t *testing.T, be storetest.Backend) {
 	if ks, _ := s.APIKeys(ctx, u.ID); len(ks) != 0 {
 		t.Fatalf("keys of a disabled member survive: %+v", ks)
 	}
-	if _, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: "nobody", Prefix: "p", Hash: "x", CreatedAt: now}); err == nil {
+	if _, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: "nobody", Prefix: "p", Hash: "x", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err == nil {
 		t.Fatal("key for a non-member stored")
 	}
 
@@ -218,14 +218,23 @@ func testUsersStore(t *testing.T, be storetest.Backend) {
 		t.Fatalf("%d codes left", n)
 	}
 
-	// Password change keeps only the named login token.
+	// Password change keeps only the named login token, and no API key.
 	for _, h := range []string{"l1", "l2"} {
 		if err := s.CreateLoginToken(ctx, LoginToken{Hash: h, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if _, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: u.ID, Prefix: "tdk_pw", Hash: "kp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAPIKey(ctx, APIKey{AccountID: acct.ID, UserID: u.ID, Prefix: "tdk_pw", Hash: "kn", CreatedAt: now}); err == nil {
+		t.Fatal("a key that never expires was stored")
+	}
 	if err := s.ChangePassword(ctx, u.ID, "h2", "l1"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.APIKeyByHash(ctx, "kp"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("API key survives the password change: %v", err)
 	}
 	if _, err := s.LoginToken(ctx, "l2"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("other token survives: %v", err)

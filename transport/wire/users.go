@@ -115,6 +115,10 @@ type RecoveryCodes struct {
 type APIKeyRequest struct {
 	Account string `json:"account"` // account id
 	Name    string `json:"name,omitempty"`
+	// ExpiresAt (unix seconds) ends the key; 0 takes the relay's default
+	// lifetime (90 days unless configured), and beyond its maximum (365
+	// days unless configured) is refused.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
 // APIKey describes a key; Key (the secret) only in the answer that made it.
@@ -125,6 +129,7 @@ type APIKey struct {
 	Prefix    string `json:"prefix"`
 	CreatedAt int64  `json:"created_at"`
 	LastUsed  int64  `json:"last_used,omitempty"`
+	ExpiresAt int64  `json:"expires_at"`
 	Key       string `json:"key,omitempty"`
 }
 

@@ -1,0 +1,185 @@
+package relay
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// sqliteDB opens the relay's SQLite file beside it, as another process would.
+func (e *env) sqliteDB() *sql.DB {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", e.dbPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// failAudit makes the database refuse every audit event named event (as a
+// full disk or a dropped connection would refuse a write); "" lifts it.
+func failAudit(t *testing.T, db *sql.DB, event string) {
+	t.Helper()
+	if _, err := db.Exec(`DROP TRIGGER IF EXISTS fail_audit`); err != nil {
+		t.Fatal(err)
+	}
+	if event == "" {
+		return
+	}
+	if _, err := db.Exec(fmt.Sprintf(`CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events WHEN NEW.event = '%s'
+		BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END`, event)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChangeAndAuditCommitTogether: for every state-changing operation, an
+// audit event the database refuses leaves the change uncommitted (today's
+// relay committed the change and only logged the lost event); once the
+// audit log writes again, the same request succeeds with its event.
+func TestChangeAndAuditCommitTogether(t *testing.T) {
+	e := newEnv(t, withMail(&mailbox{}))
+	db := e.sqliteDB()
+	acme := e.acme().ID
+	owner, _ := e.srv.Store().UserByEmail(t.Context(), ownerEmail)
+	tok := e.token(owner.ID)
+	admin, _ := e.member(acme, "admin@example.com", store.Admin)
+	member, memberTok := e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.API = true })
+	victim, _ := e.member(acme, "victim@example.com", store.Member)
+	_, key := e.pkg(PackageSpec{Account: acme, Name: "Office"})
+	dev := e.enroll(key, "pc-1")
+	if _, err := e.srv.Store().CreateAssignment(t.Context(), acme, policy.Assignment{Name: "OnDemand admins", Active: true,
+		RoleID: policy.RoleIDFullAccessOnDemand, UserGroupIDs: []string{store.AdministratorsGroupID(acme)}}); err != nil {
+		t.Fatal(err)
+	}
+	acct := "/api/v1/accounts/" + acme
+	ids := map[string]string{}
+	id := func(name string) func([]byte) {
+		return func(b []byte) {
+			var v struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(b, &v)
+			ids[name] = v.ID
+		}
+	}
+	today := e.clock.Now().Format("2006-01-02")
+	cases := []struct {
+		event, method string
+		path          func() string
+		tok           string
+		body          any
+		want          int
+		got           func([]byte)
+	}{
+		{EvGroupCreated, "POST", func() string { return acct + "/groups" }, tok, map[string]any{"name": "G", "kind": "user"}, 201, id("group")},
+		{EvGroupUpdated, "PATCH", func() string { return acct + "/groups/" + ids["group"] }, tok, map[string]any{"description": "d"}, 200, nil},
+		{EvGroupMemberAdded, "PUT", func() string { return acct + "/groups/" + ids["group"] + "/members/" + member.ID }, tok, nil, 204, nil},
+		{EvGroupMemberRemove, "DELETE", func() string { return acct + "/groups/" + ids["group"] + "/members/" + member.ID }, tok, nil, 204, nil},
+		{EvRoleCreated, "POST", func() string { return acct + "/roles" }, tok,
+			map[string]any{"name": "R", "type": "device", "enabled": true, "permissions": []string{"view_screen"}}, 201, id("role")},
+		{EvRoleUpdated, "PUT", func() string { return acct + "/roles/" + ids["role"] }, tok,
+			map[string]any{"name": "R2", "type": "device", "enabled": true, "permissions": []string{"view_screen"}}, 200, nil},
+		{EvAssignmentCreated, "POST", func() string { return acct + "/assignments" }, tok, func() any {
+			return wire.Assignment{Name: "A", Active: true, RoleID: ids["role"], UserGroups: []string{ids["group"]}, DeviceGroups: []string{"everything"}}
+		}, 201, id("assignment")},
+		{EvAssignmentUpdated, "PUT", func() string { return acct + "/assignments/" + ids["assignment"] }, tok, func() any {
+			return wire.Assignment{Name: "A2", Active: true, RoleID: ids["role"], UserGroups: []string{ids["group"]}, DeviceGroups: []string{"everything"}}
+		}, 200, nil},
+		{EvAssignmentDeleted, "DELETE", func() string { return acct + "/assignments/" + ids["assignment"] }, tok, nil, 204, nil},
+		{EvRoleDeleted, "DELETE", func() string { return acct + "/roles/" + ids["role"] }, tok, nil, 200, nil},
+		{EvGroupDeleted, "DELETE", func() string { return acct + "/groups/" + ids["group"] }, tok, nil, 204, nil},
+		{EvAppCreated, "POST", func() string { return acct + "/applications" }, tok, map[string]any{"name": "Notepad", "executable": "notepad.exe"}, 201, id("app")},
+		{EvAppUpdated, "PUT", func() string { return acct + "/applications/" + ids["app"] }, tok,
+			map[string]any{"name": "Notepad", "executable": "notepad.exe", "enabled": true}, 200, nil},
+		{EvAppDeleted, "DELETE", func() string { return acct + "/applications/" + ids["app"] }, tok, nil, 204, nil},
+		{EvPackageCreated, "POST", func() string { return acct + "/packages" }, tok, map[string]any{"name": "P2"}, 201, id("package")},
+		{EvPackageUpdated, "PUT", func() string { return acct + "/packages/" + ids["package"] }, tok, map[string]any{"name": "P2", "active": false}, 200, nil},
+		{EvPackageRevoked, "POST", func() string { return acct + "/packages/" + ids["package"] + "/revoke" }, tok, map[string]any{"confirm": "revoke"}, 200, nil},
+		{EvPackageRemoved, "DELETE", func() string { return acct + "/packages/" + ids["package"] }, tok, nil, 204, nil},
+		{EvDeviceEnrolled, "POST", func() string { return "/api/v1/enroll" }, "",
+			wire.EnrollRequest{Key: key, PublicKey: pubB64(newKey(t)), Inventory: &wire.Inventory{Hostname: "pc-2", OS: "linux"}}, 200, nil},
+		{EvDeviceUpdated, "PATCH", func() string { return acct + "/devices/" + dev.id }, tok, map[string]any{"alias": "Front", "description": "desk"}, 200, nil},
+		{EvDeviceRevoked, "POST", func() string { return acct + "/devices/" + dev.id + "/revoke" }, tok, map[string]any{"confirm": "revoke"}, 200, nil},
+		{EvDeviceRemoved, "DELETE", func() string { return acct + "/devices/" + dev.id }, tok, nil, 204, nil},
+		{EvODCreated, "POST", func() string { return "/api/v1/ondemand" }, tok, map[string]any{"account": acme}, 201, nil},
+		{EvUserUpdated, "PATCH", func() string { return acct + "/users/" + member.ID }, tok, map[string]any{"ondemand": false}, 200, nil},
+		{EvUserDisabled, "PATCH", func() string { return acct + "/users/" + victim.ID }, tok, map[string]any{"disabled": true}, 200, nil},
+		{EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
+		{EvAPIKeyRevoked, "DELETE", func() string { return "/api/v1/me/api-keys/" + ids["key"] }, memberTok, nil, 204, nil},
+		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me" }, tok, map[string]any{"name": "The Owner"}, 200, nil},
+		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me/accounts/" + acme }, tok, map[string]any{"alias": "boss"}, 200, nil},
+		{EvRecoveryGenerated, "POST", func() string { return "/api/v1/me/recovery-codes" }, tok, nil, 201, nil},
+		{EvAccountMFAChanged, "PUT", func() string { return acct + "/security" }, tok, map[string]any{"mfa": "enabled"}, 200, nil},
+		{EvAccountUpdated, "PUT", func() string { return acct + "/config" }, tok,
+			map[string]any{"company": "Acme Ltd", "timezone": "UTC", "rc_action": "browser"}, 200, nil},
+		{EvAuditReport, "POST", func() string { return acct + "/audit/reports" }, tok, wire.AuditReportRequest{From: today, To: today}, 201, id("report")},
+		{EvAuditReportDeleted, "DELETE", func() string { return acct + "/audit/reports/" + ids["report"] }, tok, nil, 204, nil},
+		{EvPasswordChanged, "POST", func() string { return "/api/v1/me/password" }, memberTok,
+			wire.PasswordChange{Current: memberPass, New: "N3wPassword"}, 204, nil},
+		{EvUserRemoved, "DELETE", func() string { return acct + "/users/" + victim.ID }, tok, nil, 204, nil},
+		{EvOwnerChanged, "PUT", func() string { return acct + "/owner" }, tok, wire.OwnerChange{User: admin.ID, Password: ownerPass}, 200, nil},
+	}
+	for _, c := range cases {
+		body := c.body
+		if f, ok := body.(func() any); ok {
+			body = f()
+		}
+		failAudit(t, db, c.event)
+		before := e.dumpAll()
+		status, resp := e.do(c.method, c.path(), c.tok, body)
+		if status < 500 {
+			t.Errorf("%s %s with its audit event refused: %d %s, want a 5xx", c.method, c.path(), status, resp)
+		}
+		if e.dumpAll() != before {
+			t.Errorf("%s %s: committed although its audit event (%s) was not", c.method, c.path(), c.event)
+		}
+		failAudit(t, db, "")
+		n := len(e.audit(c.event))
+		status, resp = e.do(c.method, c.path(), c.tok, body)
+		if status != c.want {
+			t.Fatalf("%s %s: %d %s, want %d", c.method, c.path(), status, resp, c.want)
+		}
+		if len(e.audit(c.event)) <= n {
+			t.Errorf("%s %s: no %s event", c.method, c.path(), c.event)
+		}
+		if c.got != nil {
+			c.got(resp)
+		}
+	}
+}
+
+// TestChangeWithAuditOff: an account that turned its log off still
+// changes things (its events are simply not written), even while the
+// database would refuse them.
+func TestChangeWithAuditOff(t *testing.T) {
+	e := newEnv(t)
+	db := e.sqliteDB()
+	acme := e.acme().ID
+	owner, _ := e.srv.Store().UserByEmail(t.Context(), ownerEmail)
+	tok := e.token(owner.ID)
+	member, _ := e.member(acme, "m@example.com", store.Member)
+	acct := "/api/v1/accounts/" + acme
+	if status, body := e.do("PUT", acct+"/audit/settings", tok, map[string]any{"enabled": false}); status != http.StatusOK {
+		t.Fatalf("logging off: %d %s", status, body)
+	}
+	if len(e.audit(EvAuditSettings)) != 1 {
+		t.Fatal("turning logging off was not logged")
+	}
+	failAudit(t, db, EvUserUpdated)
+	if status, body := e.do("PATCH", acct+"/users/"+member.ID, tok, map[string]any{"ondemand": false}); status != http.StatusOK {
+		t.Fatalf("change with logging off: %d %s", status, body)
+	}
+	if au, _ := e.srv.Store().AccountUser(t.Context(), acme, member.ID); au.OnDemand {
+		t.Fatal("the change was not committed")
+	}
+	if len(e.audit(EvUserUpdated)) != 0 {
+		t.Fatal("an event was written for an account with logging off")
+	}
+}
