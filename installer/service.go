@@ -399,6 +399,8 @@ func (st *Status) Summary() string {
 		return "running"
 	case st.State.Revoked():
 		return "revoked"
+	case st.State.State == StateRelayKeyChanged:
+		return "stopped: relay key mismatch"
 	default:
 		return "stopped"
 	}
@@ -416,6 +418,10 @@ func (st *Status) String() string {
 	switch st.State.State {
 	case StateRevoked:
 		b.WriteString("revoked: re-enroll with a new key (tandem-host install --relay URL --key KEY)\n")
+	case StateRelayKeyChanged:
+		if !st.Running {
+			fmt.Fprintf(&b, "relay key mismatch: %s\n", st.State.Detail)
+		}
 	case StateFailed:
 		if !st.Running {
 			fmt.Fprintf(&b, "last error: %s\n", st.State.Detail)
@@ -520,6 +526,11 @@ func (p *program) ended(s service.Service, deviceID string, err error) {
 	case errors.Is(err, ErrRevoked):
 		st.State, st.Detail = StateRevoked, err.Error()
 		p.log.Error("service stopping: this device was revoked or removed by an administrator; re-enroll with a new key: tandem-host install --relay URL --key KEY", "err", err)
+	case errors.As(err, new(*RelayKeyChangedError)):
+		// Restarting would only send the package key to the same wrong
+		// answer again: stop cleanly and say why in the status.
+		st.State, st.Detail = StateRelayKeyChanged, err.Error()
+		p.log.Error("service stopping: enrolling again was answered with a relay key other than the pinned one; identity unchanged", "err", err)
 	case err != nil:
 		st.State, st.Detail = StateFailed, err.Error()
 		p.log.Error("service stopping on an error", "err", err)

@@ -155,6 +155,44 @@ func TestProgramFailed(t *testing.T) {
 	}
 }
 
+// TestProgramRelayKeyChanged: a refused re-enrollment (another relay key)
+// stops the service cleanly (no restart by the manager) and the status says
+// why; a later start runs the agent again.
+func TestProgramRelayKeyChanged(t *testing.T) {
+	dir, _ := enrolledDir(t)
+	kc := &RelayKeyChangedError{RelayURL: "https://relay.example.com", Pinned: "AAAA", Got: "BBBB"}
+	p := newProgram(&Service{ConfigDir: dir}, func(context.Context) error {
+		return fmt.Errorf("agent: re-enrollment refused: %w", kc)
+	})
+	s := &fakeSvc{}
+	if err := p.Start(s); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+	if err := p.Stop(s); err != nil {
+		t.Fatal(err)
+	}
+	st := readState(t, dir)
+	if st.State != StateRelayKeyChanged || !strings.Contains(st.Detail, "BBBB") || st.Revoked() {
+		t.Fatalf("state: %+v", st)
+	}
+	if p.result() != nil {
+		t.Fatalf("the service manager would restart it: %v", p.result())
+	}
+	out := (&Status{Name: "h", Installed: true, State: st}).String()
+	if !strings.Contains(out, "relay key mismatch") || !strings.Contains(out, "BBBB") {
+		t.Fatalf("status: %q", out)
+	}
+	called := make(chan struct{})
+	p2 := newProgram(&Service{ConfigDir: dir}, func(context.Context) error { close(called); return nil })
+	if err := p2.Start(s); err != nil {
+		t.Fatal(err)
+	}
+	p2.wait()
+	p2.Stop(s)
+	<-called
+}
+
 func TestStateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	if st, err := ReadState(dir); err != nil || st.State != "" {

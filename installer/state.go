@@ -22,6 +22,10 @@ const (
 	StateStopped = "stopped"
 	StateRevoked = "revoked" // the relay refused this identity; re-enroll with a new key
 	StateFailed  = "failed"  // the service stopped on an error (see Detail and the log)
+	// StateRelayKeyChanged: enrolling again was answered with a relay key
+	// other than the pinned one; the service stopped with its identity
+	// intact and is not restarted by the service manager.
+	StateRelayKeyChanged = "relay_key_changed"
 )
 
 // State is what the service last recorded.
