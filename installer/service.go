@@ -440,7 +440,7 @@ func (sv *Service) Run(run func(ctx context.Context) error) error {
 	if err != nil {
 		return fmt.Errorf("installer: %w", err)
 	}
-	if err := s.Run(); err != nil {
+	if err := runManaged(s, sv.name()); err != nil {
 		return err
 	}
 	return p.result()

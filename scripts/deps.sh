@@ -19,6 +19,9 @@ BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev libgl1-mesa-dev libxcur
 # discovery test serves logind's objects on a private bus. libgl1-mesa-dri:
 # the Fyne windows' software OpenGL under Xvfb.
 TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl zenity xclip gcc-mingw-w64-x86-64 dbus-daemon libgl1-mesa-dri)
+# wine64 + wine: the Windows Host, its MSI and service run under Wine in
+# the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then TEST+=(wine64 wine); fi
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
