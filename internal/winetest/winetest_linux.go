@@ -153,16 +153,24 @@ func (p *Prefix) Command(ctx context.Context, exe string, args ...string) *exec.
 }
 
 // Output runs a Windows program and returns what it printed (stdout and
-// stderr), with an error that includes it when it fails.
+// stderr), with an error that includes it when it fails. The output goes
+// through a file, not a pipe: programs like msiexec leave Wine processes
+// behind that would hold a pipe open long after they exit.
 func (p *Prefix) Output(ctx context.Context, exe string, args ...string) (string, error) {
-	var buf bytes.Buffer
-	c := p.Command(ctx, exe, args...)
-	c.Stdout, c.Stderr = &buf, &buf
-	err := c.Run()
+	f, err := os.CreateTemp("", "tandem-wine-out-")
 	if err != nil {
-		return buf.String(), fmt.Errorf("wine %s %s: %w\n%s", filepath.Base(exe), strings.Join(args, " "), err, buf.String())
+		return "", err
 	}
-	return buf.String(), nil
+	defer os.Remove(f.Name())
+	defer f.Close()
+	c := p.Command(ctx, exe, args...)
+	c.Stdout, c.Stderr = f, f
+	err = c.Run()
+	b, _ := os.ReadFile(f.Name())
+	if err != nil {
+		return string(b), fmt.Errorf("wine %s %s: %w\n%s", filepath.Base(exe), strings.Join(args, " "), err, b)
+	}
+	return string(b), nil
 }
 
 // Proc is a Windows program running in the background.
