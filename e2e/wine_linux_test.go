@@ -162,43 +162,10 @@ func TestWindowsHostUnderWine(t *testing.T) {
 	}
 
 	// 1. The snapshot equals the X framebuffer pixel for pixel.
-	var lastDiff error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		ref, err := captest.GrabXWD(ctx, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, origin, err := s.Snapshot(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if origin != (image.Point{}) || img.Bounds().Dx() != wineW || img.Bounds().Dy() != wineH {
-			t.Fatalf("snapshot %v at %v, want %dx%d at 0,0", img.Bounds(), origin, wineW, wineH)
-		}
-		if lastDiff = compareRGBA(img, ref); lastDiff == nil {
-			break
-		}
-		n := s.Frames()
-		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_ = s.WaitFrames(wctx, n)
-		wcancel()
-	}
-	if lastDiff != nil {
-		t.Fatalf("guest snapshot differs from the X framebuffer: %v", lastDiff)
-	}
+	matchScreen(t, ctx, s, x)
 
 	// 2. Mouse moves land on the X pointer.
-	for _, pt := range []image.Point{{700, 500}, {wineW - 1, wineH - 1}, {0, 0}, {512, 300}} {
-		if err := s.Send(&wire.MouseMove{X: int32(pt.X), Y: int32(pt.Y)}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := captest.Pointer(t, x); got != pt {
-			t.Fatalf("pointer at %v after moving to %v", got, pt)
-		}
-	}
+	movePointer(t, ctx, s, x, image.Point{700, 500}, image.Point{wineW - 1, wineH - 1}, image.Point{0, 0}, image.Point{512, 300})
 
 	// 3. Typed text reaches the Windows program: click into it, type.
 	const text = "Hello, Tandem 42"

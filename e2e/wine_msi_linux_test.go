@@ -104,7 +104,9 @@ func TestMSIUnderWine(t *testing.T) {
 	log := msiexec(t, ctx, p, "/i", winetest.WinPath(msi1), "RELAYURL="+e.url, "ENROLLMENTKEY="+badKey)
 	t.Cleanup(func() {
 		// Leave the shared prefix without the service, whatever happened.
-		_, _ = p.Output(context.Background(), "msiexec", "/x", winetest.WinPath(msi1), "/qn")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = p.Output(ctx, "msiexec", "/x", winetest.WinPath(msi1), "/qn")
 	})
 	checkKeyHidden(t, log, badKey)
 	if !strings.Contains(log, "Action ended") || !strings.Contains(log, "EnrollHost") {
@@ -172,7 +174,9 @@ func TestMSIUnderWine(t *testing.T) {
 	}
 	out, err := p.Output(ctx, setup)
 	t.Cleanup(func() {
-		_, _ = p.Output(context.Background(), `C:\Program Files\Tandem\tandem-host.exe`, "uninstall", "--config", msiConfigWin)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = p.Output(ctx, `C:\Program Files\Tandem\tandem-host.exe`, "uninstall", "--config", msiConfigWin)
 	})
 	if err != nil {
 		t.Fatal(err)
