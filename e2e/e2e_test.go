@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -48,46 +49,11 @@ func runSession(t *testing.T, relayOnly bool) {
 		}
 	}
 
-	// 1. The guest's screen equals the X framebuffer pixel for pixel. The
-	// xterm may still be drawing, so compare until they agree or time runs out.
-	var lastDiff error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		ref, err := captest.GrabXWD(ctx, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, origin, err := s.Snapshot(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if origin != (image.Point{}) || img.Bounds().Dx() != 1024 || img.Bounds().Dy() != 768 {
-			t.Fatalf("snapshot %v at %v, want 1024x768 at 0,0", img.Bounds(), origin)
-		}
-		if lastDiff = compareRGBA(img, ref); lastDiff == nil {
-			break
-		}
-		n := s.Frames()
-		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_ = s.WaitFrames(wctx, n)
-		wcancel()
-	}
-	if lastDiff != nil {
-		t.Fatalf("guest snapshot differs from the X framebuffer: %v", lastDiff)
-	}
+	// 1. The guest's screen equals the X framebuffer pixel for pixel.
+	matchScreen(t, ctx, s, x)
 
 	// 2. A mouse move lands where asked (seen by xdotool).
-	for _, p := range []image.Point{{100, 120}, {1023, 767}, {0, 0}, {512, 300}} {
-		if err := s.Send(&wire.MouseMove{X: int32(p.X), Y: int32(p.Y)}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		got := captest.Pointer(t, x)
-		if got != p {
-			t.Fatalf("pointer at %v after moving to %v", got, p)
-		}
-	}
+	movePointer(t, ctx, s, x, image.Point{100, 120}, image.Point{1023, 767}, image.Point{0, 0}, image.Point{512, 300})
 
 	// 3. Typed text reaches the program in the xterm: the pointer over the
 	// xterm gives it focus (no window manager), click, type, Enter.
@@ -118,6 +84,51 @@ func runSession(t *testing.T, relayOnly bool) {
 	}
 	if err := h.waitNoSessions(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// matchScreen waits until the guest's snapshot of s equals x's framebuffer
+// pixel for pixel (a program may still be drawing), at most 30 s.
+func matchScreen(t *testing.T, ctx context.Context, s *guest.Session, x *xvfb.Server) {
+	t.Helper()
+	var lastDiff error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		ref, err := captest.GrabXWD(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, origin, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if origin != (image.Point{}) || img.Bounds().Dx() != x.Width || img.Bounds().Dy() != x.Height {
+			t.Fatalf("snapshot %v at %v, want %dx%d at 0,0", img.Bounds(), origin, x.Width, x.Height)
+		}
+		if lastDiff = compareRGBA(img, ref); lastDiff == nil {
+			return
+		}
+		n := s.Frames()
+		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_ = s.WaitFrames(wctx, n)
+		wcancel()
+	}
+	t.Fatalf("guest snapshot differs from the X framebuffer: %v", lastDiff)
+}
+
+// movePointer moves the pointer through s to each point and checks that
+// x's pointer lands there.
+func movePointer(t *testing.T, ctx context.Context, s *guest.Session, x *xvfb.Server, pts ...image.Point) {
+	t.Helper()
+	for _, p := range pts {
+		if err := s.Send(&wire.MouseMove{X: int32(p.X), Y: int32(p.Y)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := captest.Pointer(t, x); got != p {
+			t.Fatalf("pointer at %v after moving to %v", got, p)
+		}
 	}
 }
 

@@ -271,7 +271,13 @@ func (sv *Service) Uninstall(keepIdentity bool) (UninstallReport, error) {
 		}
 	case installed:
 		if err := s.Uninstall(); err != nil {
-			return r, fmt.Errorf("installer: remove the service: %w", err)
+			// kardianos fails on Windows after deleting the service when no
+			// event log source was registered (a service the MSI
+			// installed): the service is gone, so carry on.
+			if still, _, serr := status(s, sv.name()); serr != nil || still {
+				return r, fmt.Errorf("installer: remove the service: %w", err)
+			}
+			sv.log().Debug("service removed", "service", sv.name(), "warning", err)
 		}
 	}
 	cleanupService(s.Platform(), sv.name(), true)
@@ -282,6 +288,35 @@ func (sv *Service) Uninstall(keepIdentity bool) (UninstallReport, error) {
 	return r, nil
 }
 
+// removeTree is os.RemoveAll, retried for a few seconds and then entry by
+// entry: on Windows the service's process may still hold its log open for
+// a moment after the manager reports it stopped, and Wine 8 lacks what
+// os.RemoveAll uses there (FileDispositionInformationEx) while os.Remove
+// works.
+func removeTree(dir string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = os.RemoveAll(dir); err == nil {
+			return nil
+		}
+		var paths []string
+		_ = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, werr error) error {
+			if werr == nil {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		for j := len(paths) - 1; j >= 0; j-- { // children before their folder
+			_ = os.Remove(paths[j])
+		}
+		if _, serr := os.Lstat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond) // waiting on another process to close a file
+	}
+	return err
+}
+
 // RemoveConfig deletes the configuration directory, or with keepIdentity
 // everything in it except host.json and device.key.
 func RemoveConfig(dir string, keepIdentity bool) error {
@@ -289,7 +324,7 @@ func RemoveConfig(dir string, keepIdentity bool) error {
 		return errors.New("installer: no configuration directory")
 	}
 	if !keepIdentity {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := removeTree(dir); err != nil {
 			return fmt.Errorf("installer: remove %s: %w", dir, err)
 		}
 		return nil
@@ -305,7 +340,7 @@ func RemoveConfig(dir string, keepIdentity bool) error {
 		if e.Name() == ConfigFile || e.Name() == KeyFile {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("installer: %w", err)
 		}
 	}
@@ -446,7 +481,7 @@ func (sv *Service) Run(run func(ctx context.Context) error) error {
 	if err != nil {
 		return fmt.Errorf("installer: %w", err)
 	}
-	if err := s.Run(); err != nil {
+	if err := runManaged(s, sv.name()); err != nil {
 		return err
 	}
 	return p.result()

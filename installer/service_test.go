@@ -369,3 +369,27 @@ func TestStatusString(t *testing.T) {
 		}
 	}
 }
+
+// removeTree removes a nested configuration and accepts one already gone;
+// under Wine (where os.RemoveAll fails) the MSI uninstall test covers its
+// entry-by-entry path.
+func TestRemoveTree(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cfg")
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"host.json", "a/x", "a/b/y"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s still there: %v", dir, err)
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatalf("removing what is gone: %v", err)
+	}
+}

@@ -69,6 +69,9 @@ TEST=(
   postgresql
   nginx
 )
+# wine64 + wine: the Windows Host, its MSI and service run under Wine in
+# the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then TEST+=(wine64 wine); fi
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
