@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/portal"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -252,7 +253,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
 	})
-	mux.HandleFunc("GET /{$}", s.handleIndex)
+	// The Portal: every other path. It calls this same handler for the
+	// API, so it goes through the same checks as any client.
+	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock,
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })}))
 	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
 	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
@@ -292,6 +296,8 @@ func changesAccess(r *http.Request) bool {
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return false
+	case !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/c/"):
+		return false // the Portal: its changes go through the API, which counts them
 	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
 		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
 		strings.HasPrefix(r.URL.Path, "/api/v1/ondemand") ||

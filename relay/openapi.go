@@ -94,7 +94,7 @@ var apiDocs = map[string]apiDoc{
 	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
 	// group managers and up, with the rank rules of spec 4.1.
 	"POST /api/v1/login/mfa":                              {summary: "Second login step: the emailed code or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
-	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users", auth: "manager", resp: []wire.Member{}},
+	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
 	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
 	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
 	"DELETE /api/v1/accounts/{account}/users/{id}":        {summary: "Remove a user below your own type", auth: "manager", status: http.StatusNoContent},

@@ -3,9 +3,11 @@ package relay
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -137,13 +139,31 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.st.AccountUsers(r.Context(), me.AccountID)
+	var list []store.AccountUser
+	if r.URL.RawQuery == "" {
+		list, err = s.st.AccountUsers(r.Context(), me.AccountID)
+	} else {
+		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
+		q, perr := listing.Parse(r.URL.Query(), store.MemberColumns)
+		if perr != nil {
+			return errf(http.StatusBadRequest, CodeBadRequest, "%v", perr)
+		}
+		var total int
+		list, total, err = s.st.AccountUsersPage(r.Context(), me.AccountID, q)
+		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	}
+	if err != nil {
+		return err
+	}
+	groups, err := s.st.UserGroupNames(r.Context(), me.AccountID)
 	if err != nil {
 		return err
 	}
 	out := make([]wire.Member, 0, len(list))
 	for _, au := range list {
-		out = append(out, s.wireMember(au))
+		m := s.wireMember(au)
+		m.Groups = groups[m.ID]
+		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
