@@ -213,6 +213,7 @@ func (p *Portal) handleForgot(w http.ResponseWriter, r *http.Request) {
 // link's fragment (never sent to the server in a URL, so never in a log)
 // and the page's script puts it into the form.
 type tokenData struct {
+	Token         string // echoed after a refused attempt (the fragment is gone by then)
 	Name          string
 	FieldError    map[string]string
 	Error         string // about the link itself
@@ -245,6 +246,7 @@ func (p *Portal) tokenPage(w http.ResponseWriter, r *http.Request, invite bool) 
 		return
 	}
 	token := strings.TrimSpace(formValue(r, "token"))
+	d.Token = token
 	password, confirm := formValue(r, "password"), formValue(r, "confirm")
 	d.Name = strings.TrimSpace(formValue(r, "name"))
 	switch {

@@ -1,0 +1,315 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/store"
+)
+
+// portalRelay starts a relay whose mail lands in the returned outbox,
+// with email MFA enforced in the owner's account.
+func portalRelay(t *testing.T) (*relaytest.Relay, string, store.Account) {
+	outbox := t.TempDir()
+	r := relaytest.Start(t, nil, relaytest.Outbox(t, outbox))
+	ctx := context.Background()
+	acct, err := r.Srv.Store().AccountByName(ctx, relaytest.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Srv.Store().SetAccountMFA(ctx, acct.ID, store.MFAEnforced); err != nil {
+		t.Fatal(err)
+	}
+	return r, outbox, acct
+}
+
+// signIn goes through the sign-in page: username, password, emailed code.
+func (b *browser) signIn(outbox, email, password string) {
+	b.t.Helper()
+	b.fill("#username", email)
+	b.submit("button[type=submit]")
+	b.fill("#password", password)
+	b.submit("button[type=submit]")
+	b.fill("#code", lastCode(b.t, outbox, email))
+	b.submit("button[type=submit]")
+}
+
+// TestPortalSignInInviteAndReset walks the signed-out pages as a user
+// would: sign in with MFA from the outbox (after a wrong password and a
+// wrong code), the session cookie's flags, invite two users (after a bad
+// address that sends nothing), accept an invitation through the emailed
+// link, a plain user's restricted pages, log off, and reset a password
+// through the emailed link.
+func TestPortalSignInInviteAndReset(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+
+	// Signed out, a bookmarked listing leads to sign-in and back.
+	b.open("/users?f.email=owner")
+	if p := b.path(); p != "/signin?next=%2Fusers%3Ff.email%3Downer" {
+		t.Fatalf("signed out: at %s", p)
+	}
+	b.screenshot("signin")
+	b.fill("#username", relaytest.OwnerEmail)
+	b.submit("button[type=submit]")
+	if got := b.text(".who"); got != relaytest.OwnerEmail {
+		t.Fatalf("password step shows %q", got)
+	}
+	b.fill("#password", "Wrong-Password-1")
+	b.submit("button[type=submit]")
+	if msg := b.text("#password-error"); !strings.Contains(msg, "Wrong email or password") {
+		t.Fatalf("wrong password: %q", msg)
+	}
+	if n := len(relaytest.MailTo(t, outbox, relaytest.OwnerEmail)); n != 0 {
+		t.Fatalf("%d mails after a wrong password", n)
+	}
+	b.fill("#password", relaytest.OwnerPassword)
+	b.submit("button[type=submit]")
+	b.screenshot("signin-mfa")
+	code := lastCode(t, outbox, relaytest.OwnerEmail)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	b.fill("#code", wrong)
+	b.submit("button[type=submit]")
+	if msg := b.text("#code-error"); msg == "" {
+		t.Fatal("a wrong code shows no error")
+	}
+	b.fill("#code", code)
+	b.submit("button[type=submit]")
+	if p := b.path(); p != "/users?f.email=owner" {
+		t.Fatalf("after sign-in: at %s, want the bookmarked listing", p)
+	}
+	if rows := b.texts("tbody tr td:nth-child(3)"); !slices.Equal(rows, []string{relaytest.OwnerEmail}) {
+		t.Fatalf("filtered listing: %q", rows)
+	}
+	var sess *network.Cookie
+	for _, c := range b.cookies() {
+		if c.Name == "__Host-tandem" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.HTTPOnly || !sess.Secure || sess.SameSite != network.CookieSameSiteStrict || sess.Path != "/" || sess.Domain != "127.0.0.1" {
+		t.Fatalf("session cookie %+v", sess)
+	}
+
+	// Invite users: a bad address shows the message by the field and
+	// sends nothing; then two at once.
+	b.open("/users")
+	b.click("[data-open=invite-dialog]")
+	b.fill("#emails", "ann@example.com not-an-address")
+	b.submit("#invite-dialog button[type=submit]")
+	if msg := b.text("#emails-error"); !strings.Contains(msg, "not-an-address") {
+		t.Fatalf("bad address: %q", msg)
+	}
+	if n := len(relaytest.MailTo(t, outbox, "ann@example.com")); n != 0 {
+		t.Fatal("an invitation went out with a bad address in the form")
+	}
+	b.screenshot("users-invite-error")
+	b.fill("#emails", "ann@example.com, bob@example.com")
+	b.submit("#invite-dialog button[type=submit]")
+	if msg := b.text(".flash"); !strings.Contains(msg, "ann@example.com, bob@example.com") {
+		t.Fatalf("after inviting: %q", msg)
+	}
+	b.submit("form[action='/logoff'] button")
+	if msg := b.text(".flash"); msg != "You are logged off." {
+		t.Fatalf("after log off: %q", msg)
+	}
+	b.open("/users")
+	if !strings.HasPrefix(b.path(), "/signin") {
+		t.Fatalf("the session survived log off: at %s", b.path())
+	}
+
+	// Accept the invitation through the emailed link.
+	link := lastLink(t, outbox, "ann@example.com")
+	b.do(chromedpNavigate(link))
+	if p := b.path(); p != "/invite" {
+		t.Fatalf("the page keeps the token in the address bar: %s", p)
+	}
+	b.screenshot("invite")
+	b.fill("#name", "Ann Example")
+	b.fill("#password", "short")
+	b.fill("#confirm", "short")
+	b.submit("button[type=submit]")
+	if msg := b.text("#password-error"); msg == "" {
+		t.Fatal("a weak password shows no message")
+	}
+	// The token survives a refused attempt (it is in the form, not the URL).
+	b.fill("#password", "Ann-Password-7")
+	b.fill("#confirm", "Ann-Password-7")
+	b.submit("button[type=submit]")
+	if msg := b.text(".flash"); !strings.Contains(msg, "invitation is accepted") {
+		t.Fatalf("after accepting: %q at %s", msg, b.path())
+	}
+	b.signIn(outbox, "ann@example.com", "Ann-Password-7")
+	if p := b.path(); p != "/" {
+		t.Fatalf("ann lands on %s", p)
+	}
+	nav := b.texts(".sidebar .nav a")
+	if want := []string{"Dashboard", "My sessions", "My devices", "Logs"}; !slices.Equal(nav, want) {
+		t.Fatalf("a plain user's sidebar: %q, want %q", nav, want)
+	}
+	if b.count(".titlebar .count") != 0 {
+		t.Fatal("a plain user sees the account's counts")
+	}
+	b.screenshot("dashboard-user")
+	b.open("/users")
+	if h := b.text(".card h1"); h != "Not allowed" {
+		t.Fatalf("a plain user on /users: %q", h)
+	}
+	b.open("/")
+	b.submit("form[action='/logoff'] button")
+
+	// Forgot password, then the reset link.
+	b.fill("#username", "ann@example.com")
+	b.submit("button[type=submit]")
+	b.submit("a[href^='/forgot']")
+	if v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#email"))); err != nil || v != "ann@example.com" {
+		t.Fatalf("Recover password is not prefilled: %q %v", v, err)
+	}
+	b.submit("button[type=submit]")
+	if msg := b.text(".notice"); !strings.Contains(msg, "reset link") {
+		t.Fatalf("after forgot: %q", msg)
+	}
+	b.do(chromedpNavigate(lastLink(t, outbox, "ann@example.com")))
+	b.fill("#password", "Ann-Password-8")
+	b.fill("#confirm", "Ann-Password-9")
+	b.submit("button[type=submit]")
+	if msg := b.text("#confirm-error"); msg != "The two passwords differ." {
+		t.Fatalf("mismatch: %q", msg)
+	}
+	b.screenshot("reset")
+	b.fill("#password", "Ann-Password-8")
+	b.fill("#confirm", "Ann-Password-8")
+	b.submit("button[type=submit]")
+	if msg := b.text(".flash"); !strings.Contains(msg, "password is changed") {
+		t.Fatalf("after reset: %q", msg)
+	}
+	b.signIn(outbox, "ann@example.com", "Ann-Password-8")
+	if p := b.path(); p != "/" {
+		t.Fatalf("sign-in with the new password: at %s", p)
+	}
+}
+
+// TestPortalUsersListing: filters by a column and by Blanks shown as
+// chips and removed one by one, sorting, paging with a page size, and
+// Choose columns remembered across pages.
+func TestPortalUsersListing(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	st := r.Srv.Store()
+	now := time.Now()
+	for i := range 32 {
+		name := fmt.Sprintf("Tech %02d", i)
+		if i%4 == 0 {
+			name = "" // Blanks
+		}
+		u, err := st.CreateUser(ctx, store.User{Email: fmt.Sprintf("tech%02d@example.com", i), Name: name, PasswordHash: "x", CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := store.Member
+		if i%8 == 1 {
+			typ = store.GroupManager
+		}
+		if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, OnDemand: true, RCAction: store.RCBrowser, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/users")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if p := b.path(); p != "/users" {
+		t.Fatalf("at %s", p)
+	}
+	if got := b.text(".pager .range"); got != "1–25 of 33" {
+		t.Fatalf("first page: %q", got)
+	}
+	if got := b.texts(".titlebar .count strong"); !slices.Equal(got, []string{"33", "0"}) {
+		t.Fatalf("title bar counts %q", got)
+	}
+	b.screenshot("users")
+
+	// Page size 10, then the next page.
+	b.submit(".pager .sizes a[href*='size=10']")
+	b.submit(".pager a[rel=next]")
+	if got := b.text(".pager .range"); got != "11–20 of 33" || !strings.Contains(b.path(), "page=2") {
+		t.Fatalf("page 2: %q at %s", got, b.path())
+	}
+
+	// Filter the user type column through its header menu.
+	b.click("th details.filter summary[aria-label='Filter User type']")
+	b.click("th details[open] input[value=group_manager]")
+	b.submit("th details[open] button[type=submit]")
+	emails := b.texts("tbody td:nth-child(3)")
+	if want := []string{"tech01@example.com", "tech09@example.com", "tech17@example.com", "tech25@example.com"}; !slices.Equal(emails, want) {
+		t.Fatalf("group managers: %q", emails)
+	}
+	// And Blanks on Name at the same time: group managers without a name.
+	b.click("th details.filter summary[aria-label='Filter Name']")
+	b.click("th details[open] input[value='']")
+	b.submit("th details[open] button[type=submit]")
+	if got := b.text(".pager .range"); got != "0 of 0" {
+		t.Fatalf("group managers with blank names: %q", got)
+	}
+	chips := b.texts(".chips .chip span:first-child")
+	if want := []string{"Name: (Blanks)", "User type: Group manager"}; !slices.Equal(chips, want) {
+		t.Fatalf("chips %q", chips)
+	}
+	b.screenshot("users-filtered")
+	// Remove the user type chip: blank names of every type remain.
+	b.submit(".chips a.chip:nth-of-type(2)")
+	if got := b.text(".pager .range"); got != "1–8 of 8" {
+		t.Fatalf("blank names: %q", got)
+	}
+	if names := b.texts("tbody td:nth-child(2)"); slices.ContainsFunc(names, func(s string) bool { return s != "" }) {
+		t.Fatalf("a named user among blanks: %q", names)
+	}
+	// Sort by email, descending on the second click.
+	b.submit("th a.sort[href*='sort=email']")
+	b.submit("th a.sort[href*='sort=-email']")
+	if first := b.texts("tbody td:nth-child(3)")[0]; first != "tech28@example.com" {
+		t.Fatalf("descending by email starts with %q", first)
+	}
+	b.submit("#users-reload")
+	if p := b.path(); p != "/users?size=10" {
+		t.Fatalf("reload and clear: %s", p)
+	}
+
+	// Choose columns: drop Groups, add Created; remembered on the next visit.
+	b.click("details.columns summary")
+	b.click("details.columns input[value=groups]")
+	b.click("details.columns input[value=created]")
+	b.submit("details.columns button[type=submit]")
+	b.open("/users")
+	heads := b.texts("thead th .th > :first-child")
+	if want := []string{"Name", "Email", "User type", "Status", "OnDemand Sessions", "Created"}; !slices.Equal(heads, want) {
+		t.Fatalf("chosen columns %q", heads)
+	}
+
+	// Multi-select remove: two users.
+	b.click("input[aria-label='Select tech02@example.com']")
+	b.click("input[aria-label='Select tech03@example.com']")
+	b.click("[data-open=remove-dialog]")
+	b.screenshot("users-remove")
+	b.submit("#remove-dialog button[type=submit]")
+	if msg := b.text(".flash"); msg != "2 user(s) removed." {
+		t.Fatalf("remove: %q", msg)
+	}
+	if got := b.text(".pager .range"); got != "1–25 of 31" {
+		t.Fatalf("after removing: %q", got)
+	}
+	b.open("/")
+	b.screenshot("dashboard-owner")
+	_ = relay.Name
+}
