@@ -17,8 +17,9 @@ BUILD=(gcc pkg-config libx11-dev libxext-dev libxtst-dev libgl1-mesa-dev libxcur
 # gcc-mingw-w64-x86-64: the Windows Host's cgo cross-build (capture, input,
 # service, whitelist) that make test checks. dbus-daemon: the desktop
 # discovery test serves logind's objects on a private bus. libgl1-mesa-dri:
-# the Fyne windows' software OpenGL under Xvfb.
-TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl zenity xclip gcc-mingw-w64-x86-64 dbus-daemon libgl1-mesa-dri)
+# the Fyne windows' software OpenGL under Xvfb. chromium: the Portal's
+# browser tests (relay/portal, chromedp, headless).
+TEST=(xvfb xterm xdotool x11-utils x11-apps openbox slapd ldap-utils rpm msitools wixl zenity xclip gcc-mingw-w64-x86-64 dbus-daemon libgl1-mesa-dri chromium)
 PACKAGES=(rpm msitools wixl gcc-mingw-w64-x86-64)
 case "${1:-all}" in
   packages) WANT=("${PACKAGES[@]}") ;;
