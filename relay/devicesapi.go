@@ -3,8 +3,10 @@ package relay
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -34,7 +36,19 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	ds, err := s.st.Devices(r.Context(), []string{m.AccountID})
+	var ds []store.Device
+	if r.URL.RawQuery == "" {
+		ds, err = s.st.Devices(r.Context(), []string{m.AccountID})
+	} else {
+		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
+		q, perr := listing.Parse(r.URL.Query(), store.DeviceColumns)
+		if perr != nil {
+			return errf(http.StatusBadRequest, CodeBadRequest, "%v", perr)
+		}
+		var total int
+		ds, total, err = s.st.DevicesPage(r.Context(), m.AccountID, q)
+		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	}
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,9 @@ func (b *browser) texts(sel string) []string {
 
 func (b *browser) count(sel string) int { return len(b.texts(sel)) }
 
-func jsString(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
 
 // fill types into a field (cleared first).
 func (b *browser) fill(sel, v string) {

@@ -75,6 +75,7 @@ type row struct {
 	Label      string // for the checkbox's accessible name
 	Cells      []cell
 	Selectable bool
+	Checked    bool // still selected after a refused action
 }
 
 type cell struct {
@@ -203,7 +204,7 @@ func visibleColumns(r *http.Request, list string, cols []column) []string {
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
-var listings = map[string][]column{"users": userColumns}
+var listings = map[string][]column{"users": userColumns, "devices": deviceColumns}
 
 // handleChooseColumns stores a listing's chosen columns and goes back.
 func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *session) {

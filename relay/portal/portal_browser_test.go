@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -311,5 +312,71 @@ func TestPortalUsersListing(t *testing.T) {
 	}
 	b.open("/")
 	b.screenshot("dashboard-owner")
-	_ = relay.Name
+}
+
+// TestPortalDevices: the devices listing filtered by enrollment state,
+// pending devices enrolled from it, and revoking with the typed
+// confirmation (a typo changes nothing).
+func TestPortalDevices(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	_, key, err := r.Srv.Admin().CreatePackage(ctx, relay.PackageSpec{Account: acct.ID, Name: "Front office", Pending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		k := r.Key
+		if i >= 2 {
+			k = key
+		}
+		hash, ok := secret.EnrollmentKeyHash(k)
+		if !ok {
+			t.Fatal("bad key")
+		}
+		if _, err := r.Srv.Store().Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: fmt.Sprintf("PUB%d", i),
+			Now: time.Now(), Inventory: store.Inventory{Hostname: fmt.Sprintf("desk-%d", i), OS: "linux"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/devices?v.state=pending")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if got := b.texts("tbody td:nth-child(3)"); !slices.Equal(got, []string{"desk-2", "desk-3"}) {
+		t.Fatalf("pending devices: %q", got)
+	}
+	b.screenshot("devices-pending")
+	b.click("input[aria-label='Select desk-2']")
+	b.submit("button[value=enroll]")
+	if msg := b.text(".flash"); msg != "1 device(s) enrolled." {
+		t.Fatalf("enroll: %q", msg)
+	}
+	if got := b.texts("tbody td:nth-child(3)"); !slices.Equal(got, []string{"desk-3"}) {
+		t.Fatalf("still pending: %q", got)
+	}
+	b.open("/devices")
+	if got := b.text(".pager .range"); got != "1–4 of 4" {
+		t.Fatalf("all devices: %q", got)
+	}
+	b.click("input[aria-label='Select desk-0']")
+	b.click("[data-open=revoke-dialog]")
+	b.fill("#revoke-confirm", "revok")
+	b.submit("#revoke-dialog button[value=revoke]")
+	if msg := b.text("#revoke-error"); msg != "Type revoke to confirm." {
+		t.Fatalf("typo: %q", msg)
+	}
+	d, err := r.Srv.Store().DevicesByHostname(ctx, []string{acct.ID}, "desk-0")
+	if err != nil || len(d) != 1 || d[0].State != store.Enrolled {
+		t.Fatalf("a typo revoked: %+v %v", d, err)
+	}
+	b.screenshot("devices-revoke")
+	// The selection survives the refusal.
+	b.fill("#revoke-confirm", "revoke")
+	b.submit("#revoke-dialog button[value=revoke]")
+	if msg := b.text(".flash"); msg != "1 device(s) revoked." {
+		t.Fatalf("revoke: %q", msg)
+	}
+	b.open("/devices?v.state=revoked")
+	if got := b.texts("tbody td:nth-child(3)"); !slices.Equal(got, []string{"desk-0"}) {
+		t.Fatalf("revoked: %q", got)
+	}
 }

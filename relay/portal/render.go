@@ -23,7 +23,7 @@ var navItems = []navItem{
 	{"ACCESS", "My sessions", "/sessions", "play", "user", true},
 	{"ACCESS", "My devices", "/mydevices", "monitor", "user", true},
 	{"MANAGE", "Users", "/users", "user", "group_manager", false},
-	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", true},
+	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", false},
 	{"MANAGE", "Groups", "/groups", "users", "group_manager", true},
 	{"MANAGE", "Applications", "/applications", "grid", "admin", true},
 	{"MANAGE", "Roles", "/roles", "shield", "group_manager", true},

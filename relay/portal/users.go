@@ -66,7 +66,7 @@ func (p *Portal) usersPage(w http.ResponseWriter, r *http.Request, s *session, s
 	}
 	v, _ := url.ParseQuery(raw)
 	cols := userColumns
-	if groups, err := p.userGroups(r, s); err == nil {
+	if groups, err := p.groupOptions(r, s, "user"); err == nil {
 		cols = withValues(cols, "groups", groups)
 	}
 	q, qerr := listing.Parse(v, colKeys(cols))
@@ -165,21 +165,6 @@ func withValues(cols []column, key string, vals []option) []column {
 		}
 	}
 	return out
-}
-
-// userGroups lists the account's user groups as filter values.
-func (p *Portal) userGroups(r *http.Request, s *session) ([]option, error) {
-	var gs []wire.Group
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/groups"), nil, &gs); err != nil {
-		return nil, err
-	}
-	var out []option
-	for _, g := range gs {
-		if g.Kind != "device" && !g.Builtin {
-			out = append(out, option{g.Name, g.Name})
-		}
-	}
-	return out, nil
 }
 
 // maxInvites bounds the addresses of one Invite users form.

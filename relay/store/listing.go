@@ -159,3 +159,41 @@ func (s *Store) UserGroupNames(ctx context.Context, accountID string) (map[strin
 	}
 	return out, wrap("user group names", rows.Err())
 }
+
+// DeviceColumns are the columns of the devices listing (spec 4.3) that can
+// be filtered and sorted, in display order. Online is the relay's memory,
+// not the store's, so it is shown but not filtered here.
+var DeviceColumns = []string{"name", "hostname", "groups", "state", "os", "user", "version", "description", "lastseen", "enrolled"}
+
+var deviceListCols = map[string]listCol{
+	"name":        {expr: "CASE WHEN d.alias <> '' THEN d.alias ELSE d.hostname END"},
+	"hostname":    {expr: "d.hostname"},
+	"state":       {expr: "d.state"},
+	"os":          {expr: "d.os"},
+	"user":        {expr: "d.logged_in_user"},
+	"version":     {expr: "d.version"},
+	"description": {expr: "d.description"},
+	"lastseen":    {expr: "d.last_seen"},
+	"enrolled":    {expr: "d.enrolled_at"},
+	"groups": {set: `SELECT g.name AS v FROM access_group_members gm JOIN access_groups g ON g.id = gm.group_id
+		WHERE gm.member_id = d.id AND g.account_id = d.account_id AND g.kind = 'device'`},
+}
+
+// DevicesPage is one page of accountID's devices (OnDemand machines left
+// out) as q filters and sorts them (by name by default), with the number
+// of devices matching.
+func (s *Store) DevicesPage(ctx context.Context, accountID string, q listing.Query) ([]Device, int, error) {
+	where, order, args, err := listSQL(q, deviceListCols, deviceListCols["name"].expr+", d.id", 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	args = append([]any{accountID}, args...)
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+where,
+		args...).Scan(&total); err != nil {
+		return nil, 0, wrap("devices page", err)
+	}
+	ds, err := s.queryDevices(ctx, "devices page", `SELECT `+deviceCols+` FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+
+		where+` ORDER BY `+order+fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	return ds, total, err
+}

@@ -109,3 +109,76 @@ func testAccountUsersPage(t *testing.T, be storetest.Backend) {
 		t.Fatalf("group names %v %v", groups, err)
 	}
 }
+
+func TestDevicesPage(t *testing.T) { storetest.Run(t, testDevicesPage) }
+
+func testDevicesPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	for _, p := range []Package{{AccountID: a.ID, Name: "P", KeyHash: "ka", EnrollmentState: Enrolled, Active: true},
+		{AccountID: a.ID, Name: "Q", KeyHash: "kp", EnrollmentState: Pending, Active: true},
+		{AccountID: b.ID, Name: "P", KeyHash: "kb", EnrollmentState: Enrolled, Active: true}} {
+		if _, err := s.CreatePackage(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lab, err := s.CreateGroup(ctx, Group{AccountID: a.ID, Name: "Lab", Kind: policy.GroupDevice, Active: true, CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pc00..pc11 in Acme (pc09..pc11 pending), pc00..pc02 in Lab, pc04 aliased "Front desk"; one in Other.
+	for i := range 12 {
+		key := "ka"
+		if i >= 9 {
+			key = "kp"
+		}
+		res, err := s.Enroll(ctx, EnrollParams{KeyHash: key, PublicKey: fmt.Sprintf("PUB%02d", i), Now: now,
+			Inventory: Inventory{Hostname: fmt.Sprintf("pc%02d", i), OS: []string{"linux", "windows"}[i%2]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			if err := s.AddGroupMember(ctx, lab.ID, res.Device.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 4 {
+			if err := s.SetDeviceAlias(ctx, res.Device.ID, "Front desk"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.Enroll(ctx, EnrollParams{KeyHash: "kb", PublicKey: "PUBX", Now: now, Inventory: Inventory{Hostname: "pc00"}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, DeviceColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, total, err := s.DevicesPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.Hostname)
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	check("size=10&page=2", 12, "pc10", "pc11")
+	// By name: the alias sorts as "Front desk" (before the pc names).
+	check("size=10", 12, "pc04", "pc00", "pc01", "pc02", "pc03", "pc05", "pc06", "pc07", "pc08", "pc09")
+	check("v.state=pending", 3, "pc09", "pc10", "pc11")
+	check("v.groups=Lab&v.os=windows", 1, "pc01")
+	check("v.groups=&v.state=enrolled&size=10", 6, "pc04", "pc03", "pc05", "pc06", "pc07", "pc08")
+	check("f.name=front", 1, "pc04")
+	check("sort=-hostname&size=10&f.hostname=pc0", 10, "pc09", "pc08", "pc07", "pc06", "pc05", "pc04", "pc03", "pc02", "pc01", "pc00")
+}
