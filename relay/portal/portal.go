@@ -88,6 +88,8 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("GET /users", p.page(p.handleUsers))
 	mux.Handle("POST /users/invite", p.page(p.handleInviteUsers))
 	mux.Handle("POST /users/remove", p.page(p.handleRemoveUsers))
+	mux.Handle("GET /profile", p.page(p.handleProfile))
+	mux.Handle("POST /profile/{form}", p.page(p.handleProfilePost))
 	mux.Handle("GET /devices", p.page(p.handleDevices))
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
 	for _, it := range navItems {

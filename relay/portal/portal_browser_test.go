@@ -380,3 +380,67 @@ func TestPortalDevices(t *testing.T) {
 		t.Fatalf("revoked: %q", got)
 	}
 }
+
+// TestPortalProfile: My profile — a refused name shows the API's message
+// by the field and changes nothing; a wrong current password likewise;
+// recovery codes shown once, then one of them signs in instead of the
+// emailed code.
+func TestPortalProfile(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	b.open("/profile")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if p := b.path(); p != "/profile" {
+		t.Fatalf("at %s", p)
+	}
+	b.fill("#pf-name", strings.Repeat("x", 300))
+	b.submit("form[action='/profile/details'] button[type=submit]")
+	if msg := b.text("#name-error"); !strings.Contains(msg, "ame") {
+		t.Fatalf("long name: %q", msg)
+	}
+	b.open("/profile")
+	b.fill("#pf-name", "Olivia Owner")
+	b.submit("form[action='/profile/details'] button[type=submit]")
+	if msg := b.text(".flash"); msg != "Your profile is saved." {
+		t.Fatalf("save: %q", msg)
+	}
+	if got := b.text(".me strong"); got != "Olivia Owner" {
+		t.Fatalf("title bar name %q", got)
+	}
+
+	b.fill("#current", "Not-My-Password-1")
+	b.fill("#password", "Brand-New-Pass-2")
+	b.fill("#confirm", "Brand-New-Pass-2")
+	b.submit("form[action='/profile/password'] button[type=submit]")
+	if msg := b.text("#current-error"); msg == "" {
+		t.Fatal("a wrong current password shows nothing")
+	}
+	if rules := b.count("#rules li.met"); rules != 0 {
+		t.Fatalf("%d password rules met on an empty field", rules)
+	}
+	b.fill("#password", "abcdefgH")
+	if met := b.texts("#rules li.met"); !slices.Equal(met, []string{"minimum of 8 characters", "at least one uppercase letter", "at least one lowercase letter"}) {
+		t.Fatalf("rules met as you type: %q", met)
+	}
+
+	b.submit("form[action='/profile/recovery'] button[type=submit]")
+	codes := b.texts(".codes code")
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes", len(codes))
+	}
+	b.screenshot("profile-recovery")
+	b.open("/profile")
+	if b.count(".codes code") != 0 {
+		t.Fatal("recovery codes shown twice")
+	}
+	b.submit("form[action='/logoff'] button")
+	b.fill("#username", relaytest.OwnerEmail)
+	b.submit("button[type=submit]")
+	b.fill("#password", relaytest.OwnerPassword)
+	b.submit("button[type=submit]")
+	b.fill("#code", codes[3])
+	b.submit("button[type=submit]")
+	if p := b.path(); p != "/" {
+		t.Fatalf("sign-in with a recovery code: at %s", p)
+	}
+}

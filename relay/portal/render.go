@@ -32,7 +32,7 @@ var navItems = []navItem{
 	{"SECURITY", "Account security", "/security", "lock", "admin", true},
 	{"SECURITY", "Logs", "/logs", "list", "user", true},
 	{"ACCOUNT", "Configuration", "/configuration", "gear", "owner", true},
-	{"", "My profile", "/profile", "", "user", true},
+	{"", "My profile", "/profile", "", "user", false},
 }
 
 type navSection struct {
@@ -92,6 +92,13 @@ var funcs = template.FuncMap{
 		return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
 	},
 	"join": strings.Join,
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
 }
 
 // parsePages parses each page template with the shared layouts.
