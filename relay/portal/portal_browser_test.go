@@ -444,3 +444,71 @@ func TestPortalProfile(t *testing.T) {
 		t.Fatalf("sign-in with a recovery code: at %s", p)
 	}
 }
+
+// TestPortalDownloads: create a deployment package (a bad date shows the
+// API's message and creates nothing), open its install link, revoke it
+// with the typed confirmation.
+func TestPortalDownloads(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	b := newBrowser(t, r.URL)
+	b.open("/downloads")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	before, err := r.Srv.Store().Packages(ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.click("[data-open=package-dialog]")
+	b.fill("#pkg-name", "Branch office")
+	b.fill("#pkg-max", "lots")
+	b.submit("#package-dialog button[type=submit]")
+	if msg := b.text("#package-error"); !strings.Contains(msg, "Maximum devices") {
+		t.Fatalf("bad max: %q", msg)
+	}
+	b.fill("#pkg-max", "5")
+	b.do(chromedp.SetValue(chromedp.CSS("#pkg-to"), "2001-01-01"), chromedp.SetValue(chromedp.CSS("#pkg-from"), "2002-01-01"))
+	b.submit("#package-dialog button[type=submit]")
+	if msg := b.text("#package-error"); msg == "" {
+		t.Fatal("valid to before valid from shows nothing")
+	}
+	if after, _ := r.Srv.Store().Packages(ctx, acct.ID); len(after) != len(before) {
+		t.Fatal("a refused package was created")
+	}
+	b.do(chromedp.SetValue(chromedp.CSS("#pkg-to"), ""), chromedp.SetValue(chromedp.CSS("#pkg-from"), ""))
+	b.click("#package-dialog input[name=pending]")
+	b.submit("#package-dialog button[type=submit]")
+	link := b.text("#install-link")
+	if !strings.HasPrefix(link, r.URL+"/d/") {
+		t.Fatalf("install link %q", link)
+	}
+	b.screenshot("downloads-created")
+	rows := b.texts("tbody tr td:first-child strong")
+	if !slices.Contains(rows, "Branch office") {
+		t.Fatalf("packages %q", rows)
+	}
+	b.open("/downloads")
+	if b.count("#install-link") != 0 {
+		t.Fatal("the install link is shown twice")
+	}
+	b.do(chromedp.Navigate(link))
+	if title, _ := chromedp.Run(b.ctx, chromedp.Title()); !strings.Contains(title, "Branch office") && !strings.Contains(b.text("body"), "Branch office") {
+		t.Fatalf("install page %q", title)
+	}
+	b.open("/downloads")
+	row := fmt.Sprintf("tbody tr:nth-child(%d) ", slices.Index(b.texts("tbody tr td:first-child strong"), "Branch office")+1)
+	b.click(row + "details summary")
+	b.fill(row+"input[name=confirm]", "nope")
+	b.submit(row + "button[value=revoke]")
+	if msg := b.text(row + ".field-error"); msg == "" {
+		t.Fatal("a typo shows nothing")
+	}
+	b.click(row + "details summary")
+	b.fill(row+"input[name=confirm]", "revoke")
+	b.submit(row + "button[value=revoke]")
+	if msg := b.text(".flash"); msg != "The package is revoked, with 0 device(s)." {
+		t.Fatalf("revoke: %q", msg)
+	}
+	if got := b.text(row + ".badge"); got != "Revoked" {
+		t.Fatalf("Branch office is %q", got)
+	}
+}

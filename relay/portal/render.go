@@ -9,6 +9,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 // navItem is an entry of the sidebar (spec 2.2), shown to members of type
@@ -28,7 +30,7 @@ var navItems = []navItem{
 	{"MANAGE", "Applications", "/applications", "grid", "admin", true},
 	{"MANAGE", "Roles", "/roles", "shield", "group_manager", true},
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", true},
-	{"MANAGE", "Downloads", "/downloads", "download", "admin", true},
+	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
 	{"SECURITY", "Account security", "/security", "lock", "admin", true},
 	{"SECURITY", "Logs", "/logs", "list", "user", true},
 	{"ACCOUNT", "Configuration", "/configuration", "gear", "owner", true},
@@ -92,6 +94,14 @@ var funcs = template.FuncMap{
 		return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
 	},
 	"join": strings.Join,
+	"groupName": func(gs []wire.Group, id string) string {
+		for _, g := range gs {
+			if g.ID == id {
+				return g.Name
+			}
+		}
+		return id
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
