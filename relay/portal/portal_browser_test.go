@@ -512,3 +512,49 @@ func TestPortalDownloads(t *testing.T) {
 		t.Fatalf("Branch office is %q", got)
 	}
 }
+
+// TestPortalSecurityAndConfiguration: Account security's MFA policy and
+// logging switch, and the account details, where a bad time zone shows
+// the API's message by the field and changes nothing.
+func TestPortalSecurityAndConfiguration(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	b := newBrowser(t, r.URL)
+	b.open("/security")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.click("input[name=mfa][value=disabled]")
+	b.submit("form[action='/security/mfa'] button")
+	if got, err := r.Srv.Store().Account(ctx, acct.ID); err != nil || got.MFA != store.MFADisabled {
+		t.Fatalf("MFA now %q %v", got.MFA, err)
+	}
+	b.click("form[action='/security/audit'] input[name=enabled]")
+	b.submit("form[action='/security/audit'] button")
+	if b.count("form[action='/security/audit'] input[name=enabled]:checked") != 0 {
+		t.Fatal("logging still on")
+	}
+	if got, _ := r.Srv.Store().Account(ctx, acct.ID); got.AuditEnabled {
+		t.Fatal("audit logging still on in the store")
+	}
+	b.screenshot("security")
+
+	b.open("/configuration")
+	b.fill("#cf-company", "Acme Corporation")
+	b.fill("#cf-tz", "Mars/Olympus_Mons")
+	b.submit("form[action='/configuration'] button")
+	if msg := b.text("#timezone-error"); !strings.Contains(msg, "Mars/Olympus_Mons") {
+		t.Fatalf("bad time zone: %q", msg)
+	}
+	if got, _ := r.Srv.Store().AccountDetails(ctx, acct.ID); got.Company == "Acme Corporation" {
+		t.Fatal("a refused form changed the company")
+	}
+	b.fill("#cf-tz", "Europe/Bucharest")
+	b.submit("form[action='/configuration'] button")
+	if msg := b.text(".flash"); msg != "The account details are saved." {
+		t.Fatalf("save: %q", msg)
+	}
+	b.open("/")
+	if got := b.texts("#acct-h + dl dd"); len(got) < 2 || got[0] != "Acme Corporation" || got[1] != "Europe/Bucharest" {
+		t.Fatalf("dashboard account info %q", got)
+	}
+	b.screenshot("dashboard-owner")
+}

@@ -43,20 +43,9 @@ func (p *Portal) handleProfile(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 // profileRefused re-renders My profile with the API's message next to
-// field; anything but a refusal is a failure.
+// field.
 func (p *Portal) profileRefused(w http.ResponseWriter, r *http.Request, s *session, d *profileData, field string, err error) {
-	msg, ok := apiMessage(err)
-	if !ok {
-		p.fail(w, r, err)
-		return
-	}
-	d.Errors[field] = msg
-	status := http.StatusBadRequest
-	var ae *apiError
-	if errors.As(err, &ae) {
-		status = ae.Status
-	}
-	p.render(w, r, status, "profile", "My profile", s, d)
+	p.refused(w, r, s, "profile", "My profile", d, d.Errors, field, err)
 }
 
 // handleProfilePost handles the forms of My profile.

@@ -31,9 +31,9 @@ var navItems = []navItem{
 	{"MANAGE", "Roles", "/roles", "shield", "group_manager", true},
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", true},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
-	{"SECURITY", "Account security", "/security", "lock", "admin", true},
+	{"SECURITY", "Account security", "/security", "lock", "admin", false},
 	{"SECURITY", "Logs", "/logs", "list", "user", true},
-	{"ACCOUNT", "Configuration", "/configuration", "gear", "owner", true},
+	{"ACCOUNT", "Configuration", "/configuration", "gear", "admin", false},
 	{"", "My profile", "/profile", "", "user", false},
 }
 
