@@ -57,6 +57,24 @@ func (a *apiAnswer) Write(b []byte) (int, error) {
 // in is sent as JSON; a 2xx answer is decoded into out (when not nil).
 // Refusals come back as *apiError with the API's message.
 func (p *Portal) call(r *http.Request, token, method, path string, in, out any) (http.Header, error) {
+	ans, err := p.send(r, token, method, path, in)
+	if err != nil {
+		if ans != nil {
+			return ans.header, err
+		}
+		return nil, err
+	}
+	if out != nil && ans.status != http.StatusNoContent {
+		if err := json.Unmarshal(ans.body.Bytes(), out); err != nil {
+			return ans.header, fmt.Errorf("portal: %s %s: decoding the answer: %w", method, path, err)
+		}
+	}
+	return ans.header, nil
+}
+
+// send is call without decoding: the buffered answer of a 2xx, or the
+// refusal as *apiError.
+func (p *Portal) send(r *http.Request, token, method, path string, in any) (*apiAnswer, error) {
 	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -100,14 +118,9 @@ func (p *Portal) call(r *http.Request, token, method, path string, in, out any) 
 		if s, err := strconv.Atoi(ans.header.Get("Retry-After")); err == nil && s > 0 {
 			ae.RetryAfter = time.Duration(s) * time.Second
 		}
-		return ans.header, ae
+		return ans, ae
 	}
-	if out != nil && ans.status != http.StatusNoContent {
-		if err := json.Unmarshal(ans.body.Bytes(), out); err != nil {
-			return ans.header, fmt.Errorf("portal: %s %s: decoding the answer: %w", method, path, err)
-		}
-	}
-	return ans.header, nil
+	return ans, nil
 }
 
 // accountPath is /api/v1/accounts/{id}/rest with the id escaped.

@@ -23,7 +23,7 @@ type navItem struct {
 
 var navItems = []navItem{
 	{"ACCESS", "My sessions", "/sessions", "play", "user", true},
-	{"ACCESS", "My devices", "/mydevices", "monitor", "user", true},
+	{"ACCESS", "My devices", "/mydevices", "monitor", "user", false},
 	{"MANAGE", "Users", "/users", "user", "group_manager", false},
 	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", false},
 	{"MANAGE", "Groups", "/groups", "users", "group_manager", true},
@@ -32,7 +32,7 @@ var navItems = []navItem{
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", true},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
 	{"SECURITY", "Account security", "/security", "lock", "admin", false},
-	{"SECURITY", "Logs", "/logs", "list", "user", true},
+	{"SECURITY", "Logs", "/logs", "list", "user", false},
 	{"ACCOUNT", "Configuration", "/configuration", "gear", "admin", false},
 	{"", "My profile", "/profile", "", "user", false},
 }
