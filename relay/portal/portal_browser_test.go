@@ -612,3 +612,73 @@ func TestPortalMyDevicesAndLogs(t *testing.T) {
 		t.Fatalf("CSV: %.300q", csv)
 	}
 }
+
+// TestPortalGroupsAndCheckPermissions: create a group (an empty name shows
+// the API's message and creates nothing), the roles and assignments
+// tables, and the Check permissions dialog's decision for the owner and
+// for a user without any assignment.
+func TestPortalGroupsAndCheckPermissions(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	hash, _ := secret.EnrollmentKeyHash(r.Key)
+	if _, err := r.Srv.Store().Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB0", Now: time.Now(),
+		Inventory: store.Inventory{Hostname: "front-desk", OS: "linux"}}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := r.Srv.Store().CreateUser(ctx, store.User{Email: "plain@example.com", PasswordHash: "x", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Srv.Store().AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/groups")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	before := b.count("tbody tr")
+	b.click("[data-open=group-dialog]")
+	b.submit("#group-dialog button[type=submit]")
+	if msg := b.text("#group-error"); msg == "" {
+		t.Fatal("an empty group name shows nothing")
+	}
+	if n := b.count("tbody tr"); n != before {
+		t.Fatalf("a refused group was created: %d rows, had %d", n, before)
+	}
+	b.fill("#gr-name", "Reception PCs")
+	b.do(chromedp.SetValue(chromedp.CSS("#gr-kind"), "device"))
+	b.submit("#group-dialog button[type=submit]")
+	if msg := b.text(".flash"); msg != "The group “Reception PCs” is created." {
+		t.Fatalf("create: %q", msg)
+	}
+	if !slices.Contains(b.texts("tbody td:first-child strong"), "Reception PCs") {
+		t.Fatal("the new group is not listed")
+	}
+	b.screenshot("groups")
+	b.open("/roles")
+	if b.count("tbody tr") == 0 {
+		t.Fatal("no roles listed")
+	}
+	b.screenshot("roles")
+
+	b.open("/assignments")
+	b.click("[data-open=check-dialog]")
+	b.submit("#check-dialog button[type=submit]")
+	if got := b.text("#check-decision"); got != "Allowed" {
+		t.Fatalf("the owner on front-desk: %q", got)
+	}
+	b.screenshot("check-permissions")
+	b.do(chromedp.SetValue(chromedp.CSS("#ck-user"), u.ID))
+	b.fill("#ck-tz", "Asia/Tokyo")
+	b.submit("#check-dialog button[type=submit]")
+	if got := b.text("#check-decision"); got != "Not allowed" {
+		t.Fatalf("a user without assignments: %q", got)
+	}
+	if b.count(".reasons li") == 0 {
+		t.Fatal("no reasons for the refusal")
+	}
+	b.fill("#ck-tz", "Mars/Base")
+	b.submit("#check-dialog button[type=submit]")
+	if msg := b.text("#check-error"); !strings.Contains(msg, "Mars/Base") {
+		t.Fatalf("bad time zone: %q", msg)
+	}
+}

@@ -26,10 +26,10 @@ var navItems = []navItem{
 	{"ACCESS", "My devices", "/mydevices", "monitor", "user", false},
 	{"MANAGE", "Users", "/users", "user", "group_manager", false},
 	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", false},
-	{"MANAGE", "Groups", "/groups", "users", "group_manager", true},
+	{"MANAGE", "Groups", "/groups", "users", "group_manager", false},
 	{"MANAGE", "Applications", "/applications", "grid", "admin", true},
-	{"MANAGE", "Roles", "/roles", "shield", "group_manager", true},
-	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", true},
+	{"MANAGE", "Roles", "/roles", "shield", "group_manager", false},
+	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", false},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
 	{"SECURITY", "Account security", "/security", "lock", "admin", false},
 	{"SECURITY", "Logs", "/logs", "list", "user", false},
@@ -94,6 +94,15 @@ var funcs = template.FuncMap{
 		return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
 	},
 	"join": strings.Join,
+	"kindLabel": func(k string) string {
+		if l, ok := kindLabels[k]; ok {
+			return l
+		}
+		return k
+	},
+	"roleType": func(t string) string {
+		return map[string]string{"device": "Device", "ondemand": "OnDemand", "confirm_access": "Confirm access", "whitelisted_apps": "Whitelisted applications"}[t]
+	},
 	"groupName": func(gs []wire.Group, id string) string {
 		for _, g := range gs {
 			if g.ID == id {
