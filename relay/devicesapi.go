@@ -3,10 +3,8 @@ package relay
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
-	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -41,13 +39,13 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 		ds, err = s.st.Devices(r.Context(), []string{m.AccountID})
 	} else {
 		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
-		q, perr := listing.Parse(r.URL.Query(), store.DeviceColumns)
+		q, perr := parseListing(r, store.DeviceColumns)
 		if perr != nil {
-			return errf(http.StatusBadRequest, CodeBadRequest, "%v", perr)
+			return perr
 		}
 		var total int
 		ds, total, err = s.st.DevicesPage(r.Context(), m.AccountID, q)
-		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+		setTotal(w, total)
 	}
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/portal"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -145,6 +146,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	return errf(http.StatusBadRequest, CodeBadRequest, "malformed request body: %v", err)
 }
+
+// parseListing reads a listing's filters, sort and page (relay/listing)
+// from r's query; a bad one is a 400 with the reason.
+func parseListing(r *http.Request, cols []string) (listing.Query, error) {
+	q, err := listing.Parse(r.URL.Query(), cols)
+	if err != nil {
+		return q, errf(http.StatusBadRequest, CodeBadRequest, "%v", err)
+	}
+	return q, nil
+}
+
+// setTotal tells a listing's client how many rows match in all.
+func setTotal(w http.ResponseWriter, total int) { w.Header().Set("X-Total-Count", strconv.Itoa(total)) }
 
 // remoteIP is the caller's address without port (the throttles' key and
 // the audit log's remote address).

@@ -3,11 +3,9 @@ package relay
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -144,13 +142,13 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 		list, err = s.st.AccountUsers(r.Context(), me.AccountID)
 	} else {
 		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
-		q, perr := listing.Parse(r.URL.Query(), store.MemberColumns)
+		q, perr := parseListing(r, store.MemberColumns)
 		if perr != nil {
-			return errf(http.StatusBadRequest, CodeBadRequest, "%v", perr)
+			return perr
 		}
 		var total int
 		list, total, err = s.st.AccountUsersPage(r.Context(), me.AccountID, q)
-		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+		setTotal(w, total)
 	}
 	if err != nil {
 		return err

@@ -1,15 +1,12 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
-	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -56,31 +53,15 @@ func (p *Portal) devicesPage(w http.ResponseWriter, r *http.Request, s *session,
 		p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only group managers and up manage devices.")
 		return
 	}
-	v, _ := url.ParseQuery(r.URL.RawQuery)
 	cols := deviceColumns
 	if groups, err := p.groupOptions(r, s, "device"); err == nil {
 		cols = withValues(cols, "groups", groups)
 	}
-	q, qerr := listing.Parse(v, deviceFilterCols(cols))
 	var devs []wire.Device
-	total := 0
-	if qerr == nil {
-		api := q.Values()
-		api.Set("size", strconv.Itoa(q.Size))
-		h, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/devices?"+api.Encode()), nil, &devs)
-		if err != nil {
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-				p.fail(w, r, err)
-				return
-			}
-			qerr = errors.New(ae.Message)
-		}
-		total, _ = strconv.Atoi(h.Get("X-Total-Count"))
-	}
-	lv := newList(r, "devices", "/devices", cols, visibleColumns(r, "devices", deviceColumns), q, total)
-	if qerr != nil {
-		lv.Error = "This filter cannot be used: " + qerr.Error() + "."
+	lv, err := p.fetchList(r, s, "devices", "/devices", cols, deviceFilterCols(cols), "/devices", &devs)
+	if err != nil {
+		p.fail(w, r, err)
+		return
 	}
 	lv.Empty = "No devices match these filters. Devices appear here once a Host is installed with a deployment package (Downloads)."
 	lv.Select, lv.SelForm = true, "devices-action"

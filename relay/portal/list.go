@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -170,6 +171,35 @@ func newList(r *http.Request, name, action string, cols []column, visible []stri
 		lv.To = min(q.Offset()+q.Size, total)
 	}
 	return lv
+}
+
+// fetchList builds the listing `name` at action from the page's URL
+// query: it asks the API at apiPath (an account path) for that page, into
+// out. A query the API refuses shows its message over an empty list;
+// other failures are returned.
+func (p *Portal) fetchList(r *http.Request, s *session, name, action string, cols []column, filterKeys []string, apiPath string, out any) (*listView, error) {
+	v, _ := url.ParseQuery(r.URL.RawQuery)
+	q, qerr := listing.Parse(v, filterKeys)
+	total := 0
+	if qerr == nil {
+		api := q.Values()
+		api.Set("size", strconv.Itoa(q.Size)) // always a page
+		h, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, apiPath+"?"+api.Encode()), nil, out)
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
+			qerr = errors.New(ae.Message)
+		case err != nil:
+			return nil, err
+		default:
+			total, _ = strconv.Atoi(h.Get("X-Total-Count"))
+		}
+	}
+	lv := newList(r, name, action, cols, visibleColumns(r, name, listings[name]), q, total)
+	if qerr != nil {
+		lv.Error = "This filter cannot be used: " + qerr.Error() + "."
+	}
+	return lv, nil
 }
 
 // visibleColumns reads the user's Choose columns for a listing from its

@@ -1,15 +1,12 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
 	"net/url"
-	"strconv"
 	"strings"
 
-	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -59,36 +56,15 @@ func (p *Portal) usersPage(w http.ResponseWriter, r *http.Request, s *session, s
 		p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only group managers and up manage users.")
 		return
 	}
-	// The listing's query is this page's URL query; the API checks it.
-	raw := r.URL.RawQuery
-	if r.Method != http.MethodGet {
-		raw = ""
-	}
-	v, _ := url.ParseQuery(raw)
 	cols := userColumns
 	if groups, err := p.groupOptions(r, s, "user"); err == nil {
 		cols = withValues(cols, "groups", groups)
 	}
-	q, qerr := listing.Parse(v, colKeys(cols))
 	var users []wire.Member
-	total := 0
-	if qerr == nil {
-		api := q.Values()
-		api.Set("size", strconv.Itoa(q.Size)) // always a page
-		h, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/users?"+api.Encode()), nil, &users)
-		if err != nil {
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-				p.fail(w, r, err)
-				return
-			}
-			qerr = errors.New(ae.Message)
-		}
-		total, _ = strconv.Atoi(h.Get("X-Total-Count"))
-	}
-	lv := newList(r, "users", "/users", cols, visibleColumns(r, "users", userColumns), q, total)
-	if qerr != nil {
-		lv.Error = "This filter cannot be used: " + qerr.Error() + "."
+	lv, err := p.fetchList(r, s, "users", "/users", cols, colKeys(cols), "/users", &users)
+	if err != nil {
+		p.fail(w, r, err)
+		return
 	}
 	lv.Empty = "No users match these filters."
 	lv.Select, lv.SelForm = true, "users-remove"
