@@ -104,6 +104,8 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("POST /groups", p.page(p.handleGroups))
 	mux.Handle("GET /roles", p.page(p.handleRoles))
 	mux.Handle("GET /assignments", p.page(p.handleAssignments))
+	mux.Handle("GET /sessions", p.page(p.handleSessions))
+	mux.Handle("POST /sessions/{action}", p.page(p.handleSessionAction))
 	mux.Handle("GET /profile", p.page(p.handleProfile))
 	mux.Handle("POST /profile/{form}", p.page(p.handleProfilePost))
 	mux.Handle("GET /devices", p.page(p.handleDevices))

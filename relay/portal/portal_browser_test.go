@@ -682,3 +682,51 @@ func TestPortalGroupsAndCheckPermissions(t *testing.T) {
 		t.Fatalf("bad time zone: %q", msg)
 	}
 }
+
+// TestPortalOnDemandSessions: My sessions — a session key needs an
+// OnDemand role assignment (the API's refusal is shown); then a key shown
+// as "613 220 463" with its link, emailed (a bad address refused), and
+// rejected.
+func TestPortalOnDemandSessions(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	b.open("/sessions")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.submit("form[action='/sessions/create'] button")
+	if msg := b.text("#sessions-error"); msg == "" {
+		t.Fatal("a key without an OnDemand role assignment shows nothing")
+	}
+	relaytest.AllowOnDemand(t, r.Srv)
+	b.submit("form[action='/sessions/create'] button")
+	key := b.text("#new-key")
+	if len(key) != 11 || key[3] != ' ' || key[7] != ' ' {
+		t.Fatalf("key %q", key)
+	}
+	digits := strings.ReplaceAll(key, " ", "")
+	if link := b.text("#new-link"); link != r.URL+"/s/"+digits {
+		t.Fatalf("link %q", link)
+	}
+	b.screenshot("sessions")
+	b.click("tbody details summary")
+	b.fill("tbody details input[name=email]", "not-an-address")
+	b.submit("tbody details button[type=submit]")
+	if msg := b.text("tbody .field-error"); msg == "" {
+		t.Fatal("a bad address shows nothing")
+	}
+	b.click("tbody details summary")
+	b.fill("tbody details input[name=email]", "enduser@example.com")
+	b.submit("tbody details button[type=submit]")
+	if msg := b.text(".flash"); msg != "The link is on its way." {
+		t.Fatalf("email: %q", msg)
+	}
+	if mails := relaytest.MailTo(t, outbox, "enduser@example.com"); len(mails) != 1 || !strings.Contains(mails[0], digits) {
+		t.Fatalf("mail to the end user: %q", mails)
+	}
+	b.submit("tbody button[aria-label^=Reject]")
+	if msg := b.text(".flash"); msg != "The session is rejected." {
+		t.Fatalf("reject: %q", msg)
+	}
+	if b.count("tbody td strong") != 0 {
+		t.Fatal("the rejected key is still listed")
+	}
+}

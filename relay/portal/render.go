@@ -22,7 +22,7 @@ type navItem struct {
 }
 
 var navItems = []navItem{
-	{"ACCESS", "My sessions", "/sessions", "play", "user", true},
+	{"ACCESS", "My sessions", "/sessions", "play", "user", false},
 	{"ACCESS", "My devices", "/mydevices", "monitor", "user", false},
 	{"MANAGE", "Users", "/users", "user", "group_manager", false},
 	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", false},
