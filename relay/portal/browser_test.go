@@ -205,18 +205,22 @@ func lastCode(t *testing.T, outbox, to string) string {
 
 var linkRE = regexp.MustCompile(`https?://\S+/(invite|reset)#token=\S+`)
 
-// lastLink is the invitation or reset link of the newest mail to `to`.
-func lastLink(t *testing.T, outbox, to string) string {
+// waitLink waits (bounded) for a mail to `to` after the first `skip` ones
+// that holds a link to path ("/invite" or "/reset"): some mails go out
+// after the answer (a password reset answers 202 at once).
+func waitLink(t *testing.T, outbox, to, path string, skip int) string {
 	t.Helper()
-	mails := relaytest.MailTo(t, outbox, to)
-	if len(mails) == 0 {
-		t.Fatalf("no mail to %s", to)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mails := relaytest.MailTo(t, outbox, to)
+		for _, m := range mails[min(skip, len(mails)):] {
+			if l := linkRE.FindString(m); strings.Contains(l, path+"#") {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail to %s with a %s link after %d mails: %q", to, path, skip, mails)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the outbox directory
 	}
-	l := linkRE.FindString(mails[len(mails)-1])
-	if l == "" {
-		t.Fatalf("no link in %q", mails[len(mails)-1])
-	}
-	return l
 }
-
-func chromedpNavigate(u string) chromedp.Action[chromedp.Void] { return chromedp.Navigate(u) }

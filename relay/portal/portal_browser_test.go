@@ -132,8 +132,8 @@ func TestPortalSignInInviteAndReset(t *testing.T) {
 	}
 
 	// Accept the invitation through the emailed link.
-	link := lastLink(t, outbox, "ann@example.com")
-	b.do(chromedpNavigate(link))
+	link := waitLink(t, outbox, "ann@example.com", "/invite", 0)
+	b.do(chromedp.Navigate(link))
 	if p := b.path(); p != "/invite" {
 		t.Fatalf("the page keeps the token in the address bar: %s", p)
 	}
@@ -172,6 +172,7 @@ func TestPortalSignInInviteAndReset(t *testing.T) {
 	b.submit("form[action='/logoff'] button")
 
 	// Forgot password, then the reset link.
+	seen := len(relaytest.MailTo(t, outbox, "ann@example.com"))
 	b.fill("#username", "ann@example.com")
 	b.submit("button[type=submit]")
 	b.submit("a[href^='/forgot']")
@@ -182,7 +183,7 @@ func TestPortalSignInInviteAndReset(t *testing.T) {
 	if msg := b.text(".notice"); !strings.Contains(msg, "reset link") {
 		t.Fatalf("after forgot: %q", msg)
 	}
-	b.do(chromedpNavigate(lastLink(t, outbox, "ann@example.com")))
+	b.do(chromedp.Navigate(waitLink(t, outbox, "ann@example.com", "/reset", seen)))
 	b.fill("#password", "Ann-Password-8")
 	b.fill("#confirm", "Ann-Password-9")
 	b.submit("button[type=submit]")
