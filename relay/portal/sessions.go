@@ -25,17 +25,6 @@ type odView struct {
 	Waited string
 }
 
-func spacedKey(k string) string {
-	var b strings.Builder
-	for i, r := range k {
-		if i > 0 && i%3 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 func (p *Portal) sessionsData(r *http.Request, s *session) (*sessionsData, error) {
 	d := &sessionsData{Emailed: map[string]string{}}
 	var list []wire.OnDemandSession
@@ -47,7 +36,7 @@ func (p *Portal) sessionsData(r *http.Request, s *session) (*sessionsData, error
 		if o.AccountID != s.Account.ID {
 			continue
 		}
-		v := odView{OnDemandSession: o, Spaced: spacedKey(o.Key)}
+		v := odView{OnDemandSession: o, Spaced: wire.GroupKey(o.Key)}
 		if o.JoinedAt > 0 {
 			v.Waited = now.Sub(time.Unix(o.JoinedAt, 0)).Round(time.Minute).String()
 		}
@@ -111,7 +100,7 @@ func (p *Portal) handleSessionAction(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	if made.Key != "" {
-		d.Created = &odView{OnDemandSession: made, Spaced: spacedKey(made.Key)}
+		d.Created = &odView{OnDemandSession: made, Spaced: wire.GroupKey(made.Key)}
 		p.render(w, r, http.StatusCreated, "sessions", "My sessions", s, d)
 		return
 	}
