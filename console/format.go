@@ -10,20 +10,11 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/guest"
+	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// groupKey writes an OnDemand key in groups of three digits, as it is read
-// out on the phone: 613220463 → "613 220 463".
-func groupKey(key string) string {
-	var b strings.Builder
-	for i, r := range key {
-		if i > 0 && i%3 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// groupKey writes an OnDemand key as it is read out: "613 220 463".
+func groupKey(key string) string { return wire.GroupKey(key) }
 
 // status is a device's Status column: online, or when it was last seen
 // relative to now.

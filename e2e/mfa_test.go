@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
 	"os"
@@ -99,28 +95,4 @@ func codeFromOutbox(t *testing.T, dir string) string {
 	return match[1]
 }
 
-func readText(t *testing.T, m *mail.Message) string {
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		b, _ := io.ReadAll(m.Body)
-		return string(b)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			t.Fatal("no text/plain part")
-		}
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-			var r io.Reader = p
-			if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-				r = quotedprintable.NewReader(p) // long links get soft line breaks
-			}
-			b, _ := io.ReadAll(r)
-			return string(b)
-		}
-	}
-}
+func readText(t *testing.T, m *mail.Message) string { return relaytest.MailText(t, m) }

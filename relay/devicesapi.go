@@ -34,7 +34,19 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	ds, err := s.st.Devices(r.Context(), []string{m.AccountID})
+	var ds []store.Device
+	if r.URL.RawQuery == "" {
+		ds, err = s.st.Devices(r.Context(), []string{m.AccountID})
+	} else {
+		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
+		q, perr := parseListing(r, store.DeviceColumns)
+		if perr != nil {
+			return perr
+		}
+		var total int
+		ds, total, err = s.st.DevicesPage(r.Context(), m.AccountID, q)
+		setTotal(w, total)
+	}
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ func TestHealthInfoAndIndex(t *testing.T) {
 	if status != 200 || info.PublicKey != e.srv.PublicKeyString() || info.Version != "test" || info.Protocol != wire.Version {
 		t.Fatalf("relay info: %d %+v", status, info)
 	}
-	status, body = e.do("GET", "/", "", nil)
-	if status != 200 || !bytes.Contains(body, []byte("Portal coming")) || !bytes.Contains(body, []byte("test")) {
-		t.Fatalf("index: %d %s", status, body)
+	status, body = e.do("GET", "/signin", "", nil)
+	if status != 200 || !bytes.Contains(body, []byte("Sign in")) || !bytes.Contains(body, []byte("Tandem test")) {
+		t.Fatalf("portal sign-in page: %d %s", status, body)
 	}
 	status, body = e.do("GET", "/api/v1/nothing", "", nil)
 	wantError(t, status, body, http.StatusNotFound, CodeNotFound)

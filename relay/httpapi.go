@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/frontdoor"
+	"github.com/tandem-rc/tandem/relay/listing"
+	"github.com/tandem-rc/tandem/relay/portal"
 	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -145,6 +147,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return errf(http.StatusBadRequest, CodeBadRequest, "malformed request body: %v", err)
 }
 
+// parseListing reads a listing's filters, sort and page (relay/listing)
+// from r's query; a bad one is a 400 with the reason.
+func parseListing(r *http.Request, cols []string) (listing.Query, error) {
+	q, err := listing.Parse(r.URL.Query(), cols)
+	if err != nil {
+		return q, errf(http.StatusBadRequest, CodeBadRequest, "%v", err)
+	}
+	return q, nil
+}
+
+// setTotal tells a listing's client how many rows match in all.
+func setTotal(w http.ResponseWriter, total int) { w.Header().Set("X-Total-Count", strconv.Itoa(total)) }
+
 // remoteIP is the caller's address without port, as seen through trusted
 // proxies (the throttles' key and the audit log's remote address).
 func remoteIP(r *http.Request) string { return frontdoor.ClientIP(r) }
@@ -246,7 +261,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
 	})
-	mux.HandleFunc("GET /{$}", s.handleIndex)
+	// The Portal: every other path. It calls this same handler for the
+	// API, so it goes through the same checks as any client.
+	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock,
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })}))
 	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
 	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
@@ -286,6 +304,8 @@ func changesAccess(r *http.Request) bool {
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return false
+	case !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/c/"):
+		return false // the Portal: its changes go through the API, which counts them
 	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
 		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
 		strings.HasPrefix(r.URL.Path, "/api/v1/ondemand") ||

@@ -81,7 +81,7 @@ var apiDocs = map[string]apiDoc{
 	"PUT /api/v1/accounts/{account}/packages/{id}":                   {summary: "Change a package's settings", auth: "admin", req: wire.Package{}, resp: wire.Package{}},
 	"POST /api/v1/accounts/{account}/packages/{id}/revoke":           {summary: "Revoke a package and its devices (type \"revoke\" to confirm)", auth: "admin", req: wire.Confirm{}, resp: wire.PackageRevoked{}},
 	"DELETE /api/v1/accounts/{account}/packages/{id}":                {summary: "Remove a package that is revoked or has no devices", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/devices":                         {summary: "Every device of the account", auth: "manager", resp: []wire.Device{}},
+	"GET /api/v1/accounts/{account}/devices":                         {summary: "Every device of the account; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Device{}, query: []string{"sort", "page", "size"}},
 	"PATCH /api/v1/accounts/{account}/devices/{id}":                  {summary: "Rename a device (alias)", auth: "manager", req: wire.DeviceUpdate{}, resp: wire.Device{}},
 	"POST /api/v1/accounts/{account}/devices/{id}/enroll":            {summary: "Enroll a pending device", auth: "manager", resp: wire.Device{}},
 	"POST /api/v1/accounts/{account}/devices/{id}/revoke":            {summary: "Revoke a device (type \"revoke\" to confirm)", auth: "manager", req: wire.Confirm{}, resp: wire.Device{}},
@@ -94,7 +94,7 @@ var apiDocs = map[string]apiDoc{
 	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
 	// group managers and up, with the rank rules of spec 4.1.
 	"POST /api/v1/login/mfa":                              {summary: "Second login step: the emailed code or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
-	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users", auth: "manager", resp: []wire.Member{}},
+	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
 	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
 	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
 	"DELETE /api/v1/accounts/{account}/users/{id}":        {summary: "Remove a user below your own type", auth: "manager", status: http.StatusNoContent},

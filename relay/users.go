@@ -147,13 +147,31 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.st.AccountUsers(r.Context(), me.AccountID)
+	var list []store.AccountUser
+	if r.URL.RawQuery == "" {
+		list, err = s.st.AccountUsers(r.Context(), me.AccountID)
+	} else {
+		// A listing (spec 2.2.1): filtered, sorted and paged in SQL.
+		q, perr := parseListing(r, store.MemberColumns)
+		if perr != nil {
+			return perr
+		}
+		var total int
+		list, total, err = s.st.AccountUsersPage(r.Context(), me.AccountID, q)
+		setTotal(w, total)
+	}
+	if err != nil {
+		return err
+	}
+	groups, err := s.st.UserGroupNames(r.Context(), me.AccountID)
 	if err != nil {
 		return err
 	}
 	out := make([]wire.Member, 0, len(list))
 	for _, au := range list {
-		out = append(out, s.wireMember(au))
+		m := s.wireMember(au)
+		m.Groups = groups[m.ID]
+		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

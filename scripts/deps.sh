@@ -42,7 +42,8 @@ BUILD=(
 # lint and test-packages.sh. curl, procps: test-packages.sh fetches install.sh
 # and finds the Host's service process (pgrep). postgresql: the store tests'
 # private server (scripts/postgres.sh). nginx: the reverse-proxy test runs a
-# private nginx in front of the relay (internal/nginxtest).
+# private nginx in front of the relay (internal/nginxtest). chromium: the
+# Portal's browser tests (relay/portal, chromedp, headless).
 TEST=(
   xvfb
   xterm
@@ -68,6 +69,7 @@ TEST=(
   procps
   postgresql
   nginx
+  chromium
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.

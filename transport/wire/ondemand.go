@@ -1,5 +1,7 @@
 package wire
 
+import "strings"
+
 // OnDemand sessions (spec 3.2): a technician creates a single-use session
 // key; the end user runs tandem-ondemand with it, which joins the
 // technician's queue; the technician starts (POST /api/v1/sessions with
@@ -76,3 +78,16 @@ type OnDemandJoinResponse struct {
 // connection (or refuses its join) with once its key is dead: ended,
 // rejected or expired. The agent exits.
 const CodeOnDemandOver = "ondemand_over"
+
+// GroupKey writes an OnDemand key in groups of three digits, as it is read
+// out on the phone: 613220463 → "613 220 463".
+func GroupKey(key string) string {
+	var b strings.Builder
+	for i, r := range key {
+		if i > 0 && i%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

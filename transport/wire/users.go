@@ -18,6 +18,8 @@ type Member struct {
 	Locked    bool   `json:"locked"`    // too many failed logins; unlock or wait
 	Auth      string `json:"auth"`      // internal, ldap
 	CreatedAt int64  `json:"created_at"`
+	// Groups names the user groups it belongs to (the users listing).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // MemberUpdate is PATCH /api/v1/accounts/{account}/users/{id}: absent

@@ -1,0 +1,68 @@
+package relay
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// TestListingAPI: with listing parameters the users and devices lists
+// answer one filtered page and the match count; a column that is not
+// listed (a password hash, say) is a 400, never silently ignored.
+func TestListingAPI(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login(ownerEmail, ownerPass)
+	acct, err := e.srv.Store().AccountByName(context.Background(), "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key := e.pkg(PackageSpec{Name: "p"})
+	for _, h := range []string{"alpha", "beta", "gamma"} {
+		e.enroll(key, h)
+	}
+	get := func(path string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	base := "/api/v1/accounts/" + acct.ID
+	resp, body := get(base + "/devices?f.hostname=a&sort=-hostname&size=10")
+	var devs []wire.Device
+	decode(t, body, &devs)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "3" || len(devs) != 3 || devs[0].Hostname != "gamma" {
+		t.Fatalf("devices page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
+	}
+	resp, body = get(base + "/devices?f.hostname=alp")
+	if resp.Header.Get("X-Total-Count") != "1" {
+		t.Fatalf("filtered devices: %s", body)
+	}
+	resp, body = get(base + "/users?v.name=&size=10")
+	var users []wire.Member
+	decode(t, body, &users)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(users) != 1 || users[0].Email != ownerEmail {
+		t.Fatalf("users page: %d %s", resp.StatusCode, body)
+	}
+	for _, q := range []string{"/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7"} {
+		resp, body = get(base + q)
+		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)
+	}
+	// Without parameters: the whole list, as before.
+	resp, body = get(base + "/devices")
+	decode(t, body, &devs)
+	if resp.Header.Get("X-Total-Count") != "" || len(devs) != 3 {
+		t.Fatalf("plain list: %s", body)
+	}
+}

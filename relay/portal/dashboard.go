@@ -1,0 +1,117 @@
+package portal
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// dashboardData is the Dashboard (spec 2.2): devices and users at a
+// glance and the account's details, each part for those who may read it.
+type dashboardData struct {
+	Devices *deviceStats
+	Users   *userStats
+	Account *wire.AccountConfig
+	Mine    int // devices the user may see (every member)
+}
+
+type deviceStats struct{ Total, Online, Pending, Groups int }
+
+type userStats struct{ Total, LDAP, Groups, LDAPGroups int }
+
+func (p *Portal) handleDashboard(w http.ResponseWriter, r *http.Request, s *session) {
+	d := dashboardData{}
+	var mine []wire.Device
+	if _, err := p.call(r, s.Token, "GET", "/api/v1/devices", nil, &mine); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	for _, dev := range mine {
+		if dev.AccountID == s.Account.ID {
+			d.Mine++
+		}
+	}
+	if s.AtLeast("group_manager") {
+		var devs []wire.Device
+		var users []wire.Member
+		var groups []wire.Group
+		for _, c := range []struct {
+			path string
+			out  any
+		}{{"/devices", &devs}, {"/users", &users}, {"/groups", &groups}} {
+			if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, c.path), nil, c.out); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		ds := &deviceStats{Total: len(devs)}
+		for _, dev := range devs {
+			if dev.Online {
+				ds.Online++
+			}
+			if dev.State == "pending" {
+				ds.Pending++
+			}
+		}
+		us := &userStats{Total: len(users)}
+		for _, u := range users {
+			if u.Auth == "ldap" {
+				us.LDAP++
+			}
+		}
+		for _, g := range groups {
+			switch {
+			case g.Builtin:
+			case g.Kind == "device":
+				ds.Groups++
+			case g.Kind == "ldap_user":
+				us.LDAPGroups++
+				us.Groups++
+			default:
+				us.Groups++
+			}
+		}
+		d.Devices, d.Users = ds, us
+	}
+	if s.AtLeast("admin") {
+		var ac wire.AccountConfig
+		if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/config"), nil, &ac); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		d.Account = &ac
+	}
+	p.render(w, r, http.StatusOK, "dashboard", "Dashboard", s, d)
+}
+
+// handleSwitchAccount is the account switcher (spec 4.1.3): the choice is
+// checked against the user's accounts on every page anyway.
+func (p *Portal) handleSwitchAccount(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := parseForm(w, r); err != nil {
+		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	id := r.PostFormValue("account")
+	if !slices.ContainsFunc(s.User.Accounts, func(a wire.Ref) bool { return a.ID == id }) {
+		p.renderError(w, r, http.StatusNotFound, "Not found", "You are not a member of that account.")
+		return
+	}
+	setCookie(w, accountCookie, id, 400*24*3600e9)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleNotYet is a sidebar page the Portal does not have yet.
+func (p *Portal) handleNotYet(w http.ResponseWriter, r *http.Request, s *session) {
+	title := "Portal"
+	for _, it := range navItems {
+		if it.Path == r.URL.Path {
+			title = it.Label
+			if !s.AtLeast(it.Min) {
+				p.renderError(w, r, http.StatusForbidden, "Not allowed", "Your user type does not include this page.")
+				return
+			}
+		}
+	}
+	p.render(w, r, http.StatusOK, "notyet", title, s, nil)
+}

@@ -1,0 +1,4 @@
+package portal
+
+// LocalNext exposes localNext to the external tests.
+var LocalNext = localNext

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tandem-rc/tandem/relay/listing"
+)
+
+// A listing column in SQL: expr is a scalar expression of the row; set,
+// when not empty, is instead a subquery listing the row's values (a user's
+// groups), filtered with IN/EXISTS.
+type listCol struct {
+	expr string
+	set  string
+}
+
+// listSQL turns q into a WHERE clause (starting with " AND ", or "") and
+// an ORDER BY list for cols; args continue after the first `next`-1
+// placeholders. Only column keys in cols reach the SQL, and every value is
+// a bound argument.
+func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next int) (where, order string, args []any, err error) {
+	var b strings.Builder
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", next+len(args)-1)
+	}
+	for _, f := range q.Filters {
+		c, ok := cols[f.Col]
+		if !ok {
+			return "", "", nil, fmt.Errorf("store: no list column %q", f.Col)
+		}
+		if f.Text != "" {
+			like := "%" + escapeLike(strings.ToLower(f.Text)) + "%"
+			if c.set != "" {
+				fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM (%s) s WHERE LOWER(s.v) LIKE %s ESCAPE '\\')", c.set, arg(like))
+			} else {
+				fmt.Fprintf(&b, " AND LOWER(CAST(%s AS TEXT)) LIKE %s ESCAPE '\\'", c.expr, arg(like))
+			}
+		}
+		if len(f.Values) == 0 {
+			continue
+		}
+		var any []string
+		var vals []string
+		for _, v := range f.Values {
+			if v != "" {
+				vals = append(vals, v)
+			}
+		}
+		if c.set != "" {
+			if f.Blanks() {
+				any = append(any, fmt.Sprintf("NOT EXISTS (%s)", c.set))
+			}
+			for _, v := range vals {
+				any = append(any, fmt.Sprintf("%s IN (%s)", arg(v), c.set))
+			}
+		} else {
+			if f.Blanks() {
+				any = append(any, fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '')", c.expr, c.expr))
+			}
+			if len(vals) > 0 {
+				ph := make([]string, len(vals))
+				for i, v := range vals {
+					ph[i] = arg(v)
+				}
+				any = append(any, fmt.Sprintf("CAST(%s AS TEXT) IN (%s)", c.expr, strings.Join(ph, ", ")))
+			}
+		}
+		fmt.Fprintf(&b, " AND (%s)", strings.Join(any, " OR "))
+	}
+	order = defaultOrder
+	if q.Sort != "" {
+		c, ok := cols[q.Sort]
+		if !ok || c.set != "" {
+			return "", "", nil, fmt.Errorf("store: cannot sort by %q", q.Sort)
+		}
+		dir := "ASC"
+		if q.Desc {
+			dir = "DESC"
+		}
+		// Empty cells last either way, then the default order as a tie-break.
+		order = fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '') ASC, %s %s, %s", c.expr, c.expr, c.expr, dir, defaultOrder)
+	}
+	return b.String(), order, args, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// MemberColumns are the columns of the users listing (spec 4.1) that can be
+// filtered and sorted, in display order.
+var MemberColumns = []string{"name", "email", "type", "groups", "status", "auth", "mfa", "ondemand", "created"}
+
+// The users listing: statuses and yes/no columns read as words, so value
+// filters are the words the Portal shows.
+var memberCols = map[string]listCol{
+	"name":     {expr: "u.name"},
+	"email":    {expr: "u.email"},
+	"type":     {expr: "m.type"},
+	"status":   {expr: "CASE WHEN m.disabled OR u.disabled THEN 'disabled' ELSE 'enabled' END"},
+	"auth":     {expr: "u.auth"},
+	"mfa":      {expr: "CASE WHEN m.mfa THEN 'on' ELSE 'off' END"},
+	"ondemand": {expr: "CASE WHEN m.ondemand THEN 'on' ELSE 'off' END"},
+	"created":  {expr: "m.created_at"},
+	"groups": {set: `SELECT g.name AS v FROM access_group_members gm JOIN access_groups g ON g.id = gm.group_id
+		WHERE gm.member_id = m.user_id AND g.account_id = m.account_id AND g.kind <> 'device'`},
+}
+
+// AccountUsersPage is one page of accountID's members as q filters and
+// sorts them (by email by default), with the number of members matching.
+func (s *Store) AccountUsersPage(ctx context.Context, accountID string, q listing.Query) ([]AccountUser, int, error) {
+	where, order, args, err := listSQL(q, memberCols, "u.email, u.id", 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	args = append([]any{accountID}, args...)
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.account_id = $1`+where, args...).Scan(&total); err != nil {
+		return nil, 0, wrap("account users page", err)
+	}
+	rows, err := s.db.QueryContext(ctx, accountUserQuery+` WHERE m.account_id = $1`+where+` ORDER BY `+order+
+		fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	if err != nil {
+		return nil, 0, wrap("account users page", err)
+	}
+	defer rows.Close()
+	var out []AccountUser
+	for rows.Next() {
+		au, err := scanAccountUser(rows)
+		if err != nil {
+			return nil, 0, wrap("account users page", err)
+		}
+		out = append(out, au)
+	}
+	return out, total, wrap("account users page", rows.Err())
+}
+
+// UserGroupNames maps the users of accountID to the names of the user
+// groups they belong to, sorted.
+func (s *Store) UserGroupNames(ctx context.Context, accountID string) (map[string][]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT gm.member_id, g.name FROM access_group_members gm
+		JOIN access_groups g ON g.id = gm.group_id
+		WHERE g.kind <> 'device' AND g.account_id = $1 ORDER BY g.name, g.id`, accountID)
+	if err != nil {
+		return nil, wrap("user group names", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var u, name string
+		if err := rows.Scan(&u, &name); err != nil {
+			return nil, wrap("user group names", err)
+		}
+		out[u] = append(out[u], name)
+	}
+	return out, wrap("user group names", rows.Err())
+}
+
+// DeviceColumns are the columns of the devices listing (spec 4.3) that can
+// be filtered and sorted, in display order. Online is the relay's memory,
+// not the store's, so it is shown but not filtered here.
+var DeviceColumns = []string{"name", "hostname", "groups", "state", "os", "user", "version", "description", "lastseen", "enrolled"}
+
+var deviceListCols = map[string]listCol{
+	"name":        {expr: "CASE WHEN d.alias <> '' THEN d.alias ELSE d.hostname END"},
+	"hostname":    {expr: "d.hostname"},
+	"state":       {expr: "d.state"},
+	"os":          {expr: "d.os"},
+	"user":        {expr: "d.logged_in_user"},
+	"version":     {expr: "d.version"},
+	"description": {expr: "d.description"},
+	"lastseen":    {expr: "d.last_seen"},
+	"enrolled":    {expr: "d.enrolled_at"},
+	"groups": {set: `SELECT g.name AS v FROM access_group_members gm JOIN access_groups g ON g.id = gm.group_id
+		WHERE gm.member_id = d.id AND g.account_id = d.account_id AND g.kind = 'device'`},
+}
+
+// DevicesPage is one page of accountID's devices (OnDemand machines left
+// out) as q filters and sorts them (by name by default), with the number
+// of devices matching.
+func (s *Store) DevicesPage(ctx context.Context, accountID string, q listing.Query) ([]Device, int, error) {
+	where, order, args, err := listSQL(q, deviceListCols, deviceListCols["name"].expr+", d.id", 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	args = append([]any{accountID}, args...)
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+where,
+		args...).Scan(&total); err != nil {
+		return nil, 0, wrap("devices page", err)
+	}
+	ds, err := s.queryDevices(ctx, "devices page", `SELECT `+deviceCols+` FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+
+		where+` ORDER BY `+order+fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	return ds, total, err
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/listing"
+	"github.com/tandem-rc/tandem/relay/store/storetest"
+)
+
+func TestAccountUsersPage(t *testing.T) { storetest.Run(t, testAccountUsersPage) }
+
+func testAccountUsersPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	acct, err := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	techs, err := s.CreateGroup(ctx, Group{AccountID: acct.ID, Name: "Tech_s", Kind: policy.GroupUser, Active: true, CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 30 users: u00..u29; every third has no name, every fifth is an
+	// admin, u00..u04 are in "Tech_s"; one user of another account.
+	for i := range 30 {
+		name := fmt.Sprintf("User %02d", i)
+		if i%3 == 0 {
+			name = ""
+		}
+		u, err := s.CreateUser(ctx, User{Email: fmt.Sprintf("u%02d@example.com", i), Name: name, PasswordHash: "h", CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := Member
+		if i%5 == 0 {
+			typ = Admin
+		}
+		if err := s.AddMembership(ctx, Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, Disabled: i == 7, CreatedAt: now.Add(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if i < 5 {
+			if err := s.AddGroupMember(ctx, techs.ID, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	x, err := s.CreateUser(ctx, User{Email: "x@example.com", PasswordHash: "h", CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMembership(ctx, Membership{AccountID: other.ID, UserID: x.ID, Type: Owner, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
+	page := func(raw string) ([]string, int) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, MemberColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, total, err := s.AccountUsersPage(ctx, acct.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var emails []string
+		for _, au := range list {
+			emails = append(emails, au.User.Email[:3])
+		}
+		return emails, total
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		got, total := page(raw)
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	check("size=10&page=3", 30, "u20", "u21", "u22", "u23", "u24", "u25", "u26", "u27", "u28", "u29")
+	check("size=10&page=4", 30)
+	check("v.name=&v.type=admin", 2, "u00", "u15") // Blanks and a value, both at once
+	check("v.name=&v.type=admin&v.type=user&size=10", 10, "u00", "u03", "u06", "u09", "u12", "u15", "u18", "u21", "u24", "u27")
+	check("f.name=USER 1", 7, "u10", "u11", "u13", "u14", "u16", "u17", "u19") // case-insensitive contains
+	check("f.email=%25", 0)                                                    // LIKE wildcards are literal
+	check("v.status=disabled", 1, "u07")
+	check("v.groups=Tech_s", 5, "u00", "u01", "u02", "u03", "u04")
+	check("f.groups=ch_", 5, "u00", "u01", "u02", "u03", "u04")
+	check("f.email=u_0", 0) // "_" is literal too
+	check("v.groups=&f.email=u0", 5, "u05", "u06", "u07", "u08", "u09")
+	check("v.groups=&v.groups=Tech_s&size=10", 30, "u00", "u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09")
+	check("sort=-created&size=10", 30, "u29", "u28", "u27", "u26", "u25", "u24", "u23", "u22", "u21", "u20")
+	// Sorting by name puts blank names last, then ties by email.
+	check("sort=name&f.email=u0", 10, "u01", "u02", "u04", "u05", "u07", "u08", "u00", "u03", "u06", "u09")
+	check("sort=-name&f.email=u0", 10, "u08", "u07", "u05", "u04", "u02", "u01", "u00", "u03", "u06", "u09")
+	check("f.email=x@", 0) // the other account's user never shows
+
+	groups, err := s.UserGroupNames(ctx, acct.ID)
+	if err != nil || len(groups) != 5 {
+		t.Fatalf("group names %v %v", groups, err)
+	}
+}
+
+func TestDevicesPage(t *testing.T) { storetest.Run(t, testDevicesPage) }
+
+func testDevicesPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	for _, p := range []Package{{AccountID: a.ID, Name: "P", KeyHash: "ka", EnrollmentState: Enrolled, Active: true},
+		{AccountID: a.ID, Name: "Q", KeyHash: "kp", EnrollmentState: Pending, Active: true},
+		{AccountID: b.ID, Name: "P", KeyHash: "kb", EnrollmentState: Enrolled, Active: true}} {
+		if _, err := s.CreatePackage(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lab, err := s.CreateGroup(ctx, Group{AccountID: a.ID, Name: "Lab", Kind: policy.GroupDevice, Active: true, CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pc00..pc11 in Acme (pc09..pc11 pending), pc00..pc02 in Lab, pc04 aliased "Front desk"; one in Other.
+	for i := range 12 {
+		key := "ka"
+		if i >= 9 {
+			key = "kp"
+		}
+		res, err := s.Enroll(ctx, EnrollParams{KeyHash: key, PublicKey: fmt.Sprintf("PUB%02d", i), Now: now,
+			Inventory: Inventory{Hostname: fmt.Sprintf("pc%02d", i), OS: []string{"linux", "windows"}[i%2]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			if err := s.AddGroupMember(ctx, lab.ID, res.Device.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 4 {
+			if err := s.SetDeviceAlias(ctx, res.Device.ID, "Front desk"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.Enroll(ctx, EnrollParams{KeyHash: "kb", PublicKey: "PUBX", Now: now, Inventory: Inventory{Hostname: "pc00"}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, DeviceColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, total, err := s.DevicesPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.Hostname)
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	check("size=10&page=2", 12, "pc10", "pc11")
+	// By name: the alias sorts as "Front desk" (before the pc names).
+	check("size=10", 12, "pc04", "pc00", "pc01", "pc02", "pc03", "pc05", "pc06", "pc07", "pc08", "pc09")
+	check("v.state=pending", 3, "pc09", "pc10", "pc11")
+	check("v.groups=Lab&v.os=windows", 1, "pc01")
+	check("v.groups=&v.state=enrolled&size=10", 6, "pc04", "pc03", "pc05", "pc06", "pc07", "pc08")
+	check("f.name=front", 1, "pc04")
+	check("sort=-hostname&size=10&f.hostname=pc0", 10, "pc09", "pc08", "pc07", "pc06", "pc05", "pc04", "pc03", "pc02", "pc01", "pc00")
+}
