@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -79,7 +80,16 @@ type TURNConfig struct {
 	Port      int           // advertised port; default 3478
 	RelayIP   net.IP        // address allocations are relayed from (and announced as)
 	RelayBind string        // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
-	TTL       time.Duration // lifetime of TURN credentials; default 12 h
+	// TLSHost and TLSPort advertise TURN over TLS (turns:) when TLSPort is
+	// set; TLSHost (default Host) must be a name the certificate carries.
+	TLSHost string
+	TLSPort int
+	// AllowPeers are internal peer prefixes the embedded server relays to
+	// anyway (see relay/turnguard; by default it refuses them).
+	AllowPeers []netip.Prefix
+	// OwnAddrs are the relay machine's addresses, reachable only on its own
+	// relay ports; default the interfaces' addresses when ServeTURN starts.
+	OwnAddrs []netip.Addr
 }
 
 // Limits throttles guessing. A failed attempt takes a token from the
@@ -109,9 +119,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.TURN.Port == 0 {
 		c.TURN.Port = 3478
-	}
-	if c.TURN.TTL <= 0 {
-		c.TURN.TTL = 12 * time.Hour
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second
