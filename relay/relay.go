@@ -76,10 +76,10 @@ type Config struct {
 // TURNConfig describes the TURN service the relay hands out in ICE server
 // lists and, with ServeTURN, runs itself.
 type TURNConfig struct {
-	Host      string        // advertised host or IP in stun:/turn: URLs; "" hands out no ICE servers
-	Port      int           // advertised port; default 3478
-	RelayIP   net.IP        // address allocations are relayed from (and announced as)
-	RelayBind string        // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
+	Host      string // advertised host or IP in stun:/turn: URLs; "" hands out no ICE servers
+	Port      int    // advertised port; default 3478
+	RelayIP   net.IP // address allocations are relayed from (and announced as)
+	RelayBind string // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
 	// TLSHost and TLSPort advertise TURN over TLS (turns:) when TLSPort is
 	// set; TLSHost (default Host) must be a name the certificate carries.
 	TLSHost string
