@@ -201,10 +201,19 @@ func (t *TLS) RedirectHandler(publicURL, httpsPort string) http.Handler {
 		}
 		http.Redirect(w, r, target+r.URL.RequestURI(), http.StatusMovedPermanently)
 	})
-	if t.acme != nil {
-		return t.acme.HTTPHandler(redirect)
+	if t.acme == nil {
+		return redirect
 	}
-	return redirect
+	acmeHTTP := t.acme.HTTPHandler(redirect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert matches Host against the domains as is: a listener on
+		// another port than 80 (behind a port forward) sends host:port.
+		if h, _, err := net.SplitHostPort(r.Host); err == nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			r = r.Clone(r.Context())
+			r.Host = h
+		}
+		acmeHTTP.ServeHTTP(w, r)
+	})
 }
 
 // validHost accepts DNS names and IP literals only.
