@@ -3,8 +3,11 @@ package relay
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/pion/turn/v4"
 
+	"github.com/tandem-rc/tandem/internal/tlstest"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -280,5 +284,65 @@ func TestTURNCredentialsFollowSession(t *testing.T) {
 	e.agent.expect(wire.SigBye, "expired")
 	if allocates(sr2.ICEServers[1]) {
 		t.Fatal("an expired grant's TURN credentials still allocate")
+	}
+}
+
+// TURN over TLS (turns:) for networks that let only TLS out: advertised in
+// the ICE servers, and a client trusting the relay's CA allocates through it.
+func TestTURNOverTLS(t *testing.T) {
+	ca, err := tlstest.NewCA("turns test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.TLSCert("relay.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := raw.Addr().(*net.TCPAddr).Port
+	ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	e := serveTURN(newEnv(t, func(c *Config) {
+		c.Clock = nil
+		c.TURN.RelayIP = net.IPv4(127, 0, 0, 1)
+		c.TURN.AllowPeers = loopbackPeers
+		c.TURN.TLSHost, c.TURN.TLSPort = "relay.example.test", port
+	}), ln)
+
+	ice := e.srv.iceServers("s3", "guest", time.Now().Add(time.Minute))
+	want := "turns:relay.example.test:" + strconv.Itoa(port) + "?transport=tcp"
+	if len(ice) != 2 || !slices.Contains(ice[1].URLs, want) {
+		t.Fatalf("ICE servers %+v, want %s among them", ice, want)
+	}
+	dial := func(roots *x509.CertPool) (net.PacketConn, error) {
+		c, err := tls.Dial("tcp4", raw.Addr().String(), &tls.Config{ServerName: "relay.example.test", RootCAs: roots})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { c.Close() })
+		return turn.NewSTUNConn(c), nil
+	}
+	conn, err := dial(ca.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, relayConn, err := e.allocate(conn, raw.Addr().String(), ice[1].Username, ice[1].Credential)
+	if err != nil {
+		t.Fatalf("allocate over TLS: %v", err)
+	}
+	peer := udpConn(t)
+	if _, err := relayConn.WriteTo([]byte("over tls"), peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	peer.SetReadDeadline(time.Now().Add(waitLimit))
+	if n, _, err := peer.ReadFrom(buf); err != nil || string(buf[:n]) != "over tls" {
+		t.Fatalf("peer got %q, %v", buf[:n], err)
+	}
+	// A client that does not trust the CA gets no further than the handshake.
+	if _, err := dial(x509.NewCertPool()); err == nil {
+		t.Fatal("TLS handshake with an untrusted certificate succeeded")
 	}
 }

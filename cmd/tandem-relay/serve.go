@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ type serveOptions struct {
 	turnRelayIP string
 	turnBind    string
 	logLevel    string
+	tls         tlsOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +74,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
 	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	o.tls.register(f)
 	return cmd
 }
 
@@ -80,6 +83,7 @@ type turnSetup struct {
 	cfg relay.TURNConfig
 	udp net.PacketConn
 	tcp net.Listener
+	tls net.Listener // TURN over TLS, or nil
 }
 
 func (t *turnSetup) close() {
@@ -88,6 +92,9 @@ func (t *turnSetup) close() {
 	}
 	if t.tcp != nil {
 		t.tcp.Close()
+	}
+	if t.tls != nil {
+		t.tls.Close()
 	}
 }
 
@@ -189,15 +196,28 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer ln.Close()
+	tl, err := o.tls.open(o.data, log)
+	if err != nil {
+		return err
+	}
 	base := "http://" + ln.Addr().String()
 	public := o.publicURL
-	if public == "" {
+	if tl != nil {
+		base = "https://" + ln.Addr().String()
+		if public == "" {
+			public = publicHTTPS(tl, ln)
+		}
+		ln = tls.NewListener(ln, tl.Config())
+	} else if public == "" {
 		public = base
 		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
 			public = "" // every address: links use the one each visitor reached
 		}
-	} else if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(public); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want http(s)://host[:port]", public)
+		}
 	}
 	httpHost, _, _ := net.SplitHostPort(o.listen)
 	turnS, err := setupTURN(o, httpHost, log)
@@ -205,6 +225,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer turnS.close()
+	if err := o.tls.turn(turnS, tl, public); err != nil {
+		return err
+	}
 
 	sender, runMail, err := openMail(o, log)
 	if err != nil {
@@ -224,8 +247,18 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		go runMail(mctx)
 	}
 
+	httpHandler := rel.Handler()
+	if tl != nil {
+		httpHandler = tl.HSTS(httpHandler)
+		stopRedirects, err := o.tls.serveRedirects(tl, public, ln, log)
+		if err != nil {
+			return err
+		}
+		defer stopRedirects()
+		go tl.Warm(ctx)
+	}
 	srv := &http.Server{
-		Handler:           rel.Handler(),
+		Handler:           httpHandler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelDebug),
@@ -236,7 +269,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer stopTURN()
 	turnErr := make(chan error, 1)
 	if turnS.udp != nil {
-		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp) }()
+		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp, turnS.tls) }()
 	}
 	fmt.Fprintf(stdout, "tandem-relay: serving %s\n", base)
 	log.Info("relay serving", "url", base, "public_url", public, "downloads", downloadsDir(o), "data", o.data, "db", rel.Store().Engine(),
