@@ -71,6 +71,7 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 	if old, err := Load(dir); err == nil {
 		// Settings of this host, not of its enrollment.
 		c.FilesRoot, c.MaxFileSize = old.FilesRoot, old.MaxFileSize
+		c.InsecureHTTP = old.InsecureHTTP && old.RelayURL == relayURL // re-enrolling where it was
 	}
 	if _, err := c.RelayKey(); err != nil || c.DeviceID == "" {
 		return nil, fmt.Errorf("installer: relay sent an incomplete enrollment answer")
