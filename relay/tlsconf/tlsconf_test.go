@@ -52,6 +52,21 @@ func newCA(t *testing.T) *tlstest.CA {
 	return ca
 }
 
+// fileTLS is a TLS from certificate files for relay.example.test.
+func fileTLS(t *testing.T) (*TLS, *tlstest.CA) {
+	t.Helper()
+	ca := newCA(t)
+	certFile, keyFile, err := ca.WriteFiles(t.TempDir(), "relay", "relay.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := New(Config{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl, ca
+}
+
 // serveHTTPS serves h over TLS with t's config on 127.0.0.1 and returns
 // the address.
 func serveHTTPS(tb testing.TB, tl *TLS, h http.Handler) string {
@@ -177,15 +192,7 @@ func TestNewRefusesBadSetups(t *testing.T) {
 }
 
 func TestTLSMinimumAndHSTS(t *testing.T) {
-	ca := newCA(t)
-	certFile, keyFile, err := ca.WriteFiles(t.TempDir(), "relay", "relay.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl, err := New(Config{CertFile: certFile, KeyFile: keyFile})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl, ca := fileTLS(t)
 	addr := serveHTTPS(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "nope", http.StatusNotFound)
 	}))
@@ -206,15 +213,7 @@ func TestTLSMinimumAndHSTS(t *testing.T) {
 }
 
 func TestRedirectHandler(t *testing.T) {
-	ca := newCA(t)
-	certFile, keyFile, err := ca.WriteFiles(t.TempDir(), "relay", "relay.example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl, err := New(Config{CertFile: certFile, KeyFile: keyFile})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl, _ := fileTLS(t)
 	start := func(h http.Handler) string {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
