@@ -32,8 +32,10 @@ func (c clientAPI) Relay() string { return c.Client.Relay }
 func (c clientAPI) Token() string { return c.Client.Token }
 
 // newClientAPI is the default API factory.
-func newClientAPI(relay, token string) (API, error) {
-	c, err := guest.NewClient(relay, token)
+func newClientAPI(relay, token string) (API, error) { return clientAPIWith(relay, token, false) }
+
+func clientAPIWith(relay, token string, insecureHTTP bool) (API, error) {
+	c, err := guest.NewClientWith(relay, token, insecureHTTP)
 	if err != nil {
 		return nil, err
 	}

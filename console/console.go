@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/tandem-rc/tandem/console/fynerun"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/transport"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Refresh is how often the device list and the OnDemand queue are
 	// reloaded; default 3 s.
 	Refresh time.Duration
+	// InsecureHTTP accepts a plain-http relay off this machine
+	// (--insecure-http; a warning is logged at start).
+	InsecureHTTP bool
 }
 
 // Run shows the console and returns when its window is closed or ctx ends.
@@ -55,7 +59,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 		a = app.NewWithID(AppID)
 	}
-	m := newModel(o.Logger, o.ConfigDir, o.Transport, newClientAPI, time.Now)
+	newAPI := newClientAPI
+	if o.InsecureHTTP {
+		o.Logger.Warn("--" + relayurl.FlagName + ": a plain http:// relay off this machine is accepted; passwords and sessions then travel unencrypted")
+		newAPI = func(relay, token string) (API, error) { return clientAPIWith(relay, token, true) }
+	}
+	m := newModel(o.Logger, o.ConfigDir, o.Transport, newAPI, time.Now)
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	m.Start(sctx) // before the loop runs: nothing to keep responsive yet
 	cancel()

@@ -221,6 +221,7 @@ func TestLoginErrors(t *testing.T) {
 	}{
 		{name: "no relay", user: "tech@example.com", password: "x", want: "Enter the relay's address"},
 		{name: "bad relay", relay: "ftp://relay.example.com", user: "tech@example.com", password: "x", real: true, want: "must look like https://"},
+		{name: "plain http relay", relay: "http://relay.example.com", user: "tech@example.com", password: "x", real: true, want: "plain http to a relay that is not on this machine"},
 		{name: "no user", relay: "http://relay.test", password: "x", want: "Enter your email address or DOMAIN\\user"},
 		{name: "no password", relay: "http://relay.test", user: "tech@example.com", want: "Enter your password"},
 		{name: "wrong password", relay: "http://relay.test", user: "tech@example.com", password: "nope",

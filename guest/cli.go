@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/internal/version"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -34,6 +35,7 @@ func defaultConfigDir() string {
 // Command builds the tandem-guest command tree.
 func Command() *cobra.Command {
 	var configDir, logLevel string
+	var insecureHTTP bool
 	var timeout time.Duration
 	var ice cli.ICEFlags
 	rc := &cobra.Command{Use: "tandem-guest", Short: "Tandem Guest: see and control your devices",
@@ -43,19 +45,26 @@ func Command() *cobra.Command {
 	pf.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	pf.DurationVar(&timeout, "timeout", 30*time.Second, "give up connecting after this long")
 	ice.Add(pf)
+	pf.BoolVar(&insecureHTTP, relayurl.FlagName, false, "accept a plain http:// relay off this machine (remembered by login; warned at every start)")
 
 	client := func() (*Client, error) {
 		st, err := LoadState(configDir)
 		if err != nil {
 			return nil, err
 		}
-		c, err := NewClient(st.Relay, st.Token)
+		log, err := cli.Logger(logLevel)
 		if err != nil {
 			return nil, err
 		}
-		if c.Logger, err = cli.Logger(logLevel); err != nil {
+		insecure := st.InsecureHTTP || insecureHTTP
+		if err := relayurl.Allow(st.Relay, insecure, log); err != nil {
 			return nil, err
 		}
+		c, err := NewClientWith(st.Relay, st.Token, insecure)
+		if err != nil {
+			return nil, err
+		}
+		c.Logger = log
 		return c, nil
 	}
 	connect := func(ctx context.Context, device string) (*Session, error) {
@@ -90,7 +99,14 @@ func Command() *cobra.Command {
 				}
 				pw = string(b)
 			}
-			c, err := NewClient(relay, "")
+			log, err := cli.Logger(logLevel)
+			if err != nil {
+				return err
+			}
+			if err := relayurl.Allow(relay, insecureHTTP, log); err != nil {
+				return err
+			}
+			c, err := NewClientWith(relay, "", insecureHTTP)
 			if err != nil {
 				return err
 			}
@@ -119,7 +135,8 @@ func Command() *cobra.Command {
 					return err
 				}
 			}
-			if err := SaveState(configDir, &State{Relay: c.Relay, Email: lr.User.Email, Token: lr.Token, ExpiresAt: lr.ExpiresAt}); err != nil {
+			if err := SaveState(configDir, &State{Relay: c.Relay, Email: lr.User.Email, Token: lr.Token, ExpiresAt: lr.ExpiresAt,
+				InsecureHTTP: insecureHTTP && relayurl.Insecure(c.Relay)}); err != nil {
 				return err
 			}
 			fmt.Printf("logged in to %s as %s\n", c.Relay, lr.User.Email)

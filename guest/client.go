@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/internal/apiclient"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -33,10 +34,19 @@ type Client struct {
 
 // NewClient normalises the relay URL.
 func NewClient(relay, token string) (*Client, error) {
+	return NewClientWith(relay, token, false)
+}
+
+// NewClientWith is NewClient where insecureHTTP accepts a plain-http relay
+// off this machine (the --insecure-http choice; callers warn).
+func NewClientWith(relay, token string, insecureHTTP bool) (*Client, error) {
 	relay = strings.TrimRight(strings.TrimSpace(relay), "/")
 	u, err := url.Parse(relay)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("guest: relay URL %q must look like https://relay.example.com", relay)
+	}
+	if err := relayurl.Check(relay, insecureHTTP); err != nil {
+		return nil, fmt.Errorf("guest: %w", err)
 	}
 	return &Client{Relay: relay, Token: token, HTTP: http.DefaultClient, Logger: slog.Default()}, nil
 }

@@ -15,6 +15,9 @@ type State struct {
 	Email     string `json:"email"`
 	Token     string `json:"token"`
 	ExpiresAt int64  `json:"expires_at"`
+	// InsecureHTTP: logged in with --insecure-http to a plain-http relay
+	// off this machine; later commands accept it too (and warn).
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 }
 
 const stateFile = "guest.json"

@@ -41,6 +41,9 @@ type Config struct {
 	// an administrator removed enrolls again at its next start while the
 	// package still accepts enrollments (spec 4.3).
 	EnrollmentKey string `json:"enrollment_key,omitempty"`
+	// InsecureHTTP records the operator's --insecure-http: the relay is
+	// plain http off this machine and every start says so (relayurl).
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
 	Key ed25519.PrivateKey `json:"-"`
 }

@@ -98,6 +98,7 @@ func Enroll(ctx context.Context, hc *http.Client, relayURL, key, dir string, inv
 		}
 		// Settings of this host, not of its enrollment.
 		c.FilesRoot, c.MaxFileSize = old.FilesRoot, old.MaxFileSize
+		c.InsecureHTTP = old.InsecureHTTP && old.RelayURL == relayURL // re-enrolling where it was
 	}
 	if err := Save(dir, c); err != nil {
 		return nil, err

@@ -272,3 +272,10 @@ func (h *hub) expired(now time.Time) []string {
 	}
 	return ids
 }
+
+// live reports whether session id is between its grant and its end here.
+func (h *hub) live(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[id] != nil
+}

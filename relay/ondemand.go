@@ -726,7 +726,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		return deny(errf(http.StatusConflict, CodeSessionBusy, "this OnDemand session was started by someone else meanwhile"))
 	}
 	var hostICE []policy.ICEServer
-	for _, is := range s.iceServers(se.ID, "host", now) {
+	for _, is := range s.iceServers(se.ID, "host", expires) {
 		hostICE = append(hostICE, policy.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 	}
 	token, err := policy.Sign(&policy.Grant{
@@ -753,7 +753,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	s.audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
 		Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session started", "ondemand", o.ID, "session", se.ID, "user", u.ID)
-	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires, now))
+	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires))
 	return nil
 }
 

@@ -84,11 +84,20 @@ type Config struct {
 // TURNConfig describes the TURN service the relay hands out in ICE server
 // lists and, with ServeTURN, runs itself.
 type TURNConfig struct {
-	Host      string        // advertised host or IP in stun:/turn: URLs; "" hands out no ICE servers
-	Port      int           // advertised port; default 3478
-	RelayIP   net.IP        // address allocations are relayed from (and announced as)
-	RelayBind string        // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
-	TTL       time.Duration // lifetime of TURN credentials; default 12 h
+	Host      string // advertised host or IP in stun:/turn: URLs; "" hands out no ICE servers
+	Port      int    // advertised port; default 3478
+	RelayIP   net.IP // address allocations are relayed from (and announced as)
+	RelayBind string // address relay sockets bind to; default RelayIP ("0.0.0.0" behind 1:1 NAT)
+	// TLSHost and TLSPort advertise TURN over TLS (turns:) when TLSPort is
+	// set; TLSHost (default Host) must be a name the certificate carries.
+	TLSHost string
+	TLSPort int
+	// AllowPeers are internal peer prefixes the embedded server relays to
+	// anyway (see relay/turnguard; by default it refuses them).
+	AllowPeers []netip.Prefix
+	// OwnAddrs are the relay machine's addresses, reachable only on its own
+	// relay ports; default the interfaces' addresses when ServeTURN starts.
+	OwnAddrs []netip.Addr
 }
 
 // Limits throttles guessing. A failed attempt takes a token from the
@@ -123,9 +132,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.TURN.Port == 0 {
 		c.TURN.Port = 3478
-	}
-	if c.TURN.TTL <= 0 {
-		c.TURN.TTL = 12 * time.Hour
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second

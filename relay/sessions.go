@@ -258,7 +258,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	var hostICE []policy.ICEServer
-	for _, is := range s.iceServers(se.ID, "host", now) {
+	for _, is := range s.iceServers(se.ID, "host", expires) {
 		hostICE = append(hostICE, policy.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 	}
 	token, err := policy.Sign(&policy.Grant{
@@ -289,16 +289,16 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	s.log.Info("session requested", "session", se.ID, "user", u.ID, "device", d.ID, "action", action)
-	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, d.ID, perms, expires, now))
+	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, d.ID, perms, expires))
 	return nil
 }
 
 // sessionResponse tells the guest its granted session: where to signal
 // and which TURN credentials to use.
-func (s *Server) sessionResponse(sessionID, deviceID string, perms []string, expires, now time.Time) wire.SessionResponse {
+func (s *Server) sessionResponse(sessionID, deviceID string, perms []string, expires time.Time) wire.SessionResponse {
 	return wire.SessionResponse{
 		SessionID: sessionID, DeviceID: deviceID, Permissions: perms, ExpiresAt: expires.Unix(),
-		ICEServers: s.iceServers(sessionID, "guest", now),
+		ICEServers: s.iceServers(sessionID, "guest", expires),
 		SignalURL:  "/api/v1/sessions/" + sessionID + "/signal",
 	}
 }

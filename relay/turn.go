@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
 
+	"github.com/tandem-rc/tandem/relay/turnguard"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -38,42 +40,65 @@ func turnPassword(secret, username string) string {
 }
 
 // iceServers lists the STUN/TURN servers for one side ("host" or "guest")
-// of a session, with its own short-lived TURN credentials.
-func (s *Server) iceServers(sessionID, role string, now time.Time) []wire.ICEServer {
+// of a session, with its own TURN credentials. They carry the grant's
+// expiry: past it, turnAuth accepts them only while the session is live.
+func (s *Server) iceServers(sessionID, role string, expires time.Time) []wire.ICEServer {
 	t := s.cfg.TURN
 	if t.Host == "" {
 		return nil
 	}
 	hp := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
-	user, pass := TURNCredentials(s.turnSecret, sessionID+"."+role, now.Add(t.TTL))
+	user, pass := TURNCredentials(s.turnSecret, sessionID+"."+role, expires)
+	turnURLs := []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+	if t.TLSPort != 0 {
+		host := t.TLSHost
+		if host == "" {
+			host = t.Host
+		}
+		turnURLs = append(turnURLs, "turns:"+net.JoinHostPort(host, strconv.Itoa(t.TLSPort))+"?transport=tcp")
+	}
 	return []wire.ICEServer{
 		{URLs: []string{"stun:" + hp}},
-		{URLs: []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}, Username: user, Credential: pass},
+		{URLs: turnURLs, Username: user, Credential: pass},
 	}
 }
 
-// turnAuth checks TURN REST credentials against the relay's clock.
+// turnAuth checks TURN REST credentials against the relay's clock. Past
+// their expiry (the grant's), credentials still serve a session this
+// relay holds live, so its allocations can be refreshed; once the session
+// ends they are dead.
 func (s *Server) turnAuth(log *slog.Logger) turn.AuthHandler {
 	return func(username, realm string, src net.Addr) ([]byte, bool) {
-		ts, _, _ := strings.Cut(username, ":")
+		ts, id, _ := strings.Cut(username, ":")
 		exp, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil {
 			log.Debug("turn: malformed username", "src", src.String())
 			return nil, false
 		}
 		if exp <= s.now().Unix() {
-			log.Debug("turn: expired credentials", "src", src.String(), "username", username)
-			return nil, false
+			session, _, _ := strings.Cut(id, ".")
+			if !s.hub.live(session) {
+				log.Debug("turn: expired credentials", "src", src.String(), "username", username)
+				return nil, false
+			}
 		}
 		return turn.GenerateAuthKey(username, realm, turnPassword(s.turnSecret, username)), true
 	}
 }
 
-// ServeTURN runs the embedded TURN server on the caller's sockets (either
-// may be nil) until ctx is cancelled or the Server is closed. Cancellation
-// is not an error. pion closes the sockets when it stops.
-func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
-	if udp == nil && tcp == nil {
+// ServeTURN runs the embedded TURN server on the caller's sockets until
+// ctx is cancelled or the Server is closed: udp (may be nil) and stream
+// listeners, plain TCP or TLS (a tls.Listener) alike. Cancellation is not
+// an error. pion closes the sockets when it stops. Peers on internal
+// addresses are refused unless TURN.AllowPeers lists them (turnguard).
+func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, streams ...net.Listener) error {
+	var tcps []net.Listener
+	for _, l := range streams {
+		if l != nil {
+			tcps = append(tcps, l)
+		}
+	}
+	if udp == nil && len(tcps) == 0 {
 		return errors.New("relay: ServeTURN needs a UDP socket or a TCP listener")
 	}
 	if !s.begin() {
@@ -93,19 +118,26 @@ func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, tcp net.List
 		bind = relayIP.String()
 	}
 	log := s.log.With("component", "turn")
-	gen := func() turn.RelayAddressGenerator {
-		return &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: bind}
+	own := t.OwnAddrs
+	if own == nil {
+		own = turnguard.InterfaceAddrs()
 	}
+	if a, ok := netip.AddrFromSlice(relayIP); ok {
+		own = append(own, a.Unmap())
+	}
+	guard := turnguard.New(turnguard.Config{Allow: t.AllowPeers, Own: own, Logger: log, Clock: s.now})
 	cfg := turn.ServerConfig{
 		Realm:         TURNRealm,
 		AuthHandler:   s.turnAuth(log),
 		LoggerFactory: slogFactory{log},
 	}
 	if udp != nil {
-		cfg.PacketConnConfigs = []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen()}}
+		cfg.PacketConnConfigs = []turn.PacketConnConfig{{PacketConn: udp,
+			RelayAddressGenerator: guard.Generator(relayIP, bind), PermissionHandler: guard.Permit}}
 	}
-	if tcp != nil {
-		cfg.ListenerConfigs = []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen()}}
+	for _, l := range tcps {
+		cfg.ListenerConfigs = append(cfg.ListenerConfigs, turn.ListenerConfig{Listener: l,
+			RelayAddressGenerator: guard.Generator(relayIP, bind), PermissionHandler: guard.Permit})
 	}
 	srv, err := turn.NewServer(cfg)
 	if err != nil {
@@ -115,10 +147,10 @@ func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, tcp net.List
 	if udp != nil {
 		addrs = append(addrs, "udp "+udp.LocalAddr().String())
 	}
-	if tcp != nil {
-		addrs = append(addrs, "tcp "+tcp.Addr().String())
+	for _, l := range tcps {
+		addrs = append(addrs, "tcp "+l.Addr().String())
 	}
-	log.Info("TURN serving", "on", strings.Join(addrs, ", "), "relay_ip", relayIP.String())
+	log.Info("TURN serving", "on", strings.Join(addrs, ", "), "relay_ip", relayIP.String(), "allow_peers", fmt.Sprint(t.AllowPeers))
 	select {
 	case <-ctx.Done():
 	case <-s.ctx.Done():

@@ -44,7 +44,7 @@ PASSWORD=$(cat "$VAR/owner-password")
 
 # 2. The relay.
 "$BIN/tandem-relay" serve --listen "127.0.0.1:$PORT" --data "$VAR/relay" \
-  --turn-listen "127.0.0.1:$TURN_PORT" >"$VAR/relay.log" 2>&1 &
+  --turn-listen "127.0.0.1:$TURN_PORT" --turn-allow-peer 127.0.0.0/8 >"$VAR/relay.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   port_busy "$PORT" && break

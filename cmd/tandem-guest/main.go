@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-rc/tandem/console"
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/transport"
 )
 
@@ -43,12 +44,13 @@ func runConsole(cmd *cobra.Command) error {
 	level, _ := fs.GetString("log-level")
 	relayOnly, _ := fs.GetBool("relay-only")
 	loopback, _ := fs.GetBool("ice-loopback")
+	insecure, _ := fs.GetBool(relayurl.FlagName)
 	log, err := cli.Logger(level)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return console.Run(ctx, console.Options{Logger: log, ConfigDir: dir,
+	return console.Run(ctx, console.Options{Logger: log, ConfigDir: dir, InsecureHTTP: insecure,
 		Transport: transport.Config{RelayOnly: relayOnly, Loopback: loopback, Logger: log}})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/installer"
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/internal/version"
 )
 
@@ -63,6 +64,7 @@ func root() *cobra.Command {
 	rc.PersistentFlags().StringVar(&serviceName, "service-name", installer.DefaultServiceName, "name of the installed service")
 
 	var relayURL, key string
+	var insecureHTTP bool
 	var fromInstallerName func() error
 	enroll := &cobra.Command{Use: "enroll", Short: "Enroll this computer with a relay using a deployment package's enrollment key",
 		Args: cobra.NoArgs,
@@ -73,11 +75,21 @@ func root() *cobra.Command {
 			if relayURL == "" || key == "" {
 				return errors.New("--relay and --key are required")
 			}
+			log, err := cli.Logger(logLevel)
+			if err != nil {
+				return err
+			}
+			if err := relayurl.Allow(relayURL, insecureHTTP, log); err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			inv := agent.DefaultInventory(version.Version, nil)()
 			c, err := installer.Enroll(ctx, &http.Client{Timeout: 30 * time.Second}, relayURL, key, configDir, inv)
 			if err != nil {
+				return err
+			}
+			if err := saveInsecure(configDir, c, insecureHTTP); err != nil {
 				return err
 			}
 			fmt.Printf("enrolled as device %s (%s); configuration in %s\n", c.DeviceID, c.State, configDir)
@@ -90,8 +102,10 @@ func root() *cobra.Command {
 	enroll.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	enroll.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(enroll, &relayURL, &key)
+	enroll.Flags().BoolVar(&insecureHTTP, relayurl.FlagName, false, "accept a plain http:// relay off this machine (saved in the configuration; warned at every start)")
 
 	var serviceMode, filesRoot, commandsAs string
+	var runInsecure bool
 	var maxFileSize int64
 	runAgent := func(ctx context.Context) error {
 		log, err := cli.Logger(logLevel)
@@ -100,6 +114,9 @@ func root() *cobra.Command {
 		}
 		c, err := installer.Load(configDir)
 		if err != nil {
+			return err
+		}
+		if err := checkRelay(c, runInsecure, log); err != nil {
 			return err
 		}
 		relayKey, err := c.RelayKey()
@@ -216,6 +233,7 @@ func root() *cobra.Command {
 	run.Flags().StringVar(&filesRoot, "files-root", os.Getenv("TANDEM_FILES_ROOT"),
 		"the only folder file transfers may read and write (env TANDEM_FILES_ROOT; config files_root; default: home directory)")
 	run.Flags().Int64Var(&maxFileSize, "max-file-size", 0, "largest file a transfer may carry, in bytes (config max_file_size; default 4 GiB)")
+	run.Flags().BoolVar(&runInsecure, relayurl.FlagName, false, "accept the configuration's plain http:// relay off this machine (warned at every start)")
 	ice.Add(run.Flags())
 
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,

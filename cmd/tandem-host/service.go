@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/installer"
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/internal/version"
 )
 
@@ -30,6 +31,7 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 	}
 
 	var relayURL, key, display, commandsAs string
+	var insecureHTTP bool
 	var ice cli.ICEFlags
 	var fromInstallerName func() error
 	install := &cobra.Command{Use: "install", Short: "Enroll this computer, install the Host service and start it (as root/Administrator)",
@@ -48,6 +50,9 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 			if err != nil {
 				return err
 			}
+			if err := relayurl.Allow(relayURL, insecureHTTP, sv.Logger); err != nil {
+				return err
+			}
 			// The service manager does not pass our environment on: hand
 			// the run options over as arguments.
 			sv.RunArgs = []string{"--log-level", *logLevel}
@@ -63,11 +68,17 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 			if ice.Loopback {
 				sv.RunArgs = append(sv.RunArgs, "--ice-loopback")
 			}
+			if insecureHTTP && relayurl.Insecure(relayURL) {
+				sv.RunArgs = append(sv.RunArgs, "--"+relayurl.FlagName)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
 			inv := agent.DefaultInventory(version.Version, nil)()
 			c, err := sv.Install(ctx, &http.Client{Timeout: 30 * time.Second}, relayURL, key, inv)
 			if err != nil {
+				return err
+			}
+			if err := saveInsecure(*configDir, c, insecureHTTP); err != nil {
 				return err
 			}
 			fmt.Printf("enrolled as device %s (%s); configuration in %s\nservice %s installed and started\n",
@@ -80,6 +91,7 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 	install.Flags().StringVar(&relayURL, "relay", "", "relay URL, e.g. https://relay.example.com")
 	install.Flags().StringVar(&key, "key", os.Getenv("TANDEM_ENROLLMENT_KEY"), "enrollment key (env TANDEM_ENROLLMENT_KEY)")
 	fromInstallerName = installerNameFlag(install, &relayURL, &key)
+	install.Flags().BoolVar(&insecureHTTP, relayurl.FlagName, false, "accept a plain http:// relay off this machine (saved, and passed to the service, which warns at every start)")
 	install.Flags().StringVar(&display, "display", "", "X display the service serves (default: the logged-in user's session, found at each session start)")
 	install.Flags().StringVar(&commandsAs, "commands-as", "service", "the service runs remote commands as \"service\" (root/LocalSystem) or \"user\" (the logged-in desktop user; Linux, and Windows through its console session)")
 	ice.Add(install.Flags())

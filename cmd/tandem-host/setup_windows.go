@@ -15,6 +15,7 @@ import (
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/installer"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/internal/version"
 )
 
@@ -44,6 +45,11 @@ func runSetup(relayURL, key string) int {
 }
 
 func setup(relayURL, key string) error {
+	// A double-clicked installer has no --insecure-http: plain http off
+	// this machine is refused (the command line's install accepts it).
+	if err := relayurl.Check(relayURL, false); err != nil {
+		return err
+	}
 	dir, err := installer.SystemConfigDir()
 	if err != nil {
 		return err

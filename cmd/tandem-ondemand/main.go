@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-rc/tandem/console/ondemand"
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/internal/version"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -46,6 +47,7 @@ func main() {
 
 func root() *cobra.Command {
 	var key, relay, display, logLevel string
+	var insecureHTTP bool
 	var ice cli.ICEFlags
 	rc := &cobra.Command{Use: "tandem-ondemand", Short: "Tandem OnDemand: let a technician help you on this computer, once",
 		Args: cobra.NoArgs, SilenceUsage: true, SilenceErrors: true,
@@ -56,12 +58,16 @@ func root() *cobra.Command {
 			}
 			ctx, stop := cli.SignalContext()
 			defer stop()
-			return run(ctx, log, &backend{display: display, log: log, ice: ice}, key, relay)
+			if insecureHTTP {
+				log.Warn("--" + relayurl.FlagName + ": a plain http:// relay off this machine is accepted; the session's setup then travels unencrypted")
+			}
+			return run(ctx, log, &backend{display: display, log: log, ice: ice, insecureHTTP: insecureHTTP}, key, relay)
 		}}
 	rc.Flags().StringVar(&key, "key", "", "the session key (9 digits) or the link your technician sent (default: from this program's file name)")
 	rc.Flags().StringVar(&relay, "relay", "", "relay URL, e.g. https://relay.example.com (default: from the link or this program's file name)")
 	rc.Flags().StringVar(&display, "display", "", "X display to share (default $DISPLAY)")
 	rc.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	rc.Flags().BoolVar(&insecureHTTP, relayurl.FlagName, false, "accept a plain http:// relay off this machine (warned at start)")
 	ice.Add(rc.Flags())
 	rc.AddCommand(&cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-ondemand", version.Version) }})
@@ -162,9 +168,10 @@ func (w debugWriter) Write(p []byte) (int, error) {
 // backend joins with agent.JoinOnDemand and serves the one session with
 // the Host's engine on this display.
 type backend struct {
-	display string
-	log     *slog.Logger
-	ice     cli.ICEFlags
+	display      string
+	log          *slog.Logger
+	ice          cli.ICEFlags
+	insecureHTTP bool // --insecure-http
 }
 
 func (b *backend) openCapture() (capture.Capturer, error) {
@@ -182,7 +189,12 @@ func (b *backend) inventory() *wire.Inventory {
 	return inv
 }
 
+// Join refuses a plain-http relay off this machine (typed, linked or in
+// the file name) unless --insecure-http, before the key is sent.
 func (b *backend) Join(ctx context.Context, relayURL, key string) (*agent.OnDemandIdentity, error) {
+	if err := relayurl.Check(relayURL, b.insecureHTTP); err != nil {
+		return nil, err
+	}
 	return agent.JoinOnDemand(ctx, &http.Client{Timeout: 30 * time.Second}, relayURL, key, b.inventory())
 }
 

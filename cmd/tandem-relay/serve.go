@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,8 @@ type serveOptions struct {
 	trustedProxies []string
 	maxConns       int
 	maxConnsPerSrc int
+	// TLS: certificate files or ACME (relay/tlsconf).
+	tls tlsOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -83,6 +86,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
 	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	o.tls.register(f)
 	return cmd
 }
 
@@ -91,6 +95,7 @@ type turnSetup struct {
 	cfg relay.TURNConfig
 	udp net.PacketConn
 	tcp net.Listener
+	tls net.Listener // TURN over TLS, or nil
 }
 
 func (t *turnSetup) close() {
@@ -99,6 +104,9 @@ func (t *turnSetup) close() {
 	}
 	if t.tcp != nil {
 		t.tcp.Close()
+	}
+	if t.tls != nil {
+		t.tls.Close()
 	}
 }
 
@@ -211,7 +219,17 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer ln.Close()
+	tl, err := o.tls.open(o.data, log)
+	if err != nil {
+		return err
+	}
 	base := "http://" + ln.Addr().String()
+	if tl != nil {
+		base = "https://" + ln.Addr().String()
+		if public == "" {
+			public = publicHTTPS(tl, ln)
+		}
+	}
 	if public == "" && ln.Addr().(*net.TCPAddr).IP.IsUnspecified() {
 		// Links use the address each connection reached (or a trusted
 		// proxy's forwarded host): right for one address, a guess for many.
@@ -223,6 +241,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer turnS.close()
+	if err := o.tls.turn(turnS, tl, public); err != nil {
+		return err
+	}
 
 	sender, runMail, err := openMail(o, log)
 	if err != nil {
@@ -243,16 +264,30 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		go runMail(mctx)
 	}
 
-	srv := frontdoor.NewServer(rel.Handler(), frontdoor.ServerConfig{ErrorLog: slog.NewLogLogger(handler, slog.LevelDebug)})
-	capped := frontdoor.LimitListener(ln, frontdoor.ConnLimits{PerSource: o.maxConnsPerSrc, Total: o.maxConns,
+	httpHandler := rel.Handler()
+	if tl != nil {
+		httpHandler = tl.HSTS(httpHandler)
+		stopRedirects, err := o.tls.serveRedirects(tl, public, ln, log)
+		if err != nil {
+			return err
+		}
+		defer stopRedirects()
+		go tl.Warm(ctx)
+	}
+	srv := frontdoor.NewServer(httpHandler, frontdoor.ServerConfig{ErrorLog: slog.NewLogLogger(handler, slog.LevelDebug)})
+	// Connections are counted before any TLS handshake: TLS wraps the cap.
+	var capped net.Listener = frontdoor.LimitListener(ln, frontdoor.ConnLimits{PerSource: o.maxConnsPerSrc, Total: o.maxConns,
 		Front: frontdoor.New(public, trusted), Log: log})
+	if tl != nil {
+		capped = tls.NewListener(capped, tl.Config())
+	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(capped) }()
 	turnCtx, stopTURN := context.WithCancel(ctx)
 	defer stopTURN()
 	turnErr := make(chan error, 1)
 	if turnS.udp != nil {
-		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp) }()
+		go func() { turnErr <- rel.ServeTURN(turnCtx, turnS.udp, turnS.tcp, turnS.tls) }()
 	}
 	fmt.Fprintf(stdout, "tandem-relay: serving %s\n", base)
 	log.Info("relay serving", "url", base, "public_url", public, "downloads", downloadsDir(o), "data", o.data, "db", rel.Store().Engine(),

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -60,7 +61,10 @@ func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*rela
 	url := "http://" + ln.Addr().String()
 	udp, tcp, port := listenTURN(tb)
 	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
-		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1)}}
+		// Every peer of these tests is on 127.0.0.1, which the relay's TURN
+		// refuses by default: allow it explicitly.
+		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1),
+			AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
 	for _, mod := range mods {
 		mod(&cfg)
 	}
