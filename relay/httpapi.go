@@ -247,6 +247,8 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
 	})
 	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
 	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
@@ -272,6 +274,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if changesAccess(r) {
 			// It may have changed who may do what: decide afresh.
 			s.models.invalidate()
+		}
+		if rec.status == http.StatusTooManyRequests {
+			s.metrics.Throttled(r.Pattern) // set by the mux: a bounded set
 		}
 		s.log.Debug("http", "method", r.Method, "path", logPath(r.URL.Path), "status", rec.status,
 			"remote", remoteIP(r), "took", time.Since(start).Round(time.Microsecond))

@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/relay/metrics"
 )
 
 type serveOptions struct {
@@ -44,6 +45,7 @@ type serveOptions struct {
 	trustedProxies []string
 	maxConns       int
 	maxConnsPerSrc int
+	metricsListen  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -83,6 +85,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
 	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics, e.g. 127.0.0.1:9090 (default off; keep it private)")
 	return cmd
 }
 
@@ -248,6 +251,16 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		Front: frontdoor.New(public, trusted), Log: log})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(capped) }()
+	if o.metricsListen != "" {
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		msrv := metrics.NewServer(rel.MetricsHandler())
+		go func() { httpErr <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	turnCtx, stopTURN := context.WithCancel(ctx)
 	defer stopTURN()
 	turnErr := make(chan error, 1)

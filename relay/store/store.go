@@ -151,6 +151,14 @@ func start(ctx context.Context, db *sql.DB, eng *engine, name string) (*Store, e
 }
 
 // Close closes the database (not for a Store bound to a transaction).
+// Ping checks that the database answers (the relay's readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) Close() error {
 	if s.sqlTx != nil {
 		return errors.New("store: close inside a transaction")
