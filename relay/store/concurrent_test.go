@@ -68,37 +68,7 @@ func TestConcurrentEnrollKeepsLimit(t *testing.T) {
 			Active: true, MaxDevices: limit}); err != nil {
 			t.Fatal(err)
 		}
-		full := errors.New("full")
-		var wg sync.WaitGroup
-		errs := make([]error, tries)
-		for i := range tries {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s := s1
-				if i%2 == 1 {
-					s = s2
-				}
-				_, errs[i] = s.Enroll(ctx, EnrollParams{KeyHash: "k", PublicKey: fmt.Sprintf("PUB%d", i), Now: now,
-					Check: func(p Package, n int) error {
-						if n >= p.MaxDevices {
-							return full
-						}
-						return nil
-					}})
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case !errors.Is(err, full):
-				t.Errorf("enroll %d: %v", i, err)
-			}
-		}
-		if ok != limit {
+		if ok := enrollAtOnce(t, []*Store{s1, s2}, "k", tries, now); ok != limit {
 			t.Fatalf("%d enrollments succeeded, want %d", ok, limit)
 		}
 		ps, err := s1.Packages(ctx, a.ID)
@@ -128,34 +98,7 @@ func TestEnrollCountsOnlyWithALimit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		full := errors.New("full")
-		check := func(p Package, n int) error {
-			if p.MaxDevices > 0 && n >= p.MaxDevices {
-				return full
-			}
-			return nil
-		}
-		enrollAll := func(key string, tries int) (ok int) {
-			var wg sync.WaitGroup
-			errs := make([]error, tries)
-			for i := range tries {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, errs[i] = s.Enroll(ctx, EnrollParams{KeyHash: key, PublicKey: fmt.Sprintf("%s-PUB%d", key, i), Now: now, Check: check})
-				}()
-			}
-			wg.Wait()
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case !errors.Is(err, full):
-					t.Errorf("%s: enroll %d: %v", key, i, err)
-				}
-			}
-			return ok
-		}
+		enrollAll := func(key string, tries int) int { return enrollAtOnce(t, []*Store{s}, key, tries, now) }
 		if ok := enrollAll("u", 50); ok != 50 {
 			t.Fatalf("unlimited: %d of 50 enrolled", ok)
 		}
@@ -178,4 +121,39 @@ func TestEnrollCountsOnlyWithALimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// enrollAtOnce runs tries enrollments with package key at the same time,
+// spread over stores, each with its own public key and a Check refusing
+// at the package's device limit; it returns how many succeeded (any error
+// but that refusal fails t).
+func enrollAtOnce(t *testing.T, stores []*Store, key string, tries int, now time.Time) (ok int) {
+	t.Helper()
+	full := errors.New("full")
+	check := func(p Package, n int) error {
+		if p.MaxDevices > 0 && n >= p.MaxDevices {
+			return full
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, tries)
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = stores[i%len(stores)].Enroll(context.Background(), EnrollParams{KeyHash: key,
+				PublicKey: fmt.Sprintf("%s-PUB%d", key, i), Now: now, Check: check})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, full):
+			t.Errorf("%s: enroll %d: %v", key, i, err)
+		}
+	}
+	return ok
 }
