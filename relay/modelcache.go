@@ -35,6 +35,9 @@ type modelCache struct {
 	flights map[flightKey]*modelFlight
 }
 
+// loadTimeout bounds one model load (it no longer ends with its request).
+const loadTimeout = 30 * time.Second
+
 type cachedModel struct {
 	m      *policy.Model
 	gen    uint64
@@ -85,9 +88,12 @@ func (c *modelCache) model(ctx context.Context, accountID string) (*policy.Model
 		}
 	}
 
-	// The leader's cancellation must not fail the requests waiting on it.
+	// The leader's cancellation must not fail the requests waiting on it;
+	// the load is still bounded.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+	defer cancel()
 	start := c.now()
-	snap, err := c.load(context.WithoutCancel(ctx), accountID)
+	snap, err := c.load(lctx, accountID)
 	if err == nil {
 		f.m = policy.NewModel(snap)
 	}
