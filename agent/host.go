@@ -134,6 +134,8 @@ type Host struct {
 	// served: an OnDemand run accepted its grant; the key the relay then
 	// declares over is that session's end, not a refusal.
 	served bool
+	// retry spaces reconnection attempts (tests inject its rand).
+	retry *backoff
 }
 
 // New validates options and returns a Host ready to Run.
@@ -166,14 +168,15 @@ func New(o Options) (*Host, error) {
 		o.Power = noPower{}
 	}
 	return &Host{o: o, log: o.Logger, sessions: map[string]*Session{}, used: map[string]time.Time{},
-		uploads: map[string]string{}, audits: make(chan *wire.Signal, 256)}, nil
+		uploads: map[string]string{}, audits: make(chan *wire.Signal, 256), retry: newBackoff()}, nil
 }
 
 // Run connects to the relay and serves sessions until ctx ends, the device
 // is revoked (ErrRevoked) or, unless WaitPending, still pending (ErrPending).
 // An OnDemand run ends after its one session (nil), or with ErrOnDemandOver
 // when the relay ends its key before any session (rejected, expired).
-// Lost connections are retried with capped exponential backoff.
+// Lost connections are retried with capped exponential backoff and full
+// jitter (backoff).
 func (h *Host) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	h.mu.Lock()
@@ -188,7 +191,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer h.endAll("agent stopped")
 	go h.reportAudits(ctx)
 
-	backoff := time.Second
+	h.retry.reset()
 	for {
 		start := h.o.Clock()
 		err := h.connectOnce(ctx)
@@ -215,20 +218,22 @@ func (h *Host) Run(ctx context.Context) error {
 		case errors.Is(err, ErrPending) && !h.o.WaitPending:
 			return err
 		case errors.Is(err, errReEnrolled):
-			backoff = time.Second
+			h.retry.reset()
 			continue
 		}
 		h.event(Event{Kind: "disconnected", Detail: errString(err)})
 		if h.o.Clock().Sub(start) > time.Minute {
-			backoff = time.Second
+			h.retry.reset()
 		}
-		h.log.Warn("relay connection lost; retrying", "err", err, "in", backoff)
+		wait := h.retry.next()
+		h.log.Warn("relay connection lost; retrying", "err", err, "in", wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(backoff):
+		case <-t.C:
 		}
-		backoff = min(backoff*2, time.Minute)
 	}
 }
 

@@ -120,6 +120,21 @@ func TestScriptsParse(t *testing.T) {
 	}
 }
 
+// TestRelayUnitLimits: the relay's unit raises its file descriptor limit
+// in [Service] (one descriptor per connection; the default 1024 is hit
+// long before the connection caps).
+func TestRelayUnitLimits(t *testing.T) {
+	b, err := os.ReadFile("linux/relay/tandem-relay.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, service, ok := strings.Cut(string(b), "[Service]\n")
+	service, _, _ = strings.Cut(service, "\n[")
+	if !ok || !strings.Contains("\n"+service, "\nLimitNOFILE=65536\n") {
+		t.Fatalf("no LimitNOFILE=65536 in [Service]:\n%s", b)
+	}
+}
+
 // msiTable is one table of the MSI as msiinfo exports it.
 func msiTable(t *testing.T, msi, table string) string {
 	t.Helper()

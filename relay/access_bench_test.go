@@ -99,4 +99,21 @@ func BenchmarkCheckPermissions(b *testing.B) {
 			policy.Evaluate(m, req)
 		}
 	})
+	// Concurrent decisions while the model keeps expiring (a 500 ms TTL,
+	// the load about 100 ms): with single-flight reloads the requests
+	// arriving during a reload wait for it instead of each loading again.
+	expiring := newModelCache(st, 500*time.Millisecond, time.Now)
+	b.Run("parallel-expiring", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				m, err := expiring.model(ctx, acct.ID)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				policy.Evaluate(m, req)
+			}
+		})
+	})
 }

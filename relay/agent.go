@@ -82,6 +82,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 	ctx, cancel := s.dbctx()
 	if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil {
 		log.Warn("recording last seen", "err", err)
+		s.metrics.Dropped("last_seen")
 	}
 	cancel()
 	s.audit(auditRec{Event: EvAgentConnected, Account: d.AccountID, Device: d.ID, Remote: ip})
@@ -98,6 +99,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		ctx, cancel := s.dbctx()
 		if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 			log.Warn("recording last seen", "err", err)
+			s.metrics.Dropped("last_seen")
 		}
 		cancel()
 		s.audit(auditRec{Event: EvAgentDisconnected, Account: d.AccountID, Device: d.ID, Remote: ip})
@@ -337,6 +339,7 @@ func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {
 	defer cancel()
 	if err := s.st.UpdateInventory(ctx, a.deviceID, inv, s.now()); err != nil {
 		a.log.Warn("recording inventory", "err", err)
+		s.metrics.Dropped("inventory")
 	}
 }
 

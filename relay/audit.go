@@ -87,15 +87,20 @@ func (s *Server) recAs(r *http.Request, a authed, account, event string, detail 
 // audit appends an event. A failure is logged, never returned: the action
 // it describes has already happened.
 func (s *Server) audit(r auditRec) {
-	recordAudit(s.st, s.now, s.log, r)
+	if !recordAudit(s.st, s.now, s.log, r) {
+		s.metrics.Dropped("audit")
+	}
 }
 
-func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r auditRec) {
+// recordAudit reports whether the event was written.
+func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r auditRec) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := r.add(ctx, st, now()); err != nil {
 		log.Error("audit write failed", "event", r.Event, "err", err)
+		return false
 	}
+	return true
 }
 
 // add writes r through st (a transaction's Store, or not).

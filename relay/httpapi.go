@@ -265,6 +265,8 @@ func (s *Server) routes() http.Handler {
 	// API, so it goes through the same checks as any client.
 	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock,
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })}))
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.HandleFunc("GET /d/{key}", s.handleDownloadPage)
 	mux.HandleFunc("GET /c/{token}", s.handleConfirmPage)
 	mux.HandleFunc("POST /c/{token}", s.handleConfirmPage)
@@ -290,6 +292,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if changesAccess(r) {
 			// It may have changed who may do what: decide afresh.
 			s.models.invalidate()
+		}
+		if rec.status == http.StatusTooManyRequests {
+			s.metrics.Throttled(r.Pattern) // set by the mux: a bounded set
 		}
 		s.log.Debug("http", "method", r.Method, "path", logPath(r.URL.Path), "status", rec.status,
 			"remote", remoteIP(r), "took", time.Since(start).Round(time.Microsecond))

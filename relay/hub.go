@@ -190,6 +190,19 @@ func newHub() *hub {
 	return &hub{agents: make(map[string]*agentConn), sessions: make(map[string]*liveSession)}
 }
 
+// agentCount and sessionCount are read by the metrics.
+func (h *hub) agentCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.agents)
+}
+
+func (h *hub) sessionCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
 // online reports whether device id has a live agent connection.
 func (h *hub) online(id string) bool {
 	h.mu.Lock()

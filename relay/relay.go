@@ -26,6 +26,7 @@ import (
 
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/relay/metrics"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -196,6 +197,7 @@ type Server struct {
 	hub        *hub
 	lastPrune  time.Time // of the audit log; the janitor's alone
 	models     *modelCache
+	metrics    *metrics.Metrics
 	handler    http.Handler
 	front      *frontdoor.Front // client addresses and link bases
 
@@ -272,6 +274,7 @@ func New(cfg Config) (*Server, error) {
 		cancel:       cancel,
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
+	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if n, err := st.EndOpenSessions(ctx, s.now(), "relay_restart"); err != nil {
 		st.Close()
 		cancel()
@@ -301,6 +304,10 @@ func dbOf(dataDir, db string) string {
 
 // Handler serves the HTTP API, the WebSockets and the start page.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics: for a private address
+// only (serve --metrics-listen), never the public handler.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // PublicKey is the Ed25519 key that verifies the relay's grants.
 func (s *Server) PublicKey() ed25519.PublicKey { return s.pub }
@@ -421,4 +428,25 @@ func (s *Server) sweep() {
 			s.kickDevice(id)
 		}
 	}
+}
+
+// handleHealthz is liveness: the process serves HTTP. No database access,
+// so a slow database does not get the relay restarted.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// handleReadyz is readiness: the database answers a ping within 2 s.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.st.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database unavailable\n"))
+		return
+	}
+	w.Write([]byte("ok\n"))
 }

@@ -162,6 +162,7 @@ func (s *Server) resolveDevice(ctx context.Context, accounts []string, ref strin
 // grant, hand it to the device's agent, and tell the guest where to
 // signal.
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
 	a, err := s.authenticate(r)
 	if err != nil {
 		return err
@@ -290,6 +291,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	s.log.Info("session requested", "session", se.ID, "user", u.ID, "device", d.ID, "action", action)
 	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, d.ID, perms, expires))
+	s.metrics.SessionSetup(time.Since(start))
 	return nil
 }
 
@@ -309,6 +311,7 @@ func (s *Server) endSessionRow(id, reason string) {
 	defer cancel()
 	if _, err := s.st.EndSession(ctx, id, s.now(), reason); err != nil {
 		s.log.Warn("ending session", "session", id, "err", err)
+		s.metrics.Dropped("session_end")
 	}
 }
 
@@ -341,6 +344,7 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	cancel()
 	if err != nil {
 		s.log.Warn("ending session", "session", id, "err", err)
+		s.metrics.Dropped("session_end")
 	} else if ok {
 		s.audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
 			Detail: map[string]any{"session": id, "reason": reason}})
@@ -400,6 +404,7 @@ func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 		cancel()
 		if err != nil {
 			a.log.Warn("recording session start", "session", ls.id, "err", err)
+			s.metrics.Dropped("session_start")
 		} else if ok {
 			s.audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
 				Detail: map[string]any{"session": ls.id}})

@@ -130,6 +130,10 @@ func (s *Server) ServeTURN(ctx context.Context, udp net.PacketConn, streams ...n
 		Realm:         TURNRealm,
 		AuthHandler:   s.turnAuth(log),
 		LoggerFactory: slogFactory{log},
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ int) { s.metrics.TURNAllocated() },
+			OnAllocationDeleted: func(_, _ net.Addr, _, _, _ string) { s.metrics.TURNReleased() },
+		},
 	}
 	if udp != nil {
 		cfg.PacketConnConfigs = []turn.PacketConnConfig{{PacketConn: udp,

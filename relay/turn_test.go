@@ -346,3 +346,33 @@ func TestTURNOverTLS(t *testing.T) {
 		t.Fatal("TLS handshake with an untrusted certificate succeeded")
 	}
 }
+
+// TestTURNMetrics: the embedded TURN server's allocations show in the
+// metrics while open, and the open count drops when the client releases.
+func TestTURNMetrics(t *testing.T) {
+	e := newTURNEnv(t)
+	user, pass := TURNCredentials(e.srv.turnSecret, "s1.guest", time.Now().Add(time.Hour))
+	_, relayConn, err := e.allocate(udpConn(t), e.udpAddr, user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMetric := func(name string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for {
+			got := scrape(t, e.srv)[name]
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %v, want %v", name, got, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitMetric("tandem_turn_allocations_total", 1)
+	waitMetric("tandem_turn_allocations", 1)
+	relayConn.Close() // a refresh with lifetime 0: the server deletes it
+	waitMetric("tandem_turn_allocations", 0)
+	waitMetric("tandem_turn_allocations_total", 1)
+}

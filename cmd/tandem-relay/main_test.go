@@ -281,3 +281,60 @@ func TestServeRefusesBadTrustedProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestServeMetricsListen: --metrics-listen serves /metrics on its own
+// address; the public one does not, and answers /healthz and /readyz.
+func TestServeMetricsListen(t *testing.T) {
+	dir := t.TempDir()
+	pr, pw := io.Pipe()
+	logs := &lockedBuffer{}
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--turn-listen", "off", "--metrics-listen", "127.0.0.1:0"})
+	cmd.SetOut(pw)
+	cmd.SetErr(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no serving line: %v\n%s", err, logs.String())
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.TrimPrefix(strings.TrimSpace(line), "tandem-relay: serving ")
+	_, rest, ok := strings.Cut(logs.String(), `msg="metrics serving" url=`)
+	if !ok {
+		t.Fatalf("no metrics line:\n%s", logs.String())
+	}
+	metricsURL, _, _ := strings.Cut(rest, "\n")
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get(metricsURL); status != 200 || !strings.Contains(body, "tandem_connected_hosts 0") {
+		t.Fatalf("%s: %d\n%.300s", metricsURL, status, body)
+	}
+	if status, _ := get(base + "/metrics"); status == 200 {
+		t.Fatal("the public address serves /metrics")
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if status, _ := get(base + p); status != 200 {
+			t.Fatalf("%s: %d", p, status)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}

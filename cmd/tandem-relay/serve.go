@@ -24,6 +24,7 @@ import (
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/relay/metrics"
 )
 
 type serveOptions struct {
@@ -46,7 +47,8 @@ type serveOptions struct {
 	maxConns       int
 	maxConnsPerSrc int
 	// TLS: certificate files or ACME (relay/tlsconf).
-	tls tlsOptions
+	tls           tlsOptions
+	metricsListen string
 }
 
 func newServeCmd() *cobra.Command {
@@ -87,6 +89,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	o.tls.register(f)
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics, e.g. 127.0.0.1:9090 (default off; keep it private)")
 	return cmd
 }
 
@@ -283,6 +286,16 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(capped) }()
+	if o.metricsListen != "" {
+		mln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		msrv := metrics.NewServer(rel.MetricsHandler())
+		go func() { httpErr <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
 	turnCtx, stopTURN := context.WithCancel(ctx)
 	defer stopTURN()
 	turnErr := make(chan error, 1)

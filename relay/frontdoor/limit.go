@@ -1,10 +1,12 @@
 package frontdoor
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,12 +59,15 @@ type limitListener struct {
 	per     map[netip.Prefix]int
 	refused int       // since lastLog
 	lastLog time.Time // of a refusal line
+	fdFails int       // accepts failed for want of file descriptors, since lastFD
+	lastFD  time.Time // of such a warning
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
 	for {
 		conn, err := l.Listener.Accept()
 		if err != nil {
+			l.noteFDLimit(err)
 			return nil, err
 		}
 		peer, key, keyed := sourceKey(conn.RemoteAddr())
@@ -73,6 +78,23 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		conn.Close()
+	}
+}
+
+// noteFDLimit warns (at most once per LogEvery, with the count) when
+// accept fails for want of file descriptors: http.Server retries such
+// errors quietly, and new clients only see connections hang.
+func (l *limitListener) noteFDLimit(err error) {
+	if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fdFails++
+	if now := time.Now(); now.Sub(l.lastFD) >= l.c.LogEvery {
+		l.c.Log.Warn("accepting connections failed: out of file descriptors (raise LimitNOFILE / ulimit -n, or lower --max-conns)",
+			"err", err, "failures", l.fdFails, "open_conns", l.total, "total_cap", l.c.Total)
+		l.fdFails, l.lastFD = 0, now
 	}
 }
 

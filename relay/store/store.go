@@ -45,6 +45,9 @@ type Store struct {
 	sqlTx *sql.Tx // set in a Store bound to a transaction
 	eng   *engine
 	now   func() time.Time
+	// onCount, when set (tests), is called each time an enrollment counts
+	// its package's devices.
+	onCount func()
 }
 
 // querier is what *sql.DB and *sql.Tx both do.
@@ -148,6 +151,14 @@ func start(ctx context.Context, db *sql.DB, eng *engine, name string) (*Store, e
 }
 
 // Close closes the database (not for a Store bound to a transaction).
+// Ping checks that the database answers (the relay's readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) Close() error {
 	if s.sqlTx != nil {
 		return errors.New("store: close inside a transaction")
@@ -168,7 +179,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.tx(ctx, func(t *sql.Tx) error {
-		return fn(&Store{db: s.db, q: t, sqlTx: t, eng: s.eng, now: s.now})
+		return fn(&Store{db: s.db, q: t, sqlTx: t, eng: s.eng, now: s.now, onCount: s.onCount})
 	})
 }
 
@@ -724,7 +735,9 @@ type EnrollParams struct {
 	Inventory Inventory
 	Now       time.Time
 	// Check runs inside the transaction before a new device is created,
-	// with the package and its count of devices not revoked. An error
+	// with the package and its count of devices not revoked, counted only
+	// when the package has a device limit (0 otherwise) and then only up
+	// to that limit, so enrollment costs the same at any size. An error
 	// aborts the enrollment and is returned unchanged. Re-enrollments of a
 	// known key do not call it.
 	Check func(p Package, devices int) error
@@ -770,9 +783,16 @@ func (s *Store) Enroll(ctx context.Context, p EnrollParams) (EnrollResult, error
 			return wrap("enroll: device", err)
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE package_id = $1 AND state <> 'revoked'`,
-			pkg.ID).Scan(&n); err != nil {
-			return wrap("enroll: count", err)
+		if pkg.MaxDevices > 0 {
+			if s.onCount != nil {
+				s.onCount()
+			}
+			// The package row's lock (or SQLite's write lock) keeps the count
+			// and the insert below together: no over-enrollment.
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices
+				WHERE package_id = $1 AND state <> 'revoked' LIMIT $2) AS d`, pkg.ID, pkg.MaxDevices).Scan(&n); err != nil {
+				return wrap("enroll: count", err)
+			}
 		}
 		if p.Check != nil {
 			if err := p.Check(pkg, n); err != nil {
