@@ -44,7 +44,8 @@ func failAudit(t *testing.T, db *sql.DB, event string) {
 // relay committed the change and only logged the lost event); once the
 // audit log writes again, the same request succeeds with its event.
 func TestChangeAndAuditCommitTogether(t *testing.T) {
-	e := newEnv(t, withMail(&mailbox{}))
+	mb := &mailbox{}
+	e := newEnv(t, withMail(mb))
 	db := e.sqliteDB()
 	acme := e.acme().ID
 	owner, _ := e.srv.Store().UserByEmail(t.Context(), ownerEmail)
@@ -111,6 +112,9 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvODCreated, "POST", func() string { return "/api/v1/ondemand" }, tok, map[string]any{"account": acme}, 201, nil},
 		{EvUserUpdated, "PATCH", func() string { return acct + "/users/" + member.ID }, tok, map[string]any{"ondemand": false}, 200, nil},
 		{EvUserDisabled, "PATCH", func() string { return acct + "/users/" + victim.ID }, tok, map[string]any{"disabled": true}, 200, nil},
+		{EvUserUnlocked, "POST", func() string { return acct + "/users/" + member.ID + "/unlock" }, tok, nil, 204, nil},
+		{EvInviteSent, "POST", func() string { return acct + "/invites" }, tok, map[string]any{"email": "new@example.com"}, 201, id("invite")},
+		{EvInviteResent, "POST", func() string { return acct + "/invites/" + ids["invite"] + "/resend" }, tok, nil, 200, nil},
 		{EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
 		{EvAPIKeyRevoked, "DELETE", func() string { return "/api/v1/me/api-keys/" + ids["key"] }, memberTok, nil, 204, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me" }, tok, map[string]any{"name": "The Owner"}, 200, nil},
@@ -132,13 +136,16 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 			body = f()
 		}
 		failAudit(t, db, c.event)
-		before := e.dumpAll()
+		before, mails := e.dumpAll(), mb.count()
 		status, resp := e.do(c.method, c.path(), c.tok, body)
 		if status < 500 {
 			t.Errorf("%s %s with its audit event refused: %d %s, want a 5xx", c.method, c.path(), status, resp)
 		}
 		if e.dumpAll() != before {
 			t.Errorf("%s %s: committed although its audit event (%s) was not", c.method, c.path(), c.event)
+		}
+		if mb.count() != mails {
+			t.Errorf("%s %s: mailed although nothing committed", c.method, c.path())
 		}
 		failAudit(t, db, "")
 		n := len(e.audit(c.event))
