@@ -51,8 +51,9 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 	owner, _ := e.srv.Store().UserByEmail(t.Context(), ownerEmail)
 	tok := e.token(owner.ID)
 	admin, _ := e.member(acme, "admin@example.com", store.Admin)
-	member, memberTok := e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.API = true })
+	member, memberTok := e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.API, m.MFA = true, true })
 	victim, _ := e.member(acme, "victim@example.com", store.Member)
+	logoutTok := e.token(admin.ID)
 	_, key := e.pkg(PackageSpec{Account: acme, Name: "Office"})
 	dev := e.enroll(key, "pc-1")
 	if _, err := e.srv.Store().CreateAssignment(t.Context(), acme, policy.Assignment{Name: "OnDemand admins", Active: true,
@@ -120,7 +121,22 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me" }, tok, map[string]any{"name": "The Owner"}, 200, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me/accounts/" + acme }, tok, map[string]any{"alias": "boss"}, 200, nil},
 		{EvRecoveryGenerated, "POST", func() string { return "/api/v1/me/recovery-codes" }, tok, nil, 201, nil},
+		{EvLogout, "POST", func() string { return "/api/v1/logout" }, logoutTok, nil, 204, nil},
+		{EvLogin, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: memberPass}, 200, nil},
+		{EvLoginFailed, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: "wrong"}, 401, nil},
 		{EvAccountMFAChanged, "PUT", func() string { return acct + "/security" }, tok, map[string]any{"mfa": "enabled"}, 200, nil},
+		{EvLoginMFASent, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: memberPass}, 200,
+			func(b []byte) {
+				var v wire.LoginResponse
+				json.Unmarshal(b, &v)
+				ids["challenge"] = v.Challenge
+			}},
+		{EvLoginFailed, "POST", func() string { return "/api/v1/login/mfa" }, "", func() any {
+			return wire.LoginMFA{Challenge: ids["challenge"], Code: wrongCode(mb.lastSecret(t, "m@example.com"))}
+		}, 401, nil},
+		{EvLogin, "POST", func() string { return "/api/v1/login/mfa" }, "", func() any {
+			return wire.LoginMFA{Challenge: ids["challenge"], Code: mb.lastSecret(t, "m@example.com")}
+		}, 200, nil},
 		{EvAccountUpdated, "PUT", func() string { return acct + "/config" }, tok,
 			map[string]any{"company": "Acme Ltd", "timezone": "UTC", "rc_action": "browser"}, 200, nil},
 		{EvAuditReport, "POST", func() string { return acct + "/audit/reports" }, tok, wire.AuditReportRequest{From: today, To: today}, 201, id("report")},
@@ -189,4 +205,12 @@ func TestChangeWithAuditOff(t *testing.T) {
 	if len(e.audit(EvUserUpdated)) != 0 {
 		t.Fatal("an event was written for an account with logging off")
 	}
+}
+
+// wrongCode is a 6-digit code other than code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "000001"
+	}
+	return "000000"
 }

@@ -247,10 +247,10 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	fail := func(u store.User, reason string) error {
 		s.loginLimit.fail(throttleKey)
 		s.loginIPLimit.fail(source(ip))
-		if u.ID != "" && !s.now().Before(u.LockedUntil) {
-			s.countFailure(ctx, u, ip)
+		if err := s.loginFailed(ctx, u, u.ID != "" && !s.now().Before(u.LockedUntil), auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
+			Detail: map[string]any{"login": login, "reason": reason}}, nil); err != nil {
+			return err
 		}
-		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"login": login, "reason": reason}})
 		return s.errBadLogin()
 	}
 	domain, _, _ := ldapauth.SplitLogin(login)
@@ -278,13 +278,23 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	for _, g := range id.Groups {
 		groups = append(groups, g.Name)
 	}
-	u, created, err := s.st.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+	// A user created here commits with its event.
+	var u store.User
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var created bool
+		var err error
+		u, created, err = tx.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+		if err != nil {
+			return err
+		}
+		if created {
+			audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
+				Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	if created {
-		s.audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
-			Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
 	}
 	if u.Disabled || s.now().Before(u.LockedUntil) {
 		return fail(u, "disabled_or_locked")
@@ -300,5 +310,5 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	if ms[i].MFARequired() {
 		return s.startMFA(w, r, u)
 	}
-	return s.issueToken(w, r, u)
+	return s.issueToken(w, r, u, nil)
 }
