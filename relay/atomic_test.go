@@ -214,3 +214,25 @@ func wrongCode(code string) string {
 	}
 	return "000000"
 }
+
+// TestResetRequestCommitsWithEvent: a reset code whose audit event the
+// database refuses is neither stored nor mailed (the request still
+// answers 202, as for anyone: the mail goes out in the background).
+func TestResetRequestCommitsWithEvent(t *testing.T) {
+	mb := &mailbox{}
+	e := newEnv(t, withMail(mb))
+	e.member(e.acme().ID, "f@example.com", store.Member)
+	db := e.sqliteDB()
+	failAudit(t, db, EvPasswordResetSent)
+	if status, body := e.do("POST", "/api/v1/password/forgot", "", wire.PasswordForgot{Email: "f@example.com"}); status != http.StatusAccepted {
+		t.Fatalf("forgot: %d %s", status, body)
+	}
+	e.srv.Close() // waits for the background send
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM user_tokens WHERE purpose = $1`, string(store.PurposeReset)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || mb.count() != 0 {
+		t.Fatalf("%d reset codes stored, %d mails sent, although the event was refused", n, mb.count())
+	}
+}
