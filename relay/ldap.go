@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/ldapauth"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -274,6 +275,15 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	case err != nil:
 		return fail(store.User{}, "directory_refused")
 	}
+	// The directory's names end up in the Portal, consoles and emails like
+	// any name typed here, and pass the same check: a user the directory
+	// names with a direction override or an invisible character is not
+	// created (nor renamed) until the directory is fixed.
+	if field, err := unsafeDirectoryName(id); err != nil {
+		s.audit(auditRec{Event: EvLoginFailed, Account: m.AccountID, Remote: ip,
+			Detail: map[string]any{"login": login, "reason": "unsafe_directory_name", "field": field, "error": err.Error()}})
+		return errf(http.StatusForbidden, CodeForbidden, "the directory's %s for this user is refused (%v); ask an administrator to correct it in the directory", field, err)
+	}
 	var groups []string
 	for _, g := range id.Groups {
 		groups = append(groups, g.Name)
@@ -311,4 +321,16 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 		return s.startMFA(w, r, u)
 	}
 	return s.issueToken(w, r, u, nil)
+}
+
+// unsafeDirectoryName checks the names a directory gives a user as the
+// relay checks names typed into it; it returns the field refused.
+func unsafeDirectoryName(id ldapauth.Identity) (string, error) {
+	if err := safetext.Name(id.Username, maxShortText); err != nil {
+		return "user name", err
+	}
+	if err := safetext.Text(id.DisplayName, maxShortText); err != nil {
+		return "display name", err
+	}
+	return "", nil
 }
