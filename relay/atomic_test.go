@@ -236,3 +236,43 @@ func TestResetRequestCommitsWithEvent(t *testing.T) {
 		t.Fatalf("%d reset codes stored, %d mails sent, although the event was refused", n, mb.count())
 	}
 }
+
+// TestSessionStartAndEndCommitWithEvents: a session's start and end are
+// recorded only with their audit events; when the database refuses an
+// event the row keeps its state (the live session goes on or ends all
+// the same: the relay logs the failure).
+func TestSessionStartAndEndCommitWithEvents(t *testing.T) {
+	e := newSessionEnv(t)
+	db := e.sqliteDB()
+	sr, _ := e.open()
+	g := e.guest(sr)
+	failAudit(t, db, EvSessionStarted)
+	e.agent.send(&wire.Signal{Type: wire.SigAnswer, Session: sr.SessionID, SDP: "v=0 answer"})
+	g.expect(wire.SigAnswer)
+	if se := e.session(sr.SessionID); !se.StartedAt.IsZero() {
+		t.Fatalf("started without its event: %+v", se)
+	}
+	failAudit(t, db, EvSessionEnded)
+	e.agent.send(&wire.Signal{Type: wire.SigBye, Session: sr.SessionID, Code: "user_ended"})
+	g.expect(wire.SigBye, "user_ended")
+	g.expectClosed()
+	if se := e.session(sr.SessionID); !se.EndedAt.IsZero() {
+		t.Fatalf("ended without its event: %+v", se)
+	}
+	failAudit(t, db, "")
+
+	// With the log writing again: both recorded, each with its event.
+	sr, _ = e.open()
+	g = e.guest(sr)
+	e.agent.send(&wire.Signal{Type: wire.SigAnswer, Session: sr.SessionID, SDP: "v=0 answer"})
+	g.expect(wire.SigAnswer)
+	e.agent.send(&wire.Signal{Type: wire.SigBye, Session: sr.SessionID, Code: "user_ended"})
+	g.expect(wire.SigBye, "user_ended")
+	g.expectClosed()
+	if se := e.session(sr.SessionID); se.StartedAt.IsZero() || se.EndedAt.IsZero() {
+		t.Fatalf("after the second session: %+v", se)
+	}
+	if len(e.audit(EvSessionStarted)) != 1 || len(e.audit(EvSessionEnded)) != 1 {
+		t.Fatalf("%d started, %d ended events, want 1 each", len(e.audit(EvSessionStarted)), len(e.audit(EvSessionEnded)))
+	}
+}

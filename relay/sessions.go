@@ -337,13 +337,18 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	h.mu.Unlock()
 
 	ctx, cancel := s.dbctx()
-	ok, err := s.st.EndSession(ctx, id, s.now(), reason)
+	var ok bool
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		if ok, err = tx.EndSession(ctx, id, s.now(), reason); ok {
+			audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+				Detail: map[string]any{"session": id, "reason": reason}})
+		}
+		return err
+	})
 	cancel()
 	if err != nil {
 		s.log.Warn("ending session", "session", id, "err", err)
 	} else if ok {
-		s.audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
-			Detail: map[string]any{"session": id, "reason": reason}})
 		s.log.Info("session ended", "session", id, "reason", reason)
 	}
 
@@ -396,13 +401,18 @@ func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 	// handled one at a time, so their order is kept.
 	if starting {
 		ctx, cancel := s.dbctx()
-		ok, err := s.st.StartSession(ctx, ls.id, s.now())
+		var ok bool
+		err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+			if ok, err = tx.StartSession(ctx, ls.id, s.now()); ok {
+				audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+					Detail: map[string]any{"session": ls.id}})
+			}
+			return err
+		})
 		cancel()
 		if err != nil {
 			a.log.Warn("recording session start", "session", ls.id, "err", err)
 		} else if ok {
-			s.audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
-				Detail: map[string]any{"session": ls.id}})
 			s.log.Info("session started", "session", ls.id)
 		}
 	}
