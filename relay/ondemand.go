@@ -189,7 +189,15 @@ func (s *Server) odKill(o store.OnDemand, state, by, reason string) bool {
 			guestCode: wire.CodeOnDemandOver, guestMsg: "the OnDemand session was " + state, keepOnDemand: true})
 	}
 	ctx, cancel := s.dbctx()
-	ok, err := s.st.EndOnDemand(ctx, o.ID, state, by, reason, s.now())
+	var ok bool
+	ev := map[string]string{store.ODEnded: EvODEnded, store.ODRejected: EvODRejected, store.ODExpired: EvODExpired}[state]
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		if ok, err = tx.EndOnDemand(ctx, o.ID, state, by, reason, s.now()); ok {
+			audit(auditRec{Event: ev, Account: o.AccountID, User: by, Device: o.DeviceID,
+				Detail: map[string]any{"ondemand": o.ID, "reason": reason, "hostname": o.Hostname}})
+		}
+		return err
+	})
 	cancel()
 	if err != nil {
 		s.log.Warn("ending an OnDemand session", "ondemand", o.ID, "err", err)
@@ -198,9 +206,6 @@ func (s *Server) odKill(o store.OnDemand, state, by, reason string) bool {
 	if !ok {
 		return false
 	}
-	ev := map[string]string{store.ODEnded: EvODEnded, store.ODRejected: EvODRejected, store.ODExpired: EvODExpired}[state]
-	s.audit(auditRec{Event: ev, Account: o.AccountID, User: by, Device: o.DeviceID,
-		Detail: map[string]any{"ondemand": o.ID, "reason": reason, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session over", "ondemand", o.ID, "state", state, "reason", reason)
 	o.State, o.EndReason = state, reason
 	s.kickOnDemand(o.DeviceID, odOver(o))
@@ -598,7 +603,15 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 		return refuse(o, "key_"+o.State, errf(http.StatusGone, wire.CodeOnDemandOver, "%s; ask your technician for a new one", odOver(o)))
 	}
 	now := s.now()
-	o, d, err := s.st.JoinOnDemand(r.Context(), o.ID, base64.StdEncoding.EncodeToString(pub), inv, now)
+	var d store.Device
+	// The device joined and its event commit together.
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) (err error) {
+		if o, d, err = tx.JoinOnDemand(r.Context(), o.ID, base64.StdEncoding.EncodeToString(pub), inv, now); err == nil {
+			audit(auditRec{Event: EvODJoined, Account: o.AccountID, Device: d.ID, Remote: ip,
+				Detail: map[string]any{"ondemand": o.ID, "hostname": d.Hostname, "os": d.OS, "user": d.LoggedInUser}})
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrODState):
 		return refuse(o, "key_used", errf(http.StatusGone, wire.CodeOnDemandOver,
@@ -608,8 +621,6 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	s.audit(auditRec{Event: EvODJoined, Account: o.AccountID, Device: d.ID, Remote: ip,
-		Detail: map[string]any{"ondemand": o.ID, "hostname": d.Hostname, "os": d.OS, "user": d.LoggedInUser}})
 	s.log.Info("OnDemand agent joined", "ondemand", o.ID, "device", d.ID, "hostname", d.Hostname)
 	tech := ""
 	if u, err := s.st.User(r.Context(), o.CreatedBy); err == nil {
