@@ -276,3 +276,26 @@ func TestSessionStartAndEndCommitWithEvents(t *testing.T) {
 		t.Fatalf("%d started, %d ended events, want 1 each", len(e.audit(EvSessionStarted)), len(e.audit(EvSessionEnded)))
 	}
 }
+
+// TestSessionRequestCommitsWithEvent: a session whose request event the
+// database refuses is not created and no grant reaches the Host; then
+// the same request is granted with its event.
+func TestSessionRequestCommitsWithEvent(t *testing.T) {
+	e := newSessionEnv(t)
+	db := e.sqliteDB()
+	sessions := func() (n int) {
+		if err := db.QueryRow(`SELECT COUNT(*) FROM remote_sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	failAudit(t, db, EvSessionRequested)
+	if status, body := e.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{Device: e.dev.id}); status < 500 || sessions() != 0 {
+		t.Fatalf("request with its event refused: %d %s, %d sessions", status, body, sessions())
+	}
+	failAudit(t, db, "")
+	e.open() // the Host's first grant is for this session
+	if sessions() != 1 || len(e.audit(EvSessionRequested)) != 1 {
+		t.Fatalf("%d sessions, %d events", sessions(), len(e.audit(EvSessionRequested)))
+	}
+}

@@ -730,7 +730,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		return err
 	}
 	if ok, err := s.st.StartOnDemand(ctx, o.ID, se.ID, u.ID); err != nil || !ok {
-		s.endSessionRow(se.ID, "ondemand_not_waiting")
+		s.endSessionRow(se, "ondemand_not_waiting")
 		if err != nil {
 			return err
 		}
@@ -749,13 +749,13 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		ConfirmLocal: true,
 	}, s.key)
 	if err != nil {
-		s.endSessionRow(se.ID, "internal_error")
+		s.endSessionRow(se, "internal_error")
 		s.odUnstart(o.ID, se.ID)
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: o.AccountID, userID: u.ID, deviceID: o.DeviceID, expires: expires, ondemand: o.ID}
 	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
-		s.endSessionRow(se.ID, "device_offline")
+		s.endSessionRow(se, "device_offline")
 		s.odUnstart(o.ID, se.ID)
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))
 	}
