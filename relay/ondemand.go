@@ -724,17 +724,31 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	}
 	granted := odGrantPermissions(perms).Strings()
 	expires := now.Add(s.cfg.GrantTTL)
-	se, err := s.st.CreateSession(ctx, store.Session{AccountID: o.AccountID, UserID: u.ID, DeviceID: o.DeviceID,
-		Action: ActionRemoteControl, Permissions: granted, CreatedAt: now, ExpiresAt: expires})
-	if err != nil {
-		return err
-	}
-	if ok, err := s.st.StartOnDemand(ctx, o.ID, se.ID, u.ID); err != nil || !ok {
-		s.endSessionRow(se, "ondemand_not_waiting")
+	// The session row, the key started and their events commit together,
+	// before the grant goes to the agent.
+	var se store.Session
+	errBusy := errors.New("ondemand not waiting")
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		se, err = tx.CreateSession(ctx, store.Session{AccountID: o.AccountID, UserID: u.ID, DeviceID: o.DeviceID,
+			Action: ActionRemoteControl, Permissions: granted, CreatedAt: now, ExpiresAt: expires})
 		if err != nil {
 			return err
 		}
+		if ok, err := tx.StartOnDemand(ctx, o.ID, se.ID, u.ID); err != nil {
+			return err
+		} else if !ok {
+			return errBusy
+		}
+		audit(auditRec{Event: EvSessionRequested, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
+			Detail: map[string]any{"session": se.ID, "action": ActionRemoteControl, "permissions": granted, "ondemand": o.ID}})
+		audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
+			Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
+		return nil
+	})
+	if errors.Is(err, errBusy) {
 		return deny(errf(http.StatusConflict, CodeSessionBusy, "this OnDemand session was started by someone else meanwhile"))
+	} else if err != nil {
+		return err
 	}
 	var hostICE []policy.ICEServer
 	for _, is := range s.iceServers(se.ID, "host", now) {
@@ -759,10 +773,6 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		s.odUnstart(o.ID, se.ID)
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))
 	}
-	s.audit(auditRec{Event: EvSessionRequested, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
-		Detail: map[string]any{"session": se.ID, "action": ActionRemoteControl, "permissions": granted, "ondemand": o.ID}})
-	s.audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
-		Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session started", "ondemand", o.ID, "session", se.ID, "user", u.ID)
 	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires, now))
 	return nil

@@ -815,3 +815,39 @@ func TestOnDemandJoinAndRejectCommitWithEvents(t *testing.T) {
 		t.Fatal("no reject event")
 	}
 }
+
+// TestOnDemandStartCommitsWithEvent: a start whose event the database
+// refuses leaves the key waiting, creates no session and sends no grant;
+// then the same start is granted with its events.
+func TestOnDemandStartCommitsWithEvent(t *testing.T) {
+	e := newODEnv(t)
+	db := e.sqliteDB()
+	o := e.create(e.tok)
+	d, _ := e.join(o.Key)
+	w := e.online(d)
+	defer w.conn.CloseNow()
+	state := func() string {
+		od, err := e.srv.Store().OnDemandByKeyHash(context.Background(), e.srv.odKeyHash(o.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return od.State
+	}
+	failAudit(t, db, EvODStarted)
+	if status, body := e.start(e.tok, o.Key); status < 500 || state() != store.ODWaiting {
+		t.Fatalf("start with its event refused: %d %s, key %s", status, body, state())
+	}
+	failAudit(t, db, "")
+	status, body := e.start(e.tok, o.Key)
+	if status != http.StatusCreated || state() != store.ODStarted {
+		t.Fatalf("start: %d %s, key %s", status, body, state())
+	}
+	var sr wire.SessionResponse
+	decode(t, body, &sr)
+	if g := w.expect(wire.SigGrant); g.Session != sr.SessionID { // the first grant the agent sees
+		t.Fatalf("grant for %q, want %q", g.Session, sr.SessionID)
+	}
+	if len(e.audit(EvODStarted)) != 1 || len(e.audit(EvSessionRequested)) != 1 {
+		t.Fatal("start not audited")
+	}
+}
