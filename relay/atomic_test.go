@@ -44,14 +44,16 @@ func failAudit(t *testing.T, db *sql.DB, event string) {
 // relay committed the change and only logged the lost event); once the
 // audit log writes again, the same request succeeds with its event.
 func TestChangeAndAuditCommitTogether(t *testing.T) {
-	e := newEnv(t, withMail(&mailbox{}))
+	mb := &mailbox{}
+	e := newEnv(t, withMail(mb))
 	db := e.sqliteDB()
 	acme := e.acme().ID
 	owner, _ := e.srv.Store().UserByEmail(t.Context(), ownerEmail)
 	tok := e.token(owner.ID)
 	admin, _ := e.member(acme, "admin@example.com", store.Admin)
-	member, memberTok := e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.API = true })
+	member, memberTok := e.member(acme, "m@example.com", store.Member, func(m *store.Membership) { m.API, m.MFA = true, true })
 	victim, _ := e.member(acme, "victim@example.com", store.Member)
+	logoutTok := e.token(admin.ID)
 	_, key := e.pkg(PackageSpec{Account: acme, Name: "Office"})
 	dev := e.enroll(key, "pc-1")
 	if _, err := e.srv.Store().CreateAssignment(t.Context(), acme, policy.Assignment{Name: "OnDemand admins", Active: true,
@@ -111,12 +113,30 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvODCreated, "POST", func() string { return "/api/v1/ondemand" }, tok, map[string]any{"account": acme}, 201, nil},
 		{EvUserUpdated, "PATCH", func() string { return acct + "/users/" + member.ID }, tok, map[string]any{"ondemand": false}, 200, nil},
 		{EvUserDisabled, "PATCH", func() string { return acct + "/users/" + victim.ID }, tok, map[string]any{"disabled": true}, 200, nil},
+		{EvUserUnlocked, "POST", func() string { return acct + "/users/" + member.ID + "/unlock" }, tok, nil, 204, nil},
+		{EvInviteSent, "POST", func() string { return acct + "/invites" }, tok, map[string]any{"email": "new@example.com"}, 201, id("invite")},
+		{EvInviteResent, "POST", func() string { return acct + "/invites/" + ids["invite"] + "/resend" }, tok, nil, 200, nil},
 		{EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
 		{EvAPIKeyRevoked, "DELETE", func() string { return "/api/v1/me/api-keys/" + ids["key"] }, memberTok, nil, 204, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me" }, tok, map[string]any{"name": "The Owner"}, 200, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me/accounts/" + acme }, tok, map[string]any{"alias": "boss"}, 200, nil},
 		{EvRecoveryGenerated, "POST", func() string { return "/api/v1/me/recovery-codes" }, tok, nil, 201, nil},
+		{EvLogout, "POST", func() string { return "/api/v1/logout" }, logoutTok, nil, 204, nil},
+		{EvLogin, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: memberPass}, 200, nil},
+		{EvLoginFailed, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: "wrong"}, 401, nil},
 		{EvAccountMFAChanged, "PUT", func() string { return acct + "/security" }, tok, map[string]any{"mfa": "enabled"}, 200, nil},
+		{EvLoginMFASent, "POST", func() string { return "/api/v1/login" }, "", wire.LoginRequest{Email: "m@example.com", Password: memberPass}, 200,
+			func(b []byte) {
+				var v wire.LoginResponse
+				json.Unmarshal(b, &v)
+				ids["challenge"] = v.Challenge
+			}},
+		{EvLoginFailed, "POST", func() string { return "/api/v1/login/mfa" }, "", func() any {
+			return wire.LoginMFA{Challenge: ids["challenge"], Code: wrongCode(mb.lastSecret(t, "m@example.com"))}
+		}, 401, nil},
+		{EvLogin, "POST", func() string { return "/api/v1/login/mfa" }, "", func() any {
+			return wire.LoginMFA{Challenge: ids["challenge"], Code: mb.lastSecret(t, "m@example.com")}
+		}, 200, nil},
 		{EvAccountUpdated, "PUT", func() string { return acct + "/config" }, tok,
 			map[string]any{"company": "Acme Ltd", "timezone": "UTC", "rc_action": "browser"}, 200, nil},
 		{EvAuditReport, "POST", func() string { return acct + "/audit/reports" }, tok, wire.AuditReportRequest{From: today, To: today}, 201, id("report")},
@@ -132,13 +152,16 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 			body = f()
 		}
 		failAudit(t, db, c.event)
-		before := e.dumpAll()
+		before, mails := e.dumpAll(), mb.count()
 		status, resp := e.do(c.method, c.path(), c.tok, body)
 		if status < 500 {
 			t.Errorf("%s %s with its audit event refused: %d %s, want a 5xx", c.method, c.path(), status, resp)
 		}
 		if e.dumpAll() != before {
 			t.Errorf("%s %s: committed although its audit event (%s) was not", c.method, c.path(), c.event)
+		}
+		if mb.count() != mails {
+			t.Errorf("%s %s: mailed although nothing committed", c.method, c.path())
 		}
 		failAudit(t, db, "")
 		n := len(e.audit(c.event))
@@ -181,5 +204,98 @@ func TestChangeWithAuditOff(t *testing.T) {
 	}
 	if len(e.audit(EvUserUpdated)) != 0 {
 		t.Fatal("an event was written for an account with logging off")
+	}
+}
+
+// wrongCode is a 6-digit code other than code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "000001"
+	}
+	return "000000"
+}
+
+// TestResetRequestCommitsWithEvent: a reset code whose audit event the
+// database refuses is neither stored nor mailed (the request still
+// answers 202, as for anyone: the mail goes out in the background).
+func TestResetRequestCommitsWithEvent(t *testing.T) {
+	mb := &mailbox{}
+	e := newEnv(t, withMail(mb))
+	e.member(e.acme().ID, "f@example.com", store.Member)
+	db := e.sqliteDB()
+	failAudit(t, db, EvPasswordResetSent)
+	if status, body := e.do("POST", "/api/v1/password/forgot", "", wire.PasswordForgot{Email: "f@example.com"}); status != http.StatusAccepted {
+		t.Fatalf("forgot: %d %s", status, body)
+	}
+	e.srv.Close() // waits for the background send
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM user_tokens WHERE purpose = $1`, string(store.PurposeReset)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || mb.count() != 0 {
+		t.Fatalf("%d reset codes stored, %d mails sent, although the event was refused", n, mb.count())
+	}
+}
+
+// TestSessionStartAndEndCommitWithEvents: a session's start and end are
+// recorded only with their audit events; when the database refuses an
+// event the row keeps its state (the live session goes on or ends all
+// the same: the relay logs the failure).
+func TestSessionStartAndEndCommitWithEvents(t *testing.T) {
+	e := newSessionEnv(t)
+	db := e.sqliteDB()
+	sr, _ := e.open()
+	g := e.guest(sr)
+	failAudit(t, db, EvSessionStarted)
+	e.agent.send(&wire.Signal{Type: wire.SigAnswer, Session: sr.SessionID, SDP: "v=0 answer"})
+	g.expect(wire.SigAnswer)
+	if se := e.session(sr.SessionID); !se.StartedAt.IsZero() {
+		t.Fatalf("started without its event: %+v", se)
+	}
+	failAudit(t, db, EvSessionEnded)
+	e.agent.send(&wire.Signal{Type: wire.SigBye, Session: sr.SessionID, Code: "user_ended"})
+	g.expect(wire.SigBye, "user_ended")
+	g.expectClosed()
+	if se := e.session(sr.SessionID); !se.EndedAt.IsZero() {
+		t.Fatalf("ended without its event: %+v", se)
+	}
+	failAudit(t, db, "")
+
+	// With the log writing again: both recorded, each with its event.
+	sr, _ = e.open()
+	g = e.guest(sr)
+	e.agent.send(&wire.Signal{Type: wire.SigAnswer, Session: sr.SessionID, SDP: "v=0 answer"})
+	g.expect(wire.SigAnswer)
+	e.agent.send(&wire.Signal{Type: wire.SigBye, Session: sr.SessionID, Code: "user_ended"})
+	g.expect(wire.SigBye, "user_ended")
+	g.expectClosed()
+	if se := e.session(sr.SessionID); se.StartedAt.IsZero() || se.EndedAt.IsZero() {
+		t.Fatalf("after the second session: %+v", se)
+	}
+	if len(e.audit(EvSessionStarted)) != 1 || len(e.audit(EvSessionEnded)) != 1 {
+		t.Fatalf("%d started, %d ended events, want 1 each", len(e.audit(EvSessionStarted)), len(e.audit(EvSessionEnded)))
+	}
+}
+
+// TestSessionRequestCommitsWithEvent: a session whose request event the
+// database refuses is not created and no grant reaches the Host; then
+// the same request is granted with its event.
+func TestSessionRequestCommitsWithEvent(t *testing.T) {
+	e := newSessionEnv(t)
+	db := e.sqliteDB()
+	sessions := func() (n int) {
+		if err := db.QueryRow(`SELECT COUNT(*) FROM remote_sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	failAudit(t, db, EvSessionRequested)
+	if status, body := e.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{Device: e.dev.id}); status < 500 || sessions() != 0 {
+		t.Fatalf("request with its event refused: %d %s, %d sessions", status, body, sessions())
+	}
+	failAudit(t, db, "")
+	e.open() // the Host's first grant is for this session
+	if sessions() != 1 || len(e.audit(EvSessionRequested)) != 1 {
+		t.Fatalf("%d sessions, %d events", sessions(), len(e.audit(EvSessionRequested)))
 	}
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -273,16 +274,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		charged = true
 		s.gd.backoff.Fail(pair)
-		if u.ID != "" && !locked && !known {
-			s.countFailure(ctx, u, ip)
+		if err := s.loginFailed(ctx, u, u.ID != "" && !locked && !known, auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
+			Detail: map[string]any{"email": email, "locked": locked}}, nil); err != nil {
+			return err
 		}
-		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"email": email, "locked": locked}})
 		return s.errBadLogin()
 	}
 	if slices.ContainsFunc(active, store.Membership.MFARequired) {
 		return s.startMFA(w, r, u)
 	}
-	return s.issueToken(w, r, u)
+	return s.issueToken(w, r, u, nil)
 }
 
 // knownSource reports whether u logged in from src before: remembered in
@@ -323,50 +324,81 @@ func (s *Server) loginBlocked(ctx context.Context, pair guard.Pair, userID strin
 	return blocked, retry, nil
 }
 
-// countFailure counts a failed login (password or MFA code) towards the
-// lockout and audits the lock when this one set it.
-func (s *Server) countFailure(ctx context.Context, u store.User, ip string) {
+// loginFailed records a failed login (password, directory or MFA code) in
+// one transaction: its event ev, when count its step towards the lockout
+// (and the lock's own event when this one set it), and what more writes
+// (nil: nothing). It outlives the caller going away, so hanging up does
+// not dodge the count.
+func (s *Server) loginFailed(ctx context.Context, u store.User, count bool, ev auditRec, more func(tx *store.Store) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	lim := s.cfg.Limits
-	locked, err := s.st.LoginFailed(ctx, u.ID, s.now(), lim.LockAfter, lim.LockFor)
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if count {
+			locked, err := tx.LoginFailed(ctx, u.ID, s.now(), lim.LockAfter, lim.LockFor)
+			if err != nil {
+				return fmt.Errorf("counting a failed login: %w", err)
+			}
+			if locked {
+				s.log.Warn("user locked after failed logins", "user", u.ID, "remote", ev.Remote)
+				audit(auditRec{Event: EvLoginLocked, User: u.ID, Remote: ev.Remote,
+					Detail: map[string]any{"email": u.Email, "failures": lim.LockAfter, "minutes": int(lim.LockFor.Minutes())}})
+			}
+		}
+		if more != nil {
+			if err := more(tx); err != nil {
+				return err
+			}
+		}
+		audit(ev)
+		return nil
+	})
 	if err != nil {
-		s.log.Error("counting a failed login", "user", u.ID, "err", err)
-		return
+		return fmt.Errorf("recording a failed login: %w", err)
 	}
-	if locked {
-		s.log.Warn("user locked after failed logins", "user", u.ID, "remote", ip)
-		s.audit(auditRec{Event: EvLoginLocked, User: u.ID, Remote: ip,
-			Detail: map[string]any{"email": u.Email, "failures": lim.LockAfter, "minutes": int(lim.LockFor.Minutes())}})
-	}
+	return nil
 }
 
 // issueToken ends a successful login: a bearer token, the failure count
 // cleared, the source remembered. A lock in force stays: a login from a
 // known source does not reopen the door to strangers.
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, u store.User) error {
+//
+// The token, the cleared count, the event and what pre writes (nil:
+// nothing) commit together; the source is remembered only once they did.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, u store.User, pre func(tx *store.Store, audit func(auditRec)) error) error {
 	ctx := r.Context()
 	src := source(remoteIP(r))
-	s.gd.backoff.Succeeded(guard.Pair{User: u.Email, Source: src})
-	s.gd.known.Add(u.Email, src)
-	if u.FailedLogins > 0 || (!u.LockedUntil.IsZero() && !s.now().Before(u.LockedUntil)) {
-		if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
-			return err
-		}
-	}
-	tok := secret.NewToken()
-	now := s.now()
-	exp := now.Add(s.cfg.TokenTTL)
-	if err := s.st.CreateLoginToken(ctx, store.LoginToken{
-		Hash: secret.Hash(tok), UserID: u.ID, CreatedAt: now, ExpiresAt: exp,
-	}); err != nil {
-		return err
-	}
 	wu, err := s.wireUser(r, u)
 	if err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvLogin, User: u.ID, Remote: remoteIP(r)})
+	tok := secret.NewToken()
+	now := s.now()
+	exp := now.Add(s.cfg.TokenTTL)
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if pre != nil {
+			if err := pre(tx, audit); err != nil {
+				return err
+			}
+		}
+		if u.FailedLogins > 0 || (!u.LockedUntil.IsZero() && !s.now().Before(u.LockedUntil)) {
+			if err := tx.ResetLoginFailures(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateLoginToken(ctx, store.LoginToken{
+			Hash: secret.Hash(tok), UserID: u.ID, CreatedAt: now, ExpiresAt: exp,
+		}); err != nil {
+			return err
+		}
+		audit(auditRec{Event: EvLogin, User: u.ID, Remote: remoteIP(r)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.gd.backoff.Succeeded(guard.Pair{User: u.Email, Source: src})
+	s.gd.known.Add(u.Email, src)
 	writeJSON(w, http.StatusOK, wire.LoginResponse{Token: tok, ExpiresAt: exp.Unix(), User: wu})
 	return nil
 }
@@ -377,10 +409,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteLoginToken(r.Context(), a.tokenHash); err != nil {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLoginToken(r.Context(), a.tokenHash) },
+		func() auditRec { return auditRec{Event: EvLogout, User: a.user.ID, Remote: remoteIP(r)} }); err != nil {
 		return err
 	}
-	s.audit(auditRec{Event: EvLogout, User: a.user.ID, Remote: remoteIP(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -167,7 +167,16 @@ func (s *Server) handleConfirmPage(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusBadRequest, confirmView{Error: "Choose Allow or Deny."})
 			return
 		}
-		if err := s.st.DecideConfirmation(ctx, c.ID, recipient, allow, now); errors.Is(err, store.ErrDecided) {
+		ev, done := EvConfirmDenied, "Denied: the session will not start."
+		if allow {
+			ev, done = EvConfirmAllowed, "Allowed: the technician's session can start now."
+		}
+		// The answer and its event commit together; the Host hears after.
+		err := s.commit(ctx, func(tx *store.Store) error { return tx.DecideConfirmation(ctx, c.ID, recipient, allow, now) }, func() auditRec {
+			return auditRec{Event: ev, Account: c.AccountID, User: recipient, Device: c.DeviceID, Remote: ip,
+				Detail: map[string]any{"confirmation": c.ID, "technician": c.UserID, "action": c.Action}}
+		})
+		if errors.Is(err, store.ErrDecided) {
 			c, _ = s.st.Confirmation(ctx, c.ID)
 			show(http.StatusConflict, confirmView{Error: "This request was answered already or has expired (" + wireConfirmation(c, now).Status + ")."})
 			return
@@ -176,12 +185,6 @@ func (s *Server) handleConfirmPage(w http.ResponseWriter, r *http.Request) {
 			show(http.StatusServiceUnavailable, confirmView{Error: "The relay cannot record your answer right now; try again."})
 			return
 		}
-		ev, done := EvConfirmDenied, "Denied: the session will not start."
-		if allow {
-			ev, done = EvConfirmAllowed, "Allowed: the technician's session can start now."
-		}
-		s.audit(auditRec{Event: ev, Account: c.AccountID, User: recipient, Device: c.DeviceID, Remote: ip,
-			Detail: map[string]any{"confirmation": c.ID, "technician": c.UserID, "action": c.Action}})
 		if c.SessionID != "" {
 			// The Host is asking its local user for this session too: the
 			// first answer wins there.

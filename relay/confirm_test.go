@@ -92,6 +92,16 @@ func TestConfirmAccessByEmail(t *testing.T) {
 	if status, _ := post(bossLink, "maybe"); status != 400 {
 		t.Fatalf("bad decision: %d", status)
 	}
+	// An answer whose audit event the database refuses is not recorded.
+	db := e.sqliteDB()
+	failAudit(t, db, EvConfirmAllowed)
+	if status, _ := post(bossLink, "allow"); status != http.StatusServiceUnavailable {
+		t.Fatalf("allow with its event refused: %d", status)
+	}
+	if _, body := e.do("GET", "/api/v1/confirmations/"+cf.ID, tech, nil); !strings.Contains(string(body), `"pending"`) {
+		t.Fatalf("answered without its event: %s", body)
+	}
+	failAudit(t, db, "")
 	// The boss allows first; the deputy's later denial changes nothing.
 	if status, page := post(bossLink, "allow"); status != 200 || !strings.Contains(page, "Allowed") {
 		t.Fatalf("allow: %d\n%s", status, page)

@@ -142,13 +142,21 @@ func TestInvite(t *testing.T) {
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "G0nePassword"})
 	wantError(t, status, body, http.StatusBadRequest, CodeInvalidToken)
 
-	// The mail server failing: a clear 503, no invitation left behind.
+	// The mail server failing: a clear 503, no invitation left behind,
+	// and the log says it was withdrawn (its sent event committed first).
 	mb.setFail(errors.New("smtp down"))
-	before = e.snapshot()
+	pending, _ := e.srv.Store().Invites(context.Background(), acme)
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "nomail@example.com"})
 	wantError(t, status, body, http.StatusServiceUnavailable, CodeMailUnavailable)
-	if e.snapshot() != before {
+	if after, _ := e.srv.Store().Invites(context.Background(), acme); len(after) != len(pending) {
 		t.Fatal("unsent invitation left behind")
+	}
+	logged := false
+	for _, ev := range e.audit(EvInviteWithdrawn) {
+		logged = logged || strings.Contains(string(ev.Detail), "mail_failed")
+	}
+	if !logged {
+		t.Fatal("the unsent invitation's withdrawal was not logged")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/ldapauth"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -247,10 +248,10 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	fail := func(u store.User, reason string) error {
 		s.loginLimit.fail(throttleKey)
 		s.loginIPLimit.fail(source(ip))
-		if u.ID != "" && !s.now().Before(u.LockedUntil) {
-			s.countFailure(ctx, u, ip)
+		if err := s.loginFailed(ctx, u, u.ID != "" && !s.now().Before(u.LockedUntil), auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
+			Detail: map[string]any{"login": login, "reason": reason}}, nil); err != nil {
+			return err
 		}
-		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"login": login, "reason": reason}})
 		return s.errBadLogin()
 	}
 	domain, _, _ := ldapauth.SplitLogin(login)
@@ -274,17 +275,36 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	case err != nil:
 		return fail(store.User{}, "directory_refused")
 	}
+	// The directory's names end up in the Portal, consoles and emails like
+	// any name typed here, and pass the same check: a user the directory
+	// names with a direction override or an invisible character is not
+	// created (nor renamed) until the directory is fixed.
+	if field, err := unsafeDirectoryName(id); err != nil {
+		s.audit(auditRec{Event: EvLoginFailed, Account: m.AccountID, Remote: ip,
+			Detail: map[string]any{"login": login, "reason": "unsafe_directory_name", "field": field, "error": err.Error()}})
+		return errf(http.StatusForbidden, CodeForbidden, "the directory's %s for this user is refused (%v); ask an administrator to correct it in the directory", field, err)
+	}
 	var groups []string
 	for _, g := range id.Groups {
 		groups = append(groups, g.Name)
 	}
-	u, created, err := s.st.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+	// A user created here commits with its event.
+	var u store.User
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		var created bool
+		var err error
+		u, created, err = tx.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+		if err != nil {
+			return err
+		}
+		if created {
+			audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
+				Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	if created {
-		s.audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
-			Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
 	}
 	if u.Disabled || s.now().Before(u.LockedUntil) {
 		return fail(u, "disabled_or_locked")
@@ -300,5 +320,17 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	if ms[i].MFARequired() {
 		return s.startMFA(w, r, u)
 	}
-	return s.issueToken(w, r, u)
+	return s.issueToken(w, r, u, nil)
+}
+
+// unsafeDirectoryName checks the names a directory gives a user as the
+// relay checks names typed into it; it returns the field refused.
+func unsafeDirectoryName(id ldapauth.Identity) (string, error) {
+	if err := safetext.Name(id.Username, maxShortText); err != nil {
+		return "user name", err
+	}
+	if err := safetext.Text(id.DisplayName, maxShortText); err != nil {
+		return "display name", err
+	}
+	return "", nil
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -175,4 +176,56 @@ member: uid=svc,ou=people,dc=example,dc=org
 	dir.Stop()
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: `EXAMPLE\alice`, Password: "Alice-Pass-1"})
 	wantError(t, status, body, http.StatusServiceUnavailable, CodeUnavailable)
+}
+
+// TestLDAPUserCreatedWithEvent: the user a directory login creates
+// commits with its event (a refused event: a 5xx and no user), and a
+// directory name with a direction override or a zero-width character
+// creates nobody: an audited refusal with a clear 403.
+func TestLDAPUserCreatedWithEvent(t *testing.T) {
+	dir := slapdtest.Start(t, slapdtest.Options{Suffix: ldapBase, LDIF: ldapFixture()})
+	e := newSessionEnv(t)
+	method := wire.LDAPMethod{Domain: "EXAMPLE", Enabled: true, URL: dir.URL, StartTLS: true, RootCAs: string(dir.CAPEM),
+		BindDN: "uid=svc,ou=people," + ldapBase, BindPassword: "svc-Secret-1", BaseDN: ldapBase, GroupBaseDN: "ou=groups," + ldapBase}
+	if status, body := e.do("POST", "/api/v1/accounts/Acme/ldap", e.tok, method); status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	alice := wire.LoginRequest{Email: `EXAMPLE\alice`, Password: "Alice-Pass-1"}
+	exists := func() bool {
+		_, err := e.srv.Store().UserByEmail(context.Background(), "alice@example.org")
+		return err == nil
+	}
+	refusals := func() (n int) {
+		for _, ev := range e.audit(EvLoginFailed) {
+			if strings.Contains(string(ev.Detail), "unsafe_directory_name") {
+				n++
+			}
+		}
+		return n
+	}
+	for i, name := range []string{"Alice\u202eecilA", "Ali\u200bce", "Alice\x07"} {
+		dir.Modify(t, "dn: uid=alice,ou=people,"+ldapBase+"\nchangetype: modify\nreplace: displayName\ndisplayName:: "+
+			base64.StdEncoding.EncodeToString([]byte(name))+"\n")
+		status, body := e.do("POST", "/api/v1/login", "", alice)
+		if status != http.StatusForbidden || !strings.Contains(string(body), "display name") || exists() {
+			t.Fatalf("directory name %q: %d %s (user created: %v)", name, status, body, exists())
+		}
+		if refusals() != i+1 {
+			t.Fatalf("refusal of %q not audited", name)
+		}
+	}
+	dir.Modify(t, "dn: uid=alice,ou=people,"+ldapBase+"\nchangetype: modify\nreplace: displayName\ndisplayName: Alice Liddell\n")
+
+	db := e.sqliteDB()
+	failAudit(t, db, EvUserCreated)
+	if status, body := e.do("POST", "/api/v1/login", "", alice); status < 500 || exists() {
+		t.Fatalf("login with the user's creation event refused: %d %s (user created: %v)", status, body, exists())
+	}
+	failAudit(t, db, "")
+	if status, body := e.do("POST", "/api/v1/login", "", alice); status != http.StatusOK || !exists() {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	if evs := e.audit(EvUserCreated); len(evs) != 2 { // the owner and alice
+		t.Fatalf("%d user.created events, want 2", len(evs))
+	}
 }

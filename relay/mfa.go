@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base32"
@@ -39,19 +40,25 @@ func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User) 
 	challenge := secret.NewToken()
 	now := s.now()
 	ctx := r.Context()
-	if err := s.st.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(challenge), UserID: u.ID, Purpose: store.PurposeMFA,
-		CodeHash: mfaCodeHash(challenge, code), CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)}); err != nil {
+	msg, err := mfaMessage(u.Email, code, mfaCodeTTL)
+	if err != nil {
 		return err
 	}
-	msg, err := mfaMessage(u.Email, code, mfaCodeTTL)
-	if err == nil {
-		err = s.sendMail(ctx, msg)
+	// The challenge and its event commit together; the code is mailed after.
+	if err := s.commit(ctx, func(tx *store.Store) error {
+		return tx.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(challenge), UserID: u.ID, Purpose: store.PurposeMFA,
+			CodeHash: mfaCodeHash(challenge, code), CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)})
+	}, func() auditRec { return auditRec{Event: EvLoginMFASent, User: u.ID, Remote: remoteIP(r)} }); err != nil {
+		return err
 	}
-	if err != nil {
+	if err := s.sendMail(ctx, msg); err != nil {
 		s.log.Error("sending the MFA code", "user", u.ID, "err", err)
+		// The code never arrived: its challenge is of no use to anyone.
+		if _, err := s.st.ConsumeUserToken(context.WithoutCancel(ctx), secret.Hash(challenge), store.PurposeMFA); err != nil {
+			s.log.Error("dropping the unsent MFA challenge", "user", u.ID, "err", err)
+		}
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
 	}
-	s.audit(auditRec{Event: EvLoginMFASent, User: u.ID, Remote: remoteIP(r)})
 	writeJSON(w, http.StatusOK, wire.LoginResponse{MFARequired: true, Challenge: challenge})
 	return nil
 }
@@ -125,29 +132,40 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		s.loginIPLimit.fail(src)
 		s.gd.backoff.Fail(pair)
-		s.countFailure(ctx, u, ip)
-		tries, err := s.st.UserTokenFailed(ctx, hash)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		var tries int
+		if err := s.loginFailed(ctx, u, true, auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
+			Detail: map[string]any{"email": u.Email, "mfa": true}}, func(tx *store.Store) (err error) {
+			tries, err = tx.UserTokenFailed(ctx, hash)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			} else if err == nil && tries >= mfaMaxTries {
+				_, err = tx.ConsumeUserToken(ctx, hash, store.PurposeMFA)
+			}
+			return err
+		}); err != nil {
 			return err
 		}
-		s.audit(auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip, Detail: map[string]any{"email": u.Email, "mfa": true}})
 		if tries >= mfaMaxTries {
-			s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
 			return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code %d times; log in again for a new one", mfaMaxTries)
 		}
 		return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code; %d tries left", mfaMaxTries-tries)
 	}
-	// Exactly one of concurrent correct answers gets the token.
-	if _, err := s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA); errors.Is(err, store.ErrNotFound) {
+	// Exactly one of concurrent correct answers gets the token; the
+	// challenge used up, the token and their events commit together.
+	err = s.issueToken(w, r, u, func(tx *store.Store, audit func(auditRec)) error {
+		if _, err := tx.ConsumeUserToken(ctx, hash, store.PurposeMFA); err != nil {
+			return err
+		}
+		if code == "" {
+			left, _ := tx.RecoveryCodesLeft(ctx, u.ID)
+			audit(auditRec{Event: EvRecoveryUsed, User: u.ID, Remote: ip, Detail: map[string]any{"left": left}})
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return dead
-	} else if err != nil {
-		return err
 	}
-	if code == "" {
-		left, _ := s.st.RecoveryCodesLeft(ctx, u.ID)
-		s.audit(auditRec{Event: EvRecoveryUsed, User: u.ID, Remote: ip, Detail: map[string]any{"left": left}})
-	}
-	return s.issueToken(w, r, u)
+	return err
 }
 
 // Recovery codes: 50 random bits as 10 base32 characters, shown as

@@ -189,7 +189,15 @@ func (s *Server) odKill(o store.OnDemand, state, by, reason string) bool {
 			guestCode: wire.CodeOnDemandOver, guestMsg: "the OnDemand session was " + state, keepOnDemand: true})
 	}
 	ctx, cancel := s.dbctx()
-	ok, err := s.st.EndOnDemand(ctx, o.ID, state, by, reason, s.now())
+	var ok bool
+	ev := map[string]string{store.ODEnded: EvODEnded, store.ODRejected: EvODRejected, store.ODExpired: EvODExpired}[state]
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		if ok, err = tx.EndOnDemand(ctx, o.ID, state, by, reason, s.now()); ok {
+			audit(auditRec{Event: ev, Account: o.AccountID, User: by, Device: o.DeviceID,
+				Detail: map[string]any{"ondemand": o.ID, "reason": reason, "hostname": o.Hostname}})
+		}
+		return err
+	})
 	cancel()
 	if err != nil {
 		s.log.Warn("ending an OnDemand session", "ondemand", o.ID, "err", err)
@@ -198,9 +206,6 @@ func (s *Server) odKill(o store.OnDemand, state, by, reason string) bool {
 	if !ok {
 		return false
 	}
-	ev := map[string]string{store.ODEnded: EvODEnded, store.ODRejected: EvODRejected, store.ODExpired: EvODExpired}[state]
-	s.audit(auditRec{Event: ev, Account: o.AccountID, User: by, Device: o.DeviceID,
-		Detail: map[string]any{"ondemand": o.ID, "reason": reason, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session over", "ondemand", o.ID, "state", state, "reason", reason)
 	o.State, o.EndReason = state, reason
 	s.kickOnDemand(o.DeviceID, odOver(o))
@@ -598,7 +603,15 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 		return refuse(o, "key_"+o.State, errf(http.StatusGone, wire.CodeOnDemandOver, "%s; ask your technician for a new one", odOver(o)))
 	}
 	now := s.now()
-	o, d, err := s.st.JoinOnDemand(r.Context(), o.ID, base64.StdEncoding.EncodeToString(pub), inv, now)
+	var d store.Device
+	// The device joined and its event commit together.
+	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) (err error) {
+		if o, d, err = tx.JoinOnDemand(r.Context(), o.ID, base64.StdEncoding.EncodeToString(pub), inv, now); err == nil {
+			audit(auditRec{Event: EvODJoined, Account: o.AccountID, Device: d.ID, Remote: ip,
+				Detail: map[string]any{"ondemand": o.ID, "hostname": d.Hostname, "os": d.OS, "user": d.LoggedInUser}})
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrODState):
 		return refuse(o, "key_used", errf(http.StatusGone, wire.CodeOnDemandOver,
@@ -608,8 +621,6 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	s.audit(auditRec{Event: EvODJoined, Account: o.AccountID, Device: d.ID, Remote: ip,
-		Detail: map[string]any{"ondemand": o.ID, "hostname": d.Hostname, "os": d.OS, "user": d.LoggedInUser}})
 	s.log.Info("OnDemand agent joined", "ondemand", o.ID, "device", d.ID, "hostname", d.Hostname)
 	tech := ""
 	if u, err := s.st.User(r.Context(), o.CreatedBy); err == nil {
@@ -713,17 +724,31 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	}
 	granted := odGrantPermissions(perms).Strings()
 	expires := now.Add(s.cfg.GrantTTL)
-	se, err := s.st.CreateSession(ctx, store.Session{AccountID: o.AccountID, UserID: u.ID, DeviceID: o.DeviceID,
-		Action: ActionRemoteControl, Permissions: granted, CreatedAt: now, ExpiresAt: expires})
-	if err != nil {
-		return err
-	}
-	if ok, err := s.st.StartOnDemand(ctx, o.ID, se.ID, u.ID); err != nil || !ok {
-		s.endSessionRow(se.ID, "ondemand_not_waiting")
+	// The session row, the key started and their events commit together,
+	// before the grant goes to the agent.
+	var se store.Session
+	errBusy := errors.New("ondemand not waiting")
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		se, err = tx.CreateSession(ctx, store.Session{AccountID: o.AccountID, UserID: u.ID, DeviceID: o.DeviceID,
+			Action: ActionRemoteControl, Permissions: granted, CreatedAt: now, ExpiresAt: expires})
 		if err != nil {
 			return err
 		}
+		if ok, err := tx.StartOnDemand(ctx, o.ID, se.ID, u.ID); err != nil {
+			return err
+		} else if !ok {
+			return errBusy
+		}
+		audit(auditRec{Event: EvSessionRequested, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
+			Detail: map[string]any{"session": se.ID, "action": ActionRemoteControl, "permissions": granted, "ondemand": o.ID}})
+		audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
+			Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
+		return nil
+	})
+	if errors.Is(err, errBusy) {
 		return deny(errf(http.StatusConflict, CodeSessionBusy, "this OnDemand session was started by someone else meanwhile"))
+	} else if err != nil {
+		return err
 	}
 	var hostICE []policy.ICEServer
 	for _, is := range s.iceServers(se.ID, "host", expires) {
@@ -738,20 +763,16 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		ConfirmLocal: true,
 	}, s.key)
 	if err != nil {
-		s.endSessionRow(se.ID, "internal_error")
+		s.endSessionRow(se, "internal_error")
 		s.odUnstart(o.ID, se.ID)
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: o.AccountID, userID: u.ID, deviceID: o.DeviceID, expires: expires, ondemand: o.ID}
 	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
-		s.endSessionRow(se.ID, "device_offline")
+		s.endSessionRow(se, "device_offline")
 		s.odUnstart(o.ID, se.ID)
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))
 	}
-	s.audit(auditRec{Event: EvSessionRequested, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
-		Detail: map[string]any{"session": se.ID, "action": ActionRemoteControl, "permissions": granted, "ondemand": o.ID}})
-	s.audit(auditRec{Event: EvODStarted, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
-		Detail: map[string]any{"session": se.ID, "ondemand": o.ID, "hostname": o.Hostname}})
 	s.log.Info("OnDemand session started", "ondemand", o.ID, "session", se.ID, "user", u.ID)
 	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires))
 	return nil

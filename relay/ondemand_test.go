@@ -776,3 +776,78 @@ func TestOnDemandRejectStarted(t *testing.T) {
 		t.Fatalf("a rejected key also recorded as ended: %+v", ev)
 	}
 }
+
+// TestOnDemandJoinAndRejectCommitWithEvents: an OnDemand key's join and
+// its end are recorded only with their audit events: refused, the key
+// stays as it was; then each succeeds with its event.
+func TestOnDemandJoinAndRejectCommitWithEvents(t *testing.T) {
+	e := newODEnv(t)
+	db := e.sqliteDB()
+	o := e.create(e.tok)
+	state := func() string {
+		od, err := e.srv.Store().OnDemandByKeyHash(context.Background(), e.srv.odKeyHash(o.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return od.State
+	}
+	failAudit(t, db, EvODJoined)
+	if status, body := e.joinReq(o.Key, newKey(t)); status < 500 || state() != store.ODCreated {
+		t.Fatalf("join with its event refused: %d %s, key %s", status, body, state())
+	}
+	failAudit(t, db, "")
+	d, _ := e.join(o.Key)
+	if state() != store.ODWaiting || len(e.audit(EvODJoined)) != 1 {
+		t.Fatalf("join: key %s, %d events", state(), len(e.audit(EvODJoined)))
+	}
+	failAudit(t, db, EvODRejected)
+	if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/reject", e.tok, nil); status < 400 || state() != store.ODWaiting {
+		t.Fatalf("reject with its event refused: %d %s, key %s", status, body, state())
+	}
+	if _, err := e.srv.Store().Device(context.Background(), d.id); err != nil {
+		t.Fatalf("the device went with the uncommitted reject: %v", err)
+	}
+	failAudit(t, db, "")
+	if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/reject", e.tok, nil); status != http.StatusNoContent || state() != store.ODRejected {
+		t.Fatalf("reject: %d %s, key %s", status, body, state())
+	}
+	if len(e.audit(EvODRejected)) != 1 {
+		t.Fatal("no reject event")
+	}
+}
+
+// TestOnDemandStartCommitsWithEvent: a start whose event the database
+// refuses leaves the key waiting, creates no session and sends no grant;
+// then the same start is granted with its events.
+func TestOnDemandStartCommitsWithEvent(t *testing.T) {
+	e := newODEnv(t)
+	db := e.sqliteDB()
+	o := e.create(e.tok)
+	d, _ := e.join(o.Key)
+	w := e.online(d)
+	defer w.conn.CloseNow()
+	state := func() string {
+		od, err := e.srv.Store().OnDemandByKeyHash(context.Background(), e.srv.odKeyHash(o.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return od.State
+	}
+	failAudit(t, db, EvODStarted)
+	if status, body := e.start(e.tok, o.Key); status < 500 || state() != store.ODWaiting {
+		t.Fatalf("start with its event refused: %d %s, key %s", status, body, state())
+	}
+	failAudit(t, db, "")
+	status, body := e.start(e.tok, o.Key)
+	if status != http.StatusCreated || state() != store.ODStarted {
+		t.Fatalf("start: %d %s, key %s", status, body, state())
+	}
+	var sr wire.SessionResponse
+	decode(t, body, &sr)
+	if g := w.expect(wire.SigGrant); g.Session != sr.SessionID { // the first grant the agent sees
+		t.Fatalf("grant for %q, want %q", g.Session, sr.SessionID)
+	}
+	if len(e.audit(EvODStarted)) != 1 || len(e.audit(EvSessionRequested)) != 1 {
+		t.Fatal("start not audited")
+	}
+}

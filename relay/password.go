@@ -112,16 +112,17 @@ func (s *Server) sendReset(email, ip, base string) {
 	token := secret.NewToken()
 	now := s.now()
 	exp := now.Add(resetTTL)
-	if err := s.st.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(token), UserID: u.ID, Purpose: store.PurposeReset,
-		CreatedAt: now, ExpiresAt: exp}); err != nil {
+	// The code and its event commit together; the mail goes out after.
+	if err := s.commit(ctx, func(tx *store.Store) error {
+		return tx.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(token), UserID: u.ID, Purpose: store.PurposeReset,
+			CreatedAt: now, ExpiresAt: exp})
+	}, func() auditRec { return auditRec{Event: EvPasswordResetSent, User: u.ID, Remote: ip} }); err != nil {
 		s.log.Error("password reset: storing the token", "user", u.ID, "err", err)
 		return
 	}
 	if err := s.sendMail(ctx, resetMessage(u.Email, token, link(base, "/reset", token), exp)); err != nil {
 		s.log.Error("password reset: sending the email", "user", u.ID, "err", err)
-		return
 	}
-	s.audit(auditRec{Event: EvPasswordResetSent, User: u.ID, Remote: ip})
 }
 
 // handleResetPassword is POST /api/v1/password/reset: the emailed token

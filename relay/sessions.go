@@ -230,7 +230,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
 	}
 
+	useConf := false // an allowed confirmation by email is used up
 	if len(dec.ConfirmEmail) > 0 && !dec.ConfirmLocal {
+		useConf = true
 		if req.Confirmation == "" {
 			c, err := s.requestConfirmation(r, u, d, action, dec, "")
 			var ae *apiError
@@ -242,20 +244,31 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 			writeJSON(w, http.StatusAccepted, wire.SessionResponse{Confirmation: c})
 			return nil
 		}
-		if err := s.st.UseConfirmation(ctx, req.Confirmation, u.ID, d.ID, action, now); err != nil {
-			if errors.Is(err, store.ErrDecided) {
-				return deny(errf(http.StatusForbidden, CodeForbidden, "confirmation %q is not an allowed, unused, unexpired confirmation of this session", req.Confirmation))
-			}
-			return err
-		}
 	}
 	perms := dec.Permissions.Strings()
 	expires := now.Add(s.cfg.GrantTTL)
-	se, err := s.st.CreateSession(ctx, store.Session{
-		AccountID: d.AccountID, UserID: u.ID, DeviceID: d.ID, Action: action, Permissions: perms,
-		CreatedAt: now, ExpiresAt: expires,
+	// The confirmation used, the session row and its event commit
+	// together, before the grant goes to the Host.
+	var se store.Session
+	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		if useConf {
+			if err := tx.UseConfirmation(ctx, req.Confirmation, u.ID, d.ID, action, now); err != nil {
+				return err
+			}
+		}
+		se, err = tx.CreateSession(ctx, store.Session{
+			AccountID: d.AccountID, UserID: u.ID, DeviceID: d.ID, Action: action, Permissions: perms,
+			CreatedAt: now, ExpiresAt: expires,
+		})
+		if err == nil {
+			audit(auditRec{Event: EvSessionRequested, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
+				Detail: map[string]any{"session": se.ID, "action": action, "permissions": perms}})
+		}
+		return err
 	})
-	if err != nil {
+	if errors.Is(err, store.ErrDecided) {
+		return deny(errf(http.StatusForbidden, CodeForbidden, "confirmation %q is not an allowed, unused, unexpired confirmation of this session", req.Confirmation))
+	} else if err != nil {
 		return err
 	}
 	var hostICE []policy.ICEServer
@@ -272,16 +285,14 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		WhitelistExceptLocked: dec.WhitelistExceptLocked, WhitelistExceptNoUser: dec.WhitelistExceptNoUser,
 	}, s.key)
 	if err != nil {
-		s.endSessionRow(se.ID, "internal_error")
+		s.endSessionRow(se, "internal_error")
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: d.AccountID, userID: u.ID, deviceID: d.ID, expires: expires}
 	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
-		s.endSessionRow(se.ID, "device_offline")
+		s.endSessionRow(se, "device_offline")
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s went offline; try again when it is connected", d.Name()))
 	}
-	s.audit(auditRec{Event: EvSessionRequested, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
-		Detail: map[string]any{"session": se.ID, "action": action, "permissions": perms}})
 	if len(dec.ConfirmEmail) > 0 && dec.ConfirmLocal {
 		// The Host asks its local user; the confirming groups are asked by
 		// email at the same time, and the first answer decides.
@@ -306,11 +317,20 @@ func (s *Server) sessionResponse(sessionID, deviceID string, perms []string, exp
 }
 
 // endSessionRow records the end of a session that never went live.
-func (s *Server) endSessionRow(id, reason string) {
+// Its request was audited, so its end is too, in the same transaction.
+func (s *Server) endSessionRow(se store.Session, reason string) {
 	ctx, cancel := s.dbctx()
 	defer cancel()
-	if _, err := s.st.EndSession(ctx, id, s.now(), reason); err != nil {
-		s.log.Warn("ending session", "session", id, "err", err)
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		ok, err := tx.EndSession(ctx, se.ID, s.now(), reason)
+		if ok {
+			audit(auditRec{Event: EvSessionEnded, Account: se.AccountID, User: se.UserID, Device: se.DeviceID,
+				Detail: map[string]any{"session": se.ID, "reason": reason}})
+		}
+		return err
+	})
+	if err != nil {
+		s.log.Warn("ending session", "session", se.ID, "err", err)
 		s.metrics.Dropped("session_end")
 	}
 }
@@ -340,14 +360,19 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	h.mu.Unlock()
 
 	ctx, cancel := s.dbctx()
-	ok, err := s.st.EndSession(ctx, id, s.now(), reason)
+	var ok bool
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+		if ok, err = tx.EndSession(ctx, id, s.now(), reason); ok {
+			audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+				Detail: map[string]any{"session": id, "reason": reason}})
+		}
+		return err
+	})
 	cancel()
 	if err != nil {
 		s.log.Warn("ending session", "session", id, "err", err)
 		s.metrics.Dropped("session_end")
 	} else if ok {
-		s.audit(auditRec{Event: EvSessionEnded, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
-			Detail: map[string]any{"session": id, "reason": reason}})
 		s.log.Info("session ended", "session", id, "reason", reason)
 	}
 
@@ -400,14 +425,19 @@ func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 	// handled one at a time, so their order is kept.
 	if starting {
 		ctx, cancel := s.dbctx()
-		ok, err := s.st.StartSession(ctx, ls.id, s.now())
+		var ok bool
+		err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) (err error) {
+			if ok, err = tx.StartSession(ctx, ls.id, s.now()); ok {
+				audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
+					Detail: map[string]any{"session": ls.id}})
+			}
+			return err
+		})
 		cancel()
 		if err != nil {
 			a.log.Warn("recording session start", "session", ls.id, "err", err)
 			s.metrics.Dropped("session_start")
 		} else if ok {
-			s.audit(auditRec{Event: EvSessionStarted, Account: ls.accountID, User: ls.userID, Device: ls.deviceID,
-				Detail: map[string]any{"session": ls.id}})
 			s.log.Info("session started", "session", ls.id)
 		}
 	}

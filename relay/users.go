@@ -373,12 +373,15 @@ func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error 
 	if !canEdit(me.Type, t.Type) && me.Type.Rank() < store.Admin.Rank() {
 		return errf(http.StatusForbidden, CodeForbidden, "you cannot unlock a user whose type is above yours")
 	}
-	if err := s.st.UnlockUser(r.Context(), t.UserID, s.now()); err != nil {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UnlockUser(r.Context(), t.UserID, s.now()) },
+		func() auditRec {
+			return auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"user": t.UserID}}
+		}); err != nil {
 		return err
 	}
+	// The in-memory backoff follows the committed unlock only.
 	s.gd.backoff.ForgetUser(t.User.Email)
-	s.audit(auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"user": t.UserID}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -444,9 +447,18 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := secret.NewToken()
 	now := s.now()
-	in, err := s.st.CreateInvite(ctx, store.Invite{AccountID: me.AccountID, Email: email, Name: req.Name, Type: typ,
-		OnDemand: req.OnDemand == nil || *req.OnDemand, RCAction: rc, API: req.API, MFA: req.MFA,
-		TokenHash: secret.Hash(token), InvitedBy: a.user.ID, CreatedAt: now, ExpiresAt: now.Add(inviteTTL)})
+	var in store.Invite
+	// The invitation and its event commit together; the mail goes out
+	// only after (a mail never leaves for an invitation that is not there).
+	err = s.commit(ctx, func(tx *store.Store) (err error) {
+		in, err = tx.CreateInvite(ctx, store.Invite{AccountID: me.AccountID, Email: email, Name: req.Name, Type: typ,
+			OnDemand: req.OnDemand == nil || *req.OnDemand, RCAction: rc, API: req.API, MFA: req.MFA,
+			TokenHash: secret.Hash(token), InvitedBy: a.user.ID, CreatedAt: now, ExpiresAt: now.Add(inviteTTL)})
+		return err
+	}, func() auditRec {
+		return auditRec{Event: EvInviteSent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"invite": in.ID, "email": email, "type": string(typ)}}
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "%s already has a pending invitation; resend it instead", email)
 	} else if err != nil {
@@ -454,13 +466,15 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.sendMail(ctx, inviteMessage(email, me.AccountName, inviterName(me), token, link(s.publicBase(r), "/invite", token), in.ExpiresAt)); err != nil {
 		s.log.Error("sending an invitation", "invite", in.ID, "err", err)
-		if err := s.st.DeleteInvite(ctx, in.ID); err != nil {
+		// Withdrawn as the caller would, so the log says why it is gone.
+		if err := s.commit(ctx, func(tx *store.Store) error { return tx.DeleteInvite(ctx, in.ID) }, func() auditRec {
+			return auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"invite": in.ID, "email": email, "reason": "mail_failed"}}
+		}); err != nil {
 			s.log.Error("withdrawing the unsent invitation", "invite", in.ID, "err", err)
 		}
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
 	}
-	s.audit(auditRec{Event: EvInviteSent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"invite": in.ID, "email": email, "type": string(typ)}})
 	writeJSON(w, http.StatusCreated, s.wireInvite(in))
 	return nil
 }
@@ -516,12 +530,20 @@ func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx := r.Context()
 	token := secret.NewToken()
-	in, err = s.st.ResendInvite(ctx, in.ID, secret.Hash(token), s.now().Add(inviteTTL), inviteMaxResends)
+	id := in.ID
+	// The new token and its event commit together, then the mail goes out.
+	err = s.commit(ctx, func(tx *store.Store) (err error) {
+		in, err = tx.ResendInvite(ctx, id, secret.Hash(token), s.now().Add(inviteTTL), inviteMaxResends)
+		return err
+	}, func() auditRec {
+		return auditRec{Event: EvInviteResent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"invite": in.ID, "email": in.Email, "resends": in.Resends}}
+	})
 	switch {
 	case errors.Is(err, store.ErrLimit):
 		return errf(http.StatusConflict, CodeLimit, "the invitation was already resent %d times, the most allowed", inviteMaxResends)
 	case errors.Is(err, store.ErrNotFound):
-		return errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", in.ID)
+		return errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", id)
 	case err != nil:
 		return err
 	}
@@ -529,8 +551,6 @@ func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) erro
 		s.log.Error("resending an invitation", "invite", in.ID, "err", err)
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
 	}
-	s.audit(auditRec{Event: EvInviteResent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-		Detail: map[string]any{"invite": in.ID, "email": in.Email, "resends": in.Resends}})
 	writeJSON(w, http.StatusOK, s.wireInvite(in))
 	return nil
 }

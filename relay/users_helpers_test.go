@@ -34,6 +34,13 @@ func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
 	return nil
 }
 
+// count is how many messages were sent.
+func (m *mailbox) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.msgs)
+}
+
 // setFail makes Send fail with err (nil: succeed again).
 func (m *mailbox) setFail(err error) {
 	m.mu.Lock()
