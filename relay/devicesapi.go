@@ -64,6 +64,23 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// handleAccountDevice is GET /api/v1/accounts/{account}/devices/{id}: one
+// device with its groups (the Portal's device page).
+func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) error {
+	_, m, d, err := s.deviceAdmin(r)
+	if err != nil {
+		return err
+	}
+	groups, err := s.st.DeviceGroupNames(r.Context(), []string{m.AccountID})
+	if err != nil {
+		return err
+	}
+	out := s.wireDevice(d)
+	out.Groups = groups[d.ID]
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // handleUpdateDevice is PATCH /api/v1/accounts/{account}/devices/{id}.
 func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
 	a, m, d, err := s.deviceAdmin(r)

@@ -138,6 +138,7 @@ func (s *Server) wireMember(au store.AccountUser) wire.Member {
 		ID: au.User.ID, Email: au.User.Email, Name: au.User.Name, Type: string(au.Type), RCAction: au.RCAction,
 		OnDemand: au.OnDemand, API: au.API, MFA: au.MFA, Disabled: au.Disabled || au.User.Disabled, LogAdmin: au.LogAdmin,
 		Locked: s.now().Before(au.User.LockedUntil), Auth: au.User.Auth, CreatedAt: au.CreatedAt.Unix(),
+		ModifiedAt: au.UpdatedAt.Unix(),
 	}
 }
 
@@ -191,7 +192,22 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.wireMember(t))
+	out := s.wireMember(t)
+	// Logins are audited without an account (logging off in an account
+	// does not drop them), newest first on the actor index.
+	logins, err := s.st.Audit(r.Context(), store.AuditFilter{Event: EvLogin, UserID: t.UserID, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(logins) > 0 {
+		out.LastLogin = logins[0].At.Unix()
+	}
+	groups, err := s.st.UserGroupNames(r.Context(), me.AccountID)
+	if err != nil {
+		return err
+	}
+	out.Groups = groups[t.UserID]
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

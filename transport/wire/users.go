@@ -20,6 +20,10 @@ type Member struct {
 	CreatedAt int64  `json:"created_at"`
 	// Groups names the user groups it belongs to (the users listing).
 	Groups []string `json:"groups,omitempty"`
+	// ModifiedAt is when the membership last changed; LastLogin, the
+	// user's newest login the audit log holds (GET one user only).
+	ModifiedAt int64 `json:"modified_at,omitempty"`
+	LastLogin  int64 `json:"last_login,omitempty"`
 }
 
 // MemberUpdate is PATCH /api/v1/accounts/{account}/users/{id}: absent
