@@ -41,7 +41,8 @@ func deviceFilterCols(cols []column) []string {
 type devicesData struct {
 	List      *listView
 	CanManage bool
-	Revoke    string // the typed-confirmation error, when refused
+	Revoke    string       // the typed-confirmation error, when refused
+	AttachTo  []wire.Group // device groups, for Attach to group (administrators)
 }
 
 func (p *Portal) handleDevices(w http.ResponseWriter, r *http.Request, s *session) {
@@ -72,13 +73,20 @@ func (p *Portal) devicesPage(w http.ResponseWriter, r *http.Request, s *session,
 		}
 		lv.Rows = append(lv.Rows, rw)
 	}
-	p.render(w, r, status, "devices", "Devices", s, devicesData{List: lv, CanManage: true, Revoke: revokeErr})
+	dd := devicesData{List: lv, CanManage: true, Revoke: revokeErr}
+	if s.AtLeast("admin") {
+		if dd.AttachTo, err = p.attachGroups(r, s, "device"); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	p.render(w, r, status, "devices", "Devices", s, dd)
 }
 
 func deviceCell(key string, d wire.Device) cell {
 	switch key {
 	case "name":
-		return cell{Text: d.Name}
+		return cell{Text: d.Name, Href: "/devices/" + url.PathEscape(d.ID)}
 	case "hostname":
 		return cell{Text: d.Hostname}
 	case "online":

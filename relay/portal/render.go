@@ -27,7 +27,7 @@ var navItems = []navItem{
 	{"MANAGE", "Users", "/users", "user", "group_manager", false},
 	{"MANAGE", "Devices", "/devices", "monitor", "group_manager", false},
 	{"MANAGE", "Groups", "/groups", "users", "group_manager", false},
-	{"MANAGE", "Applications", "/applications", "grid", "admin", true},
+	{"MANAGE", "Applications", "/applications", "grid", "admin", false},
 	{"MANAGE", "Roles", "/roles", "shield", "group_manager", false},
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", false},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},

@@ -35,6 +35,8 @@ type usersData struct {
 	CanRemove   bool
 	Invite      inviteForm
 	InviteTypes []option
+	Invites     []wire.Invite // pending: resend or withdraw (spec 4.1.1)
+	AttachTo    []wire.Group  // local user groups, for Attach to group (administrators)
 }
 
 type inviteForm struct {
@@ -76,6 +78,16 @@ func (p *Portal) usersPage(w http.ResponseWriter, r *http.Request, s *session, s
 		lv.Rows = append(lv.Rows, rw)
 	}
 	d := usersData{List: lv, CanInvite: true, CanRemove: true, Invite: inv}
+	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/invites"), nil, &d.Invites); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if s.AtLeast("admin") {
+		if d.AttachTo, err = p.attachGroups(r, s, "user"); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
 	for _, o := range typeOptions[1:] {
 		if rank(o.Value) <= rank(s.Member.Type) {
 			d.InviteTypes = append(d.InviteTypes, o)
@@ -93,9 +105,9 @@ func userCell(key string, u wire.Member) cell {
 	}
 	switch key {
 	case "name":
-		return cell{Text: u.Name}
+		return cell{Text: u.Name, Href: "/users/" + url.PathEscape(u.ID)}
 	case "email":
-		return cell{Text: u.Email}
+		return cell{Text: u.Email, Href: "/users/" + url.PathEscape(u.ID)}
 	case "type":
 		return cell{Text: typeLabels[u.Type]}
 	case "groups":
