@@ -65,9 +65,10 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 }
 
 // handleAccountDevice is GET /api/v1/accounts/{account}/devices/{id}: one
-// device with its groups (the Portal's device page).
+// device with its groups and the caller's favorite mark (the Portal's
+// device page).
 func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) error {
-	_, m, d, err := s.deviceAdmin(r)
+	a, m, d, err := s.deviceAdmin(r)
 	if err != nil {
 		return err
 	}
@@ -75,8 +76,12 @@ func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	favs, err := s.st.Favorites(r.Context(), a.user.ID)
+	if err != nil {
+		return err
+	}
 	out := s.wireDevice(d)
-	out.Groups = groups[d.ID]
+	out.Groups, out.Favorite = groups[d.ID], favs[d.ID]
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

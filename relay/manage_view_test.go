@@ -85,8 +85,15 @@ func TestAccountDeviceGet(t *testing.T) {
 	status, body := e.do("GET", path, gmTok, nil)
 	var d wire.Device
 	decode(t, body, &d)
-	if status != 200 || d.ID != dev.id || d.Name != "Front desk" || d.Hostname != "pc-1" || d.OS != "linux" {
+	if status != 200 || d.ID != dev.id || d.Name != "Front desk" || d.Hostname != "pc-1" || d.OS != "linux" || d.Favorite {
 		t.Fatalf("get: %d %s", status, body)
+	}
+	if status, body := e.do("PUT", "/api/v1/me/favorites/"+dev.id, gmTok, nil); status != 204 {
+		t.Fatalf("favorite: %d %s", status, body)
+	}
+	_, body = e.do("GET", path, gmTok, nil)
+	if decode(t, body, &d); !d.Favorite {
+		t.Fatalf("the caller's favorite is not marked: %s", body)
 	}
 	status, body = e.do("GET", path, uTok, nil)
 	wantError(t, status, body, 403, CodeForbidden)

@@ -1,0 +1,160 @@
+package portal_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/portal"
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+)
+
+// TestManagePagesDefences: the MANAGE pages carry the CSP and no inline
+// script; their forms refuse cross-origin posts and write nothing; an
+// unknown id is the API's 404; an unknown form or too many selected rows
+// change nothing.
+func TestManagePagesDefences(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	ctx := context.Background()
+	st := r.Srv.Store()
+	acct, err := st.AccountByName(ctx, relaytest.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := secret.EnrollmentKeyHash(r.Key)
+	en, err := st.Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB1", Now: time.Now(), Inventory: store.Inventory{Hostname: "pc-1", OS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, store.User{Email: "u@example.com", PasswordHash: "x", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, c := signInPost(t, r.URL, "/")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, form url.Values, hdr map[string]string) (int, string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, r.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		req.AddCookie(c)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("Content-Security-Policy") != portal.CSP {
+			t.Errorf("%s %s: CSP %q", method, path, resp.Header.Get("Content-Security-Policy"))
+		}
+		return resp.StatusCode, string(b)
+	}
+	// A group with the user in it.
+	g, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Support", Kind: policy.GroupUser, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, p := range []string{"/users/" + u.ID, "/devices/" + en.Device.ID, "/groups/" + g.ID, "/applications"} {
+		status, body := do("GET", p, nil, nil)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d", p, status)
+		}
+		for _, bad := range []string{"<script>", "style=", " on" + "click=", "<style"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s: page contains %q", p, bad)
+			}
+		}
+	}
+	for _, p := range []string{"/users/nope", "/devices/nope", "/groups/nope", "/users/" + strings.Repeat("a", 300)} {
+		if status, _ := do("GET", p, nil, nil); status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, status)
+		}
+	}
+
+	state := func() string {
+		t.Helper()
+		var b strings.Builder
+		members, err := st.GroupMembers(ctx, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, _ := st.Groups(ctx, acct.ID)
+		apps, _ := st.Apps(ctx, acct.ID)
+		d, _ := st.Device(ctx, en.Device.ID)
+		au, err := st.AccountUser(ctx, acct.ID, u.ID)
+		b.WriteString(strings.Join(members, ",") + "|" + d.Alias + "|" + string(d.State) + "|" + au.User.Name + "|" + string(au.Type))
+		for _, x := range gs {
+			b.WriteString("|" + x.ID)
+		}
+		for range apps {
+			b.WriteString("|app")
+		}
+		if err != nil {
+			b.WriteString("|gone")
+		}
+		return b.String()
+	}
+	before := state()
+	cross := map[string]string{"Sec-Fetch-Site": "cross-site"}
+	for _, f := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/users/" + u.ID, url.Values{"form": {"remove"}}},
+		{"/users/" + u.ID, url.Values{"form": {"edit"}, "name": {"evil"}, "type": {"admin"}}},
+		{"/users/attach", url.Values{"id": {u.ID}, "group": {g.ID}}},
+		{"/devices/" + en.Device.ID, url.Values{"form": {"revoke"}, "confirm": {"revoke"}}},
+		{"/devices/" + en.Device.ID, url.Values{"form": {"edit"}, "alias": {"evil"}}},
+		{"/devices/attach", url.Values{"id": {en.Device.ID}, "group": {g.ID}}},
+		{"/groups/" + g.ID, url.Values{"form": {"detach"}, "id": {u.ID}}},
+		{"/groups/remove", url.Values{"id": {g.ID}}},
+		{"/applications", url.Values{"form": {"save"}, "name": {"X"}, "executable": {"x.exe"}}},
+	} {
+		if status, _ := do("POST", f.path, f.form, cross); status != http.StatusForbidden {
+			t.Errorf("cross-site POST %s %v: %d", f.path, f.form, status)
+		}
+	}
+	if after := state(); after != before {
+		t.Fatalf("refused cross-site posts wrote: %q → %q", before, after)
+	}
+
+	// Same site, but an unknown form or more rows than a form takes.
+	same := map[string]string{"Sec-Fetch-Site": "same-origin"}
+	if status, _ := do("POST", "/users/"+u.ID, url.Values{"form": {"bogus"}}, same); status != http.StatusBadRequest {
+		t.Errorf("unknown form: %d", status)
+	}
+	many := url.Values{"group": {g.ID}}
+	for range 101 {
+		many.Add("id", u.ID)
+	}
+	if status, _ := do("POST", "/users/attach", many, same); status != http.StatusSeeOther {
+		t.Errorf("101 rows: %d", status)
+	}
+	many.Set("form", "detach")
+	do("POST", "/groups/"+g.ID, many, same)
+	if after := state(); after != before {
+		t.Fatalf("refused same-site posts wrote: %q → %q", before, after)
+	}
+}
