@@ -158,3 +158,126 @@ func TestManagePagesDefences(t *testing.T) {
 		t.Fatalf("refused same-site posts wrote: %q → %q", before, after)
 	}
 }
+
+// TestManagePagesByRole: what each page offers follows the member's type
+// (the API decides; the pages hide): a group manager edits a user but not
+// their groups, sees a group without Attach and no Applications; an LDAP
+// group's page keeps its name and offers no Attach; a device's page lists
+// the whitelisted applications its groups' assignments give.
+func TestManagePagesByRole(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	ctx := context.Background()
+	st := r.Srv.Store()
+	acct, err := st.AccountByName(ctx, relaytest.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := secret.EnrollmentKeyHash(r.Key)
+	en, err := st.Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB1", Now: time.Now(), Inventory: store.Inventory{Hostname: "kiosk-1", OS: "windows"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(email string, typ store.MemberType) (store.User, *http.Cookie) {
+		u, err := st.CreateUser(ctx, store.User{Email: email, PasswordHash: "x", CreatedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		tok := secret.NewToken()
+		if err := st.CreateLoginToken(ctx, store.LoginToken{Hash: secret.Hash(tok), UserID: u.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return u, &http.Cookie{Name: "__Host-tandem", Value: tok}
+	}
+	plain, _ := member("plain@example.com", store.Member)
+	_, gm := member("gm@example.com", store.GroupManager)
+	_, owner := signInPost(t, r.URL, "/")
+	page := func(c *http.Cookie, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", r.URL+path, nil)
+		req.AddCookie(c)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	api := func(method, path string, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, r.URL+"/api/v1/accounts/"+acct.ID+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+owner.Value)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	support, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Support", Kind: policy.GroupUser, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kiosks, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "Kiosks", Kind: policy.GroupDevice, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ldapGroup, err := st.CreateGroup(ctx, store.Group{AccountID: acct.ID, Name: "CN=Staff", Kind: policy.GroupLDAP, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api("PUT", "/groups/"+kiosks.ID+"/members/"+en.Device.ID, "")
+	api("POST", "/applications", `{"id":"","name":"Till","enabled":true,"executable":"till.exe","path":"C:\\Till"}`)
+	apps, err := st.Apps(ctx, acct.ID)
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("apps %v %v", apps, err)
+	}
+	api("POST", "/roles", `{"name":"Till only","type":"whitelisted_apps","enabled":true,"app_ids":["`+apps[0].ID+`"]}`)
+	roles, err := st.Roles(ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roleID string
+	for _, ro := range roles {
+		if ro.Role.Name == "Till only" {
+			roleID = ro.Role.ID
+		}
+	}
+	api("POST", "/assignments", `{"name":"Support on kiosks","active":true,"role_id":"`+roleID+`","user_groups":["`+support.ID+`"],"device_groups":["`+kiosks.ID+`"]}`)
+
+	// The device's page: the whitelisted application, its role and
+	// assignment.
+	if status, body := page(owner, "/devices/"+en.Device.ID); status != 200 || !strings.Contains(body, "till.exe") ||
+		!strings.Contains(body, "Till only") || !strings.Contains(body, "Support on kiosks") {
+		t.Fatalf("device page: %d, no whitelisted application in %.2000s", status, body)
+	}
+
+	// A group manager: edits a plain user (no groups), not the owner; a
+	// group without Attach; no Applications.
+	status, body := page(gm, "/users/"+plain.ID)
+	if status != 200 || !strings.Contains(body, `data-open="edit-dialog"`) || strings.Contains(body, `name="group"`) {
+		t.Fatalf("gm on a user: %d %.1500s", status, body)
+	}
+	ownerUser, _ := st.UserByEmail(ctx, relaytest.OwnerEmail)
+	if _, body = page(gm, "/users/"+ownerUser.ID); strings.Contains(body, `data-open="edit-dialog"`) || strings.Contains(body, `data-open="remove-dialog"`) {
+		t.Fatal("a group manager is offered to edit or remove the owner")
+	}
+	if _, body = page(gm, "/groups/"+support.ID); strings.Contains(body, "attach-dialog") || strings.Contains(body, "edit-dialog") {
+		t.Fatal("a group manager is offered to attach or edit")
+	}
+	if status, _ = page(gm, "/applications"); status != http.StatusForbidden {
+		t.Fatalf("gm on Applications: %d", status)
+	}
+	// An LDAP group: the name is the directory's, members come from it.
+	status, body = page(owner, "/groups/"+ldapGroup.ID)
+	if status != 200 || strings.Contains(body, "attach-dialog") || !strings.Contains(body, `name="name" type="text" value="CN=Staff" readonly`) {
+		t.Fatalf("LDAP group page: %d %.1500s", status, body)
+	}
+}
