@@ -39,8 +39,7 @@ func (p *Portal) handleApplications(w http.ResponseWriter, r *http.Request, s *s
 	d := &applicationsData{CanEdit: true, Errors: map[string]string{}, Form: appForm{Application: wire.Application{Enabled: true}}}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
-		if err := parseForm(w, r); err != nil {
-			p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		if !p.readForm(w, r) {
 			return
 		}
 		switch formValue(r, "form") {
@@ -109,30 +108,7 @@ func (p *Portal) handleApplications(w http.ResponseWriter, r *http.Request, s *s
 // removeApps removes the selected applications; the API refuses those a
 // role still lists.
 func (p *Portal) removeApps(w http.ResponseWriter, r *http.Request, s *session) {
-	ids := r.PostForm["id"]
-	if len(ids) == 0 || len(ids) > maxSelected {
-		flash(w, fmt.Sprintf("Select the applications to remove (at most %d at once).", maxSelected))
-		http.Redirect(w, r, "/applications", http.StatusSeeOther)
-		return
-	}
-	n := 0
-	var refused []string
-	for _, id := range ids {
-		if _, err := p.call(r, s.Token, "DELETE", accountPath(s.Account.ID, "/applications/"+url.PathEscape(id)), nil, nil); err != nil {
-			msg, ok := apiMessage(err)
-			if !ok {
-				p.fail(w, r, err)
-				return
-			}
-			refused = append(refused, msg)
-			continue
-		}
-		n++
-	}
-	msg := fmt.Sprintf("%d application(s) removed.", n)
-	if len(refused) > 0 {
-		msg += " Not removed: " + strings.Join(refused, " ")
-	}
-	flash(w, msg)
-	http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	p.eachSelected(w, r, s, r.PostForm["id"], "DELETE", nil, func(id string) string {
+		return accountPath(s.Account.ID, "/applications/"+url.PathEscape(id))
+	}, "%d application(s) removed.", "applications to remove", "/applications")
 }

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -179,24 +178,7 @@ func (p *Portal) handleDeviceAction(w http.ResponseWriter, r *http.Request, s *s
 		p.renderError(w, r, http.StatusBadRequest, "Bad request", "Unknown device action.")
 		return
 	}
-	n := 0
-	var refused []string
-	for _, id := range ids {
-		if _, err := p.call(r, s.Token, method, accountPath(s.Account.ID, "/devices/"+url.PathEscape(id)+suffix), body, nil); err != nil {
-			msg, ok := apiMessage(err)
-			if !ok {
-				p.fail(w, r, err)
-				return
-			}
-			refused = append(refused, msg)
-			continue
-		}
-		n++
-	}
-	msg := fmt.Sprintf("%d device(s) %s.", n, done)
-	if len(refused) > 0 {
-		msg += " Refused: " + strings.Join(refused, " ")
-	}
-	flash(w, msg)
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	p.eachSelected(w, r, s, ids, method, body, func(id string) string {
+		return accountPath(s.Account.ID, "/devices/"+url.PathEscape(id)+suffix)
+	}, "%d device(s) "+done+".", "devices", back)
 }

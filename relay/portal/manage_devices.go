@@ -108,8 +108,7 @@ func (p *Portal) deviceData(r *http.Request, s *session) (*deviceData, error) {
 // handleDevicePost is the device page's forms: edit, favorite, revoke,
 // remove.
 func (p *Portal) handleDevicePost(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -121,19 +120,9 @@ func (p *Portal) handleDevicePost(w http.ResponseWriter, r *http.Request, s *ses
 		if formValue(r, "on") != "1" {
 			method, done = "DELETE", "The device is no longer a favorite."
 		}
-		if _, err := p.call(r, s.Token, method, "/api/v1/me/favorites/"+url.PathEscape(id), nil, nil); err != nil {
-			p.flashRefusal(w, r, here, err)
-			return
-		}
-		flash(w, done)
-		http.Redirect(w, r, here, http.StatusSeeOther)
+		p.act(w, r, s, method, "/api/v1/me/favorites/"+url.PathEscape(id), done, here, here)
 	case "remove":
-		if _, err := p.call(r, s.Token, "DELETE", devPath, nil, nil); err != nil {
-			p.flashRefusal(w, r, here, err)
-			return
-		}
-		flash(w, "The device is removed.")
-		http.Redirect(w, r, "/devices", http.StatusSeeOther)
+		p.act(w, r, s, "DELETE", devPath, "The device is removed.", "/devices", here)
 	case "revoke":
 		confirm := formValue(r, "confirm")
 		var err error

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -100,8 +99,7 @@ func (p *Portal) groupData(r *http.Request, s *session) (*groupData, error) {
 
 // handleGroupPost is the group page's forms: edit, attach, detach, remove.
 func (p *Portal) handleGroupPost(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -109,34 +107,13 @@ func (p *Portal) handleGroupPost(w http.ResponseWriter, r *http.Request, s *sess
 	here := "/groups/" + url.PathEscape(id)
 	switch form := formValue(r, "form"); form {
 	case "attach", "detach":
-		ids := r.PostForm["id"]
-		if len(ids) == 0 || len(ids) > maxSelected {
-			flash(w, fmt.Sprintf("Select the members first (at most %d at once).", maxSelected))
-			http.Redirect(w, r, here, http.StatusSeeOther)
-			return
-		}
 		method, done := "PUT", "%d attached."
 		if form == "detach" {
 			method, done = "DELETE", "%d detached."
 		}
-		n, refused, err := p.eachMember(r, s, method, id, ids)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		msg := fmt.Sprintf(done, n)
-		if len(refused) > 0 {
-			msg += " Refused: " + strings.Join(refused, " ")
-		}
-		flash(w, msg)
-		http.Redirect(w, r, here, http.StatusSeeOther)
+		p.eachSelected(w, r, s, r.PostForm["id"], method, nil, memberPath(s, id), done, "members", here)
 	case "remove":
-		if _, err := p.call(r, s.Token, "DELETE", groupPath, nil, nil); err != nil {
-			p.flashRefusal(w, r, here, err)
-			return
-		}
-		flash(w, "The group is removed; its members are not.")
-		http.Redirect(w, r, "/groups", http.StatusSeeOther)
+		p.act(w, r, s, "DELETE", groupPath, "The group is removed; its members are not.", "/groups", here)
 	case "edit":
 		d, err := p.groupData(r, s)
 		if err != nil {
@@ -177,36 +154,12 @@ func (p *Portal) handleGroupPost(w http.ResponseWriter, r *http.Request, s *sess
 
 // handleRemoveGroups removes the groups selected on Groups (spec 4.2.8).
 func (p *Portal) handleRemoveGroups(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
-	ids := r.PostForm["id"]
-	if len(ids) == 0 || len(ids) > maxSelected {
-		flash(w, fmt.Sprintf("Select the groups to remove (at most %d at once).", maxSelected))
-		http.Redirect(w, r, "/groups", http.StatusSeeOther)
-		return
-	}
-	n := 0
-	var refused []string
-	for _, id := range ids {
-		if _, err := p.call(r, s.Token, "DELETE", accountPath(s.Account.ID, "/groups/"+url.PathEscape(id)), nil, nil); err != nil {
-			msg, ok := apiMessage(err)
-			if !ok {
-				p.fail(w, r, err)
-				return
-			}
-			refused = append(refused, msg)
-			continue
-		}
-		n++
-	}
-	msg := fmt.Sprintf("%d group(s) removed; their members are not.", n)
-	if len(refused) > 0 {
-		msg += " Refused: " + strings.Join(refused, " ")
-	}
-	flash(w, msg)
-	http.Redirect(w, r, "/groups", http.StatusSeeOther)
+	p.eachSelected(w, r, s, r.PostForm["id"], "DELETE", nil, func(id string) string {
+		return accountPath(s.Account.ID, "/groups/"+url.PathEscape(id))
+	}, "%d group(s) removed; their members are not.", "groups to remove", "/groups")
 }
 
 // attachGroups are the groups Attach to group offers: local user groups

@@ -16,11 +16,9 @@ import (
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
-// TestManagePagesDefences: the MANAGE pages carry the CSP and no inline
-// script; their forms refuse cross-origin posts and write nothing; an
-// unknown id is the API's 404; an unknown form or too many selected rows
-// change nothing.
-func TestManagePagesDefences(t *testing.T) {
+// manageFixture is a relay with one enrolled device named hostname.
+func manageFixture(t *testing.T, hostname string) (*relaytest.Relay, *store.Store, store.Account, store.EnrollResult) {
+	t.Helper()
 	r := relaytest.Start(t, nil)
 	ctx := context.Background()
 	st := r.Srv.Store()
@@ -29,17 +27,40 @@ func TestManagePagesDefences(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := secret.EnrollmentKeyHash(r.Key)
-	en, err := st.Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB1", Now: time.Now(), Inventory: store.Inventory{Hostname: "pc-1", OS: "linux"}})
+	en, err := st.Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB1", Now: time.Now(), Inventory: store.Inventory{Hostname: hostname, OS: "linux"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.CreateUser(ctx, store.User{Email: "u@example.com", PasswordHash: "x", CreatedAt: time.Now()})
+	return r, st, acct, en
+}
+
+// addMember adds a user of type typ to the account, signed in: its
+// session cookie.
+func addMember(t *testing.T, st *store.Store, account, email string, typ store.MemberType) (store.User, *http.Cookie) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, store.User{Email: email, PasswordHash: "x", CreatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: store.Member, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+	if err := st.AddMembership(ctx, store.Membership{AccountID: account, UserID: u.ID, Type: typ, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	tok := secret.NewToken()
+	if err := st.CreateLoginToken(ctx, store.LoginToken{Hash: secret.Hash(tok), UserID: u.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return u, &http.Cookie{Name: "__Host-tandem", Value: tok}
+}
+
+// TestManagePagesDefences: the MANAGE pages carry the CSP and no inline
+// script; their forms refuse cross-origin posts and write nothing; an
+// unknown id is the API's 404; an unknown form or too many selected rows
+// change nothing.
+func TestManagePagesDefences(t *testing.T) {
+	r, st, acct, en := manageFixture(t, "pc-1")
+	ctx := context.Background()
+	u, _ := addMember(t, st, acct.ID, "u@example.com", store.Member)
 	_, c := signInPost(t, r.URL, "/")
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(method, path string, form url.Values, hdr map[string]string) (int, string) {
@@ -165,31 +186,10 @@ func TestManagePagesDefences(t *testing.T) {
 // group's page keeps its name and offers no Attach; a device's page lists
 // the whitelisted applications its groups' assignments give.
 func TestManagePagesByRole(t *testing.T) {
-	r := relaytest.Start(t, nil)
+	r, st, acct, en := manageFixture(t, "kiosk-1")
 	ctx := context.Background()
-	st := r.Srv.Store()
-	acct, err := st.AccountByName(ctx, relaytest.Account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := secret.EnrollmentKeyHash(r.Key)
-	en, err := st.Enroll(ctx, store.EnrollParams{KeyHash: hash, PublicKey: "PUB1", Now: time.Now(), Inventory: store.Inventory{Hostname: "kiosk-1", OS: "windows"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	member := func(email string, typ store.MemberType) (store.User, *http.Cookie) {
-		u, err := st.CreateUser(ctx, store.User{Email: email, PasswordHash: "x", CreatedAt: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		tok := secret.NewToken()
-		if err := st.CreateLoginToken(ctx, store.LoginToken{Hash: secret.Hash(tok), UserID: u.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-		return u, &http.Cookie{Name: "__Host-tandem", Value: tok}
+		return addMember(t, st, acct.ID, email, typ)
 	}
 	plain, _ := member("plain@example.com", store.Member)
 	_, gm := member("gm@example.com", store.GroupManager)

@@ -143,8 +143,7 @@ func (p *Portal) userData(r *http.Request, s *session) (*userData, error) {
 
 // handleUserPost is the user page's forms: edit, unlock, remove.
 func (p *Portal) handleUserPost(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -152,19 +151,9 @@ func (p *Portal) handleUserPost(w http.ResponseWriter, r *http.Request, s *sessi
 	here := "/users/" + url.PathEscape(id)
 	switch formValue(r, "form") {
 	case "unlock":
-		if _, err := p.call(r, s.Token, "POST", userPath+"/unlock", nil, nil); err != nil {
-			p.flashRefusal(w, r, here, err)
-			return
-		}
-		flash(w, "The user is unlocked and can sign in again.")
-		http.Redirect(w, r, here, http.StatusSeeOther)
+		p.act(w, r, s, "POST", userPath+"/unlock", "The user is unlocked and can sign in again.", here, here)
 	case "remove":
-		if _, err := p.call(r, s.Token, "DELETE", userPath, nil, nil); err != nil {
-			p.flashRefusal(w, r, here, err)
-			return
-		}
-		flash(w, "The user is removed from this account.")
-		http.Redirect(w, r, "/users", http.StatusSeeOther)
+		p.act(w, r, s, "DELETE", userPath, "The user is removed from this account.", "/users", here)
 	case "edit":
 		p.editUser(w, r, s, userPath, here)
 	default:
@@ -172,15 +161,30 @@ func (p *Portal) handleUserPost(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 }
 
-// flashRefusal shows an API refusal as a message on the page at back.
-func (p *Portal) flashRefusal(w http.ResponseWriter, r *http.Request, back string, err error) {
-	msg, ok := apiMessage(err)
-	if !ok {
-		p.fail(w, r, err)
+// readForm parses a posted form (bounded); a broken one is answered here.
+func (p *Portal) readForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := parseForm(w, r); err != nil {
+		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return false
+	}
+	return true
+}
+
+// act sends one request to the API: done is flashed on the page at
+// next, or the API's refusal on the page at back.
+func (p *Portal) act(w http.ResponseWriter, r *http.Request, s *session, method, path, done, next, back string) {
+	if _, err := p.call(r, s.Token, method, path, nil, nil); err != nil {
+		msg, ok := apiMessage(err)
+		if !ok {
+			p.fail(w, r, err)
+			return
+		}
+		flash(w, msg)
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	flash(w, msg)
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	flash(w, done)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // editUser sends what changed: the user's fields in one PATCH (all or
@@ -282,74 +286,55 @@ func errMessage(err error) string {
 // handleInviteAction resends (spec 4.1.1: at most 5 times) or withdraws a
 // pending invitation.
 func (p *Portal) handleInviteAction(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
 	path := accountPath(s.Account.ID, "/invites/"+url.PathEscape(r.PathValue("id")))
-	var err error
-	var done string
 	switch formValue(r, "action") {
 	case "resend":
-		_, err = p.call(r, s.Token, "POST", path+"/resend", nil, nil)
-		done = "The invitation is sent again."
+		p.act(w, r, s, "POST", path+"/resend", "The invitation is sent again.", "/users", "/users")
 	case "withdraw":
-		_, err = p.call(r, s.Token, "DELETE", path, nil, nil)
-		done = "The invitation is withdrawn."
+		p.act(w, r, s, "DELETE", path, "The invitation is withdrawn.", "/users", "/users")
 	default:
 		p.renderError(w, r, http.StatusBadRequest, "Bad request", "Unknown invitation action.")
-		return
 	}
-	if err != nil {
-		p.flashRefusal(w, r, "/users", err)
-		return
-	}
-	flash(w, done)
-	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }
 
 // handleAttach is Attach to group (spec 4.2.2, 4.2.5): the users or
 // devices selected in a listing join one group.
 func (p *Portal) handleAttach(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := parseForm(w, r); err != nil {
-		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
-	ids := r.PostForm["id"]
 	back := localNext(formValue(r, "back"))
 	group := formValue(r, "group")
-	switch {
-	case len(ids) == 0 || len(ids) > maxSelected:
-		flash(w, fmt.Sprintf("Select the rows to attach first (at most %d at once).", maxSelected))
-	case group == "":
+	if group == "" {
 		flash(w, "Choose a group.")
-	default:
-		n, refused, err := p.eachMember(r, s, "PUT", group, ids)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		msg := fmt.Sprintf("%d attached to the group.", n)
-		if len(refused) > 0 {
-			msg += " Refused: " + strings.Join(refused, " ")
-		}
-		flash(w, msg)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	p.eachSelected(w, r, s, r.PostForm["id"], "PUT", nil, memberPath(s, group), "%d attached to the group.", "rows to attach", back)
 }
 
-// eachMember adds (PUT) or takes out (DELETE) members of a group one API
-// call each: how many went through, and the API's messages for the
-// others.
-func (p *Portal) eachMember(r *http.Request, s *session, method, group string, ids []string) (int, []string, error) {
+// eachSelected sends method (with body) to path(id) for each id selected
+// in a form, one API call each; none, or more than maxSelected, only
+// flashes the hint. Then it flashes how many went through (done has one
+// %d) with the API's refusals, and goes back.
+func (p *Portal) eachSelected(w http.ResponseWriter, r *http.Request, s *session, ids []string, method string, body any,
+	path func(id string) string, done, hint, back string) {
+	if len(ids) == 0 || len(ids) > maxSelected {
+		flash(w, fmt.Sprintf("Select the %s first (at most %d at once).", hint, maxSelected))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
 	n := 0
 	var refused []string
 	for _, id := range ids {
-		path := accountPath(s.Account.ID, "/groups/"+url.PathEscape(group)+"/members/"+url.PathEscape(id))
-		if _, err := p.call(r, s.Token, method, path, nil, nil); err != nil {
+		if _, err := p.call(r, s.Token, method, path(id), body, nil); err != nil {
 			msg, ok := apiMessage(err)
 			if !ok {
-				return n, refused, err
+				p.fail(w, r, err)
+				return
 			}
 			if !slices.Contains(refused, msg) {
 				refused = append(refused, msg)
@@ -358,5 +343,17 @@ func (p *Portal) eachMember(r *http.Request, s *session, method, group string, i
 		}
 		n++
 	}
-	return n, refused, nil
+	msg := fmt.Sprintf(done, n)
+	if len(refused) > 0 {
+		msg += " Refused: " + strings.Join(refused, " ")
+	}
+	flash(w, msg)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// memberPath is the API path of member id in group.
+func memberPath(s *session, group string) func(string) string {
+	return func(id string) string {
+		return accountPath(s.Account.ID, "/groups/"+url.PathEscape(group)+"/members/"+url.PathEscape(id))
+	}
 }

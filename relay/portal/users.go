@@ -215,31 +215,7 @@ func (p *Portal) handleRemoveUsers(w http.ResponseWriter, r *http.Request, s *se
 		p.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
-	ids := r.PostForm["id"]
-	back := localNext(r.PostFormValue("back"))
-	if len(ids) == 0 || len(ids) > 100 {
-		flash(w, "Select the users to remove (at most 100 at once).")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	var removed int
-	var refused []string
-	for _, id := range ids {
-		if _, err := p.call(r, s.Token, "DELETE", accountPath(s.Account.ID, "/users/"+url.PathEscape(id)), nil, nil); err != nil {
-			msg, ok := apiMessage(err)
-			if !ok {
-				p.fail(w, r, err)
-				return
-			}
-			refused = append(refused, msg)
-			continue
-		}
-		removed++
-	}
-	msg := fmt.Sprintf("%d user(s) removed.", removed)
-	if len(refused) > 0 {
-		msg += " Not removed: " + strings.Join(refused, " ")
-	}
-	flash(w, msg)
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	p.eachSelected(w, r, s, r.PostForm["id"], "DELETE", nil, func(id string) string {
+		return accountPath(s.Account.ID, "/users/"+url.PathEscape(id))
+	}, "%d user(s) removed.", "users to remove", localNext(r.PostFormValue("back")))
 }
