@@ -175,8 +175,19 @@ func TestManagePagesDefences(t *testing.T) {
 	}
 	many.Set("form", "detach")
 	do("POST", "/groups/"+g.ID, many, same)
+	// Revoke from the device's page: a typo sends nothing.
+	if status, body := do("POST", "/devices/"+en.Device.ID, url.Values{"form": {"revoke"}, "confirm": {"revok"}}, same); status != http.StatusBadRequest ||
+		!strings.Contains(body, "Type revoke to confirm.") {
+		t.Errorf("revoke with a typo: %d", status)
+	}
 	if after := state(); after != before {
 		t.Fatalf("refused same-site posts wrote: %q → %q", before, after)
+	}
+	if status, _ := do("POST", "/devices/"+en.Device.ID, url.Values{"form": {"revoke"}, "confirm": {"revoke"}}, same); status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", status)
+	}
+	if d, _ := st.Device(ctx, en.Device.ID); d.State != store.Revoked {
+		t.Fatalf("after revoke: %q", d.State)
 	}
 }
 
