@@ -102,6 +102,10 @@ func TestPortalManagePages(t *testing.T) {
 		t.Fatalf("members %q", got)
 	}
 	b.screenshot("group")
+	b.submit("#members-listing")
+	if got := b.texts("tbody td:nth-child(3)"); b.path() != "/users?v.groups=Support" || !slices.Equal(got, []string{"tina@example.com"}) {
+		t.Fatalf("members in Users: %q at %s", got, b.path())
+	}
 
 	// The device group from the Devices listing: select, Attach to group.
 	b.open("/devices")

@@ -24,6 +24,7 @@ type groupData struct {
 	More       int           // candidates not shown
 	Edit       groupEdit
 	Errors     map[string]string
+	ListHref   string // the members in the Users or Devices listing
 }
 
 type groupMember struct{ ID, Name, Detail, Href string }
@@ -58,6 +59,11 @@ func (p *Portal) groupData(r *http.Request, s *session) (*groupData, error) {
 	d.Edit = groupEdit{Name: d.G.Name, Description: d.G.Description, Active: d.G.Active}
 	d.Devices = d.G.Kind == "device"
 	d.Attachable = !d.G.Builtin && (d.G.Kind == "user" || d.Devices)
+	list := "/users?"
+	if d.Devices {
+		list = "/devices?"
+	}
+	d.ListHref = list + url.Values{"v.groups": {d.G.Name}}.Encode()
 	var all []groupMember
 	if d.Devices {
 		var devs []wire.Device
