@@ -270,6 +270,19 @@ func TestManagePagesByRole(t *testing.T) {
 		t.Fatalf("device page: %d, no whitelisted application in %.2000s", status, body)
 	}
 
+	// A user of two accounts, an administrator in the other one: here
+	// this account's type and groups.
+	other, err := st.CreateAccount(ctx, store.Account{Name: "Other", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: other.ID, UserID: plain.ID, Type: store.Admin, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := page(owner, "/users/"+plain.ID); !strings.Contains(body, `id="user-type">User<`) || !strings.Contains(body, `id="user-groups">–<`) {
+		t.Fatalf("a user of two accounts: %.3000s", body)
+	}
+
 	// A group manager: edits a plain user (no groups), not the owner; a
 	// group without Attach; no Applications.
 	status, body := page(gm, "/users/"+plain.ID)
