@@ -158,6 +158,14 @@ func (p *Portal) handleDeviceAction(w http.ResponseWriter, r *http.Request, s *s
 	var method, suffix, done string
 	var body any
 	switch action {
+	case "favorite", "unfavorite":
+		// Add to / Remove from favorites (spec 4.3.3): the caller's own marks.
+		method, done := "PUT", "%d device(s) added to your favorites."
+		if action == "unfavorite" {
+			method, done = "DELETE", "%d device(s) removed from your favorites."
+		}
+		p.eachSelected(w, r, s, ids, method, nil, func(id string) string { return "/api/v1/me/favorites/" + url.PathEscape(id) }, done, "devices", back)
+		return
 	case "enroll":
 		method, suffix, done = "POST", "/enroll", "enrolled"
 	case "remove":

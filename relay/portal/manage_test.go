@@ -175,6 +175,14 @@ func TestManagePagesDefences(t *testing.T) {
 	}
 	many.Set("form", "detach")
 	do("POST", "/groups/"+g.ID, many, same)
+	// Add to favorites from the listing: the signed-in owner's mark.
+	if status, _ := do("POST", "/devices/action", url.Values{"action": {"favorite"}, "id": {en.Device.ID}, "back": {"/devices"}}, same); status != http.StatusSeeOther {
+		t.Fatalf("favorite: %d", status)
+	}
+	ownerUser, _ := st.UserByEmail(ctx, relaytest.OwnerEmail)
+	if favs, err := st.Favorites(ctx, ownerUser.ID); err != nil || !favs[en.Device.ID] {
+		t.Fatalf("favorites %v %v", favs, err)
+	}
 	// Revoke from the device's page: a typo sends nothing.
 	if status, body := do("POST", "/devices/"+en.Device.ID, url.Values{"form": {"revoke"}, "confirm": {"revok"}}, same); status != http.StatusBadRequest ||
 		!strings.Contains(body, "Type revoke to confirm.") {
