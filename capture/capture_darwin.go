@@ -34,7 +34,7 @@ func open(opts Options) (Capturer, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoDisplay, err)
 	}
 	if len(displays()) == 0 {
-		return nil, fmt.Errorf("%w: no active display", ErrNoDisplay)
+		return nil, errNoActiveDisplay
 	}
 	return &cgCapturer{log: opts.Logger}, nil
 }
@@ -73,16 +73,16 @@ func (c *cgCapturer) Monitors() ([]Monitor, error) {
 	}
 	mainID := quartz.CGMainDisplayID()
 	var ms []Monitor
-	for i, id := range displays() {
+	for _, id := range displays() {
 		r := pointRect(quartz.CGDisplayBounds(id))
 		if r.Empty() {
 			continue
 		}
-		ms = append(ms, Monitor{Index: i, Name: fmt.Sprintf("display-%d", id), X: r.Min.X, Y: r.Min.Y,
+		ms = append(ms, Monitor{Name: fmt.Sprintf("display-%d", id), X: r.Min.X, Y: r.Min.Y,
 			Width: r.Dx(), Height: r.Dy(), Primary: id == mainID})
 	}
 	if len(ms) == 0 {
-		return nil, fmt.Errorf("%w: no active display", ErrNoDisplay)
+		return nil, errNoActiveDisplay
 	}
 	return primaryFallback(ms), nil
 }
@@ -93,10 +93,9 @@ func (c *cgCapturer) Grab(r image.Rectangle, dst *Frame) (*Frame, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
-	b := c.Bounds()
-	cr := r.Intersect(b)
-	if cr.Empty() {
-		return nil, fmt.Errorf("%w: %v outside %v", ErrEmptyRect, r, b)
+	cr, err := clipToScreen(r, c.Bounds())
+	if err != nil {
+		return nil, err
 	}
 	rect := quartz.CGRect{Origin: quartz.CGPoint{X: float64(cr.Min.X), Y: float64(cr.Min.Y)},
 		Size: quartz.CGSize{W: float64(cr.Dx()), H: float64(cr.Dy())}}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/tandem-rc/tandem/agent"
@@ -22,36 +21,19 @@ func serviceDesktop(ctx context.Context, log *slog.Logger, serviceMode, _ string
 	if serviceMode == "" {
 		return nil, nil, false, nil
 	}
-	var ticketFor atomic.Int64 // the console user the helper serves
-	ticketFor.Store(-1)
-	b, err := agent.NewHelperBridge(log, func(addr string, secret []byte) error {
+	return bridgedDesktop(ctx, log, func(addr string, secret []byte) (int64, error) {
 		uid, err := consoleUID()
 		if err != nil {
-			return err
+			return -1, err
 		}
-		if err := agent.WriteAgentTicket(agent.AgentTicketDir, uid, addr, secret); err != nil {
-			return err
+		return int64(uid), agent.WriteAgentTicket(agent.AgentTicketDir, uid, addr, secret)
+	}, func() int64 {
+		uid, err := consoleUID()
+		if err != nil {
+			return -1
 		}
-		ticketFor.Store(int64(uid))
-		return nil
+		return int64(uid)
 	})
-	if err != nil {
-		return nil, nil, false, err
-	}
-	go func() {
-		if err := b.Run(ctx); err != nil {
-			log.Error("session agent listener stopped", "err", err)
-		}
-	}()
-	// Another user at the console (a fast user switch) gets an agent of
-	// their own for the next session.
-	fresh := func() {
-		if uid, err := consoleUID(); err != nil || int64(uid) != ticketFor.Load() {
-			b.Drop()
-		}
-	}
-	return func() (capture.Capturer, error) { fresh(); return b.OpenCapture() },
-		func() (input.Injector, error) { fresh(); return b.OpenInput() }, true, nil
 }
 
 // consoleUID is the user logged in at the Mac's screen: the owner of
