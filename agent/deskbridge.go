@@ -55,7 +55,7 @@ type bridgeResp struct {
 type HelperBridge struct {
 	log    *slog.Logger
 	ln     net.Listener
-	secret []byte
+	secret []byte // the current helper's, renewed at each spawn (under mu)
 	// Spawn starts a helper that connects to addr and reads secret; called
 	// when a session needs the desktop and no helper is connected.
 	spawn func(addr string, secret []byte) error
@@ -113,7 +113,11 @@ func (b *HelperBridge) isClosed() bool { b.mu.Lock(); defer b.mu.Unlock(); retur
 func (b *HelperBridge) admit(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got := make([]byte, HelperSecretSize)
-	if _, err := io.ReadFull(c, got); err != nil || subtle.ConstantTimeCompare(got, b.secret) != 1 {
+	_, err := io.ReadFull(c, got)
+	b.mu.Lock()
+	secret := b.secret
+	b.mu.Unlock()
+	if err != nil || subtle.ConstantTimeCompare(got, secret) != 1 {
 		b.log.Warn("desktop helper connection refused: wrong secret", "remote", c.RemoteAddr())
 		c.Close()
 		return
@@ -148,9 +152,21 @@ func (b *HelperBridge) helper() (*bridgeConn, error) {
 		return c, nil
 	}
 	arrived := b.arrived
+	var secret []byte
+	if b.spawn != nil {
+		// Every helper started gets a secret of its own: one started
+		// before (for another user, or a macOS session agent holding an
+		// old ticket) can no longer pose as the new one.
+		secret = make([]byte, HelperSecretSize)
+		if _, err := rand.Read(secret); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		b.secret = secret
+	}
 	b.mu.Unlock()
 	if b.spawn != nil {
-		if err := b.spawn(b.Addr(), b.secret); err != nil {
+		if err := b.spawn(b.Addr(), secret); err != nil {
 			return nil, fmt.Errorf("agent: starting the desktop helper: %w", err)
 		}
 	}

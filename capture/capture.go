@@ -217,6 +217,19 @@ func premul(c uint8, a uint32) uint8 {
 	return uint8(v >> 8)
 }
 
+// errNoActiveDisplay: the system lists no display to capture.
+var errNoActiveDisplay = fmt.Errorf("%w: no active display", ErrNoDisplay)
+
+// clipToScreen is r clipped to the screen's bounds b; ErrEmptyRect when
+// nothing of r is on screen.
+func clipToScreen(r, b image.Rectangle) (image.Rectangle, error) {
+	cr := r.Intersect(b)
+	if cr.Empty() {
+		return cr, fmt.Errorf("%w: %v outside %v", ErrEmptyRect, r, b)
+	}
+	return cr, nil
+}
+
 // primaryFallback marks a primary monitor when none is flagged: the one at
 // the origin, else the first. It also numbers the monitors.
 func primaryFallback(ms []Monitor) []Monitor {

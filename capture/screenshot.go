@@ -1,4 +1,4 @@
-//go:build windows || (darwin && cgo)
+//go:build windows
 
 package capture
 
@@ -23,7 +23,7 @@ type shotCapturer struct {
 func openScreenshot(opts Options) (Capturer, error) {
 	c := &shotCapturer{log: opts.Logger}
 	if n := screenshot.NumActiveDisplays(); n <= 0 {
-		return nil, fmt.Errorf("%w: no active display", ErrNoDisplay)
+		return nil, errNoActiveDisplay
 	}
 	return c, nil
 }
@@ -53,7 +53,7 @@ func (c *shotCapturer) Monitors() ([]Monitor, error) {
 			Width: r.Dx(), Height: r.Dy()})
 	}
 	if len(ms) == 0 {
-		return nil, fmt.Errorf("%w: no active display", ErrNoDisplay)
+		return nil, errNoActiveDisplay
 	}
 	// Windows' primary monitor and macOS' main display sit at the origin.
 	return primaryFallback(ms), nil
@@ -65,10 +65,9 @@ func (c *shotCapturer) Grab(r image.Rectangle, dst *Frame) (*Frame, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
-	b := c.Bounds()
-	cr := r.Intersect(b)
-	if cr.Empty() {
-		return nil, fmt.Errorf("%w: %v outside %v", ErrEmptyRect, r, b)
+	cr, err := clipToScreen(r, c.Bounds())
+	if err != nil {
+		return nil, err
 	}
 	img, err := screenshot.CaptureRect(cr)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package input injects keyboard and mouse input on the controlled side.
 //
 // Open returns an Injector for the local desktop. The platform layer is
-// robotgo (cgo) on Linux/X11, Windows and macOS; other systems and
-// CGO_ENABLED=0 builds get a stub whose Open returns errors.ErrUnsupported.
+// robotgo (cgo) on Linux/X11 and Windows, Quartz events through purego
+// (no cgo) on macOS; other systems and CGO_ENABLED=0 Linux/Windows builds
+// get a stub whose Open returns errors.ErrUnsupported.
 //
 // Keys are named by browser KeyboardEvent.code values, i.e. physical
 // positions on a US keyboard (see keys.go). Every Injector remembers what it

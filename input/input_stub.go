@@ -1,4 +1,4 @@
-//go:build !cgo || !(linux || windows || darwin)
+//go:build !darwin && (!cgo || !(linux || windows))
 
 package input
 
@@ -9,9 +9,9 @@ import (
 	"runtime"
 )
 
-// newBackend: injection needs cgo (robotgo) and exists only for Linux/X11,
-// Windows and macOS.
+// newBackend: injection needs cgo (robotgo) on Linux/X11 and Windows;
+// macOS posts Quartz events without cgo (input_darwin.go).
 func newBackend(string, *slog.Logger) (backend, error) {
-	return nil, fmt.Errorf("input: no input injection in this %s/%s build (needs cgo on linux, windows or darwin): %w",
+	return nil, fmt.Errorf("input: no input injection in this %s/%s build (needs cgo on linux or windows): %w",
 		runtime.GOOS, runtime.GOARCH, errors.ErrUnsupported)
 }

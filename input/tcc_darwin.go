@@ -1,18 +1,17 @@
-//go:build darwin && cgo
-
 package input
 
-/*
-#cgo LDFLAGS: -framework CoreGraphics -framework ApplicationServices
-#include <CoreGraphics/CoreGraphics.h>
-#include <ApplicationServices/ApplicationServices.h>
-*/
-import "C"
+import "github.com/tandem-rc/tandem/internal/quartz"
 
 // checkPermissions asks TCC without prompting: CGPreflightScreenCaptureAccess
-// (macOS 10.15+) and AXIsProcessTrusted.
+// (macOS 10.15+; earlier systems have no Screen Recording grant) and
+// AXIsProcessTrusted, through purego.
 func checkPermissions() Permissions {
-	return Permissions{Checked: true,
-		ScreenRecording: bool(C.CGPreflightScreenCaptureAccess()),
-		Accessibility:   bool(C.AXIsProcessTrusted())}
+	if quartz.Load() != nil {
+		return Permissions{}
+	}
+	p := Permissions{Checked: true, ScreenRecording: true, Accessibility: quartz.AXIsProcessTrusted()}
+	if quartz.CGPreflightScreenCaptureAccess != nil {
+		p.ScreenRecording = quartz.CGPreflightScreenCaptureAccess()
+	}
+	return p
 }

@@ -1,6 +1,6 @@
-//go:build !darwin || !cgo
+//go:build !darwin
 
 package input
 
-// Nothing to check here (or no cgo to ask macOS with).
+// Only macOS has privacy grants to check.
 func checkPermissions() Permissions { return Permissions{} }

@@ -270,7 +270,7 @@ func TestMacOSRecipe(t *testing.T) {
 	}
 	const lint = `import plistlib, sys, xml.dom.minidom
 d = plistlib.load(open(sys.argv[1], "rb"))
-print(d["Label"], " ".join(d["ProgramArguments"]))
+print(d["Label"], " ".join(d["ProgramArguments"]) + (" DISABLED" if d.get("Disabled") else ""))
 xml.dom.minidom.parse(sys.argv[2])`
 	for plist, want := range map[string]string{
 		"macos/tandem-host.plist":       "tandem-host /usr/local/bin/tandem-host run --service tandem-host --config /Library/Application Support/Tandem",

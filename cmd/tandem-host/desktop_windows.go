@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sync/atomic"
 
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/capture"
@@ -24,31 +23,8 @@ func serviceDesktop(ctx context.Context, log *slog.Logger, serviceMode, logLevel
 	if err != nil {
 		return nil, nil, false, err
 	}
-	// The console session the helper runs in; another one active (a user
-	// switch) means a new helper for the next session.
-	var spawnedFor atomic.Uint32
-	spawnedFor.Store(0xFFFFFFFF)
-	b, err := agent.NewHelperBridge(log, func(addr string, secret []byte) error {
+	return bridgedDesktop(ctx, log, func(addr string, secret []byte) (int64, error) {
 		sid := windows.WTSGetActiveConsoleSessionId()
-		err := agent.SpawnConsoleHelper(exe, []string{"desktop-helper", "--connect", addr, "--log-level", logLevel}, secret)
-		if err == nil {
-			spawnedFor.Store(sid)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, nil, false, err
-	}
-	go func() {
-		if err := b.Run(ctx); err != nil {
-			log.Error("desktop helper listener stopped", "err", err)
-		}
-	}()
-	fresh := func() {
-		if windows.WTSGetActiveConsoleSessionId() != spawnedFor.Load() {
-			b.Drop()
-		}
-	}
-	return func() (capture.Capturer, error) { fresh(); return b.OpenCapture() },
-		func() (input.Injector, error) { fresh(); return b.OpenInput() }, true, nil
+		return int64(sid), agent.SpawnConsoleHelper(exe, []string{"desktop-helper", "--connect", addr, "--log-level", logLevel}, secret)
+	}, func() int64 { return int64(windows.WTSGetActiveConsoleSessionId()) })
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-rc/tandem/agent"
@@ -40,4 +43,37 @@ func helperCommand(logLevel *string) *cobra.Command {
 		}}
 	cmd.Flags().StringVar(&connect, "connect", "", "the service's loopback address")
 	return cmd
+}
+
+// bridgedDesktop serves capture and input through a desktop helper that
+// spawn starts for the desktop now in front (a Windows console session, a
+// macOS console user) and reports it as who; when front() says another
+// desktop came forward since (a user switch), the old helper is dropped
+// and the next session starts one there.
+func bridgedDesktop(ctx context.Context, log *slog.Logger, spawn func(addr string, secret []byte) (who int64, err error),
+	front func() int64) (func() (capture.Capturer, error), func() (input.Injector, error), bool, error) {
+	var servedFor atomic.Int64
+	servedFor.Store(-1)
+	b, err := agent.NewHelperBridge(log, func(addr string, secret []byte) error {
+		who, err := spawn(addr, secret)
+		if err == nil {
+			servedFor.Store(who)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	go func() {
+		if err := b.Run(ctx); err != nil {
+			log.Error("desktop helper listener stopped", "err", err)
+		}
+	}()
+	fresh := func() {
+		if front() != servedFor.Load() {
+			b.Drop()
+		}
+	}
+	return func() (capture.Capturer, error) { fresh(); return b.OpenCapture() },
+		func() (input.Injector, error) { fresh(); return b.OpenInput() }, true, nil
 }

@@ -239,6 +239,9 @@ func root() *cobra.Command {
 	ver := &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
 		Run: func(*cobra.Command, []string) { fmt.Println("tandem-host", version.Version) }}
 	rc.AddCommand(enroll, run, ver, helperCommand(&logLevel))
+	if sa := sessionAgentCommand(&logLevel); sa != nil {
+		rc.AddCommand(sa)
+	}
 	addServiceCommands(rc, &configDir, &logLevel, &serviceName)
 	return rc
 }
