@@ -165,12 +165,19 @@ type agentConn struct {
 	ondemand  bool // an OnDemand agent's ephemeral identity
 }
 
+// guestSide is where a session's guest signals go: its WebSocket on this
+// node, or the node holding that WebSocket (relay/cluster).
+type guestSide interface {
+	send(*wire.Signal) bool
+	closeWith(websocket.StatusCode, string)
+}
+
 // liveSession is a session between its grant and its end: who may take
 // part and the guest's connection once it is there.
 type liveSession struct {
 	id, accountID, userID, deviceID string
 	expires                         time.Time // the guest must connect before this
-	guest                           *peer
+	guest                           guestSide
 	reserved                        bool // a guest is connecting
 	started                         bool
 	ondemand                        string         // the OnDemand session it started; its end kills the key
@@ -201,6 +208,16 @@ func (h *hub) sessionCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.sessions)
+}
+
+func (h *hub) sessionIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.sessions))
+	for id := range h.sessions {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // online reports whether device id has a live agent connection.
