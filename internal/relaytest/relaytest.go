@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,14 @@ type Relay struct {
 	Srv *relay.Server
 	URL string // http://127.0.0.1:PORT, also its public URL
 	Key string // a deployment package's enrollment key
+	DB  string // its --db value ("" the default SQLite file)
+
+	stop func()
 }
+
+// Stop stops the relay (its HTTP server, TURN server and Server) before
+// the test ends; the test's cleanup does it otherwise.
+func (r *Relay) Stop() { r.stop() }
 
 // Start serves a relay until the test ends; mods adjust its configuration
 // (mail, clock, ...). Tests write to its store directly, so the access
@@ -53,6 +61,31 @@ type Serving struct {
 
 // StartServed is Start with the HTTP side served as sv says.
 func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
+	r := serve(tb, log, sv, mods...)
+	ctx := context.Background()
+	adm := r.Srv.Admin()
+	if _, err := adm.Init(ctx, OwnerEmail, OwnerPassword, Account); err != nil {
+		tb.Fatal(err)
+	}
+	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "test machines"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.Key = key
+	return r
+}
+
+// Join starts another relay node on first's PostgreSQL database: same
+// accounts, package and identity, its own data directory and ports.
+func Join(tb testing.TB, log *slog.Logger, first *Relay, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
+	r := serve(tb, log, Serving{}, append(mods, func(c *relay.Config) { c.DB = first.DB })...)
+	r.Key = first.Key
+	return r
+}
+
+func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Config)) *Relay {
 	tb.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -84,23 +117,19 @@ func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*rela
 	ctx, cancel := context.WithCancel(context.Background())
 	turnDone := make(chan struct{})
 	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
-	tb.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-		<-turnDone
-	})
-	adm := srv.Admin()
-	if _, err := adm.Init(ctx, OwnerEmail, OwnerPassword, Account); err != nil {
-		tb.Fatal(err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = hs.Shutdown(sctx)
+			_ = srv.Close()
+			<-turnDone
+		})
 	}
-	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "test machines"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &Relay{Srv: srv, URL: url, Key: key}
+	tb.Cleanup(stop)
+	return &Relay{Srv: srv, URL: url, DB: cfg.DB, stop: stop}
 }
 
 // listenTURN finds a port free for both UDP and TCP on 127.0.0.1.

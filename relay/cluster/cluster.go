@@ -373,7 +373,14 @@ func (n *Node) sender() {
 			n.drain()
 			return
 		case m := <-n.out:
-			if err := n.send(n.ctx, m); err != nil {
+			err := n.send(n.ctx, m)
+			if err != nil && n.ctx.Err() != nil {
+				// Closing while it was on its way: it still goes.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				err = n.send(ctx, m)
+				cancel()
+			}
+			if err != nil {
 				n.log.Warn("cluster: sending a message", "kind", m.Kind, "to", m.To, "err", err)
 			}
 		}
