@@ -166,8 +166,13 @@ func (s *Server) nodeLost(node string, devices []string) {
 			continue
 		}
 		for _, se := range ses {
-			if !s.hub.live(se.ID) {
-				s.endSessionRow(se, "relay_node_lost")
+			if s.hub.live(se.ID) {
+				continue
+			}
+			s.endSessionRow(se, "relay_node_lost")
+			// An OnDemand key works for one session: it dies with it.
+			if o, err := s.st.OnDemandBySession(ctx, se.ID); err == nil && o.State == store.ODStarted {
+				s.odKill(o, store.ODEnded, "", "relay_node_lost")
 			}
 		}
 	}

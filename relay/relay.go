@@ -103,6 +103,14 @@ type TURNConfig struct {
 	// OwnAddrs are the relay machine's addresses, reachable only on its own
 	// relay ports; default the interfaces' addresses when ServeTURN starts.
 	OwnAddrs []netip.Addr
+	// External are TURN servers besides (or, with no Host, instead of) the
+	// embedded one, sharing its secret in the TURN REST convention (coturn:
+	// use-auth-secret): turn:HOST:PORT?transport=udp|tcp or
+	// turns:HOST:PORT?transport=tcp. Peers get credentials for them that
+	// last ExternalTTL (default 12 h): such a server cannot know when a
+	// session ends.
+	External    []string
+	ExternalTTL time.Duration
 }
 
 // Limits throttles guessing. A failed attempt takes a token from the
@@ -137,6 +145,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TURN.Port == 0 {
 		c.TURN.Port = 3478
+	}
+	if c.TURN.ExternalTTL <= 0 {
+		c.TURN.ExternalTTL = 12 * time.Hour
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second
@@ -246,6 +257,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("relay: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if err := checkExternalTURN(cfg.TURN.External); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: data directory: %w", err)

@@ -57,7 +57,8 @@ type Config struct {
 	URL    string // the postgres:// URL the store uses
 	Logger *slog.Logger
 	// Heartbeat is how often the node says it is alive; a node silent for
-	// DeadAfter is dead, and its presence rows go. Defaults 5 s and 20 s.
+	// its DeadAfter is dead, and its presence rows go. Defaults 5 s and four
+	// heartbeats.
 	Heartbeat, DeadAfter time.Duration
 }
 
@@ -133,7 +134,8 @@ func Open(ctx context.Context, cfg Config, key ed25519.PrivateKey, secret string
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := n.db.ExecContext(ctx, `INSERT INTO cluster_nodes (id, started, seen) VALUES ($1, now(), now())`, n.id); err != nil {
+	if _, err := n.db.ExecContext(ctx, `INSERT INTO cluster_nodes (id, started, expires) VALUES ($1, now(), now() + make_interval(secs => $2))`,
+		n.id, n.cfg.DeadAfter.Seconds()); err != nil {
 		return fail(fmt.Errorf("cluster: register node: %w", err))
 	}
 	return n, key, secret, nil
@@ -167,10 +169,12 @@ func (n *Node) migrate(ctx context.Context) error {
 			signing_key BYTEA NOT NULL,
 			turn_secret TEXT NOT NULL,
 			created TIMESTAMPTZ NOT NULL DEFAULT now())`,
+		// A node is alive until expires, which each heartbeat pushes on by
+		// the node's own DeadAfter: nodes need not agree on a heartbeat.
 		`CREATE TABLE IF NOT EXISTS cluster_nodes (
 			id TEXT PRIMARY KEY,
 			started TIMESTAMPTZ NOT NULL,
-			seen TIMESTAMPTZ NOT NULL)`,
+			expires TIMESTAMPTZ NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS cluster_presence (
 			device TEXT PRIMARY KEY,
 			node TEXT NOT NULL,
@@ -449,7 +453,8 @@ func (n *Node) heartbeat() {
 func (n *Node) beat() {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Heartbeat)
 	defer cancel()
-	res, err := n.db.ExecContext(ctx, `UPDATE cluster_nodes SET seen = now() WHERE id = $1`, n.id)
+	res, err := n.db.ExecContext(ctx, `UPDATE cluster_nodes SET expires = now() + make_interval(secs => $2) WHERE id = $1`,
+		n.id, n.cfg.DeadAfter.Seconds())
 	if err != nil {
 		n.log.Warn("cluster: heartbeat", "err", err)
 		return
@@ -457,7 +462,8 @@ func (n *Node) beat() {
 	if k, _ := res.RowsAffected(); k == 0 {
 		// Taken for dead (a stall longer than DeadAfter): come back.
 		n.log.Warn("cluster: this node was taken for dead; joining again")
-		if _, err := n.db.ExecContext(ctx, `INSERT INTO cluster_nodes (id, started, seen) VALUES ($1, now(), now())`, n.id); err != nil {
+		if _, err := n.db.ExecContext(ctx, `INSERT INTO cluster_nodes (id, started, expires) VALUES ($1, now(), now() + make_interval(secs => $2))`,
+			n.id, n.cfg.DeadAfter.Seconds()); err != nil {
 			n.log.Warn("cluster: rejoin", "err", err)
 			return
 		}
@@ -473,11 +479,10 @@ func (n *Node) beat() {
 	}
 }
 
-// reap removes the nodes silent for DeadAfter and hands their devices to
+// reap removes the nodes silent past their expiry and hands their devices to
 // Lost. Several nodes may reap at once: each dead row is deleted once.
 func (n *Node) reap(ctx context.Context) error {
-	rows, err := n.db.QueryContext(ctx, `DELETE FROM cluster_nodes WHERE seen < now() - make_interval(secs => $1) RETURNING id`,
-		n.cfg.DeadAfter.Seconds())
+	rows, err := n.db.QueryContext(ctx, `DELETE FROM cluster_nodes WHERE expires < now() RETURNING id`)
 	if err != nil {
 		return err
 	}
@@ -553,7 +558,7 @@ func (n *Node) Release(ctx context.Context, device string) error {
 func (n *Node) Locate(ctx context.Context, device string) (string, error) {
 	var node string
 	err := n.db.QueryRowContext(ctx, `SELECT p.node FROM cluster_presence p JOIN cluster_nodes c ON c.id = p.node
-		WHERE p.device = $1 AND c.seen > now() - make_interval(secs => $2)`, device, n.cfg.DeadAfter.Seconds()).Scan(&node)
+		WHERE p.device = $1 AND c.expires > now()`, device).Scan(&node)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {

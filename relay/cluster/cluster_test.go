@@ -142,8 +142,9 @@ func TestDeadNodeReaped(t *testing.T) {
 	url := storetest.Postgres(t)
 	ctx := context.Background()
 	key := newKey(t)
-	// The dead node never starts its loops: it just stops beating.
-	dead, _, _, err := Open(ctx, Config{URL: url, Heartbeat: time.Hour}, key, "secret-0123456789abcdef")
+	// The dead node never starts its loops: it never beats, and 40 ms
+	// after it joined it is dead.
+	dead, _, _, err := Open(ctx, Config{URL: url, Heartbeat: 10 * time.Millisecond}, key, "secret-0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
