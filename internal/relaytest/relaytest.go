@@ -57,6 +57,9 @@ func Start(tb testing.TB, log *slog.Logger, mods ...func(*relay.Config)) *Relay 
 type Serving struct {
 	Listener func(net.Listener) net.Listener
 	Server   func(http.Handler) *http.Server
+	// NoTURN runs no embedded TURN server (serve --turn-listen off); the
+	// configuration then names external ones, or none.
+	NoTURN bool
 }
 
 // StartServed is Start with the HTTP side served as sv says.
@@ -92,12 +95,20 @@ func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Conf
 		tb.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	udp, tcp, port := listenTURN(tb)
+	var udp net.PacketConn
+	var tcp net.Listener
+	var port int
+	if !sv.NoTURN {
+		udp, tcp, port = listenTURN(tb)
+	}
 	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
 		// Every peer of these tests is on 127.0.0.1, which the relay's TURN
 		// refuses by default: allow it explicitly.
 		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1),
 			AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	if sv.NoTURN {
+		cfg.TURN = relay.TURNConfig{}
+	}
 	for _, mod := range mods {
 		mod(&cfg)
 	}
@@ -116,7 +127,11 @@ func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Conf
 	go func() { _ = hs.Serve(served) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	turnDone := make(chan struct{})
-	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
+	if sv.NoTURN {
+		close(turnDone)
+	} else {
+		go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
+	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
