@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"database/sql"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,5 +155,44 @@ func TestDeadNodeSessionsEnded(t *testing.T) {
 	}
 	if ended != 1 {
 		t.Fatalf("%d session.ended events, want 1", ended)
+	}
+}
+
+// TURN credentials node B handed out for a session node A holds stay good
+// past the grant's expiry while the session is open, and die with it.
+func TestTURNCredentialsAcrossNodes(t *testing.T) {
+	e := newSessionEnv(t, withDB(storetest.Postgres(t)))
+	b := joinEnv(t, e.env, func(c *Config) {
+		c.TURN.RelayIP = net.IPv4(127, 0, 0, 1)
+		c.TURN.AllowPeers = loopbackPeers
+	})
+	te := serveTURN(b)
+	status, body := b.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{Device: e.dev.id})
+	if status != http.StatusCreated {
+		t.Fatalf("session through B: %d %s", status, body)
+	}
+	var sr wire.SessionResponse
+	decode(t, body, &sr)
+	e.agent.expect(wire.SigGrant)
+	g, _, err := b.dial(sr.SignalURL, e.tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.conn.CloseNow()
+	g.expect(wire.SigReady)
+	cred := sr.ICEServers[1]
+	allocates := func() bool {
+		_, _, err := te.allocate(udpConn(t), te.udpAddr, cred.Username, cred.Credential)
+		return err == nil
+	}
+	e.clock.Advance(time.Hour)
+	if !allocates() {
+		t.Fatal("B refused the credentials of an open session A holds")
+	}
+	g.send(&wire.Signal{Type: wire.SigBye})
+	e.agent.expect(wire.SigBye)
+	g.expectClosed()
+	if allocates() {
+		t.Fatal("an ended session's credentials still allocate on B")
 	}
 }

@@ -228,6 +228,7 @@ type Server struct {
 	resetLimit   *limiter // password-reset emails per address
 	odMailLimit  *limiter // OnDemand links emailed per user
 	agentLimit   *limiter // refused agent handshakes per source
+	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
 	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
@@ -304,6 +305,7 @@ func New(cfg Config) (*Server, error) {
 		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		odMailLimit:  newLimiter(odMailBurst, odMailEvery, cfg.Clock),
 		agentLimit:   newLimiter(agentFailBurst, agentFailEvery, cfg.Clock),
+		turnLookups:  newLimiter(20, 100*time.Millisecond, cfg.Clock),
 		gd:           newGuards(cfg),
 		ctx:          ctx,
 		cancel:       cancel,

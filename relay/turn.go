@@ -126,13 +126,30 @@ func (s *Server) turnAuth(log *slog.Logger) turn.AuthHandler {
 		}
 		if exp <= s.now().Unix() {
 			session, _, _ := strings.Cut(id, ".")
-			if !s.hub.live(session) {
+			if !s.hub.live(session) && !s.openOnOtherNode(session) {
 				log.Debug("turn: expired credentials", "src", src.String(), "username", username)
 				return nil, false
 			}
 		}
 		return turn.GenerateAuthKey(username, realm, turnPassword(s.turnSecret, username)), true
 	}
+}
+
+// openOnOtherNode reports whether session is open in the database, for
+// credentials handed out by this node for a session another node holds.
+// Anyone can ask (the credentials' HMAC is checked after), so lookups are
+// rationed: 10 a second with a burst of 20, across all askers.
+func (s *Server) openOnOtherNode(session string) bool {
+	if s.cl == nil || session == "" || len(session) > maxID {
+		return false
+	}
+	if ok, _ := s.turnLookups.take(""); !ok {
+		return false
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	se, err := s.st.Session(ctx, session)
+	return err == nil && se.EndedAt.IsZero()
 }
 
 // ServeTURN runs the embedded TURN server on the caller's sockets until
