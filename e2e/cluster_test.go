@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/nginxtest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -141,6 +142,36 @@ func waitSession(t *testing.T, ctx context.Context, st *store.Store, id string, 
 		case <-ctx.Done():
 			t.Fatalf("session %s: ended=%v never came", id, ended)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Two relay nodes behind nginx, round-robin with no sticky sessions (the
+// README's setup): the Host and the technician reach the relay through
+// nginx only, each request landing on either node, and every session is
+// pixel-exact.
+func TestRelayNodesBehindNginx(t *testing.T) {
+	db := storetest.Postgres(t)
+	x := captest.StartX(t, 800, 600)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	log := testLogger()
+	onPG := func(c *relay.Config) { c.DB = db }
+	a := relaytest.Start(t, log, onPG)
+	b := relaytest.Join(t, log, a, onPG)
+	px := nginxtest.StartNodes(t, []string{hostPort(a.URL), hostPort(b.URL)}, "127.0.0.1")
+	e := &env{srv: a.Srv, url: px.URL, key: a.Key, log: log}
+	h := e.startHost(t, x.Display, false)
+	// Each session's request and signaling socket go through nginx to
+	// whichever node comes next.
+	for i := 0; i < 3; i++ {
+		s := e.connect(t, ctx, h.hostname, false)
+		matchScreen(t, ctx, s, x)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.waitNoSessions(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
