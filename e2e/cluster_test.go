@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -78,14 +79,11 @@ func hostPort(url string) string { return url[len("http://"):] }
 // talk); when A stops too, the Host comes back through the balancer to a
 // third node, which accepts it (one identity).
 func TestTwoRelayNodes(t *testing.T) {
-	db := storetest.Postgres(t)
 	x := captest.StartX(t, 1024, 768)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	log := testLogger()
-	onPG := func(c *relay.Config) { c.DB = db; c.NodeHeartbeat = 500 * time.Millisecond }
-	a := relaytest.Start(t, log, onPG)
-	b := relaytest.Join(t, log, a, onPG)
+	a, b, onPG := twoNodes(t, log)
 	if !a.Srv.PublicKey().Equal(b.Srv.PublicKey()) {
 		t.Fatal("the nodes sign with different keys")
 	}
@@ -127,6 +125,15 @@ func TestTwoRelayNodes(t *testing.T) {
 	matchScreen(t, ctx, s3, x)
 }
 
+// twoNodes starts two relay nodes on a fresh PostgreSQL database; onPG
+// configures more nodes for it.
+func twoNodes(t *testing.T, log *slog.Logger) (a, b *relaytest.Relay, onPG func(*relay.Config)) {
+	db := storetest.Postgres(t)
+	onPG = func(c *relay.Config) { c.DB = db; c.NodeHeartbeat = 500 * time.Millisecond }
+	a = relaytest.Start(t, log, onPG)
+	return a, relaytest.Join(t, log, a, onPG), onPG
+}
+
 // waitSession waits until session id's row is ended (or open).
 func waitSession(t *testing.T, ctx context.Context, st *store.Store, id string, ended bool) {
 	t.Helper()
@@ -151,14 +158,11 @@ func waitSession(t *testing.T, ctx context.Context, st *store.Store, id string, 
 // nginx only, each request landing on either node, and every session is
 // pixel-exact.
 func TestRelayNodesBehindNginx(t *testing.T) {
-	db := storetest.Postgres(t)
 	x := captest.StartX(t, 800, 600)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	log := testLogger()
-	onPG := func(c *relay.Config) { c.DB = db }
-	a := relaytest.Start(t, log, onPG)
-	b := relaytest.Join(t, log, a, onPG)
+	a, b, _ := twoNodes(t, log)
 	px := nginxtest.StartNodes(t, []string{hostPort(a.URL), hostPort(b.URL)}, "127.0.0.1")
 	e := &env{srv: a.Srv, url: px.URL, key: a.Key, log: log}
 	h := e.startHost(t, x.Display, false)

@@ -64,21 +64,10 @@ func startCoturn(t *testing.T, secret string) int {
 // freeUDPTCPPort finds a port free for UDP and TCP on 127.0.0.1 (and
 // frees it for coturn to take).
 func freeUDPTCPPort(t *testing.T) int {
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for UDP and TCP")
-	return 0
+	udp, tcp, port := relaytest.ListenTURN(t)
+	udp.Close()
+	tcp.Close()
+	return port
 }
 
 // coturn is the only TURN server (the relay runs none, as with serve

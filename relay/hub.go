@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -213,11 +215,7 @@ func (h *hub) sessionCount() int {
 func (h *hub) sessionIDs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ids := make([]string, 0, len(h.sessions))
-	for id := range h.sessions {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(h.sessions))
 }
 
 // online reports whether device id has a live agent connection.
@@ -236,11 +234,7 @@ func (h *hub) agent(id string) *agentConn {
 func (h *hub) agentIDs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ids := make([]string, 0, len(h.agents))
-	for id := range h.agents {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(h.agents))
 }
 
 // addAgent makes a the device's connection, queues ready for it, and

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -22,23 +21,8 @@ import (
 // clock and accounts.
 func joinEnv(t *testing.T, e *env, mod ...func(*Config)) *env {
 	t.Helper()
-	cfg := Config{DataDir: t.TempDir(), DB: e.db, Logger: testLogger(t), Clock: e.clock.Now, Version: "test", ModelTTL: -1,
-		TURN: TURNConfig{Host: "127.0.0.1", Port: 3478}}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	e2 := &env{t: t, srv: s, ts: ts, dir: cfg.DataDir, db: cfg.DB, clock: e.clock, admin: s.Admin()}
-	t.Cleanup(func() {
-		ts.CloseClientConnections()
-		s.Close()
-		ts.Close()
-	})
-	return e2
+	return serveEnv(t, Config{DataDir: t.TempDir(), DB: e.db, Logger: testLogger(t), Clock: e.clock.Now, Version: "test", ModelTTL: -1,
+		TURN: TURNConfig{Host: "127.0.0.1", Port: 3478}}, e.clock, mod...)
 }
 
 // A session asked through node B for a Host on node A: the grant reaches

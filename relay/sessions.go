@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -442,11 +443,7 @@ func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 		}
 	}
 	if sig.Type == wire.SigBye {
-		code := sig.Code
-		if code == "" {
-			code = "host_bye"
-		}
-		s.endSession(ls.id, "host_bye", endOpts{guestCode: code, guestMsg: sig.Message})
+		s.endSession(ls.id, "host_bye", endOpts{guestCode: cmp.Or(sig.Code, "host_bye"), guestMsg: sig.Message})
 		return
 	}
 	h.mu.Lock()
@@ -612,11 +609,7 @@ func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) 
 // ends the session.
 func (s *Server) fromGuest(ls *liveSession, sig *wire.Signal) {
 	if sig.Type == wire.SigBye {
-		code := sig.Code
-		if code == "" {
-			code = "guest_bye"
-		}
-		s.endSession(ls.id, "guest_bye", endOpts{agentCode: code, agentMsg: sig.Message})
+		s.endSession(ls.id, "guest_bye", endOpts{agentCode: cmp.Or(sig.Code, "guest_bye"), agentMsg: sig.Message})
 		return
 	}
 	out := &wire.Signal{Type: sig.Type, Session: ls.id, SDP: sig.SDP, Candidate: sig.Candidate}

@@ -99,7 +99,7 @@ func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Conf
 	var tcp net.Listener
 	var port int
 	if !sv.NoTURN {
-		udp, tcp, port = listenTURN(tb)
+		udp, tcp, port = ListenTURN(tb)
 	}
 	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
 		// Every peer of these tests is on 127.0.0.1, which the relay's TURN
@@ -147,8 +147,8 @@ func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Conf
 	return &Relay{Srv: srv, URL: url, DB: cfg.DB, stop: stop}
 }
 
-// listenTURN finds a port free for both UDP and TCP on 127.0.0.1.
-func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
+// ListenTURN listens on a port free for both UDP and TCP on 127.0.0.1.
+func ListenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
 	for i := 0; i < 50; i++ {
 		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
