@@ -180,3 +180,29 @@ func TestTURNCredentialsAcrossNodes(t *testing.T) {
 		t.Fatal("an ended session's credentials still allocate on B")
 	}
 }
+
+// A change of access rules on one node drops the other nodes' cached
+// access models at once (a notification), not after their TTL.
+func TestModelsDroppedAcrossNodes(t *testing.T) {
+	e := newEnv(t, withDB(storetest.Postgres(t)), func(c *Config) { c.ModelTTL = time.Hour })
+	b := joinEnv(t, e, func(c *Config) { c.ModelTTL = time.Hour })
+	ctx := context.Background()
+	acct, err := e.srv.Store().AccountByName(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := func() bool {
+		c := b.srv.models
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.entries[acct.ID]
+		return ok
+	}
+	if _, err := b.srv.models.model(ctx, acct.ID); err != nil || !cached() {
+		t.Fatalf("B did not cache the model: %v", err)
+	}
+	if _, _, err := e.admin.CreatePackage(ctx, PackageSpec{Name: "Q"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !cached() })
+}
