@@ -98,7 +98,7 @@ func (s *Server) online(ctx context.Context, id string) bool {
 // openLive registers ls and hands grant to its Host, here or on the node
 // holding it; false when the Host is nowhere.
 func (s *Server) openLive(ctx context.Context, ls *liveSession, grant *wire.Signal) bool {
-	if s.hub.openSession(ls, grant) || s.cl == nil {
+	if s.openHere(ls, grant) || s.cl == nil {
 		return s.hub.live(ls.id)
 	}
 	owner, err := s.cl.Locate(ctx, ls.deviceID)
@@ -117,20 +117,18 @@ func (s *Server) openLive(ctx context.Context, ls *liveSession, grant *wire.Sign
 	return json.Unmarshal(r.Data, &a) == nil && a.OK
 }
 
-// claimPresence records that this node holds device id's Host; a node
-// that held it before drops its stale connection.
+// claimPresence records that this node holds device id's Host; a live
+// node that held it before drops its stale connection.
 func (s *Server) claimPresence(id string) {
 	if s.cl == nil {
 		return
 	}
 	ctx, cancel := s.dbctx()
 	defer cancel()
-	prev, err := s.cl.Claim(ctx, id)
+	prev, alive, err := s.cl.Claim(ctx, id)
 	if err != nil {
 		s.log.Warn("recording presence", "device", id, "err", err)
-		return
-	}
-	if prev != "" {
+	} else if alive {
 		s.cl.Post(prev, cluster.Message{Kind: msgKick, Device: id})
 	}
 }
@@ -154,27 +152,48 @@ func (s *Server) reclaim() {
 	}
 }
 
-// nodeLost ends the sessions of the Hosts a dead node held: nobody can
-// end them any more.
-func (s *Server) nodeLost(node string, devices []string) {
+// nodeLost ends the sessions a dead node held: nobody else can.
+func (s *Server) nodeLost(node string, sessions []string) {
 	ctx, cancel := s.dbctx()
 	defer cancel()
-	for _, d := range devices {
-		ses, err := s.st.Sessions(ctx, store.SessionFilter{DeviceID: d, OpenOnly: true})
-		if err != nil {
-			s.log.Warn("sessions of a dead node's device", "device", d, "err", err)
+	for _, id := range sessions {
+		se, err := s.st.Session(ctx, id)
+		if err != nil || !se.EndedAt.IsZero() || s.hub.live(id) {
 			continue
 		}
-		for _, se := range ses {
-			if s.hub.live(se.ID) {
-				continue
-			}
-			s.endSessionRow(se, "relay_node_lost")
-			// An OnDemand key works for one session: it dies with it.
-			if o, err := s.st.OnDemandBySession(ctx, se.ID); err == nil && o.State == store.ODStarted {
-				s.odKill(o, store.ODEnded, "", "relay_node_lost")
-			}
+		s.endSessionRow(se, "relay_node_lost")
+		// An OnDemand key works for one session: it dies with it.
+		if o, err := s.st.OnDemandBySession(ctx, se.ID); err == nil && o.State == store.ODStarted {
+			s.odKill(o, store.ODEnded, "", "relay_node_lost")
 		}
+	}
+}
+
+// openHere registers ls and queues grant for its Host on this node, and
+// records that this node holds the session.
+func (s *Server) openHere(ls *liveSession, grant *wire.Signal) bool {
+	if !s.hub.openSession(ls, grant) {
+		return false
+	}
+	if s.cl != nil {
+		ctx, cancel := s.dbctx()
+		defer cancel()
+		if err := s.cl.Own(ctx, ls.id); err != nil {
+			s.log.Warn("recording the session's node", "session", ls.id, "err", err)
+		}
+	}
+	return true
+}
+
+// disown forgets that this node holds session id (it ended).
+func (s *Server) disown(id string) {
+	if s.cl == nil {
+		return
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	if err := s.cl.Disown(ctx, id); err != nil {
+		s.log.Warn("forgetting the session's node", "session", id, "err", err)
 	}
 }
 
@@ -230,7 +249,7 @@ func (s *Server) nodeGrant(m cluster.Message) *cluster.Message {
 		return reply(answer{Code: CodeBadRequest})
 	}
 	ls := &liveSession{id: m.Session, accountID: g.Account, userID: g.User, deviceID: m.Device, expires: time.Unix(g.Expires, 0)}
-	if !s.hub.openSession(ls, g.Grant) {
+	if !s.openHere(ls, g.Grant) {
 		return reply(answer{Code: CodeDeviceOffline})
 	}
 	return reply(answer{OK: true})

@@ -359,6 +359,7 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	delete(h.sessions, id) // from here on nothing is routed for it
 	guest := ls.guest
 	h.mu.Unlock()
+	defer s.disown(id)
 
 	ctx, cancel := s.dbctx()
 	var ok bool

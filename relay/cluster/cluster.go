@@ -68,10 +68,10 @@ type Handlers struct {
 	// time in arrival order; it must not Call. A non-nil answer to a Call is
 	// sent back.
 	Handle func(m Message) *Message
-	// Lost is told the devices a dead node held (their sessions died with
-	// it). Rejoined is called when this node was taken for dead and came
+	// Lost is told the sessions a dead node held: nobody can end them but
+	// the others. Rejoined is called when this node was taken for dead and came
 	// back: its presence rows must be claimed again.
-	Lost     func(node string, devices []string)
+	Lost     func(node string, sessions []string)
 	Rejoined func()
 }
 
@@ -180,6 +180,12 @@ func (n *Node) migrate(ctx context.Context) error {
 			node TEXT NOT NULL,
 			since TIMESTAMPTZ NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS cluster_presence_node ON cluster_presence (node)`,
+		// Which node holds which live session: a dead node's are ended by
+		// the others.
+		`CREATE TABLE IF NOT EXISTS cluster_sessions (
+			session TEXT PRIMARY KEY,
+			node TEXT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS cluster_sessions_node ON cluster_sessions (node)`,
 		`CREATE TABLE IF NOT EXISTS cluster_messages (
 			id BIGSERIAL PRIMARY KEY,
 			body TEXT NOT NULL,
@@ -451,7 +457,7 @@ func (n *Node) heartbeat() {
 }
 
 func (n *Node) beat() {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Heartbeat)
+	ctx, cancel := context.WithTimeout(n.ctx, max(n.cfg.Heartbeat, 5*time.Second))
 	defer cancel()
 	res, err := n.db.ExecContext(ctx, `UPDATE cluster_nodes SET expires = now() + make_interval(secs => $2) WHERE id = $1`,
 		n.id, n.cfg.DeadAfter.Seconds())
@@ -479,71 +485,81 @@ func (n *Node) beat() {
 	}
 }
 
-// reap removes the nodes silent past their expiry and hands their devices to
-// Lost. Several nodes may reap at once: each dead row is deleted once.
+// reap removes the nodes silent past their expiry, with their presence
+// and session rows, in one statement (several nodes may reap at once: each
+// row goes once), and hands each dead node's sessions to Lost.
 func (n *Node) reap(ctx context.Context) error {
-	rows, err := n.db.QueryContext(ctx, `DELETE FROM cluster_nodes WHERE expires < now() RETURNING id`)
+	rows, err := n.db.QueryContext(ctx, `WITH dead AS (DELETE FROM cluster_nodes WHERE expires < now() RETURNING id),
+		p AS (DELETE FROM cluster_presence WHERE node IN (SELECT id FROM dead)),
+		s AS (DELETE FROM cluster_sessions WHERE node IN (SELECT id FROM dead) RETURNING node, session)
+		SELECT d.id, s.session FROM dead d LEFT JOIN s ON s.node = d.id`)
 	if err != nil {
 		return err
 	}
-	var dead []string
+	lost := map[string][]string{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var node string
+		var session sql.NullString
+		if err := rows.Scan(&node, &session); err != nil {
 			rows.Close()
 			return err
 		}
-		dead = append(dead, id)
+		if _, seen := lost[node]; !seen {
+			lost[node] = nil // logged even without sessions
+		}
+		if session.Valid {
+			lost[node] = append(lost[node], session.String)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, id := range dead {
-		devices, err := n.dropPresence(ctx, id)
-		if err != nil {
-			return err
-		}
-		n.log.Warn("cluster: node died", "dead", id, "devices", len(devices))
-		if n.h.Lost != nil {
-			n.h.Lost(id, devices)
+	for node, sessions := range lost {
+		n.log.Warn("cluster: node died", "dead", node, "sessions", len(sessions))
+		if n.h.Lost != nil && len(sessions) > 0 {
+			n.h.Lost(node, sessions)
 		}
 	}
 	return nil
 }
 
-func (n *Node) dropPresence(ctx context.Context, node string) ([]string, error) {
-	rows, err := n.db.QueryContext(ctx, `DELETE FROM cluster_presence WHERE node = $1 RETURNING device`, node)
-	if err != nil {
-		return nil, err
+// Own records that this node holds live session id; Disown forgets it.
+func (n *Node) Own(ctx context.Context, id string) error {
+	if _, err := n.db.ExecContext(ctx, `INSERT INTO cluster_sessions (session, node) VALUES ($1, $2)
+		ON CONFLICT (session) DO UPDATE SET node = EXCLUDED.node`, id, n.id); err != nil {
+		return fmt.Errorf("cluster: own session: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
+	return nil
+}
+
+func (n *Node) Disown(ctx context.Context, id string) error {
+	if _, err := n.db.ExecContext(ctx, `DELETE FROM cluster_sessions WHERE session = $1 AND node = $2`, id, n.id); err != nil {
+		return fmt.Errorf("cluster: disown session: %w", err)
 	}
-	return out, rows.Err()
+	return nil
 }
 
 // Claim records that this node holds device's Host and returns the node
-// that held it before ("" if none, or this one).
-func (n *Node) Claim(ctx context.Context, device string) (string, error) {
-	var prev sql.NullString
-	err := n.db.QueryRowContext(ctx, `WITH old AS (SELECT node FROM cluster_presence WHERE device = $1)
+// that held it before ("" if none, or this one) and whether that node is
+// alive (a dead one cannot end the sessions it held).
+func (n *Node) Claim(ctx context.Context, device string) (prev string, alive bool, err error) {
+	var p sql.NullString
+	err = n.db.QueryRowContext(ctx, `WITH old AS (SELECT node FROM cluster_presence WHERE device = $1)
 		INSERT INTO cluster_presence (device, node, since) VALUES ($1, $2, now())
 		ON CONFLICT (device) DO UPDATE SET node = EXCLUDED.node, since = EXCLUDED.since
-		RETURNING (SELECT node FROM old)`, device, n.id).Scan(&prev)
+		RETURNING (SELECT node FROM old)`, device, n.id).Scan(&p)
 	if err != nil {
-		return "", fmt.Errorf("cluster: claim %s: %w", device, err)
+		return "", false, fmt.Errorf("cluster: claim %s: %w", device, err)
 	}
-	if prev.String == n.id {
-		return "", nil
+	if !p.Valid || p.String == n.id {
+		return "", false, nil
 	}
-	return prev.String, nil
+	err = n.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM cluster_nodes WHERE id = $1 AND expires > now())`, p.String).Scan(&alive)
+	if err != nil {
+		return p.String, false, fmt.Errorf("cluster: claim %s: %w", device, err)
+	}
+	return p.String, alive, nil
 }
 
 // Release forgets device's presence if this node still holds it.
@@ -578,8 +594,10 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		ctx, c := context.WithTimeout(context.Background(), 5*time.Second)
 		defer c()
-		if _, err := n.dropPresence(ctx, n.id); err != nil {
-			n.log.Warn("cluster: dropping presence", "err", err)
+		for _, q := range []string{`DELETE FROM cluster_presence WHERE node = $1`, `DELETE FROM cluster_sessions WHERE node = $1`} {
+			if _, err := n.db.ExecContext(ctx, q, n.id); err != nil {
+				n.log.Warn("cluster: leaving", "err", err)
+			}
 		}
 		if _, err := n.db.ExecContext(ctx, `DELETE FROM cluster_nodes WHERE id = $1`, n.id); err != nil {
 			n.log.Warn("cluster: leaving", "err", err)

@@ -63,9 +63,9 @@ func start(t *testing.T, url string, key ed25519.PrivateKey, secret string, hb t
 		t.Fatal(err)
 	}
 	b := &inbox{}
-	if err := n.Start(ctx, Handlers{Handle: b.handle, Lost: func(node string, devices []string) {
+	if err := n.Start(ctx, Handlers{Handle: b.handle, Lost: func(node string, sessions []string) {
 		b.mu.Lock()
-		b.lost = append(b.lost, devices...)
+		b.lost = append(b.lost, sessions...)
 		b.mu.Unlock()
 	}}); err != nil {
 		t.Fatal(err)
@@ -86,15 +86,15 @@ func TestTwoNodes(t *testing.T) {
 		t.Fatal("the second node did not take the first one's identity")
 	}
 
-	if prev, err := a.Claim(ctx, "dev1"); err != nil || prev != "" {
+	if prev, _, err := a.Claim(ctx, "dev1"); err != nil || prev != "" {
 		t.Fatalf("claim: %q %v", prev, err)
 	}
 	if node, err := b.Locate(ctx, "dev1"); err != nil || node != a.ID() {
 		t.Fatalf("B locates dev1 on %q (%v), want A %s", node, err, a.ID())
 	}
 	// The Host moves to B: B learns A held it.
-	if prev, err := b.Claim(ctx, "dev1"); err != nil || prev != a.ID() {
-		t.Fatalf("B's claim: prev %q %v", prev, err)
+	if prev, alive, err := b.Claim(ctx, "dev1"); err != nil || prev != a.ID() || !alive {
+		t.Fatalf("B's claim: prev %q alive %v %v", prev, alive, err)
 	}
 	// A's late release does not drop B's row.
 	if err := a.Release(ctx, "dev1"); err != nil {
@@ -137,7 +137,7 @@ func TestTwoNodes(t *testing.T) {
 }
 
 // A node that stops beating is dead: another reaps its presence and is
-// told which Hosts it held; they are offline.
+// told which sessions it held; its Hosts are offline.
 func TestDeadNodeReaped(t *testing.T) {
 	url := storetest.Postgres(t)
 	ctx := context.Background()
@@ -149,7 +149,10 @@ func TestDeadNodeReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dead.db.Close()
-	if _, err := dead.Claim(ctx, "dev9"); err != nil {
+	if _, _, err := dead.Claim(ctx, "dev9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.Own(ctx, "sess9"); err != nil {
 		t.Fatal(err)
 	}
 	alive, _, _, in := start(t, url, newKey(t), "other-secret-0123456", 50*time.Millisecond)
@@ -157,11 +160,11 @@ func TestDeadNodeReaped(t *testing.T) {
 		in.mu.Lock()
 		lost := strings.Join(in.lost, ",")
 		in.mu.Unlock()
-		if lost == "dev9" {
+		if lost == "sess9" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lost devices %q, want dev9", lost)
+			t.Fatalf("lost sessions %q, want sess9", lost)
 		}
 	}
 	if node, _ := alive.Locate(ctx, "dev9"); node != "" {
