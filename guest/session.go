@@ -58,6 +58,7 @@ type Session struct {
 
 	c      *Client
 	o      ConnectOptions
+	live   atomic.Bool // connected: losing the relay no longer ends it
 	sig    *transport.SignalConn
 	peer   *transport.Peer
 	ctrl   *transport.Channel
@@ -240,6 +241,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, err
 	}
 	ok = true
+	s.live.Store(true)
 	return s, nil
 }
 
@@ -258,7 +260,11 @@ func (s *Session) signalLoop(ctx context.Context) {
 	for {
 		m, err := s.sig.Recv(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && s.live.Load() {
+				// The relay (node) went away, the peer-to-peer link did not:
+				// the session goes on until either side ends it.
+				s.c.Logger.Warn("lost the relay; the session goes on peer to peer", "session", s.ID, "err", err)
+			} else if ctx.Err() == nil {
 				s.finish(fmt.Errorf("%w: lost the relay: %v", ErrEnded, err))
 			}
 			return

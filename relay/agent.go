@@ -79,6 +79,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		old.send(&wire.Signal{Type: wire.SigError, Code: "replaced", Message: "a newer connection of this device took over"})
 		old.closeWith(closeReplaced, "replaced")
 	}
+	s.claimPresence(d.ID)
 	ctx, cancel := s.dbctx()
 	if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil {
 		log.Warn("recording last seen", "err", err)
@@ -93,6 +94,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 	a.stop()
 	current, sessions := s.hub.removeAgent(a)
 	if current {
+		s.releasePresence(d.ID)
 		for _, id := range sessions {
 			s.endSession(id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device disconnected"})
 		}

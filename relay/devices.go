@@ -12,9 +12,11 @@ import (
 
 // wireDevice describes d for the API.
 func (s *Server) wireDevice(d store.Device) wire.Device {
+	ctx, cancel := s.dbctx()
+	defer cancel()
 	out := wire.Device{
 		ID: d.ID, AccountID: d.AccountID, Name: d.Name(), Hostname: d.Hostname, OS: d.OS, Version: d.Version,
-		State: string(d.State), Online: s.hub.online(d.ID), User: d.LoggedInUser, Description: d.Description,
+		State: string(d.State), Online: s.online(ctx, d.ID), User: d.LoggedInUser, Description: d.Description,
 	}
 	if !d.LastSeen.IsZero() {
 		out.LastSeen = d.LastSeen.Unix()

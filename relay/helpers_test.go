@@ -73,6 +73,16 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		ModelTTL: -1,
 		TURN:     TURNConfig{Host: "127.0.0.1", Port: 3478},
 	}
+	e := serveEnv(t, cfg, c, mod...)
+	if _, err := e.admin.Init(context.Background(), ownerEmail, ownerPass, "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// serveEnv runs a relay configured by cfg and mod until the test ends.
+func serveEnv(t *testing.T, cfg Config, c *clock, mod ...func(*Config)) *env {
+	t.Helper()
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -87,9 +97,6 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		s.Close()
 		ts.Close()
 	})
-	if _, err := e.admin.Init(context.Background(), ownerEmail, ownerPass, "Acme"); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 

@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -165,12 +167,19 @@ type agentConn struct {
 	ondemand  bool // an OnDemand agent's ephemeral identity
 }
 
+// guestSide is where a session's guest signals go: its WebSocket on this
+// node, or the node holding that WebSocket (relay/cluster).
+type guestSide interface {
+	send(*wire.Signal) bool
+	closeWith(websocket.StatusCode, string)
+}
+
 // liveSession is a session between its grant and its end: who may take
 // part and the guest's connection once it is there.
 type liveSession struct {
 	id, accountID, userID, deviceID string
 	expires                         time.Time // the guest must connect before this
-	guest                           *peer
+	guest                           guestSide
 	reserved                        bool // a guest is connecting
 	started                         bool
 	ondemand                        string         // the OnDemand session it started; its end kills the key
@@ -203,6 +212,12 @@ func (h *hub) sessionCount() int {
 	return len(h.sessions)
 }
 
+func (h *hub) sessionIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(h.sessions))
+}
+
 // online reports whether device id has a live agent connection.
 func (h *hub) online(id string) bool {
 	h.mu.Lock()
@@ -219,11 +234,7 @@ func (h *hub) agent(id string) *agentConn {
 func (h *hub) agentIDs() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ids := make([]string, 0, len(h.agents))
-	for id := range h.agents {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(h.agents))
 }
 
 // addAgent makes a the device's connection, queues ready for it, and

@@ -33,6 +33,7 @@ type modelCache struct {
 	gen     uint64
 	entries map[string]cachedModel
 	flights map[flightKey]*modelFlight
+	changed func() // set once, before use: tells the other relay nodes
 }
 
 // loadTimeout bounds one model load (it no longer ends with its request).
@@ -108,8 +109,17 @@ func (c *modelCache) model(ctx context.Context, accountID string) (*policy.Model
 	return f.m, f.err
 }
 
-// invalidate forgets every model: called after each write request.
+// invalidate forgets every model: called after each write request. With
+// other nodes (changed set), they are told to forget theirs.
 func (c *modelCache) invalidate() {
+	c.drop()
+	if c.changed != nil {
+		c.changed()
+	}
+}
+
+// drop forgets every model here.
+func (c *modelCache) drop() {
 	c.mu.Lock()
 	c.gen++
 	clear(c.entries)

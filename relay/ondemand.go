@@ -768,7 +768,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: o.AccountID, userID: u.ID, deviceID: o.DeviceID, expires: expires, ondemand: o.ID}
-	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
+	if !s.openHere(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
 		s.endSessionRow(se, "device_offline")
 		s.odUnstart(o.ID, se.ID)
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))

@@ -745,6 +745,13 @@ func TestOnDemandOnEachStore(t *testing.T) {
 		}
 		defer s2.Close()
 		row, err := s2.Store().OnDemandByKeyHash(context.Background(), e.srv.odKeyHash(o.Key))
+		if be.Name == "postgres" {
+			// Another node, not a restart: the first one's session goes on.
+			if err != nil || row.State != store.ODStarted {
+				t.Fatalf("after a second node started: %+v %v", row, err)
+			}
+			return
+		}
 		if err != nil || row.State != store.ODEnded || row.EndReason != "relay_restart" {
 			t.Fatalf("after a restart: %+v %v", row, err)
 		}

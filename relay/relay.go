@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/metrics"
@@ -80,6 +81,9 @@ type Config struct {
 	// 2 s; negative: load it for every decision.
 	ModelTTL time.Duration
 	Limits   Limits
+	// NodeHeartbeat: with PostgreSQL, how often this node tells the others
+	// it is alive; four silent beats and they take it for dead. Default 5 s.
+	NodeHeartbeat time.Duration
 }
 
 // TURNConfig describes the TURN service the relay hands out in ICE server
@@ -99,6 +103,14 @@ type TURNConfig struct {
 	// OwnAddrs are the relay machine's addresses, reachable only on its own
 	// relay ports; default the interfaces' addresses when ServeTURN starts.
 	OwnAddrs []netip.Addr
+	// External are TURN servers besides (or, with no Host, instead of) the
+	// embedded one, sharing its secret in the TURN REST convention (coturn:
+	// use-auth-secret): turn:HOST:PORT?transport=udp|tcp or
+	// turns:HOST:PORT?transport=tcp. Peers get credentials for them that
+	// last ExternalTTL (default 12 h): such a server cannot know when a
+	// session ends.
+	External    []string
+	ExternalTTL time.Duration
 }
 
 // Limits throttles guessing. A failed attempt takes a token from the
@@ -134,6 +146,9 @@ func (c *Config) setDefaults() {
 	if c.TURN.Port == 0 {
 		c.TURN.Port = 3478
 	}
+	if c.TURN.ExternalTTL <= 0 {
+		c.TURN.ExternalTTL = 12 * time.Hour
+	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 20 * time.Second
 	}
@@ -156,6 +171,9 @@ func (c *Config) setDefaults() {
 		c.APIKeyDays = 90
 	}
 	c.APIKeyDays = min(c.APIKeyDays, c.APIKeyMaxDays)
+	if c.NodeHeartbeat <= 0 {
+		c.NodeHeartbeat = 5 * time.Second
+	}
 	if c.ModelTTL == 0 {
 		c.ModelTTL = 2 * time.Second
 	} else if c.ModelTTL < 0 {
@@ -199,6 +217,8 @@ type Server struct {
 	models     *modelCache
 	metrics    *metrics.Metrics
 	handler    http.Handler
+	cl         *cluster.Node // with PostgreSQL: the other relay nodes
+	far        *nodes
 	front      *frontdoor.Front // client addresses and link bases
 
 	enrollLimit  *limiter // per remote IP
@@ -208,6 +228,7 @@ type Server struct {
 	resetLimit   *limiter // password-reset emails per address
 	odMailLimit  *limiter // OnDemand links emailed per user
 	agentLimit   *limiter // refused agent handshakes per source
+	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
 	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
@@ -222,7 +243,10 @@ type Server struct {
 }
 
 // New opens (or creates) the relay's state in cfg.DataDir: keys, database
-// and migrations. Sessions left open by a previous process are ended.
+// and migrations. Sessions left open by a previous process are ended. On
+// PostgreSQL the relay is a node of a cluster (relay/cluster): it takes
+// the cluster's identity, and the sessions of a node that died are ended
+// by the others instead.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if cfg.DataDir == "" {
@@ -234,6 +258,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("relay: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if err := checkExternalTURN(cfg.TURN.External); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: data directory: %w", err)
@@ -253,6 +280,14 @@ func New(cfg Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	var cl *cluster.Node
+	if store.IsPostgres(cfg.DB) {
+		if cl, key, turnSecret, err = joinCluster(ctx, cfg, key, turnSecret); err != nil {
+			st.Close()
+			cancel()
+			return nil, err
+		}
+	}
 	s := &Server{
 		cfg:          cfg,
 		log:          log,
@@ -261,6 +296,7 @@ func New(cfg Config) (*Server, error) {
 		pub:          key.Public().(ed25519.PublicKey),
 		turnSecret:   turnSecret,
 		hub:          newHub(),
+		cl:           cl,
 		front:        frontdoor.New(cfg.PublicURL, cfg.TrustedProxies),
 		enrollLimit:  newLimiter(cfg.Limits.EnrollBurst, cfg.Limits.EnrollEvery, cfg.Clock),
 		loginLimit:   newLimiter(cfg.Limits.LoginBurst, cfg.Limits.LoginEvery, cfg.Clock),
@@ -269,13 +305,21 @@ func New(cfg Config) (*Server, error) {
 		resetLimit:   newLimiter(3, 20*time.Minute, cfg.Clock),
 		odMailLimit:  newLimiter(odMailBurst, odMailEvery, cfg.Clock),
 		agentLimit:   newLimiter(agentFailBurst, agentFailEvery, cfg.Clock),
+		turnLookups:  newLimiter(20, 100*time.Millisecond, cfg.Clock),
 		gd:           newGuards(cfg),
 		ctx:          ctx,
 		cancel:       cancel,
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
-	if n, err := st.EndOpenSessions(ctx, s.now(), "relay_restart"); err != nil {
+	if cl != nil {
+		if err := s.startCluster(ctx); err != nil {
+			cl.Close()
+			st.Close()
+			cancel()
+			return nil, err
+		}
+	} else if n, err := st.EndOpenSessions(ctx, s.now(), "relay_restart"); err != nil {
 		st.Close()
 		cancel()
 		return nil, err
@@ -285,8 +329,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Mail == nil {
 		log.Warn("relay: no mail sender configured: invitations, password resets and MFA codes are only logged, not sent")
 	}
-	// Likewise their OnDemand keys: such a session cannot resume.
-	s.endStartedOnDemand("relay_restart")
+	// Likewise their OnDemand keys: such a session cannot resume. (With
+	// other nodes, those may be theirs.)
+	if cl == nil {
+		s.endStartedOnDemand("relay_restart")
+	}
 	s.handler = s.routes()
 	s.wg.Add(1)
 	go s.janitor()
@@ -353,6 +400,15 @@ func (s *Server) Close() error {
 			s.log.Warn("relay: connections did not finish in time")
 		}
 		s.flushAgentFailures(true)
+		if s.cl != nil {
+			// Only this node's sessions: the others' go on.
+			for _, id := range s.hub.sessionIDs() {
+				s.endSession(id, "relay_shutdown", endOpts{})
+			}
+			s.cl.Close()
+			s.closeErr = s.st.Close()
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := s.st.EndOpenSessions(ctx, s.now(), "relay_shutdown"); err != nil {

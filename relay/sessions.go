@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -207,7 +208,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	case store.Revoked:
 		return deny(errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked", d.Name()))
 	}
-	if !s.hub.online(d.ID) {
+	if !s.online(ctx, d.ID) {
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s is offline; try again when it is connected", d.Name()))
 	}
 	ms, err := s.st.Memberships(ctx, u.ID)
@@ -289,7 +290,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: d.AccountID, userID: u.ID, deviceID: d.ID, expires: expires}
-	if !s.hub.openSession(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
+	if !s.openLive(ctx, ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
 		s.endSessionRow(se, "device_offline")
 		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s went offline; try again when it is connected", d.Name()))
 	}
@@ -358,6 +359,7 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 	delete(h.sessions, id) // from here on nothing is routed for it
 	guest := ls.guest
 	h.mu.Unlock()
+	defer s.disown(id)
 
 	ctx, cancel := s.dbctx()
 	var ok bool
@@ -442,11 +444,7 @@ func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 		}
 	}
 	if sig.Type == wire.SigBye {
-		code := sig.Code
-		if code == "" {
-			code = "host_bye"
-		}
-		s.endSession(ls.id, "host_bye", endOpts{guestCode: code, guestMsg: sig.Message})
+		s.endSession(ls.id, "host_bye", endOpts{guestCode: cmp.Or(sig.Code, "host_bye"), guestMsg: sig.Message})
 		return
 	}
 	h.mu.Lock()
@@ -514,6 +512,9 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	h.mu.Lock()
 	ls := h.sessions[id]
 	switch {
+	case ls == nil && s.cl != nil:
+		h.mu.Unlock()
+		return s.remoteSignal(w, r, se) // its Host may be on another node
 	case ls == nil:
 		h.mu.Unlock()
 		return errf(http.StatusConflict, CodeSessionEnded, "this session has ended; request a new one")
@@ -557,7 +558,7 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	}
 	g.log.Info("guest connected")
 
-	s.guestLoop(ls, g)
+	s.guestLoop(ls.id, g, func(sig *wire.Signal) { s.fromGuest(ls, sig) })
 
 	g.stop()
 	s.endSession(id, "guest_disconnected", endOpts{agentCode: "guest_left", agentMsg: "the guest disconnected"})
@@ -573,14 +574,14 @@ func (s *Server) guestDrain(g *peer) {
 	}
 }
 
-// guestLoop reads the guest's signals: offers, candidates and bye go to the
-// session's device; anything else is refused.
-func (s *Server) guestLoop(ls *liveSession, g *peer) {
+// guestLoop reads the guest's signals: offers, candidates and bye go to
+// deliver (towards the session's device); anything else is refused.
+func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) {
 	for {
 		sig, err := readSignal(s.ctx, g.conn)
 		if err != nil {
 			if errors.Is(err, wire.ErrMalformed) {
-				g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeBadRequest, Message: err.Error()})
+				g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeBadRequest, Message: err.Error()})
 				continue
 			}
 			return
@@ -590,36 +591,37 @@ func (s *Server) guestLoop(ls *liveSession, g *peer) {
 		case wire.SigHello:
 			continue
 		default:
-			g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeForbidden,
+			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeForbidden,
 				Message: fmt.Sprintf("guests may send offer, candidate or bye, not %q", sig.Type)})
 			continue
 		}
-		sig.Session = ls.id // the socket decides the session, not the message
+		sig.Session = session // the socket decides the session, not the message
 		if msg := checkSignal(sig); msg != "" {
-			g.send(&wire.Signal{Type: wire.SigError, Session: ls.id, Code: CodeBadRequest, Message: msg})
+			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeBadRequest, Message: msg})
 			continue
 		}
-		if sig.Type == wire.SigBye {
-			code := sig.Code
-			if code == "" {
-				code = "guest_bye"
-			}
-			s.endSession(ls.id, "guest_bye", endOpts{agentCode: code, agentMsg: sig.Message})
-			continue // the close queued by endSession ends the loop
-		}
-		out := &wire.Signal{Type: sig.Type, Session: ls.id, SDP: sig.SDP, Candidate: sig.Candidate}
-		s.hub.mu.Lock()
-		ag := s.hub.agents[ls.deviceID]
-		ended := s.hub.sessions[ls.id] != ls
-		if ag != nil && !ended {
-			ag.send(out)
-		}
-		s.hub.mu.Unlock()
-		if ended {
-			continue
-		}
-		if ag == nil {
-			s.endSession(ls.id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device is offline"})
-		}
+		deliver(&wire.Signal{Type: sig.Type, Session: session, SDP: sig.SDP, Candidate: sig.Candidate,
+			Code: sig.Code, Message: sig.Message})
+		// After a bye, the close queued by the session's end ends the loop.
+	}
+}
+
+// fromGuest passes a guest's checked signal to the session's device: a bye
+// ends the session.
+func (s *Server) fromGuest(ls *liveSession, sig *wire.Signal) {
+	if sig.Type == wire.SigBye {
+		s.endSession(ls.id, "guest_bye", endOpts{agentCode: cmp.Or(sig.Code, "guest_bye"), agentMsg: sig.Message})
+		return
+	}
+	out := &wire.Signal{Type: sig.Type, Session: ls.id, SDP: sig.SDP, Candidate: sig.Candidate}
+	s.hub.mu.Lock()
+	ag := s.hub.agents[ls.deviceID]
+	ended := s.hub.sessions[ls.id] != ls
+	if ag != nil && !ended {
+		ag.send(out)
+	}
+	s.hub.mu.Unlock()
+	if !ended && ag == nil {
+		s.endSession(ls.id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device is offline"})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,13 @@ func turnPassword(secret, username string) string {
 // expiry: past it, turnAuth accepts them only while the session is live.
 func (s *Server) iceServers(sessionID, role string, expires time.Time) []wire.ICEServer {
 	t := s.cfg.TURN
+	var ext []wire.ICEServer
+	if len(t.External) > 0 {
+		user, pass := TURNCredentials(s.turnSecret, sessionID+"."+role, s.now().Add(t.ExternalTTL))
+		ext = []wire.ICEServer{{URLs: slices.Clone(t.External), Username: user, Credential: pass}}
+	}
 	if t.Host == "" {
-		return nil
+		return ext
 	}
 	hp := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 	user, pass := TURNCredentials(s.turnSecret, sessionID+"."+role, expires)
@@ -57,10 +63,53 @@ func (s *Server) iceServers(sessionID, role string, expires time.Time) []wire.IC
 		}
 		turnURLs = append(turnURLs, "turns:"+net.JoinHostPort(host, strconv.Itoa(t.TLSPort))+"?transport=tcp")
 	}
-	return []wire.ICEServer{
+	return append([]wire.ICEServer{
 		{URLs: []string{"stun:" + hp}},
 		{URLs: turnURLs, Username: user, Credential: pass},
+	}, ext...)
+}
+
+// checkExternalTURN refuses an external TURN server URL that is not
+// turn:HOST:PORT or turns:HOST:PORT with an optional transport (udp or
+// tcp; turns: is TLS, so tcp).
+func checkExternalTURN(urls []string) error {
+	if len(urls) > 16 {
+		return errors.New("relay: more than 16 external TURN servers")
 	}
+	for _, u := range urls {
+		if err := checkTURNURL(u); err != nil {
+			return fmt.Errorf("relay: external TURN server %q: %w", u, err)
+		}
+	}
+	return nil
+}
+
+func checkTURNURL(u string) error {
+	if strings.IndexFunc(u, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return errors.New("spaces or control characters")
+	}
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || (scheme != "turn" && scheme != "turns") || len(u) > 256 {
+		return errors.New("want turn:HOST:PORT or turns:HOST:PORT")
+	}
+	hp, query, _ := strings.Cut(rest, "?")
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil || host == "" || strings.ContainsAny(host, "/@") {
+		return errors.New("want HOST:PORT after the scheme")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return errors.New("bad port")
+	}
+	switch query {
+	case "", "transport=tcp":
+	case "transport=udp":
+		if scheme == "turns" {
+			return errors.New("turns: runs over TLS: transport=tcp")
+		}
+	default:
+		return errors.New("the only parameter is transport=udp or transport=tcp")
+	}
+	return nil
 }
 
 // turnAuth checks TURN REST credentials against the relay's clock. Past
@@ -77,13 +126,30 @@ func (s *Server) turnAuth(log *slog.Logger) turn.AuthHandler {
 		}
 		if exp <= s.now().Unix() {
 			session, _, _ := strings.Cut(id, ".")
-			if !s.hub.live(session) {
+			if !s.hub.live(session) && !s.openOnOtherNode(session) {
 				log.Debug("turn: expired credentials", "src", src.String(), "username", username)
 				return nil, false
 			}
 		}
 		return turn.GenerateAuthKey(username, realm, turnPassword(s.turnSecret, username)), true
 	}
+}
+
+// openOnOtherNode reports whether session is open in the database, for
+// credentials handed out by this node for a session another node holds.
+// Anyone can ask (the credentials' HMAC is checked after), so lookups are
+// rationed: 10 a second with a burst of 20, across all askers.
+func (s *Server) openOnOtherNode(session string) bool {
+	if s.cl == nil || session == "" || len(session) > maxID {
+		return false
+	}
+	if ok, _ := s.turnLookups.take(""); !ok {
+		return false
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	se, err := s.st.Session(ctx, session)
+	return err == nil && se.EndedAt.IsZero()
 }
 
 // ServeTURN runs the embedded TURN server on the caller's sockets until

@@ -43,7 +43,8 @@ BUILD=(
 # and finds the Host's service process (pgrep). postgresql: the store tests'
 # private server (scripts/postgres.sh). nginx: the reverse-proxy test runs a
 # private nginx in front of the relay (internal/nginxtest). chromium: the
-# Portal's browser tests (relay/portal, chromedp, headless).
+# Portal's browser tests (relay/portal, chromedp, headless). coturn: the
+# e2e test with coturn as the only TURN server (e2e/coturn_test.go).
 TEST=(
   xvfb
   xterm
@@ -70,6 +71,7 @@ TEST=(
   postgresql
   nginx
   chromium
+  coturn
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.

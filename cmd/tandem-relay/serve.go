@@ -41,6 +41,7 @@ type serveOptions struct {
 	turnHost    string
 	turnRelayIP string
 	turnBind    string
+	turnServers []string
 	logLevel    string
 	// Reverse proxies and connection caps (relay/frontdoor).
 	trustedProxies []string
@@ -62,7 +63,9 @@ The embedded TURN server listens on --turn-listen (UDP and TCP, same port;
 "off" disables it) and is advertised to peers as --turn-host. Its
 credentials follow the TURN REST convention with the secret in
 DATA/turn.secret, so coturn (use-auth-secret, static-auth-secret = that
-file's content) can replace it.`,
+file's content) can replace it: name it with --turn-server (repeatable)
+and pass --turn-listen off. With PostgreSQL the nodes share the first
+node's secret (table cluster_identity).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -86,6 +89,7 @@ file's content) can replace it.`,
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
 	f.StringVar(&o.turnRelayIP, "turn-relay-ip", "", "IP TURN allocations are announced on (default --turn-host when it is an IP)")
+	f.StringArrayVar(&o.turnServers, "turn-server", nil, "external TURN server sharing the relay's TURN secret (coturn use-auth-secret), advertised to peers with 12-hour credentials: turn:HOST:PORT?transport=udp|tcp or turns:HOST:PORT?transport=tcp (repeatable)")
 	f.StringVar(&o.turnBind, "turn-relay-bind", "", "IP TURN relay sockets bind to (default the TURN listen host, 0.0.0.0 for any)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	o.tls.register(f)
@@ -243,6 +247,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	turnS.cfg.External = o.turnServers
 	defer turnS.close()
 	if err := o.tls.turn(turnS, tl, public); err != nil {
 		return err

@@ -79,6 +79,12 @@ http {
     uwsgi_temp_path {{.Dir}}/uwsgi;
     scgi_temp_path {{.Dir}}/scgi;
 
+    # The relay nodes: no sticky sessions; a node that refuses
+    # connections is skipped (proxy_next_upstream's default).
+    upstream tandem_relays {
+{{range .Upstreams}}        server {{.}} max_fails=1 fail_timeout=2s;
+{{end}}    }
+
     map $http_upgrade $connection_upgrade {
         default upgrade;
         ''      close;
@@ -103,7 +109,7 @@ http {
         client_max_body_size 1m;
 
         location / {
-            proxy_pass http://{{.Upstream}};
+            proxy_pass http://tandem_relays;
             proxy_bind 127.0.0.1;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
@@ -124,6 +130,13 @@ http {
 // It skips the test when nginx is not installed (scripts/deps.sh test).
 func Start(tb testing.TB, upstream, name string) *Proxy {
 	tb.Helper()
+	return StartNodes(tb, []string{upstream}, name)
+}
+
+// StartNodes is Start in front of several relay nodes (host:port each),
+// balanced round-robin.
+func StartNodes(tb testing.TB, upstreams []string, name string) *Proxy {
+	tb.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/nginx"); err != nil {
@@ -136,7 +149,7 @@ func Start(tb testing.TB, upstream, name string) *Proxy {
 	for attempt := 0; ; attempt++ {
 		port, tlsPort := freePort(tb), freePort(tb)
 		var b bytes.Buffer
-		if err := conf.Execute(&b, map[string]string{"Dir": dir, "Name": name, "Upstream": upstream,
+		if err := conf.Execute(&b, map[string]any{"Dir": dir, "Name": name, "Upstreams": upstreams,
 			"Port": strconv.Itoa(port), "TLSPort": strconv.Itoa(tlsPort)}); err != nil {
 			tb.Fatal(err)
 		}

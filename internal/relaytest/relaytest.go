@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,14 @@ type Relay struct {
 	Srv *relay.Server
 	URL string // http://127.0.0.1:PORT, also its public URL
 	Key string // a deployment package's enrollment key
+	DB  string // its --db value ("" the default SQLite file)
+
+	stop func()
 }
+
+// Stop stops the relay (its HTTP server, TURN server and Server) before
+// the test ends; the test's cleanup does it otherwise.
+func (r *Relay) Stop() { r.stop() }
 
 // Start serves a relay until the test ends; mods adjust its configuration
 // (mail, clock, ...). Tests write to its store directly, so the access
@@ -49,22 +57,58 @@ func Start(tb testing.TB, log *slog.Logger, mods ...func(*relay.Config)) *Relay 
 type Serving struct {
 	Listener func(net.Listener) net.Listener
 	Server   func(http.Handler) *http.Server
+	// NoTURN runs no embedded TURN server (serve --turn-listen off); the
+	// configuration then names external ones, or none.
+	NoTURN bool
 }
 
 // StartServed is Start with the HTTP side served as sv says.
 func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
+	r := serve(tb, log, sv, mods...)
+	ctx := context.Background()
+	adm := r.Srv.Admin()
+	if _, err := adm.Init(ctx, OwnerEmail, OwnerPassword, Account); err != nil {
+		tb.Fatal(err)
+	}
+	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "test machines"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.Key = key
+	return r
+}
+
+// Join starts another relay node on first's PostgreSQL database: same
+// accounts, package and identity, its own data directory and ports.
+func Join(tb testing.TB, log *slog.Logger, first *Relay, mods ...func(*relay.Config)) *Relay {
+	tb.Helper()
+	r := serve(tb, log, Serving{}, append(mods, func(c *relay.Config) { c.DB = first.DB })...)
+	r.Key = first.Key
+	return r
+}
+
+func serve(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*relay.Config)) *Relay {
 	tb.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	udp, tcp, port := listenTURN(tb)
+	var udp net.PacketConn
+	var tcp net.Listener
+	var port int
+	if !sv.NoTURN {
+		udp, tcp, port = ListenTURN(tb)
+	}
 	cfg := relay.Config{DataDir: tb.TempDir(), Logger: log, PublicURL: url, ModelTTL: -1,
 		// Every peer of these tests is on 127.0.0.1, which the relay's TURN
 		// refuses by default: allow it explicitly.
 		TURN: relay.TURNConfig{Host: "127.0.0.1", Port: port, RelayIP: net.IPv4(127, 0, 0, 1),
 			AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	if sv.NoTURN {
+		cfg.TURN = relay.TURNConfig{}
+	}
 	for _, mod := range mods {
 		mod(&cfg)
 	}
@@ -83,28 +127,28 @@ func StartServed(tb testing.TB, log *slog.Logger, sv Serving, mods ...func(*rela
 	go func() { _ = hs.Serve(served) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	turnDone := make(chan struct{})
-	go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
-	tb.Cleanup(func() {
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		_ = srv.Close()
-		<-turnDone
-	})
-	adm := srv.Admin()
-	if _, err := adm.Init(ctx, OwnerEmail, OwnerPassword, Account); err != nil {
-		tb.Fatal(err)
+	if sv.NoTURN {
+		close(turnDone)
+	} else {
+		go func() { _ = srv.ServeTURN(ctx, udp, tcp); close(turnDone) }()
 	}
-	_, key, err := adm.CreatePackage(ctx, relay.PackageSpec{Name: "test machines"})
-	if err != nil {
-		tb.Fatal(err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = hs.Shutdown(sctx)
+			_ = srv.Close()
+			<-turnDone
+		})
 	}
-	return &Relay{Srv: srv, URL: url, Key: key}
+	tb.Cleanup(stop)
+	return &Relay{Srv: srv, URL: url, DB: cfg.DB, stop: stop}
 }
 
-// listenTURN finds a port free for both UDP and TCP on 127.0.0.1.
-func listenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
+// ListenTURN listens on a port free for both UDP and TCP on 127.0.0.1.
+func ListenTURN(tb testing.TB) (net.PacketConn, net.Listener, int) {
 	for i := 0; i < 50; i++ {
 		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
