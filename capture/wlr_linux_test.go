@@ -1,0 +1,198 @@
+//go:build linux
+
+package capture_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/internal/swaytest"
+)
+
+// twoOutputs is a layout with a hole (below the second, smaller output).
+var twoOutputs = []swaytest.Output{{Width: 1280, Height: 720}, {Width: 640, Height: 480, X: 1280}}
+
+func grim(ctx context.Context, s *swaytest.Sway) (*image.RGBA, error) {
+	out, err := s.Command(ctx, "grim", "-t", "png", "-").Output()
+	if err != nil {
+		return nil, fmt.Errorf("grim: %w", err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		return nil, err
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+	return rgba, nil
+}
+
+// sameRGB compares colours only: grim leaves holes in the layout
+// transparent, capture makes them opaque black.
+func sameRGB(a, b *image.RGBA) (bool, image.Point) {
+	if a.Rect.Size() != b.Rect.Size() {
+		return false, image.Pt(-1, -1)
+	}
+	for y := 0; y < a.Rect.Dy(); y++ {
+		for x := 0; x < a.Rect.Dx(); x++ {
+			i, j := a.PixOffset(a.Rect.Min.X+x, a.Rect.Min.Y+y), b.PixOffset(b.Rect.Min.X+x, b.Rect.Min.Y+y)
+			if a.Pix[i] != b.Pix[j] || a.Pix[i+1] != b.Pix[j+1] || a.Pix[i+2] != b.Pix[j+2] {
+				return false, image.Pt(x, y)
+			}
+		}
+	}
+	return true, image.Point{}
+}
+
+func uniform(img *image.RGBA) bool {
+	for i := 4; i+4 <= len(img.Pix); i += 4 {
+		if !bytes.Equal(img.Pix[i:i+3], img.Pix[:3]) {
+			return false
+		}
+	}
+	return true
+}
+
+// footWithColours starts a terminal showing coloured text and waits until
+// grim sees it drawn.
+func footWithColours(t *testing.T, ctx context.Context, s *swaytest.Sway) {
+	t.Helper()
+	cmd := s.Command(ctx, "foot", "sh", "-c", `printf '\033[41m red \033[42m green \033[44m blue \033[0m tandem\n'; exec cat`)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("foot: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		img, err := grim(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !uniform(img) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("foot never drew; sway log: %s", s.Log())
+		}
+		time.Sleep(50 * time.Millisecond) // polling the screen, bounded by the deadline
+	}
+}
+
+func TestWlrootsSnapshotEqualsGrim(t *testing.T) {
+	s := swaytest.StartT(t, twoOutputs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	footWithColours(t, ctx, s)
+
+	c, err := capture.Open(capture.Options{Wayland: s.Socket, RuntimeDir: s.RuntimeDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := c.Bounds(), image.Rect(0, 0, 1920, 720); got != want {
+		t.Fatalf("bounds %v, want %v", got, want)
+	}
+	ms, err := c.Monitors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Rect() != image.Rect(0, 0, 1280, 720) || ms[1].Rect() != image.Rect(1280, 0, 1920, 480) ||
+		!ms[0].Primary || ms[1].Primary || ms[0].Name != "HEADLESS-1" || ms[1].Name != "HEADLESS-2" {
+		t.Fatalf("monitors %+v", ms)
+	}
+	// The screen may change between the two tools' grabs (a terminal
+	// redraw): compare a grab taken between two identical screenshots.
+	var f *capture.Frame
+	for try := 0; ; try++ {
+		before, err := grim(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err = c.Grab(c.Bounds(), f); err != nil {
+			t.Fatal(err)
+		}
+		after, err := grim(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := sameRGB(before, after); !ok {
+			if try > 10 {
+				t.Fatal("the screen never held still")
+			}
+			continue
+		}
+		if ok, at := sameRGB(f.RGBA(), before); !ok {
+			t.Fatalf("capture differs from grim at %v (of %v)", at, before.Rect)
+		}
+		break
+	}
+	// A part spanning both outputs and the hole.
+	part := image.Rect(1200, 400, 1400, 600)
+	pf, err := c.Grab(part, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := f.RGBA()
+	if ok, at := sameRGB(pf.RGBA(), full.SubImage(part).(*image.RGBA)); !ok {
+		t.Fatalf("partial grab differs at %v", at)
+	}
+	if _, err := c.Grab(image.Rect(5000, 5000, 5010, 5010), nil); !errors.Is(err, capture.ErrEmptyRect) {
+		t.Fatalf("grab outside: %v", err)
+	}
+}
+
+// TestWlrootsDamage: an idle screen reports nothing until the timeout; a
+// change reports a rectangle covering it, and the grab that follows shows
+// the change.
+func TestWlrootsDamage(t *testing.T) {
+	s := swaytest.StartT(t, swaytest.Output{Width: 1280, Height: 720})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := capture.Open(capture.Options{Wayland: s.SocketPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, ok := c.(capture.Damager)
+	if !ok {
+		t.Fatal("wlroots capturer is no Damager")
+	}
+	// The first call reports the screen as it is (nothing was copied yet).
+	if _, err := d.Damage(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Grab(c.Bounds(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := first.RGBA()
+	footWithColours(t, ctx, s)
+	var all image.Rectangle
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		rs, err := d.Damage(ctx, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			all = all.Union(r)
+		}
+		after, err := c.Grab(c.Bounds(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, at := sameRGB(before, after.RGBA()); !ok {
+			if !at.In(all) {
+				t.Fatalf("pixel %v changed outside the damage %v", at, all)
+			}
+			return
+		}
+	}
+	t.Fatal("no change seen after the terminal drew")
+}
