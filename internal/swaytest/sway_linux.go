@@ -240,4 +240,3 @@ func StartT(tb testing.TB, outs ...Output) *Sway {
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
 }
-
