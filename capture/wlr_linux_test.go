@@ -3,13 +3,9 @@
 package capture_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"image"
-	"image/draw"
-	"image/png"
 	"testing"
 	"time"
 
@@ -20,19 +16,8 @@ import (
 // twoOutputs is a layout with a hole (below the second, smaller output).
 var twoOutputs = []swaytest.Output{{Width: 1280, Height: 720}, {Width: 640, Height: 480, X: 1280}}
 
-func grim(ctx context.Context, s *swaytest.Sway) (*image.RGBA, error) {
-	out, err := s.Command(ctx, "grim", "-t", "png", "-").Output()
-	if err != nil {
-		return nil, fmt.Errorf("grim: %w", err)
-	}
-	img, err := png.Decode(bytes.NewReader(out))
-	if err != nil {
-		return nil, err
-	}
-	rgba := image.NewRGBA(img.Bounds())
-	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
-	return rgba, nil
-}
+// colours: a terminal showing coloured text.
+const colours = `printf '\033[41m red \033[42m green \033[44m blue \033[0m tandem\n'; exec cat`
 
 // sameRGB compares colours only: grim leaves holes in the layout
 // transparent, capture makes them opaque black.
@@ -51,44 +36,13 @@ func sameRGB(a, b *image.RGBA) (bool, image.Point) {
 	return true, image.Point{}
 }
 
-func uniform(img *image.RGBA) bool {
-	for i := 4; i+4 <= len(img.Pix); i += 4 {
-		if !bytes.Equal(img.Pix[i:i+3], img.Pix[:3]) {
-			return false
-		}
-	}
-	return true
-}
-
-// footWithColours starts a terminal showing coloured text and waits until
-// grim sees it drawn.
-func footWithColours(t *testing.T, ctx context.Context, s *swaytest.Sway) {
-	t.Helper()
-	cmd := s.Command(ctx, "foot", "sh", "-c", `printf '\033[41m red \033[42m green \033[44m blue \033[0m tandem\n'; exec cat`)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("foot: %v", err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		img, err := grim(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !uniform(img) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("foot never drew; sway log: %s", s.Log())
-		}
-		time.Sleep(50 * time.Millisecond) // polling the screen, bounded by the deadline
-	}
-}
-
 func TestWlrootsSnapshotEqualsGrim(t *testing.T) {
 	s := swaytest.StartT(t, twoOutputs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	footWithColours(t, ctx, s)
+	if err := s.Terminal(ctx, colours); err != nil {
+		t.Fatal(err)
+	}
 
 	c, err := capture.Open(capture.Options{Wayland: s.Socket, RuntimeDir: s.RuntimeDir})
 	if err != nil {
@@ -110,14 +64,14 @@ func TestWlrootsSnapshotEqualsGrim(t *testing.T) {
 	// redraw): compare a grab taken between two identical screenshots.
 	var f *capture.Frame
 	for try := 0; ; try++ {
-		before, err := grim(ctx, s)
+		before, err := s.Grim(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if f, err = c.Grab(c.Bounds(), f); err != nil {
 			t.Fatal(err)
 		}
-		after, err := grim(ctx, s)
+		after, err := s.Grim(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +126,9 @@ func TestWlrootsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := first.RGBA()
-	footWithColours(t, ctx, s)
+	if err := s.Terminal(ctx, colours); err != nil {
+		t.Fatal(err)
+	}
 	var all image.Rectangle
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -11,9 +11,13 @@
 package swaytest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,4 +243,62 @@ func StartT(tb testing.TB, outs ...Output) *Sway {
 	}
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Grim is the compositor's own screenshot (grim) of the whole layout, with
+// the pointer drawn in when cursor is set.
+func (s *Sway) Grim(ctx context.Context, cursor bool) (*image.RGBA, error) {
+	args := []string{"-t", "png"}
+	if cursor {
+		args = append(args, "-c")
+	}
+	out, err := s.Command(ctx, "grim", append(args, "-")...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("grim: %w", err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("grim: %w", err)
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+	return rgba, nil
+}
+
+// Uniform reports whether every pixel of img has the same colour (nothing
+// drawn yet).
+func Uniform(img *image.RGBA) bool {
+	for i := 4; i+4 <= len(img.Pix); i += 4 {
+		if !bytes.Equal(img.Pix[i:i+3], img.Pix[:3]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Terminal starts foot running sh -c script and waits until the
+// compositor shows it (a non-uniform screen).
+func (s *Sway) Terminal(ctx context.Context, script string) error {
+	cmd := s.Command(ctx, "foot", "sh", "-c", script)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("swaytest: foot: %w", err)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		img, err := s.Grim(ctx, false)
+		if err != nil {
+			return err
+		}
+		if !Uniform(img) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("swaytest: foot never drew: %w; log: %s", ctx.Err(), s.Log())
+		case <-tick.C:
+		}
+	}
 }
