@@ -122,14 +122,20 @@ func (o *Outputs) add(g Global) {
 	o.mu.Unlock()
 }
 
-// List returns the outputs that have a size, by position (left to right,
+// maxExtent bounds an output's size and position: a hostile compositor
+// (the service connects to a user's socket) must not make a grab
+// allocate gigabytes.
+const maxExtent = 1 << 14
+
+// List returns the outputs that have a plausible size, by position (left to right,
 // top to bottom), and a generation that changes whenever they do.
 func (o *Outputs) List() ([]Output, uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := make([]Output, 0, len(o.m))
 	for _, v := range o.m {
-		if v.Width > 0 && v.Height > 0 {
+		if v.Width > 0 && v.Height > 0 && v.Width <= maxExtent && v.Height <= maxExtent &&
+			abs(v.X) <= 4*maxExtent && abs(v.Y) <= 4*maxExtent {
 			out = append(out, *v)
 		}
 	}
@@ -143,4 +149,11 @@ func (o *Outputs) List() ([]Output, uint64) {
 		return a.Y - b.Y
 	})
 	return out, o.gen
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
