@@ -5,9 +5,15 @@ package capture_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/internal/swaytest"
@@ -151,4 +157,54 @@ func TestWlrootsDamage(t *testing.T) {
 		}
 	}
 	t.Fatal("no change seen after the terminal drew")
+}
+
+// cpuMillis is the CPU time (user+system) pid has used, from
+// /proc/pid/stat (clock ticks of 10 ms on Linux).
+func cpuMillis(b *testing.B, pid int) float64 {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) * 10
+}
+
+// BenchmarkGrab1080pWlroots grabs a whole 1920x1080 output of a headless
+// sway (software rendering) showing a terminal, each grab a fresh
+// screencopy: ms/frame is the wall time (a copy completes at the output's
+// next frame), cpu-ms/frame this process's CPU, sway-cpu-ms/frame the
+// compositor's.
+func BenchmarkGrab1080pWlroots(b *testing.B) {
+	s := swaytest.StartT(b, swaytest.Output{Width: 1920, Height: 1080})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Terminal(ctx, "ls -la /usr/bin | head -60; exec cat"); err != nil {
+		b.Fatal(err)
+	}
+	c, err := capture.Open(capture.Options{Wayland: s.SocketPath()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := image.Rect(0, 0, 1920, 1080)
+	var f *capture.Frame
+	var ru0, ru1 unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	sway0 := cpuMillis(b, s.Pid())
+	b.SetBytes(1920 * 1080 * 4)
+	for b.Loop() {
+		if f, err = c.Grab(r, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+	n := float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/n, "ms/frame")
+	cpu := float64(ru1.Utime.Nano()-ru0.Utime.Nano()+ru1.Stime.Nano()-ru0.Stime.Nano()) / 1e6
+	b.ReportMetric(cpu/n, "cpu-ms/frame")
+	b.ReportMetric((cpuMillis(b, s.Pid())-sway0)/n, "sway-cpu-ms/frame")
 }

@@ -43,7 +43,9 @@ BUILD=(
 # and finds the Host's service process (pgrep). postgresql: the store tests'
 # private server (scripts/postgres.sh). nginx: the reverse-proxy test runs a
 # private nginx in front of the relay (internal/nginxtest). chromium: the
-# Portal's browser tests (relay/portal, chromedp, headless).
+# Portal's browser tests (relay/portal, chromedp, headless). sway, grim,
+# foot: the Wayland (wlroots) capture/input tests run a headless sway
+# (internal/swaytest), compare with grim's screenshot and type into foot.
 TEST=(
   xvfb
   xterm
@@ -70,6 +72,9 @@ TEST=(
   postgresql
   nginx
   chromium
+  sway
+  grim
+  foot
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.

@@ -178,6 +178,9 @@ func (s *Sway) env() []string {
 	return env
 }
 
+// Pid is the compositor's process id.
+func (s *Sway) Pid() int { return s.cmd.Process.Pid }
+
 // SocketPath is the compositor socket's absolute path.
 func (s *Sway) SocketPath() string { return filepath.Join(s.RuntimeDir, s.Socket) }
 
