@@ -12,6 +12,10 @@ package input
 // compositor does not derive modifier state from a virtual keyboard's keys,
 // so the back end sends it (modifiers request) after each modifier key.
 //
+// A seat with no keyboard of its own (a headless compositor) gains one with
+// ours: clients bind their wl_keyboard only then, so the first keys of the
+// first session can reach nobody. A machine's real keyboard avoids it.
+//
 // Text: like wtype, Type uploads a keymap whose keys carry exactly the text's
 // characters (one level, any Unicode keysym), presses them in order, and
 // restores the US keymap: layout-independent and complete, including

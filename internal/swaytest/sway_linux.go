@@ -51,6 +51,7 @@ type Sway struct {
 	UID, GID   int
 
 	cmd      *exec.Cmd
+	kbd      *wl.Conn // the stand-in hardware keyboard's connection
 	exited   chan struct{}
 	log      *os.File
 	mu       sync.Mutex
@@ -123,6 +124,9 @@ func Start(ctx context.Context, outs ...Output) (*Sway, error) {
 	defer tick.Stop()
 	for {
 		if err := s.ready(ctx, len(outs)); err == nil {
+			if err := s.plugKeyboard(ctx); err != nil {
+				return fail(err)
+			}
 			return s, nil
 		}
 		select {
@@ -160,6 +164,56 @@ func (s *Sway) ready(ctx context.Context, n int) error {
 		return nil
 	}
 	return errors.New("swaytest: no socket yet")
+}
+
+// plugKeyboard gives the seat a keyboard for the compositor's lifetime,
+// as a machine's real keyboard would be: without one, a client binds its
+// wl_keyboard only once a first keyboard appears, and keys sent in that
+// moment reach nobody.
+func (s *Sway) plugKeyboard(ctx context.Context) error {
+	c, err := wl.Dial(ctx, s.SocketPath())
+	if err != nil {
+		return err
+	}
+	seat, ok1 := c.Global("wl_seat")
+	mgr, ok2 := c.Global("zwp_virtual_keyboard_manager_v1")
+	if !ok1 || !ok2 {
+		c.Close()
+		return errors.New("swaytest: sway offers no seat or virtual keyboard")
+	}
+	seatID, err := c.Bind(seat, 1, nil)
+	if err == nil {
+		var mgrID uint32
+		if mgrID, err = c.Bind(mgr, 1, nil); err == nil {
+			kbd := c.NewID(nil)
+			err = c.Send(mgrID, 0, seatID, kbd) // create_virtual_keyboard
+			if err == nil {
+				err = sendKeymap(c, kbd)
+			}
+		}
+	}
+	if err == nil {
+		err = c.Roundtrip(ctx)
+	}
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("swaytest: keyboard: %w", err)
+	}
+	s.kbd = c
+	return nil
+}
+
+func sendKeymap(c *wl.Conn, kbd uint32) error {
+	const km = "xkb_keymap { xkb_keycodes { include \"evdev\" }; xkb_types { include \"complete\" }; " +
+		"xkb_compat { include \"complete\" }; xkb_symbols { include \"pc+us\" }; };"
+	fd, mem, err := wl.Memfd("swaytest-keymap", len(km)+1)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	copy(mem, km)
+	_ = syscall.Munmap(mem)
+	return c.Send(kbd, 0, uint32(1), wl.FD(fd), uint32(len(km)+1)) // keymap(XKB_V1, fd, size)
 }
 
 func (s *Sway) attr() *syscall.SysProcAttr {
@@ -218,6 +272,9 @@ func (s *Sway) Close() error {
 	s.closed = true
 	children := s.children
 	s.mu.Unlock()
+	if s.kbd != nil {
+		s.kbd.Close()
+	}
 	for _, c := range children {
 		if c.Process != nil {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
