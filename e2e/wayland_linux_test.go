@@ -122,4 +122,3 @@ func sameRegion(img *image.RGBA, origin image.Point, ref *image.RGBA, region ima
 	}
 	return nil
 }
-
