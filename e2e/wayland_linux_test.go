@@ -30,18 +30,7 @@ func TestWaylandSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := newEnv(t)
-	d := &agent.Desktop{Wayland: sway.SocketPath(), RuntimeDir: sway.RuntimeDir}
-	openCapture := func() (capture.Capturer, error) { return capture.Open(d.CaptureOptions(env.log)) }
-	h := env.startHost(t, "", false, func(o *agent.Options) {
-		o.Capture = openCapture
-		o.Input = func() (input.Injector, error) { return input.Open(d.InputOptions(env.log)) }
-		base, mons := o.Inventory, agent.DefaultInventory("e2e", openCapture)
-		o.Inventory = func() *wire.Inventory {
-			inv := base()
-			inv.Monitors = mons().Monitors
-			return inv
-		}
-	})
+	h := waylandHost(t, env, sway)
 	// The picker: the relay lists both outputs (the inventory the Host sent
 	// on connecting).
 	ms := deviceInfo(t, ctx, env, h.deviceID).Monitors
@@ -78,6 +67,37 @@ func TestWaylandSession(t *testing.T) {
 	if err := h.waitNoSessions(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waylandHost runs a Host on sway's compositor, its inventory listing
+// sway's outputs.
+func waylandHost(tb testing.TB, env *env, sway *swaytest.Sway) *hostHandle {
+	d := &agent.Desktop{Wayland: sway.SocketPath(), RuntimeDir: sway.RuntimeDir}
+	openCapture := func() (capture.Capturer, error) { return capture.Open(d.CaptureOptions(env.log)) }
+	return env.startHost(tb, "", false, func(o *agent.Options) {
+		o.Capture = openCapture
+		o.Input = func() (input.Injector, error) { return input.Open(d.InputOptions(env.log)) }
+		base, mons := o.Inventory, agent.DefaultInventory("e2e", openCapture)
+		o.Inventory = func() *wire.Inventory {
+			inv := base()
+			inv.Monitors = mons().Monitors
+			return inv
+		}
+	})
+}
+
+// BenchmarkInputToPixelsWayland is BenchmarkInputToPixels on a headless
+// sway (1920×1080, software rendering) with foot echoing: wlroots capture
+// and the virtual keyboard instead of X11.
+func BenchmarkInputToPixelsWayland(b *testing.B) {
+	sway := swaytest.StartT(b, swaytest.Output{Width: 1920, Height: 1080})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := sway.Terminal(ctx, "exec cat"); err != nil {
+		b.Fatal(err)
+	}
+	env := newEnv(b)
+	inputToPixels(b, ctx, env, waylandHost(b, env, sway), image.Pt(300, 200))
 }
 
 // matchGrim waits until the guest's snapshot equals region of grim's

@@ -16,7 +16,8 @@ package input
 // ours: clients bind their wl_keyboard only then, so the first keys of the
 // first session can reach nobody. A machine's real keyboard avoids it.
 //
-// Text: like wtype, Type uploads a keymap whose keys carry exactly the text's
+// Text: text the US keymap types (ASCII) is typed with its keys; other
+// text, like wtype, uploads a keymap whose keys carry exactly the text's
 // characters (one level, any Unicode keysym), presses them in order, and
 // restores the US keymap: layout-independent and complete, including
 // characters no layout has.
@@ -320,6 +321,78 @@ func (b *wlrBackend) wheel(dx, dy int) error {
 	return b.conn.Send(b.ptr, 4)
 }
 
+// usKey is the US-layout key (and whether Shift) that types r, for text
+// the virtual keyboard's own keymap covers: no keymap change, which costs
+// the compositor and the focused client a keymap compile each.
+func usKey(r rune) (code string, shift, ok bool) {
+	switch {
+	case r >= 'a' && r <= 'z':
+		return "Key" + string(r-'a'+'A'), false, true
+	case r >= 'A' && r <= 'Z':
+		return "Key" + string(r), true, true
+	case r >= '0' && r <= '9':
+		return "Digit" + string(r), false, true
+	}
+	if i := strings.IndexRune(")!@#$%^&*(", r); i >= 0 {
+		return "Digit" + strconv.Itoa(i), true, true
+	}
+	const plain, shifted = "-=[]\\;'`,./ \n\t", "_+{}|:\"~<>?"
+	codes := []string{"Minus", "Equal", "BracketLeft", "BracketRight", "Backslash", "Semicolon", "Quote", "Backquote", "Comma", "Period", "Slash", "Space", "Enter", "Tab"}
+	if i := strings.IndexRune(plain, r); i >= 0 {
+		return codes[i], false, true
+	}
+	if i := strings.IndexRune(shifted, r); i >= 0 {
+		return codes[i], true, true
+	}
+	return "", false, false
+}
+
+// typeUS types text that usKey covers entirely on the US keymap; false
+// when it does not.
+func (b *wlrBackend) typeUS(text string) (bool, error) {
+	for _, r := range text {
+		if _, _, ok := usKey(r); !ok {
+			return false, nil
+		}
+	}
+	shiftKC := b.codes["ShiftLeft"]
+	mods := func(shift bool) error {
+		m := b.depressed &^ modMaskShift
+		if shift {
+			m |= modMaskShift
+		}
+		return b.conn.Send(b.kbd, 2, m, uint32(0), b.locked&^modMaskLock, uint32(0))
+	}
+	for _, r := range text {
+		code, shift, _ := usKey(r)
+		kc := b.codes[code]
+		if shift {
+			if err := b.conn.Send(b.kbd, 1, b.now(), shiftKC, uint32(1)); err != nil {
+				return true, err
+			}
+			if err := mods(true); err != nil {
+				return true, err
+			}
+		}
+		if err := b.conn.Send(b.kbd, 1, b.now(), kc, uint32(1)); err != nil {
+			return true, err
+		}
+		if err := b.conn.Send(b.kbd, 1, b.now(), kc, uint32(0)); err != nil {
+			return true, err
+		}
+		if shift {
+			if err := b.conn.Send(b.kbd, 1, b.now(), shiftKC, uint32(0)); err != nil {
+				return true, err
+			}
+			if err := mods(false); err != nil {
+				return true, err
+			}
+		}
+	}
+	// The held modifiers and locks as they were.
+	return true, b.conn.Send(b.kbd, 2, b.depressed, uint32(0), b.locked, uint32(0))
+}
+
 // textKeymap binds syms to keycodes 9, 10, ... at one level.
 func textKeymap(syms []uint32) string {
 	var s strings.Builder
@@ -338,6 +411,10 @@ func textKeymap(syms []uint32) string {
 func (b *wlrBackend) typeText(text string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Caps Lock is lifted for the keys (and restored) by typeUS's modifiers.
+	if done, err := b.typeUS(text); done {
+		return err
+	}
 	runes := []rune(text)
 	var err error
 	for len(runes) > 0 && err == nil {
