@@ -432,11 +432,8 @@ func (s x11Scan) discover() (*Desktop, error) {
 			}
 			return 1
 		}
-		if (a.UID == 0) != (b.UID == 0) {
-			if a.UID == 0 {
-				return 1
-			}
-			return -1
+		if c := rootLast(a.UID, b.UID); c != 0 {
+			return c
 		}
 		an, _ := strconv.Atoi(a.Display[1:])
 		bn, _ := strconv.Atoi(b.Display[1:])
@@ -457,6 +454,17 @@ func (s x11Scan) discover() (*Desktop, error) {
 		return nil, fmt.Errorf("agent: no X display accepts this host: %w", errors.Join(errs...))
 	}
 	return nil, ErrNoDesktop
+}
+
+// rootLast orders a user's before root's (uid 0).
+func rootLast(a, b int) int {
+	switch {
+	case (a == 0) == (b == 0):
+		return 0
+	case a == 0:
+		return 1
+	}
+	return -1
 }
 
 // screenSaverOn connects with d's cookie and asks MIT-SCREEN-SAVER.

@@ -69,11 +69,8 @@ func (s x11Scan) wayland(ctx context.Context, uid int, session string) (*Desktop
 			}
 			return 1
 		}
-		if (a.uid == 0) != (b.uid == 0) {
-			if a.uid == 0 {
-				return 1
-			}
-			return -1
+		if c := rootLast(a.uid, b.uid); c != 0 {
+			return c
 		}
 		return a.pid - b.pid
 	})

@@ -101,28 +101,16 @@ func BenchmarkInputToPixelsWayland(b *testing.B) {
 }
 
 // matchGrim waits until the guest's snapshot equals region of grim's
-// screenshot pixel for pixel (a program may still be drawing), at most 30 s.
+// screenshot pixel for pixel, at most 30 s.
 func matchGrim(t *testing.T, ctx context.Context, s *guest.Session, sway *swaytest.Sway, region image.Rectangle) {
 	t.Helper()
-	var last error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+	waitSnapshot(t, ctx, s, "grim's screenshot", func(img *image.RGBA, origin image.Point) error {
 		ref, err := sway.Grim(ctx, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, origin, err := s.Snapshot(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last = sameRegion(img, origin, ref, region); last == nil {
-			return
-		}
-		n := s.Frames()
-		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_ = s.WaitFrames(wctx, n)
-		wcancel()
-	}
-	t.Fatalf("guest snapshot differs from grim's screenshot: %v", last)
+		return sameRegion(img, origin, ref, region)
+	})
 }
 
 // sameRegion compares colours (grim leaves holes in the layout
