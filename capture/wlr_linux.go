@@ -389,10 +389,15 @@ func (c *wlrCapturer) Grab(r image.Rectangle, dst *Frame) (*Frame, error) {
 }
 
 // copyOut copies part (layout coordinates) of o's grab buffer into dst,
-// whose origin is at org. Outputs at scale 1 only: buffer pixels are
-// layout pixels.
+// whose origin is at org. On a scaled output (HiDPI: the buffer is larger
+// than the output's logical size, which input and the layout use) it
+// samples the nearest buffer pixel.
 func (c *wlrCapturer) copyOut(o *wlrOutput, part image.Rectangle, org image.Point, dst *Frame) {
 	b := o.grab
+	if b.w != o.out.Width || b.h != o.out.Height {
+		c.copyScaled(o, part, org, dst)
+		return
+	}
 	for y := part.Min.Y; y < part.Max.Y; y++ {
 		by := y - o.out.Y
 		if by >= b.h {
@@ -412,6 +417,29 @@ func (c *wlrCapturer) copyOut(o *wlrOutput, part image.Rectangle, org image.Poin
 			swapRB(d[:len(src)], src)
 		default:
 			copy(d, src)
+		}
+	}
+}
+
+func (c *wlrCapturer) copyScaled(o *wlrOutput, part image.Rectangle, org image.Point, dst *Frame) {
+	b := o.grab
+	swap := b.format == shmXBGR8888 || b.format == shmABGR8888
+	for y := part.Min.Y; y < part.Max.Y; y++ {
+		by := (y - o.out.Y) * b.h / o.out.Height
+		if o.yInvert {
+			by = b.h - 1 - by
+		}
+		row := b.mem[by*b.stride:]
+		d := dst.Pix[(y-org.Y)*dst.Stride:]
+		for x := part.Min.X; x < part.Max.X; x++ {
+			bx := (x - o.out.X) * b.w / o.out.Width
+			s := row[bx*4 : bx*4+4 : bx*4+4]
+			i := (x - org.X) * 4
+			if swap {
+				d[i], d[i+1], d[i+2], d[i+3] = s[2], s[1], s[0], 0xff
+			} else {
+				copy(d[i:i+4], s)
+			}
 		}
 	}
 }
@@ -527,6 +555,10 @@ func (c *wlrCapturer) collectLocked() ([]image.Rectangle, bool, error) {
 		for _, r := range fr {
 			if o.yInvert {
 				r = image.Rect(r.Min.X, o.grab.h-r.Max.Y, r.Max.X, o.grab.h-r.Min.Y)
+			}
+			if bw, bh, w, h := o.grab.w, o.grab.h, o.out.Width, o.out.Height; bw != w || bh != h {
+				// Buffer pixels to layout pixels, rounding outwards.
+				r = image.Rect(r.Min.X*w/bw, r.Min.Y*h/bh, (r.Max.X*w+bw-1)/bw, (r.Max.Y*h+bh-1)/bh)
 			}
 			if r = r.Add(image.Pt(o.out.X, o.out.Y)).Intersect(o.rect()); !r.Empty() {
 				rects = append(rects, r)

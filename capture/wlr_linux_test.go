@@ -208,3 +208,56 @@ func BenchmarkGrab1080pWlroots(b *testing.B) {
 	b.ReportMetric(cpu/n, "cpu-ms/frame")
 	b.ReportMetric((cpuMillis(b, s.Pid())-sway0)/n, "sway-cpu-ms/frame")
 }
+
+// TestWlrootsScaledOutput: a HiDPI output (scale 2) is captured at its
+// logical size, the layout input uses, each pixel the buffer's pixel at
+// twice the coordinates (grim shows the buffer at full resolution).
+func TestWlrootsScaledOutput(t *testing.T) {
+	s := swaytest.StartT(t, swaytest.Output{Width: 1280, Height: 720, Scale: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Terminal(ctx, colours); err != nil {
+		t.Fatal(err)
+	}
+	c, err := capture.Open(capture.Options{Wayland: s.SocketPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if b := c.Bounds(); b != image.Rect(0, 0, 640, 360) {
+		t.Fatalf("bounds %v, want the logical 640x360", b)
+	}
+	for try := 0; ; try++ {
+		before, err := s.Grim(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.Grab(c.Bounds(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := s.Grim(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := sameRGB(before, after); !ok {
+			if try > 10 {
+				t.Fatal("the screen never held still")
+			}
+			continue
+		}
+		if before.Rect.Dx() != 1280 {
+			t.Fatalf("grim's image is %v", before.Rect)
+		}
+		img := f.RGBA()
+		for y := 0; y < 360; y++ {
+			for x := 0; x < 640; x++ {
+				i, j := img.PixOffset(x, y), before.PixOffset(2*x, 2*y)
+				if [3]uint8(img.Pix[i:i+3]) != [3]uint8(before.Pix[j:j+3]) {
+					t.Fatalf("pixel %d,%d: %v, buffer pixel %d,%d: %v", x, y, img.Pix[i:i+3], 2*x, 2*y, before.Pix[j:j+3])
+				}
+			}
+		}
+		return
+	}
+}
