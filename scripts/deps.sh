@@ -45,7 +45,8 @@ BUILD=(
 # private nginx in front of the relay (internal/nginxtest). chromium: the
 # Portal's browser tests (relay/portal, chromedp, headless). sway, grim,
 # foot: the Wayland (wlroots) capture/input tests run a headless sway
-# (internal/swaytest), compare with grim's screenshot and type into foot.
+# (internal/swaytest), compare with grim's screenshot and type into foot;
+# fonts-dejavu-core: foot draws nothing without a font.
 TEST=(
   xvfb
   xterm
@@ -75,6 +76,7 @@ TEST=(
   sway
   grim
   foot
+  fonts-dejavu-core
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.
