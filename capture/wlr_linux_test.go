@@ -42,6 +42,32 @@ func sameRGB(a, b *image.RGBA) (bool, image.Point) {
 	return true, image.Point{}
 }
 
+// stillGrab grabs the whole screen between two identical grim screenshots
+// (the screen may change between the two tools' grabs: a terminal redraw)
+// and returns the grab and the screenshot.
+func stillGrab(t *testing.T, ctx context.Context, s *swaytest.Sway, c capture.Capturer) (*capture.Frame, *image.RGBA) {
+	t.Helper()
+	for try := 0; try <= 10; try++ {
+		before, err := s.Grim(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.Grab(c.Bounds(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := s.Grim(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := sameRGB(before, after); ok {
+			return f, before
+		}
+	}
+	t.Fatal("the screen never held still")
+	return nil, nil
+}
+
 func TestWlrootsSnapshotEqualsGrim(t *testing.T) {
 	s := swaytest.StartT(t, twoOutputs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -66,31 +92,9 @@ func TestWlrootsSnapshotEqualsGrim(t *testing.T) {
 		!ms[0].Primary || ms[1].Primary || ms[0].Name != "HEADLESS-1" || ms[1].Name != "HEADLESS-2" {
 		t.Fatalf("monitors %+v", ms)
 	}
-	// The screen may change between the two tools' grabs (a terminal
-	// redraw): compare a grab taken between two identical screenshots.
-	var f *capture.Frame
-	for try := 0; ; try++ {
-		before, err := s.Grim(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, err = c.Grab(c.Bounds(), f); err != nil {
-			t.Fatal(err)
-		}
-		after, err := s.Grim(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, _ := sameRGB(before, after); !ok {
-			if try > 10 {
-				t.Fatal("the screen never held still")
-			}
-			continue
-		}
-		if ok, at := sameRGB(f.RGBA(), before); !ok {
-			t.Fatalf("capture differs from grim at %v (of %v)", at, before.Rect)
-		}
-		break
+	f, ref := stillGrab(t, ctx, s, c)
+	if ok, at := sameRGB(f.RGBA(), ref); !ok {
+		t.Fatalf("capture differs from grim at %v (of %v)", at, ref.Rect)
 	}
 	// A part spanning both outputs and the hole.
 	part := image.Rect(1200, 400, 1400, 600)
@@ -227,37 +231,17 @@ func TestWlrootsScaledOutput(t *testing.T) {
 	if b := c.Bounds(); b != image.Rect(0, 0, 640, 360) {
 		t.Fatalf("bounds %v, want the logical 640x360", b)
 	}
-	for try := 0; ; try++ {
-		before, err := s.Grim(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := c.Grab(c.Bounds(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		after, err := s.Grim(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, _ := sameRGB(before, after); !ok {
-			if try > 10 {
-				t.Fatal("the screen never held still")
-			}
-			continue
-		}
-		if before.Rect.Dx() != 1280 {
-			t.Fatalf("grim's image is %v", before.Rect)
-		}
-		img := f.RGBA()
-		for y := 0; y < 360; y++ {
-			for x := 0; x < 640; x++ {
-				i, j := img.PixOffset(x, y), before.PixOffset(2*x, 2*y)
-				if [3]uint8(img.Pix[i:i+3]) != [3]uint8(before.Pix[j:j+3]) {
-					t.Fatalf("pixel %d,%d: %v, buffer pixel %d,%d: %v", x, y, img.Pix[i:i+3], 2*x, 2*y, before.Pix[j:j+3])
-				}
+	f, before := stillGrab(t, ctx, s, c)
+	if before.Rect.Dx() != 1280 {
+		t.Fatalf("grim's image is %v", before.Rect)
+	}
+	img := f.RGBA()
+	for y := 0; y < 360; y++ {
+		for x := 0; x < 640; x++ {
+			i, j := img.PixOffset(x, y), before.PixOffset(2*x, 2*y)
+			if [3]uint8(img.Pix[i:i+3]) != [3]uint8(before.Pix[j:j+3]) {
+				t.Fatalf("pixel %d,%d: %v, buffer pixel %d,%d: %v", x, y, img.Pix[i:i+3], 2*x, 2*y, before.Pix[j:j+3])
 			}
 		}
-		return
 	}
 }
