@@ -3,11 +3,15 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+
+	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/input"
 )
 
 // A service runs as root (LocalSystem) with no display of its own: each
@@ -17,7 +21,10 @@ import (
 
 // Desktop is the active graphical session.
 type Desktop struct {
-	Display    string // X11 display, ":0"
+	Display    string // X11 display, ":0"; "" on a Wayland desktop
+	Wayland    string // a Wayland desktop's compositor socket (absolute path); "" on X11
+	RuntimeDir string // the session's XDG_RUNTIME_DIR (Wayland)
+	Kind       string // the desktop's name (XDG_CURRENT_DESKTOP: "sway", "GNOME", ...); "" if unknown
 	XAuthority string // the cookie file X clients of this session use; "" = none needed
 	User       string // login name of the session's owner; "" if unknown
 	UID, GID   int    // -1 when unknown
@@ -31,6 +38,38 @@ type Desktop struct {
 // ErrNoDesktop means nobody is logged in at the console (no graphical
 // session): the "except when no user is logged in" state.
 var ErrNoDesktop = errors.New("agent: no graphical session (nobody is logged in at the console)")
+
+// ErrDesktopUnsupported means a graphical session is there but this host
+// cannot capture or control it (a Wayland compositor without a back end).
+var ErrDesktopUnsupported = errors.New("not supported on this desktop")
+
+// CaptureOptions are capture's options for this desktop: its X display,
+// or its Wayland compositor.
+func (d *Desktop) CaptureOptions(log *slog.Logger) capture.Options {
+	return capture.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, Logger: log}
+}
+
+// InputOptions are input's options for this desktop.
+func (d *Desktop) InputOptions(log *slog.Logger) input.Options {
+	return input.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, Logger: log}
+}
+
+// X11Only refuses a feature that needs an X display on a Wayland desktop,
+// where an outside program sees no other client's windows, selection or
+// input devices.
+func (d *Desktop) X11Only(feature string) error {
+	if d != nil && d.Wayland != "" {
+		return fmt.Errorf("agent: %s on a Wayland desktop (%s): %w (%w)", feature, d.kindName(), ErrDesktopUnsupported, errors.ErrUnsupported)
+	}
+	return nil
+}
+
+func (d *Desktop) kindName() string {
+	if d.Kind == "" {
+		return "unknown compositor"
+	}
+	return d.Kind
+}
 
 // Discoverer finds the active graphical session. It returns ErrNoDesktop
 // when there is none, and another error when it cannot tell (then no
@@ -67,10 +106,16 @@ func (s StaticDesktop) Discover(context.Context) (*Desktop, error) {
 	return d, nil
 }
 
-// Env returns base with this desktop's DISPLAY and XAUTHORITY, and, when
-// asUser, its user's HOME, USER and LOGNAME.
+// Env returns base with this desktop's DISPLAY and XAUTHORITY (on Wayland
+// its WAYLAND_DISPLAY and XDG_RUNTIME_DIR instead), and, when asUser, its
+// user's HOME, USER and LOGNAME.
 func (d *Desktop) Env(base []string, asUser bool) []string {
-	set := map[string]string{"DISPLAY": d.Display}
+	set := map[string]string{}
+	if d.Wayland != "" {
+		set["WAYLAND_DISPLAY"], set["XDG_RUNTIME_DIR"] = d.Wayland, d.RuntimeDir
+	} else {
+		set["DISPLAY"] = d.Display
+	}
 	if d.XAuthority != "" {
 		set["XAUTHORITY"] = d.XAuthority
 	}
@@ -89,9 +134,12 @@ func (d *Desktop) Env(base []string, asUser bool) []string {
 		if k == "XAUTHORITY" && d.XAuthority == "" {
 			continue // another session's cookie
 		}
+		if d.Wayland != "" && k == "DISPLAY" || d.Wayland == "" && k == "WAYLAND_DISPLAY" {
+			continue // the other kind of display: GTK would prefer it
+		}
 		out = append(out, kv)
 	}
-	for _, k := range []string{"DISPLAY", "XAUTHORITY", "USER", "LOGNAME", "HOME"} {
+	for _, k := range []string{"DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XAUTHORITY", "USER", "LOGNAME", "HOME"} {
 		if v, ok := set[k]; ok {
 			out = append(out, k+"="+v)
 		}
@@ -110,8 +158,9 @@ type DesktopTracker struct {
 	d   Discoverer
 	log *slog.Logger
 
-	mu  sync.Mutex
-	cur *Desktop
+	mu      sync.Mutex
+	cur     *Desktop
+	lastErr error
 }
 
 // NewDesktopTracker wraps d.
@@ -131,11 +180,13 @@ func (t *DesktopTracker) Discover(ctx context.Context) (*Desktop, error) {
 		if t.cur != nil {
 			t.log.Info("graphical session gone", "display", t.cur.Display, "user", t.cur.User, "err", err)
 		}
-		t.cur = nil
+		t.cur, t.lastErr = nil, err
 		return nil, err
 	}
-	if t.cur == nil || t.cur.Display != d.Display || t.cur.XAuthority != d.XAuthority || t.cur.User != d.User {
-		t.log.Info("serving graphical session", "display", d.Display, "user", d.User, "xauthority", d.XAuthority, "source", d.Source)
+	t.lastErr = nil
+	if t.cur == nil || t.cur.Display != d.Display || t.cur.Wayland != d.Wayland || t.cur.XAuthority != d.XAuthority || t.cur.User != d.User {
+		t.log.Info("serving graphical session", "display", d.Display, "wayland", d.Wayland, "desktop", d.Kind,
+			"user", d.User, "xauthority", d.XAuthority, "source", d.Source)
 		if d.XAuthority != "" {
 			_ = os.Setenv("XAUTHORITY", d.XAuthority)
 		} else {
@@ -156,6 +207,21 @@ func (t *DesktopTracker) Current() *Desktop {
 	}
 	c := *t.cur
 	return &c
+}
+
+// Need is Current, or when there is none why: the last discovery's error
+// (a desktop not supported, say), else ErrNoDesktop.
+func (t *DesktopTracker) Need() (*Desktop, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cur != nil {
+		c := *t.cur
+		return &c, nil
+	}
+	if t.lastErr != nil && !errors.Is(t.lastErr, ErrNoDesktop) {
+		return nil, t.lastErr
+	}
+	return nil, ErrNoDesktop
 }
 
 // Display is Current's display, "" when there is none.
@@ -181,7 +247,7 @@ func desktopCommand(ctx context.Context, d *Desktop, name string, args ...string
 		return nil, ErrNoDesktop
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
-	if d.Display == "" {
+	if d.Display == "" && d.Wayland == "" {
 		return cmd, nil // the inherited $DISPLAY (foreground run)
 	}
 	asUser := os.Geteuid() == 0 && d.UID > 0

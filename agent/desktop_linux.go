@@ -46,7 +46,12 @@ func (l *linuxDiscoverer) Discover(ctx context.Context) (*Desktop, error) {
 		return d, err
 	}
 	l.log.Debug("logind unavailable; scanning the X servers", "err", err)
-	return l.scan.discover()
+	d, err = l.scan.discover()
+	if !errors.Is(err, ErrNoDesktop) {
+		return d, err
+	}
+	// No X display: a Wayland compositor's session, by its clients.
+	return l.scan.wayland(ctx, -1, "")
 }
 
 // needDisplay: an X11 desktop is a display; none named, none served.
@@ -92,6 +97,14 @@ func (l *linuxDiscoverer) logind(ctx context.Context) (*Desktop, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Display == "" { // Wayland
+		w, err := l.scan.wayland(ctx, d.UID, active.ID)
+		if err != nil {
+			return nil, fmt.Errorf("agent: the active session %s is Wayland: %w", active.ID, err)
+		}
+		w.User, w.Session, w.Source, w.Locked = d.User, d.Session, d.Source, d.Locked
+		return w, nil
+	}
 	// logind does not know the cookie file: the session's own processes do.
 	d.XAuthority = xauthority(l.scan.processes(), d.Display, d.UID, leader, d.Home)
 	return d, nil
@@ -109,13 +122,13 @@ func desktopFromLogind(id string, p map[string]dbus.Variant) (*Desktop, uint32, 
 		return &Desktop{Display: str("Display"), Session: id, Source: "logind", UID: -1, GID: -1, NoUser: true}, leader, nil
 	case class == "greeter", class == "lock-screen":
 		return nil, 0, ErrNoDesktop // a login screen this host cannot serve
-	case typ == "wayland":
-		return nil, 0, fmt.Errorf("agent: the active session %s is Wayland; this host serves X11 sessions only (choose an Xorg session at login)", id)
-	case typ != "x11":
+	case typ != "x11" && typ != "wayland":
 		return nil, 0, ErrNoDesktop // a text console: no graphical session
 	}
 	d := &Desktop{Display: str("Display"), User: str("Name"), Session: id, Source: "logind", UID: -1, GID: -1}
-	if d.Display == "" {
+	if str("Type") == "wayland" {
+		d.Display = "" // Xwayland's, if named, shows X clients only
+	} else if d.Display == "" {
 		return nil, 0, fmt.Errorf("agent: logind session %s is x11 but names no display", id)
 	}
 	d.Locked, _ = p["LockedHint"].Value().(bool)
@@ -169,6 +182,11 @@ type xProc struct {
 	home     string
 	user     string
 	isServer bool
+
+	wayland    string // WAYLAND_DISPLAY
+	runtimeDir string // XDG_RUNTIME_DIR
+	kind       string // XDG_CURRENT_DESKTOP
+	session    string // XDG_SESSION_ID
 }
 
 // socketDisplays maps the inodes of listening X sockets to their displays
@@ -266,9 +284,17 @@ func (s x11Scan) processes() []xProc {
 				p.home = v
 			case "USER":
 				p.user = v
+			case "WAYLAND_DISPLAY":
+				p.wayland = v
+			case "XDG_RUNTIME_DIR":
+				p.runtimeDir = v
+			case "XDG_CURRENT_DESKTOP":
+				p.kind = v
+			case "XDG_SESSION_ID":
+				p.session = v
 			}
 		}
-		if p.display != "" {
+		if p.display != "" || p.wayland != "" {
 			out = append(out, p)
 		}
 	}
@@ -304,7 +330,7 @@ func (s x11Scan) candidates() []scanned {
 	var out []scanned
 	seen := map[string]bool{}
 	for _, sp := range procs {
-		if seen[sp.display] || !s.socket(sp.display) {
+		if sp.display == "" || seen[sp.display] || !s.socket(sp.display) {
 			continue
 		}
 		seen[sp.display] = true
@@ -406,11 +432,8 @@ func (s x11Scan) discover() (*Desktop, error) {
 			}
 			return 1
 		}
-		if (a.UID == 0) != (b.UID == 0) {
-			if a.UID == 0 {
-				return 1
-			}
-			return -1
+		if c := rootLast(a.UID, b.UID); c != 0 {
+			return c
 		}
 		an, _ := strconv.Atoi(a.Display[1:])
 		bn, _ := strconv.Atoi(b.Display[1:])
@@ -431,6 +454,17 @@ func (s x11Scan) discover() (*Desktop, error) {
 		return nil, fmt.Errorf("agent: no X display accepts this host: %w", errors.Join(errs...))
 	}
 	return nil, ErrNoDesktop
+}
+
+// rootLast orders a user's before root's (uid 0).
+func rootLast(a, b int) int {
+	switch {
+	case (a == 0) == (b == 0):
+		return 0
+	case a == 0:
+		return 1
+	}
+	return -1
 }
 
 // screenSaverOn connects with d's cookie and asks MIT-SCREEN-SAVER.

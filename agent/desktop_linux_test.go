@@ -255,10 +255,21 @@ func TestDiscoverAndCapture(t *testing.T) {
 	}
 }
 
-// TestLogindDiscovery: logind cannot run in this container, so a stand-in
-// serves seat0 and a session with logind's object paths and property
-// types on a private dbus-daemon; the discoverer talks real D-Bus to it.
-func TestLogindDiscovery(t *testing.T) {
+// logindSO and logindUO are logind's (id, path) and (uid, path) pairs.
+type logindSO struct {
+	ID   string
+	Path dbus.ObjectPath
+}
+type logindUO struct {
+	UID  uint32
+	Path dbus.ObjectPath
+}
+
+// fakeLogind serves seat0 with one active session of the given properties
+// (as logind names and types them) on a private dbus-daemon; it returns
+// the bus address and the seat and session objects.
+func fakeLogind(t *testing.T, session map[string]any) (string, *prop.Properties, *prop.Properties) {
+	t.Helper()
 	daemon, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		t.Skip("no dbus-daemon")
@@ -281,30 +292,34 @@ func TestLogindDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	if r, err := srv.RequestName("org.freedesktop.login1", dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("name: %v %v", r, err)
 	}
-	type so struct {
-		ID   string
-		Path dbus.ObjectPath
-	}
-	type uo struct {
-		UID  uint32
-		Path dbus.ObjectPath
-	}
 	seat, err := prop.Export(srv, "/org/freedesktop/login1/seat/seat0", prop.Map{"org.freedesktop.login1.Seat": {
-		"ActiveSession": {Value: so{"2", "/org/freedesktop/login1/session/_32"}, Writable: true}}})
+		"ActiveSession": {Value: logindSO{session["Id"].(string), "/org/freedesktop/login1/session/_32"}, Writable: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := prop.Export(srv, "/org/freedesktop/login1/session/_32", prop.Map{"org.freedesktop.login1.Session": {
-		"Id": {Value: "2"}, "Type": {Value: "x11", Writable: true}, "Class": {Value: "user", Writable: true},
-		"Display": {Value: ":7"}, "Name": {Value: "nobody"}, "User": {Value: uo{65534, "/org/freedesktop/login1/user/_65534"}},
-		"LockedHint": {Value: true, Writable: true}, "Leader": {Value: uint32(1)}, "Active": {Value: true}, "Remote": {Value: false}}})
+	props := map[string]*prop.Prop{}
+	for k, v := range session {
+		props[k] = &prop.Prop{Value: v, Writable: true}
+	}
+	sess, err := prop.Export(srv, "/org/freedesktop/login1/session/_32", prop.Map{"org.freedesktop.login1.Session": props})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr, seat, sess
+}
+
+// TestLogindDiscovery: logind cannot run in this container, so a stand-in
+// serves seat0 and a session with logind's object paths and property
+// types on a private dbus-daemon; the discoverer talks real D-Bus to it.
+func TestLogindDiscovery(t *testing.T) {
+	addr, seat, sess := fakeLogind(t, map[string]any{"Id": "2", "Type": "x11", "Class": "user",
+		"Display": ":7", "Name": "nobody", "User": logindUO{65534, "/org/freedesktop/login1/user/_65534"},
+		"LockedHint": true, "Leader": uint32(1), "Active": true, "Remote": false})
+	dir := t.TempDir()
 	l := &linuxDiscoverer{log: slog.New(slog.DiscardHandler), bus: addr, scan: x11Scan{proc: filepath.Join(dir, "noproc"), sockets: dir}}
 	ctx := context.Background()
 	d, err := l.Discover(ctx)
@@ -343,7 +358,7 @@ func TestLogindDiscovery(t *testing.T) {
 		t.Fatalf("text console greeter: %v", err)
 	}
 	// Logged out: seat0 has no active session.
-	set(seat, "org.freedesktop.login1.Seat", "ActiveSession", so{"", "/"})
+	set(seat, "org.freedesktop.login1.Seat", "ActiveSession", logindSO{"", "/"})
 	if _, err = l.Discover(ctx); !errors.Is(err, ErrNoDesktop) {
 		t.Fatalf("no session: %v", err)
 	}

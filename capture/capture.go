@@ -49,6 +49,12 @@ func (m Monitor) Rect() image.Rectangle {
 type Options struct {
 	// Display is the X11 display to open ("" = $DISPLAY). Ignored elsewhere.
 	Display string
+	// Wayland names a wlroots compositor's socket (a WAYLAND_DISPLAY
+	// value, absolute or relative to RuntimeDir): when set, Linux captures
+	// through wlr-screencopy instead of X11.
+	Wayland string
+	// RuntimeDir is the session's XDG_RUNTIME_DIR ("" = this process's).
+	RuntimeDir string
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// NoSHM forces the plain X11 GetImage path instead of MIT-SHM, as used

@@ -79,6 +79,9 @@ type x11Capturer struct {
 }
 
 func open(opts Options) (Capturer, error) {
+	if opts.Wayland != "" {
+		return openWayland(opts)
+	}
 	xgbLogDst.Store(opts.Logger)
 	xgbLogOnce.Do(func() { xgb.Logger = log.New(xgbLogWriter{}, "", 0) })
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"image"
 	"sort"
 	"sync"
 	"testing"
@@ -86,7 +87,13 @@ func BenchmarkInputToPixels(b *testing.B) {
 		b.Fatal(err)
 	}
 	env := newEnv(b)
-	h := env.startHost(b, x.Display, false)
+	// The pointer over the xterm gives it the keyboard (no window manager).
+	inputToPixels(b, ctx, env, env.startHost(b, x.Display, false), image.Pt(300, 200))
+}
+
+// inputToPixels runs BenchmarkInputToPixels's measurement on Host h
+// showing a terminal that echoes, the pointer first moved to pointer.
+func inputToPixels(b *testing.B, ctx context.Context, env *env, h *hostHandle, pointer image.Point) {
 	frames := make(chan guest.FrameEvent, 256)
 	s := env.connectWith(b, ctx, h.hostname, false, func(ev guest.FrameEvent) {
 		select {
@@ -98,8 +105,7 @@ func BenchmarkInputToPixels(b *testing.B) {
 	if _, _, err := s.Snapshot(ctx); err != nil {
 		b.Fatal(err)
 	}
-	// The pointer over the xterm gives it the keyboard (no window manager).
-	if err := s.Send(&wire.MouseMove{X: 300, Y: 200}); err != nil {
+	if err := s.Send(&wire.MouseMove{X: int32(pointer.X), Y: int32(pointer.Y)}); err != nil {
 		b.Fatal(err)
 	}
 	if err := s.Sync(ctx); err != nil {

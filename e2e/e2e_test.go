@@ -91,20 +91,30 @@ func runSession(t *testing.T, relayOnly bool) {
 // pixel for pixel (a program may still be drawing), at most 30 s.
 func matchScreen(t *testing.T, ctx context.Context, s *guest.Session, x *xvfb.Server) {
 	t.Helper()
-	var lastDiff error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+	waitSnapshot(t, ctx, s, "the X framebuffer", func(img *image.RGBA, origin image.Point) error {
 		ref, err := captest.GrabXWD(ctx, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, origin, err := s.Snapshot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if origin != (image.Point{}) || img.Bounds().Dx() != x.Width || img.Bounds().Dy() != x.Height {
 			t.Fatalf("snapshot %v at %v, want %dx%d at 0,0", img.Bounds(), origin, x.Width, x.Height)
 		}
-		if lastDiff = compareRGBA(img, ref); lastDiff == nil {
+		return compareRGBA(img, ref)
+	})
+}
+
+// waitSnapshot takes the guest's snapshots until check accepts one (a
+// program may still be drawing), at most 30 s; ref names what check
+// compares with.
+func waitSnapshot(t *testing.T, ctx context.Context, s *guest.Session, ref string, check func(img *image.RGBA, origin image.Point) error) {
+	t.Helper()
+	var lastDiff error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		img, origin, err := s.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lastDiff = check(img, origin); lastDiff == nil {
 			return
 		}
 		n := s.Frames()
@@ -112,7 +122,7 @@ func matchScreen(t *testing.T, ctx context.Context, s *guest.Session, x *xvfb.Se
 		_ = s.WaitFrames(wctx, n)
 		wcancel()
 	}
-	t.Fatalf("guest snapshot differs from the X framebuffer: %v", lastDiff)
+	t.Fatalf("guest snapshot differs from %s: %v", ref, lastDiff)
 }
 
 // movePointer moves the pointer through s to each point and checks that

@@ -93,6 +93,13 @@ type Options struct {
 	// Display is the X11 display (":0"); "" means $DISPLAY. Ignored on
 	// Windows and macOS.
 	Display string
+	// Wayland names a wlroots compositor's socket (a WAYLAND_DISPLAY
+	// value, absolute or relative to RuntimeDir): when set, Linux injects
+	// through its virtual pointer and keyboard instead of X11. Pure Go:
+	// it needs no cgo.
+	Wayland string
+	// RuntimeDir is the session's XDG_RUNTIME_DIR ("" = this process's).
+	RuntimeDir string
 	// Logger receives diagnostics; nil discards them. Typed text and key
 	// codes are never logged (they may be passwords).
 	Logger *slog.Logger
@@ -146,7 +153,13 @@ func Open(opts Options) (Injector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b, err := newBackend(opts.Display, log)
+	var b backend
+	var err error
+	if opts.Wayland != "" {
+		b, err = newWaylandBackend(opts, log)
+	} else {
+		b, err = newBackend(opts.Display, log)
+	}
 	if err != nil {
 		return nil, err
 	}

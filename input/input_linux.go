@@ -578,20 +578,6 @@ func (b *x11Backend) wheel(dx, dy int) error {
 	return nil
 }
 
-// runeKeysym is the X keysym that produces r: Latin-1 keysyms equal their
-// code points, everything else uses the Unicode keysym range.
-func runeKeysym(r rune) C.KeySym {
-	switch {
-	case r == '\n':
-		return 0xff0d // XK_Return
-	case r == '\t':
-		return 0xff09 // XK_Tab
-	case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xff:
-		return C.KeySym(r)
-	}
-	return C.KeySym(0x01000000 | r)
-}
-
 type keyLoc struct {
 	kc    uint8
 	shift bool
@@ -643,7 +629,7 @@ func (b *x11Backend) typeText(text string) (err error) {
 	}
 	shiftDown := mods&xShiftMask != 0
 	for _, r := range text {
-		sym := runeKeysym(r)
+		sym := C.KeySym(runeKeysym(r))
 		if loc, ok := layout[sym]; ok && (loc.shift || !shiftDown) {
 			if loc.shift && !shiftDown {
 				err = b.sendKeys([]uint8{b.shiftKC, loc.kc, loc.kc, b.shiftKC}, []uint8{1, 1, 0, 0})

@@ -197,3 +197,18 @@ func isModifierCode(code string) bool {
 	}
 	return false
 }
+
+// runeKeysym is the X keysym that types r: Latin-1 keysyms equal their
+// code points, everything else uses the Unicode keysym range (X11 and
+// XKB keymaps alike).
+func runeKeysym(r rune) uint32 {
+	switch {
+	case r == '\n':
+		return 0xff0d // Return
+	case r == '\t':
+		return 0xff09 // Tab
+	case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xff:
+		return uint32(r)
+	}
+	return 0x01000000 | uint32(r)
+}

@@ -44,7 +44,10 @@ BUILD=(
 # private server (scripts/postgres.sh). nginx: the reverse-proxy test runs a
 # private nginx in front of the relay (internal/nginxtest). chromium: the
 # Portal's browser tests (relay/portal, chromedp, headless). coturn: the
-# e2e test with coturn as the only TURN server (e2e/coturn_test.go).
+# e2e test with coturn as the only TURN server (e2e/coturn_test.go). sway,
+# grim, foot: the Wayland (wlroots) capture/input tests run a headless sway
+# (internal/swaytest), compare with grim's screenshot and type into foot;
+# fonts-dejavu-core: foot draws nothing without a font.
 TEST=(
   xvfb
   xterm
@@ -72,6 +75,10 @@ TEST=(
   nginx
   chromium
   coturn
+  sway
+  grim
+  foot
+  fonts-dejavu-core
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.

@@ -140,24 +140,29 @@ func root() *cobra.Command {
 		// logged-in user's session at each session start. Elsewhere the
 		// discoverer is the process's own desktop.
 		var disc agent.Discoverer = agent.StaticDesktop{Display: display}
-		if display == "auto" || (display == "" && os.Getenv("DISPLAY") == "") {
+		// A Wayland session's $DISPLAY is Xwayland's, which shows X clients
+		// only: discover the session's compositor instead.
+		if display == "auto" || (display == "" && (os.Getenv("DISPLAY") == "" || os.Getenv("WAYLAND_DISPLAY") != "")) {
 			disc = agent.NewDiscoverer(log)
 		}
 		desk := agent.NewDesktopTracker(disc, log)
 		disp := func() string { return desk.Display() }
 		// Found at each session start (agent.Options.Desktop) before these
-		// run; none: a clear "nobody is logged in" to the technician.
+		// run; none: a clear "nobody is logged in" (or "not supported on
+		// this desktop") to the technician.
 		openCapture := func() (capture.Capturer, error) {
-			if desk.Current() == nil {
-				return nil, agent.ErrNoDesktop
+			d, err := desk.Need()
+			if err != nil {
+				return nil, err
 			}
-			return capture.Open(capture.Options{Display: disp(), Logger: log})
+			return capture.Open(d.CaptureOptions(log))
 		}
 		openInput := func() (input.Injector, error) {
-			if desk.Current() == nil {
-				return nil, agent.ErrNoDesktop
+			d, err := desk.Need()
+			if err != nil {
+				return nil, err
 			}
-			return input.Open(input.Options{Display: disp(), Logger: log})
+			return input.Open(d.InputOptions(log))
 		}
 		if bc, bi, ok, err := serviceDesktop(ctx, log, serviceMode, logLevel); err != nil {
 			return err
@@ -165,6 +170,8 @@ func root() *cobra.Command {
 			openCapture, openInput = bc, bi
 		}
 		local := func() agent.LocalOptions { return agent.LocalOptions{Display: disp(), Logger: log} }
+		// x11Only refuses what needs an X display on a Wayland desktop.
+		x11Only := func(feature string) error { return desk.Current().X11Only(feature) }
 		exe := agent.ExecOptions{}
 		switch commandsAs {
 		case "service":
@@ -179,6 +186,9 @@ func root() *cobra.Command {
 			Capture: openCapture,
 			Input:   openInput,
 			Windows: func() (agent.Windows, error) {
+				if err := x11Only("whitelisted applications"); err != nil {
+					return nil, err
+				}
 				return agent.OpenWindows(agent.WindowsOptions{Display: disp(), Logger: log})
 			},
 			Inventory: agent.DesktopInventory(version.Version, desk, openCapture),
@@ -186,9 +196,22 @@ func root() *cobra.Command {
 			Exec:      exe,
 			ChatUI:    agent.DesktopChatUIOn(log, desk.Current),
 			Power:     agent.SystemPower(),
-			Clipboard: func() (agent.Clipboard, error) { return agent.OpenClipboard(local()) },
-			InputLock: func() (agent.InputLocker, error) { return agent.OpenInputLocker(local()) },
+			Clipboard: func() (agent.Clipboard, error) {
+				if err := x11Only("the clipboard"); err != nil {
+					return nil, err
+				}
+				return agent.OpenClipboard(local())
+			},
+			InputLock: func() (agent.InputLocker, error) {
+				if err := x11Only("locking local input"); err != nil {
+					return nil, err
+				}
+				return agent.OpenInputLocker(local())
+			},
 			ScreenBlank: func() (agent.ScreenBlanker, error) {
+				if err := x11Only("blanking the screen"); err != nil {
+					return nil, err
+				}
 				return agent.OpenScreenBlanker(local())
 			},
 			ReEnroll:  installer.ReEnroller(configDir, &http.Client{Timeout: 30 * time.Second}, agent.DefaultInventory(version.Version, nil)),

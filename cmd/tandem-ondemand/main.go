@@ -61,7 +61,11 @@ func root() *cobra.Command {
 			if insecureHTTP {
 				log.Warn("--" + relayurl.FlagName + ": a plain http:// relay off this machine is accepted; the session's setup then travels unencrypted")
 			}
-			return run(ctx, log, &backend{display: display, log: log, ice: ice, insecureHTTP: insecureHTTP}, key, relay)
+			b := &backend{display: display, log: log, ice: ice, insecureHTTP: insecureHTTP}
+			if display == "" {
+				b.wayland = os.Getenv("WAYLAND_DISPLAY") // $DISPLAY there is Xwayland's: X clients only
+			}
+			return run(ctx, log, b, key, relay)
 		}}
 	rc.Flags().StringVar(&key, "key", "", "the session key (9 digits) or the link your technician sent (default: from this program's file name)")
 	rc.Flags().StringVar(&relay, "relay", "", "relay URL, e.g. https://relay.example.com (default: from the link or this program's file name)")
@@ -169,13 +173,14 @@ func (w debugWriter) Write(p []byte) (int, error) {
 // the Host's engine on this display.
 type backend struct {
 	display      string
+	wayland      string // WAYLAND_DISPLAY when no --display: a wlroots session
 	log          *slog.Logger
 	ice          cli.ICEFlags
 	insecureHTTP bool // --insecure-http
 }
 
 func (b *backend) openCapture() (capture.Capturer, error) {
-	return capture.Open(capture.Options{Display: b.display, Logger: b.log})
+	return capture.Open(capture.Options{Display: b.display, Wayland: b.wayland, Logger: b.log})
 }
 
 // inventory: hostname, OS and the logged-in user (shown in the queue).
@@ -204,8 +209,13 @@ func (b *backend) Engine(id *agent.OnDemandIdentity, confirm agent.ConfirmUI, on
 		RelayURL: id.RelayURL, DeviceID: id.DeviceID, Key: id.PrivateKey, RelayKey: id.RelayKey,
 		Version: version.Version, OnDemand: true, Logger: b.log, Transport: b.ice.Config(b.log),
 		Capture: b.openCapture,
-		Input:   func() (input.Injector, error) { return input.Open(input.Options{Display: b.display, Logger: b.log}) },
+		Input: func() (input.Injector, error) {
+			return input.Open(input.Options{Display: b.display, Wayland: b.wayland, Logger: b.log})
+		},
 		Windows: func() (agent.Windows, error) {
+			if b.wayland != "" {
+				return nil, (&agent.Desktop{Wayland: b.wayland, Kind: os.Getenv("XDG_CURRENT_DESKTOP")}).X11Only("whitelisted applications")
+			}
 			return agent.OpenWindows(agent.WindowsOptions{Display: b.display, Logger: b.log})
 		},
 		Inventory: b.inventory,

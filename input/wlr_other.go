@@ -1,0 +1,14 @@
+//go:build !linux
+
+package input
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// newWaylandBackend: Wayland compositors are served on Linux only.
+func newWaylandBackend(Options, *slog.Logger) (backend, error) {
+	return nil, fmt.Errorf("input: Wayland is served on Linux only: %w", errors.ErrUnsupported)
+}
