@@ -93,7 +93,12 @@ var apiDocs = map[string]apiDoc{
 
 	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
 	// group managers and up, with the rank rules of spec 4.1.
-	"POST /api/v1/login/mfa":                              {summary: "Second login step: the emailed code or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/login/mfa":                              {summary: "Second login step: a code (factor email or totp) or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/login/mfa/email":                        {summary: "Email this login challenge's code (when email is one of several factors)", auth: "none", req: wire.LoginMFAEmail{}, status: http.StatusNoContent},
+	"GET /api/v1/me/mfa":                                  {summary: "Your second factors and what your accounts allow", auth: "user", resp: wire.MFAStatus{}},
+	"POST /api/v1/me/totp":                                {summary: "Start setting up an authenticator app: the secret, its otpauth URI and QR code, shown once", auth: "user", resp: wire.TOTPEnrolment{}, status: http.StatusCreated},
+	"POST /api/v1/me/totp/confirm":                        {summary: "Confirm the authenticator app with its current code", auth: "user", req: wire.TOTPCode{}, status: http.StatusNoContent},
+	"DELETE /api/v1/me/totp":                              {summary: "Remove the authenticator app (a current code or the password)", auth: "user", req: wire.TOTPRemove{}, status: http.StatusNoContent},
 	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
 	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
 	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
@@ -104,8 +109,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
 	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
 	"PUT /api/v1/accounts/{account}/owner":                {summary: "Hand the account over to another user (owner only, with password)", auth: "owner", req: wire.OwnerChange{}, resp: wire.Member{}},
-	"GET /api/v1/accounts/{account}/security":             {summary: "The account's email MFA setting", auth: "admin", resp: wire.Security{}},
-	"PUT /api/v1/accounts/{account}/security":             {summary: "Set email MFA: disabled, enabled or enforced", auth: "admin", req: wire.Security{}, resp: wire.Security{}},
+	"GET /api/v1/accounts/{account}/security":             {summary: "The account's MFA setting and allowed factors", auth: "admin", resp: wire.Security{}},
+	"PUT /api/v1/accounts/{account}/security":             {summary: "Set MFA (disabled, enabled or enforced) and the allowed factors (totp, webauthn, email)", auth: "admin", req: wire.Security{}, resp: wire.Security{}},
 	"POST /api/v1/invites/accept":                         {summary: "Accept an invitation, setting a password", auth: "none", req: wire.InviteAccept{}, resp: wire.User{}, status: http.StatusCreated},
 	"POST /api/v1/password/forgot":                        {summary: "Email a password reset link (always 202)", auth: "none", req: wire.PasswordForgot{}, resp: map[string]string{}, status: http.StatusAccepted},
 	"POST /api/v1/password/reset":                         {summary: "Set a new password with a reset token", auth: "none", req: wire.PasswordReset{}, status: http.StatusNoContent},

@@ -392,6 +392,23 @@ var migrations = []migration{
 		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
 	}},
+	// Second factors (issue 17): a user's TOTP secret (sealed by the relay,
+	// confirmed once a code from it was typed; the last accepted step, so a
+	// code never works twice) and each account's allowed factors (no row:
+	// all of them).
+	{15, "totp, account mfa factors", []string{
+		`CREATE TABLE user_totp (
+			user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+			secret       TEXT NOT NULL,
+			created_at   BIGINT NOT NULL,
+			confirmed_at BIGINT,
+			last_step    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE account_mfa_factors (
+			account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+			factors    TEXT NOT NULL
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

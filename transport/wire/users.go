@@ -98,6 +98,9 @@ type MembershipUpdate struct {
 // Security is GET/PUT /api/v1/accounts/{account}/security.
 type Security struct {
 	MFA string `json:"mfa"` // disabled, enabled, enforced
+	// Factors the account allows for the second step (totp, webauthn,
+	// email; recovery codes always work). Omitted on PUT: unchanged.
+	Factors []string `json:"factors,omitempty"`
 }
 
 // LoginMFA is POST /api/v1/login/mfa: the challenge from the first step
@@ -106,6 +109,8 @@ type LoginMFA struct {
 	Challenge    string `json:"challenge"`
 	Code         string `json:"code,omitempty"`
 	RecoveryCode string `json:"recovery_code,omitempty"`
+	// Factor says what Code is: "email" (the default) or "totp".
+	Factor string `json:"factor,omitempty"`
 }
 
 // RecoveryCodes answers POST /api/v1/me/recovery-codes: shown once.
