@@ -51,7 +51,7 @@ const (
 	EvLoginMFAChallenge = "login.mfa_challenge" // a correct password, a second factor asked for
 	EvLoginMFAUnusable  = "login.mfa_unusable"  // a second factor required, none of the allowed ones set up
 	EvTOTPEnrolled      = "mfa.totp_enrolled"
-	EvTOTPRemoved       = "mfa.totp_removed"
+	EvReauthd           = "mfa.totp_removed"
 	EvInviteSent        = "invite.sent"
 	EvInviteResent      = "invite.resent"
 	EvInviteAccepted    = "invite.accepted"

@@ -75,6 +75,11 @@ func (s *Server) enrolledFactors(ctx context.Context, userID string) ([]mfa.Fact
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if ps, err := s.st.Passkeys(ctx, userID); err != nil {
+		return nil, err
+	} else if len(ps) > 0 {
+		out = append(out, mfa.WebAuthn)
+	}
 	return out, nil
 }
 
@@ -398,7 +403,7 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 	if err := requireLogin(a); err != nil {
 		return err
 	}
-	var req wire.TOTPRemove
+	var req wire.Reauth
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -407,26 +412,44 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 		return errf(http.StatusBadRequest, CodeBadRequest, "send code (6 digits from the app) or password")
 	}
 	ctx := r.Context()
-	t, err := s.st.UserTOTP(ctx, a.user.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if _, err := s.st.UserTOTP(ctx, a.user.ID); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")
 	} else if err != nil {
 		return err
 	}
+	if err := s.reauth(r, a, code, req.Password); err != nil {
+		return err
+	}
+	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvReauthd, User: a.user.ID, Remote: remoteIP(r)})
+		return tx.DeleteTOTP(ctx, a.user.ID)
+	}); errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")
+	} else if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// reauth checks that the caller of a factor's removal is the user: a
+// current TOTP code (confirmed app) or the password (internal users),
+// throttled like logins per (source, user).
+func (s *Server) reauth(r *http.Request, a authed, code, password string) error {
+	ctx := r.Context()
 	key := source(remoteIP(r)) + "\x00" + a.user.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
 		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 			msg: "too many wrong attempts; wait and try again", retryAfter: retry}
 	}
 	ok := false
+	var err error
 	if code != "" {
-		if !t.ConfirmedAt.IsZero() {
-			if ok, err = s.loginTOTP(ctx, a.user, code); err != nil {
-				return err
-			}
+		if ok, err = s.loginTOTP(ctx, a.user, code); err != nil {
+			return err
 		}
 	} else if a.user.Auth == store.AuthInternal {
-		ok, err = s.checkPassword(ctx, a.user.PasswordHash, req.Password)
+		ok, err = s.checkPassword(ctx, a.user.PasswordHash, password)
 		if errors.Is(err, errHashBusy) {
 			return err
 		}
@@ -436,14 +459,5 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 		s.loginLimit.fail(key)
 		return errf(http.StatusForbidden, CodeBadCredentials, "wrong code or password")
 	}
-	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvTOTPRemoved, User: a.user.ID, Remote: remoteIP(r)})
-		return tx.DeleteTOTP(ctx, a.user.ID)
-	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")
-	} else if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

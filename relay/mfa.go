@@ -130,10 +130,15 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	if factor == "" {
 		factor = mfa.Email
 	}
+	passkey := factor == mfa.WebAuthn
 	switch {
-	case factor != mfa.Email && factor != mfa.TOTP:
-		return errf(http.StatusBadRequest, CodeBadRequest, "factor is email or totp")
-	case (code == "") == (req.RecoveryCode == ""):
+	case factor != mfa.Email && factor != mfa.TOTP && !passkey:
+		return errf(http.StatusBadRequest, CodeBadRequest, "factor is email, totp or webauthn")
+	case passkey && (code != "" || req.RecoveryCode != "" || len(req.Assertion) == 0 || len(req.Assertion) > maxPasskeyAnswer):
+		return errf(http.StatusBadRequest, CodeBadRequest, "webauthn answers with assertion (the browser's PublicKeyCredential JSON) alone")
+	case !passkey && len(req.Assertion) > 0:
+		return errf(http.StatusBadRequest, CodeBadRequest, "assertion goes with factor webauthn")
+	case !passkey && (code == "") == (req.RecoveryCode == ""):
 		return errf(http.StatusBadRequest, CodeBadRequest, "send either code (from the email or the app) or recovery_code")
 	case code != "" && !mfa.ValidCode(code):
 		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits from the email or the app")
@@ -181,7 +186,11 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		return dead
 	}
 	ok := false
-	if code != "" && factor == mfa.TOTP {
+	if passkey {
+		if ok, err = s.loginPasskey(r, u, req.Challenge, req.Assertion); err != nil {
+			return err
+		}
+	} else if code != "" && factor == mfa.TOTP {
 		if ok, err = s.loginTOTP(ctx, u, code); err != nil {
 			return err
 		}
@@ -196,7 +205,7 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		s.gd.backoff.Fail(pair)
 		var tries int
 		if err := s.loginFailed(ctx, u, true, auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
-			Detail: map[string]any{"email": u.Email, "mfa": true, "factor": string(factor), "recovery": code == ""}}, func(tx *store.Store) (err error) {
+			Detail: map[string]any{"email": u.Email, "mfa": true, "factor": string(factor), "recovery": code == "" && !passkey}}, func(tx *store.Store) (err error) {
 			tries, err = tx.UserTokenFailed(ctx, hash)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -218,7 +227,7 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tx.ConsumeUserToken(ctx, hash, store.PurposeMFA); err != nil {
 			return err
 		}
-		if code == "" {
+		if code == "" && !passkey {
 			left, _ := tx.RecoveryCodesLeft(ctx, u.ID)
 			audit(auditRec{Event: EvRecoveryUsed, User: u.ID, Remote: ip, Detail: map[string]any{"left": left}})
 		}

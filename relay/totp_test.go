@@ -201,19 +201,19 @@ func TestTOTPEnrolment(t *testing.T) {
 	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
 
 	// Removal takes a code or the password, not the token alone.
-	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.TOTPRemove{Password: "wrong-password"})
+	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Password: "wrong-password"})
 	wantError(t, status, body, http.StatusForbidden, CodeBadCredentials)
 	status, body = e.do("DELETE", "/api/v1/me/totp", tok, []byte(`{}`))
 	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
 	e.clock.Advance(30 * time.Second)
-	if status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.TOTPRemove{Code: e.totpCode(en.Secret, 0)}); status != http.StatusNoContent {
+	if status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Code: e.totpCode(en.Secret, 0)}); status != http.StatusNoContent {
 		t.Fatalf("remove: %d %s", status, body)
 	}
-	if len(e.audit(EvTOTPRemoved)) != 1 {
+	if len(e.audit(EvReauthd)) != 1 {
 		t.Fatal("removal not audited")
 	}
 	e.login("m@example.com", memberPass)
-	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.TOTPRemove{Password: memberPass})
+	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Password: memberPass})
 	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
 }
 

@@ -44,7 +44,7 @@ func (s *Server) userRoutes() []route {
 		{"GET", "/api/v1/me/api-keys", s.api(s.handleListAPIKeys)},
 		{"POST", "/api/v1/me/api-keys", s.api(s.handleCreateAPIKey)},
 		{"DELETE", "/api/v1/me/api-keys/{id}", s.api(s.handleDeleteAPIKey)},
-	}, s.factorRoutes()...)
+	}, append(s.factorRoutes(), s.passkeyRoutes()...)...)
 }
 
 // --- the rank rules (spec 4.1): pure, table-tested ------------------------------

@@ -106,3 +106,80 @@ func (s *Store) SetUserTokenCode(ctx context.Context, hash, purpose, codeHash st
 	}
 	return fmt.Errorf("store: set user token code: %w", ErrConflict)
 }
+
+// Passkey is a user's WebAuthn credential; Credential is the library's
+// JSON (public key, signature counter, flags).
+type Passkey struct {
+	ID         string // credential id, base64url
+	UserID     string
+	Name       string
+	Credential string
+	CreatedAt  time.Time
+	LastUsed   time.Time
+}
+
+// AddPasskey stores a new credential; an id taken is ErrConflict.
+func (s *Store) AddPasskey(ctx context.Context, p Passkey) error {
+	_, err := s.q.ExecContext(ctx, `INSERT INTO webauthn_credentials (id, user_id, name, credential, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, p.ID, p.UserID, p.Name, p.Credential, unix(p.CreatedAt))
+	return wrap("add passkey", err)
+}
+
+// Passkeys lists a user's credentials, oldest first.
+func (s *Store) Passkeys(ctx context.Context, userID string) ([]Passkey, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT id, user_id, name, credential, created_at, last_used
+		FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, wrap("passkeys", err)
+	}
+	defer rows.Close()
+	var out []Passkey
+	for rows.Next() {
+		var p Passkey
+		var created int64
+		var used sql.NullInt64
+		if err := rows.Scan(&p.ID, &p.UserID, &p.Name, &p.Credential, &created, &used); err != nil {
+			return nil, wrap("passkeys", err)
+		}
+		p.CreatedAt, p.LastUsed = fromUnix(created), fromNull(used)
+		out = append(out, p)
+	}
+	return out, wrap("passkeys", rows.Err())
+}
+
+// UsePasskey stores a credential's state after a sign-in (its counter).
+func (s *Store) UsePasskey(ctx context.Context, userID, id, credential string, now time.Time) error {
+	return s.execOne(ctx, "use passkey", `UPDATE webauthn_credentials SET credential = $1, last_used = $2 WHERE id = $3 AND user_id = $4`,
+		credential, unix(now), id, userID)
+}
+
+// DeletePasskey removes one of the user's credentials; ErrNotFound if not theirs.
+func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
+	return s.execOne(ctx, "delete passkey", `DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2`, id, userID)
+}
+
+// PutCeremony keeps a WebAuthn ceremony's state until it is taken once.
+// Expired ones of any user are dropped on the way.
+func (s *Store) PutCeremony(ctx context.Context, hash, userID, purpose, state string, now, expires time.Time) error {
+	if _, err := s.q.ExecContext(ctx, `DELETE FROM webauthn_ceremonies WHERE expires_at <= $1`, unix(now)); err != nil {
+		return wrap("put ceremony", err)
+	}
+	// A ceremony asked again (the same sign-in's passkey prompt retried)
+	// replaces the one before.
+	_, err := s.q.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (token_hash, user_id, purpose, state, expires_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id,
+		purpose = excluded.purpose, state = excluded.state, expires_at = excluded.expires_at`, hash, userID, purpose, state, unix(expires))
+	return wrap("put ceremony", err)
+}
+
+// TakeCeremony deletes and returns a live ceremony's user and state: of
+// two concurrent answers, one gets it. ErrNotFound if gone or expired.
+func (s *Store) TakeCeremony(ctx context.Context, hash, purpose string, now time.Time) (userID, state string, err error) {
+	var expires int64
+	err = s.q.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE token_hash = $1 AND purpose = $2
+		RETURNING user_id, state, expires_at`, hash, purpose).Scan(&userID, &state, &expires)
+	if err == nil && expires <= unix(now) {
+		err = sql.ErrNoRows
+	}
+	return userID, state, wrap("take ceremony", err)
+}

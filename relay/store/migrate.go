@@ -394,9 +394,9 @@ var migrations = []migration{
 	}},
 	// Second factors (issue 17): a user's TOTP secret (sealed by the relay,
 	// confirmed once a code from it was typed; the last accepted step, so a
-	// code never works twice) and each account's allowed factors (no row:
-	// all of them).
-	{15, "totp, account mfa factors", []string{
+	// code never works twice), each account's allowed factors (no row: all
+	// of them), passkeys (WebAuthn credentials) and their ceremonies.
+	{15, "totp, passkeys, account mfa factors", []string{
 		`CREATE TABLE user_totp (
 			user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
 			secret       TEXT NOT NULL,
@@ -408,6 +408,23 @@ var migrations = []migration{
 			account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
 			factors    TEXT NOT NULL
 		)`,
+		`CREATE TABLE webauthn_credentials (
+			id         TEXT PRIMARY KEY, -- the credential id, base64url
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			name       TEXT NOT NULL DEFAULT '',
+			credential TEXT NOT NULL, -- JSON: public key, counter, flags
+			created_at BIGINT NOT NULL,
+			last_used  BIGINT
+		)`,
+		`CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user_id)`,
+		`CREATE TABLE webauthn_ceremonies (
+			token_hash TEXT PRIMARY KEY,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'login')),
+			state      TEXT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at)`,
 	}},
 }
 

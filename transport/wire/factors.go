@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // MFAStatus answers GET /api/v1/me/mfa: the caller's second factors.
 type MFAStatus struct {
 	Required          bool     `json:"required"`          // signing in asks for a second factor now
@@ -25,10 +27,10 @@ type TOTPCode struct {
 	Code string `json:"code"`
 }
 
-// TOTPRemove is DELETE /api/v1/me/totp: proof that the caller is the
-// user, not just someone holding their token: a current code from the
-// app, or the password.
-type TOTPRemove struct {
+// Reauth is the body of DELETE /api/v1/me/totp and /me/passkeys/{id}:
+// proof that the caller is the user, not just someone holding their
+// token: a current code from the app, or the password.
+type Reauth struct {
 	Code     string `json:"code,omitempty"`
 	Password string `json:"password,omitempty"`
 }
@@ -36,5 +38,36 @@ type TOTPRemove struct {
 // LoginMFAEmail is POST /api/v1/login/mfa/email: mail this challenge's
 // code (when email is one of several factors).
 type LoginMFAEmail struct {
+	Challenge string `json:"challenge"`
+}
+
+// PasskeyCeremony answers POST /api/v1/me/passkey-ceremonies and POST
+// /api/v1/login/mfa/passkey: the options for navigator.credentials.create
+// or .get (WebAuthn's JSON, {"publicKey": ...}) and, for a registration,
+// the ceremony to send back with the browser's answer.
+type PasskeyCeremony struct {
+	Ceremony string          `json:"ceremony,omitempty"`
+	Options  json.RawMessage `json:"options"`
+}
+
+// PasskeyFinish is POST /api/v1/me/passkeys: the browser's
+// PublicKeyCredential (its toJSON()) and a name for it.
+type PasskeyFinish struct {
+	Ceremony   string          `json:"ceremony"`
+	Name       string          `json:"name,omitempty"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+// Passkey is one of the caller's registered passkeys.
+type Passkey struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	CreatedAt int64  `json:"created_at"`          // unix seconds
+	LastUsed  int64  `json:"last_used,omitempty"` // unix seconds
+}
+
+// LoginPasskey is POST /api/v1/login/mfa/passkey: a challenge from the
+// first login step whose factors include webauthn.
+type LoginPasskey struct {
 	Challenge string `json:"challenge"`
 }

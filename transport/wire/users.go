@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // JSON bodies of the relay's user management API (/api/v1/accounts/{account}/users,
 // invites, passwords, MFA, API keys).
 
@@ -109,8 +111,11 @@ type LoginMFA struct {
 	Challenge    string `json:"challenge"`
 	Code         string `json:"code,omitempty"`
 	RecoveryCode string `json:"recovery_code,omitempty"`
-	// Factor says what Code is: "email" (the default) or "totp".
-	Factor string `json:"factor,omitempty"`
+	// Factor says what answers: "email" (the default) or "totp" (Code),
+	// or "webauthn" (Assertion: the browser's PublicKeyCredential JSON for
+	// the options of POST /api/v1/login/mfa/passkey).
+	Factor    string          `json:"factor,omitempty"`
+	Assertion json.RawMessage `json:"assertion,omitempty"`
 }
 
 // RecoveryCodes answers POST /api/v1/me/recovery-codes: shown once.
