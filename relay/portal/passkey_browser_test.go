@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay"
+	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -72,19 +74,15 @@ func (b *browser) ceremony(fn string, options json.RawMessage) json.RawMessage {
 	return json.RawMessage(out)
 }
 
-// TestPasskeyWithVirtualAuthenticator registers a passkey through
-// Chromium's WebAuthn API (a CTAP2 virtual authenticator over DevTools)
-// against a real relay reached as localhost, signs in with it as the
-// second factor, and has replayed, cross-challenge and tampered answers
-// refused and audited.
-func TestPasskeyWithVirtualAuthenticator(t *testing.T) {
+// passkeyBrowser is a relay reached as localhost (passkeys bind to a
+// domain name, never an IP address) and a Chromium with a CTAP2 virtual
+// authenticator (DevTools WebAuthn) that verifies the user at once.
+func passkeyBrowser(t *testing.T) (*relaytest.Relay, *browser) {
 	r := relaytest.Start(t, nil, relaytest.Outbox(t, t.TempDir()), func(c *relay.Config) {
-		// Passkeys bind to a domain name, never an IP address.
 		c.PublicURL = strings.Replace(c.PublicURL, "127.0.0.1", "localhost", 1)
 	})
-	api := r.URL + "/api/v1"
 	b := newBrowser(t, strings.Replace(r.URL, "127.0.0.1", "localhost", 1))
-	b.open("/api/v1/health")
+	b.open("/signin")
 	if _, err := chromedp.Call(b.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +91,85 @@ func TestPasskeyWithVirtualAuthenticator(t *testing.T) {
 			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
 		t.Fatal(err)
 	}
+	return r, b
+}
 
+// TestPortalSignInFactors sets up an authenticator app and a passkey on
+// the Portal's Sign-in factors page, then signs in with each: the MFA
+// step offers the passkey button, the app's code, and email on request.
+func TestPortalSignInFactors(t *testing.T) {
+	r, b := passkeyBrowser(t)
+	signInPassword := func() {
+		t.Helper()
+		b.open("/signin")
+		b.fill("#username", relaytest.OwnerEmail)
+		b.submit("button[type=submit]")
+		b.fill("#password", relaytest.OwnerPassword)
+		b.submit("button[type=submit]")
+	}
+	signInPassword()
+	if p := b.path(); p != "/" {
+		t.Fatalf("signed in without MFA: at %s", p)
+	}
+	b.open("/profile")
+	b.click("a[href='/profile/mfa']")
+	b.waitJS(`location.pathname === '/profile/mfa'`)
+	b.submit("form[action='/profile/mfa/totp-start'] button")
+	secret := b.text("#totp-secret")
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelector('img.qr').naturalWidth`)); err != nil || n != 256 {
+		t.Fatalf("QR code: width %d, %v", n, err)
+	}
+	code, err := mfa.Code(secret, mfa.Step(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#totp-code", code)
+	b.submit("form[action='/profile/mfa/totp-confirm'] button")
+	if !strings.Contains(b.text("main"), "An authenticator app is set up") {
+		t.Fatalf("after confirming: %s", b.text("main"))
+	}
+	b.fill("#pk-name", "Laptop")
+	b.click("[data-passkey-add]")
+	b.waitJS(`location.pathname === '/profile/mfa' && document.body.innerText.includes('Laptop')`)
+	b.screenshot("mfa-factors")
+	b.submit("form[action='/logoff'] button")
+
+	// The passkey.
+	signInPassword()
+	b.screenshot("signin-factors")
+	if !strings.Contains(b.text("main"), "Email me a code instead") {
+		t.Fatalf("MFA step: %s", b.text("main"))
+	}
+	b.click("[data-passkey-signin]")
+	b.waitJS(`location.pathname === '/'`)
+	b.submit("form[action='/logoff'] button")
+
+	// The app's code (the next step: this one was used to confirm).
+	signInPassword()
+	code, err = mfa.Code(secret, mfa.Step(time.Now())+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#code", code)
+	b.submit("form[action='/signin/mfa'] button[type=submit]")
+	if p := b.path(); p != "/" {
+		t.Fatalf("TOTP sign-in: at %s: %s", p, b.text("main"))
+	}
+	evs, err := r.Srv.Store().Audit(context.Background(), store.AuditFilter{Event: relay.EvLogin, Limit: 10})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("%d sign-ins audited (%v), want 3", len(evs), err)
+	}
+}
+
+// TestPasskeyWithVirtualAuthenticator registers a passkey through
+// Chromium's WebAuthn API (a CTAP2 virtual authenticator over DevTools)
+// against a real relay reached as localhost, signs in with it as the
+// second factor, and has replayed, cross-challenge and tampered answers
+// refused and audited.
+func TestPasskeyWithVirtualAuthenticator(t *testing.T) {
+	r, b := passkeyBrowser(t)
+	api := r.URL + "/api/v1"
+	b.open("/api/v1/health")
 	var lr wire.LoginResponse
 	if s := apiCall(t, "POST", api+"/login", "", wire.LoginRequest{Email: relaytest.OwnerEmail, Password: relaytest.OwnerPassword}, &lr); s != 200 || lr.Token == "" {
 		t.Fatalf("login: %d %+v", s, lr)
