@@ -159,6 +159,23 @@ func TestPortalSignInFactors(t *testing.T) {
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("%d sign-ins audited (%v), want 3", len(evs), err)
 	}
+
+	// The account's allowed factors on Account security: email unticked.
+	b.open("/security")
+	b.click("input[name=factors][value=email]")
+	b.submit("form[action='/security/mfa'] button")
+	got, err := r.Srv.Store().AccountFactors(context.Background(), accountOf(t, r))
+	if err != nil || strings.Join(got, ",") != "totp,webauthn" {
+		t.Fatalf("allowed factors after the form: %v %v", got, err)
+	}
+}
+
+func accountOf(t *testing.T, r *relaytest.Relay) string {
+	a, err := r.Srv.Store().AccountByName(context.Background(), relaytest.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
 }
 
 // TestPasskeyWithVirtualAuthenticator registers a passkey through
