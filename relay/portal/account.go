@@ -13,8 +13,8 @@ import (
 type securityData struct {
 	MFA     string
 	Factors []string // the second factors the account allows
-	Audit  wire.AuditSettings
-	Errors map[string]string
+	Audit   wire.AuditSettings
+	Errors  map[string]string
 }
 
 func (p *Portal) securityData(r *http.Request, s *session) (*securityData, error) {

@@ -4,10 +4,10 @@ import "encoding/json"
 
 // MFAStatus answers GET /api/v1/me/mfa: the caller's second factors.
 type MFAStatus struct {
-	Required          bool     `json:"required"`          // signing in asks for a second factor now
-	Allowed           []string `json:"allowed"`           // factors all of the caller's accounts allow
-	TOTP              bool     `json:"totp"`              // an authenticator app is set up
-	TOTPPending       bool     `json:"totp_pending"`      // enrolment started, not yet confirmed with a code
+	Required          bool     `json:"required"`     // signing in asks for a second factor now
+	Allowed           []string `json:"allowed"`      // factors all of the caller's accounts allow
+	TOTP              bool     `json:"totp"`         // an authenticator app is set up
+	TOTPPending       bool     `json:"totp_pending"` // enrolment started, not yet confirmed with a code
 	RecoveryCodesLeft int      `json:"recovery_codes_left"`
 }
 
