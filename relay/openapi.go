@@ -99,6 +99,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/me/totp":                                {summary: "Start setting up an authenticator app: the secret, its otpauth URI and QR code, shown once", auth: "user", resp: wire.TOTPEnrolment{}, status: http.StatusCreated},
 	"POST /api/v1/me/totp/confirm":                        {summary: "Confirm the authenticator app with its current code", auth: "user", req: wire.TOTPCode{}, status: http.StatusNoContent},
 	"POST /api/v1/login/mfa/passkey":                      {summary: "Passkey sign-in options (navigator.credentials.get) for a login challenge", auth: "none", req: wire.LoginPasskey{}, resp: wire.PasskeyCeremony{}},
+	"POST /api/v1/login/passkey":                          {summary: "Passwordless sign-in: options for navigator.credentials.get (any passkey of this relay, user verified) and the sealed ceremony", auth: "none", resp: wire.PasskeyCeremony{}},
+	"POST /api/v1/login/passkey/finish":                   {summary: "Passwordless sign-in: the ceremony and the browser's assertion (as credential) for a token", auth: "none", req: wire.PasskeyFinish{}, resp: wire.LoginResponse{}},
 	"GET /api/v1/me/passkeys":                             {summary: "Your passkeys", auth: "user", resp: []wire.Passkey{}},
 	"POST /api/v1/me/passkey-ceremonies":                  {summary: "Start registering a passkey: options for navigator.credentials.create", auth: "user", resp: wire.PasskeyCeremony{}, status: http.StatusCreated},
 	"POST /api/v1/me/passkeys":                            {summary: "Finish registering a passkey with the browser's credential", auth: "user", req: wire.PasskeyFinish{}, resp: wire.Passkey{}, status: http.StatusCreated},

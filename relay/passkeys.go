@@ -34,6 +34,8 @@ const (
 func (s *Server) passkeyRoutes() []route {
 	return []route{
 		{"POST", "/api/v1/login/mfa/passkey", s.api(s.handleLoginPasskey)},
+		{"POST", "/api/v1/login/passkey", s.api(s.handleLoginPasskeyBegin)},
+		{"POST", "/api/v1/login/passkey/finish", s.api(s.handleLoginPasskeyFinish)},
 		{"GET", "/api/v1/me/passkeys", s.api(s.handleListPasskeys)},
 		{"POST", "/api/v1/me/passkey-ceremonies", s.api(s.handleBeginPasskey)},
 		{"POST", "/api/v1/me/passkeys", s.api(s.handleFinishPasskey)},
@@ -368,4 +370,126 @@ func (s *Server) loginPasskey(r *http.Request, u store.User, challenge string, a
 		return false, err
 	}
 	return true, nil
+}
+
+// Passwordless sign-in with a passkey (discoverable credential, user
+// verified): the ceremony's state travels sealed with the options, so
+// asking for options writes nothing; the challenge is recorded as used
+// only once an answer verified.
+
+type passwordlessState struct {
+	State   json.RawMessage `json:"state"`
+	Expires int64           `json:"exp"` // unix seconds
+}
+
+// handleLoginPasskeyBegin is POST /api/v1/login/passkey.
+func (s *Server) handleLoginPasskeyBegin(w http.ResponseWriter, r *http.Request) error {
+	if blocked, retry := s.loginIPLimit.blocked(source(remoteIP(r))); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	}
+	rp, err := s.relyingParty(r)
+	if err != nil {
+		return err
+	}
+	options, state, err := mfa.BeginPasswordless(rp)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(passwordlessState{State: state, Expires: s.now().Add(passkeyCeremonyTTL).Unix()})
+	if err != nil {
+		return err
+	}
+	sealed, err := s.seal(string(b))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.PasskeyCeremony{Ceremony: sealed, Options: options})
+	return nil
+}
+
+// handleLoginPasskeyFinish is POST /api/v1/login/passkey/finish: the
+// browser's assertion for a token, without a password.
+func (s *Server) handleLoginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
+	var req wire.PasskeyFinish
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Ceremony == "" || len(req.Ceremony) > 4096 || len(req.Credential) == 0 || len(req.Credential) > maxPasskeyAnswer {
+		return errf(http.StatusBadRequest, CodeBadRequest, "send ceremony (from POST /api/v1/login/passkey) and credential (the browser's assertion)")
+	}
+	ip := remoteIP(r)
+	src := source(ip)
+	if blocked, retry := s.loginIPLimit.blocked(src); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	}
+	ctx := r.Context()
+	// Every refusal counts against the source's budget (which bounds
+	// what it can write to the audit log) and is audited.
+	refuse := func(u store.User, reason string) error {
+		s.loginIPLimit.fail(src)
+		if err := s.loginFailed(ctx, u, false, auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
+			Detail: map[string]any{"factor": "webauthn", "passwordless": true, "reason": reason}}, nil); err != nil {
+			return err
+		}
+		return errf(http.StatusUnauthorized, CodeBadCredentials, "this passkey did not sign you in; try again or use your password")
+	}
+	plain, err := s.unseal(req.Ceremony)
+	var st passwordlessState
+	if err != nil || json.Unmarshal([]byte(plain), &st) != nil {
+		return refuse(store.User{}, "ceremony")
+	}
+	if !s.now().Before(time.Unix(st.Expires, 0)) {
+		return refuse(store.User{}, "expired")
+	}
+	rp, err := s.relyingParty(r)
+	if err != nil {
+		return err
+	}
+	var u store.User
+	userID, c, err := mfa.FinishPasswordless(rp, st.State, req.Credential, func(id string) (mfa.PasskeyUser, error) {
+		var err error
+		if u, err = s.st.User(ctx, id); err != nil {
+			return mfa.PasskeyUser{}, err
+		}
+		pu, _, err := s.passkeyUser(r, u)
+		return pu, err
+	})
+	if errors.Is(err, mfa.ErrPasskey) {
+		return refuse(u, "assertion")
+	} else if err != nil {
+		return err
+	}
+	challenge, err := mfa.Challenge(st.State)
+	if err != nil {
+		return err
+	}
+	if first, err := s.st.UseChallengeOnce(ctx, secret.Hash("passwordless:"+challenge), userID, s.now(), time.Unix(st.Expires, 0)); err != nil {
+		return err
+	} else if !first {
+		return refuse(u, "replayed")
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := s.st.UsePasskey(ctx, u.ID, base64.RawURLEncoding.EncodeToString(c.ID), string(data), s.now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse(u, "unknown credential")
+		}
+		return err
+	}
+	ms, err := s.st.Memberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	active := activeMemberships(ms)
+	if u.Disabled || (len(ms) > 0 && len(active) == 0) || (s.now().Before(u.LockedUntil) && !s.knownSource(ctx, u, src)) {
+		return refuse(u, "disabled_or_locked")
+	}
+	if err := s.factorAllowed(r, u, mfa.WebAuthn); err != nil {
+		return refuse(u, "not allowed")
+	}
+	return s.issueToken(w, r, u, nil)
 }

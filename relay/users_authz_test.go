@@ -51,6 +51,8 @@ var authzMatrix = map[string]authzRow{
 	"POST /api/v1/me/totp/confirm":                        {401, 400, 400, 400, 400, 400, 403, 403, 400},
 	"DELETE /api/v1/me/totp":                              {401, 400, 400, 400, 400, 400, 403, 403, 400},
 	"POST /api/v1/login/mfa/passkey":                      {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/login/passkey":                          {409, 409, 409, 409, 409, 409, 409, 409, 409}, // 409: reached at 127.0.0.1, passkeys need a domain
+	"POST /api/v1/login/passkey/finish":                   {400, 400, 400, 400, 400, 400, 400, 400, 400},
 	"GET /api/v1/me/passkeys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200},
 	// 409: the test's relay is reached at 127.0.0.1, and passkeys need a domain.
 	"POST /api/v1/me/passkey-ceremonies": {401, 409, 409, 409, 409, 409, 403, 403, 409},

@@ -79,6 +79,9 @@ func TestUserRoutesBadInput(t *testing.T) {
 		"POST /api/v1/me/totp/confirm": {{body: `{}`, status: 400}, {body: `{"code":"abcdef"}`, status: 400}, {body: `{"code":123456}`, status: 400},
 			{body: `{"code":"1234567"}`, status: 400}, {body: `{"code":"123456"}`, status: 409}},
 		"POST /api/v1/me/passkey-ceremonies": nil,
+		"POST /api/v1/login/passkey":         nil,
+		"POST /api/v1/login/passkey/finish": {{body: `{}`, status: 400}, {body: `{"ceremony":"x"}`, status: 400},
+			{body: `{"ceremony":"` + strings.Repeat("x", 5000) + `","credential":{}}`, status: 400}},
 		"POST /api/v1/login/mfa/passkey": {{body: `{}`, status: 400}, {body: `{"challenge":5}`, status: 400},
 			{body: `{"challenge":"` + long + `"}`, status: 400}},
 		"POST /api/v1/me/passkeys": {{body: `{}`, status: 400}, {body: `{"ceremony":"x"}`, status: 400},
@@ -90,7 +93,7 @@ func TestUserRoutesBadInput(t *testing.T) {
 	}
 	bodiless := map[string]bool{"POST /api/v1/accounts/{account}/users/{id}/unlock": true,
 		"POST /api/v1/accounts/{account}/invites/{id}/resend": true, "POST /api/v1/me/recovery-codes": true, "POST /api/v1/me/totp": true,
-		"POST /api/v1/me/passkey-ceremonies": true}
+		"POST /api/v1/me/passkey-ceremonies": true, "POST /api/v1/login/passkey": true}
 	for _, rt := range e.srv.userRoutes() {
 		if rt.method == "GET" {
 			continue

@@ -130,3 +130,55 @@ func marshalCeremony(options any, session *webauthn.SessionData) ([]byte, []byte
 	s, err := json.Marshal(session)
 	return o, s, err
 }
+
+// BeginPasswordless asks the browser for any passkey of this relay's
+// (discoverable credentials), with the user verified by the authenticator
+// (PIN or biometrics): possession and verification, two factors in one.
+func BeginPasswordless(rp *webauthn.WebAuthn) (options, state []byte, err error) {
+	assertion, session, err := rp.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting a passkey sign-in: %w", err)
+	}
+	return marshalCeremony(assertion, session)
+}
+
+// Challenge is a ceremony state's challenge (what makes its answer
+// single-use).
+func Challenge(state []byte) (string, error) {
+	var session webauthn.SessionData
+	if err := json.Unmarshal(state, &session); err != nil {
+		return "", fmt.Errorf("reading a passkey ceremony: %w", err)
+	}
+	return session.Challenge, nil
+}
+
+// FinishPasswordless checks a discoverable assertion: lookup gives the
+// user of the credential's user handle (the relay's user id). It returns
+// that user id and the credential with its new counter.
+func FinishPasswordless(rp *webauthn.WebAuthn, state, answer []byte, lookup func(userID string) (PasskeyUser, error)) (string, *webauthn.Credential, error) {
+	var session webauthn.SessionData
+	if err := json.Unmarshal(state, &session); err != nil {
+		return "", nil, fmt.Errorf("reading a passkey ceremony: %w", err)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
+		return "", nil, fmt.Errorf("%w: the authenticator did not verify the user", ErrPasskey)
+	}
+	user, c, err := rp.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
+		u, err := lookup(string(handle))
+		if err != nil {
+			return nil, err
+		}
+		return u, nil
+	}, session, parsed)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	if c.Authenticator.CloneWarning {
+		return "", nil, fmt.Errorf("%w: its signature counter went backwards (a cloned authenticator?)", ErrPasskey)
+	}
+	return string(user.WebAuthnID()), c, nil
+}

@@ -292,6 +292,39 @@ func TestPasskeyWithVirtualAuthenticator(t *testing.T) {
 		t.Fatalf("%d refused passkey answers audited, want 3", n)
 	}
 
+	// Passwordless: any passkey of this relay, the user verified by the
+	// authenticator; the answer works once.
+	var pl wire.PasskeyCeremony
+	if s := apiCall(t, "POST", api+"/login/passkey", "", nil, &pl); s != 200 || pl.Ceremony == "" {
+		t.Fatalf("begin passwordless: %d", s)
+	}
+	if strings.Contains(string(pl.Options), "allowCredentials") {
+		t.Fatalf("passwordless options name credentials: %s", pl.Options)
+	}
+	plAnswer := b.ceremony(jsGet, pl.Options)
+	var plr wire.LoginResponse
+	if s := apiCall(t, "POST", api+"/login/passkey/finish", "", wire.PasskeyFinish{Ceremony: pl.Ceremony, Credential: plAnswer}, &plr); s != 200 ||
+		plr.Token == "" || plr.User.Email != relaytest.OwnerEmail {
+		t.Fatalf("passwordless sign-in: %d %+v", s, plr)
+	}
+	if s := apiCall(t, "POST", api+"/login/passkey/finish", "", wire.PasskeyFinish{Ceremony: pl.Ceremony, Credential: plAnswer}, nil); s != 401 {
+		t.Fatalf("passwordless answer replayed: %d, want 401", s)
+	}
+	if s := apiCall(t, "POST", api+"/login/passkey/finish", "", wire.PasskeyFinish{Ceremony: pl.Ceremony + "x", Credential: plAnswer}, nil); s != 401 {
+		t.Fatalf("tampered passwordless ceremony: %d, want 401", s)
+	}
+	plRefused, err := r.Srv.Store().Audit(context.Background(), store.AuditFilter{Event: relay.EvLoginFailed, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := ""
+	for _, ev := range plRefused {
+		details += string(ev.Detail)
+	}
+	if n := strings.Count(details, `"passwordless":true`); n != 2 {
+		t.Fatalf("%d refused passwordless answers audited, want 2", n)
+	}
+
 	// Listed, then removed with the password: sign-in asks nothing again.
 	var list []wire.Passkey
 	if s := apiCall(t, "GET", api+"/me/passkeys", tok, nil, &list); s != 200 || len(list) != 1 || list[0].LastUsed == 0 {

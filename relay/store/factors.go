@@ -183,3 +183,18 @@ func (s *Store) TakeCeremony(ctx context.Context, hash, purpose string, now time
 	}
 	return userID, state, wrap("take ceremony", err)
 }
+
+// UseChallengeOnce marks a stateless ceremony's challenge (by hash) used
+// until expires: true the first time, false for a replay.
+func (s *Store) UseChallengeOnce(ctx context.Context, hash, userID string, now, expires time.Time) (bool, error) {
+	if _, err := s.q.ExecContext(ctx, `DELETE FROM webauthn_ceremonies WHERE expires_at <= $1`, unix(now)); err != nil {
+		return false, wrap("use challenge", err)
+	}
+	res, err := s.q.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (token_hash, user_id, purpose, state, expires_at)
+		VALUES ($1, $2, 'login', '', $3) ON CONFLICT (token_hash) DO NOTHING`, hash, userID, unix(expires))
+	if err != nil {
+		return false, wrap("use challenge", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
