@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ type Client struct {
 	Token  string // bearer token from Login
 	HTTP   *http.Client
 	Logger *slog.Logger
+
+	factors []string // the second factors the last Login offered
 }
 
 // NewClient normalises the relay URL.
@@ -58,13 +61,18 @@ func (c *Client) Login(ctx context.Context, email, password string) (*wire.Login
 		return nil, err
 	}
 	c.Token = out.Token // "" when out.MFARequired: finish with LoginMFA
+	c.factors = out.Factors
 	return &out, nil
 }
 
 // LoginMFA finishes a login that answered MFARequired, with the emailed
-// code or, failing that, one of the user's recovery codes.
+// code, the authenticator app's code (when the login offered totp: no
+// code is mailed then), or one of the user's recovery codes.
 func (c *Client) LoginMFA(ctx context.Context, challenge, code string) (*wire.LoginResponse, error) {
 	req := wire.LoginMFA{Challenge: challenge, Code: code}
+	if slices.Contains(c.factors, "totp") {
+		req.Factor = "totp"
+	}
 	if len(strings.TrimSpace(code)) > 6 { // recovery codes are longer than the emailed six digits
 		req = wire.LoginMFA{Challenge: challenge, RecoveryCode: code}
 	}

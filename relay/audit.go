@@ -48,6 +48,10 @@ const (
 	EvUserMFAChanged    = "user.mfa_changed"
 	EvLoginLocked       = "login.locked"
 	EvLoginMFASent      = "login.mfa_sent"
+	EvLoginMFAChallenge = "login.mfa_challenge" // a correct password, a second factor asked for
+	EvLoginMFAUnusable  = "login.mfa_unusable"  // a second factor required, none of the allowed ones set up
+	EvTOTPEnrolled      = "mfa.totp_enrolled"
+	EvReauthd           = "mfa.totp_removed"
 	EvInviteSent        = "invite.sent"
 	EvInviteResent      = "invite.resent"
 	EvInviteAccepted    = "invite.accepted"

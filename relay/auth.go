@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"slices"
 	"strings"
 	"time"
 
@@ -280,10 +279,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.errBadLogin()
 	}
-	if slices.ContainsFunc(active, store.Membership.MFARequired) {
-		return s.startMFA(w, r, u)
-	}
-	return s.issueToken(w, r, u, nil)
+	return s.secondStep(w, r, u, active)
 }
 
 // knownSource reports whether u logged in from src before: remembered in

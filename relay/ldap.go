@@ -317,10 +317,7 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	if i < 0 || ms[i].Disabled {
 		return fail(u, "disabled_in_account")
 	}
-	if ms[i].MFARequired() {
-		return s.startMFA(w, r, u)
-	}
-	return s.issueToken(w, r, u, nil)
+	return s.secondStep(w, r, u, ms[i:i+1])
 }
 
 // unsafeDirectoryName checks the names a directory gives a user as the

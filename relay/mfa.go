@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/guard"
+	"github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -29,28 +32,77 @@ const (
 // is useless without the challenge, which the store keeps only hashed.
 func mfaCodeHash(challenge, code string) string { return secret.Hash("mfa:" + challenge + ":" + code) }
 
-// startMFA answers a correct password when MFA applies: a challenge for
-// the caller, a 6-digit code by email.
-func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User) error {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return err
-	}
-	code := fmt.Sprintf("%06d", n.Int64())
+// startMFA answers a correct password when a second factor applies: a
+// challenge for the caller and the factors it may answer with. The
+// 6-digit email code is mailed at once when email is the only factor
+// besides recovery codes; otherwise on request (POST /api/v1/login/mfa/email).
+func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User, factors []string) error {
 	challenge := secret.NewToken()
 	now := s.now()
 	ctx := r.Context()
+	emailNow := len(factors) > 0 && factors[0] == string(mfa.Email) &&
+		(len(factors) == 1 || (len(factors) == 2 && factors[1] == string(mfa.Recovery)))
+	var msg mail.Message
+	codeHash := ""
+	if emailNow {
+		code, m, err := newMFACode(u)
+		if err != nil {
+			return err
+		}
+		msg, codeHash = m, mfaCodeHash(challenge, code)
+	}
+	// The challenge (with its code) and its events commit together; the
+	// code is mailed after.
+	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		audit(auditRec{Event: EvLoginMFAChallenge, User: u.ID, Remote: remoteIP(r), Detail: map[string]any{"factors": factors}})
+		if emailNow {
+			audit(auditRec{Event: EvLoginMFASent, User: u.ID, Remote: remoteIP(r)})
+		}
+		return tx.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(challenge), UserID: u.ID, Purpose: store.PurposeMFA,
+			CodeHash: codeHash, CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)})
+	}); err != nil {
+		return err
+	}
+	if emailNow {
+		if err := s.sendMFACode(ctx, u, challenge, msg); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, wire.LoginResponse{MFARequired: true, Challenge: challenge, Factors: factors})
+	return nil
+}
+
+// newMFACode is a random 6-digit code and its email to u.
+func newMFACode(u store.User) (string, mail.Message, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", mail.Message{}, err
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
 	msg, err := mfaMessage(u.Email, code, mfaCodeTTL)
+	return code, msg, err
+}
+
+// mailMFACode gives a challenge created without one its 6-digit code and
+// mails it; the code and its event commit first. Once per challenge:
+// ErrConflict after.
+func (s *Server) mailMFACode(r *http.Request, u store.User, challenge string) error {
+	code, msg, err := newMFACode(u)
 	if err != nil {
 		return err
 	}
-	// The challenge and its event commit together; the code is mailed after.
+	ctx := r.Context()
 	if err := s.commit(ctx, func(tx *store.Store) error {
-		return tx.CreateUserToken(ctx, store.UserToken{Hash: secret.Hash(challenge), UserID: u.ID, Purpose: store.PurposeMFA,
-			CodeHash: mfaCodeHash(challenge, code), CreatedAt: now, ExpiresAt: now.Add(mfaCodeTTL)})
+		return tx.SetUserTokenCode(ctx, secret.Hash(challenge), store.PurposeMFA, mfaCodeHash(challenge, code))
 	}, func() auditRec { return auditRec{Event: EvLoginMFASent, User: u.ID, Remote: remoteIP(r)} }); err != nil {
 		return err
 	}
+	return s.sendMFACode(ctx, u, challenge, msg)
+}
+
+// sendMFACode mails a committed code; a code that cannot be sent kills
+// its challenge.
+func (s *Server) sendMFACode(ctx context.Context, u store.User, challenge string, msg mail.Message) error {
 	if err := s.sendMail(ctx, msg); err != nil {
 		s.log.Error("sending the MFA code", "user", u.ID, "err", err)
 		// The code never arrived: its challenge is of no use to anyone.
@@ -59,7 +111,6 @@ func (s *Server) startMFA(w http.ResponseWriter, r *http.Request, u store.User) 
 		}
 		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
 	}
-	writeJSON(w, http.StatusOK, wire.LoginResponse{MFARequired: true, Challenge: challenge})
 	return nil
 }
 
@@ -75,11 +126,22 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	}
 	code := strings.TrimSpace(req.Code)
 	recovery, recOK := normalizeRecoveryCode(req.RecoveryCode)
+	factor := mfa.Factor(req.Factor)
+	if factor == "" {
+		factor = mfa.Email
+	}
+	passkey := factor == mfa.WebAuthn
 	switch {
-	case (code == "") == (req.RecoveryCode == ""):
-		return errf(http.StatusBadRequest, CodeBadRequest, "send either code (from the email) or recovery_code")
-	case code != "" && (len(code) != 6 || strings.Trim(code, "0123456789") != ""):
-		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits from the email")
+	case factor != mfa.Email && factor != mfa.TOTP && !passkey:
+		return errf(http.StatusBadRequest, CodeBadRequest, "factor is email, totp or webauthn")
+	case passkey && (code != "" || req.RecoveryCode != "" || len(req.Assertion) == 0 || len(req.Assertion) > maxPasskeyAnswer):
+		return errf(http.StatusBadRequest, CodeBadRequest, "webauthn answers with assertion (the browser's PublicKeyCredential JSON) alone")
+	case !passkey && len(req.Assertion) > 0:
+		return errf(http.StatusBadRequest, CodeBadRequest, "assertion goes with factor webauthn")
+	case !passkey && (code == "") == (req.RecoveryCode == ""):
+		return errf(http.StatusBadRequest, CodeBadRequest, "send either code (from the email or the app) or recovery_code")
+	case code != "" && !mfa.ValidCode(code):
+		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits from the email or the app")
 	case req.RecoveryCode != "" && !recOK:
 		return errf(http.StatusBadRequest, CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
 	}
@@ -124,8 +186,17 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		return dead
 	}
 	ok := false
-	if code != "" {
-		ok = subtle.ConstantTimeCompare([]byte(mfaCodeHash(req.Challenge, code)), []byte(t.CodeHash)) == 1
+	if passkey {
+		if ok, err = s.loginPasskey(r, u, req.Challenge, req.Assertion); err != nil {
+			return err
+		}
+	} else if code != "" && factor == mfa.TOTP {
+		if ok, err = s.loginTOTP(ctx, u, code); err != nil {
+			return err
+		}
+	} else if code != "" {
+		// A challenge whose code was never mailed has no hash: nothing matches.
+		ok = t.CodeHash != "" && subtle.ConstantTimeCompare([]byte(mfaCodeHash(req.Challenge, code)), []byte(t.CodeHash)) == 1
 	} else if ok, err = s.st.UseRecoveryCode(ctx, u.ID, recoveryCodeHash(recovery), now); err != nil {
 		return err
 	}
@@ -134,7 +205,7 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		s.gd.backoff.Fail(pair)
 		var tries int
 		if err := s.loginFailed(ctx, u, true, auditRec{Event: EvLoginFailed, User: u.ID, Remote: ip,
-			Detail: map[string]any{"email": u.Email, "mfa": true}}, func(tx *store.Store) (err error) {
+			Detail: map[string]any{"email": u.Email, "mfa": true, "factor": string(factor), "recovery": code == "" && !passkey}}, func(tx *store.Store) (err error) {
 			tries, err = tx.UserTokenFailed(ctx, hash)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -156,7 +227,7 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		if _, err := tx.ConsumeUserToken(ctx, hash, store.PurposeMFA); err != nil {
 			return err
 		}
-		if code == "" {
+		if code == "" && !passkey {
 			left, _ := tx.RecoveryCodesLeft(ctx, u.ID)
 			audit(auditRec{Event: EvRecoveryUsed, User: u.ID, Remote: ip, Detail: map[string]any{"left": left}})
 		}
@@ -225,12 +296,17 @@ func (s *Server) handleGetSecurity(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.Security{MFA: string(me.AccountMFA)})
+	fs, err := s.accountFactors(r.Context(), me.AccountID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.Security{MFA: string(me.AccountMFA), Factors: factorNames(fs)})
 	return nil
 }
 
-// handlePutSecurity is PUT /api/v1/accounts/{account}/security: the email
-// MFA setting (administrators and the owner, spec 5.1).
+// handlePutSecurity is PUT /api/v1/accounts/{account}/security: whether
+// MFA is asked for (disabled, per user, enforced; spec 5.1) and which
+// factors the account allows (administrators and the owner).
 func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error {
 	a, me, err := s.accountCaller(r, store.Admin)
 	if err != nil {
@@ -244,18 +320,41 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	if !mode.Valid() {
 		return errf(http.StatusBadRequest, CodeBadRequest, "mfa is one of disabled, enabled, enforced")
 	}
-	if mode != store.MFADisabled && s.cfg.Mail == nil {
-		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first")
+	ctx := r.Context()
+	before, err := s.accountFactors(ctx, me.AccountID)
+	if err != nil {
+		return err
 	}
-	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		if mode != me.AccountMFA {
-			audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
-				Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode)}})
+	factors := before
+	if req.Factors != nil {
+		if len(req.Factors) > len(mfa.Configurable) {
+			return errf(http.StatusBadRequest, CodeBadRequest, "factors lists at most %d factors", len(mfa.Configurable))
 		}
-		return tx.SetAccountMFA(r.Context(), me.AccountID, mode)
+		if factors, err = mfa.ParseFactors(req.Factors); err != nil {
+			return errf(http.StatusBadRequest, CodeBadRequest, "factors: %v", err)
+		}
+	}
+	if mode != store.MFADisabled && len(factors) == 0 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "MFA on with no factor allowed would lock everyone out: allow at least one")
+	}
+	if mode != store.MFADisabled && s.cfg.Mail == nil && slices.Contains(factors, mfa.Email) {
+		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first, or allow only other factors")
+	}
+	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+		if mode != me.AccountMFA || !slices.Equal(factors, before) {
+			audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode),
+					"factors_from": factorNames(before), "factors_to": factorNames(factors)}})
+		}
+		if req.Factors != nil {
+			if err := tx.SetAccountFactors(ctx, me.AccountID, factorNames(factors)); err != nil {
+				return err
+			}
+		}
+		return tx.SetAccountMFA(ctx, me.AccountID, mode)
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.Security{MFA: string(mode)})
+	writeJSON(w, http.StatusOK, wire.Security{MFA: string(mode), Factors: factorNames(factors)})
 	return nil
 }

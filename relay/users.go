@@ -20,7 +20,7 @@ const (
 
 // userRoutes are the user-management endpoints (spec ch. 2, 4.1, 5.1).
 func (s *Server) userRoutes() []route {
-	return []route{
+	return append([]route{
 		{"POST", "/api/v1/login/mfa", s.api(s.handleLoginMFA)},
 		{"GET", "/api/v1/accounts/{account}/users", s.api(s.handleListUsers)},
 		{"GET", "/api/v1/accounts/{account}/users/{id}", s.api(s.handleGetUser)},
@@ -44,7 +44,7 @@ func (s *Server) userRoutes() []route {
 		{"GET", "/api/v1/me/api-keys", s.api(s.handleListAPIKeys)},
 		{"POST", "/api/v1/me/api-keys", s.api(s.handleCreateAPIKey)},
 		{"DELETE", "/api/v1/me/api-keys/{id}", s.api(s.handleDeleteAPIKey)},
-	}
+	}, append(s.factorRoutes(), s.passkeyRoutes()...)...)
 }
 
 // --- the rank rules (spec 4.1): pure, table-tested ------------------------------

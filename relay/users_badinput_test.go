@@ -71,11 +71,29 @@ func TestUserRoutesBadInput(t *testing.T) {
 		"POST /api/v1/me/api-keys": {{body: `{}`, status: 400}, {body: `{"account":"nope"}`, status: 404},
 			{body: `{"account":"` + acme + `"}`, status: 403}, {body: `{"account":"` + acme + `","name":"` + long + `"}`, status: 400}},
 		"DELETE /api/v1/me/api-keys/{id}": {{path: "/api/v1/me/api-keys/nope", status: 404}},
-		// POST /api/v1/me/recovery-codes takes no input.
+		// POST /api/v1/me/recovery-codes and /me/totp take no input.
 		"POST /api/v1/me/recovery-codes": nil,
+		"POST /api/v1/me/totp":           nil,
+		"POST /api/v1/login/mfa/email": {{body: `{}`, status: 400}, {body: `{"challenge":5}`, status: 400},
+			{body: `{"challenge":"` + long + `"}`, status: 400}},
+		"POST /api/v1/me/totp/confirm": {{body: `{}`, status: 400}, {body: `{"code":"abcdef"}`, status: 400}, {body: `{"code":123456}`, status: 400},
+			{body: `{"code":"1234567"}`, status: 400}, {body: `{"code":"123456"}`, status: 409}},
+		"POST /api/v1/me/passkey-ceremonies": nil,
+		"POST /api/v1/login/passkey":         nil,
+		"POST /api/v1/login/passkey/finish": {{body: `{}`, status: 400}, {body: `{"ceremony":"x"}`, status: 400},
+			{body: `{"ceremony":"` + strings.Repeat("x", 5000) + `","credential":{}}`, status: 400}},
+		"POST /api/v1/login/mfa/passkey": {{body: `{}`, status: 400}, {body: `{"challenge":5}`, status: 400},
+			{body: `{"challenge":"` + long + `"}`, status: 400}},
+		"POST /api/v1/me/passkeys": {{body: `{}`, status: 400}, {body: `{"ceremony":"x"}`, status: 400},
+			{body: `{"ceremony":"x","credential":{}}`, status: 409}, {body: `{"ceremony":"x","credential":{},"name":"a\u202eb"}`, status: 400},
+			{body: `{"ceremony":"` + long + `","credential":{}}`, status: 400}},
+		"DELETE /api/v1/me/passkeys/{id}": {{body: `{}`, status: 400}, {body: `{"password":"x"}`, path: "/api/v1/me/passkeys/nope", status: 404}},
+		"DELETE /api/v1/me/totp": {{body: `{}`, status: 400}, {body: `{"code":"123456","password":"x"}`, status: 400},
+			{body: `{"code":"12 456"}`, status: 400}, {body: `{"password":"x"}`, status: 404}, {body: `{"zzz":1}`, status: 400}},
 	}
 	bodiless := map[string]bool{"POST /api/v1/accounts/{account}/users/{id}/unlock": true,
-		"POST /api/v1/accounts/{account}/invites/{id}/resend": true, "POST /api/v1/me/recovery-codes": true}
+		"POST /api/v1/accounts/{account}/invites/{id}/resend": true, "POST /api/v1/me/recovery-codes": true, "POST /api/v1/me/totp": true,
+		"POST /api/v1/me/passkey-ceremonies": true, "POST /api/v1/login/passkey": true}
 	for _, rt := range e.srv.userRoutes() {
 		if rt.method == "GET" {
 			continue

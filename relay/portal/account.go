@@ -11,9 +11,10 @@ import (
 // securityData is Account security (spec 5.1 multi-factor authentication,
 // 5.3.1 audit logging).
 type securityData struct {
-	MFA    string
-	Audit  wire.AuditSettings
-	Errors map[string]string
+	MFA     string
+	Factors []string // the second factors the account allows
+	Audit   wire.AuditSettings
+	Errors  map[string]string
 }
 
 func (p *Portal) securityData(r *http.Request, s *session) (*securityData, error) {
@@ -22,7 +23,7 @@ func (p *Portal) securityData(r *http.Request, s *session) (*securityData, error
 	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/security"), nil, &sec); err != nil {
 		return nil, err
 	}
-	d.MFA = sec.MFA
+	d.MFA, d.Factors = sec.MFA, sec.Factors
 	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/audit/settings"), nil, &d.Audit); err != nil {
 		return nil, err
 	}
@@ -48,8 +49,11 @@ func (p *Portal) handleSecurity(w http.ResponseWriter, r *http.Request, s *sessi
 		switch r.PathValue("form") {
 		case "mfa":
 			field = "mfa"
-			d.MFA = formValue(r, "mfa")
-			_, err = p.call(r, s.Token, "PUT", accountPath(s.Account.ID, "/security"), wire.Security{MFA: d.MFA}, nil)
+			d.MFA, d.Factors = formValue(r, "mfa"), r.PostForm["factors"]
+			if d.Factors == nil {
+				d.Factors = []string{} // none ticked: the API says why that cannot be
+			}
+			_, err = p.call(r, s.Token, "PUT", accountPath(s.Account.ID, "/security"), wire.Security{MFA: d.MFA, Factors: d.Factors}, nil)
 		case "audit":
 			field = "audit"
 			d.Audit.Enabled = r.PostFormValue("enabled") == "on"

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,8 @@ type signInData struct {
 	Next      string
 	Error     string // next to the field of this step
 	Notice    string
+	Factors   []string // the second factors the user may choose (mfa step)
+	Factor    string   // the one the code field is for: totp or email
 }
 
 // formValue reads a bounded field of a parsed form.
@@ -100,7 +103,7 @@ func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if lr.MFARequired {
 		d.Step, d.Challenge = "mfa", lr.Challenge
-		d.Notice = "We emailed you a 6-digit code. Enter it to finish signing in."
+		d.setFactors(lr.Factors, "")
 		p.render(w, r, http.StatusOK, "signin", "Sign in", nil, d)
 		return
 	}
@@ -126,12 +129,16 @@ func (p *Portal) handleSignInMFA(w http.ResponseWriter, r *http.Request) {
 	}
 	d := signInData{Step: "mfa", Next: localNext(formValue(r, "next")), Username: strings.TrimSpace(formValue(r, "username")),
 		Challenge: formValue(r, "challenge")}
+	d.setFactors(strings.Split(formValue(r, "factors"), ","), formValue(r, "factor"))
 	req := wire.LoginMFA{Challenge: d.Challenge}
 	code := strings.TrimSpace(formValue(r, "code"))
-	if strings.Contains(code, "-") || len(code) > 6 {
+	if a := r.PostFormValue("assertion"); a != "" && len(a) <= maxFormBytes {
+		// The passkey's answer, put into the form by mfa.js.
+		req.Factor, req.Assertion, code = "webauthn", json.RawMessage(a), "passkey"
+	} else if strings.Contains(code, "-") || len(code) > 6 {
 		req.RecoveryCode = code // recovery codes look like XXXXX-XXXXX
 	} else {
-		req.Code = code
+		req.Code, req.Factor = code, d.Factor
 	}
 	if code == "" {
 		d.Error = "Enter the code from the email, or one of your recovery codes."

@@ -111,6 +111,7 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("GET /devices", p.page(p.handleDevices))
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
 	p.routesManage(mux)
+	p.routesMFA(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,7 @@ var funcs = template.FuncMap{
 		return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
 	},
 	"join": strings.Join,
+	"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
 	"kindLabel": func(k string) string {
 		if l, ok := kindLabels[k]; ok {
 			return l

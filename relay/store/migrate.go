@@ -392,6 +392,40 @@ var migrations = []migration{
 		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
 	}},
+	// Second factors (issue 17): a user's TOTP secret (sealed by the relay,
+	// confirmed once a code from it was typed; the last accepted step, so a
+	// code never works twice), each account's allowed factors (no row: all
+	// of them), passkeys (WebAuthn credentials) and their ceremonies.
+	{15, "totp, passkeys, account mfa factors", []string{
+		`CREATE TABLE user_totp (
+			user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+			secret       TEXT NOT NULL,
+			created_at   BIGINT NOT NULL,
+			confirmed_at BIGINT,
+			last_step    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE account_mfa_factors (
+			account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+			factors    TEXT NOT NULL
+		)`,
+		`CREATE TABLE webauthn_credentials (
+			id         TEXT PRIMARY KEY, -- the credential id, base64url
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			name       TEXT NOT NULL DEFAULT '',
+			credential TEXT NOT NULL, -- JSON: public key, counter, flags
+			created_at BIGINT NOT NULL,
+			last_used  BIGINT
+		)`,
+		`CREATE INDEX webauthn_credentials_user ON webauthn_credentials (user_id)`,
+		`CREATE TABLE webauthn_ceremonies (
+			token_hash TEXT PRIMARY KEY,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'login')),
+			state      TEXT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

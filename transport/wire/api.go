@@ -60,6 +60,11 @@ type LoginResponse struct {
 	User        User   `json:"user,omitzero"`
 	MFARequired bool   `json:"mfa_required,omitempty"`
 	Challenge   string `json:"challenge,omitempty"`
+	// Factors lists the second factors the user may pick from, in the
+	// order offered: totp, webauthn, email, recovery. An emailed code is
+	// sent at once only when email is the one factor besides recovery;
+	// otherwise POST /api/v1/login/mfa/email asks for it.
+	Factors []string `json:"factors,omitempty"`
 }
 
 type User struct {

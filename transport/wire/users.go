@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // JSON bodies of the relay's user management API (/api/v1/accounts/{account}/users,
 // invites, passwords, MFA, API keys).
 
@@ -102,6 +104,9 @@ type MembershipUpdate struct {
 // Security is GET/PUT /api/v1/accounts/{account}/security.
 type Security struct {
 	MFA string `json:"mfa"` // disabled, enabled, enforced
+	// Factors the account allows for the second step (totp, webauthn,
+	// email; recovery codes always work). Omitted on PUT: unchanged.
+	Factors []string `json:"factors,omitempty"`
 }
 
 // LoginMFA is POST /api/v1/login/mfa: the challenge from the first step
@@ -110,6 +115,11 @@ type LoginMFA struct {
 	Challenge    string `json:"challenge"`
 	Code         string `json:"code,omitempty"`
 	RecoveryCode string `json:"recovery_code,omitempty"`
+	// Factor says what answers: "email" (the default) or "totp" (Code),
+	// or "webauthn" (Assertion: the browser's PublicKeyCredential JSON for
+	// the options of POST /api/v1/login/mfa/passkey).
+	Factor    string          `json:"factor,omitempty"`
+	Assertion json.RawMessage `json:"assertion,omitempty"`
 }
 
 // RecoveryCodes answers POST /api/v1/me/recovery-codes: shown once.
