@@ -1,0 +1,146 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tandem-rc/tandem/internal/npmtools"
+	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
+)
+
+// addMember adds a user of type typ with a known password to the test
+// account; it returns the email and the password.
+func addMember(t *testing.T, r *relaytest.Relay, email string, typ store.MemberType) (string, string) {
+	t.Helper()
+	const pw = "Member password 1!"
+	hash, err := secret.HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st := r.Srv.Store()
+	acct, err := st.AccountByName(ctx, relaytest.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, store.User{Email: email, Name: string(typ) + " member", PasswordHash: hash, CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddMembership(ctx, store.Membership{AccountID: acct.ID, UserID: u.ID, Type: typ, RCAction: store.RCBrowser, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return email, pw
+}
+
+// axeViolation is one failed axe-core rule on a page.
+type axeViolation struct {
+	ID, Impact, Help string
+	Nodes            []struct {
+		Target []any
+		HTML   string
+	}
+}
+
+// axeSource is axe-core's script (scripts/npm-tools.sh); the test fails
+// under CI and skips elsewhere without it.
+func axeSource(t *testing.T) string {
+	src, err := os.ReadFile(npmtools.Require(t, "axe-core/axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(src)
+}
+
+// axe runs axe-core over the current page and reports every serious or
+// critical violation. The script goes in through DevTools' Runtime.evaluate,
+// which the page's CSP (script-src 'self') does not govern: the CSP under
+// test stays as served.
+func (b *browser) axe(src, page string) {
+	b.t.Helper()
+	b.waitJS(`document.readyState === 'complete'`)
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](src+"\n;true")); err != nil {
+		b.t.Fatalf("%s: injecting axe-core: %v", page, err)
+	}
+	vs, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]axeViolation](
+		`axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => ({target: n.target, html: n.html}))})))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: axe.run: %v", page, err)
+	}
+	b.t.Logf("%s: axe-core: %d violations", page, len(vs))
+	for _, v := range vs {
+		if v.Impact != "serious" && v.Impact != "critical" {
+			b.t.Logf("%s: axe %s (%s): %s", page, v.ID, v.Impact, v.Help)
+			continue
+		}
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, fmt.Sprintf("%v %s", n.Target, n.HTML))
+		}
+		b.t.Errorf("%s: axe %s (%s): %s\n  %s", page, v.ID, v.Impact, v.Help, strings.Join(where, "\n  "))
+	}
+}
+
+// TestPortalAxe runs axe-core in Chromium over the signed-out pages, each
+// sign-in step, and every page the sidebar and title bar link to, for an
+// owner (every entry) and for a plain user (their own pages): no serious
+// or critical violation. The pages come from the rendered navigation, so
+// a page added to it is checked without a change here.
+func TestPortalAxe(t *testing.T) {
+	src := axeSource(t)
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	for _, p := range []string{"/forgot", "/reset", "/invite", "/no-such-page"} {
+		b.open(p)
+		b.axe(src, p)
+	}
+	b.open("/")
+	b.axe(src, "sign-in: username")
+	b.fill("#username", relaytest.OwnerEmail)
+	b.submit("button[type=submit]")
+	b.axe(src, "sign-in: password")
+	b.fill("#password", "wrong password")
+	b.submit("button[type=submit]")
+	b.axe(src, "sign-in: wrong password")
+	b.fill("#password", relaytest.OwnerPassword)
+	b.submit("button[type=submit]")
+	b.axe(src, "sign-in: code")
+	b.fill("#code", lastCode(t, outbox, relaytest.OwnerEmail))
+	b.submit("button[type=submit]")
+	pages := b.navPages()
+	if len(pages) < 10 {
+		t.Fatalf("the owner's navigation links to %v", pages)
+	}
+	for _, p := range pages {
+		b.open(p)
+		b.axe(src, "owner "+p)
+	}
+	// A plain user's pages (another layout: fewer entries, no counts).
+	email, pw := addMember(t, r, "plain@example.com", store.Member)
+	b.submit("form[action='/logoff'] button")
+	b.signIn(outbox, email, pw)
+	for _, p := range b.navPages() {
+		b.open(p)
+		b.axe(src, "user "+p)
+	}
+}
+
+// navPages lists the local pages the sidebar and the title bar link to.
+func (b *browser) navPages() []string {
+	b.t.Helper()
+	ps, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](
+		`[...new Set(Array.from(document.querySelectorAll('nav a[href^="/"], header a[href^="/"]'), a => a.getAttribute('href')))]`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return ps
+}
