@@ -392,6 +392,17 @@ var migrations = []migration{
 		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
 	}},
+	// Choose columns (spec 2.2.1) remembered per user, on every browser:
+	// one row per listing, its column keys comma-joined.
+	{15, "user columns", []string{
+		`CREATE TABLE user_columns (
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			list       TEXT NOT NULL,
+			columns    TEXT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			PRIMARY KEY (user_id, list)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
