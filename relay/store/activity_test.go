@@ -45,7 +45,7 @@ func testActivity(t *testing.T, be storetest.Backend) {
 		}
 	}
 	h := time.Hour
-	audit(day.Add(h), "", users[0].ID, "user.login")           // period 0
+	audit(day.Add(h), "", users[0].ID, "user.login")            // period 0
 	audit(day.Add(2*h), a.ID, users[0].ID, "session.requested") // period 0, same user
 	audit(day.Add(3*h), "", users[2].ID, "user.login")          // not a member
 	audit(day.Add(25*h), a.ID, users[1].ID, "device.approved")  // period 1
