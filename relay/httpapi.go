@@ -235,6 +235,9 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
+		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
+		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
+		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
 	}, s.userRoutes()...)
 }
 
@@ -314,7 +317,8 @@ func changesAccess(r *http.Request) bool {
 	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
 		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
 		strings.HasPrefix(r.URL.Path, "/api/v1/ondemand") ||
-		strings.HasSuffix(r.URL.Path, "/audit/reports")):
+		strings.HasSuffix(r.URL.Path, "/audit/reports")),
+		r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/me/columns/"):
 		return false
 	}
 	return true

@@ -118,6 +118,9 @@ var apiDocs = map[string]apiDoc{
 	"PATCH /api/v1/me/accounts/{account}":                 {summary: "Your alias, remote-control action and MFA toggle in an account", auth: "user", req: wire.MembershipUpdate{}, resp: wire.Member{}},
 	"GET /api/v1/me/api-keys":                             {summary: "Your API keys (prefixes only)", auth: "user", resp: []wire.APIKey{}},
 	"POST /api/v1/me/api-keys":                            {summary: "Create an API key (needs the API role); shown once", auth: "user", req: wire.APIKeyRequest{}, resp: wire.APIKey{}, status: http.StatusCreated},
+	"GET /api/v1/accounts/{account}/activity":             {summary: "Activity per local day: the last N days (default 7, at most 31) and the N before them", auth: "admin", resp: wire.Activity{}, query: []string{"days"}},
+	"GET /api/v1/me/columns":                              {summary: "Your chosen listing columns, by listing", auth: "user", resp: map[string][]string{}},
+	"PUT /api/v1/me/columns/{list}":                       {summary: "Remember a listing's columns for you (at most 32 listings)", auth: "user", req: wire.Columns{}, status: http.StatusNoContent},
 	"DELETE /api/v1/me/api-keys/{id}":                     {summary: "Revoke one of your API keys", auth: "user", status: http.StatusNoContent},
 }
 
