@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tandem-rc/tandem/internal/npmtools"
@@ -143,4 +146,84 @@ func (b *browser) navPages() []string {
 		b.t.Fatal(err)
 	}
 	return ps
+}
+
+// TestPortalDashboardActivity: the Dashboard's activity chart for an
+// administrator, drawn from the API (the owner's login today, a member's
+// login eight days ago), inline SVG with a text alternative, and "View
+// more logs" opening the log from last week's first day; a plain user's
+// Dashboard has no chart.
+func TestPortalDashboardActivity(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	email, pw := addMember(t, r, "plain@example.com", store.Member)
+	u, err := r.Srv.Store().UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Srv.Store().AddAudit(context.Background(), store.AuditEvent{At: time.Now().AddDate(0, 0, -8),
+		ActorUserID: u.ID, Event: "user.login"}, true); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if got := b.text("#chart-users figcaption"); got != "Active users 1 this week, 1 last week" {
+		t.Fatalf("active users: %q", got)
+	}
+	if got := b.text("#chart-sessions figcaption"); got != "Remote sessions 0 this week, 0 last week" {
+		t.Fatalf("sessions: %q", got)
+	}
+	if n := b.count("#chart-users svg rect.bar"); n != 14 {
+		t.Fatalf("%d bars, want 14", n)
+	}
+	label, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('#chart-users svg').getAttribute('aria-label')`))
+	if err != nil || label != "Active users: 1 this week, 1 last week" {
+		t.Fatalf("the chart's text alternative %q %v", label, err)
+	}
+	// The two nonzero bars: last week's sixth day and today.
+	tall, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('#chart-users rect.bar'), (e, i) => e.getAttribute('height') > 0 ? i + e.getAttribute('class') : null).filter(x => x)`))
+	if err != nil || len(tall) != 2 || tall[0] != "10bar last" || tall[1] != "13bar this" {
+		t.Fatalf("nonzero bars %q %v", tall, err)
+	}
+	if n := b.count("script"); n > 1 {
+		t.Fatalf("%d scripts on the Dashboard", n)
+	}
+	b.screenshot("dashboard-activity")
+	b.submit("a[href^='/logs?from=']")
+	if p := b.path(); !strings.HasPrefix(p, "/logs?from="+time.Now().UTC().AddDate(0, 0, -13).Format(time.DateOnly)) {
+		t.Fatalf("View more logs went to %s", p)
+	}
+	b.open("/")
+	b.submit("form[action='/logoff'] button")
+	b.signIn(outbox, email, pw)
+	if n := b.count(".activity"); n != 0 {
+		t.Fatal("a plain user's Dashboard shows the account's activity")
+	}
+}
+
+// TestPortalColumnsPerUser: Choose columns is kept by the relay for the
+// user, so it follows them to a browser that never saw the choice (all
+// cookies cleared, signed in again).
+func TestPortalColumnsPerUser(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	b.open("/users")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.click("details.columns summary")
+	b.click("details.columns input[value=groups]")
+	b.click("details.columns input[value=created]")
+	b.submit("details.columns button[type=submit]")
+	want := []string{"Name", "Email", "User type", "Status", "OnDemand Sessions", "Created"}
+	if heads := b.texts("thead th .th > :first-child"); !slices.Equal(heads, want) {
+		t.Fatalf("chosen columns %q", heads)
+	}
+	if _, err := chromedp.Call(b.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/users")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if heads := b.texts("thead th .th > :first-child"); !slices.Equal(heads, want) {
+		t.Fatalf("columns in a fresh browser %q, want %q", heads, want)
+	}
 }
