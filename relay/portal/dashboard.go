@@ -10,8 +10,8 @@ import (
 // dashboardData is the Dashboard (spec 2.2): devices and users at a
 // glance and the account's details, each part for those who may read it.
 type dashboardData struct {
-	Devices *deviceStats
-	Users   *userStats
+	Devices  *deviceStats
+	Users    *userStats
 	Account  *wire.AccountConfig
 	Mine     int            // devices the user may see (every member)
 	Activity *activityChart // administrators
