@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,4 +227,99 @@ func TestPortalColumnsPerUser(t *testing.T) {
 	if heads := b.texts("thead th .th > :first-child"); !slices.Equal(heads, want) {
 		t.Fatalf("columns in a fresh browser %q, want %q", heads, want)
 	}
+}
+
+// transfer counts what the page's requests brought over the network
+// (Network.loadingFinished's encodedDataLength: headers and body as sent).
+type transfer struct {
+	mu       sync.Mutex
+	bytes    float64
+	started  map[network.RequestID]string
+	finished map[network.RequestID]bool
+}
+
+func (b *browser) countTransfer() *transfer {
+	b.t.Helper()
+	tr := &transfer{started: map[network.RequestID]string{}, finished: map[network.RequestID]bool{}}
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			tr.started[e.RequestID] = e.Request.URL
+		case *network.EventLoadingFinished:
+			tr.bytes += e.EncodedDataLength
+			tr.finished[e.RequestID] = true
+		case *network.EventLoadingFailed:
+			tr.finished[e.RequestID] = true
+		}
+	}); err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		b.t.Fatal(err)
+	}
+	return tr
+}
+
+// take waits until every request seen has finished and returns the bytes
+// and URLs since the last take.
+func (tr *transfer) take(t *testing.T) (float64, []string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tr.mu.Lock()
+		done := len(tr.finished) >= len(tr.started)
+		if done || time.Now().After(deadline) {
+			n := tr.bytes
+			var urls []string
+			for _, u := range tr.started {
+				urls = append(urls, u)
+			}
+			tr.bytes, tr.started, tr.finished = 0, map[network.RequestID]string{}, map[network.RequestID]bool{}
+			tr.mu.Unlock()
+			if !done {
+				t.Fatalf("requests still loading: %q", urls)
+			}
+			return n, urls
+		}
+		tr.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPortalFirstLoadWeight: a first visit (empty cache) to the sign-in
+// page, and the Dashboard after signing in, each transfer under 300 KB, as
+// counted by Chromium's network events; no request leaves the relay.
+func TestPortalFirstLoadWeight(t *testing.T) {
+	const limit = 300 << 10
+	r, outbox, _ := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	tr := b.countTransfer()
+	b.open("/")
+	b.waitJS(`document.readyState === 'complete' && !!document.querySelector('#username')`)
+	signin, urls := tr.take(t)
+	t.Logf("sign-in page, first load: %.0f bytes over %d requests", signin, len(urls))
+	check := func(what string, n float64, urls []string) {
+		if n <= 0 || n >= limit {
+			t.Errorf("%s transferred %.0f bytes, want more than 0 and under %d", what, n, limit)
+		}
+		for _, u := range urls {
+			if !strings.HasPrefix(u, r.URL+"/") && !strings.HasPrefix(u, "data:") {
+				t.Errorf("%s loaded %s, outside the relay", what, u)
+			}
+		}
+	}
+	check("the sign-in page", signin, urls)
+	b.fill("#username", relaytest.OwnerEmail)
+	b.submit("button[type=submit]")
+	b.fill("#password", relaytest.OwnerPassword)
+	b.submit("button[type=submit]")
+	b.fill("#code", lastCode(t, outbox, relaytest.OwnerEmail))
+	tr.take(t) // the sign-in steps
+	b.submit("button[type=submit]")
+	b.waitJS(`location.pathname === '/' && !!document.querySelector('#dev-h')`)
+	dash, urls := tr.take(t)
+	t.Logf("dashboard after sign-in: %.0f bytes over %d requests", dash, len(urls))
+	check("the dashboard", dash, urls)
 }
