@@ -48,6 +48,7 @@ type Portal struct {
 	log     *slog.Logger
 	pages   map[string]*template.Template
 	handler http.Handler
+	live    *liveHub // the live queue's streams (live.go)
 }
 
 // New builds the Portal. It panics only on a broken embedded template
@@ -110,6 +111,7 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("POST /profile/{form}", p.page(p.handleProfilePost))
 	mux.Handle("GET /devices", p.page(p.handleDevices))
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
+	p.routesLive(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

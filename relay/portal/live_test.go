@@ -1,0 +1,217 @@
+package portal_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/relay/portal"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// apiCall sends a JSON request to the relay's API.
+func apiCall(t *testing.T, base, method, path, token string, in, out any) int {
+	t.Helper()
+	var body bytes.Buffer
+	if in != nil {
+		json.NewEncoder(&body).Encode(in)
+	}
+	req, _ := http.NewRequest(method, base+path, &body)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// ownerToken logs the relaytest owner in through the API (no MFA there).
+func ownerToken(t *testing.T, r *relaytest.Relay) string {
+	t.Helper()
+	var lr wire.LoginResponse
+	if st := apiCall(t, r.URL, "POST", "/api/v1/login", "", wire.LoginRequest{Email: relaytest.OwnerEmail, Password: relaytest.OwnerPassword}, &lr); st != http.StatusOK || lr.Token == "" {
+		t.Fatalf("login: %d", st)
+	}
+	return lr.Token
+}
+
+// joinQueue runs an OnDemand agent's join of key, as machine.
+func joinQueue(t *testing.T, base, key, machine string) {
+	t.Helper()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	if st := apiCall(t, base, "POST", "/api/v1/ondemand/join", "", wire.OnDemandJoinRequest{Key: key,
+		PublicKey: base64.StdEncoding.EncodeToString(pub), Inventory: &wire.Inventory{Hostname: machine, OS: "windows"}}, nil); st != http.StatusOK {
+		t.Fatalf("join: %d", st)
+	}
+}
+
+// stream is one open /sessions/events.
+type stream struct {
+	resp *http.Response
+	sc   *bufio.Scanner
+}
+
+func openStream(t *testing.T, ctx context.Context, base, token string) (*stream, int) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/sessions/events", nil)
+	if token != "" {
+		req.AddCookie(&http.Cookie{Name: "__Host-tandem", Value: token})
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, resp.StatusCode
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &stream{resp: resp, sc: bufio.NewScanner(resp.Body)}, resp.StatusCode
+}
+
+// next reads the next event (name, data) or comment ("ping"); the
+// context's deadline bounds it.
+func (s *stream) next(t *testing.T) (string, string) {
+	t.Helper()
+	name, data := "", ""
+	for s.sc.Scan() {
+		line := s.sc.Text()
+		switch {
+		case line == "":
+			if name != "" || data != "" {
+				return name, data
+			}
+		case strings.HasPrefix(line, ": "):
+			return "comment", strings.TrimPrefix(line, ": ")
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ")
+		case strings.HasPrefix(line, "retry: "):
+			name = "retry"
+		}
+	}
+	t.Fatalf("stream ended: %v", s.sc.Err())
+	return "", ""
+}
+
+// until reads events until one named name comes.
+func (s *stream) until(t *testing.T, name string) string {
+	t.Helper()
+	for {
+		if n, d := s.next(t); n == name {
+			return d
+		}
+	}
+}
+
+// TestLiveQueueStream: the live queue's event stream, on a Portal of its
+// own with fast timing: no cookie is 401 (not a redirect EventSource would
+// follow); the rows come at once, a join comes as "joined" with the
+// machine's name; heartbeats; at most 4 streams per user (the 5th is 429
+// with Retry-After, and a slot comes back when a stream closes); a
+// logged-off token ends the stream with "signedout".
+func TestLiveQueueStream(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	relaytest.AllowOnDemand(t, r.Srv)
+	p := portal.New(portal.Config{API: r.Srv.Handler()})
+	portal.SetLiveTiming(p, 50*time.Millisecond, 100*time.Millisecond, time.Minute)
+	ps := httptest.NewServer(p)
+	t.Cleanup(ps.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	if _, status := openStream(t, ctx, ps.URL, ""); status != http.StatusUnauthorized {
+		t.Fatalf("no cookie: %d, want 401", status)
+	}
+	if _, status := openStream(t, ctx, ps.URL, "forged-token"); status != http.StatusUnauthorized {
+		t.Fatalf("a forged cookie: %d, want 401", status)
+	}
+	tok := ownerToken(t, r)
+	var acct []wire.Ref
+	var me wire.User
+	apiCall(t, r.URL, "GET", "/api/v1/me", tok, nil, &me)
+	acct = me.Accounts
+	var od wire.OnDemandSession
+	if st := apiCall(t, r.URL, "POST", "/api/v1/ondemand", tok, wire.OnDemandCreateRequest{Account: acct[0].ID}, &od); st != http.StatusCreated {
+		t.Fatalf("create key: %d", st)
+	}
+	s1, status := openStream(t, ctx, ps.URL, tok)
+	if status != http.StatusOK || s1.resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %v", status, s1.resp.Header)
+	}
+	var ev struct {
+		HTML   string
+		Joined []struct{ Key, Machine string }
+	}
+	json.Unmarshal([]byte(s1.until(t, "queue")), &ev)
+	if !strings.Contains(ev.HTML, wire.GroupKey(od.Key)) || len(ev.Joined) != 0 {
+		t.Fatalf("first event: %+v", ev)
+	}
+	joinQueue(t, r.URL, od.Key, "ann-laptop<script>")
+	json.Unmarshal([]byte(s1.until(t, "queue")), &ev)
+	if len(ev.Joined) != 1 || ev.Joined[0].Machine != "ann-laptop<script>" || ev.Joined[0].Key != wire.GroupKey(od.Key) {
+		t.Fatalf("after the join: %+v", ev.Joined)
+	}
+	if strings.Contains(ev.HTML, "<script>") || !strings.Contains(ev.HTML, "ann-laptop&lt;script&gt;") {
+		t.Fatalf("the rows are not escaped: %s", ev.HTML)
+	}
+	s1.until(t, "comment") // a heartbeat while nothing changes
+
+	// The cap: three more, then refused.
+	var streams []*stream
+	for range 3 {
+		s, status := openStream(t, ctx, ps.URL, tok)
+		if status != http.StatusOK {
+			t.Fatalf("stream %d: %d", len(streams)+2, status)
+		}
+		streams = append(streams, s)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", ps.URL+"/sessions/events", nil)
+	req.AddCookie(&http.Cookie{Name: "__Host-tandem", Value: tok})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a 5th stream: %d %v", resp.StatusCode, resp.Header)
+	}
+	streams[0].resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, status := openStream(t, ctx, ps.URL, tok)
+		if status == http.StatusOK {
+			streams[0] = s
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot back after a stream closed: %d", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Log off: the streams end.
+	if st := apiCall(t, r.URL, "POST", "/api/v1/logout", tok, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("logout: %d", st)
+	}
+	s1.until(t, "signedout")
+}
