@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay/portal"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -214,4 +217,59 @@ func TestLiveQueueStream(t *testing.T) {
 		t.Fatalf("logout: %d", st)
 	}
 	s1.until(t, "signedout")
+}
+
+// notificationSpy replaces the page's Notification API before any script
+// runs (headless Chromium shows no notifications): it records permission
+// requests and notifications, and grants when asked.
+const notificationSpy = `(() => {
+  window.tandemSpy = {asked: 0, notes: []};
+  class N {
+    constructor(title, opts) { window.tandemSpy.notes.push(title + ': ' + (opts && opts.body)); }
+    static requestPermission() { window.tandemSpy.asked++; N.permission = 'granted'; return Promise.resolve('granted'); }
+  }
+  N.permission = 'default';
+  window.Notification = N;
+})();`
+
+// TestPortalLiveQueue: My sessions in Chromium. Nothing asks for
+// notification permission on load; the button does. An agent joining the
+// queue shows in the table without a reload, in the status line, and as a
+// notification naming the machine.
+func TestPortalLiveQueue(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	relaytest.AllowOnDemand(t, r.Srv)
+	b := newBrowser(t, r.URL)
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationSpy}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/sessions")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.submit("form[action='/sessions/create'] button")
+	key := strings.ReplaceAll(b.text("#new-key"), " ", "")
+	b.waitJS(`document.querySelector('#queue').dataset.updates !== undefined`) // the stream is up
+	if asked, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.tandemSpy.asked`)); err != nil || asked != 0 {
+		t.Fatalf("permission asked on load: %d %v", asked, err)
+	}
+	b.click("#notify-btn")
+	b.waitJS(`window.tandemSpy.asked === 1 && document.querySelector('#notify-btn').hidden`)
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.tandemOldPage = true`)); err != nil {
+		t.Fatal(err)
+	}
+	joinQueue(t, r.URL, key, "ann-laptop")
+	b.waitJS(`!!document.querySelector('#queue .badge.warn')`)
+	if state := b.text("#queue .badge"); state != "waiting" {
+		t.Fatalf("state %q", state)
+	}
+	if got := b.text("#queue-status"); got != "ann-laptop joined the queue with key "+wire.GroupKey(key)+"." {
+		t.Fatalf("status %q", got)
+	}
+	notes, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.tandemSpy.notes`))
+	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "ann-laptop") {
+		t.Fatalf("notifications %q %v", notes, err)
+	}
+	if old, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.tandemOldPage === true`)); !old {
+		t.Fatal("the page reloaded")
+	}
+	b.screenshot("sessions-live")
 }
