@@ -43,6 +43,9 @@ func Build(relay, device string) string {
 	return Scheme + "://connect?" + q.Encode()
 }
 
+// Valid reports whether Parse accepts raw.
+func Valid(raw string) bool { _, err := Parse(raw); return err == nil }
+
 // Parse reads a tandem:// link strictly.
 func Parse(raw string) (Link, error) {
 	if len(raw) > MaxLen {

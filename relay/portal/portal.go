@@ -40,6 +40,9 @@ type Config struct {
 	Logger  *slog.Logger // default: discard
 	Version string
 	Clock   func() time.Time // default time.Now
+	// PublicURL is how clients reach the relay (the tandem:// links of
+	// My devices); "" takes each request's origin.
+	PublicURL string
 }
 
 // Portal serves the Portal's pages and assets.

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tandem-rc/tandem/internal/launchlink"
 	"github.com/tandem-rc/tandem/internal/npmtools"
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay/secret"
@@ -322,4 +323,29 @@ func TestPortalFirstLoadWeight(t *testing.T) {
 	dash, urls := tr.take(t)
 	t.Logf("dashboard after sign-in: %.0f bytes over %d requests", dash, len(urls))
 	check("the dashboard", dash, urls)
+}
+
+// TestPortalRemoteControlLink: My devices' Remote control is a tandem://
+// link the Guest accepts (launchlink.Parse, as tandem-guest open runs it)
+// naming this relay and the device.
+func TestPortalRemoteControlLink(t *testing.T) {
+	r, outbox, _ := portalRelay(t)
+	hash, _ := secret.EnrollmentKeyHash(r.Key)
+	res, err := r.Srv.Store().Enroll(context.Background(), store.EnrollParams{KeyHash: hash, PublicKey: "PUB-RC", Now: time.Now(),
+		Inventory: store.Inventory{Hostname: "pc-rc", OS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/mydevices")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](
+		`document.querySelector("a[aria-label='Remote control pc-rc with Tandem Guest']").getAttribute('href')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := launchlink.Parse(href)
+	if err != nil || l.Relay != r.URL || l.Device != res.Device.ID {
+		t.Fatalf("Remote control %q: %+v %v", href, l, err)
+	}
 }
