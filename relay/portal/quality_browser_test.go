@@ -121,6 +121,19 @@ func TestPortalAxe(t *testing.T) {
 	b.axe(src, "sign-in: code")
 	b.fill("#code", lastCode(t, outbox, relaytest.OwnerEmail))
 	b.submit("button[type=submit]")
+	// Pages with rows and their actions: a device, OnDemand keys (one
+	// waiting in the queue).
+	hash, _ := secret.EnrollmentKeyHash(r.Key)
+	if _, err := r.Srv.Store().Enroll(context.Background(), store.EnrollParams{KeyHash: hash, PublicKey: "PUB-AXE",
+		Now: time.Now(), Inventory: store.Inventory{Hostname: "pc-axe", OS: "linux"}}); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.AllowOnDemand(t, r.Srv)
+	b.open("/sessions")
+	b.submit("form[action='/sessions/create'] button")
+	b.axe(src, "owner: a new session key")
+	joinQueue(t, r.URL, strings.ReplaceAll(b.text("#new-key"), " ", ""), "pc-waiting")
+	b.submit("form[action='/sessions/create'] button")
 	pages := b.navPages()
 	if len(pages) < 10 {
 		t.Fatalf("the owner's navigation links to %v", pages)
