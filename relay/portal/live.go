@@ -110,6 +110,8 @@ func (p *Portal) handleQueueEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	w.WriteHeader(http.StatusOK)
+	// Each write moves the server's write deadline (relay/frontdoor: 2 min)
+	// on, so the stream lives while it is written to.
 	send := func(chunk string) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if _, err := fmt.Fprint(w, chunk); err != nil {

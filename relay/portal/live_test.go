@@ -19,6 +19,8 @@ import (
 
 	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/relay/portal"
+	"github.com/tandem-rc/tandem/relay/secret"
+	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -272,4 +274,43 @@ func TestPortalLiveQueue(t *testing.T) {
 		t.Fatal("the page reloaded")
 	}
 	b.screenshot("sessions-live")
+}
+
+// TestLiveQueueOutlivesServerTimeouts: through a server with short read
+// and write timeouts (as relay/frontdoor builds them, shortened), a stream
+// still delivers an event after both have passed.
+func TestLiveQueueOutlivesServerTimeouts(t *testing.T) {
+	r := relaytest.StartServed(t, nil, relaytest.Serving{Server: func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second}
+	}})
+	relaytest.AllowOnDemand(t, r.Srv)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A token straight from the store: a password check could outlast
+	// the short write timeout under -race.
+	owner, err := r.Srv.Store().UserByEmail(ctx, relaytest.OwnerEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := secret.NewToken()
+	if err := r.Srv.Store().CreateLoginToken(ctx, store.LoginToken{Hash: secret.Hash(tok), UserID: owner.ID,
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	s, status := openStream(t, ctx, r.URL, tok)
+	if status != http.StatusOK {
+		t.Fatalf("stream: %d", status)
+	}
+	s.until(t, "queue")
+	// Past both timeouts (no clock to inject into net/http's deadlines).
+	time.Sleep(1500 * time.Millisecond)
+	var me wire.User
+	apiCall(t, r.URL, "GET", "/api/v1/me", tok, nil, &me)
+	var od wire.OnDemandSession
+	if st := apiCall(t, r.URL, "POST", "/api/v1/ondemand", tok, wire.OnDemandCreateRequest{Account: me.Accounts[0].ID}, &od); st != http.StatusCreated {
+		t.Fatalf("create key: %d", st)
+	}
+	if d := s.until(t, "queue"); !strings.Contains(d, wire.GroupKey(od.Key)) {
+		t.Fatalf("event after the timeouts: %s", d)
+	}
 }
