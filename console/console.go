@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/tandem-rc/tandem/console/fynerun"
+	"github.com/tandem-rc/tandem/internal/launchlink"
 	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/transport"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	// InsecureHTTP accepts a plain-http relay off this machine
 	// (--insecure-http; a warning is logged at start).
 	InsecureHTTP bool
+	// Follow, when set, is a checked tandem:// link: its device's remote
+	// control opens once logged in to its relay.
+	Follow *launchlink.Link
 }
 
 // Run shows the console and returns when its window is closed or ctx ends.
@@ -68,6 +72,9 @@ func Run(ctx context.Context, o Options) error {
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	m.Start(sctx) // before the loop runs: nothing to keep responsive yet
 	cancel()
+	if o.Follow != nil {
+		m.Follow(*o.Follow)
+	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -66,6 +66,7 @@ type Model struct {
 	sortCol   Column
 	sortDesc  bool
 	sessions  []wire.OnDemandSession
+	follow    string // a tandem:// link's device, opened once listed (follow.go)
 }
 
 func newModel(log *slog.Logger, dir string, tc transport.Config, newAPI func(string, string) (API, error), now func() time.Time) *Model {

@@ -254,6 +254,11 @@ func (u *ui) refresh() {
 			u.devs.setError(derr)
 			u.sess.setError(serr)
 			u.render()
+			if d, found, ok := u.m.TakeFollowed(); ok && found {
+				u.connectDevice(d, "remote_control", "")
+			} else if ok {
+				dialog.ShowInformation("Remote control", "The link's device is not among the devices you may control.", u.win)
+			}
 		})
 	})
 }

@@ -236,6 +236,9 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
+		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
+		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
+		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
 	}, s.userRoutes()...)
 }
 
@@ -264,7 +267,7 @@ func (s *Server) routes() http.Handler {
 	})
 	// The Portal: every other path. It calls this same handler for the
 	// API, so it goes through the same checks as any client.
-	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock,
+	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock, PublicURL: s.cfg.PublicURL,
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })}))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
@@ -315,7 +318,8 @@ func changesAccess(r *http.Request) bool {
 	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/sessions" || r.URL.Path == "/api/v1/logout" ||
 		r.URL.Path == "/api/v1/login/mfa" || strings.HasPrefix(r.URL.Path, "/c/") ||
 		strings.HasPrefix(r.URL.Path, "/api/v1/ondemand") ||
-		strings.HasSuffix(r.URL.Path, "/audit/reports")):
+		strings.HasSuffix(r.URL.Path, "/audit/reports")),
+		r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/me/columns/"):
 		return false
 	}
 	return true

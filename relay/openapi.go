@@ -23,22 +23,25 @@ type apiDoc struct {
 	resp    any    // 2xx body, nil for none (204) or non-JSON
 	status  int    // success status; 200 if zero
 	query   []string
+	// throttled: the operation can answer 429 (login budgets, serialised
+	// attempts, failure tallies) with Retry-After.
+	throttled bool
 }
 
 var apiDocs = map[string]apiDoc{
 	"GET /api/v1/health":        {summary: "Liveness", auth: "none", resp: map[string]bool{}},
 	"GET /api/v1/relay":         {summary: "Relay name, version, protocol and public key", auth: "none", resp: wire.RelayInfo{}},
-	"POST /api/v1/enroll":       {summary: "Enroll a Host with a deployment package's key", auth: "none", req: wire.EnrollRequest{}, resp: wire.EnrollResponse{}},
-	"GET /api/v1/agent/connect": {summary: "Host WebSocket (challenge, grants, signaling)", auth: "agent", status: http.StatusSwitchingProtocols},
-	"POST /api/v1/login":        {summary: "Log in with email and password", auth: "none", req: wire.LoginRequest{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/enroll":       {summary: "Enroll a Host with a deployment package's key", auth: "none", req: wire.EnrollRequest{}, resp: wire.EnrollResponse{}, throttled: true},
+	"GET /api/v1/agent/connect": {summary: "Host WebSocket (challenge, grants, signaling)", auth: "agent", status: http.StatusSwitchingProtocols, throttled: true},
+	"POST /api/v1/login":        {summary: "Log in with email and password", auth: "none", req: wire.LoginRequest{}, resp: wire.LoginResponse{}, throttled: true},
 	"POST /api/v1/logout":       {summary: "End this login token", auth: "user", status: http.StatusNoContent},
 	"GET /api/v1/me":            {summary: "The logged-in user and their accounts", auth: "user", resp: wire.User{}},
 	"GET /api/v1/devices":       {summary: "Devices of the user's accounts", auth: "user", resp: []wire.Device{}},
 	"POST /api/v1/sessions":/* 202 with a confirmation when someone must allow it by email first */ {summary: "Request a session on a device (decided by role assignments)", auth: "user", req: wire.SessionRequest{}, resp: wire.SessionResponse{}, status: http.StatusCreated},
 	"POST /api/v1/ondemand":              {summary: "Create an OnDemand session key (valid 24 h; needs an OnDemand role assignment)", auth: "user", req: wire.OnDemandCreateRequest{}, resp: wire.OnDemandSession{}, status: http.StatusCreated},
 	"GET /api/v1/ondemand":               {summary: "Your live OnDemand keys and your accounts' queues, with the permissions you would get", auth: "user", resp: []wire.OnDemandSession{}},
-	"POST /api/v1/ondemand/join":         {summary: "tandem-ondemand joins the queue with a session key and an ephemeral key pair", auth: "none", req: wire.OnDemandJoinRequest{}, resp: wire.OnDemandJoinResponse{}},
-	"POST /api/v1/ondemand/{key}/email":  {summary: "Email an unused OnDemand key's link to the end user", auth: "user", req: wire.OnDemandEmailRequest{}, status: http.StatusNoContent},
+	"POST /api/v1/ondemand/join":         {summary: "tandem-ondemand joins the queue with a session key and an ephemeral key pair", auth: "none", req: wire.OnDemandJoinRequest{}, resp: wire.OnDemandJoinResponse{}, throttled: true},
+	"POST /api/v1/ondemand/{key}/email":  {summary: "Email an unused OnDemand key's link to the end user", auth: "user", req: wire.OnDemandEmailRequest{}, status: http.StatusNoContent, throttled: true},
 	"POST /api/v1/ondemand/{key}/reject": {summary: "Reject an OnDemand session: the key dies and its agent exits", auth: "user", status: http.StatusNoContent},
 	"GET /api/v1/sessions/{id}/signal":   {summary: "Guest WebSocket for a session's signaling", auth: "user", status: http.StatusSwitchingProtocols},
 	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "manager", resp: wire.CheckResult{},
@@ -94,19 +97,19 @@ var apiDocs = map[string]apiDoc{
 
 	// Users (relay/users.go, password.go, mfa.go, apikeys.go). "manager":
 	// group managers and up, with the rank rules of spec 4.1.
-	"POST /api/v1/login/mfa":                              {summary: "Second login step: a code (factor email or totp) or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}},
-	"POST /api/v1/login/mfa/email":                        {summary: "Email this login challenge's code (when email is one of several factors)", auth: "none", req: wire.LoginMFAEmail{}, status: http.StatusNoContent},
+	"POST /api/v1/login/mfa":                              {summary: "Second login step: a code (factor email or totp) or a recovery code", auth: "none", req: wire.LoginMFA{}, resp: wire.LoginResponse{}, throttled: true},
+	"POST /api/v1/login/mfa/email":                        {summary: "Email this login challenge's code (when email is one of several factors)", auth: "none", req: wire.LoginMFAEmail{}, status: http.StatusNoContent, throttled: true},
 	"GET /api/v1/me/mfa":                                  {summary: "Your second factors and what your accounts allow", auth: "user", resp: wire.MFAStatus{}},
 	"POST /api/v1/me/totp":                                {summary: "Start setting up an authenticator app: the secret, its otpauth URI and QR code, shown once", auth: "user", resp: wire.TOTPEnrolment{}, status: http.StatusCreated},
-	"POST /api/v1/me/totp/confirm":                        {summary: "Confirm the authenticator app with its current code", auth: "user", req: wire.TOTPCode{}, status: http.StatusNoContent},
-	"POST /api/v1/login/mfa/passkey":                      {summary: "Passkey sign-in options (navigator.credentials.get) for a login challenge", auth: "none", req: wire.LoginPasskey{}, resp: wire.PasskeyCeremony{}},
-	"POST /api/v1/login/passkey":                          {summary: "Passwordless sign-in: options for navigator.credentials.get (any passkey of this relay, user verified) and the sealed ceremony", auth: "none", resp: wire.PasskeyCeremony{}},
-	"POST /api/v1/login/passkey/finish":                   {summary: "Passwordless sign-in: the ceremony and the browser's assertion (as credential) for a token", auth: "none", req: wire.PasskeyFinish{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/me/totp/confirm":                        {summary: "Confirm the authenticator app with its current code", auth: "user", req: wire.TOTPCode{}, status: http.StatusNoContent, throttled: true},
+	"POST /api/v1/login/mfa/passkey":                      {summary: "Passkey sign-in options (navigator.credentials.get) for a login challenge", auth: "none", req: wire.LoginPasskey{}, resp: wire.PasskeyCeremony{}, throttled: true},
+	"POST /api/v1/login/passkey":                          {summary: "Passwordless sign-in: options for navigator.credentials.get (any passkey of this relay, user verified) and the sealed ceremony", auth: "none", resp: wire.PasskeyCeremony{}, throttled: true},
+	"POST /api/v1/login/passkey/finish":                   {summary: "Passwordless sign-in: the ceremony and the browser's assertion (as credential) for a token", auth: "none", req: wire.PasskeyFinish{}, resp: wire.LoginResponse{}, throttled: true},
 	"GET /api/v1/me/passkeys":                             {summary: "Your passkeys", auth: "user", resp: []wire.Passkey{}},
 	"POST /api/v1/me/passkey-ceremonies":                  {summary: "Start registering a passkey: options for navigator.credentials.create", auth: "user", resp: wire.PasskeyCeremony{}, status: http.StatusCreated},
 	"POST /api/v1/me/passkeys":                            {summary: "Finish registering a passkey with the browser's credential", auth: "user", req: wire.PasskeyFinish{}, resp: wire.Passkey{}, status: http.StatusCreated},
-	"DELETE /api/v1/me/passkeys/{id}":                     {summary: "Remove a passkey (a current TOTP code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent},
-	"DELETE /api/v1/me/totp":                              {summary: "Remove the authenticator app (a current code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent},
+	"DELETE /api/v1/me/passkeys/{id}":                     {summary: "Remove a passkey (a current TOTP code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent, throttled: true},
+	"DELETE /api/v1/me/totp":                              {summary: "Remove the authenticator app (a current code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent, throttled: true},
 	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
 	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
 	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
@@ -116,25 +119,104 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "manager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
 	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
 	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
-	"PUT /api/v1/accounts/{account}/owner":                {summary: "Hand the account over to another user (owner only, with password)", auth: "owner", req: wire.OwnerChange{}, resp: wire.Member{}},
+	"PUT /api/v1/accounts/{account}/owner":                {summary: "Hand the account over to another user (owner only, with password)", auth: "owner", req: wire.OwnerChange{}, resp: wire.Member{}, throttled: true},
 	"GET /api/v1/accounts/{account}/security":             {summary: "The account's MFA setting and allowed factors", auth: "admin", resp: wire.Security{}},
 	"PUT /api/v1/accounts/{account}/security":             {summary: "Set MFA (disabled, enabled or enforced) and the allowed factors (totp, webauthn, email)", auth: "admin", req: wire.Security{}, resp: wire.Security{}},
-	"POST /api/v1/invites/accept":                         {summary: "Accept an invitation, setting a password", auth: "none", req: wire.InviteAccept{}, resp: wire.User{}, status: http.StatusCreated},
-	"POST /api/v1/password/forgot":                        {summary: "Email a password reset link (always 202)", auth: "none", req: wire.PasswordForgot{}, resp: map[string]string{}, status: http.StatusAccepted},
-	"POST /api/v1/password/reset":                         {summary: "Set a new password with a reset token", auth: "none", req: wire.PasswordReset{}, status: http.StatusNoContent},
+	"POST /api/v1/invites/accept":                         {summary: "Accept an invitation, setting a password", auth: "none", req: wire.InviteAccept{}, resp: wire.User{}, status: http.StatusCreated, throttled: true},
+	"POST /api/v1/password/forgot":                        {summary: "Email a password reset link (always 202)", auth: "none", req: wire.PasswordForgot{}, resp: map[string]string{}, status: http.StatusAccepted, throttled: true},
+	"POST /api/v1/password/reset":                         {summary: "Set a new password with a reset token", auth: "none", req: wire.PasswordReset{}, status: http.StatusNoContent, throttled: true},
 	"PATCH /api/v1/me":                                    {summary: "Edit your profile", auth: "user", req: wire.ProfileUpdate{}, resp: wire.User{}},
-	"POST /api/v1/me/password":                            {summary: "Change your password (ends your other logins)", auth: "user", req: wire.PasswordChange{}, status: http.StatusNoContent},
+	"POST /api/v1/me/password":                            {summary: "Change your password (ends your other logins)", auth: "user", req: wire.PasswordChange{}, status: http.StatusNoContent, throttled: true},
 	"POST /api/v1/me/recovery-codes":                      {summary: "A new set of 10 recovery codes (voids the old set)", auth: "user", resp: wire.RecoveryCodes{}, status: http.StatusCreated},
 	"PATCH /api/v1/me/accounts/{account}":                 {summary: "Your alias, remote-control action and MFA toggle in an account", auth: "user", req: wire.MembershipUpdate{}, resp: wire.Member{}},
 	"GET /api/v1/me/api-keys":                             {summary: "Your API keys (prefixes only)", auth: "user", resp: []wire.APIKey{}},
 	"POST /api/v1/me/api-keys":                            {summary: "Create an API key (needs the API role); shown once", auth: "user", req: wire.APIKeyRequest{}, resp: wire.APIKey{}, status: http.StatusCreated},
+	"GET /api/v1/accounts/{account}/activity":             {summary: "Activity per local day: the last N days (default 7, at most 31) and the N before them", auth: "admin", resp: wire.Activity{}, query: []string{"days"}},
+	"GET /api/v1/me/columns":                              {summary: "Your chosen listing columns, by listing", auth: "user", resp: map[string][]string{}},
+	"PUT /api/v1/me/columns/{list}":                       {summary: "Remember a listing's columns for you (at most 32 listings)", auth: "user", req: wire.Columns{}, status: http.StatusNoContent},
 	"DELETE /api/v1/me/api-keys/{id}":                     {summary: "Revoke one of your API keys", auth: "user", status: http.StatusNoContent},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 
-// openAPI builds the document for routes.
-func openAPI(routes []route, version string) map[string]any {
+// errResponses are the error answers an operation may declare, each a
+// shared component with the error body's schema.
+var errResponses = map[int]struct {
+	name, desc string
+	retry      bool // carries Retry-After
+}{
+	http.StatusBadRequest:            {"BadRequest", "The request is malformed or a value is refused (code bad_request, or one naming the field's problem)", false},
+	http.StatusUnauthorized:          {"Unauthorized", "No valid token, or wrong credentials (codes unauthorized, invalid_credentials)", false},
+	http.StatusForbidden:             {"Forbidden", "The caller's user type or role does not allow it (code forbidden)", false},
+	http.StatusNotFound:              {"NotFound", "No such object in the caller's accounts (code not_found)", false},
+	http.StatusConflict:              {"Conflict", "The request conflicts with the current state (code conflict and others)", false},
+	http.StatusRequestEntityTooLarge: {"BodyTooLarge", "The body exceeds the relay's limit (code body_too_large)", false},
+	http.StatusUnsupportedMediaType:  {"UnsupportedMediaType", "The body is not application/json (code bad_request)", false},
+	http.StatusTooManyRequests:       {"TooManyRequests", "Throttled; retry after the Retry-After seconds (code throttled)", true},
+	http.StatusInternalServerError:   {"InternalError", "The relay failed; its log says why (code internal)", false},
+	http.StatusServiceUnavailable:    {"Unavailable", "The relay is too busy checking passwords; retry after Retry-After (code unavailable)", true},
+}
+
+// passwordOps check a password against its hash within the relay's
+// hashing cap, so they may answer 503.
+var passwordOps = map[string]bool{
+	"POST /api/v1/login": true, "POST /api/v1/me/password": true, "POST /api/v1/invites/accept": true,
+	"PUT /api/v1/accounts/{account}/owner": true,
+}
+
+// errorAnswers are the error statuses rt may answer, from what it takes
+// (a body, parameters) and who may call it.
+func errorAnswers(rt route, d apiDoc) []int {
+	codes := []int{http.StatusInternalServerError}
+	if d.req != nil || d.query != nil || d.auth == "agent" || strings.HasSuffix(rt.path, "/signal") {
+		codes = append(codes, http.StatusBadRequest) // a malformed body, query or upgrade
+	}
+	if d.req != nil {
+		codes = append(codes, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	switch d.auth {
+	case "none", "agent":
+		if strings.HasPrefix(rt.path, "/api/v1/login") || d.auth == "agent" {
+			codes = append(codes, http.StatusUnauthorized)
+		}
+	default:
+		codes = append(codes, http.StatusUnauthorized)
+	}
+	switch d.auth {
+	case "admin", "manager", "owner", "logadmin":
+		codes = append(codes, http.StatusForbidden)
+	}
+	if strings.Contains(rt.path, "{") {
+		codes = append(codes, http.StatusNotFound)
+	}
+	if d.req != nil && d.auth != "none" && d.auth != "agent" {
+		codes = append(codes, http.StatusConflict) // e.g. a name taken, a state that forbids it
+	}
+	if d.throttled {
+		codes = append(codes, http.StatusTooManyRequests)
+	}
+	if passwordOps[rt.method+" "+rt.path] {
+		codes = append(codes, http.StatusServiceUnavailable)
+	}
+	return codes
+}
+
+func errRef(name string) map[string]any {
+	return map[string]any{"$ref": "#/components/responses/" + name}
+}
+
+func errResponse(desc string, schema map[string]any, retry bool) map[string]any {
+	r := map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
+	if retry {
+		r["headers"] = map[string]any{"Retry-After": map[string]any{"description": "Seconds to wait",
+			"schema": map[string]any{"type": "integer"}}}
+	}
+	return r
+}
+
+// openAPI builds the document for routes; server is the relay's public
+// URL ("" for a URL relative to the document).
+func openAPI(routes []route, version, server string) map[string]any {
 	schemas := map[string]any{}
 	paths := map[string]map[string]any{}
 	for _, rt := range routes {
@@ -179,11 +261,11 @@ func openAPI(routes []route, version string) map[string]any {
 		} else if strings.HasSuffix(rt.path, "/csv") {
 			ok["content"] = map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}
 		}
-		op["responses"] = map[string]any{
-			itoa(status): ok,
-			"default": map[string]any{"description": "An error with a stable code and a message",
-				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(wire.APIError{}), schemas)}}},
+		responses := map[string]any{itoa(status): ok, "default": errRef("Error")}
+		for _, code := range errorAnswers(rt, d) {
+			responses[itoa(code)] = errRef(errResponses[code].name)
 		}
+		op["responses"] = responses
 		p := paths[rt.path]
 		if p == nil {
 			p = map[string]any{}
@@ -191,13 +273,24 @@ func openAPI(routes []route, version string) map[string]any {
 		}
 		p[strings.ToLower(rt.method)] = op
 	}
+	errSchema := schemaOf(reflect.TypeOf(wire.APIError{}), schemas)
+	responses := map[string]any{"Error": errResponse("An error with a stable code and a message", errSchema, false)}
+	for _, e := range errResponses {
+		responses[e.name] = errResponse(e.desc, errSchema, e.retry)
+	}
+	if server == "" {
+		server = "/" // relative to where this document is served
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Tandem relay API", "version": version,
-			"description": "The relay's JSON API. Errors are JSON {\"error\": {\"code\", \"message\"}} with a stable code."},
-		"paths": paths,
+			"description": "The relay's JSON API. Errors are JSON {\"error\": {\"code\", \"message\"}} with a stable code.",
+			"license":     map[string]any{"name": "Apache 2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"}},
+		"servers": []any{map[string]any{"url": server, "description": "This relay"}},
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas":         schemas,
+			"responses":       responses,
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 		},
 		"security": []any{map[string]any{"bearer": []any{}}},
@@ -284,6 +377,6 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 
 // handleOpenAPI is GET /api/v1/openapi.json.
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, openAPI(s.routeTable(), s.cfg.Version))
+	writeJSON(w, http.StatusOK, openAPI(s.routeTable(), s.cfg.Version, s.cfg.PublicURL))
 	return nil
 }

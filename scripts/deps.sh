@@ -79,6 +79,10 @@ TEST=(
   grim
   foot
   fonts-dejavu-core
+  # nodejs, npm: the Portal's tests run @redocly/cli and axe-core, installed
+  # by scripts/npm-tools.sh (never needed at run time).
+  nodejs
+  npm
 )
 # wine64 + wine: the Windows Host, its MSI and service run under Wine in
 # the e2e tests (internal/winetest); Wine runs amd64 Windows programs only.
@@ -103,7 +107,9 @@ for p in "${WANT[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The test tools from npm (scripts/npm-tools.sh), after nodejs/npm.
+npm_tools() { case "${1:-all}" in all | test) "$(dirname "$0")/npm-tools.sh" ;; esac; }
+[ ${#missing[@]} -eq 0 ] && { npm_tools "${1:-all}"; exit 0; }
 
 echo "deps: installing ${missing[*]}" >&2
 SUDO=()
@@ -119,3 +125,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_tools "${1:-all}"

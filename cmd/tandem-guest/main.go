@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-rc/tandem/console"
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/cli"
+	"github.com/tandem-rc/tandem/internal/launchlink"
 	"github.com/tandem-rc/tandem/internal/relayurl"
 	"github.com/tandem-rc/tandem/transport"
 )
@@ -24,7 +25,15 @@ func main() {
 	rc := guest.Command()
 	open := &cobra.Command{Use: "console", Short: "Open the desktop console (also: no arguments)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runConsole(cmd) }}
-	rc.AddCommand(open)
+	// The .desktop file runs "open %u": from the menu, without a link.
+	follow := &cobra.Command{Use: "open [TANDEM_URL]", Short: "Follow a tandem:// link (the Portal's Remote control): open the console on its device",
+		Args: cobra.MaximumNArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return runConsole(cmd)
+			}
+			return runOpen(cmd, args[0])
+		}}
+	rc.AddCommand(open, follow)
 	rc.Args = cobra.NoArgs
 	rc.RunE = open.RunE
 	if err := rc.Execute(); err != nil {
@@ -37,8 +46,25 @@ func main() {
 	}
 }
 
+// runOpen checks a tandem:// link (asking on the terminal before a relay
+// the Guest does not use) and opens the console on its device.
+func runOpen(cmd *cobra.Command, raw string) error {
+	dir, _ := cmd.Flags().GetString("config")
+	st, err := guest.LoadRemembered(dir)
+	if err != nil {
+		st = guest.State{}
+	}
+	l, err := guest.CheckLink(raw, &st, guest.AskYes(os.Stdin, os.Stderr))
+	if err != nil {
+		return err
+	}
+	return runConsoleWith(cmd, &l)
+}
+
 // runConsole opens the console with the command line's persistent flags.
-func runConsole(cmd *cobra.Command) error {
+func runConsole(cmd *cobra.Command) error { return runConsoleWith(cmd, nil) }
+
+func runConsoleWith(cmd *cobra.Command, follow *launchlink.Link) error {
 	fs := cmd.Flags()
 	dir, _ := fs.GetString("config")
 	level, _ := fs.GetString("log-level")
@@ -51,6 +77,6 @@ func runConsole(cmd *cobra.Command) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return console.Run(ctx, console.Options{Logger: log, ConfigDir: dir, InsecureHTTP: insecure,
+	return console.Run(ctx, console.Options{Logger: log, ConfigDir: dir, InsecureHTTP: insecure, Follow: follow,
 		Transport: transport.Config{RelayOnly: relayOnly, Loopback: loopback, Logger: log}})
 }

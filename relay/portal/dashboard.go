@@ -10,10 +10,11 @@ import (
 // dashboardData is the Dashboard (spec 2.2): devices and users at a
 // glance and the account's details, each part for those who may read it.
 type dashboardData struct {
-	Devices *deviceStats
-	Users   *userStats
-	Account *wire.AccountConfig
-	Mine    int // devices the user may see (every member)
+	Devices  *deviceStats
+	Users    *userStats
+	Account  *wire.AccountConfig
+	Mine     int            // devices the user may see (every member)
+	Activity *activityChart // administrators
 }
 
 type deviceStats struct{ Total, Online, Pending, Groups int }
@@ -81,6 +82,11 @@ func (p *Portal) handleDashboard(w http.ResponseWriter, r *http.Request, s *sess
 			return
 		}
 		d.Account = &ac
+		var err error
+		if d.Activity, err = p.fetchActivity(r, s); err != nil {
+			p.fail(w, r, err)
+			return
+		}
 	}
 	p.render(w, r, http.StatusOK, "dashboard", "Dashboard", s, d)
 }

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tandem-rc/tandem/relay/listing"
+	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 // The generic listing (spec 2.2.1): a filter on each column header (text,
@@ -195,42 +195,37 @@ func (p *Portal) fetchList(r *http.Request, s *session, name, action string, col
 			total, _ = strconv.Atoi(h.Get("X-Total-Count"))
 		}
 	}
-	lv := newList(r, name, action, cols, visibleColumns(r, name, listings[name]), q, total)
+	lv := newList(r, name, action, cols, p.visibleColumns(r, s, name, listings[name]), q, total)
 	if qerr != nil {
 		lv.Error = "This filter cannot be used: " + qerr.Error() + "."
 	}
 	return lv, nil
 }
 
-// visibleColumns reads the user's Choose columns for a listing from its
-// cookie ("users=name,email;devices=…"); the defaults when none.
-func visibleColumns(r *http.Request, list string, cols []column) []string {
+// visibleColumns is the user's Choose columns for a listing (kept by the
+// API per user: the same on every browser), or the defaults.
+func (p *Portal) visibleColumns(r *http.Request, s *session, list string, cols []column) []string {
 	var def []string
 	for _, c := range cols {
 		if c.Default {
 			def = append(def, c.Key)
 		}
 	}
-	raw, err := url.QueryUnescape(cookie(r, columnsCookie))
-	if err != nil {
+	var chosen map[string][]string
+	if _, err := p.call(r, s.Token, "GET", "/api/v1/me/columns", nil, &chosen); err != nil {
+		p.log.Warn("portal: reading chosen columns", "err", err)
 		return def
 	}
-	for _, part := range strings.Split(raw, ";") {
-		name, keys, ok := strings.Cut(part, "=")
-		if !ok || name != list {
-			continue
-		}
-		var out []string
-		for _, k := range strings.Split(keys, ",") {
-			if slices.ContainsFunc(cols, func(c column) bool { return c.Key == k }) && !slices.Contains(out, k) {
-				out = append(out, k)
-			}
-		}
-		if len(out) > 0 {
-			return out
+	var out []string
+	for _, k := range chosen[list] {
+		if slices.ContainsFunc(cols, func(c column) bool { return c.Key == k }) && !slices.Contains(out, k) {
+			out = append(out, k)
 		}
 	}
-	return def
+	if len(out) == 0 {
+		return def
+	}
+	return out
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
@@ -254,19 +249,14 @@ func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *
 			keys = append(keys, c.Key)
 		}
 	}
+	var ae *apiError
 	if len(keys) == 0 {
 		flash(w, "Choose at least one column.")
-	} else {
-		// Keep the other listings' choices.
-		parts := []string{list + "=" + strings.Join(keys, ",")}
-		if raw, err := url.QueryUnescape(cookie(r, columnsCookie)); err == nil {
-			for _, part := range strings.Split(raw, ";") {
-				if name, _, ok := strings.Cut(part, "="); ok && name != list && listings[name] != nil {
-					parts = append(parts, part)
-				}
-			}
-		}
-		setCookie(w, columnsCookie, url.QueryEscape(strings.Join(parts, ";")), 400*24*time.Hour)
+	} else if _, err := p.call(r, s.Token, "PUT", "/api/v1/me/columns/"+list, wire.Columns{Columns: keys}, nil); errors.As(err, &ae) {
+		flash(w, ae.Message)
+	} else if err != nil {
+		p.fail(w, r, err)
+		return
 	}
 	back := localNext(r.PostFormValue("back"))
 	http.Redirect(w, r, back, http.StatusSeeOther)

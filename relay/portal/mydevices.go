@@ -1,10 +1,12 @@
 package portal
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
 
+	"github.com/tandem-rc/tandem/internal/launchlink"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -13,6 +15,10 @@ import (
 type myDevicesData struct {
 	Devices  []wire.Device
 	RCAction string
+	// Launch is each device's Remote control: a tandem:// link the
+	// desktop Guest handles (checked here as strictly as the Guest does,
+	// so html/template may keep its scheme).
+	Launch map[string]template.URL
 }
 
 func (p *Portal) handleMyDevices(w http.ResponseWriter, r *http.Request, s *session) {
@@ -21,10 +27,14 @@ func (p *Portal) handleMyDevices(w http.ResponseWriter, r *http.Request, s *sess
 		p.fail(w, r, err)
 		return
 	}
-	d := myDevicesData{RCAction: s.Member.RCAction}
+	d := myDevicesData{RCAction: s.Member.RCAction, Launch: map[string]template.URL{}}
+	relay := p.publicURL(r)
 	for _, dev := range all {
 		if dev.AccountID == s.Account.ID {
 			d.Devices = append(d.Devices, dev)
+			if link := launchlink.Build(relay, dev.ID); launchlink.Valid(link) {
+				d.Launch[dev.ID] = template.URL(link)
+			}
 		}
 	}
 	slices.SortStableFunc(d.Devices, func(a, b wire.Device) int {
@@ -54,4 +64,17 @@ func (p *Portal) handleFavorite(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	http.Redirect(w, r, "/mydevices", http.StatusSeeOther)
+}
+
+// publicURL is how clients reach the relay: the configured public URL, or
+// this request's origin.
+func (p *Portal) publicURL(r *http.Request) string {
+	if p.cfg.PublicURL != "" {
+		return p.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }

@@ -40,6 +40,9 @@ type Config struct {
 	Logger  *slog.Logger // default: discard
 	Version string
 	Clock   func() time.Time // default time.Now
+	// PublicURL is how clients reach the relay (the tandem:// links of
+	// My devices); "" takes each request's origin.
+	PublicURL string
 }
 
 // Portal serves the Portal's pages and assets.
@@ -48,6 +51,7 @@ type Portal struct {
 	log     *slog.Logger
 	pages   map[string]*template.Template
 	handler http.Handler
+	live    *liveHub // the live queue's streams (live.go)
 }
 
 // New builds the Portal. It panics only on a broken embedded template
@@ -112,6 +116,7 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
 	p.routesManage(mux)
 	p.routesMFA(mux)
+	p.routesLive(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

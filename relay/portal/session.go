@@ -18,7 +18,6 @@ const (
 	sessionCookie = "__Host-tandem"         // the login token
 	accountCookie = "__Host-tandem-account" // the account the user works in
 	flashCookie   = "__Host-tandem-flash"   // one message for the next page
-	columnsCookie = "__Host-tandem-columns" // Choose columns, per listing
 )
 
 func setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {

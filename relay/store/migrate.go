@@ -426,6 +426,17 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at)`,
 	}},
+	// Choose columns (spec 2.2.1) remembered per user, on every browser:
+	// one row per listing, its column keys comma-joined.
+	{16, "user columns", []string{
+		`CREATE TABLE user_columns (
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			list       TEXT NOT NULL,
+			columns    TEXT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			PRIMARY KEY (user_id, list)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
