@@ -102,14 +102,13 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("GET /logs/reports/{id}", p.page(p.handleLogCSV))
 	mux.Handle("GET /groups", p.page(p.handleGroups))
 	mux.Handle("POST /groups", p.page(p.handleGroups))
-	mux.Handle("GET /roles", p.page(p.handleRoles))
-	mux.Handle("GET /assignments", p.page(p.handleAssignments))
 	mux.Handle("GET /sessions", p.page(p.handleSessions))
 	mux.Handle("POST /sessions/{action}", p.page(p.handleSessionAction))
 	mux.Handle("GET /profile", p.page(p.handleProfile))
 	mux.Handle("POST /profile/{form}", p.page(p.handleProfilePost))
 	mux.Handle("GET /devices", p.page(p.handleDevices))
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
+	p.routesAccess(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

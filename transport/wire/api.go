@@ -273,6 +273,10 @@ type Schedule struct {
 	TimeZone   string     `json:"timezone,omitempty"`
 	Recurrence Recurrence `json:"recurrence"`
 	EndDate    string     `json:"end_date,omitempty"`
+	// Summary is the schedule in words, e.g. "From April 7, 2022, every
+	// weekday, full time (Europe/Bucharest time)"; set in answers only,
+	// ignored in requests.
+	Summary string `json:"summary,omitempty"`
 }
 
 // Recurrence: kind none (""), daily (daily: "" every N days, weekdays,

@@ -1,0 +1,40 @@
+package portal
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// routesAccess registers Roles, Role assignments, LDAP, change owner and
+// the Portal logo.
+func (p *Portal) routesAccess(mux *http.ServeMux) {
+	mux.Handle("GET /roles", p.page(p.handleRoles))
+	mux.Handle("POST /roles", p.page(p.handleRoles))
+	mux.Handle("GET /assignments", p.page(p.handleAssignments))
+	mux.Handle("POST /assignments", p.page(p.handleAssignments))
+}
+
+// The template functions of these pages. Added here rather than in
+// render.go to keep that shared file's edits small; a name another page
+// set already is a build-time panic, caught by every test.
+func init() {
+	for k, f := range map[string]any{
+		"has":         func(list []string, v string) bool { return slices.Contains(list, v) },
+		"list":        func(v ...string) []string { return v },
+		"permLabel":   permLabel,
+		"clientType":  func(c string) string { return clientTypes[c] },
+		"recurLabel":  func(k string) string { return recurLabels[k] },
+		"statusLabel": statusLabel,
+		"hasPrefix":   strings.HasPrefix,
+		"title":       func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+		"inc":         func(i int) int { return i + 1 },
+	} {
+		if _, dup := funcs[k]; dup {
+			panic("portal: template function " + k + " defined twice")
+		}
+		funcs[k] = f
+	}
+}
+
+var clientTypes = map[string]string{"any": "Any", "installed_guest": "Installed Guest", "browser": "Browser"}
