@@ -235,7 +235,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
-	}, s.userRoutes()...)
+	}, append(s.userRoutes(), s.logoRoutes()...)...)
 }
 
 func (s *Server) routes() http.Handler {

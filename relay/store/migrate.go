@@ -392,6 +392,19 @@ var migrations = []migration{
 		`ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE api_keys SET expires_at = created_at + 90 * 86400`,
 	}},
+	// The Portal logos of an account (spec 6.3): rect (4:1) and square
+	// (1:1), checked and cleaned by relay/logo, stored base64 so both
+	// engines keep them as TEXT.
+	{15, "portal logos", []string{
+		`CREATE TABLE account_logos (
+			account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			shape        TEXT NOT NULL CHECK (shape IN ('rect', 'square')),
+			content_type TEXT NOT NULL,
+			data         TEXT NOT NULL,
+			updated_at   BIGINT NOT NULL,
+			PRIMARY KEY (account_id, shape)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

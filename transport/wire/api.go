@@ -328,6 +328,15 @@ type LDAPMethod struct {
 	GroupNameAttr   string `json:"group_name_attr,omitempty"`
 }
 
+// LogoInfo is one of an account's Portal logos
+// (/api/v1/accounts/{account}/logos); the image itself is
+// /api/v1/accounts/{account}/logos/{shape}.
+type LogoInfo struct {
+	Shape       string `json:"shape"`        // rect (4:1) or square (1:1)
+	ContentType string `json:"content_type"` // image/png, image/jpeg or image/svg+xml
+	Version     string `json:"version"`      // changes with every upload (for cache busting)
+}
+
 // LDAPGroupImport imports a directory group as an LDAP user group.
 type LDAPGroupImport struct {
 	Name        string `json:"name"` // the group's name in the directory (cn)
