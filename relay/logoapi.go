@@ -1,7 +1,10 @@
 package relay
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"strconv"
@@ -18,6 +21,29 @@ const (
 	EvLogoChanged = "account.logo_changed"
 	EvLogoRemoved = "account.logo_removed"
 )
+
+// logoPageCSP is the CSP of the install (/d/KEY) and OnDemand (/s/KEY)
+// pages: no script; images only inline, which is how the account's logo
+// comes (logoDataURL).
+const logoPageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"
+
+// logoDataURL is the account's rectangular logo as a data: URL for the
+// pages strangers open, or "" (none, or the store failed: the page goes
+// on without it). The logo was checked and cleaned on upload.
+func (s *Server) logoDataURL(ctx context.Context, accountID string) template.URL {
+	l, err := s.st.Logo(ctx, accountID, string(logo.Rect))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("logo lookup", "err", err)
+		}
+		return ""
+	}
+	switch l.ContentType {
+	case logo.PNG, logo.JPEG, logo.SVG:
+		return template.URL("data:" + l.ContentType + ";base64," + base64.StdEncoding.EncodeToString(l.Data))
+	}
+	return ""
+}
 
 func (s *Server) logoRoutes() []route {
 	return []route{

@@ -50,8 +50,8 @@ func (e *env) rawDo(method, path, token, contentType string, body []byte) (int, 
 // nothing; refused uploads (wrong ratio, too large, not an image, a
 // hostile SVG's scripts) change nothing or are cleaned; removal.
 func TestLogoAPI(t *testing.T) {
-	e := newEnv(t)
-	owner := e.login(ownerEmail, ownerPass)
+	o := newODEnv(t)
+	e, owner := o.env, o.tok
 	_, member := e.memberOf("tech@example.com", store.Member, "Acme")
 	_, admin := e.memberOf("admin@example.com", store.Admin, "Acme")
 	_, stranger := e.memberOf("other@example.com", store.Owner, "Other Co")
@@ -111,6 +111,17 @@ func TestLogoAPI(t *testing.T) {
 	}
 	if st, _, _ := e.rawDo("GET", base+"/rect", stranger, "", nil); st != 404 {
 		t.Fatalf("a stranger reads the logo: %d", st)
+	}
+
+	// The install and OnDemand pages strangers open show it inline.
+	_, key := e.pkg(PackageSpec{Account: "Acme", Name: "P"})
+	od := o.create(owner)
+	for _, page := range []string{"/d/" + key, "/s/" + od.Key} {
+		st, html, h := e.rawDo("GET", page, "", "", nil)
+		if st != 200 || !strings.Contains(string(html), `<img class="logo" src="data:image/png;base64,`) ||
+			h.Get("Content-Security-Policy") != logoPageCSP {
+			t.Fatalf("%s: %d %v %s", page, st, h, html)
+		}
 	}
 
 	// A hostile SVG is stored without its scripts.

@@ -73,6 +73,7 @@ type view struct {
 	Counts  *counts
 	Version string
 	Data    any
+	Logo    logoView // the account's logos (branding.go)
 }
 
 type counts struct{ Users, Devices int }
@@ -145,6 +146,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	if s != nil {
 		v.Nav = nav(s, r.URL.Path)
 		v.Counts = p.counts(r, s)
+		v.Logo = p.logos(r, s)
 	}
 	var buf bytes.Buffer
 	t := p.pages[name]

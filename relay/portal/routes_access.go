@@ -13,6 +13,20 @@ func (p *Portal) routesAccess(mux *http.ServeMux) {
 	mux.Handle("POST /roles", p.page(p.handleRoles))
 	mux.Handle("GET /assignments", p.page(p.handleAssignments))
 	mux.Handle("POST /assignments", p.page(p.handleAssignments))
+	mux.Handle("GET /branding/{shape}", p.page(p.handleBranding))
+	mux.Handle("POST /configuration/logo/{shape}", p.page(p.ownerOnly(p.handleLogoUpload)))
+	mux.Handle("POST /configuration/owner", p.page(p.ownerOnly(p.handleChangeOwner)))
+}
+
+// ownerOnly: pages only the account owner uses (the API decides too).
+func (p *Portal) ownerOnly(h pageHandler) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if !s.AtLeast("owner") {
+			p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only the account owner does this.")
+			return
+		}
+		h(w, r, s)
+	}
 }
 
 // The template functions of these pages. Added here rather than in
