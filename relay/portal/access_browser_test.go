@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/internal/slapdtest"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -284,4 +286,78 @@ func (b *browser) evalString(js string) string {
 		b.t.Fatal(err)
 	}
 	return s
+}
+
+// TestPortalLDAP: Security > Authentication against a real slapd — Add
+// LDAP (a bad URL refused next to its field, nothing saved), import the
+// directory's group (a group it lacks refused next to the name), remove.
+func TestPortalLDAP(t *testing.T) {
+	const base = "dc=example,dc=org"
+	dir := slapdtest.Start(t, slapdtest.Options{Suffix: base, LDIF: fmt.Sprintf(`dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=svc,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: svc
+cn: Service
+sn: Service
+userPassword: %s
+
+dn: ou=groups,dc=example,dc=org
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=helpdesk,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: helpdesk
+member: uid=svc,ou=people,dc=example,dc=org
+`, slapdtest.SSHA("svc-Secret-1"))})
+	r, outbox, acct := portalRelay(t)
+	b := newBrowser(t, r.URL)
+	b.open("/authentication")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.click("a[href='/authentication?add=1']")
+	b.waitJS(`document.querySelector('#ldap-dialog')?.open === true`)
+	b.fill("#ld-domain", "EXAMPLE")
+	b.fill("#ld-url", "ftp://127.0.0.1")
+	b.fill("#ld-base_dn", base)
+	b.submit("#ldap-dialog button[type=submit]")
+	if msg := b.text("#ld-url-error"); msg == "" {
+		t.Fatal("a bad URL shows nothing by its field")
+	}
+	if ms, _ := r.Srv.Store().LDAPMethods(context.Background(), acct.ID); len(ms) != 0 {
+		t.Fatal("a refused LDAP method was saved")
+	}
+	b.screenshot("ldap-add-error")
+	b.fill("#ld-url", dir.URL)
+	b.check("input[name=start_tls]", true)
+	b.do(chromedp.SetValue(chromedp.CSS("#ld-root_cas"), string(dir.CAPEM)))
+	b.fill("#ld-bind_dn", "uid=svc,ou=people,"+base)
+	b.fill("#ld-bind_password", "svc-Secret-1")
+	b.fill("#ld-group_base_dn", "ou=groups,"+base)
+	b.submit("#ldap-dialog button[type=submit]")
+	if msg := b.text(".flash"); msg != "The LDAP authentication method for EXAMPLE is saved." {
+		t.Fatalf("add: %q", msg)
+	}
+	if row := b.rowText("ldap", "EXAMPLE"); !strings.Contains(row, dir.URL) || !strings.Contains(row, "Enabled") {
+		t.Fatalf("row: %q", row)
+	}
+	b.click("tr[data-ldap=EXAMPLE] a[href^='/authentication?import=']")
+	b.fill("#im-name", "nosuchgroup")
+	b.submit("#import-dialog button[type=submit]")
+	if msg := b.text("#import-error"); !strings.Contains(msg, "nosuchgroup") {
+		t.Fatalf("a missing group: %q", msg)
+	}
+	b.fill("#im-name", "helpdesk")
+	b.submit("#import-dialog button[type=submit]")
+	if got := b.texts("[data-ldap-group]"); !slices.Equal(got, []string{"helpdesk"}) {
+		t.Fatalf("LDAP groups: %q", got)
+	}
+	b.screenshot("ldap")
+	b.click("tr[data-ldap=EXAMPLE] a[href^='/authentication?remove=']")
+	b.submit("#remove-dialog button[value=remove]")
+	if b.count("tr[data-ldap]") != 0 {
+		t.Fatal("the removed method is listed")
+	}
 }

@@ -32,6 +32,7 @@ var navItems = []navItem{
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", false},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
 	{"SECURITY", "Account security", "/security", "lock", "admin", false},
+	{"SECURITY", "Authentication", "/authentication", "key", "admin", false},
 	{"SECURITY", "Logs", "/logs", "list", "user", false},
 	{"ACCOUNT", "Configuration", "/configuration", "gear", "admin", false},
 	{"", "My profile", "/profile", "", "user", false},

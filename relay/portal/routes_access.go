@@ -13,6 +13,8 @@ func (p *Portal) routesAccess(mux *http.ServeMux) {
 	mux.Handle("POST /roles", p.page(p.handleRoles))
 	mux.Handle("GET /assignments", p.page(p.handleAssignments))
 	mux.Handle("POST /assignments", p.page(p.handleAssignments))
+	mux.Handle("GET /authentication", p.page(p.handleLDAP))
+	mux.Handle("POST /authentication", p.page(p.handleLDAP))
 	mux.Handle("GET /branding/{shape}", p.page(p.handleBranding))
 	mux.Handle("POST /configuration/logo/{shape}", p.page(p.ownerOnly(p.handleLogoUpload)))
 	mux.Handle("POST /configuration/owner", p.page(p.ownerOnly(p.handleChangeOwner)))
@@ -49,6 +51,10 @@ func init() {
 		}
 		funcs[k] = f
 	}
+}
+
+func init() {
+	icons["key"] = `<circle cx="8" cy="15" r="4"/><path d="M11 12l9-9M16 7l3 3M14 9l2 2"/>`
 }
 
 var clientTypes = map[string]string{"any": "Any", "installed_guest": "Installed Guest", "browser": "Browser"}
