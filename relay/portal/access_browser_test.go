@@ -165,7 +165,8 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	b.check("input[name=weekday][value=monday]", true)
 	b.fill("#sc-tz", "Mars/Base")
 	b.submit("#schedule-dialog button[type=submit]")
-	if msg := b.text("#schedule-error"); !strings.Contains(msg, "Mars/Base") && !strings.Contains(strings.ToLower(msg), "timezone") {
+	b.screenshot("assignment-schedule-error")
+	if msg := b.text("#sc-tz-error"); !strings.Contains(msg, "Mars/Base") {
 		t.Fatalf("bad time zone: %q", msg)
 	}
 	b.open("/assignments")
@@ -206,6 +207,9 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	// Monday 2026-03-02 10:00 in New York: inside.
 	if got, why := check("2026-03-02", "10:00", "America/New_York"); got != "Allowed" {
 		t.Fatalf("inside the window: %q %q", got, why)
+	}
+	if at := b.text("#check-valid-at"); at != "Granted permissions valid at 2026-03-02, 10:00 (America/New_York)" {
+		t.Fatalf("valid at: %q", at)
 	}
 	if c := b.texts("#check-contributing li"); !slices.Equal(c, []string{"Helpdesk NY (Helpdesk)"}) {
 		t.Fatalf("contributing: %q", c)

@@ -49,7 +49,26 @@ type scheduleForm struct {
 	S        wire.Schedule
 	Monthly  string // day, last
 	Interval int
-	Error    string
+	Errors   map[string]string // field → the API's refusal ("form": above the fields)
+}
+
+// scheduleField is the schedule dialog's field an API refusal is about.
+func scheduleField(msg string) string {
+	l := strings.ToLower(msg)
+	switch {
+	case strings.Contains(l, "timezone"), strings.Contains(l, "time zone"):
+		return "timezone"
+	case strings.Contains(l, "start_date"), strings.Contains(l, "start date"):
+		return "start_date"
+	case strings.Contains(l, "end_date"), strings.Contains(l, "end date"):
+		return "end_date"
+	case strings.Contains(l, "start_time"), strings.Contains(l, "end_time"), strings.Contains(l, "time of day"), strings.Contains(l, "all_day"):
+		return "times"
+	case strings.Contains(l, "recurrence"), strings.Contains(l, "weekday"), strings.Contains(l, "interval"), strings.Contains(l, "month"),
+		strings.Contains(l, "day"):
+		return "recurrence"
+	}
+	return "form"
 }
 
 // assignmentConfirm asks before removing an assignment or its schedule.
@@ -286,7 +305,7 @@ func (p *Portal) assignmentAction(w http.ResponseWriter, r *http.Request, s *ses
 				p.fail(w, r, err)
 				return true, 0
 			}
-			f.Error = m
+			f.Errors = map[string]string{scheduleField(m): m}
 			d.Schedule = f
 			return false, apiStatus(err)
 		}
