@@ -54,29 +54,21 @@ func (s *Server) logoRoutes() []route {
 	}
 }
 
-// logoCaller authenticates a member of {account} (id or name); owner:
-// only the account owner.
-func (s *Server) logoCaller(r *http.Request, owner bool) (authed, store.Membership, error) {
-	a, err := s.authenticate(r)
+// logoCaller authenticates a member of {account} (id or name) and reads
+// the {shape}; owner: only the account owner.
+func (s *Server) logoCaller(r *http.Request, owner bool) (authed, store.Membership, logo.Shape, error) {
+	a, m, err := s.authedMember(r)
 	if err != nil {
-		return a, store.Membership{}, err
-	}
-	m, err := s.accountMember(r, a)
-	if err != nil {
-		return a, m, err
+		return a, m, "", err
 	}
 	if owner && m.Type != store.Owner {
-		return a, m, errf(http.StatusForbidden, CodeForbidden, "only the account owner changes the Portal logo")
+		return a, m, "", errf(http.StatusForbidden, CodeForbidden, "only the account owner changes the Portal logo")
 	}
-	return a, m, nil
-}
-
-func logoShape(r *http.Request) (logo.Shape, error) {
 	sh := logo.Shape(r.PathValue("shape"))
 	if !sh.Valid() {
-		return sh, errf(http.StatusNotFound, CodeNotFound, "no logo shape %q: rect or square", r.PathValue("shape"))
+		return a, m, sh, errf(http.StatusNotFound, CodeNotFound, "no logo shape %q: rect or square", r.PathValue("shape"))
 	}
-	return sh, nil
+	return a, m, sh, nil
 }
 
 func wireLogo(l store.Logo) wire.LogoInfo {
@@ -86,7 +78,7 @@ func wireLogo(l store.Logo) wire.LogoInfo {
 // handleLogos is GET /api/v1/accounts/{account}/logos: which logos the
 // account has (any member: the Portal shows them to everyone).
 func (s *Server) handleLogos(w http.ResponseWriter, r *http.Request) error {
-	_, me, err := s.logoCaller(r, false)
+	_, me, err := s.authedMember(r)
 	if err != nil {
 		return err
 	}
@@ -105,11 +97,7 @@ func (s *Server) handleLogos(w http.ResponseWriter, r *http.Request) error {
 // handleGetLogo is GET /api/v1/accounts/{account}/logos/{shape}: the
 // image, with logo.Serve's restrictive headers.
 func (s *Server) handleGetLogo(w http.ResponseWriter, r *http.Request) error {
-	_, me, err := s.logoCaller(r, false)
-	if err != nil {
-		return err
-	}
-	sh, err := logoShape(r)
+	_, me, sh, err := s.logoCaller(r, false)
 	if err != nil {
 		return err
 	}
@@ -126,11 +114,7 @@ func (s *Server) handleGetLogo(w http.ResponseWriter, r *http.Request) error {
 // handlePutLogo is PUT /api/v1/accounts/{account}/logos/{shape} (owner):
 // the body is the JPG, PNG or SVG file itself, at most 0.3 MB.
 func (s *Server) handlePutLogo(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.logoCaller(r, true)
-	if err != nil {
-		return err
-	}
-	sh, err := logoShape(r)
+	a, me, sh, err := s.logoCaller(r, true)
 	if err != nil {
 		return err
 	}
@@ -160,11 +144,7 @@ func (s *Server) handlePutLogo(w http.ResponseWriter, r *http.Request) error {
 // handleDeleteLogo is DELETE /api/v1/accounts/{account}/logos/{shape}
 // (owner): back to Tandem's logo.
 func (s *Server) handleDeleteLogo(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.logoCaller(r, true)
-	if err != nil {
-		return err
-	}
-	sh, err := logoShape(r)
+	a, me, sh, err := s.logoCaller(r, true)
 	if err != nil {
 		return err
 	}

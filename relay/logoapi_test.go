@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -21,28 +19,6 @@ func testPNG(t *testing.T, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-// rawDo sends body as is and returns the answer with its headers.
-func (e *env) rawDo(method, path, token, contentType string, body []byte) (int, []byte, http.Header) {
-	e.t.Helper()
-	req, err := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.ts.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, resp.Header
 }
 
 // TestLogoAPI: the owner uploads, members read (with a CSP that forbids

@@ -46,6 +46,13 @@ func jsArray(v []string) string {
 	return "[" + strings.Join(q, ",") + "]"
 }
 
+// openDialog clicks what opens a dialog and waits until it is open.
+func (b *browser) openDialog(sel, dialog string) {
+	b.t.Helper()
+	b.click(sel)
+	b.waitJS(`document.querySelector(` + jsString(dialog) + `)?.open === true`)
+}
+
 // rowText is the text of the listing row whose data-KIND attribute is name.
 func (b *browser) rowText(kind, name string) string {
 	b.t.Helper()
@@ -101,8 +108,7 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	b.screenshot("roles-list")
 
 	// Add role: an empty name is refused next to the field.
-	b.click("a[href='/roles?add=1']")
-	b.waitJS(`document.querySelector('#role-dialog')?.open === true`)
+	b.openDialog("a[href='/roles?add=1']", "#role-dialog")
 	if b.count("fieldset[data-role-type=ondemand]:not([hidden])") != 0 {
 		t.Fatal("the OnDemand options show for a Device role")
 	}
@@ -131,8 +137,7 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	// Role assignment: Helpdesk for Night shift on Reception PCs.
 	b.open("/assignments")
 	assignments := b.count("tr[data-assignment]")
-	b.click("a[href='/assignments?add=1']")
-	b.waitJS(`document.querySelector('#assignment-dialog')?.open === true`)
+	b.openDialog("a[href='/assignments?add=1']", "#assignment-dialog")
 	b.fill("#as-name", "Helpdesk NY")
 	roleID := b.evalString(`[...document.querySelectorAll('#as-role option')].find(o => o.textContent.startsWith('Helpdesk')).value`)
 	b.selectValues("#as-role", roleID)
@@ -153,12 +158,15 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	}
 
 	// Schedule: Mondays 09:00–17:00 New York time. A bad time zone first.
-	b.click("tr[data-assignment='Helpdesk NY'] a[href^='/assignments?schedule=']")
-	b.waitJS(`document.querySelector('#schedule-dialog')?.open === true`)
-	b.check("#sc-all-day", false)
-	b.do(chromedp.SetValue(chromedp.CSS("#sc-start-date"), "2026-01-05"), chromedp.SetValue(chromedp.CSS("#sc-start-time"), "09:00"),
-		chromedp.SetValue(chromedp.CSS("#sc-end-time"), "17:00"))
-	b.selectValues("#sc-recurrence", "weekly")
+	weeklyMondays := func() {
+		t.Helper()
+		b.openDialog("tr[data-assignment='Helpdesk NY'] a[href^='/assignments?schedule=']", "#schedule-dialog")
+		b.check("#sc-all-day", false)
+		b.do(chromedp.SetValue(chromedp.CSS("#sc-start-date"), "2026-01-05"), chromedp.SetValue(chromedp.CSS("#sc-start-time"), "09:00"),
+			chromedp.SetValue(chromedp.CSS("#sc-end-time"), "17:00"))
+		b.selectValues("#sc-recurrence", "weekly")
+	}
+	weeklyMondays()
 	if b.count("[data-recur=weekly]:not([hidden])") != 1 || b.count("[data-recur=daily]:not([hidden])") != 0 {
 		t.Fatal("the weekly options do not show alone")
 	}
@@ -173,12 +181,7 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	if row := b.rowText("assignment", "Helpdesk NY"); !strings.Contains(row, "None") {
 		t.Fatalf("a refused schedule changed the assignment: %q", row)
 	}
-	b.click("tr[data-assignment='Helpdesk NY'] a[href^='/assignments?schedule=']")
-	b.waitJS(`document.querySelector('#schedule-dialog')?.open === true`)
-	b.check("#sc-all-day", false)
-	b.do(chromedp.SetValue(chromedp.CSS("#sc-start-date"), "2026-01-05"), chromedp.SetValue(chromedp.CSS("#sc-start-time"), "09:00"),
-		chromedp.SetValue(chromedp.CSS("#sc-end-time"), "17:00"))
-	b.selectValues("#sc-recurrence", "weekly")
+	weeklyMondays()
 	b.check("input[name=weekday][value=monday]", true)
 	b.fill("#sc-tz", "America/New_York")
 	b.screenshot("assignment-schedule")
@@ -231,8 +234,7 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 
 	// Edit the role: add Execute command.
 	b.open("/roles")
-	b.click("tr[data-role='Helpdesk'] a[href^='/roles?edit=']")
-	b.waitJS(`document.querySelector('#role-dialog')?.open === true`)
+	b.openDialog("tr[data-role='Helpdesk'] a[href^='/roles?edit=']", "#role-dialog")
 	if b.count("#ro-type[disabled]") != 1 {
 		t.Fatal("a role's type is editable; the API refuses that")
 	}
@@ -243,8 +245,7 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 		t.Fatalf("edited role: %q", row)
 	}
 	// Copy it: the Add role dialog, prefilled; a taken name is refused.
-	b.click("tr[data-role='Helpdesk'] a[href^='/roles?copy=']")
-	b.waitJS(`document.querySelector('#role-dialog')?.open === true`)
+	b.openDialog("tr[data-role='Helpdesk'] a[href^='/roles?copy=']", "#role-dialog")
 	if v := b.evalString(`document.querySelector('#ro-name').value`); v != "Copy of Helpdesk" {
 		t.Fatalf("copy dialog name %q", v)
 	}
@@ -321,8 +322,7 @@ member: uid=svc,ou=people,dc=example,dc=org
 	b := newBrowser(t, r.URL)
 	b.open("/authentication")
 	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
-	b.click("a[href='/authentication?add=1']")
-	b.waitJS(`document.querySelector('#ldap-dialog')?.open === true`)
+	b.openDialog("a[href='/authentication?add=1']", "#ldap-dialog")
 	b.fill("#ld-domain", "EXAMPLE")
 	b.fill("#ld-url", "ftp://127.0.0.1")
 	b.fill("#ld-base_dn", base)

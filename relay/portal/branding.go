@@ -103,6 +103,13 @@ func (p *Portal) handleLogoUpload(w http.ResponseWriter, r *http.Request, s *ses
 		d.Branding.LogoErrors[string(shape)] = msg
 		p.render(w, r, status, "configuration", "Configuration", s, d)
 	}
+	apiRefused := func(err error) {
+		if msg, ok := apiMessage(err); ok {
+			refuse(apiStatus(err), msg)
+			return
+		}
+		p.fail(w, r, err)
+	}
 	// The file and a little form overhead; more is refused unread.
 	r.Body = http.MaxBytesReader(w, r.Body, logo.MaxSize+16<<10)
 	if err := r.ParseMultipartForm(logo.MaxSize + 16<<10); err != nil {
@@ -117,11 +124,7 @@ func (p *Portal) handleLogoUpload(w http.ResponseWriter, r *http.Request, s *ses
 	defer r.MultipartForm.RemoveAll()
 	if r.PostFormValue("remove") != "" {
 		if _, err := p.call(r, s.Token, "DELETE", path, nil, nil); err != nil {
-			if msg, ok := apiMessage(err); ok {
-				refuse(apiStatus(err), msg)
-				return
-			}
-			p.fail(w, r, err)
+			apiRefused(err)
 			return
 		}
 		flash(w, fmt.Sprintf("The %s is removed.", shape.Label()))
@@ -142,11 +145,7 @@ func (p *Portal) handleLogoUpload(w http.ResponseWriter, r *http.Request, s *ses
 	// The API reads the type from the bytes; the browser's claim is not
 	// passed on.
 	if _, err := p.call(r, s.Token, "PUT", path, rawBody{contentType: "application/octet-stream", data: data}, nil); err != nil {
-		if msg, ok := apiMessage(err); ok {
-			refuse(apiStatus(err), msg)
-			return
-		}
-		p.fail(w, r, err)
+		apiRefused(err)
 		return
 	}
 	flash(w, fmt.Sprintf("The %s is saved.", shape.Label()))
