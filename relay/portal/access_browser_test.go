@@ -244,6 +244,13 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	if row := b.rowText("role", "Helpdesk"); !strings.Contains(row, "Execute command") {
 		t.Fatalf("edited role: %q", row)
 	}
+	// Its details list every permission of a Device role.
+	b.openDialog("tr[data-role='Helpdesk'] a[href^='/roles?view=']", "#view-dialog")
+	if rows := b.texts("#view-dialog tbody tr"); len(rows) != 9 || !slices.Contains(rows, "Execute commandYes") || !slices.Contains(rows, "ChatNo") {
+		t.Fatalf("role details: %q", rows)
+	}
+	b.screenshot("role-details")
+	b.open("/roles")
 	// Copy it: the Add role dialog, prefilled; a taken name is refused.
 	b.openDialog("tr[data-role='Helpdesk'] a[href^='/roles?copy=']", "#role-dialog")
 	if v := b.evalString(`document.querySelector('#ro-name').value`); v != "Copy of Helpdesk" {
@@ -281,6 +288,17 @@ func TestPortalRolesAssignmentsSchedule(t *testing.T) {
 	}
 	if b.count("tr[data-role='Helpdesk']") != 0 {
 		t.Fatal("the removed role is listed")
+	}
+	// Remove role assignments, several at once (spec 4.4.9).
+	b.open("/assignments")
+	b.check("input[data-select-all=assignments-remove]", true)
+	b.openDialog("[data-open=remove-many-dialog]", "#remove-many-dialog")
+	b.submit("#remove-many-dialog button[value=remove_many]")
+	if msg := b.text(".flash"); msg != fmt.Sprintf("%d role assignments are removed.", assignments+1) {
+		t.Fatalf("remove many: %q", msg)
+	}
+	if n := b.count("tr[data-assignment]"); n != 0 {
+		t.Fatalf("%d assignments left", n)
 	}
 }
 

@@ -251,6 +251,19 @@ func (p *Portal) checkPermissions(r *http.Request, s *session, d *assignmentsDat
 
 // assignmentAction runs a posted form. done: the answer is written.
 func (p *Portal) assignmentAction(w http.ResponseWriter, r *http.Request, s *session, d *assignmentsData) (done bool, status int) {
+	if formValue(r, "op") == "remove_many" {
+		// Spec 4.4.9: the selected ones, each through the API.
+		ids := formValues(r, "id")
+		for _, id := range ids {
+			if _, err := p.call(r, s.Token, "DELETE", accountPath(s.Account.ID, "/assignments/"+url.PathEscape(id)), nil, nil); err != nil {
+				p.fail(w, r, err)
+				return true, 0
+			}
+		}
+		flash(w, fmt.Sprintf("%d role assignments are removed.", len(ids)))
+		http.Redirect(w, r, "/assignments", http.StatusSeeOther)
+		return true, 0
+	}
 	id := formValue(r, "id")
 	path := accountPath(s.Account.ID, "/assignments/"+url.PathEscape(id))
 	var cur wire.Assignment

@@ -49,6 +49,7 @@ type rolesData struct {
 	CanEdit   bool
 	Form      *roleForm
 	Remove    *roleRemove
+	View      *wire.RoleInfo // the role details dialog (spec 4.4.1)
 	Perms     []struct{ Value, Label string }
 	ODPerms   []string
 	Error     string // a refusal of a row action (enable, disable)
@@ -89,6 +90,13 @@ func (p *Portal) handleRoles(w http.ResponseWriter, r *http.Request, s *session)
 		if done, status = p.roleAction(w, r, s, d); done {
 			return
 		}
+	} else if id := r.URL.Query().Get("view"); id != "" {
+		ro, ok := findRole(d.Roles, id)
+		if !ok {
+			p.renderError(w, r, http.StatusNotFound, "Not found", "There is no such role.")
+			return
+		}
+		d.View = &ro
 	} else if d.CanEdit {
 		q := r.URL.Query()
 		switch {
