@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
 		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
 		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
-	}, append(s.userRoutes(), s.logoRoutes()...)...)
+	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes())...)
 }
 
 func (s *Server) routes() http.Handler {

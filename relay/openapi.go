@@ -104,6 +104,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "manager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
 	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
 	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
+	"PUT /api/v1/accounts/{account}/ldap/{id}":            {summary: "Replace an LDAP method (an empty bind_password keeps the stored one)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}},
+	"POST /api/v1/accounts/{account}/ldap/{id}/test":      {summary: "Test an LDAP method: connect, bind, list the directory's groups", auth: "admin", resp: wire.LDAPTest{}},
 	"GET /api/v1/accounts/{account}/logos":                {summary: "The account's Portal logos (rect 4:1, square 1:1)", auth: "user", resp: []wire.LogoInfo{}},
 	"GET /api/v1/accounts/{account}/logos/{shape}":        {summary: "A Portal logo image (served with a CSP that forbids scripts)", auth: "user", image: true},
 	"PUT /api/v1/accounts/{account}/logos/{shape}":        {summary: "Upload a Portal logo: JPG, PNG or SVG, at most 0.3 MB, of the shape's ratio; SVG is sanitised", auth: "owner", resp: wire.LogoInfo{}, image: true},

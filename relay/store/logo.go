@@ -64,14 +64,5 @@ func (s *Store) Logos(ctx context.Context, accountID string) ([]Logo, error) {
 
 // DeleteLogo removes a logo; none is ErrNotFound.
 func (s *Store) DeleteLogo(ctx context.Context, accountID, shape string) error {
-	res, err := s.q.ExecContext(ctx, `DELETE FROM account_logos WHERE account_id = $1 AND shape = $2`, accountID, shape)
-	if err != nil {
-		return wrap("delete logo", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("delete logo", err)
-	} else if n == 0 {
-		return wrap("delete logo", ErrNotFound)
-	}
-	return nil
+	return s.execOne(ctx, "delete logo", `DELETE FROM account_logos WHERE account_id = $1 AND shape = $2`, accountID, shape)
 }

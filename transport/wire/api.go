@@ -328,6 +328,13 @@ type LDAPMethod struct {
 	GroupNameAttr   string `json:"group_name_attr,omitempty"`
 }
 
+// LDAPTest answers a test of an LDAP method: the directory's groups (the
+// names one may import; at most 200 of Total).
+type LDAPTest struct {
+	Groups []string `json:"groups"`
+	Total  int      `json:"total"`
+}
+
 // LogoInfo is one of an account's Portal logos
 // (/api/v1/accounts/{account}/logos); the image itself is
 // /api/v1/accounts/{account}/logos/{shape}.
