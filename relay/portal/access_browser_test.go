@@ -365,6 +365,28 @@ member: uid=svc,ou=people,dc=example,dc=org
 	if row := b.rowText("ldap", "EXAMPLE"); !strings.Contains(row, dir.URL) || !strings.Contains(row, "Enabled") {
 		t.Fatalf("row: %q", row)
 	}
+	// Test: the directory's groups.
+	b.submit("tr[data-ldap=EXAMPLE] button[value=test]")
+	if msg := b.text(".flash"); !strings.Contains(msg, "The test of EXAMPLE passed: 1 groups in the directory: helpdesk") {
+		t.Fatalf("test: %q", msg)
+	}
+	// Edit: a wrong bind password (the others kept) fails the test with
+	// the directory's reason; then the right one again.
+	b.openDialog("tr[data-ldap=EXAMPLE] a[href^='/authentication?edit=']", "#ldap-dialog")
+	if v := b.evalString(`document.querySelector('#ld-base_dn').value`); v != base {
+		t.Fatalf("edit dialog base DN %q", v)
+	}
+	b.fill("#ld-bind_password", "not-the-password")
+	b.submit("#ldap-dialog button[type=submit]")
+	b.submit("tr[data-ldap=EXAMPLE] button[value=test]")
+	if msg := b.text("#ldap-test-error"); !strings.Contains(msg, "EXAMPLE: The test failed") {
+		t.Fatalf("test with a wrong password: %q", msg)
+	}
+	b.screenshot("ldap-test-error")
+	b.openDialog("tr[data-ldap=EXAMPLE] a[href^='/authentication?edit=']", "#ldap-dialog")
+	b.fill("#ld-bind_password", "svc-Secret-1")
+	b.submit("#ldap-dialog button[type=submit]")
+
 	b.click("tr[data-ldap=EXAMPLE] a[href^='/authentication?import=']")
 	b.fill("#im-name", "nosuchgroup")
 	b.submit("#import-dialog button[type=submit]")

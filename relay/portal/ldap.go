@@ -22,9 +22,12 @@ type ldapData struct {
 	Form    *ldapForm
 	Import  *ldapImport
 	Remove  *wire.LDAPMethod
+	// A failed test: the method's domain and the directory's reason.
+	TestDomain, TestError string
 }
 
 type ldapForm struct {
+	Edit   bool
 	M      wire.LDAPMethod
 	Errors map[string]string
 }
@@ -80,9 +83,16 @@ func (p *Portal) handleLDAP(w http.ResponseWriter, r *http.Request, s *session) 
 		m, ok := find(id)
 		var msg string
 		switch op := formValue(r, "op"); {
-		case op == "add":
-			f := &ldapForm{M: ldapFromForm(r), Errors: map[string]string{}}
-			if _, err := p.call(r, s.Token, "POST", accountPath(s.Account.ID, "/ldap"), f.M, nil); err != nil {
+		case op == "add" || op == "edit" && ok:
+			f := &ldapForm{Edit: op == "edit", M: ldapFromForm(r), Errors: map[string]string{}}
+			var err error
+			if f.Edit {
+				f.M.ID = id
+				_, err = p.call(r, s.Token, "PUT", accountPath(s.Account.ID, "/ldap/"+url.PathEscape(id)), f.M, nil)
+			} else {
+				_, err = p.call(r, s.Token, "POST", accountPath(s.Account.ID, "/ldap"), f.M, nil)
+			}
+			if err != nil {
 				m, ok := apiMessage(err)
 				if !ok {
 					p.fail(w, r, err)
@@ -104,6 +114,22 @@ func (p *Portal) handleLDAP(w http.ResponseWriter, r *http.Request, s *session) 
 		case !ok:
 			p.renderError(w, r, http.StatusNotFound, "Not found", "There is no such LDAP authentication method.")
 			return
+		case op == "test":
+			var res wire.LDAPTest
+			if _, err := p.call(r, s.Token, "POST", accountPath(s.Account.ID, "/ldap/"+url.PathEscape(id)+"/test"), nil, &res); err != nil {
+				m, ok := apiMessage(err)
+				if !ok {
+					p.fail(w, r, err)
+					return
+				}
+				d.TestDomain, d.TestError, status = ldapDomain(d.Methods, id), m, apiStatus(err)
+				break
+			}
+			msg = fmt.Sprintf("The test of %s passed: %d groups in the directory", m.Domain, res.Total)
+			if len(res.Groups) > 0 {
+				msg += ": " + strings.Join(res.Groups[:min(len(res.Groups), 10)], ", ")
+			}
+			msg += "."
 		case op == "remove":
 			if _, err := p.call(r, s.Token, "DELETE", accountPath(s.Account.ID, "/ldap/"+url.PathEscape(id)), nil, nil); err != nil {
 				p.fail(w, r, err)
@@ -137,7 +163,7 @@ func (p *Portal) handleLDAP(w http.ResponseWriter, r *http.Request, s *session) 
 		if q.Get("add") != "" {
 			d.Form = &ldapForm{M: wire.LDAPMethod{Enabled: true, GroupMode: "search"}}
 		}
-		for op, id := range map[string]string{"import": q.Get("import"), "remove": q.Get("remove")} {
+		for op, id := range map[string]string{"import": q.Get("import"), "remove": q.Get("remove"), "edit": q.Get("edit")} {
 			if id == "" {
 				continue
 			}
@@ -146,9 +172,12 @@ func (p *Portal) handleLDAP(w http.ResponseWriter, r *http.Request, s *session) 
 				p.renderError(w, r, http.StatusNotFound, "Not found", "There is no such LDAP authentication method.")
 				return
 			}
-			if op == "import" {
+			switch op {
+			case "import":
 				d.Import = &ldapImport{M: m}
-			} else {
+			case "edit":
+				d.Form = &ldapForm{Edit: true, M: m}
+			default:
 				d.Remove = &m
 			}
 		}
@@ -180,4 +209,13 @@ func boundedPEM(v string) string {
 		return ""
 	}
 	return v
+}
+
+func ldapDomain(ms []wire.LDAPMethod, id string) string {
+	for _, m := range ms {
+		if m.ID == id {
+			return m.Domain
+		}
+	}
+	return ""
 }
