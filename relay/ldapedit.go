@@ -2,14 +2,12 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -64,26 +62,20 @@ func (s *Server) handleUpdateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 			return err
 		}
 	}
-	if _, err := ldapauth.New(ldapConfig(req), nil); err != nil {
-		return badf("%s", strings.TrimPrefix(err.Error(), "ldapauth: "))
-	}
-	sealed, err := s.seal(req.BindPassword)
+	lm, err := s.ldapToStore(m.AccountID, req)
 	if err != nil {
 		return err
 	}
-	enabled := req.Enabled
-	req.ID, req.BindPassword, req.Enabled = "", "", false
-	cfg, _ := json.Marshal(req)
-	lm := store.LDAPMethod{ID: old.ID, AccountID: m.AccountID, Domain: req.Domain, Enabled: enabled, Config: string(cfg), Secret: sealed}
+	lm.ID = old.ID
 	err = s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateLDAPMethod(r.Context(), lm) }, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvLDAPUpdated, map[string]any{"ldap": lm.ID, "domain": strings.ToLower(lm.Domain), "url": req.URL, "enabled": enabled})
+		return s.recAs(r, a, m.AccountID, EvLDAPUpdated, map[string]any{"ldap": lm.ID, "domain": strings.ToLower(lm.Domain), "url": req.URL, "enabled": lm.Enabled})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
 	} else if err != nil {
 		return err
 	}
-	req.ID, req.Enabled = lm.ID, enabled
+	req.ID, req.BindPassword = lm.ID, ""
 	writeJSON(w, http.StatusOK, req)
 	return nil
 }
