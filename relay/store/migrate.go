@@ -394,8 +394,9 @@ var migrations = []migration{
 	}},
 	// The Portal logos of an account (spec 6.3): rect (4:1) and square
 	// (1:1), checked and cleaned by relay/logo, stored base64 so both
-	// engines keep them as TEXT.
-	{15, "portal logos", []string{
+	// engines keep them as TEXT. (17: main's 15 is h-ident's factors;
+	// 16 is left for h-pqual's "user columns".)
+	{17, "portal logos", []string{
 		`CREATE TABLE account_logos (
 			account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
 			shape        TEXT NOT NULL CHECK (shape IN ('rect', 'square')),
