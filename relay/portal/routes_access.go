@@ -36,7 +36,6 @@ func (p *Portal) ownerOnly(h pageHandler) pageHandler {
 // set already is a build-time panic, caught by every test.
 func init() {
 	for k, f := range map[string]any{
-		"has":         func(list []string, v string) bool { return slices.Contains(list, v) },
 		"list":        func(v ...string) []string { return v },
 		"permLabel":   permLabel,
 		"clientType":  func(c string) string { return clientTypes[c] },
@@ -50,6 +49,10 @@ func init() {
 			panic("portal: template function " + k + " defined twice")
 		}
 		funcs[k] = f
+	}
+	// "has" is the same in main's render.go (h-pman): set only if missing.
+	if _, ok := funcs["has"]; !ok {
+		funcs["has"] = func(list []string, v string) bool { return slices.Contains(list, v) }
 	}
 }
 
