@@ -699,7 +699,7 @@ func scheduleToWire(sc *policy.Schedule) *wire.Schedule {
 	if sc == nil {
 		return nil
 	}
-	ws := &wire.Schedule{StartDate: sc.StartDate.String(), AllDay: sc.AllDay, TimeZone: sc.TimeZone}
+	ws := &wire.Schedule{StartDate: sc.StartDate.String(), AllDay: sc.AllDay, TimeZone: sc.TimeZone, Summary: sc.Describe()}
 	if !sc.EndDate.IsZero() {
 		ws.EndDate = sc.EndDate.String()
 	}

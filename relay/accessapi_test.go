@@ -249,8 +249,8 @@ func TestAccessAPIAuthorization(t *testing.T) {
 	_, member := e.memberOf("tech@example.com", store.Member, "Acme")
 	_, admin := e.memberOf("admin@example.com", store.Admin, "Acme")
 	_, stranger := e.memberOf("other@example.com", store.Owner, "Other Co")
-	users := map[string]bool{} // the users routes have their own matrix (TestUserRoutesAuthorization)
-	for _, rt := range e.srv.userRoutes() {
+	users := map[string]bool{}                                             // the users routes have their own matrix (TestUserRoutesAuthorization)
+	for _, rt := range append(e.srv.userRoutes(), e.srv.logoRoutes()...) { // and the logos (TestLogoAPI)
 		users[rt.method+" "+rt.path] = true
 	}
 	var n int

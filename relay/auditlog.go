@@ -48,6 +48,17 @@ func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, err
 	return store.Membership{}, notFound
 }
 
+// authedMember authenticates the caller and resolves {account} among
+// their memberships.
+func (s *Server) authedMember(r *http.Request) (authed, store.Membership, error) {
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, store.Membership{}, err
+	}
+	m, err := s.accountMember(r, a)
+	return a, m, err
+}
+
 // isAdmin: account administrators and the owner manage the account.
 func isAdmin(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
 
@@ -96,11 +107,7 @@ func (s *Server) auditReader(r *http.Request) (authed, store.Membership, error) 
 // accountAdmin authenticates the caller as an administrator (or the owner)
 // of {account}; what is the refused action, for the message.
 func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membership, error) {
-	a, err := s.authenticate(r)
-	if err != nil {
-		return a, store.Membership{}, err
-	}
-	m, err := s.accountMember(r, a)
+	a, m, err := s.authedMember(r)
 	if err != nil {
 		return a, m, err
 	}

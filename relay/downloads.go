@@ -168,7 +168,7 @@ func (s *Server) handleDownloadPage(w http.ResponseWriter, r *http.Request) {
 	d, ae := s.dlLookup(r)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	h.Set("Content-Security-Policy", logoPageCSP)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	if ae != nil {
@@ -185,6 +185,7 @@ func (s *Server) handleDownloadPage(w http.ResponseWriter, r *http.Request) {
 		Understood: r.URL.Query().Get("understood") == "1",
 		Platform:   platformOf(r),
 		Pending:    d.pkg.EnrollmentState == store.Pending,
+		Logo:       s.logoDataURL(r.Context(), d.pkg.AccountID),
 	}
 	if a, ok := s.artifact(dlWindows, "amd64"); ok {
 		v.Windows = a.name
@@ -290,6 +291,7 @@ type dlView struct {
 	Platform                     string
 	Windows, MSI, Mac, Deb, RPM  string
 	Linux                        bool
+	Logo                         template.URL // the account's rectangular logo, a data: URL (logoapi.go)
 }
 
 // shellQuote quotes s for POSIX sh in single quotes.
@@ -372,7 +374,9 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding
 code,pre{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px;overflow-wrap:anywhere}
 pre{padding:.6rem;white-space:pre-wrap}
 details{margin:1rem 0}
+.logo{display:block;max-width:240px;max-height:60px;margin-bottom:1rem}
 </style></head><body>
+{{with .Logo}}<img class="logo" src="{{.}}" alt="{{$.Account}}">{{end}}
 <h1>Install the Tandem Host</h1>
 {{if .Error}}<p class="err">{{.Error}}</p>
 {{else}}

@@ -103,24 +103,37 @@ func serveEnv(t *testing.T, cfg Config, c *clock, mod ...func(*Config)) *env {
 // do sends a JSON request (body may be nil, a []byte, or a value to encode).
 func (e *env) do(method, path, token string, body any) (int, []byte) {
 	e.t.Helper()
-	var r io.Reader
+	var raw []byte
+	ct := ""
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		r = bytes.NewReader(b)
+		raw, ct = b, "application/json"
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		r = bytes.NewReader(j)
+		raw, ct = j, "application/json"
+	}
+	status, out, _ := e.rawDo(method, path, token, ct, raw)
+	return status, out
+}
+
+// rawDo sends body as is (none when nil) with contentType, and returns
+// the answer with its headers.
+func (e *env) rawDo(method, path, token, contentType string, body []byte) (int, []byte, http.Header) {
+	e.t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, e.ts.URL+path, r)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -131,7 +144,7 @@ func (e *env) do(method, path, token string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return resp.StatusCode, out, resp.Header
 }
 
 // decode parses an answer body into v.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -239,7 +240,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
 		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
 		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
-	}, s.userRoutes()...)
+	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes())...)
 }
 
 func (s *Server) routes() http.Handler {

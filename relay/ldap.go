@@ -123,6 +123,24 @@ func (s *Server) handleLDAPMethods(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// ldapToStore validates a method's configuration (not the directory's
+// reachability: it may be set up before the network path exists) and
+// makes the stored form: the configuration as JSON without the bind
+// password, which is sealed apart.
+func (s *Server) ldapToStore(accountID string, req wire.LDAPMethod) (store.LDAPMethod, error) {
+	if _, err := ldapauth.New(ldapConfig(req), nil); err != nil {
+		return store.LDAPMethod{}, badf("%s", strings.TrimPrefix(err.Error(), "ldapauth: "))
+	}
+	sealed, err := s.seal(req.BindPassword)
+	if err != nil {
+		return store.LDAPMethod{}, err
+	}
+	enabled := req.Enabled
+	req.ID, req.BindPassword, req.Enabled = "", "", false
+	cfg, _ := json.Marshal(req)
+	return store.LDAPMethod{AccountID: accountID, Domain: req.Domain, Enabled: enabled, Config: string(cfg), Secret: sealed}, nil
+}
+
 // handleCreateLDAPMethod is POST /api/v1/accounts/{account}/ldap: the
 // configuration is validated (not the directory's reachability: it may be
 // set up before the network path exists).
@@ -138,20 +156,12 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 	if req.ID != "" {
 		return badf("id is set by the relay")
 	}
-	if _, err := ldapauth.New(ldapConfig(req), nil); err != nil {
-		return badf("%s", strings.TrimPrefix(err.Error(), "ldapauth: "))
-	}
-	sealed, err := s.seal(req.BindPassword)
+	lm, err := s.ldapToStore(m.AccountID, req)
 	if err != nil {
 		return err
 	}
-	enabled := req.Enabled
-	req.BindPassword, req.Enabled = "", false
-	cfg, _ := json.Marshal(req)
-	var lm store.LDAPMethod
 	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
-		lm, err = tx.CreateLDAPMethod(r.Context(), store.LDAPMethod{AccountID: m.AccountID, Domain: req.Domain, Enabled: enabled,
-			Config: string(cfg), Secret: sealed})
+		lm, err = tx.CreateLDAPMethod(r.Context(), lm)
 		return err
 	}, func() auditRec {
 		return s.recAs(r, a, m.AccountID, EvLDAPCreated, map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL})
@@ -161,7 +171,7 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	req.ID, req.Enabled = lm.ID, enabled
+	req.ID, req.BindPassword = lm.ID, ""
 	writeJSON(w, http.StatusCreated, req)
 	return nil
 }

@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,42 +14,9 @@ import (
 
 const ldapBase = "dc=example,dc=org"
 
-func ldapFixture() string {
-	return fmt.Sprintf(`dn: ou=people,dc=example,dc=org
-objectClass: organizationalUnit
-ou: people
-
-dn: uid=svc,ou=people,dc=example,dc=org
-objectClass: inetOrgPerson
-uid: svc
-cn: Service
-sn: Service
-userPassword: %s
-
-dn: uid=alice,ou=people,dc=example,dc=org
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice Liddell
-sn: Liddell
-displayName: Alice Liddell
-mail: alice@example.org
-userPassword: %s
-
-dn: ou=groups,dc=example,dc=org
-objectClass: organizationalUnit
-ou: groups
-
-dn: cn=helpdesk,ou=groups,dc=example,dc=org
-objectClass: groupOfNames
-cn: helpdesk
-member: uid=alice,ou=people,dc=example,dc=org
-
-dn: cn=finance,ou=groups,dc=example,dc=org
-objectClass: groupOfNames
-cn: finance
-member: uid=svc,ou=people,dc=example,dc=org
-`, slapdtest.SSHA("svc-Secret-1"), slapdtest.SSHA("Alice-Pass-1"))
-}
+// ldapFixture: svc (the service account, svc-Secret-1), alice
+// (Alice-Pass-1), and the groups helpdesk (alice) and finance (svc).
+func ldapFixture() string { return slapdtest.ExampleOrg() }
 
 // TestLDAPLogin: an account's LDAP method against a real slapd — the user
 // is created at first login as type User, logs in as DOMAIN\user with the

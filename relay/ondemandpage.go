@@ -90,6 +90,7 @@ type odView struct {
 	Understood                bool
 	Primary, Others           []odDownload
 	PlatformKnown, NoBinaries bool
+	Logo                      template.URL // the account's rectangular logo, a data: URL (logoapi.go)
 }
 
 // odPublished lists the binaries present in the downloads directory.
@@ -109,7 +110,7 @@ func (s *Server) odPublished() map[string]bool {
 func odHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	h.Set("Content-Security-Policy", logoPageCSP)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 }
@@ -127,7 +128,7 @@ func (s *Server) handleODPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := odView{Account: l.account, Technician: l.technician, Key: l.key,
-		Understood: r.URL.Query().Get("understood") == "1"}
+		Understood: r.URL.Query().Get("understood") == "1", Logo: s.logoDataURL(r.Context(), l.o.AccountID)}
 	platform := platformOf(r)
 	pub := s.odPublished()
 	for _, b := range odBinaries {
@@ -199,7 +200,9 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding
 .btn{display:inline-block;background:#0b5cad;color:#fff;padding:.6rem 1.2rem;border-radius:4px;text-decoration:none;border:0;font-size:1rem;cursor:pointer;margin:.2rem 0}
 code{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px}
 .key{font:600 1.4rem/1.2 ui-monospace,monospace;letter-spacing:.1em}
+.logo{display:block;max-width:240px;max-height:60px;margin-bottom:1rem}
 </style></head><body>
+{{with .Logo}}<img class="logo" src="{{.}}" alt="{{$.Account}}">{{end}}
 <h1>OnDemand Session</h1>
 {{if .Error}}<p class="err">{{.Error}}</p>
 {{else}}

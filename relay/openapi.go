@@ -26,6 +26,7 @@ type apiDoc struct {
 	// throttled: the operation can answer 429 (login budgets, serialised
 	// attempts, failure tallies) with Retry-After.
 	throttled bool
+	image     bool // the body (PUT) or answer (GET) is a JPG, PNG or SVG image, not JSON
 }
 
 var apiDocs = map[string]apiDoc{
@@ -119,6 +120,12 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "manager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
 	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
 	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
+	"PUT /api/v1/accounts/{account}/ldap/{id}":            {summary: "Replace an LDAP method (an empty bind_password keeps the stored one)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}},
+	"POST /api/v1/accounts/{account}/ldap/{id}/test":      {summary: "Test an LDAP method: connect, bind, list the directory's groups", auth: "admin", resp: wire.LDAPTest{}},
+	"GET /api/v1/accounts/{account}/logos":                {summary: "The account's Portal logos (rect 4:1, square 1:1)", auth: "user", resp: []wire.LogoInfo{}},
+	"GET /api/v1/accounts/{account}/logos/{shape}":        {summary: "A Portal logo image (served with a CSP that forbids scripts)", auth: "user", image: true},
+	"PUT /api/v1/accounts/{account}/logos/{shape}":        {summary: "Upload a Portal logo: JPG, PNG or SVG, at most 0.3 MB, of the shape's ratio; SVG is sanitised", auth: "owner", resp: wire.LogoInfo{}, image: true},
+	"DELETE /api/v1/accounts/{account}/logos/{shape}":     {summary: "Remove a Portal logo (Tandem's shows again)", auth: "owner", status: http.StatusNoContent},
 	"PUT /api/v1/accounts/{account}/owner":                {summary: "Hand the account over to another user (owner only, with password)", auth: "owner", req: wire.OwnerChange{}, resp: wire.Member{}, throttled: true},
 	"GET /api/v1/accounts/{account}/security":             {summary: "The account's MFA setting and allowed factors", auth: "admin", resp: wire.Security{}},
 	"PUT /api/v1/accounts/{account}/security":             {summary: "Set MFA (disabled, enabled or enforced) and the allowed factors (totp, webauthn, email)", auth: "admin", req: wire.Security{}, resp: wire.Security{}},
@@ -247,6 +254,13 @@ func openAPI(routes []route, version, server string) map[string]any {
 		case "logadmin":
 			op["description"] = "Group managers and up, and log administrators; other members get 403, other accounts 404."
 		}
+		images := map[string]any{}
+		for _, ct := range []string{"image/png", "image/jpeg", "image/svg+xml"} {
+			images[ct] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+		}
+		if d.image && rt.method == "PUT" {
+			op["requestBody"] = map[string]any{"required": true, "content": images}
+		}
 		if d.req != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.req), schemas)}}}
@@ -258,6 +272,8 @@ func openAPI(routes []route, version, server string) map[string]any {
 		ok := map[string]any{"description": http.StatusText(status)}
 		if d.resp != nil {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.resp), schemas)}}
+		} else if d.image {
+			ok["content"] = images
 		} else if strings.HasSuffix(rt.path, "/csv") {
 			ok["content"] = map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}
 		}

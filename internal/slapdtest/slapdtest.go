@@ -432,3 +432,44 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// ExampleOrg is the LDIF of a small directory under "dc=example,dc=org"
+// that tests share: ou=people with svc (a service account, password
+// svc-Secret-1) and alice (Alice-Pass-1, alice@example.org), and
+// ou=groups with helpdesk (alice) and finance (svc).
+func ExampleOrg() string {
+	return fmt.Sprintf(`dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=svc,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: svc
+cn: Service
+sn: Service
+userPassword: %s
+
+dn: uid=alice,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Liddell
+sn: Liddell
+displayName: Alice Liddell
+mail: alice@example.org
+userPassword: %s
+
+dn: ou=groups,dc=example,dc=org
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=helpdesk,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: helpdesk
+member: uid=alice,ou=people,dc=example,dc=org
+
+dn: cn=finance,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: finance
+member: uid=svc,ou=people,dc=example,dc=org
+`, SSHA("svc-Secret-1"), SSHA("Alice-Pass-1"))
+}

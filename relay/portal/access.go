@@ -8,8 +8,8 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// Groups (spec 4.2), Roles (4.4.1) and Role assignments (4.4.6) with the
-// Check permissions dialog (4.4.12).
+// Groups (spec 4.2). Roles are in roles.go, role assignments in
+// assignments.go.
 
 type groupsData struct {
 	Groups  []wire.Group
@@ -67,84 +67,4 @@ func (p *Portal) handleGroups(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	p.render(w, r, status, "groups", "Groups", s, d)
-}
-
-func (p *Portal) handleRoles(w http.ResponseWriter, r *http.Request, s *session) {
-	if !s.AtLeast("group_manager") {
-		p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only group managers and up see roles.")
-		return
-	}
-	var roles []wire.RoleInfo
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/roles"), nil, &roles); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.render(w, r, http.StatusOK, "roles", "Roles", s, roles)
-}
-
-type assignmentsData struct {
-	Assignments []wire.Assignment
-	Roles       map[string]string // id → name
-	Groups      map[string]string
-	Users       []wire.Member
-	Devices     []wire.Device
-	Check       checkForm
-}
-
-type checkForm struct {
-	Open                               bool
-	User, Device, Date, Time, TimeZone string
-	Result                             *wire.CheckResult
-	Error                              string
-}
-
-func (p *Portal) handleAssignments(w http.ResponseWriter, r *http.Request, s *session) {
-	if !s.AtLeast("group_manager") {
-		p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only group managers and up see role assignments.")
-		return
-	}
-	d := &assignmentsData{Roles: map[string]string{}, Groups: map[string]string{}}
-	var roles []wire.RoleInfo
-	var groups []wire.Group
-	for _, c := range []struct {
-		path string
-		out  any
-	}{{"/assignments", &d.Assignments}, {"/roles", &roles}, {"/groups", &groups}, {"/users", &d.Users}, {"/devices", &d.Devices}} {
-		if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, c.path), nil, c.out); err != nil {
-			p.fail(w, r, err)
-			return
-		}
-	}
-	for _, ro := range roles {
-		d.Roles[ro.ID] = ro.Name
-	}
-	for _, g := range groups {
-		d.Groups[g.ID] = g.Name
-	}
-	status := http.StatusOK
-	q := r.URL.Query()
-	if q.Get("check") != "" {
-		// Check permissions (4.4.12): the API's decision for the user on
-		// the device at a date and time in a time zone.
-		c := checkForm{Open: true, User: q.Get("user"), Device: q.Get("device"), Date: q.Get("date"), Time: q.Get("time"), TimeZone: q.Get("timezone")}
-		v := url.Values{"user": {c.User}, "device": {c.Device}}
-		for k, val := range map[string]string{"date": c.Date, "time": c.Time, "timezone": c.TimeZone} {
-			if val != "" {
-				v.Set(k, val)
-			}
-		}
-		var res wire.CheckResult
-		if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/check?"+v.Encode()), nil, &res); err != nil {
-			msg, ok := apiMessage(err)
-			if !ok {
-				p.fail(w, r, err)
-				return
-			}
-			c.Error, status = msg, http.StatusBadRequest
-		} else {
-			c.Result = &res
-		}
-		d.Check = c
-	}
-	p.render(w, r, status, "assignments", "Role assignments", s, d)
 }

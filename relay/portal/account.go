@@ -87,9 +87,21 @@ func (p *Portal) refused(w http.ResponseWriter, r *http.Request, s *session, pag
 
 // configData is Configuration (spec 6.1 account details).
 type configData struct {
-	Config wire.AccountConfig
-	Owner  bool
-	Errors map[string]string
+	Config   wire.AccountConfig
+	Owner    bool
+	Errors   map[string]string
+	Branding *brandingData // Portal logo and Change owner (branding.go)
+}
+
+// configPage loads the Configuration page's data.
+func (p *Portal) configPage(r *http.Request, s *session) (*configData, error) {
+	d := &configData{Owner: s.AtLeast("owner"), Errors: map[string]string{}}
+	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/config"), nil, &d.Config); err != nil {
+		return nil, err
+	}
+	var err error
+	d.Branding, err = p.brandingData(r, s)
+	return d, err
 }
 
 func (p *Portal) handleConfiguration(w http.ResponseWriter, r *http.Request, s *session) {
@@ -97,8 +109,8 @@ func (p *Portal) handleConfiguration(w http.ResponseWriter, r *http.Request, s *
 		p.renderError(w, r, http.StatusForbidden, "Not allowed", "Only account administrators see the account's configuration.")
 		return
 	}
-	d := &configData{Owner: s.AtLeast("owner"), Errors: map[string]string{}}
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/config"), nil, &d.Config); err != nil {
+	d, err := p.configPage(r, s)
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}

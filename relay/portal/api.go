@@ -76,7 +76,10 @@ func (p *Portal) call(r *http.Request, token, method, path string, in, out any) 
 // refusal as *apiError.
 func (p *Portal) send(r *http.Request, token, method, path string, in any) (*apiAnswer, error) {
 	var body io.Reader = http.NoBody
-	if in != nil {
+	contentType := "application/json"
+	if rb, ok := in.(rawBody); ok {
+		body, contentType = bytes.NewReader(rb.data), rb.contentType
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
@@ -96,7 +99,7 @@ func (p *Portal) send(r *http.Request, token, method, path string, in any) (*api
 		}
 	}
 	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -121,6 +124,12 @@ func (p *Portal) send(r *http.Request, token, method, path string, in any) (*api
 		return ans, ae
 	}
 	return ans, nil
+}
+
+// rawBody is a request body sent as is (an uploaded file), not as JSON.
+type rawBody struct {
+	contentType string
+	data        []byte
 }
 
 // accountPath is /api/v1/accounts/{id}/rest with the id escaped.

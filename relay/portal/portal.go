@@ -106,8 +106,6 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("GET /logs/reports/{id}", p.page(p.handleLogCSV))
 	mux.Handle("GET /groups", p.page(p.handleGroups))
 	mux.Handle("POST /groups", p.page(p.handleGroups))
-	mux.Handle("GET /roles", p.page(p.handleRoles))
-	mux.Handle("GET /assignments", p.page(p.handleAssignments))
 	mux.Handle("GET /sessions", p.page(p.handleSessions))
 	mux.Handle("POST /sessions/{action}", p.page(p.handleSessionAction))
 	mux.Handle("GET /profile", p.page(p.handleProfile))
@@ -117,6 +115,7 @@ func (p *Portal) routes() http.Handler {
 	p.routesManage(mux)
 	p.routesMFA(mux)
 	p.routesLive(mux)
+	p.routesAccess(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

@@ -33,6 +33,7 @@ var navItems = []navItem{
 	{"MANAGE", "Role assignments", "/assignments", "link", "group_manager", false},
 	{"MANAGE", "Downloads", "/downloads", "download", "admin", false},
 	{"SECURITY", "Account security", "/security", "lock", "admin", false},
+	{"SECURITY", "Authentication", "/authentication", "key", "admin", false},
 	{"SECURITY", "Logs", "/logs", "list", "user", false},
 	{"ACCOUNT", "Configuration", "/configuration", "gear", "admin", false},
 	{"", "My profile", "/profile", "", "user", false},
@@ -74,6 +75,7 @@ type view struct {
 	Counts  *counts
 	Version string
 	Data    any
+	Logo    logoView // the account's logos (branding.go)
 }
 
 type counts struct{ Users, Devices int }
@@ -147,6 +149,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	if s != nil {
 		v.Nav = nav(s, r.URL.Path)
 		v.Counts = p.counts(r, s)
+		v.Logo = p.logos(r, s)
 	}
 	var buf bytes.Buffer
 	t := p.pages[name]

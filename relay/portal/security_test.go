@@ -99,7 +99,8 @@ func TestSessionCookieAndRedirects(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	r := relaytest.Start(t, nil)
 	_, c := signInPost(t, r.URL, "/")
-	for _, path := range []string{"/signin", "/invite", "/reset", "/forgot", "/", "/users", "/nowhere"} {
+	for _, path := range []string{"/signin", "/invite", "/reset", "/forgot", "/", "/users", "/nowhere",
+		"/roles?add=1", "/assignments?add=1&check=1&user=x&device=y", "/authentication?add=1", "/configuration"} {
 		req, _ := http.NewRequest("GET", r.URL+path, nil)
 		req.AddCookie(c)
 		resp, err := http.DefaultClient.Do(req)

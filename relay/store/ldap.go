@@ -150,3 +150,10 @@ func (s *Store) CreateLDAPGroup(ctx context.Context, g Group, methodID string) (
 	g.Kind = "ldap_user"
 	return g, wrap("create ldap group", err)
 }
+
+// UpdateLDAPMethod replaces a method of m.AccountID (domain, status,
+// configuration, sealed password); a domain taken is ErrConflict.
+func (s *Store) UpdateLDAPMethod(ctx context.Context, m LDAPMethod) error {
+	return s.execOne(ctx, "update ldap method", `UPDATE ldap_methods SET domain = $3, enabled = $4, config = $5, secret = $6
+		WHERE account_id = $1 AND id = $2`, m.AccountID, m.ID, strings.ToLower(m.Domain), m.Enabled, m.Config, m.Secret)
+}

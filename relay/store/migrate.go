@@ -437,6 +437,19 @@ var migrations = []migration{
 			PRIMARY KEY (user_id, list)
 		)`,
 	}},
+	// The Portal logos of an account (spec 6.3): rect (4:1) and square
+	// (1:1), checked and cleaned by relay/logo, stored base64 so both
+	// engines keep them as TEXT.
+	{17, "portal logos", []string{
+		`CREATE TABLE account_logos (
+			account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			shape        TEXT NOT NULL CHECK (shape IN ('rect', 'square')),
+			content_type TEXT NOT NULL,
+			data         TEXT NOT NULL,
+			updated_at   BIGINT NOT NULL,
+			PRIMARY KEY (account_id, shape)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -278,6 +278,10 @@ type Schedule struct {
 	TimeZone   string     `json:"timezone,omitempty"`
 	Recurrence Recurrence `json:"recurrence"`
 	EndDate    string     `json:"end_date,omitempty"`
+	// Summary is the schedule in words, e.g. "From April 7, 2022, every
+	// weekday, full time (Europe/Bucharest time)"; set in answers only,
+	// ignored in requests.
+	Summary string `json:"summary,omitempty"`
 }
 
 // Recurrence: kind none (""), daily (daily: "" every N days, weekdays,
@@ -327,6 +331,22 @@ type LDAPMethod struct {
 	GroupBaseDN     string `json:"group_base_dn,omitempty"`
 	GroupFilter     string `json:"group_filter,omitempty"`
 	GroupNameAttr   string `json:"group_name_attr,omitempty"`
+}
+
+// LDAPTest answers a test of an LDAP method: the directory's groups (the
+// names one may import; at most 200 of Total).
+type LDAPTest struct {
+	Groups []string `json:"groups"`
+	Total  int      `json:"total"`
+}
+
+// LogoInfo is one of an account's Portal logos
+// (/api/v1/accounts/{account}/logos); the image itself is
+// /api/v1/accounts/{account}/logos/{shape}.
+type LogoInfo struct {
+	Shape       string `json:"shape"`        // rect (4:1) or square (1:1)
+	ContentType string `json:"content_type"` // image/png, image/jpeg or image/svg+xml
+	Version     string `json:"version"`      // changes with every upload (for cache busting)
 }
 
 // LDAPGroupImport imports a directory group as an LDAP user group.
