@@ -203,9 +203,9 @@ func goldenServer(tb testing.TB, streams []*golden) *httptest.Server {
 
 // browserFrame is what the page reports per payload.
 type browserFrame struct {
-	Sum   string  `json:"sum"`
-	Pix   string  `json:"pix"` // base64 RGBA, only when Sum differs from the Go decoder's
-	Err   string  `json:"err"`
+	Sum   string   `json:"sum"`
+	Pix   string   `json:"pix"` // base64 RGBA, only when Sum differs from the Go decoder's
+	Err   string   `json:"err"`
 	MS    float64  `json:"ms"`   // decode and paint
 	JPEGs [][4]int `json:"jpeg"` // the JPEG ops' rectangles: x, y, w, h
 }
