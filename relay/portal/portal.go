@@ -110,6 +110,7 @@ func (p *Portal) routes() http.Handler {
 	mux.Handle("POST /profile/{form}", p.page(p.handleProfilePost))
 	mux.Handle("GET /devices", p.page(p.handleDevices))
 	mux.Handle("POST /devices/action", p.page(p.handleDeviceAction))
+	p.routesConsole(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -66,6 +67,7 @@ func New(cfg Config) *Console {
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET /console/{$}", c.handlePage)
+	c.mux.HandleFunc("POST /console/{$}", c.handlePage) // My sessions' Start: the OnDemand key in the body
 	c.mux.HandleFunc("POST /console/session", c.handleSession)
 	c.mux.HandleFunc("GET /console/signal/{id}", c.handleSignal)
 	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
@@ -97,15 +99,26 @@ func (c *Console) handlePage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	b, err := staticFS.ReadFile("static/console.html")
-	if err != nil {
-		http.Error(w, "console page missing", http.StatusInternalServerError)
-		return
+	var d struct{ OnDemand string }
+	if r.Method == http.MethodPost {
+		// An OnDemand key is a secret of the end user's: it comes in a
+		// form body (the Portal's cross-origin protection applies), never
+		// in the console's URL, and goes into the page, not its address.
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequest)
+		d.OnDemand = strings.TrimSpace(r.PostFormValue("ondemand"))
+		if d.OnDemand == "" || len(d.OnDemand) > 64 {
+			http.Error(w, "no OnDemand session key", http.StatusBadRequest)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
+	if err := page.Execute(w, d); err != nil {
+		c.log.Warn("webconsole: page", "err", err)
+	}
 }
+
+var page = template.Must(template.ParseFS(staticFS, "static/console.html"))
 
 // sameOrigin reports whether the request comes from a page of this relay:
 // its Origin header names this host. A WebSocket handshake is a GET that
