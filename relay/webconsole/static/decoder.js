@@ -100,10 +100,8 @@ export class Decoder {
     if (w > this.maxWidth || h > this.maxHeight) throw new CodecError(`${w}x${h} screen over the limit`);
     if (ts < MIN_TILE || ts > MAX_TILE) throw new CodecError(`tile size ${ts}`);
     const tilesX = Math.ceil(w / ts), tilesY = Math.ceil(h / ts), n = tilesX * tilesY;
-    const tileRect = (t) => {
-      const x = (t % tilesX) * ts, y = Math.floor(t / tilesX) * ts;
-      return [x, y, Math.min(ts, w - x), Math.min(ts, h - y)];
-    };
+    const tileX = (t) => (t % tilesX) * ts, tileY = (t) => Math.floor(t / tilesX) * ts;
+    const tileW = (t) => Math.min(ts, w - tileX(t)), tileH = (t) => Math.min(ts, h - tileY(t));
 
     // Parse and validate the op list before touching the screen.
     const r = new Reader(p, HEADER);
@@ -114,7 +112,8 @@ export class Decoder {
     const inScreen = (x, y, cw, ch) => cw > 0 && ch > 0 && x < w && y < h && cw <= w - x && ch <= h - y;
     for (let k = 0; k < count; k++) {
       const kind = r.byte();
-      const op = { kind };
+      // One shape for every op keeps the loops below monomorphic.
+      const op = { kind, x: 0, y: 0, cw: 0, ch: 0, sx: 0, sy: 0, tile: 0, count: 0, n: 0, rgb: null, data: null };
       switch (kind) {
         case OP_COPY: {
           if (key) throw new CodecError('copy in a keyframe');
@@ -123,7 +122,7 @@ export class Decoder {
           const sx = r.varint(), sy = r.varint();
           if (!inScreen(x, y, cw, ch) || sx <= -w || sx >= w || sy <= -h || sy >= h) throw new CodecError('copy rectangle outside the screen');
           if (x + sx < 0 || y + sy < 0 || x + sx + cw > w || y + sy + ch > h) throw new CodecError('copy source outside the screen');
-          Object.assign(op, { x, y, cw, ch, sx, sy });
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch; op.sx = sx; op.sy = sy;
           budget -= cw * ch;
           copyBudget -= cw * ch;
           if (copyBudget < 0) throw new CodecError('copies cover more than the screen');
@@ -134,7 +133,7 @@ export class Decoder {
           tileOps = true;
           const x = r.uvarint(), y = r.uvarint(), cw = r.uvarint(), ch = r.uvarint();
           if (!inScreen(x, y, cw, ch) || cw > ts || ch > ts) throw new CodecError('rectangle outside the screen or larger than a tile');
-          Object.assign(op, { x, y, cw, ch });
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch;
           budget -= cw * ch;
           rawLen += cw * ch * 3;
           break;
@@ -145,7 +144,7 @@ export class Decoder {
           const x = r.uvarint(), y = r.uvarint(), cw = r.uvarint(), ch = r.uvarint(), l = r.uvarint();
           if (!inScreen(x, y, cw, ch)) throw new CodecError('JPEG rectangle outside the screen');
           if (l === 0 || l > p.length - r.i) throw new CodecError('truncated JPEG');
-          Object.assign(op, { x, y, cw, ch, data: p.subarray(r.i, r.i + l) });
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch; op.data = p.subarray(r.i, r.i + l);
           r.i += l;
           budget -= cw * ch;
           break;
@@ -162,10 +161,10 @@ export class Decoder {
           op.count = c;
           next = op.tile + c;
           for (let t = op.tile; t < next; t++) {
-            const [, , tw, th] = tileRect(t);
-            budget -= tw * th;
-            if (kind === OP_RAW) rawLen += tw * th * 3;
-            else if (kind === OP_PALETTE) rawLen += op.n * 3 + tw * th;
+            const px = tileW(t) * tileH(t);
+            budget -= px;
+            if (kind === OP_RAW) rawLen += px * 3;
+            else if (kind === OP_PALETTE) rawLen += op.n * 3 + px;
           }
           break;
         }
@@ -258,10 +257,10 @@ export class Decoder {
           markRect(op.x, op.y, op.cw, op.ch);
           break;
         case OP_FILL: {
-          const [cr, cg, cb] = op.rgb;
+          const cr = op.rgb[0], cg = op.rgb[1], cb = op.rgb[2];
           for (let t = op.tile; t < op.tile + op.count; t++) {
             dirty[t] = 1;
-            const [x, y, tw, th] = tileRect(t);
+            const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
             const row = y * stride + x * 4;
             for (let i = 0; i < tw * 4; i += 4) { pix[row + i] = cr; pix[row + i + 1] = cg; pix[row + i + 2] = cb; pix[row + i + 3] = 255; }
             const first = pix.subarray(row, row + tw * 4);
@@ -272,26 +271,16 @@ export class Decoder {
         case OP_RAW:
           for (let t = op.tile; t < op.tile + op.count; t++) {
             dirty[t] = 1;
-            const [x, y, tw, th] = tileRect(t);
+            const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
             putRaw(pix, stride, x, y, tw, th, raw, ro, predict);
             ro += tw * th * 3;
           }
           break;
         case OP_PALETTE: {
-          const t = op.tile;
+          const t = op.tile, n = op.n;
           dirty[t] = 1;
-          const [x, y, tw, th] = tileRect(t);
-          const pal = ro, idx = ro + op.n * 3;
-          let i = idx;
-          for (let yy = 0; yy < th; yy++) {
-            let o = (y + yy) * stride + x * 4;
-            for (let xx = 0; xx < tw; xx++, i++, o += 4) {
-              const c = raw[i];
-              if (c >= op.n) throw new CodecError(`palette index ${c} of ${op.n}`);
-              pix[o] = raw[pal + c * 3]; pix[o + 1] = raw[pal + c * 3 + 1]; pix[o + 2] = raw[pal + c * 3 + 2]; pix[o + 3] = 255;
-            }
-          }
-          ro += op.n * 3 + tw * th;
+          const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
+          ro = putPalette(pix, stride, x, y, tw, th, raw, ro, n);
           break;
         }
       }
@@ -321,6 +310,22 @@ export class Decoder {
     this.raw.set(chunk, this.rawN);
     this.rawN += chunk.length;
   }
+}
+
+// putPalette writes a PALETTE tile: n colours, then one index per pixel.
+// It returns the raw offset past the tile.
+function putPalette(pix, stride, x, y, w, h, raw, off, n) {
+  let i = off + n * 3;
+  for (let yy = 0; yy < h; yy++) {
+    let o = (y + yy) * stride + x * 4;
+    for (let xx = 0; xx < w; xx++, i++, o += 4) {
+      const c = raw[i];
+      if (c >= n) throw new CodecError(`palette index ${c} of ${n}`);
+      const q = off + c * 3;
+      pix[o] = raw[q]; pix[o + 1] = raw[q + 1]; pix[o + 2] = raw[q + 2]; pix[o + 3] = 255;
+    }
+  }
+  return i;
 }
 
 // putRaw writes a w×h rectangle's raw data (RGB, or MED residuals with
