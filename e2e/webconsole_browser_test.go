@@ -15,8 +15,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 // The browser console against a real relay and a real Host on Xvfb, driven
@@ -38,7 +40,13 @@ func runBrowserConsole(t *testing.T, relayOnly bool) {
 	env := newEnv(t)
 	h := env.startHost(t, x.Display, false)
 	b := newConsoleBrowser(t, env, env.login(t).Token)
-	path := "/console/?device=" + h.deviceID
+	// The Portal's My devices offers "Control through browser" for the
+	// online Host; the test follows that link in the same tab.
+	b.open(ctx, "/mydevices")
+	path := b.eval(ctx, `document.querySelector('a[href^="/console/"]')?.getAttribute("href") || ""`)
+	if path != "/console/?device="+h.deviceID {
+		t.Fatalf("My devices links the console as %q", path)
+	}
 	if relayOnly {
 		path += "&relay=1"
 	}
@@ -112,6 +120,47 @@ func TestBrowserConsoleViewOnly(t *testing.T) {
 	if b, err := os.ReadFile(out); err == nil && len(b) > 0 {
 		t.Fatalf("the xterm's program read %q in a view-only session", b)
 	}
+}
+
+// TestBrowserConsoleOnDemand: from key to consent to pixels. The end user's
+// agent joins with the key; the technician's My sessions shows it waiting
+// with Start session, which opens the console (the key posted, not in the
+// URL); the end user is asked and allows; the canvas shows their screen.
+func TestBrowserConsoleOnDemand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	x := captest.StartX(t, 320, 240)
+	if _, err := x.Run(ctx, "xterm", "-geometry", "30x8+10+10", "-title", "od-e2e", "-e", "sh", "-c", "echo END USER SCREEN; exec sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "od-e2e"); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	relaytest.AllowOnDemand(t, e.srv)
+	c := e.login(t)
+	od, err := c.CreateOnDemand(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := &allowUI{allow: true}
+	e.onDemandAgent(t, ctx, x.Display, od.Key, ui)
+	odState(t, ctx, c, od.Key, wire.OnDemandWaiting)
+
+	b := newConsoleBrowser(t, e, c.Token)
+	b.open(ctx, "/sessions")
+	// Start session opens a new tab; here the same one.
+	b.eval(ctx, `(() => { const f = document.querySelector('form[action="/console/"]'); f.removeAttribute("target"); f.submit(); return "ok"; })()`)
+	b.poll(ctx, `location.pathname === "/console/" && location.search === "" && window.tandemConsole !== undefined`, "the console page")
+	b.waitConnected(ctx)
+	ui.mu.Lock()
+	asked := len(ui.asked)
+	ui.mu.Unlock()
+	if asked != 1 {
+		t.Fatalf("the end user was asked %d times", asked)
+	}
+	b.matchScreen(ctx, x)
+	odState(t, ctx, c, od.Key, wire.OnDemandStarted)
 }
 
 // startReader runs an xterm whose shell writes the first line it reads to
