@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -163,6 +164,78 @@ func TestBrowserConsoleOnDemand(t *testing.T) {
 	odState(t, ctx, c, od.Key, wire.OnDemandStarted)
 }
 
+// TestBrowserConsoleDrag: a mouse drag in the browser (press on a window's
+// title bar, move, release) moves the window on the Host (openbox as its
+// window manager).
+func TestBrowserConsoleDrag(t *testing.T) {
+	if _, err := exec.LookPath("openbox"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openbox is not installed (scripts/deps.sh TEST)")
+		}
+		t.Skip("openbox is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	x := captest.StartX(t, 640, 480)
+	if _, err := x.Run(ctx, "openbox"); err != nil {
+		t.Fatal(err)
+	}
+	// openbox owns the screen once it selects SubstructureRedirect: poll
+	// until a new window gets a frame (its client moves below a title bar).
+	if _, err := x.Run(ctx, "xterm", "-geometry", "40x8+100+100", "-title", "dragme", "-e", "sh", "-c", "exec sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	// Reparented by openbox: found by xdotool (which searches the whole
+	// tree), not among the root's children.
+	if out, err := x.Command(ctx, "xdotool", "search", "--sync", "--name", "dragme").CombinedOutput(); err != nil {
+		t.Fatalf("xdotool search: %v: %s", err, out)
+	}
+	// Where the client window is on the screen (xwininfo's absolute
+	// position; xdotool's is off for reparented windows).
+	where := func() (int, int) {
+		out, err := x.Command(ctx, "xwininfo", "-name", "dragme").Output()
+		if err != nil {
+			t.Fatalf("xwininfo: %v", err)
+		}
+		var px, py int
+		for _, l := range strings.Split(string(out), "\n") {
+			l = strings.TrimSpace(l)
+			if v, ok := strings.CutPrefix(l, "Absolute upper-left X:"); ok {
+				fmt.Sscan(v, &px)
+			}
+			if v, ok := strings.CutPrefix(l, "Absolute upper-left Y:"); ok {
+				fmt.Sscan(v, &py)
+			}
+		}
+		return px, py
+	}
+	env := newEnv(t)
+	h := env.startHost(t, x.Display, false)
+	b := newConsoleBrowser(t, env, env.login(t).Token)
+	b.open(ctx, "/console/?device="+h.deviceID)
+	b.waitConnected(ctx)
+	b.matchScreen(ctx, x) // the frame is drawn: its title bar is where the screen says
+	x0, y0 := where()
+	// The title bar is just above the client window.
+	fromX, fromY := b.pagePoint(ctx, x0+60, y0-10)
+	toX, toY := b.pagePoint(ctx, x0+60+150, y0-10+80)
+	steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(chromedp.MouseMoved, fromX, fromY),
+		chromedp.MouseEvent(chromedp.MousePressed, fromX, fromY, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1))}
+	for k := 1; k <= 10; k++ {
+		steps = append(steps, chromedp.MouseEvent(chromedp.MouseMoved, fromX+(toX-fromX)*float64(k)/10, fromY+(toY-fromY)*float64(k)/10,
+			chromedp.ButtonType(input.MouseButtonLeft)))
+	}
+	steps = append(steps, chromedp.MouseEvent(chromedp.MouseReleased, toX, toY, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)))
+	b.do(ctx, steps...)
+	var gx, gy int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if gx, gy = where(); gx == x0+150 && gy == y0+80 {
+			return
+		}
+	}
+	t.Fatalf("the window is at %d,%d after a drag by (150, 80) from %d,%d; the pointer at %v", gx, gy, x0, y0, captest.Pointer(t, x))
+}
+
 // startReader runs an xterm whose shell writes the first line it reads to
 // the returned file.
 func startReader(t *testing.T, ctx context.Context, x *xvfb.Server) string {
@@ -287,8 +360,8 @@ func (b *consoleBrowser) waitConnected(ctx context.Context) {
 	b.poll(ctx, `tandemConsole.state.phase === "connected" && tandemConsole.state.frames > 0`, "the console's first frame")
 }
 
-// click clicks the canvas at the Host's screen point (x, y).
-func (b *consoleBrowser) click(ctx context.Context, x, y int) {
+// pagePoint is where the Host's screen point (x, y) is on the page.
+func (b *consoleBrowser) pagePoint(ctx context.Context, x, y int) (float64, float64) {
 	b.t.Helper()
 	pos := b.eval(ctx, fmt.Sprintf(`(() => { const r = document.getElementById("canvas").getBoundingClientRect(), s = tandemConsole.state;
   return (r.left + (%d + 0.5) * r.width / s.width) + "," + (r.top + (%d + 0.5) * r.height / s.height); })()`, x, y))
@@ -296,6 +369,13 @@ func (b *consoleBrowser) click(ctx context.Context, x, y int) {
 	if _, err := fmt.Sscanf(pos, "%g,%g", &px, &py); err != nil {
 		b.t.Fatalf("canvas position %q: %v", pos, err)
 	}
+	return px, py
+}
+
+// click clicks the canvas at the Host's screen point (x, y).
+func (b *consoleBrowser) click(ctx context.Context, x, y int) {
+	b.t.Helper()
+	px, py := b.pagePoint(ctx, x, y)
 	b.do(ctx, chromedp.MouseClickXY(px, py))
 }
 
