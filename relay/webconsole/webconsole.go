@@ -28,6 +28,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -47,8 +49,9 @@ type Config struct {
 	// API is the relay's HTTP handler; the console sends it /api/v1
 	// requests in-process.
 	API    http.Handler
-	Cookie string       // the Portal's session cookie, holding the login token
-	Logger *slog.Logger // default: discard
+	Cookie string           // the Portal's session cookie, holding the login token
+	Logger *slog.Logger     // default: discard
+	Clock  func() time.Time // default time.Now
 }
 
 // Console serves the browser console.
@@ -56,12 +59,49 @@ type Console struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+
+	refusedMu   sync.Mutex
+	refusedAt   time.Time // last refusal logged
+	refusedMore int       // refusals since, not logged yet
+}
+
+// refusalEvery is how often at most a refused request is logged: a foreign
+// page can make its visitors' browsers knock as often as it likes, and
+// must not flood the relay's log.
+const refusalEvery = 10 * time.Second
+
+// refused logs a refusal, at most one line per refusalEvery with the
+// number of refusals it stood for.
+func (c *Console) refused(r *http.Request, what string) {
+	c.refusedMu.Lock()
+	now := c.cfg.Clock()
+	if now.Sub(c.refusedAt) < refusalEvery {
+		c.refusedMore++
+		c.refusedMu.Unlock()
+		return
+	}
+	more := c.refusedMore
+	c.refusedAt, c.refusedMore = now, 0
+	c.refusedMu.Unlock()
+	c.log.Warn("webconsole: request refused", "what", what, "path", r.URL.Path,
+		"origin", safeOrigin(r.Header.Get("Origin")), "remote", r.RemoteAddr, "also_refused_since_last", more)
+}
+
+// safeOrigin bounds what a hostile Origin header puts in the log.
+func safeOrigin(o string) string {
+	if len(o) > 100 {
+		o = o[:100]
+	}
+	return strings.ToValidUTF8(o, "?")
 }
 
 // New builds the console handler, to be mounted at Prefix.
 func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	static, _ := fs.Sub(staticFS, "static")
@@ -149,7 +189,7 @@ func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !sameOrigin(r) {
-		c.log.Warn("webconsole: cross-origin session request refused", "origin", r.Header.Get("Origin"))
+		c.refused(r, "cross-origin session request")
 		writeError(w, http.StatusForbidden, "forbidden", "this request did not come from the console page")
 		return
 	}
@@ -175,7 +215,7 @@ func (c *Console) handleSignal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !sameOrigin(r) {
-		c.log.Warn("webconsole: cross-origin signaling refused", "origin", r.Header.Get("Origin"))
+		c.refused(r, "cross-origin signaling")
 		writeError(w, http.StatusForbidden, "forbidden", "signaling is only for the console page of this relay")
 		return
 	}

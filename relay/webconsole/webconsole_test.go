@@ -1,16 +1,19 @@
 package webconsole_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/relay/webconsole"
 )
 
 // signedIn starts a relay and returns its URL and the owner's login token
@@ -153,4 +156,37 @@ func (q req) doForm(t *testing.T, base string) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// A foreign page making its visitors' browsers knock again and again gets
+// one log line per interval, counting the rest, and never reaches the API.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	var logged bytes.Buffer
+	now := time.Unix(1_800_000_000, 0)
+	apiCalls := 0
+	c := webconsole.New(webconsole.Config{Cookie: "__Host-tandem", Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+		Clock: func() time.Time { return now },
+		API:   http.HandlerFunc(func(http.ResponseWriter, *http.Request) { apiCalls++ })})
+	knock := func() {
+		r := httptest.NewRequest("GET", "/console/signal/x", nil)
+		r.AddCookie(&http.Cookie{Name: "__Host-tandem", Value: "tok"})
+		r.Header.Set("Origin", "http://evil.example/"+strings.Repeat("\xff", 500))
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		if w.Code != http.StatusForbidden {
+			t.Fatalf("%d", w.Code)
+		}
+	}
+	for range 500 {
+		knock()
+	}
+	now = now.Add(11 * time.Second)
+	knock()
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "also_refused_since_last=499") || apiCalls != 0 {
+		t.Fatalf("%d API calls, log:\n%s", apiCalls, logged.String())
+	}
+	if len(lines[0]) > 400 {
+		t.Fatalf("a hostile origin made a %d-byte log line", len(lines[0]))
+	}
 }
