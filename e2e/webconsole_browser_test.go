@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -236,6 +238,38 @@ func TestBrowserConsoleDrag(t *testing.T) {
 	t.Fatalf("the window is at %d,%d after a drag by (150, 80) from %d,%d; the pointer at %v", gx, gy, x0, y0, captest.Pointer(t, x))
 }
 
+// TestBrowserConsoleClipboard: text copied on the Host reaches the console
+// (and the browser's clipboard), and the browser's clipboard sent with
+// Send clipboard is what the Host's applications paste.
+func TestBrowserConsoleClipboard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, h, x := deskEnv(t)
+	b := newConsoleBrowser(t, e, e.login(t).Token)
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: e.url}); err != nil {
+			t.Fatalf("granting %s: %v", name, err)
+		}
+	}
+	b.open(ctx, "/console/?device="+h.deviceID)
+	b.waitConnected(ctx)
+
+	captest.Copy(t, x, "copied on the host ✓")
+	b.poll(ctx, `tandemConsole.state.clipboard === "copied on the host ✓"`, "the host's clipboard in the console")
+	b.poll(ctx, `navigator.clipboard.readText().then(t => t === "copied on the host ✓")`, "the host's clipboard in the browser's")
+
+	b.eval(ctx, `navigator.clipboard.writeText("from the browser 42").then(() => "ok")`)
+	b.do(ctx, chromedp.Click(chromedp.CSS(`#clip-send`), chromedp.NodeVisible))
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got, _ = captest.Paste(t, x); got == "from the browser 42" {
+			return
+		}
+	}
+	t.Fatalf("the host pastes %q (console notices: %s)", got, b.notices())
+}
+
 // startReader runs an xterm whose shell writes the first line it reads to
 // the returned file.
 func startReader(t *testing.T, ctx context.Context, x *xvfb.Server) string {
@@ -304,6 +338,10 @@ func newConsoleBrowser(t *testing.T, env *env, token string) *consoleBrowser {
 		URL: env.url + "/", Path: "/", Secure: new(true), HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict}); err != nil {
 		t.Fatalf("setting the Portal cookie: %v", err)
 	}
+	// A headless page never has the focus the async Clipboard API wants.
+	if _, err := chromedp.Call(bctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatalf("focus emulation: %v", err)
+	}
 	return &consoleBrowser{t: t, ctx: bctx, base: env.url}
 }
 
@@ -343,7 +381,7 @@ func (b *consoleBrowser) eval(ctx context.Context, js string) string {
 func (b *consoleBrowser) poll(ctx context.Context, js, what string) {
 	b.t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if b.eval(ctx, "Boolean("+js+")") == "true" {
+		if b.eval(ctx, "Promise.resolve("+js+").then(Boolean)") == "true" {
 			return
 		}
 	}
