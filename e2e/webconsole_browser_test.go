@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tandem-rc/tandem/internal/captest"
-	"github.com/tandem-rc/tandem/internal/relaytest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -132,20 +131,7 @@ func TestBrowserConsoleViewOnly(t *testing.T) {
 func TestBrowserConsoleOnDemand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	x := captest.StartX(t, 320, 240)
-	if _, err := x.Run(ctx, "xterm", "-geometry", "30x8+10+10", "-title", "od-e2e", "-e", "sh", "-c", "echo END USER SCREEN; exec sleep 600"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.WaitWindow(ctx, "od-e2e"); err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t)
-	relaytest.AllowOnDemand(t, e.srv)
-	c := e.login(t)
-	od, err := c.CreateOnDemand(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, e, c, od := onDemandKey(t, ctx)
 	ui := &allowUI{allow: true}
 	e.onDemandAgent(t, ctx, x.Display, od.Key, ui)
 	odState(t, ctx, c, od.Key, wire.OnDemandWaiting)
