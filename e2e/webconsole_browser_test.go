@@ -227,7 +227,8 @@ func TestBrowserConsoleDrag(t *testing.T) {
 
 // TestBrowserConsoleClipboard: text copied on the Host reaches the console
 // (and the browser's clipboard), and the browser's clipboard sent with
-// Send clipboard is what the Host's applications paste.
+// Send clipboard is what the Host's applications paste; Lock input locks
+// and unlocks the Host's local input.
 func TestBrowserConsoleClipboard(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -251,10 +252,18 @@ func TestBrowserConsoleClipboard(t *testing.T) {
 	var got string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if got, _ = captest.Paste(t, x); got == "from the browser 42" {
-			return
+			break
 		}
 	}
-	t.Fatalf("the host pastes %q (console notices: %s)", got, b.notices())
+	if got != "from the browser 42" {
+		t.Fatalf("the host pastes %q (console notices: %s)", got, b.notices())
+	}
+
+	// Lock input, then unlock: the button follows the Host's state.
+	b.do(ctx, chromedp.Click(chromedp.CSS(`#lock-input`), chromedp.NodeVisible))
+	b.poll(ctx, `tandemConsole.state.local === 1 && document.getElementById("lock-input").getAttribute("aria-pressed") === "true"`, "the Host's input locked")
+	b.do(ctx, chromedp.Click(chromedp.CSS(`#lock-input`), chromedp.NodeVisible))
+	b.poll(ctx, `tandemConsole.state.local === 0 && document.getElementById("lock-input").getAttribute("aria-pressed") === "false"`, "the Host's input unlocked")
 }
 
 // TestBrowserConsoleChatAndPower: the console's chat reaches the Host's

@@ -12,7 +12,7 @@ const state = {
   phase: 'starting', // starting, signaling, connecting, connected, ended
   session: '', permissions: [], viewOnly: true,
   frames: 0, width: 0, height: 0, origin: { x: 0, y: 0 },
-  refusals: [], notices: [], pair: null, decodeMs: [],
+  refusals: [], notices: [], pair: null, decodeMs: [], local: 0,
 };
 window.tandemConsole = { state, snapshot, selectedPair, sendInput: (m) => sendOn('input', m) };
 
@@ -163,6 +163,12 @@ function onData(label, frag) {
     case wire.T.Bye: end('The device ended the session: ' + m.reason + '.'); break;
     case wire.T.Chat: chatLine('Device', m.text); break;
     case wire.T.PowerDone: notice('The device is doing it.'); break;
+    case wire.T.LocalState:
+      // The host says what its local user's input and screen are now.
+      state.local = m.flags;
+      $('lock-input').setAttribute('aria-pressed', String((m.flags & wire.LOCAL_INPUT_LOCKED) !== 0));
+      $('blank-screen').setAttribute('aria-pressed', String((m.flags & wire.LOCAL_SCREEN_BLANKED) !== 0));
+      break;
     case wire.T.ClipboardText:
       state.clipboard = m.text;
       navigator.clipboard?.writeText(m.text).then(() => notice('The device\'s clipboard is on yours.'),
@@ -185,6 +191,8 @@ function onInfo(m) {
   sel.disabled = m.monitors.length < 2;
   $('power').disabled = !m.permissions.includes('power');
   $('clip-send').disabled = !m.permissions.includes('clipboard');
+  $('lock-input').disabled = !m.permissions.includes('lock_input');
+  $('blank-screen').disabled = !m.permissions.includes('blank_screen');
   $('chat-toggle').disabled = !m.permissions.includes('chat');
   if (!state.viewOnly) attachInput();
   pc.getStats().then(recordPair);
@@ -417,6 +425,12 @@ function toolbar() {
       notice('Your clipboard is on the device.');
     } catch (e) { notice('The browser did not allow reading the clipboard.', 'error'); }
   });
+  // Lock input and Blank screen ask; the pressed state follows the host's
+  // LocalState answer, not the click.
+  $('lock-input').addEventListener('click', (e) =>
+    sendOn('control', wire.inputLock(e.currentTarget.getAttribute('aria-pressed') !== 'true')));
+  $('blank-screen').addEventListener('click', (e) =>
+    sendOn('control', wire.screenBlank(e.currentTarget.getAttribute('aria-pressed') !== 'true')));
   $('chat-toggle').addEventListener('click', (e) => {
     const open = $('chat').hidden;
     $('chat').hidden = !open;

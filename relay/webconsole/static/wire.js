@@ -107,6 +107,9 @@ export const chat = (seq, text) => new Writer(T.Chat).u32(seq).u64(BigInt(Date.n
 export const powerAction = (id, action) => new Writer(T.PowerAction).u32(id).u8(action).done();
 export const clipboardText = (text) => { const a = enc.encode(text); return new Writer(T.ClipboardText).u32(a.length).bytes(a).done(); };
 export const clipboardGet = () => new Writer(T.ClipboardGet).done();
+export const inputLock = (on) => new Writer(T.InputLock).bool(on).done();
+export const screenBlank = (on) => new Writer(T.ScreenBlank).bool(on).done();
+export const LOCAL_INPUT_LOCKED = 1, LOCAL_SCREEN_BLANKED = 2;
 
 // send writes one message on a data channel in fragments.
 export function send(dc, msg) {
