@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,8 +170,16 @@ func TestBrowserConsoleDrag(t *testing.T) {
 	if _, err := x.Run(ctx, "openbox"); err != nil {
 		t.Fatal(err)
 	}
-	// openbox owns the screen once it selects SubstructureRedirect: poll
-	// until a new window gets a frame (its client moves below a title bar).
+	// openbox is ready once it announces itself on the root window.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _ := x.Command(ctx, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").Output()
+		if strings.Contains(string(out), "window id") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("openbox did not start: %s", out)
+		}
+	}
 	if _, err := x.Run(ctx, "xterm", "-geometry", "40x8+100+100", "-title", "dragme", "-e", "sh", "-c", "exec sleep 600"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,24 +207,44 @@ func TestBrowserConsoleDrag(t *testing.T) {
 		}
 		return px, py
 	}
+	// Managed: openbox has put a title bar above the client (asked for
+	// at +100+100, it moves down).
+	x0, y0 := where()
+	for deadline := time.Now().Add(30 * time.Second); y0 <= 100 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		x0, y0 = where()
+	}
+	if y0 <= 100 {
+		t.Fatalf("openbox never framed the window (client at %d,%d)", x0, y0)
+	}
 	env := newEnv(t)
 	h := env.startHost(t, x.Display, false)
 	b := newConsoleBrowser(t, env, env.login(t).Token)
 	b.open(ctx, "/console/?device="+h.deviceID)
 	b.waitConnected(ctx)
 	b.matchScreen(ctx, x) // the frame is drawn: its title bar is where the screen says
-	x0, y0 := where()
-	// The title bar is just above the client window.
-	fromX, fromY := b.pagePoint(ctx, x0+60, y0-10)
-	toX, toY := b.pagePoint(ctx, x0+60+150, y0-10+80)
-	steps := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(chromedp.MouseMoved, fromX, fromY),
-		chromedp.MouseEvent(chromedp.MousePressed, fromX, fromY, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1))}
-	for k := 1; k <= 10; k++ {
-		steps = append(steps, chromedp.MouseEvent(chromedp.MouseMoved, fromX+(toX-fromX)*float64(k)/10, fromY+(toY-fromY)*float64(k)/10,
-			chromedp.ButtonType(input.MouseButtonLeft)))
+	// The title bar is just above the client window. A person's drag:
+	// each event has reached the Host (its pointer is there) before the
+	// next, so nothing depends on how the events are batched on the way.
+	hx, hy := x0+60, y0-10
+	at := func(want image.Point) {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if captest.Pointer(t, x) == want {
+				return
+			}
+		}
+		t.Fatalf("the Host's pointer never reached %v", want)
 	}
-	steps = append(steps, chromedp.MouseEvent(chromedp.MouseReleased, toX, toY, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)))
-	b.do(ctx, steps...)
+	px, py := b.pagePoint(ctx, hx, hy)
+	b.do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, px, py))
+	at(image.Pt(hx, hy))
+	b.do(ctx, chromedp.MouseEvent(chromedp.MousePressed, px, py, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)))
+	for k := 1; k <= 10; k++ {
+		p := image.Pt(hx+15*k, hy+8*k)
+		px, py = b.pagePoint(ctx, p.X, p.Y)
+		b.do(ctx, chromedp.MouseEvent(chromedp.MouseMoved, px, py, chromedp.ButtonType(input.MouseButtonLeft)))
+		at(p)
+	}
+	b.do(ctx, chromedp.MouseEvent(chromedp.MouseReleased, px, py, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)))
 	var gx, gy int
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if gx, gy = where(); gx == x0+150 && gy == y0+80 {
