@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-rc/tandem/input"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/transport"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -77,6 +78,27 @@ func (e *env) onDemandAgent(t *testing.T, ctx context.Context, display, key stri
 	return h, id, done
 }
 
+// onDemandKey is an end user's screen (an xterm on a private Xvfb), a relay
+// that allows OnDemand, its owner logged in and a fresh session key.
+func onDemandKey(t *testing.T, ctx context.Context) (*xvfb.Server, *env, *guest.Client, *wire.OnDemandSession) {
+	t.Helper()
+	x := captest.StartX(t, 320, 240)
+	if _, err := x.Run(ctx, "xterm", "-geometry", "30x8+10+10", "-title", "od-e2e", "-e", "sh", "-c", "echo END USER SCREEN; exec sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.WaitWindow(ctx, "od-e2e"); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	relaytest.AllowOnDemand(t, e.srv)
+	c := e.login(t)
+	od, err := c.CreateOnDemand(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, e, c, od
+}
+
 func odState(t *testing.T, ctx context.Context, c *guest.Client, key, want string) {
 	t.Helper()
 	for {
@@ -120,20 +142,7 @@ func runEnds(t *testing.T, ctx context.Context, done chan error) error {
 func TestOnDemandAgentSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	x := captest.StartX(t, 320, 240)
-	if _, err := x.Run(ctx, "xterm", "-geometry", "30x8+10+10", "-title", "od-e2e", "-e", "sh", "-c", "echo END USER SCREEN; exec sleep 600"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := x.WaitWindow(ctx, "od-e2e"); err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t)
-	relaytest.AllowOnDemand(t, e.srv)
-	c := e.login(t)
-	od, err := c.CreateOnDemand(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, e, c, od := onDemandKey(t, ctx)
 	typed := od.Key[:3] + " " + od.Key[3:6] + "-" + od.Key[6:]
 	ui := &allowUI{allow: true}
 	h, id, done := e.onDemandAgent(t, ctx, x.Display, typed, ui)

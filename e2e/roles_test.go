@@ -63,6 +63,19 @@ func TestRoleWithoutFileTransfer(t *testing.T) {
 // assignment gives perms on every device, and connects to device.
 func (e *env) roleSession(t *testing.T, ctx context.Context, email, device string, perms ...policy.Permission) (userID string, s *guest.Session) {
 	t.Helper()
+	userID, c := e.roleClient(t, ctx, email, perms...)
+	s, err := c.Connect(ctx, device, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return userID, s
+}
+
+// roleClient logs in as a new member of the account whose only role
+// assignment gives perms on every device.
+func (e *env) roleClient(t *testing.T, ctx context.Context, email string, perms ...policy.Permission) (string, *guest.Client) {
+	t.Helper()
 	st := e.srv.Store()
 	acct, err := st.AccountByName(ctx, "Acme IT")
 	if err != nil {
@@ -104,10 +117,5 @@ func (e *env) roleSession(t *testing.T, ctx context.Context, email, device strin
 	if _, err := c.Login(ctx, email, ownerPassword); err != nil {
 		t.Fatal(err)
 	}
-	s, err = c.Connect(ctx, device, guest.ConnectOptions{Transport: transport.Config{Loopback: true, Logger: e.log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return u.ID, s
+	return u.ID, c
 }

@@ -116,6 +116,7 @@ func (p *Portal) routes() http.Handler {
 	p.routesMFA(mux)
 	p.routesLive(mux)
 	p.routesAccess(mux)
+	p.routesConsole(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))

@@ -1,0 +1,385 @@
+// The browser's decoder of capture/codec payload version 2 (see
+// capture/codec/doc.go, "The browser's door"). It mirrors the Go decoder
+// op for op: the screen is an RGBA buffer (alpha 255) the ops write into;
+// the zstd stream spanning a keyframe and its deltas goes through fzstd's
+// streaming Decompress; JPEG ops go through the browser's own decoder.
+// Golden frames from the Go encoder (webconsole's golden test) keep the
+// two decoders identical.
+
+import { Decompress } from './vendor/fzstd.js';
+
+const MAGIC = 0x54, VERSION2 = 2, HEADER = 9;
+const FLAG_KEY = 0x01, FLAG_PREDICT = 0x02;
+const OP_COPY = 1, OP_FILL = 2, OP_RAW = 3, OP_PALETTE = 4, OP_RECT = 5, OP_JPEG = 6;
+const MIN_TILE = 16, MAX_TILE = 256, MAX_WORK = 4;
+
+export class CodecError extends Error {}
+// NeedKeyframe: no usable stream state (none yet, or lost after an error);
+// ask the host for a keyframe.
+export class NeedKeyframe extends CodecError {}
+
+// Reader over the op list: throws on truncation, like the Go reader's error.
+class Reader {
+  constructor(b, off) { this.b = b; this.i = off; }
+  byte() {
+    if (this.i >= this.b.length) throw new CodecError('truncated op list');
+    return this.b[this.i++];
+  }
+  uvarint() {
+    // At most 10 bytes; values past 2^53 are rejected (no screen needs them).
+    let v = 0, mul = 1;
+    for (let k = 0; k < 10; k++) {
+      const c = this.byte();
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) {
+        if (v > Number.MAX_SAFE_INTEGER) throw new CodecError('varint overflow');
+        return v;
+      }
+      mul *= 128;
+    }
+    throw new CodecError('varint overflow');
+  }
+  varint() {
+    const u = this.uvarint();
+    // zigzag: even → u/2, odd → -(u+1)/2
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+  u32() {
+    if (this.i + 4 > this.b.length) throw new CodecError('truncated raw length');
+    const b = this.b, i = this.i;
+    this.i += 4;
+    return ((b[i] << 24) >>> 0) + (b[i + 1] << 16) + (b[i + 2] << 8) + b[i + 3];
+  }
+}
+
+function med(a, b, c) {
+  let hi = a, lo = b;
+  if (lo > hi) { hi = b; lo = a; }
+  if (c >= hi) return lo;
+  if (c <= lo) return hi;
+  return a + b - c;
+}
+
+export class Decoder {
+  // jpeg(bytes, w, h) → Promise<Uint8ClampedArray RGBA of w*h>; the
+  // default uses createImageBitmap and an OffscreenCanvas.
+  constructor({ maxWidth = 8192, maxHeight = 8192, jpeg = decodeJPEG } = {}) {
+    this.maxWidth = maxWidth;
+    this.maxHeight = maxHeight;
+    this.jpeg = jpeg;
+    this.w = 0; this.h = 0; this.ts = 0; this.tilesX = 0; this.tilesY = 0;
+    this.pix = null; // Uint8ClampedArray w*h*4
+    this.ok = false;
+    this.needReset = false;
+    this.z = null; // fzstd Decompress
+    this.raw = null; this.rawN = 0; // this payload's raw data as it arrives
+    this.rawBuf = new Uint8Array(0);
+  }
+
+  // decode applies one payload and returns {keyframe, rects: [[x,y,w,h]…],
+  // jpeg: the JPEG ops' rectangles}. After any error the stream state is lost
+  // and every delta throws NeedKeyframe until the next keyframe.
+  async decode(p) {
+    try {
+      return await this._decode(p);
+    } catch (e) {
+      this.ok = false;
+      this.z = null;
+      throw e instanceof CodecError ? e : new CodecError(String(e && e.message || e));
+    }
+  }
+
+  async _decode(p) {
+    if (p.length < HEADER + 4) throw new CodecError('payload shorter than a header');
+    if (p[0] !== MAGIC || p[1] !== VERSION2) throw new CodecError(`magic ${p[0]} version ${p[1]}: not a version-2 payload`);
+    const flags = p[2];
+    if (flags & ~(FLAG_KEY | FLAG_PREDICT)) throw new CodecError(`unknown flags ${flags}`);
+    const key = (flags & FLAG_KEY) !== 0, predict = (flags & FLAG_PREDICT) !== 0;
+    const w = (p[3] << 8) | p[4], h = (p[5] << 8) | p[6], ts = (p[7] << 8) | p[8];
+    if (w === 0 || h === 0) throw new CodecError('empty screen');
+    if (w > this.maxWidth || h > this.maxHeight) throw new CodecError(`${w}x${h} screen over the limit`);
+    if (ts < MIN_TILE || ts > MAX_TILE) throw new CodecError(`tile size ${ts}`);
+    const tilesX = Math.ceil(w / ts), tilesY = Math.ceil(h / ts), n = tilesX * tilesY;
+    const tileX = (t) => (t % tilesX) * ts, tileY = (t) => Math.floor(t / tilesX) * ts;
+    const tileW = (t) => Math.min(ts, w - tileX(t)), tileH = (t) => Math.min(ts, h - tileY(t));
+
+    // Parse and validate the op list before touching the screen.
+    const r = new Reader(p, HEADER);
+    const count = r.uvarint();
+    if (count === 0 || count > p.length - r.i) throw new CodecError('bad op count');
+    let budget = MAX_WORK * w * h, copyBudget = w * h, next = 0, tileOps = false, rawLen = 0;
+    const ops = [];
+    const inScreen = (x, y, cw, ch) => cw > 0 && ch > 0 && x < w && y < h && cw <= w - x && ch <= h - y;
+    for (let k = 0; k < count; k++) {
+      const kind = r.byte();
+      // One shape for every op keeps the loops below monomorphic.
+      const op = { kind, x: 0, y: 0, cw: 0, ch: 0, sx: 0, sy: 0, tile: 0, count: 0, n: 0, rgb: null, data: null };
+      switch (kind) {
+        case OP_COPY: {
+          if (key) throw new CodecError('copy in a keyframe');
+          if (tileOps) throw new CodecError('copy after a tile op');
+          const x = r.uvarint(), y = r.uvarint(), cw = r.uvarint(), ch = r.uvarint();
+          const sx = r.varint(), sy = r.varint();
+          if (!inScreen(x, y, cw, ch) || sx <= -w || sx >= w || sy <= -h || sy >= h) throw new CodecError('copy rectangle outside the screen');
+          if (x + sx < 0 || y + sy < 0 || x + sx + cw > w || y + sy + ch > h) throw new CodecError('copy source outside the screen');
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch; op.sx = sx; op.sy = sy;
+          budget -= cw * ch;
+          copyBudget -= cw * ch;
+          if (copyBudget < 0) throw new CodecError('copies cover more than the screen');
+          break;
+        }
+        case OP_RECT: {
+          if (key) throw new CodecError('rectangle in a keyframe');
+          tileOps = true;
+          const x = r.uvarint(), y = r.uvarint(), cw = r.uvarint(), ch = r.uvarint();
+          if (!inScreen(x, y, cw, ch) || cw > ts || ch > ts) throw new CodecError('rectangle outside the screen or larger than a tile');
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch;
+          budget -= cw * ch;
+          rawLen += cw * ch * 3;
+          break;
+        }
+        case OP_JPEG: {
+          if (key) throw new CodecError('JPEG in a keyframe');
+          tileOps = true;
+          const x = r.uvarint(), y = r.uvarint(), cw = r.uvarint(), ch = r.uvarint(), l = r.uvarint();
+          if (!inScreen(x, y, cw, ch)) throw new CodecError('JPEG rectangle outside the screen');
+          if (l === 0 || l > p.length - r.i) throw new CodecError('truncated JPEG');
+          op.x = x; op.y = y; op.cw = cw; op.ch = ch; op.data = p.subarray(r.i, r.i + l);
+          r.i += l;
+          budget -= cw * ch;
+          break;
+        }
+        case OP_FILL: case OP_RAW: case OP_PALETTE: {
+          tileOps = true;
+          const skip = r.uvarint();
+          let c = 1;
+          if (kind === OP_PALETTE) op.n = r.byte() + 1;
+          else c = r.uvarint() + 1;
+          if (kind === OP_FILL) op.rgb = [r.byte(), r.byte(), r.byte()];
+          if (skip >= n - next || c > n - next - skip) throw new CodecError(`tile run past ${n} tiles`);
+          op.tile = next + skip;
+          op.count = c;
+          next = op.tile + c;
+          for (let t = op.tile; t < next; t++) {
+            const px = tileW(t) * tileH(t);
+            budget -= px;
+            if (kind === OP_RAW) rawLen += px * 3;
+            else if (kind === OP_PALETTE) rawLen += op.n * 3 + px;
+          }
+          break;
+        }
+        default:
+          throw new CodecError(`unknown op ${kind}`);
+      }
+      if (budget < 0) throw new CodecError(`ops write more than ${MAX_WORK} screens`);
+      ops.push(op);
+    }
+    const declared = r.u32();
+    if (declared !== rawLen) throw new CodecError(`raw length ${declared}, ops need ${rawLen}`);
+    const z = p.subarray(r.i);
+    if ((z.length === 0) !== (rawLen === 0)) throw new CodecError(`${z.length} bytes of zstd data for ${rawLen} raw bytes`);
+
+    // Screen state.
+    if (!key) {
+      if (!this.ok) throw new NeedKeyframe('need a keyframe');
+      if (w !== this.w || h !== this.h || ts !== this.ts) throw new CodecError('delta for another screen size');
+    } else {
+      if (!this.pix || this.w !== w || this.h !== h) this.pix = new Uint8ClampedArray(w * h * 4);
+      this.w = w; this.h = h; this.ts = ts; this.tilesX = tilesX; this.tilesY = tilesY;
+      this.ok = true;
+      this.needReset = true;
+    }
+
+    // The raw data: the zstd part decompresses to exactly rawLen bytes.
+    let raw = null;
+    if (rawLen > 0) {
+      if (this.needReset || !this.z) {
+        if (!this.needReset) throw new NeedKeyframe('zstd stream lost');
+        this.z = new Decompress((chunk) => this._onRaw(chunk));
+        this.needReset = false;
+      }
+      if (this.rawBuf.length < rawLen) this.rawBuf = new Uint8Array(Math.max(rawLen, this.rawBuf.length * 2));
+      this.raw = this.rawBuf; this.rawN = 0; this.rawWant = rawLen;
+      this.z.push(z, false);
+      if (this.rawN !== rawLen) throw new CodecError(`zstd part gave ${this.rawN} bytes, ops need ${rawLen}`);
+      raw = this.rawBuf;
+    }
+
+    // Apply the ops.
+    const pix = this.pix, stride = w * 4;
+    const dirty = new Uint8Array(n);
+    const markRect = (x, y, cw, ch) => {
+      for (let ty = Math.floor(y / ts); ty * ts < y + ch; ty++)
+        for (let tx = Math.floor(x / ts); tx * ts < x + cw; tx++) dirty[ty * tilesX + tx] = 1;
+    };
+    // COPY ops read the screen as it was before the payload.
+    let snapLen = 0;
+    for (const op of ops) { if (op.kind !== OP_COPY) break; snapLen += op.cw * op.ch * 4; }
+    let snap = null;
+    if (snapLen > 0) {
+      snap = new Uint8ClampedArray(snapLen);
+      let o = 0;
+      for (const op of ops) {
+        if (op.kind !== OP_COPY) break;
+        const rb = op.cw * 4;
+        for (let y = op.y + op.sy; y < op.y + op.sy + op.ch; y++) {
+          const s = y * stride + (op.x + op.sx) * 4;
+          snap.set(pix.subarray(s, s + rb), o);
+          o += rb;
+        }
+      }
+    }
+    let so = 0, ro = 0;
+    const jpegs = [];
+    for (const op of ops) {
+      switch (op.kind) {
+        case OP_COPY: {
+          const rb = op.cw * 4;
+          for (let y = op.y; y < op.y + op.ch; y++) {
+            pix.set(snap.subarray(so, so + rb), y * stride + op.x * 4);
+            so += rb;
+          }
+          markRect(op.x, op.y, op.cw, op.ch);
+          break;
+        }
+        case OP_JPEG: {
+          const rgba = await this.jpeg(op.data, op.cw, op.ch);
+          if (!rgba || rgba.length !== op.cw * op.ch * 4) throw new CodecError('JPEG of the wrong size');
+          const rb = op.cw * 4;
+          for (let y = 0; y < op.ch; y++) pix.set(rgba.subarray(y * rb, y * rb + rb), (op.y + y) * stride + op.x * 4);
+          markRect(op.x, op.y, op.cw, op.ch);
+          jpegs.push([op.x, op.y, op.cw, op.ch]);
+          break;
+        }
+        case OP_RECT:
+          putRaw(pix, stride, op.x, op.y, op.cw, op.ch, raw, ro, predict);
+          ro += op.cw * op.ch * 3;
+          markRect(op.x, op.y, op.cw, op.ch);
+          break;
+        case OP_FILL: {
+          const cr = op.rgb[0], cg = op.rgb[1], cb = op.rgb[2];
+          for (let t = op.tile; t < op.tile + op.count; t++) {
+            dirty[t] = 1;
+            const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
+            const row = y * stride + x * 4;
+            for (let i = 0; i < tw * 4; i += 4) { pix[row + i] = cr; pix[row + i + 1] = cg; pix[row + i + 2] = cb; pix[row + i + 3] = 255; }
+            const first = pix.subarray(row, row + tw * 4);
+            for (let yy = 1; yy < th; yy++) pix.set(first, row + yy * stride);
+          }
+          break;
+        }
+        case OP_RAW:
+          for (let t = op.tile; t < op.tile + op.count; t++) {
+            dirty[t] = 1;
+            const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
+            putRaw(pix, stride, x, y, tw, th, raw, ro, predict);
+            ro += tw * th * 3;
+          }
+          break;
+        case OP_PALETTE: {
+          const t = op.tile, n = op.n;
+          dirty[t] = 1;
+          const x = tileX(t), y = tileY(t), tw = tileW(t), th = tileH(t);
+          ro = putPalette(pix, stride, x, y, tw, th, raw, ro, n);
+          break;
+        }
+      }
+    }
+    if (key) {
+      for (let t = 0; t < n; t++) if (!dirty[t]) throw new CodecError(`keyframe leaves tile ${t} out`);
+      return { keyframe: true, rects: [[0, 0, w, h]], jpeg: jpegs };
+    }
+    // Changed tiles, merged into runs along each tile row.
+    const rects = [];
+    for (let ty = 0; ty < tilesY; ty++) {
+      for (let tx = 0; tx < tilesX; tx++) {
+        if (!dirty[ty * tilesX + tx]) continue;
+        let end = tx;
+        while (end + 1 < tilesX && dirty[ty * tilesX + end + 1]) end++;
+        const x = tx * ts, y = ty * ts;
+        rects.push([x, y, Math.min((end + 1) * ts, w) - x, Math.min(ts, h - y)]);
+        tx = end;
+      }
+    }
+    return { keyframe: false, rects, jpeg: jpegs };
+  }
+
+  _onRaw(chunk) {
+    // Copied at once: fzstd's block may alias its window.
+    if (this.rawN + chunk.length > this.rawWant) throw new CodecError('zstd part longer than the ops need');
+    this.raw.set(chunk, this.rawN);
+    this.rawN += chunk.length;
+  }
+}
+
+// putPalette writes a PALETTE tile: n colours, then one index per pixel.
+// It returns the raw offset past the tile.
+function putPalette(pix, stride, x, y, w, h, raw, off, n) {
+  let i = off + n * 3;
+  for (let yy = 0; yy < h; yy++) {
+    let o = (y + yy) * stride + x * 4;
+    for (let xx = 0; xx < w; xx++, i++, o += 4) {
+      const c = raw[i];
+      if (c >= n) throw new CodecError(`palette index ${c} of ${n}`);
+      const q = off + c * 3;
+      pix[o] = raw[q]; pix[o + 1] = raw[q + 1]; pix[o + 2] = raw[q + 2]; pix[o + 3] = 255;
+    }
+  }
+  return i;
+}
+
+// putRaw writes a w×h rectangle's raw data (RGB, or MED residuals with
+// PREDICT) at (x, y).
+function putRaw(pix, stride, x, y, w, h, raw, off, predict) {
+  let j = off;
+  if (!predict) {
+    for (let yy = 0; yy < h; yy++) {
+      let o = (y + yy) * stride + x * 4;
+      for (let xx = 0; xx < w; xx++, o += 4, j += 3) {
+        pix[o] = raw[j]; pix[o + 1] = raw[j + 1]; pix[o + 2] = raw[j + 2]; pix[o + 3] = 255;
+      }
+    }
+    return;
+  }
+  // Undo the MED filter (capture/codec/predict.go), all modulo 256.
+  for (let yy = 0; yy < h; yy++) {
+    const row = (y + yy) * stride + x * 4;
+    for (let xx = 0; xx < w; xx++, j += 3) {
+      const o = row + xx * 4;
+      let pr, pg, pb;
+      if (xx === 0 && yy === 0) { pr = 0; pg = 0; pb = 0; }
+      else if (yy === 0) { pr = pix[o - 4]; pg = pix[o - 3]; pb = pix[o - 2]; }
+      else if (xx === 0) { pr = pix[o - stride]; pg = pix[o - stride + 1]; pb = pix[o - stride + 2]; }
+      else {
+        pr = med(pix[o - 4], pix[o - stride], pix[o - stride - 4]);
+        pg = med(pix[o - 3], pix[o - stride + 1], pix[o - stride - 3]);
+        pb = med(pix[o - 2], pix[o - stride + 2], pix[o - stride - 2]);
+      }
+      const dg = raw[j + 1];
+      pix[o] = (pr + raw[j] + dg) & 255;
+      pix[o + 1] = (pg + dg) & 255;
+      pix[o + 2] = (pb + raw[j + 2] + dg) & 255;
+      pix[o + 3] = 255;
+    }
+  }
+}
+
+let scratch = null;
+
+// decodeJPEG decodes a baseline JPEG with the browser's decoder, without
+// colour management, into RGBA.
+export async function decodeJPEG(bytes, w, h) {
+  const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }),
+    { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  try {
+    if (bmp.width !== w || bmp.height !== h) throw new CodecError(`${bmp.width}x${bmp.height} JPEG for a ${w}x${h} rectangle`);
+    if (!scratch || scratch.canvas.width < w || scratch.canvas.height < h) {
+      const c = new OffscreenCanvas(Math.max(w, scratch ? scratch.canvas.width : 0), Math.max(h, scratch ? scratch.canvas.height : 0));
+      scratch = c.getContext('2d', { willReadFrequently: true });
+    }
+    scratch.drawImage(bmp, 0, 0);
+    return scratch.getImageData(0, 0, w, h).data;
+  } finally {
+    bmp.close();
+  }
+}
