@@ -201,9 +201,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
 				msg: "too many failed logins; wait and try again", retryAfter: retry}
 		}
-		if blocked, retry := s.loginIPLimit.blocked(src); blocked {
-			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-				msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+		if err := s.sourceBlocked(src, "logins"); err != nil {
+			return err
 		}
 		return s.ldapLogin(w, r, strings.TrimSpace(req.Email), req.Password, key)
 	}

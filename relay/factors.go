@@ -183,13 +183,12 @@ func (s *Server) handleLoginMFAEmail(w http.ResponseWriter, r *http.Request) err
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Challenge == "" || len(req.Challenge) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+	if err := challengeRequired(req.Challenge); err != nil {
+		return err
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(source(ip), "logins"); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")

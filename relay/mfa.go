@@ -121,8 +121,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Challenge == "" || len(req.Challenge) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+	if err := challengeRequired(req.Challenge); err != nil {
+		return err
 	}
 	code := strings.TrimSpace(req.Code)
 	recovery, recOK := normalizeRecoveryCode(req.RecoveryCode)
@@ -146,9 +146,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		return errf(http.StatusBadRequest, CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(source(ip), "logins"); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")

@@ -281,13 +281,12 @@ func (s *Server) handleLoginPasskey(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Challenge == "" || len(req.Challenge) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+	if err := challengeRequired(req.Challenge); err != nil {
+		return err
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(source(ip), "logins"); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	t, err := s.st.UserToken(ctx, secret.Hash(req.Challenge), store.PurposeMFA)
@@ -384,9 +383,8 @@ type passwordlessState struct {
 
 // handleLoginPasskeyBegin is POST /api/v1/login/passkey.
 func (s *Server) handleLoginPasskeyBegin(w http.ResponseWriter, r *http.Request) error {
-	if blocked, retry := s.loginIPLimit.blocked(source(remoteIP(r))); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(source(remoteIP(r)), "logins"); err != nil {
+		return err
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
@@ -420,9 +418,8 @@ func (s *Server) handleLoginPasskeyFinish(w http.ResponseWriter, r *http.Request
 	}
 	ip := remoteIP(r)
 	src := source(ip)
-	if blocked, retry := s.loginIPLimit.blocked(src); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(src, "logins"); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	// Every refusal counts against the source's budget (which bounds

@@ -148,9 +148,8 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	// codes are charged and refused.
 	t, err := s.st.UserToken(ctx, hash, store.PurposeReset)
 	if errors.Is(err, store.ErrNotFound) {
-		if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-				msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+		if err := s.sourceBlocked(source(ip), "attempts"); err != nil {
+			return err
 		}
 		s.loginIPLimit.fail(source(ip))
 		return invalid

@@ -195,3 +195,21 @@ func (s *Server) hashPassword(ctx context.Context, pw string) (h string, err err
 	}
 	return h, err
 }
+
+// sourceBlocked is the 429 for a source over its failed-login budget
+// (what: "logins" or "attempts"), or nil.
+func (s *Server) sourceBlocked(src, what string) error {
+	if blocked, retry := s.loginIPLimit.blocked(src); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed " + what + " from this address; wait and try again", retryAfter: retry}
+	}
+	return nil
+}
+
+// challengeRequired checks a login challenge's shape before any lookup.
+func challengeRequired(c string) error {
+	if c == "" || len(c) > 256 {
+		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+	}
+	return nil
+}

@@ -615,9 +615,8 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	ip := remoteIP(r)
-	if blocked, retry := s.loginIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed attempts from this address; wait and try again", retryAfter: retry}
+	if err := s.sourceBlocked(source(ip), "attempts"); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	hash := secret.Hash(req.Token)
