@@ -266,8 +266,8 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	}
 	domain, _, _ := ldapauth.SplitLogin(login)
 	m, err := s.st.LDAPMethodByDomain(ctx, domain)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !m.Enabled) {
-		return fail(store.User{}, "unknown_domain")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthLDAP)) {
+		return fail(store.User{}, "unknown_domain") // an OIDC domain signs in at its IdP only
 	} else if err != nil {
 		return err
 	}
@@ -298,18 +298,37 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	for _, g := range id.Groups {
 		groups = append(groups, g.Name)
 	}
+	return s.directorySignIn(w, r, m, login, id.Username, id.Email, id.DisplayName, groups, "", fail)
+}
+
+// directorySignIn is the end of a sign-in vouched for by a directory or
+// an IdP (method m): the user is found or created (joining defaultGroup
+// then, if set), its groups of m synced, then it goes on like any login
+// (disabled or locked users refused by fail, MFA, token).
+func (s *Server) directorySignIn(w http.ResponseWriter, r *http.Request, m store.LDAPMethod, login, username, email, name string,
+	groups []string, defaultGroup string, fail func(store.User, string) error) error {
+	ctx := r.Context()
+	ip := remoteIP(r)
 	// A user created here commits with its event.
 	var u store.User
-	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
 		var created bool
 		var err error
-		u, created, err = tx.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+		u, created, err = tx.LDAPLogin(ctx, m, username, email, name, groups)
 		if err != nil {
 			return err
 		}
 		if created {
+			// The default group, if it is still a user group of m's account.
+			if g, err := tx.Group(ctx, m.AccountID, defaultGroup); err == nil && defaultGroup != "" && g.Kind == "user" {
+				if err := tx.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+					return err
+				}
+			} else if err != nil && defaultGroup != "" && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
-				Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
+				Detail: map[string]any{"login": login, "type": "user", "auth": m.Kind}})
 		}
 		return nil
 	})

@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/metrics"
+	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -221,14 +222,15 @@ type Server struct {
 	far        *nodes
 	front      *frontdoor.Front // client addresses and link bases
 
-	enrollLimit  *limiter // per remote IP
-	loginLimit   *limiter // per remote IP + email
-	loginIPLimit *limiter // per remote IP
-	resetIPLimit *limiter // password-reset requests per remote IP
-	resetLimit   *limiter // password-reset emails per address
-	odMailLimit  *limiter // OnDemand links emailed per user
-	agentLimit   *limiter // refused agent handshakes per source
-	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
+	enrollLimit  *limiter   // per remote IP
+	loginLimit   *limiter   // per remote IP + email
+	flows        *sso.Flows // OIDC sign-ins under way
+	loginIPLimit *limiter   // per remote IP
+	resetIPLimit *limiter   // password-reset requests per remote IP
+	resetLimit   *limiter   // password-reset emails per address
+	odMailLimit  *limiter   // OnDemand links emailed per user
+	agentLimit   *limiter   // refused agent handshakes per source
+	turnLookups  *limiter   // TURN credentials checked against the database (one bucket)
 	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
@@ -311,6 +313,7 @@ func New(cfg Config) (*Server, error) {
 		cancel:       cancel,
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
+	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if cl != nil {
 		if err := s.startCluster(ctx); err != nil {
