@@ -49,7 +49,7 @@ func (s *Server) oidcMethod(m store.LDAPMethod) (wire.OIDCMethod, sso.Config, er
 	}
 	sec, err := s.unseal(m.Secret)
 	w.ID, w.Enabled, w.ClientSecret = m.ID, m.Enabled, ""
-	return w, sso.Config{Domain: w.Domain, Issuer: w.Issuer, ClientID: w.ClientID, ClientSecret: sec, GroupsClaim: w.GroupsClaim}, err
+	return w, sso.Config{Domain: w.Domain, Issuer: w.Issuer, ClientID: w.ClientID, ClientSecret: sec, GroupsClaim: w.GroupsClaim, Scopes: w.Scopes}, err
 }
 
 func (s *Server) redirectURIs(r *http.Request) []string {
@@ -101,7 +101,7 @@ func (s *Server) handleCreateOIDCMethod(w http.ResponseWriter, r *http.Request) 
 	if err := safetext.Text(req.Button, maxShortText); err != nil {
 		return badf("button: %v", err)
 	}
-	cfg := sso.Config{Domain: req.Domain, Issuer: req.Issuer, ClientID: req.ClientID, ClientSecret: req.ClientSecret, GroupsClaim: req.GroupsClaim}
+	cfg := sso.Config{Domain: req.Domain, Issuer: req.Issuer, ClientID: req.ClientID, ClientSecret: req.ClientSecret, GroupsClaim: req.GroupsClaim, Scopes: req.Scopes}
 	if err := cfg.Check(); err != nil {
 		return badf("%v", err)
 	}
@@ -330,7 +330,9 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		return refuse(m.AccountID, "", "unsafe_directory_name", map[string]any{"error": err.Error()})
 	}
 	login := m.Domain + `\` + clip(id.Username, 64)
-	fail := func(u store.User, reason string) error { return refuse(m.AccountID, u.ID, reason, map[string]any{"login": login}) }
+	fail := func(u store.User, reason string) error {
+		return refuse(m.AccountID, u.ID, reason, map[string]any{"login": login})
+	}
 	return s.directorySignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,11 +24,12 @@ import (
 
 // Config is one OIDC method's provider settings.
 type Config struct {
-	Domain       string `json:"domain"`
-	Issuer       string `json:"issuer"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret,omitempty"`
-	GroupsClaim  string `json:"groups_claim,omitempty"` // default "groups"
+	Domain       string   `json:"domain"`
+	Issuer       string   `json:"issuer"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	GroupsClaim  string   `json:"groups_claim,omitempty"` // default "groups"
+	Scopes       []string `json:"scopes,omitempty"`       // asked besides openid, profile, email (e.g. groups)
 }
 
 // Check validates c without reaching the provider (it may be set up before
@@ -36,6 +38,9 @@ func (c Config) Check() error {
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("issuer: want an http(s) URL without query or fragment")
+	}
+	if len(c.Scopes) > 16 || slices.ContainsFunc(c.Scopes, func(v string) bool { return v == "" || len(v) > 64 || strings.ContainsAny(v, " \t\r\n") }) {
+		return errors.New("scopes: at most 16 words")
 	}
 	if c.ClientID == "" || len(c.ClientID) > 512 || len(c.ClientSecret) > 1024 || len(c.GroupsClaim) > 128 {
 		return errors.New("client_id is required; client_id, client_secret or groups_claim too long")
@@ -119,7 +124,7 @@ func (f *Flows) provider(ctx context.Context, issuer string) (*oidc.Provider, er
 
 func oauthConfig(p *oidc.Provider, c Config, redirect string) *oauth2.Config {
 	return &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: p.Endpoint(), RedirectURL: redirect,
-		Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+		Scopes: append([]string{oidc.ScopeOpenID, "profile", "email"}, c.Scopes...)}
 }
 
 func random() string {

@@ -421,6 +421,7 @@ type OIDCMethod struct {
 	ClientID     string   `json:"client_id"`
 	ClientSecret string   `json:"client_secret,omitempty"`
 	GroupsClaim  string   `json:"groups_claim,omitempty"`  // default "groups"
+	Scopes       []string `json:"scopes,omitempty"`        // asked besides openid, profile, email
 	DefaultGroup string   `json:"default_group,omitempty"` // a user group id joined at first sign-in
 	Button       string   `json:"button,omitempty"`        // "Sign in with …" label on the Portal
 	RedirectURIs []string `json:"redirect_uris,omitempty"` // to register at the IdP (set by the relay)
