@@ -284,7 +284,11 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		detail["reason"] = reason
 		detail["auth"] = store.AuthOIDC
 		s.audit(auditRec{Event: EvLoginFailed, Account: account, User: user, Remote: ip, Detail: detail})
-		return errf(http.StatusUnauthorized, CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
+		status := http.StatusUnauthorized
+		if reason == "unknown_state" || reason == "oversized_answer" {
+			status = http.StatusBadRequest // not a sign-in of anyone yet
+		}
+		return errf(status, CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
 	}
 	if len(state) > 256 || len(code) > 4096 {
 		return refuse("", "", "oversized_answer", nil)

@@ -134,11 +134,11 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 
 	// The same answer replayed: the state is spent.
-	if status, _ := e.do("GET", cb, "", nil); status != http.StatusUnauthorized || ssoRefusals(e, "unknown_state") != 1 {
+	if status, _ := e.do("GET", cb, "", nil); status != http.StatusBadRequest || ssoRefusals(e, "unknown_state") != 1 {
 		t.Fatalf("replayed callback: %d", status)
 	}
 	// A forged state never started here.
-	if status, _ := e.do("GET", ssoCallbackPath+"?state=forged&code=x", "", nil); status != http.StatusUnauthorized || ssoRefusals(e, "unknown_state") != 2 {
+	if status, _ := e.do("GET", ssoCallbackPath+"?state=forged&code=x", "", nil); status != http.StatusBadRequest || ssoRefusals(e, "unknown_state") != 2 {
 		t.Fatalf("forged state: %d", status)
 	}
 	// An expired ID token (the IdP's clock an hour behind) is refused.

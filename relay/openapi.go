@@ -95,9 +95,9 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/oidc":                           {summary: "Add an OpenID Connect sign-in method (users sign in at the issuer as DOMAIN\\user)", auth: "admin", req: wire.OIDCMethod{}, resp: wire.OIDCMethod{}, status: http.StatusCreated},
 	"DELETE /api/v1/accounts/{account}/oidc/{id}":                    {summary: "Remove an OpenID Connect sign-in method", auth: "admin", status: http.StatusNoContent},
 	"POST /api/v1/accounts/{account}/oidc/{id}/groups":               {summary: "Import a group of the IdP's groups claim as a user group", auth: "admin", req: wire.LDAPGroupImport{}, resp: wire.Group{}, status: http.StatusCreated},
-	"POST /api/v1/sso/oidc/start":                                    {summary: "Start an OpenID Connect sign-in for DOMAIN\\user: the IdP URL to open (PKCE, state, nonce)", auth: "none", req: wire.SSOStart{}, resp: wire.SSORedirect{}},
-	"GET /api/v1/sso/oidc/callback":                                  {summary: "The IdP's redirect: checks state, code and ID token, then answers like a login", auth: "none", resp: wire.LoginResponse{}},
-	"POST /api/v1/sso/oidc/finish":                                   {summary: "The Portal's callback hands on the IdP's state and code; answers like a login", auth: "none", req: wire.SSOFinish{}, resp: wire.LoginResponse{}},
+	"POST /api/v1/sso/oidc/start":                                    {summary: "Start an OpenID Connect sign-in for DOMAIN\\user: the IdP URL to open (PKCE, state, nonce)", auth: "none", req: wire.SSOStart{}, resp: wire.SSORedirect{}, throttled: true},
+	"GET /api/v1/sso/oidc/callback":                                  {summary: "The IdP's redirect: checks state, code and ID token, then answers like a login", auth: "none", resp: wire.LoginResponse{}, query: []string{"state", "code", "error"}, throttled: true},
+	"POST /api/v1/sso/oidc/finish":                                   {summary: "The Portal's callback hands on the IdP's state and code; answers like a login", auth: "none", req: wire.SSOFinish{}, resp: wire.LoginResponse{}, throttled: true},
 	"GET /api/v1/accounts/{account}/ldap":                            {summary: "LDAP authentication methods (bind passwords never shown)", auth: "admin", resp: []wire.LDAPMethod{}},
 	"POST /api/v1/accounts/{account}/ldap":                           {summary: "Add an LDAP authentication method (users log in as DOMAIN\\user)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}, status: http.StatusCreated},
 	"DELETE /api/v1/accounts/{account}/ldap/{id}":                    {summary: "Remove an LDAP authentication method", auth: "admin", status: http.StatusNoContent},
@@ -190,7 +190,7 @@ func errorAnswers(rt route, d apiDoc) []int {
 	}
 	switch d.auth {
 	case "none", "agent":
-		if strings.HasPrefix(rt.path, "/api/v1/login") || d.auth == "agent" {
+		if strings.HasPrefix(rt.path, "/api/v1/login") || strings.HasPrefix(rt.path, "/api/v1/sso/") || d.auth == "agent" {
 			codes = append(codes, http.StatusUnauthorized)
 		}
 	default:
@@ -209,7 +209,7 @@ func errorAnswers(rt route, d apiDoc) []int {
 	if d.throttled {
 		codes = append(codes, http.StatusTooManyRequests)
 	}
-	if passwordOps[rt.method+" "+rt.path] {
+	if passwordOps[rt.method+" "+rt.path] || strings.HasPrefix(rt.path, "/api/v1/sso/") { // busy hashing; the IdP unreachable
 		codes = append(codes, http.StatusServiceUnavailable)
 	}
 	return codes
