@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ const (
 	EvOIDCDeleted = "oidc.deleted"
 
 	ssoCallbackPath       = "/api/v1/sso/oidc/callback"
-	portalSSOCallbackPath = "/portal/sso/callback"
+	portalSSOCallbackPath = "/sso/callback" // the Portal's (relay/portal/sso.go)
 	ssoMaxFlows           = 4096
 	ssoFlowTTL            = 10 * time.Minute
 )
@@ -264,7 +265,7 @@ func (s *Server) handleSSOFinish(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	return s.ssoFinish(w, r, req.State, req.Code, "", portalSSOCallbackPath)
+	return s.ssoFinish(w, r, req.State, req.Code, req.Error, portalSSOCallbackPath)
 }
 
 // ssoFinish checks the IdP's answer: the state (once, unexpired, started
@@ -294,8 +295,11 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		return refuse("", "", "oversized_answer", nil)
 	}
 	fl, err := s.flows.Take(state)
-	if err != nil || !strings.HasSuffix(fl.Redirect, via) {
-		return refuse("", "", "unknown_state", nil)
+	if u, perr := url.Parse(fl.Redirect); err != nil || perr != nil || u.Path != via {
+		return refuse("", "", "unknown_state", nil) // a Portal flow ends at the Portal, an API one at the API
+	}
+	if via == portalSSOCallbackPath {
+		w.Header().Set(wire.HeaderSSONext, fl.Next)
 	}
 	m, err := s.st.LDAPMethodByDomain(ctx, fl.Domain)
 	if err == nil && (m.ID != fl.Method || !m.Enabled || m.Kind != store.AuthOIDC) {

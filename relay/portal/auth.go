@@ -87,6 +87,9 @@ func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Step = "password"
+	if r.PostFormValue("step") == "user" && p.trySSO(w, r, d) {
+		return
+	}
 	if r.PostFormValue("step") == "user" {
 		p.render(w, r, http.StatusOK, "signin", "Sign in", nil, d)
 		return

@@ -445,4 +445,9 @@ type SSORedirect struct {
 type SSOFinish struct {
 	State string `json:"state"`
 	Code  string `json:"code"`
+	Error string `json:"error,omitempty"` // the IdP's error parameter
 }
+
+// HeaderSSONext carries, on a finished Portal sign-in, the Portal page
+// the sign-in was started from.
+const HeaderSSONext = "X-Tandem-Next"
