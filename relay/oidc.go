@@ -27,6 +27,10 @@ const (
 	portalSSOCallbackPath = "/sso/callback" // the Portal's (relay/portal/sso.go)
 	ssoMaxFlows           = 4096
 	ssoFlowTTL            = 10 * time.Minute
+	// One address starts at most ssoStartBurst sign-ins, then one every
+	// ssoStartEvery: it cannot fill the flows others need.
+	ssoStartBurst = 20
+	ssoStartEvery = 30 * time.Second
 )
 
 func (s *Server) oidcRoutes() []route {
@@ -213,6 +217,10 @@ func (s *Server) ssoBlocked(r *http.Request) error {
 func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ssoBlocked(r); err != nil {
 		return err
+	}
+	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many sign-ins started from this address; wait and try again", retryAfter: retry}
 	}
 	var req wire.SSOStart
 	if err := decodeJSON(w, r, &req); err != nil {

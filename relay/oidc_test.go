@@ -169,4 +169,17 @@ func TestOIDCSignIn(t *testing.T) {
 	if e.srv.flows.Len() != 0 {
 		t.Fatalf("%d flows left", e.srv.flows.Len())
 	}
+	// One address cannot fill the flows: its starts are throttled.
+	throttled := 0
+	for range 2 * ssoStartBurst {
+		status, _ := e.do("POST", "/api/v1/sso/oidc/start", "", wire.SSOStart{Login: "CORP"})
+		if status == http.StatusTooManyRequests {
+			throttled++
+		} else if status != http.StatusOK {
+			t.Fatalf("start: %d", status)
+		}
+	}
+	if throttled == 0 || e.srv.flows.Len() > ssoStartBurst {
+		t.Fatalf("%d starts throttled, %d flows held", throttled, e.srv.flows.Len())
+	}
 }

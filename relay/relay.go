@@ -225,6 +225,7 @@ type Server struct {
 	enrollLimit  *limiter   // per remote IP
 	loginLimit   *limiter   // per remote IP + email
 	flows        *sso.Flows // OIDC sign-ins under way
+	ssoLimit     *limiter   // OIDC sign-ins started, per source
 	loginIPLimit *limiter   // per remote IP
 	resetIPLimit *limiter   // password-reset requests per remote IP
 	resetLimit   *limiter   // password-reset emails per address
@@ -314,6 +315,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
+	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if cl != nil {
 		if err := s.startCluster(ctx); err != nil {
@@ -463,6 +465,7 @@ func (s *Server) sweep() {
 	s.odMailLimit.prune()
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
+	s.ssoLimit.prune()
 	s.loginIPLimit.prune()
 	s.resetIPLimit.prune()
 	s.resetLimit.prune()
