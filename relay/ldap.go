@@ -178,15 +178,21 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 
 // handleDeleteLDAPMethod is DELETE /api/v1/accounts/{account}/ldap/{id}.
 func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) error {
+	return s.deleteMethod(w, r, store.AuthLDAP, EvLDAPDeleted)
+}
+
+// deleteMethod removes the sign-in method {id} of that kind; its users
+// stay (and can no longer sign in through it).
+func (s *Server) deleteMethod(w http.ResponseWriter, r *http.Request, kind, event string) error {
 	a, m, err := s.accountAdmin(r, "manage authentication")
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLDAPMethod(r.Context(), m.AccountID, id) }, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvLDAPDeleted, map[string]any{"ldap": id})
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteMethod(r.Context(), m.AccountID, id, kind) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, event, map[string]any{kind: id})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", id)
+		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), id)
 	} else if err != nil {
 		return err
 	}
@@ -197,6 +203,29 @@ func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) 
 // handleImportLDAPGroup is POST /api/v1/accounts/{account}/ldap/{id}/groups:
 // an LDAP user group named as in the directory, which must have it.
 func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) error {
+	return s.importMethodGroup(w, r, store.AuthLDAP, func(lm store.LDAPMethod, name string) error {
+		auth, _, err := s.authenticator(lm)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		dir, err := auth.ListGroups(ctx)
+		if err != nil {
+			s.log.Warn("LDAP group list", "ldap", lm.ID, "err", err)
+			return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory can't be reached to check the group; try again")
+		}
+		if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, name) }) {
+			return badf("the directory has no group %q", name)
+		}
+		return nil
+	})
+}
+
+// importMethodGroup imports a group of the method {id} of that kind (LDAP
+// or OIDC): its members come from sign-ins only. check, if set, asks the
+// directory whether it has the group.
+func (s *Server) importMethodGroup(w http.ResponseWriter, r *http.Request, kind string, check func(store.LDAPMethod, string) error) error {
 	a, m, err := s.accessAdmin(r)
 	if err != nil {
 		return err
@@ -212,36 +241,30 @@ func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	ms, err := s.st.LDAPMethods(r.Context(), m.AccountID)
+	if kind == store.AuthOIDC {
+		ms, err = s.st.OIDCMethods(r.Context(), m.AccountID)
+	}
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(ms, func(x store.LDAPMethod) bool { return x.ID == r.PathValue("id") })
 	if i < 0 {
-		return errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", r.PathValue("id"))
+		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), r.PathValue("id"))
 	}
-	auth, _, err := s.authenticator(ms[i])
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	dir, err := auth.ListGroups(ctx)
-	if err != nil {
-		s.log.Warn("LDAP group list", "ldap", ms[i].ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory can't be reached to check the group; try again")
-	}
-	if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, req.Name) }) {
-		return badf("the directory has no group %q", req.Name)
+	if check != nil {
+		if err := check(ms[i], req.Name); err != nil {
+			return err
+		}
 	}
 	var g store.Group
 	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
 		g, err = tx.CreateLDAPGroup(r.Context(), store.Group{AccountID: m.AccountID, Name: req.Name, Description: req.Description, Active: true}, ms[i].ID)
 		return err
 	}, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID})
+		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", kind: ms[i].ID})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the LDAP group %q is imported already", req.Name)
+		return errf(http.StatusConflict, CodeConflict, "the %s group %q is imported already", strings.ToUpper(kind), req.Name)
 	} else if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -144,65 +143,17 @@ func (s *Server) handleCreateOIDCMethod(w http.ResponseWriter, r *http.Request) 
 
 // handleDeleteOIDCMethod is DELETE /api/v1/accounts/{account}/oidc/{id}.
 func (s *Server) handleDeleteOIDCMethod(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.accountAdmin(r, "manage authentication")
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteMethod(r.Context(), m.AccountID, id, store.AuthOIDC) }, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvOIDCDeleted, map[string]any{"oidc": id})
-	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no OIDC method %q in this account", id)
-	} else if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.deleteMethod(w, r, store.AuthOIDC, EvOIDCDeleted)
 }
 
 // handleImportOIDCGroup is POST /api/v1/accounts/{account}/oidc/{id}/groups:
 // a group named as the IdP's groups claim names it (an IdP has no group
-// list to check against: members come from sign-ins only).
+// list to check against).
 func (s *Server) handleImportOIDCGroup(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.accessAdmin(r)
-	if err != nil {
-		return err
-	}
-	var req wire.LDAPGroupImport
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := checkName(req.Name); err != nil {
-		return badf("name: %v", err)
-	}
-	if err := checkDescription(req.Description); err != nil {
-		return err
-	}
-	ms, err := s.st.OIDCMethods(r.Context(), m.AccountID)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(ms, func(x store.LDAPMethod) bool { return x.ID == r.PathValue("id") })
-	if i < 0 {
-		return errf(http.StatusNotFound, CodeNotFound, "no OIDC method %q in this account", r.PathValue("id"))
-	}
-	var g store.Group
-	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
-		g, err = tx.CreateLDAPGroup(r.Context(), store.Group{AccountID: m.AccountID, Name: req.Name, Description: req.Description, Active: true}, ms[i].ID)
-		return err
-	}, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "oidc": ms[i].ID})
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the group %q is imported already", req.Name)
-	} else if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, wireGroup(g))
-	return nil
+	return s.importMethodGroup(w, r, store.AuthOIDC, nil)
 }
 
-// errSSOThrottled refuses an address with too many failed sign-ins: the
+// ssoBlocked refuses an address with too many failed sign-ins: the
 // refusals before it were audited, these are not (no audit flood).
 func (s *Server) ssoBlocked(r *http.Request) error {
 	if blocked, retry := s.loginIPLimit.blocked(source(remoteIP(r))); blocked {
