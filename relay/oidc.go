@@ -38,6 +38,7 @@ func (s *Server) oidcRoutes() []route {
 		{"POST", "/api/v1/accounts/{account}/oidc", s.api(s.handleCreateOIDCMethod)},
 		{"DELETE", "/api/v1/accounts/{account}/oidc/{id}", s.api(s.handleDeleteOIDCMethod)},
 		{"POST", "/api/v1/accounts/{account}/oidc/{id}/groups", s.api(s.handleImportOIDCGroup)},
+		{"GET", "/api/v1/sso/oidc/buttons", s.api(s.handleSSOButtons)},
 		{"POST", "/api/v1/sso/oidc/start", s.api(s.handleSSOStart)},
 		{"GET", ssoCallbackPath, s.api(s.handleSSOCallback)},
 		{"POST", "/api/v1/sso/oidc/finish", s.api(s.handleSSOFinish)},
@@ -151,6 +152,25 @@ func (s *Server) handleDeleteOIDCMethod(w http.ResponseWriter, r *http.Request) 
 // list to check against).
 func (s *Server) handleImportOIDCGroup(w http.ResponseWriter, r *http.Request) error {
 	return s.importMethodGroup(w, r, store.AuthOIDC, nil)
+}
+
+// handleSSOButtons is GET /api/v1/sso/oidc/buttons: the "Sign in with …"
+// buttons of the sign-in page, of the enabled methods an administrator
+// gave a label (a domain without one stays unlisted).
+func (s *Server) handleSSOButtons(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.st.OIDCButtonMethods(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	out := []wire.SSOButton{}
+	for _, m := range ms {
+		var wm wire.OIDCMethod
+		if json.Unmarshal([]byte(m.Config), &wm) == nil && wm.Button != "" && len(out) < 20 {
+			out = append(out, wire.SSOButton{Domain: m.Domain, Label: wm.Button})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // ssoBlocked refuses an address with too many failed sign-ins: the

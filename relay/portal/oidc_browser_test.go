@@ -38,7 +38,7 @@ func TestOIDCSignInBrowser(t *testing.T) {
 	acct := api + "/accounts/" + ms[0].AccountID
 	var m wire.OIDCMethod
 	if s := apiCall(t, "POST", acct+"/oidc", lr.Token, wire.OIDCMethod{Domain: "CORP", Enabled: true, Issuer: idp.Issuer(),
-		ClientID: idp.ClientID, ClientSecret: idp.ClientSecret, Scopes: []string{"groups"}}, &m); s != 201 {
+		ClientID: idp.ClientID, ClientSecret: idp.ClientSecret, Scopes: []string{"groups"}, Button: "Corp SSO"}, &m); s != 201 {
 		t.Fatalf("create method: %d", s)
 	}
 	var g wire.Group
@@ -73,5 +73,18 @@ func TestOIDCSignInBrowser(t *testing.T) {
 	}
 	if page := b.text("body"); !strings.Contains(page, "bob") {
 		t.Fatalf("the Portal does not show bob: %s", page)
+	}
+
+	// Carol, in another browser, presses the "Sign in with …" button.
+	idp.QueueUser(&mockoidc.MockUser{Subject: "sub-carol", Email: "carol@corp.example", EmailVerified: true, PreferredUsername: "carol"})
+	b2 := newBrowser(t, r.URL)
+	b2.open("/signin")
+	if got := b2.text(`button[data-sso="corp"]`); got != "Sign in with Corp SSO" {
+		t.Fatalf("button %q", got)
+	}
+	b2.click(`button[data-sso="corp"]`)
+	b2.waitJS(`location.pathname === '/' && document.readyState === 'complete'`)
+	if _, err := r.Srv.Store().UserByEmail(ctx, "carol@corp.example"); err != nil {
+		t.Fatalf("carol: %v", err)
 	}
 }

@@ -45,6 +45,17 @@ func continueTo(w http.ResponseWriter, u string) {
 	continuePage.Execute(w, u)
 }
 
+// ssoButtons are the sign-in page's "Sign in with …" buttons (none when
+// the API can't tell).
+func (p *Portal) ssoButtons(r *http.Request) []wire.SSOButton {
+	var bs []wire.SSOButton
+	if _, err := p.call(r, "", "GET", "/api/v1/sso/oidc/buttons", nil, &bs); err != nil {
+		p.log.Warn("portal: sign-in buttons", "err", err)
+		return nil
+	}
+	return bs
+}
+
 // continuePage navigates on: to the IdP (see trySSO), and from the IdP's
 // redirect with a same-site navigation (the SameSite=Strict cookie set
 // there is not sent on a redirect chain that began at another site).

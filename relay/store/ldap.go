@@ -189,3 +189,22 @@ func (s *Store) UpdateLDAPMethod(ctx context.Context, m LDAPMethod) error {
 	return s.execOne(ctx, "update ldap method", `UPDATE ldap_methods SET domain = $3, enabled = $4, config = $5, secret = $6
 		WHERE account_id = $1 AND id = $2 AND kind = 'ldap'`, m.AccountID, m.ID, strings.ToLower(m.Domain), m.Enabled, m.Config, m.Secret)
 }
+
+// OIDCButtonMethods lists, relay-wide, the enabled OIDC methods (at most
+// limit, by domain): the Portal's sign-in page shows those with a button.
+func (s *Store) OIDCButtonMethods(ctx context.Context, limit int) ([]LDAPMethod, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE kind = 'oidc' AND enabled ORDER BY domain LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap("oidc methods", err)
+	}
+	defer rows.Close()
+	var out []LDAPMethod
+	for rows.Next() {
+		m, err := scanLDAP(rows)
+		if err != nil {
+			return nil, wrap("oidc methods", err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap("oidc methods", rows.Err())
+}

@@ -435,6 +435,12 @@ type SSOStart struct {
 	Next   string `json:"next,omitempty"`
 }
 
+// SSOButton is a "Sign in with …" button of the Portal's sign-in page.
+type SSOButton struct {
+	Domain string `json:"domain"`
+	Label  string `json:"label"`
+}
+
 // SSORedirect is where to send the browser.
 type SSORedirect struct {
 	URL string `json:"url"`
