@@ -162,6 +162,19 @@ func TestOIDCSignIn(t *testing.T) {
 	if n := len(e.audit(EvUserCreated)); n != 2 { // the owner and bob
 		t.Fatalf("%d users created", n)
 	}
+	// The account's MFA policy still applies after the IdP: no token yet.
+	if status, body := e.do("PUT", "/api/v1/accounts/"+e.dev.resp.AccountID+"/security", e.tok, wire.Security{MFA: "enforced", Factors: []string{"totp"}}); status != 200 {
+		t.Fatalf("enforce MFA: %d %s", status, body)
+	}
+	idp.QueueUser(bob)
+	status, body = e.do("GET", ssoAuthorize(t, e, `CORP\bob`), "", nil)
+	lr = wire.LoginResponse{}
+	if status == http.StatusOK {
+		decode(t, body, &lr)
+	}
+	if lr.Token != "" || !(status == http.StatusOK && lr.MFARequired || status == http.StatusForbidden && strings.Contains(string(body), CodeMFAUnusable)) {
+		t.Fatalf("sign-in under enforced MFA: %d %s", status, body)
+	}
 	// An unknown domain starts nothing.
 	if status, _ := e.do("POST", "/api/v1/sso/oidc/start", "", wire.SSOStart{Login: `NOPE\x`}); status != http.StatusNotFound {
 		t.Fatalf("unknown domain: %d", status)
