@@ -196,3 +196,24 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("%d starts throttled, %d flows held", throttled, e.srv.flows.Len())
 	}
 }
+
+// Forged callbacks from one address: each refusal is audited until the
+// address is throttled, then refused without an audit row each.
+func TestOIDCForgedCallbacksBounded(t *testing.T) {
+	e := newSessionEnv(t)
+	const n = 200
+	throttled := 0
+	for i := range n {
+		status, _ := e.do("GET", ssoCallbackPath+"?code=x&state=forged"+strings.Repeat("a", i%7), "", nil)
+		switch status {
+		case http.StatusTooManyRequests:
+			throttled++
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("forged callback: %d", status)
+		}
+	}
+	if audited := ssoRefusals(e, "unknown_state"); throttled == 0 || audited == 0 || audited+throttled != n || audited > n/4 {
+		t.Fatalf("%d audited, %d throttled of %d", audited, throttled, n)
+	}
+}
