@@ -222,16 +222,18 @@ type Server struct {
 	far        *nodes
 	front      *frontdoor.Front // client addresses and link bases
 
-	enrollLimit  *limiter   // per remote IP
-	loginLimit   *limiter   // per remote IP + email
-	flows        *sso.Flows // OIDC sign-ins under way
-	ssoLimit     *limiter   // OIDC sign-ins started, per source
-	loginIPLimit *limiter   // per remote IP
-	resetIPLimit *limiter   // password-reset requests per remote IP
-	resetLimit   *limiter   // password-reset emails per address
-	odMailLimit  *limiter   // OnDemand links emailed per user
-	agentLimit   *limiter   // refused agent handshakes per source
-	turnLookups  *limiter   // TURN credentials checked against the database (one bucket)
+	enrollLimit  *limiter // per remote IP
+	loginLimit   *limiter // per remote IP + email
+	loginIPLimit *limiter // per remote IP
+	resetIPLimit *limiter // password-reset requests per remote IP
+	resetLimit   *limiter // password-reset emails per address
+	odMailLimit  *limiter // OnDemand links emailed per user
+	agentLimit   *limiter // refused agent handshakes per source
+	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
+
+	flows    *sso.Flows // OIDC sign-ins under way (relay/oidc.go)
+	ssoLimit *limiter   // OIDC sign-ins started, per source
+
 	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
