@@ -230,11 +230,10 @@ type Server struct {
 	odMailLimit  *limiter // OnDemand links emailed per user
 	agentLimit   *limiter // refused agent handshakes per source
 	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
+	gd           guards
 
 	flows    *sso.Flows // OIDC sign-ins under way (relay/oidc.go)
 	ssoLimit *limiter   // OIDC sign-ins started, per source
-
-	gd           guards
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
