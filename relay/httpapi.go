@@ -240,7 +240,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
 		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
 		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
-	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes())...)
+	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes(), s.oidcRoutes())...)
 }
 
 func (s *Server) routes() http.Handler {

@@ -178,15 +178,21 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 
 // handleDeleteLDAPMethod is DELETE /api/v1/accounts/{account}/ldap/{id}.
 func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) error {
+	return s.deleteMethod(w, r, store.AuthLDAP, EvLDAPDeleted)
+}
+
+// deleteMethod removes the sign-in method {id} of that kind; its users
+// stay (and can no longer sign in through it).
+func (s *Server) deleteMethod(w http.ResponseWriter, r *http.Request, kind, event string) error {
 	a, m, err := s.accountAdmin(r, "manage authentication")
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLDAPMethod(r.Context(), m.AccountID, id) }, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvLDAPDeleted, map[string]any{"ldap": id})
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteMethod(r.Context(), m.AccountID, id, kind) }, func() auditRec {
+		return s.recAs(r, a, m.AccountID, event, map[string]any{kind: id})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", id)
+		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), id)
 	} else if err != nil {
 		return err
 	}
@@ -197,6 +203,29 @@ func (s *Server) handleDeleteLDAPMethod(w http.ResponseWriter, r *http.Request) 
 // handleImportLDAPGroup is POST /api/v1/accounts/{account}/ldap/{id}/groups:
 // an LDAP user group named as in the directory, which must have it.
 func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) error {
+	return s.importMethodGroup(w, r, store.AuthLDAP, func(lm store.LDAPMethod, name string) error {
+		auth, _, err := s.authenticator(lm)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		dir, err := auth.ListGroups(ctx)
+		if err != nil {
+			s.log.Warn("LDAP group list", "ldap", lm.ID, "err", err)
+			return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory can't be reached to check the group; try again")
+		}
+		if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, name) }) {
+			return badf("the directory has no group %q", name)
+		}
+		return nil
+	})
+}
+
+// importMethodGroup imports a group of the method {id} of that kind (LDAP
+// or OIDC): its members come from sign-ins only. check, if set, asks the
+// directory whether it has the group.
+func (s *Server) importMethodGroup(w http.ResponseWriter, r *http.Request, kind string, check func(store.LDAPMethod, string) error) error {
 	a, m, err := s.accessAdmin(r)
 	if err != nil {
 		return err
@@ -212,36 +241,30 @@ func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	ms, err := s.st.LDAPMethods(r.Context(), m.AccountID)
+	if kind == store.AuthOIDC {
+		ms, err = s.st.OIDCMethods(r.Context(), m.AccountID)
+	}
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(ms, func(x store.LDAPMethod) bool { return x.ID == r.PathValue("id") })
 	if i < 0 {
-		return errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", r.PathValue("id"))
+		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), r.PathValue("id"))
 	}
-	auth, _, err := s.authenticator(ms[i])
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	dir, err := auth.ListGroups(ctx)
-	if err != nil {
-		s.log.Warn("LDAP group list", "ldap", ms[i].ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory can't be reached to check the group; try again")
-	}
-	if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, req.Name) }) {
-		return badf("the directory has no group %q", req.Name)
+	if check != nil {
+		if err := check(ms[i], req.Name); err != nil {
+			return err
+		}
 	}
 	var g store.Group
 	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
 		g, err = tx.CreateLDAPGroup(r.Context(), store.Group{AccountID: m.AccountID, Name: req.Name, Description: req.Description, Active: true}, ms[i].ID)
 		return err
 	}, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", "ldap": ms[i].ID})
+		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", kind: ms[i].ID})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the LDAP group %q is imported already", req.Name)
+		return errf(http.StatusConflict, CodeConflict, "the %s group %q is imported already", strings.ToUpper(kind), req.Name)
 	} else if err != nil {
 		return err
 	}
@@ -266,8 +289,8 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	}
 	domain, _, _ := ldapauth.SplitLogin(login)
 	m, err := s.st.LDAPMethodByDomain(ctx, domain)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !m.Enabled) {
-		return fail(store.User{}, "unknown_domain")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthLDAP)) {
+		return fail(store.User{}, "unknown_domain") // an OIDC domain signs in at its IdP only
 	} else if err != nil {
 		return err
 	}
@@ -298,18 +321,37 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	for _, g := range id.Groups {
 		groups = append(groups, g.Name)
 	}
+	return s.directorySignIn(w, r, m, login, id.Username, id.Email, id.DisplayName, groups, "", fail)
+}
+
+// directorySignIn is the end of a sign-in vouched for by a directory or
+// an IdP (method m): the user is found or created (joining defaultGroup
+// then, if set), its groups of m synced, then it goes on like any login
+// (disabled or locked users refused by fail, MFA, token).
+func (s *Server) directorySignIn(w http.ResponseWriter, r *http.Request, m store.LDAPMethod, login, username, email, name string,
+	groups []string, defaultGroup string, fail func(store.User, string) error) error {
+	ctx := r.Context()
+	ip := remoteIP(r)
 	// A user created here commits with its event.
 	var u store.User
-	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
+	err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
 		var created bool
 		var err error
-		u, created, err = tx.LDAPLogin(ctx, m, id.Username, id.Email, id.DisplayName, groups)
+		u, created, err = tx.LDAPLogin(ctx, m, username, email, name, groups)
 		if err != nil {
 			return err
 		}
 		if created {
+			// The default group, if it is still a user group of m's account.
+			if g, err := tx.Group(ctx, m.AccountID, defaultGroup); err == nil && defaultGroup != "" && g.Kind == "user" {
+				if err := tx.AddGroupMember(ctx, g.ID, u.ID); err != nil {
+					return err
+				}
+			} else if err != nil && defaultGroup != "" && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			audit(auditRec{Event: EvUserCreated, Account: m.AccountID, User: u.ID, Remote: ip,
-				Detail: map[string]any{"login": login, "type": "user", "auth": "ldap"}})
+				Detail: map[string]any{"login": login, "type": "user", "auth": m.Kind}})
 		}
 		return nil
 	})

@@ -91,6 +91,14 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/devices/{id}/enroll":            {summary: "Enroll a pending device", auth: "manager", resp: wire.Device{}},
 	"POST /api/v1/accounts/{account}/devices/{id}/revoke":            {summary: "Revoke a device (type \"revoke\" to confirm)", auth: "manager", req: wire.Confirm{}, resp: wire.Device{}},
 	"DELETE /api/v1/accounts/{account}/devices/{id}":                 {summary: "Remove a device (it re-enrolls only while its package is valid)", auth: "manager", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/oidc":                            {summary: "OpenID Connect sign-in methods (client secrets never shown)", auth: "admin", resp: []wire.OIDCMethod{}},
+	"POST /api/v1/accounts/{account}/oidc":                           {summary: "Add an OpenID Connect sign-in method (users sign in at the issuer as DOMAIN\\user)", auth: "admin", req: wire.OIDCMethod{}, resp: wire.OIDCMethod{}, status: http.StatusCreated},
+	"DELETE /api/v1/accounts/{account}/oidc/{id}":                    {summary: "Remove an OpenID Connect sign-in method", auth: "admin", status: http.StatusNoContent},
+	"POST /api/v1/accounts/{account}/oidc/{id}/groups":               {summary: "Import a group of the IdP's groups claim as a user group", auth: "admin", req: wire.LDAPGroupImport{}, resp: wire.Group{}, status: http.StatusCreated},
+	"GET /api/v1/sso/oidc/buttons":                                   {summary: "The \"Sign in with …\" buttons of the sign-in page (enabled OIDC methods with a label)", auth: "none", resp: []wire.SSOButton{}},
+	"POST /api/v1/sso/oidc/start":                                    {summary: "Start an OpenID Connect sign-in for DOMAIN\\user: the IdP URL to open (PKCE, state, nonce)", auth: "none", req: wire.SSOStart{}, resp: wire.SSORedirect{}, throttled: true},
+	"GET /api/v1/sso/oidc/callback":                                  {summary: "The IdP's redirect: checks state, code and ID token, then answers like a login", auth: "none", resp: wire.LoginResponse{}, query: []string{"state", "code", "error"}, throttled: true},
+	"POST /api/v1/sso/oidc/finish":                                   {summary: "The Portal's callback hands on the IdP's state and code; answers like a login", auth: "none", req: wire.SSOFinish{}, resp: wire.LoginResponse{}, throttled: true},
 	"GET /api/v1/accounts/{account}/ldap":                            {summary: "LDAP authentication methods (bind passwords never shown)", auth: "admin", resp: []wire.LDAPMethod{}},
 	"POST /api/v1/accounts/{account}/ldap":                           {summary: "Add an LDAP authentication method (users log in as DOMAIN\\user)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}, status: http.StatusCreated},
 	"DELETE /api/v1/accounts/{account}/ldap/{id}":                    {summary: "Remove an LDAP authentication method", auth: "admin", status: http.StatusNoContent},
@@ -183,7 +191,7 @@ func errorAnswers(rt route, d apiDoc) []int {
 	}
 	switch d.auth {
 	case "none", "agent":
-		if strings.HasPrefix(rt.path, "/api/v1/login") || d.auth == "agent" {
+		if strings.HasPrefix(rt.path, "/api/v1/login") || strings.HasPrefix(rt.path, "/api/v1/sso/") || d.auth == "agent" {
 			codes = append(codes, http.StatusUnauthorized)
 		}
 	default:
@@ -202,7 +210,7 @@ func errorAnswers(rt route, d apiDoc) []int {
 	if d.throttled {
 		codes = append(codes, http.StatusTooManyRequests)
 	}
-	if passwordOps[rt.method+" "+rt.path] {
+	if passwordOps[rt.method+" "+rt.path] || strings.HasPrefix(rt.path, "/api/v1/sso/") { // busy hashing; the IdP unreachable
 		codes = append(codes, http.StatusServiceUnavailable)
 	}
 	return codes

@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/metrics"
+	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -231,6 +232,9 @@ type Server struct {
 	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
 	gd           guards
 
+	flows    *sso.Flows // OIDC sign-ins under way (relay/oidc.go)
+	ssoLimit *limiter   // OIDC sign-ins started, per source
+
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
 
@@ -311,6 +315,8 @@ func New(cfg Config) (*Server, error) {
 		cancel:       cancel,
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
+	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
+	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if cl != nil {
 		if err := s.startCluster(ctx); err != nil {
@@ -460,6 +466,7 @@ func (s *Server) sweep() {
 	s.odMailLimit.prune()
 	s.enrollLimit.prune()
 	s.loginLimit.prune()
+	s.ssoLimit.prune()
 	s.loginIPLimit.prune()
 	s.resetIPLimit.prune()
 	s.resetLimit.prune()

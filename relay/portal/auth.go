@@ -26,8 +26,9 @@ type signInData struct {
 	Next      string
 	Error     string // next to the field of this step
 	Notice    string
-	Factors   []string // the second factors the user may choose (mfa step)
-	Factor    string   // the one the code field is for: totp or email
+	Factors   []string         // the second factors the user may choose (mfa step)
+	Factor    string           // the one the code field is for: totp or email
+	Buttons   []wire.SSOButton // "Sign in with …" (user step)
 }
 
 // formValue reads a bounded field of a parsed form.
@@ -71,6 +72,7 @@ func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, d.Next, http.StatusSeeOther)
 			return
 		}
+		d.Buttons = p.ssoButtons(r)
 		p.render(w, r, http.StatusOK, "signin", "Sign in", nil, d)
 		return
 	}
@@ -80,6 +82,9 @@ func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Next = localNext(formValue(r, "next"))
 	d.Username = strings.TrimSpace(formValue(r, "username"))
+	if dom := formValue(r, "sso"); dom != "" && len(dom) <= 255 { // a "Sign in with …" button
+		d.Username = dom + `\`
+	}
 	password := formValue(r, "password")
 	if d.Username == "" {
 		d.Error = "Enter your email address, or DOMAIN\\user for a directory account."
@@ -87,6 +92,9 @@ func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Step = "password"
+	if r.PostFormValue("step") == "user" && p.trySSO(w, r, d) {
+		return
+	}
 	if r.PostFormValue("step") == "user" {
 		p.render(w, r, http.StatusOK, "signin", "Sign in", nil, d)
 		return

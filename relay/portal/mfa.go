@@ -82,7 +82,7 @@ type mfaData struct {
 }
 
 func (p *Portal) mfaData(r *http.Request, s *session) (*mfaData, error) {
-	d := &mfaData{LDAP: s.Member.Auth == "ldap", Errors: map[string]string{}}
+	d := &mfaData{LDAP: s.Member.Auth == "ldap" || s.Member.Auth == "oidc", Errors: map[string]string{}}
 	if _, err := p.call(r, s.Token, "GET", "/api/v1/me/mfa", nil, &d.Status); err != nil {
 		return nil, err
 	}

@@ -78,6 +78,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET /signin", p.handleSignIn)
 	mux.HandleFunc("POST /signin", p.handleSignIn)
 	mux.HandleFunc("POST /signin/mfa", p.handleSignInMFA)
+	mux.HandleFunc("GET "+ssoCallback, p.handleSSOCallback)
 	mux.HandleFunc("GET /forgot", p.handleForgot)
 	mux.HandleFunc("POST /forgot", p.handleForgot)
 	mux.HandleFunc("GET /reset", p.handleReset)

@@ -124,6 +124,8 @@ func userCell(key string, u wire.Member) cell {
 	case "auth":
 		if u.Auth == "ldap" {
 			return cell{Text: "LDAP"}
+		} else if u.Auth == "oidc" {
+			return cell{Text: "OpenID Connect"}
 		}
 		return cell{Text: "Internal"}
 	case "mfa":

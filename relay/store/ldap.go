@@ -19,6 +19,14 @@ type LDAPMethod struct {
 	Config    string
 	Secret    string
 	CreatedAt time.Time
+	Kind      string // AuthLDAP (""), or AuthOIDC
+}
+
+func (m LDAPMethod) kind() string {
+	if m.Kind == "" {
+		return AuthLDAP
+	}
+	return m.Kind
 }
 
 // CreateLDAPMethod inserts m; a domain taken (by any account) is ErrConflict.
@@ -30,17 +38,18 @@ func (s *Store) CreateLDAPMethod(ctx context.Context, m LDAPMethod) (LDAPMethod,
 		m.CreatedAt = s.now()
 	}
 	m.Domain = strings.ToLower(m.Domain)
-	_, err := s.q.ExecContext(ctx, `INSERT INTO ldap_methods (id, account_id, domain, enabled, config, secret, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, m.ID, m.AccountID, m.Domain, m.Enabled, m.Config, m.Secret, unix(m.CreatedAt))
+	m.Kind = m.kind()
+	_, err := s.q.ExecContext(ctx, `INSERT INTO ldap_methods (id, account_id, domain, enabled, config, secret, created_at, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, m.ID, m.AccountID, m.Domain, m.Enabled, m.Config, m.Secret, unix(m.CreatedAt), m.Kind)
 	return m, wrap("create ldap method", err)
 }
 
-const ldapCols = `id, account_id, domain, enabled, config, secret, created_at`
+const ldapCols = `id, account_id, domain, enabled, config, secret, created_at, kind`
 
 func scanLDAP(row interface{ Scan(...any) error }) (LDAPMethod, error) {
 	var m LDAPMethod
 	var created int64
-	err := row.Scan(&m.ID, &m.AccountID, &m.Domain, &m.Enabled, &m.Config, &m.Secret, &created)
+	err := row.Scan(&m.ID, &m.AccountID, &m.Domain, &m.Enabled, &m.Config, &m.Secret, &created, &m.Kind)
 	m.CreatedAt = fromUnix(created)
 	return m, err
 }
@@ -51,9 +60,18 @@ func (s *Store) LDAPMethodByDomain(ctx context.Context, domain string) (LDAPMeth
 	return m, wrap("ldap method", err)
 }
 
-// LDAPMethods lists an account's methods by domain.
+// LDAPMethods lists an account's LDAP methods by domain.
 func (s *Store) LDAPMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE account_id = $1 ORDER BY domain`, accountID)
+	return s.methods(ctx, accountID, AuthLDAP)
+}
+
+// OIDCMethods lists an account's OpenID Connect methods by domain.
+func (s *Store) OIDCMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
+	return s.methods(ctx, accountID, AuthOIDC)
+}
+
+func (s *Store) methods(ctx context.Context, accountID, kind string) ([]LDAPMethod, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE account_id = $1 AND kind = $2 ORDER BY domain`, accountID, kind)
 	if err != nil {
 		return nil, wrap("ldap methods", err)
 	}
@@ -69,10 +87,15 @@ func (s *Store) LDAPMethods(ctx context.Context, accountID string) ([]LDAPMethod
 	return out, wrap("ldap methods", rows.Err())
 }
 
-// DeleteLDAPMethod removes a method of accountID; its users stay (and can
-// no longer log in), its identities go.
+// DeleteLDAPMethod removes an LDAP method of accountID; its users stay
+// (and can no longer log in), its identities go.
 func (s *Store) DeleteLDAPMethod(ctx context.Context, accountID, id string) error {
-	return s.execOne(ctx, "delete ldap method", `DELETE FROM ldap_methods WHERE account_id = $1 AND id = $2`, accountID, id)
+	return s.DeleteMethod(ctx, accountID, id, AuthLDAP)
+}
+
+// DeleteMethod removes a method of accountID of that kind (AuthLDAP, AuthOIDC).
+func (s *Store) DeleteMethod(ctx context.Context, accountID, id, kind string) error {
+	return s.execOne(ctx, "delete sign-in method", `DELETE FROM ldap_methods WHERE account_id = $1 AND id = $2 AND kind = $3`, accountID, id, kind)
 }
 
 // LDAPLogin finds or creates the user behind a directory login and makes
@@ -81,8 +104,14 @@ func (s *Store) DeleteLDAPMethod(ctx context.Context, accountID, id string) erro
 // back to a reserved .invalid address when the directory has none or it is
 // taken). It then sets the user's membership of the account's LDAP groups
 // of this method to exactly those named in groups (case-insensitive).
+//
+// For an OIDC method, username is the IdP's subject, kept as it is (subjects
+// are case-sensitive), and the user's auth is AuthOIDC.
 func (s *Store) LDAPLogin(ctx context.Context, m LDAPMethod, username, email, name string, groups []string) (User, bool, error) {
-	username = strings.ToLower(username)
+	kind := m.kind()
+	if kind == AuthLDAP {
+		username = strings.ToLower(username)
+	}
 	var u User
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -99,10 +128,13 @@ func (s *Store) LDAPLogin(ctx context.Context, m LDAPMethod, username, email, na
 				}
 			}
 			if addr == "" || taken > 0 {
-				addr = username + "@" + m.Domain + ".ldap.invalid"
+				addr = strings.ToLower(username) + "@" + m.Domain + "." + kind + ".invalid"
+				if kind != AuthLDAP {
+					addr = uid + "@" + m.Domain + "." + kind + ".invalid" // a subject may hold anything
+				}
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, disabled, created_at, auth)
-				VALUES ($1, $2, $3, '', FALSE, $4, $5)`, uid, addr, name, now, AuthLDAP); err != nil {
+				VALUES ($1, $2, $3, '', FALSE, $4, $5)`, uid, addr, name, now, kind); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO ldap_identities (method_id, username, user_id) VALUES ($1, $2, $3)`,
@@ -155,5 +187,24 @@ func (s *Store) CreateLDAPGroup(ctx context.Context, g Group, methodID string) (
 // configuration, sealed password); a domain taken is ErrConflict.
 func (s *Store) UpdateLDAPMethod(ctx context.Context, m LDAPMethod) error {
 	return s.execOne(ctx, "update ldap method", `UPDATE ldap_methods SET domain = $3, enabled = $4, config = $5, secret = $6
-		WHERE account_id = $1 AND id = $2`, m.AccountID, m.ID, strings.ToLower(m.Domain), m.Enabled, m.Config, m.Secret)
+		WHERE account_id = $1 AND id = $2 AND kind = 'ldap'`, m.AccountID, m.ID, strings.ToLower(m.Domain), m.Enabled, m.Config, m.Secret)
+}
+
+// OIDCButtonMethods lists, relay-wide, the enabled OIDC methods (at most
+// limit, by domain): the Portal's sign-in page shows those with a button.
+func (s *Store) OIDCButtonMethods(ctx context.Context, limit int) ([]LDAPMethod, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE kind = 'oidc' AND enabled ORDER BY domain LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap("oidc methods", err)
+	}
+	defer rows.Close()
+	var out []LDAPMethod
+	for rows.Next() {
+		m, err := scanLDAP(rows)
+		if err != nil {
+			return nil, wrap("oidc methods", err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap("oidc methods", rows.Err())
 }

@@ -450,6 +450,12 @@ var migrations = []migration{
 			PRIMARY KEY (account_id, shape)
 		)`,
 	}},
+	// OpenID Connect sign-in methods (issue 17) share the LDAP methods'
+	// table: one relay-wide namespace of DOMAIN\user domains, the same
+	// identities (the IdP's subject as username) and imported groups.
+	{19, "oidc methods", []string{
+		`ALTER TABLE ldap_methods ADD COLUMN kind TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc'))`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -13,6 +13,7 @@ import (
 const (
 	AuthInternal = "internal"
 	AuthLDAP     = "ldap"
+	AuthOIDC     = "oidc"
 )
 
 // MemberType is a user's type in an account (spec 4.1).

@@ -409,3 +409,51 @@ type AccountConfig struct {
 type RoleCopy struct {
 	Name string `json:"name"`
 }
+
+// OIDCMethod is an account's OpenID Connect sign-in method (issue 17):
+// users type DOMAIN\user (or press its button) and sign in at the issuer.
+// The client secret is write-only.
+type OIDCMethod struct {
+	ID           string   `json:"id,omitempty"`
+	Domain       string   `json:"domain"`
+	Enabled      bool     `json:"enabled"`
+	Issuer       string   `json:"issuer"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	GroupsClaim  string   `json:"groups_claim,omitempty"`  // default "groups"
+	Scopes       []string `json:"scopes,omitempty"`        // asked besides openid, profile, email
+	DefaultGroup string   `json:"default_group,omitempty"` // a user group id joined at first sign-in
+	Button       string   `json:"button,omitempty"`        // "Sign in with …" label on the Portal
+	RedirectURIs []string `json:"redirect_uris,omitempty"` // to register at the IdP (set by the relay)
+}
+
+// SSOStart begins an OIDC sign-in: Login is DOMAIN\user or DOMAIN;
+// Portal sends the IdP back to the Portal's callback instead of the API's.
+type SSOStart struct {
+	Login  string `json:"login"`
+	Portal bool   `json:"portal,omitempty"`
+	Next   string `json:"next,omitempty"`
+}
+
+// SSOButton is a "Sign in with …" button of the Portal's sign-in page.
+type SSOButton struct {
+	Domain string `json:"domain"`
+	Label  string `json:"label"`
+}
+
+// SSORedirect is where to send the browser.
+type SSORedirect struct {
+	URL string `json:"url"`
+}
+
+// SSOFinish completes a sign-in with the IdP's answer (the Portal's
+// callback posts it); the reply is a login's.
+type SSOFinish struct {
+	State string `json:"state"`
+	Code  string `json:"code"`
+	Error string `json:"error,omitempty"` // the IdP's error parameter
+}
+
+// HeaderSSONext carries, on a finished Portal sign-in, the Portal page
+// the sign-in was started from.
+const HeaderSSONext = "X-Tandem-Next"

@@ -1,0 +1,332 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tandem-rc/tandem/relay/safetext"
+	"github.com/tandem-rc/tandem/relay/sso"
+	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/transport/wire"
+)
+
+// OpenID Connect sign-in (issue 17): the methods' API and the sign-in
+// routes. The flow itself is relay/sso; methods share LDAP's table (one
+// namespace of domains, identities by the IdP's subject, imported groups).
+
+const (
+	EvOIDCCreated = "oidc.created"
+	EvOIDCDeleted = "oidc.deleted"
+
+	ssoCallbackPath       = "/api/v1/sso/oidc/callback"
+	portalSSOCallbackPath = "/sso/callback" // the Portal's (relay/portal/sso.go)
+	ssoMaxFlows           = 4096
+	ssoFlowTTL            = 10 * time.Minute
+	// One address starts at most ssoStartBurst sign-ins, then one every
+	// ssoStartEvery: it cannot fill the flows others need.
+	ssoStartBurst = 20
+	ssoStartEvery = 30 * time.Second
+)
+
+func (s *Server) oidcRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/accounts/{account}/oidc", s.api(s.handleOIDCMethods)},
+		{"POST", "/api/v1/accounts/{account}/oidc", s.api(s.handleCreateOIDCMethod)},
+		{"DELETE", "/api/v1/accounts/{account}/oidc/{id}", s.api(s.handleDeleteOIDCMethod)},
+		{"POST", "/api/v1/accounts/{account}/oidc/{id}/groups", s.api(s.handleImportOIDCGroup)},
+		{"GET", "/api/v1/sso/oidc/buttons", s.api(s.handleSSOButtons)},
+		{"POST", "/api/v1/sso/oidc/start", s.api(s.handleSSOStart)},
+		{"GET", ssoCallbackPath, s.api(s.handleSSOCallback)},
+		{"POST", "/api/v1/sso/oidc/finish", s.api(s.handleSSOFinish)},
+	}
+}
+
+// oidcMethod reads a stored method: its wire form (no secret) and its
+// provider settings (secret unsealed).
+func (s *Server) oidcMethod(m store.LDAPMethod) (wire.OIDCMethod, sso.Config, error) {
+	var w wire.OIDCMethod
+	if err := json.Unmarshal([]byte(m.Config), &w); err != nil {
+		return w, sso.Config{}, err
+	}
+	sec, err := s.unseal(m.Secret)
+	w.ID, w.Enabled, w.ClientSecret = m.ID, m.Enabled, ""
+	return w, sso.Config{Domain: w.Domain, Issuer: w.Issuer, ClientID: w.ClientID, ClientSecret: sec, GroupsClaim: w.GroupsClaim, Scopes: w.Scopes}, err
+}
+
+func (s *Server) redirectURIs(r *http.Request) []string {
+	b := s.publicBase(r)
+	return []string{b + ssoCallbackPath, b + portalSSOCallbackPath}
+}
+
+// handleOIDCMethods is GET /api/v1/accounts/{account}/oidc.
+func (s *Server) handleOIDCMethods(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.accountAdmin(r, "manage authentication")
+	if err != nil {
+		return err
+	}
+	ms, err := s.st.OIDCMethods(r.Context(), m.AccountID)
+	if err != nil {
+		return err
+	}
+	out := []wire.OIDCMethod{}
+	for _, om := range ms {
+		wm, _, err := s.oidcMethod(om)
+		if err != nil {
+			return err
+		}
+		wm.RedirectURIs = s.redirectURIs(r)
+		out = append(out, wm)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleCreateOIDCMethod is POST /api/v1/accounts/{account}/oidc: the
+// settings are checked, not the issuer's reachability.
+func (s *Server) handleCreateOIDCMethod(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.accountAdmin(r, "manage authentication")
+	if err != nil {
+		return err
+	}
+	var req wire.OIDCMethod
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ID != "" {
+		return badf("id is set by the relay")
+	}
+	req.Domain = strings.TrimSpace(req.Domain)
+	if err := safetext.Name(req.Domain, maxShortText); err != nil || strings.ContainsAny(req.Domain, `\@/ `) {
+		return badf("domain: a short name without spaces, \\, @ or /")
+	}
+	if err := safetext.Text(req.Button, maxShortText); err != nil {
+		return badf("button: %v", err)
+	}
+	cfg := sso.Config{Domain: req.Domain, Issuer: req.Issuer, ClientID: req.ClientID, ClientSecret: req.ClientSecret, GroupsClaim: req.GroupsClaim, Scopes: req.Scopes}
+	if err := cfg.Check(); err != nil {
+		return badf("%v", err)
+	}
+	if req.DefaultGroup != "" {
+		g, err := s.st.Group(r.Context(), m.AccountID, req.DefaultGroup)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && g.Kind != "user") {
+			return badf("default_group: no user group %q in this account", req.DefaultGroup)
+		} else if err != nil {
+			return err
+		}
+	}
+	sealed, err := s.seal(req.ClientSecret)
+	if err != nil {
+		return err
+	}
+	enabled := req.Enabled
+	req.ClientSecret, req.Enabled, req.RedirectURIs = "", false, nil
+	raw, _ := json.Marshal(req)
+	lm := store.LDAPMethod{AccountID: m.AccountID, Domain: req.Domain, Enabled: enabled, Config: string(raw), Secret: sealed, Kind: store.AuthOIDC}
+	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
+		lm, err = tx.CreateLDAPMethod(r.Context(), lm)
+		return err
+	}, func() auditRec {
+		return s.recAs(r, a, m.AccountID, EvOIDCCreated, map[string]any{"oidc": lm.ID, "domain": lm.Domain, "issuer": req.Issuer})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
+	} else if err != nil {
+		return err
+	}
+	req.ID, req.Enabled, req.RedirectURIs = lm.ID, enabled, s.redirectURIs(r)
+	writeJSON(w, http.StatusCreated, req)
+	return nil
+}
+
+// handleDeleteOIDCMethod is DELETE /api/v1/accounts/{account}/oidc/{id}.
+func (s *Server) handleDeleteOIDCMethod(w http.ResponseWriter, r *http.Request) error {
+	return s.deleteMethod(w, r, store.AuthOIDC, EvOIDCDeleted)
+}
+
+// handleImportOIDCGroup is POST /api/v1/accounts/{account}/oidc/{id}/groups:
+// a group named as the IdP's groups claim names it (an IdP has no group
+// list to check against).
+func (s *Server) handleImportOIDCGroup(w http.ResponseWriter, r *http.Request) error {
+	return s.importMethodGroup(w, r, store.AuthOIDC, nil)
+}
+
+// handleSSOButtons is GET /api/v1/sso/oidc/buttons: the "Sign in with …"
+// buttons of the sign-in page, of the enabled methods an administrator
+// gave a label (a domain without one stays unlisted).
+func (s *Server) handleSSOButtons(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.st.OIDCButtonMethods(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	out := []wire.SSOButton{}
+	for _, m := range ms {
+		var wm wire.OIDCMethod
+		if json.Unmarshal([]byte(m.Config), &wm) == nil && wm.Button != "" && len(out) < 20 {
+			out = append(out, wire.SSOButton{Domain: m.Domain, Label: wm.Button})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ssoBlocked refuses an address with too many failed sign-ins: the
+// refusals before it were audited, these are not (no audit flood).
+func (s *Server) ssoBlocked(r *http.Request) error {
+	if blocked, retry := s.loginIPLimit.blocked(source(remoteIP(r))); blocked {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+	}
+	return nil
+}
+
+// handleSSOStart is POST /api/v1/sso/oidc/start: DOMAIN\user (or DOMAIN)
+// to the URL of the domain's IdP. The flow held is bounded (sso.Flows).
+func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
+	if err := s.ssoBlocked(r); err != nil {
+		return err
+	}
+	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
+		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
+			msg: "too many sign-ins started from this address; wait and try again", retryAfter: retry}
+	}
+	var req wire.SSOStart
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.Login) > maxShortText || len(req.Next) > 1024 {
+		return badf("login or next too long")
+	}
+	if req.Next != "" && (!strings.HasPrefix(req.Next, "/") || strings.HasPrefix(req.Next, "//") || strings.ContainsAny(req.Next, "\\\r\n")) {
+		return badf("next: a path on this relay")
+	}
+	domain, _, _ := strings.Cut(req.Login, `\`)
+	m, err := s.st.LDAPMethodByDomain(r.Context(), strings.TrimSpace(domain))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthOIDC)) {
+		s.loginIPLimit.fail(source(remoteIP(r)))
+		return errf(http.StatusNotFound, CodeNotFound, "no single sign-on for the domain %q", domain)
+	} else if err != nil {
+		return err
+	}
+	_, cfg, err := s.oidcMethod(m)
+	if err != nil {
+		return err
+	}
+	redirect := s.redirectURIs(r)[0]
+	if req.Portal {
+		redirect = s.redirectURIs(r)[1]
+	}
+	u, err := s.flows.Begin(r.Context(), m.ID, cfg, redirect, req.Next)
+	if errors.Is(err, sso.ErrFull) {
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "too many sign-ins under way; try again in a minute")
+	} else if err != nil {
+		s.log.Warn("OIDC discovery", "oidc", m.ID, "err", err)
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
+	}
+	writeJSON(w, http.StatusOK, wire.SSORedirect{URL: u})
+	return nil
+}
+
+// handleSSOCallback is GET /api/v1/sso/oidc/callback, where the IdP sends
+// the browser of an API sign-in: the answer is a login's (JSON).
+func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	return s.ssoFinish(w, r, q.Get("state"), q.Get("code"), q.Get("error"), ssoCallbackPath)
+}
+
+// handleSSOFinish is POST /api/v1/sso/oidc/finish: the Portal's callback
+// hands on the IdP's answer.
+func (s *Server) handleSSOFinish(w http.ResponseWriter, r *http.Request) error {
+	var req wire.SSOFinish
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	return s.ssoFinish(w, r, req.State, req.Code, req.Error, portalSSOCallbackPath)
+}
+
+// ssoFinish checks the IdP's answer: the state (once, unexpired, started
+// for this callback), then the code and ID token (sso.Flows.Finish); a
+// refusal is audited and counts as a failed login of the address.
+func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, idpErr, via string) error {
+	if err := s.ssoBlocked(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ip := remoteIP(r)
+	refuse := func(account, user, reason string, detail map[string]any) error {
+		s.loginIPLimit.fail(source(ip))
+		if detail == nil {
+			detail = map[string]any{}
+		}
+		detail["reason"] = reason
+		detail["auth"] = store.AuthOIDC
+		s.audit(auditRec{Event: EvLoginFailed, Account: account, User: user, Remote: ip, Detail: detail})
+		status := http.StatusUnauthorized
+		if reason == "unknown_state" || reason == "oversized_answer" {
+			status = http.StatusBadRequest // not a sign-in of anyone yet
+		}
+		return errf(status, CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
+	}
+	if len(state) > 256 || len(code) > 4096 {
+		return refuse("", "", "oversized_answer", nil)
+	}
+	fl, err := s.flows.Take(state)
+	if u, perr := url.Parse(fl.Redirect); err != nil || perr != nil || u.Path != via {
+		return refuse("", "", "unknown_state", nil) // a Portal flow ends at the Portal, an API one at the API
+	}
+	if via == portalSSOCallbackPath {
+		w.Header().Set(wire.HeaderSSONext, fl.Next)
+	}
+	m, err := s.st.LDAPMethodByDomain(ctx, fl.Domain)
+	if err == nil && (m.ID != fl.Method || !m.Enabled || m.Kind != store.AuthOIDC) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse("", "", "method_gone", nil)
+	} else if err != nil {
+		return err
+	}
+	if idpErr != "" {
+		return refuse(m.AccountID, "", "idp_error", map[string]any{"error": clip(idpErr, 128)})
+	}
+	wm, cfg, err := s.oidcMethod(m)
+	if err != nil {
+		return err
+	}
+	id, err := s.flows.Finish(ctx, fl, cfg, code)
+	switch {
+	case errors.Is(err, sso.ErrToken):
+		return refuse(m.AccountID, "", "id_token_refused", map[string]any{"error": clip(err.Error(), 256)})
+	case errors.Is(err, sso.ErrRefused):
+		return refuse(m.AccountID, "", "code_refused", map[string]any{"error": clip(err.Error(), 256)})
+	case err != nil:
+		s.log.Warn("OIDC provider", "oidc", m.ID, "err", err)
+		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
+	}
+	name := id.DisplayName
+	if name == "" {
+		name, _, _ = strings.Cut(id.Email, "@")
+	}
+	if name == "" {
+		name = m.Domain + " user"
+	}
+	if err := safetext.Text(name, maxShortText); err != nil {
+		return refuse(m.AccountID, "", "unsafe_directory_name", map[string]any{"error": err.Error()})
+	}
+	login := m.Domain + `\` + clip(id.Username, 64)
+	fail := func(u store.User, reason string) error {
+		return refuse(m.AccountID, u.ID, reason, map[string]any{"login": login})
+	}
+	return s.directorySignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
+}
+
+// clip bounds a foreign string kept in the audit log or a login name.
+func clip(v string, n int) string {
+	if len(v) > n {
+		v = v[:n]
+	}
+	return strings.ToValidUTF8(v, "?")
+}
