@@ -391,6 +391,20 @@ type PackageRevoked struct {
 	RevokedDevices []string `json:"revoked_devices"`
 }
 
+// AccountCounts are the Dashboard's figures (GET
+// /api/v1/accounts/{account}/counts; group managers and up). Devices leave
+// OnDemand machines out; UserGroups include the LDAP groups.
+type AccountCounts struct {
+	Devices        int `json:"devices"`
+	OnlineDevices  int `json:"online_devices"`
+	PendingDevices int `json:"pending_devices"`
+	DeviceGroups   int `json:"device_groups"`
+	Users          int `json:"users"`
+	LDAPUsers      int `json:"ldap_users"`
+	UserGroups     int `json:"user_groups"`
+	LDAPGroups     int `json:"ldap_groups"`
+}
+
 // AccountConfig is an account's details (GET/PUT
 // /api/v1/accounts/{account}/config; the owner edits them). Administrators
 // and Owner are read-only here: types change through the users API and
