@@ -26,10 +26,11 @@ func getPage(t *testing.T, base string, c *http.Cookie, path string) (int, strin
 	return resp.StatusCode, string(b)
 }
 
-// TestGroupsFormsByRole: a group manager's Groups page does not even carry
-// the Create group form (only administrators create groups); an
-// administrator's does.
-func TestGroupsFormsByRole(t *testing.T) {
+// TestFormsByRole: a group manager's Groups page does not even carry the
+// Create group form (only administrators create groups), an
+// administrator's does; an administrator's Account configuration carries
+// no logo upload form (the owner's alone).
+func TestFormsByRole(t *testing.T) {
 	r, st, acct, _ := manageFixture(t, "pc-1")
 	_, gm := addMember(t, st, acct.ID, "gm@example.com", store.GroupManager)
 	_, owner := signInPost(t, r.URL, "/")
@@ -46,6 +47,17 @@ func TestGroupsFormsByRole(t *testing.T) {
 			if strings.Contains(body, mark) != c.form {
 				t.Errorf("%s: %s present %v, want %v", c.who, mark, !c.form, c.form)
 			}
+		}
+	}
+	_, admin := addMember(t, st, acct.ID, "admin@example.com", store.Admin)
+	for _, c := range []struct {
+		who  string
+		c    *http.Cookie
+		form bool
+	}{{"administrator", admin, false}, {"owner", owner, true}} {
+		status, body := getPage(t, r.URL, c.c, "/configuration")
+		if status != http.StatusOK || strings.Contains(body, `action="/configuration/logo/rect"`) != c.form {
+			t.Errorf("%s: configuration %d, logo form present %v", c.who, status, !c.form)
 		}
 	}
 }
