@@ -367,8 +367,18 @@ func (s *Server) handleRoles(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range policy.PredefinedRoles() {
 		out = append(out, wireRole(p, nil, true))
 	}
+	ids := make([]string, len(rs))
+	for i, rr := range rs {
+		ids[i] = rr.Role.ID
+	}
+	authors, err := s.authors(r.Context(), m.AccountID, "role", ids)
+	if err != nil {
+		return err
+	}
 	for _, rr := range rs {
-		out = append(out, wireRole(rr.Role, rr.AppIDs, false))
+		wr := wireRole(rr.Role, rr.AppIDs, false)
+		wr.CreatedBy, wr.ModifiedBy = authors[rr.Role.ID].CreatedBy, authors[rr.Role.ID].ModifiedBy
+		out = append(out, wr)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -743,9 +753,19 @@ func (s *Server) handleAssignments(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	model := policy.NewModel(snap)
+	ids := make([]string, len(snap.Assignments))
+	for i, a := range snap.Assignments {
+		ids[i] = a.ID
+	}
+	authors, err := s.authors(r.Context(), m.AccountID, "assignment", ids)
+	if err != nil {
+		return err
+	}
 	out := make([]wire.Assignment, 0, len(snap.Assignments))
 	for _, a := range snap.Assignments {
-		out = append(out, wireAssignment(a, model, s.now()))
+		wa := wireAssignment(a, model, s.now())
+		wa.CreatedBy, wa.ModifiedBy = authors[a.ID].CreatedBy, authors[a.ID].ModifiedBy
+		out = append(out, wa)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -118,7 +118,7 @@ func (r auditRec) add(ctx context.Context, st *store.Store, at time.Time) error 
 	}
 	err := st.AddAudit(ctx, store.AuditEvent{
 		At: at, AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
-		Event: r.Event, Detail: detail, RemoteAddr: r.Remote,
+		Event: r.Event, Detail: detail, RemoteAddr: r.Remote, Subject: r.subject(),
 	}, r.Always)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", r.Event, err)

@@ -82,6 +82,11 @@ func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) err
 	}
 	out := s.wireDevice(d)
 	out.Groups, out.Favorite = groups[d.ID], favs[d.ID]
+	authors, err := s.authors(r.Context(), m.AccountID, "device", []string{d.ID})
+	if err != nil {
+		return err
+	}
+	out.CreatedBy, out.ModifiedBy = authors[d.ID].CreatedBy, authors[d.ID].ModifiedBy
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

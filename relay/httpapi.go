@@ -214,6 +214,7 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/me/favorites/{device}", s.api(s.handleFavorite)},
 		{"DELETE", "/api/v1/me/favorites/{device}", s.api(s.handleFavorite)},
 		{"GET", "/api/v1/accounts/{account}/devices", s.api(s.handleAccountDevices)},
+		{"GET", "/api/v1/accounts/{account}/counts", s.api(s.handleAccountCounts)},
 		{"GET", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleAccountDevice)},
 		{"PATCH", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleUpdateDevice)},
 		{"POST", "/api/v1/accounts/{account}/devices/{id}/enroll", s.api(s.handleEnrollPending)},

@@ -225,6 +225,21 @@ func (h *hub) online(id string) bool {
 	return h.agents[id] != nil
 }
 
+// onlineIn counts accountID's installed Hosts connected here (OnDemand
+// agents left out, as in the devices listing): one pass over the
+// connections, however many devices the account has.
+func (h *hub) onlineIn(accountID string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, a := range h.agents {
+		if a.accountID == accountID && !a.ondemand {
+			n++
+		}
+	}
+	return n
+}
+
 func (h *hub) agent(id string) *agentConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -85,6 +85,7 @@ var apiDocs = map[string]apiDoc{
 	"PUT /api/v1/accounts/{account}/packages/{id}":                   {summary: "Change a package's settings", auth: "admin", req: wire.Package{}, resp: wire.Package{}},
 	"POST /api/v1/accounts/{account}/packages/{id}/revoke":           {summary: "Revoke a package and its devices (type \"revoke\" to confirm)", auth: "admin", req: wire.Confirm{}, resp: wire.PackageRevoked{}},
 	"DELETE /api/v1/accounts/{account}/packages/{id}":                {summary: "Remove a package that is revoked or has no devices", auth: "admin", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/counts":                          {summary: "The Dashboard's figures: devices (online, pending), users (LDAP), groups, counted without listing them", auth: "manager", resp: wire.AccountCounts{}},
 	"GET /api/v1/accounts/{account}/devices":                         {summary: "Every device of the account; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Device{}, query: []string{"sort", "page", "size"}},
 	"GET /api/v1/accounts/{account}/devices/{id}":                    {summary: "One device of the account with its groups", auth: "manager", resp: wire.Device{}},
 	"PATCH /api/v1/accounts/{account}/devices/{id}":                  {summary: "Rename a device (alias)", auth: "manager", req: wire.DeviceUpdate{}, resp: wire.Device{}},

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -207,7 +208,35 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out.Groups = groups[t.UserID]
+	if err := s.presence(r.Context(), &out, t.User.Disabled); err != nil {
+		return err
+	}
+	authors, err := s.authors(r.Context(), me.AccountID, "user", []string{t.UserID})
+	if err != nil {
+		return err
+	}
+	out.CreatedBy, out.ModifiedBy = authors[t.UserID].CreatedBy, authors[t.UserID].ModifiedBy
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// presence sets m's Presence (spec 4.1.4): inactive when disabled, online
+// while a login session of the user is live (since it began), else
+// offline since the last login.
+func (s *Server) presence(ctx context.Context, m *wire.Member, userDisabled bool) error {
+	if m.Disabled || userDisabled {
+		m.Presence = "inactive"
+		return nil
+	}
+	since, err := s.st.LiveSince(ctx, m.ID, s.now())
+	if err != nil {
+		return err
+	}
+	if since.IsZero() {
+		m.Presence, m.PresenceSince = "offline", m.LastLogin
+	} else {
+		m.Presence, m.PresenceSince = "online", since.Unix()
+	}
 	return nil
 }
 

@@ -583,6 +583,19 @@ func (n *Node) Locate(ctx context.Context, device string) (string, error) {
 	return node, nil
 }
 
+// OnlineIn counts accountID's installed Hosts held by a live node. The
+// presence table shares the store's database, so one indexed join counts
+// them without listing the account's devices.
+func (n *Node) OnlineIn(ctx context.Context, accountID string) (int, error) {
+	var c int
+	err := n.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cluster_presence p JOIN cluster_nodes c ON c.id = p.node
+		JOIN devices d ON d.id = p.device WHERE d.account_id = $1 AND NOT d.ondemand AND c.expires > now()`, accountID).Scan(&c)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: online in %s: %w", accountID, err)
+	}
+	return c, nil
+}
+
 // Close leaves the cluster: the node's row and presence go, so the others
 // see its Hosts offline at once. Idempotent.
 func (n *Node) Close() error {

@@ -13,7 +13,7 @@ type dashboardData struct {
 	Devices  *deviceStats
 	Users    *userStats
 	Account  *wire.AccountConfig
-	Mine     int            // devices the user may see (every member)
+	Mine     int            // devices a member below group manager may reach
 	Activity *activityChart // administrators
 }
 
@@ -23,57 +23,28 @@ type userStats struct{ Total, LDAP, Groups, LDAPGroups int }
 
 func (p *Portal) handleDashboard(w http.ResponseWriter, r *http.Request, s *session) {
 	d := dashboardData{}
-	var mine []wire.Device
-	if _, err := p.call(r, s.Token, "GET", "/api/v1/devices", nil, &mine); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	for _, dev := range mine {
-		if dev.AccountID == s.Account.ID {
-			d.Mine++
-		}
-	}
 	if s.AtLeast("group_manager") {
-		var devs []wire.Device
-		var users []wire.Member
-		var groups []wire.Group
-		for _, c := range []struct {
-			path string
-			out  any
-		}{{"/devices", &devs}, {"/users", &users}, {"/groups", &groups}} {
-			if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, c.path), nil, c.out); err != nil {
-				p.fail(w, r, err)
-				return
+		// Counted by the relay, not by listing: a 10,000-device account's
+		// Dashboard reads no device row.
+		var c wire.AccountCounts
+		if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/counts"), nil, &c); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		d.Devices = &deviceStats{Total: c.Devices, Online: c.OnlineDevices, Pending: c.PendingDevices, Groups: c.DeviceGroups}
+		d.Users = &userStats{Total: c.Users, LDAP: c.LDAPUsers, Groups: c.UserGroups, LDAPGroups: c.LDAPGroups}
+	} else {
+		// A member's own devices: the API evaluates their role assignments.
+		var mine []wire.Device
+		if _, err := p.call(r, s.Token, "GET", "/api/v1/devices", nil, &mine); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		for _, dev := range mine {
+			if dev.AccountID == s.Account.ID {
+				d.Mine++
 			}
 		}
-		ds := &deviceStats{Total: len(devs)}
-		for _, dev := range devs {
-			if dev.Online {
-				ds.Online++
-			}
-			if dev.State == "pending" {
-				ds.Pending++
-			}
-		}
-		us := &userStats{Total: len(users)}
-		for _, u := range users {
-			if u.Auth == "ldap" {
-				us.LDAP++
-			}
-		}
-		for _, g := range groups {
-			switch {
-			case g.Builtin:
-			case g.Kind == "device":
-				ds.Groups++
-			case g.Kind == "ldap_user":
-				us.LDAPGroups++
-				us.Groups++
-			default:
-				us.Groups++
-			}
-		}
-		d.Devices, d.Users = ds, us
 	}
 	if s.AtLeast("admin") {
 		var ac wire.AccountConfig

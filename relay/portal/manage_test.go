@@ -215,15 +215,7 @@ func TestManagePagesByRole(t *testing.T) {
 	_, owner := signInPost(t, r.URL, "/")
 	page := func(c *http.Cookie, path string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", r.URL+path, nil)
-		req.AddCookie(c)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return getPage(t, r.URL, c, path)
 	}
 	api := func(method, path string, body string) {
 		t.Helper()

@@ -96,6 +96,7 @@ var funcs = template.FuncMap{
 		}
 		return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
 	},
+	"ago":  ago,
 	"join": strings.Join,
 	"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
 	"kindLabel": func(k string) string {
@@ -164,6 +165,27 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// ago is how long since unix, roughly, as the spec's user list words it
+// ("57 minutes", "703 days").
+func ago(unix int64) string {
+	d := time.Since(time.Unix(unix, 0))
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d < time.Minute:
+		return "less than a minute"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
 }
 
 // counts are the title bar's figures, for those who may see them.

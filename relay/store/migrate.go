@@ -450,6 +450,14 @@ var migrations = []migration{
 			PRIMARY KEY (account_id, shape)
 		)`,
 	}},
+	// "Created by" and "Modified by" (spec 4.1.4) come from the audit log:
+	// an event that creates or changes a user, device, role or role
+	// assignment names it ("user:ID", ...), indexed so a page's authors are
+	// one LIMIT 1 seek per entity. Older events have none: shown as "-".
+	{18, "audit subjects", []string{
+		`ALTER TABLE audit_events ADD COLUMN subject TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX audit_events_subject ON audit_events (account_id, subject, at_ms)`,
+	}},
 	// OpenID Connect sign-in methods (issue 17) share the LDAP methods'
 	// table: one relay-wide namespace of DOMAIN\user domains, the same
 	// identities (the IdP's subject as username) and imported groups.

@@ -1037,6 +1037,7 @@ type AuditEvent struct {
 	Event         string          // e.g. "device.enrolled", "session.started"
 	Detail        json.RawMessage // JSON object
 	RemoteAddr    string
+	Subject       string // what it created or changed ("user:ID"), for Authors; "" for most
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
@@ -1054,12 +1055,12 @@ func (s *Store) AddAudit(ctx context.Context, e AuditEvent, force ...bool) error
 	}
 	always := len(force) > 0 && force[0]
 	_, err := s.q.ExecContext(ctx, `INSERT INTO audit_events
-		(id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr)
+		(id, at_ms, account_id, actor_user_id, actor_device_id, event, detail, remote_addr, subject)
 		SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS TEXT),
-			CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT)
+			CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT), CAST($10 AS TEXT)
 		WHERE $9 OR $3 IS NULL OR NOT EXISTS (SELECT 1 FROM accounts WHERE id = $3 AND NOT audit_enabled)`,
 		e.ID, e.At.UnixMilli(), nullString(e.AccountID), nullString(e.ActorUserID), nullString(e.ActorDeviceID),
-		e.Event, detail, e.RemoteAddr, always)
+		e.Event, detail, e.RemoteAddr, always, e.Subject)
 	return wrap("add audit", err)
 }
 

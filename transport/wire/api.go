@@ -98,6 +98,11 @@ type Device struct {
 	Favorite    bool   `json:"favorite,omitempty"`
 	// Groups names the device groups it belongs to (built-ins excluded).
 	Groups []string `json:"groups,omitempty"`
+	// CreatedBy and ModifiedBy name who enrolled (approved) the device and
+	// who last changed it, from the audit log; absent when it does not
+	// tell (GET one device only).
+	CreatedBy  string `json:"created_by,omitempty"`
+	ModifiedBy string `json:"modified_by,omitempty"`
 }
 
 // SessionRequest is POST /api/v1/sessions.
@@ -246,6 +251,10 @@ type RoleInfo struct {
 	EmailOnlyWhenNoUser bool     `json:"email_only_when_no_user,omitempty"`
 	// Whitelisted applications roles: ids from the applications catalog.
 	AppIDs []string `json:"app_ids,omitempty"`
+	// CreatedBy and ModifiedBy name who created and last changed the role,
+	// from the audit log; absent when it does not tell.
+	CreatedBy  string `json:"created_by,omitempty"`
+	ModifiedBy string `json:"modified_by,omitempty"`
 }
 
 // RoleDeleted answers the removal of a role: its assignments, now inactive.
@@ -266,6 +275,10 @@ type Assignment struct {
 	DeviceGroups []string  `json:"device_groups"`
 	Schedule     *Schedule `json:"schedule,omitempty"`
 	Status       string    `json:"status,omitempty"`
+	// CreatedBy and ModifiedBy name who created and last changed the
+	// assignment, from the audit log; absent when it does not tell.
+	CreatedBy  string `json:"created_by,omitempty"`
+	ModifiedBy string `json:"modified_by,omitempty"`
 }
 
 // Schedule restricts an assignment in time (spec 4.4.7); wall-clock
@@ -389,6 +402,20 @@ type Package struct {
 // PackageRevoked answers the revocation of a package: the devices revoked with it.
 type PackageRevoked struct {
 	RevokedDevices []string `json:"revoked_devices"`
+}
+
+// AccountCounts are the Dashboard's figures (GET
+// /api/v1/accounts/{account}/counts; group managers and up). Devices leave
+// OnDemand machines out; UserGroups include the LDAP groups.
+type AccountCounts struct {
+	Devices        int `json:"devices"`
+	OnlineDevices  int `json:"online_devices"`
+	PendingDevices int `json:"pending_devices"`
+	DeviceGroups   int `json:"device_groups"`
+	Users          int `json:"users"`
+	LDAPUsers      int `json:"ldap_users"`
+	UserGroups     int `json:"user_groups"`
+	LDAPGroups     int `json:"ldap_groups"`
 }
 
 // AccountConfig is an account's details (GET/PUT

@@ -26,6 +26,19 @@ type Member struct {
 	// user's newest login the audit log holds (GET one user only).
 	ModifiedAt int64 `json:"modified_at,omitempty"`
 	LastLogin  int64 `json:"last_login,omitempty"`
+	// CreatedBy and ModifiedBy name who created the user and who last
+	// changed them, from the audit log; absent when it does not tell (GET
+	// one user only).
+	CreatedBy  string `json:"created_by,omitempty"`
+	ModifiedBy string `json:"modified_by,omitempty"`
+	// Presence (spec 4.1.4, GET one user only): "online" while the user
+	// holds a Portal or API login session that has neither expired nor
+	// been logged off, since PresenceSince (that session's start);
+	// "inactive" when disabled and unable to sign in; else "offline",
+	// PresenceSince then being the last login the audit log holds (0:
+	// unknown).
+	Presence      string `json:"presence,omitempty"`
+	PresenceSince int64  `json:"presence_since,omitempty"`
 }
 
 // MemberUpdate is PATCH /api/v1/accounts/{account}/users/{id}: absent
