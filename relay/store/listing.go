@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/listing"
 )
 
@@ -196,4 +197,70 @@ func (s *Store) DevicesPage(ctx context.Context, accountID string, q listing.Que
 	ds, err := s.queryDevices(ctx, "devices page", `SELECT `+deviceCols+` FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+
 		where+` ORDER BY `+order+fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
 	return ds, total, err
+}
+
+// GroupColumns are the columns of the groups listing (spec 4.2) that can be
+// filtered and sorted, in display order.
+var GroupColumns = []string{"name", "type", "description", "members", "active"}
+
+var groupListCols = map[string]listCol{
+	"name":        {expr: "g.name"},
+	"type":        {expr: "g.kind"},
+	"description": {expr: "g.description"},
+	"members":     {expr: "g.members"},
+	"active":      {expr: "CASE WHEN g.active THEN 'yes' ELSE 'no' END"},
+}
+
+// ListedGroup is a row of the groups listing: a stored or built-in group
+// with its number of members.
+type ListedGroup struct {
+	Group
+	Builtin bool
+	Members int
+}
+
+// groupListFrom is the groups listing's rows: the account's groups ($1)
+// and the built-in Everyone (every member of the account) and Everything
+// (every device, OnDemand machines left out), so they filter, sort and
+// page with the others.
+const groupListFrom = `(SELECT ag.id, ag.name, ag.description, ag.kind, ag.active, ag.created_at, FALSE AS builtin,
+		(SELECT COUNT(*) FROM access_group_members gm WHERE gm.group_id = ag.id) AS members
+	FROM access_groups ag WHERE ag.account_id = $1
+	UNION ALL SELECT '` + policy.GroupIDEveryone + `', 'Everyone', '', '` + string(policy.GroupUser) + `', TRUE, 0, TRUE,
+		(SELECT COUNT(*) FROM memberships mm WHERE mm.account_id = $1)
+	UNION ALL SELECT '` + policy.GroupIDEverything + `', 'Everything', '', '` + string(policy.GroupDevice) + `', TRUE, 0, TRUE,
+		(SELECT COUNT(*) FROM devices dd WHERE dd.account_id = $1 AND NOT dd.ondemand)) g`
+
+// GroupsPage is one page of accountID's groups, built-ins included, as q
+// filters and sorts them (by name by default), with the number matching.
+func (s *Store) GroupsPage(ctx context.Context, accountID string, q listing.Query) ([]ListedGroup, int, error) {
+	where, order, args, err := listSQL(q, groupListCols, "g.name, g.id", 2)
+	if err != nil {
+		return nil, 0, err
+	}
+	args = append([]any{accountID}, args...)
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+groupListFrom+` WHERE TRUE`+where, args...).Scan(&total); err != nil {
+		return nil, 0, wrap("groups page", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT g.id, g.name, g.description, g.kind, g.active, g.created_at, g.builtin, g.members
+		FROM `+groupListFrom+` WHERE TRUE`+where+` ORDER BY `+order+fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	if err != nil {
+		return nil, 0, wrap("groups page", err)
+	}
+	defer rows.Close()
+	var out []ListedGroup
+	for rows.Next() {
+		var g ListedGroup
+		var created int64
+		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Kind, &g.Active, &created, &g.Builtin, &g.Members); err != nil {
+			return nil, 0, wrap("groups page", err)
+		}
+		g.AccountID = accountID
+		if !g.Builtin {
+			g.CreatedAt = fromUnix(created)
+		}
+		out = append(out, g)
+	}
+	return out, total, wrap("groups page", rows.Err())
 }
