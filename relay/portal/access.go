@@ -100,9 +100,12 @@ func (p *Portal) handleGroups(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	lv.Empty = "No groups match these filters."
-	lv.Select, lv.SelForm = d.CanEdit, "groups-remove"
+	lv.Select, lv.SelForm, lv.Actions = d.CanEdit, "groups-remove", d.CanEdit
 	for _, g := range groups {
 		rw := row{ID: g.ID, Label: g.Name, Selectable: !g.Builtin}
+		if d.CanEdit && !g.Builtin {
+			rw.Actions = []rowAction{{Label: "Remove", Aria: "Remove " + g.Name, Class: "danger", Post: "/groups", Name: "delete", Value: g.ID}}
+		}
 		for _, c := range lv.Cols {
 			rw.Cells = append(rw.Cells, groupCell(c.Key, g))
 		}

@@ -15,7 +15,7 @@ import (
 
 // TestPortalGroupsListing: the groups page is the generic listing (spec
 // 2.2.1): a value filter and Blanks at once, shown as chips, sorting by
-// member count and paging, all answered by the store.
+// member count and paging, all answered by the store; a row's Remove.
 func TestPortalGroupsListing(t *testing.T) {
 	r, outbox, acct := portalRelay(t)
 	ctx := context.Background()
@@ -96,4 +96,12 @@ func TestPortalGroupsListing(t *testing.T) {
 		t.Fatalf("Team 07 members %q", got)
 	}
 	b.screenshot("groups-listing")
+	// A row's own Remove button.
+	b.submit("#groups-listing button[aria-label='Remove Team 07']")
+	if msg := b.text(".flash"); msg != "The group is removed." {
+		t.Fatalf("remove: %q", msg)
+	}
+	if slices.Contains(b.texts("#groups-listing tbody td:nth-child(2)"), "Team 07") {
+		t.Fatal("Team 07 still listed")
+	}
 }
