@@ -67,6 +67,27 @@ func (s *Server) handleGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.URL.RawQuery != "" {
+		// A listing (spec 2.2.1): filtered, sorted and paged in SQL, the
+		// built-ins among the others.
+		q, err := parseListing(r, store.GroupColumns)
+		if err != nil {
+			return err
+		}
+		gs, total, err := s.st.GroupsPage(r.Context(), m.AccountID, q)
+		if err != nil {
+			return err
+		}
+		out := make([]wire.Group, 0, len(gs))
+		for _, g := range gs {
+			wg := wireGroup(g.Group)
+			wg.Builtin, wg.MemberCount = g.Builtin, &g.Members
+			out = append(out, wg)
+		}
+		setTotal(w, total)
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	gs, err := s.st.Groups(r.Context(), m.AccountID)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// TestListingAPI: with listing parameters the users and devices lists
+// TestListingAPI: with listing parameters the users, devices and groups lists
 // answer one filtered page and the match count; a column that is not
 // listed (a password hash, say) is a 400, never silently ignored.
 func TestListingAPI(t *testing.T) {
@@ -55,7 +55,17 @@ func TestListingAPI(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(users) != 1 || users[0].Email != ownerEmail {
 		t.Fatalf("users page: %d %s", resp.StatusCode, body)
 	}
-	for _, q := range []string{"/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7"} {
+	// Groups: the built-ins among the account's, with member counts; the
+	// enrolled devices are all in Everything.
+	resp, body = get(base + "/groups?v.type=device&sort=-members")
+	var groups []wire.Group
+	decode(t, body, &groups)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(groups) != 1 || !groups[0].Builtin ||
+		groups[0].Name != "Everything" || groups[0].MemberCount == nil || *groups[0].MemberCount != 3 {
+		t.Fatalf("groups page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
+	}
+	for _, q := range []string{"/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
+		"/groups?f.account_id=x", "/groups?sort=id"} {
 		resp, body = get(base + q)
 		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)
 	}

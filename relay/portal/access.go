@@ -12,9 +12,40 @@ import (
 // assignments.go.
 
 type groupsData struct {
-	Groups  []wire.Group
+	List    *listView
 	CanEdit bool
 	Form    groupForm
+}
+
+// groupColumns is the groups listing (spec 4.2); the keys are the API's
+// (store.GroupColumns).
+var groupColumns = []column{
+	{Key: "name", Label: "Name", Text: true, Sort: true, Default: true},
+	{Key: "type", Label: "Type", Values: []option{{"user", "User group"}, {"ldap_user", "LDAP user group"}, {"device", "Device group"}}, Sort: true, Default: true},
+	{Key: "active", Label: "Status", Values: []option{{"yes", "Active"}, {"no", "Inactive"}}, Sort: true, Default: true},
+	{Key: "description", Label: "Description", Text: true, Blanks: true, Sort: true, Default: true},
+	{Key: "members", Label: "Members", Sort: true, Default: true},
+}
+
+func groupCell(key string, g wire.Group) cell {
+	switch key {
+	case "name":
+		return cell{Text: g.Name, Href: "/groups/" + url.PathEscape(g.ID)}
+	case "type":
+		return cell{Text: kindLabels[g.Kind]}
+	case "active":
+		if g.Active {
+			return cell{Text: "Active", Class: "badge ok"}
+		}
+		return cell{Text: "Inactive", Class: "badge off"}
+	case "description":
+		return cell{Text: g.Description}
+	case "members":
+		if g.MemberCount != nil {
+			return cell{Text: itoa(*g.MemberCount)}
+		}
+	}
+	return cell{}
 }
 
 type groupForm struct {
@@ -62,9 +93,24 @@ func (p *Portal) handleGroups(w http.ResponseWriter, r *http.Request, s *session
 			return
 		}
 	}
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/groups"), nil, &d.Groups); err != nil {
+	var groups []wire.Group
+	lv, err := p.fetchList(r, s, "groups", "/groups", groupColumns, colKeys(groupColumns), "/groups", &groups)
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
+	lv.Empty = "No groups match these filters."
+	lv.Select, lv.SelForm, lv.Actions = d.CanEdit, "groups-remove", d.CanEdit
+	for _, g := range groups {
+		rw := row{ID: g.ID, Label: g.Name, Selectable: !g.Builtin}
+		if d.CanEdit && !g.Builtin {
+			rw.Actions = []rowAction{{Label: "Remove", Aria: "Remove " + g.Name, Class: "danger", Post: "/groups", Name: "delete", Value: g.ID}}
+		}
+		for _, c := range lv.Cols {
+			rw.Cells = append(rw.Cells, groupCell(c.Key, g))
+		}
+		lv.Rows = append(lv.Rows, rw)
+	}
+	d.List = lv
 	p.render(w, r, status, "groups", "Groups", s, d)
 }

@@ -47,6 +47,7 @@ type listView struct {
 	Sizes     []sizeLink
 	Prev      string
 	Next      string
+	Actions   bool   // rows have an actions cell
 	Select    bool   // rows have checkboxes
 	SelForm   string // the form they belong to
 	Error     string // the API refused the query
@@ -77,6 +78,15 @@ type row struct {
 	Cells      []cell
 	Selectable bool
 	Checked    bool // still selected after a refused action
+	Actions    []rowAction
+}
+
+// rowAction is a button in a row's actions cell: a link, or (Post set) a
+// form posting Name=Value to Post.
+type rowAction struct {
+	Label, Aria, Class string
+	Href               string
+	Post, Name, Value  string
 }
 
 type cell struct {
@@ -229,7 +239,7 @@ func (p *Portal) visibleColumns(r *http.Request, s *session, list string, cols [
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
-var listings = map[string][]column{"users": userColumns, "devices": deviceColumns}
+var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns}
 
 // handleChooseColumns stores a listing's chosen columns and goes back.
 func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *session) {

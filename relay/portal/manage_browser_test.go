@@ -257,7 +257,7 @@ func TestPortalManagePages(t *testing.T) {
 	if msg := b.text(".flash"); !strings.HasPrefix(msg, "2 group(s) removed") {
 		t.Fatalf("remove groups: %q", msg)
 	}
-	if got := b.texts("tbody td:first-child strong"); slices.Contains(got, "Old team") || slices.Contains(got, "Support") {
+	if got := b.texts("#groups-listing tbody td a"); slices.Contains(got, "Old team") || slices.Contains(got, "Support") {
 		t.Fatalf("groups after removing: %q", got)
 	}
 

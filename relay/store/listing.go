@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/listing"
 )
 
@@ -86,6 +87,22 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 	return b.String(), order, args, nil
 }
 
+// accountPage runs the common part of an account's listing: from is the
+// rows (FROM ... WHERE, with the account as $1); it counts the rows q
+// matches and returns the page query's tail (filters, order, limit) with
+// its arguments.
+func (s *Store) accountPage(ctx context.Context, op, from, accountID string, q listing.Query, cols map[string]listCol, defaultOrder string) (tail string, args []any, total int, err error) {
+	where, order, args, err := listSQL(q, cols, defaultOrder, 2)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	args = append([]any{accountID}, args...)
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+where, args...).Scan(&total); err != nil {
+		return "", nil, 0, wrap(op, err)
+	}
+	return where + ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args, total, nil
+}
+
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -112,18 +129,12 @@ var memberCols = map[string]listCol{
 // AccountUsersPage is one page of accountID's members as q filters and
 // sorts them (by email by default), with the number of members matching.
 func (s *Store) AccountUsersPage(ctx context.Context, accountID string, q listing.Query) ([]AccountUser, int, error) {
-	where, order, args, err := listSQL(q, memberCols, "u.email, u.id", 2)
+	tail, args, total, err := s.accountPage(ctx, "account users page", `memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.account_id = $1`, accountID, q, memberCols, "u.email, u.id")
 	if err != nil {
 		return nil, 0, err
 	}
-	args = append([]any{accountID}, args...)
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.account_id = $1`+where, args...).Scan(&total); err != nil {
-		return nil, 0, wrap("account users page", err)
-	}
-	rows, err := s.db.QueryContext(ctx, accountUserQuery+` WHERE m.account_id = $1`+where+` ORDER BY `+order+
-		fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	rows, err := s.db.QueryContext(ctx, accountUserQuery+` WHERE m.account_id = $1`+tail, args...)
 	if err != nil {
 		return nil, 0, wrap("account users page", err)
 	}
@@ -183,17 +194,72 @@ var deviceListCols = map[string]listCol{
 // out) as q filters and sorts them (by name by default), with the number
 // of devices matching.
 func (s *Store) DevicesPage(ctx context.Context, accountID string, q listing.Query) ([]Device, int, error) {
-	where, order, args, err := listSQL(q, deviceListCols, deviceListCols["name"].expr+", d.id", 2)
+	const from = `devices d WHERE NOT d.ondemand AND d.account_id = $1`
+	tail, args, total, err := s.accountPage(ctx, "devices page", from, accountID, q, deviceListCols, deviceListCols["name"].expr+", d.id")
 	if err != nil {
 		return nil, 0, err
 	}
-	args = append([]any{accountID}, args...)
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+where,
-		args...).Scan(&total); err != nil {
-		return nil, 0, wrap("devices page", err)
-	}
-	ds, err := s.queryDevices(ctx, "devices page", `SELECT `+deviceCols+` FROM devices d WHERE NOT d.ondemand AND d.account_id = $1`+
-		where+` ORDER BY `+order+fmt.Sprintf(` LIMIT %d OFFSET %d`, q.Size, q.Offset()), args...)
+	ds, err := s.queryDevices(ctx, "devices page", `SELECT `+deviceCols+` FROM `+from+tail, args...)
 	return ds, total, err
+}
+
+// GroupColumns are the columns of the groups listing (spec 4.2) that can be
+// filtered and sorted, in display order.
+var GroupColumns = []string{"name", "type", "description", "members", "active"}
+
+var groupListCols = map[string]listCol{
+	"name":        {expr: "g.name"},
+	"type":        {expr: "g.kind"},
+	"description": {expr: "g.description"},
+	"members":     {expr: "g.members"},
+	"active":      {expr: "CASE WHEN g.active THEN 'yes' ELSE 'no' END"},
+}
+
+// ListedGroup is a row of the groups listing: a stored or built-in group
+// with its number of members.
+type ListedGroup struct {
+	Group
+	Builtin bool
+	Members int
+}
+
+// groupListFrom is the groups listing's rows: the account's groups ($1)
+// and the built-in Everyone (every member of the account) and Everything
+// (every device, OnDemand machines left out), so they filter, sort and
+// page with the others.
+const groupListFrom = `(SELECT ag.id, ag.name, ag.description, ag.kind, ag.active, ag.created_at, FALSE AS builtin,
+		(SELECT COUNT(*) FROM access_group_members gm WHERE gm.group_id = ag.id) AS members
+	FROM access_groups ag WHERE ag.account_id = $1
+	UNION ALL SELECT '` + policy.GroupIDEveryone + `', 'Everyone', '', '` + string(policy.GroupUser) + `', TRUE, 0, TRUE,
+		(SELECT COUNT(*) FROM memberships mm WHERE mm.account_id = $1)
+	UNION ALL SELECT '` + policy.GroupIDEverything + `', 'Everything', '', '` + string(policy.GroupDevice) + `', TRUE, 0, TRUE,
+		(SELECT COUNT(*) FROM devices dd WHERE dd.account_id = $1 AND NOT dd.ondemand)) g`
+
+// GroupsPage is one page of accountID's groups, built-ins included, as q
+// filters and sorts them (by name by default), with the number matching.
+func (s *Store) GroupsPage(ctx context.Context, accountID string, q listing.Query) ([]ListedGroup, int, error) {
+	tail, args, total, err := s.accountPage(ctx, "groups page", groupListFrom+` WHERE TRUE`, accountID, q, groupListCols, "g.name, g.id")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT g.id, g.name, g.description, g.kind, g.active, g.created_at, g.builtin, g.members
+		FROM `+groupListFrom+` WHERE TRUE`+tail, args...)
+	if err != nil {
+		return nil, 0, wrap("groups page", err)
+	}
+	defer rows.Close()
+	var out []ListedGroup
+	for rows.Next() {
+		var g ListedGroup
+		var created int64
+		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Kind, &g.Active, &created, &g.Builtin, &g.Members); err != nil {
+			return nil, 0, wrap("groups page", err)
+		}
+		g.AccountID = accountID
+		if !g.Builtin {
+			g.CreatedAt = fromUnix(created)
+		}
+		out = append(out, g)
+	}
+	return out, total, wrap("groups page", rows.Err())
 }

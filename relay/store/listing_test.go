@@ -182,3 +182,82 @@ func testDevicesPage(t *testing.T, be storetest.Backend) {
 	check("f.name=front", 1, "pc04")
 	check("sort=-hostname&size=10&f.hostname=pc0", 10, "pc09", "pc08", "pc07", "pc06", "pc05", "pc04", "pc03", "pc02", "pc01", "pc00")
 }
+
+func TestGroupsPage(t *testing.T) { storetest.Run(t, testGroupsPage) }
+
+func testGroupsPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	// 12 groups g00..g11: every third is a device group, every fourth an
+	// LDAP group, odd ones inactive, even ones described; g00 has 3 members.
+	var ids []string
+	for i := range 3 {
+		u, err := s.CreateUser(ctx, User{Email: fmt.Sprintf("m%d@example.com", i), PasswordHash: "h", CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddMembership(ctx, Membership{AccountID: a.ID, UserID: u.ID, Type: Member, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	for i := range 12 {
+		kind := policy.GroupUser
+		switch {
+		case i%3 == 0 && i > 0:
+			kind = policy.GroupDevice
+		case i%4 == 0 && i > 0:
+			kind = policy.GroupLDAP
+		}
+		desc := ""
+		if i%2 == 0 {
+			desc = fmt.Sprintf("Desc %d", i)
+		}
+		g, err := s.CreateGroup(ctx, Group{AccountID: a.ID, Name: fmt.Sprintf("g%02d", i), Description: desc, Kind: kind, Active: i%2 == 0, CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			for _, id := range ids {
+				if err := s.AddGroupMember(ctx, g.ID, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if _, err := s.CreateGroup(ctx, Group{AccountID: b.ID, Name: "g99", Kind: policy.GroupUser, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, GroupColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, total, err := s.GroupsPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, g := range list {
+			got = append(got, fmt.Sprintf("%s:%d", g.Name, g.Members))
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	// The built-ins list with the stored groups; Everyone counts the members.
+	check("size=10", 14, "Everyone:3", "Everything:0", "g00:3", "g01:0", "g02:0", "g03:0", "g04:0", "g05:0", "g06:0", "g07:0")
+	check("size=10&page=2", 14, "g08:0", "g09:0", "g10:0", "g11:0")
+	check("v.type=device", 4, "Everything:0", "g03:0", "g06:0", "g09:0")
+	check("v.type=ldap_user&v.active=no", 0)
+	check("v.type=ldap_user", 2, "g04:0", "g08:0")
+	check("v.description=&v.active=yes", 2, "Everyone:3", "Everything:0") // Blanks and a value at once
+	check("f.description=DESC 1", 1, "g10:0")
+	check("sort=-members&size=10&v.type=user", 8, "Everyone:3", "g00:3", "g01:0", "g02:0", "g05:0", "g07:0", "g10:0", "g11:0")
+	check("f.name=g99", 0) // another account's group never shows
+}

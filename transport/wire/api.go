@@ -220,7 +220,8 @@ type Group struct {
 	Kind        string   `json:"kind"` // user, ldap_user, device
 	Active      bool     `json:"active"`
 	Builtin     bool     `json:"builtin,omitempty"`
-	Members     []string `json:"members,omitempty"` // ids of users or devices (GET one group)
+	Members     []string `json:"members,omitempty"`      // ids of users or devices (GET one group)
+	MemberCount *int     `json:"member_count,omitempty"` // in a listing (with listing parameters)
 }
 
 // GroupRequest creates (all fields but kind optional except name) or
