@@ -261,3 +261,73 @@ func testGroupsPage(t *testing.T, be storetest.Backend) {
 	check("sort=-members&size=10&v.type=user", 8, "Everyone:3", "g00:3", "g01:0", "g02:0", "g05:0", "g07:0", "g10:0", "g11:0")
 	check("f.name=g99", 0) // another account's group never shows
 }
+
+func TestRolesPage(t *testing.T) { storetest.Run(t, testRolesPage) }
+
+func testRolesPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	// 8 custom roles r0..r7: odd ones disabled, even ones described, r0, r3
+	// and r6 OnDemand; an apostrophe in a name is only data.
+	for i := range 8 {
+		typ := policy.RoleDevice
+		if i%3 == 0 {
+			typ = policy.RoleOnDemand
+		}
+		desc := ""
+		if i%2 == 0 {
+			desc = fmt.Sprintf("Desc %d", i)
+		}
+		if _, err := s.CreateRole(ctx, RoleRow{AccountID: a.ID, Role: policy.Role{Name: fmt.Sprintf("r%d'", i), Description: desc, Type: typ, Enabled: i%2 == 0}, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CreateRole(ctx, RoleRow{AccountID: b.ID, Role: policy.Role{Name: "theirs", Type: policy.RoleDevice}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, r := range policy.PredefinedRoles() {
+		names[r.ID] = r.Name
+	}
+	rs, _ := s.Roles(ctx, a.ID)
+	for _, r := range rs {
+		names[r.Role.ID] = r.Role.Name
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, RoleColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, total, err := s.RolesPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, r := range list {
+			n := names[r.ID]
+			if r.Predefined {
+				n += "*"
+			}
+			got = append(got, n)
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	// The predefined roles list first by default, then the account's own.
+	check("size=10", 12, "Administrator*", "Confirm Access Required*", "Full Access*", "Web Support*", "r0'", "r1'", "r2'", "r3'", "r4'", "r5'")
+	check("size=10&page=2", 12, "r6'", "r7'")
+	check("v.predefined=no&v.enabled=no", 4, "r1'", "r3'", "r5'", "r7'")
+	check("v.type=ondemand", 4, "Full Access*", "r0'", "r3'", "r6'")
+	check("v.description=&v.predefined=no", 4, "r1'", "r3'", "r5'", "r7'") // Blanks
+	check("f.name=R2'", 1, "r2'")
+	check("f.description=browser", 2, "Administrator*", "Web Support*")
+	check("sort=-name&v.predefined=no", 8, "r7'", "r6'", "r5'", "r4'", "r3'", "r2'", "r1'", "r0'")
+	check("sort=type&v.enabled=yes&v.predefined=no", 4, "r2'", "r4'", "r0'", "r6'")
+	check("f.name='&size=10", 8, "r0'", "r1'", "r2'", "r3'", "r4'", "r5'", "r6'", "r7'") // an apostrophe is only text
+}
