@@ -401,6 +401,30 @@ func (s *Server) handleRoles(w http.ResponseWriter, r *http.Request) error {
 		wr.CreatedBy, wr.ModifiedBy = authors[rr.Role.ID].CreatedBy, authors[rr.Role.ID].ModifiedBy
 		out = append(out, wr)
 	}
+	if r.URL.RawQuery != "" {
+		// A listing (spec 2.2.1): the store filters, sorts and pages the
+		// ids, predefined roles among the others; the rules come from above.
+		q, err := parseListing(r, store.RoleColumns)
+		if err != nil {
+			return err
+		}
+		page, total, err := s.st.RolesPage(r.Context(), m.AccountID, q)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]wire.RoleInfo, len(out))
+		for _, wr := range out {
+			byID[wr.ID] = wr
+		}
+		listed := make([]wire.RoleInfo, 0, len(page))
+		for _, lr := range page {
+			if wr, ok := byID[lr.ID]; ok { // removed meanwhile: left out
+				listed = append(listed, wr)
+			}
+		}
+		setTotal(w, total)
+		out = listed
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

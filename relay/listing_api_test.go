@@ -9,7 +9,7 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// TestListingAPI: with listing parameters the users, devices and groups lists
+// TestListingAPI: with listing parameters the users, devices, groups and roles lists
 // answer one filtered page and the match count; a column that is not
 // listed (a password hash, say) is a 400, never silently ignored.
 func TestListingAPI(t *testing.T) {
@@ -64,8 +64,16 @@ func TestListingAPI(t *testing.T) {
 		groups[0].Name != "Everything" || groups[0].MemberCount == nil || *groups[0].MemberCount != 3 {
 		t.Fatalf("groups page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
 	}
+	// Roles: the predefined ones among the account's, with their rules.
+	resp, body = get(base + "/roles?v.type=ondemand&v.predefined=yes")
+	var roles []wire.RoleInfo
+	decode(t, body, &roles)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(roles) != 1 || !roles[0].Predefined ||
+		roles[0].Name != "Full Access" || len(roles[0].Permissions) == 0 {
+		t.Fatalf("roles page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
+	}
 	for _, q := range []string{"/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
-		"/groups?f.account_id=x", "/groups?sort=id"} {
+		"/groups?f.account_id=x", "/groups?sort=id", "/roles?f.rules=x", "/roles?sort=account_id"} {
 		resp, body = get(base + q)
 		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)
 	}

@@ -54,7 +54,7 @@ var apiDocs = map[string]apiDoc{
 	"DELETE /api/v1/accounts/{account}/groups/{id}":                  {summary: "Remove a group (and its mentions in role assignments)", auth: "admin", status: http.StatusNoContent},
 	"PUT /api/v1/accounts/{account}/groups/{id}/members/{member}":    {summary: "Add a user (id or email) or device (id or hostname) to a group", auth: "admin", status: http.StatusNoContent},
 	"DELETE /api/v1/accounts/{account}/groups/{id}/members/{member}": {summary: "Take a member out of a group", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/roles":                           {summary: "Predefined and custom roles", auth: "manager", resp: []wire.RoleInfo{}},
+	"GET /api/v1/accounts/{account}/roles":                           {summary: "Predefined and custom roles; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.RoleInfo{}, query: []string{"sort", "page", "size"}},
 	"POST /api/v1/accounts/{account}/roles":                          {summary: "Create a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/roles/{id}":                      {summary: "Replace a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}},
 	"DELETE /api/v1/accounts/{account}/roles/{id}":                   {summary: "Remove a custom role; its assignments become inactive", auth: "admin", resp: wire.RoleDeleted{}},
