@@ -48,6 +48,7 @@ type listView struct {
 	Prev      string
 	Next      string
 	Actions   bool   // rows have an actions cell
+	RowData   string // names rows' data- attribute (a lower-case word), if any
 	Select    bool   // rows have checkboxes
 	SelForm   string // the form they belong to
 	Error     string // the API refused the query
@@ -79,14 +80,16 @@ type row struct {
 	Selectable bool
 	Checked    bool // still selected after a refused action
 	Actions    []rowAction
+	Data       string // the value of the row's data-(listView.RowData) attribute
 }
 
 // rowAction is a button in a row's actions cell: a link, or (Post set) a
-// form posting Name=Value to Post.
+// form posting Name=Value to Post, and op=Op when Op is set.
 type rowAction struct {
 	Label, Aria, Class string
 	Href               string
 	Post, Name, Value  string
+	Op                 string
 }
 
 type cell struct {
@@ -239,7 +242,7 @@ func (p *Portal) visibleColumns(r *http.Request, s *session, list string, cols [
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
-var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns}
+var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns, "roles": roleColumns}
 
 // handleChooseColumns stores a listing's chosen columns and goes back.
 func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *session) {

@@ -105,3 +105,81 @@ func TestPortalGroupsListing(t *testing.T) {
 		t.Fatal("Team 07 still listed")
 	}
 }
+
+// TestPortalRolesListing: the roles page is the generic listing: the
+// predefined roles among the custom ones in the store's answer, a value
+// filter and Blanks at once as chips, sorting and paging; a row's Enable
+// and the details dialog still work.
+func TestPortalRolesListing(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	st := r.Srv.Store()
+	// 22 custom roles: odd ones disabled and undescribed, every third OnDemand.
+	for i := range 22 {
+		typ, perms := policy.RoleDevice, policy.FullSet()
+		if i%3 == 0 {
+			typ, perms = policy.RoleOnDemand, policy.OnDemandPermissions()
+		}
+		desc := ""
+		if i%2 == 0 {
+			desc = "Described"
+		}
+		ro := policy.Role{Name: fmt.Sprintf("Role %02d", i), Description: desc, Type: typ, Enabled: i%2 == 0, Permissions: perms}
+		if typ == policy.RoleDevice {
+			ro.ClientType = policy.ClientAny
+		}
+		if _, err := st.CreateRole(ctx, store.RoleRow{AccountID: acct.ID, Role: ro, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/roles")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	if got := b.text(".pager .range"); !strings.HasPrefix(got, "1–25 of 26") {
+		t.Fatalf("first page: %q", got)
+	}
+	b.submit(".pager .sizes a[href*='size=10']")
+	b.submit(".pager a[rel=next]")
+	if got := b.text(".pager .range"); !strings.HasPrefix(got, "11–20 of 26") || !strings.Contains(b.path(), "page=2") {
+		t.Fatalf("page 2: %q at %s", got, b.path())
+	}
+	// OnDemand roles without a description: the odd OnDemand ones (the
+	// predefined Full Access is described).
+	b.click("th details.filter summary[aria-label='Filter Role type']")
+	b.click("th details[open] input[value=ondemand]")
+	b.submit("th details[open] button[type=submit]")
+	b.click("th details.filter summary[aria-label='Filter Description']")
+	b.click("th details[open] input[name='v.description'][value='']")
+	b.submit("th details[open] button[type=submit]")
+	names := b.texts("#roles-listing tbody td:nth-child(1)")
+	if want := []string{"Role 03", "Role 09", "Role 15", "Role 21"}; !slices.Equal(names, want) {
+		t.Fatalf("blank OnDemand roles: %q", names)
+	}
+	chips := b.texts(".chips .chip span:first-child")
+	if want := []string{"Role type: OnDemand", "Description: (Blanks)"}; !slices.Equal(chips, want) {
+		t.Fatalf("chips %q", chips)
+	}
+	// Descending by name: the predefined Web Support first, then Role 21.
+	b.submit("#roles-reload")
+	b.submit("th a.sort[href*='sort=name']")
+	b.submit("th a.sort[href*='sort=-name']")
+	rows := b.texts("#roles-listing tbody td:nth-child(1)")
+	if len(rows) < 2 || rows[0] != "Web Support" || rows[1] != "Role 21" {
+		t.Fatalf("descending by name: %q", rows)
+	}
+	b.screenshot("roles-listing")
+	// A row's own Enable, then the details dialog from a row's name.
+	b.submit("#roles-listing button[aria-label='Enable Role 21']")
+	if msg := b.text(".flash"); msg != "The role “Role 21” is enabled." {
+		t.Fatalf("enable: %q", msg)
+	}
+	b.open("/roles?f.name=21") // the 26th row: the next page by default
+	if row := b.rowText("role", "Role 21"); !strings.Contains(row, "Enabled") {
+		t.Fatalf("enabled role: %q", row)
+	}
+	b.open("/roles")
+	b.openDialog("tr[data-role='Role 03'] a[href^='/roles?view=']", "#view-dialog")
+	if got := b.text("#view-h"); got != "Role 03" {
+		t.Fatalf("details of %q", got)
+	}
+}

@@ -105,9 +105,7 @@ var funcs = template.FuncMap{
 		}
 		return k
 	},
-	"roleType": func(t string) string {
-		return map[string]string{"device": "Device", "ondemand": "OnDemand", "confirm_access": "Confirm access", "whitelisted_apps": "Whitelisted applications"}[t]
-	},
+	"roleType": func(t string) string { return roleTypes[t] },
 	"groupName": func(gs []wire.Group, id string) string {
 		for _, g := range gs {
 			if g.ID == id {

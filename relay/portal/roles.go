@@ -30,6 +30,9 @@ var permLabels = []struct{ Value, Label string }{
 	{"power", "Power actions"},
 }
 
+// roleTypes are the role types as the spec names them.
+var roleTypes = map[string]string{"device": "Device", "ondemand": "OnDemand", "confirm_access": "Confirm access", "whitelisted_apps": "Whitelisted applications"}
+
 // onDemandPerms are the permissions an OnDemand role may hold.
 var onDemandPerms = []string{"view_screen", "keyboard_mouse"}
 
@@ -43,7 +46,8 @@ func permLabel(v string) string {
 }
 
 type rolesData struct {
-	Roles     []wire.RoleInfo
+	Roles     []wire.RoleInfo // all of them, for the dialogs
+	List      *listView
 	Groups    []wire.Group // user groups, for Confirm access via email
 	Apps      []wire.Application
 	CanEdit   bool
@@ -136,7 +140,102 @@ func (p *Portal) handleRoles(w http.ResponseWriter, r *http.Request, s *session)
 			d.Remove = rm
 		}
 	}
+	lv, err := p.rolesList(r, s, d.CanEdit)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d.List = lv
 	p.render(w, r, status, "roles", "Roles", s, d)
+}
+
+// roleColumns is the roles listing (spec 4.4); the keys are the API's
+// (store.RoleColumns) but for Permissions, shown only.
+var roleColumns = []column{
+	{Key: "name", Label: "Name", Text: true, Sort: true, Default: true},
+	{Key: "type", Label: "Role type", Values: []option{{"device", "Device"}, {"ondemand", "OnDemand"}, {"confirm_access", "Confirm access"}, {"whitelisted_apps", "Whitelisted applications"}}, Sort: true, Default: true},
+	{Key: "enabled", Label: "Status", Values: []option{{"yes", "Enabled"}, {"no", "Disabled"}}, Sort: true, Default: true},
+	{Key: "predefined", Label: "Kind", Values: []option{{"yes", "Predefined"}, {"no", "Custom"}}, Sort: true, Default: true},
+	{Key: "description", Label: "Description", Text: true, Blanks: true, Sort: true, Default: true},
+	{Key: "permissions", Label: "Permissions", Default: true},
+}
+
+// rolesList is the listing of roles the request's parameters ask for,
+// with each row's Edit, Copy role, Enable or Disable and Remove.
+func (p *Portal) rolesList(r *http.Request, s *session, canEdit bool) (*listView, error) {
+	var roles []wire.RoleInfo
+	lv, err := p.fetchList(r, s, "roles", "/roles", roleColumns, colKeys(roleColumns[:len(roleColumns)-1]), "/roles", &roles)
+	if err != nil {
+		return nil, err
+	}
+	lv.Empty = "No roles match these filters."
+	lv.Actions, lv.RowData = canEdit, "role"
+	for _, ro := range roles {
+		rw := row{ID: ro.ID, Label: ro.Name, Data: ro.Name}
+		if canEdit {
+			rw.Actions = roleActions(ro)
+		}
+		for _, c := range lv.Cols {
+			rw.Cells = append(rw.Cells, roleCell(c.Key, ro))
+		}
+		lv.Rows = append(lv.Rows, rw)
+	}
+	return lv, nil
+}
+
+func roleActions(ro wire.RoleInfo) []rowAction {
+	esc := url.QueryEscape(ro.ID)
+	copyRole := rowAction{Label: "Copy role", Aria: "Copy role " + ro.Name, Href: "/roles?copy=" + esc}
+	if ro.Predefined {
+		return []rowAction{copyRole}
+	}
+	toggle := rowAction{Label: "Disable", Aria: "Disable " + ro.Name, Post: "/roles", Name: "id", Value: ro.ID, Op: "disable"}
+	if !ro.Enabled {
+		toggle.Label, toggle.Aria, toggle.Op = "Enable", "Enable "+ro.Name, "enable"
+	}
+	return []rowAction{{Label: "Edit", Aria: "Edit " + ro.Name, Href: "/roles?edit=" + esc}, copyRole, toggle,
+		{Label: "Remove", Aria: "Remove " + ro.Name, Class: "danger", Href: "/roles?remove=" + esc}}
+}
+
+func roleCell(key string, ro wire.RoleInfo) cell {
+	switch key {
+	case "name":
+		return cell{Text: ro.Name, Href: "/roles?view=" + url.QueryEscape(ro.ID)}
+	case "type":
+		t := roleTypes[ro.Type]
+		if c := clientTypes[ro.ClientType]; c != "" {
+			t += " (" + c + ")"
+		}
+		return cell{Text: t}
+	case "enabled":
+		if ro.Enabled {
+			return cell{Text: "Enabled", Class: "badge ok"}
+		}
+		return cell{Text: "Disabled", Class: "badge off"}
+	case "predefined":
+		if ro.Predefined {
+			return cell{Text: "Predefined", Class: "tag"}
+		}
+		return cell{Text: "Custom"}
+	case "description":
+		return cell{Text: ro.Description}
+	case "permissions":
+		var l []string
+		for _, pm := range ro.Permissions {
+			l = append(l, permLabel(pm))
+		}
+		if ro.ConfirmLocal {
+			l = append(l, "Confirm access")
+		}
+		if len(ro.ConfirmEmailGroups) > 0 {
+			l = append(l, "Confirm access via email")
+		}
+		if n := len(ro.AppIDs); n > 0 {
+			l = append(l, fmt.Sprintf("%d whitelisted applications", n))
+		}
+		return cell{List: l}
+	}
+	return cell{}
 }
 
 func findRole(rs []wire.RoleInfo, id string) (wire.RoleInfo, bool) {
