@@ -322,3 +322,39 @@ func (s *Store) RolesPage(ctx context.Context, accountID string, q listing.Query
 	}
 	return out, total, wrap("roles page", rows.Err())
 }
+
+// AppColumns are the columns of the applications listing (spec 4.4.11)
+// that can be filtered and sorted, in display order.
+var AppColumns = []string{"name", "enabled", "path", "executable", "description"}
+
+var appListCols = map[string]listCol{
+	"name":        {expr: "a.name"},
+	"enabled":     {expr: "CASE WHEN a.enabled THEN 'yes' ELSE 'no' END"},
+	"path":        {expr: "a.path"},
+	"executable":  {expr: "a.executable"},
+	"description": {expr: "a.description"},
+}
+
+// AppsPage is the ids of one page of accountID's applications as q filters
+// and sorts them (by name by default), with the number matching.
+func (s *Store) AppsPage(ctx context.Context, accountID string, q listing.Query) ([]string, int, error) {
+	const from = `access_apps a WHERE a.account_id = $1`
+	tail, args, total, err := s.accountPage(ctx, "applications page", from, accountID, q, appListCols, "a.name, a.id")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT a.id FROM `+from+tail, args...)
+	if err != nil {
+		return nil, 0, wrap("applications page", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, 0, wrap("applications page", err)
+		}
+		out = append(out, id)
+	}
+	return out, total, wrap("applications page", rows.Err())
+}

@@ -331,3 +331,53 @@ func testRolesPage(t *testing.T, be storetest.Backend) {
 	check("sort=type&v.enabled=yes&v.predefined=no", 4, "r2'", "r4'", "r0'", "r6'")
 	check("f.name='&size=10", 8, "r0'", "r1'", "r2'", "r3'", "r4'", "r5'", "r6'", "r7'") // an apostrophe is only text
 }
+
+func TestAppsPage(t *testing.T) { storetest.Run(t, testAppsPage) }
+
+func testAppsPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	// 12 applications a00..a11: odd ones disabled and without a path.
+	names := map[string]string{}
+	for i := range 12 {
+		app := policy.App{Name: fmt.Sprintf("a%02d", i), Enabled: i%2 == 0, Executable: fmt.Sprintf("x%d.exe", i%3)}
+		if i%2 == 0 {
+			app.Path = `C:\Tools`
+		}
+		got, err := s.CreateApp(ctx, a.ID, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[got.ID] = got.Name
+	}
+	if _, err := s.CreateApp(ctx, b.ID, policy.App{Name: "theirs", Executable: "x0.exe"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, AppColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, total, err := s.AppsPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, id := range ids {
+			got = append(got, names[id])
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	check("size=10&page=2", 12, "a10", "a11")
+	check("v.path=&v.executable=x0.exe", 2, "a03", "a09") // Blanks and a value
+	check("v.enabled=yes&f.path=tools&sort=-name", 6, "a10", "a08", "a06", "a04", "a02", "a00")
+	check(`f.path=c:\`, 6, "a00", "a02", "a04", "a06", "a08", "a10") // a backslash is only text
+	check("sort=executable&v.enabled=no", 6, "a03", "a09", "a01", "a07", "a05", "a11")
+}
