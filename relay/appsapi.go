@@ -60,6 +60,29 @@ func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range as {
 		out = append(out, wireApp(a))
 	}
+	if r.URL.RawQuery != "" {
+		// A listing (spec 2.2.1): the store filters, sorts and pages.
+		q, err := parseListing(r, store.AppColumns)
+		if err != nil {
+			return err
+		}
+		ids, total, err := s.st.AppsPage(r.Context(), m.AccountID, q)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]wire.Application, len(out))
+		for _, a := range out {
+			byID[a.ID] = a
+		}
+		listed := make([]wire.Application, 0, len(ids))
+		for _, id := range ids {
+			if a, ok := byID[id]; ok { // removed meanwhile: left out
+				listed = append(listed, a)
+			}
+		}
+		setTotal(w, total)
+		out = listed
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -72,7 +74,19 @@ func TestListingAPI(t *testing.T) {
 		roles[0].Name != "Full Access" || len(roles[0].Permissions) == 0 {
 		t.Fatalf("roles page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
 	}
-	for _, q := range []string{"/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
+	// Applications: one filtered page of the catalog.
+	for _, n := range []string{"Notepad", "Paint"} {
+		if _, err := e.srv.Store().CreateApp(context.Background(), acct.ID, policy.App{Name: n, Enabled: true, Executable: strings.ToLower(n) + ".exe"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body = get(base + "/applications?f.executable=paint&sort=-name")
+	var apps []wire.Application
+	decode(t, body, &apps)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(apps) != 1 || apps[0].Name != "Paint" {
+		t.Fatalf("applications page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
+	}
+	for _, q := range []string{"/applications?f.account_id=x", "/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
 		"/groups?f.account_id=x", "/groups?sort=id", "/roles?f.rules=x", "/roles?sort=account_id"} {
 		resp, body = get(base + q)
 		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)

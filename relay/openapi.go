@@ -58,7 +58,7 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/roles":                          {summary: "Create a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/roles/{id}":                      {summary: "Replace a custom role", auth: "admin", req: wire.RoleInfo{}, resp: wire.RoleInfo{}},
 	"DELETE /api/v1/accounts/{account}/roles/{id}":                   {summary: "Remove a custom role; its assignments become inactive", auth: "admin", resp: wire.RoleDeleted{}},
-	"GET /api/v1/accounts/{account}/applications":                    {summary: "The applications catalog", auth: "manager", resp: []wire.Application{}},
+	"GET /api/v1/accounts/{account}/applications":                    {summary: "The applications catalog; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Application{}, query: []string{"sort", "page", "size"}},
 	"POST /api/v1/accounts/{account}/applications":                   {summary: "Add an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/applications/{id}":               {summary: "Replace an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}},
 	"DELETE /api/v1/accounts/{account}/applications/{id}":            {summary: "Remove an application no role lists", auth: "admin", status: http.StatusNoContent},
