@@ -15,15 +15,43 @@ import (
 // Whitelisted applications roles (4.4.11) pick from, with the roles that
 // list each one.
 type applicationsData struct {
-	Apps    []appRow
+	List    *listView
 	CanEdit bool
 	Form    appForm
 	Errors  map[string]string
 }
 
-type appRow struct {
-	wire.Application
-	Roles []string // names of the roles listing it
+// appColumns is the applications listing; the keys are the API's
+// (store.AppColumns) but for Roles, shown only.
+var appColumns = []column{
+	{Key: "name", Label: "Name", Text: true, Sort: true, Default: true},
+	{Key: "enabled", Label: "Status", Values: []option{{"yes", "Enabled"}, {"no", "Disabled"}}, Sort: true, Default: true},
+	{Key: "path", Label: "Path", Text: true, Blanks: true, Sort: true, Default: true},
+	{Key: "executable", Label: "Executable name", Text: true, Sort: true, Default: true},
+	{Key: "description", Label: "Description", Text: true, Blanks: true, Sort: true, Default: true},
+	{Key: "roles", Label: "Roles", Default: true},
+}
+
+// appCell is a cell of a's row; roles names the roles listing a.
+func appCell(key string, a wire.Application, roles []string) cell {
+	switch key {
+	case "name":
+		return cell{Text: a.Name}
+	case "enabled":
+		if a.Enabled {
+			return cell{Text: "Enabled", Class: "badge ok"}
+		}
+		return cell{Text: "Disabled", Class: "badge off"}
+	case "path":
+		return cell{Text: a.Path}
+	case "executable":
+		return cell{Text: a.Executable}
+	case "description":
+		return cell{Text: a.Description}
+	case "roles":
+		return cell{List: roles}
+	}
+	return cell{}
 }
 
 type appForm struct {
@@ -76,32 +104,51 @@ func (p *Portal) handleApplications(w http.ResponseWriter, r *http.Request, s *s
 		}
 	}
 	var apps []wire.Application
-	var roles []wire.RoleInfo
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/applications"), nil, &apps); err != nil {
+	lv, err := p.fetchList(r, s, "applications", "/applications", appColumns, colKeys(appColumns[:len(appColumns)-1]), "/applications", &apps)
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
+	var roles []wire.RoleInfo
 	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/roles"), nil, &roles); err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	if r.Method == http.MethodGet && r.URL.Query().Get("add") != "" {
+	q := r.URL.Query()
+	if r.Method == http.MethodGet && q.Get("add") != "" {
 		d.Form.Open = true
 	}
-	for _, a := range apps {
-		row := appRow{Application: a}
-		for _, ro := range roles {
-			if slices.Contains(ro.AppIDs, a.ID) {
-				row.Roles = append(row.Roles, ro.Name)
+	// ?edit=ID opens the Edit application dialog (a link, so the back
+	// button and bookmarks work), whichever page lists it.
+	if id := q.Get("edit"); id != "" && r.Method == http.MethodGet {
+		all := apps
+		if !slices.ContainsFunc(all, func(a wire.Application) bool { return a.ID == id }) {
+			if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/applications"), nil, &all); err != nil {
+				p.fail(w, r, err)
+				return
 			}
 		}
-		d.Apps = append(d.Apps, row)
-		// ?edit=ID opens the Edit application dialog (a link, so the back
-		// button and bookmarks work).
-		if id := r.URL.Query().Get("edit"); id == a.ID && r.Method == http.MethodGet {
-			d.Form = appForm{Open: true, Application: a}
+		if i := slices.IndexFunc(all, func(a wire.Application) bool { return a.ID == id }); i >= 0 {
+			d.Form = appForm{Open: true, Application: all[i]}
 		}
 	}
+	lv.Empty = "No applications match. Add the programs that sessions may be limited to."
+	lv.Select, lv.SelForm, lv.Actions = true, "apps-remove", true
+	for _, a := range apps {
+		var names []string
+		for _, ro := range roles {
+			if slices.Contains(ro.AppIDs, a.ID) {
+				names = append(names, ro.Name)
+			}
+		}
+		rw := row{ID: a.ID, Label: a.Name, Selectable: true,
+			Actions: []rowAction{{Label: "Edit", Aria: "Edit " + a.Name, Href: "/applications?edit=" + url.QueryEscape(a.ID)}}}
+		for _, c := range lv.Cols {
+			rw.Cells = append(rw.Cells, appCell(c.Key, a, names))
+		}
+		lv.Rows = append(lv.Rows, rw)
+	}
+	d.List = lv
 	p.render(w, r, status, "applications", "Applications", s, d)
 }
 

@@ -183,3 +183,54 @@ func TestPortalRolesListing(t *testing.T) {
 		t.Fatalf("details of %q", got)
 	}
 }
+
+// TestPortalApplicationsListing: the applications catalog is the generic
+// listing: Blanks with a value filter, sorting and paging from the store;
+// Edit opens for an application on another page.
+func TestPortalApplicationsListing(t *testing.T) {
+	r, outbox, acct := portalRelay(t)
+	ctx := context.Background()
+	st := r.Srv.Store()
+	// 12 applications: odd ones disabled and without a path.
+	var last policy.App
+	for i := range 12 {
+		app := policy.App{Name: fmt.Sprintf("App %02d", i), Enabled: i%2 == 0, Executable: fmt.Sprintf("x%d.exe", i%3)}
+		if i%2 == 0 {
+			app.Path = `C:\Tools`
+		}
+		a, err := st.CreateApp(ctx, acct.ID, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = a
+	}
+	b := newBrowser(t, r.URL)
+	b.open("/applications")
+	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
+	b.submit(".pager .sizes a[href*='size=10']")
+	b.submit(".pager a[rel=next]")
+	if got := b.texts("#applications-listing tbody td:nth-child(2)"); !slices.Equal(got, []string{"App 10", "App 11"}) {
+		t.Fatalf("page 2: %q", got)
+	}
+	// Disabled ones without a path: the odd ones.
+	b.click("th details.filter summary[aria-label='Filter Status']")
+	b.click("th details[open] input[value=no]")
+	b.submit("th details[open] button[type=submit]")
+	b.click("th details.filter summary[aria-label='Filter Path']")
+	b.click("th details[open] input[name='v.path'][value='']")
+	b.submit("th details[open] button[type=submit]")
+	b.submit("th a.sort[href*='sort=executable']")
+	names := b.texts("#applications-listing tbody td:nth-child(2)")
+	if want := []string{"App 03", "App 09", "App 01", "App 07", "App 05", "App 11"}; !slices.Equal(names, want) {
+		t.Fatalf("disabled without a path, by executable: %q", names)
+	}
+	if chips := b.texts(".chips .chip span:first-child"); !slices.Equal(chips, []string{"Status: Disabled", "Path: (Blanks)"}) {
+		t.Fatalf("chips %q", chips)
+	}
+	b.screenshot("applications-listing")
+	// Edit from a link to an application that is not on the first page.
+	b.open("/applications?edit=" + last.ID)
+	if v := b.evalString(`document.querySelector('#app-name').value`); v != "App 11" {
+		t.Fatalf("edit dialog for %q", v)
+	}
+}

@@ -231,20 +231,20 @@ func TestPortalManagePages(t *testing.T) {
 	if msg := b.text("#executable-error"); !strings.HasPrefix(msg, "Executable:") {
 		t.Fatalf("bad executable: %q", msg)
 	}
-	if b.count("#apps tbody strong") != 0 {
+	if b.count("#applications-listing tbody td:nth-child(2)") != 0 {
 		t.Fatal("a refused application was added")
 	}
 	b.fill("#app-exe", "notepad.exe")
 	b.fill("#app-path", `%windir%\system32`)
 	b.submit("#app-dialog button[type=submit]")
-	if got := b.texts("#apps tbody strong"); !slices.Equal(got, []string{"Notepad"}) {
+	if got := b.texts("#applications-listing tbody td:nth-child(2)"); !slices.Equal(got, []string{"Notepad"}) {
 		t.Fatalf("applications %q", got)
 	}
 	b.screenshot("applications")
 	b.submit("a[aria-label='Edit Notepad']")
 	b.click("#app-dialog input[name=enabled]")
 	b.submit("#app-dialog button[type=submit]")
-	if got := b.text("#apps tbody .badge"); got != "Disabled" {
+	if got := b.text("#applications-listing tbody .badge"); got != "Disabled" {
 		t.Fatalf("after disabling: %q", got)
 	}
 
