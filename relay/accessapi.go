@@ -412,18 +412,12 @@ func (s *Server) handleRoles(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		byID := make(map[string]wire.RoleInfo, len(out))
-		for _, wr := range out {
-			byID[wr.ID] = wr
-		}
-		listed := make([]wire.RoleInfo, 0, len(page))
-		for _, lr := range page {
-			if wr, ok := byID[lr.ID]; ok { // removed meanwhile: left out
-				listed = append(listed, wr)
-			}
+		ids := make([]string, len(page))
+		for i, lr := range page {
+			ids[i] = lr.ID
 		}
 		setTotal(w, total)
-		out = listed
+		out = pageOf(out, func(ro wire.RoleInfo) string { return ro.ID }, ids)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -70,18 +70,8 @@ func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		byID := make(map[string]wire.Application, len(out))
-		for _, a := range out {
-			byID[a.ID] = a
-		}
-		listed := make([]wire.Application, 0, len(ids))
-		for _, id := range ids {
-			if a, ok := byID[id]; ok { // removed meanwhile: left out
-				listed = append(listed, a)
-			}
-		}
 		setTotal(w, total)
-		out = listed
+		out = pageOf(out, func(a wire.Application) string { return a.ID }, ids)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

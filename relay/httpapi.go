@@ -161,6 +161,22 @@ func parseListing(r *http.Request, cols []string) (listing.Query, error) {
 // setTotal tells a listing's client how many rows match in all.
 func setTotal(w http.ResponseWriter, total int) { w.Header().Set("X-Total-Count", strconv.Itoa(total)) }
 
+// pageOf picks, in order, the items of all whose ids a store listing page
+// named; one removed meanwhile is left out.
+func pageOf[T any](all []T, id func(T) string, ids []string) []T {
+	byID := make(map[string]T, len(all))
+	for _, x := range all {
+		byID[id(x)] = x
+	}
+	out := make([]T, 0, len(ids))
+	for _, i := range ids {
+		if x, ok := byID[i]; ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // remoteIP is the caller's address without port, as seen through trusted
 // proxies (the throttles' key and the audit log's remote address).
 func remoteIP(r *http.Request) string { return frontdoor.ClientIP(r) }
