@@ -358,3 +358,44 @@ func (s *Store) AppsPage(ctx context.Context, accountID string, q listing.Query)
 	}
 	return out, total, wrap("applications page", rows.Err())
 }
+
+// PackageColumns are the columns of the deployment packages listing
+// (spec 4.3, Downloads) that can be filtered and sorted, in display order.
+var PackageColumns = []string{"name", "group", "approval", "expires", "max", "devices", "state"}
+
+var packageListCols = map[string]listCol{
+	"name":     {expr: "p.name"},
+	"group":    {expr: "p.device_group"},
+	"approval": {expr: "CASE WHEN p.enrollment_state = 'pending' THEN 'pending' ELSE 'automatic' END"},
+	"expires":  {expr: "p.valid_to"},
+	"max":      {expr: "p.max_devices"},
+	"devices":  {expr: "(SELECT COUNT(*) FROM devices d WHERE d.package_id = p.id AND d.state <> 'revoked')"},
+	"state":    {expr: "CASE WHEN p.revoked THEN 'revoked' ELSE 'active' END"},
+}
+
+// PackagesPage is one page of accountID's deployment packages, with their
+// device counts, as q filters and sorts them (by name by default), and the
+// number matching.
+func (s *Store) PackagesPage(ctx context.Context, accountID string, q listing.Query) ([]Package, int, error) {
+	const from = `deployment_packages p WHERE p.account_id = $1`
+	tail, args, total, err := s.accountPage(ctx, "packages page", from, accountID, q, packageListCols, "p.name, p.id")
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+packageCols+`, `+packageListCols["devices"].expr+` FROM `+from+tail, args...)
+	if err != nil {
+		return nil, 0, wrap("packages page", err)
+	}
+	defer rows.Close()
+	var out []Package
+	for rows.Next() {
+		var n int
+		p, err := scanPackage(rows, &n)
+		if err != nil {
+			return nil, 0, wrap("packages page", err)
+		}
+		p.Devices = n
+		out = append(out, p)
+	}
+	return out, total, wrap("packages page", rows.Err())
+}

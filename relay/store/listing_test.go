@@ -381,3 +381,75 @@ func testAppsPage(t *testing.T, be storetest.Backend) {
 	check(`f.path=c:\`, 6, "a00", "a02", "a04", "a06", "a08", "a10") // a backslash is only text
 	check("sort=executable&v.enabled=no", 6, "a03", "a09", "a01", "a07", "a05", "a11")
 }
+
+func TestPackagesPage(t *testing.T) { storetest.Run(t, testPackagesPage) }
+
+func testPackagesPage(t *testing.T, be storetest.Backend) {
+	ctx := context.Background()
+	s := open(t, be.Fresh(t))
+	now := time.Unix(1_800_000_000, 0).UTC()
+	a, _ := s.CreateAccount(ctx, Account{Name: "Acme", CreatedAt: now})
+	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
+	// p0..p5: odd ones need approval, p0 and p1 in group Lab, p2 expires,
+	// p3 has at most 5 devices, p4 is revoked; p0 has 3 devices, p1 one.
+	var ids []string
+	for i := range 6 {
+		p := Package{AccountID: a.ID, Name: fmt.Sprintf("p%d", i), KeyHash: fmt.Sprintf("k%d", i), EnrollmentState: Enrolled, Active: true}
+		if i%2 == 1 {
+			p.EnrollmentState = Pending
+		}
+		if i < 2 {
+			p.DeviceGroup = "Lab"
+		}
+		if i == 2 {
+			p.ValidTo = now.Add(time.Hour)
+		}
+		if i == 3 {
+			p.MaxDevices = 5
+		}
+		got, err := s.CreatePackage(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got.ID)
+	}
+	if _, err := s.CreatePackage(ctx, Package{AccountID: b.ID, Name: "p9", KeyHash: "kb", EnrollmentState: Enrolled, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []string{"k0", "k0", "k0", "k1"} {
+		if _, err := s.Enroll(ctx, EnrollParams{KeyHash: key, PublicKey: fmt.Sprintf("PUB%d", i), Now: now,
+			Inventory: Inventory{Hostname: fmt.Sprintf("pc%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RevokePackage(ctx, a.ID, ids[4]); err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw string, wantTotal int, want ...string) {
+		t.Helper()
+		v, _ := url.ParseQuery(raw)
+		q, err := listing.Parse(v, PackageColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, total, err := s.PackagesPage(ctx, a.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, fmt.Sprintf("%s:%d", p.Name, p.Devices))
+		}
+		if total != wantTotal || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: %v of %d, want %v of %d", raw, got, total, want, wantTotal)
+		}
+	}
+	check("", 6, "p0:3", "p1:1", "p2:0", "p3:0", "p4:0", "p5:0")
+	check("page=2", 6)
+	check("v.group=&v.approval=pending", 2, "p3:0", "p5:0") // Blanks and a value
+	check("sort=-devices&v.approval=automatic", 3, "p0:3", "p2:0", "p4:0")
+	check("v.state=revoked", 1, "p4:0")
+	check("sort=expires&f.name=p", 6, "p2:0", "p0:3", "p1:1", "p3:0", "p4:0", "p5:0") // no expiry last
+	check("sort=-max&v.group=Lab", 2, "p0:3", "p1:1")
+	check("f.name=%25", 0) // a percent sign is only text
+}
