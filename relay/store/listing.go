@@ -364,8 +364,9 @@ func (s *Store) AppsPage(ctx context.Context, accountID string, q listing.Query)
 var PackageColumns = []string{"name", "group", "approval", "expires", "max", "devices", "state"}
 
 var packageListCols = map[string]listCol{
-	"name":     {expr: "p.name"},
-	"group":    {expr: "p.device_group"},
+	"name": {expr: "p.name"},
+	// The device group is stored by id; the listing shows its name.
+	"group":    {expr: "(SELECT g.name FROM access_groups g WHERE g.id = p.device_group AND g.account_id = p.account_id)"},
 	"approval": {expr: "CASE WHEN p.enrollment_state = 'pending' THEN 'pending' ELSE 'automatic' END"},
 	"expires":  {expr: "p.valid_to"},
 	"max":      {expr: "p.max_devices"},

@@ -392,6 +392,10 @@ func testPackagesPage(t *testing.T, be storetest.Backend) {
 	b, _ := s.CreateAccount(ctx, Account{Name: "Other", CreatedAt: now})
 	// p0..p5: odd ones need approval, p0 and p1 in group Lab, p2 expires,
 	// p3 has at most 5 devices, p4 is revoked; p0 has 3 devices, p1 one.
+	lab, err := s.CreateGroup(ctx, Group{AccountID: a.ID, Name: "Lab", Kind: policy.GroupDevice, Active: true, CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
 	for i := range 6 {
 		p := Package{AccountID: a.ID, Name: fmt.Sprintf("p%d", i), KeyHash: fmt.Sprintf("k%d", i), EnrollmentState: Enrolled, Active: true}
@@ -399,7 +403,7 @@ func testPackagesPage(t *testing.T, be storetest.Backend) {
 			p.EnrollmentState = Pending
 		}
 		if i < 2 {
-			p.DeviceGroup = "Lab"
+			p.DeviceGroup = lab.ID
 		}
 		if i == 2 {
 			p.ValidTo = now.Add(time.Hour)
