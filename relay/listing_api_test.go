@@ -86,7 +86,15 @@ func TestListingAPI(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(apps) != 1 || apps[0].Name != "Paint" {
 		t.Fatalf("applications page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
 	}
-	for _, q := range []string{"/applications?f.account_id=x", "/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
+	// Packages (Downloads): filtered by device count, with it.
+	e.pkg(PackageSpec{Name: "q"})
+	resp, body = get(base + "/packages?v.devices=3&sort=name")
+	var pkgs []wire.Package
+	decode(t, body, &pkgs)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Total-Count") != "1" || len(pkgs) != 1 || pkgs[0].Name != "p" || pkgs[0].Devices != 3 {
+		t.Fatalf("packages page: %d %q %s", resp.StatusCode, resp.Header.Get("X-Total-Count"), body)
+	}
+	for _, q := range []string{"/packages?f.key_hash=x", "/packages?sort=license_key", "/applications?f.account_id=x", "/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
 		"/groups?f.account_id=x", "/groups?sort=id", "/roles?f.rules=x", "/roles?sort=account_id"} {
 		resp, body = get(base + q)
 		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)

@@ -80,7 +80,7 @@ var apiDocs = map[string]apiDoc{
 	"DELETE /api/v1/me/favorites/{device}":                           {summary: "Unmark a favorite device", auth: "user", status: http.StatusNoContent},
 	"GET /api/v1/accounts/{account}/config":                          {summary: "The account's details, owner and administrators", auth: "admin", resp: wire.AccountConfig{}},
 	"PUT /api/v1/accounts/{account}/config":                          {summary: "Change the account's details (owner only)", auth: "owner", req: wire.AccountConfig{}, resp: wire.AccountConfig{}},
-	"GET /api/v1/accounts/{account}/packages":                        {summary: "Deployment packages", auth: "admin", resp: []wire.Package{}},
+	"GET /api/v1/accounts/{account}/packages":                        {summary: "Deployment packages; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "admin", resp: []wire.Package{}, query: []string{"sort", "page", "size"}},
 	"POST /api/v1/accounts/{account}/packages":                       {summary: "Create a deployment package (its key and install link are shown once)", auth: "admin", req: wire.Package{}, resp: wire.Package{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/packages/{id}":                   {summary: "Change a package's settings", auth: "admin", req: wire.Package{}, resp: wire.Package{}},
 	"POST /api/v1/accounts/{account}/packages/{id}/revoke":           {summary: "Revoke a package and its devices (type \"revoke\" to confirm)", auth: "admin", req: wire.Confirm{}, resp: wire.PackageRevoked{}},

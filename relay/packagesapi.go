@@ -90,8 +90,19 @@ func (s *Server) handlePackages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.st.Packages(r.Context(), m.AccountID)
-	if err != nil {
+	var ps []store.Package
+	if r.URL.RawQuery != "" {
+		// A listing (spec 2.2.1): the store filters, sorts and pages.
+		q, err := parseListing(r, store.PackageColumns)
+		if err != nil {
+			return err
+		}
+		var total int
+		if ps, total, err = s.st.PackagesPage(r.Context(), m.AccountID, q); err != nil {
+			return err
+		}
+		setTotal(w, total)
+	} else if ps, err = s.st.Packages(r.Context(), m.AccountID); err != nil {
 		return err
 	}
 	out := make([]wire.Package, 0, len(ps))
