@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,12 +14,13 @@ import (
 
 // downloadsData is Downloads (spec 4.5): the deployment packages.
 type downloadsData struct {
-	Packages []wire.Package
-	Groups   []wire.Group // device groups new devices may join
-	Form     packageForm
-	Created  *wire.Package // the new package with its key and link, shown once
-	Relay    string        // the relay's URL in the msiexec line
-	Confirm  map[string]string
+	List    *listView
+	Groups  []wire.Group // device groups new devices may join
+	Form    packageForm
+	Created *wire.Package // the new package with its key and link, shown once
+	Relay   string        // the relay's URL in the msiexec line
+	Revoke  *wire.Package // the package the Revoke dialog asks about
+	Error   string        // a refused revoke or remove
 }
 
 type packageForm struct {
@@ -28,11 +30,61 @@ type packageForm struct {
 	Error                                   string
 }
 
-func (p *Portal) downloadsData(r *http.Request, s *session) (*downloadsData, error) {
-	d := &downloadsData{Form: packageForm{Active: true}, Confirm: map[string]string{}}
-	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/packages"), nil, &d.Packages); err != nil {
-		return nil, err
+// packageColumns is the Downloads listing; the keys are the API's
+// (store.PackageColumns).
+var packageColumns = []column{
+	{Key: "name", Label: "Name", Text: true, Sort: true, Default: true},
+	{Key: "group", Label: "Device group", Text: true, Blanks: true, Sort: true, Default: true},
+	{Key: "approval", Label: "Enrollment", Values: []option{{"pending", "Pending"}, {"automatic", "Enrolled"}}, Sort: true, Default: true},
+	{Key: "expires", Label: "Valid", Blanks: true, Sort: true, Default: true},
+	{Key: "max", Label: "Maximum devices", Blanks: true, Sort: true, Default: true},
+	{Key: "devices", Label: "Devices", Sort: true, Default: true},
+	{Key: "state", Label: "Status", Values: []option{{"active", "Active"}, {"revoked", "Revoked"}}, Sort: true, Default: true},
+}
+
+// packageCell is a cell of pk's row; groups name the device groups.
+func packageCell(key string, pk wire.Package, groups []wire.Group) cell {
+	switch key {
+	case "name":
+		return cell{Text: pk.Name}
+	case "group":
+		for _, g := range groups {
+			if g.ID == pk.DeviceGroup {
+				return cell{Text: g.Name}
+			}
+		}
+		return cell{Text: pk.DeviceGroup}
+	case "approval":
+		if pk.Pending {
+			return cell{Text: "Pending"}
+		}
+		return cell{Text: "Enrolled"}
+	case "expires":
+		if pk.ValidFrom == "" && pk.ValidTo == "" {
+			return cell{Text: "Always"}
+		}
+		return cell{Text: pk.ValidFrom + " – " + pk.ValidTo}
+	case "max":
+		if pk.MaxDevices > 0 {
+			return cell{Text: strconv.Itoa(pk.MaxDevices)}
+		}
+		return cell{}
+	case "devices":
+		return cell{Text: strconv.Itoa(pk.Devices)}
+	case "state":
+		switch {
+		case pk.Revoked:
+			return cell{Text: "Revoked", Class: "badge off"}
+		case pk.Active:
+			return cell{Text: "Active", Class: "badge ok"}
+		}
+		return cell{Text: "Inactive", Class: "badge warn"}
 	}
+	return cell{}
+}
+
+func (p *Portal) downloadsData(r *http.Request, s *session) (*downloadsData, error) {
+	d := &downloadsData{Form: packageForm{Active: true}}
 	var gs []wire.Group
 	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/groups"), nil, &gs); err != nil {
 		return nil, err
@@ -42,7 +94,38 @@ func (p *Portal) downloadsData(r *http.Request, s *session) (*downloadsData, err
 			d.Groups = append(d.Groups, g)
 		}
 	}
+	var pkgs []wire.Package
+	lv, err := p.fetchList(r, s, "packages", "/downloads", packageColumns, colKeys(packageColumns), "/packages", &pkgs)
+	if err != nil {
+		return nil, err
+	}
+	lv.Empty, lv.Actions = "No deployment packages match.", true
+	for _, pk := range pkgs {
+		rw := row{ID: pk.ID, Label: pk.Name}
+		if !pk.Revoked {
+			rw.Actions = append(rw.Actions, rowAction{Label: "Revoke", Aria: "Revoke " + pk.Name, Class: "danger", Href: "/downloads?revoke=" + url.QueryEscape(pk.ID)})
+		}
+		rw.Actions = append(rw.Actions, rowAction{Label: "Remove", Aria: "Remove " + pk.Name, Post: "/downloads/action", Name: "id", Value: pk.ID, Op: "remove"})
+		for _, c := range lv.Cols {
+			rw.Cells = append(rw.Cells, packageCell(c.Key, pk, d.Groups))
+		}
+		lv.Rows = append(lv.Rows, rw)
+	}
+	d.List = lv
 	return d, nil
+}
+
+// revokeTarget opens the Revoke dialog (typed confirmation) for package
+// id, whichever page lists it; an unknown id opens nothing.
+func (p *Portal) revokeTarget(r *http.Request, s *session, d *downloadsData, id string) error {
+	var all []wire.Package
+	if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, "/packages"), nil, &all); err != nil {
+		return err
+	}
+	if i := slices.IndexFunc(all, func(pk wire.Package) bool { return pk.ID == id && !pk.Revoked }); i >= 0 {
+		d.Revoke = &all[i]
+	}
+	return nil
 }
 
 func (p *Portal) handleDownloads(w http.ResponseWriter, r *http.Request, s *session) {
@@ -54,6 +137,12 @@ func (p *Portal) handleDownloads(w http.ResponseWriter, r *http.Request, s *sess
 	if err != nil {
 		p.fail(w, r, err)
 		return
+	}
+	if id := r.URL.Query().Get("revoke"); id != "" {
+		if err := p.revokeTarget(r, s, d, id); err != nil {
+			p.fail(w, r, err)
+			return
+		}
 	}
 	p.render(w, r, http.StatusOK, "downloads", "Downloads", s, d)
 }
@@ -117,7 +206,11 @@ func (p *Portal) handlePackageAction(w http.ResponseWriter, r *http.Request, s *
 	path := accountPath(s.Account.ID, "/packages/"+url.PathEscape(id))
 	var err error
 	var done string
-	switch r.PostFormValue("action") {
+	action := r.PostFormValue("action")
+	if action == "" {
+		action = r.PostFormValue("op") // a listing row's button
+	}
+	switch action {
 	case "revoke":
 		var rv wire.PackageRevoked
 		_, err = p.call(r, s.Token, "POST", path+"/revoke", wire.Confirm{Confirm: formValue(r, "confirm")}, &rv)
@@ -141,7 +234,13 @@ func (p *Portal) handlePackageAction(w http.ResponseWriter, r *http.Request, s *
 			p.fail(w, r, derr)
 			return
 		}
-		d.Confirm[id] = msg
+		if action == "revoke" {
+			if err := p.revokeTarget(r, s, d, id); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		d.Error = msg
 		p.render(w, r, ae.Status, "downloads", "Downloads", s, d)
 		return
 	}

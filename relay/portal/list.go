@@ -242,7 +242,7 @@ func (p *Portal) visibleColumns(r *http.Request, s *session, list string, cols [
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
-var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns, "roles": roleColumns, "applications": appColumns}
+var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns, "roles": roleColumns, "applications": appColumns, "packages": packageColumns}
 
 // handleChooseColumns stores a listing's chosen columns and goes back.
 func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *session) {

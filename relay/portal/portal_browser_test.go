@@ -483,7 +483,7 @@ func TestPortalDownloads(t *testing.T) {
 		t.Fatalf("install link %q", link)
 	}
 	b.screenshot("downloads-created")
-	rows := b.texts("tbody tr td:first-child strong")
+	rows := b.texts("#packages-listing tbody td:first-child")
 	if !slices.Contains(rows, "Branch office") {
 		t.Fatalf("packages %q", rows)
 	}
@@ -495,22 +495,30 @@ func TestPortalDownloads(t *testing.T) {
 	if title, _ := chromedp.Run(b.ctx, chromedp.Title()); !strings.Contains(title, "Branch office") && !strings.Contains(b.text("body"), "Branch office") {
 		t.Fatalf("install page %q", title)
 	}
-	b.open("/downloads")
-	row := fmt.Sprintf("tbody tr:nth-child(%d) ", slices.Index(b.texts("tbody tr td:first-child strong"), "Branch office")+1)
-	b.click(row + "details summary")
-	b.fill(row+"input[name=confirm]", "nope")
-	b.submit(row + "button[value=revoke]")
-	if msg := b.text(row + ".field-error"); msg == "" {
+	// The listing filters in the store: pending ones only.
+	b.open("/downloads?v.approval=pending")
+	if got := b.texts("#packages-listing tbody td:first-child"); !slices.Equal(got, []string{"Branch office"}) {
+		t.Fatalf("pending packages %q", got)
+	}
+	b.submit("a[aria-label='Revoke Branch office']")
+	b.waitJS(`document.querySelector('#revoke-package-dialog')?.open === true`)
+	b.fill("#revoke-package-confirm", "nope")
+	b.submit("#revoke-package-dialog button[value=revoke]")
+	if msg := b.text("#revoke-package-error"); msg == "" {
 		t.Fatal("a typo shows nothing")
 	}
-	b.click(row + "details summary")
-	b.fill(row+"input[name=confirm]", "revoke")
-	b.submit(row + "button[value=revoke]")
+	b.fill("#revoke-package-confirm", "revoke")
+	b.submit("#revoke-package-dialog button[value=revoke]")
 	if msg := b.text(".flash"); msg != "The package is revoked, with 0 device(s)." {
 		t.Fatalf("revoke: %q", msg)
 	}
-	if got := b.text(row + ".badge"); got != "Revoked" {
-		t.Fatalf("Branch office is %q", got)
+	b.open("/downloads?v.state=revoked")
+	if got := b.texts("#packages-listing tbody td:first-child"); !slices.Equal(got, []string{"Branch office"}) {
+		t.Fatalf("revoked packages %q", got)
+	}
+	b.submit("button[aria-label='Remove Branch office']")
+	if after, _ := r.Srv.Store().Packages(ctx, acct.ID); len(after) != len(before) {
+		t.Fatalf("remove left %d packages, want %d", len(after), len(before))
 	}
 }
 
