@@ -387,16 +387,6 @@ func (s *Store) PackagesPage(ctx context.Context, accountID string, q listing.Qu
 	if err != nil {
 		return nil, 0, wrap("packages page", err)
 	}
-	defer rows.Close()
-	var out []Package
-	for rows.Next() {
-		var n int
-		p, err := scanPackage(rows, &n)
-		if err != nil {
-			return nil, 0, wrap("packages page", err)
-		}
-		p.Devices = n
-		out = append(out, p)
-	}
-	return out, total, wrap("packages page", rows.Err())
+	out, err := scanPackagesCounted("packages page", rows)
+	return out, total, err
 }

@@ -583,18 +583,23 @@ func (s *Store) Packages(ctx context.Context, accountID string) ([]Package, erro
 	if err != nil {
 		return nil, wrap("packages", err)
 	}
+	return scanPackagesCounted("packages", rows)
+}
+
+// scanPackagesCounted reads packages, each followed by its device count.
+func scanPackagesCounted(op string, rows *sql.Rows) ([]Package, error) {
 	defer rows.Close()
 	var out []Package
 	for rows.Next() {
 		var n int
 		p, err := scanPackage(rows, &n)
 		if err != nil {
-			return nil, wrap("packages", err)
+			return nil, wrap(op, err)
 		}
 		p.Devices = n
 		out = append(out, p)
 	}
-	return out, wrap("packages", rows.Err())
+	return out, wrap(op, rows.Err())
 }
 
 // PackageByKeyHash returns the package whose enrollment key hashes to
