@@ -392,24 +392,35 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// reauthRequest authenticates a logged-in user and reads a Reauth body:
+// a current code (6 digits, trimmed) or the password, never both.
+func (s *Server) reauthRequest(w http.ResponseWriter, r *http.Request) (authed, wire.Reauth, error) {
+	var req wire.Reauth
+	a, err := s.authenticate(r)
+	if err != nil {
+		return a, req, err
+	}
+	if err := requireLogin(a); err != nil {
+		return a, req, err
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return a, req, err
+	}
+	req.Code = strings.TrimSpace(req.Code)
+	if (req.Code == "") == (req.Password == "") || len(req.Password) > secret.MaxPasswordLen || (req.Code != "" && !mfa.ValidCode(req.Code)) {
+		return a, req, errf(http.StatusBadRequest, CodeBadRequest, "send code (6 digits from the app) or password")
+	}
+	return a, req, nil
+}
+
 // handleRemoveTOTP is DELETE /api/v1/me/totp, with a current code from
 // the app or the password: a stolen token alone cannot drop the factor.
 func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.authenticate(r)
+	a, req, err := s.reauthRequest(w, r)
 	if err != nil {
 		return err
 	}
-	if err := requireLogin(a); err != nil {
-		return err
-	}
-	var req wire.Reauth
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	code := strings.TrimSpace(req.Code)
-	if (code == "") == (req.Password == "") || len(req.Password) > secret.MaxPasswordLen || (code != "" && !mfa.ValidCode(code)) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "send code (6 digits from the app) or password")
-	}
+	code := req.Code
 	ctx := r.Context()
 	if _, err := s.st.UserTOTP(ctx, a.user.ID); errors.Is(err, store.ErrNotFound) {
 		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")

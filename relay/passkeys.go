@@ -226,21 +226,11 @@ func (s *Server) handleFinishPasskey(w http.ResponseWriter, r *http.Request) err
 // handleDeletePasskey is DELETE /api/v1/me/passkeys/{id}, with a current
 // TOTP code or the password.
 func (s *Server) handleDeletePasskey(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.authenticate(r)
+	a, req, err := s.reauthRequest(w, r)
 	if err != nil {
 		return err
 	}
-	if err := requireLogin(a); err != nil {
-		return err
-	}
-	var req wire.Reauth
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	code := strings.TrimSpace(req.Code)
-	if (code == "") == (req.Password == "") || len(req.Password) > secret.MaxPasswordLen || (code != "" && !mfa.ValidCode(code)) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "send code (6 digits from the app) or password")
-	}
+	code := req.Code
 	id := r.PathValue("id")
 	ctx := r.Context()
 	ps, err := s.st.Passkeys(ctx, a.user.ID)
