@@ -225,7 +225,7 @@ func TestPortalLiveQueue(t *testing.T) {
 	b.signIn(outbox, relaytest.OwnerEmail, relaytest.OwnerPassword)
 	b.submit("form[action='/sessions/create'] button")
 	key := strings.ReplaceAll(b.text("#new-key"), " ", "")
-	b.waitJS(`document.querySelector('#queue').dataset.updates !== undefined`) // the stream is up
+	b.waitJS(`document.querySelector('#queue').dataset.stream === 'up'`) // the stream is up
 	if asked, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.tandemSpy.asked`)); err != nil || asked != 0 {
 		t.Fatalf("permission asked on load: %d %v", asked, err)
 	}

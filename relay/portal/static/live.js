@@ -15,8 +15,16 @@
   // Never swap rows under the user's hands: an open form or focus inside
   // waits until they leave it.
   const busy = () => rows.contains(document.activeElement) || rows.querySelector('details[open]');
+  // Rows the page already shows are not swapped: a click aimed at a row
+  // must not land on a node the stream just replaced with its twin.
+  const shown = (html) => {
+    const t = document.createElement('template');
+    t.innerHTML = html;
+    return t.innerHTML === rows.innerHTML;
+  };
   const apply = () => {
     if (pending === null || busy()) return;
+    if (shown(pending)) { pending = null; return; }
     rows.innerHTML = pending;
     pending = null;
     rows.dataset.updates = String(Number(rows.dataset.updates || 0) + 1);
@@ -45,6 +53,7 @@
       apply();
     }
     first = false;
+    rows.dataset.stream = 'up';
     for (const j of m.joined || []) {
       const text = (j.machine ? j.machine : 'Someone') + ' joined the queue with key ' + j.key + '.';
       if (status) status.textContent = text;
