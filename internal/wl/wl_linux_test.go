@@ -5,6 +5,7 @@ package wl
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -47,12 +48,15 @@ func fakeCompositor(t *testing.T, reply func(sync uint32) []byte) string {
 			return
 		}
 		defer c.Close()
+		// The client may send get_registry and sync in two writes: read
+		// both whole, and drain until it hangs up (closing with unread
+		// bytes would reset the connection under the client's read).
 		buf := make([]byte, 24) // get_registry (12) + sync (12)
-		if _, err := c.Read(buf); err != nil {
+		if _, err := io.ReadFull(c, buf); err != nil {
 			return
 		}
 		_, _ = c.Write(reply(binary.LittleEndian.Uint32(buf[20:])))
-		_, _ = c.Read(make([]byte, 1))
+		_, _ = io.Copy(io.Discard, c)
 	}()
 	return path
 }
