@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -28,7 +29,7 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 
 	// A member with no role assignment: denied, and the denial is audited.
 	status, body := ask()
-	ae := wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	ae := wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	if !strings.Contains(ae.Error.Message, "no role assignment") {
 		t.Fatalf("denial %q", ae.Error.Message)
 	}
@@ -60,7 +61,7 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 	}
 	// Still denied: the device is not in the office group.
 	status, body = ask()
-	ae = wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	ae = wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	if !strings.Contains(ae.Error.Message, "device is in none of the device groups") {
 		t.Fatalf("denial %q", ae.Error.Message)
 	}
@@ -80,7 +81,7 @@ func TestSessionsFollowRoleAssignments(t *testing.T) {
 	}
 	// An action the role doesn't cover.
 	status, body = e.do("POST", "/api/v1/sessions", tech, wire.SessionRequest{Device: e.dev.id, Action: ActionFileTransfer})
-	ae = wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	ae = wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	if !strings.Contains(ae.Error.Message, "file_transfer") {
 		t.Fatalf("denial %q", ae.Error.Message)
 	}

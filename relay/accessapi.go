@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -46,9 +47,7 @@ func (s *Server) accessViewer(r *http.Request) (authed, store.Membership, error)
 	return s.accountManager(r, "view groups, roles and role assignments")
 }
 
-func badf(format string, args ...any) error {
-	return errf(http.StatusBadRequest, CodeBadRequest, format, args...)
-}
+func badf(format string, args ...any) error { return api.Badf(format, args...) }
 
 func checkDescription(d string) error {
 	return checkText("description", d, maxDescription)
@@ -108,11 +107,11 @@ func (s *Server) handleGroups(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) group(r *http.Request, accountID string) (store.Group, error) {
 	id := r.PathValue("id")
 	if id == policy.GroupIDEveryone || id == policy.GroupIDEverything {
-		return store.Group{}, errf(http.StatusConflict, CodeConflict, "the built-in groups Everyone and Everything can't be changed")
+		return store.Group{}, errf(http.StatusConflict, api.CodeConflict, "the built-in groups Everyone and Everything can't be changed")
 	}
 	g, err := s.st.Group(r.Context(), accountID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return g, errf(http.StatusNotFound, CodeNotFound, "no group %q in this account", id)
+		return g, errf(http.StatusNotFound, api.CodeNotFound, "no group %q in this account", id)
 	}
 	return g, err
 }
@@ -153,7 +152,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 		g.Active = *req.Active
 	}
 	if strings.EqualFold(g.Name, "Everyone") || strings.EqualFold(g.Name, "Everything") {
-		return errf(http.StatusConflict, CodeConflict, "%q is a built-in group's name", g.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "%q is a built-in group's name", g.Name)
 	}
 	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
 		g, err = tx.CreateGroup(r.Context(), g)
@@ -162,7 +161,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": string(g.Kind)})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
 	} else if err != nil {
 		return err
 	}
@@ -228,7 +227,7 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request) error
 		return s.recAs(r, a, m.AccountID, EvGroupUpdated, map[string]any{"group": g.ID, "name": g.Name, "active": g.Active})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "a %s group named %q exists already", g.Kind, g.Name)
 	} else if err != nil {
 		return err
 	}
@@ -290,7 +289,7 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 		member = d.ID
 	} else {
 		if g.Kind == policy.GroupLDAP {
-			return errf(http.StatusConflict, CodeConflict, "LDAP group members come from the directory at each login")
+			return errf(http.StatusConflict, api.CodeConflict, "LDAP group members come from the directory at each login")
 		}
 		if member, err = s.accountUser(ctx, m.AccountID, ref); err != nil {
 			return err
@@ -309,7 +308,7 @@ func (s *Server) handleGroupMember(w http.ResponseWriter, r *http.Request) error
 		return s.recAs(r, a, m.AccountID, ev, map[string]any{"group": g.ID, "member": member})
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "%s is not in group %q", ref, g.Name)
+		return errf(http.StatusNotFound, api.CodeNotFound, "%s is not in group %q", ref, g.Name)
 	} else if err != nil {
 		return err
 	}
@@ -331,8 +330,8 @@ func (s *Server) mayRegroup(ctx context.Context, a authed, m store.Membership, u
 		} else if err != nil {
 			return err
 		}
-		if !mayChange(m.Type, t.Type, id == a.user.ID) {
-			return errf(http.StatusForbidden, CodeForbidden,
+		if !mayChange(m.Type, t.Type, id == a.User.ID) {
+			return errf(http.StatusForbidden, api.CodeForbidden,
 				"you can change the groups only of users whose type is below yours (%s is %s)", t.User.Email, typeName(t.Type))
 		}
 	}
@@ -341,7 +340,7 @@ func (s *Server) mayRegroup(ctx context.Context, a authed, m store.Membership, u
 
 // accountUser resolves a user id or email among accountID's members.
 func (s *Server) accountUser(ctx context.Context, accountID, ref string) (string, error) {
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", ref)
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", ref)
 	if !validText(ref, maxEmail) || ref == "" {
 		return "", notFound
 	}
@@ -535,7 +534,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if s.isPredefinedName(rr.Role.Name) {
-		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "%q is a predefined role's name", rr.Role.Name)
 	}
 	rr.CreatedAt = s.now()
 	err = s.commit(r.Context(), func(tx *store.Store) (err error) {
@@ -545,7 +544,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request) error 
 		return s.recAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "type": string(rr.Role.Type), "permissions": rr.Role.Permissions.Strings()})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "a role named %q exists already", rr.Role.Name)
 	} else if err != nil {
 		return err
 	}
@@ -561,7 +560,7 @@ func (s *Server) isPredefinedName(n string) bool {
 func (s *Server) customRole(r *http.Request, accountID string) (store.RoleRow, error) {
 	id := r.PathValue("id")
 	if slices.ContainsFunc(policy.PredefinedRoles(), func(p policy.Role) bool { return p.ID == id }) {
-		return store.RoleRow{}, errf(http.StatusConflict, CodeConflict, "predefined roles can't be changed or removed; copy one instead")
+		return store.RoleRow{}, errf(http.StatusConflict, api.CodeConflict, "predefined roles can't be changed or removed; copy one instead")
 	}
 	rs, err := s.st.Roles(r.Context(), accountID)
 	if err != nil {
@@ -572,7 +571,7 @@ func (s *Server) customRole(r *http.Request, accountID string) (store.RoleRow, e
 			return rr, nil
 		}
 	}
-	return store.RoleRow{}, errf(http.StatusNotFound, CodeNotFound, "no role %q in this account", id)
+	return store.RoleRow{}, errf(http.StatusNotFound, api.CodeNotFound, "no role %q in this account", id)
 }
 
 // handleUpdateRole is PUT /api/v1/accounts/{account}/roles/{id}: the whole
@@ -598,13 +597,13 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if s.isPredefinedName(rr.Role.Name) {
-		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", rr.Role.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "%q is a predefined role's name", rr.Role.Name)
 	}
 	rr.Role.ID = old.Role.ID
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UpdateRole(r.Context(), rr) }, func() auditRec {
 		return s.recAs(r, a, m.AccountID, EvRoleUpdated, map[string]any{"role": rr.Role.ID, "name": rr.Role.Name, "enabled": rr.Role.Enabled, "permissions": rr.Role.Permissions.Strings()})
 	}); errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", rr.Role.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "a role named %q exists already", rr.Role.Name)
 	} else if err != nil {
 		return err
 	}
@@ -654,7 +653,7 @@ func (s *Server) handleCopyRole(w http.ResponseWriter, r *http.Request) error {
 		return badf("name: %v", err)
 	}
 	if s.isPredefinedName(req.Name) {
-		return errf(http.StatusConflict, CodeConflict, "%q is a predefined role's name", req.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "%q is a predefined role's name", req.Name)
 	}
 	id := r.PathValue("id")
 	var src store.RoleRow
@@ -677,7 +676,7 @@ func (s *Server) handleCopyRole(w http.ResponseWriter, r *http.Request) error {
 		return s.recAs(r, a, m.AccountID, EvRoleCreated, map[string]any{"role": cp.Role.ID, "name": cp.Role.Name, "copy_of": id})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "a role named %q exists already", req.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "a role named %q exists already", req.Name)
 	} else if err != nil {
 		return err
 	}
@@ -913,7 +912,7 @@ func (s *Server) handleUpdateAssignment(w http.ResponseWriter, r *http.Request) 
 		return s.recAs(r, u, m.AccountID, EvAssignmentUpdated, map[string]any{"assignment": a.ID, "name": a.Name, "role": a.RoleID, "user_groups": a.UserGroupIDs,
 			"device_groups": a.DeviceGroupIDs, "active": a.Active, "scheduled": a.Schedule != nil})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", a.ID)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no role assignment %q in this account", a.ID)
 	} else if err != nil {
 		return err
 	}
@@ -931,7 +930,7 @@ func (s *Server) handleDeleteAssignment(w http.ResponseWriter, r *http.Request) 
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteAssignment(r.Context(), m.AccountID, id) }, func() auditRec {
 		return s.recAs(r, u, m.AccountID, EvAssignmentDeleted, map[string]any{"assignment": id})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no role assignment %q in this account", id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no role assignment %q in this account", id)
 	} else if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -487,7 +488,7 @@ func TestPackagesAPI(t *testing.T) {
 		t.Fatalf("disable: %d %s", status, body)
 	}
 	status, body = e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: p.Key, PublicKey: pubB64(newKey(t)), Inventory: &wire.Inventory{Hostname: "kiosk-2"}})
-	wantError(t, status, body, http.StatusForbidden, CodePackageInactive)
+	wantError(t, status, body, http.StatusForbidden, api.CodePackageInactive)
 	if status, _ := e.do("PUT", base+"/"+p.ID, e.tok, wire.Package{Name: "Renamed"}); status != 400 {
 		t.Fatalf("rename: %d", status)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -55,7 +56,7 @@ func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	if m.Type != store.Owner {
-		return errf(http.StatusForbidden, CodeForbidden, "only the account owner changes the account's configuration")
+		return errf(http.StatusForbidden, api.CodeForbidden, "only the account owner changes the account's configuration")
 	}
 	var req wire.AccountConfig
 	if err := decodeJSON(w, r, &req); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -27,7 +28,7 @@ const maxID = 64
 // signaling.
 func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) error {
 	if !s.begin() {
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down; reconnect shortly")
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay is shutting down; reconnect shortly")
 	}
 	defer s.wg.Done()
 	ip := remoteIP(r)
@@ -36,8 +37,8 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 	// upgrade: no WebSocket, no store lookups, no log line per try.
 	if blocked, retry := s.agentLimit.blocked(src); blocked {
 		s.gd.agentFail.Add(guard.TallyKey{Source: src, Reason: "throttled"}, "")
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed device authentications from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed device authentications from this address; wait and try again", RetryAfter: retry}
 	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
 	if err != nil {
@@ -53,7 +54,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 			log.Debug("agent refused", "code", ae.code, "device", ae.device, "why", ae.detail)
 			// Failed authentications and garbage count against the source;
 			// the former are audited once per window with their count.
-			if ae.audit || ae.code == CodeBadRequest {
+			if ae.audit || ae.code == api.CodeBadRequest {
 				s.agentLimit.fail(src)
 			}
 			if ae.audit {
@@ -96,7 +97,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 	if current {
 		s.releasePresence(d.ID)
 		for _, id := range sessions {
-			s.endSession(id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device disconnected"})
+			s.endSession(id, "device_offline", endOpts{guestCode: api.CodeDeviceOffline, guestMsg: "the device disconnected"})
 		}
 		ctx, cancel := s.dbctx()
 		if err := s.st.TouchDevice(ctx, d.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -161,12 +162,12 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 	hello, err := readSignal(ctx, conn)
 	if err != nil {
 		if errors.Is(err, wire.ErrMalformed) {
-			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "expected a hello", detail: err.Error()}
+			return store.Device{}, &agentRefusal{code: api.CodeBadRequest, msg: "expected a hello", detail: err.Error()}
 		}
 		return store.Device{}, err
 	}
 	if hello.Type != wire.SigHello || hello.Role != "agent" {
-		return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: `start with a hello with role "agent"`,
+		return store.Device{}, &agentRefusal{code: api.CodeBadRequest, msg: `start with a hello with role "agent"`,
 			detail: "no agent hello"}
 	}
 	if hello.Version < wire.MinVersion {
@@ -182,7 +183,7 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 	if proof {
 		agentNonce, err = base64.StdEncoding.DecodeString(hello.Nonce)
 		if err != nil || len(agentNonce) != wire.NonceSize {
-			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "the hello's nonce must be 32 random bytes in base64",
+			return store.Device{}, &agentRefusal{code: api.CodeBadRequest, msg: "the hello's nonce must be 32 random bytes in base64",
 				detail: "bad agent nonce"}
 		}
 	}
@@ -209,14 +210,14 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 	auth, err := readSignal(ctx, conn)
 	if err != nil {
 		if errors.Is(err, wire.ErrMalformed) {
-			return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "expected auth", detail: err.Error()}
+			return store.Device{}, &agentRefusal{code: api.CodeBadRequest, msg: "expected auth", detail: err.Error()}
 		}
 		return store.Device{}, err
 	}
 	if auth.Type != wire.SigAuth || auth.DeviceID == "" || len(auth.DeviceID) > maxID {
-		return store.Device{}, &agentRefusal{code: CodeBadRequest, msg: "answer the challenge with auth", detail: "no auth"}
+		return store.Device{}, &agentRefusal{code: api.CodeBadRequest, msg: "answer the challenge with auth", detail: "no auth"}
 	}
-	unauthorized := &agentRefusal{code: CodeUnauthorized, msg: "device authentication failed; enroll the device again",
+	unauthorized := &agentRefusal{code: api.CodeUnauthorized, msg: "device authentication failed; enroll the device again",
 		device: auth.DeviceID, audit: true}
 	sig, err := base64.StdEncoding.DecodeString(auth.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {
@@ -232,7 +233,7 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 			return store.Device{}, over
 		}
 		unauthorized.detail, unauthorized.device = "unknown device", ""
-		unauthorized.code = CodeUnknownDevice
+		unauthorized.code = api.CodeUnknownDevice
 		unauthorized.msg = "this device is not enrolled with this relay (removed?); enroll it again"
 		return store.Device{}, unauthorized
 	} else if err != nil {
@@ -264,7 +265,7 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 		return store.Device{}, &agentRefusal{code: "pending", device: d.ID, account: d.AccountID, detail: "pending",
 			msg: "this device waits for an administrator to approve it"}
 	default:
-		return store.Device{}, &agentRefusal{code: CodeRevoked, device: d.ID, account: d.AccountID, audit: true,
+		return store.Device{}, &agentRefusal{code: api.CodeRevoked, device: d.ID, account: d.AccountID, audit: true,
 			detail: "revoked", msg: "this device was revoked; reinstall the host with a new enrollment key"}
 	}
 }
@@ -275,7 +276,7 @@ func (s *Server) agentLoop(a *agentConn) {
 		sig, err := readSignal(s.ctx, a.conn)
 		if err != nil {
 			if errors.Is(err, wire.ErrMalformed) {
-				a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: err.Error()})
+				a.send(&wire.Signal{Type: wire.SigError, Code: api.CodeBadRequest, Message: err.Error()})
 				continue
 			}
 			if websocket.CloseStatus(err) == -1 && s.ctx.Err() == nil {
@@ -311,14 +312,14 @@ var agentAuditEvents = map[string]string{
 func (s *Server) agentAudit(a *agentConn, sig *wire.Signal) {
 	ev, ok := agentAuditEvents[sig.Code]
 	if !ok || sig.Session == "" || len(sig.Session) > 64 || !validText(sig.Message, 1024) {
-		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeBadRequest, Message: "audit: unknown kind or malformed detail"})
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: api.CodeBadRequest, Message: "audit: unknown kind or malformed detail"})
 		return
 	}
 	ctx, cancel := s.dbctx()
 	defer cancel()
 	se, err := s.st.Session(ctx, sig.Session)
 	if err != nil || se.DeviceID != a.deviceID {
-		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeNotFound, Message: "audit: not a session of this device"})
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: api.CodeNotFound, Message: "audit: not a session of this device"})
 		return
 	}
 	s.audit(auditRec{Event: ev, Account: se.AccountID, User: se.UserID, Device: a.deviceID,
@@ -327,14 +328,14 @@ func (s *Server) agentAudit(a *agentConn, sig *wire.Signal) {
 
 func (s *Server) agentInventory(a *agentConn, sig *wire.Signal) {
 	if sig.Inventory == nil {
-		a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: "inventory without inventory"})
+		a.send(&wire.Signal{Type: wire.SigError, Code: api.CodeBadRequest, Message: "inventory without inventory"})
 		return
 	}
 	inv, err := checkInventory(sig.Inventory)
 	if err != nil {
 		var ae *apiError
 		errors.As(err, &ae)
-		a.send(&wire.Signal{Type: wire.SigError, Code: CodeBadRequest, Message: ae.msg})
+		a.send(&wire.Signal{Type: wire.SigError, Code: api.CodeBadRequest, Message: ae.Msg})
 		return
 	}
 	ctx, cancel := s.dbctx()
@@ -358,7 +359,7 @@ func (s *Server) kickRemoved(id string) {
 		return
 	}
 	a.log.Info("disconnecting agent: device removed")
-	a.send(&wire.Signal{Type: wire.SigRevoked, Code: CodeUnknownDevice, Message: "this device was removed by an administrator"})
+	a.send(&wire.Signal{Type: wire.SigRevoked, Code: api.CodeUnknownDevice, Message: "this device was removed by an administrator"})
 	a.closeWith(closeRevoked, "removed")
 }
 
@@ -370,6 +371,6 @@ func (s *Server) kickDevice(id string) {
 		return
 	}
 	a.log.Info("disconnecting agent: device no longer enrolled")
-	a.send(&wire.Signal{Type: wire.SigRevoked, Code: CodeRevoked, Message: "this device was revoked or is no longer enrolled"})
+	a.send(&wire.Signal{Type: wire.SigRevoked, Code: api.CodeRevoked, Message: "this device was revoked or is no longer enrolled"})
 	a.closeWith(closeRevoked, "revoked")
 }

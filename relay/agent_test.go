@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/relay/store/storetest"
@@ -49,7 +50,7 @@ func TestAgentAuthAndInventory(t *testing.T) {
 
 	// Invalid inventory is refused with an error, and the connection stays.
 	a.send(&wire.Signal{Type: wire.SigInventory, Inventory: &wire.Inventory{Hostname: string(make([]byte, 300))}})
-	a.expect(wire.SigError, CodeBadRequest)
+	a.expect(wire.SigError, api.CodeBadRequest)
 	a.sync()
 
 	a.conn.Close(websocket.StatusNormalClosure, "")
@@ -68,7 +69,7 @@ func TestAgentAuthRefused(t *testing.T) {
 
 	// Signed with another key.
 	a, first := e.agentWith(d.id, newKey(t))
-	if first.Type != wire.SigError || first.Code != CodeUnauthorized {
+	if first.Type != wire.SigError || first.Code != api.CodeUnauthorized {
 		t.Fatalf("wrong key: %s{%s}", first.Type, first.Code)
 	}
 	if st := a.expectClosed(); st != websocket.StatusPolicyViolation {
@@ -77,7 +78,7 @@ func TestAgentAuthRefused(t *testing.T) {
 	// Unknown device (removed, or never enrolled): a code of its own, so a
 	// Host that kept its package key may enroll again.
 	_, first = e.agentWith("01234567-0000-7000-8000-000000000000", d.key)
-	if first.Code != CodeUnknownDevice {
+	if first.Code != api.CodeUnknownDevice {
 		t.Fatalf("unknown device: %s{%s}", first.Type, first.Code)
 	}
 	// A signature over another relay's key (replay elsewhere) is refused.
@@ -91,7 +92,7 @@ func TestAgentAuthRefused(t *testing.T) {
 	other := newKey(t).Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(d.key, wire.AuthMessage(nonce, d.id, other))
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: d.id, Signature: base64.StdEncoding.EncodeToString(sig)})
-	w.expect(wire.SigError, CodeUnauthorized)
+	w.expect(wire.SigError, api.CodeUnauthorized)
 
 	// Audited once per window, per reason, with the count.
 	e.clock.Advance(agentFailWindow)
@@ -129,7 +130,7 @@ func TestAgentAuthRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, first = e.agent(d)
-	if first.Code != CodeRevoked {
+	if first.Code != api.CodeRevoked {
 		t.Fatalf("revoked device: %s{%s}", first.Type, first.Code)
 	}
 	e.clock.Advance(agentFailWindow)
@@ -147,7 +148,7 @@ func TestAgentAuthRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.send(&wire.Signal{Type: wire.SigHello, Role: "guest", Version: wire.Version})
-	w.expect(wire.SigError, CodeBadRequest)
+	w.expect(wire.SigError, api.CodeBadRequest)
 	w.expectClosed()
 }
 

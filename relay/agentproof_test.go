@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -48,10 +49,10 @@ func TestAgentHandshakeRelayProof(t *testing.T) {
 	nonce, _ := base64.StdEncoding.DecodeString(ch.Nonce)
 	sig := ed25519.Sign(d.key, wire.AuthMessage(nonce, d.id, e.srv.PublicKey()))
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: d.id, Signature: base64.StdEncoding.EncodeToString(sig)})
-	refusal := w.expect(wire.SigError, CodeUnauthorized)
+	refusal := w.expect(wire.SigError, api.CodeUnauthorized)
 	// The refusal is signed for this handshake: the agent acts on it.
 	verdict, _ := base64.StdEncoding.DecodeString(refusal.Signature)
-	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, CodeUnauthorized), verdict) {
+	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, api.CodeUnauthorized), verdict) {
 		t.Fatalf("refusal without a valid verdict signature: %+v", refusal)
 	}
 	// So is an unknown device's, the one that makes a Host enroll again.
@@ -61,9 +62,9 @@ func TestAgentHandshakeRelayProof(t *testing.T) {
 	gone := "01234567-0000-7000-8000-000000000000"
 	sig = ed25519.Sign(d.key, wire.AuthMessageV2(agentNonce, nonce, gone, e.srv.PublicKey()))
 	w.send(&wire.Signal{Type: wire.SigAuth, DeviceID: gone, Signature: base64.StdEncoding.EncodeToString(sig)})
-	refusal = w.expect(wire.SigError, CodeUnknownDevice)
+	refusal = w.expect(wire.SigError, api.CodeUnknownDevice)
 	verdict, _ = base64.StdEncoding.DecodeString(refusal.Signature)
-	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, CodeUnknownDevice), verdict) {
+	if !ed25519.Verify(e.srv.PublicKey(), wire.VerdictMessage(agentNonce, nonce, api.CodeUnknownDevice), verdict) {
 		t.Fatalf("unknown_device without a valid verdict signature: %+v", refusal)
 	}
 
@@ -72,7 +73,7 @@ func TestAgentHandshakeRelayProof(t *testing.T) {
 	for _, n := range []string{"", "AAEC", "!!", base64.StdEncoding.EncodeToString(make([]byte, wire.NonceSize+1))} {
 		w := dial()
 		w.send(&wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version, Caps: []string{wire.CapRelayProof}, Nonce: n})
-		if r := w.expect(wire.SigError, CodeBadRequest); r.Signature != "" {
+		if r := w.expect(wire.SigError, api.CodeBadRequest); r.Signature != "" {
 			t.Fatalf("a refusal before the challenge is signed: %+v", r)
 		}
 		w.expectClosed()

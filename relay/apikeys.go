@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -38,7 +39,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if req.Account == "" || len(req.Account) > maxID {
-		return errf(http.StatusBadRequest, CodeBadRequest, "account (an account id) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "account (an account id) is required")
 	}
 	if err := checkText("name", req.Name, maxShortText); err != nil {
 		return err
@@ -48,27 +49,27 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	if req.ExpiresAt != 0 {
 		expires = time.Unix(req.ExpiresAt, 0)
 		if !expires.After(now) || expires.After(now.AddDate(0, 0, s.cfg.APIKeyMaxDays)) {
-			return errf(http.StatusBadRequest, CodeBadRequest, "expires_at: a time in the next %d days (unix seconds), or none for %d days",
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "expires_at: a time in the next %d days (unix seconds), or none for %d days",
 				s.cfg.APIKeyMaxDays, s.cfg.APIKeyDays)
 		}
 	}
 	ctx := r.Context()
-	me, err := s.st.AccountUser(ctx, req.Account, a.user.ID)
+	me, err := s.st.AccountUser(ctx, req.Account, a.User.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", req.Account)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no account %q among yours", req.Account)
 	} else if err != nil {
 		return err
 	}
 	if me.Disabled || !me.API {
-		return errf(http.StatusForbidden, CodeForbidden, "you do not have the API role in this account; ask an administrator")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you do not have the API role in this account; ask an administrator")
 	}
 	key := apiKeyPrefix + secret.NewToken()
 	var k store.APIKey
 	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
 		var err error
-		k, err = tx.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.user.ID, Name: req.Name,
+		k, err = tx.CreateAPIKey(ctx, store.APIKey{AccountID: me.AccountID, UserID: a.User.ID, Name: req.Name,
 			Prefix: key[:len(apiKeyPrefix)+6], Hash: secret.Hash(key), CreatedAt: now, ExpiresAt: expires})
-		audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		audit(auditRec{Event: EvAPIKeyCreated, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix, "name": k.Name, "expires_at": k.ExpiresAt.Unix()}})
 		return err
 	})
@@ -90,7 +91,7 @@ func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) error
 	if err := requireLogin(a); err != nil {
 		return err
 	}
-	ks, err := s.st.APIKeys(r.Context(), a.user.ID)
+	ks, err := s.st.APIKeys(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (s *Server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	id := r.PathValue("id")
-	ks, err := s.st.APIKeys(r.Context(), a.user.ID)
+	ks, err := s.st.APIKeys(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
@@ -123,15 +124,15 @@ func (s *Server) handleDeleteAPIKey(w http.ResponseWriter, r *http.Request) erro
 		}
 	}
 	if k.ID == "" {
-		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no API key %q of yours", id)
 	}
 	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		audit(auditRec{Event: EvAPIKeyRevoked, Account: k.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"key": k.ID, "prefix": k.Prefix}})
-		return tx.DeleteAPIKey(r.Context(), a.user.ID, id)
+		return tx.DeleteAPIKey(r.Context(), a.User.ID, id)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no API key %q of yours", id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no API key %q of yours", id)
 	} else if err != nil {
 		return err
 	}

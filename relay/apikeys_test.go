@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -35,7 +36,7 @@ func TestAPIKeyLifetime(t *testing.T) {
 	for _, bad := range []int64{now.AddDate(0, 0, 61).Unix(), now.Unix(), now.Add(-time.Hour).Unix(), 1 << 62} {
 		before := e.snapshot()
 		status, _, body := create(bad)
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 		if e.snapshot() != before {
 			t.Fatalf("expires_at %d refused but written", bad)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -101,7 +102,7 @@ func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) error {
 		return s.recAs(r, u, m.AccountID, EvAppCreated, map[string]any{"application": a.ID, "name": a.Name, "executable": a.Executable})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "an application named %q exists already", a.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "an application named %q exists already", a.Name)
 	} else if err != nil {
 		return err
 	}
@@ -130,9 +131,9 @@ func (s *Server) handleUpdateApp(w http.ResponseWriter, r *http.Request) error {
 		return s.recAs(r, u, m.AccountID, EvAppUpdated, map[string]any{"application": a.ID, "name": a.Name, "enabled": a.Enabled})
 	}); {
 	case errors.Is(err, store.ErrNotFound):
-		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", a.ID)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no application %q in this account", a.ID)
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, CodeConflict, "an application named %q exists already", a.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "an application named %q exists already", a.Name)
 	case err != nil:
 		return err
 	}
@@ -159,12 +160,12 @@ func (s *Server) handleDeleteApp(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(users) > 0 {
-		return errf(http.StatusConflict, CodeConflict, "roles %s list this application; remove it from them first", strings.Join(users, ", "))
+		return errf(http.StatusConflict, api.CodeConflict, "roles %s list this application; remove it from them first", strings.Join(users, ", "))
 	}
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteApp(r.Context(), m.AccountID, id) }, func() auditRec {
 		return s.recAs(r, u, m.AccountID, EvAppDeleted, map[string]any{"application": id})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no application %q in this account", id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no application %q in this account", id)
 	} else if err != nil {
 		return err
 	}

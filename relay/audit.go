@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -67,25 +68,16 @@ const (
 	EvOwnerChanged      = "account.owner_changed"
 )
 
-// auditRec is one event to record; empty fields are stored as NULL.
-type auditRec struct {
-	Event   string
-	Account string
-	User    string
-	Device  string
-	Remote  string
-	Detail  map[string]any
-	Always  bool // recorded even when the account turned logging off
-}
+// auditRec is one event to record (relay/api's Audit).
+type auditRec = api.Audit
 
 // auditAs records event in account as done by the caller of r.
 func (s *Server) auditAs(r *http.Request, a authed, account, event string, detail map[string]any) {
 	s.audit(s.recAs(r, a, account, event, detail))
 }
 
-// recAs is the event auditAs records.
 func (s *Server) recAs(r *http.Request, a authed, account, event string, detail map[string]any) auditRec {
-	return auditRec{Event: event, Account: account, User: a.user.ID, Remote: remoteIP(r), Detail: detail}
+	return s.kit.Rec(r, a, account, event, detail)
 }
 
 // audit appends an event. A failure is logged, never returned: the action
@@ -100,7 +92,7 @@ func (s *Server) audit(r auditRec) {
 func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r auditRec) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := r.add(ctx, st, now()); err != nil {
+	if err := addAudit(ctx, st, now(), r); err != nil {
 		log.Error("audit write failed", "event", r.Event, "err", err)
 		return false
 	}
@@ -108,7 +100,7 @@ func recordAudit(st *store.Store, now func() time.Time, log *slog.Logger, r audi
 }
 
 // add writes r through st (a transaction's Store, or not).
-func (r auditRec) add(ctx context.Context, st *store.Store, at time.Time) error {
+func addAudit(ctx context.Context, st *store.Store, at time.Time, r auditRec) error {
 	var detail json.RawMessage
 	if len(r.Detail) > 0 {
 		b, err := json.Marshal(r.Detail)
@@ -118,7 +110,7 @@ func (r auditRec) add(ctx context.Context, st *store.Store, at time.Time) error 
 	}
 	err := st.AddAudit(ctx, store.AuditEvent{
 		At: at, AccountID: r.Account, ActorUserID: r.User, ActorDeviceID: r.Device,
-		Event: r.Event, Detail: detail, RemoteAddr: r.Remote, Subject: r.subject(),
+		Event: r.Event, Detail: detail, RemoteAddr: r.Remote, Subject: subject(r),
 	}, r.Always)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", r.Event, err)
@@ -138,7 +130,7 @@ func atomically(ctx context.Context, st *store.Store, now func() time.Time, fn f
 		}
 		at := now()
 		for _, r := range recs {
-			if err := r.add(ctx, tx, at); err != nil {
+			if err := addAudit(ctx, tx, at, r); err != nil {
 				return err
 			}
 		}
@@ -146,16 +138,8 @@ func atomically(ctx context.Context, st *store.Store, now func() time.Time, fn f
 	})
 }
 
-// commit is atomically for one write and its one event; rec runs after
-// write succeeded, so it may describe what write returned.
 func (s *Server) commit(ctx context.Context, write func(tx *store.Store) error, rec func() auditRec) error {
-	return s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		if err := write(tx); err != nil {
-			return err
-		}
-		audit(rec())
-		return nil
-	})
+	return s.kit.Commit(ctx, write, rec)
 }
 
 // atomically is the package function on the server's store and clock.

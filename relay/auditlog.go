@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -23,66 +24,25 @@ const maxReportEvents = 200_000
 // maxAuditPage bounds one JSON page of events.
 const maxAuditPage = 1000
 
-// accountMember resolves the {account} path value (id or name) among the
-// caller's memberships. Accounts the caller is not in answer 404 like
-// missing ones, so ids and names can't be probed.
 func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, error) {
-	ref := r.PathValue("account")
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", ref)
-	ms, err := s.st.Memberships(r.Context(), a.user.ID)
-	if err != nil {
-		return store.Membership{}, err
-	}
-	for _, m := range ms {
-		if m.AccountID != ref && !strings.EqualFold(m.AccountName, ref) {
-			continue
-		}
-		if a.apiKey != nil && a.apiKey.AccountID != m.AccountID {
-			return store.Membership{}, notFound // a key works in its own account only
-		}
-		if m.Disabled {
-			return store.Membership{}, errf(http.StatusForbidden, CodeForbidden, "you are disabled in this account")
-		}
-		return m, nil
-	}
-	return store.Membership{}, notFound
+	return s.kit.Member(r, a)
 }
 
-// authedMember authenticates the caller and resolves {account} among
-// their memberships.
 func (s *Server) authedMember(r *http.Request) (authed, store.Membership, error) {
-	a, err := s.authenticate(r)
-	if err != nil {
-		return a, store.Membership{}, err
-	}
-	m, err := s.accountMember(r, a)
-	return a, m, err
+	return s.kit.AuthedMember(r)
 }
 
-// isAdmin: account administrators and the owner manage the account.
-func isAdmin(t store.MemberType) bool { return t == store.Owner || t == store.Admin }
+func isAdmin(t store.MemberType) bool { return api.IsAdmin(t) }
 
-// isManager: group managers and up manage users and devices, view roles
-// and role assignments and generate log reports (spec 4.1).
-func isManager(t store.MemberType) bool { return isAdmin(t) || t == store.GroupManager }
+func isManager(t store.MemberType) bool { return api.IsManager(t) }
 
 // seesAllAudit: group managers and up, and log administrators, read every
 // event of the account and generate reports; others only their own
 // events (spec 4.1, 5.3.2).
 func seesAllAudit(m store.Membership) bool { return isManager(m.Type) || m.LogAdmin }
 
-// accountManager authenticates the caller as a group manager or higher of
-// {account}; what is the refused action, for the message.
 func (s *Server) accountManager(r *http.Request, what string) (authed, store.Membership, error) {
-	a, err := s.authenticate(r)
-	if err != nil {
-		return a, store.Membership{}, err
-	}
-	m, err := s.accountMember(r, a)
-	if err == nil && !isManager(m.Type) {
-		err = errf(http.StatusForbidden, CodeForbidden, "only group managers and up %s", what)
-	}
-	return a, m, err
+	return s.kit.Manager(r, what)
 }
 
 // auditAdmin authenticates the caller as an administrator of {account}.
@@ -99,29 +59,20 @@ func (s *Server) auditReader(r *http.Request) (authed, store.Membership, error) 
 	}
 	m, err := s.accountMember(r, a)
 	if err == nil && !seesAllAudit(m) {
-		err = errf(http.StatusForbidden, CodeForbidden, "only group managers and up, and log administrators, read the whole audit log")
+		err = errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and log administrators, read the whole audit log")
 	}
 	return a, m, err
 }
 
-// accountAdmin authenticates the caller as an administrator (or the owner)
-// of {account}; what is the refused action, for the message.
 func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membership, error) {
-	a, m, err := s.authedMember(r)
-	if err != nil {
-		return a, m, err
-	}
-	if !isAdmin(m.Type) {
-		return a, m, errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner %s", what)
-	}
-	return a, m, nil
+	return s.kit.Admin(r, what)
 }
 
 // parseDay reads a UTC day (YYYY-MM-DD).
 func parseDay(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
-		return time.Time{}, errf(http.StatusBadRequest, CodeBadRequest, "%s must be a date like 2026-03-31 (UTC)", field)
+		return time.Time{}, errf(http.StatusBadRequest, api.CodeBadRequest, "%s must be a date like 2026-03-31 (UTC)", field)
 	}
 	return t, nil
 }
@@ -137,7 +88,7 @@ func dayRange(from, to string) (time.Time, time.Time, error) {
 		return f, t, err
 	}
 	if t.Before(f) {
-		return f, t, errf(http.StatusBadRequest, CodeBadRequest, "to (%s) is before from (%s)", to, from)
+		return f, t, errf(http.StatusBadRequest, api.CodeBadRequest, "to (%s) is before from (%s)", to, from)
 	}
 	return f, t.AddDate(0, 0, 1), nil
 }
@@ -157,7 +108,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.AuditFilter{AccountID: m.AccountID, Event: q.Get("event"), UserID: q.Get("user"), Limit: 100}
 	if len(f.Event) > 64 || len(f.UserID) > 64 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "event and user are at most 64 characters")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "event and user are at most 64 characters")
 	}
 	if v := q.Get("from"); v != "" {
 		if f.From, err = parseDay("from", v); err != nil {
@@ -174,15 +125,15 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxAuditPage {
-			return errf(http.StatusBadRequest, CodeBadRequest, "limit must be 1 to %d", maxAuditPage)
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "limit must be 1 to %d", maxAuditPage)
 		}
 		f.Limit = n
 	}
 	if !seesAllAudit(m) {
-		if f.UserID != "" && f.UserID != a.user.ID {
-			return errf(http.StatusForbidden, CodeForbidden, "you can read only your own events")
+		if f.UserID != "" && f.UserID != a.User.ID {
+			return errf(http.StatusForbidden, api.CodeForbidden, "you can read only your own events")
 		}
-		f.UserID = a.user.ID
+		f.UserID = a.User.ID
 	}
 	evs, err := s.st.Audit(r.Context(), f)
 	if err != nil {
@@ -227,7 +178,7 @@ func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	if req.Enabled == nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "enabled (true or false) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "enabled (true or false) is required")
 	}
 	acct, err := s.st.Account(r.Context(), m.AccountID)
 	if err != nil {
@@ -237,7 +188,7 @@ func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) 
 		// Always: the record of turning logging off exists too.
 		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled) },
 			func() auditRec {
-				return auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.user.ID, Remote: remoteIP(r),
+				return auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.User.ID, Remote: remoteIP(r),
 					Detail: map[string]any{"enabled": *req.Enabled}, Always: true}
 			}); err != nil {
 			return err
@@ -292,13 +243,13 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 		return nil
 	})
 	if errors.Is(err, errReportTooLarge) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "more than %d events from %s to %s: generate reports for shorter ranges", maxReportEvents, req.From, req.To)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "more than %d events from %s to %s: generate reports for shorter ranges", maxReportEvents, req.From, req.To)
 	} else if err != nil {
 		return err
 	}
 	var rep store.AuditReport
 	if err := s.commit(r.Context(), func(tx *store.Store) (err error) {
-		rep, err = tx.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.user.ID,
+		rep, err = tx.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.User.ID,
 			From: from, To: to, Events: n, CreatedAt: s.now(), CSV: b.String()})
 		return err
 	}, func() auditRec {
@@ -331,7 +282,7 @@ func (s *Server) handleAuditReports(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) report(r *http.Request, accountID string) (store.AuditReport, error) {
 	rep, err := s.st.AuditReport(r.Context(), accountID, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errf(http.StatusNotFound, CodeNotFound, "no report %q in this account", r.PathValue("id"))
+		return rep, errf(http.StatusNotFound, api.CodeNotFound, "no report %q in this account", r.PathValue("id"))
 	}
 	return rep, err
 }

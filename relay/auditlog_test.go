@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -80,18 +81,18 @@ func TestAuditVisibility(t *testing.T) {
 		}
 	}
 	status, body := e.do("GET", "/api/v1/accounts/Acme/audit?user="+mustOwnerID(t, e), user, nil)
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 
 	// Another account's members, and nobody, see nothing at all.
 	status, body = e.do("GET", "/api/v1/accounts/Acme/audit", stranger, nil)
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	status, body = e.do("GET", "/api/v1/accounts/Acme/audit", "", nil)
-	wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 
 	// Bad queries are 400s.
 	for _, q := range []string{"from=yesterday", "to=2026-13-01", "limit=0", "limit=5000", "limit=x", "event=" + strings.Repeat("x", 65)} {
 		status, body := e.do("GET", "/api/v1/accounts/Acme/audit?"+q, owner, nil)
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 }
 
@@ -116,10 +117,10 @@ func TestAuditSettings(t *testing.T) {
 	}
 	// Only administrators change it; malformed bodies change nothing.
 	status, body = e.do("PUT", "/api/v1/accounts/Acme/audit/settings", user, map[string]bool{"enabled": false})
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	for _, b := range []string{`{}`, `{"enabled":"no"}`, `{"enabled":false,"x":1}`, `not json`} {
 		status, body = e.do("PUT", "/api/v1/accounts/Acme/audit/settings", owner, []byte(b))
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	if a, _ := e.srv.Store().AccountByName(context.Background(), "Acme"); !a.AuditEnabled {
 		t.Fatal("turned off by a refused request")
@@ -231,7 +232,7 @@ func TestAuditReports(t *testing.T) {
 	// Bad ranges: 400, and no report is written.
 	for _, r := range []wire.AuditReportRequest{{From: "2026-03-11", To: "2026-03-10"}, {From: "", To: "2026-03-10"}, {From: "2026-3-1", To: "2026-03-10"}} {
 		status, body := e.do("POST", path, owner, r)
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	if rs, _ := e.srv.Store().AuditReports(ctx, acct.ID); len(rs) != 1 {
 		t.Fatalf("%d reports after refused requests", len(rs))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/safetext"
@@ -41,13 +42,10 @@ func NormalizeEmail(s string) (string, error) {
 }
 
 // authed is the caller of an authenticated request.
-type authed struct {
-	user      store.User
-	tokenHash string        // login token; "" for an API key
-	apiKey    *store.APIKey // set when the caller used an API key
-}
+// authed is who sent an authenticated request (relay/api's Caller).
+type authed = api.Caller
 
-var errUnauthorized = errf(http.StatusUnauthorized, CodeUnauthorized, "log in first and send the token as Authorization: Bearer TOKEN")
+var errUnauthorized = errf(http.StatusUnauthorized, api.CodeUnauthorized, "log in first and send the token as Authorization: Bearer TOKEN")
 
 // apiKeyPrefix starts every API key, so authenticate can tell them from
 // login tokens (which are base64url and never contain "_" at index 3).
@@ -72,7 +70,7 @@ func (s *Server) authenticate(r *http.Request) (authed, error) {
 		return authed{}, err
 	}
 	if !s.now().Before(t.ExpiresAt) {
-		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "your login expired; log in again")
+		return authed{}, errf(http.StatusUnauthorized, api.CodeUnauthorized, "your login expired; log in again")
 	}
 	u, err := s.st.User(r.Context(), t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -81,9 +79,9 @@ func (s *Server) authenticate(r *http.Request) (authed, error) {
 		return authed{}, err
 	}
 	if u.Disabled {
-		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "this user is disabled")
+		return authed{}, errf(http.StatusUnauthorized, api.CodeUnauthorized, "this user is disabled")
 	}
-	return authed{user: u, tokenHash: hash}, nil
+	return authed{User: u, TokenHash: hash}, nil
 }
 
 // authenticateKey resolves an API key: it acts as its member in its one
@@ -97,7 +95,7 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 		return authed{}, err
 	}
 	if !s.now().Before(k.ExpiresAt) {
-		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "this API key expired; make a new one")
+		return authed{}, errf(http.StatusUnauthorized, api.CodeUnauthorized, "this API key expired; make a new one")
 	}
 	au, err := s.st.AccountUser(ctx, k.AccountID, k.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -106,7 +104,7 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 		return authed{}, err
 	}
 	if au.Disabled || !au.API || au.User.Disabled {
-		return authed{}, errf(http.StatusUnauthorized, CodeUnauthorized, "this API key's user is disabled or lost the API role")
+		return authed{}, errf(http.StatusUnauthorized, api.CodeUnauthorized, "this API key's user is disabled or lost the API role")
 	}
 	// One write a minute at most per key, not one per request.
 	if now := s.now(); now.Sub(k.LastUsed) >= time.Minute {
@@ -114,14 +112,14 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 			s.log.Warn("recording API key use", "key", k.ID, "err", err)
 		}
 	}
-	return authed{user: au.User, apiKey: &k}, nil
+	return authed{User: au.User, APIKey: &k}, nil
 }
 
 // requireLogin refuses API keys on routes only a person may use (keys,
 // passwords, recovery codes).
 func requireLogin(a authed) error {
-	if a.apiKey != nil {
-		return errf(http.StatusForbidden, CodeForbidden, "an API key cannot do this; log in with your password")
+	if a.APIKey != nil {
+		return errf(http.StatusForbidden, api.CodeForbidden, "an API key cannot do this; log in with your password")
 	}
 	return nil
 }
@@ -129,13 +127,13 @@ func requireLogin(a authed) error {
 // activeAccounts lists the accounts the caller may act in: enabled
 // memberships, and with an API key only the key's account.
 func (s *Server) activeAccounts(ctx context.Context, a authed) ([]string, error) {
-	ms, err := s.st.Memberships(ctx, a.user.ID)
+	ms, err := s.st.Memberships(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
 	accounts := []string{}
 	for _, m := range ms {
-		if !m.Disabled && (a.apiKey == nil || a.apiKey.AccountID == m.AccountID) {
+		if !m.Disabled && (a.APIKey == nil || a.APIKey.AccountID == m.AccountID) {
 			accounts = append(accounts, m.AccountID)
 		}
 	}
@@ -165,7 +163,7 @@ func (s *Server) wireUser(r *http.Request, u store.User) (wire.User, error) {
 // errBadLogin is every failed login's answer: unknown user, wrong
 // password, disabled or locked user look the same from outside.
 func (s *Server) errBadLogin() error {
-	return errf(http.StatusUnauthorized, CodeBadCredentials,
+	return errf(http.StatusUnauthorized, api.CodeBadCredentials,
 		"wrong email or password (after %d failed attempts in a row a user is locked for %d minutes)",
 		s.cfg.Limits.LockAfter, int(s.cfg.Limits.LockFor.Minutes()))
 }
@@ -179,10 +177,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	email := strings.ToLower(strings.TrimSpace(req.Email))
 	if email == "" || len(email) > maxEmail || !validText(email, maxEmail) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "email is required (or DOMAIN\\user for a directory login)")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "email is required (or DOMAIN\\user for a directory login)")
 	}
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
-		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "password is required")
 	}
 	ip := remoteIP(r)
 	src := source(ip)
@@ -198,8 +196,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if _, _, isLDAP := ldapauth.SplitLogin(strings.TrimSpace(req.Email)); isLDAP {
 		key := src + "\x00" + email
 		if blocked, retry := s.loginLimit.blocked(key); blocked {
-			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-				msg: "too many failed logins; wait and try again", retryAfter: retry}
+			return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+				Msg: "too many failed logins; wait and try again", RetryAfter: retry}
 		}
 		if err := s.sourceBlocked(src, "logins"); err != nil {
 			return err
@@ -210,8 +208,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// attempt was evaluated and wrong), so concurrent attempts cannot all
 	// pass a budget that has fewer tries left.
 	if ok, retry := s.loginIPLimit.take(src); !ok {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed logins from this address; wait and try again", RetryAfter: retry}
 	}
 	charged := false
 	defer func() {
@@ -227,8 +225,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if blocked, retry, err := s.loginBlocked(ctx, pair, u.ID); err != nil {
 		return err
 	} else if blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed logins; wait and try again", RetryAfter: retry}
 	}
 	// A lock set by failures from anywhere holds strangers off, not the
 	// sources this user logged in from before: a guesser cannot lock the
@@ -404,8 +402,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLoginToken(r.Context(), a.tokenHash) },
-		func() auditRec { return auditRec{Event: EvLogout, User: a.user.ID, Remote: remoteIP(r)} }); err != nil {
+	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLoginToken(r.Context(), a.TokenHash) },
+		func() auditRec { return auditRec{Event: EvLogout, User: a.User.ID, Remote: remoteIP(r)} }); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -418,7 +416,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wu, err := s.wireUser(r, a.user)
+	wu, err := s.wireUser(r, a.User)
 	if err != nil {
 		return err
 	}

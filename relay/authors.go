@@ -22,7 +22,7 @@ var subjectKinds = map[string]string{
 var createdEvents = []string{EvUserCreated, EvDeviceEnrolled, EvRoleCreated, EvAssignmentCreated}
 
 // subject is "kind:id" for what r creates or changes, or "".
-func (r auditRec) subject() string {
+func subject(r auditRec) string {
 	kind := subjectKinds[r.Event]
 	var id string
 	switch kind {

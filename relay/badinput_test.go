@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tandem-rc/tandem/relay/api"
 )
 
 // dbPath is the relay's SQLite file.
@@ -81,7 +83,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		"not JSON":      []byte(`{"name": "unterminated`),
 		"wrong type":    []byte(`["an", "array"]`),
 		"unknown field": []byte(`{"surely_not_a_field_of_any_request": 1}`),
-		"too large":     []byte(`{"name": "` + strings.Repeat("x", MaxBodySize) + `"}`),
+		"too large":     []byte(`{"name": "` + strings.Repeat("x", api.MaxBodySize) + `"}`),
 	}
 	// The agent's connection is recorded (last seen, audit) just after its
 	// ready: let that land before the snapshot.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -28,14 +29,14 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 
 	userRef := strings.TrimSpace(q.Get("user"))
 	if userRef == "" || !validText(userRef, maxEmail) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "user is required: a user id or email")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "user is required: a user id or email")
 	}
 	u, err := s.st.User(ctx, userRef)
 	if errors.Is(err, store.ErrNotFound) {
 		u, err = s.st.UserByEmail(ctx, strings.ToLower(userRef))
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no user %q", userRef)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no user %q", userRef)
 	} else if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 	if !req.OnDemand {
 		ref := strings.TrimSpace(q.Get("device"))
 		if ref == "" || !validText(ref, maxHostname) {
-			return errf(http.StatusBadRequest, CodeBadRequest, "device is required (an id or hostname), or ondemand=1")
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "device is required (an id or hostname), or ondemand=1")
 		}
 		d, err := s.resolveDevice(ctx, []string{m.AccountID}, ref)
 		if err != nil {
@@ -58,26 +59,26 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 	case string(policy.ClientInstalledGuest), string(policy.ClientBrowser), string(policy.ClientAny):
 		req.ClientType = policy.ClientType(c)
 	default:
-		return errf(http.StatusBadRequest, CodeBadRequest, "client must be installed_guest, browser or any")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "client must be installed_guest, browser or any")
 	}
 
 	loc := time.UTC
 	if tz := q.Get("timezone"); tz != "" {
 		if len(tz) > 64 || strings.Contains(tz, "..") {
-			return errf(http.StatusBadRequest, CodeBadRequest, "unknown timezone %q", tz)
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "unknown timezone %q", tz)
 		}
 		if loc, err = time.LoadLocation(tz); err != nil {
-			return errf(http.StatusBadRequest, CodeBadRequest, "unknown timezone %q (use an IANA name like Europe/Bucharest)", tz)
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "unknown timezone %q (use an IANA name like Europe/Bucharest)", tz)
 		}
 	}
 	req.At = s.now()
 	if date, clock := q.Get("date"), q.Get("time"); date != "" || clock != "" {
 		if date == "" || clock == "" {
-			return errf(http.StatusBadRequest, CodeBadRequest, "give both date (YYYY-MM-DD) and time (HH:MM)")
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "give both date (YYYY-MM-DD) and time (HH:MM)")
 		}
 		at, err := time.ParseInLocation("2006-01-02 15:04", date+" "+clock, loc)
 		if err != nil {
-			return errf(http.StatusBadRequest, CodeBadRequest, "date must be YYYY-MM-DD and time HH:MM")
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "date must be YYYY-MM-DD and time HH:MM")
 		}
 		req.At = at
 	}

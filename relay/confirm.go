@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -42,7 +43,7 @@ func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Devi
 	ctx := r.Context()
 	base := s.publicBase(r)
 	if s.cfg.Mail == nil || base == "" {
-		return nil, errf(http.StatusForbidden, CodeForbidden, "your role assignments require confirmation by email, but this relay has no mail sender or public URL configured")
+		return nil, errf(http.StatusForbidden, api.CodeForbidden, "your role assignments require confirmation by email, but this relay has no mail sender or public URL configured")
 	}
 	users, err := s.st.GroupMemberUsers(ctx, d.AccountID, dec.ConfirmEmail)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Devi
 		msgs = append(msgs, m)
 	}
 	if len(links) == 0 {
-		return nil, errf(http.StatusForbidden, CodeForbidden, "your session needs confirmation by email, but the confirming groups have nobody else to ask")
+		return nil, errf(http.StatusForbidden, api.CodeForbidden, "your session needs confirmation by email, but the confirming groups have nobody else to ask")
 	}
 	if c, err = s.st.CreateConfirmation(ctx, c, links); err != nil {
 		return nil, err
@@ -82,7 +83,7 @@ func (s *Server) requestConfirmation(r *http.Request, u store.User, d store.Devi
 		sent++
 	}
 	if sent == 0 {
-		return nil, errf(http.StatusServiceUnavailable, CodeUnavailable, "the confirmation request could not be emailed; try again later")
+		return nil, errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the confirmation request could not be emailed; try again later")
 	}
 	s.audit(auditRec{Event: EvConfirmRequested, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: remoteIP(r),
 		Detail: map[string]any{"confirmation": c.ID, "action": action, "recipients": sent}})
@@ -106,8 +107,8 @@ func (s *Server) handleConfirmationStatus(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	c, err := s.st.Confirmation(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.UserID != a.user.ID) {
-		return errf(http.StatusNotFound, CodeNotFound, "no confirmation %q of yours", r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.UserID != a.User.ID) {
+		return errf(http.StatusNotFound, api.CodeNotFound, "no confirmation %q of yours", r.PathValue("id"))
 	} else if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -164,9 +165,9 @@ func TestAgentAudit(t *testing.T) {
 	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "file_received", Message: "inbox/report.pdf"})
 	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "refused", Message: "clipboard"})
 	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: sr.SessionID, Code: "format_disk", Message: "x"})
-	e.agent.expect(wire.SigError, CodeBadRequest)
+	e.agent.expect(wire.SigError, api.CodeBadRequest)
 	e.agent.send(&wire.Signal{Type: wire.SigAudit, Session: "someone-else", Code: "file_sent", Message: "x"})
-	e.agent.expect(wire.SigError, CodeNotFound)
+	e.agent.expect(wire.SigError, api.CodeNotFound)
 	owner := mustOwnerID(t, e.env)
 	for _, ev := range []string{EvFileReceived, EvSessionRefused} {
 		evs := e.audit(ev)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -60,5 +61,5 @@ func TestAccountCountsAPI(t *testing.T) {
 		}
 	}
 	status, body := e.do("GET", "/api/v1/accounts/Acme/counts", plain, nil)
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 }

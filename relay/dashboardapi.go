@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -26,7 +27,7 @@ func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("days"); v != "" {
 		days, err = strconv.Atoi(v)
 		if err != nil || days < 1 || days > 31 {
-			return errf(http.StatusBadRequest, CodeBadRequest, "days must be a whole number from 1 to 31")
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "days must be a whole number from 1 to 31")
 		}
 	}
 	d, err := s.st.AccountDetails(r.Context(), m.AccountID)
@@ -77,7 +78,7 @@ func (s *Server) handleColumns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cols, err := s.st.Columns(r.Context(), a.user.ID)
+	cols, err := s.st.Columns(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
@@ -95,25 +96,25 @@ func (s *Server) handleSetColumns(w http.ResponseWriter, r *http.Request) error 
 	}
 	list := r.PathValue("list")
 	if !columnList.MatchString(list) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "a listing name is 1 to 32 lower-case letters, digits, - or _")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "a listing name is 1 to 32 lower-case letters, digits, - or _")
 	}
 	var req wire.Columns
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if len(req.Columns) == 0 || len(req.Columns) > maxColumns {
-		return errf(http.StatusBadRequest, CodeBadRequest, "choose 1 to %d columns", maxColumns)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "choose 1 to %d columns", maxColumns)
 	}
 	seen := map[string]bool{}
 	for _, c := range req.Columns {
 		if !columnKey.MatchString(c) || seen[c] {
-			return errf(http.StatusBadRequest, CodeBadRequest, "column %.40q is malformed or repeated", c)
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "column %.40q is malformed or repeated", c)
 		}
 		seen[c] = true
 	}
-	err = s.st.SetColumns(r.Context(), a.user.ID, list, req.Columns, s.now())
+	err = s.st.SetColumns(r.Context(), a.User.ID, list, req.Columns, s.now())
 	if errors.Is(err, store.ErrTooMany) {
-		return errf(http.StatusConflict, CodeLimit, "columns are kept for at most %d listings", store.MaxColumnLists)
+		return errf(http.StatusConflict, api.CodeLimit, "columns are kept for at most %d listings", store.MaxColumnLists)
 	}
 	if err != nil {
 		return err

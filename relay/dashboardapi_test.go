@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -67,10 +68,10 @@ func TestActivityAPI(t *testing.T) {
 		t.Fatalf("active users %v, want %v", users, want)
 	}
 	status, body = e.do("GET", "/api/v1/accounts/"+acme.ID+"/activity", techTok, nil)
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	for _, q := range []string{"0", "32", "x", "-1"} {
 		status, body = e.do("GET", "/api/v1/accounts/"+acme.ID+"/activity?days="+q, ownerTok, nil)
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	status, body = e.do("GET", "/api/v1/accounts/"+acme.ID+"/activity?days=31", ownerTok, nil)
 	decode(t, body, &act)
@@ -112,7 +113,7 @@ func TestColumnsAPI(t *testing.T) {
 		{"users", []string{strings.Repeat("c", 41)}}, {"users", make([]string, 65)},
 	} {
 		status, body := put(a, bad.list, bad.cols...)
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	for i := 1; i < store.MaxColumnLists; i++ {
 		if status, body := put(a, fmt.Sprintf("list%d", i), "c"); status != http.StatusNoContent {
@@ -120,9 +121,9 @@ func TestColumnsAPI(t *testing.T) {
 		}
 	}
 	status, body = put(a, "one-more", "c")
-	wantError(t, status, body, http.StatusConflict, CodeLimit)
+	wantError(t, status, body, http.StatusConflict, api.CodeLimit)
 	status, body = put("", "users", "name")
-	wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 	_, body = e.do("GET", "/api/v1/me/columns", a, nil)
 	decode(t, body, &got)
 	if !slices.Equal(got["users"], []string{"name", "email"}) || len(got) != store.MaxColumnLists {

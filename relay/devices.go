@@ -36,18 +36,18 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	ms, err := s.st.Memberships(ctx, a.user.ID)
+	ms, err := s.st.Memberships(ctx, a.User.ID)
 	if err != nil {
 		return err
 	}
 	out := []wire.Device{}
 	now := s.now()
-	favs, err := s.st.Favorites(ctx, a.user.ID)
+	favs, err := s.st.Favorites(ctx, a.User.ID)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		if m.Disabled || (a.apiKey != nil && a.apiKey.AccountID != m.AccountID) {
+		if m.Disabled || (a.APIKey != nil && a.APIKey.AccountID != m.AccountID) {
 			continue
 		}
 		ds, err := s.st.Devices(ctx, []string{m.AccountID})
@@ -66,7 +66,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, d := range ds {
 			if model != nil {
-				dec := policy.Evaluate(model, policy.Request{UserID: a.user.ID, DeviceID: d.ID,
+				dec := policy.Evaluate(model, policy.Request{UserID: a.User.ID, DeviceID: d.ID,
 					ClientType: policy.ClientInstalledGuest, At: now, StateUnknown: true})
 				if !dec.Allowed {
 					continue

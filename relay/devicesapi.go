@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -22,7 +23,7 @@ func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.D
 	}
 	d, err := s.st.Device(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (d.AccountID != m.AccountID || d.OnDemand)) {
-		return a, m, d, errf(http.StatusNotFound, CodeNotFound, "no device %q in this account", r.PathValue("id"))
+		return a, m, d, errf(http.StatusNotFound, api.CodeNotFound, "no device %q in this account", r.PathValue("id"))
 	}
 	return a, m, d, err
 }
@@ -76,7 +77,7 @@ func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	favs, err := s.st.Favorites(r.Context(), a.user.ID)
+	favs, err := s.st.Favorites(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (s *Server) handleUpdateDevice(w http.ResponseWriter, r *http.Request) erro
 			}
 			d.Description = *req.Description
 		}
-		audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+		audit(auditRec{Event: EvDeviceUpdated, Account: m.AccountID, User: a.User.ID, Device: d.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"alias": d.Alias, "description": d.Description}})
 		return nil
 	})
@@ -144,11 +145,11 @@ func (s *Server) handleEnrollPending(w http.ResponseWriter, r *http.Request) err
 	}
 	switch d.State {
 	case store.Revoked:
-		return errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked; reinstall the Host to enroll it again", d.Name())
+		return errf(http.StatusConflict, api.CodeDeviceRevoked, "device %s is revoked; reinstall the Host to enroll it again", d.Name())
 	case store.Pending:
 		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetDeviceState(r.Context(), d.ID, store.Enrolled) },
 			func() auditRec {
-				return auditRec{Event: EvDeviceApproved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)}
+				return auditRec{Event: EvDeviceApproved, Account: m.AccountID, User: a.User.ID, Device: d.ID, Remote: remoteIP(r)}
 			}); err != nil {
 			return err
 		}
@@ -176,7 +177,7 @@ func (s *Server) handleRevokeDevice(w http.ResponseWriter, r *http.Request) erro
 	if d.State != store.Revoked {
 		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetDeviceState(r.Context(), d.ID, store.Revoked) },
 			func() auditRec {
-				return auditRec{Event: EvDeviceRevoked, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r)}
+				return auditRec{Event: EvDeviceRevoked, Account: m.AccountID, User: a.User.ID, Device: d.ID, Remote: remoteIP(r)}
 			}); err != nil {
 			return err
 		}
@@ -195,7 +196,7 @@ func (s *Server) handleRemoveDevice(w http.ResponseWriter, r *http.Request) erro
 	}
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteDevice(r.Context(), m.AccountID, d.ID) },
 		func() auditRec {
-			return auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.user.ID, Device: d.ID, Remote: remoteIP(r),
+			return auditRec{Event: EvDeviceRemoved, Account: m.AccountID, User: a.User.ID, Device: d.ID, Remote: remoteIP(r),
 				Detail: map[string]any{"hostname": d.Hostname}}
 		}); err != nil {
 		return err
@@ -220,7 +221,7 @@ func (s *Server) handleFavorite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetFavorite(r.Context(), a.user.ID, d.ID, r.Method == http.MethodPut); err != nil {
+	if err := s.st.SetFavorite(r.Context(), a.User.ID, d.ID, r.Method == http.MethodPut); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/internal/setupname"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -131,12 +132,12 @@ func (s *Server) dlLookup(r *http.Request) (dlPackage, *apiError) {
 	blocked, retry := s.enrollLimit.blocked(source(ip))
 	invalid := func(reason string) *apiError {
 		if blocked {
-			return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-				msg: "too many invalid installer links from this address; wait and try again", retryAfter: retry}
+			return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+				Msg: "too many invalid installer links from this address; wait and try again", RetryAfter: retry}
 		}
 		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvDownloadFailed, Remote: ip, Detail: map[string]any{"reason": reason}})
-		return errf(http.StatusNotFound, CodeInvalidKey, "this installer link is not valid; ask your administrator for a new one")
+		return errf(http.StatusNotFound, api.CodeInvalidKey, "this installer link is not valid; ask your administrator for a new one")
 	}
 	key, ok := secret.CanonicalEnrollmentKey(r.PathValue("key"))
 	if !ok {
@@ -148,16 +149,16 @@ func (s *Server) dlLookup(r *http.Request) (dlPackage, *apiError) {
 		return dlPackage{}, invalid("unknown_key")
 	} else if err != nil {
 		s.log.Error("download: package lookup", "err", err)
-		return dlPackage{}, errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay cannot look up this link right now; try again")
+		return dlPackage{}, errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay cannot look up this link right now; try again")
 	}
 	if ae := packageUsable(p, p.Devices, s.now()); ae != nil {
-		ae.status = http.StatusGone
+		ae.Status = http.StatusGone
 		return dlPackage{}, ae
 	}
 	acct, err := s.st.Account(r.Context(), p.AccountID)
 	if err != nil {
 		s.log.Error("download: account lookup", "err", err)
-		return dlPackage{}, errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay cannot look up this link right now; try again")
+		return dlPackage{}, errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay cannot look up this link right now; try again")
 	}
 	return dlPackage{key: key, pkg: p, account: acct.Name, relay: s.publicBase(r)}, nil
 }
@@ -172,11 +173,11 @@ func (s *Server) handleDownloadPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	if ae != nil {
-		if ae.retryAfter > 0 {
-			h.Set("Retry-After", fmt.Sprint(int(ae.retryAfter.Seconds()+0.999)))
+		if ae.RetryAfter > 0 {
+			h.Set("Retry-After", fmt.Sprint(int(ae.RetryAfter.Seconds()+0.999)))
 		}
-		w.WriteHeader(ae.status)
-		dlPage.Execute(w, dlView{Error: ae.msg})
+		w.WriteHeader(ae.Status)
+		dlPage.Execute(w, dlView{Error: ae.Msg})
 		return
 	}
 	v := dlView{
@@ -221,12 +222,12 @@ func (s *Server) handleDownloadFile(w http.ResponseWriter, r *http.Request) {
 	serve := func(kind, arch string, name func(a artifact) (string, error)) {
 		a, ok := s.artifact(kind, arch)
 		if !ok {
-			s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "this relay does not publish %s for %s; ask your administrator", file, arch))
+			s.writeError(w, r, errf(http.StatusNotFound, api.CodeNotFound, "this relay does not publish %s for %s; ask your administrator", file, arch))
 			return
 		}
 		n, err := name(a)
 		if err != nil {
-			s.writeError(w, r, errf(http.StatusInternalServerError, CodeInternal, "the relay cannot name this installer: %v", err))
+			s.writeError(w, r, errf(http.StatusInternalServerError, api.CodeInternal, "the relay cannot name this installer: %v", err))
 			return
 		}
 		f, err := os.Open(a.path)
@@ -244,7 +245,7 @@ func (s *Server) handleDownloadFile(w http.ResponseWriter, r *http.Request) {
 	plain := func(a artifact) (string, error) { return a.name, nil }
 	arch := archOf(r.URL.Query().Get("arch"))
 	if arch == "" {
-		s.writeError(w, r, errf(http.StatusBadRequest, CodeBadRequest, "arch must be amd64 (x86_64) or arm64 (aarch64)"))
+		s.writeError(w, r, errf(http.StatusBadRequest, api.CodeBadRequest, "arch must be amd64 (x86_64) or arm64 (aarch64)"))
 		return
 	}
 	switch file {
@@ -268,7 +269,7 @@ func (s *Server) handleDownloadFile(w http.ResponseWriter, r *http.Request) {
 			"# (mode 0600), then install the package: it enrolls and deletes this file.\n"+
 			"RELAY_URL=%s\nENROLLMENT_KEY=%s\n", oneLine(d.pkg.Name), oneLine(d.account), d.relay, d.key)
 	default:
-		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound,
+		s.writeError(w, r, errf(http.StatusNotFound, api.CodeNotFound,
 			"no installer %q here; use the install page, %s/d/<key>", file, d.relay))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -41,7 +42,7 @@ func checkInventory(inv *wire.Inventory) (store.Inventory, error) {
 		return store.Inventory{}, nil
 	}
 	bad := func(field string) error {
-		return errf(http.StatusBadRequest, CodeBadRequest, "inventory.%s is too long or contains control characters", field)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "inventory.%s is too long or contains control characters", field)
 	}
 	switch {
 	case !validText(inv.Hostname, maxHostname):
@@ -55,11 +56,11 @@ func checkInventory(inv *wire.Inventory) (store.Inventory, error) {
 	case !validText(inv.User, maxHostname):
 		return store.Inventory{}, bad("user")
 	case len(inv.Monitors) > maxMonitors:
-		return store.Inventory{}, errf(http.StatusBadRequest, CodeBadRequest, "inventory lists more than %d monitors", maxMonitors)
+		return store.Inventory{}, errf(http.StatusBadRequest, api.CodeBadRequest, "inventory lists more than %d monitors", maxMonitors)
 	}
 	for _, m := range inv.Monitors {
 		if !validText(m.Name, maxShortText) || m.Width <= 0 || m.Height <= 0 || m.Width > 1<<16 || m.Height > 1<<16 {
-			return store.Inventory{}, errf(http.StatusBadRequest, CodeBadRequest, "inventory has an invalid monitor")
+			return store.Inventory{}, errf(http.StatusBadRequest, api.CodeBadRequest, "inventory has an invalid monitor")
 		}
 	}
 	var mon json.RawMessage
@@ -77,15 +78,15 @@ func checkInventory(inv *wire.Inventory) (store.Inventory, error) {
 func packageUsable(p store.Package, devices int, now time.Time) *apiError {
 	switch {
 	case p.Revoked:
-		return errf(http.StatusForbidden, CodeRevoked, "deployment package %q was revoked; ask an administrator for another key", p.Name)
+		return errf(http.StatusForbidden, api.CodeRevoked, "deployment package %q was revoked; ask an administrator for another key", p.Name)
 	case !p.Active:
-		return errf(http.StatusForbidden, CodePackageInactive, "deployment package %q is disabled; ask an administrator for another key", p.Name)
+		return errf(http.StatusForbidden, api.CodePackageInactive, "deployment package %q is disabled; ask an administrator for another key", p.Name)
 	case !p.ValidFrom.IsZero() && now.Before(p.ValidFrom):
-		return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q is valid from %s (UTC)", p.Name, p.ValidFrom.Format("2006-01-02 15:04"))
+		return errf(http.StatusForbidden, api.CodePackageExpired, "deployment package %q is valid from %s (UTC)", p.Name, p.ValidFrom.Format("2006-01-02 15:04"))
 	case !p.ValidTo.IsZero() && !now.Before(p.ValidTo):
-		return errf(http.StatusForbidden, CodePackageExpired, "deployment package %q expired on %s (UTC)", p.Name, p.ValidTo.Format("2006-01-02 15:04"))
+		return errf(http.StatusForbidden, api.CodePackageExpired, "deployment package %q expired on %s (UTC)", p.Name, p.ValidTo.Format("2006-01-02 15:04"))
 	case p.MaxDevices > 0 && devices >= p.MaxDevices:
-		return errf(http.StatusForbidden, CodePackageFull, "deployment package %q already has its %d devices", p.Name, p.MaxDevices)
+		return errf(http.StatusForbidden, api.CodePackageFull, "deployment package %q already has its %d devices", p.Name, p.MaxDevices)
 	}
 	return nil
 }
@@ -99,18 +100,18 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	// 160 random bits, so answering "valid" to a throttled source gives
 	// nothing away. Only the failures are charged and refused.
 	blocked, retry := s.enrollLimit.blocked(source(ip))
-	throttled := &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-		msg: "too many failed enrollments from this address; wait and try again", retryAfter: retry}
+	throttled := &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+		Msg: "too many failed enrollments from this address; wait and try again", RetryAfter: retry}
 	var req wire.EnrollRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Key == "" {
-		return errf(http.StatusBadRequest, CodeBadRequest, "key is required: the deployment package's enrollment key")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "key is required: the deployment package's enrollment key")
 	}
 	pub, ok := parsePublicKey(req.PublicKey)
 	if !ok {
-		return errf(http.StatusBadRequest, CodeBadRequest, "public_key must be a base64 Ed25519 public key (32 bytes)")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "public_key must be a base64 Ed25519 public key (32 bytes)")
 	}
 	inv, err := checkInventory(req.Inventory)
 	if err != nil {
@@ -122,7 +123,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.enrollLimit.fail(source(ip))
 		s.audit(auditRec{Event: EvEnrollFailed, Remote: ip, Detail: map[string]any{"reason": reason}})
-		return errf(http.StatusForbidden, CodeInvalidKey, "the enrollment key is not valid; copy it again from the deployment package")
+		return errf(http.StatusForbidden, api.CodeInvalidKey, "the enrollment key is not valid; copy it again from the deployment package")
 	}
 	hash, ok := secret.EnrollmentKeyHash(req.Key)
 	if !ok {
@@ -163,14 +164,14 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 		return refuse("unknown_key")
 	case errors.As(err, &ae):
 		s.audit(auditRec{Event: EvEnrollFailed, Account: res.Package.AccountID, Remote: ip,
-			Detail: map[string]any{"reason": ae.code, "package": res.Package.ID}})
+			Detail: map[string]any{"reason": ae.Code, "package": res.Package.ID}})
 		return ae
 	case errors.Is(err, store.ErrRevoked):
 		s.audit(auditRec{Event: EvEnrollFailed, Account: res.Package.AccountID, Remote: ip,
 			Detail: map[string]any{"reason": "revoked", "package": res.Package.ID}})
-		return errf(http.StatusForbidden, CodeRevoked, "this device was revoked; reinstall the host to enroll it with a new identity")
+		return errf(http.StatusForbidden, api.CodeRevoked, "this device was revoked; reinstall the host to enroll it with a new identity")
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, CodeConflict, "this device key is enrolled in another account")
+		return errf(http.StatusConflict, api.CodeConflict, "this device key is enrolled in another account")
 	case err != nil:
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -50,7 +51,7 @@ func TestEnroll(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body = e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: key, PublicKey: pubB64(d.key)})
-	wantError(t, status, body, http.StatusForbidden, CodeRevoked)
+	wantError(t, status, body, http.StatusForbidden, api.CodeRevoked)
 }
 
 func lower(s string) string {
@@ -74,7 +75,7 @@ func TestEnrollInvalidKey(t *testing.T) {
 	}()
 	for _, k := range []string{otherKey, "not-a-key", "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"} {
 		status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: k, PublicKey: pubB64(newKey(t))})
-		wantError(t, status, body, http.StatusForbidden, CodeInvalidKey)
+		wantError(t, status, body, http.StatusForbidden, api.CodeInvalidKey)
 	}
 	if n := e.deviceCount(); n != 0 {
 		t.Fatalf("%d devices written by refused enrollments", n)
@@ -96,7 +97,7 @@ func TestEnrollValidation(t *testing.T) {
 		"bad monitor":      {Key: key, PublicKey: pubB64(newKey(t)), Inventory: &wire.Inventory{Monitors: []wire.MonitorInfo{{Width: -1}}}},
 	} {
 		status, body := e.do("POST", "/api/v1/enroll", "", req)
-		t.Run(name, func(t *testing.T) { wantError(t, status, body, http.StatusBadRequest, CodeBadRequest) })
+		t.Run(name, func(t *testing.T) { wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest) })
 	}
 	if n := e.deviceCount(); n != 0 {
 		t.Fatalf("%d devices written by invalid requests", n)
@@ -117,14 +118,14 @@ func TestEnrollPackageRules(t *testing.T) {
 	_, oneKey := e.pkg(PackageSpec{Name: "One", MaxDevices: 1})
 
 	for _, tc := range []struct{ key, code string }{
-		{offKey, CodePackageInactive}, {expiredKey, CodePackageExpired}, {futureKey, CodePackageExpired},
+		{offKey, api.CodePackageInactive}, {expiredKey, api.CodePackageExpired}, {futureKey, api.CodePackageExpired},
 	} {
 		status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: tc.key, PublicKey: pubB64(newKey(t))})
 		wantError(t, status, body, http.StatusForbidden, tc.code)
 	}
 	first := e.enroll(oneKey, "first")
 	status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: oneKey, PublicKey: pubB64(newKey(t))})
-	wantError(t, status, body, http.StatusForbidden, CodePackageFull)
+	wantError(t, status, body, http.StatusForbidden, api.CodePackageFull)
 	// The enrolled one may still re-enroll.
 	if status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: oneKey, PublicKey: pubB64(first.key)}); status != 200 {
 		t.Fatalf("re-enroll in a full package: %d %s", status, body)
@@ -160,12 +161,12 @@ func TestEnrollThrottle(t *testing.T) {
 	_, key := e.pkg(PackageSpec{Name: "Office"})
 	for range 3 {
 		status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA", PublicKey: pubB64(newKey(t))})
-		wantError(t, status, body, http.StatusForbidden, CodeInvalidKey)
+		wantError(t, status, body, http.StatusForbidden, api.CodeInvalidKey)
 	}
 	// Guesses wait now; the right key does not (someone else behind this
 	// address may be the guesser).
 	status, body := e.do("POST", "/api/v1/enroll", "", wire.EnrollRequest{Key: "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA", PublicKey: pubB64(newKey(t))})
-	wantError(t, status, body, http.StatusTooManyRequests, CodeThrottled)
+	wantError(t, status, body, http.StatusTooManyRequests, api.CodeThrottled)
 	e.enroll(key, "pc")
 	if n := len(e.audit(EvEnrollFailed)); n != 3 {
 		t.Fatalf("%d failed enrollments audited, want 3 (throttled tries are not)", n)

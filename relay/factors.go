@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -191,7 +192,7 @@ func (s *Server) handleLoginMFAEmail(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	ctx := r.Context()
-	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
+	dead := errf(http.StatusUnauthorized, api.CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	hash := secret.Hash(req.Challenge)
 	unlock, err := s.serialize(ctx, "mfa\x00"+hash, "codes for this login")
 	if err != nil {
@@ -209,7 +210,7 @@ func (s *Server) handleLoginMFAEmail(w http.ResponseWriter, r *http.Request) err
 		return dead
 	}
 	if t.CodeHash != "" {
-		return errf(http.StatusConflict, CodeConflict, "the code for this login was emailed already")
+		return errf(http.StatusConflict, api.CodeConflict, "the code for this login was emailed already")
 	}
 	u, err := s.st.User(ctx, t.UserID)
 	if err != nil {
@@ -228,10 +229,10 @@ func (s *Server) handleLoginMFAEmail(w http.ResponseWriter, r *http.Request) err
 		emailOK = emailOK || f == mfa.Email
 	}
 	if !emailOK || u.Disabled {
-		return errf(http.StatusForbidden, CodeForbidden, "your account does not allow codes by email")
+		return errf(http.StatusForbidden, api.CodeForbidden, "your account does not allow codes by email")
 	}
 	if err := s.mailMFACode(r, u, req.Challenge); errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the code for this login was emailed already")
+		return errf(http.StatusConflict, api.CodeConflict, "the code for this login was emailed already")
 	} else if errors.Is(err, store.ErrNotFound) {
 		return dead
 	} else if err != nil {
@@ -251,22 +252,22 @@ func (s *Server) handleMFAStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	ms, err := s.st.Memberships(ctx, a.user.ID)
+	ms, err := s.st.Memberships(ctx, a.User.ID)
 	if err != nil {
 		return err
 	}
 	active := activeMemberships(ms)
-	d, allowed, err := s.mfaDecision(ctx, a.user, active)
+	d, allowed, err := s.mfaDecision(ctx, a.User, active)
 	if err != nil {
 		return err
 	}
 	out := wire.MFAStatus{Required: d.Required, Allowed: factorNames(allowed)}
-	if t, err := s.st.UserTOTP(ctx, a.user.ID); err == nil {
+	if t, err := s.st.UserTOTP(ctx, a.User.ID); err == nil {
 		out.TOTP, out.TOTPPending = !t.ConfirmedAt.IsZero(), t.ConfirmedAt.IsZero()
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if out.RecoveryCodesLeft, err = s.st.RecoveryCodesLeft(ctx, a.user.ID); err != nil {
+	if out.RecoveryCodesLeft, err = s.st.RecoveryCodesLeft(ctx, a.User.ID); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -289,7 +290,7 @@ func (s *Server) totpAllowed(ctx context.Context, u store.User) error {
 			return nil
 		}
 	}
-	return errf(http.StatusForbidden, CodeForbidden, "an account of yours does not allow authenticator apps")
+	return errf(http.StatusForbidden, api.CodeForbidden, "an account of yours does not allow authenticator apps")
 }
 
 // handleEnrolTOTP is POST /api/v1/me/totp: a new secret, pending until a
@@ -304,7 +305,7 @@ func (s *Server) handleEnrolTOTP(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	if err := s.totpAllowed(ctx, a.user); err != nil {
+	if err := s.totpAllowed(ctx, a.User); err != nil {
 		return err
 	}
 	issuer := "Tandem"
@@ -312,7 +313,7 @@ func (s *Server) handleEnrolTOTP(w http.ResponseWriter, r *http.Request) error {
 	if u, err := url.Parse(s.front.Base(r)); err == nil && u.Host != "" {
 		issuer += " (" + u.Host + ")"
 	}
-	e, err := mfa.NewTOTP(issuer, a.user.Email)
+	e, err := mfa.NewTOTP(issuer, a.User.Email)
 	if err != nil {
 		return err
 	}
@@ -320,8 +321,8 @@ func (s *Server) handleEnrolTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("sealing a TOTP secret: %w", err)
 	}
-	if err := s.st.PutPendingTOTP(ctx, a.user.ID, sealed, s.now()); errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "an authenticator app is set up already; remove it first (DELETE /api/v1/me/totp)")
+	if err := s.st.PutPendingTOTP(ctx, a.User.ID, sealed, s.now()); errors.Is(err, store.ErrConflict) {
+		return errf(http.StatusConflict, api.CodeConflict, "an authenticator app is set up already; remove it first (DELETE /api/v1/me/totp)")
 	} else if err != nil {
 		return err
 	}
@@ -346,17 +347,17 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request) error
 	}
 	code := strings.TrimSpace(req.Code)
 	if !mfa.ValidCode(code) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits the app shows")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "code is the 6 digits the app shows")
 	}
 	ctx := r.Context()
-	key := source(remoteIP(r)) + "\x00totp\x00" + a.user.ID
+	key := source(remoteIP(r)) + "\x00totp\x00" + a.User.ID
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many wrong codes; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many wrong codes; wait and try again", RetryAfter: retry}
 	}
-	t, err := s.st.UserTOTP(ctx, a.user.ID)
+	t, err := s.st.UserTOTP(ctx, a.User.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !t.ConfirmedAt.IsZero()) {
-		return errf(http.StatusConflict, CodeConflict, "no authenticator app enrolment is pending; start one with POST /api/v1/me/totp")
+		return errf(http.StatusConflict, api.CodeConflict, "no authenticator app enrolment is pending; start one with POST /api/v1/me/totp")
 	} else if err != nil {
 		return err
 	}
@@ -368,20 +369,20 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	wrong := errf(http.StatusUnprocessableEntity, CodeMFAFailed, "wrong code: check the app's clock and type the code it shows now")
+	wrong := errf(http.StatusUnprocessableEntity, api.CodeMFAFailed, "wrong code: check the app's clock and type the code it shows now")
 	if !ok {
 		s.loginLimit.fail(key)
 		return wrong
 	}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		used, err := tx.UseTOTPStep(ctx, a.user.ID, step, true, s.now())
+		used, err := tx.UseTOTPStep(ctx, a.User.ID, step, true, s.now())
 		if err != nil {
 			return err
 		}
 		if !used {
 			return store.ErrConflict
 		}
-		audit(auditRec{Event: EvTOTPEnrolled, User: a.user.ID, Remote: remoteIP(r)})
+		audit(auditRec{Event: EvTOTPEnrolled, User: a.User.ID, Remote: remoteIP(r)})
 		return nil
 	}); errors.Is(err, store.ErrConflict) {
 		return wrong
@@ -408,7 +409,7 @@ func (s *Server) reauthRequest(w http.ResponseWriter, r *http.Request) (authed, 
 	}
 	req.Code = strings.TrimSpace(req.Code)
 	if (req.Code == "") == (req.Password == "") || len(req.Password) > secret.MaxPasswordLen || (req.Code != "" && !mfa.ValidCode(req.Code)) {
-		return a, req, errf(http.StatusBadRequest, CodeBadRequest, "send code (6 digits from the app) or password")
+		return a, req, errf(http.StatusBadRequest, api.CodeBadRequest, "send code (6 digits from the app) or password")
 	}
 	return a, req, nil
 }
@@ -422,8 +423,8 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 	}
 	code := req.Code
 	ctx := r.Context()
-	if _, err := s.st.UserTOTP(ctx, a.user.ID); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")
+	if _, err := s.st.UserTOTP(ctx, a.User.ID); errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, api.CodeNotFound, "no authenticator app is set up")
 	} else if err != nil {
 		return err
 	}
@@ -431,10 +432,10 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvReauthd, User: a.user.ID, Remote: remoteIP(r)})
-		return tx.DeleteTOTP(ctx, a.user.ID)
+		audit(auditRec{Event: EvReauthd, User: a.User.ID, Remote: remoteIP(r)})
+		return tx.DeleteTOTP(ctx, a.User.ID)
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no authenticator app is set up")
+		return errf(http.StatusNotFound, api.CodeNotFound, "no authenticator app is set up")
 	} else if err != nil {
 		return err
 	}
@@ -447,19 +448,19 @@ func (s *Server) handleRemoveTOTP(w http.ResponseWriter, r *http.Request) error 
 // throttled like logins per (source, user).
 func (s *Server) reauth(r *http.Request, a authed, code, password string) error {
 	ctx := r.Context()
-	key := source(remoteIP(r)) + "\x00" + a.user.Email
+	key := source(remoteIP(r)) + "\x00" + a.User.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many wrong attempts; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many wrong attempts; wait and try again", RetryAfter: retry}
 	}
 	ok := false
 	var err error
 	if code != "" {
-		if ok, err = s.loginTOTP(ctx, a.user, code); err != nil {
+		if ok, err = s.loginTOTP(ctx, a.User, code); err != nil {
 			return err
 		}
-	} else if a.user.Auth == store.AuthInternal {
-		ok, err = s.checkPassword(ctx, a.user.PasswordHash, password)
+	} else if a.User.Auth == store.AuthInternal {
+		ok, err = s.checkPassword(ctx, a.User.PasswordHash, password)
 		if errors.Is(err, errHashBusy) {
 			return err
 		}
@@ -467,7 +468,7 @@ func (s *Server) reauth(r *http.Request, a authed, code, password string) error 
 	}
 	if !ok {
 		s.loginLimit.fail(key)
-		return errf(http.StatusForbidden, CodeBadCredentials, "wrong code or password")
+		return errf(http.StatusForbidden, api.CodeBadCredentials, "wrong code or password")
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -202,7 +203,7 @@ func badHandshake(e *env) string {
 		return err.Error()
 	}
 	s, err := wire.DecodeSignal(b)
-	if err != nil || s.Type != wire.SigError || s.Code != CodeUnknownDevice {
+	if err != nil || s.Type != wire.SigError || s.Code != api.CodeUnknownDevice {
 		return fmt.Sprintf("answer %s", b)
 	}
 	return "refused"

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -133,7 +134,7 @@ func TestOwnerNotLockableByStrangers(t *testing.T) {
 	for range e.srv.cfg.Limits.LoginBurst + 2 {
 		status, body, h := e.doFrom(shared, "POST", "/api/v1/login", wire.LoginRequest{Email: ownerEmail, Password: "Wr0ngPassword"})
 		if status == http.StatusTooManyRequests {
-			wantError(t, status, body, http.StatusTooManyRequests, CodeThrottled)
+			wantError(t, status, body, http.StatusTooManyRequests, api.CodeThrottled)
 			retries = append(retries, h.Get("Retry-After"))
 			e.clock.Advance(time.Duration(mustAtoi(t, h.Get("Retry-After"))) * time.Second)
 		}
@@ -278,7 +279,7 @@ func TestValidResetCodeNotRefusedForOthersGuesses(t *testing.T) {
 		e.doFrom(nat, "POST", "/api/v1/password/reset", wire.PasswordReset{Token: "guessed-code", Password: "R3setPassword"})
 	}
 	status, body, _ := e.doFrom(nat, "POST", "/api/v1/password/reset", wire.PasswordReset{Token: "guessed-again", Password: "R3setPassword"})
-	wantError(t, status, body, http.StatusTooManyRequests, CodeThrottled)
+	wantError(t, status, body, http.StatusTooManyRequests, api.CodeThrottled)
 	code := mb.lastSecret(t, "f@example.com")
 	if status, body, _ = e.doFrom(nat, "POST", "/api/v1/password/reset", wire.PasswordReset{Token: code, Password: "R3setPassword"}); status != http.StatusNoContent {
 		t.Fatalf("valid code from a throttled address: %d %s", status, body)

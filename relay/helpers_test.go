@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -365,7 +366,7 @@ func (w *ws) sync() {
 	w.send(&wire.Signal{Type: "sync-probe"})
 	for {
 		s := w.recv()
-		if s.Type == wire.SigError && (s.Code == "unsupported" || s.Code == CodeForbidden) {
+		if s.Type == wire.SigError && (s.Code == "unsupported" || s.Code == api.CodeForbidden) {
 			return
 		}
 		w.t.Fatalf("unexpected %s{%s} while syncing", s.Type, s.Code)

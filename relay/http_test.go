@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -26,17 +27,17 @@ func TestHealthInfoAndIndex(t *testing.T) {
 		t.Fatalf("portal sign-in page: %d %s", status, body)
 	}
 	status, body = e.do("GET", "/api/v1/nothing", "", nil)
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	status, body = e.do("DELETE", "/api/v1/devices", "", nil)
-	wantError(t, status, body, http.StatusMethodNotAllowed, CodeMethod)
+	wantError(t, status, body, http.StatusMethodNotAllowed, api.CodeMethod)
 }
 
 func TestBodyLimits(t *testing.T) {
 	e := newEnv(t)
 	// Oversized: a valid JSON object larger than the limit.
-	big := []byte(`{"email":"` + strings.Repeat("a", MaxBodySize) + `","password":"x"}`)
+	big := []byte(`{"email":"` + strings.Repeat("a", api.MaxBodySize) + `","password":"x"}`)
 	status, body := e.do("POST", "/api/v1/login", "", big)
-	wantError(t, status, body, http.StatusRequestEntityTooLarge, CodeBodyTooLarge)
+	wantError(t, status, body, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge)
 
 	for name, b := range map[string]string{
 		"unknown field": `{"email":"a@b.c","password":"x","admin":true}`,
@@ -47,12 +48,12 @@ func TestBodyLimits(t *testing.T) {
 		"empty":         ``,
 	} {
 		status, body := e.do("POST", "/api/v1/login", "", []byte(b))
-		t.Run(name, func(t *testing.T) { wantError(t, status, body, http.StatusBadRequest, CodeBadRequest) })
+		t.Run(name, func(t *testing.T) { wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest) })
 	}
 	for _, path := range []string{"/api/v1/enroll", "/api/v1/sessions"} {
 		tok := e.login(ownerEmail, ownerPass)
 		status, body := e.do("POST", path, tok, []byte(`{"nope":1}`))
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	req, _ := http.NewRequest("POST", e.ts.URL+"/api/v1/login", strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "text/plain")

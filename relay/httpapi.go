@@ -1,185 +1,47 @@
 package relay
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tandem-rc/tandem/relay/frontdoor"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/listing"
 	"github.com/tandem-rc/tandem/relay/portal"
-	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// MaxBodySize bounds every JSON request body.
-const MaxBodySize = 64 << 10
-
-// Error codes of the API (wire.APIErrorBody.Code).
-const (
-	CodeBadRequest      = "bad_request"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeUnauthorized    = "unauthorized"
-	CodeBadCredentials  = "invalid_credentials"
-	CodeForbidden       = "forbidden"
-	CodeInvalidKey      = "invalid_key"
-	CodePackageInactive = "package_inactive"
-	CodePackageExpired  = "package_expired"
-	CodePackageFull     = "package_full"
-	CodeRevoked         = "revoked"
-	CodeNotFound        = "not_found"
-	CodeMethod          = "method_not_allowed"
-	CodeConflict        = "conflict"
-	CodeAmbiguous       = "ambiguous_device"
-	CodeDevicePending   = "device_pending"
-	CodeDeviceRevoked   = "device_revoked"
-	CodeUnknownDevice   = "unknown_device" // an agent whose device row is gone: it may enroll again
-	CodeDeviceOffline   = "device_offline"
-	CodeSessionEnded    = "session_ended"
-	CodeSessionExpired  = "session_expired"
-	CodeSessionBusy     = "session_busy"
-	CodeThrottled       = "throttled"
-	CodeUnavailable     = "unavailable"
-	CodeInternal        = "internal"
-	CodeInvalidToken    = "invalid_token" // invitation or reset token unknown, used or replaced
-	CodeTokenExpired    = "token_expired" // invitation or reset token too old
-	CodeWeakPassword    = "weak_password" // the password rules (spec 2.3.2)
-	CodeLimit           = "limit_reached" // e.g. an invitation resent 5 times
-	CodeMFAEnforced     = "mfa_enforced"  // the account enforces MFA: no per-user toggle
-	CodeMFAFailed       = "mfa_failed"    // wrong, expired or used-up MFA code
-	CodeMailUnavailable = "mail_unavailable"
-)
-
-// apiError is an error with its HTTP answer.
-type apiError struct {
-	status     int
-	code       string
-	msg        string
-	candidates []wire.Ref
-	retryAfter time.Duration
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
-
-func errf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
-}
+// apiError is an error with its HTTP answer (relay/api's).
+type apiError = api.Error
 
 // apiHandler is an API endpoint: it writes its answer, or returns an error
 // (an *apiError, or anything else for a 500 that is logged, not shown).
-type apiHandler func(w http.ResponseWriter, r *http.Request) error
+type apiHandler = api.Handler
 
-func (s *Server) api(h apiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	}
+func errf(status int, code, format string, args ...any) *apiError {
+	return api.Errf(status, code, format, args...)
 }
+
+func (s *Server) api(h apiHandler) http.HandlerFunc { return s.kit.Serve(h) }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		s.log.Error("request failed", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
-		ae = errf(http.StatusInternalServerError, CodeInternal, "the relay failed to handle the request; try again or check its log")
-	}
-	if ae.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter.Seconds()+0.999)))
-	}
-	if ae.status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
-	}
-	writeJSON(w, ae.status, wire.APIError{Error: wire.APIErrorBody{Code: ae.code, Message: ae.msg, Candidates: ae.candidates}})
+	api.WriteError(s.log, w, r, err)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { api.WriteJSON(w, status, v) }
 
-// decodeJSON reads one JSON object into v: at most MaxBodySize bytes, no
-// unknown fields, nothing after it.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, _ := strings.Cut(ct, ";")
-		if mt = strings.TrimSpace(strings.ToLower(mt)); mt != "application/json" {
-			return errf(http.StatusUnsupportedMediaType, CodeBadRequest, "send the body as application/json, not %s", mt)
-		}
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("data after the JSON object")
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	var tooBig *http.MaxBytesError
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &tooBig):
-		return errf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the request body exceeds %d bytes", MaxBodySize)
-	case errors.Is(err, io.EOF):
-		return errf(http.StatusBadRequest, CodeBadRequest, "the request body is empty; send a JSON object")
-	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
-		return errf(http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON")
-	case errors.As(err, &typ):
-		return errf(http.StatusBadRequest, CodeBadRequest, "field %q has the wrong type", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errf(http.StatusBadRequest, CodeBadRequest, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	}
-	return errf(http.StatusBadRequest, CodeBadRequest, "malformed request body: %v", err)
-}
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error { return api.DecodeJSON(w, r, v) }
 
-// parseListing reads a listing's filters, sort and page (relay/listing)
-// from r's query; a bad one is a 400 with the reason.
 func parseListing(r *http.Request, cols []string) (listing.Query, error) {
-	q, err := listing.Parse(r.URL.Query(), cols)
-	if err != nil {
-		return q, errf(http.StatusBadRequest, CodeBadRequest, "%v", err)
-	}
-	return q, nil
+	return api.ParseListing(r, cols)
 }
 
-// setTotal tells a listing's client how many rows match in all.
-func setTotal(w http.ResponseWriter, total int) { w.Header().Set("X-Total-Count", strconv.Itoa(total)) }
+func setTotal(w http.ResponseWriter, total int) { api.SetTotal(w, total) }
 
-// pageOf picks, in order, the items of all whose ids a store listing page
-// named; one removed meanwhile is left out.
-func pageOf[T any](all []T, id func(T) string, ids []string) []T {
-	byID := make(map[string]T, len(all))
-	for _, x := range all {
-		byID[id(x)] = x
-	}
-	out := make([]T, 0, len(ids))
-	for _, i := range ids {
-		if x, ok := byID[i]; ok {
-			out = append(out, x)
-		}
-	}
-	return out
-}
+func pageOf[T any](all []T, id func(T) string, ids []string) []T { return api.PageOf(all, id, ids) }
 
-// remoteIP is the caller's address without port, as seen through trusted
-// proxies (the throttles' key and the audit log's remote address).
-func remoteIP(r *http.Request) string { return frontdoor.ClientIP(r) }
+func remoteIP(r *http.Request) string { return api.RemoteIP(r) }
 
 type route struct {
 	method, path string
@@ -277,11 +139,11 @@ func (s *Server) routes() http.Handler {
 		methods := strings.Join(allowed[p], ", ")
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", methods)
-			s.writeError(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "use %s on %s", methods, r.URL.Path))
+			s.writeError(w, r, errf(http.StatusMethodNotAllowed, api.CodeMethod, "use %s on %s", methods, r.URL.Path))
 		})
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s", r.URL.Path))
+		s.writeError(w, r, errf(http.StatusNotFound, api.CodeNotFound, "no API endpoint %s", r.URL.Path))
 	})
 	// The Portal: every other path. It calls this same handler for the
 	// API, so it goes through the same checks as any client.
@@ -343,25 +205,7 @@ func changesAccess(r *http.Request) bool {
 	return true
 }
 
-// logPath hides the enrollment key in installer links and OnDemand keys.
-func logPath(p string) string {
-	if rest, ok := strings.CutPrefix(p, "/s/"); ok {
-		_, file, _ := strings.Cut(rest, "/")
-		return "/s/<key>/" + file
-	}
-	if rest, ok := strings.CutPrefix(p, "/api/v1/ondemand/"); ok && rest != "join" {
-		_, action, _ := strings.Cut(rest, "/")
-		return "/api/v1/ondemand/<key>/" + action
-	}
-	if rest, ok := strings.CutPrefix(p, "/c/"); ok && rest != "" {
-		return "/c/<token>"
-	}
-	if rest, ok := strings.CutPrefix(p, "/d/"); ok {
-		_, file, _ := strings.Cut(rest, "/")
-		return "/d/<key>/" + file
-	}
-	return p
-}
+func logPath(p string) string { return api.LogPath(p) }
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -398,14 +242,6 @@ func (s *Server) handleRelayInfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// validText checks a client-supplied string: at most max bytes, valid
-// UTF-8 without controls, bidirectional or invisible characters.
-func validText(v string, max int) bool { return safetext.Text(v, max) == nil }
+func validText(v string, max int) bool { return api.ValidText(v, max) }
 
-// checkText is validText as a 400 naming the field and the character.
-func checkText(field, v string, max int) error {
-	if err := safetext.Text(v, max); err != nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "%s: %v", field, err)
-	}
-	return nil
-}
+func checkText(field, v string, max int) error { return api.CheckText(field, v, max) }

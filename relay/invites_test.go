@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -21,7 +22,7 @@ func TestInvite(t *testing.T) {
 
 	// Group managers invite up to their own type, without the API right (an administrator's to give).
 	status, body := e.do("POST", invites, gmTok, wire.InviteRequest{Email: "new@example.com", Type: "admin"})
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "New@Example.com", Name: "Nia", Type: "group_manager", RCAction: "guest"})
 	var inv wire.Invite
 	decode(t, body, &inv)
@@ -35,14 +36,14 @@ func TestInvite(t *testing.T) {
 	}
 	tok := secretOf(t, msgs[0])
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "new@example.com"})
-	wantError(t, status, body, http.StatusConflict, CodeConflict)
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: ownerEmail})
-	wantError(t, status, body, http.StatusConflict, CodeConflict)
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 
 	// A weak password is refused and writes nothing; the token still works.
 	before := e.snapshot()
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "password"})
-	wantError(t, status, body, http.StatusBadRequest, CodeWeakPassword)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeWeakPassword)
 	if e.snapshot() != before {
 		t.Fatal("refused acceptance wrote")
 	}
@@ -56,7 +57,7 @@ func TestInvite(t *testing.T) {
 	}
 	e.login("new@example.com", "N3wPassword")
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "N3wPassword"})
-	wantError(t, status, body, http.StatusBadRequest, CodeInvalidToken)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeInvalidToken)
 	for _, ev := range []string{EvInviteSent, EvInviteAccepted, EvUserCreated} {
 		if len(e.audit(ev)) == 0 {
 			t.Errorf("%s not audited", ev)
@@ -69,7 +70,7 @@ func TestInvite(t *testing.T) {
 	tok = mb.lastSecret(t, "late@example.com")
 	e.clock.Advance(7 * 24 * time.Hour)
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "N3wPassword"})
-	wantError(t, status, body, http.StatusGone, CodeTokenExpired)
+	wantError(t, status, body, http.StatusGone, api.CodeTokenExpired)
 	gmTok = e.token(gm.ID) // the 12 h login expired meanwhile
 
 	// Resend: a new token, valid 7 days again, the old one dead; 5 times.
@@ -85,12 +86,12 @@ func TestInvite(t *testing.T) {
 		tokens = append(tokens, mb.lastSecret(t, "late@example.com"))
 	}
 	status, body = e.do("POST", invites+"/"+inv.ID+"/resend", gmTok, nil)
-	wantError(t, status, body, http.StatusConflict, CodeLimit)
+	wantError(t, status, body, http.StatusConflict, api.CodeLimit)
 	if n := len(mb.to("late@example.com")); n != 6 {
 		t.Fatalf("%d emails, want 6", n)
 	}
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tokens[3], Password: "N3wPassword"})
-	wantError(t, status, body, http.StatusBadRequest, CodeInvalidToken)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeInvalidToken)
 	e.clock.Advance(7*24*time.Hour - time.Second)
 	gmTok = e.token(gm.ID)
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tokens[4], Password: "Late1234", Name: "Lee"})
@@ -113,7 +114,7 @@ func TestInvite(t *testing.T) {
 	}
 	tok = mb.lastSecret(t, "new@example.com")
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "Wr0ngPassword"})
-	wantError(t, status, body, http.StatusUnauthorized, CodeBadCredentials)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeBadCredentials)
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "N3wPassword"})
 	var u wire.User
 	decode(t, body, &u)
@@ -140,14 +141,14 @@ func TestInvite(t *testing.T) {
 		t.Fatalf("withdraw: %d", status)
 	}
 	status, body = e.do("POST", "/api/v1/invites/accept", "", wire.InviteAccept{Token: tok, Password: "G0nePassword"})
-	wantError(t, status, body, http.StatusBadRequest, CodeInvalidToken)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeInvalidToken)
 
 	// The mail server failing: a clear 503, no invitation left behind,
 	// and the log says it was withdrawn (its sent event committed first).
 	mb.setFail(errors.New("smtp down"))
 	pending, _ := e.srv.Store().Invites(context.Background(), acme)
 	status, body = e.do("POST", invites, gmTok, wire.InviteRequest{Email: "nomail@example.com"})
-	wantError(t, status, body, http.StatusServiceUnavailable, CodeMailUnavailable)
+	wantError(t, status, body, http.StatusServiceUnavailable, api.CodeMailUnavailable)
 	if after, _ := e.srv.Store().Invites(context.Background(), acme); len(after) != len(pending) {
 		t.Fatal("unsent invitation left behind")
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/ldapauth"
 	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -167,7 +168,7 @@ func (s *Server) handleCreateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 		return s.recAs(r, a, m.AccountID, EvLDAPCreated, map[string]any{"ldap": lm.ID, "domain": lm.Domain, "url": req.URL})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
+		return errf(http.StatusConflict, api.CodeConflict, "the domain %q is taken on this relay", req.Domain)
 	} else if err != nil {
 		return err
 	}
@@ -192,7 +193,7 @@ func (s *Server) deleteMethod(w http.ResponseWriter, r *http.Request, kind, even
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteMethod(r.Context(), m.AccountID, id, kind) }, func() auditRec {
 		return s.recAs(r, a, m.AccountID, event, map[string]any{kind: id})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), id)
 	} else if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func (s *Server) handleImportLDAPGroup(w http.ResponseWriter, r *http.Request) e
 		dir, err := auth.ListGroups(ctx)
 		if err != nil {
 			s.log.Warn("LDAP group list", "ldap", lm.ID, "err", err)
-			return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory can't be reached to check the group; try again")
+			return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the directory can't be reached to check the group; try again")
 		}
 		if !slices.ContainsFunc(dir, func(g ldapauth.Group) bool { return strings.EqualFold(g.Name, name) }) {
 			return badf("the directory has no group %q", name)
@@ -249,7 +250,7 @@ func (s *Server) importMethodGroup(w http.ResponseWriter, r *http.Request, kind 
 	}
 	i := slices.IndexFunc(ms, func(x store.LDAPMethod) bool { return x.ID == r.PathValue("id") })
 	if i < 0 {
-		return errf(http.StatusNotFound, CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), r.PathValue("id"))
+		return errf(http.StatusNotFound, api.CodeNotFound, "no %s method %q in this account", strings.ToUpper(kind), r.PathValue("id"))
 	}
 	if check != nil {
 		if err := check(ms[i], req.Name); err != nil {
@@ -264,7 +265,7 @@ func (s *Server) importMethodGroup(w http.ResponseWriter, r *http.Request, kind 
 		return s.recAs(r, a, m.AccountID, EvGroupCreated, map[string]any{"group": g.ID, "name": g.Name, "kind": "ldap_user", kind: ms[i].ID})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the %s group %q is imported already", strings.ToUpper(kind), req.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "the %s group %q is imported already", strings.ToUpper(kind), req.Name)
 	} else if err != nil {
 		return err
 	}
@@ -297,14 +298,14 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	auth, _, err := s.authenticator(m)
 	if err != nil {
 		s.log.Error("LDAP method unusable", "ldap", m.ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory for %s is misconfigured; tell an administrator", domain)
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the directory for %s is misconfigured; tell an administrator", domain)
 	}
 	id, err := auth.Authenticate(ctx, login, password)
 	switch {
 	case errors.Is(err, ldapauth.ErrUnavailable):
 		s.log.Warn("LDAP directory unreachable", "ldap", m.ID, "err", err)
 		s.audit(auditRec{Event: EvLoginFailed, Account: m.AccountID, Remote: ip, Detail: map[string]any{"login": login, "reason": "directory_unavailable"}})
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the directory for %s can't be reached; try again later", domain)
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the directory for %s can't be reached; try again later", domain)
 	case err != nil:
 		return fail(store.User{}, "directory_refused")
 	}
@@ -315,7 +316,7 @@ func (s *Server) ldapLogin(w http.ResponseWriter, r *http.Request, login, passwo
 	if field, err := unsafeDirectoryName(id); err != nil {
 		s.audit(auditRec{Event: EvLoginFailed, Account: m.AccountID, Remote: ip,
 			Detail: map[string]any{"login": login, "reason": "unsafe_directory_name", "field": field, "error": err.Error()}})
-		return errf(http.StatusForbidden, CodeForbidden, "the directory's %s for this user is refused (%v); ask an administrator to correct it in the directory", field, err)
+		return errf(http.StatusForbidden, api.CodeForbidden, "the directory's %s for this user is refused (%v); ask an administrator to correct it in the directory", field, err)
 	}
 	var groups []string
 	for _, g := range id.Groups {

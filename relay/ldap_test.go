@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandem-rc/tandem/internal/slapdtest"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -141,7 +142,7 @@ member: uid=svc,ou=people,dc=example,dc=org
 	// The directory down: a clear 503, not "wrong password".
 	dir.Stop()
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: `EXAMPLE\alice`, Password: "Alice-Pass-1"})
-	wantError(t, status, body, http.StatusServiceUnavailable, CodeUnavailable)
+	wantError(t, status, body, http.StatusServiceUnavailable, api.CodeUnavailable)
 }
 
 // TestLDAPUserCreatedWithEvent: the user a directory login creates

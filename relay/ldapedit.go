@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -34,7 +35,7 @@ func (s *Server) ldapMethod(r *http.Request, accountID string) (store.LDAPMethod
 	}
 	i := slices.IndexFunc(ms, func(x store.LDAPMethod) bool { return x.ID == r.PathValue("id") })
 	if i < 0 {
-		return store.LDAPMethod{}, errf(http.StatusNotFound, CodeNotFound, "no LDAP method %q in this account", r.PathValue("id"))
+		return store.LDAPMethod{}, errf(http.StatusNotFound, api.CodeNotFound, "no LDAP method %q in this account", r.PathValue("id"))
 	}
 	return ms[i], nil
 }
@@ -71,7 +72,7 @@ func (s *Server) handleUpdateLDAPMethod(w http.ResponseWriter, r *http.Request) 
 		return s.recAs(r, a, m.AccountID, EvLDAPUpdated, map[string]any{"ldap": lm.ID, "domain": strings.ToLower(lm.Domain), "url": req.URL, "enabled": lm.Enabled})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
+		return errf(http.StatusConflict, api.CodeConflict, "the domain %q is taken on this relay", req.Domain)
 	} else if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func (s *Server) handleTestLDAPMethod(w http.ResponseWriter, r *http.Request) er
 	defer cancel()
 	gs, err := auth.ListGroups(ctx)
 	if err != nil {
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the test failed: %s", strings.TrimPrefix(err.Error(), "ldapauth: "))
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the test failed: %s", strings.TrimPrefix(err.Error(), "ldapauth: "))
 	}
 	out := wire.LDAPTest{Groups: []string{}, Total: len(gs)}
 	for _, g := range gs[:min(len(gs), maxTestGroups)] {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -97,7 +98,7 @@ func TestListingAPI(t *testing.T) {
 	for _, q := range []string{"/packages?f.key_hash=x", "/packages?sort=license_key", "/applications?f.account_id=x", "/users?f.password_hash=x", "/users?sort=secret", "/devices?v.public_key=x", "/devices?size=7",
 		"/groups?f.account_id=x", "/groups?sort=id", "/roles?f.rules=x", "/roles?sort=account_id"} {
 		resp, body = get(base + q)
-		wantError(t, resp.StatusCode, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, resp.StatusCode, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 	// Without parameters: the whole list, as before.
 	resp, body = get(base + "/devices")

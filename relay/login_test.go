@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -38,9 +39,9 @@ func TestLogin(t *testing.T) {
 
 	// Wrong password and unknown user: the same answer.
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: ownerEmail, Password: "Wr0ngPassword"})
-	a1 := wantError(t, status, body, http.StatusUnauthorized, CodeBadCredentials)
+	a1 := wantError(t, status, body, http.StatusUnauthorized, api.CodeBadCredentials)
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "nobody@example.com", Password: "Wr0ngPassword"})
-	a2 := wantError(t, status, body, http.StatusUnauthorized, CodeBadCredentials)
+	a2 := wantError(t, status, body, http.StatusUnauthorized, api.CodeBadCredentials)
 	if a1.Error.Message != a2.Error.Message {
 		t.Fatalf("messages differ: %q vs %q", a1.Error.Message, a2.Error.Message)
 	}
@@ -48,7 +49,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("failed logins audited: %+v", evs)
 	}
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: ownerEmail})
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 
 	// Logout kills the token.
 	status, _ = e.do("POST", "/api/v1/logout", lr.Token, nil)
@@ -56,7 +57,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("logout: %d", status)
 	}
 	status, body = e.do("GET", "/api/v1/me", lr.Token, nil)
-	wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 }
 
 func TestTokenRequired(t *testing.T) {
@@ -72,7 +73,7 @@ func TestTokenRequired(t *testing.T) {
 		}
 		for name, tk := range map[string]string{"missing": "", "garbage": "garbage", "almost": tok[:len(tok)-1] + "x"} {
 			status, b := e.do(tc.method, tc.path, tk, body)
-			t.Run(tc.path+"/"+name, func(t *testing.T) { wantError(t, status, b, http.StatusUnauthorized, CodeUnauthorized) })
+			t.Run(tc.path+"/"+name, func(t *testing.T) { wantError(t, status, b, http.StatusUnauthorized, api.CodeUnauthorized) })
 		}
 	}
 	// Basic auth instead of Bearer.
@@ -93,16 +94,16 @@ func TestTokenRequired(t *testing.T) {
 	// Expired.
 	e.clock.Advance(12*time.Hour + time.Second)
 	status, body := e.do("GET", "/api/v1/devices", tok, nil)
-	wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 	status, body = e.do("POST", "/api/v1/sessions", tok, wire.SessionRequest{Device: "pc"})
-	wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 }
 
 func TestLoginThrottle(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Limits.LoginBurst = 3; c.Limits.LoginEvery = time.Minute })
 	for range 3 {
 		status, body := e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: ownerEmail, Password: "Wr0ngPassword"})
-		wantError(t, status, body, http.StatusUnauthorized, CodeBadCredentials)
+		wantError(t, status, body, http.StatusUnauthorized, api.CodeBadCredentials)
 	}
 	req, _ := http.NewRequest("POST", e.ts.URL+"/api/v1/login",
 		strings.NewReader(`{"email":"`+ownerEmail+`","password":"`+ownerPass+`"}`))
@@ -116,7 +117,7 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	// Another email from the same address is not held back by this one.
 	status, body := e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "other@example.com", Password: "Wr0ngPassword"})
-	wantError(t, status, body, http.StatusUnauthorized, CodeBadCredentials)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeBadCredentials)
 	// A token comes back after a while.
 	e.clock.Advance(time.Minute)
 	e.login(ownerEmail, ownerPass)

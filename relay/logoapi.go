@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/logo"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -62,11 +63,11 @@ func (s *Server) logoCaller(r *http.Request, owner bool) (authed, store.Membersh
 		return a, m, "", err
 	}
 	if owner && m.Type != store.Owner {
-		return a, m, "", errf(http.StatusForbidden, CodeForbidden, "only the account owner changes the Portal logo")
+		return a, m, "", errf(http.StatusForbidden, api.CodeForbidden, "only the account owner changes the Portal logo")
 	}
 	sh := logo.Shape(r.PathValue("shape"))
 	if !sh.Valid() {
-		return a, m, sh, errf(http.StatusNotFound, CodeNotFound, "no logo shape %q: rect or square", r.PathValue("shape"))
+		return a, m, sh, errf(http.StatusNotFound, api.CodeNotFound, "no logo shape %q: rect or square", r.PathValue("shape"))
 	}
 	return a, m, sh, nil
 }
@@ -103,7 +104,7 @@ func (s *Server) handleGetLogo(w http.ResponseWriter, r *http.Request) error {
 	}
 	l, err := s.st.Logo(r.Context(), me.AccountID, string(sh))
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "the account has no %s", sh.Label())
+		return errf(http.StatusNotFound, api.CodeNotFound, "the account has no %s", sh.Label())
 	} else if err != nil {
 		return err
 	}
@@ -121,13 +122,13 @@ func (s *Server) handlePutLogo(w http.ResponseWriter, r *http.Request) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, logo.MaxSize))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return errf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the logo is larger than 0.3 MB")
+		return errf(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "the logo is larger than 0.3 MB")
 	} else if err != nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "the logo could not be read")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "the logo could not be read")
 	}
 	ct, clean, err := logo.Check(sh, data)
 	if errors.Is(err, logo.ErrRefused) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "%s", err.Error()[len(logo.ErrRefused.Error())+2:])
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "%s", err.Error()[len(logo.ErrRefused.Error())+2:])
 	} else if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func (s *Server) handleDeleteLogo(w http.ResponseWriter, r *http.Request) error 
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteLogo(r.Context(), me.AccountID, string(sh)) }, func() auditRec {
 		return s.recAs(r, a, me.AccountID, EvLogoRemoved, map[string]any{"shape": string(sh)})
 	}); errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "the account has no %s", sh.Label())
+		return errf(http.StatusNotFound, api.CodeNotFound, "the account has no %s", sh.Label())
 	} else if err != nil {
 		return err
 	}

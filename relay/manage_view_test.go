@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -96,14 +97,14 @@ func TestAccountDeviceGet(t *testing.T) {
 		t.Fatalf("the caller's favorite is not marked: %s", body)
 	}
 	status, body = e.do("GET", path, uTok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	status, body = e.do("GET", "/api/v1/accounts/"+acme+"/devices/nope", gmTok, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 	other, err := e.srv.Store().CreateAccount(t.Context(), store.Account{Name: "Other", CreatedAt: e.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, bossTok := e.member(other.ID, "boss@other.example", store.Owner)
 	status, body = e.do("GET", "/api/v1/accounts/"+other.ID+"/devices/"+dev.id, bossTok, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 }

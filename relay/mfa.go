@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/mfa"
@@ -109,7 +110,7 @@ func (s *Server) sendMFACode(ctx context.Context, u store.User, challenge string
 		if _, err := s.st.ConsumeUserToken(context.WithoutCancel(ctx), secret.Hash(challenge), store.PurposeMFA); err != nil {
 			s.log.Error("dropping the unsent MFA challenge", "user", u.ID, "err", err)
 		}
-		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
+		return errf(http.StatusServiceUnavailable, api.CodeMailUnavailable, "the login code could not be emailed; try again later or use a recovery code")
 	}
 	return nil
 }
@@ -133,24 +134,24 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	passkey := factor == mfa.WebAuthn
 	switch {
 	case factor != mfa.Email && factor != mfa.TOTP && !passkey:
-		return errf(http.StatusBadRequest, CodeBadRequest, "factor is email, totp or webauthn")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "factor is email, totp or webauthn")
 	case passkey && (code != "" || req.RecoveryCode != "" || len(req.Assertion) == 0 || len(req.Assertion) > maxPasskeyAnswer):
-		return errf(http.StatusBadRequest, CodeBadRequest, "webauthn answers with assertion (the browser's PublicKeyCredential JSON) alone")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "webauthn answers with assertion (the browser's PublicKeyCredential JSON) alone")
 	case !passkey && len(req.Assertion) > 0:
-		return errf(http.StatusBadRequest, CodeBadRequest, "assertion goes with factor webauthn")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "assertion goes with factor webauthn")
 	case !passkey && (code == "") == (req.RecoveryCode == ""):
-		return errf(http.StatusBadRequest, CodeBadRequest, "send either code (from the email or the app) or recovery_code")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "send either code (from the email or the app) or recovery_code")
 	case code != "" && !mfa.ValidCode(code):
-		return errf(http.StatusBadRequest, CodeBadRequest, "code is the 6 digits from the email or the app")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "code is the 6 digits from the email or the app")
 	case req.RecoveryCode != "" && !recOK:
-		return errf(http.StatusBadRequest, CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "recovery_code looks like XXXXX-XXXXX")
 	}
 	ip := remoteIP(r)
 	if err := s.sourceBlocked(source(ip), "logins"); err != nil {
 		return err
 	}
 	ctx := r.Context()
-	dead := errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
+	dead := errf(http.StatusUnauthorized, api.CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	hash := secret.Hash(req.Challenge)
 	// One code at a time per challenge: its tries cannot be raced.
 	unlock, err := s.serialize(ctx, "mfa\x00"+hash, "codes for this login")
@@ -177,8 +178,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	src := source(ip)
 	pair := guard.Pair{User: u.Email, Source: src}
 	if blocked, retry := s.gd.backoff.Blocked(pair); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed logins; wait and try again", RetryAfter: retry}
 	}
 	if u.Disabled || (now.Before(u.LockedUntil) && !s.gd.known.Has(u.Email, src)) {
 		s.st.ConsumeUserToken(ctx, hash, store.PurposeMFA)
@@ -216,9 +217,9 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if tries >= mfaMaxTries {
-			return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code %d times; log in again for a new one", mfaMaxTries)
+			return errf(http.StatusUnauthorized, api.CodeMFAFailed, "wrong code %d times; log in again for a new one", mfaMaxTries)
 		}
-		return errf(http.StatusUnauthorized, CodeMFAFailed, "wrong code; %d tries left", mfaMaxTries-tries)
+		return errf(http.StatusUnauthorized, api.CodeMFAFailed, "wrong code; %d tries left", mfaMaxTries-tries)
 	}
 	// Exactly one of concurrent correct answers gets the token; the
 	// challenge used up, the token and their events commit together.
@@ -280,8 +281,8 @@ func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request) err
 		hashes[i] = recoveryCodeHash(n)
 	}
 	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvRecoveryGenerated, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"count": len(codes)}})
-		return tx.ReplaceRecoveryCodes(r.Context(), a.user.ID, hashes, s.now())
+		audit(auditRec{Event: EvRecoveryGenerated, User: a.User.ID, Remote: remoteIP(r), Detail: map[string]any{"count": len(codes)}})
+		return tx.ReplaceRecoveryCodes(r.Context(), a.User.ID, hashes, s.now())
 	}); err != nil {
 		return err
 	}
@@ -317,7 +318,7 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	}
 	mode := store.MFAMode(req.MFA)
 	if !mode.Valid() {
-		return errf(http.StatusBadRequest, CodeBadRequest, "mfa is one of disabled, enabled, enforced")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "mfa is one of disabled, enabled, enforced")
 	}
 	ctx := r.Context()
 	before, err := s.accountFactors(ctx, me.AccountID)
@@ -327,21 +328,21 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	factors := before
 	if req.Factors != nil {
 		if len(req.Factors) > len(mfa.Configurable) {
-			return errf(http.StatusBadRequest, CodeBadRequest, "factors lists at most %d factors", len(mfa.Configurable))
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "factors lists at most %d factors", len(mfa.Configurable))
 		}
 		if factors, err = mfa.ParseFactors(req.Factors); err != nil {
-			return errf(http.StatusBadRequest, CodeBadRequest, "factors: %v", err)
+			return errf(http.StatusBadRequest, api.CodeBadRequest, "factors: %v", err)
 		}
 	}
 	if mode != store.MFADisabled && len(factors) == 0 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "MFA on with no factor allowed would lock everyone out: allow at least one")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "MFA on with no factor allowed would lock everyone out: allow at least one")
 	}
 	if mode != store.MFADisabled && s.cfg.Mail == nil && slices.Contains(factors, mfa.Email) {
-		return errf(http.StatusConflict, CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first, or allow only other factors")
+		return errf(http.StatusConflict, api.CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first, or allow only other factors")
 	}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
 		if mode != me.AccountMFA || !slices.Equal(factors, before) {
-			audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			audit(auditRec{Event: EvAccountMFAChanged, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 				Detail: map[string]any{"from": string(me.AccountMFA), "to": string(mode),
 					"factors_from": factorNames(before), "factors_to": factorNames(factors)}})
 		}

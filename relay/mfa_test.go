@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -39,7 +40,7 @@ func TestEmailMFA(t *testing.T) {
 
 	// Enabled: the user's toggle applies.
 	status, body := e.do("PUT", sec, adminTok, wire.Security{MFA: "sometimes"})
-	wantError(t, status, body, 400, CodeBadRequest)
+	wantError(t, status, body, 400, api.CodeBadRequest)
 	if status, body = e.do("PUT", sec, adminTok, wire.Security{MFA: "enabled"}); status != 200 {
 		t.Fatalf("security: %d %s", status, body)
 	}
@@ -56,7 +57,7 @@ func TestEmailMFA(t *testing.T) {
 		t.Fatalf("mfa: %d %s", status, body)
 	}
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: code})
-	wantError(t, status, body, 401, CodeMFAFailed)
+	wantError(t, status, body, 401, api.CodeMFAFailed)
 
 	// Five wrong codes kill the challenge, even the right code after.
 	ch = e.loginStep1("m@example.com", memberPass)
@@ -67,10 +68,10 @@ func TestEmailMFA(t *testing.T) {
 	}
 	for i := 0; i < 5; i++ {
 		status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: wrong})
-		wantError(t, status, body, 401, CodeMFAFailed)
+		wantError(t, status, body, 401, api.CodeMFAFailed)
 	}
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: code})
-	wantError(t, status, body, 401, CodeMFAFailed)
+	wantError(t, status, body, 401, api.CodeMFAFailed)
 	// Those five wrong codes locked the user too (5 failures in a row).
 	if len(e.audit(EvLoginLocked)) != 1 {
 		t.Fatal("five wrong codes did not lock the user")
@@ -84,7 +85,7 @@ func TestEmailMFA(t *testing.T) {
 	code = mb.lastSecret(t, "m@example.com")
 	e.clock.Advance(10 * time.Minute)
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: code})
-	wantError(t, status, body, 401, CodeMFAFailed)
+	wantError(t, status, body, 401, api.CodeMFAFailed)
 	adminTok = e.token(e.accountUser(acme, "admin@example.com").UserID)
 
 	// Enforced: everyone, no toggle.
@@ -92,9 +93,9 @@ func TestEmailMFA(t *testing.T) {
 		t.Fatalf("enforce: %d %s", status, body)
 	}
 	status, body = e.do("PATCH", "/api/v1/me/accounts/"+acme, uTok, wire.MembershipUpdate{MFA: boolp(false)})
-	wantError(t, status, body, http.StatusConflict, CodeMFAEnforced)
+	wantError(t, status, body, http.StatusConflict, api.CodeMFAEnforced)
 	status, body = e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+u.ID, adminTok, wire.MemberUpdate{MFA: boolp(false)})
-	wantError(t, status, body, http.StatusConflict, CodeMFAEnforced)
+	wantError(t, status, body, http.StatusConflict, api.CodeMFAEnforced)
 	e.loginStep1("admin@example.com", memberPass)
 	if len(e.audit(EvAccountMFAChanged)) != 2 {
 		t.Fatal("MFA setting changes not audited")
@@ -113,10 +114,10 @@ func TestEmailMFA(t *testing.T) {
 	}
 	ch = e.loginStep1("m@example.com", memberPass)
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, RecoveryCode: rc.Codes[3]})
-	wantError(t, status, body, 401, CodeMFAFailed)
+	wantError(t, status, body, 401, api.CodeMFAFailed)
 	e.do("POST", "/api/v1/me/recovery-codes", uTok, nil)
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, RecoveryCode: rc.Codes[4]})
-	wantError(t, status, body, 401, CodeMFAFailed)
+	wantError(t, status, body, 401, api.CodeMFAFailed)
 	if len(e.audit(EvRecoveryGenerated)) != 2 || len(e.audit(EvRecoveryUsed)) != 1 {
 		t.Fatal("recovery codes not audited")
 	}
@@ -133,7 +134,7 @@ func TestEmailMFA(t *testing.T) {
 	for _, req := range []wire.LoginMFA{{Code: "123456"}, {Challenge: ch}, {Challenge: ch, Code: "12345"},
 		{Challenge: ch, Code: "123456", RecoveryCode: rc.Codes[1]}, {Challenge: ch, RecoveryCode: "!!"}} {
 		status, body = e.do("POST", "/api/v1/login/mfa", "", req)
-		wantError(t, status, body, 400, CodeBadRequest)
+		wantError(t, status, body, 400, api.CodeBadRequest)
 	}
 }
 
@@ -146,7 +147,7 @@ func TestLockout(t *testing.T) {
 	var msg string
 	for i := 0; i < 5; i++ {
 		status, body := e.do("POST", "/api/v1/login", "", bad)
-		msg = wantError(t, status, body, 401, CodeBadCredentials).Error.Message
+		msg = wantError(t, status, body, 401, api.CodeBadCredentials).Error.Message
 	}
 	evs := e.audit(EvLoginLocked)
 	if len(evs) != 1 || evs[0].ActorUserID != u.ID {
@@ -154,9 +155,9 @@ func TestLockout(t *testing.T) {
 	}
 	// Locked: the right password fails exactly like an unknown user.
 	status, body := e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "l@example.com", Password: memberPass})
-	locked := wantError(t, status, body, 401, CodeBadCredentials).Error.Message
+	locked := wantError(t, status, body, 401, api.CodeBadCredentials).Error.Message
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "ghost@example.com", Password: memberPass})
-	unknown := wantError(t, status, body, 401, CodeBadCredentials).Error.Message
+	unknown := wantError(t, status, body, 401, api.CodeBadCredentials).Error.Message
 	if locked != unknown || locked != msg {
 		t.Fatalf("messages differ: %q / %q / %q", locked, unknown, msg)
 	}
@@ -177,7 +178,7 @@ func TestLockout(t *testing.T) {
 		e.doFrom(stranger, "POST", "/api/v1/login", bad)
 	}
 	status, body, _ = e.doFrom(stranger, "POST", "/api/v1/login", wire.LoginRequest{Email: "l@example.com", Password: memberPass})
-	wantError(t, status, body, 401, CodeBadCredentials)
+	wantError(t, status, body, 401, api.CodeBadCredentials)
 	e.login("l@example.com", memberPass)
 	// An admin unlocks at once.
 	adminTok = e.token(e.accountUser(acme, "admin@example.com").UserID)
@@ -211,12 +212,12 @@ func TestAPIKeys(t *testing.T) {
 	_, adminTok := e.member(acme, "admin@example.com", store.Admin)
 	u, tok := e.member(acme, "k@example.com", store.Member)
 	status, body := e.do("POST", "/api/v1/me/api-keys", tok, wire.APIKeyRequest{Account: acme, Name: "ci"})
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	if status, body = e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+u.ID, adminTok, wire.MemberUpdate{API: boolp(true)}); status != 200 {
 		t.Fatalf("grant API: %d %s", status, body)
 	}
 	status, body = e.do("POST", "/api/v1/me/api-keys", tok, wire.APIKeyRequest{Account: "nope"})
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 	status, body = e.do("POST", "/api/v1/me/api-keys", tok, wire.APIKeyRequest{Account: acme, Name: "ci"})
 	var k wire.APIKey
 	decode(t, body, &k)
@@ -232,7 +233,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("devices with key: %d", status)
 	}
 	status, body = e.do("POST", "/api/v1/me/api-keys", k.Key, wire.APIKeyRequest{Account: acme})
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	// Bound to its account: the same user's other account is not there.
 	other, err := e.srv.Store().CreateAccount(context.Background(), store.Account{Name: "Other", CreatedAt: e.clock.Now()})
 	if err != nil {
@@ -240,7 +241,7 @@ func TestAPIKeys(t *testing.T) {
 	}
 	e.member(other.ID, "k@example.com", store.Admin, func(m *store.Membership) { m.API = true })
 	status, body = e.do("GET", "/api/v1/accounts/"+other.ID+"/users", k.Key, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 	if status, _ = e.do("GET", "/api/v1/accounts/"+other.ID+"/users", tok, nil); status != 200 {
 		t.Fatalf("same user, logged in, other account: %d", status)
 	}
@@ -255,15 +256,15 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("revoke: %d", status)
 	}
 	status, body = e.do("GET", "/api/v1/me", k.Key, nil)
-	wantError(t, status, body, 401, CodeUnauthorized)
+	wantError(t, status, body, 401, api.CodeUnauthorized)
 	status, body = e.do("DELETE", "/api/v1/me/api-keys/"+k.ID, tok, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 	// Losing the API role kills the keys.
 	_, body = e.do("POST", "/api/v1/me/api-keys", tok, wire.APIKeyRequest{Account: acme})
 	decode(t, body, &k)
 	e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+u.ID, adminTok, wire.MemberUpdate{API: boolp(false)})
 	status, body = e.do("GET", "/api/v1/me", k.Key, nil)
-	wantError(t, status, body, 401, CodeUnauthorized)
+	wantError(t, status, body, 401, api.CodeUnauthorized)
 	if len(e.audit(EvAPIKeyCreated)) != 2 || len(e.audit(EvAPIKeyRevoked)) != 1 {
 		t.Fatal("keys not audited")
 	}

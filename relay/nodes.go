@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -246,11 +247,11 @@ func (s *Server) nodeKick(device string) {
 func (s *Server) nodeGrant(m cluster.Message) *cluster.Message {
 	var g grantMsg
 	if err := json.Unmarshal(m.Data, &g); err != nil || g.Grant == nil || g.Grant.Type != wire.SigGrant || g.Grant.Session != m.Session {
-		return reply(answer{Code: CodeBadRequest})
+		return reply(answer{Code: api.CodeBadRequest})
 	}
 	ls := &liveSession{id: m.Session, accountID: g.Account, userID: g.User, deviceID: m.Device, expires: time.Unix(g.Expires, 0)}
 	if !s.openHere(ls, g.Grant) {
-		return reply(answer{Code: CodeDeviceOffline})
+		return reply(answer{Code: api.CodeDeviceOffline})
 	}
 	return reply(answer{OK: true})
 }
@@ -285,9 +286,9 @@ func (s *Server) nodeJoin(m cluster.Message) *cluster.Message {
 	ls := h.sessions[m.Session]
 	switch {
 	case ls == nil:
-		return reply(answer{Code: CodeSessionEnded})
+		return reply(answer{Code: api.CodeSessionEnded})
 	case ls.guest != nil || ls.reserved:
-		return reply(answer{Code: CodeSessionBusy})
+		return reply(answer{Code: api.CodeSessionBusy})
 	}
 	g := &remoteGuest{s: s, node: m.From, session: ls.id}
 	ls.guest = g
@@ -356,7 +357,7 @@ func (s *Server) nodeToGuest(m cluster.Message) {
 // remoteSignal serves a guest's signaling WebSocket for a session whose
 // Host is on another node: its signals go there and back.
 func (s *Server) remoteSignal(w http.ResponseWriter, r *http.Request, se store.Session) error {
-	ended := errf(http.StatusConflict, CodeSessionEnded, "this session has ended; request a new one")
+	ended := errf(http.StatusConflict, api.CodeSessionEnded, "this session has ended; request a new one")
 	owner, err := s.cl.Locate(r.Context(), se.DeviceID)
 	if err != nil {
 		return err
@@ -368,7 +369,7 @@ func (s *Server) remoteSignal(w http.ResponseWriter, r *http.Request, se store.S
 	s.far.mu.Lock()
 	if s.far.guests[se.ID] != nil {
 		s.far.mu.Unlock()
-		return errf(http.StatusConflict, CodeSessionBusy, "this session already has a guest connected")
+		return errf(http.StatusConflict, api.CodeSessionBusy, "this session already has a guest connected")
 	}
 	s.far.guests[se.ID] = fg
 	s.far.mu.Unlock()
@@ -400,7 +401,7 @@ func (s *Server) remoteSignal(w http.ResponseWriter, r *http.Request, se store.S
 	if err != nil || !a.OK {
 		code := a.Code
 		if code == "" {
-			code = CodeSessionEnded
+			code = api.CodeSessionEnded
 		}
 		g.send(&wire.Signal{Type: wire.SigBye, Session: se.ID, Code: code, Message: "the session cannot be joined"})
 		g.closeWith(websocket.StatusNormalClosure, "session ended")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
@@ -83,7 +84,7 @@ func TestSessionAcrossNodes(t *testing.T) {
 	}
 	// A guest may not send an answer, on B as on A.
 	g.send(&wire.Signal{Type: wire.SigAnswer, SDP: "v=0 forged"})
-	g.expect(wire.SigError, CodeForbidden)
+	g.expect(wire.SigError, api.CodeForbidden)
 
 	g.send(&wire.Signal{Type: wire.SigBye})
 	e.agent.expect(wire.SigBye)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -133,7 +134,7 @@ func (s *Server) handleCreateOIDCMethod(w http.ResponseWriter, r *http.Request) 
 		return s.recAs(r, a, m.AccountID, EvOIDCCreated, map[string]any{"oidc": lm.ID, "domain": lm.Domain, "issuer": req.Issuer})
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the domain %q is taken on this relay", req.Domain)
+		return errf(http.StatusConflict, api.CodeConflict, "the domain %q is taken on this relay", req.Domain)
 	} else if err != nil {
 		return err
 	}
@@ -177,8 +178,8 @@ func (s *Server) handleSSOButtons(w http.ResponseWriter, r *http.Request) error 
 // refusals before it were audited, these are not (no audit flood).
 func (s *Server) ssoBlocked(r *http.Request) error {
 	if blocked, retry := s.loginIPLimit.blocked(source(remoteIP(r))); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed logins from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed logins from this address; wait and try again", RetryAfter: retry}
 	}
 	return nil
 }
@@ -190,8 +191,8 @@ func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many sign-ins started from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many sign-ins started from this address; wait and try again", RetryAfter: retry}
 	}
 	var req wire.SSOStart
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -207,7 +208,7 @@ func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.st.LDAPMethodByDomain(r.Context(), strings.TrimSpace(domain))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthOIDC)) {
 		s.loginIPLimit.fail(source(remoteIP(r)))
-		return errf(http.StatusNotFound, CodeNotFound, "no single sign-on for the domain %q", domain)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no single sign-on for the domain %q", domain)
 	} else if err != nil {
 		return err
 	}
@@ -221,10 +222,10 @@ func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.flows.Begin(r.Context(), m.ID, cfg, redirect, req.Next)
 	if errors.Is(err, sso.ErrFull) {
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "too many sign-ins under way; try again in a minute")
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "too many sign-ins under way; try again in a minute")
 	} else if err != nil {
 		s.log.Warn("OIDC discovery", "oidc", m.ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
 	}
 	writeJSON(w, http.StatusOK, wire.SSORedirect{URL: u})
 	return nil
@@ -268,7 +269,7 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		if reason == "unknown_state" || reason == "oversized_answer" {
 			status = http.StatusBadRequest // not a sign-in of anyone yet
 		}
-		return errf(status, CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
+		return errf(status, api.CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
 	}
 	if len(state) > 256 || len(code) > 4096 {
 		return refuse("", "", "oversized_answer", nil)
@@ -304,7 +305,7 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		return refuse(m.AccountID, "", "code_refused", map[string]any{"error": clip(err.Error(), 256)})
 	case err != nil:
 		s.log.Warn("OIDC provider", "oidc", m.ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
 	}
 	name := id.DisplayName
 	if name == "" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -281,12 +282,12 @@ func (s *Server) endStartedOnDemand(reason string) {
 // odMember is one of the caller's usable memberships (not disabled; an
 // API key's own account only).
 func (s *Server) odMembers(ctx context.Context, a authed) ([]store.Membership, error) {
-	ms, err := s.st.Memberships(ctx, a.user.ID)
+	ms, err := s.st.Memberships(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(ms, func(m store.Membership) bool {
-		return m.Disabled || (a.apiKey != nil && a.apiKey.AccountID != m.AccountID)
+		return m.Disabled || (a.APIKey != nil && a.APIKey.AccountID != m.AccountID)
 	}), nil
 }
 
@@ -336,7 +337,7 @@ func odGrantPermissions(p policy.Set) policy.Set {
 // outside the caller's accounts is not found, exactly like a missing one.
 func (s *Server) odAccess(r *http.Request, a authed) (store.OnDemand, string, store.Membership, policy.Set, error) {
 	ctx := r.Context()
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no OnDemand session with this key in your accounts")
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no OnDemand session with this key in your accounts")
 	o, key, err := s.odByKey(ctx, r.PathValue("key"))
 	if errors.Is(err, store.ErrNotFound) {
 		return o, key, store.Membership{}, policy.Set{}, notFound
@@ -351,7 +352,7 @@ func (s *Server) odAccess(r *http.Request, a authed) (store.OnDemand, string, st
 	if i < 0 {
 		return o, key, store.Membership{}, policy.Set{}, notFound
 	}
-	perms, _ := s.odPermissions(ctx, a.user, ms[i], s.now())
+	perms, _ := s.odPermissions(ctx, a.User, ms[i], s.now())
 	return o, key, ms[i], perms, nil
 }
 
@@ -390,20 +391,20 @@ func (s *Server) handleCreateOnDemand(w http.ResponseWriter, r *http.Request) er
 	case ref == "" && len(ms) == 1:
 		m = ms[0]
 	case ref == "" && len(ms) == 0:
-		return errf(http.StatusForbidden, CodeForbidden, "you are not an active member of any account")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you are not an active member of any account")
 	case ref == "":
 		return badf("you belong to %d accounts: name one in account (its id or name)", len(ms))
 	default:
 		i := slices.IndexFunc(ms, func(m store.Membership) bool { return m.AccountID == ref || strings.EqualFold(m.AccountName, ref) })
 		if i < 0 {
-			return errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", ref)
+			return errf(http.StatusNotFound, api.CodeNotFound, "no account %q among yours", ref)
 		}
 		m = ms[i]
 	}
 	now := s.now()
-	perms, reason := s.odPermissions(ctx, a.user, m, now)
+	perms, reason := s.odPermissions(ctx, a.User, m, now)
 	if perms.Empty() {
-		return errf(http.StatusForbidden, CodeForbidden, "you may not create OnDemand sessions in %s: %s", m.AccountName, reason)
+		return errf(http.StatusForbidden, api.CodeForbidden, "you may not create OnDemand sessions in %s: %s", m.AccountName, reason)
 	}
 	var o store.OnDemand
 	var key string
@@ -414,7 +415,7 @@ func (s *Server) handleCreateOnDemand(w http.ResponseWriter, r *http.Request) er
 			return fmt.Errorf("sealing an OnDemand key: %w", err)
 		}
 		err = s.commit(ctx, func(tx *store.Store) (err error) {
-			o, err = tx.CreateOnDemand(ctx, store.OnDemand{AccountID: m.AccountID, CreatedBy: a.user.ID,
+			o, err = tx.CreateOnDemand(ctx, store.OnDemand{AccountID: m.AccountID, CreatedBy: a.User.ID,
 				KeyHash: s.odKeyHash(key), KeySealed: sealed, CreatedAt: now, ExpiresAt: now.Add(ODKeyTTL)})
 			return err
 		}, func() auditRec { return s.recAs(r, a, m.AccountID, EvODCreated, map[string]any{"ondemand": o.ID}) })
@@ -426,8 +427,8 @@ func (s *Server) handleCreateOnDemand(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	s.log.Info("OnDemand session created", "ondemand", o.ID, "user", a.user.ID, "account", m.AccountID)
-	writeJSON(w, http.StatusCreated, s.wireOD(r, o, key, a.user.Email, perms))
+	s.log.Info("OnDemand session created", "ondemand", o.ID, "user", a.User.ID, "account", m.AccountID)
+	writeJSON(w, http.StatusCreated, s.wireOD(r, o, key, a.User.Email, perms))
 	return nil
 }
 
@@ -449,18 +450,18 @@ func (s *Server) handleOnDemandSessions(w http.ResponseWriter, r *http.Request) 
 	var accounts []string
 	for _, m := range ms {
 		accounts = append(accounts, m.AccountID)
-		perms[m.AccountID], _ = s.odPermissions(ctx, a.user, m, now)
+		perms[m.AccountID], _ = s.odPermissions(ctx, a.User, m, now)
 	}
 	live, err := s.st.LiveOnDemand(ctx, accounts)
 	if err != nil {
 		return err
 	}
-	emails := map[string]string{a.user.ID: a.user.Email}
+	emails := map[string]string{a.User.ID: a.User.Email}
 	out := []wire.OnDemandSession{}
 	for _, o := range live {
 		o = s.odFresh(o)
 		p := perms[o.AccountID]
-		mine := o.CreatedBy == a.user.ID
+		mine := o.CreatedBy == a.User.ID
 		if !store.ODLive(o.State) || (!mine && (o.State != store.ODWaiting || p.Empty())) {
 			continue
 		}
@@ -506,28 +507,28 @@ func (s *Server) handleEmailOnDemand(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if o.CreatedBy != a.user.ID {
-		return errf(http.StatusForbidden, CodeForbidden, "only the technician who created this key may email it")
+	if o.CreatedBy != a.User.ID {
+		return errf(http.StatusForbidden, api.CodeForbidden, "only the technician who created this key may email it")
 	}
 	if o.State != store.ODCreated {
 		return errf(http.StatusGone, wire.CodeOnDemandOver, "%s", odOver(o))
 	}
-	if blocked, retry := s.odMailLimit.blocked(a.user.ID); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "you sent many OnDemand links in a short time; wait and try again", retryAfter: retry}
+	if blocked, retry := s.odMailLimit.blocked(a.User.ID); blocked {
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "you sent many OnDemand links in a short time; wait and try again", RetryAfter: retry}
 	}
-	tech := a.user.Name
+	tech := a.User.Name
 	if tech == "" {
-		tech = a.user.Email
+		tech = a.User.Email
 	}
 	msg, err := mail.OnDemandLink(to, tech, m.AccountName, s.publicBase(r)+"/s/"+key, o.ExpiresAt)
 	if err != nil {
 		return badf("cannot email this address: %v", err)
 	}
-	s.odMailLimit.fail(a.user.ID)
+	s.odMailLimit.fail(a.User.ID)
 	if err := s.sendMail(r.Context(), msg); err != nil {
 		s.log.Warn("sending an OnDemand link", "ondemand", o.ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the link could not be emailed; copy it instead, or try again later")
+		return errf(http.StatusServiceUnavailable, api.CodeMailUnavailable, "the link could not be emailed; copy it instead, or try again later")
 	}
 	s.auditAs(r, a, o.AccountID, EvODEmailed, map[string]any{"ondemand": o.ID, "to": to})
 	w.WriteHeader(http.StatusNoContent)
@@ -546,13 +547,13 @@ func (s *Server) handleRejectOnDemand(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if o.CreatedBy != a.user.ID && perms.Empty() {
-		return errf(http.StatusForbidden, CodeForbidden, "you may not reject OnDemand sessions in this account")
+	if o.CreatedBy != a.User.ID && perms.Empty() {
+		return errf(http.StatusForbidden, api.CodeForbidden, "you may not reject OnDemand sessions in this account")
 	}
 	if !store.ODLive(o.State) {
 		return errf(http.StatusGone, wire.CodeOnDemandOver, "%s", odOver(o))
 	}
-	if !s.odKill(o, store.ODRejected, a.user.ID, "rejected") {
+	if !s.odKill(o, store.ODRejected, a.User.ID, "rejected") {
 		return errf(http.StatusGone, wire.CodeOnDemandOver, "this OnDemand session ended meanwhile")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -568,8 +569,8 @@ func (s *Server) handleRejectOnDemand(w http.ResponseWriter, r *http.Request) er
 func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) error {
 	ip := remoteIP(r)
 	if blocked, retry := s.enrollLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many invalid session keys from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many invalid session keys from this address; wait and try again", RetryAfter: retry}
 	}
 	var req wire.OnDemandJoinRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -592,7 +593,7 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 			Detail: map[string]any{"reason": reason, "ondemand": o.ID, "via": "join"}})
 		return ae
 	}
-	invalid := errf(http.StatusForbidden, CodeInvalidKey, "this session key is not valid; check the digits with your technician")
+	invalid := errf(http.StatusForbidden, api.CodeInvalidKey, "this session key is not valid; check the digits with your technician")
 	o, _, err := s.odByKey(r.Context(), req.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return refuse(o, "unknown_key", invalid)
@@ -617,7 +618,7 @@ func (s *Server) handleJoinOnDemand(w http.ResponseWriter, r *http.Request) erro
 		return refuse(o, "key_used", errf(http.StatusGone, wire.CodeOnDemandOver,
 			"this OnDemand session key was already used (keys work once); ask your technician for a new one"))
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, CodeConflict, "this public key is in use; start the program again")
+		return errf(http.StatusConflict, api.CodeConflict, "this public key is in use; start the program again")
 	case err != nil:
 		return err
 	}
@@ -695,32 +696,32 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		return err
 	}
 	ctx := r.Context()
-	u := a.user
+	u := a.User
 	ip := remoteIP(r)
 	deny := func(ae *apiError) error {
 		s.audit(auditRec{Event: EvSessionDenied, Account: o.AccountID, User: u.ID, Device: o.DeviceID, Remote: ip,
-			Detail: map[string]any{"action": ActionRemoteControl, "ondemand": o.ID, "reason": ae.code, "message": ae.msg}})
+			Detail: map[string]any{"action": ActionRemoteControl, "ondemand": o.ID, "reason": ae.Code, "message": ae.Msg}})
 		return ae
 	}
 	switch o.State {
 	case store.ODCreated:
-		return deny(errf(http.StatusConflict, CodeConflict, "nobody has run the OnDemand program with this key yet"))
+		return deny(errf(http.StatusConflict, api.CodeConflict, "nobody has run the OnDemand program with this key yet"))
 	case store.ODStarted:
-		return deny(errf(http.StatusConflict, CodeSessionBusy, "this OnDemand session was already started"))
+		return deny(errf(http.StatusConflict, api.CodeSessionBusy, "this OnDemand session was already started"))
 	case store.ODWaiting:
 	default:
 		return deny(errf(http.StatusGone, wire.CodeOnDemandOver, "%s", odOver(o)))
 	}
 	if !s.hub.online(o.DeviceID) {
-		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program on %s is not connected right now; try again shortly", o.Hostname))
+		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "the OnDemand program on %s is not connected right now; try again shortly", o.Hostname))
 	}
 	now := s.now()
 	if perms.Empty() {
 		_, reason := s.odPermissions(ctx, u, m, now)
-		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not start OnDemand sessions in %s: %s", m.AccountName, reason))
+		return deny(errf(http.StatusForbidden, api.CodeForbidden, "you may not start OnDemand sessions in %s: %s", m.AccountName, reason))
 	}
 	if !perms.Has(policy.ViewScreen) {
-		return deny(errf(http.StatusForbidden, CodeForbidden, "your OnDemand roles do not include %s", policy.ViewScreen))
+		return deny(errf(http.StatusForbidden, api.CodeForbidden, "your OnDemand roles do not include %s", policy.ViewScreen))
 	}
 	granted := odGrantPermissions(perms).Strings()
 	expires := now.Add(s.cfg.GrantTTL)
@@ -746,7 +747,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		return nil
 	})
 	if errors.Is(err, errBusy) {
-		return deny(errf(http.StatusConflict, CodeSessionBusy, "this OnDemand session was started by someone else meanwhile"))
+		return deny(errf(http.StatusConflict, api.CodeSessionBusy, "this OnDemand session was started by someone else meanwhile"))
 	} else if err != nil {
 		return err
 	}
@@ -771,7 +772,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	if !s.openHere(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
 		s.endSessionRow(se, "device_offline")
 		s.odUnstart(o.ID, se.ID)
-		return deny(errf(http.StatusConflict, CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))
+		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))
 	}
 	s.log.Info("OnDemand session started", "ondemand", o.ID, "session", se.ID, "user", u.ID)
 	writeJSON(w, http.StatusCreated, s.sessionResponse(se.ID, o.DeviceID, granted, expires))

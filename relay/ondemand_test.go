@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/internal/setupname"
 	"github.com/tandem-rc/tandem/policy"
@@ -207,18 +208,18 @@ func TestOnDemandCreatePermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body := e.do("POST", "/api/v1/ondemand", offTok, wire.OnDemandCreateRequest{})
-	if ae := wantError(t, status, body, http.StatusForbidden, CodeForbidden); !strings.Contains(ae.Error.Message, "disabled") {
+	if ae := wantError(t, status, body, http.StatusForbidden, api.CodeForbidden); !strings.Contains(ae.Error.Message, "disabled") {
 		t.Fatalf("message %q: want the evaluator's reason", ae.Error.Message)
 	}
 	// OnDemand enabled but no OnDemand assignment applies: refused.
 	_, plainTok := e.member(e.acct, "plain@example.com", store.Member)
 	status, body = e.do("POST", "/api/v1/ondemand", plainTok, wire.OnDemandCreateRequest{})
-	if ae := wantError(t, status, body, http.StatusForbidden, CodeForbidden); !strings.Contains(ae.Error.Message, "OnDemand role assignment") {
+	if ae := wantError(t, status, body, http.StatusForbidden, api.CodeForbidden); !strings.Contains(ae.Error.Message, "OnDemand role assignment") {
 		t.Fatalf("message %q: want the evaluator's reason", ae.Error.Message)
 	}
 	// Naming an account that is not theirs.
 	status, body = e.do("POST", "/api/v1/ondemand", e.tok, wire.OnDemandCreateRequest{Account: "Other Co"})
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	if n := len(e.audit(EvODCreated)); n != 1 {
 		t.Fatalf("%d created events after refusals", n)
 	}
@@ -267,10 +268,10 @@ func TestOnDemandJoinReconnectSingleUse(t *testing.T) {
 	}
 	for _, ref := range []string{d.id, "ann-laptop"} {
 		status, body := e.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{Device: ref})
-		wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+		wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	}
 	status, body = e.do("PATCH", "/api/v1/accounts/"+e.acct+"/devices/"+d.id, e.tok, wire.DeviceUpdate{Alias: new(string)})
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 
 	l := e.list(e.tok)
 	if len(l) != 1 || l[0].State != wire.OnDemandWaiting || l[0].Hostname != "ann-laptop" || l[0].User != "ann" ||
@@ -324,7 +325,7 @@ func TestOnDemandQueueShared(t *testing.T) {
 	}
 	// The shared queue: tech may reject the owner's waiting session; idle may not.
 	status, body = e.do("POST", "/api/v1/ondemand/"+queued.Key+"/reject", idleTok, nil)
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	if status, body := e.do("POST", "/api/v1/ondemand/"+queued.Key+"/reject", techTok, nil); status != http.StatusNoContent {
 		t.Fatalf("tech rejects: %d %s", status, body)
 	}
@@ -340,15 +341,15 @@ func TestOnDemandStartGrantAndEnd(t *testing.T) {
 	e := newODEnv(t)
 	o := e.create(e.tok)
 	status, body := e.start(e.tok, o.Key)
-	wantError(t, status, body, http.StatusConflict, CodeConflict) // nobody joined yet
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict) // nobody joined yet
 	d, _ := e.join(o.Key)
 	status, body = e.start(e.tok, o.Key)
-	wantError(t, status, body, http.StatusConflict, CodeDeviceOffline)
+	wantError(t, status, body, http.StatusConflict, api.CodeDeviceOffline)
 	w := e.online(d)
 	defer w.conn.CloseNow()
 
 	status, body = e.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{OnDemand: o.Key, Device: "pc-1"})
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 
 	status, body = e.start(e.tok, o.Key)
 	if status != http.StatusCreated {
@@ -373,7 +374,7 @@ func TestOnDemandStartGrantAndEnd(t *testing.T) {
 		t.Fatalf("grant permissions %v: want exactly view, keyboard and mouse, clipboard", grant.Permissions)
 	}
 	status, body = e.start(e.tok, o.Key)
-	wantError(t, status, body, http.StatusConflict, CodeSessionBusy)
+	wantError(t, status, body, http.StatusConflict, api.CodeSessionBusy)
 	if l := e.list(e.tok); len(l) != 1 || l[0].State != wire.OnDemandStarted {
 		t.Fatalf("list after the start: %+v", l)
 	}
@@ -433,7 +434,7 @@ func TestOnDemandRejectKicksAgent(t *testing.T) {
 	status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/reject", e.tok, nil)
 	wantError(t, status, body, http.StatusGone, wire.CodeOnDemandOver)
 	status, body = e.do("POST", "/api/v1/ondemand/000000000/reject", e.tok, nil)
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	if l := e.list(e.tok); len(l) != 0 {
 		t.Fatalf("a rejected key is listed: %+v", l)
 	}
@@ -486,7 +487,7 @@ func TestOnDemandExpiry(t *testing.T) {
 	e.clock.Advance(odRetention + time.Minute)
 	e.srv.sweep()
 	status, body = e.joinReq(never.Key, newKey(t))
-	wantError(t, status, body, http.StatusForbidden, CodeInvalidKey)
+	wantError(t, status, body, http.StatusForbidden, api.CodeInvalidKey)
 }
 
 func TestOnDemandWrongKeysThrottled(t *testing.T) {
@@ -494,11 +495,11 @@ func TestOnDemandWrongKeysThrottled(t *testing.T) {
 	o := e.create(e.tok)
 	for _, k := range []string{"123", "12345678x", "000000001"} {
 		status, body := e.joinReq(k, newKey(t))
-		wantError(t, status, body, http.StatusForbidden, CodeInvalidKey)
+		wantError(t, status, body, http.StatusForbidden, api.CodeInvalidKey)
 	}
 	// The bucket is empty: even the right key waits (per address), and so does the page.
 	status, body := e.joinReq(o.Key, newKey(t))
-	wantError(t, status, body, http.StatusTooManyRequests, CodeThrottled)
+	wantError(t, status, body, http.StatusTooManyRequests, api.CodeThrottled)
 	resp, err := e.ts.Client().Get(e.ts.URL + "/s/" + o.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -639,7 +640,7 @@ func TestOnDemandEmail(t *testing.T) {
 		t.Fatalf("link %q", o.Link)
 	}
 	status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/email", e.tok, wire.OnDemandEmailRequest{Email: "not an address"})
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/email", e.tok, wire.OnDemandEmailRequest{Email: "ann@example.org"}); status != http.StatusNoContent {
 		t.Fatalf("email: %d %s", status, body)
 	}
@@ -661,7 +662,7 @@ func TestOnDemandEmail(t *testing.T) {
 	tech, techTok := e.member(e.acct, "tech@example.com", store.Member)
 	e.assign(policy.RoleIDFullAccessOnDemand, e.userGroup("Help desk", tech.ID))
 	status, body = e.do("POST", "/api/v1/ondemand/"+o.Key+"/email", techTok, wire.OnDemandEmailRequest{Email: "ann@example.org"})
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	// Per-user rate limit.
 	for i := 1; i < odMailBurst; i++ {
 		if status, body := e.do("POST", "/api/v1/ondemand/"+o.Key+"/email", e.tok, wire.OnDemandEmailRequest{Email: "ann@example.org"}); status != http.StatusNoContent {
@@ -669,7 +670,7 @@ func TestOnDemandEmail(t *testing.T) {
 		}
 	}
 	status, body = e.do("POST", "/api/v1/ondemand/"+o.Key+"/email", e.tok, wire.OnDemandEmailRequest{Email: "ann@example.org"})
-	wantError(t, status, body, http.StatusTooManyRequests, CodeThrottled)
+	wantError(t, status, body, http.StatusTooManyRequests, api.CodeThrottled)
 	if ents, _ := os.ReadDir(outDir); len(ents) != odMailBurst {
 		t.Fatalf("%d messages in the outbox, want %d", len(ents), odMailBurst)
 	}

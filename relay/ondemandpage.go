@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/tandem-rc/tandem/internal/setupname"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -47,8 +48,8 @@ type odLink struct {
 func (s *Server) odLinkLookup(r *http.Request) (odLink, *apiError) {
 	ip := remoteIP(r)
 	if blocked, retry := s.enrollLimit.blocked(source(ip)); blocked {
-		return odLink{}, &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many invalid session links from this address; wait and try again", retryAfter: retry}
+		return odLink{}, &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many invalid session links from this address; wait and try again", RetryAfter: retry}
 	}
 	refuse := func(o store.OnDemand, reason string, ae *apiError) *apiError {
 		s.enrollLimit.fail(source(ip))
@@ -58,11 +59,11 @@ func (s *Server) odLinkLookup(r *http.Request) (odLink, *apiError) {
 	}
 	o, key, err := s.odByKey(r.Context(), r.PathValue("key"))
 	if errors.Is(err, store.ErrNotFound) {
-		return odLink{}, refuse(o, "unknown_key", errf(http.StatusNotFound, CodeInvalidKey,
+		return odLink{}, refuse(o, "unknown_key", errf(http.StatusNotFound, api.CodeInvalidKey,
 			"this session link is not valid; check it with your technician"))
 	} else if err != nil {
 		s.log.Error("ondemand link: lookup", "err", err)
-		return odLink{}, errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay cannot look up this link right now; try again")
+		return odLink{}, errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay cannot look up this link right now; try again")
 	}
 	if o.State != store.ODCreated {
 		return odLink{}, refuse(o, "key_"+o.State, errf(http.StatusGone, wire.CodeOnDemandOver, "%s; ask your technician for a new link", odOver(o)))
@@ -70,7 +71,7 @@ func (s *Server) odLinkLookup(r *http.Request) (odLink, *apiError) {
 	acct, err := s.st.Account(r.Context(), o.AccountID)
 	if err != nil {
 		s.log.Error("ondemand link: account lookup", "err", err)
-		return odLink{}, errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay cannot look up this link right now; try again")
+		return odLink{}, errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay cannot look up this link right now; try again")
 	}
 	tech := ""
 	if u, err := s.st.User(r.Context(), o.CreatedBy); err == nil {
@@ -120,11 +121,11 @@ func (s *Server) handleODPage(w http.ResponseWriter, r *http.Request) {
 	l, ae := s.odLinkLookup(r)
 	odHeaders(w)
 	if ae != nil {
-		if ae.retryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(int(ae.retryAfter.Seconds()+0.999)))
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(ae.RetryAfter.Seconds()+0.999)))
 		}
-		w.WriteHeader(ae.status)
-		odPage.Execute(w, odView{Error: ae.msg})
+		w.WriteHeader(ae.Status)
+		odPage.Execute(w, odView{Error: ae.Msg})
 		return
 	}
 	v := odView{Account: l.account, Technician: l.technician, Key: l.key,
@@ -160,12 +161,12 @@ func (s *Server) handleODFile(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	i := slices.IndexFunc(odBinaries, func(b struct{ File, Platform, Label, Ext string }) bool { return b.File == file })
 	if i < 0 || !s.odPublished()[file] {
-		s.writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "this relay does not publish %q; use the session page, %s/s/<key>", file, l.relay))
+		s.writeError(w, r, errf(http.StatusNotFound, api.CodeNotFound, "this relay does not publish %q; use the session page, %s/s/<key>", file, l.relay))
 		return
 	}
 	name, err := setupname.OnDemandName(l.relay, l.key, odBinaries[i].Ext)
 	if err != nil {
-		s.writeError(w, r, errf(http.StatusInternalServerError, CodeInternal, "the relay cannot name this program: %v", err))
+		s.writeError(w, r, errf(http.StatusInternalServerError, api.CodeInternal, "the relay cannot name this program: %v", err))
 		return
 	}
 	f, err := os.Open(filepath.Join(s.cfg.Downloads, file))

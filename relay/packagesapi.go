@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -135,10 +136,10 @@ func (s *Server) handleCreatePackage(w http.ResponseWriter, r *http.Request) err
 	}
 	p, key, err := s.Admin().CreatePackage(r.Context(), PackageSpec{Account: m.AccountID, Name: req.Name, Description: p.Description,
 		Pending: req.Pending, MaxDevices: p.MaxDevices, ValidFrom: p.ValidFrom, ValidTo: p.ValidTo, LicenseKey: p.LicenseKey, DeviceGroup: p.DeviceGroup,
-		actor: a.user.ID, remote: remoteIP(r)})
+		actor: a.User.ID, remote: remoteIP(r)})
 	if err != nil {
 		if strings.Contains(err.Error(), "already has a package") {
-			return errf(http.StatusConflict, CodeConflict, "%v", err)
+			return errf(http.StatusConflict, api.CodeConflict, "%v", err)
 		}
 		return err
 	}
@@ -152,7 +153,7 @@ func (s *Server) handleCreatePackage(w http.ResponseWriter, r *http.Request) err
 func (s *Server) accountPackage(r *http.Request, accountID string) (store.Package, error) {
 	p, err := s.st.Package(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && p.AccountID != accountID) {
-		return p, errf(http.StatusNotFound, CodeNotFound, "no deployment package %q in this account", r.PathValue("id"))
+		return p, errf(http.StatusNotFound, api.CodeNotFound, "no deployment package %q in this account", r.PathValue("id"))
 	}
 	return p, err
 }
@@ -176,7 +177,7 @@ func (s *Server) handleUpdatePackage(w http.ResponseWriter, r *http.Request) err
 		return badf("a package's name can't change")
 	}
 	if p.Revoked && req.Active {
-		return errf(http.StatusConflict, CodeConflict, "package %q is revoked; create another", p.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "package %q is revoked; create another", p.Name)
 	}
 	if err := s.packageRules(r, m.AccountID, req, &p); err != nil {
 		return err
@@ -239,7 +240,7 @@ func (s *Server) handleDeletePackage(w http.ResponseWriter, r *http.Request) err
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeletePackage(r.Context(), m.AccountID, p.ID) }, func() auditRec {
 		return s.recAs(r, a, m.AccountID, EvPackageRemoved, map[string]any{"package": p.ID, "name": p.Name})
 	}); errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "package %q still has devices; revoke it first (spec 4.5.6)", p.Name)
+		return errf(http.StatusConflict, api.CodeConflict, "package %q still has devices; revoke it first (spec 4.5.6)", p.Name)
 	} else if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/secret"
@@ -65,9 +66,9 @@ func (s *Server) passkeyUser(r *http.Request, u store.User) (mfa.PasskeyUser, []
 func (s *Server) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
 	rp, err := mfa.RelyingParty(s.front.Base(r))
 	if errors.Is(err, mfa.ErrNoDomain) {
-		return nil, errf(http.StatusConflict, CodeConflict, "%v", err)
+		return nil, errf(http.StatusConflict, api.CodeConflict, "%v", err)
 	} else if err != nil {
-		return nil, errf(http.StatusBadRequest, CodeBadRequest, "%v", err)
+		return nil, errf(http.StatusBadRequest, api.CodeBadRequest, "%v", err)
 	}
 	return rp, nil
 }
@@ -87,7 +88,7 @@ func (s *Server) factorAllowed(r *http.Request, u store.User, f mfa.Factor) erro
 			return nil
 		}
 	}
-	return errf(http.StatusForbidden, CodeForbidden, "an account of yours does not allow %s as a second factor", f)
+	return errf(http.StatusForbidden, api.CodeForbidden, "an account of yours does not allow %s as a second factor", f)
 }
 
 func wirePasskey(p store.Passkey) wire.Passkey {
@@ -107,7 +108,7 @@ func (s *Server) handleListPasskeys(w http.ResponseWriter, r *http.Request) erro
 	if err := requireLogin(a); err != nil {
 		return err
 	}
-	ps, err := s.st.Passkeys(r.Context(), a.user.ID)
+	ps, err := s.st.Passkeys(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
@@ -129,19 +130,19 @@ func (s *Server) handleBeginPasskey(w http.ResponseWriter, r *http.Request) erro
 	if err := requireLogin(a); err != nil {
 		return err
 	}
-	if err := s.factorAllowed(r, a.user, mfa.WebAuthn); err != nil {
+	if err := s.factorAllowed(r, a.User, mfa.WebAuthn); err != nil {
 		return err
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
 		return err
 	}
-	pu, _, err := s.passkeyUser(r, a.user)
+	pu, _, err := s.passkeyUser(r, a.User)
 	if err != nil {
 		return err
 	}
 	if len(pu.Credentials) >= mfa.MaxPasskeys {
-		return errf(http.StatusConflict, CodeConflict, "you have %d passkeys, the most there can be; remove one first", mfa.MaxPasskeys)
+		return errf(http.StatusConflict, api.CodeConflict, "you have %d passkeys, the most there can be; remove one first", mfa.MaxPasskeys)
 	}
 	options, state, err := mfa.BeginRegistration(rp, pu)
 	if err != nil {
@@ -149,7 +150,7 @@ func (s *Server) handleBeginPasskey(w http.ResponseWriter, r *http.Request) erro
 	}
 	ceremony := secret.NewToken()
 	now := s.now()
-	if err := s.st.PutCeremony(r.Context(), secret.Hash(ceremony), a.user.ID, "register", string(state), now, now.Add(passkeyCeremonyTTL)); err != nil {
+	if err := s.st.PutCeremony(r.Context(), secret.Hash(ceremony), a.User.ID, "register", string(state), now, now.Add(passkeyCeremonyTTL)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, wire.PasskeyCeremony{Ceremony: ceremony, Options: options})
@@ -176,16 +177,16 @@ func (s *Server) handleFinishPasskey(w http.ResponseWriter, r *http.Request) err
 	}
 	switch {
 	case req.Ceremony == "" || len(req.Ceremony) > 256:
-		return errf(http.StatusBadRequest, CodeBadRequest, "ceremony is required (from POST /api/v1/me/passkey-ceremonies)")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "ceremony is required (from POST /api/v1/me/passkey-ceremonies)")
 	case len(req.Credential) == 0 || len(req.Credential) > maxPasskeyAnswer:
-		return errf(http.StatusBadRequest, CodeBadRequest, "credential is the browser's PublicKeyCredential as JSON")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "credential is the browser's PublicKeyCredential as JSON")
 	case !validText(name, maxPasskeyName):
-		return errf(http.StatusBadRequest, CodeBadRequest, "name: at most %d characters, no control or invisible characters", maxPasskeyName)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "name: at most %d characters, no control or invisible characters", maxPasskeyName)
 	}
 	ctx := r.Context()
 	userID, state, err := s.st.TakeCeremony(ctx, secret.Hash(req.Ceremony), "register", s.now())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && userID != a.user.ID) {
-		return errf(http.StatusConflict, CodeConflict, "this passkey registration expired or was used; start again")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && userID != a.User.ID) {
+		return errf(http.StatusConflict, api.CodeConflict, "this passkey registration expired or was used; start again")
 	} else if err != nil {
 		return err
 	}
@@ -193,15 +194,15 @@ func (s *Server) handleFinishPasskey(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	pu, _, err := s.passkeyUser(r, a.user)
+	pu, _, err := s.passkeyUser(r, a.User)
 	if err != nil {
 		return err
 	}
 	c, err := mfa.FinishRegistration(rp, pu, []byte(state), req.Credential)
 	if errors.Is(err, mfa.ErrPasskey) {
-		s.audit(auditRec{Event: EvLoginFailed, User: a.user.ID, Remote: remoteIP(r),
+		s.audit(auditRec{Event: EvLoginFailed, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"passkey_registration": true, "reason": err.Error()}})
-		return errf(http.StatusUnprocessableEntity, CodeMFAFailed, "the browser's passkey was not valid for this registration")
+		return errf(http.StatusUnprocessableEntity, api.CodeMFAFailed, "the browser's passkey was not valid for this registration")
 	} else if err != nil {
 		return err
 	}
@@ -209,13 +210,13 @@ func (s *Server) handleFinishPasskey(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	p := store.Passkey{ID: base64.RawURLEncoding.EncodeToString(c.ID), UserID: a.user.ID, Name: name,
+	p := store.Passkey{ID: base64.RawURLEncoding.EncodeToString(c.ID), UserID: a.User.ID, Name: name,
 		Credential: string(data), CreatedAt: s.now()}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvPasskeyAdded, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"passkey": p.ID, "name": name}})
+		audit(auditRec{Event: EvPasskeyAdded, User: a.User.ID, Remote: remoteIP(r), Detail: map[string]any{"passkey": p.ID, "name": name}})
 		return tx.AddPasskey(ctx, p)
 	}); errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "this passkey is registered already")
+		return errf(http.StatusConflict, api.CodeConflict, "this passkey is registered already")
 	} else if err != nil {
 		return err
 	}
@@ -233,11 +234,11 @@ func (s *Server) handleDeletePasskey(w http.ResponseWriter, r *http.Request) err
 	code := req.Code
 	id := r.PathValue("id")
 	ctx := r.Context()
-	ps, err := s.st.Passkeys(ctx, a.user.ID)
+	ps, err := s.st.Passkeys(ctx, a.User.ID)
 	if err != nil {
 		return err
 	}
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no passkey %q of yours", id)
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no passkey %q of yours", id)
 	found := false
 	for _, p := range ps {
 		found = found || p.ID == id
@@ -249,8 +250,8 @@ func (s *Server) handleDeletePasskey(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvPasskeyRemoved, User: a.user.ID, Remote: remoteIP(r), Detail: map[string]any{"passkey": id}})
-		return tx.DeletePasskey(ctx, a.user.ID, id)
+		audit(auditRec{Event: EvPasskeyRemoved, User: a.User.ID, Remote: remoteIP(r), Detail: map[string]any{"passkey": id}})
+		return tx.DeletePasskey(ctx, a.User.ID, id)
 	}); errors.Is(err, store.ErrNotFound) {
 		return notFound
 	} else if err != nil {
@@ -282,13 +283,13 @@ func (s *Server) handleLoginPasskey(w http.ResponseWriter, r *http.Request) erro
 	t, err := s.st.UserToken(ctx, secret.Hash(req.Challenge), store.PurposeMFA)
 	if errors.Is(err, store.ErrNotFound) {
 		s.loginIPLimit.fail(source(ip))
-		return errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
+		return errf(http.StatusUnauthorized, api.CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	} else if err != nil {
 		return err
 	}
 	now := s.now()
 	if !now.Before(t.ExpiresAt) || t.Tries >= mfaMaxTries {
-		return errf(http.StatusUnauthorized, CodeMFAFailed, "this login challenge expired or was used up; log in again")
+		return errf(http.StatusUnauthorized, api.CodeMFAFailed, "this login challenge expired or was used up; log in again")
 	}
 	u, err := s.st.User(ctx, t.UserID)
 	if err != nil {
@@ -306,7 +307,7 @@ func (s *Server) handleLoginPasskey(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if len(pu.Credentials) == 0 {
-		return errf(http.StatusConflict, CodeConflict, "you have no passkey; use another factor")
+		return errf(http.StatusConflict, api.CodeConflict, "you have no passkey; use another factor")
 	}
 	options, state, err := mfa.BeginLogin(rp, pu)
 	if err != nil {
@@ -404,7 +405,7 @@ func (s *Server) handleLoginPasskeyFinish(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	if req.Ceremony == "" || len(req.Ceremony) > 4096 || len(req.Credential) == 0 || len(req.Credential) > maxPasskeyAnswer {
-		return errf(http.StatusBadRequest, CodeBadRequest, "send ceremony (from POST /api/v1/login/passkey) and credential (the browser's assertion)")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "send ceremony (from POST /api/v1/login/passkey) and credential (the browser's assertion)")
 	}
 	ip := remoteIP(r)
 	src := source(ip)
@@ -420,7 +421,7 @@ func (s *Server) handleLoginPasskeyFinish(w http.ResponseWriter, r *http.Request
 			Detail: map[string]any{"factor": "webauthn", "passwordless": true, "reason": reason}}, nil); err != nil {
 			return err
 		}
-		return errf(http.StatusUnauthorized, CodeBadCredentials, "this passkey did not sign you in; try again or use your password")
+		return errf(http.StatusUnauthorized, api.CodeBadCredentials, "this passkey did not sign you in; try again or use your password")
 	}
 	plain, err := s.unseal(req.Ceremony)
 	var st passwordlessState

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -25,27 +26,27 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if req.Current == "" || len(req.Current) > secret.MaxPasswordLen {
-		return errf(http.StatusBadRequest, CodeBadRequest, "current (your password now) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "current (your password now) is required")
 	}
 	if err := secret.ValidatePassword(req.New); err != nil {
-		return errf(http.StatusBadRequest, CodeWeakPassword, "new: %v", err)
+		return errf(http.StatusBadRequest, api.CodeWeakPassword, "new: %v", err)
 	}
-	u := a.user
+	u := a.User
 	if u.Auth != store.AuthInternal {
-		return errf(http.StatusForbidden, CodeForbidden, "your password is managed by your directory (%s), not here", u.Auth)
+		return errf(http.StatusForbidden, api.CodeForbidden, "your password is managed by your directory (%s), not here", u.Auth)
 	}
 	ip := remoteIP(r)
 	key := source(ip) + "\x00" + u.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many wrong passwords; wait and try again", RetryAfter: retry}
 	}
 	ok, err := s.checkPassword(r.Context(), u.PasswordHash, req.Current)
 	if errors.Is(err, errHashBusy) {
 		return err
 	} else if err != nil || !ok {
 		s.loginLimit.fail(key)
-		return errf(http.StatusForbidden, CodeBadCredentials, "the current password is wrong")
+		return errf(http.StatusForbidden, api.CodeBadCredentials, "the current password is wrong")
 	}
 	hash, err := s.hashPassword(r.Context(), req.New)
 	if err != nil {
@@ -53,7 +54,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	}
 	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
 		audit(auditRec{Event: EvPasswordChanged, User: u.ID, Remote: ip})
-		return tx.ChangePassword(r.Context(), u.ID, hash, a.tokenHash)
+		return tx.ChangePassword(r.Context(), u.ID, hash, a.TokenHash)
 	}); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) er
 	}
 	email, err := NormalizeEmail(req.Email)
 	if err != nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "email: %v", err)
 	}
 	ip := remoteIP(r)
 	// Every request costs a token, per remote IP (20, then one per 30 s)
@@ -80,8 +81,8 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) er
 	// mailbox with links. The per-email limit is silent (still
 	// 202): an error there would tell that the email is a user.
 	if blocked, retry := s.resetIPLimit.blocked(source(ip)); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many requests from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many requests from this address; wait and try again", RetryAfter: retry}
 	}
 	s.resetIPLimit.fail(source(ip))
 	blocked, _ := s.resetLimit.blocked(email)
@@ -134,14 +135,14 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	}
 	req.Token = strings.TrimSpace(req.Token)
 	if req.Token == "" || len(req.Token) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "token (from the reset email) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "token (from the reset email) is required")
 	}
 	if err := secret.ValidatePassword(req.Password); err != nil {
-		return errf(http.StatusBadRequest, CodeWeakPassword, "password: %v", err)
+		return errf(http.StatusBadRequest, api.CodeWeakPassword, "password: %v", err)
 	}
 	ip := remoteIP(r)
 	ctx := r.Context()
-	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this reset code is not valid: it was used or replaced by a newer one; ask again")
+	invalid := errf(http.StatusBadRequest, api.CodeInvalidToken, "this reset code is not valid: it was used or replaced by a newer one; ask again")
 	hash := secret.Hash(req.Token)
 	// A valid code (256 random bits: nothing to learn from "valid") works
 	// even from a source throttled for someone else's guesses; only wrong
@@ -158,7 +159,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	}
 	if !s.now().Before(t.ExpiresAt) {
 		s.st.ConsumeUserToken(ctx, hash, store.PurposeReset)
-		return errf(http.StatusGone, CodeTokenExpired, "this reset code expired; ask for a new one")
+		return errf(http.StatusGone, api.CodeTokenExpired, "this reset code expired; ask for a new one")
 	}
 	ph, err := s.hashPassword(ctx, req.Password)
 	if err != nil {
@@ -194,23 +195,23 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Name == nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "nothing to change: send name")
 	}
 	if err := checkText("name", *req.Name, maxShortText); err != nil {
 		return err
 	}
-	if a.user.Auth != store.AuthInternal {
-		return errf(http.StatusForbidden, CodeForbidden, "your profile is managed by your directory (%s)", a.user.Auth)
+	if a.User.Auth != store.AuthInternal {
+		return errf(http.StatusForbidden, api.CodeForbidden, "your profile is managed by your directory (%s)", a.User.Auth)
 	}
 	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvUserUpdated, User: a.user.ID, Remote: remoteIP(r),
-			Detail: map[string]any{"user": a.user.ID, "name": *req.Name, "self": true}})
-		return tx.SetUserName(r.Context(), a.user.ID, *req.Name)
+		audit(auditRec{Event: EvUserUpdated, User: a.User.ID, Remote: remoteIP(r),
+			Detail: map[string]any{"user": a.User.ID, "name": *req.Name, "self": true}})
+		return tx.SetUserName(r.Context(), a.User.ID, *req.Name)
 	}); err != nil {
 		return err
 	}
-	a.user.Name = *req.Name
-	wu, err := s.wireUser(r, a.user)
+	a.User.Name = *req.Name
+	wu, err := s.wireUser(r, a.User)
 	if err != nil {
 		return err
 	}
@@ -233,7 +234,7 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	if req == (wire.MembershipUpdate{}) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send alias, rc_action or mfa")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "nothing to change: send alias, rc_action or mfa")
 	}
 	if req.Alias != nil {
 		if err := checkText("alias", *req.Alias, maxShortText); err != nil {
@@ -241,13 +242,13 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	if req.RCAction != nil && !validRCAction(*req.RCAction) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "rc_action is guest or browser")
 	}
 	m := me.Membership
-	detail := map[string]any{"user": a.user.ID, "self": true}
+	detail := map[string]any{"user": a.User.ID, "self": true}
 	if req.MFA != nil && *req.MFA != m.MFA {
 		if m.AccountMFA == store.MFAEnforced {
-			return errf(http.StatusConflict, CodeMFAEnforced, "the account enforces MFA for everyone")
+			return errf(http.StatusConflict, api.CodeMFAEnforced, "the account enforces MFA for everyone")
 		}
 		m.MFA = *req.MFA
 		detail["mfa"] = m.MFA
@@ -263,10 +264,10 @@ func (s *Server) handlePatchMyMembership(w http.ResponseWriter, r *http.Request)
 	m.UpdatedAt = s.now()
 	ip := remoteIP(r)
 	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		audit(auditRec{Event: EvUserUpdated, Account: m.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+		audit(auditRec{Event: EvUserUpdated, Account: m.AccountID, User: a.User.ID, Remote: ip, Detail: detail})
 		if v, ok := detail["mfa"].(bool); ok {
-			audit(auditRec{Event: EvUserMFAChanged, Account: m.AccountID, User: a.user.ID, Remote: ip,
-				Detail: map[string]any{"user": a.user.ID, "mfa": v}})
+			audit(auditRec{Event: EvUserMFAChanged, Account: m.AccountID, User: a.User.ID, Remote: ip,
+				Detail: map[string]any{"user": a.User.ID, "mfa": v}})
 		}
 		return tx.UpdateMembership(r.Context(), m)
 	}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -19,12 +20,12 @@ func TestChangePassword(t *testing.T) {
 		status int
 		code   string
 	}{
-		{wire.PasswordChange{Current: memberPass, New: "short1A"}, 400, CodeWeakPassword},
-		{wire.PasswordChange{Current: memberPass, New: "nouppercase1"}, 400, CodeWeakPassword},
-		{wire.PasswordChange{Current: memberPass, New: "NOLOWERCASE1"}, 400, CodeWeakPassword},
-		{wire.PasswordChange{Current: memberPass, New: "NoDigitsHere"}, 400, CodeWeakPassword},
-		{wire.PasswordChange{New: "G00dPassword"}, 400, CodeBadRequest},
-		{wire.PasswordChange{Current: "Wr0ngPassword", New: "G00dPassword"}, 403, CodeBadCredentials},
+		{wire.PasswordChange{Current: memberPass, New: "short1A"}, 400, api.CodeWeakPassword},
+		{wire.PasswordChange{Current: memberPass, New: "nouppercase1"}, 400, api.CodeWeakPassword},
+		{wire.PasswordChange{Current: memberPass, New: "NOLOWERCASE1"}, 400, api.CodeWeakPassword},
+		{wire.PasswordChange{Current: memberPass, New: "NoDigitsHere"}, 400, api.CodeWeakPassword},
+		{wire.PasswordChange{New: "G00dPassword"}, 400, api.CodeBadRequest},
+		{wire.PasswordChange{Current: "Wr0ngPassword", New: "G00dPassword"}, 403, api.CodeBadCredentials},
 	} {
 		before := e.snapshot()
 		status, body := e.do("POST", "/api/v1/me/password", tok, tc.body)
@@ -41,7 +42,7 @@ func TestChangePassword(t *testing.T) {
 		t.Fatal("own token revoked")
 	}
 	status, body := e.do("GET", "/api/v1/me", other, nil)
-	wantError(t, status, body, 401, CodeUnauthorized)
+	wantError(t, status, body, 401, api.CodeUnauthorized)
 	e.login("c@example.com", "G00dPassword")
 	if len(e.audit(EvPasswordChanged)) != 1 {
 		t.Fatal("change not audited")
@@ -75,16 +76,16 @@ func TestForgotAndResetPassword(t *testing.T) {
 	reset := mb.lastSecret(t, "f@example.com")
 
 	status, body := e.do("POST", "/api/v1/password/reset", "", wire.PasswordReset{Token: reset, Password: "weak"})
-	wantError(t, status, body, 400, CodeWeakPassword)
+	wantError(t, status, body, 400, api.CodeWeakPassword)
 	status, body = e.do("POST", "/api/v1/password/reset", "", wire.PasswordReset{Token: "not-a-token", Password: "R3setPassword"})
-	wantError(t, status, body, 400, CodeInvalidToken)
+	wantError(t, status, body, 400, api.CodeInvalidToken)
 	if status, body = e.do("POST", "/api/v1/password/reset", "", wire.PasswordReset{Token: reset, Password: "R3setPassword"}); status != 204 {
 		t.Fatalf("reset: %d %s", status, body)
 	}
 	status, body = e.do("GET", "/api/v1/me", tok, nil)
-	wantError(t, status, body, 401, CodeUnauthorized)
+	wantError(t, status, body, 401, api.CodeUnauthorized)
 	status, body = e.do("POST", "/api/v1/password/reset", "", wire.PasswordReset{Token: reset, Password: "Ag4inPassword"})
-	wantError(t, status, body, 400, CodeInvalidToken)
+	wantError(t, status, body, 400, api.CodeInvalidToken)
 	e.login("f@example.com", "R3setPassword")
 	if len(e.audit(EvPasswordReset)) != 1 {
 		t.Fatal("reset not audited")
@@ -96,7 +97,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 	reset = mb.lastSecret(t, "f@example.com")
 	e.clock.Advance(time.Hour)
 	status, body = e.do("POST", "/api/v1/password/reset", "", wire.PasswordReset{Token: reset, Password: "L4tePassword"})
-	wantError(t, status, body, http.StatusGone, CodeTokenExpired)
+	wantError(t, status, body, http.StatusGone, api.CodeTokenExpired)
 
 	// Three reset emails per address, then one per 20 minutes (the hour
 	// above refilled the bucket); the answer stays 202 so it tells nothing.

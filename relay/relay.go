@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
@@ -221,6 +222,7 @@ type Server struct {
 	cl         *cluster.Node // with PostgreSQL: the other relay nodes
 	far        *nodes
 	front      *frontdoor.Front // client addresses and link bases
+	kit        *api.Kit         // what handler packages need of the server
 
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
@@ -315,6 +317,7 @@ func New(cfg Config) (*Server, error) {
 		cancel:       cancel,
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
+	s.kit = &api.Kit{Store: st, Log: log, Now: s.now, Authenticate: s.authenticate, Record: s.audit, Atomically: s.atomically}
 	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
 	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})

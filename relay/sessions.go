@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -120,7 +121,7 @@ func denial(dec policy.Decision) string {
 // the accounts' devices. Devices of other accounts are not found, exactly
 // like missing ones.
 func (s *Server) resolveDevice(ctx context.Context, accounts []string, ref string) (store.Device, error) {
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no device %q in your accounts", ref)
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no device %q in your accounts", ref)
 	if len(accounts) == 0 {
 		return store.Device{}, notFound
 	}
@@ -149,13 +150,13 @@ func (s *Server) resolveDevice(ctx context.Context, accounts []string, ref strin
 	case 1:
 		return ds[0], nil
 	}
-	ae := errf(http.StatusConflict, CodeAmbiguous, "%d devices are named %q; use one of their ids", len(ds), ref)
+	ae := errf(http.StatusConflict, api.CodeAmbiguous, "%d devices are named %q; use one of their ids", len(ds), ref)
 	var ids []string
 	for _, d := range ds {
-		ae.candidates = append(ae.candidates, wire.Ref{ID: d.ID, Name: d.Name()})
+		ae.Candidates = append(ae.Candidates, wire.Ref{ID: d.ID, Name: d.Name()})
 		ids = append(ids, d.ID)
 	}
-	ae.msg += ": " + strings.Join(ids, ", ")
+	ae.Msg += ": " + strings.Join(ids, ", ")
 	return store.Device{}, ae
 }
 
@@ -177,17 +178,17 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	ref := strings.TrimSpace(req.Device)
 	if ref == "" || !validText(ref, maxHostname) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "device is required: a device id or hostname")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "device is required: a device id or hostname")
 	}
 	action := req.Action
 	if action == "" {
 		action = ActionRemoteControl
 	}
 	if !slices.Contains(actions, action) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "unknown action %q; use one of %s", action, strings.Join(actions, ", "))
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "unknown action %q; use one of %s", action, strings.Join(actions, ", "))
 	}
 	ctx := r.Context()
-	u := a.user
+	u := a.User
 	ip := remoteIP(r)
 	accounts, err := s.activeAccounts(ctx, a)
 	if err != nil {
@@ -199,17 +200,17 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	}
 	deny := func(ae *apiError) error {
 		s.audit(auditRec{Event: EvSessionDenied, Account: d.AccountID, User: u.ID, Device: d.ID, Remote: ip,
-			Detail: map[string]any{"action": action, "reason": ae.code, "message": ae.msg}})
+			Detail: map[string]any{"action": action, "reason": ae.Code, "message": ae.Msg}})
 		return ae
 	}
 	switch d.State {
 	case store.Pending:
-		return deny(errf(http.StatusConflict, CodeDevicePending, "device %s is waiting for approval; enroll it first", d.Name()))
+		return deny(errf(http.StatusConflict, api.CodeDevicePending, "device %s is waiting for approval; enroll it first", d.Name()))
 	case store.Revoked:
-		return deny(errf(http.StatusConflict, CodeDeviceRevoked, "device %s is revoked", d.Name()))
+		return deny(errf(http.StatusConflict, api.CodeDeviceRevoked, "device %s is revoked", d.Name()))
 	}
 	if !s.online(ctx, d.ID) {
-		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s is offline; try again when it is connected", d.Name()))
+		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "device %s is offline; try again when it is connected", d.Name()))
 	}
 	ms, err := s.st.Memberships(ctx, u.ID)
 	if err != nil {
@@ -228,7 +229,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		if reason == "" {
 			reason = "no permission on this device"
 		}
-		return deny(errf(http.StatusForbidden, CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
+		return deny(errf(http.StatusForbidden, api.CodeForbidden, "you may not connect to %s: %s", d.Name(), reason))
 	}
 
 	useConf := false // an allowed confirmation by email is used up
@@ -268,7 +269,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		return err
 	})
 	if errors.Is(err, store.ErrDecided) {
-		return deny(errf(http.StatusForbidden, CodeForbidden, "confirmation %q is not an allowed, unused, unexpired confirmation of this session", req.Confirmation))
+		return deny(errf(http.StatusForbidden, api.CodeForbidden, "confirmation %q is not an allowed, unused, unexpired confirmation of this session", req.Confirmation))
 	} else if err != nil {
 		return err
 	}
@@ -292,7 +293,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	ls := &liveSession{id: se.ID, accountID: d.AccountID, userID: u.ID, deviceID: d.ID, expires: expires}
 	if !s.openLive(ctx, ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
 		s.endSessionRow(se, "device_offline")
-		return deny(errf(http.StatusConflict, CodeDeviceOffline, "device %s went offline; try again when it is connected", d.Name()))
+		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "device %s went offline; try again when it is connected", d.Name()))
 	}
 	if len(dec.ConfirmEmail) > 0 && dec.ConfirmLocal {
 		// The Host asks its local user; the confirming groups are asked by
@@ -402,7 +403,7 @@ func (s *Server) endSession(id, reason string, opts endOpts) {
 // guest of the session it names, if that session is the agent's own.
 func (s *Server) routeFromAgent(a *agentConn, sig *wire.Signal) {
 	if msg := checkSignal(sig); msg != "" {
-		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: CodeBadRequest, Message: msg})
+		a.send(&wire.Signal{Type: wire.SigError, Session: sig.Session, Code: api.CodeBadRequest, Message: msg})
 		return
 	}
 	out := &wire.Signal{Type: sig.Type, Session: sig.Session, SDP: sig.SDP, Candidate: sig.Candidate,
@@ -484,7 +485,7 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no session %q", id)
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no session %q", id)
 	if id == "" || len(id) > maxID {
 		return notFound
 	}
@@ -494,17 +495,17 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	if se.UserID != a.user.ID {
+	if se.UserID != a.User.ID {
 		return notFound
 	}
 	if !se.EndedAt.IsZero() {
-		return errf(http.StatusConflict, CodeSessionEnded, "this session has ended (%s); request a new one", se.EndReason)
+		return errf(http.StatusConflict, api.CodeSessionEnded, "this session has ended (%s); request a new one", se.EndReason)
 	}
 	if !s.now().Before(se.ExpiresAt) {
-		return errf(http.StatusConflict, CodeSessionExpired, "this session was not joined in time; request a new one")
+		return errf(http.StatusConflict, api.CodeSessionExpired, "this session was not joined in time; request a new one")
 	}
 	if !s.begin() {
-		return errf(http.StatusServiceUnavailable, CodeUnavailable, "the relay is shutting down")
+		return errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the relay is shutting down")
 	}
 	defer s.wg.Done()
 
@@ -517,10 +518,10 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 		return s.remoteSignal(w, r, se) // its Host may be on another node
 	case ls == nil:
 		h.mu.Unlock()
-		return errf(http.StatusConflict, CodeSessionEnded, "this session has ended; request a new one")
+		return errf(http.StatusConflict, api.CodeSessionEnded, "this session has ended; request a new one")
 	case ls.guest != nil || ls.reserved:
 		h.mu.Unlock()
-		return errf(http.StatusConflict, CodeSessionBusy, "this session already has a guest connected")
+		return errf(http.StatusConflict, api.CodeSessionBusy, "this session already has a guest connected")
 	}
 	ls.reserved = true
 	h.mu.Unlock()
@@ -550,7 +551,7 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.mu.Unlock()
 	if !live {
-		g.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: CodeSessionEnded, Message: "the session ended"})
+		g.send(&wire.Signal{Type: wire.SigBye, Session: id, Code: api.CodeSessionEnded, Message: "the session ended"})
 		g.closeWith(websocket.StatusNormalClosure, "session ended")
 		s.guestDrain(g)
 		g.stop()
@@ -581,7 +582,7 @@ func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) 
 		sig, err := readSignal(s.ctx, g.conn)
 		if err != nil {
 			if errors.Is(err, wire.ErrMalformed) {
-				g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeBadRequest, Message: err.Error()})
+				g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeBadRequest, Message: err.Error()})
 				continue
 			}
 			return
@@ -591,13 +592,13 @@ func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) 
 		case wire.SigHello:
 			continue
 		default:
-			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeForbidden,
+			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeForbidden,
 				Message: fmt.Sprintf("guests may send offer, candidate or bye, not %q", sig.Type)})
 			continue
 		}
 		sig.Session = session // the socket decides the session, not the message
 		if msg := checkSignal(sig); msg != "" {
-			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: CodeBadRequest, Message: msg})
+			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeBadRequest, Message: msg})
 			continue
 		}
 		deliver(&wire.Signal{Type: sig.Type, Session: session, SDP: sig.SDP, Candidate: sig.Candidate,
@@ -622,6 +623,6 @@ func (s *Server) fromGuest(ls *liveSession, sig *wire.Signal) {
 	}
 	s.hub.mu.Unlock()
 	if !ended && ag == nil {
-		s.endSession(ls.id, "device_offline", endOpts{guestCode: CodeDeviceOffline, guestMsg: "the device is offline"})
+		s.endSession(ls.id, "device_offline", endOpts{guestCode: api.CodeDeviceOffline, guestMsg: "the device is offline"})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tandem-rc/tandem/relay/api"
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -135,7 +136,7 @@ func TestSessionGrant(t *testing.T) {
 		t.Fatalf("second grant %+v %v", gr, err)
 	}
 	status, body = e.do("POST", "/api/v1/sessions", e.tok, wire.SessionRequest{Device: "pc-1", Action: "format_disk"})
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 }
 
 func TestSessionRefusals(t *testing.T) {
@@ -143,7 +144,7 @@ func TestSessionRefusals(t *testing.T) {
 	ctx := context.Background()
 
 	status, body := e.request("no-such-device")
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 
 	// Another account's device, online, is exactly as missing.
 	if _, err := e.admin.Init(ctx, "boss@other.example", "0therBoss", "Other"); err != nil {
@@ -153,9 +154,9 @@ func TestSessionRefusals(t *testing.T) {
 	od := e.enroll(otherKey, "secret-pc")
 	e.online(od)
 	status, body = e.request(od.id)
-	notFoundID := wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	notFoundID := wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	status, body = e.request("secret-pc")
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 	if strings.Contains(notFoundID.Error.Message, "Other") {
 		t.Fatalf("404 leaks the other account: %q", notFoundID.Error.Message)
 	}
@@ -163,18 +164,18 @@ func TestSessionRefusals(t *testing.T) {
 	// Offline.
 	off := e.enroll(e.key, "pc-off")
 	status, body = e.request(off.id)
-	wantError(t, status, body, http.StatusConflict, CodeDeviceOffline)
+	wantError(t, status, body, http.StatusConflict, api.CodeDeviceOffline)
 
 	// Pending and revoked.
 	_, pendKey := e.pkg(PackageSpec{Name: "Review", Pending: true, Account: "Acme"})
 	pd := e.enroll(pendKey, "pc-pending")
 	status, body = e.request(pd.id)
-	wantError(t, status, body, http.StatusConflict, CodeDevicePending)
+	wantError(t, status, body, http.StatusConflict, api.CodeDevicePending)
 	if _, _, err := e.admin.RevokeDevice(ctx, off.id); err != nil {
 		t.Fatal(err)
 	}
 	status, body = e.request(off.id)
-	wantError(t, status, body, http.StatusConflict, CodeDeviceRevoked)
+	wantError(t, status, body, http.StatusConflict, api.CodeDeviceRevoked)
 	if n := len(e.audit(EvSessionDenied)); n != 3 {
 		t.Fatalf("%d denials audited, want 3", n)
 	}
@@ -182,7 +183,7 @@ func TestSessionRefusals(t *testing.T) {
 	// Two devices with one hostname: ambiguous, with both ids.
 	twin := e.enroll(e.key, "PC-1")
 	status, body = e.request("pc-1")
-	ae := wantError(t, status, body, http.StatusConflict, CodeAmbiguous)
+	ae := wantError(t, status, body, http.StatusConflict, api.CodeAmbiguous)
 	var ids []string
 	for _, c := range ae.Error.Candidates {
 		ids = append(ids, c.ID)
@@ -221,7 +222,7 @@ func TestSignaling(t *testing.T) {
 	// A guest may not answer, grant or inject anything else.
 	for _, typ := range []string{wire.SigAnswer, wire.SigGrant, wire.SigInventory, wire.SigAuth, wire.SigRevoked} {
 		g.send(&wire.Signal{Type: typ, SDP: "x", Grant: "x"})
-		if s := g.expect(wire.SigError, CodeForbidden); s.Session != sr.SessionID {
+		if s := g.expect(wire.SigError, api.CodeForbidden); s.Session != sr.SessionID {
 			t.Fatalf("error for session %q", s.Session)
 		}
 	}
@@ -341,7 +342,7 @@ func TestSignalingByeAndOffline(t *testing.T) {
 
 	// The agent disconnects: the guest gets bye device_offline.
 	e.agent.conn.Close(websocket.StatusNormalClosure, "")
-	g.expect(wire.SigBye, CodeDeviceOffline)
+	g.expect(wire.SigBye, api.CodeDeviceOffline)
 	g.expectClosed()
 	se := e.session(sr.SessionID)
 	if se.EndReason != "device_offline" || se.EndedAt.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/secret"
 )
@@ -157,15 +158,15 @@ func newGuards(cfg Config) guards {
 func (s *Server) serialize(ctx context.Context, key, what string) (unlock func(), err error) {
 	unlock, err = s.gd.logins.Lock(ctx, key)
 	if errors.Is(err, guard.ErrBusy) {
-		return nil, &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many " + what + " at once; wait and try again", retryAfter: time.Second}
+		return nil, &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many " + what + " at once; wait and try again", RetryAfter: time.Second}
 	}
 	return unlock, err
 }
 
 // errHashBusy answers a password check the relay has no room for.
-var errHashBusy = &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable,
-	msg: "the relay is checking too many passwords at once; try again in a moment", retryAfter: time.Second}
+var errHashBusy = &apiError{Status: http.StatusServiceUnavailable, Code: api.CodeUnavailable,
+	Msg: "the relay is checking too many passwords at once; try again in a moment", RetryAfter: time.Second}
 
 // checkPassword checks pw against a stored hash within the hashing cap;
 // encoded "" spends the time of a check against nothing (unknown user).
@@ -200,8 +201,8 @@ func (s *Server) hashPassword(ctx context.Context, pw string) (h string, err err
 // (what: "logins" or "attempts"), or nil.
 func (s *Server) sourceBlocked(src, what string) error {
 	if blocked, retry := s.loginIPLimit.blocked(src); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many failed " + what + " from this address; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many failed " + what + " from this address; wait and try again", RetryAfter: retry}
 	}
 	return nil
 }
@@ -209,7 +210,7 @@ func (s *Server) sourceBlocked(src, what string) error {
 // challengeRequired checks a login challenge's shape before any lookup.
 func challengeRequired(c string) error {
 	if c == "" || len(c) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "challenge is required (from POST /api/v1/login)")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "challenge is required (from POST /api/v1/login)")
 	}
 	return nil
 }

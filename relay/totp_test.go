@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -105,18 +106,18 @@ func TestTOTPEnrolment(t *testing.T) {
 		return e.do("POST", "/api/v1/me/totp/confirm", tok, wire.TOTPCode{Code: code})
 	}
 	status, body = confirm(e.totpCode(first.Secret, 0))
-	wantError(t, status, body, http.StatusUnprocessableEntity, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnprocessableEntity, api.CodeMFAFailed)
 	status, body = confirm(e.totpCode(en.Secret, 2))
-	wantError(t, status, body, http.StatusUnprocessableEntity, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnprocessableEntity, api.CodeMFAFailed)
 	status, body = confirm("12345")
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	if status, body = confirm(e.totpCode(en.Secret, 0)); status != http.StatusNoContent {
 		t.Fatalf("confirm: %d %s", status, body)
 	}
 	status, body = confirm(e.totpCode(en.Secret, 0))
-	wantError(t, status, body, http.StatusConflict, CodeConflict)
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 	status, body = e.do("POST", "/api/v1/me/totp", tok, nil)
-	wantError(t, status, body, http.StatusConflict, CodeConflict)
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 	if len(e.audit(EvTOTPEnrolled)) != 1 {
 		t.Fatal("enrolment not audited once")
 	}
@@ -136,14 +137,14 @@ func TestTOTPEnrolment(t *testing.T) {
 	}
 	// The confirmation's code (this step) is used up.
 	status, body = e.totpLogin(ch, e.totpCode(en.Secret, 0))
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	e.clock.Advance(30 * time.Second)
 	// The code of the step before (still within ±1) is older than the last used.
 	status, body = e.totpLogin(ch, e.totpCode(en.Secret, -1))
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	// An email code on a challenge that mailed none matches nothing.
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: "000000"})
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	// One step ahead (a fast phone clock) is accepted.
 	code := e.totpCode(en.Secret, 1)
 	status, body = e.totpLogin(ch, code)
@@ -155,9 +156,9 @@ func TestTOTPEnrolment(t *testing.T) {
 	// Replayed on a new challenge: refused, and so is the current step now.
 	ch = e.loginFactors("m@example.com", "totp", "email")
 	status, body = e.totpLogin(ch, code)
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	status, body = e.totpLogin(ch, e.totpCode(en.Secret, 0))
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	fails := e.audit(EvLoginFailed)
 	if len(fails) < 4 || !strings.Contains(string(fails[len(fails)-1].Detail), `"factor":"totp"`) {
 		t.Fatalf("failed TOTP codes not audited: %d", len(fails))
@@ -191,20 +192,20 @@ func TestTOTPEnrolment(t *testing.T) {
 		t.Fatalf("email code: %d %s", status, body)
 	}
 	status, body = e.do("POST", "/api/v1/login/mfa/email", "", wire.LoginMFAEmail{Challenge: ch})
-	wantError(t, status, body, http.StatusConflict, CodeConflict)
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 	status, body = e.do("POST", "/api/v1/login/mfa/email", "", wire.LoginMFAEmail{Challenge: ch + "x"})
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	if status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: mb.lastSecret(t, "m@example.com")}); status != 200 {
 		t.Fatalf("email code login: %d %s", status, body)
 	}
 	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: "123456", Factor: "sms"})
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 
 	// Removal takes a code or the password, not the token alone.
 	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Password: "wrong-password"})
-	wantError(t, status, body, http.StatusForbidden, CodeBadCredentials)
+	wantError(t, status, body, http.StatusForbidden, api.CodeBadCredentials)
 	status, body = e.do("DELETE", "/api/v1/me/totp", tok, []byte(`{}`))
-	wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	e.clock.Advance(30 * time.Second)
 	if status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Code: e.totpCode(en.Secret, 0)}); status != http.StatusNoContent {
 		t.Fatalf("remove: %d %s", status, body)
@@ -214,7 +215,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	}
 	e.login("m@example.com", memberPass)
 	status, body = e.do("DELETE", "/api/v1/me/totp", tok, wire.Reauth{Password: memberPass})
-	wantError(t, status, body, http.StatusNotFound, CodeNotFound)
+	wantError(t, status, body, http.StatusNotFound, api.CodeNotFound)
 }
 
 // The account's policy: which factors, and whether enforced.
@@ -238,7 +239,7 @@ func TestMFAPolicy(t *testing.T) {
 		`{"mfa":"enforced","factors":[]}`, `{"mfa":"enabled","factors":["recovery"]}`, `{"mfa":"enabled","factors":"totp"}`,
 		`{"mfa":"enabled","factors":["totp","email","webauthn","totp","email"]}`} {
 		status, body = e.do("PUT", sec, adminTok, []byte(bad))
-		wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
 
 	// Enforced with TOTP only: the user with an app gets only that; the
@@ -248,7 +249,7 @@ func TestMFAPolicy(t *testing.T) {
 	}
 	ch := e.loginFactors("m@example.com", "totp")
 	status, body = e.do("POST", "/api/v1/login/mfa/email", "", wire.LoginMFAEmail{Challenge: ch})
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	if status, body = e.totpLogin(ch, e.totpCode(secret, 1)); status != 200 {
 		t.Fatalf("totp login: %d %s", status, body)
 	}
@@ -281,11 +282,11 @@ func TestMFAPolicy(t *testing.T) {
 	}
 	e.clock.Advance(30 * time.Second)
 	status, body = e.totpLogin(ch, e.totpCode(secret, 0))
-	wantError(t, status, body, http.StatusUnauthorized, CodeMFAFailed)
+	wantError(t, status, body, http.StatusUnauthorized, api.CodeMFAFailed)
 	// Enrolment is refused where the account forbids the factor.
 	_, other := e.member(acme, "n@example.com", store.Member)
 	status, body = e.do("POST", "/api/v1/me/totp", other, nil)
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 
 	// MFA off but TOTP allowed: the user who set it up is still asked.
 	if status, body = e.do("PUT", sec, adminTok, wire.Security{MFA: "disabled", Factors: []string{"totp", "email"}}); status != 200 {

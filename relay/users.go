@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -90,21 +91,21 @@ func (s *Server) accountCaller(r *http.Request, min store.MemberType) (authed, s
 		return a, store.AccountUser{}, err
 	}
 	id := r.PathValue("account")
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no account %q among yours", id)
-	if len(id) > maxID || (a.apiKey != nil && a.apiKey.AccountID != id) {
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no account %q among yours", id)
+	if len(id) > maxID || (a.APIKey != nil && a.APIKey.AccountID != id) {
 		return a, store.AccountUser{}, notFound
 	}
-	me, err := s.st.AccountUser(r.Context(), id, a.user.ID)
+	me, err := s.st.AccountUser(r.Context(), id, a.User.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a, me, notFound
 	} else if err != nil {
 		return a, me, err
 	}
 	if me.Disabled {
-		return a, me, errf(http.StatusForbidden, CodeForbidden, "you are disabled in this account")
+		return a, me, errf(http.StatusForbidden, api.CodeForbidden, "you are disabled in this account")
 	}
 	if me.Type.Rank() < min.Rank() {
-		return a, me, errf(http.StatusForbidden, CodeForbidden, "this needs the %s type or higher in the account", typeName(min))
+		return a, me, errf(http.StatusForbidden, api.CodeForbidden, "this needs the %s type or higher in the account", typeName(min))
 	}
 	return a, me, nil
 }
@@ -125,11 +126,11 @@ func typeName(t store.MemberType) string {
 func (s *Server) target(r *http.Request, accountID string) (store.AccountUser, error) {
 	id := r.PathValue("id")
 	if len(id) > maxID {
-		return store.AccountUser{}, errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", id)
+		return store.AccountUser{}, errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", id)
 	}
 	t, err := s.st.AccountUser(r.Context(), accountID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return t, errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", id)
+		return t, errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", id)
 	}
 	return t, err
 }
@@ -186,8 +187,8 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.PathValue("id") != a.user.ID && !canManageUsers(me.Type) {
-		return errf(http.StatusForbidden, CodeForbidden, "only group managers and up see other users")
+	if r.PathValue("id") != a.User.ID && !canManageUsers(me.Type) {
+		return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up see other users")
 	}
 	t, err := s.target(r, me.AccountID)
 	if err != nil {
@@ -253,7 +254,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req == (wire.MemberUpdate{}) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
 	}
 	if req.Name != nil {
 		if err := checkText("name", *req.Name, maxShortText); err != nil {
@@ -261,21 +262,21 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if req.Type != nil && !store.MemberType(*req.Type).Valid() {
-		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "type is one of user, group_manager, admin")
 	}
 	if req.RCAction != nil && !validRCAction(*req.RCAction) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "rc_action is guest or browser")
 	}
 	t, err := s.target(r, me.AccountID)
 	if err != nil {
 		return err
 	}
-	self := t.UserID == a.user.ID
+	self := t.UserID == a.User.ID
 	if !canEdit(me.Type, t.Type) {
-		return errf(http.StatusForbidden, CodeForbidden, "you cannot edit a user whose type is above yours")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you cannot edit a user whose type is above yours")
 	}
 	if !self && !mayChange(me.Type, t.Type, false) {
-		return errf(http.StatusForbidden, CodeForbidden, "you can change only users whose type is below yours")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you can change only users whose type is below yours")
 	}
 	m := t.Membership
 	detail := map[string]any{"user": t.UserID}
@@ -283,25 +284,25 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		nt := store.MemberType(*req.Type)
 		switch {
 		case self:
-			return errf(http.StatusForbidden, CodeForbidden, "you cannot change your own type")
+			return errf(http.StatusForbidden, api.CodeForbidden, "you cannot change your own type")
 		case m.Type == store.Owner || nt == store.Owner:
-			return errf(http.StatusForbidden, CodeForbidden, "the account owner changes only through the change-owner flow")
+			return errf(http.StatusForbidden, api.CodeForbidden, "the account owner changes only through the change-owner flow")
 		case !canAssign(me.Type, nt):
-			return errf(http.StatusForbidden, CodeForbidden, "you cannot give a type above your own")
+			return errf(http.StatusForbidden, api.CodeForbidden, "you cannot give a type above your own")
 		}
 		detail["type"] = map[string]any{"from": string(m.Type), "to": string(nt)}
 		m.Type = nt
 	}
 	if req.Disabled != nil && *req.Disabled != m.Disabled {
 		if self || m.Type == store.Owner {
-			return errf(http.StatusForbidden, CodeForbidden, "you cannot disable yourself or the account owner")
+			return errf(http.StatusForbidden, api.CodeForbidden, "you cannot disable yourself or the account owner")
 		}
 		m.Disabled = *req.Disabled
 		detail["disabled"] = m.Disabled
 	}
 	if req.MFA != nil && *req.MFA != m.MFA {
 		if me.AccountMFA == store.MFAEnforced {
-			return errf(http.StatusConflict, CodeMFAEnforced, "the account enforces MFA for everyone; change it in the account security first")
+			return errf(http.StatusConflict, api.CodeMFAEnforced, "the account enforces MFA for everyone; change it in the account security first")
 		}
 		m.MFA = *req.MFA
 		detail["mfa"] = m.MFA
@@ -312,7 +313,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.OnDemand != nil && *req.OnDemand != m.OnDemand {
 		if !mayChange(me.Type, t.Type, self) && me.Type.Rank() < store.Admin.Rank() {
-			return errf(http.StatusForbidden, CodeForbidden, "you cannot change your own rights; ask an administrator")
+			return errf(http.StatusForbidden, api.CodeForbidden, "you cannot change your own rights; ask an administrator")
 		}
 		m.OnDemand = *req.OnDemand
 		detail["ondemand"] = m.OnDemand
@@ -320,7 +321,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if req.API != nil && *req.API != m.API {
 		// API keys act without MFA: the right is an administrator's to give.
 		if me.Type.Rank() < store.Admin.Rank() {
-			return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give or take the API right")
+			return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give or take the API right")
 		}
 		m.API = *req.API
 		detail["api"] = m.API
@@ -328,7 +329,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if req.LogAdmin != nil && *req.LogAdmin != m.LogAdmin {
 		// Reading everyone's events is an administrator's to give.
 		if me.Type.Rank() < store.Admin.Rank() {
-			return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give the log-administrator right")
+			return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give the log-administrator right")
 		}
 		m.LogAdmin = *req.LogAdmin
 		detail["log_admin"] = m.LogAdmin
@@ -347,17 +348,17 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 			detail["name"] = *req.Name
 		}
 		if len(detail) > 1 {
-			audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: detail})
+			audit(auditRec{Event: EvUserUpdated, Account: me.AccountID, User: a.User.ID, Remote: ip, Detail: detail})
 		}
 		if d, ok := detail["disabled"].(bool); ok {
 			ev := EvUserEnabled
 			if d {
 				ev = EvUserDisabled
 			}
-			audit(auditRec{Event: ev, Account: me.AccountID, User: a.user.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
+			audit(auditRec{Event: ev, Account: me.AccountID, User: a.User.ID, Remote: ip, Detail: map[string]any{"user": t.UserID}})
 		}
 		if v, ok := detail["mfa"].(bool); ok {
-			audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
+			audit(auditRec{Event: EvUserMFAChanged, Account: me.AccountID, User: a.User.ID, Remote: ip,
 				Detail: map[string]any{"user": t.UserID, "mfa": v}})
 		}
 		return nil
@@ -381,20 +382,20 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if t.UserID == a.user.ID || !canRemove(me.Type, t.Type) {
-		return errf(http.StatusForbidden, CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
+	if t.UserID == a.User.ID || !canRemove(me.Type, t.Type) {
+		return errf(http.StatusForbidden, api.CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
 	}
 	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
 		deleted, err := tx.RemoveMembership(r.Context(), me.AccountID, t.UserID)
 		if err != nil {
 			return err
 		}
-		audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		audit(auditRec{Event: EvUserRemoved, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"user": t.UserID, "email": t.User.Email, "type": string(t.Type), "user_deleted": deleted}})
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", t.UserID)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", t.UserID)
 	} else if err != nil {
 		return err
 	}
@@ -416,11 +417,11 @@ func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error 
 	// Lifting a lock takes nothing from anyone: administrators may lift
 	// the owner's too (a guesser could otherwise keep the owner out).
 	if !canEdit(me.Type, t.Type) && me.Type.Rank() < store.Admin.Rank() {
-		return errf(http.StatusForbidden, CodeForbidden, "you cannot unlock a user whose type is above yours")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you cannot unlock a user whose type is above yours")
 	}
 	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.UnlockUser(r.Context(), t.UserID, s.now()) },
 		func() auditRec {
-			return auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			return auditRec{Event: EvUserUnlocked, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 				Detail: map[string]any{"user": t.UserID}}
 		}); err != nil {
 		return err
@@ -457,7 +458,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	email, err := NormalizeEmail(req.Email)
 	if err != nil {
-		return errf(http.StatusBadRequest, CodeBadRequest, "email: %v", err)
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "email: %v", err)
 	}
 	if err := checkText("name", req.Name, maxShortText); err != nil {
 		return err
@@ -467,25 +468,25 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 		typ = store.Member
 	}
 	if !typ.Valid() {
-		return errf(http.StatusBadRequest, CodeBadRequest, "type is one of user, group_manager, admin")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "type is one of user, group_manager, admin")
 	}
 	if !canAssign(me.Type, typ) {
-		return errf(http.StatusForbidden, CodeForbidden, "you cannot invite with a type above your own (or as owner)")
+		return errf(http.StatusForbidden, api.CodeForbidden, "you cannot invite with a type above your own (or as owner)")
 	}
 	if req.API && me.Type.Rank() < store.Admin.Rank() {
-		return errf(http.StatusForbidden, CodeForbidden, "only account administrators and the owner give the API right")
+		return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give the API right")
 	}
 	rc := req.RCAction
 	if rc == "" {
 		rc = store.RCBrowser
 	}
 	if !validRCAction(rc) {
-		return errf(http.StatusBadRequest, CodeBadRequest, "rc_action is guest or browser")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "rc_action is guest or browser")
 	}
 	ctx := r.Context()
 	if u, err := s.st.UserByEmail(ctx, email); err == nil {
 		if _, err := s.st.AccountUser(ctx, me.AccountID, u.ID); err == nil {
-			return errf(http.StatusConflict, CodeConflict, "%s is already a member of this account", email)
+			return errf(http.StatusConflict, api.CodeConflict, "%s is already a member of this account", email)
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -498,14 +499,14 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	err = s.commit(ctx, func(tx *store.Store) (err error) {
 		in, err = tx.CreateInvite(ctx, store.Invite{AccountID: me.AccountID, Email: email, Name: req.Name, Type: typ,
 			OnDemand: req.OnDemand == nil || *req.OnDemand, RCAction: rc, API: req.API, MFA: req.MFA,
-			TokenHash: secret.Hash(token), InvitedBy: a.user.ID, CreatedAt: now, ExpiresAt: now.Add(inviteTTL)})
+			TokenHash: secret.Hash(token), InvitedBy: a.User.ID, CreatedAt: now, ExpiresAt: now.Add(inviteTTL)})
 		return err
 	}, func() auditRec {
-		return auditRec{Event: EvInviteSent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		return auditRec{Event: EvInviteSent, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"invite": in.ID, "email": email, "type": string(typ)}}
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "%s already has a pending invitation; resend it instead", email)
+		return errf(http.StatusConflict, api.CodeConflict, "%s already has a pending invitation; resend it instead", email)
 	} else if err != nil {
 		return err
 	}
@@ -513,12 +514,12 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 		s.log.Error("sending an invitation", "invite", in.ID, "err", err)
 		// Withdrawn as the caller would, so the log says why it is gone.
 		if err := s.commit(ctx, func(tx *store.Store) error { return tx.DeleteInvite(ctx, in.ID) }, func() auditRec {
-			return auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+			return auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 				Detail: map[string]any{"invite": in.ID, "email": email, "reason": "mail_failed"}}
 		}); err != nil {
 			s.log.Error("withdrawing the unsent invitation", "invite", in.ID, "err", err)
 		}
-		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
+		return errf(http.StatusServiceUnavailable, api.CodeMailUnavailable, "the invitation could not be emailed; try again later")
 	}
 	writeJSON(w, http.StatusCreated, s.wireInvite(in))
 	return nil
@@ -546,7 +547,7 @@ func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) error
 // the caller's type allows.
 func (s *Server) invite(r *http.Request, me store.AccountUser) (store.Invite, error) {
 	id := r.PathValue("id")
-	notFound := errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", id)
+	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no pending invitation %q in this account", id)
 	if len(id) > maxID {
 		return store.Invite{}, notFound
 	}
@@ -557,7 +558,7 @@ func (s *Server) invite(r *http.Request, me store.AccountUser) (store.Invite, er
 		return in, err
 	}
 	if !canAssign(me.Type, in.Type) {
-		return in, errf(http.StatusForbidden, CodeForbidden, "the invitation is for a type above yours")
+		return in, errf(http.StatusForbidden, api.CodeForbidden, "the invitation is for a type above yours")
 	}
 	return in, nil
 }
@@ -581,20 +582,20 @@ func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) erro
 		in, err = tx.ResendInvite(ctx, id, secret.Hash(token), s.now().Add(inviteTTL), inviteMaxResends)
 		return err
 	}, func() auditRec {
-		return auditRec{Event: EvInviteResent, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		return auditRec{Event: EvInviteResent, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"invite": in.ID, "email": in.Email, "resends": in.Resends}}
 	})
 	switch {
 	case errors.Is(err, store.ErrLimit):
-		return errf(http.StatusConflict, CodeLimit, "the invitation was already resent %d times, the most allowed", inviteMaxResends)
+		return errf(http.StatusConflict, api.CodeLimit, "the invitation was already resent %d times, the most allowed", inviteMaxResends)
 	case errors.Is(err, store.ErrNotFound):
-		return errf(http.StatusNotFound, CodeNotFound, "no pending invitation %q in this account", id)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no pending invitation %q in this account", id)
 	case err != nil:
 		return err
 	}
 	if err := s.sendMail(ctx, inviteMessage(in.Email, me.AccountName, inviterName(me), token, link(s.publicBase(r), "/invite", token), in.ExpiresAt)); err != nil {
 		s.log.Error("resending an invitation", "invite", in.ID, "err", err)
-		return errf(http.StatusServiceUnavailable, CodeMailUnavailable, "the invitation could not be emailed; try again later")
+		return errf(http.StatusServiceUnavailable, api.CodeMailUnavailable, "the invitation could not be emailed; try again later")
 	}
 	writeJSON(w, http.StatusOK, s.wireInvite(in))
 	return nil
@@ -614,7 +615,7 @@ func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) erro
 		if err := tx.DeleteInvite(r.Context(), in.ID); err != nil {
 			return err
 		}
-		audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.user.ID, Remote: remoteIP(r),
+		audit(auditRec{Event: EvInviteWithdrawn, Account: me.AccountID, User: a.User.ID, Remote: remoteIP(r),
 			Detail: map[string]any{"invite": in.ID, "email": in.Email}})
 		return nil
 	})
@@ -635,10 +636,10 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	}
 	req.Token = strings.TrimSpace(req.Token)
 	if req.Token == "" || len(req.Token) > 256 {
-		return errf(http.StatusBadRequest, CodeBadRequest, "token (from the invitation email) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "token (from the invitation email) is required")
 	}
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
-		return errf(http.StatusBadRequest, CodeBadRequest, "password is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "password is required")
 	}
 	if err := checkText("name", req.Name, maxShortText); err != nil {
 		return err
@@ -650,7 +651,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	ctx := r.Context()
 	hash := secret.Hash(req.Token)
 	in, err := s.st.InviteByToken(ctx, hash)
-	invalid := errf(http.StatusBadRequest, CodeInvalidToken, "this invitation is not valid: it was used, withdrawn or replaced by a newer email")
+	invalid := errf(http.StatusBadRequest, api.CodeInvalidToken, "this invitation is not valid: it was used, withdrawn or replaced by a newer email")
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !in.AcceptedAt.IsZero()) {
 		s.loginIPLimit.fail(source(ip))
 		return invalid
@@ -659,7 +660,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	}
 	now := s.now()
 	if !now.Before(in.ExpiresAt) {
-		return errf(http.StatusGone, CodeTokenExpired, "this invitation expired; ask for it to be resent")
+		return errf(http.StatusGone, api.CodeTokenExpired, "this invitation expired; ask for it to be resent")
 	}
 	var newUser *store.User
 	u, err := s.st.UserByEmail(ctx, in.Email)
@@ -670,11 +671,11 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 			return err
 		} else if err != nil || !ok || u.Disabled {
 			s.loginIPLimit.fail(source(ip))
-			return errf(http.StatusUnauthorized, CodeBadCredentials, "%s already has a user: confirm with its password", in.Email)
+			return errf(http.StatusUnauthorized, api.CodeBadCredentials, "%s already has a user: confirm with its password", in.Email)
 		}
 	case errors.Is(err, store.ErrNotFound):
 		if err := secret.ValidatePassword(req.Password); err != nil {
-			return errf(http.StatusBadRequest, CodeWeakPassword, "%v", err)
+			return errf(http.StatusBadRequest, api.CodeWeakPassword, "%v", err)
 		}
 		ph, err := s.hashPassword(ctx, req.Password)
 		if err != nil {
@@ -706,7 +707,7 @@ func (s *Server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	case errors.Is(err, store.ErrNotFound):
 		return invalid
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, CodeConflict, "%s is already a member of this account", in.Email)
+		return errf(http.StatusConflict, api.CodeConflict, "%s is already a member of this account", in.Email)
 	case err != nil:
 		return err
 	}
@@ -735,43 +736,43 @@ func (s *Server) handleChangeOwner(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if req.User == "" || len(req.User) > maxID {
-		return errf(http.StatusBadRequest, CodeBadRequest, "user (the new owner's id) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "user (the new owner's id) is required")
 	}
 	if req.Password == "" || len(req.Password) > secret.MaxPasswordLen {
-		return errf(http.StatusBadRequest, CodeBadRequest, "password (yours, to confirm) is required")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "password (yours, to confirm) is required")
 	}
 	ctx := r.Context()
 	t, err := s.st.AccountUser(ctx, me.AccountID, req.User)
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, CodeNotFound, "no user %q in this account", req.User)
+		return errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", req.User)
 	} else if err != nil {
 		return err
 	}
-	if t.UserID == a.user.ID || t.Disabled || t.User.Disabled {
-		return errf(http.StatusConflict, CodeConflict, "the new owner must be another, enabled member")
+	if t.UserID == a.User.ID || t.Disabled || t.User.Disabled {
+		return errf(http.StatusConflict, api.CodeConflict, "the new owner must be another, enabled member")
 	}
 	ip := remoteIP(r)
-	key := source(ip) + "\x00" + a.user.Email
+	key := source(ip) + "\x00" + a.User.Email
 	if blocked, retry := s.loginLimit.blocked(key); blocked {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many wrong passwords; wait and try again", retryAfter: retry}
+		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many wrong passwords; wait and try again", RetryAfter: retry}
 	}
-	if ok, err := s.checkPassword(ctx, a.user.PasswordHash, req.Password); errors.Is(err, errHashBusy) {
+	if ok, err := s.checkPassword(ctx, a.User.PasswordHash, req.Password); errors.Is(err, errHashBusy) {
 		return err
 	} else if err != nil || !ok {
 		s.loginLimit.fail(key)
-		return errf(http.StatusForbidden, CodeBadCredentials, "the password is wrong")
+		return errf(http.StatusForbidden, api.CodeBadCredentials, "the password is wrong")
 	}
 	err = s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
-		if err := tx.TransferOwnership(ctx, me.AccountID, a.user.ID, t.UserID, s.now()); err != nil {
+		if err := tx.TransferOwnership(ctx, me.AccountID, a.User.ID, t.UserID, s.now()); err != nil {
 			return err
 		}
-		audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.user.ID, Remote: ip,
-			Detail: map[string]any{"from": a.user.ID, "to": t.UserID, "to_email": t.User.Email}})
+		audit(auditRec{Event: EvOwnerChanged, Account: me.AccountID, User: a.User.ID, Remote: ip,
+			Detail: map[string]any{"from": a.User.ID, "to": t.UserID, "to_email": t.User.Email}})
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "the ownership changed meanwhile; reload and try again")
+		return errf(http.StatusConflict, api.CodeConflict, "the ownership changed meanwhile; reload and try again")
 	} else if err != nil {
 		return err
 	}

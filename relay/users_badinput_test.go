@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -24,7 +25,7 @@ func TestUserRoutesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := `{"name":"` + strings.Repeat("x", MaxBodySize) + `"}`
+	big := `{"name":"` + strings.Repeat("x", api.MaxBodySize) + `"}`
 	long := strings.Repeat("x", 300)
 	type tc struct {
 		body   string // "" sends none
@@ -142,21 +143,21 @@ func TestUserRoutesBadInput(t *testing.T) {
 func codeFor(status int, body []byte) string {
 	switch status {
 	case 403:
-		if strings.Contains(string(body), `"`+CodeBadCredentials+`"`) {
-			return CodeBadCredentials
+		if strings.Contains(string(body), `"`+api.CodeBadCredentials+`"`) {
+			return api.CodeBadCredentials
 		}
-		return CodeForbidden
+		return api.CodeForbidden
 	case 404:
-		return CodeNotFound
+		return api.CodeNotFound
 	case 409:
-		return CodeConflict
+		return api.CodeConflict
 	case 413:
-		return CodeBodyTooLarge
+		return api.CodeBodyTooLarge
 	}
-	for _, c := range []string{CodeWeakPassword, CodeInvalidToken} {
+	for _, c := range []string{api.CodeWeakPassword, api.CodeInvalidToken} {
 		if strings.Contains(string(body), `"`+c+`"`) {
 			return c
 		}
 	}
-	return CodeBadRequest
+	return api.CodeBadRequest
 }

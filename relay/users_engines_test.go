@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/relay/store/storetest"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -69,6 +70,6 @@ func TestUsersOnEachStore(t *testing.T) {
 			t.Fatalf("remove: %d", status)
 		}
 		status, body = e.do("GET", "/api/v1/me", k.Key, nil)
-		wantError(t, status, body, http.StatusUnauthorized, CodeUnauthorized)
+		wantError(t, status, body, http.StatusUnauthorized, api.CodeUnauthorized)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -85,16 +86,16 @@ func TestManageUsers(t *testing.T) {
 		status        int
 		code          string
 	}{
-		{"gm edits admin", gmTok, admin.ID, wire.MemberUpdate{Name: strp("x")}, 403, CodeForbidden},
-		{"gm promotes user to admin", gmTok, u.ID, wire.MemberUpdate{Type: strp("admin")}, 403, CodeForbidden},
-		{"admin makes an owner", adminTok, u.ID, wire.MemberUpdate{Type: strp("owner")}, 403, CodeForbidden},
-		{"admin demotes the owner", adminTok, owner.ID, wire.MemberUpdate{Type: strp("user")}, 403, CodeForbidden},
-		{"admin disables the owner", adminTok, owner.ID, wire.MemberUpdate{Disabled: boolp(true)}, 403, CodeForbidden},
-		{"admin changes own type", adminTok, admin.ID, wire.MemberUpdate{Type: strp("user")}, 403, CodeForbidden},
-		{"admin disables self", adminTok, admin.ID, wire.MemberUpdate{Disabled: boolp(true)}, 403, CodeForbidden},
-		{"unknown type", adminTok, u.ID, wire.MemberUpdate{Type: strp("boss")}, 400, CodeBadRequest},
-		{"unknown action", adminTok, u.ID, wire.MemberUpdate{RCAction: strp("teleport")}, 400, CodeBadRequest},
-		{"unknown user", adminTok, "nope", wire.MemberUpdate{Name: strp("x")}, 404, CodeNotFound},
+		{"gm edits admin", gmTok, admin.ID, wire.MemberUpdate{Name: strp("x")}, 403, api.CodeForbidden},
+		{"gm promotes user to admin", gmTok, u.ID, wire.MemberUpdate{Type: strp("admin")}, 403, api.CodeForbidden},
+		{"admin makes an owner", adminTok, u.ID, wire.MemberUpdate{Type: strp("owner")}, 403, api.CodeForbidden},
+		{"admin demotes the owner", adminTok, owner.ID, wire.MemberUpdate{Type: strp("user")}, 403, api.CodeForbidden},
+		{"admin disables the owner", adminTok, owner.ID, wire.MemberUpdate{Disabled: boolp(true)}, 403, api.CodeForbidden},
+		{"admin changes own type", adminTok, admin.ID, wire.MemberUpdate{Type: strp("user")}, 403, api.CodeForbidden},
+		{"admin disables self", adminTok, admin.ID, wire.MemberUpdate{Disabled: boolp(true)}, 403, api.CodeForbidden},
+		{"unknown type", adminTok, u.ID, wire.MemberUpdate{Type: strp("boss")}, 400, api.CodeBadRequest},
+		{"unknown action", adminTok, u.ID, wire.MemberUpdate{RCAction: strp("teleport")}, 400, api.CodeBadRequest},
+		{"unknown user", adminTok, "nope", wire.MemberUpdate{Name: strp("x")}, 404, api.CodeNotFound},
 	} {
 		before := e.snapshot()
 		status, body := patch(tc.tok, tc.id, tc.body)
@@ -128,11 +129,11 @@ func TestManageUsers(t *testing.T) {
 		t.Fatalf("disable: %d %s", status, body)
 	}
 	status, body = e.do("GET", users+u.ID, uTok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	status, body = e.do("GET", "/api/v1/me", key, nil)
-	wantError(t, status, body, 401, CodeUnauthorized)
+	wantError(t, status, body, 401, api.CodeUnauthorized)
 	status, body = e.do("POST", "/api/v1/login", "", wire.LoginRequest{Email: "u@example.com", Password: memberPass})
-	wantError(t, status, body, 401, CodeBadCredentials)
+	wantError(t, status, body, 401, api.CodeBadCredentials)
 	if len(e.audit(EvUserDisabled)) != 1 {
 		t.Fatal("disable not audited")
 	}
@@ -147,12 +148,12 @@ func TestManageUsers(t *testing.T) {
 
 	// Removal: strictly below one's own type.
 	status, body = e.do("DELETE", users+admin.ID, adminTok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	status, body = e.do("DELETE", users+owner.ID, adminTok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	_, gm2Tok := e.member(acme, "gm2@example.com", store.GroupManager)
 	status, body = e.do("DELETE", users+gm.ID, gm2Tok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	if status, _ = e.do("DELETE", users+gm.ID, adminTok, nil); status != 204 {
 		t.Fatalf("admin removes gm: %d", status)
 	}
@@ -165,7 +166,7 @@ func TestManageUsers(t *testing.T) {
 
 	// No mail sender: email MFA cannot be turned on.
 	status, body = e.do("PUT", "/api/v1/accounts/"+acme+"/security", adminTok, wire.Security{MFA: "enforced"})
-	wantError(t, status, body, http.StatusConflict, CodeMailUnavailable)
+	wantError(t, status, body, http.StatusConflict, api.CodeMailUnavailable)
 
 	// Another account's owner sees nothing of this one.
 	other, err := e.srv.Store().CreateAccount(context.Background(), store.Account{Name: "Other", CreatedAt: e.clock.Now()})
@@ -174,9 +175,9 @@ func TestManageUsers(t *testing.T) {
 	}
 	_, otherTok := e.member(other.ID, "boss@other.example", store.Owner)
 	status, body = e.do("GET", users+u.ID, otherTok, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 	status, body = e.do("GET", "/api/v1/accounts/"+other.ID+"/users/"+u.ID, otherTok, nil)
-	wantError(t, status, body, 404, CodeNotFound)
+	wantError(t, status, body, 404, api.CodeNotFound)
 }
 
 // Several accounts: separate types and settings, an alias each.
@@ -206,12 +207,12 @@ func TestMultipleAccounts(t *testing.T) {
 	}
 	// Admin in Acme, user in Other: no managing there.
 	status, body = e.do("GET", "/api/v1/accounts/"+other.ID+"/users", tok, nil)
-	wantError(t, status, body, 403, CodeForbidden)
+	wantError(t, status, body, 403, api.CodeForbidden)
 	if status, _ = e.do("GET", "/api/v1/accounts/"+acme+"/users", tok, nil); status != 200 {
 		t.Fatalf("list as admin: %d", status)
 	}
 	status, body = e.do("PATCH", "/api/v1/me/accounts/"+other.ID, tok, wire.MembershipUpdate{Alias: strp(strings.Repeat("a", 200))})
-	wantError(t, status, body, 400, CodeBadRequest)
+	wantError(t, status, body, 400, api.CodeBadRequest)
 }
 
 func TestProfile(t *testing.T) {
@@ -224,9 +225,9 @@ func TestProfile(t *testing.T) {
 		t.Fatalf("profile: %d %s", status, body)
 	}
 	status, body = e.do("PATCH", "/api/v1/me", tok, []byte(`{"name":"a\u0000b"}`))
-	wantError(t, status, body, 400, CodeBadRequest)
+	wantError(t, status, body, 400, api.CodeBadRequest)
 	status, body = e.do("PATCH", "/api/v1/me", tok, []byte(`{"name":7}`))
-	wantError(t, status, body, 400, CodeBadRequest)
+	wantError(t, status, body, 400, api.CodeBadRequest)
 }
 
 // The owner type moves only by the owner handing it over.
@@ -238,7 +239,7 @@ func TestChangeOwner(t *testing.T) {
 	admin, adminTok := e.member(acme, "admin@example.com", store.Admin)
 	path := "/api/v1/accounts/" + acme + "/owner"
 	status, body := e.do("PUT", path, adminTok, wire.OwnerChange{User: admin.ID, Password: memberPass})
-	wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+	wantError(t, status, body, http.StatusForbidden, api.CodeForbidden)
 	status, body = e.do("PUT", path, ownerTok, wire.OwnerChange{User: admin.ID, Password: ownerPass})
 	var m wire.Member
 	decode(t, body, &m)
