@@ -34,7 +34,7 @@ const (
 )
 
 const (
-	maxDescription = 1024
+	maxDescription = api.MaxDescription
 	maxGroupRefs   = 1000 // groups named by one assignment
 )
 
@@ -49,9 +49,7 @@ func (s *Server) accessViewer(r *http.Request) (authed, store.Membership, error)
 
 func badf(format string, args ...any) error { return api.Badf(format, args...) }
 
-func checkDescription(d string) error {
-	return checkText("description", d, maxDescription)
-}
+func checkDescription(d string) error { return api.CheckDescription(d) }
 
 // --- groups -----------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -21,7 +20,7 @@ import (
 // handshakeTimeout bounds hello → challenge → auth.
 const handshakeTimeout = 15 * time.Second
 
-const maxID = 64
+const maxID = api.MaxID
 
 // handleAgentConnect is GET /api/v1/agent/connect, the agents' WebSocket:
 // hello, challenge, auth, then ready; afterwards inventory, grants and

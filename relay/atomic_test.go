@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/auditlog"
+	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -97,10 +99,10 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvAssignmentDeleted, "DELETE", func() string { return acct + "/assignments/" + ids["assignment"] }, tok, nil, 204, nil},
 		{EvRoleDeleted, "DELETE", func() string { return acct + "/roles/" + ids["role"] }, tok, nil, 200, nil},
 		{EvGroupDeleted, "DELETE", func() string { return acct + "/groups/" + ids["group"] }, tok, nil, 204, nil},
-		{EvAppCreated, "POST", func() string { return acct + "/applications" }, tok, map[string]any{"name": "Notepad", "executable": "notepad.exe"}, 201, id("app")},
-		{EvAppUpdated, "PUT", func() string { return acct + "/applications/" + ids["app"] }, tok,
+		{manage.EvAppCreated, "POST", func() string { return acct + "/applications" }, tok, map[string]any{"name": "Notepad", "executable": "notepad.exe"}, 201, id("app")},
+		{manage.EvAppUpdated, "PUT", func() string { return acct + "/applications/" + ids["app"] }, tok,
 			map[string]any{"name": "Notepad", "executable": "notepad.exe", "enabled": true}, 200, nil},
-		{EvAppDeleted, "DELETE", func() string { return acct + "/applications/" + ids["app"] }, tok, nil, 204, nil},
+		{manage.EvAppDeleted, "DELETE", func() string { return acct + "/applications/" + ids["app"] }, tok, nil, 204, nil},
 		{EvPackageCreated, "POST", func() string { return acct + "/packages" }, tok, map[string]any{"name": "P2"}, 201, id("package")},
 		{EvPackageUpdated, "PUT", func() string { return acct + "/packages/" + ids["package"] }, tok, map[string]any{"name": "P2", "active": false}, 200, nil},
 		{EvPackageRevoked, "POST", func() string { return acct + "/packages/" + ids["package"] + "/revoke" }, tok, map[string]any{"confirm": "revoke"}, 200, nil},
@@ -116,8 +118,8 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvUserUnlocked, "POST", func() string { return acct + "/users/" + member.ID + "/unlock" }, tok, nil, 204, nil},
 		{EvInviteSent, "POST", func() string { return acct + "/invites" }, tok, map[string]any{"email": "new@example.com"}, 201, id("invite")},
 		{EvInviteResent, "POST", func() string { return acct + "/invites/" + ids["invite"] + "/resend" }, tok, nil, 200, nil},
-		{EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
-		{EvAPIKeyRevoked, "DELETE", func() string { return "/api/v1/me/api-keys/" + ids["key"] }, memberTok, nil, 204, nil},
+		{manage.EvAPIKeyCreated, "POST", func() string { return "/api/v1/me/api-keys" }, memberTok, map[string]any{"account": acme}, 201, id("key")},
+		{manage.EvAPIKeyRevoked, "DELETE", func() string { return "/api/v1/me/api-keys/" + ids["key"] }, memberTok, nil, 204, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me" }, tok, map[string]any{"name": "The Owner"}, 200, nil},
 		{EvUserUpdated, "PATCH", func() string { return "/api/v1/me/accounts/" + acme }, tok, map[string]any{"alias": "boss"}, 200, nil},
 		{EvRecoveryGenerated, "POST", func() string { return "/api/v1/me/recovery-codes" }, tok, nil, 201, nil},
@@ -137,10 +139,10 @@ func TestChangeAndAuditCommitTogether(t *testing.T) {
 		{EvLogin, "POST", func() string { return "/api/v1/login/mfa" }, "", func() any {
 			return wire.LoginMFA{Challenge: ids["challenge"], Code: mb.lastSecret(t, "m@example.com")}
 		}, 200, nil},
-		{EvAccountUpdated, "PUT", func() string { return acct + "/config" }, tok,
+		{manage.EvAccountUpdated, "PUT", func() string { return acct + "/config" }, tok,
 			map[string]any{"company": "Acme Ltd", "timezone": "UTC", "rc_action": "browser"}, 200, nil},
-		{EvAuditReport, "POST", func() string { return acct + "/audit/reports" }, tok, wire.AuditReportRequest{From: today, To: today}, 201, id("report")},
-		{EvAuditReportDeleted, "DELETE", func() string { return acct + "/audit/reports/" + ids["report"] }, tok, nil, 204, nil},
+		{auditlog.EvAuditReport, "POST", func() string { return acct + "/audit/reports" }, tok, wire.AuditReportRequest{From: today, To: today}, 201, id("report")},
+		{auditlog.EvAuditReportDeleted, "DELETE", func() string { return acct + "/audit/reports/" + ids["report"] }, tok, nil, 204, nil},
 		{EvPasswordChanged, "POST", func() string { return "/api/v1/me/password" }, memberTok,
 			wire.PasswordChange{Current: memberPass, New: "N3wPassword"}, 204, nil},
 		{EvUserRemoved, "DELETE", func() string { return acct + "/users/" + victim.ID }, tok, nil, 204, nil},
@@ -192,7 +194,7 @@ func TestChangeWithAuditOff(t *testing.T) {
 	if status, body := e.do("PUT", acct+"/audit/settings", tok, map[string]any{"enabled": false}); status != http.StatusOK {
 		t.Fatalf("logging off: %d %s", status, body)
 	}
-	if len(e.audit(EvAuditSettings)) != 1 {
+	if len(e.audit(auditlog.EvAuditSettings)) != 1 {
 		t.Fatal("turning logging off was not logged")
 	}
 	failAudit(t, db, EvUserUpdated)

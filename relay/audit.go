@@ -37,10 +37,6 @@ const (
 	EvFileReceived      = "file.received"   // the host stored a file the technician sent
 	EvFileSent          = "file.sent"       // the host sent the technician a file
 
-	EvAuditSettings      = "audit.settings_changed"
-	EvAuditReport        = "audit.report_created"
-	EvAuditReportDeleted = "audit.report_deleted"
-
 	EvUserUpdated       = "user.updated"
 	EvUserDisabled      = "user.disabled"
 	EvUserEnabled       = "user.enabled"
@@ -63,8 +59,6 @@ const (
 	EvAccountMFAChanged = "account.mfa_changed"
 	EvRecoveryGenerated = "recovery_codes.generated"
 	EvRecoveryUsed      = "recovery_codes.used"
-	EvAPIKeyCreated     = "apikey.created"
-	EvAPIKeyRevoked     = "apikey.revoked"
 	EvOwnerChanged      = "account.owner_changed"
 )
 
@@ -145,4 +139,24 @@ func (s *Server) commit(ctx context.Context, write func(tx *store.Store) error, 
 // atomically is the package function on the server's store and clock.
 func (s *Server) atomically(ctx context.Context, fn func(tx *store.Store, audit func(auditRec)) error) error {
 	return atomically(ctx, s.st, s.now, fn)
+}
+
+// pruneAudit applies the retention (spec 5.3: six months by default): at
+// most once an hour, from the janitor.
+func (s *Server) pruneAudit(now time.Time) {
+	if now.Sub(s.lastPrune) < time.Hour {
+		return
+	}
+	s.lastPrune = now
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	cutoff := now.AddDate(0, -s.cfg.AuditRetentionMonths, 0)
+	n, err := s.st.PruneAudit(ctx, cutoff)
+	if err != nil {
+		s.log.Warn("pruning the audit log", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("audit log pruned", "events", n, "before", cutoff.Format(time.DateOnly))
+	}
 }

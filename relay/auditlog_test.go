@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/auditlog"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -133,14 +134,14 @@ func TestAuditSettings(t *testing.T) {
 	}
 	e.enroll(key, "unlogged")
 	got := names(e.events("/api/v1/accounts/Acme/audit?limit=1000", owner))
-	if got[EvDeviceEnrolled] != 0 || got[EvAuditSettings] != 1 {
+	if got[EvDeviceEnrolled] != 0 || got[auditlog.EvAuditSettings] != 1 {
 		t.Fatalf("logging off: %v", got)
 	}
 	// On again.
 	e.do("PUT", "/api/v1/accounts/Acme/audit/settings", owner, map[string]bool{"enabled": true})
 	e.enroll(key, "logged")
 	got = names(e.events("/api/v1/accounts/Acme/audit?limit=1000", owner))
-	if got[EvDeviceEnrolled] != 1 || got[EvAuditSettings] != 2 {
+	if got[EvDeviceEnrolled] != 1 || got[auditlog.EvAuditSettings] != 2 {
 		t.Fatalf("logging on again: %v", got)
 	}
 }
@@ -246,7 +247,7 @@ func TestAuditReports(t *testing.T) {
 		t.Fatal("report not deleted")
 	}
 	got := names(e.events("/api/v1/accounts/Acme/audit?limit=1000", owner))
-	if got[EvAuditReport] != 1 || got[EvAuditReportDeleted] != 1 {
+	if got[auditlog.EvAuditReport] != 1 || got[auditlog.EvAuditReportDeleted] != 1 {
 		t.Fatalf("report events %v", got)
 	}
 }

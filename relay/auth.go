@@ -47,9 +47,7 @@ type authed = api.Caller
 
 var errUnauthorized = errf(http.StatusUnauthorized, api.CodeUnauthorized, "log in first and send the token as Authorization: Bearer TOKEN")
 
-// apiKeyPrefix starts every API key, so authenticate can tell them from
-// login tokens (which are base64url and never contain "_" at index 3).
-const apiKeyPrefix = "tdk_"
+const apiKeyPrefix = api.APIKeyPrefix
 
 // authenticate resolves the bearer token (login token or API key) of r.
 func (s *Server) authenticate(r *http.Request) (authed, error) {
@@ -115,14 +113,7 @@ func (s *Server) authenticateKey(r *http.Request, hash string) (authed, error) {
 	return authed{User: au.User, APIKey: &k}, nil
 }
 
-// requireLogin refuses API keys on routes only a person may use (keys,
-// passwords, recovery codes).
-func requireLogin(a authed) error {
-	if a.APIKey != nil {
-		return errf(http.StatusForbidden, api.CodeForbidden, "an API key cannot do this; log in with your password")
-	}
-	return nil
-}
+func requireLogin(a authed) error { return api.RequireLogin(a) }
 
 // activeAccounts lists the accounts the caller may act in: enabled
 // memberships, and with an API key only the key's account.
@@ -422,4 +413,26 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, wu)
 	return nil
+}
+
+// The caller's role in {account}: relay/api decides.
+
+func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, error) {
+	return s.kit.Member(r, a)
+}
+
+func (s *Server) authedMember(r *http.Request) (authed, store.Membership, error) {
+	return s.kit.AuthedMember(r)
+}
+
+func isAdmin(t store.MemberType) bool { return api.IsAdmin(t) }
+
+func isManager(t store.MemberType) bool { return api.IsManager(t) }
+
+func (s *Server) accountManager(r *http.Request, what string) (authed, store.Membership, error) {
+	return s.kit.Manager(r, what)
+}
+
+func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membership, error) {
+	return s.kit.Admin(r, what)
 }

@@ -49,6 +49,11 @@ var artifactPatterns = map[string]*regexp.Regexp{
 	dlRPM:     regexp.MustCompile(`^tandem-host-.+\.(x86_64|aarch64)\.rpm$`),
 }
 
+// logoPageCSP is the CSP of the install (/d/KEY) and OnDemand (/s/KEY)
+// pages: no script; images only inline, which is how the account's logo
+// comes (manage's LogoDataURL).
+const logoPageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"
+
 // archOf maps the spellings of packages and of `uname -m` to amd64/arm64.
 func archOf(s string) string {
 	switch strings.ToLower(s) {
@@ -186,7 +191,7 @@ func (s *Server) handleDownloadPage(w http.ResponseWriter, r *http.Request) {
 		Understood: r.URL.Query().Get("understood") == "1",
 		Platform:   platformOf(r),
 		Pending:    d.pkg.EnrollmentState == store.Pending,
-		Logo:       s.logoDataURL(r.Context(), d.pkg.AccountID),
+		Logo:       s.mg.LogoDataURL(r.Context(), d.pkg.AccountID),
 	}
 	if a, ok := s.artifact(dlWindows, "amd64"); ok {
 		v.Windows = a.name

@@ -17,7 +17,7 @@ import (
 // Bounds of inventory fields.
 const (
 	maxHostname  = 255
-	maxShortText = 128
+	maxShortText = api.MaxShortText
 	maxMonitors  = 32
 )
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 

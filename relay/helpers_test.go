@@ -19,7 +19,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )

@@ -81,10 +81,6 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/accounts/{account}/roles/{id}", s.api(s.handleUpdateRole)},
 		{"DELETE", "/api/v1/accounts/{account}/roles/{id}", s.api(s.handleDeleteRole)},
 		{"POST", "/api/v1/accounts/{account}/roles/{id}/copy", s.api(s.handleCopyRole)},
-		{"GET", "/api/v1/accounts/{account}/applications", s.api(s.handleApps)},
-		{"POST", "/api/v1/accounts/{account}/applications", s.api(s.handleCreateApp)},
-		{"PUT", "/api/v1/accounts/{account}/applications/{id}", s.api(s.handleUpdateApp)},
-		{"DELETE", "/api/v1/accounts/{account}/applications/{id}", s.api(s.handleDeleteApp)},
 		{"GET", "/api/v1/accounts/{account}/assignments", s.api(s.handleAssignments)},
 		{"POST", "/api/v1/accounts/{account}/assignments", s.api(s.handleCreateAssignment)},
 		{"PUT", "/api/v1/accounts/{account}/assignments/{id}", s.api(s.handleUpdateAssignment)},
@@ -92,14 +88,11 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/me/favorites/{device}", s.api(s.handleFavorite)},
 		{"DELETE", "/api/v1/me/favorites/{device}", s.api(s.handleFavorite)},
 		{"GET", "/api/v1/accounts/{account}/devices", s.api(s.handleAccountDevices)},
-		{"GET", "/api/v1/accounts/{account}/counts", s.api(s.handleAccountCounts)},
 		{"GET", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleAccountDevice)},
 		{"PATCH", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleUpdateDevice)},
 		{"POST", "/api/v1/accounts/{account}/devices/{id}/enroll", s.api(s.handleEnrollPending)},
 		{"POST", "/api/v1/accounts/{account}/devices/{id}/revoke", s.api(s.handleRevokeDevice)},
 		{"DELETE", "/api/v1/accounts/{account}/devices/{id}", s.api(s.handleRemoveDevice)},
-		{"GET", "/api/v1/accounts/{account}/config", s.api(s.handleAccountConfig)},
-		{"PUT", "/api/v1/accounts/{account}/config", s.api(s.handleSetAccountConfig)},
 		{"GET", "/api/v1/accounts/{account}/packages", s.api(s.handlePackages)},
 		{"POST", "/api/v1/accounts/{account}/packages", s.api(s.handleCreatePackage)},
 		{"PUT", "/api/v1/accounts/{account}/packages/{id}", s.api(s.handleUpdatePackage)},
@@ -109,17 +102,16 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/ldap", s.api(s.handleCreateLDAPMethod)},
 		{"DELETE", "/api/v1/accounts/{account}/ldap/{id}", s.api(s.handleDeleteLDAPMethod)},
 		{"POST", "/api/v1/accounts/{account}/ldap/{id}/groups", s.api(s.handleImportLDAPGroup)},
-		{"GET", "/api/v1/accounts/{account}/audit", s.api(s.handleAudit)},
-		{"GET", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleAuditSettings)},
-		{"PUT", "/api/v1/accounts/{account}/audit/settings", s.api(s.handleSetAuditSettings)},
-		{"GET", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleAuditReports)},
-		{"POST", "/api/v1/accounts/{account}/audit/reports", s.api(s.handleCreateAuditReport)},
-		{"GET", "/api/v1/accounts/{account}/audit/reports/{id}/csv", s.api(s.handleAuditReportCSV)},
-		{"DELETE", "/api/v1/accounts/{account}/audit/reports/{id}", s.api(s.handleDeleteAuditReport)},
-		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
-		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
-		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
-	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes(), s.oidcRoutes())...)
+	}, slices.Concat(s.userRoutes(), s.kitRoutes(s.mg.Routes()), s.kitRoutes(s.auditAPI.Routes()), s.ldapEditRoutes(), s.oidcRoutes())...)
+}
+
+// kitRoutes are a handler package's routes (relay/api) in the table.
+func (s *Server) kitRoutes(rs []api.Route) []route {
+	out := make([]route, len(rs))
+	for i, rt := range rs {
+		out[i] = route{rt.Method, rt.Path, s.api(rt.H)}
+	}
+	return out
 }
 
 func (s *Server) routes() http.Handler {

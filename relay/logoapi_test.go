@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -46,7 +47,7 @@ func TestLogoAPI(t *testing.T) {
 	if err := json.Unmarshal(body, &info); err != nil || info.Shape != "rect" || info.ContentType != "image/png" || info.Version == "" {
 		t.Fatalf("answer %s (%v)", body, err)
 	}
-	if len(e.audit(EvLogoChanged)) != 1 {
+	if len(e.audit(manage.EvLogoChanged)) != 1 {
 		t.Fatal("the upload is not audited")
 	}
 	// Refusals change nothing.
@@ -72,7 +73,7 @@ func TestLogoAPI(t *testing.T) {
 	if st, body := e.do("GET", base, member, nil); st != 200 || json.Unmarshal(body, &infos) != nil || len(infos) != 1 || infos[0] != info {
 		t.Fatalf("after refusals: %d %s", st, body)
 	}
-	if len(e.audit(EvLogoChanged)) != 1 {
+	if len(e.audit(manage.EvLogoChanged)) != 1 {
 		t.Fatal("a refused upload is audited as a change")
 	}
 
@@ -119,7 +120,7 @@ func TestLogoAPI(t *testing.T) {
 	if st, _, _ := e.rawDo("GET", base+"/square", member, "", nil); st != 404 {
 		t.Fatalf("a removed logo: %d", st)
 	}
-	if len(e.audit(EvLogoRemoved)) != 1 {
+	if len(e.audit(manage.EvLogoRemoved)) != 1 {
 		t.Fatal("the removal is not audited")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -265,7 +266,7 @@ func TestAPIKeys(t *testing.T) {
 	e.do("PATCH", "/api/v1/accounts/"+acme+"/users/"+u.ID, adminTok, wire.MemberUpdate{API: boolp(false)})
 	status, body = e.do("GET", "/api/v1/me", k.Key, nil)
 	wantError(t, status, body, 401, api.CodeUnauthorized)
-	if len(e.audit(EvAPIKeyCreated)) != 2 || len(e.audit(EvAPIKeyRevoked)) != 1 {
+	if len(e.audit(manage.EvAPIKeyCreated)) != 2 || len(e.audit(manage.EvAPIKeyRevoked)) != 1 {
 		t.Fatal("keys not audited")
 	}
 }

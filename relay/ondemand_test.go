@@ -17,10 +17,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/internal/setupname"
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/relay/store/storetest"

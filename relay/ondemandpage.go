@@ -129,7 +129,7 @@ func (s *Server) handleODPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := odView{Account: l.account, Technician: l.technician, Key: l.key,
-		Understood: r.URL.Query().Get("understood") == "1", Logo: s.logoDataURL(r.Context(), l.o.AccountID)}
+		Understood: r.URL.Query().Get("understood") == "1", Logo: s.mg.LogoDataURL(r.Context(), l.o.AccountID)}
 	platform := platformOf(r)
 	pub := s.odPublished()
 	for _, b := range odBinaries {

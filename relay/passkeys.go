@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/relay/mfa"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"

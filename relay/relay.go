@@ -25,9 +25,11 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/auditlog"
 	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
 	"github.com/tandem-rc/tandem/relay/mail"
+	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/metrics"
 	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -223,6 +225,8 @@ type Server struct {
 	far        *nodes
 	front      *frontdoor.Front // client addresses and link bases
 	kit        *api.Kit         // what handler packages need of the server
+	mg         *manage.API      // account administration (relay/manage)
+	auditAPI   *auditlog.API    // the audit log's endpoints (relay/auditlog)
 
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
@@ -318,6 +322,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	s.kit = &api.Kit{Store: st, Log: log, Now: s.now, Authenticate: s.authenticate, Record: s.audit, Atomically: s.atomically}
+	s.mg = manage.New(s.kit, manage.Config{Online: s.onlineIn, APIKeyDays: cfg.APIKeyDays, APIKeyMaxDays: cfg.APIKeyMaxDays})
+	s.auditAPI = auditlog.New(s.kit, cfg.AuditRetentionMonths)
 	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
 	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
@@ -381,6 +387,15 @@ func (s *Server) Admin() *Admin {
 }
 
 func (s *Server) now() time.Time { return s.cfg.Clock() }
+
+// onlineIn counts accountID's connected Hosts: here, or on every node of
+// a cluster.
+func (s *Server) onlineIn(ctx context.Context, accountID string) (int, error) {
+	if s.cl != nil {
+		return s.cl.OnlineIn(ctx, accountID)
+	}
+	return s.hub.onlineIn(accountID), nil
+}
 
 // begin registers a connection handler; false once the server is closing.
 func (s *Server) begin() bool {

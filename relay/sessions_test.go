@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/tandem-rc/tandem/relay/api"
-
 	"github.com/tandem-rc/tandem/policy"
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )

@@ -43,9 +43,6 @@ func (s *Server) userRoutes() []route {
 		{"POST", "/api/v1/me/password", s.api(s.handleChangePassword)},
 		{"POST", "/api/v1/me/recovery-codes", s.api(s.handleRecoveryCodes)},
 		{"PATCH", "/api/v1/me/accounts/{account}", s.api(s.handlePatchMyMembership)},
-		{"GET", "/api/v1/me/api-keys", s.api(s.handleListAPIKeys)},
-		{"POST", "/api/v1/me/api-keys", s.api(s.handleCreateAPIKey)},
-		{"DELETE", "/api/v1/me/api-keys/{id}", s.api(s.handleDeleteAPIKey)},
 	}, append(s.factorRoutes(), s.passkeyRoutes()...)...)
 }
 

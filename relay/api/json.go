@@ -128,3 +128,14 @@ func LogPath(p string) string {
 	}
 	return p
 }
+
+// CheckName is a 400 unless n is a valid name (relay/safetext).
+func CheckName(field, n string) error {
+	if err := safetext.Name(n, MaxShortText); err != nil {
+		return Badf("%s: %v", field, err)
+	}
+	return nil
+}
+
+// CheckDescription is a 400 unless d is a valid description.
+func CheckDescription(d string) error { return CheckText("description", d, MaxDescription) }

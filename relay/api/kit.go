@@ -132,3 +132,23 @@ func (k *Kit) Commit(ctx context.Context, write func(tx *store.Store) error, rec
 		return nil
 	})
 }
+
+// Bounds of client-supplied fields shared by every endpoint.
+const (
+	MaxID          = 64   // an id in a path or body
+	MaxShortText   = 128  // names
+	MaxDescription = 1024 // descriptions
+)
+
+// APIKeyPrefix starts every API key, so the relay can tell them from login
+// tokens (which are base64url and never contain "_" at index 3).
+const APIKeyPrefix = "tdk_"
+
+// RequireLogin refuses API keys on routes only a person may use (keys,
+// passwords, recovery codes).
+func RequireLogin(c Caller) error {
+	if c.APIKey != nil {
+		return Errf(http.StatusForbidden, CodeForbidden, "an API key cannot do this; log in with your password")
+	}
+	return nil
+}

@@ -1,4 +1,4 @@
-package relay
+package manage
 
 import (
 	"net/http"
@@ -14,13 +14,13 @@ import (
 
 const EvAccountUpdated = "account.updated"
 
-func (s *Server) accountConfig(r *http.Request, m store.Membership) (wire.AccountConfig, error) {
-	d, err := s.st.AccountDetails(r.Context(), m.AccountID)
+func (s *API) accountConfig(r *http.Request, m store.Membership) (wire.AccountConfig, error) {
+	d, err := s.k.Store.AccountDetails(r.Context(), m.AccountID)
 	if err != nil {
 		return wire.AccountConfig{}, err
 	}
 	out := wire.AccountConfig{Name: m.AccountName, Company: d.Company, Contact: d.Contact, TimeZone: d.TimeZone, RCAction: d.RCAction}
-	us, err := s.st.AccountUsers(r.Context(), m.AccountID)
+	us, err := s.k.Store.AccountUsers(r.Context(), m.AccountID)
 	if err != nil {
 		return out, err
 	}
@@ -36,8 +36,8 @@ func (s *Server) accountConfig(r *http.Request, m store.Membership) (wire.Accoun
 }
 
 // handleAccountConfig is GET /api/v1/accounts/{account}/config.
-func (s *Server) handleAccountConfig(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountAdmin(r, "see the account's configuration")
+func (s *API) handleAccountConfig(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.k.Admin(r, "see the account's configuration")
 	if err != nil {
 		return err
 	}
@@ -45,46 +45,46 @@ func (s *Server) handleAccountConfig(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // handleSetAccountConfig is PUT /api/v1/accounts/{account}/config (owner).
-func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.accountAdmin(r, "see the account's configuration")
+func (s *API) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.k.Admin(r, "see the account's configuration")
 	if err != nil {
 		return err
 	}
 	if m.Type != store.Owner {
-		return errf(http.StatusForbidden, api.CodeForbidden, "only the account owner changes the account's configuration")
+		return api.Errf(http.StatusForbidden, api.CodeForbidden, "only the account owner changes the account's configuration")
 	}
 	var req wire.AccountConfig
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Name != "" && req.Name != m.AccountName {
-		return badf("the account's name can't change here")
+		return api.Badf("the account's name can't change here")
 	}
 	if req.Owner != "" || req.Administrators != nil {
-		return badf("owner and administrators change through the users API and the change-owner flow")
+		return api.Badf("owner and administrators change through the users API and the change-owner flow")
 	}
-	if err := checkText("company", req.Company, maxShortText); err != nil {
+	if err := api.CheckText("company", req.Company, api.MaxShortText); err != nil {
 		return err
 	}
-	if err := checkText("contact", req.Contact, maxDescription); err != nil {
+	if err := api.CheckText("contact", req.Contact, api.MaxDescription); err != nil {
 		return err
 	}
 	if req.TimeZone == "" || len(req.TimeZone) > 64 {
-		return badf("timezone is required (an IANA name like Europe/Bucharest)")
+		return api.Badf("timezone is required (an IANA name like Europe/Bucharest)")
 	}
 	if _, err := time.LoadLocation(req.TimeZone); err != nil || req.TimeZone == "Local" {
-		return badf("unknown timezone %q (use an IANA name like Europe/Bucharest)", req.TimeZone)
+		return api.Badf("unknown timezone %q (use an IANA name like Europe/Bucharest)", req.TimeZone)
 	}
 	if req.RCAction != store.RCGuest && req.RCAction != store.RCBrowser {
-		return badf("rc_action must be guest or browser")
+		return api.Badf("rc_action must be guest or browser")
 	}
-	if err := s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
-		audit(s.recAs(r, a, m.AccountID, EvAccountUpdated, map[string]any{"company": req.Company, "timezone": req.TimeZone, "rc_action": req.RCAction}))
+	if err := s.k.Atomically(r.Context(), func(tx *store.Store, audit func(api.Audit)) error {
+		audit(s.k.Rec(r, a, m.AccountID, EvAccountUpdated, map[string]any{"company": req.Company, "timezone": req.TimeZone, "rc_action": req.RCAction}))
 		return tx.SetAccountDetails(r.Context(), m.AccountID, store.AccountDetails{Company: req.Company, Contact: req.Contact,
 			TimeZone: req.TimeZone, RCAction: req.RCAction})
 	}); err != nil {
@@ -94,6 +94,6 @@ func (s *Server) handleSetAccountConfig(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -1,4 +1,9 @@
-package relay
+// Package auditlog is the audit log API (spec 5.3): every member reads
+// their own events; account administrators and the owner read all of the
+// account's, turn logging on or off, and generate, download and delete
+// CSV reports. It builds on relay/api; the relay keeps the writing and the
+// retention.
+package auditlog
 
 import (
 	"errors"
@@ -13,9 +18,12 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// The audit log API (spec 5.3): every member reads their own events;
-// account administrators and the owner read all of the account's, turn
-// logging on or off, and generate, download and delete CSV reports.
+// Events of the audit log's own settings and reports.
+const (
+	EvAuditSettings      = "audit.settings_changed"
+	EvAuditReport        = "audit.report_created"
+	EvAuditReportDeleted = "audit.report_deleted"
+)
 
 // maxReportEvents bounds one CSV report (it is kept in the database, about
 // 200 bytes a line): a longer range is refused with advice to split it.
@@ -24,55 +32,49 @@ const maxReportEvents = 200_000
 // maxAuditPage bounds one JSON page of events.
 const maxAuditPage = 1000
 
-func (s *Server) accountMember(r *http.Request, a authed) (store.Membership, error) {
-	return s.kit.Member(r, a)
+// API serves the audit log's endpoints.
+type API struct {
+	k *api.Kit
+	// retention is how long events are kept, in months.
+	retention int
 }
 
-func (s *Server) authedMember(r *http.Request) (authed, store.Membership, error) {
-	return s.kit.AuthedMember(r)
+// New is the API on kit k; events are kept retentionMonths.
+func New(k *api.Kit, retentionMonths int) *API { return &API{k: k, retention: retentionMonths} }
+
+// Routes lists the endpoints.
+func (s *API) Routes() []api.Route {
+	return []api.Route{
+		{Method: "GET", Path: "/api/v1/accounts/{account}/audit", H: s.handleAudit},
+		{Method: "GET", Path: "/api/v1/accounts/{account}/audit/settings", H: s.handleAuditSettings},
+		{Method: "PUT", Path: "/api/v1/accounts/{account}/audit/settings", H: s.handleSetAuditSettings},
+		{Method: "GET", Path: "/api/v1/accounts/{account}/audit/reports", H: s.handleAuditReports},
+		{Method: "POST", Path: "/api/v1/accounts/{account}/audit/reports", H: s.handleCreateAuditReport},
+		{Method: "GET", Path: "/api/v1/accounts/{account}/audit/reports/{id}/csv", H: s.handleAuditReportCSV},
+		{Method: "DELETE", Path: "/api/v1/accounts/{account}/audit/reports/{id}", H: s.handleDeleteAuditReport},
+	}
 }
 
-func isAdmin(t store.MemberType) bool { return api.IsAdmin(t) }
-
-func isManager(t store.MemberType) bool { return api.IsManager(t) }
-
-// seesAllAudit: group managers and up, and log administrators, read every
+// seesAll: group managers and up, and log administrators, read every
 // event of the account and generate reports; others only their own
 // events (spec 4.1, 5.3.2).
-func seesAllAudit(m store.Membership) bool { return isManager(m.Type) || m.LogAdmin }
+func seesAll(m store.Membership) bool { return api.IsManager(m.Type) || m.LogAdmin }
 
-func (s *Server) accountManager(r *http.Request, what string) (authed, store.Membership, error) {
-	return s.kit.Manager(r, what)
-}
-
-// auditAdmin authenticates the caller as an administrator of {account}.
-func (s *Server) auditAdmin(r *http.Request) (authed, store.Membership, error) {
-	return s.accountAdmin(r, "manage the audit log")
-}
-
-// auditReader authenticates the caller as someone who reads the whole
+// reader authenticates the caller as someone who reads the whole
 // account's log: an administrator, the owner or a log administrator.
-func (s *Server) auditReader(r *http.Request) (authed, store.Membership, error) {
-	a, err := s.authenticate(r)
-	if err != nil {
-		return a, store.Membership{}, err
+func (s *API) reader(r *http.Request) (api.Caller, store.Membership, error) {
+	c, m, err := s.k.AuthedMember(r)
+	if err == nil && !seesAll(m) {
+		err = api.Errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and log administrators, read the whole audit log")
 	}
-	m, err := s.accountMember(r, a)
-	if err == nil && !seesAllAudit(m) {
-		err = errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and log administrators, read the whole audit log")
-	}
-	return a, m, err
-}
-
-func (s *Server) accountAdmin(r *http.Request, what string) (authed, store.Membership, error) {
-	return s.kit.Admin(r, what)
+	return c, m, err
 }
 
 // parseDay reads a UTC day (YYYY-MM-DD).
 func parseDay(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
-		return time.Time{}, errf(http.StatusBadRequest, api.CodeBadRequest, "%s must be a date like 2026-03-31 (UTC)", field)
+		return time.Time{}, api.Errf(http.StatusBadRequest, api.CodeBadRequest, "%s must be a date like 2026-03-31 (UTC)", field)
 	}
 	return t, nil
 }
@@ -88,7 +90,7 @@ func dayRange(from, to string) (time.Time, time.Time, error) {
 		return f, t, err
 	}
 	if t.Before(f) {
-		return f, t, errf(http.StatusBadRequest, api.CodeBadRequest, "to (%s) is before from (%s)", to, from)
+		return f, t, api.Errf(http.StatusBadRequest, api.CodeBadRequest, "to (%s) is before from (%s)", to, from)
 	}
 	return f, t.AddDate(0, 0, 1), nil
 }
@@ -96,19 +98,19 @@ func dayRange(from, to string) (time.Time, time.Time, error) {
 // handleAudit is GET /api/v1/accounts/{account}/audit: events newest
 // first. Query: from, to (days, both optional), event, user (administrators
 // only), limit (≤ 1000, default 100).
-func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.authenticate(r)
+func (s *API) handleAudit(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.k.Authenticate(r)
 	if err != nil {
 		return err
 	}
-	m, err := s.accountMember(r, a)
+	m, err := s.k.Member(r, a)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	f := store.AuditFilter{AccountID: m.AccountID, Event: q.Get("event"), UserID: q.Get("user"), Limit: 100}
 	if len(f.Event) > 64 || len(f.UserID) > 64 {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "event and user are at most 64 characters")
+		return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "event and user are at most 64 characters")
 	}
 	if v := q.Get("from"); v != "" {
 		if f.From, err = parseDay("from", v); err != nil {
@@ -125,17 +127,17 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxAuditPage {
-			return errf(http.StatusBadRequest, api.CodeBadRequest, "limit must be 1 to %d", maxAuditPage)
+			return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "limit must be 1 to %d", maxAuditPage)
 		}
 		f.Limit = n
 	}
-	if !seesAllAudit(m) {
+	if !seesAll(m) {
 		if f.UserID != "" && f.UserID != a.User.ID {
-			return errf(http.StatusForbidden, api.CodeForbidden, "you can read only your own events")
+			return api.Errf(http.StatusForbidden, api.CodeForbidden, "you can read only your own events")
 		}
 		f.UserID = a.User.ID
 	}
-	evs, err := s.st.Audit(r.Context(), f)
+	evs, err := s.k.Store.Audit(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -144,57 +146,55 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, wire.AuditEvent{ID: e.ID, At: e.At, Event: e.Event, UserID: e.ActorUserID,
 			DeviceID: e.ActorDeviceID, Remote: e.RemoteAddr, Detail: e.Detail})
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) retentionMonths() int { return s.cfg.AuditRetentionMonths }
-
 // handleAuditSettings is GET /api/v1/accounts/{account}/audit/settings.
-func (s *Server) handleAuditSettings(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.auditAdmin(r)
+func (s *API) handleAuditSettings(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.k.Admin(r, "manage the audit log")
 	if err != nil {
 		return err
 	}
-	acct, err := s.st.Account(r.Context(), m.AccountID)
+	acct, err := s.k.Store.Account(r.Context(), m.AccountID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: acct.AuditEnabled, RetentionMonths: s.retentionMonths()})
+	api.WriteJSON(w, http.StatusOK, wire.AuditSettings{Enabled: acct.AuditEnabled, RetentionMonths: s.retention})
 	return nil
 }
 
 // handleSetAuditSettings is PUT /api/v1/accounts/{account}/audit/settings:
 // logging on or off (spec 5.3.1). The change itself is always logged.
-func (s *Server) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.auditAdmin(r)
+func (s *API) handleSetAuditSettings(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.k.Admin(r, "manage the audit log")
 	if err != nil {
 		return err
 	}
 	var req struct {
 		Enabled *bool `json:"enabled"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.Enabled == nil {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "enabled (true or false) is required")
+		return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "enabled (true or false) is required")
 	}
-	acct, err := s.st.Account(r.Context(), m.AccountID)
+	acct, err := s.k.Store.Account(r.Context(), m.AccountID)
 	if err != nil {
 		return err
 	}
 	if acct.AuditEnabled != *req.Enabled {
 		// Always: the record of turning logging off exists too.
-		if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled) },
-			func() auditRec {
-				return auditRec{Event: EvAuditSettings, Account: m.AccountID, User: a.User.ID, Remote: remoteIP(r),
+		if err := s.k.Commit(r.Context(), func(tx *store.Store) error { return tx.SetAccountAudit(r.Context(), m.AccountID, *req.Enabled) },
+			func() api.Audit {
+				return api.Audit{Event: EvAuditSettings, Account: m.AccountID, User: a.User.ID, Remote: api.RemoteIP(r),
 					Detail: map[string]any{"enabled": *req.Enabled}, Always: true}
 			}); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, wire.AuditSettings{Enabled: *req.Enabled, RetentionMonths: s.retentionMonths()})
+	api.WriteJSON(w, http.StatusOK, wire.AuditSettings{Enabled: *req.Enabled, RetentionMonths: s.retention})
 	return nil
 }
 
@@ -207,13 +207,13 @@ var errReportTooLarge = errors.New("report too large")
 
 // handleCreateAuditReport is POST /api/v1/accounts/{account}/audit/reports:
 // a CSV of the account's events in a range of UTC days (spec 5.3.2).
-func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.auditReader(r)
+func (s *API) handleCreateAuditReport(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.reader(r)
 	if err != nil {
 		return err
 	}
 	var req wire.AuditReportRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	from, to, err := dayRange(req.From, req.To)
@@ -223,7 +223,7 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 	var b strings.Builder
 	n := 0
 	writeCSVRow(&b, "Time (UTC)", "Event", "User", "Device", "Remote address", "Details")
-	err = s.st.AuditEach(r.Context(), store.AuditFilter{AccountID: m.AccountID, From: from, To: to}, func(l store.AuditLine) error {
+	err = s.k.Store.AuditEach(r.Context(), store.AuditFilter{AccountID: m.AccountID, From: from, To: to}, func(l store.AuditLine) error {
 		if n++; n > maxReportEvents {
 			return errReportTooLarge
 		}
@@ -243,31 +243,31 @@ func (s *Server) handleCreateAuditReport(w http.ResponseWriter, r *http.Request)
 		return nil
 	})
 	if errors.Is(err, errReportTooLarge) {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "more than %d events from %s to %s: generate reports for shorter ranges", maxReportEvents, req.From, req.To)
+		return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "more than %d events from %s to %s: generate reports for shorter ranges", maxReportEvents, req.From, req.To)
 	} else if err != nil {
 		return err
 	}
 	var rep store.AuditReport
-	if err := s.commit(r.Context(), func(tx *store.Store) (err error) {
+	if err := s.k.Commit(r.Context(), func(tx *store.Store) (err error) {
 		rep, err = tx.CreateAuditReport(r.Context(), store.AuditReport{AccountID: m.AccountID, CreatedBy: a.User.ID,
-			From: from, To: to, Events: n, CreatedAt: s.now(), CSV: b.String()})
+			From: from, To: to, Events: n, CreatedAt: s.k.Now(), CSV: b.String()})
 		return err
-	}, func() auditRec {
-		return s.recAs(r, a, m.AccountID, EvAuditReport, map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n})
+	}, func() api.Audit {
+		return s.k.Rec(r, a, m.AccountID, EvAuditReport, map[string]any{"report": rep.ID, "from": req.From, "to": req.To, "events": n})
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, wireReport(rep))
+	api.WriteJSON(w, http.StatusCreated, wireReport(rep))
 	return nil
 }
 
 // handleAuditReports is GET /api/v1/accounts/{account}/audit/reports.
-func (s *Server) handleAuditReports(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.auditReader(r)
+func (s *API) handleAuditReports(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.reader(r)
 	if err != nil {
 		return err
 	}
-	rs, err := s.st.AuditReports(r.Context(), m.AccountID)
+	rs, err := s.k.Store.AuditReports(r.Context(), m.AccountID)
 	if err != nil {
 		return err
 	}
@@ -275,21 +275,21 @@ func (s *Server) handleAuditReports(w http.ResponseWriter, r *http.Request) erro
 	for _, rep := range rs {
 		out = append(out, wireReport(rep))
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) report(r *http.Request, accountID string) (store.AuditReport, error) {
-	rep, err := s.st.AuditReport(r.Context(), accountID, r.PathValue("id"))
+func (s *API) report(r *http.Request, accountID string) (store.AuditReport, error) {
+	rep, err := s.k.Store.AuditReport(r.Context(), accountID, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return rep, errf(http.StatusNotFound, api.CodeNotFound, "no report %q in this account", r.PathValue("id"))
+		return rep, api.Errf(http.StatusNotFound, api.CodeNotFound, "no report %q in this account", r.PathValue("id"))
 	}
 	return rep, err
 }
 
 // handleAuditReportCSV is GET .../audit/reports/{id}/csv.
-func (s *Server) handleAuditReportCSV(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.auditReader(r)
+func (s *API) handleAuditReportCSV(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.reader(r)
 	if err != nil {
 		return err
 	}
@@ -305,17 +305,17 @@ func (s *Server) handleAuditReportCSV(w http.ResponseWriter, r *http.Request) er
 }
 
 // handleDeleteAuditReport is DELETE .../audit/reports/{id}.
-func (s *Server) handleDeleteAuditReport(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.auditAdmin(r)
+func (s *API) handleDeleteAuditReport(w http.ResponseWriter, r *http.Request) error {
+	a, m, err := s.k.Admin(r, "manage the audit log")
 	if err != nil {
 		return err
 	}
 	if _, err := s.report(r, m.AccountID); err != nil {
 		return err
 	}
-	if err := s.commit(r.Context(), func(tx *store.Store) error { return tx.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")) },
-		func() auditRec {
-			return s.recAs(r, a, m.AccountID, EvAuditReportDeleted, map[string]any{"report": r.PathValue("id")})
+	if err := s.k.Commit(r.Context(), func(tx *store.Store) error { return tx.DeleteAuditReport(r.Context(), m.AccountID, r.PathValue("id")) },
+		func() api.Audit {
+			return s.k.Rec(r, a, m.AccountID, EvAuditReportDeleted, map[string]any{"report": r.PathValue("id")})
 		}); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -341,24 +341,4 @@ func writeCSVRow(b *strings.Builder, fields ...string) {
 		b.WriteByte('\'')
 	}
 	b.WriteString("\r\n")
-}
-
-// pruneAudit applies the retention (spec 5.3: six months by default): at
-// most once an hour, from the janitor.
-func (s *Server) pruneAudit(now time.Time) {
-	if now.Sub(s.lastPrune) < time.Hour {
-		return
-	}
-	s.lastPrune = now
-	ctx, cancel := s.dbctx()
-	defer cancel()
-	cutoff := now.AddDate(0, -s.cfg.AuditRetentionMonths, 0)
-	n, err := s.st.PruneAudit(ctx, cutoff)
-	if err != nil {
-		s.log.Warn("pruning the audit log", "err", err)
-		return
-	}
-	if n > 0 {
-		s.log.Info("audit log pruned", "events", n, "before", cutoff.Format(time.DateOnly))
-	}
 }

@@ -1,30 +1,29 @@
-package relay
+package manage
 
 import (
 	"net/http"
 
+	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
 // handleAccountCounts is GET /api/v1/accounts/{account}/counts: the
 // Dashboard's figures (spec 2.2), for group managers and up, counted in
 // the store and the relay's memory rather than by listing every row.
-func (s *Server) handleAccountCounts(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountManager(r, "read the account's counts")
+func (s *API) handleAccountCounts(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.k.Manager(r, "read the account's counts")
 	if err != nil {
 		return err
 	}
-	c, err := s.st.AccountCounts(r.Context(), m.AccountID)
+	c, err := s.k.Store.AccountCounts(r.Context(), m.AccountID)
 	if err != nil {
 		return err
 	}
-	online := s.hub.onlineIn(m.AccountID)
-	if s.cl != nil {
-		if online, err = s.cl.OnlineIn(r.Context(), m.AccountID); err != nil {
-			return err
-		}
+	online, err := s.cfg.Online(r.Context(), m.AccountID)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, wire.AccountCounts{Devices: c.Devices, OnlineDevices: online, PendingDevices: c.PendingDevices,
+	api.WriteJSON(w, http.StatusOK, wire.AccountCounts{Devices: c.Devices, OnlineDevices: online, PendingDevices: c.PendingDevices,
 		DeviceGroups: c.DeviceGroups, Users: c.Users, LDAPUsers: c.LDAPUsers, UserGroups: c.UserGroups, LDAPGroups: c.LDAPGroups})
 	return nil
 }

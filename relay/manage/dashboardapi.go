@@ -1,4 +1,4 @@
-package relay
+package manage
 
 import (
 	"errors"
@@ -18,8 +18,8 @@ import (
 // handleActivity is GET /api/v1/accounts/{account}/activity?days=N
 // (administrators): N local days (default 7, at most 31) against the N
 // before them.
-func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountAdmin(r, "see the account's activity")
+func (s *API) handleActivity(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.k.Admin(r, "see the account's activity")
 	if err != nil {
 		return err
 	}
@@ -27,10 +27,10 @@ func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("days"); v != "" {
 		days, err = strconv.Atoi(v)
 		if err != nil || days < 1 || days > 31 {
-			return errf(http.StatusBadRequest, api.CodeBadRequest, "days must be a whole number from 1 to 31")
+			return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "days must be a whole number from 1 to 31")
 		}
 	}
-	d, err := s.st.AccountDetails(r.Context(), m.AccountID)
+	d, err := s.k.Store.AccountDetails(r.Context(), m.AccountID)
 	if err != nil {
 		return err
 	}
@@ -38,8 +38,8 @@ func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || d.TimeZone == "" {
 		loc, d.TimeZone = time.UTC, "UTC"
 	}
-	bounds := dayBounds(s.now().In(loc), 2*days)
-	act, err := s.st.Activity(r.Context(), m.AccountID, bounds)
+	bounds := dayBounds(s.k.Now().In(loc), 2*days)
+	act, err := s.k.Store.Activity(r.Context(), m.AccountID, bounds)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
 		out.Days = append(out.Days, wire.ActivityDay{Date: bounds[i].Format(time.DateOnly),
 			ActiveUsers: act.ActiveUsers[i], RemoteSessions: act.Sessions[i], EnrolledDevices: act.Enrolled[i]})
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -73,48 +73,48 @@ const maxColumns = 64
 
 // handleColumns is GET /api/v1/me/columns: the caller's chosen columns,
 // per listing.
-func (s *Server) handleColumns(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.authenticate(r)
+func (s *API) handleColumns(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.k.Authenticate(r)
 	if err != nil {
 		return err
 	}
-	cols, err := s.st.Columns(r.Context(), a.User.ID)
+	cols, err := s.k.Store.Columns(r.Context(), a.User.ID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, cols)
+	api.WriteJSON(w, http.StatusOK, cols)
 	return nil
 }
 
 // handleSetColumns is PUT /api/v1/me/columns/{list}: remember a listing's
 // columns for the caller, on every browser. Names are checked for shape
 // only: which columns exist is the client's business.
-func (s *Server) handleSetColumns(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.authenticate(r)
+func (s *API) handleSetColumns(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.k.Authenticate(r)
 	if err != nil {
 		return err
 	}
 	list := r.PathValue("list")
 	if !columnList.MatchString(list) {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "a listing name is 1 to 32 lower-case letters, digits, - or _")
+		return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "a listing name is 1 to 32 lower-case letters, digits, - or _")
 	}
 	var req wire.Columns
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if len(req.Columns) == 0 || len(req.Columns) > maxColumns {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "choose 1 to %d columns", maxColumns)
+		return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "choose 1 to %d columns", maxColumns)
 	}
 	seen := map[string]bool{}
 	for _, c := range req.Columns {
 		if !columnKey.MatchString(c) || seen[c] {
-			return errf(http.StatusBadRequest, api.CodeBadRequest, "column %.40q is malformed or repeated", c)
+			return api.Errf(http.StatusBadRequest, api.CodeBadRequest, "column %.40q is malformed or repeated", c)
 		}
 		seen[c] = true
 	}
-	err = s.st.SetColumns(r.Context(), a.User.ID, list, req.Columns, s.now())
+	err = s.k.Store.SetColumns(r.Context(), a.User.ID, list, req.Columns, s.k.Now())
 	if errors.Is(err, store.ErrTooMany) {
-		return errf(http.StatusConflict, api.CodeLimit, "columns are kept for at most %d listings", store.MaxColumnLists)
+		return api.Errf(http.StatusConflict, api.CodeLimit, "columns are kept for at most %d listings", store.MaxColumnLists)
 	}
 	if err != nil {
 		return err
