@@ -325,20 +325,80 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		last    image.Rectangle   // the region of frame
 	)
 	dmg, _ := capt.(capture.Damager)
+	budget, _ := any(enc).(frameBudgeter)
+	refining, _ := any(enc).(refiner)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastActive time.Time // last change or input
+	sleep := func(d time.Duration) bool {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		}
+	}
+	var lastActive, captured time.Time // last change or input; last grab
+	first := true
 	for {
-		if err := ch.WaitBuffered(ctx, highWater); err != nil {
+		// The link first: nothing is captured while it still holds the
+		// last frame, so changes meanwhile merge into the next frame's
+		// damage (the encoder diffs against what the guest has) and the
+		// guest gets the newest screen, never a backlog.
+		pd, ok := s.waitLink(ctx, ch)
+		if !ok {
 			return nil
 		}
-		pd := s.pace.Next(ch.BufferedAmount())
-		if !pd.Send { // the guest has not caught up: send nothing stale
-			s.pace.WaitAck(ctx, idleInterval)
-			continue
+		if !first && !sleep(time.Until(captured.Add(pd.Interval))) {
+			return nil
 		}
+		switch {
+		case first:
+		case dmg != nil:
+			// Sleep until the screen changes; sooner while the encoder
+			// still has lossy tiles to refine once they hold still.
+			wait := safetyPoll
+			if refining != nil && refining.Refining() {
+				wait = refineWait
+			}
+			ds, err := dmg.Damage(ctx, wait)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, errors.ErrUnsupported):
+				dmg, damaged = nil, nil // no DAMAGE: poll
+			case err != nil:
+				return fmt.Errorf("agent: capture: %w", err)
+			}
+			if damaged != nil {
+				damaged = append(damaged, ds...)
+			}
+		default:
+			next := max(idleInterval, pd.Interval)
+			if time.Since(lastActive) < stillAfter {
+				next = pd.Interval
+			}
+			timer.Reset(max(0, time.Until(captured.Add(next))))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.kick:
+				lastActive = time.Now()
+				// Give the application a moment to draw before capturing.
+				if !sleep(fastInterval / 4) {
+					return nil
+				}
+			case <-timer.C:
+			}
+		}
+		first = false
+		// The decision again: the wait may have brought acknowledgements.
+		pd = s.pace.Next(time.Now(), ch.BufferedAmount())
 		if codecID == wire.CodecTilesV2 {
 			enc.SetJPEGQuality(pd.Quality)
+		}
+		if budget != nil {
+			budget.SetFrameBudget(pd.Budget)
 		}
 		if s.keyframe.Swap(false) {
 			enc.ForceKeyframe()
@@ -351,7 +411,7 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			}
 			damaged = nil // masks move with windows: grab everything
 		}
-		captured := time.Now()
+		captured = time.Now()
 		if damaged == nil || r != last {
 			frame, err = capt.Grab(r, frame)
 		} else {
@@ -361,6 +421,9 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			return fmt.Errorf("agent: capture: %w", err)
 		}
 		last = r
+		if dmg != nil {
+			damaged = []image.Rectangle{} // grabbed: collect anew (nil grabs all)
+		}
 		// Masked before encoding: other applications' pixels never leave.
 		if s.guard != nil {
 			if err := s.guard.maskFrame(frame, r.Min, allowed); err != nil {
@@ -378,50 +441,42 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
 			}
-			s.pace.OnSent(seq)
-		}
-		if dmg != nil {
-			// At most one frame per pacing interval; then sleep until damage.
-			timer.Reset(time.Until(captured.Add(pd.Interval)))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-			damaged, err = dmg.Damage(ctx, safetyPoll)
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, errors.ErrUnsupported):
-				dmg, damaged = nil, nil // no DAMAGE: poll
-			case err != nil:
-				return fmt.Errorf("agent: capture: %w", err)
-			}
-			if dmg != nil {
-				continue
-			}
-		}
-		next := max(idleInterval, pd.Interval)
-		if time.Since(lastActive) < stillAfter {
-			next = pd.Interval
-		}
-		timer.Reset(next)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.kick:
-			lastActive = time.Now()
-			// Give the application a moment to draw before capturing.
-			timer.Reset(fastInterval / 4)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		case <-timer.C:
+			s.pace.OnSent(seq, len(data), time.Now())
 		}
 	}
 }
+
+// waitLink waits until the pacer lets the next frame go; false when the
+// session ends.
+func (s *Session) waitLink(ctx context.Context, ch *transport.Channel) (transport.Decision, bool) {
+	for {
+		if err := ch.WaitBuffered(ctx, highWater); err != nil {
+			return transport.Decision{}, false
+		}
+		pd := s.pace.Next(time.Now(), ch.BufferedAmount())
+		if pd.Send {
+			return pd, true
+		}
+		s.pace.WaitAck(ctx, pd.Wait)
+		if ctx.Err() != nil {
+			return transport.Decision{}, false
+		}
+	}
+}
+
+// frameBudgeter is a codec that can aim at a frame size: the pacer's
+// budget, the bytes one frame may take at the link's estimated rate (0
+// while there is no estimate).
+type frameBudgeter interface{ SetFrameBudget(bytes int) }
+
+// refiner is a codec that sends moving regions lossy and refines them to
+// lossless once they hold still: while Refining, the screen loop looks
+// again after refineWait even without damage.
+type refiner interface{ Refining() bool }
+
+// refineWait is how soon a still screen is looked at again while lossy
+// regions wait for their refinement.
+const refineWait = 50 * time.Millisecond
 
 // pingLoop measures the RTT for the pacer: a Ping on control every
 // pingEvery to a guest that announced CapPing, its Pong handled in handle.
@@ -554,7 +609,7 @@ func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Mess
 		s.pace.OnRTT(time.Duration(time.Now().UnixNano() - m.Nano)) // our own ping's clock
 		return nil
 	case *wire.FrameAck:
-		s.pace.OnAck(m.Seq)
+		s.pace.OnAck(m.Seq, time.Now())
 		return nil
 	case *wire.Bye:
 		s.end("technician disconnected")
