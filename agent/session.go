@@ -78,6 +78,10 @@ type Session struct {
 	locked, noUser bool
 
 	pace *transport.Pacer // the screen's pacing; fed by acks and pongs
+	// For ScreenStats: frames sent, the most bytes the screen channel held
+	// right after a send, the last quality.
+	framesSent, maxBuffered atomic.Uint64
+	quality                 atomic.Int32
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -442,8 +446,36 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 				return nil // channel closed: the session is ending
 			}
 			s.pace.OnSent(seq, len(data), time.Now())
+			s.framesSent.Add(1)
+			s.quality.Store(int32(pd.Quality))
+			if b := ch.BufferedAmount(); b > s.maxBuffered.Load() {
+				s.maxBuffered.Store(b) // this goroutine is the only writer
+			}
 		}
 	}
+}
+
+// ScreenStats is what a session's screen stream did so far (for tests and
+// benchmarks: the pacer must never let the screen channel hold a backlog).
+type ScreenStats struct {
+	Frames      uint64        // frames sent
+	MaxBuffered uint64        // the most bytes the screen channel held right after a send
+	Quality     int           // the lossy quality of the last frame
+	Bandwidth   float64       // the pacer's estimate, bytes per second (0: none yet)
+	RTT         time.Duration // the smallest round trip the pacer saw
+}
+
+// ScreenStats returns session id's screen figures; false when no such
+// session runs.
+func (h *Host) ScreenStats(id string) (ScreenStats, bool) {
+	h.mu.Lock()
+	s := h.sessions[id]
+	h.mu.Unlock()
+	if s == nil {
+		return ScreenStats{}, false
+	}
+	return ScreenStats{Frames: s.framesSent.Load(), MaxBuffered: s.maxBuffered.Load(), Quality: int(s.quality.Load()),
+		Bandwidth: s.pace.Bandwidth(), RTT: s.pace.RTT()}, true
 }
 
 // waitLink waits until the pacer lets the next frame go; false when the
