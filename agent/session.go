@@ -78,10 +78,10 @@ type Session struct {
 	locked, noUser bool
 
 	pace *transport.Pacer // the screen's pacing; fed by acks and pongs
-	// For ScreenStats: frames sent, the most bytes the screen channel held
-	// right after a send, the last quality.
-	framesSent, maxBuffered atomic.Uint64
-	quality                 atomic.Int32
+	// For ScreenStats: frames sent, the most bytes of earlier frames the
+	// screen channel still held when a frame was sent, the last quality.
+	framesSent, maxBacklog, maxInFlight atomic.Uint64
+	quality                             atomic.Int32
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -441,6 +441,13 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		if data != nil {
 			lastActive = captured
 			seq++
+			// This goroutine is the only writer of both.
+			if b := ch.BufferedAmount(); b > s.maxBacklog.Load() {
+				s.maxBacklog.Store(b)
+			}
+			if n := uint64(s.pace.InFlight()); n > s.maxInFlight.Load() {
+				s.maxInFlight.Store(n)
+			}
 			if err := ch.Send(&wire.ScreenFrame{Seq: seq, CaptureNano: captured.UnixNano(),
 				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
@@ -448,9 +455,6 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			s.pace.OnSent(seq, len(data), time.Now())
 			s.framesSent.Add(1)
 			s.quality.Store(int32(pd.Quality))
-			if b := ch.BufferedAmount(); b > s.maxBuffered.Load() {
-				s.maxBuffered.Store(b) // this goroutine is the only writer
-			}
 		}
 	}
 }
@@ -459,7 +463,8 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 // benchmarks: the pacer must never let the screen channel hold a backlog).
 type ScreenStats struct {
 	Frames      uint64        // frames sent
-	MaxBuffered uint64        // the most bytes the screen channel held right after a send
+	MaxBacklog  uint64        // the most bytes of earlier frames the screen channel held when a frame was sent
+	MaxInFlight uint64        // the most earlier frames unacknowledged when a frame was sent
 	Quality     int           // the lossy quality of the last frame
 	Bandwidth   float64       // the pacer's estimate, bytes per second (0: none yet)
 	RTT         time.Duration // the smallest round trip the pacer saw
@@ -474,7 +479,7 @@ func (h *Host) ScreenStats(id string) (ScreenStats, bool) {
 	if s == nil {
 		return ScreenStats{}, false
 	}
-	return ScreenStats{Frames: s.framesSent.Load(), MaxBuffered: s.maxBuffered.Load(), Quality: int(s.quality.Load()),
+	return ScreenStats{Frames: s.framesSent.Load(), MaxBacklog: s.maxBacklog.Load(), MaxInFlight: s.maxInFlight.Load(), Quality: int(s.quality.Load()),
 		Bandwidth: s.pace.Bandwidth(), RTT: s.pace.RTT()}, true
 }
 

@@ -55,12 +55,16 @@ type Pacer struct {
 	ackSeen bool
 	srtt    time.Duration
 	minRTT  time.Duration
-	bw      []float64 // recent delivery-rate samples, bytes per second
-	level   int       // index into Qualities
+	bw      []bwSample // recent delivery samples
+	level   int        // index into Qualities
 	clear   int
 	last    int // bytes of the last frame sent
 	ackc    chan struct{}
 }
+
+// bwSample is a frame's bytes and the time it took at the bottleneck (its
+// delivery time less the RTT).
+type bwSample struct{ bytes, secs float64 }
 
 type flightFrame struct {
 	seq   uint32
@@ -69,8 +73,9 @@ type flightFrame struct {
 	alone bool // nothing else was in flight when it was sent
 }
 
-// bwSamples is how many delivery-rate samples the estimate keeps (it takes
-// their maximum: queueing behind other traffic only ever lowers a sample).
+// bwSamples is how many frames the estimate spans: their bytes over their
+// time at the bottleneck (a ratio of sums, so one frame's jitter in a
+// short delivery does not swing it).
 const bwSamples = 10
 
 // minSampleBytes: smaller frames take about one RTT whatever the rate and
@@ -178,7 +183,7 @@ func (p *Pacer) OnAck(seq uint32, now time.Time) {
 		// bytes at the bottleneck's rate.
 		if f.alone && f.bytes >= minSampleBytes && p.minRTT > 0 {
 			if tx := took - p.minRTT; tx > time.Millisecond {
-				p.bw = append(p.bw, float64(f.bytes)/tx.Seconds())
+				p.bw = append(p.bw, bwSample{float64(f.bytes), tx.Seconds()})
 				if len(p.bw) > bwSamples {
 					p.bw = p.bw[1:]
 				}
@@ -223,11 +228,15 @@ func (p *Pacer) Bandwidth() float64 {
 }
 
 func (p *Pacer) bandwidth() float64 {
-	bw := 0.0
+	var bytes, secs float64
 	for _, s := range p.bw {
-		bw = max(bw, s)
+		bytes += s.bytes
+		secs += s.secs
 	}
-	return bw
+	if secs <= 0 {
+		return 0
+	}
+	return bytes / secs
 }
 
 // RTT is the smallest round trip seen (0: none yet).
