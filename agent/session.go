@@ -20,9 +20,15 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// Pacing: the screen loop captures only when the screen channel's send
-// buffer has drained below highWater, so a slow link gets the newest screen
-// (damage coalesces in the encoder's reference frame) instead of a backlog.
+// Pacing: the screen loop asks its transport.Pacer before each frame and
+// captures only once the link has room: at most about one frame in the
+// link (a second only once the first has left the bottleneck by the
+// estimated bandwidth, or its acknowledgement is overdue), so changes made
+// meanwhile merge into the next frame's damage (the encoder diffs against
+// what the guest has) and the guest gets the newest screen, never a
+// backlog. The pacer learns the bandwidth from the guest's frame
+// acknowledgements and the RTT from pings on control (every pingEvery),
+// and from them picks the lossy quality and the frame interval.
 //
 // Polling is adaptive: 60 fps while the screen changes or input has just
 // arrived (input also wakes the loop at once), 10 fps once it has been still
@@ -31,9 +37,7 @@ import (
 //
 // Where the capturer hears of changes (X11 DAMAGE) the loop sleeps until
 // the screen changes instead of polling, grabs only the damaged rectangles,
-// and polls once every safetyPoll. A transport.Pacer picks the interval and
-// the lossy quality from the link (buffered bytes, unacknowledged frames,
-// RTT from a ping on control every pingEvery).
+// and polls once every safetyPoll.
 const (
 	highWater    = 512 << 10
 	fastInterval = time.Second / 60

@@ -493,10 +493,11 @@ func BenchmarkLink(b *testing.B) {
 				b.ReportMetric(float64(2*p.rtt.Milliseconds()), "2rtt-ms")
 				b.ReportMetric(float64(st.MaxBacklog)/1024, "backlog-KiB")
 				b.ReportMetric(float64(conv.Milliseconds()), "converge-ms")
-				fmt.Printf("| %s | %.1f | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %.0f |\n",
+				b.ReportMetric(st.Bandwidth*8/1e6, "est-Mbps")
+				fmt.Printf("| %s | %.1f | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %d | %.1f | %.0f |\n",
 					p.name, pct(lat, 50), pct(lat, 95), goal, float64(sum(bytes))/float64(len(bytes)),
 					float64(len(evs))/5, pct(a, 95), pct(a, 100), float64(2*p.rtt.Milliseconds()),
-					float64(st.MaxBacklog)/1024, st.Quality, float64(conv.Milliseconds()))
+					float64(st.MaxBacklog)/1024, st.Quality, st.Bandwidth*8/1e6, float64(conv.Milliseconds()))
 				r.s.Close()
 			}
 		})
