@@ -53,6 +53,7 @@ type Pacer struct {
 	mu      sync.Mutex
 	flight  []flightFrame // sent, not acknowledged, oldest first
 	ackSeen bool
+	lastAck time.Time // when the last acknowledgement came
 	srtt    time.Duration
 	minRTT  time.Duration
 	bw      []bwSample // recent delivery samples
@@ -70,7 +71,6 @@ type flightFrame struct {
 	seq   uint32
 	bytes int
 	at    time.Time
-	alone bool // nothing else was in flight when it was sent
 }
 
 // bwSamples is how many frames the estimate spans: their bytes over their
@@ -137,7 +137,7 @@ func NewPacer(cfg PacerConfig) *Pacer {
 func (p *Pacer) OnSent(seq uint32, n int, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.flight = append(p.flight, flightFrame{seq: seq, bytes: n, at: now, alone: len(p.flight) == 0})
+	p.flight = append(p.flight, flightFrame{seq: seq, bytes: n, at: now})
 	if len(p.flight) > 64 { // a guest acknowledging nothing: keep the newest
 		p.flight = p.flight[len(p.flight)-64:]
 	}
@@ -179,16 +179,23 @@ func (p *Pacer) OnAck(seq uint32, now time.Time) {
 		if f.bytes < minSampleBytes/4 {
 			p.rttSample(took) // a small frame's delivery is a round trip
 		}
-		// A frame sent into an empty link took one round trip plus its
-		// bytes at the bottleneck's rate.
-		if f.alone && f.bytes >= minSampleBytes && p.minRTT > 0 {
-			if tx := took - p.minRTT; tx > time.Millisecond {
+		// A frame's time at the bottleneck: from when it could start
+		// (its send plus one round trip, in acknowledgement time) or
+		// when the frame before it was done (that frame's ack), whichever
+		// is later, to its own ack.
+		if f.bytes >= minSampleBytes && p.minRTT > 0 {
+			start := f.at.Add(p.minRTT)
+			if p.lastAck.After(start) {
+				start = p.lastAck
+			}
+			if tx := now.Sub(start); tx > time.Millisecond {
 				p.bw = append(p.bw, bwSample{float64(f.bytes), tx.Seconds()})
 				if len(p.bw) > bwSamples {
 					p.bw = p.bw[1:]
 				}
 			}
 		}
+		p.lastAck = now
 	}
 	p.flight = p.flight[i:]
 	p.mu.Unlock()

@@ -13,9 +13,9 @@ var p0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 
-// One frame in flight: the next waits for the acknowledgement; the
-// acknowledgement of a frame sent into an empty link, its size and the RTT
-// give the bandwidth.
+// The bandwidth: a frame's bytes over its time at the bottleneck, which
+// runs from its send plus one RTT, or from the previous frame's ack when
+// that is later, to its own ack.
 func TestPacerBandwidthFromAcks(t *testing.T) {
 	p := NewPacer(PacerConfig{})
 	p.OnRTT(ms(80))
@@ -37,6 +37,17 @@ func TestPacerBandwidthFromAcks(t *testing.T) {
 	d := p.Next(p0.Add(ms(300)), 0)
 	if d.Budget != 12500 { // FrameTime (20 ms) at 625,000 B/s
 		t.Fatalf("budget %d, want 12500", d.Budget)
+	}
+	// Back to back: the second frame went while the first was in flight,
+	// so its time at the bottleneck runs from the first one's ack.
+	q := NewPacer(PacerConfig{})
+	q.OnRTT(ms(80))
+	q.OnSent(1, 25000, p0)
+	q.OnSent(2, 25000, p0.Add(ms(10)))
+	q.OnAck(1, p0.Add(ms(120)))
+	q.OnAck(2, p0.Add(ms(160)))
+	if bw := q.Bandwidth(); math.Abs(bw-625000) > 1 {
+		t.Fatalf("back to back: %0.f B/s, want 625000", bw)
 	}
 }
 
