@@ -20,9 +20,15 @@ import (
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
-// Pacing: the screen loop captures only when the screen channel's send
-// buffer has drained below highWater, so a slow link gets the newest screen
-// (damage coalesces in the encoder's reference frame) instead of a backlog.
+// Pacing: the screen loop asks its transport.Pacer before each frame and
+// captures only once the link has room: at most about one frame in the
+// link (a second only once the first has left the bottleneck by the
+// estimated bandwidth, or its acknowledgement is overdue), so changes made
+// meanwhile merge into the next frame's damage (the encoder diffs against
+// what the guest has) and the guest gets the newest screen, never a
+// backlog. The pacer learns the bandwidth from the guest's frame
+// acknowledgements and the RTT from pings on control (every pingEvery),
+// and from them picks the lossy quality and the frame interval.
 //
 // Polling is adaptive: 60 fps while the screen changes or input has just
 // arrived (input also wakes the loop at once), 10 fps once it has been still
@@ -31,9 +37,7 @@ import (
 //
 // Where the capturer hears of changes (X11 DAMAGE) the loop sleeps until
 // the screen changes instead of polling, grabs only the damaged rectangles,
-// and polls once every safetyPoll. A transport.Pacer picks the interval and
-// the lossy quality from the link (buffered bytes, unacknowledged frames,
-// RTT from a ping on control every pingEvery).
+// and polls once every safetyPoll.
 const (
 	highWater    = 512 << 10
 	fastInterval = time.Second / 60
@@ -78,6 +82,10 @@ type Session struct {
 	locked, noUser bool
 
 	pace *transport.Pacer // the screen's pacing; fed by acks and pongs
+	// For ScreenStats: frames sent, the most bytes of earlier frames the
+	// screen channel still held when a frame was sent, the last quality.
+	framesSent, maxBacklog, maxInFlight atomic.Uint64
+	quality                             atomic.Int32
 
 	helloOnce sync.Once
 	hello     chan struct{} // closed when the guest's hello arrived
@@ -325,20 +333,80 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		last    image.Rectangle   // the region of frame
 	)
 	dmg, _ := capt.(capture.Damager)
+	budget, _ := any(enc).(frameBudgeter)
+	refining, _ := any(enc).(refiner)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastActive time.Time // last change or input
+	sleep := func(d time.Duration) bool {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		}
+	}
+	var lastActive, captured time.Time // last change or input; last grab
+	first := true
 	for {
-		if err := ch.WaitBuffered(ctx, highWater); err != nil {
+		// The link first: nothing is captured while it still holds the
+		// last frame, so changes meanwhile merge into the next frame's
+		// damage (the encoder diffs against what the guest has) and the
+		// guest gets the newest screen, never a backlog.
+		pd, ok := s.waitLink(ctx, ch)
+		if !ok {
 			return nil
 		}
-		pd := s.pace.Next(ch.BufferedAmount())
-		if !pd.Send { // the guest has not caught up: send nothing stale
-			s.pace.WaitAck(ctx, idleInterval)
-			continue
+		if !first && !sleep(time.Until(captured.Add(pd.Interval))) {
+			return nil
 		}
+		switch {
+		case first:
+		case dmg != nil:
+			// Sleep until the screen changes; sooner while the encoder
+			// still has lossy tiles to refine once they hold still.
+			wait := safetyPoll
+			if refining != nil && refining.Refining() {
+				wait = refineWait
+			}
+			ds, err := dmg.Damage(ctx, wait)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, errors.ErrUnsupported):
+				dmg, damaged = nil, nil // no DAMAGE: poll
+			case err != nil:
+				return fmt.Errorf("agent: capture: %w", err)
+			}
+			if damaged != nil {
+				damaged = append(damaged, ds...)
+			}
+		default:
+			next := max(idleInterval, pd.Interval)
+			if time.Since(lastActive) < stillAfter {
+				next = pd.Interval
+			}
+			timer.Reset(max(0, time.Until(captured.Add(next))))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.kick:
+				lastActive = time.Now()
+				// Give the application a moment to draw before capturing.
+				if !sleep(fastInterval / 4) {
+					return nil
+				}
+			case <-timer.C:
+			}
+		}
+		first = false
+		// The decision again: the wait may have brought acknowledgements.
+		pd = s.pace.Next(time.Now(), ch.BufferedAmount())
 		if codecID == wire.CodecTilesV2 {
 			enc.SetJPEGQuality(pd.Quality)
+		}
+		if budget != nil {
+			budget.SetFrameBudget(pd.Budget)
 		}
 		if s.keyframe.Swap(false) {
 			enc.ForceKeyframe()
@@ -351,7 +419,7 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			}
 			damaged = nil // masks move with windows: grab everything
 		}
-		captured := time.Now()
+		captured = time.Now()
 		if damaged == nil || r != last {
 			frame, err = capt.Grab(r, frame)
 		} else {
@@ -361,6 +429,9 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 			return fmt.Errorf("agent: capture: %w", err)
 		}
 		last = r
+		if dmg != nil {
+			damaged = []image.Rectangle{} // grabbed: collect anew (nil grabs all)
+		}
 		// Masked before encoding: other applications' pixels never leave.
 		if s.guard != nil {
 			if err := s.guard.maskFrame(frame, r.Min, allowed); err != nil {
@@ -374,54 +445,79 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 		if data != nil {
 			lastActive = captured
 			seq++
+			// This goroutine is the only writer of both.
+			if b := ch.BufferedAmount(); b > s.maxBacklog.Load() {
+				s.maxBacklog.Store(b)
+			}
+			if n := uint64(s.pace.InFlight()); n > s.maxInFlight.Load() {
+				s.maxInFlight.Store(n)
+			}
 			if err := ch.Send(&wire.ScreenFrame{Seq: seq, CaptureNano: captured.UnixNano(),
 				X: int32(r.Min.X), Y: int32(r.Min.Y), Codec: codecID, Data: data}); err != nil {
 				return nil // channel closed: the session is ending
 			}
-			s.pace.OnSent(seq)
-		}
-		if dmg != nil {
-			// At most one frame per pacing interval; then sleep until damage.
-			timer.Reset(time.Until(captured.Add(pd.Interval)))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-			damaged, err = dmg.Damage(ctx, safetyPoll)
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, errors.ErrUnsupported):
-				dmg, damaged = nil, nil // no DAMAGE: poll
-			case err != nil:
-				return fmt.Errorf("agent: capture: %w", err)
-			}
-			if dmg != nil {
-				continue
-			}
-		}
-		next := max(idleInterval, pd.Interval)
-		if time.Since(lastActive) < stillAfter {
-			next = pd.Interval
-		}
-		timer.Reset(next)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.kick:
-			lastActive = time.Now()
-			// Give the application a moment to draw before capturing.
-			timer.Reset(fastInterval / 4)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		case <-timer.C:
+			s.pace.OnSent(seq, len(data), time.Now())
+			s.framesSent.Add(1)
+			s.quality.Store(int32(pd.Quality))
 		}
 	}
 }
+
+// ScreenStats is what a session's screen stream did so far (for tests and
+// benchmarks: the pacer must never let the screen channel hold a backlog).
+type ScreenStats struct {
+	Frames      uint64        // frames sent
+	MaxBacklog  uint64        // the most bytes of earlier frames the screen channel held when a frame was sent
+	MaxInFlight uint64        // the most earlier frames unacknowledged when a frame was sent
+	Quality     int           // the lossy quality of the last frame
+	Bandwidth   float64       // the pacer's estimate, bytes per second (0: none yet)
+	RTT         time.Duration // the smallest round trip the pacer saw
+}
+
+// ScreenStats returns session id's screen figures; false when no such
+// session runs.
+func (h *Host) ScreenStats(id string) (ScreenStats, bool) {
+	h.mu.Lock()
+	s := h.sessions[id]
+	h.mu.Unlock()
+	if s == nil {
+		return ScreenStats{}, false
+	}
+	return ScreenStats{Frames: s.framesSent.Load(), MaxBacklog: s.maxBacklog.Load(), MaxInFlight: s.maxInFlight.Load(), Quality: int(s.quality.Load()),
+		Bandwidth: s.pace.Bandwidth(), RTT: s.pace.RTT()}, true
+}
+
+// waitLink waits until the pacer lets the next frame go; false when the
+// session ends.
+func (s *Session) waitLink(ctx context.Context, ch *transport.Channel) (transport.Decision, bool) {
+	for {
+		if err := ch.WaitBuffered(ctx, highWater); err != nil {
+			return transport.Decision{}, false
+		}
+		pd := s.pace.Next(time.Now(), ch.BufferedAmount())
+		if pd.Send {
+			return pd, true
+		}
+		s.pace.WaitAck(ctx, pd.Wait)
+		if ctx.Err() != nil {
+			return transport.Decision{}, false
+		}
+	}
+}
+
+// frameBudgeter is a codec that can aim at a frame size: the pacer's
+// budget, the bytes one frame may take at the link's estimated rate (0
+// while there is no estimate).
+type frameBudgeter interface{ SetFrameBudget(bytes int) }
+
+// refiner is a codec that sends moving regions lossy and refines them to
+// lossless once they hold still: while Refining, the screen loop looks
+// again after refineWait even without damage.
+type refiner interface{ Refining() bool }
+
+// refineWait is how soon a still screen is looked at again while lossy
+// regions wait for their refinement.
+const refineWait = 50 * time.Millisecond
 
 // pingLoop measures the RTT for the pacer: a Ping on control every
 // pingEvery to a guest that announced CapPing, its Pong handled in handle.
@@ -554,7 +650,7 @@ func (s *Session) handle(ctx context.Context, ch *transport.Channel, m wire.Mess
 		s.pace.OnRTT(time.Duration(time.Now().UnixNano() - m.Nano)) // our own ping's clock
 		return nil
 	case *wire.FrameAck:
-		s.pace.OnAck(m.Seq)
+		s.pace.OnAck(m.Seq, time.Now())
 		return nil
 	case *wire.Bye:
 		s.end("technician disconnected")

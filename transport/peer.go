@@ -43,6 +43,9 @@ const (
 // accepts exactly these.
 var Labels = []string{wire.ChannelControl, wire.ChannelInput, wire.ChannelScreen, wire.ChannelFiles, wire.ChannelExec}
 
+// sctpMinCwnd is SCTP's congestion window floor (bytes).
+const sctpMinCwnd = 32 << 10
+
 // maxEarlyCandidates bounds remote candidates held before the remote description.
 const maxEarlyCandidates = 256
 
@@ -129,6 +132,12 @@ func NewPeer(cfg Config, role wire.Role, send SendSignal) (*Peer, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	// Random loss (Wi-Fi, 4G) is not congestion: without a floor, SCTP
+	// halves its window at each loss, and at 1 % loss a screen frame then
+	// takes several round trips. The screen's Pacer keeps at most about
+	// one frame in the link, so the floor only lets a frame go at the
+	// link's rate; a bulk transfer keeps at most the floor queued.
+	se.SetSCTPMinCwnd(sctpMinCwnd)
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
 
 	pcfg := webrtc.Configuration{ICEServers: iceServers(cfg.ICEServers)}
