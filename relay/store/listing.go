@@ -343,20 +343,26 @@ func (s *Store) AppsPage(ctx context.Context, accountID string, q listing.Query)
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT a.id FROM `+from+tail, args...)
+	ids, err := s.pageIDs(ctx, "applications page", `SELECT a.id FROM `+from+tail, args)
+	return ids, total, err
+}
+
+// pageIDs runs a listing page's query of ids.
+func (s *Store) pageIDs(ctx context.Context, op, query string, args []any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, 0, wrap("applications page", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, 0, wrap("applications page", err)
+			return nil, wrap(op, err)
 		}
 		out = append(out, id)
 	}
-	return out, total, wrap("applications page", rows.Err())
+	return out, wrap(op, rows.Err())
 }
 
 // PackageColumns are the columns of the deployment packages listing
@@ -389,4 +395,57 @@ func (s *Store) PackagesPage(ctx context.Context, accountID string, q listing.Qu
 	}
 	out, err := scanPackagesCounted("packages page", rows)
 	return out, total, err
+}
+
+// AssignmentColumns are the columns of the role assignments listing (spec
+// 4.4.6) that can be filtered and sorted, in display order.
+var AssignmentColumns = []string{"name", "role", "user_groups", "device_groups", "active", "schedule", "description", "created"}
+
+// assignmentCols are the role assignments listing's columns on each
+// engine: their user and device groups are JSON arrays of group ids,
+// which only the engine's own JSON functions take apart.
+var assignmentCols = map[*engine]map[string]listCol{
+	sqliteEngine:   assignmentListCols(sqliteEngine),
+	postgresEngine: assignmentListCols(postgresEngine),
+}
+
+// assignmentListCols lists an assignment's groups and its role by name,
+// as the listing shows them (built-in groups and predefined roles by
+// theirs), so value filters take the names the Portal shows.
+func assignmentListCols(e *engine) map[string]listCol {
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	groups := func(col string) string {
+		return `SELECT COALESCE(g.name, CASE je.value WHEN ` + lit(policy.GroupIDEveryone) + ` THEN 'Everyone' WHEN ` +
+			lit(policy.GroupIDEverything) + ` THEN 'Everything' ELSE je.value END) AS v
+		FROM ` + fmt.Sprintf(e.jsonElems, col) + ` LEFT JOIN access_groups g ON g.id = je.value AND g.account_id = a.account_id`
+	}
+	var role strings.Builder
+	role.WriteString(`COALESCE((SELECT r.name FROM access_roles r WHERE r.id = a.role_id AND r.account_id = a.account_id), CASE a.role_id`)
+	for _, r := range policy.PredefinedRoles() {
+		fmt.Fprintf(&role, " WHEN %s THEN %s", lit(r.ID), lit(r.Name))
+	}
+	role.WriteString(" END)") // a removed role: NULL, a Blank
+	return map[string]listCol{
+		"name":          {expr: "a.name"},
+		"role":          {expr: role.String()},
+		"user_groups":   {set: groups("a.user_groups")},
+		"device_groups": {set: groups("a.device_groups")},
+		"active":        {expr: "CASE WHEN a.active THEN 'yes' ELSE 'no' END"},
+		"schedule":      {expr: "CASE WHEN a.schedule IS NULL THEN 'no' ELSE 'yes' END"},
+		"description":   {expr: "a.description"},
+		"created":       {expr: "a.created_at"},
+	}
+}
+
+// AssignmentsPage is the ids of one page of accountID's role assignments
+// as q filters and sorts them (by name by default), with the number
+// matching.
+func (s *Store) AssignmentsPage(ctx context.Context, accountID string, q listing.Query) ([]string, int, error) {
+	const from = `access_assignments a WHERE a.account_id = $1`
+	tail, args, total, err := s.accountPage(ctx, "role assignments page", from, accountID, q, assignmentCols[s.eng], "a.name, a.id")
+	if err != nil {
+		return nil, 0, err
+	}
+	ids, err := s.pageIDs(ctx, "role assignments page", `SELECT a.id FROM `+from+tail, args)
+	return ids, total, err
 }
