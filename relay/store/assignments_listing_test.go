@@ -115,7 +115,7 @@ func testAssignmentsPage(t *testing.T, be storetest.Backend) {
 	q := url.QueryEscape
 	check("size=10&page=2", 12, "as10", "as11")
 	check("v.role=Administrator", 4, "as00", "as03", "as06", "as09")
-	check("v.role=", 1, "as11")                               // the removed role: Blanks
+	check("v.role=", 1, "as11")                                   // the removed role: Blanks
 	check("v.user_groups=Night+shift", 3, "as00", "as04", "as08") // not their Night shift
 	check("v.user_groups="+q(hostileGroup), 3, "as01", "as05", "as09")
 	check("v.user_groups=", 3, "as03", "as07", "as11") // Blanks: an empty array
