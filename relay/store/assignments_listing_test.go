@@ -137,9 +137,10 @@ func testAssignmentsPage(t *testing.T, be storetest.Backend) {
 	// By role name: Administrator, Helpdesk, Queue, then the removed one.
 	check("sort=role", 12, "as00", "as03", "as06", "as09", "as01", "as04", "as07", "as10", "as02", "as05", "as08", "as11")
 	check("sort=-created&v.role=Queue", 3, "as02", "as05", "as08") // same instant: by name
-	if _, _, err := page("sort=user_groups"); err == nil {
-		t.Error("sorted by a set of groups")
-	}
+	// By a set: its first name; empty sets last. "Everyone" < "Night
+	// shift" < "O'Brien…" (as01's Tech comes after).
+	check("sort=user_groups", 12, "as02", "as06", "as10", "as00", "as04", "as08", "as01", "as05", "as09", "as03", "as07", "as11")
+	check("sort=-device_groups&size=10", 12, "as00", "as04", "as06", "as10", "as01", "as03", "as07", "as09", "as11", "as02") // Lab, then Everything
 	if _, _, err := page("f.user_groups_json=x"); err == nil {
 		t.Error("an unlisted column was accepted")
 	}

@@ -74,15 +74,20 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 	order = defaultOrder
 	if q.Sort != "" {
 		c, ok := cols[q.Sort]
-		if !ok || c.set != "" {
+		if !ok {
 			return "", "", nil, fmt.Errorf("store: cannot sort by %q", q.Sort)
 		}
 		dir := "ASC"
 		if q.Desc {
 			dir = "DESC"
 		}
+		e := c.expr
+		if c.set != "" {
+			// A set sorts by its first value; an empty one is a blank.
+			e = fmt.Sprintf("(SELECT MIN(s.v) FROM (%s) s)", c.set)
+		}
 		// Empty cells last either way, then the default order as a tie-break.
-		order = fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '') ASC, %s %s, %s", c.expr, c.expr, c.expr, dir, defaultOrder)
+		order = fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '') ASC, %s %s, %s", e, e, e, dir, defaultOrder)
 	}
 	return b.String(), order, args, nil
 }
