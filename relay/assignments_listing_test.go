@@ -72,7 +72,7 @@ func TestAssignmentsListingAPI(t *testing.T) {
 		}
 		for _, q := range []string{"sort=user_groups_json", "f.account_id=x", "v.schedule_json=x", "size=7", "sort=id"} {
 			status, body, _ := e.rawDo("GET", base+"/assignments?"+q, tok, "", nil)
-			wantError(t, status, body, http.StatusBadRequest, CodeBadRequest)
+			wantError(t, status, body, http.StatusBadRequest, "bad_request")
 		}
 		_, mgr := e.member(e.acme().ID, "manager@example.com", store.GroupManager)
 		if status, page, h := list(mgr, "v.user_groups=Night+shift"); status != http.StatusOK || h.Get("X-Total-Count") != "1" || len(page) != 1 {
@@ -80,6 +80,6 @@ func TestAssignmentsListingAPI(t *testing.T) {
 		}
 		_, plain := e.member(e.acme().ID, "plain@example.com", store.Member)
 		status, body, _ := e.rawDo("GET", base+"/assignments?v.user_groups=Night+shift", plain, "", nil)
-		wantError(t, status, body, http.StatusForbidden, CodeForbidden)
+		wantError(t, status, body, http.StatusForbidden, "forbidden")
 	})
 }
