@@ -96,7 +96,9 @@ func assignmentCell(key string, a wire.Assignment, d *assignmentsData) cell {
 		if a.Description != "" {
 			c.Sub = append(c.Sub, a.Description)
 		}
-		c.Sub = append(c.Sub, "Created by "+cmp.Or(a.CreatedBy, "-")+" · Modified by "+cmp.Or(a.ModifiedBy, "-"))
+		if a.CreatedBy != "" || a.ModifiedBy != "" { // the audit log tells
+			c.Sub = append(c.Sub, "Created by "+cmp.Or(a.CreatedBy, "-")+" · Modified by "+cmp.Or(a.ModifiedBy, "-"))
+		}
 		return c
 	case "role":
 		if n, ok := d.RoleNames[a.RoleID]; ok {

@@ -12,9 +12,22 @@ import (
 // A listing column in SQL: expr is a scalar expression of the row; set,
 // when not empty, is instead a subquery listing the row's values (a user's
 // groups), filtered with IN/EXISTS.
+//
+// A set stored as ids (a JSON array) also has ids, the row's raw ids as v,
+// and named, a format taking a condition on x.n that lists as id the ids
+// whose name meets it. named reads no row (the account is $1), so the
+// engine runs it once per query rather than once per row: filters match
+// ids, and names are looked up only to sort.
 type listCol struct {
-	expr string
-	set  string
+	expr       string
+	set        string
+	ids, named string
+}
+
+// setMatch is the condition that one of the row's ids in c is named as
+// cond says.
+func (c listCol) setMatch(cond string) string {
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM (%s) r WHERE r.v IN (%s))", c.ids, fmt.Sprintf(c.named, cond))
 }
 
 // listSQL turns q into a WHERE clause (starting with " AND ", or "") and
@@ -34,9 +47,12 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 		}
 		if f.Text != "" {
 			like := "%" + escapeLike(strings.ToLower(f.Text)) + "%"
-			if c.set != "" {
+			switch {
+			case c.named != "":
+				fmt.Fprintf(&b, " AND %s", c.setMatch(fmt.Sprintf("LOWER(x.n) LIKE %s ESCAPE '\\'", arg(like))))
+			case c.set != "":
 				fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM (%s) s WHERE LOWER(s.v) LIKE %s ESCAPE '\\')", c.set, arg(like))
-			} else {
+			default:
 				fmt.Fprintf(&b, " AND LOWER(CAST(%s AS TEXT)) LIKE %s ESCAPE '\\'", c.expr, arg(like))
 			}
 		}
@@ -50,14 +66,26 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 				vals = append(vals, v)
 			}
 		}
-		if c.set != "" {
+		switch {
+		case c.named != "":
+			if f.Blanks() {
+				any = append(any, fmt.Sprintf("NOT EXISTS (%s)", c.ids))
+			}
+			if len(vals) > 0 {
+				ph := make([]string, len(vals))
+				for i, v := range vals {
+					ph[i] = arg(v)
+				}
+				any = append(any, c.setMatch(fmt.Sprintf("x.n IN (%s)", strings.Join(ph, ", "))))
+			}
+		case c.set != "":
 			if f.Blanks() {
 				any = append(any, fmt.Sprintf("NOT EXISTS (%s)", c.set))
 			}
 			for _, v := range vals {
 				any = append(any, fmt.Sprintf("%s IN (%s)", arg(v), c.set))
 			}
-		} else {
+		default:
 			if f.Blanks() {
 				any = append(any, fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '')", c.expr, c.expr))
 			}
@@ -419,10 +447,16 @@ var assignmentCols = map[*engine]map[string]listCol{
 // theirs), so value filters take the names the Portal shows.
 func assignmentListCols(e *engine) map[string]listCol {
 	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	groups := func(col string) string {
-		return `SELECT COALESCE(g.name, CASE je.value WHEN ` + lit(policy.GroupIDEveryone) + ` THEN 'Everyone' WHEN ` +
-			lit(policy.GroupIDEverything) + ` THEN 'Everything' ELSE je.value END) AS v
-		FROM ` + fmt.Sprintf(e.jsonElems, col) + ` LEFT JOIN access_groups g ON g.id = je.value AND g.account_id = a.account_id`
+	groups := func(col string) listCol {
+		return listCol{
+			set: `SELECT COALESCE(g.name, CASE je.value WHEN ` + lit(policy.GroupIDEveryone) + ` THEN 'Everyone' WHEN ` +
+				lit(policy.GroupIDEverything) + ` THEN 'Everything' ELSE je.value END) AS v
+		FROM ` + fmt.Sprintf(e.jsonElems, col) + ` LEFT JOIN access_groups g ON g.id = je.value AND g.account_id = a.account_id`,
+			ids: `SELECT je.value AS v FROM ` + fmt.Sprintf(e.jsonElems, col),
+			named: `SELECT x.id FROM (SELECT g.id, g.name AS n FROM access_groups g WHERE g.account_id = $1
+			UNION ALL SELECT ` + lit(policy.GroupIDEveryone) + `, 'Everyone' UNION ALL SELECT ` + lit(policy.GroupIDEverything) + `, 'Everything') x
+			WHERE %s`,
+		}
 	}
 	var role strings.Builder
 	role.WriteString(`COALESCE((SELECT r.name FROM access_roles r WHERE r.id = a.role_id AND r.account_id = a.account_id), CASE a.role_id`)
@@ -433,8 +467,8 @@ func assignmentListCols(e *engine) map[string]listCol {
 	return map[string]listCol{
 		"name":          {expr: "a.name"},
 		"role":          {expr: role.String()},
-		"user_groups":   {set: groups("a.user_groups")},
-		"device_groups": {set: groups("a.device_groups")},
+		"user_groups":   groups("a.user_groups"),
+		"device_groups": groups("a.device_groups"),
 		"active":        {expr: "CASE WHEN a.active THEN 'yes' ELSE 'no' END"},
 		"schedule":      {expr: "CASE WHEN a.schedule IS NULL THEN 'no' ELSE 'yes' END"},
 		"description":   {expr: "a.description"},
