@@ -85,7 +85,7 @@ func TestAuthorsFromAudit(t *testing.T) {
 		t.Errorf("user authors: %q %q, want \"\" %q", m.CreatedBy, m.ModifiedBy, ownerName)
 	}
 
-	// A device: enrolled (no user acted), then renamed by the admin.
+	// A device: enrolled by its package (no user acted), then renamed by the admin.
 	_, key := e.pkg(PackageSpec{Name: "P"})
 	d := e.enroll(key, "pc-1")
 	alias := "Front desk"
@@ -94,7 +94,7 @@ func TestAuthorsFromAudit(t *testing.T) {
 	}
 	var dev wire.Device
 	_, body = e.do("GET", "/api/v1/accounts/"+acct.ID+"/devices/"+d.id, owner, nil)
-	if decode(t, body, &dev); dev.CreatedBy != "" || dev.ModifiedBy != "Ada Lovelace" {
+	if decode(t, body, &dev); dev.CreatedBy != "package P" || dev.ModifiedBy != "Ada Lovelace" {
 		t.Errorf("device authors: %q %q", dev.CreatedBy, dev.ModifiedBy)
 	}
 }

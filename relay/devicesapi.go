@@ -88,6 +88,15 @@ func (s *Server) handleAccountDevice(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	out.CreatedBy, out.ModifiedBy = authors[d.ID].CreatedBy, authors[d.ID].ModifiedBy
+	if out.CreatedBy == "" && d.PackageID != "" {
+		// Enrolment has no acting user: the deployment package did it.
+		p, err := s.st.Package(r.Context(), d.PackageID)
+		if err == nil && p.AccountID == m.AccountID {
+			out.CreatedBy = "package " + p.Name
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

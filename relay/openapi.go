@@ -62,7 +62,7 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/accounts/{account}/applications":                   {summary: "Add an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/applications/{id}":               {summary: "Replace an application", auth: "admin", req: wire.Application{}, resp: wire.Application{}},
 	"DELETE /api/v1/accounts/{account}/applications/{id}":            {summary: "Remove an application no role lists", auth: "admin", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/assignments":                     {summary: "Role assignments with their status now", auth: "manager", resp: []wire.Assignment{}},
+	"GET /api/v1/accounts/{account}/assignments":                     {summary: "Role assignments with their status now; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Assignment{}, query: []string{"sort", "page", "size"}},
 	"POST /api/v1/accounts/{account}/assignments":                    {summary: "Create a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}, status: http.StatusCreated},
 	"PUT /api/v1/accounts/{account}/assignments/{id}":                {summary: "Replace a role assignment", auth: "admin", req: wire.Assignment{}, resp: wire.Assignment{}},
 	"DELETE /api/v1/accounts/{account}/assignments/{id}":             {summary: "Remove a role assignment", auth: "admin", status: http.StatusNoContent},

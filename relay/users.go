@@ -214,6 +214,13 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out.CreatedBy, out.ModifiedBy = authors[t.UserID].CreatedBy, authors[t.UserID].ModifiedBy
+	// An invited member was created by who invited them: the audit log's
+	// creation is their own acceptance.
+	if by, err := s.st.InviterName(r.Context(), me.AccountID, t.UserID); err != nil {
+		return err
+	} else if by != "" {
+		out.CreatedBy = by
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -19,7 +19,8 @@ import (
 // (?add=1, ?edit=ID, ?schedule=ID, ?unschedule=ID, ?remove=ID, ?check=1).
 
 type assignmentsData struct {
-	Assignments []wire.Assignment
+	List        *listView
+	Assignments []wire.Assignment // all of them, for actions and dialogs only
 	Roles       []wire.RoleInfo
 	RoleNames   map[string]string // id → name
 	RoleTypes   map[string]string // id → type
@@ -125,10 +126,18 @@ func (p *Portal) handleAssignments(w http.ResponseWriter, r *http.Request, s *se
 	}
 	d := &assignmentsData{RoleNames: map[string]string{}, RoleTypes: map[string]string{}, GroupNames: map[string]string{},
 		CanEdit: s.AtLeast("admin"), Weekdays: weekdays, Months: monthNames, TimeZones: timeZones}
-	for _, c := range []struct {
+	q := r.URL.Query()
+	type get struct {
 		path string
 		out  any
-	}{{"/assignments", &d.Assignments}, {"/roles", &d.Roles}, {"/groups", &d.Groups}, {"/users", &d.Users}, {"/devices", &d.Devices}} {
+	}
+	calls := []get{{"/roles", &d.Roles}, {"/groups", &d.Groups}, {"/users", &d.Users}, {"/devices", &d.Devices}}
+	// The listing asks for its page; the whole list only where an action or
+	// a dialog names an assignment that may be on another page.
+	if r.Method == http.MethodPost || slices.ContainsFunc(assignmentOps, func(op string) bool { return q.Get(op) != "" }) {
+		calls = append(calls, get{"/assignments", &d.Assignments})
+	}
+	for _, c := range calls {
 		if _, err := p.call(r, s.Token, "GET", accountPath(s.Account.ID, c.path), nil, c.out); err != nil {
 			p.fail(w, r, err)
 			return
@@ -154,10 +163,9 @@ func (p *Portal) handleAssignments(w http.ResponseWriter, r *http.Request, s *se
 		if done, status = p.assignmentAction(w, r, s, d); done {
 			return
 		}
-		p.render(w, r, status, "assignments", "Role assignments", s, d)
+		p.renderAssignments(w, r, status, s, d)
 		return
 	}
-	q := r.URL.Query()
 	find := func(id string) (wire.Assignment, bool) {
 		i := slices.IndexFunc(d.Assignments, func(a wire.Assignment) bool { return a.ID == id })
 		if i < 0 {
@@ -166,7 +174,7 @@ func (p *Portal) handleAssignments(w http.ResponseWriter, r *http.Request, s *se
 		return d.Assignments[i], true
 	}
 	if d.CanEdit {
-		for _, op := range []string{"edit", "schedule", "unschedule", "remove"} {
+		for _, op := range assignmentOps {
 			id := q.Get(op)
 			if id == "" {
 				continue
@@ -200,6 +208,20 @@ func (p *Portal) handleAssignments(w http.ResponseWriter, r *http.Request, s *se
 	if q.Get("check") != "" {
 		status = p.checkPermissions(r, s, d)
 	}
+	p.renderAssignments(w, r, status, s, d)
+}
+
+// assignmentOps are the row actions' dialogs (?OP=ID).
+var assignmentOps = []string{"edit", "schedule", "unschedule", "remove"}
+
+// renderAssignments draws the page around the listing.
+func (p *Portal) renderAssignments(w http.ResponseWriter, r *http.Request, status int, s *session, d *assignmentsData) {
+	lv, err := p.assignmentsList(r, s, d)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d.List = lv
 	p.render(w, r, status, "assignments", "Role assignments", s, d)
 }
 

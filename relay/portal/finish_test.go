@@ -108,7 +108,7 @@ func TestPagesShowAuthorsAndPresence(t *testing.T) {
 		{"/users/" + plain.ID, `id="user-modified-by">` + ownerName + `<`},
 		{"/users/" + plain.ID, `<span class="badge ok">Online</span> <span class="muted">for `},
 		{"/users/" + idle.ID, `<span class="badge off">Offline</span>`},
-		{"/devices/" + en.Device.ID, `id="device-created-by">-<`},
+		{"/devices/" + en.Device.ID, `id="device-created-by">package test machines<`}, // enrolment has no acting user
 		{"/devices/" + en.Device.ID, `id="device-modified-by">-<`},
 		{"/roles?view=" + role.ID, `id="role-created-by">` + ownerName + `<`},
 		{"/roles?view=" + role.ID, `id="role-modified-by">-<`},

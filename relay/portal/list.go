@@ -97,6 +97,7 @@ type cell struct {
 	Href  string
 	Class string
 	List  []string
+	Sub   []string // muted lines under the text
 }
 
 type chip struct{ Label, Href string }
@@ -242,7 +243,8 @@ func (p *Portal) visibleColumns(r *http.Request, s *session, list string, cols [
 }
 
 // listings names the listings whose columns can be chosen, with theirs.
-var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns, "roles": roleColumns, "applications": appColumns, "packages": packageColumns}
+var listings = map[string][]column{"users": userColumns, "devices": deviceColumns, "groups": groupColumns, "roles": roleColumns, "applications": appColumns, "packages": packageColumns,
+	"assignments": assignmentColumns}
 
 // handleChooseColumns stores a listing's chosen columns and goes back.
 func (p *Portal) handleChooseColumns(w http.ResponseWriter, r *http.Request, s *session) {

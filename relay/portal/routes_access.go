@@ -36,14 +36,12 @@ func (p *Portal) ownerOnly(h pageHandler) pageHandler {
 // set already is a build-time panic, caught by every test.
 func init() {
 	for k, f := range map[string]any{
-		"list":        func(v ...string) []string { return v },
-		"permLabel":   permLabel,
-		"clientType":  func(c string) string { return clientTypes[c] },
-		"recurLabel":  func(k string) string { return recurLabels[k] },
-		"statusLabel": statusLabel,
-		"hasPrefix":   strings.HasPrefix,
-		"title":       func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
-		"inc":         func(i int) int { return i + 1 },
+		"list":       func(v ...string) []string { return v },
+		"permLabel":  permLabel,
+		"clientType": func(c string) string { return clientTypes[c] },
+		"recurLabel": func(k string) string { return recurLabels[k] },
+		"title":      func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+		"inc":        func(i int) int { return i + 1 },
 	} {
 		if _, dup := funcs[k]; dup {
 			panic("portal: template function " + k + " defined twice")

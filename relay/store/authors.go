@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -64,4 +66,17 @@ func (s *Store) Authors(ctx context.Context, accountID string, subjects, created
 		}
 	}
 	return out, wrap("authors", rows.Err())
+}
+
+// InviterName is the name (or email) of who invited userID into
+// accountID, from the invitation they accepted; "" when they joined
+// otherwise or the inviter is gone.
+func (s *Store) InviterName(ctx context.Context, accountID, userID string) (string, error) {
+	var name string
+	err := s.q.QueryRowContext(ctx, `SELECT COALESCE(NULLIF(u.name, ''), u.email, '') FROM invites i JOIN users u ON u.id = i.invited_by
+		WHERE i.account_id = $1 AND i.accepted_at IS NOT NULL AND i.email = (SELECT email FROM users WHERE id = $2)`, accountID, userID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, wrap("inviter", err)
 }

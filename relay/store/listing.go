@@ -12,9 +12,22 @@ import (
 // A listing column in SQL: expr is a scalar expression of the row; set,
 // when not empty, is instead a subquery listing the row's values (a user's
 // groups), filtered with IN/EXISTS.
+//
+// A set stored as ids (a JSON array) also has ids, the row's raw ids as v,
+// and named, a format taking a condition on x.n that lists as id the ids
+// whose name meets it. named reads no row (the account is $1), so the
+// engine runs it once per query rather than once per row: filters match
+// ids, and names are looked up only to sort.
 type listCol struct {
-	expr string
-	set  string
+	expr       string
+	set        string
+	ids, named string
+}
+
+// setMatch is the condition that one of the row's ids in c is named as
+// cond says.
+func (c listCol) setMatch(cond string) string {
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM (%s) r WHERE r.v IN (%s))", c.ids, fmt.Sprintf(c.named, cond))
 }
 
 // listSQL turns q into a WHERE clause (starting with " AND ", or "") and
@@ -34,9 +47,12 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 		}
 		if f.Text != "" {
 			like := "%" + escapeLike(strings.ToLower(f.Text)) + "%"
-			if c.set != "" {
+			switch {
+			case c.named != "":
+				fmt.Fprintf(&b, " AND %s", c.setMatch(fmt.Sprintf("LOWER(x.n) LIKE %s ESCAPE '\\'", arg(like))))
+			case c.set != "":
 				fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM (%s) s WHERE LOWER(s.v) LIKE %s ESCAPE '\\')", c.set, arg(like))
-			} else {
+			default:
 				fmt.Fprintf(&b, " AND LOWER(CAST(%s AS TEXT)) LIKE %s ESCAPE '\\'", c.expr, arg(like))
 			}
 		}
@@ -50,14 +66,26 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 				vals = append(vals, v)
 			}
 		}
-		if c.set != "" {
+		switch {
+		case c.named != "":
+			if f.Blanks() {
+				any = append(any, fmt.Sprintf("NOT EXISTS (%s)", c.ids))
+			}
+			if len(vals) > 0 {
+				ph := make([]string, len(vals))
+				for i, v := range vals {
+					ph[i] = arg(v)
+				}
+				any = append(any, c.setMatch(fmt.Sprintf("x.n IN (%s)", strings.Join(ph, ", "))))
+			}
+		case c.set != "":
 			if f.Blanks() {
 				any = append(any, fmt.Sprintf("NOT EXISTS (%s)", c.set))
 			}
 			for _, v := range vals {
 				any = append(any, fmt.Sprintf("%s IN (%s)", arg(v), c.set))
 			}
-		} else {
+		default:
 			if f.Blanks() {
 				any = append(any, fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '')", c.expr, c.expr))
 			}
@@ -74,15 +102,20 @@ func listSQL(q listing.Query, cols map[string]listCol, defaultOrder string, next
 	order = defaultOrder
 	if q.Sort != "" {
 		c, ok := cols[q.Sort]
-		if !ok || c.set != "" {
+		if !ok {
 			return "", "", nil, fmt.Errorf("store: cannot sort by %q", q.Sort)
 		}
 		dir := "ASC"
 		if q.Desc {
 			dir = "DESC"
 		}
+		e := c.expr
+		if c.set != "" {
+			// A set sorts by its first value; an empty one is a blank.
+			e = fmt.Sprintf("(SELECT MIN(s.v) FROM (%s) s)", c.set)
+		}
 		// Empty cells last either way, then the default order as a tie-break.
-		order = fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '') ASC, %s %s, %s", c.expr, c.expr, c.expr, dir, defaultOrder)
+		order = fmt.Sprintf("(%s IS NULL OR CAST(%s AS TEXT) = '') ASC, %s %s, %s", e, e, e, dir, defaultOrder)
 	}
 	return b.String(), order, args, nil
 }
@@ -343,20 +376,26 @@ func (s *Store) AppsPage(ctx context.Context, accountID string, q listing.Query)
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT a.id FROM `+from+tail, args...)
+	ids, err := s.pageIDs(ctx, "applications page", `SELECT a.id FROM `+from+tail, args)
+	return ids, total, err
+}
+
+// pageIDs runs a listing page's query of ids.
+func (s *Store) pageIDs(ctx context.Context, op, query string, args []any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, 0, wrap("applications page", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, 0, wrap("applications page", err)
+			return nil, wrap(op, err)
 		}
 		out = append(out, id)
 	}
-	return out, total, wrap("applications page", rows.Err())
+	return out, wrap(op, rows.Err())
 }
 
 // PackageColumns are the columns of the deployment packages listing
@@ -389,4 +428,63 @@ func (s *Store) PackagesPage(ctx context.Context, accountID string, q listing.Qu
 	}
 	out, err := scanPackagesCounted("packages page", rows)
 	return out, total, err
+}
+
+// AssignmentColumns are the columns of the role assignments listing (spec
+// 4.4.6) that can be filtered and sorted, in display order.
+var AssignmentColumns = []string{"name", "role", "user_groups", "device_groups", "active", "schedule", "description", "created"}
+
+// assignmentCols are the role assignments listing's columns on each
+// engine: their user and device groups are JSON arrays of group ids,
+// which only the engine's own JSON functions take apart.
+var assignmentCols = map[*engine]map[string]listCol{
+	sqliteEngine:   assignmentListCols(sqliteEngine),
+	postgresEngine: assignmentListCols(postgresEngine),
+}
+
+// assignmentListCols lists an assignment's groups and its role by name,
+// as the listing shows them (built-in groups and predefined roles by
+// theirs), so value filters take the names the Portal shows.
+func assignmentListCols(e *engine) map[string]listCol {
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	groups := func(col string) listCol {
+		return listCol{
+			set: `SELECT COALESCE(g.name, CASE je.value WHEN ` + lit(policy.GroupIDEveryone) + ` THEN 'Everyone' WHEN ` +
+				lit(policy.GroupIDEverything) + ` THEN 'Everything' ELSE je.value END) AS v
+		FROM ` + fmt.Sprintf(e.jsonElems, col) + ` LEFT JOIN access_groups g ON g.id = je.value AND g.account_id = a.account_id`,
+			ids: `SELECT je.value AS v FROM ` + fmt.Sprintf(e.jsonElems, col),
+			named: `SELECT x.id FROM (SELECT g.id, g.name AS n FROM access_groups g WHERE g.account_id = $1
+			UNION ALL SELECT ` + lit(policy.GroupIDEveryone) + `, 'Everyone' UNION ALL SELECT ` + lit(policy.GroupIDEverything) + `, 'Everything') x
+			WHERE %s`,
+		}
+	}
+	var role strings.Builder
+	role.WriteString(`COALESCE((SELECT r.name FROM access_roles r WHERE r.id = a.role_id AND r.account_id = a.account_id), CASE a.role_id`)
+	for _, r := range policy.PredefinedRoles() {
+		fmt.Fprintf(&role, " WHEN %s THEN %s", lit(r.ID), lit(r.Name))
+	}
+	role.WriteString(" END)") // a removed role: NULL, a Blank
+	return map[string]listCol{
+		"name":          {expr: "a.name"},
+		"role":          {expr: role.String()},
+		"user_groups":   groups("a.user_groups"),
+		"device_groups": groups("a.device_groups"),
+		"active":        {expr: "CASE WHEN a.active THEN 'yes' ELSE 'no' END"},
+		"schedule":      {expr: "CASE WHEN a.schedule IS NULL THEN 'no' ELSE 'yes' END"},
+		"description":   {expr: "a.description"},
+		"created":       {expr: "a.created_at"},
+	}
+}
+
+// AssignmentsPage is the ids of one page of accountID's role assignments
+// as q filters and sorts them (by name by default), with the number
+// matching.
+func (s *Store) AssignmentsPage(ctx context.Context, accountID string, q listing.Query) ([]string, int, error) {
+	const from = `access_assignments a WHERE a.account_id = $1`
+	tail, args, total, err := s.accountPage(ctx, "role assignments page", from, accountID, q, assignmentCols[s.eng], "a.name, a.id")
+	if err != nil {
+		return nil, 0, err
+	}
+	ids, err := s.pageIDs(ctx, "role assignments page", `SELECT a.id FROM `+from+tail, args)
+	return ids, total, err
 }

@@ -98,6 +98,7 @@ func testAccountUsersPage(t *testing.T, be storetest.Backend) {
 	check("f.email=u_0", 0) // "_" is literal too
 	check("v.groups=&f.email=u0", 5, "u05", "u06", "u07", "u08", "u09")
 	check("v.groups=&v.groups=Tech_s&size=10", 30, "u00", "u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09")
+	check("sort=groups&f.email=u0", 10, "u00", "u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09") // a set sorts (it was an error)
 	check("sort=-created&size=10", 30, "u29", "u28", "u27", "u26", "u25", "u24", "u23", "u22", "u21", "u20")
 	// Sorting by name puts blank names last, then ties by email.
 	check("sort=name&f.email=u0", 10, "u01", "u02", "u04", "u05", "u07", "u08", "u00", "u03", "u06", "u09")

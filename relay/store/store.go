@@ -220,11 +220,15 @@ type engine struct {
 	// other and each migration re-checks schema_version inside its own.
 	lock     func(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	isUnique func(error) bool
+	// jsonElems is a FROM item (a format taking a column holding a JSON
+	// array of strings) listing the array's elements as je.value.
+	jsonElems string
 }
 
 var sqliteEngine = &engine{
-	name: "sqlite",
-	lock: func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
+	name:      "sqlite",
+	jsonElems: "json_each(%s) AS je",
+	lock:      func(context.Context, *sql.DB) (func(), error) { return func() {}, nil },
 	isUnique: func(err error) bool {
 		var se *sqlite.Error
 		if errors.As(err, &se) {
@@ -241,6 +245,7 @@ const migrateLockKey = 0x74616e64656d
 var postgresEngine = &engine{
 	name:      "postgres",
 	forUpdate: " FOR UPDATE",
+	jsonElems: "jsonb_array_elements_text((%s)::jsonb) AS je(value)",
 	lock: func(ctx context.Context, db *sql.DB) (func(), error) {
 		// A session lock, held on one dedicated connection: it is released
 		// by the unlock or, should this process die, by the server when
