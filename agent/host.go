@@ -449,6 +449,13 @@ func (h *Host) connectOnce(ctx context.Context) error {
 			h.log.Warn("the relay says this device was removed or revoked; reconnecting to confirm",
 				"code", s.Code, "message", truncate(s.Message, 200))
 			return fmt.Errorf("agent: relay: %s (%s)", s.Message, s.Code)
+		case wire.SigRekey:
+			// The pinned key's own signature moves the pin, nothing else.
+			if next, err := followHandovers(h.o.RelayKey, s.Handovers, h.o.Clock()); err != nil {
+				h.log.Warn("ignoring a relay key hand-over", "err", err)
+			} else {
+				h.repin(next)
+			}
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
 		case wire.SigConfirm:

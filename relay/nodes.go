@@ -204,6 +204,8 @@ func (s *Server) handleNodeMsg(m cluster.Message) *cluster.Message {
 	switch m.Kind {
 	case msgModels:
 		s.models.drop()
+	case msgKeys:
+		s.reloadKeys()
 	case msgKick:
 		s.nodeKick(m.Device)
 	case msgGrant:

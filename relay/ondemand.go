@@ -761,7 +761,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		// The end user always consents first (spec 3.2.3); the agent
 		// denies when nobody answers.
 		ConfirmLocal: true,
-	}, s.key)
+	}, s.ring.Key())
 	if err != nil {
 		s.endSessionRow(se, "internal_error")
 		s.odUnstart(o.ID, se.ID)

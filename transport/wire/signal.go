@@ -29,6 +29,11 @@ const (
 	// for a session whose host is also asking its local user: whichever
 	// answer comes first decides. Code is "allowed" or "denied".
 	SigConfirm = "confirm"
+	// SigRekey (relay → agent that announced CapKeyRotation) carries
+	// Handovers after the relay rotated its key during the connection: the
+	// agent follows the chain from its pinned key (signed by it, within
+	// validity) or ignores the message.
+	SigRekey = "rekey"
 )
 
 // MaxSignalSize bounds one signaling message (SDP with many candidates fits
