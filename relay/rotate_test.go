@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"testing"
 
+	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/relay/store/storetest"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -122,5 +125,33 @@ func TestSigningKeyRotation(t *testing.T) {
 	e.srv.reloadKeys()
 	if !e.srv.PublicKey().Equal(k2) {
 		t.Fatal("the relay took a rotation its previous key did not sign")
+	}
+}
+
+// TestSigningKeyRotationAcrossNodes: tandem-relay admin rotate-key against
+// the cluster's database (another process: it reads the root key from the
+// cluster and notifies the nodes) makes both nodes sign with the new key at
+// once, a Host on B is sent the hand-over, and a grant issued through A for
+// it verifies with the new key.
+func TestSigningKeyRotationAcrossNodes(t *testing.T) {
+	e := newSessionEnv(t, withDB(storetest.Postgres(t)))
+	b := joinEnv(t, e.env)
+	k0 := e.srv.PublicKey()
+	live, _ := rotHandshake(t, b, e.dev, k0) // the Host moves to B
+	k1, err := RotateKey(context.Background(), t.TempDir(), e.db, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.srv.PublicKey().Equal(k1) && b.srv.PublicKey().Equal(k1) })
+	if got := walk(t, k0, live.expect(wire.SigRekey).Handovers); !got.Equal(k1) {
+		t.Fatal("the Host on B was not handed the new key")
+	}
+	status, body := e.request(e.dev.id)
+	if status != http.StatusCreated {
+		t.Fatalf("session through A: %d %s", status, body)
+	}
+	g := live.expect(wire.SigGrant)
+	if _, err := policy.Verify(g.Grant, k1, e.dev.id, e.clock.Now()); err != nil {
+		t.Fatalf("grant through A does not verify with the new key: %v", err)
 	}
 }
