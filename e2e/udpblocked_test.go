@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,11 +21,34 @@ import (
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/relaytest"
+	"github.com/tandem-rc/tandem/internal/tlstest"
 	"github.com/tandem-rc/tandem/relay"
 	"github.com/tandem-rc/tandem/transport"
 )
 
 var errUDPBlocked = errors.New("udp blocked by the test's firewall")
+
+// turnsCA signs the embedded TURN server's TLS certificate. pion's ICE
+// agent checks a turns: server against the system's roots only, so this
+// test binary trusts the CA through SSL_CERT_FILE, set before anything
+// loads the roots.
+var turnsCA *tlstest.CA
+
+func init() {
+	ca, err := tlstest.NewCA("e2e turns CA")
+	if err != nil {
+		panic(err)
+	}
+	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	f, err := os.CreateTemp("", "e2e-roots-*.pem")
+	if err != nil {
+		panic(err)
+	}
+	f.Write(append(bundle, ca.PEM...))
+	f.Close()
+	os.Setenv("SSL_CERT_FILE", f.Name())
+	turnsCA = ca
+}
 
 // noUDP is the network of a machine whose firewall drops UDP (as many
 // corporate networks do): every UDP socket fails, TCP works. blocked
@@ -104,8 +129,9 @@ func udpBlocked(t *testing.T, blocked *atomic.Int64) *webrtc.SettingEngine {
 // TestUDPBlockedSessionOverTURNTCP: both peers sit on networks that drop
 // UDP, with no relay-only setting: the only way is TURN over TCP, through
 // the relay's embedded TURN server or Debian's coturn (use-auth-secret on
-// the relay's secret). The session selects a relayed pair and serves
-// pixel-exact frames.
+// the relay's secret), or TURN over TLS (turns:) where the embedded
+// server's only port speaks TLS. The session selects a relayed pair and
+// serves pixel-exact frames.
 func TestUDPBlockedSessionOverTURNTCP(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -113,6 +139,31 @@ func TestUDPBlockedSessionOverTURNTCP(t *testing.T) {
 	}{
 		{"embedded", func(t *testing.T) *relaytest.Relay {
 			return relaytest.StartServed(t, testLogger(), relaytest.Serving{})
+		}},
+		{"embedded TLS", func(t *testing.T) *relaytest.Relay {
+			cert, err := turnsCA.TLSCert("127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := raw.Addr().(*net.TCPAddr).Port
+			// One port, TLS only: the turn: URLs name it too, and plain
+			// TURN over TCP fails its handshake.
+			r := relaytest.StartServed(t, testLogger(), relaytest.Serving{NoTURN: true}, func(c *relay.Config) {
+				c.TURN = relay.TURNConfig{Host: "127.0.0.1", Port: port, TLSPort: port, RelayIP: net.IPv4(127, 0, 0, 1),
+					AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = r.Srv.ServeTURN(ctx, nil, tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+			}()
+			t.Cleanup(func() { cancel(); <-done })
+			return r
 		}},
 		{"coturn", func(t *testing.T) *relaytest.Relay {
 			const secret = "e2e-coturn-shared-secret-0123456789"
