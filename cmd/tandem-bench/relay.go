@@ -47,6 +47,7 @@ descriptor on either side, so the hard limit bounds N.`,
 	cmd.Flags().Float64Var(&o.Rate, "rate", 20, "session setups per second")
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 64, "Hosts connecting at once")
 	cmd.Flags().IntVar(&o.PerSource, "per-source", 20000, "Hosts per 127.0.1.x source address")
+	cmd.Flags().StringVar(&o.HeapProfile, "heap-profile", "", "write the relay's heap profile after the ramp to this file (%d: the Host count)")
 	cmd.Flags().DurationVar(&o.Settle, "settle", 5*time.Second, "wait after the ramp before measuring memory")
 
 	var data string

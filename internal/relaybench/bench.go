@@ -34,6 +34,7 @@ type Options struct {
 	PerSource   int           // Hosts per 127.0.0.x source address
 	Settle      time.Duration // wait after the ramp before measuring memory
 	Exe         string        // this program (the node runs as "Exe relay-node")
+	HeapProfile string        // write the relay's heap profile after the ramp here (a %d takes the Host count)
 }
 
 // Row is one line of the table.
@@ -165,6 +166,11 @@ func runOne(ctx context.Context, o Options, n int) (Row, error) {
 		return row, err
 	}
 	row.RSS1, row.Heap1, row.Gor1 = m1.RSS, m1.HeapInuse+m1.StackInuse, m1.Goroutines
+	if o.HeapProfile != "" {
+		if err := saveHeap(ctx, hc, rd.URL, fmt.Sprintf(o.HeapProfile, n)); err != nil {
+			return row, err
+		}
+	}
 
 	var login wire.LoginResponse
 	if err := apiclient.Call(ctx, hc, "POST", rd.URL, "/api/v1/login", "", wire.LoginRequest{Email: ownerEmail, Password: ownerPass}, &login); err != nil {
@@ -270,4 +276,25 @@ func print(w io.Writer, rows []Row) {
 			fmt.Fprintf(w, "%d Hosts: first connect error %q, first setup error %q\n", r.Hosts, r.FirstConnErr, r.FirstSErr)
 		}
 	}
+}
+
+func saveHeap(ctx context.Context, hc *http.Client, base, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/__bench/heap", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,6 +116,12 @@ func Node(ctx context.Context, out io.Writer, dataDir string, hosts int) error {
 	mux.Handle("/", srv.Handler())
 	mux.HandleFunc("GET /__bench/mem", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(readMem())
+	})
+	// The heap profile, for where the bytes per Host go:
+	// go tool pprof -top -sample_index=inuse_space URL/__bench/heap
+	mux.HandleFunc("GET /__bench/heap", func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		_ = pprof.Lookup("heap").WriteTo(w, 0)
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
