@@ -31,7 +31,7 @@ const (
 type peer struct {
 	conn *websocket.Conn
 	log  *slog.Logger
-	out  chan *outMsg // pointers: 1 KiB per idle peer's queue, not 8
+	out  chan *outMsg  // pointers: 1 KiB per idle peer's queue, not 8
 	done chan struct{} // closed when the peer is finished
 	once sync.Once
 	wg   sync.WaitGroup
