@@ -27,7 +27,7 @@ func (s *Server) reloadKeys() {
 	defer cancel()
 	changed, err := s.ring.Load(ctx, s.st)
 	if err != nil {
-		s.log.Error("loading the rotated signing keys", "err", err)
+		s.log.Warn("loading the rotated signing keys; trying again at the next sweep", "err", err)
 		return
 	}
 	if !changed {
