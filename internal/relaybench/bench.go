@@ -62,6 +62,7 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 		fmt.Fprintf(os.Stderr, "relay bench: %d Hosts...\n", n)
 		r, err := runOne(ctx, o, n)
 		if err != nil {
+			print(w, rows) // what was measured before
 			return fmt.Errorf("%d Hosts: %w", n, err)
 		}
 		rows = append(rows, r)
@@ -181,7 +182,8 @@ func runOne(ctx context.Context, o Options, n int) (Row, error) {
 	for i := n; i < n+o.Presence; i++ {
 		t := time.Now()
 		if err := hosts[i].connect(ctx, client(i), rd.URL, relayKey); err != nil {
-			return row, fmt.Errorf("presence host: %w", err)
+			row.ConnectErrs++
+			continue
 		}
 		row.Handshake = append(row.Handshake, time.Since(t))
 		for deadline := time.Now().Add(10 * time.Second); ; {
