@@ -77,6 +77,11 @@ type Options struct {
 	// errors stop it as revoked. Only a relay that proved the pinned key
 	// can make the host call it.
 	ReEnroll func(ctx context.Context) (deviceID string, key ed25519.PrivateKey, err error)
+	// OnRelayKeyRotated saves a new pinned relay key, called once a relay
+	// proved it with a hand-over chain signed from the pinned key (see
+	// followHandovers). An error is logged: the key is used in memory and
+	// the next start follows the chain again.
+	OnRelayKeyRotated func(ed25519.PublicKey) error
 	// OnEvent is told about session starts/ends, refusals and file
 	// transfers (session indicator, local audit); may be nil.
 	OnEvent func(Event)
@@ -109,7 +114,7 @@ type Options struct {
 
 // Event is something the local user or log should know about.
 type Event struct {
-	Kind       string // "session_started", "session_ended", "refused", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected", "re_enrolled", "re_enroll_refused", "confirm_email_ignored"
+	Kind       string // "session_started", "session_ended", "refused", "relay_key_rotated", "file_received", "file_sent", "chat_received", "chat_sent", "command_started", "command_ended", "power_action", "input_lock", "screen_blank", "connected", "disconnected", "re_enrolled", "re_enroll_refused", "confirm_email_ignored"
 	SessionID  string
 	Technician string
 	Detail     string
@@ -400,7 +405,7 @@ func (h *Host) connectOnce(ctx context.Context) error {
 	}
 	if err := conn.Send(ctx, &wire.Signal{Type: wire.SigHello, Role: "agent", Version: wire.Version,
 		Nonce: base64.StdEncoding.EncodeToString(agentNonce),
-		Caps:  []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapRelayProof}}); err != nil {
+		Caps:  []string{wire.CapScreenTiles, wire.CapScreenTilesV2, wire.CapInput, wire.CapFragments, wire.CapRelayProof, wire.CapKeyRotation}}); err != nil {
 		return err
 	}
 	if err := h.authenticate(ctx, conn, agentNonce); err != nil {
@@ -444,6 +449,13 @@ func (h *Host) connectOnce(ctx context.Context) error {
 			h.log.Warn("the relay says this device was removed or revoked; reconnecting to confirm",
 				"code", s.Code, "message", truncate(s.Message, 200))
 			return fmt.Errorf("agent: relay: %s (%s)", s.Message, s.Code)
+		case wire.SigRekey:
+			// The pinned key's own signature moves the pin, nothing else.
+			if next, err := followHandovers(h.o.RelayKey, s.Handovers, h.o.Clock()); err != nil {
+				h.log.Warn("ignoring a relay key hand-over", "err", err)
+			} else {
+				h.repin(next)
+			}
 		case wire.SigGrant:
 			h.onGrant(ctx, s)
 		case wire.SigConfirm:
@@ -564,13 +576,86 @@ func (h *Host) verifyChallenge(s *wire.Signal, agentNonce []byte) ([]byte, error
 		return nil, fmt.Errorf("%w: its challenge carries no proof (a relay older than protocol %d? update it)", errUnproven, wire.Version)
 	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(h.o.RelayKey, wire.RelayProofMessage(s.Version, agentNonce, nonce), sig) {
-		return nil, fmt.Errorf("%w: its proof does not verify with the pinned relay key", errUnproven)
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed proof", errUnproven)
+	}
+	msg := wire.RelayProofMessage(s.Version, agentNonce, nonce)
+	var rotated ed25519.PublicKey
+	if !ed25519.Verify(h.o.RelayKey, msg, sig) {
+		// Maybe the relay rotated its key: only a chain of hand-overs
+		// signed from our pinned key to a key that signed this very proof
+		// (over our fresh nonce) moves the pin.
+		next, herr := followHandovers(h.o.RelayKey, s.Handovers, h.o.Clock())
+		if herr != nil || !ed25519.Verify(next, msg, sig) {
+			if herr == nil {
+				herr = errors.New("the proof does not verify with the handed-over key either")
+			}
+			return nil, fmt.Errorf("%w: its proof does not verify with the pinned relay key (%v)", errUnproven, herr)
+		}
+		rotated = next
 	}
 	if s.Version != 0 && s.Version < wire.MinVersion {
 		return nil, fmt.Errorf("agent: relay speaks protocol %d, this host needs ≥ %d", s.Version, wire.MinVersion)
 	}
+	if rotated != nil {
+		h.repin(rotated)
+	}
 	return nonce, nil
+}
+
+// repin makes key the pinned relay key: in memory at once (the handshake
+// goes on with it), on disk through OnRelayKeyRotated.
+func (h *Host) repin(key ed25519.PublicKey) {
+	old := base64.StdEncoding.EncodeToString(h.o.RelayKey)
+	h.mu.Lock()
+	h.o.RelayKey = key
+	h.mu.Unlock()
+	nk := base64.StdEncoding.EncodeToString(key)
+	h.log.Info("the relay rotated its signing key with a hand-over signed by the pinned key: pinned the new key",
+		"relay", h.o.RelayURL, "old", old, "new", nk)
+	if h.o.OnRelayKeyRotated != nil {
+		if err := h.o.OnRelayKeyRotated(key); err != nil {
+			h.log.Error("saving the new relay key failed; it is used until this agent stops", "err", err)
+		}
+	}
+	h.event(Event{Kind: "relay_key_rotated", Detail: nk})
+}
+
+// followHandovers walks a relay's key hand-overs (oldest first) from the
+// pinned key: each step must be signed by the key before it and valid now.
+// Links older than the pinned key are skipped. It returns the last key
+// reached, which differs from pinned.
+func followHandovers(pinned ed25519.PublicKey, chain []wire.KeyHandover, now time.Time) (ed25519.PublicKey, error) {
+	if len(chain) == 0 {
+		return nil, errors.New("no key hand-over offered")
+	}
+	if len(chain) > wire.MaxHandovers {
+		return nil, fmt.Errorf("%d key hand-overs offered, at most %d are followed", len(chain), wire.MaxHandovers)
+	}
+	cur := pinned
+	for _, ho := range chain {
+		old, err := base64.StdEncoding.DecodeString(ho.Old)
+		if err != nil || !cur.Equal(ed25519.PublicKey(old)) {
+			continue // not from the key we hold (an older link)
+		}
+		nk, err1 := base64.StdEncoding.DecodeString(ho.New)
+		sig, err2 := base64.StdEncoding.DecodeString(ho.Signature)
+		if err1 != nil || err2 != nil || len(nk) != ed25519.PublicKeySize {
+			return nil, errors.New("malformed key hand-over")
+		}
+		if !ed25519.Verify(cur, wire.HandoverMessage(cur, nk, ho.NotBefore, ho.NotAfter), sig) {
+			return nil, errors.New("a key hand-over is not signed by the key it hands over from")
+		}
+		if now.Add(policy.ClockSkew).Before(time.Unix(ho.NotBefore, 0)) || now.Add(-policy.ClockSkew).After(time.Unix(ho.NotAfter, 0)) {
+			return nil, fmt.Errorf("the key hand-over is valid from %s to %s only: enroll again",
+				time.Unix(ho.NotBefore, 0).UTC().Format(time.RFC3339), time.Unix(ho.NotAfter, 0).UTC().Format(time.RFC3339))
+		}
+		cur = nk
+	}
+	if cur.Equal(pinned) {
+		return nil, errors.New("no key hand-over from the pinned key")
+	}
+	return cur, nil
 }
 
 // onGrant verifies a grant and starts its session. The relay is trusted to

@@ -143,7 +143,7 @@ func startEnrolledHost(t *testing.T, url string, relayPub ed25519.PublicKey, onD
 		t.Fatal(err)
 	}
 	o := Options{RelayURL: url, DeviceID: c.DeviceID, Key: devKey, RelayKey: relayPub, OnDemand: onDemand,
-		OnEvent: eh.events.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		OnEvent: eh.events.add, OnRelayKeyRotated: installer.RePinner(eh.dir), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Capture: func() (capture.Capturer, error) { return newFakeCapturer(), nil },
 		Input:   func() (input.Injector, error) { return &recordingInjector{}, nil }}
 	if !onDemand {

@@ -163,11 +163,17 @@ func (e *env) connect(tb testing.TB, ctx context.Context, device string, relayOn
 
 func (e *env) connectWith(tb testing.TB, ctx context.Context, device string, relayOnly bool, onFrame func(guest.FrameEvent)) *guest.Session {
 	tb.Helper()
+	return e.connectOver(tb, ctx, device, transport.Config{Loopback: true, RelayOnly: relayOnly, Logger: e.log}, onFrame)
+}
+
+// connectOver is connectWith on the guest's transport tc (e.g. a network
+// without UDP).
+func (e *env) connectOver(tb testing.TB, ctx context.Context, device string, tc transport.Config, onFrame func(guest.FrameEvent)) *guest.Session {
+	tb.Helper()
 	c := e.login(tb)
 	cctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	s, err := c.Connect(cctx, device, guest.ConnectOptions{
-		Transport: transport.Config{Loopback: true, RelayOnly: relayOnly, Logger: e.log}, OnFrame: onFrame})
+	s, err := c.Connect(cctx, device, guest.ConnectOptions{Transport: tc, OnFrame: onFrame})
 	if err != nil {
 		tb.Fatal(err)
 	}

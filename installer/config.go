@@ -120,3 +120,20 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
+
+// RePinner saves a new pinned relay key in dir's config: the agent calls
+// it once the relay proved a signed hand-over from the pinned key
+// (agent.Options.OnRelayKeyRotated).
+func RePinner(dir string) func(ed25519.PublicKey) error {
+	return func(k ed25519.PublicKey) error {
+		if len(k) != ed25519.PublicKeySize {
+			return errors.New("installer: invalid relay key")
+		}
+		c, err := Load(dir)
+		if err != nil {
+			return err
+		}
+		c.RelayPublicKey = base64.StdEncoding.EncodeToString(k)
+		return Save(dir, c)
+	}
+}

@@ -188,9 +188,14 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 	}
 	nonce := make([]byte, wire.NonceSize)
 	rand.Read(nonce)
+	// One key for the whole handshake, even if a rotation lands meanwhile.
+	signKey, signPub, chain := s.ring.Current()
 	ch := &wire.Signal{Type: wire.SigChallenge, Nonce: base64.StdEncoding.EncodeToString(nonce), Version: wire.Version}
 	if proof {
-		ch.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.RelayProofMessage(wire.Version, agentNonce, nonce)))
+		ch.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(signKey, wire.RelayProofMessage(wire.Version, agentNonce, nonce)))
+		if hello.HasCap(wire.CapKeyRotation) {
+			ch.Handovers = chain // Hosts that pinned an older key follow it
+		}
 	}
 	b, _ := wire.EncodeSignal(ch)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
@@ -202,7 +207,7 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 		defer func() {
 			var ae *agentRefusal
 			if errors.As(err, &ae) {
-				ae.sig = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, wire.VerdictMessage(agentNonce, nonce, ae.code)))
+				ae.sig = base64.StdEncoding.EncodeToString(ed25519.Sign(signKey, wire.VerdictMessage(agentNonce, nonce, ae.code)))
 			}
 		}()
 	}
@@ -244,9 +249,9 @@ func (s *Server) agentHandshake(conn *websocket.Conn, ip string) (_ store.Device
 		unauthorized.detail = "stored public key unusable"
 		return store.Device{}, unauthorized
 	}
-	signed := wire.AuthMessage(nonce, d.ID, s.pub)
+	signed := wire.AuthMessage(nonce, d.ID, signPub)
 	if proof {
-		signed = wire.AuthMessageV2(agentNonce, nonce, d.ID, s.pub)
+		signed = wire.AuthMessageV2(agentNonce, nonce, d.ID, signPub)
 	}
 	if !ed25519.Verify(pub, signed, sig) {
 		unauthorized.detail = "bad signature"

@@ -31,7 +31,7 @@ const (
 type peer struct {
 	conn *websocket.Conn
 	log  *slog.Logger
-	out  chan outMsg
+	out  chan *outMsg  // pointers: 1 KiB per idle peer's queue, not 8
 	done chan struct{} // closed when the peer is finished
 	once sync.Once
 	wg   sync.WaitGroup
@@ -48,7 +48,7 @@ type outMsg struct {
 }
 
 func newPeer(conn *websocket.Conn, log *slog.Logger) *peer {
-	return &peer{conn: conn, log: log, out: make(chan outMsg, peerQueue), done: make(chan struct{})}
+	return &peer{conn: conn, log: log, out: make(chan *outMsg, peerQueue), done: make(chan struct{})}
 }
 
 // start runs the writer and the keep-alive pinger.
@@ -78,15 +78,15 @@ func (p *peer) send(s *wire.Signal) bool {
 		p.log.Warn("dropping unencodable signal", "type", s.Type, "err", err)
 		return false
 	}
-	return p.enqueue(outMsg{data: b})
+	return p.enqueue(&outMsg{data: b})
 }
 
 // closeWith queues a close after everything already queued.
 func (p *peer) closeWith(code websocket.StatusCode, reason string) {
-	p.enqueue(outMsg{close: true, code: code, reason: reason})
+	p.enqueue(&outMsg{close: true, code: code, reason: reason})
 }
 
-func (p *peer) enqueue(m outMsg) bool {
+func (p *peer) enqueue(m *outMsg) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {

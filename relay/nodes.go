@@ -28,6 +28,7 @@ const (
 	msgClose     = "close"      // to the guest's node: close the guest's WebSocket
 	msgKick      = "kick"       // to a node: the device's Host connected elsewhere
 	msgModels    = "models"     // to all: access rules changed, drop cached models
+	msgODOver    = "od_over"    // to all: an OnDemand key died; its agent's node disconnects it
 )
 
 // nodes is this relay's cluster state.
@@ -48,6 +49,7 @@ type grantMsg struct {
 	Account, User string
 	Expires       int64
 	Grant         *wire.Signal
+	OnDemand      string `json:",omitempty"` // the OnDemand session: its end kills the key
 }
 
 type answer struct {
@@ -105,7 +107,7 @@ func (s *Server) openLive(ctx context.Context, ls *liveSession, grant *wire.Sign
 	if err != nil || owner == "" || owner == s.cl.ID() {
 		return false
 	}
-	data, _ := json.Marshal(grantMsg{Account: ls.accountID, User: ls.userID, Expires: ls.expires.Unix(), Grant: grant})
+	data, _ := json.Marshal(grantMsg{Account: ls.accountID, User: ls.userID, Expires: ls.expires.Unix(), Grant: grant, OnDemand: ls.ondemand})
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	r, err := s.cl.Call(cctx, owner, cluster.Message{Kind: msgGrant, Session: ls.id, Device: ls.deviceID, Data: data})
@@ -204,6 +206,13 @@ func (s *Server) handleNodeMsg(m cluster.Message) *cluster.Message {
 	switch m.Kind {
 	case msgModels:
 		s.models.drop()
+	case msgKeys:
+		s.reloadKeys()
+	case msgODOver:
+		var msg string
+		if json.Unmarshal(m.Data, &msg) == nil && s.hub.agent(m.Device) != nil {
+			s.kickOnDemand(m.Device, msg)
+		}
 	case msgKick:
 		s.nodeKick(m.Device)
 	case msgGrant:
@@ -248,7 +257,8 @@ func (s *Server) nodeGrant(m cluster.Message) *cluster.Message {
 	if err := json.Unmarshal(m.Data, &g); err != nil || g.Grant == nil || g.Grant.Type != wire.SigGrant || g.Grant.Session != m.Session {
 		return reply(answer{Code: api.CodeBadRequest})
 	}
-	ls := &liveSession{id: m.Session, accountID: g.Account, userID: g.User, deviceID: m.Device, expires: time.Unix(g.Expires, 0)}
+	ls := &liveSession{id: m.Session, accountID: g.Account, userID: g.User, deviceID: m.Device, expires: time.Unix(g.Expires, 0),
+		ondemand: g.OnDemand}
 	if !s.openHere(ls, g.Grant) {
 		return reply(answer{Code: api.CodeDeviceOffline})
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -221,6 +223,10 @@ func (s *Server) kickOnDemand(deviceID, msg string) {
 	}
 	a := s.hub.agent(deviceID)
 	if a == nil {
+		if s.cl != nil { // its agent may be on another node
+			data, _ := json.Marshal(msg)
+			s.cl.Post("", cluster.Message{Kind: msgODOver, Device: deviceID, Data: data})
+		}
 		return
 	}
 	a.log.Info("disconnecting OnDemand agent: its session is over")
@@ -712,7 +718,7 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 	default:
 		return deny(errf(http.StatusGone, wire.CodeOnDemandOver, "%s", odOver(o)))
 	}
-	if !s.hub.online(o.DeviceID) {
+	if !s.online(ctx, o.DeviceID) { // here or on another node
 		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "the OnDemand program on %s is not connected right now; try again shortly", o.Hostname))
 	}
 	now := s.now()
@@ -762,14 +768,14 @@ func (s *Server) startOnDemand(w http.ResponseWriter, r *http.Request, a authed,
 		// The end user always consents first (spec 3.2.3); the agent
 		// denies when nobody answers.
 		ConfirmLocal: true,
-	}, s.key)
+	}, s.ring.Key())
 	if err != nil {
 		s.endSessionRow(se, "internal_error")
 		s.odUnstart(o.ID, se.ID)
 		return fmt.Errorf("signing grant: %w", err)
 	}
 	ls := &liveSession{id: se.ID, accountID: o.AccountID, userID: u.ID, deviceID: o.DeviceID, expires: expires, ondemand: o.ID}
-	if !s.openHere(ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
+	if !s.openLive(ctx, ls, &wire.Signal{Type: wire.SigGrant, Session: se.ID, Grant: token}) {
 		s.endSessionRow(se, "device_offline")
 		s.odUnstart(o.ID, se.ID)
 		return deny(errf(http.StatusConflict, api.CodeDeviceOffline, "the OnDemand program went offline; try again when it is connected"))

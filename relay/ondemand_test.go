@@ -169,11 +169,7 @@ func expectOver(t *testing.T, w *ws) {
 // expectRefusedOver checks that a handshake as d is refused as over.
 func (e *odEnv) expectRefusedOver(d device) {
 	e.t.Helper()
-	w, first := e.agent(d)
-	if first.Type != wire.SigError || first.Code != wire.CodeOnDemandOver {
-		e.t.Fatalf("handshake after the end: %s{%s %s}, want error %s", first.Type, first.Code, first.Message, wire.CodeOnDemandOver)
-	}
-	w.expectClosed()
+	e.env.expectRefusedOverOn(e.t, d)
 }
 
 func TestOnDemandCreatePermissions(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/auditlog"
 	"github.com/tandem-rc/tandem/relay/cluster"
 	"github.com/tandem-rc/tandem/relay/frontdoor"
+	"github.com/tandem-rc/tandem/relay/keyring"
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/metrics"
@@ -213,8 +214,8 @@ type Server struct {
 	cfg        Config
 	log        *slog.Logger
 	st         *store.Store
-	key        ed25519.PrivateKey
-	pub        ed25519.PublicKey
+	key        ed25519.PrivateKey // the root key: secrets derive from it; never rotated
+	ring       *keyring.Ring      // the signing key (grants, proofs), rotated
 	turnSecret string
 	hub        *hub
 	lastPrune  time.Time // of the audit log; the janitor's alone
@@ -303,7 +304,7 @@ func New(cfg Config) (*Server, error) {
 		log:          log,
 		st:           st,
 		key:          key,
-		pub:          key.Public().(ed25519.PublicKey),
+		ring:         keyring.New(key),
 		turnSecret:   turnSecret,
 		hub:          newHub(),
 		cl:           cl,
@@ -319,6 +320,14 @@ func New(cfg Config) (*Server, error) {
 		gd:           newGuards(cfg),
 		ctx:          ctx,
 		cancel:       cancel,
+	}
+	if _, err := s.ring.Load(ctx, st); err != nil {
+		if cl != nil {
+			cl.Close()
+		}
+		st.Close()
+		cancel()
+		return nil, err
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	s.kit = &api.Kit{Store: st, Log: log, Now: s.now, Authenticate: s.authenticate, Record: s.audit, Atomically: s.atomically}
@@ -371,11 +380,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // only (serve --metrics-listen), never the public handler.
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
-// PublicKey is the Ed25519 key that verifies the relay's grants.
-func (s *Server) PublicKey() ed25519.PublicKey { return s.pub }
+// PublicKey is the Ed25519 key that verifies the relay's grants: the
+// current one (see RotateKey).
+func (s *Server) PublicKey() ed25519.PublicKey { return s.ring.Public() }
 
 // PublicKeyString is PublicKey in standard base64, as in RelayInfo.
-func (s *Server) PublicKeyString() string { return base64.StdEncoding.EncodeToString(s.pub) }
+func (s *Server) PublicKeyString() string { return base64.StdEncoding.EncodeToString(s.ring.Public()) }
 
 // Store gives in-process callers (tests, the portal) the database.
 func (s *Server) Store() *store.Store { return s.st }
@@ -480,6 +490,7 @@ func (s *Server) sweep() {
 		s.log.Warn("deleting expired user tokens", "err", err)
 	}
 	s.pruneAudit(now)
+	s.reloadKeys() // a rotation by tandem-relay admin rotate-key
 	s.sweepOnDemand(now)
 	s.odMailLimit.prune()
 	s.enrollLimit.prune()

@@ -284,7 +284,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 		ConfirmExceptLocked: dec.ConfirmExceptLocked, ConfirmExceptNoUser: dec.ConfirmExceptNoUser,
 		ConfirmEmail:          dec.ConfirmLocal && len(dec.ConfirmEmail) > 0,
 		WhitelistExceptLocked: dec.WhitelistExceptLocked, WhitelistExceptNoUser: dec.WhitelistExceptNoUser,
-	}, s.key)
+	}, s.ring.Key())
 	if err != nil {
 		s.endSessionRow(se, "internal_error")
 		return fmt.Errorf("signing grant: %w", err)

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"bytes"
+	"crypto/rand"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +25,14 @@ type vnetWorld struct {
 	servers           []wire.ICEServer
 }
 
-func newVNetWorld(t *testing.T, nat vnet.NATType) *vnetWorld {
+// vnetBuild serializes building worlds: vnet numbers MAC addresses with
+// an unguarded package counter.
+var vnetBuild sync.Mutex
+
+func newVNetWorld(t *testing.T, guestNAT, hostNAT vnet.NATType) *vnetWorld {
 	t.Helper()
+	vnetBuild.Lock()
+	defer vnetBuild.Unlock()
 	lf := pionLoggers{slog.New(slog.DiscardHandler)}
 	if l := testLogger(); l != nil {
 		lf = pionLoggers{l}
@@ -39,8 +48,7 @@ func newVNetWorld(t *testing.T, nat vnet.NATType) *vnetWorld {
 	if err := wan.AddNet(serverNet); err != nil {
 		t.Fatal(err)
 	}
-	lan := func(cidr, public, ip string) *vnet.Net {
-		n := nat
+	lan := func(cidr, public, ip string, n vnet.NATType) *vnet.Net {
 		r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: cidr, StaticIPs: []string{public}, NATType: &n, LoggerFactory: lf})
 		if err != nil {
 			t.Fatal(err)
@@ -58,8 +66,8 @@ func newVNetWorld(t *testing.T, nat vnet.NATType) *vnetWorld {
 		return peerNet
 	}
 	w := &vnetWorld{
-		guestNet: lan("10.0.1.0/24", "1.2.3.10", "10.0.1.2"),
-		hostNet:  lan("10.0.2.0/24", "1.2.3.20", "10.0.2.2"),
+		guestNet: lan("10.0.1.0/24", "1.2.3.10", "10.0.1.2", guestNAT),
+		hostNet:  lan("10.0.2.0/24", "1.2.3.20", "10.0.2.2", hostNAT),
 	}
 	if err := wan.Start(); err != nil {
 		t.Fatal(err)
@@ -102,22 +110,40 @@ func (w *vnetWorld) config(n *vnet.Net) Config {
 	return Config{ICEServers: w.servers, Setting: se, Logger: testLogger()}
 }
 
-// Config.Setting carries a pion vnet: peers behind NATs meet through STUN
-// when the NATs map independently of the destination, and fall back to the
-// TURN relay behind symmetric NATs.
+// The NAT types of RFC 3489 as pion's vnet models them (RFC 4787
+// mapping and filtering behaviours).
+var (
+	fullCone       = vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointIndependent}
+	restricted     = vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointAddrDependent}
+	portRestricted = vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointAddrPortDependent}
+	symmetric      = vnet.NATType{MappingBehavior: vnet.EndpointAddrPortDependent, FilteringBehavior: vnet.EndpointAddrPortDependent}
+)
+
+// TestVNetNAT is the NAT matrix: each peer behind its own NAT, a STUN/TURN
+// server on the WAN. Peers connect directly (through the NAT mappings STUN
+// found) wherever one side's mapping does not depend on the destination or
+// the other side filters by address only, and through TURN where both
+// fail (symmetric against port-restricted or symmetric). Each session
+// carries a screen frame of several fragments, byte-exact.
 func TestVNetNAT(t *testing.T) {
 	tests := []struct {
-		name  string
-		nat   vnet.NATType
-		relay bool // whether the selected pair goes through TURN
+		name        string
+		guest, host vnet.NATType
+		relay       bool // whether the selected pair goes through TURN
 	}{
-		{"endpoint-independent NAT", vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointIndependent}, false},
-		{"symmetric NAT", vnet.NATType{MappingBehavior: vnet.EndpointAddrPortDependent, FilteringBehavior: vnet.EndpointAddrPortDependent}, true},
+		{"full cone/full cone", fullCone, fullCone, false},
+		{"restricted/port restricted", restricted, portRestricted, false},
+		{"port restricted/port restricted", portRestricted, portRestricted, false},
+		{"symmetric/full cone", symmetric, fullCone, false},
+		{"restricted/symmetric", restricted, symmetric, false},
+		{"port restricted/symmetric", portRestricted, symmetric, true},
+		{"symmetric/symmetric", symmetric, symmetric, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t, 60*time.Second)
-			w := newVNetWorld(t, tc.nat)
+			t.Parallel()
+			ctx := testCtx(t, 90*time.Second)
+			w := newVNetWorld(t, tc.guest, tc.host)
 			p := newPair(t, ctx, w.config(w.guestNet), w.config(w.hostNet), 0)
 			p.waitConnected(t, ctx)
 			local, remote, err := p.guest.SelectedPair()
@@ -134,13 +160,19 @@ func TestVNetNAT(t *testing.T) {
 			if !tc.relay && remote != "srflx" && remote != "prflx" {
 				t.Fatalf("selected pair %s/%s does not cross the NAT", local, remote)
 			}
-			g, h := p.channels(t, ctx, wire.ChannelInput)
-			move := &wire.MouseMove{X: 10, Y: 20}
-			if err := g.Send(move); err != nil {
+			g, h := p.channels(t, ctx, wire.ChannelScreen)
+			data := make([]byte, 150_000) // several fragments
+			rand.Read(data)
+			frame := &wire.ScreenFrame{Codec: wire.CodecTilesV1, Data: data}
+			if err := h.Send(frame); err != nil {
 				t.Fatal(err)
 			}
-			if m, err := h.Recv(ctx); err != nil || *m.(*wire.MouseMove) != *move {
-				t.Fatalf("Recv = %#v, %v", m, err)
+			m, err := g.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, ok := m.(*wire.ScreenFrame); !ok || !bytes.Equal(f.Data, data) {
+				t.Fatalf("frame across the NATs: %T, want the %d bytes sent", m, len(data))
 			}
 		})
 	}

@@ -23,11 +23,11 @@ func main() {
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tandem-bench",
-		Short:         "Benchmarks for Tandem's screen pipeline",
+		Short:         "Benchmarks for Tandem's screen pipeline and relay",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCodecCmd(), newUncoveredCmd())
+	root.AddCommand(newCodecCmd(), newUncoveredCmd(), newRelayCmd(), relayNode)
 	return root
 }
 

@@ -182,7 +182,8 @@ func root() *cobra.Command {
 		}
 		h, err := agent.New(agent.Options{
 			RelayURL: c.RelayURL, DeviceID: c.DeviceID, Key: c.Key, RelayKey: relayKey,
-			Version: version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
+			OnRelayKeyRotated: installer.RePinner(configDir),
+			Version:           version.Version, Logger: log, Transport: ice.Config(log), WaitPending: true,
 			Capture: openCapture,
 			Input:   openInput,
 			Windows: func() (agent.Windows, error) {

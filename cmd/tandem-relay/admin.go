@@ -29,6 +29,7 @@ func newAdminCmd() *cobra.Command {
 	dev := &cobra.Command{Use: "device", Short: "Devices"}
 	dev.AddCommand(newDeviceListCmd(open), newDeviceStateCmd(open, "enroll"), newDeviceStateCmd(open, "revoke"))
 	cmd.AddCommand(newInitCmd(open), pkg, dev, newAccountCmd(open), newUserCmd(open), newCheckCmd(open))
+	cmd.AddCommand(newRotateKeyCmd(&data, &db))
 	return cmd
 }
 

@@ -464,6 +464,19 @@ var migrations = []migration{
 	{19, "oidc methods", []string{
 		`ALTER TABLE ldap_methods ADD COLUMN kind TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc'))`,
 	}},
+	// Signing-key rotations (issue 18): each row is a key that replaced
+	// the one before (the first replaced the data directory's or the
+	// cluster's root key), its seed sealed under the root key, with the
+	// previous key's signed hand-over that Hosts follow (relay/keyring).
+	{22, "signing key rotations", []string{
+		`CREATE TABLE relay_signing_keys (
+			seq         BIGINT PRIMARY KEY,
+			public_key  TEXT NOT NULL UNIQUE,
+			sealed_seed TEXT NOT NULL,
+			handover    TEXT NOT NULL,
+			created_at  BIGINT NOT NULL
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -66,6 +66,11 @@
 //	   version-1 agents (hello without the capability) the old way, so
 //	   Hosts can be updated after their relay. Only the agent handshake
 //	   changed; guests and session messages are as in version 1.
+//	   Additive: CapKeyRotation; the relay's challenge to an agent that
+//	   announces it carries Handovers (KeyHandover, oldest first), each
+//	   the previous key's signature over HandoverMessage. An agent whose
+//	   pinned key does not verify the proof follows the chain from its
+//	   pinned key to the proof's key and pins that one; nothing else.
 //
 // Session message codes by range: 0x01–0x0f session and control, 0x10–0x1f
 // screen (0x13 CursorShape and 0x14 CursorPos, host → guest, on control;
@@ -125,4 +130,7 @@ const (
 	// CapRelayProof (agent hello → relay): the agent sent a Nonce and
 	// wants the relay to prove its key in the challenge (version 2).
 	CapRelayProof = "relay-proof.v1"
+	// CapKeyRotation (agent hello → relay): the agent follows signed key
+	// hand-overs; the relay's challenge carries Handovers.
+	CapKeyRotation = "key-rotation.v1"
 )

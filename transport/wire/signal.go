@@ -29,6 +29,11 @@ const (
 	// for a session whose host is also asking its local user: whichever
 	// answer comes first decides. Code is "allowed" or "denied".
 	SigConfirm = "confirm"
+	// SigRekey (relay → agent that announced CapKeyRotation) carries
+	// Handovers after the relay rotated its key during the connection: the
+	// agent follows the chain from its pinned key (signed by it, within
+	// validity) or ignores the message.
+	SigRekey = "rekey"
 )
 
 // MaxSignalSize bounds one signaling message (SDP with many candidates fits
@@ -56,6 +61,11 @@ type Signal struct {
 	// RelayProofMessage; in auth, the device's over AuthMessage(V2); in a
 	// handshake's error, the relay's over VerdictMessage.
 	Signature string `json:"signature,omitempty"`
+	// Handovers (challenge, to an agent that announced CapKeyRotation):
+	// the relay's key rotations, oldest first, so an agent that pinned an
+	// earlier key can follow the signed chain to the key that signed this
+	// challenge. At most MaxHandovers.
+	Handovers []KeyHandover `json:"handovers,omitempty"`
 
 	// grant
 	Grant string `json:"grant,omitempty"` // policy.Grant token, verified by the host
@@ -148,6 +158,35 @@ func VerdictMessage(agentNonce, relayNonce []byte, code string) []byte {
 	m = appendField(m, agentNonce)
 	m = appendField(m, relayNonce)
 	m = appendField(m, []byte(code))
+	return m
+}
+
+// KeyHandover is a relay key rotation: the old key's signature over
+// HandoverMessage(Old, New, NotBefore, NotAfter) endorses New. Keys and
+// signature are base64 (std); times are Unix seconds. An agent that pinned
+// Old accepts New only within [NotBefore, NotAfter] (allowing clock skew):
+// a Host offline for longer must enroll again.
+type KeyHandover struct {
+	Old       string `json:"old"`
+	New       string `json:"new"`
+	NotBefore int64  `json:"not_before"`
+	NotAfter  int64  `json:"not_after"`
+	Signature string `json:"signature"`
+}
+
+// MaxHandovers bounds the chain a challenge carries (and an agent walks).
+const MaxHandovers = 16
+
+// HandoverMessage is what the old relay key signs to hand over to the new
+// one, under a domain string no other signature of the relay's key starts
+// with.
+func HandoverMessage(oldKey, newKey []byte, notBefore, notAfter int64) []byte {
+	m := make([]byte, 0, 48+len(oldKey)+len(newKey)+16)
+	m = append(m, "tandem-relay-key-handover-v1\x00"...)
+	m = appendField(m, oldKey)
+	m = appendField(m, newKey)
+	m = binary.BigEndian.AppendUint64(m, uint64(notBefore))
+	m = binary.BigEndian.AppendUint64(m, uint64(notAfter))
 	return m
 }
 

@@ -24,6 +24,9 @@ var signalVectors = []struct {
 		`{"type":"challenge","nonce":"AAEC"}`},
 	{"challenge/relay proof", Signal{Type: SigChallenge, Version: 2, Nonce: "AAEC", Signature: "c2ln"},
 		`{"type":"challenge","version":2,"nonce":"AAEC","signature":"c2ln"}`},
+	{"challenge/handovers", Signal{Type: SigChallenge, Version: 2, Nonce: "AAEC", Signature: "c2ln",
+		Handovers: []KeyHandover{{Old: "b2xk", New: "bmV3", NotBefore: 1, NotAfter: 2, Signature: "c2ln"}}},
+		`{"type":"challenge","version":2,"nonce":"AAEC","signature":"c2ln","handovers":[{"old":"b2xk","new":"bmV3","not_before":1,"not_after":2,"signature":"c2ln"}]}`},
 	{"auth", Signal{Type: SigAuth, DeviceID: "dev-1", Signature: "c2ln"},
 		`{"type":"auth","device_id":"dev-1","signature":"c2ln"}`},
 	{"ready", Signal{Type: SigReady},
@@ -243,5 +246,22 @@ func TestVerdictMessage(t *testing.T) {
 	}
 	if bytes.Equal(VerdictMessage([]byte{1}, []byte{2}, "revoked"), VerdictMessage([]byte{1}, []byte{2}, "unknown_device")) {
 		t.Fatal("the code is not bound")
+	}
+}
+
+func TestHandoverMessage(t *testing.T) {
+	got := HandoverMessage([]byte{1}, []byte{2, 3}, 4, 5)
+	want := append([]byte("tandem-relay-key-handover-v1\x00"), 0, 0, 0, 1, 1, 0, 0, 0, 2, 2, 3,
+		0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("HandoverMessage = %x, want %x", got, want)
+	}
+	// The validity is bound, and no other message of the relay's key reads
+	// as a hand-over.
+	if bytes.Equal(HandoverMessage([]byte{1}, []byte{2}, 4, 5), HandoverMessage([]byte{1}, []byte{2}, 4, 6)) {
+		t.Fatal("the validity is not bound")
+	}
+	if bytes.HasPrefix(HandoverMessage(nil, nil, 0, 0), []byte("tandem-relay-proof")) {
+		t.Fatal("domain collides")
 	}
 }
