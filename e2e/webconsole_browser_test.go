@@ -482,6 +482,13 @@ func (b *consoleBrowser) typeKeys(ctx context.Context, s string) {
 // pixel for pixel (the screen may still be changing), at most 60 s.
 func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 	b.t.Helper()
+	b.matchRegion(ctx, x, image.Rect(0, 0, x.Width, x.Height))
+}
+
+// matchRegion waits until the console shows region r of x's screen (one
+// monitor of it) and its canvas equals that part of the framebuffer.
+func (b *consoleBrowser) matchRegion(ctx context.Context, x *xvfb.Server, want image.Rectangle) {
+	b.t.Helper()
 	var last error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		ref, err := captest.GrabXWD(ctx, x)
@@ -489,8 +496,9 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 			b.t.Fatal(err)
 		}
 		type snap struct {
-			W, H int
-			Pix  string
+			W, H   int
+			Pix    string
+			Origin struct{ X, Y int }
 		}
 		sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		s, err := chromedp.Run(sctx, chromedp.Evaluate[snap](`tandemConsole.snapshot()`, chromedp.EvalAwaitPromise))
@@ -498,8 +506,8 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 		if err != nil {
 			b.t.Fatalf("canvas snapshot: %v", err)
 		}
-		if s.W != x.Width || s.H != x.Height {
-			last = fmt.Errorf("canvas %dx%d, screen %dx%d", s.W, s.H, x.Width, x.Height)
+		if got := image.Rect(s.Origin.X, s.Origin.Y, s.Origin.X+s.W, s.Origin.Y+s.H); got != want {
+			last = fmt.Errorf("canvas shows %v, want %v", got, want)
 			continue
 		}
 		rgba, err := base64.StdEncoding.DecodeString(s.Pix)
@@ -510,7 +518,7 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 		for i := 0; i < len(rgba); i += 4 {
 			rgba[i], rgba[i+2] = rgba[i+2], rgba[i]
 		}
-		if last = captest.CompareBGRX(rgba, s.W, s.H, s.W*4, ref, 0, 0); last == nil {
+		if last = captest.CompareBGRX(rgba, s.W, s.H, s.W*4, ref, want.Min.X, want.Min.Y); last == nil {
 			return
 		}
 	}
