@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
@@ -293,36 +292,6 @@ func TestBrowserConsoleClipboard(t *testing.T) {
 	b.poll(ctx, `tandemConsole.state.local === 1 && document.getElementById("lock-input").getAttribute("aria-pressed") === "true"`, "the Host's input locked")
 	b.do(ctx, chromedp.Click(chromedp.CSS(`#lock-input`), chromedp.NodeVisible))
 	b.poll(ctx, `tandemConsole.state.local === 0 && document.getElementById("lock-input").getAttribute("aria-pressed") === "false"`, "the Host's input unlocked")
-}
-
-// TestBrowserConsoleChatAndPower: the console's chat reaches the Host's
-// user and their reply the console; Lock from the power menu is carried out
-// on the Host.
-func TestBrowserConsoleChatAndPower(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	fe := newFeatureEnv(t)
-	b := newConsoleBrowser(t, fe.env, fe.env.login(t).Token)
-	b.open(ctx, "/console/?device="+fe.host.deviceID)
-	b.waitConnected(ctx)
-
-	b.do(ctx, chromedp.Click(chromedp.CSS(`#chat-toggle`), chromedp.NodeVisible),
-		chromedp.SendKeys(chromedp.CSS(`#chat-text`), "Hello from the browser", chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS(`#chat-form button`), chromedp.NodeVisible))
-	m := fe.chat.next(t)
-	if m.Text != "Hello from the browser" || !strings.Contains(m.Technician, ownerEmail) {
-		t.Fatalf("the local user saw %+v", m)
-	}
-	if err := m.Reply("Go ahead ✓"); err != nil {
-		t.Fatal(err)
-	}
-	b.poll(ctx, `document.getElementById("chat-log").textContent.includes("Device: Go ahead ✓")`, "the reply in the console's chat")
-
-	b.eval(ctx, `(() => { const s = document.getElementById("power"); s.value = "2"; s.dispatchEvent(new Event("change")); return "ok"; })()`)
-	b.poll(ctx, `tandemConsole.state.notices.includes("The device is doing it.")`, "the Host's answer to Lock")
-	if got := fe.power.list(); len(got) != 1 || got[0] != agent.PowerLock {
-		t.Fatalf("the Host carried out %v, want Lock", got)
-	}
 }
 
 // startReader runs an xterm whose shell writes the first line it reads to

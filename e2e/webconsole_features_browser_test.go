@@ -88,10 +88,10 @@ func (b *consoleBrowser) hostPoint(ctx context.Context, x, y int) (float64, floa
 	return px, py
 }
 
-// TestBrowserConsoleFeatures runs the browser console's wheel, touch,
+// TestBrowserConsoleFeatures runs the browser console's wheel, touch, chat,
 // monitor picker, power confirmations and file transfer against one real
 // relay, one Host on an Xvfb split into two monitors (LEFT and RIGHT,
-// primary) and one headless Chromium: one fixture, five checks.
+// primary) and one headless Chromium: one fixture, six checks.
 func TestBrowserConsoleFeatures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -109,10 +109,12 @@ func TestBrowserConsoleFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	power := &recordedPower{}
+	chat := &chatScreen{shown: make(chan agent.ChatMessage, 16)}
 	root := t.TempDir()
 	env := newEnv(t)
 	h := env.startHost(t, x.Display, false, func(o *agent.Options) {
 		o.Power = power
+		o.ChatUI = chat
 		o.Files.Root = root
 	})
 	b := newConsoleBrowser(t, env, env.login(t).Token)
@@ -128,6 +130,7 @@ func TestBrowserConsoleFeatures(t *testing.T) {
 	}
 	run("wheel", func(t *testing.T) { browserWheel(t, ctx, b, xev) })
 	run("touch", func(t *testing.T) { browserTouch(t, ctx, b, xev) })
+	run("chat", func(t *testing.T) { browserChat(t, ctx, b, chat) })
 	run("power", func(t *testing.T) { browserPower(t, ctx, b, power) })
 	run("files", func(t *testing.T) { browserFiles(t, ctx, b, root) })
 	run("monitors", func(t *testing.T) { browserMonitors(t, ctx, b, x) })
@@ -214,6 +217,23 @@ func browserTouch(t *testing.T, ctx context.Context, b *consoleBrowser, xev *xev
 	if press == nil || release == nil || press.x != 150 || press.y != 300 || release.x != 300 || release.y != 200 || held < 3 {
 		t.Fatalf("a finger drag from 150,300 to 300,200 gave press %+v, release %+v, %d moves held: %+v", press, release, held, ev)
 	}
+}
+
+// browserChat: the console's chat reaches the Host's user and their reply
+// the console.
+func browserChat(t *testing.T, ctx context.Context, b *consoleBrowser, chat *chatScreen) {
+	b.do(ctx, chromedp.Click(chromedp.CSS(`#chat-toggle`), chromedp.NodeVisible),
+		chromedp.SendKeys(chromedp.CSS(`#chat-text`), "Hello from the browser", chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS(`#chat-form button`), chromedp.NodeVisible))
+	m := chat.next(t)
+	if m.Text != "Hello from the browser" || !strings.Contains(m.Technician, ownerEmail) {
+		t.Fatalf("the local user saw %+v", m)
+	}
+	if err := m.Reply("Go ahead ✓"); err != nil {
+		t.Fatal(err)
+	}
+	b.poll(ctx, `document.getElementById("chat-log").textContent.includes("Device: Go ahead ✓")`, "the reply in the console's chat")
+	b.do(ctx, chromedp.Click(chromedp.CSS(`#chat-toggle`), chromedp.NodeVisible)) // closed again
 }
 
 // browserPower: Lock and Ctrl+Alt+Del go at once; Log out, Restart and
