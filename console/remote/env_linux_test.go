@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/guest"
@@ -214,4 +213,3 @@ func login(tb testing.TB, log *slog.Logger, url string) *guest.Client {
 	}
 	return c
 }
-
