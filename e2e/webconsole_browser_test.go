@@ -18,7 +18,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/tandem-rc/tandem/agent"
 	"github.com/tandem-rc/tandem/internal/captest"
 	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/policy"
@@ -295,36 +294,6 @@ func TestBrowserConsoleClipboard(t *testing.T) {
 	b.poll(ctx, `tandemConsole.state.local === 0 && document.getElementById("lock-input").getAttribute("aria-pressed") === "false"`, "the Host's input unlocked")
 }
 
-// TestBrowserConsoleChatAndPower: the console's chat reaches the Host's
-// user and their reply the console; Lock from the power menu is carried out
-// on the Host.
-func TestBrowserConsoleChatAndPower(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	fe := newFeatureEnv(t)
-	b := newConsoleBrowser(t, fe.env, fe.env.login(t).Token)
-	b.open(ctx, "/console/?device="+fe.host.deviceID)
-	b.waitConnected(ctx)
-
-	b.do(ctx, chromedp.Click(chromedp.CSS(`#chat-toggle`), chromedp.NodeVisible),
-		chromedp.SendKeys(chromedp.CSS(`#chat-text`), "Hello from the browser", chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS(`#chat-form button`), chromedp.NodeVisible))
-	m := fe.chat.next(t)
-	if m.Text != "Hello from the browser" || !strings.Contains(m.Technician, ownerEmail) {
-		t.Fatalf("the local user saw %+v", m)
-	}
-	if err := m.Reply("Go ahead ✓"); err != nil {
-		t.Fatal(err)
-	}
-	b.poll(ctx, `document.getElementById("chat-log").textContent.includes("Device: Go ahead ✓")`, "the reply in the console's chat")
-
-	b.eval(ctx, `(() => { const s = document.getElementById("power"); s.value = "2"; s.dispatchEvent(new Event("change")); return "ok"; })()`)
-	b.poll(ctx, `tandemConsole.state.notices.includes("The device is doing it.")`, "the Host's answer to Lock")
-	if got := fe.power.list(); len(got) != 1 || got[0] != agent.PowerLock {
-		t.Fatalf("the Host carried out %v, want Lock", got)
-	}
-}
-
 // startReader runs an xterm whose shell writes the first line it reads to
 // the returned file.
 func startReader(t *testing.T, ctx context.Context, x *xvfb.Server) string {
@@ -482,6 +451,13 @@ func (b *consoleBrowser) typeKeys(ctx context.Context, s string) {
 // pixel for pixel (the screen may still be changing), at most 60 s.
 func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 	b.t.Helper()
+	b.matchRegion(ctx, x, image.Rect(0, 0, x.Width, x.Height))
+}
+
+// matchRegion waits until the console shows region r of x's screen (one
+// monitor of it) and its canvas equals that part of the framebuffer.
+func (b *consoleBrowser) matchRegion(ctx context.Context, x *xvfb.Server, want image.Rectangle) {
+	b.t.Helper()
 	var last error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		ref, err := captest.GrabXWD(ctx, x)
@@ -489,8 +465,9 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 			b.t.Fatal(err)
 		}
 		type snap struct {
-			W, H int
-			Pix  string
+			W, H   int
+			Pix    string
+			Origin struct{ X, Y int }
 		}
 		sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		s, err := chromedp.Run(sctx, chromedp.Evaluate[snap](`tandemConsole.snapshot()`, chromedp.EvalAwaitPromise))
@@ -498,8 +475,8 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 		if err != nil {
 			b.t.Fatalf("canvas snapshot: %v", err)
 		}
-		if s.W != x.Width || s.H != x.Height {
-			last = fmt.Errorf("canvas %dx%d, screen %dx%d", s.W, s.H, x.Width, x.Height)
+		if got := image.Rect(s.Origin.X, s.Origin.Y, s.Origin.X+s.W, s.Origin.Y+s.H); got != want {
+			last = fmt.Errorf("canvas shows %v, want %v", got, want)
 			continue
 		}
 		rgba, err := base64.StdEncoding.DecodeString(s.Pix)
@@ -510,7 +487,7 @@ func (b *consoleBrowser) matchScreen(ctx context.Context, x *xvfb.Server) {
 		for i := 0; i < len(rgba); i += 4 {
 			rgba[i], rgba[i+2] = rgba[i+2], rgba[i]
 		}
-		if last = captest.CompareBGRX(rgba, s.W, s.H, s.W*4, ref, 0, 0); last == nil {
+		if last = captest.CompareBGRX(rgba, s.W, s.H, s.W*4, ref, want.Min.X, want.Min.Y); last == nil {
 			return
 		}
 	}

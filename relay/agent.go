@@ -112,21 +112,28 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 
 // flushAgentFailures writes the refused handshakes whose window is over
 // (all of them at shutdown): one audit event per source, reason and
-// account, with the count.
+// account, with the count. It also writes the guests' refusals.
 func (s *Server) flushAgentFailures(all bool) {
-	for _, c := range s.gd.agentFail.Due(all) {
+	s.flushTally(s.gd.agentFail, EvAgentAuthFailed, "devices", "agent authentications refused", all)
+	s.flushTally(s.gd.guestFail, EvGuestRefused, "sessions", "guest requests refused", all)
+}
+
+// flushTally writes t's records whose window is over as event, the
+// samples under samplesKey.
+func (s *Server) flushTally(t *guard.Tally, event, samplesKey, logMsg string, all bool) {
+	for _, c := range t.Due(all) {
 		detail := map[string]any{"reason": c.Reason, "count": c.N,
 			"first": c.From.UTC().Format(time.RFC3339), "last": c.To.UTC().Format(time.RFC3339)}
 		if len(c.Samples) > 0 {
-			detail["devices"] = c.Samples
+			detail[samplesKey] = c.Samples
 		}
 		remote := c.Source
 		if remote == guard.Overflow {
 			remote = ""
 			detail["sources"] = "many"
 		}
-		s.log.Info("agent authentications refused", "remote", c.Source, "reason", c.Reason, "count", c.N)
-		s.audit(auditRec{Event: EvAgentAuthFailed, Account: c.Account, Remote: remote, Detail: detail})
+		s.log.Info(logMsg, "remote", c.Source, "reason", c.Reason, "count", c.N)
+		s.audit(auditRec{Event: event, Account: c.Account, Remote: remote, Detail: detail})
 	}
 }
 

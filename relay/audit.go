@@ -29,6 +29,7 @@ const (
 	EvAgentConnected    = "agent.connected"
 	EvAgentDisconnected = "agent.disconnected"
 	EvAgentAuthFailed   = "agent.auth_failed"
+	EvGuestRefused      = "guest.refused" // refusals at the browser console's and the signaling doors, counted per window
 	EvSessionRequested  = "session.requested"
 	EvSessionDenied     = "session.denied"
 	EvSessionStarted    = "session.started"

@@ -139,7 +139,7 @@ func (s *Server) routes() http.Handler {
 	})
 	// The Portal: every other path. It calls this same handler for the
 	// API, so it goes through the same checks as any client.
-	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock, PublicURL: s.cfg.PublicURL,
+	mux.Handle("/", portal.New(portal.Config{Logger: s.log, Version: s.cfg.Version, Clock: s.cfg.Clock, PublicURL: s.cfg.PublicURL, ConsoleRefusals: s.gd.guestFail,
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) })}))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)

@@ -418,7 +418,7 @@ func (s *Server) remoteSignal(w http.ResponseWriter, r *http.Request, se store.S
 		return nil
 	}
 	g.log.Info("guest connected; its Host is on another node")
-	s.guestLoop(se.ID, g, func(sig *wire.Signal) {
+	s.guestLoop(se.ID, se.AccountID, remoteIP(r), g, func(sig *wire.Signal) {
 		b, err := wire.EncodeSignal(sig)
 		if err == nil {
 			s.cl.Post(owner, cluster.Message{Kind: msgToAgent, Session: se.ID, Data: b})

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -558,7 +559,7 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) error {
 	}
 	g.log.Info("guest connected")
 
-	s.guestLoop(ls.id, g, func(sig *wire.Signal) { s.fromGuest(ls, sig) })
+	s.guestLoop(ls.id, ls.accountID, ip, g, func(sig *wire.Signal) { s.fromGuest(ls, sig) })
 
 	g.stop()
 	s.endSession(id, "guest_disconnected", endOpts{agentCode: "guest_left", agentMsg: "the guest disconnected"})
@@ -575,14 +576,30 @@ func (s *Server) guestDrain(g *peer) {
 }
 
 // guestLoop reads the guest's signals: offers, candidates and bye go to
-// deliver (towards the session's device); anything else is refused.
-func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) {
+// deliver (towards the session's device); anything else is refused,
+// counted for the audit log (guest.refused, one record per window), and
+// after maxGuestRefusals the socket is closed.
+func (s *Server) guestLoop(session, account, ip string, g *peer, deliver func(*wire.Signal)) {
+	refusals := 0
+	refuse := func(reason string) bool {
+		s.gd.guestFail.Add(guard.TallyKey{Source: source(ip), Reason: reason, Account: account}, session)
+		if refusals++; refusals >= maxGuestRefusals {
+			g.closeWith(websocket.StatusPolicyViolation, "too many refused signals")
+			s.guestDrain(g) // until the queued close is out
+			return false
+		}
+		return true
+	}
 	for {
 		sig, err := readSignal(s.ctx, g.conn)
 		if err != nil {
 			if errors.Is(err, wire.ErrMalformed) {
 				g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeBadRequest, Message: err.Error()})
-				continue
+				if refuse("malformed signal") {
+					continue
+				}
+			} else if errors.Is(err, websocket.ErrMessageTooBig) {
+				refuse("oversized signal")
 			}
 			return
 		}
@@ -593,11 +610,17 @@ func (s *Server) guestLoop(session string, g *peer, deliver func(*wire.Signal)) 
 		default:
 			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeForbidden,
 				Message: fmt.Sprintf("guests may send offer, candidate or bye, not %q", sig.Type)})
+			if !refuse("signal type not for guests") {
+				return
+			}
 			continue
 		}
 		sig.Session = session // the socket decides the session, not the message
 		if msg := checkSignal(sig); msg != "" {
 			g.send(&wire.Signal{Type: wire.SigError, Session: session, Code: api.CodeBadRequest, Message: msg})
+			if !refuse("invalid signal") {
+				return
+			}
 			continue
 		}
 		deliver(&wire.Signal{Type: sig.Type, Session: session, SDP: sig.SDP, Candidate: sig.Candidate,

@@ -123,6 +123,7 @@ type guards struct {
 	backoff   *guard.Backoff // failed logins per (user, source)
 	known     *guard.Known   // sources each user logged in from
 	agentFail *guard.Tally   // refused agent handshakes, for the audit log
+	guestFail *guard.Tally   // refusals at the guests' doors (browser console, signaling), for the audit log
 }
 
 // Bounds of the guards' memory and queues.
@@ -139,6 +140,7 @@ const (
 	agentFailMaxKeys = 4096
 	agentFailBurst   = 30               // refused handshakes per source before 429
 	agentFailEvery   = 10 * time.Second // one back per
+	maxGuestRefusals = 32               // refused signals on one guest socket before it is closed
 )
 
 func newGuards(cfg Config) guards {
@@ -150,6 +152,7 @@ func newGuards(cfg Config) guards {
 			Forget: 24 * time.Hour, MaxPairs: backoffMaxPairs, Now: cfg.Clock},
 		known:     &guard.Known{PerUser: knownPerUser, MaxUsers: knownMaxUsers, TTL: knownTTL, Now: cfg.Clock},
 		agentFail: &guard.Tally{Window: agentFailWindow, Max: agentFailMaxKeys, Now: cfg.Clock},
+		guestFail: &guard.Tally{Window: agentFailWindow, Max: agentFailMaxKeys, Now: cfg.Clock},
 	}
 }
 

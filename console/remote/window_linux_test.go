@@ -70,7 +70,7 @@ func TestWindowDrivesARealHost(t *testing.T) {
 	if _, err := x.WaitWindow(ctx, "tandem-console"); err != nil {
 		t.Fatal(err)
 	}
-	splitScreen(t, x.Display, 800, 600)
+	captest.SplitScreen(t, x.Display, 800, 600)
 	log := testLogger()
 	srv, url, enrollKey := startRelay(t, log)
 	h := startHost(t, log, url, enrollKey, x.Display)

@@ -10,5 +10,7 @@ import (
 // /console/: it shares the Portal's session cookie, CSP and cross-origin
 // protection.
 func (p *Portal) routesConsole(mux *http.ServeMux) {
-	mux.Handle(webconsole.Prefix, webconsole.New(webconsole.Config{API: p.cfg.API, Cookie: sessionCookie, Logger: p.log}))
+	p.console = webconsole.New(webconsole.Config{API: p.cfg.API, Cookie: sessionCookie, Logger: p.log,
+		Clock: p.cfg.Clock, Refusals: p.cfg.ConsoleRefusals})
+	mux.Handle(webconsole.Prefix, p.console)
 }

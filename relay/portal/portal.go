@@ -19,6 +19,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tandem-rc/tandem/relay/guard"
+	"github.com/tandem-rc/tandem/relay/webconsole"
 )
 
 //go:embed templates/*.html
@@ -43,6 +46,9 @@ type Config struct {
 	// PublicURL is how clients reach the relay (the tandem:// links of
 	// My devices); "" takes each request's origin.
 	PublicURL string
+	// ConsoleRefusals counts the browser console's refused requests for
+	// the audit log (webconsole.Config.Refusals).
+	ConsoleRefusals *guard.Tally
 }
 
 // Portal serves the Portal's pages and assets.
@@ -52,6 +58,7 @@ type Portal struct {
 	pages   map[string]*template.Template
 	handler http.Handler
 	live    *liveHub // the live queue's streams (live.go)
+	console *webconsole.Console
 }
 
 // New builds the Portal. It panics only on a broken embedded template
@@ -128,7 +135,9 @@ func (p *Portal) routes() http.Handler {
 	})
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.log.Warn("portal: cross-origin request refused", "method", r.Method, "path", r.URL.Path)
+		if !p.console.CrossOrigin(r) { // the console counts its own, rate-limited
+			p.log.Warn("portal: cross-origin request refused", "method", r.Method, "path", r.URL.Path)
+		}
 		p.renderError(w, r, http.StatusForbidden, "Request refused",
 			"This form was sent from another site. Open the Portal and try again.")
 	}))

@@ -133,7 +133,7 @@ func BenchmarkBrowserDecode(b *testing.B) {
 	var table strings.Builder
 	for b.Loop() {
 		table.Reset()
-		fmt.Fprintf(&table, "\n%-8s %7s %9s | %-23s | %-14s | %-23s\n", "workload", "frames", "B/frame", "browser ms mean / p95", "of it decode", "Go decoder ms mean / p95")
+		fmt.Fprintf(&table, "\n%-8s %7s %9s | %-23s | %-14s | %-12s | %-23s\n", "workload", "frames", "B/frame", "browser ms mean / p95", "of it decode", "of it zstd", "Go decoder ms mean / p95")
 		for s, name := range names {
 			g := streams[s]
 			js := fmt.Sprintf(`(async () => {
@@ -141,21 +141,21 @@ func BenchmarkBrowserDecode(b *testing.B) {
   const { Painter } = await import('/console/static/paint.js');
   const ps = [];
   for (let i = 0; i < %d; i++) ps.push(new Uint8Array(await (await fetch('/golden/%d/' + i)).arrayBuffer()));
-  const d = new Decoder(), paint = new Painter(new OffscreenCanvas(1, 1)), ms = [], dms = [];
+  const d = new Decoder(), paint = new Painter(new OffscreenCanvas(1, 1)), ms = [], dms = [], zms = [];
   for (const p of ps) {
     const t0 = performance.now();
     const u = await d.decode(p);
     const t1 = performance.now();
     paint.paint(d, u);
-    ms.push(performance.now() - t0); dms.push(t1 - t0);
+    ms.push(performance.now() - t0); dms.push(t1 - t0); zms.push(d.zstdMs);
   }
-  return JSON.stringify({ ms, dms });
+  return JSON.stringify({ ms, dms, zms });
 })()`, len(g.payloads), s)
 			out, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
 			if err != nil {
 				b.Fatal(err)
 			}
-			var res struct{ MS, DMS []float64 }
+			var res struct{ MS, DMS, ZMS []float64 }
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				b.Fatal(err)
 			}
@@ -166,12 +166,13 @@ func BenchmarkBrowserDecode(b *testing.B) {
 			}
 			bm, bp := stats(ms[1:])
 			dm, _ := stats(res.DMS[1:])
+			zm, _ := stats(res.ZMS[1:])
 			gm, gp := stats(goMS[s][1:])
-			fmt.Fprintf(&table, "%-8s %7d %9d | %9.2f / %-11.2f | %14.2f | %9.2f / %-11.2f\n", name, len(ms)-1, bytes/max(1, len(ms)-1), bm, bp, dm, gm, gp)
+			fmt.Fprintf(&table, "%-8s %7d %9d | %9.2f / %-11.2f | %14.2f | %12.2f | %9.2f / %-11.2f\n", name, len(ms)-1, bytes/max(1, len(ms)-1), bm, bp, dm, zm, gm, gp)
 			b.ReportMetric(bm, name+"-browser-ms/frame")
 			b.ReportMetric(gm, name+"-go-ms/frame")
 			if s == 0 {
-				fmt.Fprintf(&table, "%-8s %7d %9d | %9.2f / %-11s | %14.2f | %9.2f / %-11s\n", "keyframe", 1, len(g.payloads[0]), ms[0], "-", res.DMS[0], goMS[s][0], "-")
+				fmt.Fprintf(&table, "%-8s %7d %9d | %9.2f / %-11s | %14.2f | %12.2f | %9.2f / %-11s\n", "keyframe", 1, len(g.payloads[0]), ms[0], "-", res.DMS[0], res.ZMS[0], goMS[s][0], "-")
 			}
 		}
 	}

@@ -147,6 +147,11 @@ func scenes(w, h int) []*capture.Frame {
 		draw.Draw(next, noise.Add(image.Pt(13*k, 7*k)), img, noise.Min, draw.Src)
 		frames = append(frames, capture.FrameFromImage(next))
 	}
+	// And sideways by (9, 0): copies with no vertical move.
+	side := image.NewRGBA(img.Rect)
+	toImage(base, side)
+	draw.Draw(side, noise.Add(image.Pt(13*2+9, 7*2)), img, noise.Min, draw.Src)
+	frames = append(frames, capture.FrameFromImage(side))
 	// A video: a photographic region that changes for 6 frames, then stays.
 	video := image.Rect(w/2, h/2, w/2+160, h/2+96)
 	last := frames[len(frames)-1]
@@ -208,6 +213,12 @@ type browserFrame struct {
 	Err   string   `json:"err"`
 	MS    float64  `json:"ms"`   // decode and paint
 	JPEGs [][4]int `json:"jpeg"` // the JPEG ops' rectangles: x, y, w, h
+	// CanvasDiff is the first byte where the painted canvas differs from
+	// the decoder's screen, -1 none.
+	CanvasDiff int `json:"canvasDiff"`
+	// Paths counts, on the last frame, the payloads whose COPY ops the
+	// decoder applied by a sweep of the rows or through a snapshot.
+	Paths map[string]int `json:"paths"`
 }
 
 // decodeInBrowser decodes stream s in the page (all payloads fetched
@@ -233,6 +244,11 @@ func decodeInBrowser(tb testing.TB, ctx context.Context, s int, g *golden) []bro
       f.ms = performance.now() - t0;
       f.jpeg = u.jpeg;
     } catch (e) { f.err = String(e); out.push(f); continue; }
+    // The painted canvas (COPY ops moved on the canvas itself, tiles put)
+    // equals the decoder's screen.
+    const c = paint.ctx.getImageData(0, 0, d.w, d.h).data;
+    f.canvasDiff = -1;
+    for (let k = 0; k < c.length; k++) if (c[k] !== d.pix[k]) { f.canvasDiff = k; break; }
     const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', d.pix));
     f.sum = Array.from(sum, b => b.toString(16).padStart(2, '0')).join('');
     if (f.sum !== want[i]) {
@@ -242,6 +258,7 @@ func decodeInBrowser(tb testing.TB, ctx context.Context, s int, g *golden) []bro
     }
     out.push(f);
   }
+  if (out.length) out[out.length - 1].paths = d.copyPaths;
   return out;
 })()`, want, s)
 	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]browserFrame](js, chromedp.EvalAwaitPromise))
@@ -273,6 +290,12 @@ func TestGoldenFramesInChromium(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
+	paths := map[string]int{} // how the decoder applied COPY ops, over all streams
+	defer func() {
+		if paths["sweep"] == 0 || paths["snapshot"] == 0 {
+			t.Errorf("COPY ops applied %v: the scenes should take both ways", paths)
+		}
+	}()
 	const minPSNR = 25 // dB: random noise (JPEG too) upsampled two ways measures ~29
 	for s, g := range streams {
 		got := decodeInBrowser(t, ctx, s, g)
@@ -290,6 +313,9 @@ func TestGoldenFramesInChromium(t *testing.T) {
 		for i, f := range got {
 			if f.Err != "" {
 				t.Fatalf("stream %d frame %d: browser decoder: %s", s, i, f.Err)
+			}
+			if f.CanvasDiff != -1 {
+				t.Errorf("stream %d frame %d: the painted canvas differs from the decoder's screen at byte %d", s, i, f.CanvasDiff)
 			}
 			for _, r := range f.JPEGs {
 				lossy = lossy.Union(image.Rect(r[0], r[1], r[0]+r[2], r[1]+r[3]))
@@ -312,6 +338,9 @@ func TestGoldenFramesInChromium(t *testing.T) {
 			if psnr < minPSNR {
 				t.Errorf("stream %d frame %d: browser and Go JPEG pixels at %.1f dB PSNR (< %d)", s, i, psnr, minPSNR)
 			}
+		}
+		for k, v := range got[len(got)-1].Paths {
+			paths[k] += v
 		}
 		t.Logf("stream %d: %d payloads, %d JPEG ops, lowest PSNR of the browser's JPEG pixels against Go's %.1f dB", s, len(g.payloads), g.jpegs, worstPSNR)
 	}

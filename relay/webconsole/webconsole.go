@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-rc/tandem/relay/frontdoor"
+	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -52,6 +54,10 @@ type Config struct {
 	Cookie string           // the Portal's session cookie, holding the login token
 	Logger *slog.Logger     // default: discard
 	Clock  func() time.Time // default time.Now
+	// Refusals counts every refused request at the console's doors for
+	// the audit log (the relay writes one record per source and reason
+	// per window, so a flood cannot fill the log); nil counts nothing.
+	Refusals *guard.Tally
 }
 
 // Console serves the browser console.
@@ -70,9 +76,13 @@ type Console struct {
 // must not flood the relay's log.
 const refusalEvery = 10 * time.Second
 
-// refused logs a refusal, at most one line per refusalEvery with the
-// number of refusals it stood for.
-func (c *Console) refused(r *http.Request, what string) {
+// refused counts a refusal for the audit log and logs it, at most one line
+// per refusalEvery with the number of refusals it stood for. sample (a
+// session id) is kept as an example.
+func (c *Console) refused(r *http.Request, what, sample string) {
+	if c.cfg.Refusals != nil {
+		c.cfg.Refusals.Add(guard.TallyKey{Source: guard.Source(frontdoor.ClientIP(r)), Reason: what}, bounded(sample, 64))
+	}
 	c.refusedMu.Lock()
 	now := c.cfg.Clock()
 	if now.Sub(c.refusedAt) < refusalEvery {
@@ -83,16 +93,59 @@ func (c *Console) refused(r *http.Request, what string) {
 	more := c.refusedMore
 	c.refusedAt, c.refusedMore = now, 0
 	c.refusedMu.Unlock()
-	c.log.Warn("webconsole: request refused", "what", what, "path", r.URL.Path,
-		"origin", safeOrigin(r.Header.Get("Origin")), "remote", r.RemoteAddr, "also_refused_since_last", more)
+	c.log.Warn("webconsole: request refused", "what", what, "path", bounded(r.URL.Path, 100),
+		"origin", bounded(r.Header.Get("Origin"), 100), "remote", r.RemoteAddr, "also_refused_since_last", more)
 }
 
-// safeOrigin bounds what a hostile Origin header puts in the log.
-func safeOrigin(o string) string {
-	if len(o) > 100 {
-		o = o[:100]
+// CrossOrigin counts a request to the console refused by the Portal's
+// cross-origin protection (a POST from another site never reaches the
+// console's handlers) and reports whether r was the console's.
+func (c *Console) CrossOrigin(r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, Prefix) {
+		return false
 	}
-	return strings.ToValidUTF8(o, "?")
+	door := "page"
+	if r.URL.Path == "/console/session" {
+		door = "session"
+	}
+	c.refused(r, door+": cross-origin", "")
+	return true
+}
+
+// bounded bounds what a hostile header or path puts in the log and audit.
+func bounded(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// refusalWatch records the status the API answers a proxied request with,
+// so its refusals (a stale cookie, someone else's session) are counted
+// like the console's own. Unwrap lets the WebSocket upgrade hijack the
+// connection underneath.
+type refusalWatch struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *refusalWatch) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *refusalWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// proxy serves req with the API and counts the refusals among its
+// answers (reasons by status; the API audits its policy denials itself).
+func (c *Console) proxy(w http.ResponseWriter, r, req *http.Request, door, sample string, reasons map[int]string) {
+	rw := &refusalWatch{ResponseWriter: w}
+	c.cfg.API.ServeHTTP(rw, req)
+	if why, ok := reasons[rw.status]; ok {
+		c.refused(r, door+": "+why, sample)
+	}
 }
 
 // New builds the console handler, to be mounted at Prefix.
@@ -185,17 +238,19 @@ func sameOrigin(r *http.Request) bool {
 func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
 	tok := c.token(r)
 	if tok == "" {
+		c.refused(r, "session: no cookie", "")
 		writeError(w, http.StatusUnauthorized, "unauthorized", "sign in to the Portal first")
 		return
 	}
 	if !sameOrigin(r) {
-		c.refused(r, "cross-origin session request")
+		c.refused(r, "session: cross-origin", "")
 		writeError(w, http.StatusForbidden, "forbidden", "this request did not come from the console page")
 		return
 	}
 	var in wire.SessionRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
 	if err := dec.Decode(&in); err != nil {
+		c.refused(r, "session: malformed or oversized request", "")
 		writeError(w, http.StatusBadRequest, "bad_request", "the request is not a session request")
 		return
 	}
@@ -203,23 +258,31 @@ func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
 	out, _ := json.Marshal(wire.SessionRequest{Device: in.Device, Action: in.Action, OnDemand: in.OnDemand, Confirmation: in.Confirmation})
 	req := c.apiRequest(r, tok, http.MethodPost, "/api/v1/sessions", bytes.NewReader(out))
 	req.Header.Set("Content-Type", "application/json")
-	c.cfg.API.ServeHTTP(w, req)
+	c.proxy(w, r, req, "session", "", sessionRefusals)
 }
+
+// The API's answers counted as refusals at each door.
+var (
+	sessionRefusals = map[int]string{http.StatusUnauthorized: "stale cookie", http.StatusBadRequest: "bad request"}
+	signalRefusals  = map[int]string{http.StatusUnauthorized: "stale cookie", http.StatusNotFound: "no such session of this user",
+		http.StatusForbidden: "forbidden", http.StatusBadRequest: "bad request"}
+)
 
 // handleSignal is the browser's signaling WebSocket: the API's own
 // signaling endpoint, authenticated with the cookie's token.
 func (c *Console) handleSignal(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
 	tok := c.token(r)
 	if tok == "" {
+		c.refused(r, "signal: no cookie", id)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "sign in to the Portal first")
 		return
 	}
 	if !sameOrigin(r) {
-		c.refused(r, "cross-origin signaling")
+		c.refused(r, "signal: cross-origin", id)
 		writeError(w, http.StatusForbidden, "forbidden", "signaling is only for the console page of this relay")
 		return
 	}
-	id := r.PathValue("id")
 	req := c.apiRequest(r, tok, http.MethodGet, "/api/v1/sessions/"+url.PathEscape(id)+"/signal", http.NoBody)
 	// The WebSocket handshake headers go on unchanged.
 	for _, h := range []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version",
@@ -228,7 +291,7 @@ func (c *Console) handleSignal(w http.ResponseWriter, r *http.Request) {
 			req.Header[h] = v
 		}
 	}
-	c.cfg.API.ServeHTTP(w, req)
+	c.proxy(w, r, req, "signal", id, signalRefusals)
 }
 
 // apiRequest is an in-process API request on behalf of r: same client

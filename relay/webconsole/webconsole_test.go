@@ -130,7 +130,7 @@ func TestConsolePage(t *testing.T) {
 	if strings.Contains(string(b), "<script>") || !strings.Contains(string(b), `src="/console/static/console.js"`) {
 		t.Fatalf("page:\n%s", b)
 	}
-	for _, asset := range []string{"console.js", "worker.js", "decoder.js", "wire.js", "paint.js", "vendor/fzstd.js", "vendor/fzstd.LICENSE"} {
+	for _, asset := range []string{"console.js", "worker.js", "decoder.js", "wire.js", "paint.js", "files.js", "vendor/fzstd.js", "vendor/fzstd.LICENSE"} {
 		code, _ := req{method: "GET", path: "/console/static/" + asset}.do(t, base)
 		if code != 200 {
 			t.Errorf("%s: %d", asset, code)

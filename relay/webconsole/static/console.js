@@ -3,6 +3,7 @@
 // and speaks WebRTC straight to the Host. Frames go to the screen worker;
 // input, the toolbar and notices stay here.
 import * as wire from './wire.js';
+import { Files } from './files.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -13,10 +14,11 @@ const state = {
   session: '', permissions: [], viewOnly: true,
   frames: 0, width: 0, height: 0, origin: { x: 0, y: 0 },
   refusals: [], notices: [], pair: null, decodeMs: [], local: 0,
+  transfers: [], folder: '', listing: [],
 };
-window.tandemConsole = { state, snapshot, selectedPair, sendInput: (m) => sendOn('input', m) };
+window.tandemConsole = { state, snapshot, selectedPair, sendInput: (m) => sendOn('input', m), upload, download, listFolder };
 
-let ws = null, pc = null, worker = null;
+let ws = null, pc = null, worker = null, files = null;
 const channels = {};
 const reasm = {};
 let remoteSet = false;
@@ -129,6 +131,7 @@ async function offer(iceServers) {
     dc.onclose = () => { if (label === 'control') end('The device closed the session.'); };
   }
   channels.control.onopen = () => wire.send(channels.control, wire.hello());
+  files = new Files(channels.files);
   const o = await pc.createOffer();
   await pc.setLocalDescription(o);
   sendSignal({ type: 'offer', sdp: pc.localDescription.sdp });
@@ -150,6 +153,7 @@ function onData(label, frag) {
     console.warn('malformed message from the host', e);
     return;
   }
+  if (label === 'files') { files.onMessage(m); return; }
   switch (m.type) {
     case wire.T.SessionInfo: onInfo(m); break;
     case wire.T.ScreenFrame: onFrame(m); break;
@@ -194,6 +198,7 @@ function onInfo(m) {
   $('lock-input').disabled = !m.permissions.includes('lock_input');
   $('blank-screen').disabled = !m.permissions.includes('blank_screen');
   $('chat-toggle').disabled = !m.permissions.includes('chat');
+  $('files-toggle').disabled = !m.permissions.includes('file_transfer');
   if (!state.viewOnly) attachInput();
   pc.getStats().then(recordPair);
 }
@@ -456,6 +461,134 @@ function toolbar() {
   window.addEventListener('pagehide', () => sendSignal({ type: 'bye', message: 'technician closed the console' }));
 }
 
+// --- files ---------------------------------------------------------------------------
+
+// A path on the Host: '/'-separated, relative to its transfer folder. A
+// dropped file's name is sent as it is: the Host refuses names that would
+// leave its folder, and the refusal is shown.
+const join = (dir, name) => (dir ? dir + '/' : '') + name;
+
+async function listFolder(path = state.folder) {
+  try {
+    const l = await files.list(path);
+    state.folder = path;
+    state.listing = l.entries;
+    $('files-path').textContent = '/' + path;
+    const ul = $('files-list');
+    ul.replaceChildren();
+    for (const e of l.entries) {
+      const li = document.createElement('li');
+      if (e.mode & wire.FILE_MODE_DIR) {
+        const b = document.createElement('button');
+        b.className = 'dir';
+        b.textContent = e.name + '/';
+        b.addEventListener('click', () => listFolder(join(path, e.name)));
+        li.append(b);
+      } else {
+        const name = document.createElement('span');
+        name.textContent = `${e.name} (${e.size} bytes)`;
+        const b = document.createElement('button');
+        b.textContent = 'Download';
+        b.dataset.name = e.name;
+        b.addEventListener('click', () => download(join(path, e.name)));
+        li.append(name, b);
+      }
+      ul.append(li);
+    }
+    if (l.truncated) notice('The folder has more entries than are shown.');
+    return l.entries.length;
+  } catch (e) {
+    notice('The device refused the folder: ' + e.message, 'error');
+    return -1;
+  }
+}
+
+// transfer is the record of one upload or download, shown in the panel.
+function transfer(dir, name, onProgress) {
+  const t = { dir, name, done: 0, total: 0, status: 'waiting', error: '', cancel: () => {} };
+  t.progress = () => {
+    $('transfer-progress').max = t.total || 1;
+    $('transfer-progress').value = t.done;
+    onProgress?.(t);
+  };
+  state.transfers.push(t);
+  $('transfer-name').textContent = `${dir === 'put' ? 'Uploading' : 'Downloading'} ${name}`;
+  $('transfer').hidden = false;
+  $('transfer-cancel').onclick = () => t.cancel();
+  return t;
+}
+
+function failed(t, e) {
+  t.status = 'failed';
+  t.error = e.message;
+  t.code = e.code || 0;
+  notice(`${t.dir === 'put' ? 'Upload' : 'Download'} of ${t.name} failed: ${e.message}`, 'error');
+}
+
+// upload sends a File to the current folder (or to path); an existing
+// file is replaced only after the technician confirms.
+async function upload(file, path = join(state.folder, file.name), { onProgress } = {}) {
+  const t = transfer('put', path, onProgress);
+  try {
+    try {
+      await files.put(file, path, t);
+    } catch (e) {
+      if (e.code !== wire.ERR_EXISTS || !confirm(`${path} exists on the device. Replace it?`)) throw e;
+      await files.put(file, path, t, { overwrite: true });
+    }
+    notice(`Uploaded ${path}.`);
+    listFolder();
+  } catch (e) { failed(t, e); }
+  return t;
+}
+
+// download fetches a file from the Host and hands it to the browser's
+// downloads once its digest matches.
+async function download(path, { onProgress } = {}) {
+  const t = transfer('get', path, onProgress);
+  try {
+    const r = await files.get(path, t);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(r.blob);
+    a.download = path.split('/').pop();
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    t.sha256 = r.sha256;
+    notice(`Downloaded ${path}.`);
+  } catch (e) { failed(t, e); }
+  return t;
+}
+
+function filesPanel() {
+  $('files-toggle').addEventListener('click', (e) => {
+    const open = $('files').hidden;
+    $('files').hidden = !open;
+    e.target.setAttribute('aria-expanded', String(open));
+    if (open) listFolder();
+  });
+  $('files-up').addEventListener('click', () => listFolder(state.folder.split('/').slice(0, -1).join('/')));
+  $('file-input').addEventListener('change', async (e) => {
+    for (const f of Array.from(e.target.files)) await upload(f);
+    e.target.value = '';
+  });
+  const stage = $('stage');
+  stage.addEventListener('dragover', (e) => {
+    if ($('files-toggle').disabled) return;
+    e.preventDefault();
+    stage.classList.add('drop');
+  });
+  stage.addEventListener('dragleave', () => stage.classList.remove('drop'));
+  stage.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    stage.classList.remove('drop');
+    if ($('files-toggle').disabled) { notice('This session may not transfer files.', 'error'); return; }
+    for (const f of Array.from(e.dataTransfer.files)) await upload(f);
+  });
+}
+
+filesPanel();
 toolbar();
 startWorker();
 start();

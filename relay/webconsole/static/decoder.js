@@ -52,14 +52,6 @@ class Reader {
   }
 }
 
-function med(a, b, c) {
-  let hi = a, lo = b;
-  if (lo > hi) { hi = b; lo = a; }
-  if (c >= hi) return lo;
-  if (c <= lo) return hi;
-  return a + b - c;
-}
-
 export class Decoder {
   // jpeg(bytes, w, h) → Promise<Uint8ClampedArray RGBA of w*h>; the
   // default uses createImageBitmap and an OffscreenCanvas.
@@ -74,10 +66,13 @@ export class Decoder {
     this.z = null; // fzstd Decompress
     this.raw = null; this.rawN = 0; // this payload's raw data as it arrives
     this.rawBuf = new Uint8Array(0);
+    this.copyPaths = { sweep: 0, snapshot: 0 }; // payloads with COPY ops, by how they were applied
+    this.zstdMs = 0; // the last payload's zstd time
   }
 
-  // decode applies one payload and returns {keyframe, rects: [[x,y,w,h]…],
-  // jpeg: the JPEG ops' rectangles}. After any error the stream state is lost
+  // decode applies one payload and returns {keyframe, copies: the COPY
+  // ops [[x,y,w,h,sx,sy]…], rects: [[x,y,w,h]…] the tiles the other ops
+  // changed, jpeg: the JPEG ops' rectangles}. After any error the stream state is lost
   // and every delta throws NeedKeyframe until the next keyframe.
   async decode(p) {
     try {
@@ -184,7 +179,14 @@ export class Decoder {
       if (!this.ok) throw new NeedKeyframe('need a keyframe');
       if (w !== this.w || h !== this.h || ts !== this.ts) throw new CodecError('delta for another screen size');
     } else {
-      if (!this.pix || this.w !== w || this.h !== h) this.pix = new Uint8ClampedArray(w * h * 4);
+      if (!this.pix || this.w !== w || this.h !== h) {
+        // One buffer holds the screen and, after it, room for the
+        // snapshot COPY ops may read from: rows move between the two with
+        // copyWithin, which allocates nothing (a subarray per row made a
+        // scroll spend a third of its time collecting garbage).
+        this.mem = new Uint8Array(w * h * 8);
+        this.pix = new Uint8ClampedArray(this.mem.buffer, 0, w * h * 4);
+      }
       this.w = w; this.h = h; this.ts = ts; this.tilesX = tilesX; this.tilesY = tilesY;
       this.ok = true;
       this.needReset = true;
@@ -192,6 +194,7 @@ export class Decoder {
 
     // The raw data: the zstd part decompresses to exactly rawLen bytes.
     let raw = null;
+    this.zstdMs = 0;
     if (rawLen > 0) {
       if (this.needReset || !this.z) {
         if (!this.needReset) throw new NeedKeyframe('zstd stream lost');
@@ -200,48 +203,82 @@ export class Decoder {
       }
       if (this.rawBuf.length < rawLen) this.rawBuf = new Uint8Array(Math.max(rawLen, this.rawBuf.length * 2));
       this.raw = this.rawBuf; this.rawN = 0; this.rawWant = rawLen;
+      const t0 = performance.now();
       this.z.push(z, false);
+      this.zstdMs = performance.now() - t0;
       if (this.rawN !== rawLen) throw new CodecError(`zstd part gave ${this.rawN} bytes, ops need ${rawLen}`);
       raw = this.rawBuf;
     }
 
-    // Apply the ops.
-    const pix = this.pix, stride = w * 4;
+    // Apply the ops. Writes go through a Uint8Array view: the values are
+    // bytes already, and a clamped array's stores cost more.
+    const pix = this.mem, stride = w * 4, size = w * h * 4;
     const dirty = new Uint8Array(n);
     const markRect = (x, y, cw, ch) => {
       for (let ty = Math.floor(y / ts); ty * ts < y + ch; ty++)
         for (let tx = Math.floor(x / ts); tx * ts < x + cw; tx++) dirty[ty * tilesX + tx] = 1;
     };
-    // COPY ops read the screen as it was before the payload.
-    let snapLen = 0;
-    for (const op of ops) { if (op.kind !== OP_COPY) break; snapLen += op.cw * op.ch * 4; }
-    let snap = null;
-    if (snapLen > 0) {
-      snap = new Uint8ClampedArray(snapLen);
-      let o = 0;
-      for (const op of ops) {
-        if (op.kind !== OP_COPY) break;
+    // COPY ops (first in the list) read the screen as it was before the
+    // payload. A scroll (or a moved window) moves every rectangle by one
+    // vertical vector: a sweep over the rows, in the vector's order, reads
+    // each source row before any copy overwrites it, so rows move in
+    // place. Other copies go through the snapshot area. They are also
+    // returned apart for the painter.
+    const cops = [], copies = [];
+    for (const op of ops) { if (op.kind !== OP_COPY) break; cops.push(op); copies.push([op.x, op.y, op.cw, op.ch, op.sx, op.sy]); }
+    const sweep = cops.length > 0 && cops[0].sy !== 0 && cops.every((op) => op.sx === cops[0].sx && op.sy === cops[0].sy);
+    if (cops.length) this.copyPaths[sweep ? 'sweep' : 'snapshot']++;
+    if (sweep) {
+      // The rows with the copies that cover each (a scroll of tiles is
+      // hundreds of rectangles), in op order within a row.
+      const sy = cops[0].sy, down = sy > 0;
+      const order = cops.map((op, i) => i).sort((a, b) => down ? cops[a].y - cops[b].y : (cops[b].y + cops[b].ch) - (cops[a].y + cops[a].ch));
+      const active = [];
+      let next = 0;
+      let y = down ? cops[order[0]].y : cops[order[0]].y + cops[order[0]].ch - 1;
+      while (next < order.length || active.length) {
+        if (!active.length) {
+          const op = cops[order[next]];
+          y = down ? Math.max(y, op.y) : Math.min(y, op.y + op.ch - 1);
+        }
+        let added = false;
+        while (next < order.length && (down ? cops[order[next]].y <= y : cops[order[next]].y + cops[order[next]].ch - 1 >= y)) {
+          active.push(order[next++]);
+          added = true;
+        }
+        if (added) active.sort((a, b) => a - b); // op order
+        let keep = 0;
+        for (let k = 0; k < active.length; k++) {
+          const op = cops[active[k]];
+          if (y < op.y || y >= op.y + op.ch) continue; // done
+          const s = (y + sy) * stride + (op.x + op.sx) * 4;
+          pix.copyWithin(y * stride + op.x * 4, s, s + op.cw * 4);
+          active[keep++] = active[k];
+        }
+        active.length = keep;
+        y += down ? 1 : -1;
+      }
+    } else if (cops.length) {
+      let o = size;
+      for (const op of cops) {
         const rb = op.cw * 4;
-        for (let y = op.y + op.sy; y < op.y + op.sy + op.ch; y++) {
+        for (let y = op.y + op.sy; y < op.y + op.sy + op.ch; y++, o += rb) {
           const s = y * stride + (op.x + op.sx) * 4;
-          snap.set(pix.subarray(s, s + rb), o);
-          o += rb;
+          pix.copyWithin(o, s, s + rb);
         }
       }
+      o = size;
+      for (const op of cops) {
+        const rb = op.cw * 4;
+        for (let y = op.y; y < op.y + op.ch; y++, o += rb) pix.copyWithin(y * stride + op.x * 4, o, o + rb);
+      }
     }
-    let so = 0, ro = 0;
+    let ro = 0;
     const jpegs = [];
     for (const op of ops) {
       switch (op.kind) {
-        case OP_COPY: {
-          const rb = op.cw * 4;
-          for (let y = op.y; y < op.y + op.ch; y++) {
-            pix.set(snap.subarray(so, so + rb), y * stride + op.x * 4);
-            so += rb;
-          }
-          markRect(op.x, op.y, op.cw, op.ch);
-          break;
-        }
+        case OP_COPY:
+          break; // done above
         case OP_JPEG: {
           const rgba = await this.jpeg(op.data, op.cw, op.ch);
           if (!rgba || rgba.length !== op.cw * op.ch * 4) throw new CodecError('JPEG of the wrong size');
@@ -287,7 +324,7 @@ export class Decoder {
     }
     if (key) {
       for (let t = 0; t < n; t++) if (!dirty[t]) throw new CodecError(`keyframe leaves tile ${t} out`);
-      return { keyframe: true, rects: [[0, 0, w, h]], jpeg: jpegs };
+      return { keyframe: true, rects: [[0, 0, w, h]], copies: [], jpeg: jpegs };
     }
     // Changed tiles, merged into runs along each tile row.
     const rects = [];
@@ -301,7 +338,7 @@ export class Decoder {
         tx = end;
       }
     }
-    return { keyframe: false, rects, jpeg: jpegs };
+    return { keyframe: false, rects, copies, jpeg: jpegs };
   }
 
   _onRaw(chunk) {
@@ -341,19 +378,26 @@ function putRaw(pix, stride, x, y, w, h, raw, off, predict) {
     }
     return;
   }
-  // Undo the MED filter (capture/codec/predict.go), all modulo 256.
+  // Undo the MED filter (capture/codec/predict.go), all modulo 256: the
+  // first row predicts from the left, the first column from above, the
+  // rest from the median of left, above and above-left (inlined: the
+  // hottest loop of a scroll).
   for (let yy = 0; yy < h; yy++) {
-    const row = (y + yy) * stride + x * 4;
-    for (let xx = 0; xx < w; xx++, j += 3) {
-      const o = row + xx * 4;
+    let o = (y + yy) * stride + x * 4;
+    for (let xx = 0; xx < w; xx++, j += 3, o += 4) {
       let pr, pg, pb;
-      if (xx === 0 && yy === 0) { pr = 0; pg = 0; pb = 0; }
-      else if (yy === 0) { pr = pix[o - 4]; pg = pix[o - 3]; pb = pix[o - 2]; }
-      else if (xx === 0) { pr = pix[o - stride]; pg = pix[o - stride + 1]; pb = pix[o - stride + 2]; }
-      else {
-        pr = med(pix[o - 4], pix[o - stride], pix[o - stride - 4]);
-        pg = med(pix[o - 3], pix[o - stride + 1], pix[o - stride - 3]);
-        pb = med(pix[o - 2], pix[o - stride + 2], pix[o - stride - 2]);
+      if (yy === 0) {
+        if (xx === 0) { pr = 0; pg = 0; pb = 0; } else { pr = pix[o - 4]; pg = pix[o - 3]; pb = pix[o - 2]; }
+      } else if (xx === 0) {
+        pr = pix[o - stride]; pg = pix[o - stride + 1]; pb = pix[o - stride + 2];
+      } else {
+        const u = o - stride;
+        let a = pix[o - 4], b = pix[u], c = pix[u - 4];
+        pr = a > b ? (c >= a ? b : c <= b ? a : a + b - c) : (c >= b ? a : c <= a ? b : a + b - c);
+        a = pix[o - 3]; b = pix[u + 1]; c = pix[u - 3];
+        pg = a > b ? (c >= a ? b : c <= b ? a : a + b - c) : (c >= b ? a : c <= a ? b : a + b - c);
+        a = pix[o - 2]; b = pix[u + 2]; c = pix[u - 2];
+        pb = a > b ? (c >= a ? b : c <= b ? a : a + b - c) : (c >= b ? a : c <= a ? b : a + b - c);
       }
       const dg = raw[j + 1];
       pix[o] = (pr + raw[j] + dg) & 255;

@@ -8,6 +8,7 @@ export const T = {
   Hello: 0x01, Bye: 0x02, Error: 0x03, Ping: 0x04, Pong: 0x05, SessionInfo: 0x06, SelectMonitor: 0x07,
   ScreenFrame: 0x10, FrameAck: 0x11, KeyframeRequest: 0x12, CursorShape: 0x13, CursorPos: 0x14,
   MouseMove: 0x20, MouseButton: 0x21, MouseWheel: 0x22, Key: 0x23, KeyTap: 0x24, Text: 0x25,
+  FileList: 0x40, FileListing: 0x41, FileOpen: 0x42, FileReady: 0x43, FileChunk: 0x44, FileDone: 0x45, FileAck: 0x46, FileCancel: 0x47,
   Chat: 0x50, PowerAction: 0x56, PowerDone: 0x57,
   ClipboardText: 0x60, ClipboardGet: 0x61, InputLock: 0x62, ScreenBlank: 0x63, LocalState: 0x64,
 };
@@ -19,10 +20,16 @@ export const ERR_DENIED = 2;
 // What this console decodes and handles; the host streams version-2
 // payloads with PREDICT to it and sends the pointer beside the screen.
 export const CAPS = ['screen.tiles.zstd.v2', 'screen.tiles.predict.v1', 'input.v1', 'frag.v1',
-  'cursor.v1', 'ping.v1', 'chat.v1', 'power.v1', 'clipboard.v1'];
+  'cursor.v1', 'ping.v1', 'chat.v1', 'power.v1', 'clipboard.v1', 'files.v1'];
 
 export const MAX_FRAGMENT = 64 << 10;
 export const MAX_MESSAGE = 64 << 20;
+// File transfer (transport/wire/files.go): a chunk and its header fill one
+// fragment; FileOpen directions and flags; FileEntry mode bits.
+export const MAX_FILE_CHUNK = MAX_FRAGMENT - 1 - 1 - 4 - 8;
+export const FILE_PUT = 1, FILE_GET = 2, FILE_RESUME = 1, FILE_OVERWRITE = 2;
+export const FILE_MODE_DIR = 0x80000000;
+export const ERR_NOT_FOUND = 5, ERR_EXISTS = 6, ERR_TOO_LARGE = 7, ERR_CHECKSUM = 8;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -88,6 +95,20 @@ export function decode(b) {
     case T.PowerDone: return { type, id: r.u32(), action: r.u8() };
     case T.ClipboardText: { const n = r.u32(); return { type, text: dec.decode(r.take(n)) }; }
     case T.LocalState: return { type, flags: r.u8() };
+    case T.FileListing: {
+      const id = r.u32(), truncated = r.bool(), n = r.u32(), entries = [];
+      if (n > 1 << 16) throw new Error('too many entries');
+      for (let k = 0; k < n; k++) entries.push({ name: r.str(), size: Number(r.u64()), mode: r.u32(), mtime: Number(r.u64()) });
+      return { type, id, truncated, entries };
+    }
+    case T.FileReady: return { type, id: r.u32(), offset: Number(r.u64()), size: Number(r.u64()) };
+    case T.FileChunk: {
+      const id = r.u32(), offset = Number(r.u64()), data = r.rest();
+      if (data.length > MAX_FILE_CHUNK) throw new Error('chunk too large');
+      return { type, id, offset, data };
+    }
+    case T.FileDone: case T.FileAck: return { type, id: r.u32(), size: Number(r.u64()), sha256: r.take(32) };
+    case T.FileCancel: return { type, id: r.u32(), reason: r.str() };
   }
   return { type };
 }
@@ -110,6 +131,20 @@ export const clipboardGet = () => new Writer(T.ClipboardGet).done();
 export const inputLock = (on) => new Writer(T.InputLock).bool(on).done();
 export const screenBlank = (on) => new Writer(T.ScreenBlank).bool(on).done();
 export const LOCAL_INPUT_LOCKED = 1, LOCAL_SCREEN_BLANKED = 2;
+export const fileList = (id, path) => new Writer(T.FileList).u32(id).str(path).done();
+export const fileOpen = (id, dir, flags, path, size, sha256, offset) =>
+  new Writer(T.FileOpen).u32(id).u8(dir).u8(flags).str(path).u64(BigInt(size)).bytes(sha256).u64(BigInt(offset)).done();
+export const fileDone = (id, size, sha256) => new Writer(T.FileDone).u32(id).u64(BigInt(size)).bytes(sha256).done();
+export const fileCancel = (id, reason) => new Writer(T.FileCancel).u32(id).str(reason).done();
+// fileChunk is built directly: a byte-by-byte Writer is too slow for 64 KiB.
+export function fileChunk(id, offset, data) {
+  const b = new Uint8Array(1 + 4 + 8 + data.length), v = new DataView(b.buffer);
+  b[0] = T.FileChunk;
+  v.setUint32(1, id);
+  v.setBigUint64(5, BigInt(offset));
+  b.set(data, 13);
+  return b;
+}
 
 // send writes one message on a data channel in fragments.
 export function send(dc, msg) {
