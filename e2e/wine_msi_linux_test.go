@@ -79,6 +79,20 @@ func waitStatus(t *testing.T, ctx context.Context, p *winetest.Prefix, want ...s
 	}
 }
 
+// waitLog polls the service's log until it holds want n times.
+func waitLog(t *testing.T, ctx context.Context, p *winetest.Prefix, want string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for strings.Count(serviceLogWine(p), want) < n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the service log never showed %q %d times:\n%s", want, n, serviceLogWine(p))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 func serviceLogWine(p *winetest.Prefix) string {
 	b, _ := os.ReadFile(p.Path(msiConfigWin + `\host.log`))
 	return string(b)
@@ -88,9 +102,8 @@ func serviceLogWine(p *winetest.Prefix) string {
 // msiexec): a wrong key leaves the service installed and not enrolled,
 // with the failure in the MSI log and the key nowhere in it; uninstall
 // removes the service and its data; the right key enrolls and brings the
-// service online; a newer MSI upgrades in place (keeping the identity on
-// Windows, not under Wine: see below); the online installer enrolls by its
-// file name alone.
+// service online; a newer MSI upgrades in place, keeping the identity;
+// the online installer enrolls by its file name alone.
 func TestMSIUnderWine(t *testing.T) {
 	p := winePrefix(t)
 	msi1 := buildMSI(t, "1.0.0")
@@ -133,26 +146,34 @@ func TestMSIUnderWine(t *testing.T) {
 	waitStatus(t, ctx, p, ": running", "device: "+c1.DeviceID)
 	relaytest.WaitOnline(t, ctx, e.login(t), c1.DeviceID)
 
-	// An upgrade installs in place. On Windows the old product's removal
-	// runs with UPGRADINGPRODUCTCODE set, so UninstallHost (conditioned on
-	// its absence) keeps the identity; Wine 8's RemoveExistingProducts runs
-	// that removal as a plain "msiexec /i {old} REMOVE=ALL" without it, so
-	// under Wine the identity goes and the upgraded service is installed
-	// but not enrolled: what is checked here is the replacement itself.
+	// An upgrade keeps the identity: the new version installs first and the
+	// old one's removal then leaves the service and the identity alone (on
+	// Windows UPGRADINGPRODUCTCODE says it is an upgrade; Wine 8's
+	// RemoveExistingProducts does not set it, so UninstallHost asks Windows
+	// Installer whether another version is installed). The service restarts
+	// as the same device: no re-enrolment, no second device at the relay.
+	started := strings.Count(serviceLogWine(p), "service started")
 	msi2 := buildMSI(t, "1.0.1")
 	log = msiexec(t, ctx, p, "/i", winetest.WinPath(msi2))
 	if !strings.Contains(log, "RemoveExistingProducts") {
 		t.Errorf("the upgrade did not remove the old product:\n%s", log)
 	}
-	if c2, err := installer.Load(cfg); err == nil {
-		if c2.DeviceID != c1.DeviceID || !c2.Key.Equal(c1.Key) {
-			t.Fatal("the upgrade changed the identity")
-		}
-		waitStatus(t, ctx, p, ": running", "device: "+c1.DeviceID)
-		relaytest.WaitOnline(t, ctx, e.login(t), c1.DeviceID)
-	} else {
-		t.Logf("after the upgrade under Wine: %v (Wine's RemoveExistingProducts drops UPGRADINGPRODUCTCODE)", err)
-		waitStatus(t, ctx, p, msiService+" (windows-service): ")
+	c2, err := installer.Load(cfg)
+	if err != nil {
+		t.Fatalf("the upgrade lost the identity: %v\nservice log:\n%s", err, serviceLogWine(p))
+	}
+	if c2.DeviceID != c1.DeviceID || !c2.Key.Equal(c1.Key) {
+		t.Fatalf("the upgrade changed the identity: device %s → %s", c1.DeviceID, c2.DeviceID)
+	}
+	if out, err := p.Output(ctx, "reg", "query", `HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall`); err != nil ||
+		strings.Count(out, "{") != 1 {
+		t.Errorf("installed products after the upgrade (want one): %v\n%s", err, out)
+	}
+	waitStatus(t, ctx, p, ": running", "device: "+c1.DeviceID)
+	waitLog(t, ctx, p, "service started", started+1)
+	relaytest.WaitOnline(t, ctx, e.login(t), c1.DeviceID)
+	if ds, err := e.login(t).Devices(ctx); err != nil || len(ds) != 1 {
+		t.Fatalf("the relay lists %d devices after the upgrade (%v), want the one", len(ds), err)
 	}
 
 	// Uninstall: service and data gone.

@@ -20,6 +20,14 @@ const UpgradeCode = "8667B7EE-B9C4-48CC-A1E8-E772239D423B"
 var msiFixups = []string{
 	"UPDATE Property SET Value='WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;RELAYURL;ENROLLMENTKEY' WHERE Property='SecureCustomProperties'",
 	"UPDATE CustomAction SET Type=11346 WHERE Action='EnrollHost'", // 3154 (deferred, no impersonation, ignore result, exe in File) + 8192 hide target
+	// A major upgrade removes the old version after installing the new one
+	// (WiX's Schedule="afterInstallExecute", which wixl lacks): the new
+	// version is registered when the old one's UninstallHost runs, so it
+	// can tell an upgrade from an uninstall where UPGRADINGPRODUCTCODE is
+	// not set (Wine), and the shared component (same GUID) keeps the
+	// service and the exe throughout.
+	"INSERT INTO InstallExecuteSequence (Action, Sequence) VALUES ('InstallExecute', 6500)",
+	"UPDATE InstallExecuteSequence SET Sequence=6501 WHERE Action='RemoveExistingProducts'",
 }
 
 // MSIVersion is the ProductVersion: major.minor.build, numbers only.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -213,6 +214,23 @@ func CheckMSI(t *testing.T, msi, version string) {
 		if !strings.Contains(seq, w) {
 			t.Errorf("InstallExecuteSequence lacks %q:\n%s", w, seq)
 		}
+	}
+	// The old version goes after the new one is in (afterInstallExecute):
+	// PublishProduct < InstallExecute < RemoveExistingProducts < InstallFinalize.
+	at := map[string]int{}
+	for _, line := range strings.Split(seq, "\n") {
+		if f := strings.Split(strings.TrimSpace(line), "\t"); len(f) == 3 {
+			at[f[0]], _ = strconv.Atoi(f[2])
+		}
+	}
+	order := []string{"InstallServices", "PublishProduct", "InstallExecute", "RemoveExistingProducts", "InstallFinalize"}
+	for i := 1; i < len(order); i++ {
+		if a, b := at[order[i-1]], at[order[i]]; a == 0 || b == 0 || a >= b {
+			t.Errorf("InstallExecuteSequence: %s (%d) must come before %s (%d):\n%s", order[i-1], a, order[i], b, seq)
+		}
+	}
+	if !strings.Contains(ca, "uninstall --config \"[CommonAppDataFolder]Tandem\" --msi-upgrade-code [UpgradeCode] --msi-product [ProductCode]") {
+		t.Errorf("UninstallHost does not tell Windows Installer's upgrade from an uninstall:\n%s", ca)
 	}
 	if up := msiTable(t, msi, "Upgrade"); !strings.Contains(up, "{"+UpgradeCode+"}") || !strings.Contains(up, "WIX_UPGRADE_DETECTED") {
 		t.Errorf("Upgrade table:\n%s", up)

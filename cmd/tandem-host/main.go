@@ -164,10 +164,11 @@ func root() *cobra.Command {
 			}
 			return input.Open(d.InputOptions(log))
 		}
+		bridged := false
 		if bc, bi, ok, err := serviceDesktop(ctx, log, serviceMode, logLevel); err != nil {
 			return err
 		} else if ok {
-			openCapture, openInput = bc, bi
+			openCapture, openInput, bridged = bc, bi, true
 		}
 		local := func() agent.LocalOptions { return agent.LocalOptions{Display: disp(), Logger: log} }
 		// x11Only refuses what needs an X display on a Wayland desktop.
@@ -200,6 +201,11 @@ func root() *cobra.Command {
 			Clipboard: func() (agent.Clipboard, error) {
 				if err := x11Only("the clipboard"); err != nil {
 					return nil, err
+				}
+				if bridged {
+					// This process's clipboard is not the desktop's (a
+					// Windows service's window station is its own).
+					return nil, fmt.Errorf("the clipboard of a desktop served through the desktop helper: %w", errors.ErrUnsupported)
 				}
 				return agent.OpenClipboard(local())
 			},

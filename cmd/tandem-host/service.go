@@ -97,12 +97,25 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 	ice.Add(install.Flags())
 
 	var keepIdentity bool
+	var msiUpgradeCode, msiProduct string
 	uninstall := &cobra.Command{Use: "uninstall", Short: "Stop and remove the Host service and its configuration (as root/Administrator)",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			sv, err := svc()
 			if err != nil {
 				return err
+			}
+			if msiUpgradeCode != "" {
+				// The MSI's removal of an old version during an upgrade
+				// leaves the new version's service and the identity alone.
+				newer, err := installer.UpgradedBy(msiUpgradeCode, msiProduct)
+				if err != nil {
+					return err
+				}
+				if newer != "" {
+					fmt.Printf("%s (another version of this product) is installed: an upgrade; the service and the device identity stay\n", newer)
+					return nil
+				}
 			}
 			r, err := sv.Uninstall(keepIdentity)
 			if err != nil {
@@ -121,6 +134,12 @@ func addServiceCommands(rc *cobra.Command, configDir, logLevel, serviceName *str
 			return nil
 		}}
 	uninstall.Flags().BoolVar(&keepIdentity, "keep-identity", false, "keep host.json and device.key (reinstalling keeps the same device)")
+	// Set by the MSI (packaging/windows/tandem-host.wxs): its UpgradeCode
+	// and the ProductCode being removed.
+	uninstall.Flags().StringVar(&msiUpgradeCode, "msi-upgrade-code", "", "")
+	uninstall.Flags().StringVar(&msiProduct, "msi-product", "", "")
+	_ = uninstall.Flags().MarkHidden("msi-upgrade-code")
+	_ = uninstall.Flags().MarkHidden("msi-product")
 
 	start := &cobra.Command{Use: "start", Short: "Start the installed Host service", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
