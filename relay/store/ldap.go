@@ -19,7 +19,7 @@ type LDAPMethod struct {
 	Config    string
 	Secret    string
 	CreatedAt time.Time
-	Kind      string // AuthLDAP (""), or AuthOIDC
+	Kind      string // AuthLDAP (""), AuthOIDC or AuthSAML
 }
 
 func (m LDAPMethod) kind() string {
@@ -68,6 +68,11 @@ func (s *Store) LDAPMethods(ctx context.Context, accountID string) ([]LDAPMethod
 // OIDCMethods lists an account's OpenID Connect methods by domain.
 func (s *Store) OIDCMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
 	return s.methods(ctx, accountID, AuthOIDC)
+}
+
+// SAMLMethods lists an account's SAML methods by domain.
+func (s *Store) SAMLMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
+	return s.methods(ctx, accountID, AuthSAML)
 }
 
 func (s *Store) methods(ctx context.Context, accountID, kind string) ([]LDAPMethod, error) {

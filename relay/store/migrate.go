@@ -464,6 +464,50 @@ var migrations = []migration{
 	{19, "oidc methods", []string{
 		`ALTER TABLE ldap_methods ADD COLUMN kind TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc'))`,
 	}},
+	// SAML sign-in methods (issue 17) join the methods' table: SQLite
+	// cannot alter the kind's CHECK, so the methods and their identities
+	// (which reference them) are rebuilt, the identities dropped first so
+	// no cascade runs. Pending SSO sign-ins (OIDC states, SAML request ids)
+	// and used SAML assertion ids live in the database, so every node of a
+	// cluster finishes a sign-in another started and refuses a replay
+	// another accepted.
+	{20, "saml methods, sso state in the database", []string{
+		`CREATE TABLE ldap_methods_v2 (
+			id         TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			domain     TEXT NOT NULL UNIQUE,
+			enabled    BOOLEAN NOT NULL DEFAULT TRUE,
+			config     TEXT NOT NULL,
+			secret     TEXT NOT NULL DEFAULT '',
+			created_at BIGINT NOT NULL,
+			kind       TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc', 'saml'))
+		)`,
+		`INSERT INTO ldap_methods_v2 (id, account_id, domain, enabled, config, secret, created_at, kind)
+			SELECT id, account_id, domain, enabled, config, secret, created_at, kind FROM ldap_methods`,
+		`CREATE TABLE ldap_identities_v2 (
+			method_id TEXT NOT NULL REFERENCES ldap_methods_v2(id) ON DELETE CASCADE,
+			username  TEXT NOT NULL,
+			user_id   TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+			PRIMARY KEY (method_id, username)
+		)`,
+		`INSERT INTO ldap_identities_v2 (method_id, username, user_id) SELECT method_id, username, user_id FROM ldap_identities`,
+		`DROP TABLE ldap_identities`,
+		`DROP TABLE ldap_methods`,
+		`ALTER TABLE ldap_methods_v2 RENAME TO ldap_methods`,
+		`ALTER TABLE ldap_identities_v2 RENAME TO ldap_identities`,
+		`CREATE TABLE sso_pending (
+			state      TEXT PRIMARY KEY,
+			kind       TEXT NOT NULL CHECK (kind IN ('oidc', 'saml')),
+			data       TEXT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX sso_pending_expires ON sso_pending (expires_at)`,
+		`CREATE TABLE saml_used_assertions (
+			id         TEXT PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX saml_used_assertions_expires ON saml_used_assertions (expires_at)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
