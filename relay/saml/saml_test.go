@@ -1,21 +1,8 @@
 package saml
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
-	"html"
-	"io"
-	"log"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,140 +12,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
-	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/tandem-rc/tandem/relay/saml/samltest"
 )
-
-// TestIdP is crewjam/saml's identity provider run in-process on loopback:
-// a real SAML IdP implementation (request parsing, ACS checks, assertion
-// making and XML signing), with an assertion maker that adds Azure AD's
-// groups claim and lets a test turn it hostile.
-type TestIdP struct {
-	IDP    *saml.IdentityProvider
-	Server *httptest.Server
-	Key    *rsa.PrivateKey
-	mu     sync.Mutex
-	spMeta *saml.EntityDescriptor
-	User   saml.Session
-	Groups []string
-	Mutate func(*saml.Assertion) // applied before signing
-}
-
-func newCert(t testing.TB, cn string) (*rsa.PrivateKey, *x509.Certificate) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return key, cert
-}
-
-// StartIdP runs the IdP; its metadata is MetadataXML.
-func StartIdP(t testing.TB) *TestIdP {
-	t.Helper()
-	ti := &TestIdP{User: saml.Session{ID: "s1", NameID: "alice@corp.example", UserName: "alice", UserEmail: "alice@corp.example", UserCommonName: "Alice Adams"}}
-	key, cert := newCert(t, "test idp")
-	ti.Key = key
-	var h http.Handler
-	ti.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(ti.Server.Close)
-	md, _ := url.Parse(ti.Server.URL + "/metadata")
-	sso, _ := url.Parse(ti.Server.URL + "/sso")
-	ti.IDP = &saml.IdentityProvider{
-		Key: key, Certificate: cert, Logger: log.New(io.Discard, "", 0),
-		MetadataURL:             *md,
-		SSOURL:                  *sso,
-		ServiceProviderProvider: ti,
-		SessionProvider:         ti,
-		AssertionMaker:          ti,
-		SignatureMethod:         dsig.RSASHA256SignatureMethod,
-	}
-	h = ti.IDP.Handler()
-	return ti
-}
-
-func (ti *TestIdP) MetadataXML(t testing.TB) string {
-	b, err := xml.Marshal(ti.IDP.Metadata())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// Trust registers an SP's metadata at the IdP (what an Azure AD
-// administrator does with the relay's metadata URL).
-func (ti *TestIdP) Trust(t testing.TB, spMetadata []byte) {
-	var ed saml.EntityDescriptor
-	if err := xml.Unmarshal(spMetadata, &ed); err != nil {
-		t.Fatal(err)
-	}
-	ti.mu.Lock()
-	ti.spMeta = &ed
-	ti.mu.Unlock()
-}
-
-func (ti *TestIdP) GetServiceProvider(_ *http.Request, id string) (*saml.EntityDescriptor, error) {
-	ti.mu.Lock()
-	defer ti.mu.Unlock()
-	if ti.spMeta == nil || ti.spMeta.EntityID != id {
-		return nil, errNotExist
-	}
-	return ti.spMeta, nil
-}
-
-var errNotExist = errors.New("no such service provider")
-
-func (ti *TestIdP) GetSession(_ http.ResponseWriter, _ *http.Request, _ *saml.IdpAuthnRequest) *saml.Session {
-	ti.mu.Lock()
-	defer ti.mu.Unlock()
-	s := ti.User
-	s.CreateTime, s.ExpireTime = ti.IDP.Clock.Now(), ti.IDP.Clock.Now().Add(time.Hour)
-	return &s
-}
-
-func (ti *TestIdP) MakeAssertion(req *saml.IdpAuthnRequest, s *saml.Session) error {
-	if err := (saml.DefaultAssertionMaker{}).MakeAssertion(req, s); err != nil {
-		return err
-	}
-	ti.mu.Lock()
-	defer ti.mu.Unlock()
-	if len(ti.Groups) > 0 {
-		at := saml.Attribute{Name: AzureGroupsClaim}
-		for _, g := range ti.Groups {
-			at.Values = append(at.Values, saml.AttributeValue{Type: "xs:string", Value: g})
-		}
-		req.Assertion.AttributeStatements[0].Attributes = append(req.Assertion.AttributeStatements[0].Attributes, at)
-	}
-	if ti.Mutate != nil {
-		ti.Mutate(req.Assertion)
-	}
-	return nil
-}
-
-var formValue = regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`)
-
-// SignIn plays the browser at the IdP: it follows the authentication
-// request URL and returns the SAMLResponse the IdP's form would post.
-func (ti *TestIdP) SignIn(t testing.TB, authURL string) string {
-	t.Helper()
-	resp, err := http.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := formValue.FindSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("IdP answered %d: %.300s", resp.StatusCode, body)
-	}
-	return html.UnescapeString(string(m[1]))
-}
 
 type usedIDs struct {
 	mu sync.Mutex
@@ -180,7 +35,7 @@ const (
 	spACS    = "https://relay.test/api/v1/sso/saml/acs"
 )
 
-func newSP(t *testing.T, ti *TestIdP, now func() time.Time) *SP {
+func newSP(t *testing.T, ti *samltest.IdP, now func() time.Time) *SP {
 	t.Helper()
 	sp, err := New(Config{Metadata: ti.MetadataXML(t)}, spEntity, spACS, now, (&usedIDs{m: map[string]time.Time{}}).use)
 	if err != nil {
@@ -216,7 +71,7 @@ func encoded(t *testing.T, doc *etree.Document) string {
 }
 
 func TestMetadata(t *testing.T) {
-	ti := StartIdP(t)
+	ti := samltest.Start(t)
 	_, idp, err := ParseMetadata([]byte(ti.MetadataXML(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +95,7 @@ func TestMetadata(t *testing.T) {
 }
 
 func TestSignIn(t *testing.T) {
-	ti := StartIdP(t)
+	ti := samltest.Start(t)
 	ti.Groups = []string{"7d2c0000-0000-0000-0000-00000000aaaa", "Engineers"}
 	sp := newSP(t, ti, time.Now)
 	u, reqID, err := sp.Begin("rs")
@@ -264,7 +119,7 @@ func TestSignIn(t *testing.T) {
 // TestReplayConcurrent sends one response 20 times at once: exactly one
 // is accepted.
 func TestReplayConcurrent(t *testing.T) {
-	ti := StartIdP(t)
+	ti := samltest.Start(t)
 	sp := newSP(t, ti, time.Now)
 	u, reqID, _ := sp.Begin("")
 	resp := ti.SignIn(t, u)
@@ -292,16 +147,14 @@ func TestReplayConcurrent(t *testing.T) {
 // TestHostileResponses: each is made by the real IdP, then bent as an
 // attacker (or a misconfigured IdP) would; each must be refused.
 func TestHostileResponses(t *testing.T) {
-	ti := StartIdP(t)
-	other := StartIdP(t) // a second IdP with its own key: trusted by nobody
+	ti := samltest.Start(t)
+	other := samltest.Start(t) // a second IdP with its own key: trusted by nobody
 	now := time.Now()
 	clock := func() time.Time { return now }
 	sp := newSP(t, ti, clock)
 	fresh := func(mutate func(*saml.Assertion)) (string, string) {
-		ti.mu.Lock()
-		ti.Mutate = mutate
-		ti.mu.Unlock()
-		defer func() { ti.mu.Lock(); ti.Mutate = nil; ti.mu.Unlock() }()
+		ti.Set(func(ti *samltest.IdP) { ti.Mutate = mutate })
+		defer ti.Set(func(ti *samltest.IdP) { ti.Mutate = nil })
 		u, reqID, err := sp.Begin("")
 		if err != nil {
 			t.Fatal(err)

@@ -213,3 +213,16 @@ func (s *Store) OIDCButtonMethods(ctx context.Context, limit int) ([]LDAPMethod,
 	}
 	return out, wrap("oidc methods", rows.Err())
 }
+
+// LDAPMethodByID finds a method of any account and kind by its id.
+func (s *Store) LDAPMethodByID(ctx context.Context, id string) (LDAPMethod, error) {
+	m, err := scanLDAP(s.q.QueryRowContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE id = $1`, id))
+	return m, wrap("sign-in method", err)
+}
+
+// UpdateMethodConfig replaces the configuration of a method of m.AccountID
+// of m's kind.
+func (s *Store) UpdateMethodConfig(ctx context.Context, m LDAPMethod) error {
+	return s.execOne(ctx, "update sign-in method", `UPDATE ldap_methods SET config = $3 WHERE account_id = $1 AND id = $2 AND kind = $4`,
+		m.AccountID, m.ID, m.Config, m.kind())
+}
