@@ -508,6 +508,27 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX saml_used_assertions_expires ON saml_used_assertions (expires_at)`,
 	}},
+	// SMS codes (issue 17, seed 000): one live code per purpose and user
+	// (phone enrolment, sign-in), kept only as a keyed hash, with its tries
+	// and the send budget (sent_at, a window's count) that rate-limits it;
+	// and each user's verified phone number.
+	{21, "sms codes and phones", []string{
+		`CREATE TABLE sms_codes (
+			id           TEXT PRIMARY KEY,
+			phone        TEXT NOT NULL,
+			code_hash    TEXT NOT NULL,
+			tries        INTEGER NOT NULL DEFAULT 0,
+			expires_at   BIGINT NOT NULL,
+			sent_at      BIGINT NOT NULL,
+			window_start BIGINT NOT NULL,
+			sends        INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE user_phones (
+			user_id     TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+			phone       TEXT NOT NULL,
+			verified_at BIGINT NOT NULL
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
