@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (s *Server) userRoutes() []route {
 		{"GET", "/api/v1/me/api-keys", s.api(s.handleListAPIKeys)},
 		{"POST", "/api/v1/me/api-keys", s.api(s.handleCreateAPIKey)},
 		{"DELETE", "/api/v1/me/api-keys/{id}", s.api(s.handleDeleteAPIKey)},
-	}, append(s.factorRoutes(), s.passkeyRoutes()...)...)
+	}, slices.Concat(s.factorRoutes(), s.passkeyRoutes(), s.smsRoutes())...)
 }
 
 // --- the rank rules (spec 4.1): pure, table-tested ------------------------------

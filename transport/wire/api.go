@@ -511,3 +511,14 @@ type SAMLCert struct {
 	NotAfter  time.Time `json:"not_after"`
 	SHA256    string    `json:"sha256"`
 }
+
+// SMSPhone starts the verification of a phone number for SMS codes
+// (POST /api/v1/me/phone): a code is texted to it.
+type SMSPhone struct {
+	Phone string `json:"phone"`
+}
+
+// SMSCode answers the code texted to a phone (POST /api/v1/me/phone/confirm).
+type SMSCode struct {
+	Code string `json:"code"`
+}
