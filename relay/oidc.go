@@ -273,7 +273,7 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 	if len(state) > 256 || len(code) > 4096 {
 		return refuse("", "", "oversized_answer", nil)
 	}
-	fl, err := s.flows.Take(state)
+	fl, err := s.flows.Take(ctx, state)
 	if u, perr := url.Parse(fl.Redirect); err != nil || perr != nil || u.Path != via {
 		return refuse("", "", "unknown_state", nil) // a Portal flow ends at the Portal, an API one at the API
 	}

@@ -320,6 +320,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.models = newModelCache(st, cfg.ModelTTL, cfg.Clock)
 	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
+	s.flows.UseStore(ssoPending{st})
 	s.smsCodes = sms.NewCodes(s.st, s.smsKey(), cfg.Clock)
 	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})

@@ -43,8 +43,12 @@ func samlSetup(t *testing.T, e *env, tok string, ti *samltest.IdP) (wire.SAMLMet
 		t.Fatalf("metadata: %d %s", status, body)
 	}
 	decode(t, body, &m)
+	pub := e.ts.URL
+	if e.srv.cfg.PublicURL != "" {
+		pub = strings.TrimSuffix(e.srv.cfg.PublicURL, "/")
+	}
 	if m.IdPEntityID != ti.IDP.MetadataURL.String() || len(m.IdPCerts) != 1 || m.IdPCerts[0].NotAfter.IsZero() ||
-		m.EntityID != e.ts.URL+"/api/v1/sso/saml/"+m.ID+"/metadata" || m.ACSURL != e.ts.URL+samlACSPath {
+		m.EntityID != pub+"/api/v1/sso/saml/"+m.ID+"/metadata" || m.ACSURL != pub+samlACSPath {
 		t.Fatalf("method after upload: %+v", m)
 	}
 	status, body, _ = e.rawDo("GET", "/api/v1/sso/saml/"+m.ID+"/metadata", "", "", nil)
