@@ -75,7 +75,7 @@ func (s *Server) samlMethod(r *http.Request, m store.LDAPMethod) (wire.SAMLMetho
 	}
 	w := c.SAMLMethod
 	w.ID, w.Enabled = m.ID, m.Enabled
-	w.EntityID, w.ACSURL = s.samlEntityID(r, m.ID), s.publicBase(r)+samlACSPath
+	w.EntityID, w.ACSURL, w.PortalACSURL = s.samlEntityID(r, m.ID), s.publicBase(r)+samlACSPath, s.publicBase(r)+portalSAMLACSPath
 	if c.Metadata != "" {
 		if _, idp, err := saml.ParseMetadata([]byte(c.Metadata)); err == nil {
 			w.IdPEntityID, w.IdPSSOURL = idp.EntityID, idp.SSOURL
@@ -126,7 +126,7 @@ func (s *Server) handleCreateSAMLMethod(w http.ResponseWriter, r *http.Request) 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.ID != "" || req.IdPEntityID != "" || req.IdPSSOURL != "" || len(req.IdPCerts) > 0 || req.EntityID != "" || req.ACSURL != "" {
+	if req.ID != "" || req.IdPEntityID != "" || req.IdPSSOURL != "" || len(req.IdPCerts) > 0 || req.EntityID != "" || req.ACSURL != "" || req.PortalACSURL != "" {
 		return badf("id, the IdP's settings and the relay's URLs are set by the relay (upload the IdP's metadata)")
 	}
 	req.Domain = strings.TrimSpace(req.Domain)
@@ -242,7 +242,7 @@ func (s *Server) handleSAMLSPMetadata(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return errf(http.StatusConflict, CodeConflict, "the IdP's metadata of this method is missing or refused; upload it first")
 	}
-	md, err := sp.Metadata()
+	md, err := sp.Metadata(s.publicBase(r) + portalSAMLACSPath)
 	if err != nil {
 		return err
 	}

@@ -189,11 +189,18 @@ func New(c Config, entityID, acs string, now func() time.Time, used Used) (*SP, 
 	}}, nil
 }
 
-// Metadata is the SP's metadata document, for the IdP's administrator.
-func (s *SP) Metadata() ([]byte, error) {
+// Metadata is the SP's metadata document, for the IdP's administrator;
+// extraACS are further reply URLs (the Portal's) after the SP's own.
+func (s *SP) Metadata(extraACS ...string) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	doc := s.sp.Metadata()
+	for i := range doc.SPSSODescriptors {
+		d := &doc.SPSSODescriptors[i]
+		for _, u := range extraACS {
+			d.AssertionConsumerServices = append(d.AssertionConsumerServices, saml.IndexedEndpoint{Binding: saml.HTTPPostBinding, Location: u, Index: len(d.AssertionConsumerServices) + 1})
+		}
+	}
 	out, err := xmlMarshal(doc)
 	if err != nil {
 		return nil, err

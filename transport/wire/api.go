@@ -497,11 +497,12 @@ type SAMLMethod struct {
 	DefaultGroup    string `json:"default_group,omitempty"`    // a user group id joined at first sign-in
 	Button          string `json:"button,omitempty"`           // "Sign in with …" label on the Portal
 	// Set by the relay.
-	IdPEntityID string     `json:"idp_entity_id,omitempty"`
-	IdPSSOURL   string     `json:"idp_sso_url,omitempty"`
-	IdPCerts    []SAMLCert `json:"idp_certs,omitempty"`
-	EntityID    string     `json:"entity_id,omitempty"` // the SP's (the audience): its metadata URL
-	ACSURL      string     `json:"acs_url,omitempty"`
+	IdPEntityID  string     `json:"idp_entity_id,omitempty"`
+	IdPSSOURL    string     `json:"idp_sso_url,omitempty"`
+	IdPCerts     []SAMLCert `json:"idp_certs,omitempty"`
+	EntityID     string     `json:"entity_id,omitempty"`      // the SP's (the audience): its metadata URL
+	ACSURL       string     `json:"acs_url,omitempty"`        // the API's reply URL
+	PortalACSURL string     `json:"portal_acs_url,omitempty"` // the Portal's reply URL
 }
 
 // SAMLCert is a signing certificate of a SAML IdP, with its validity.
