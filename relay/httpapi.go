@@ -257,7 +257,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/accounts/{account}/activity", s.api(s.handleActivity)},
 		{"GET", "/api/v1/me/columns", s.api(s.handleColumns)},
 		{"PUT", "/api/v1/me/columns/{list}", s.api(s.handleSetColumns)},
-	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes(), s.oidcRoutes(), s.samlRoutes())...)
+	}, slices.Concat(s.userRoutes(), s.logoRoutes(), s.ldapEditRoutes(), s.oidcRoutes(), s.samlRoutes(), s.scopeRoutes())...)
 }
 
 func (s *Server) routes() http.Handler {

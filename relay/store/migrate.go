@@ -511,8 +511,17 @@ var migrations = []migration{
 	// SMS codes (issue 17, seed 000): one live code per purpose and user
 	// (phone enrolment, sign-in), kept only as a keyed hash, with its tries
 	// and the send budget (sent_at, a window's count) that rate-limits it;
-	// and each user's verified phone number.
-	{21, "sms codes and phones", []string{
+	// each user's verified phone number; and scoped administration (seed
+	// 001): a member's View, Edit or Admin on one device group.
+	{21, "sms codes and phones, device group scopes", []string{
+		`CREATE TABLE group_scopes (
+			group_id   TEXT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			level      TEXT NOT NULL CHECK (level IN ('view', 'edit', 'admin')),
+			PRIMARY KEY (group_id, user_id)
+		)`,
+		`CREATE INDEX group_scopes_user ON group_scopes (account_id, user_id)`,
 		`CREATE TABLE sms_codes (
 			id           TEXT PRIMARY KEY,
 			phone        TEXT NOT NULL,

@@ -523,3 +523,10 @@ type SMSPhone struct {
 type SMSCode struct {
 	Code string `json:"code"`
 }
+
+// GroupScope is a member's level on a device group (seed 001): view, edit
+// or admin.
+type GroupScope struct {
+	User  string `json:"user,omitempty"` // set by the relay in listings
+	Level string `json:"level"`
+}
