@@ -83,6 +83,10 @@ func TestSSOMethodsBrowser(t *testing.T) {
 		t.Fatalf("OIDC row: %q", row)
 	}
 
+	b.axe(axeSource(t), "/authentication/sso")
+	b.open("/authentication/sso?metadata=" + b.evalString(`document.querySelector('tr[data-saml="AZ"] a[href*="metadata="]').getAttribute('href').split('=')[1]`))
+	b.axe(axeSource(t), "/authentication/sso?metadata=ID")
+
 	// The IdP's administrator registers the relay's metadata.
 	id := b.evalString(`document.querySelector('tr[data-saml="AZ"] a[href*="metadata="]').getAttribute('href').split('=')[1]`)
 	resp, err := http.Get(r.URL + "/api/v1/sso/saml/" + id + "/metadata")
