@@ -268,29 +268,8 @@ func (s *Server) samlByID(r *http.Request, id string) (store.LDAPMethod, samlCon
 // to the IdP's sign-on URL with a new authentication request, whose id
 // is kept (bounded, as OIDC's) until the response comes back.
 func (s *Server) handleSAMLStart(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ssoBlocked(r); err != nil {
-		return err
-	}
-	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
-		return &apiError{status: http.StatusTooManyRequests, code: CodeThrottled,
-			msg: "too many sign-ins started from this address; wait and try again", retryAfter: retry}
-	}
-	var req wire.SSOStart
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if len(req.Login) > maxShortText || len(req.Next) > 1024 {
-		return badf("login or next too long")
-	}
-	if req.Next != "" && (!strings.HasPrefix(req.Next, "/") || strings.HasPrefix(req.Next, "//") || strings.ContainsAny(req.Next, "\\\r\n")) {
-		return badf("next: a path on this relay")
-	}
-	domain, _, _ := strings.Cut(req.Login, `\`)
-	m, err := s.st.LDAPMethodByDomain(r.Context(), strings.TrimSpace(domain))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthSAML)) {
-		s.loginIPLimit.fail(source(remoteIP(r)))
-		return errf(http.StatusNotFound, CodeNotFound, "no SAML sign-in for the domain %q", domain)
-	} else if err != nil {
+	req, m, err := s.ssoStartRequest(w, r, store.AuthSAML)
+	if err != nil {
 		return err
 	}
 	_, c, err := s.samlMethod(r, m)
@@ -396,15 +375,21 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	return s.directorySignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
 }
 
-// samlRefuse audits a refused SAML sign-in, which counts as a failed login
-// of the address (so a flood is throttled, and then no longer audited).
+// samlRefuse audits a refused SAML sign-in.
 func (s *Server) samlRefuse(r *http.Request, account, user, reason string, detail map[string]any) error {
+	return s.ssoRefuse(r, store.AuthSAML, account, user, reason, detail)
+}
+
+// ssoRefuse audits a refused sign-in through an IdP (auth: OIDC or SAML),
+// which counts as a failed login of the address (so a flood is throttled,
+// and then no longer audited).
+func (s *Server) ssoRefuse(r *http.Request, auth, account, user, reason string, detail map[string]any) error {
 	ip := remoteIP(r)
 	s.loginIPLimit.fail(source(ip))
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	detail["reason"], detail["auth"] = reason, store.AuthSAML
+	detail["reason"], detail["auth"] = reason, auth
 	s.audit(auditRec{Event: EvLoginFailed, Account: account, User: user, Remote: ip, Detail: detail})
 	status := http.StatusUnauthorized
 	if reason == "unknown_state" || reason == "oversized_answer" {
