@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/scope"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -18,7 +19,10 @@ const EvDeviceUpdated, EvDeviceRemoved = "device.updated", "device.removed"
 
 func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.Device, error) {
 	a, m, err := s.accountManager(r, "manage devices")
-	if err != nil {
+	if need := scopeNeed(r); err != nil && need != scope.None && m.AccountID != "" && !m.Disabled {
+		d, err := s.scopedDevice(r, a, m, need, err) // a member scoped to device groups (scopeapi.go)
+		return a, m, d, err
+	} else if err != nil {
 		return a, m, store.Device{}, err
 	}
 	d, err := s.st.Device(r.Context(), r.PathValue("id"))
@@ -28,11 +32,25 @@ func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.D
 	return a, m, d, err
 }
 
+// scopeNeed is the level a scoped member needs for the device route of r:
+// View to read a device, Edit to change it, None (managers only) for the
+// rest (enroll, revoke, remove).
+func scopeNeed(r *http.Request) scope.Level {
+	switch r.Method {
+	case http.MethodGet:
+		return scope.View
+	case http.MethodPatch:
+		return scope.Edit
+	}
+	return scope.None
+}
+
 // handleAccountDevices is GET /api/v1/accounts/{account}/devices: all of
 // them, whatever the caller's own roles.
 func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) error {
-	_, m, err := s.accountManager(r, "manage devices")
-	if err != nil {
+	a, m, err := s.accountManager(r, "manage devices")
+	scoped := err != nil && m.AccountID != "" && !m.Disabled && a.User.ID != ""
+	if err != nil && !scoped {
 		return err
 	}
 	var ds []store.Device
@@ -50,6 +68,14 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 	}
 	if err != nil {
 		return err
+	}
+	if scoped {
+		if ds, err = s.scopedDevices(r, a, m, ds); err != nil {
+			return err
+		} else if len(ds) == 0 {
+			return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and members given a device group, manage devices")
+		}
+		setTotal(w, len(ds))
 	}
 	groups, err := s.st.DeviceGroupNames(r.Context(), []string{m.AccountID})
 	if err != nil {

@@ -81,6 +81,13 @@ func (s *Server) enrolledFactors(ctx context.Context, userID string) ([]mfa.Fact
 	} else if len(ps) > 0 {
 		out = append(out, mfa.WebAuthn)
 	}
+	if s.cfg.SMS != nil {
+		if _, err := s.st.UserPhone(ctx, userID); err == nil {
+			out = append(out, mfa.SMS)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -242,8 +242,11 @@ func (s *Server) importMethodGroup(w http.ResponseWriter, r *http.Request, kind 
 		return err
 	}
 	ms, err := s.st.LDAPMethods(r.Context(), m.AccountID)
-	if kind == store.AuthOIDC {
+	switch kind {
+	case store.AuthOIDC:
 		ms, err = s.st.OIDCMethods(r.Context(), m.AccountID)
+	case store.AuthSAML:
+		ms, err = s.st.SAMLMethods(r.Context(), m.AccountID)
 	}
 	if err != nil {
 		return err

@@ -133,8 +133,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	}
 	passkey := factor == mfa.WebAuthn
 	switch {
-	case factor != mfa.Email && factor != mfa.TOTP && !passkey:
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "factor is email, totp or webauthn")
+	case factor != mfa.Email && factor != mfa.TOTP && factor != mfa.SMS && !passkey:
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "factor is email, totp, sms or webauthn")
 	case passkey && (code != "" || req.RecoveryCode != "" || len(req.Assertion) == 0 || len(req.Assertion) > maxPasskeyAnswer):
 		return errf(http.StatusBadRequest, api.CodeBadRequest, "webauthn answers with assertion (the browser's PublicKeyCredential JSON) alone")
 	case !passkey && len(req.Assertion) > 0:
@@ -192,6 +192,10 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else if code != "" && factor == mfa.TOTP {
 		if ok, err = s.loginTOTP(ctx, u, code); err != nil {
+			return err
+		}
+	} else if code != "" && factor == mfa.SMS {
+		if ok, err = s.loginSMS(ctx, u, code); err != nil {
 			return err
 		}
 	} else if code != "" {
@@ -339,6 +343,9 @@ func (s *Server) handlePutSecurity(w http.ResponseWriter, r *http.Request) error
 	}
 	if mode != store.MFADisabled && s.cfg.Mail == nil && slices.Contains(factors, mfa.Email) {
 		return errf(http.StatusConflict, api.CodeMailUnavailable, "email MFA needs the relay to send email: configure a mail sender first, or allow only other factors")
+	}
+	if mode != store.MFADisabled && s.cfg.SMS == nil && slices.Equal(factors, []mfa.Factor{mfa.SMS}) {
+		return errf(http.StatusConflict, api.CodeConflict, "SMS as the only factor needs the relay to send SMS (--sms-gateway-url or --sms-email-address)")
 	}
 	if err := s.atomically(ctx, func(tx *store.Store, audit func(auditRec)) error {
 		if mode != me.AccountMFA || !slices.Equal(factors, before) {

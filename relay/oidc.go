@@ -174,6 +174,37 @@ func (s *Server) handleSSOButtons(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// ssoStartRequest opens a sign-in start of kind (OIDC or SAML): the
+// address's budgets, the request (DOMAIN\user, a local next) and the
+// domain's enabled method of that kind (404 otherwise, a failure of the
+// address).
+func (s *Server) ssoStartRequest(w http.ResponseWriter, r *http.Request, kind string) (wire.SSOStart, store.LDAPMethod, error) {
+	var req wire.SSOStart
+	if err := s.ssoBlocked(r); err != nil {
+		return req, store.LDAPMethod{}, err
+	}
+	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
+		return req, store.LDAPMethod{}, &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
+			Msg: "too many sign-ins started from this address; wait and try again", RetryAfter: retry}
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return req, store.LDAPMethod{}, err
+	}
+	if len(req.Login) > maxShortText || len(req.Next) > 1024 {
+		return req, store.LDAPMethod{}, badf("login or next too long")
+	}
+	if req.Next != "" && (!strings.HasPrefix(req.Next, "/") || strings.HasPrefix(req.Next, "//") || strings.ContainsAny(req.Next, "\\\r\n")) {
+		return req, store.LDAPMethod{}, badf("next: a path on this relay")
+	}
+	domain, _, _ := strings.Cut(req.Login, `\`)
+	m, err := s.st.LDAPMethodByDomain(r.Context(), strings.TrimSpace(domain))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != kind)) {
+		s.loginIPLimit.fail(source(remoteIP(r)))
+		return req, m, errf(http.StatusNotFound, api.CodeNotFound, "no single sign-on for the domain %q", domain)
+	}
+	return req, m, err
+}
+
 // ssoBlocked refuses an address with too many failed sign-ins: the
 // refusals before it were audited, these are not (no audit flood).
 func (s *Server) ssoBlocked(r *http.Request) error {
@@ -187,29 +218,8 @@ func (s *Server) ssoBlocked(r *http.Request) error {
 // handleSSOStart is POST /api/v1/sso/oidc/start: DOMAIN\user (or DOMAIN)
 // to the URL of the domain's IdP. The flow held is bounded (sso.Flows).
 func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ssoBlocked(r); err != nil {
-		return err
-	}
-	if ok, retry := s.ssoLimit.take(source(remoteIP(r))); !ok {
-		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
-			Msg: "too many sign-ins started from this address; wait and try again", RetryAfter: retry}
-	}
-	var req wire.SSOStart
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if len(req.Login) > maxShortText || len(req.Next) > 1024 {
-		return badf("login or next too long")
-	}
-	if req.Next != "" && (!strings.HasPrefix(req.Next, "/") || strings.HasPrefix(req.Next, "//") || strings.ContainsAny(req.Next, "\\\r\n")) {
-		return badf("next: a path on this relay")
-	}
-	domain, _, _ := strings.Cut(req.Login, `\`)
-	m, err := s.st.LDAPMethodByDomain(r.Context(), strings.TrimSpace(domain))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Enabled || m.Kind != store.AuthOIDC)) {
-		s.loginIPLimit.fail(source(remoteIP(r)))
-		return errf(http.StatusNotFound, api.CodeNotFound, "no single sign-on for the domain %q", domain)
-	} else if err != nil {
+	req, m, err := s.ssoStartRequest(w, r, store.AuthOIDC)
+	if err != nil {
 		return err
 	}
 	_, cfg, err := s.oidcMethod(m)
@@ -256,25 +266,13 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 		return err
 	}
 	ctx := r.Context()
-	ip := remoteIP(r)
 	refuse := func(account, user, reason string, detail map[string]any) error {
-		s.loginIPLimit.fail(source(ip))
-		if detail == nil {
-			detail = map[string]any{}
-		}
-		detail["reason"] = reason
-		detail["auth"] = store.AuthOIDC
-		s.audit(auditRec{Event: EvLoginFailed, Account: account, User: user, Remote: ip, Detail: detail})
-		status := http.StatusUnauthorized
-		if reason == "unknown_state" || reason == "oversized_answer" {
-			status = http.StatusBadRequest // not a sign-in of anyone yet
-		}
-		return errf(status, api.CodeBadCredentials, "single sign-on failed (%s); start again", strings.ReplaceAll(reason, "_", " "))
+		return s.ssoRefuse(r, store.AuthOIDC, account, user, reason, detail)
 	}
 	if len(state) > 256 || len(code) > 4096 {
 		return refuse("", "", "oversized_answer", nil)
 	}
-	fl, err := s.flows.Take(state)
+	fl, err := s.flows.Take(ctx, state)
 	if u, perr := url.Parse(fl.Redirect); err != nil || perr != nil || u.Path != via {
 		return refuse("", "", "unknown_state", nil) // a Portal flow ends at the Portal, an API one at the API
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/mail"
 	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/metrics"
+	"github.com/tandem-rc/tandem/relay/sms"
 	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
 )
@@ -68,6 +69,8 @@ type Config struct {
 	// Mail sends invitations, password resets and MFA codes; nil only logs
 	// that a message was due (a warning: nobody receives it).
 	Mail mail.Sender
+	// SMS texts sign-in codes (seed 000); nil: no SMS factor.
+	SMS sms.Provider
 
 	// Tunables, mostly for tests.
 	PingInterval time.Duration // WebSocket keep-alive ping; default 20 s
@@ -240,6 +243,7 @@ type Server struct {
 	gd           guards
 
 	flows    *sso.Flows // OIDC sign-ins under way (relay/oidc.go)
+	smsCodes *sms.Codes // SMS codes (relay/smsapi.go)
 	ssoLimit *limiter   // OIDC sign-ins started, per source
 
 	ctx    context.Context // cancelled by Close: ends every connection
@@ -334,6 +338,8 @@ func New(cfg Config) (*Server, error) {
 	s.mg = manage.New(s.kit, manage.Config{Online: s.onlineIn, APIKeyDays: cfg.APIKeyDays, APIKeyMaxDays: cfg.APIKeyMaxDays})
 	s.auditAPI = auditlog.New(s.kit, cfg.AuditRetentionMonths)
 	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
+	s.flows.UseStore(ssoPending{st})
+	s.smsCodes = sms.NewCodes(s.st, s.smsKey(), cfg.Clock)
 	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if cl != nil {

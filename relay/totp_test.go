@@ -124,7 +124,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	status, body = e.do("GET", "/api/v1/me/mfa", tok, nil)
 	var st wire.MFAStatus
 	decode(t, body, &st)
-	if status != 200 || !st.TOTP || st.TOTPPending || !st.Required || !slices.Equal(st.Allowed, []string{"totp", "webauthn", "email"}) ||
+	if status != 200 || !st.TOTP || st.TOTPPending || !st.Required || !slices.Equal(st.Allowed, []string{"totp", "webauthn", "sms", "email"}) ||
 		strings.Contains(string(body), en.Secret) {
 		t.Fatalf("status: %d %s", status, body)
 	}
@@ -198,7 +198,7 @@ func TestTOTPEnrolment(t *testing.T) {
 	if status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: mb.lastSecret(t, "m@example.com")}); status != 200 {
 		t.Fatalf("email code login: %d %s", status, body)
 	}
-	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: "123456", Factor: "sms"})
+	status, body = e.do("POST", "/api/v1/login/mfa", "", wire.LoginMFA{Challenge: ch, Code: "123456", Factor: "fax"})
 	wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 
 	// Removal takes a code or the password, not the token alone.
@@ -232,15 +232,18 @@ func TestMFAPolicy(t *testing.T) {
 	status, body := e.do("GET", sec, adminTok, nil)
 	var got wire.Security
 	decode(t, body, &got)
-	if status != 200 || got.MFA != "disabled" || !slices.Equal(got.Factors, []string{"totp", "webauthn", "email"}) {
+	if status != 200 || got.MFA != "disabled" || !slices.Equal(got.Factors, []string{"totp", "webauthn", "sms", "email"}) {
 		t.Fatalf("security: %d %s", status, body)
 	}
-	for _, bad := range []string{`{"mfa":"enforced","factors":["sms"]}`, `{"mfa":"enforced","factors":["totp","totp"]}`,
+	for _, bad := range []string{`{"mfa":"enforced","factors":["fax"]}`, `{"mfa":"enforced","factors":["totp","totp"]}`,
 		`{"mfa":"enforced","factors":[]}`, `{"mfa":"enabled","factors":["recovery"]}`, `{"mfa":"enabled","factors":"totp"}`,
 		`{"mfa":"enabled","factors":["totp","email","webauthn","totp","email"]}`} {
 		status, body = e.do("PUT", sec, adminTok, []byte(bad))
 		wantError(t, status, body, http.StatusBadRequest, api.CodeBadRequest)
 	}
+	// SMS alone on a relay that sends none would lock everyone out.
+	status, body = e.do("PUT", sec, adminTok, wire.Security{MFA: "enforced", Factors: []string{"sms"}})
+	wantError(t, status, body, http.StatusConflict, api.CodeConflict)
 
 	// Enforced with TOTP only: the user with an app gets only that; the
 	// administrator without one is refused, and that is audited.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func (s *Server) userRoutes() []route {
 		{"POST", "/api/v1/me/password", s.api(s.handleChangePassword)},
 		{"POST", "/api/v1/me/recovery-codes", s.api(s.handleRecoveryCodes)},
 		{"PATCH", "/api/v1/me/accounts/{account}", s.api(s.handlePatchMyMembership)},
-	}, append(s.factorRoutes(), s.passkeyRoutes()...)...)
+	}, slices.Concat(s.factorRoutes(), s.passkeyRoutes(), s.smsRoutes())...)
 }
 
 // --- the rank rules (spec 4.1): pure, table-tested ------------------------------

@@ -57,7 +57,12 @@ var authzMatrix = map[string]authzRow{
 	// 409: the test's relay is reached at 127.0.0.1, and passkeys need a domain.
 	"POST /api/v1/me/passkey-ceremonies": {401, 409, 409, 409, 409, 409, 403, 403, 409},
 	"POST /api/v1/me/passkeys":           {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"DELETE /api/v1/me/passkeys/{id}":    {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"POST /api/v1/login/mfa/sms":         {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	// 409: the test's relay sends no SMS.
+	"POST /api/v1/me/phone":           {401, 409, 409, 409, 409, 409, 403, 403, 409},
+	"POST /api/v1/me/phone/confirm":   {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"DELETE /api/v1/me/phone":         {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"DELETE /api/v1/me/passkeys/{id}": {401, 400, 400, 400, 400, 400, 403, 403, 400},
 	// {id} is a key of apiuser's: only apiuser may revoke it.
 	"DELETE /api/v1/me/api-keys/{id}": {401, 404, 404, 404, 404, 204, 403, 403, 404},
 }

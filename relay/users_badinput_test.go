@@ -89,6 +89,12 @@ func TestUserRoutesBadInput(t *testing.T) {
 			{body: `{"ceremony":"x","credential":{}}`, status: 409}, {body: `{"ceremony":"x","credential":{},"name":"a\u202eb"}`, status: 400},
 			{body: `{"ceremony":"` + long + `","credential":{}}`, status: 400}},
 		"DELETE /api/v1/me/passkeys/{id}": {{body: `{}`, status: 400}, {body: `{"password":"x"}`, path: "/api/v1/me/passkeys/nope", status: 404}},
+		"POST /api/v1/login/mfa/sms": {{body: `{}`, status: 400}, {body: `{"challenge":5}`, status: 400},
+			{body: `{"challenge":"` + long + `"}`, status: 400}},
+		"POST /api/v1/me/phone": {{body: `{"phone":5}`, status: 400}, {body: `{"phone":"+4512345678"}`, status: 409}},
+		"POST /api/v1/me/phone/confirm": {{body: `{}`, status: 400}, {body: `{"code":"abcdef"}`, status: 400}, {body: `{"code":"1234567"}`, status: 400},
+			{body: `{"code":"12 456"}`, status: 400}},
+		"DELETE /api/v1/me/phone": {{body: `{}`, status: 400}, {body: `{"code":"123456","password":"x"}`, status: 400}, {body: `{"password":"x"}`, status: 404}},
 		"DELETE /api/v1/me/totp": {{body: `{}`, status: 400}, {body: `{"code":"123456","password":"x"}`, status: 400},
 			{body: `{"code":"12 456"}`, status: 400}, {body: `{"password":"x"}`, status: 404}, {body: `{"zzz":1}`, status: 400}},
 	}

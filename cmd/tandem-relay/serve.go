@@ -50,6 +50,7 @@ type serveOptions struct {
 	// TLS: certificate files or ACME (relay/tlsconf).
 	tls           tlsOptions
 	metricsListen string
+	sms           smsOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -85,6 +86,7 @@ node's secret (table cluster_identity).`,
 	f.IntVar(&o.auditMonths, "audit-retention-months", 6, "months audit events and reports are kept")
 	f.IntVar(&o.keyDays, "api-key-days", 90, "days an API key lives when its creator asks for no expiry")
 	f.IntVar(&o.keyMaxDays, "api-key-max-days", 365, "the longest lifetime, in days, an API key may be given")
+	o.sms.addFlags(f)
 	f.StringVar(&o.mail, "mail", "", "where email goes: outbox:/dir (.eml files; default DATA/outbox) or smtp://user@host:587?from=...&password_env=VAR (smtps:// for TLS on 465); SMTP mail a server refuses for now waits in DATA/mail-spool")
 	f.StringVar(&o.turnListen, "turn-listen", "", `TURN listen address, UDP and TCP (default LISTEN-HOST:3478; "off" disables)`)
 	f.StringVar(&o.turnHost, "turn-host", "", "TURN host or IP advertised to peers (default the TURN listen host, 127.0.0.1 for 0.0.0.0)")
@@ -257,9 +259,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	smsProvider, err := o.sms.provider(sender)
+	if err != nil {
+		return err
+	}
 	rel, err := relay.New(relay.Config{
 		DataDir: o.data, DB: o.db, Logger: log, PublicURL: public, TrustedProxies: trusted, TURN: turnS.cfg, Version: version.Version,
-		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths, Mail: sender,
+		Downloads: downloadsDir(o), AuditRetentionMonths: o.auditMonths, Mail: sender, SMS: smsProvider,
 		APIKeyDays: o.keyDays, APIKeyMaxDays: o.keyMaxDays,
 	})
 	if err != nil {

@@ -93,7 +93,7 @@ func TestTOTPVerify(t *testing.T) {
 
 func TestPolicy(t *testing.T) {
 	all := Configurable
-	if _, err := ParseFactors([]string{"totp", "sms"}); err == nil {
+	if _, err := ParseFactors([]string{"totp", "fax"}); err == nil {
 		t.Error("unknown factor accepted")
 	}
 	if _, err := ParseFactors([]string{"totp", "totp"}); err == nil {

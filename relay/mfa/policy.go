@@ -13,12 +13,13 @@ const (
 	Email    Factor = "email"    // a 6-digit code mailed at sign-in
 	TOTP     Factor = "totp"     // an authenticator app (RFC 6238)
 	WebAuthn Factor = "webauthn" // a passkey or security key
+	SMS      Factor = "sms"      // a 6-digit code texted to a verified phone (seed 000)
 	Recovery Factor = "recovery" // a one-time recovery code: always allowed, never listed in a policy
 )
 
 // Configurable lists the factors an account policy may allow, in the
 // order sign-in offers them.
-var Configurable = []Factor{TOTP, WebAuthn, Email}
+var Configurable = []Factor{TOTP, WebAuthn, SMS, Email}
 
 // ParseFactors reads a policy's factor list (names, any order, no
 // repeats, recovery excluded: it is the way back in, not a choice).
@@ -27,7 +28,7 @@ func ParseFactors(names []string) ([]Factor, error) {
 	for _, n := range names {
 		f := Factor(strings.TrimSpace(n))
 		if !slices.Contains(Configurable, f) {
-			return nil, fmt.Errorf("unknown factor %q (one of totp, webauthn, email)", n)
+			return nil, fmt.Errorf("unknown factor %q (one of totp, webauthn, sms, email)", n)
 		}
 		if slices.Contains(out, f) {
 			return nil, fmt.Errorf("factor %q listed twice", n)

@@ -125,6 +125,7 @@ func (p *Portal) routes() http.Handler {
 	p.routesLive(mux)
 	p.routesAccess(mux)
 	p.routesConsole(mux)
+	p.routesSSO(mux)
 	for _, it := range navItems {
 		if it.todo {
 			mux.Handle("GET "+it.Path, p.page(p.handleNotYet))
@@ -134,6 +135,7 @@ func (p *Portal) routes() http.Handler {
 		p.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
 	cop := http.NewCrossOriginProtection()
+	cop.AddInsecureBypassPattern("POST " + portalSAMLACS) // the IdP's form post (ssomethods.go)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.console.CrossOrigin(r) { // the console counts its own, rate-limited
 			p.log.Warn("portal: cross-origin request refused", "method", r.Method, "path", r.URL.Path)

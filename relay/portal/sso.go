@@ -24,8 +24,13 @@ func (p *Portal) trySSO(w http.ResponseWriter, r *http.Request, d signInData) bo
 		return false
 	}
 	var sr wire.SSORedirect
-	_, err := p.call(r, "", "POST", "/api/v1/sso/oidc/start", wire.SSOStart{Login: d.Username, Portal: true, Next: d.Next}, &sr)
+	start := wire.SSOStart{Login: d.Username, Portal: true, Next: d.Next}
+	_, err := p.call(r, "", "POST", "/api/v1/sso/oidc/start", start, &sr)
 	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		// Not OIDC: SAML (ADFS, Azure AD)?
+		_, err = p.call(r, "", "POST", "/api/v1/sso/saml/start", start, &sr)
+	}
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return false
 	} else if err != nil {
@@ -72,6 +77,12 @@ func (p *Portal) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 		p.signInFailed(w, r, d, err)
 		return
 	}
+	p.signedInBySSO(w, r, d, h, lr)
+}
+
+// signedInBySSO ends an IdP's sign-in (OIDC or SAML): the MFA step, or the
+// cookie and on to the page the sign-in started from.
+func (p *Portal) signedInBySSO(w http.ResponseWriter, r *http.Request, d signInData, h http.Header, lr wire.LoginResponse) {
 	next := localNext(h.Get(wire.HeaderSSONext))
 	if lr.MFARequired {
 		d.Step, d.Challenge, d.Next = "mfa", lr.Challenge, next

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,10 +77,31 @@ type Flow struct {
 	expires  time.Time
 }
 
-// Flows holds sign-ins under way in memory: bounded in number and age,
-// each state usable once. A flow lives on the node that started it.
+// Pending keeps flows outside a node (the relay's database), so that a
+// sign-in started on one node of a cluster finishes on any: Put records
+// data under state until expires (an error wrapping ErrFull when the
+// bound is reached), Take removes and returns it once (an error wrapping
+// ErrState when it is unknown or expired).
+type Pending interface {
+	Put(ctx context.Context, state, data string, expires time.Time) error
+	Take(ctx context.Context, state string) (string, error)
+}
+
+// flowData is a Flow as Pending keeps it.
+type flowData struct {
+	Method   string `json:"m"`
+	Domain   string `json:"d"`
+	Redirect string `json:"r"`
+	Next     string `json:"n,omitempty"`
+	Verifier string `json:"v"`
+	Nonce    string `json:"o"`
+}
+
+// Flows holds sign-ins under way, bounded in number and age, each state
+// usable once: in memory, or in a Pending store shared by the nodes.
 type Flows struct {
 	mu    sync.Mutex
+	store Pending // nil: the map below
 	m     map[string]Flow
 	max   int
 	ttl   time.Duration
@@ -95,6 +117,10 @@ func NewFlows(max int, ttl time.Duration, now func() time.Time, client *http.Cli
 	}
 	return &Flows{m: map[string]Flow{}, max: max, ttl: ttl, now: now, http: client, provs: map[string]*oidc.Provider{}}
 }
+
+// UseStore keeps the flows in p instead of this node's memory (the bound
+// is then p's).
+func (f *Flows) UseStore(p Pending) { f.store = p }
 
 func (f *Flows) ctx(ctx context.Context) context.Context {
 	return oidc.ClientContext(ctx, f.http)
@@ -143,6 +169,13 @@ func (f *Flows) Begin(ctx context.Context, method string, c Config, redirect, ne
 	}
 	fl := Flow{Method: method, Domain: c.Domain, Redirect: redirect, Next: next, verifier: oauth2.GenerateVerifier(), nonce: random(), expires: f.now().Add(f.ttl)}
 	state := random()
+	if f.store != nil {
+		raw, _ := json.Marshal(flowData{Method: fl.Method, Domain: fl.Domain, Redirect: fl.Redirect, Next: fl.Next, Verifier: fl.verifier, Nonce: fl.nonce})
+		if err := f.store.Put(ctx, state, string(raw), fl.expires); err != nil {
+			return "", err
+		}
+		return oauthConfig(p, c, redirect).AuthCodeURL(state, oauth2.S256ChallengeOption(fl.verifier), oidc.Nonce(fl.nonce)), nil
+	}
 	f.mu.Lock()
 	if len(f.m) >= f.max {
 		now := f.now()
@@ -163,7 +196,18 @@ func (f *Flows) Begin(ctx context.Context, method string, c Config, redirect, ne
 
 // Take removes and returns state's flow: a state is good once, and only
 // before it expires.
-func (f *Flows) Take(state string) (Flow, error) {
+func (f *Flows) Take(ctx context.Context, state string) (Flow, error) {
+	if f.store != nil {
+		raw, err := f.store.Take(ctx, state)
+		if err != nil {
+			return Flow{}, err
+		}
+		var d flowData
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return Flow{}, fmt.Errorf("%w: %v", ErrState, err)
+		}
+		return Flow{Method: d.Method, Domain: d.Domain, Redirect: d.Redirect, Next: d.Next, verifier: d.Verifier, nonce: d.Nonce}, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fl, ok := f.m[state]

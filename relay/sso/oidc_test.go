@@ -45,7 +45,7 @@ func idToken(t *testing.T, idp *mockoidc.MockOIDC, f *Flows, cfg Config, user *m
 	}
 	resp.Body.Close()
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	fl, err := f.Take(loc.Query().Get("state"))
+	fl, err := f.Take(ctx, loc.Query().Get("state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +130,10 @@ func TestFlowsBoundedSingleUse(t *testing.T) {
 	if _, err := f.Begin(ctx, "m", cfg, "http://127.0.0.1:1/cb", ""); !errors.Is(err, ErrFull) {
 		t.Fatalf("third flow: %v, want ErrFull", err)
 	}
-	if _, err := f.Take(state(a)); err != nil {
+	if _, err := f.Take(ctx, state(a)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Take(state(a)); !errors.Is(err, ErrState) {
+	if _, err := f.Take(ctx, state(a)); !errors.Is(err, ErrState) {
 		t.Fatalf("state taken twice: %v", err)
 	}
 	b, err := f.Begin(ctx, "m", cfg, "http://127.0.0.1:1/cb", "")
@@ -142,7 +142,7 @@ func TestFlowsBoundedSingleUse(t *testing.T) {
 	}
 	// Expired flows are refused, and make room.
 	clk.add(11 * time.Minute)
-	if _, err := f.Take(state(b)); !errors.Is(err, ErrState) {
+	if _, err := f.Take(ctx, state(b)); !errors.Is(err, ErrState) {
 		t.Fatalf("expired state: %v", err)
 	}
 	for range 2 {

@@ -19,7 +19,7 @@ type LDAPMethod struct {
 	Config    string
 	Secret    string
 	CreatedAt time.Time
-	Kind      string // AuthLDAP (""), or AuthOIDC
+	Kind      string // AuthLDAP (""), AuthOIDC or AuthSAML
 }
 
 func (m LDAPMethod) kind() string {
@@ -68,6 +68,11 @@ func (s *Store) LDAPMethods(ctx context.Context, accountID string) ([]LDAPMethod
 // OIDCMethods lists an account's OpenID Connect methods by domain.
 func (s *Store) OIDCMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
 	return s.methods(ctx, accountID, AuthOIDC)
+}
+
+// SAMLMethods lists an account's SAML methods by domain.
+func (s *Store) SAMLMethods(ctx context.Context, accountID string) ([]LDAPMethod, error) {
+	return s.methods(ctx, accountID, AuthSAML)
 }
 
 func (s *Store) methods(ctx context.Context, accountID, kind string) ([]LDAPMethod, error) {
@@ -207,4 +212,17 @@ func (s *Store) OIDCButtonMethods(ctx context.Context, limit int) ([]LDAPMethod,
 		out = append(out, m)
 	}
 	return out, wrap("oidc methods", rows.Err())
+}
+
+// LDAPMethodByID finds a method of any account and kind by its id.
+func (s *Store) LDAPMethodByID(ctx context.Context, id string) (LDAPMethod, error) {
+	m, err := scanLDAP(s.q.QueryRowContext(ctx, `SELECT `+ldapCols+` FROM ldap_methods WHERE id = $1`, id))
+	return m, wrap("sign-in method", err)
+}
+
+// UpdateMethodConfig replaces the configuration of a method of m.AccountID
+// of m's kind.
+func (s *Store) UpdateMethodConfig(ctx context.Context, m LDAPMethod) error {
+	return s.execOne(ctx, "update sign-in method", `UPDATE ldap_methods SET config = $3 WHERE account_id = $1 AND id = $2 AND kind = $4`,
+		m.AccountID, m.ID, m.Config, m.kind())
 }

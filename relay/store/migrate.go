@@ -464,6 +464,80 @@ var migrations = []migration{
 	{19, "oidc methods", []string{
 		`ALTER TABLE ldap_methods ADD COLUMN kind TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc'))`,
 	}},
+	// SAML sign-in methods (issue 17) join the methods' table: SQLite
+	// cannot alter the kind's CHECK, so the methods and their identities
+	// (which reference them) are rebuilt, the identities dropped first so
+	// no cascade runs. Pending SSO sign-ins (OIDC states, SAML request ids)
+	// and used SAML assertion ids live in the database, so every node of a
+	// cluster finishes a sign-in another started and refuses a replay
+	// another accepted.
+	{20, "saml methods, sso state in the database", []string{
+		`CREATE TABLE ldap_methods_v2 (
+			id         TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			domain     TEXT NOT NULL UNIQUE,
+			enabled    BOOLEAN NOT NULL DEFAULT TRUE,
+			config     TEXT NOT NULL,
+			secret     TEXT NOT NULL DEFAULT '',
+			created_at BIGINT NOT NULL,
+			kind       TEXT NOT NULL DEFAULT 'ldap' CHECK (kind IN ('ldap', 'oidc', 'saml'))
+		)`,
+		`INSERT INTO ldap_methods_v2 (id, account_id, domain, enabled, config, secret, created_at, kind)
+			SELECT id, account_id, domain, enabled, config, secret, created_at, kind FROM ldap_methods`,
+		`CREATE TABLE ldap_identities_v2 (
+			method_id TEXT NOT NULL REFERENCES ldap_methods_v2(id) ON DELETE CASCADE,
+			username  TEXT NOT NULL,
+			user_id   TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+			PRIMARY KEY (method_id, username)
+		)`,
+		`INSERT INTO ldap_identities_v2 (method_id, username, user_id) SELECT method_id, username, user_id FROM ldap_identities`,
+		`DROP TABLE ldap_identities`,
+		`DROP TABLE ldap_methods`,
+		`ALTER TABLE ldap_methods_v2 RENAME TO ldap_methods`,
+		`ALTER TABLE ldap_identities_v2 RENAME TO ldap_identities`,
+		`CREATE TABLE sso_pending (
+			state      TEXT PRIMARY KEY,
+			kind       TEXT NOT NULL CHECK (kind IN ('oidc', 'saml')),
+			data       TEXT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX sso_pending_expires ON sso_pending (expires_at)`,
+		`CREATE TABLE saml_used_assertions (
+			id         TEXT PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX saml_used_assertions_expires ON saml_used_assertions (expires_at)`,
+	}},
+	// SMS codes (issue 17, seed 000): one live code per purpose and user
+	// (phone enrolment, sign-in), kept only as a keyed hash, with its tries
+	// and the send budget (sent_at, a window's count) that rate-limits it;
+	// each user's verified phone number; and scoped administration (seed
+	// 001): a member's View, Edit or Admin on one device group.
+	{21, "sms codes and phones, device group scopes", []string{
+		`CREATE TABLE group_scopes (
+			group_id   TEXT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+			user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+			level      TEXT NOT NULL CHECK (level IN ('view', 'edit', 'admin')),
+			PRIMARY KEY (group_id, user_id)
+		)`,
+		`CREATE INDEX group_scopes_user ON group_scopes (account_id, user_id)`,
+		`CREATE TABLE sms_codes (
+			id           TEXT PRIMARY KEY,
+			phone        TEXT NOT NULL,
+			code_hash    TEXT NOT NULL,
+			tries        INTEGER NOT NULL DEFAULT 0,
+			expires_at   BIGINT NOT NULL,
+			sent_at      BIGINT NOT NULL,
+			window_start BIGINT NOT NULL,
+			sends        INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE user_phones (
+			user_id     TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+			phone       TEXT NOT NULL,
+			verified_at BIGINT NOT NULL
+		)`,
+	}},
 	// Signing-key rotations (issue 18): each row is a key that replaced
 	// the one before (the first replaced the data directory's or the
 	// cluster's root key), its seed sealed under the root key, with the

@@ -14,6 +14,7 @@ const (
 	AuthInternal = "internal"
 	AuthLDAP     = "ldap"
 	AuthOIDC     = "oidc"
+	AuthSAML     = "saml"
 )
 
 // MemberType is a user's type in an account (spec 4.1).

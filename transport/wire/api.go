@@ -485,3 +485,48 @@ type SSOFinish struct {
 // HeaderSSONext carries, on a finished Portal sign-in, the Portal page
 // the sign-in was started from.
 const HeaderSSONext = "X-Tandem-Next"
+
+// SAMLMethod is an account's SAML 2.0 sign-in method (ADFS, Azure AD):
+// the IdP's side comes from its uploaded metadata (PUT …/saml/{id}/metadata),
+// the SP's side is what to register at the IdP.
+type SAMLMethod struct {
+	ID              string `json:"id,omitempty"`
+	Domain          string `json:"domain"`
+	Enabled         bool   `json:"enabled"`
+	GroupsAttribute string `json:"groups_attribute,omitempty"` // default Azure AD's groups claim
+	DefaultGroup    string `json:"default_group,omitempty"`    // a user group id joined at first sign-in
+	Button          string `json:"button,omitempty"`           // "Sign in with …" label on the Portal
+	// Set by the relay.
+	IdPEntityID  string     `json:"idp_entity_id,omitempty"`
+	IdPSSOURL    string     `json:"idp_sso_url,omitempty"`
+	IdPCerts     []SAMLCert `json:"idp_certs,omitempty"`
+	EntityID     string     `json:"entity_id,omitempty"`      // the SP's (the audience): its metadata URL
+	ACSURL       string     `json:"acs_url,omitempty"`        // the API's reply URL
+	PortalACSURL string     `json:"portal_acs_url,omitempty"` // the Portal's reply URL
+}
+
+// SAMLCert is a signing certificate of a SAML IdP, with its validity.
+type SAMLCert struct {
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	SHA256    string    `json:"sha256"`
+}
+
+// SMSPhone starts the verification of a phone number for SMS codes
+// (POST /api/v1/me/phone): a code is texted to it.
+type SMSPhone struct {
+	Phone string `json:"phone"`
+}
+
+// SMSCode answers the code texted to a phone (POST /api/v1/me/phone/confirm).
+type SMSCode struct {
+	Code string `json:"code"`
+}
+
+// GroupScope is a member's level on a device group (seed 001): view, edit
+// or admin.
+type GroupScope struct {
+	User  string `json:"user,omitempty"` // set by the relay in listings
+	Level string `json:"level"`
+}
