@@ -22,8 +22,71 @@ type Window struct {
 	surface, shm  uint32
 	Width, Height int
 
-	mu   sync.Mutex
-	bufs []func() // the buffers' cleanups
+	mu      sync.Mutex
+	bufs    []func() // the buffers' cleanups
+	ptr     Pointer
+	changed chan struct{} // the pointer state changed (capacity 1)
+}
+
+// Pointer is what the window heard from the seat's pointer.
+type Pointer struct {
+	In       bool    // the pointer is over the window
+	X, Y     float64 // surface-local position
+	Pressed  []uint32
+	Released []uint32
+	Wheel    float64 // vertical axis sum
+}
+
+// WaitPointer waits until ok holds for the window's pointer state.
+func (w *Window) WaitPointer(ctx context.Context, ok func(Pointer) bool) (Pointer, error) {
+	for {
+		w.mu.Lock()
+		p := w.ptr
+		p.Pressed, p.Released = append([]uint32(nil), p.Pressed...), append([]uint32(nil), p.Released...)
+		w.mu.Unlock()
+		if ok(p) {
+			return p, nil
+		}
+		select {
+		case <-w.changed:
+		case <-ctx.Done():
+			return p, fmt.Errorf("muttertest: pointer state %+v: %w", p, ctx.Err())
+		}
+	}
+}
+
+func (w *Window) pointerEvent(op uint16, m *wl.Msg) {
+	w.mu.Lock()
+	switch op {
+	case 0: // enter(serial, surface, x, y)
+		m.Uint()
+		m.Uint()
+		w.ptr.In, w.ptr.X, w.ptr.Y = true, m.Fixed(), m.Fixed()
+	case 1: // leave
+		w.ptr.In = false
+	case 2: // motion(time, x, y)
+		m.Uint()
+		w.ptr.X, w.ptr.Y = m.Fixed(), m.Fixed()
+	case 3: // button(serial, time, button, state)
+		m.Uint()
+		m.Uint()
+		b, st := m.Uint(), m.Uint()
+		if st == 1 {
+			w.ptr.Pressed = append(w.ptr.Pressed, b)
+		} else {
+			w.ptr.Released = append(w.ptr.Released, b)
+		}
+	case 4: // axis(time, axis, value)
+		m.Uint()
+		if m.Uint() == 0 {
+			w.ptr.Wheel += m.Fixed()
+		}
+	}
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
 }
 
 // ShowWindow opens a full-screen window on the compositor.
@@ -32,10 +95,28 @@ func (m *Mutter) ShowWindow(ctx context.Context) (*Window, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Window{conn: c}
+	w := &Window{conn: c, changed: make(chan struct{}, 1)}
 	fail := func(err error) (*Window, error) {
 		c.Close()
 		return nil, fmt.Errorf("muttertest: window: %w", err)
+	}
+	if seat, ok := c.Global("wl_seat"); ok {
+		var seatID uint32
+		var once sync.Once
+		var idMu sync.Mutex // the id is set after Bind sends, maybe after the event
+		idMu.Lock()
+		seatID, err = c.Bind(seat, 5, func(op uint16, m *wl.Msg) {
+			if op == 0 && m.Uint()&1 != 0 { // capabilities: pointer
+				idMu.Lock()
+				id := seatID
+				idMu.Unlock()
+				once.Do(func() { _ = c.Send(id, 0, c.NewID(w.pointerEvent)) }) // get_pointer
+			}
+		})
+		idMu.Unlock()
+		if err != nil {
+			return fail(err)
+		}
 	}
 	comp, ok1 := c.Global("wl_compositor")
 	shm, ok2 := c.Global("wl_shm")
