@@ -127,11 +127,19 @@ func (c *mutterCapturer) Monitors() ([]Monitor, error) {
 }
 
 // waitFrames waits until every stream in need has delivered a frame.
+//
+// Mutter records a frame when it repaints, and opening a stream on a still
+// screen does not always repaint the monitor (seen on headless Mutter 43):
+// after nudgeAfter without a first frame, the pointer moves one pixel
+// and back, which repaints the monitor under it.
 func (c *mutterCapturer) waitFrames(need []*gnomeStream) error {
 	t := time.NewTimer(firstFrameWait)
 	defer t.Stop()
+	nudge := time.NewTimer(nudgeAfter)
+	defer nudge.Stop()
 	for {
 		missing := false
+		var states []int
 		for _, g := range need {
 			in, err := g.pw.info(false)
 			if err != nil {
@@ -141,17 +149,34 @@ func (c *mutterCapturer) waitFrames(need []*gnomeStream) error {
 				return fmt.Errorf("capture: pipewire stream of %s: %s", g.Connector, in.Err)
 			}
 			missing = missing || in.Seq == 0
+			states = append(states, in.State)
 		}
 		if !missing {
 			return nil
 		}
 		select {
 		case <-c.ready:
+		case <-nudge.C:
+			c.nudge()
+			nudge.Reset(nudgeAfter)
 		case <-c.sess.Closed():
 			return fmt.Errorf("capture: %w: the GNOME remote desktop session ended", ErrNoDisplay)
 		case <-t.C:
-			return fmt.Errorf("capture: no frame from GNOME's screen cast within %v", firstFrameWait)
+			return fmt.Errorf("capture: no frame from GNOME's screen cast within %v (stream states %v)", firstFrameWait, states)
 		}
+	}
+}
+
+// nudgeAfter is how long a stream may stay without a first frame before
+// the pointer nudge.
+const nudgeAfter = 300 * time.Millisecond
+
+// nudge moves the pointer one pixel and back (relative motion: where the
+// pointer is need not be known).
+func (c *mutterCapturer) nudge() {
+	c.log.Debug("capture: no first frame from GNOME yet; nudging the pointer")
+	if err := c.sess.Call("NotifyPointerMotionRelative", 1.0, 0.0); err == nil {
+		_ = c.sess.Call("NotifyPointerMotionRelative", -1.0, 0.0)
 	}
 }
 

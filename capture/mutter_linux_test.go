@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/capture"
+	"github.com/tandem-rc/tandem/internal/mutter"
 	"github.com/tandem-rc/tandem/internal/muttertest"
 )
 
@@ -115,4 +116,141 @@ func TestGNOMESnapshotEqualsWindow(t *testing.T) {
 		t.Fatalf("the window (%dx%d) fills no monitor of %+v", w.Width, w.Height, ms)
 	}
 	waitFor(t, c, mon.Rect(), want)
+}
+
+// TestGNOMEDamageAndCursor: a change of a small part of the screen is
+// reported as that part (Mutter's damage metadata), and the pointer
+// travels apart from the frames (cursor metadata): moved by the remote
+// desktop API, it is reported where it went, with its shape, and no frame
+// shows it.
+func TestGNOMEDamageAndCursor(t *testing.T) {
+	m := muttertest.Shared(t, gnomeMonitors...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := m.ShowWindow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first := pattern(w.Width, w.Height, 1)
+	if err := w.Draw(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Opened on a still screen: the first frame must come all the same.
+	_, c := openGNOME(t)
+	screen := image.Rect(0, 0, w.Width, w.Height)
+	waitFor(t, c, screen, first)
+
+	// The pointer, moved onto the second monitor (the desktop's own
+	// arrow: a Wayland window that sets no cursor hides it), is reported
+	// there with its shape, and the frames of that monitor do not show it.
+	sess, err := mutter.Acquire(ctx, m.Bus, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Release()
+	second := image.Rect(1280, 0, 1280+640, 480)
+	before, err := c.Grab(second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := c.(capture.CursorReader)
+	var cur capture.Cursor
+	var shape *capture.CursorImage
+	// Mutter sends the shape when the sprite changes: each round crosses
+	// from the window (no sprite) to the desktop (the arrow).
+	for i := 0; ; i++ {
+		if i > 0 {
+			st0, _ := sess.StreamAt(10, 10)
+			if err := sess.Call("NotifyPointerMotionAbsolute", string(st0.Path), 10.0, 10.0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, _ := sess.StreamAt(1400, 100)
+		if err := sess.Call("NotifyPointerMotionAbsolute", string(st.Path), 120.0, 100.0); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, _ = c.(capture.Damager).Damage(wait, 100*time.Millisecond)
+			cancel()
+			if cur, err = cr.Cursor(); err != nil {
+				t.Fatal(err)
+			}
+			if cur.Shape != nil {
+				shape = cur.Shape
+			}
+			if cur.X == 1400 && cur.Y == 100 && shape != nil {
+				break
+			}
+		}
+		if cur.X == 1400 && cur.Y == 100 && shape != nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the pointer is reported at %+v (shape %v), want (1400,100) with a shape", cur, shape != nil)
+		}
+	}
+	if shape.Width <= 0 || shape.Height <= 0 || len(shape.Pix) != shape.Width*shape.Height*4 || shape.HotX < 0 || shape.HotX >= shape.Width {
+		t.Fatalf("cursor shape %dx%d hot (%d,%d), %d bytes", shape.Width, shape.Height, shape.HotX, shape.HotY, len(shape.Pix))
+	}
+	opaque := 0
+	for i := 3; i < len(shape.Pix); i += 4 {
+		if shape.Pix[i] != 0 {
+			opaque++
+		}
+	}
+	if opaque == 0 {
+		t.Fatal("the cursor shape is fully transparent")
+	}
+	after, err := c.Grab(second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after.Pix, before.Pix) {
+		t.Fatal("the frame under the pointer changed: the pointer is drawn into frames")
+	}
+
+	// Back onto the first monitor: headless Mutter 43 sent only empty
+	// buffers for a monitor while the pointer was on another one.
+	st0, _ := sess.StreamAt(10, 10)
+	if err := sess.Call("NotifyPointerMotionAbsolute", string(st0.Path), 10.0, 10.0); err != nil {
+		t.Fatal(err)
+	}
+
+	// Damage: drain, change a 40×30 block, and the report covers it
+	// (headless Mutter 43 reports the whole monitor) and the new pixels
+	// arrive.
+	d := c.(capture.Damager)
+	for {
+		wait, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := d.Damage(wait, time.Minute)
+		cancel()
+		if err != nil {
+			break // quiet
+		}
+	}
+	block := image.Rect(600, 400, 640, 430)
+	changed := pattern(w.Width, w.Height, 1)
+	for y := block.Min.Y; y < block.Max.Y; y++ {
+		for x := block.Min.X; x < block.Max.X; x++ {
+			i := changed.PixOffset(x, y)
+			changed.Pix[i], changed.Pix[i+1], changed.Pix[i+2] = 255-changed.Pix[i], 255-changed.Pix[i+1], 255-changed.Pix[i+2]
+		}
+	}
+	if err := w.Draw(ctx, changed, block); err != nil {
+		t.Fatal(err)
+	}
+	var union image.Rectangle
+	for !block.In(union) {
+		rects, err := d.Damage(ctx, time.Minute)
+		if err != nil {
+			t.Fatalf("damage: %v (so far %v)", err, union)
+		}
+		for _, r := range rects {
+			union = union.Union(r.Intersect(screen))
+		}
+	}
+	t.Logf("damage %v for a change of %v", union, block)
+	waitFor(t, c, screen, changed)
 }

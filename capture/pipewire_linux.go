@@ -23,10 +23,11 @@ package capture
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <stdio.h>
 
 #define TPW_MAX_DMG 64
 #define TPW_MAX_DIM 16384
-#define TPW_MAX_CURSOR 256
+#define TPW_MAX_CURSOR 384 // Mutter offers exactly 384x384 cursor metadata
 
 typedef struct { int x, y, w, h; } tpw_rect;
 
@@ -73,6 +74,7 @@ static void tpw_add_damage(tpw *t, int x, int y, int w, int h) {
 
 static void tpw_cursor(tpw *t, struct spa_buffer *b) {
 	struct spa_meta_cursor *c = spa_buffer_find_meta_data(b, SPA_META_Cursor, sizeof(*c));
+
 	if (c == NULL) return;
 	if (!spa_meta_cursor_is_valid(c)) { t->info.cur_visible = 0; return; }
 	t->info.cur_valid = 1;
@@ -126,6 +128,7 @@ static void on_process(void *data) {
 	struct spa_data *d = &sb->datas[0];
 	struct spa_meta_header *hdr = spa_buffer_find_meta_data(sb, SPA_META_Header, sizeof(*hdr));
 	pthread_mutex_lock(&t->mu);
+
 	tpw_cursor(t, sb);
 	int w = t->fmt_w, h = t->fmt_h;
 	int fresh = d->data != NULL && d->chunk != NULL && d->chunk->size > 0 &&
@@ -173,6 +176,7 @@ static void on_process(void *data) {
 
 static void on_state(void *data, enum pw_stream_state old, enum pw_stream_state state, const char *error) {
 	tpw *t = data;
+
 	pthread_mutex_lock(&t->mu);
 	t->info.state = state;
 	if (state == PW_STREAM_STATE_ERROR && error != NULL) snprintf(t->err, sizeof(t->err), "%s", error);

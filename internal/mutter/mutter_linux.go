@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,13 +69,15 @@ type Session struct {
 	UID          int    // the session's user (the bus socket's owner)
 	Streams      []Stream
 
-	log    *slog.Logger
-	conn   *dbus.Conn
-	rd, sc dbus.BusObject
-	closed chan struct{}
-	once   sync.Once
-	refs   int
-	key    string
+	log      *slog.Logger
+	conn     *dbus.Conn
+	rd, sc   dbus.BusObject
+	closed   chan struct{}
+	once     sync.Once
+	watched  chan struct{} // closed when watch returns
+	refs     int
+	stopping atomic.Bool
+	key      string
 }
 
 var (
@@ -235,6 +238,7 @@ func (s *Session) open(ctx context.Context) error {
 			return fmt.Errorf("mutter: no PipeWire stream announced: %w", wait.Err())
 		}
 	}
+	s.watched = make(chan struct{})
 	go s.watch(sig)
 	// The layout as recorded (a stream's Parameters are authoritative).
 	for i := range s.Streams {
@@ -270,8 +274,9 @@ func pair(v dbus.Variant) ([2]int, bool) {
 
 // watch ends the session when Mutter closes it or the bus goes.
 func (s *Session) watch(sig chan *dbus.Signal) {
+	defer close(s.watched)
 	for v := range sig {
-		if v.Name == rdName+".Session.Closed" && v.Path == s.rd.Path() {
+		if v.Name == rdName+".Session.Closed" && v.Path == s.rd.Path() && !s.stopping.Load() {
 			s.log.Info("mutter: the compositor closed the remote desktop session")
 			s.once.Do(func() { close(s.closed) })
 		}
@@ -353,12 +358,16 @@ func (s *Session) monitors(ctx context.Context) ([]monitor, error) {
 
 // stop ends the session and the bus connection.
 func (s *Session) stop() {
+	s.stopping.Store(true)
 	if s.rd != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.rd.CallWithContext(ctx, rdName+".Session.Stop", 0).Err
 		cancel()
 	}
-	_ = s.conn.Close()
+	_ = s.conn.Close() // closes sig: watch returns
+	if s.watched != nil {
+		<-s.watched
+	}
 	s.once.Do(func() { close(s.closed) })
 }
 

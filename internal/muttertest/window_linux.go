@@ -199,8 +199,12 @@ func (m *Mutter) ShowWindow(ctx context.Context) (*Window, error) {
 	}
 }
 
-// Draw shows img (its top-left Width×Height) in the window.
-func (w *Window) Draw(ctx context.Context, img *image.RGBA) error {
+// Draw shows img (its top-left Width×Height) in the window, telling the
+// compositor that only the damage rectangles changed (none: all of it).
+func (w *Window) Draw(ctx context.Context, img *image.RGBA, damage ...image.Rectangle) error {
+	if len(damage) == 0 {
+		damage = []image.Rectangle{image.Rect(0, 0, w.Width, w.Height)}
+	}
 	stride := w.Width * 4
 	size := stride * w.Height
 	fd, mem, err := wl.Memfd("muttertest-window", size)
@@ -226,12 +230,18 @@ func (w *Window) Draw(ctx context.Context, img *image.RGBA) error {
 		{w.shm, 0, []any{pool, wl.FD(fd), uint32(size)}},                                           // create_pool
 		{pool, 0, []any{buf, int32(0), int32(w.Width), int32(w.Height), int32(stride), uint32(1)}}, // create_buffer XRGB8888
 		{w.surface, 1, []any{buf, int32(0), int32(0)}},                                             // attach
-		{w.surface, 9, []any{int32(0), int32(0), int32(w.Width), int32(w.Height)}},                 // damage_buffer
-		{w.surface, 6, nil}, // commit
 	} {
 		if err := w.conn.Send(s.id, s.op, s.args...); err != nil {
 			return err
 		}
+	}
+	for _, r := range damage {
+		if err := w.conn.Send(w.surface, 9, int32(r.Min.X), int32(r.Min.Y), int32(r.Dx()), int32(r.Dy())); err != nil { // damage_buffer
+			return err
+		}
+	}
+	if err := w.conn.Send(w.surface, 6); err != nil { // commit
+		return err
 	}
 	return w.conn.Roundtrip(ctx)
 }
