@@ -14,7 +14,9 @@ package capture
 // is the screen.
 
 /*
-#cgo pkg-config: libpipewire-0.3
+#cgo CFLAGS: -I/usr/include/pipewire-0.3 -I/usr/include/spa-0.2
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <pipewire/pipewire.h>
 #include <spa/param/video/format-utils.h>
 #include <spa/buffer/meta.h>
@@ -24,6 +26,48 @@ package capture
 #include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
+
+// libpipewire is opened at run time (dlopen), not linked: the Host and
+// OnDemand binaries must start on machines without PipeWire (X11 desktops,
+// servers); only a GNOME session needs it.
+#define TPW_FUNCS(X) X(pw_init) X(pw_thread_loop_new) X(pw_thread_loop_get_loop) X(pw_thread_loop_start) \
+	X(pw_thread_loop_lock) X(pw_thread_loop_unlock) X(pw_thread_loop_stop) X(pw_thread_loop_destroy) \
+	X(pw_context_new) X(pw_context_destroy) X(pw_context_connect_fd) X(pw_core_disconnect) \
+	X(pw_properties_new) X(pw_stream_new) X(pw_stream_add_listener) X(pw_stream_connect) \
+	X(pw_stream_dequeue_buffer) X(pw_stream_queue_buffer) X(pw_stream_update_params) \
+	X(pw_stream_set_error) X(pw_stream_destroy)
+#define TPW_DECL(f) static __typeof__(f) *tpw_##f;
+TPW_FUNCS(TPW_DECL)
+static const char *tpw_load_err;
+
+static void tpw_load(void) {
+	void *h = dlopen("libpipewire-0.3.so.0", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) { tpw_load_err = "libpipewire-0.3.so.0 is not installed (Debian: libpipewire-0.3-0)"; return; }
+#define TPW_SYM(f) if ((tpw_##f = (__typeof__(f) *)dlsym(h, #f)) == NULL) { tpw_load_err = "libpipewire lacks " #f; return; }
+	TPW_FUNCS(TPW_SYM)
+	tpw_pw_init(NULL, NULL);
+}
+#define pw_init tpw_pw_init
+#define pw_thread_loop_new tpw_pw_thread_loop_new
+#define pw_thread_loop_get_loop tpw_pw_thread_loop_get_loop
+#define pw_thread_loop_start tpw_pw_thread_loop_start
+#define pw_thread_loop_lock tpw_pw_thread_loop_lock
+#define pw_thread_loop_unlock tpw_pw_thread_loop_unlock
+#define pw_thread_loop_stop tpw_pw_thread_loop_stop
+#define pw_thread_loop_destroy tpw_pw_thread_loop_destroy
+#define pw_context_new tpw_pw_context_new
+#define pw_context_destroy tpw_pw_context_destroy
+#define pw_context_connect_fd tpw_pw_context_connect_fd
+#define pw_core_disconnect tpw_pw_core_disconnect
+#define pw_properties_new tpw_pw_properties_new
+#define pw_stream_new tpw_pw_stream_new
+#define pw_stream_add_listener tpw_pw_stream_add_listener
+#define pw_stream_connect tpw_pw_stream_connect
+#define pw_stream_dequeue_buffer tpw_pw_stream_dequeue_buffer
+#define pw_stream_queue_buffer tpw_pw_stream_queue_buffer
+#define pw_stream_update_params tpw_pw_stream_update_params
+#define pw_stream_set_error tpw_pw_stream_set_error
+#define pw_stream_destroy tpw_pw_stream_destroy
 
 #define TPW_MAX_DMG 64
 #define TPW_MAX_DIM 16384
@@ -56,8 +100,6 @@ typedef struct {
 	uint8_t *cur_pix;   // straight RGBA
 	char err[200];
 } tpw;
-
-static void pw_init_noargs(void) { pw_init(NULL, NULL); }
 
 static void tpw_wake(tpw *t) {
 	char b = 1;
@@ -254,7 +296,8 @@ static void tpw_free(tpw *t) {
 // consumes node; notify is the write end of Go's wake-up pipe.
 static tpw *tpw_open(int fd, uint32_t node, int notify, char *err, int errlen) {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, (void (*)(void))pw_init_noargs);
+	pthread_once(&once, tpw_load);
+	if (tpw_load_err != NULL) { close(fd); snprintf(err, errlen, "%s", tpw_load_err); return NULL; }
 	tpw *t = calloc(1, sizeof(*t));
 	if (t == NULL) { close(fd); snprintf(err, errlen, "no memory"); return NULL; }
 	pthread_mutex_init(&t->mu, NULL);

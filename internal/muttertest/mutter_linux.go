@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-rc/tandem/internal/mutter"
 	"github.com/tandem-rc/tandem/internal/wl"
 )
 
@@ -130,9 +131,14 @@ func Start(ctx context.Context, monitors ...string) (*Mutter, error) {
 
 // remoteDesktopUp: Mutter owns its remote desktop name on the bus.
 func (m *Mutter) remoteDesktopUp(ctx context.Context) bool {
-	out, err := m.Command(ctx, "gdbus", "call", "--session", "-d", "org.freedesktop.DBus", "-o", "/org/freedesktop/DBus",
-		"-m", "org.freedesktop.DBus.NameHasOwner", "org.gnome.Mutter.RemoteDesktop").Output()
-	return err == nil && strings.Contains(string(out), "true")
+	conn, err := mutter.DialBus(ctx, m.Bus, m.UID)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	var has bool
+	err = conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, "org.gnome.Mutter.RemoteDesktop").Store(&has)
+	return err == nil && has
 }
 
 // run starts a long-running part of the session, logging to Dir/name.log.
