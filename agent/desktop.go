@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -277,4 +278,20 @@ func (h *Host) hostState(ctx context.Context) (d *Desktop, locked, noUser bool) 
 		return nil, false, false
 	}
 	return d, d.Locked && !d.NoUser, d.NoUser
+}
+
+// SessionBusPath is the socket of a session bus address
+// (DBUS_SESSION_BUS_ADDRESS "unix:path=..."), or runtimeDir/bus without
+// one; "" when it names no absolute socket path.
+func SessionBusPath(address, runtimeDir string) string {
+	path := filepath.Join(runtimeDir, "bus")
+	if a, ok := strings.CutPrefix(address, "unix:path="); ok {
+		path, _, _ = strings.Cut(a, ",")
+	} else if address != "" || runtimeDir == "" {
+		return "" // abstract sockets and other transports: not served
+	}
+	if !filepath.IsAbs(path) {
+		return ""
+	}
+	return path
 }

@@ -127,11 +127,8 @@ func (s x11Scan) wayland(ctx context.Context, uid int, session string) (*Desktop
 // user; "" otherwise. The bus socket must be the user's, and the name's
 // owner too: another user's program cannot pose as the compositor.
 func mutterBus(ctx context.Context, p xProc, rt string) string {
-	path := filepath.Join(rt, "bus")
-	if a, ok := strings.CutPrefix(p.bus, "unix:path="); ok {
-		path, _, _ = strings.Cut(a, ",")
-	}
-	if !filepath.IsAbs(path) || !socketOwnedBy(path, p.uid) {
+	path := SessionBusPath(p.bus, rt)
+	if path == "" || !socketOwnedBy(path, p.uid) {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -162,3 +162,19 @@ func TestGNOMEDiscovery(t *testing.T) {
 	}
 	in.Close()
 }
+
+func TestSessionBusPath(t *testing.T) {
+	for _, c := range []struct{ addr, rt, want string }{
+		{"unix:path=/run/user/1000/bus", "/run/user/1000", "/run/user/1000/bus"},
+		{"unix:path=/run/user/1000/bus,guid=abc", "", "/run/user/1000/bus"},
+		{"", "/run/user/1000", "/run/user/1000/bus"},
+		{"", "", ""},
+		{"unix:abstract=/tmp/dbus-x", "/run/user/1000", ""}, // not a file: no owner to check
+		{"unix:path=bus", "/run/user/1000", ""},             // relative
+		{"tcp:host=127.0.0.1,port=1", "/run/user/1000", ""},
+	} {
+		if got := SessionBusPath(c.addr, c.rt); got != c.want {
+			t.Errorf("SessionBusPath(%q, %q) = %q, want %q", c.addr, c.rt, got, c.want)
+		}
+	}
+}
