@@ -5,11 +5,14 @@ package capture_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/internal/mutter"
@@ -253,4 +256,75 @@ func TestGNOMEDamageAndCursor(t *testing.T) {
 	}
 	t.Logf("damage %v for a change of %v", union, block)
 	waitFor(t, c, screen, changed)
+}
+
+// BenchmarkGNOMEFrame1080p: a window on a 1920x1080 headless Mutter
+// changes a 64x64 block per frame; each op waits for the damage report and
+// grabs the whole screen. ms/frame is the wall time from the client's
+// commit to the grabbed frame (Mutter's software repaint, its copy into
+// PipeWire's memfd, ours out of it); cpu-ms/frame this process's CPU,
+// mutter-cpu-ms/frame the compositor's. grab-ms is Grab alone.
+func BenchmarkGNOMEFrame1080p(b *testing.B) {
+	m, err := muttertest.Start(context.Background(), "1920x1080")
+	if errors.Is(err, muttertest.ErrUnavailable) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w, err := m.ShowWindow(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	img := pattern(w.Width, w.Height, 0)
+	if err := w.Draw(ctx, img); err != nil {
+		b.Fatal(err)
+	}
+	c, err := capture.Open(capture.Options{SessionBus: m.Bus})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	d := c.(capture.Damager)
+	r := image.Rect(0, 0, 1920, 1080)
+	f, err := c.Grab(r, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var grab time.Duration
+	var ru0, ru1 unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	mut0 := cpuMillis(b, m.Pid("mutter"))
+	i := 0
+	for b.Loop() {
+		i++
+		block := image.Rect(64*(i%30), 64*(i/30%16), 64*(i%30)+64, 64*(i/30%16)+64)
+		for y := block.Min.Y; y < block.Max.Y; y++ {
+			for x := block.Min.X; x < block.Max.X; x++ {
+				img.Pix[img.PixOffset(x, y)] ^= 0xff
+			}
+		}
+		if err := w.Draw(ctx, img, block); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Damage(ctx, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if f, err = c.Grab(r, f); err != nil {
+			b.Fatal(err)
+		}
+		grab += time.Since(t0)
+	}
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+	n := float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/n, "ms/frame")
+	b.ReportMetric(float64(grab.Microseconds())/1000/n, "grab-ms")
+	cpu := float64(ru1.Utime.Nano()-ru0.Utime.Nano()+ru1.Stime.Nano()-ru0.Stime.Nano()) / 1e6
+	b.ReportMetric(cpu/n, "cpu-ms/frame")
+	b.ReportMetric((cpuMillis(b, m.Pid("mutter"))-mut0)/n, "mutter-cpu-ms/frame")
 }

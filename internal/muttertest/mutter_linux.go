@@ -295,3 +295,15 @@ func CloseShared() {
 		shared = nil
 	}
 }
+
+// Pid is the pid of the part named ("mutter", "pipewire", ...); 0 if none.
+func (m *Mutter) Pid(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.procs {
+		if p.Process != nil && filepath.Base(p.Path) == name {
+			return p.Process.Pid
+		}
+	}
+	return 0
+}
