@@ -82,7 +82,7 @@ func (b *mutterBackend) wheel(dx, dy int) error {
 
 func (b *mutterBackend) typeText(text string) error {
 	for _, r := range text {
-		ks := keysym(r)
+		ks := runeKeysym(r)
 		if err := b.sess.Call("NotifyKeyboardKeysym", ks, true); err != nil {
 			return err
 		}
@@ -91,20 +91,6 @@ func (b *mutterBackend) typeText(text string) error {
 		}
 	}
 	return nil
-}
-
-// keysym is the X keysym that types r: Latin-1 characters are their own
-// keysym, Enter and Tab their function keysyms, the rest Unicode keysyms.
-func keysym(r rune) uint32 {
-	switch {
-	case r == '\n':
-		return 0xff0d // Return
-	case r == '\t':
-		return 0xff09 // Tab
-	case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xff:
-		return uint32(r)
-	}
-	return 0x01000000 | uint32(r)
 }
 
 func (b *mutterBackend) close() error {

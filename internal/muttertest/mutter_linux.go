@@ -251,14 +251,21 @@ func (m *Mutter) Close() error {
 func StartT(tb testing.TB, monitors ...string) *Mutter {
 	tb.Helper()
 	m, err := Start(context.Background(), monitors...)
+	skipOrFail(tb, err)
+	tb.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// skipOrFail ends tb when Mutter did not start: a skip without Mutter
+// installed (a failure under CI), a failure otherwise.
+func skipOrFail(tb testing.TB, err error) {
+	tb.Helper()
 	if errors.Is(err, ErrUnavailable) && os.Getenv("CI") == "" {
 		tb.Skipf("skipping: %v", err)
 	}
 	if err != nil {
 		tb.Fatalf("start mutter: %v", err)
 	}
-	tb.Cleanup(func() { _ = m.Close() })
-	return m
 }
 
 var (
@@ -277,12 +284,7 @@ func Shared(tb testing.TB, monitors ...string) *Mutter {
 	if shared == nil && sharedErr == nil {
 		shared, sharedErr = Start(context.Background(), monitors...)
 	}
-	if errors.Is(sharedErr, ErrUnavailable) && os.Getenv("CI") == "" {
-		tb.Skipf("skipping: %v", sharedErr)
-	}
-	if sharedErr != nil {
-		tb.Fatalf("start mutter: %v", sharedErr)
-	}
+	skipOrFail(tb, sharedErr)
 	return shared
 }
 
