@@ -180,7 +180,9 @@ func (m *Mutter) await(ctx context.Context, name string, ok func() bool) error {
 }
 
 func (m *Mutter) attr() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that dies (a panic skips TestMain's
+	// CloseShared) takes the session with it.
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if os.Getuid() == 0 {
 		a.Credential = &syscall.Credential{Uid: uint32(m.UID), Gid: uint32(m.GID), Groups: []uint32{}}
 	}
