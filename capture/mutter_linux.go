@@ -255,18 +255,6 @@ func (c *mutterCapturer) copyOut(g *gnomeStream, in pwInfo, part image.Rectangle
 	return nil
 }
 
-// clearGaps blacks out the pixels of r (dst's area) no monitor covers.
-func clearGaps(dst *Frame, r image.Rectangle, covered func(image.Point) bool) {
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if !covered(image.Pt(x, y)) {
-				i := (y-r.Min.Y)*dst.Stride + (x-r.Min.X)*4
-				copy(dst.Pix[i:i+4], []byte{0, 0, 0, 0})
-			}
-		}
-	}
-}
-
 // Damage implements Damager: Mutter's frames come with the rectangles
 // that changed.
 func (c *mutterCapturer) Damage(ctx context.Context, timeout time.Duration) ([]image.Rectangle, error) {

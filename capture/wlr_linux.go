@@ -469,16 +469,21 @@ func bufferPoint(t, lx, ly, W, H, bw, bh int) (int, int) {
 
 // blackGaps clears the parts of r no output covers (a layout with holes).
 func (c *wlrCapturer) blackGaps(outs []*wlrOutput, r image.Rectangle, dst *Frame) {
+	clearGaps(dst, r, func(p image.Point) bool {
+		for _, o := range outs {
+			if p.In(o.rect()) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// clearGaps blacks out the pixels of r (dst's area) no monitor covers.
+func clearGaps(dst *Frame, r image.Rectangle, covered func(image.Point) bool) {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
-			in := false
-			for _, o := range outs {
-				if image.Pt(x, y).In(o.rect()) {
-					in = true
-					break
-				}
-			}
-			if !in {
+			if !covered(image.Pt(x, y)) {
 				i := (y-r.Min.Y)*dst.Stride + (x-r.Min.X)*4
 				copy(dst.Pix[i:i+4], []byte{0, 0, 0, 0})
 			}
