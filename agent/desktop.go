@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -24,6 +25,7 @@ type Desktop struct {
 	Display    string // X11 display, ":0"; "" on a Wayland desktop
 	Wayland    string // a Wayland desktop's compositor socket (absolute path); "" on X11
 	RuntimeDir string // the session's XDG_RUNTIME_DIR (Wayland)
+	SessionBus string // GNOME on Wayland: the session bus socket where Mutter's remote desktop API answers
 	Kind       string // the desktop's name (XDG_CURRENT_DESKTOP: "sway", "GNOME", ...); "" if unknown
 	XAuthority string // the cookie file X clients of this session use; "" = none needed
 	User       string // login name of the session's owner; "" if unknown
@@ -46,12 +48,12 @@ var ErrDesktopUnsupported = errors.New("not supported on this desktop")
 // CaptureOptions are capture's options for this desktop: its X display,
 // or its Wayland compositor.
 func (d *Desktop) CaptureOptions(log *slog.Logger) capture.Options {
-	return capture.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, Logger: log}
+	return capture.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, SessionBus: d.SessionBus, Logger: log}
 }
 
 // InputOptions are input's options for this desktop.
 func (d *Desktop) InputOptions(log *slog.Logger) input.Options {
-	return input.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, Logger: log}
+	return input.Options{Display: d.Display, Wayland: d.Wayland, RuntimeDir: d.RuntimeDir, SessionBus: d.SessionBus, Logger: log}
 }
 
 // X11Only refuses a feature that needs an X display on a Wayland desktop,
@@ -276,4 +278,20 @@ func (h *Host) hostState(ctx context.Context) (d *Desktop, locked, noUser bool) 
 		return nil, false, false
 	}
 	return d, d.Locked && !d.NoUser, d.NoUser
+}
+
+// SessionBusPath is the socket of a session bus address
+// (DBUS_SESSION_BUS_ADDRESS "unix:path=..."), or runtimeDir/bus without
+// one; "" when it names no absolute socket path.
+func SessionBusPath(address, runtimeDir string) string {
+	path := filepath.Join(runtimeDir, "bus")
+	if a, ok := strings.CutPrefix(address, "unix:path="); ok {
+		path, _, _ = strings.Cut(a, ",")
+	} else if address != "" || runtimeDir == "" {
+		return "" // abstract sockets and other transports: not served
+	}
+	if !filepath.IsAbs(path) {
+		return ""
+	}
+	return path
 }

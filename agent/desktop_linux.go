@@ -184,6 +184,7 @@ type xProc struct {
 	isServer bool
 
 	wayland    string // WAYLAND_DISPLAY
+	bus        string // DBUS_SESSION_BUS_ADDRESS
 	runtimeDir string // XDG_RUNTIME_DIR
 	kind       string // XDG_CURRENT_DESKTOP
 	session    string // XDG_SESSION_ID
@@ -286,6 +287,8 @@ func (s x11Scan) processes() []xProc {
 				p.user = v
 			case "WAYLAND_DISPLAY":
 				p.wayland = v
+			case "DBUS_SESSION_BUS_ADDRESS":
+				p.bus = v
 			case "XDG_RUNTIME_DIR":
 				p.runtimeDir = v
 			case "XDG_CURRENT_DESKTOP":

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tandem-rc/tandem/internal/mutter"
 	"github.com/tandem-rc/tandem/internal/wl"
 )
 
@@ -22,7 +23,8 @@ import (
 // and its user but not the compositor, whose socket the session's
 // processes name in WAYLAND_DISPLAY (relative to XDG_RUNTIME_DIR). The
 // compositor is then asked which protocols it offers, which picks the back
-// end, or says plainly that this desktop is not supported.
+// end (wlroots), or GNOME's Mutter answers on the session bus, or the
+// answer says plainly that this desktop is not supported.
 
 // wlrootsGlobals are what the wlroots back ends need.
 var wlrootsGlobals = []string{"zwlr_screencopy_manager_v1", "zwlr_virtual_pointer_manager_v1",
@@ -43,7 +45,7 @@ func waylandSupport(globals []string, kind string) error {
 	k := strings.ToUpper(kind)
 	switch {
 	case strings.Contains(k, "GNOME"):
-		return fmt.Errorf("GNOME on Wayland (Mutter) is %w yet: choose \"GNOME on Xorg\" at login", ErrDesktopUnsupported)
+		return fmt.Errorf("GNOME on Wayland without Mutter's remote desktop API on the session bus is %w: choose \"GNOME on Xorg\" at login", ErrDesktopUnsupported)
 	case strings.Contains(k, "KDE"):
 		return fmt.Errorf("KDE Plasma on Wayland is %w yet: choose \"Plasma (X11)\" at login", ErrDesktopUnsupported)
 	}
@@ -98,10 +100,15 @@ func (s x11Scan) wayland(ctx context.Context, uid int, session string) (*Desktop
 			errs = append(errs, err)
 			continue
 		}
+		var bus string
 		if err := waylandSupport(globals, p.kind); err != nil {
-			return nil, fmt.Errorf("agent: %w", err)
+			// Not wlroots: GNOME's Mutter serves its remote desktop API
+			// on the session's bus.
+			if bus = mutterBus(ctx, p, rt); bus == "" {
+				return nil, fmt.Errorf("agent: %w", err)
+			}
 		}
-		d := &Desktop{Wayland: path, RuntimeDir: filepath.Dir(path), Kind: p.kind, UID: p.uid, GID: -1,
+		d := &Desktop{Wayland: path, RuntimeDir: filepath.Dir(path), SessionBus: bus, Kind: p.kind, UID: p.uid, GID: -1,
 			User: p.user, Home: p.home, Session: p.session, Source: "wayland-scan"}
 		fillUser(d)
 		return d, nil
@@ -113,6 +120,31 @@ func (s x11Scan) wayland(ctx context.Context, uid int, session string) (*Desktop
 		return nil, fmt.Errorf("agent: no process of the session names its Wayland display (WAYLAND_DISPLAY)")
 	}
 	return nil, ErrNoDesktop
+}
+
+// mutterBus is the session bus socket of process p (runtime directory rt)
+// when Mutter's remote desktop API answers there from a process of p's
+// user; "" otherwise. The bus socket must be the user's, and the name's
+// owner too: another user's program cannot pose as the compositor.
+func mutterBus(ctx context.Context, p xProc, rt string) string {
+	path := SessionBusPath(p.bus, rt)
+	if path == "" || !socketOwnedBy(path, p.uid) {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := mutter.DialBus(ctx, path, p.uid)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	var owner uint32
+	err = conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0,
+		"org.gnome.Mutter.RemoteDesktop").Store(&owner)
+	if err != nil || int(owner) != p.uid {
+		return ""
+	}
+	return path
 }
 
 // probeWayland lists a compositor's globals.

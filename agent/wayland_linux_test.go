@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-rc/tandem/capture"
 	"github.com/tandem-rc/tandem/input"
+	"github.com/tandem-rc/tandem/internal/muttertest"
 	"github.com/tandem-rc/tandem/internal/swaytest"
 )
 
@@ -71,23 +72,7 @@ func TestWaylandDiscovery(t *testing.T) {
 		!strings.Contains(strings.Join(env, " "), "WAYLAND_DISPLAY="+sway.SocketPath()) {
 		t.Fatalf("environment %q", env)
 	}
-	c, err := capture.Open(d.CaptureOptions(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ms, err := c.Monitors()
-	if err != nil || len(ms) != 2 || ms[1].Rect() != image.Rect(800, 0, 1440, 480) {
-		t.Fatalf("monitors %+v %v", ms, err)
-	}
-	in, err := input.Open(d.InputOptions(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.MoveMouse(900, 100); err != nil {
-		t.Fatal(err)
-	}
-	in.Close()
+	servesBothOutputs(t, d, log)
 	if err := d.X11Only("whitelisted applications"); !errors.Is(err, ErrDesktopUnsupported) || !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("X11-only feature on Wayland: %v", err)
 	}
@@ -105,5 +90,82 @@ func TestWaylandDiscovery(t *testing.T) {
 	}
 	if _, err := desk.Need(); err == nil || errors.Is(err, ErrNoDesktop) {
 		t.Fatalf("need: %v", err)
+	}
+}
+
+// TestGNOMEDiscovery: logind says the active session is Wayland and its
+// processes name a compositor without wlroots protocols; Mutter's remote
+// desktop API answers on the session's bus, owned by the session's user,
+// so the GNOME back end is picked: capture (both monitors) and input open
+// through it. A process of another user naming the same bus is not
+// believed.
+func TestGNOMEDiscovery(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: reads other processes' environments and starts them as other users")
+	}
+	m := muttertest.StartT(t, "800x600", "640x480")
+	id := "g" + strconv.Itoa(os.Getpid())
+	env := []string{"XDG_CURRENT_DESKTOP=GNOME", "XDG_SESSION_ID=" + id, "XDG_RUNTIME_DIR=" + m.RuntimeDir,
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + m.Bus, "WAYLAND_DISPLAY=" + m.Socket}
+	sessionProcess(t, m.UID, m.GID, env...)
+	if bus := mutterBus(context.Background(), xProc{uid: 4242, bus: "unix:path=" + m.Bus}, m.RuntimeDir); bus != "" {
+		t.Fatalf("a bus another user owns was taken as uid 4242's: %s", bus)
+	}
+
+	addr, _, _ := fakeLogind(t, map[string]any{"Id": id, "Type": "wayland", "Class": "user",
+		"Display": "", "Name": "", "User": logindUO{uint32(m.UID), dbus.ObjectPath("/org/freedesktop/login1/user/_" + strconv.Itoa(m.UID))},
+		"LockedHint": false, "Leader": uint32(1), "Active": true, "Remote": false})
+	log := slog.New(slog.DiscardHandler)
+	scan := x11Scan{proc: "/proc", sockets: t.TempDir()}
+	desk := NewDesktopTracker(&linuxDiscoverer{log: log, bus: addr, scan: scan}, log)
+	d, err := desk.Discover(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SessionBus != m.Bus || d.Wayland != m.SocketPath() || d.Kind != "GNOME" || d.UID != m.UID || d.Session != id {
+		t.Fatalf("discovered %+v", d)
+	}
+	servesBothOutputs(t, d, log)
+}
+
+// servesBothOutputs: capture on d offers the two outputs (800x600 and
+// 640x480 beside it) and grabs the second; input moves onto it.
+func servesBothOutputs(t *testing.T, d *Desktop, log *slog.Logger) {
+	t.Helper()
+	c, err := capture.Open(d.CaptureOptions(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ms, err := c.Monitors()
+	if err != nil || len(ms) != 2 || ms[1].Rect() != image.Rect(800, 0, 1440, 480) {
+		t.Fatalf("monitors %+v %v", ms, err)
+	}
+	if _, err := c.Grab(ms[1].Rect(), nil); err != nil {
+		t.Fatal(err)
+	}
+	in, err := input.Open(d.InputOptions(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := in.MoveMouse(900, 100); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionBusPath(t *testing.T) {
+	for _, c := range []struct{ addr, rt, want string }{
+		{"unix:path=/run/user/1000/bus", "/run/user/1000", "/run/user/1000/bus"},
+		{"unix:path=/run/user/1000/bus,guid=abc", "", "/run/user/1000/bus"},
+		{"", "/run/user/1000", "/run/user/1000/bus"},
+		{"", "", ""},
+		{"unix:abstract=/tmp/dbus-x", "/run/user/1000", ""}, // not a file: no owner to check
+		{"unix:path=bus", "/run/user/1000", ""},             // relative
+		{"tcp:host=127.0.0.1,port=1", "/run/user/1000", ""},
+	} {
+		if got := SessionBusPath(c.addr, c.rt); got != c.want {
+			t.Errorf("SessionBusPath(%q, %q) = %q, want %q", c.addr, c.rt, got, c.want)
+		}
 	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	Wayland string
 	// RuntimeDir is the session's XDG_RUNTIME_DIR ("" = this process's).
 	RuntimeDir string
+	// SessionBus is a GNOME session's D-Bus socket (an absolute path):
+	// when set, Linux captures through Mutter's ScreenCast API with
+	// PipeWire frames (the PipeWire socket beside it) instead.
+	SessionBus string
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// NoSHM forces the plain X11 GetImage path instead of MIT-SHM, as used

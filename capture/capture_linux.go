@@ -79,6 +79,9 @@ type x11Capturer struct {
 }
 
 func open(opts Options) (Capturer, error) {
+	if opts.SessionBus != "" {
+		return openMutter(opts)
+	}
 	if opts.Wayland != "" {
 		return openWayland(opts)
 	}

@@ -394,7 +394,7 @@ func (c *wlrCapturer) Grab(r image.Rectangle, dst *Frame) (*Frame, error) {
 // samples the nearest buffer pixel.
 func (c *wlrCapturer) copyOut(o *wlrOutput, part image.Rectangle, org image.Point, dst *Frame) {
 	b := o.grab
-	if b.w != o.out.Width || b.h != o.out.Height {
+	if b.w != o.out.Width || b.h != o.out.Height || o.out.Transform != 0 {
 		c.copyScaled(o, part, org, dst)
 		return
 	}
@@ -421,19 +421,22 @@ func (c *wlrCapturer) copyOut(o *wlrOutput, part image.Rectangle, org image.Poin
 	}
 }
 
+// copyScaled samples the nearest buffer pixel of each layout pixel: on
+// a scaled output, and on a rotated or flipped one, whose buffer comes in
+// the mode's orientation (turned upright here).
 func (c *wlrCapturer) copyScaled(o *wlrOutput, part image.Rectangle, org image.Point, dst *Frame) {
 	b := o.grab
 	swap := b.format == shmXBGR8888 || b.format == shmABGR8888
+	t := o.out.Transform
+	W, H := o.out.Width, o.out.Height
 	for y := part.Min.Y; y < part.Max.Y; y++ {
-		by := (y - o.out.Y) * b.h / o.out.Height
-		if o.yInvert {
-			by = b.h - 1 - by
-		}
-		row := b.mem[by*b.stride:]
 		d := dst.Pix[(y-org.Y)*dst.Stride:]
 		for x := part.Min.X; x < part.Max.X; x++ {
-			bx := (x - o.out.X) * b.w / o.out.Width
-			s := row[bx*4 : bx*4+4 : bx*4+4]
+			bx, by := bufferPoint(t, x-o.out.X, y-o.out.Y, W, H, b.w, b.h)
+			if o.yInvert {
+				by = b.h - 1 - by
+			}
+			s := b.mem[by*b.stride+bx*4 : by*b.stride+bx*4+4 : by*b.stride+bx*4+4]
 			i := (x - org.X) * 4
 			if swap {
 				d[i], d[i+1], d[i+2], d[i+3] = s[2], s[1], s[0], 0xff
@@ -444,18 +447,43 @@ func (c *wlrCapturer) copyScaled(o *wlrOutput, part image.Rectangle, org image.P
 	}
 }
 
+// bufferPoint maps layout pixel (lx, ly) of a W×H output with wl_output
+// transform t to the nearest pixel of its bw×bh buffer.
+func bufferPoint(t, lx, ly, W, H, bw, bh int) (int, int) {
+	if t >= 4 { // flipped: mirror first
+		lx, t = W-1-lx, t-4
+	}
+	var bx, by int
+	switch t {
+	case 1: // 90
+		bx, by = ly*bw/H, (W-1-lx)*bh/W
+	case 2: // 180
+		bx, by = (W-1-lx)*bw/W, (H-1-ly)*bh/H
+	case 3: // 270
+		bx, by = (H-1-ly)*bw/H, lx*bh/W
+	default:
+		bx, by = lx*bw/W, ly*bh/H
+	}
+	return min(max(bx, 0), bw-1), min(max(by, 0), bh-1)
+}
+
 // blackGaps clears the parts of r no output covers (a layout with holes).
 func (c *wlrCapturer) blackGaps(outs []*wlrOutput, r image.Rectangle, dst *Frame) {
+	clearGaps(dst, r, func(p image.Point) bool {
+		for _, o := range outs {
+			if p.In(o.rect()) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// clearGaps blacks out the pixels of r (dst's area) no monitor covers.
+func clearGaps(dst *Frame, r image.Rectangle, covered func(image.Point) bool) {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
-			in := false
-			for _, o := range outs {
-				if image.Pt(x, y).In(o.rect()) {
-					in = true
-					break
-				}
-			}
-			if !in {
+			if !covered(image.Pt(x, y)) {
 				i := (y-r.Min.Y)*dst.Stride + (x-r.Min.X)*4
 				copy(dst.Pix[i:i+4], []byte{0, 0, 0, 0})
 			}
@@ -548,7 +576,7 @@ func (c *wlrCapturer) collectLocked() ([]image.Rectangle, bool, error) {
 		o.yInvert = flags&1 != 0
 		o.current = true
 		any = true
-		if full || len(fr) == 0 {
+		if full || len(fr) == 0 || o.out.Transform != 0 { // rotated: the whole output
 			rects = append(rects, o.rect())
 			continue
 		}

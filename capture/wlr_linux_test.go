@@ -245,3 +245,28 @@ func TestWlrootsScaledOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestWlrootsRotatedOutput: an output turned 90 degrees (swaymsg output
+// transform 90) and one flipped upside down are captured upright, as
+// grim shows them, pixel for pixel.
+func TestWlrootsRotatedOutput(t *testing.T) {
+	s := swaytest.StartT(t, swaytest.Output{Width: 640, Height: 480, Transform: "90"},
+		swaytest.Output{Width: 320, Height: 240, X: 480, Transform: "flipped-180"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Terminal(ctx, colours); err != nil {
+		t.Fatal(err)
+	}
+	c, err := capture.Open(capture.Options{Wayland: s.SocketPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if b := c.Bounds(); b != image.Rect(0, 0, 800, 640) {
+		t.Fatalf("bounds %v, want 480x640 upright beside 320x240", b)
+	}
+	f, shot := stillGrab(t, ctx, s, c)
+	if ok, p := sameRGB(f.RGBA(), shot); !ok {
+		t.Fatalf("the capture differs from grim at %v", p)
+	}
+}

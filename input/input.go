@@ -100,6 +100,10 @@ type Options struct {
 	Wayland string
 	// RuntimeDir is the session's XDG_RUNTIME_DIR ("" = this process's).
 	RuntimeDir string
+	// SessionBus is a GNOME session's D-Bus socket (an absolute path):
+	// when set, Linux injects through Mutter's RemoteDesktop API (pure
+	// Go), sharing the session a capturer opened on the same bus.
+	SessionBus string
 	// Logger receives diagnostics; nil discards them. Typed text and key
 	// codes are never logged (they may be passwords).
 	Logger *slog.Logger
@@ -155,9 +159,12 @@ func Open(opts Options) (Injector, error) {
 	}
 	var b backend
 	var err error
-	if opts.Wayland != "" {
+	switch {
+	case opts.SessionBus != "":
+		b, err = newMutterBackend(opts, log)
+	case opts.Wayland != "":
 		b, err = newWaylandBackend(opts, log)
-	} else {
+	default:
 		b, err = newBackend(opts.Display, log)
 	}
 	if err != nil {

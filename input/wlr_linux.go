@@ -291,8 +291,13 @@ func (b *wlrBackend) move(x, y int) error {
 	return b.conn.Send(b.ptr, 4) // frame
 }
 
+// evdevButton is a button's Linux input event code.
+func evdevButton(btn Button) uint32 {
+	return map[Button]uint32{ButtonLeft: btnLeft, ButtonRight: btnRight, ButtonMiddle: btnMiddle, ButtonBack: btnSide, ButtonForward: btnExtra}[btn]
+}
+
 func (b *wlrBackend) button(btn Button, down bool) error {
-	code := map[Button]uint32{ButtonLeft: btnLeft, ButtonRight: btnRight, ButtonMiddle: btnMiddle, ButtonBack: btnSide, ButtonForward: btnExtra}[btn]
+	code := evdevButton(btn)
 	state := uint32(0)
 	if down {
 		state = 1

@@ -12,3 +12,8 @@ import (
 func newWaylandBackend(Options, *slog.Logger) (backend, error) {
 	return nil, fmt.Errorf("input: Wayland is served on Linux only: %w", errors.ErrUnsupported)
 }
+
+// newMutterBackend: GNOME's remote desktop API is served on Linux only.
+func newMutterBackend(Options, *slog.Logger) (backend, error) {
+	return nil, fmt.Errorf("input: GNOME's remote desktop API is served on Linux only: %w", errors.ErrUnsupported)
+}

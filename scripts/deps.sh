@@ -7,6 +7,7 @@ set -euo pipefail
 # cgo against OpenGL and these X extensions. libc6-dev: the C headers (gcc
 # without recommends brings none). libwayland-dev, libxkbcommon-dev: Fyne's
 # GLFW includes wayland-client-core.h and xkbcommon/xkbcommon.h.
+# libpipewire-0.3-dev: capture/ receives GNOME's screen cast (PipeWire) with cgo.
 # One package per line so that parallel additions merge cleanly.
 BUILD=(
   gcc
@@ -23,6 +24,7 @@ BUILD=(
   libxxf86vm-dev
   libwayland-dev
   libxkbcommon-dev
+  libpipewire-0.3-dev
 )
 # rpm, msitools, wixl: the packaging tests list the rpms and build and
 # inspect an MSI around a placeholder exe (the real MSI also needs mingw-w64).
@@ -47,7 +49,9 @@ BUILD=(
 # e2e test with coturn as the only TURN server (e2e/coturn_test.go). sway,
 # grim, foot: the Wayland (wlroots) capture/input tests run a headless sway
 # (internal/swaytest), compare with grim's screenshot and type into foot;
-# fonts-dejavu-core: foot draws nothing without a font.
+# fonts-dejavu-core: foot draws nothing without a font. mutter, pipewire,
+# wireplumber: the GNOME (Mutter) tests run a headless Mutter with its own
+# session bus, PipeWire and WirePlumber (internal/muttertest).
 TEST=(
   xvfb
   xterm
@@ -78,6 +82,9 @@ TEST=(
   sway
   grim
   foot
+  mutter
+  pipewire
+  wireplumber
   fonts-dejavu-core
   # nodejs, npm: the Portal's tests run @redocly/cli and axe-core, installed
   # by scripts/npm-tools.sh (never needed at run time).

@@ -64,6 +64,10 @@ func root() *cobra.Command {
 			b := &backend{display: display, log: log, ice: ice, insecureHTTP: insecureHTTP}
 			if display == "" {
 				b.wayland = os.Getenv("WAYLAND_DISPLAY") // $DISPLAY there is Xwayland's: X clients only
+				if b.wayland != "" && strings.Contains(strings.ToUpper(os.Getenv("XDG_CURRENT_DESKTOP")), "GNOME") {
+					// GNOME: Mutter's remote desktop API on this session's bus.
+					b.sessionBus = agent.SessionBusPath(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), os.Getenv("XDG_RUNTIME_DIR"))
+				}
 			}
 			return run(ctx, log, b, key, relay)
 		}}
@@ -174,13 +178,14 @@ func (w debugWriter) Write(p []byte) (int, error) {
 type backend struct {
 	display      string
 	wayland      string // WAYLAND_DISPLAY when no --display: a wlroots session
+	sessionBus   string // a GNOME session's bus socket: Mutter's remote desktop API
 	log          *slog.Logger
 	ice          cli.ICEFlags
 	insecureHTTP bool // --insecure-http
 }
 
 func (b *backend) openCapture() (capture.Capturer, error) {
-	return capture.Open(capture.Options{Display: b.display, Wayland: b.wayland, Logger: b.log})
+	return capture.Open(capture.Options{Display: b.display, Wayland: b.wayland, SessionBus: b.sessionBus, Logger: b.log})
 }
 
 // inventory: hostname, OS and the logged-in user (shown in the queue).
@@ -210,7 +215,7 @@ func (b *backend) Engine(id *agent.OnDemandIdentity, confirm agent.ConfirmUI, on
 		Version: version.Version, OnDemand: true, Logger: b.log, Transport: b.ice.Config(b.log),
 		Capture: b.openCapture,
 		Input: func() (input.Injector, error) {
-			return input.Open(input.Options{Display: b.display, Wayland: b.wayland, Logger: b.log})
+			return input.Open(input.Options{Display: b.display, Wayland: b.wayland, SessionBus: b.sessionBus, Logger: b.log})
 		},
 		Windows: func() (agent.Windows, error) {
 			if b.wayland != "" {

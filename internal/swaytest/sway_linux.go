@@ -41,7 +41,8 @@ const testUID = 64123
 type Output struct {
 	Width, Height int
 	X, Y          int
-	Scale         int // 0 or 1: unscaled; 2: HiDPI (logical size Width/2 × Height/2)
+	Scale         int    // 0 or 1: unscaled; 2: HiDPI (logical size Width/2 × Height/2)
+	Transform     string // sway's output transform ("90", "flipped-180", ...); "" = normal
 }
 
 // Sway is a running headless compositor.
@@ -92,6 +93,9 @@ func Start(ctx context.Context, outs ...Output) (*Sway, error) {
 	var cfg strings.Builder
 	for i, o := range outs {
 		fmt.Fprintf(&cfg, "output HEADLESS-%d resolution %dx%d position %d %d scale %d\n", i+1, o.Width, o.Height, o.X, o.Y, max(o.Scale, 1))
+		if o.Transform != "" {
+			fmt.Fprintf(&cfg, "output HEADLESS-%d transform %s\n", i+1, o.Transform)
+		}
 	}
 	// No bar, no decorations: the screen is what the clients draw.
 	cfg.WriteString("default_border none\nfocus_follows_mouse no\nseat * hide_cursor 0\n")

@@ -18,6 +18,10 @@ type Output struct {
 	X, Y          int
 	Width, Height int
 	ModeW, ModeH  int // the current mode: the buffer's size at scale 1
+	// Transform is wl_output's: 0 normal, 1-3 rotated 90/180/270 degrees
+	// counter-clockwise, 4-7 the same after a horizontal flip. A
+	// screencopy buffer comes in the mode's orientation.
+	Transform int
 }
 
 // Outputs follows the compositor's outputs (hot-plug included).
@@ -86,6 +90,21 @@ func (o *Outputs) add(g Global) {
 	}
 	out := &Output{Global: g.Name}
 	id, err := o.c.Bind(g, 3, func(op uint16, m *Msg) {
+		if op == 0 { // geometry(x, y, mm_w, mm_h, subpixel, make, model, transform)
+			m.Int()
+			m.Int()
+			m.Int()
+			m.Int()
+			m.Int()
+			_ = m.String()
+			_ = m.String()
+			if t := m.Int(); m.Err() == nil && t >= 0 && t <= 7 {
+				o.mu.Lock()
+				out.Transform = int(t)
+				o.gen++
+				o.mu.Unlock()
+			}
+		}
 		if op == 1 { // mode(flags, width, height, refresh)
 			flags, w, h := m.Uint(), m.Int(), m.Int()
 			if flags&1 != 0 && m.Err() == nil { // current
