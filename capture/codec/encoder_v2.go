@@ -34,11 +34,17 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 	nops := 0
 	if e.jpegQ > 0 || e.nLossy > 0 { // lossy tiles still need their refresh
 		tiles = e.trackLossy(key, tiles)
+		if len(tiles) == 0 { // only lossy tiles whose refinement waits
+			e.moving = false
+			return nil, nil
+		}
 	}
 	rest := tiles
-	var rects []image.Rectangle
+	var rects, atlas []image.Rectangle
+	moved := false
 	if !key && len(tiles) >= minMotionTiles {
 		if s, ok := e.findMotion(f, tiles); ok {
+			moved = true
 			var copied []int
 			copied, rest = e.verifyMotion(f, tiles, s, e.copied[:0], e.rest[:0])
 			e.copied, e.rest = copied, rest
@@ -53,9 +59,23 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			rects = mergeRects(rects, e.ts)
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
+				e.markLossy(r, false)
+			}
+			if e.motion && e.jpegQ > 0 {
+				// Photographic pixels the motion uncovered go lossy.
+				keep := rects[:0]
+				for _, r := range rects {
+					if r.Dx()*r.Dy() >= minAtlasPixels && e.photographic(f, r) {
+						atlas = append(atlas, r)
+					} else {
+						keep = append(keep, r)
+					}
+				}
+				rects = keep
 			}
 		}
 	}
+	e.moving = moved
 
 	// The decoder will hold f (or a JPEG of it) on every damaged tile: prev
 	// takes f there. Nothing below reads prev; tiles may be filtered in place.
@@ -169,7 +189,21 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 	for _, t := range lossyTiles {
 		e.setLossy(t, true)
 	}
+	if len(atlas) > 0 {
+		var err error
+		var n int
+		if ops, n, err = e.appendAtlas(ops, f, atlas); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			raw += n
+			nops++
+		} else { // the JPEG would be larger than the pixels: lossless
+			rects = append(rects, atlas...)
+		}
+	}
 	for _, r := range rects {
+		e.markLossy(r, false)
 		ops = append(ops, OpRect)
 		ops = binary.AppendUvarint(ops, uint64(r.Min.X))
 		ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
@@ -560,7 +594,7 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 				state = append(state, st)
 			}
 		}
-		if !useful || e.nLossy > 0 && e.lossy[t] {
+		if !useful || e.nLossy > 0 && e.refresh[t] {
 			keep = append(keep, t)
 			continue
 		}
@@ -669,44 +703,105 @@ func (e *Encoder) blockMoved(f *capture.Frame, b image.Rectangle, s image.Point)
 const lossyStreak = 2
 
 // trackLossy updates the change streaks and adds to tiles (sorted) the
-// lossy tiles that stopped changing, for their lossless refresh.
+// lossy tiles due for their lossless refinement: unchanged for refineAfter
+// frames, and, while a move or scroll goes on, within the refine budget.
 func (e *Encoder) trackLossy(key bool, tiles []int) []int {
 	n := e.g.n()
 	if key || len(e.streak) != n {
 		e.streak = make([]uint8, n)
+		e.still = make([]uint8, n)
 		e.lossy = make([]bool, n)
+		e.refresh = make([]bool, n)
+		e.lossyCnt = make([]int32, n)
+		e.lossyPx = nil // allocated by the first lossy pixel
 		e.nLossy = 0
 	}
+	clear(e.refresh)
+	hold := e.moving && len(tiles) > 0
+	budget := int(e.refineBudget.Load())
 	j := 0
 	var out []int
 	for t := range n {
 		if j < len(tiles) && tiles[j] == t {
 			e.streak[t] = min(e.streak[t]+1, 255)
+			e.still[t] = 0
 			out = append(out, t)
 			j++
 			continue
 		}
 		e.streak[t] = 0
-		if e.lossy[t] {
-			out = append(out, t) // refresh
+		e.still[t] = min(e.still[t]+1, 255)
+		if !e.lossy[t] || int(e.still[t]) < e.refineAfter {
+			continue
 		}
+		if hold {
+			if budget == 0 {
+				continue
+			}
+			budget--
+		}
+		e.refresh[t] = true
+		out = append(out, t)
 	}
 	return out
 }
 
+// setLossy marks every pixel of tile t lossy (v) or exact.
 func (e *Encoder) setLossy(t int, v bool) {
-	if e.lossy == nil || e.lossy[t] == v {
+	if e.lossy == nil || !v && !e.lossy[t] {
 		return
 	}
-	e.lossy[t] = v
-	if v {
-		e.nLossy++
-	} else {
-		e.nLossy--
+	e.markLossy(e.g.rect(t), v)
+}
+
+// markLossy marks the pixels of r lossy (v) or exact and keeps the tile
+// counts.
+func (e *Encoder) markLossy(r image.Rectangle, v bool) {
+	if e.lossy == nil || !v && e.nLossy == 0 {
+		return
+	}
+	g := e.g
+	if e.lossyPx == nil {
+		if !v {
+			return
+		}
+		e.lossyPx = make([]bool, g.w*g.h)
+	}
+	for ty := r.Min.Y / g.ts; ty*g.ts < r.Max.Y; ty++ {
+		for tx := r.Min.X / g.ts; tx*g.ts < r.Max.X; tx++ {
+			t := ty*g.tilesX + tx
+			if !v && e.lossyCnt[t] == 0 {
+				continue
+			}
+			c := r.Intersect(g.rect(t))
+			d := int32(0)
+			for y := c.Min.Y; y < c.Max.Y; y++ {
+				row := e.lossyPx[y*g.w+c.Min.X : y*g.w+c.Max.X]
+				for x, l := range row {
+					if l != v {
+						row[x] = v
+						d++
+					}
+				}
+			}
+			if !v {
+				d = -d
+			}
+			was := e.lossyCnt[t] > 0
+			e.lossyCnt[t] += d
+			if now := e.lossyCnt[t] > 0; now != was {
+				e.lossy[t] = now
+				if now {
+					e.nLossy++
+				} else {
+					e.nLossy--
+				}
+			}
+		}
 	}
 }
 
-// touchesLossy reports whether r overlaps a lossy tile.
+// touchesLossy reports whether r holds a lossy pixel.
 func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	if e.nLossy == 0 {
 		return false
@@ -714,8 +809,15 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	g := e.g
 	for ty := r.Min.Y / g.ts; ty*g.ts < r.Max.Y; ty++ {
 		for tx := r.Min.X / g.ts; tx*g.ts < r.Max.X; tx++ {
-			if e.lossy[ty*g.tilesX+tx] {
-				return true
+			t := ty*g.tilesX + tx
+			if !e.lossy[t] {
+				continue
+			}
+			c := r.Intersect(g.rect(t))
+			for y := c.Min.Y; y < c.Max.Y; y++ {
+				if slices.Contains(e.lossyPx[y*g.w+c.Min.X:y*g.w+c.Max.X], true) {
+					return true
+				}
 			}
 		}
 	}
@@ -727,7 +829,8 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 // tile. (Anti-aliased text has up to a few hundred colours, but its
 // background dominates.)
 func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
-	const many, some = 256, 32
+	const many = 256
+	some := min(32, r.Dx()*r.Dy()/8) // uncovered strips are small
 	e.palReset()
 	counts := e.palCount[:0]
 	last, li := uint32(1<<31), 0
@@ -782,6 +885,82 @@ func (e *Encoder) appendJPEG(ops []byte, f *capture.Frame, r image.Rectangle) ([
 	ops = binary.AppendUvarint(ops, uint64(r.Dy()))
 	ops = binary.AppendUvarint(ops, uint64(e.jpegBuf.Len()))
 	return append(ops, e.jpegBuf.Bytes()...), nil
+}
+
+// minAtlasPixels is the smallest uncovered rectangle worth a lossy piece.
+const minAtlasPixels = 64
+
+// atlasWidth is the width the atlas' shelves fill before a new one starts.
+const atlasWidth = 256
+
+// appendAtlas packs the rectangles rs of f into one image (shelves of
+// pieces, tallest first), appends an ATLAS op for it and writes its JPEG to
+// the zstd stream; it returns the bytes written there, or 0 (and ops
+// unchanged) when the JPEG is no smaller than the raw pixels.
+func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle) ([]byte, int, error) {
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rs[b].Dy() - rs[a].Dy() })
+	width := atlasWidth
+	for _, r := range rs {
+		width = max(width, r.Dx())
+	}
+	pos := make([]image.Point, len(rs))
+	x, y, shelf, aw := 0, 0, 0, 0
+	for _, i := range order {
+		r := rs[i]
+		if x+r.Dx() > width {
+			x, y, shelf = 0, y+shelf, 0
+		}
+		pos[i] = image.Pt(x, y)
+		x += r.Dx()
+		aw, shelf = max(aw, x), max(shelf, r.Dy())
+	}
+	ah := y + shelf
+	img := image.NewRGBA(image.Rect(0, 0, aw, ah))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80 // grey gaps: flat blocks cost little
+	}
+	for i, r := range rs {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			src := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+			dst := img.Pix[img.PixOffset(pos[i].X, pos[i].Y+y-r.Min.Y):][:len(src)]
+			for x := 0; x < len(src); x += 4 {
+				dst[x], dst[x+1], dst[x+2], dst[x+3] = src[x+2], src[x+1], src[x], 0xff
+			}
+		}
+	}
+	e.jpegBuf.Reset()
+	if err := jpeg.Encode(&e.jpegBuf, img, &jpeg.Options{Quality: e.jpegQ}); err != nil {
+		return ops, 0, fmt.Errorf("codec: jpeg: %w", err)
+	}
+	px := 0
+	for _, r := range rs {
+		px += r.Dx() * r.Dy()
+	}
+	if e.jpegBuf.Len() >= px*3 || e.jpegBuf.Len() > maxAtlasJPEG(aw, ah) {
+		return ops, 0, nil
+	}
+	ops = append(ops, OpAtlas)
+	ops = binary.AppendUvarint(ops, uint64(aw))
+	ops = binary.AppendUvarint(ops, uint64(ah))
+	ops = binary.AppendUvarint(ops, uint64(len(rs)))
+	for i, r := range rs {
+		ops = binary.AppendUvarint(ops, uint64(r.Min.X))
+		ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
+		ops = binary.AppendUvarint(ops, uint64(r.Dx()))
+		ops = binary.AppendUvarint(ops, uint64(r.Dy()))
+		ops = binary.AppendUvarint(ops, uint64(pos[i].X))
+		ops = binary.AppendUvarint(ops, uint64(pos[i].Y))
+		e.markLossy(r, true)
+	}
+	ops = binary.AppendUvarint(ops, uint64(e.jpegBuf.Len()))
+	if _, err := e.zw.Write(e.jpegBuf.Bytes()); err != nil {
+		return ops, 0, e.streamErr(err)
+	}
+	return ops, e.jpegBuf.Len(), nil
 }
 
 // grow marks in e.near the tiles 4-adjacent to the given ones.

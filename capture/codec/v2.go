@@ -20,6 +20,7 @@ const (
 	OpPalette = 0x04
 	OpRect    = 0x05
 	OpJPEG    = 0x06
+	OpAtlas   = 0x07
 
 	// DefaultJPEGQuality is the JPEG quality the host uses for lossy tiles:
 	// about 40 dB PSNR-Y on video at a third of x264's veryfast bitrate
@@ -43,7 +44,23 @@ type opV2 struct {
 	rgb         [3]byte
 	n           int
 	jpeg        []byte // JPEG: the image
+	// ATLAS: the image's size, the pieces (destination, position in the
+	// atlas) and the JPEG's length in the raw data.
+	aw, ah  int
+	pieces  []atlasPiece
+	jpegLen int
 }
+
+// atlasPiece is one rectangle of an ATLAS op: dst on the screen, taken
+// from the atlas image at at.
+type atlasPiece struct {
+	dst image.Rectangle
+	at  image.Point
+}
+
+// maxAtlasJPEG bounds an ATLAS op's JPEG: never more than its raw pixels
+// (the encoder sends those instead) plus room for the headers.
+func maxAtlasJPEG(aw, ah int) int { return aw*ah*3 + 2048 }
 
 // headerV2 is a parsed version-2 payload.
 type headerV2 struct {
@@ -71,6 +88,7 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 		return h, fmt.Errorf("%w: bad op count", ErrCorrupt)
 	}
 	budget := maxWorkFactor * w * ht
+	var pieces []atlasPiece
 	copyBudget := w * ht
 	next := 0
 	tileOps := false
@@ -138,6 +156,51 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 			op.dst = image.Rect(int(x), int(y), int(x+cw), int(y+ch))
 			op.jpeg, r.b = r.b[:l], r.b[l:]
 			budget -= int(cw * ch)
+		case OpAtlas:
+			if h.key {
+				return h, fmt.Errorf("%w: atlas in a keyframe", ErrCorrupt)
+			}
+			tileOps = true
+			aw, ah, np := r.uvarint(), r.uvarint(), r.uvarint()
+			if r.err != nil {
+				break
+			}
+			if aw == 0 || ah == 0 || aw > uint64(w) || ah > uint64(ht) || aw*ah > uint64(w*ht) ||
+				np == 0 || np > uint64(len(r.b)) {
+				return h, fmt.Errorf("%w: atlas of %dx%d with %d pieces", ErrCorrupt, aw, ah, np)
+			}
+			op.aw, op.ah = int(aw), int(ah)
+			budget -= op.aw * op.ah
+			atlas := image.Rect(0, 0, op.aw, op.ah)
+			first := len(pieces)
+			for range np {
+				x, y, cw, ch, ax, ay := r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint()
+				if r.err != nil {
+					break
+				}
+				if cw == 0 || ch == 0 || x >= uint64(w) || y >= uint64(ht) || cw > uint64(w)-x || ch > uint64(ht)-y ||
+					ax >= aw || ay >= ah || cw > aw-ax || ch > ah-ay {
+					return h, fmt.Errorf("%w: atlas piece outside the screen or the atlas", ErrCorrupt)
+				}
+				pc := atlasPiece{dst: image.Rect(int(x), int(y), int(x+cw), int(y+ch)), at: image.Pt(int(ax), int(ay))}
+				if !pc.dst.Sub(pc.dst.Min).Add(pc.at).In(atlas) {
+					return h, fmt.Errorf("%w: atlas piece outside the atlas", ErrCorrupt)
+				}
+				budget -= int(cw * ch)
+				if budget < 0 {
+					return h, fmt.Errorf("%w: ops write more than %d screens", ErrTooLarge, maxWorkFactor)
+				}
+				pieces = append(pieces, pc)
+			}
+			l := r.uvarint()
+			if r.err != nil {
+				break
+			}
+			if l == 0 || l > uint64(maxAtlasJPEG(op.aw, op.ah)) {
+				return h, fmt.Errorf("%w: %d-byte atlas JPEG", ErrCorrupt, l)
+			}
+			op.pieces, op.jpegLen = pieces[first:len(pieces):len(pieces)], int(l)
+			h.rawLen += int(l)
 		case OpFill, OpRaw, OpPalette:
 			tileOps = true
 			skip := r.uvarint()
@@ -331,6 +394,33 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 			}
 			draw.Draw(d.img, op.dst, img, img.Bounds().Min, draw.Src)
 			markRect(op.dst)
+		case OpAtlas:
+			if cap(d.jbuf) < op.jpegLen {
+				d.jbuf = make([]byte, op.jpegLen)
+			}
+			buf := d.jbuf[:op.jpegLen]
+			if _, err := io.ReadFull(d.zd, buf); err != nil {
+				return Update{}, fmt.Errorf("%w: zstd stream: %w", ErrCorrupt, err)
+			}
+			// The size is checked before the pixels are allocated.
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(buf))
+			if err != nil {
+				return Update{}, fmt.Errorf("%w: atlas JPEG: %w", ErrCorrupt, err)
+			}
+			if cfg.Width != op.aw || cfg.Height != op.ah {
+				return Update{}, fmt.Errorf("%w: %dx%d JPEG for a %dx%d atlas", ErrCorrupt, cfg.Width, cfg.Height, op.aw, op.ah)
+			}
+			img, err := jpeg.Decode(bytes.NewReader(buf))
+			if err != nil {
+				return Update{}, fmt.Errorf("%w: atlas JPEG: %w", ErrCorrupt, err)
+			}
+			if img.Bounds() != image.Rect(0, 0, op.aw, op.ah) {
+				return Update{}, fmt.Errorf("%w: atlas JPEG size changed", ErrCorrupt)
+			}
+			for _, pc := range op.pieces {
+				draw.Draw(d.img, pc.dst, img, pc.at, draw.Src)
+				markRect(pc.dst)
+			}
 		case OpRect:
 			r := op.dst
 			buf := d.buf[:r.Dx()*r.Dy()*3]
