@@ -48,15 +48,22 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			var copied []int
 			copied, rest = e.verifyMotion(f, tiles, s, e.copied[:0], e.rest[:0])
 			e.copied, e.rest = copied, rest
-			ops, nops = e.appendCopies(ops, nops, copied, s)
+			if !e.motion {
+				ops, nops = e.appendCopies(ops, nops, copied, s)
+			}
 			for _, t := range copied {
 				e.setLossy(t, false) // copied from lossless sources
 			}
 			var subCopies []image.Rectangle
 			rest, subCopies, rects = e.refine(f, rest, s)
+			if e.motion { // one list: a moved window becomes a few copies
+				subCopies = e.copyRects(subCopies, copied)
+				// or one, when the box around them all moved whole.
+				subCopies = e.absorbCopies(f, subCopies, s)
+			}
 			// Fewer, larger ops: split blocks leave strips 16 pixels long.
-			subCopies = mergeRects(subCopies, 0)
-			rects = mergeRects(rects, e.ts)
+			subCopies = mergeRects(subCopies, 0, 0)
+			rects = mergeRects(rects, e.ts, e.ts)
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
 				e.markLossy(r, false)
@@ -72,6 +79,8 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 					}
 				}
 				rects = keep
+				// Wider pieces, fewer of them: each costs its coordinates.
+				atlas = mergeRects(atlas, atlasWidth, e.ts)
 			}
 		}
 	}
@@ -533,6 +542,77 @@ func (e *Encoder) appendCopies(ops []byte, nops int, copied []int, s image.Point
 	return ops, nops
 }
 
+// absorbCopies grows the largest copy rectangle over the others while
+// the box around them moved whole (a window's edges split into many small
+// copies otherwise), and returns the box and the copies it does not cover.
+func (e *Encoder) absorbCopies(f *capture.Frame, rs []image.Rectangle, s image.Point) []image.Rectangle {
+	if len(rs) < 2 {
+		return rs
+	}
+	slices.SortFunc(rs, func(a, b image.Rectangle) int { return b.Dx()*b.Dy() - a.Dx()*a.Dy() })
+	acc := rs[0]
+	out := rs[1:1]
+	for _, r := range rs[1:] {
+		if r.In(acc) {
+			continue
+		}
+		if u := acc.Union(r); e.movedAround(f, u, acc, s) {
+			acc = u
+			continue
+		}
+		out = append(out, r)
+	}
+	keep := out[:0]
+	for _, r := range out {
+		if !r.In(acc) {
+			keep = append(keep, r)
+		}
+	}
+	return append(keep, acc)
+}
+
+// movedAround reports whether u (which contains acc, already known to
+// have moved) equals the previous frame at u+s outside acc, its source
+// inside the screen and holding no lossy pixel.
+func (e *Encoder) movedAround(f *capture.Frame, u, acc image.Rectangle, s image.Point) bool {
+	src := u.Add(s)
+	if src.Min.X < 0 || src.Min.Y < 0 || src.Max.X > e.g.w || src.Max.Y > e.g.h || e.touchesLossy(src) {
+		return false
+	}
+	rowBytes := e.g.w * 4
+	same := func(y, x0, x1 int) bool {
+		if x0 >= x1 {
+			return true
+		}
+		o := (y+s.Y)*rowBytes + (x0+s.X)*4
+		return bytes.Equal(f.Pix[y*f.Stride+x0*4:y*f.Stride+x1*4], e.prev[o:o+(x1-x0)*4])
+	}
+	for y := u.Min.Y; y < u.Max.Y; y++ {
+		if y >= acc.Min.Y && y < acc.Max.Y {
+			if !same(y, u.Min.X, acc.Min.X) || !same(y, acc.Max.X, u.Max.X) {
+				return false
+			}
+		} else if !same(y, u.Min.X, u.Max.X) {
+			return false
+		}
+	}
+	return true
+}
+
+// copyRects appends the copied tiles (sorted) to rs as row runs.
+func (e *Encoder) copyRects(rs []image.Rectangle, copied []int) []image.Rectangle {
+	g := e.g
+	for i := 0; i < len(copied); {
+		j := i + 1
+		for j < len(copied) && copied[j] == copied[j-1]+1 && copied[j]/g.tilesX == copied[i]/g.tilesX {
+			j++
+		}
+		rs = append(rs, g.rect(copied[i]).Union(g.rect(copied[j-1])))
+		i = j
+	}
+	return rs
+}
+
 func appendCopy(ops []byte, nops int, r image.Rectangle, s image.Point) ([]byte, int) {
 	ops = append(ops, OpCopy)
 	ops = binary.AppendUvarint(ops, uint64(r.Min.X))
@@ -625,7 +705,12 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 // few strips. It reports false when nothing in b is unchanged or moved.
 func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point) (copies, rects []image.Rectangle, ok bool) {
 	src := b.Add(s)
-	canMove := src.Min.X >= 0 && src.Min.Y >= 0 && src.Max.X <= e.g.w && src.Max.Y <= e.g.h && !e.touchesLossy(src)
+	canMove := src.Min.X >= 0 && src.Min.Y >= 0 && src.Max.X <= e.g.w && src.Max.Y <= e.g.h
+	if canMove && e.touchesLossy(src) {
+		// Lossy pixels near the move (the strip it uncovered last frame):
+		// only a pixel-exact split keeps the text beside them exact.
+		return e.splitBlockPx(f, b, s)
+	}
 	rowBytes := e.g.w * 4
 	px := func(x, y int) uint32 { return binary.LittleEndian.Uint32(f.Pix[y*f.Stride+x*4:]) & 0xffffff }
 	old := func(x, y int) uint32 { return binary.LittleEndian.Uint32(e.prev[y*rowBytes+x*4:]) & 0xffffff }
@@ -678,6 +763,45 @@ func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point)
 		})
 	})
 	return copies, rects, ok
+}
+
+// splitBlockPx is splitBlock pixel by pixel, for a block whose source
+// holds lossy pixels (never a copy source): each row's runs of moved and
+// new pixels, merged down the block where they line up.
+func (e *Encoder) splitBlockPx(f *capture.Frame, b image.Rectangle, s image.Point) (copies, rects []image.Rectangle, ok bool) {
+	g := e.g
+	rowBytes := g.w * 4
+	state := func(x, y int) int {
+		p := binary.LittleEndian.Uint32(f.Pix[y*f.Stride+x*4:]) & 0xffffff
+		if p == binary.LittleEndian.Uint32(e.prev[y*rowBytes+x*4:])&0xffffff {
+			return subSame
+		}
+		sx, sy := x+s.X, y+s.Y
+		if !e.lossyPx[sy*g.w+sx] && p == binary.LittleEndian.Uint32(e.prev[sy*rowBytes+sx*4:])&0xffffff {
+			return subMoved
+		}
+		return subNew
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; {
+			st := state(x, y)
+			x1 := x + 1
+			for x1 < b.Max.X && state(x1, y) == st {
+				x1++
+			}
+			switch st {
+			case subMoved:
+				copies = append(copies, image.Rect(x, y, x1, y+1))
+				ok = true
+			case subNew:
+				rects = append(rects, image.Rect(x, y, x1, y+1))
+			default:
+				ok = true
+			}
+			x = x1
+		}
+	}
+	return mergeRects(copies, 0, 0), mergeRects(rects, 0, 0), ok
 }
 
 // blockMoved reports whether rectangle b of f equals the previous frame at
@@ -898,27 +1022,13 @@ const atlasWidth = 256
 // the zstd stream; it returns the bytes written there, or 0 (and ops
 // unchanged) when the JPEG is no smaller than the raw pixels.
 func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle) ([]byte, int, error) {
-	order := make([]int, len(rs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return rs[b].Dy() - rs[a].Dy() })
+	// Tallest first: the order the op lists them in.
+	slices.SortStableFunc(rs, func(a, b image.Rectangle) int { return b.Dy() - a.Dy() })
 	width := atlasWidth
 	for _, r := range rs {
 		width = max(width, r.Dx())
 	}
-	pos := make([]image.Point, len(rs))
-	x, y, shelf, aw := 0, 0, 0, 0
-	for _, i := range order {
-		r := rs[i]
-		if x+r.Dx() > width {
-			x, y, shelf = 0, y+shelf, 0
-		}
-		pos[i] = image.Pt(x, y)
-		x += r.Dx()
-		aw, shelf = max(aw, x), max(shelf, r.Dy())
-	}
-	ah := y + shelf
+	pos, aw, ah := packShelves(rs, width)
 	img := image.NewRGBA(image.Rect(0, 0, aw, ah))
 	for i := range img.Pix {
 		img.Pix[i] = 0x80 // grey gaps: flat blocks cost little
@@ -945,15 +1055,14 @@ func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle
 	}
 	ops = append(ops, OpAtlas)
 	ops = binary.AppendUvarint(ops, uint64(aw))
-	ops = binary.AppendUvarint(ops, uint64(ah))
 	ops = binary.AppendUvarint(ops, uint64(len(rs)))
-	for i, r := range rs {
-		ops = binary.AppendUvarint(ops, uint64(r.Min.X))
-		ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
-		ops = binary.AppendUvarint(ops, uint64(r.Dx()))
-		ops = binary.AppendUvarint(ops, uint64(r.Dy()))
-		ops = binary.AppendUvarint(ops, uint64(pos[i].X))
-		ops = binary.AppendUvarint(ops, uint64(pos[i].Y))
+	var last image.Point
+	for _, r := range rs {
+		ops = binary.AppendVarint(ops, int64(r.Min.X-last.X))
+		ops = binary.AppendVarint(ops, int64(r.Min.Y-last.Y))
+		ops = binary.AppendUvarint(ops, uint64(r.Dx()-1))
+		ops = binary.AppendUvarint(ops, uint64(r.Dy()-1))
+		last = r.Min
 		e.markLossy(r, true)
 	}
 	ops = binary.AppendUvarint(ops, uint64(e.jpegBuf.Len()))
@@ -989,20 +1098,21 @@ func (e *Encoder) grow(tiles []int) {
 
 // mergeRects joins disjoint rectangles that share a column span and touch
 // vertically, then those that share a row span and touch horizontally,
-// keeping each side at most maxSide (0: unbounded). The result is in column
+// keeping widths at most maxW and heights at most maxH (0: unbounded). The result is in column
 // order, which keeps a vertical strip's raw data together.
-func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
+func mergeRects(rs []image.Rectangle, maxW, maxH int) []image.Rectangle {
 	if len(rs) < 2 {
 		return rs
 	}
-	fits := func(n int) bool { return maxSide == 0 || n <= maxSide }
+	fitsW := func(n int) bool { return maxW == 0 || n <= maxW }
+	fitsH := func(n int) bool { return maxH == 0 || n <= maxH }
 	slices.SortFunc(rs, func(a, b image.Rectangle) int {
 		return cmp.Or(a.Min.X-b.Min.X, a.Max.X-b.Max.X, a.Min.Y-b.Min.Y)
 	})
 	out := rs[:1]
 	for _, r := range rs[1:] {
 		c := &out[len(out)-1]
-		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fits(r.Max.Y-c.Min.Y) {
+		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fitsH(r.Max.Y-c.Min.Y) {
 			c.Max.Y = r.Max.Y
 			continue
 		}
@@ -1014,7 +1124,7 @@ func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
 	rs = out[:1]
 	for _, r := range out[1:] {
 		c := &rs[len(rs)-1]
-		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fits(r.Max.X-c.Min.X) {
+		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fitsW(r.Max.X-c.Min.X) {
 			c.Max.X = r.Max.X
 			continue
 		}

@@ -58,6 +58,25 @@ type atlasPiece struct {
 	at  image.Point
 }
 
+// packShelves places rectangles (their sizes; each at most width wide) in
+// an atlas width pixels wide, in order, on shelves: left to right, and on
+// a new shelf below when the next one does not fit. It returns their
+// positions and the atlas' size (the widest shelf, the shelves' heights).
+// The ATLAS op sends only the sizes; encoder and decoder pack alike.
+func packShelves(rs []image.Rectangle, width int) (pos []image.Point, aw, ah int) {
+	pos = make([]image.Point, len(rs))
+	x, y, shelf := 0, 0, 0
+	for i, r := range rs {
+		if x+r.Dx() > width {
+			x, y, shelf = 0, y+shelf, 0
+		}
+		pos[i] = image.Pt(x, y)
+		x += r.Dx()
+		aw, shelf = max(aw, x), max(shelf, r.Dy())
+	}
+	return pos, aw, y + shelf
+}
+
 // maxAtlasJPEG bounds an ATLAS op's JPEG: never more than its raw pixels
 // (the encoder sends those instead) plus room for the headers.
 func maxAtlasJPEG(aw, ah int) int { return aw*ah*3 + 2048 }
@@ -161,37 +180,53 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 				return h, fmt.Errorf("%w: atlas in a keyframe", ErrCorrupt)
 			}
 			tileOps = true
-			aw, ah, np := r.uvarint(), r.uvarint(), r.uvarint()
+			aw, np := r.uvarint(), r.uvarint()
 			if r.err != nil {
 				break
 			}
-			if aw == 0 || ah == 0 || aw > uint64(w) || ah > uint64(ht) || aw*ah > uint64(w*ht) ||
-				np == 0 || np > uint64(len(r.b)) {
-				return h, fmt.Errorf("%w: atlas of %dx%d with %d pieces", ErrCorrupt, aw, ah, np)
+			if aw == 0 || aw > uint64(w) || np == 0 || np > uint64(len(r.b)) {
+				return h, fmt.Errorf("%w: %d-wide atlas with %d pieces", ErrCorrupt, aw, np)
 			}
-			op.aw, op.ah = int(aw), int(ah)
-			budget -= op.aw * op.ah
-			atlas := image.Rect(0, 0, op.aw, op.ah)
 			first := len(pieces)
+			var last image.Point
 			for range np {
-				x, y, cw, ch, ax, ay := r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint(), r.uvarint()
+				dx, dy, cw, ch := r.varint(), r.varint(), r.uvarint(), r.uvarint()
 				if r.err != nil {
 					break
 				}
-				if cw == 0 || ch == 0 || x >= uint64(w) || y >= uint64(ht) || cw > uint64(w)-x || ch > uint64(ht)-y ||
-					ax >= aw || ay >= ah || cw > aw-ax || ch > ah-ay {
-					return h, fmt.Errorf("%w: atlas piece outside the screen or the atlas", ErrCorrupt)
+				x, y := int64(last.X)+dx, int64(last.Y)+dy
+				if x < 0 || y < 0 || x >= int64(w) || y >= int64(ht) ||
+					cw >= uint64(w)-uint64(x) || ch >= uint64(ht)-uint64(y) || cw >= aw {
+					return h, fmt.Errorf("%w: atlas piece outside the screen or wider than the atlas", ErrCorrupt)
 				}
-				pc := atlasPiece{dst: image.Rect(int(x), int(y), int(x+cw), int(y+ch)), at: image.Pt(int(ax), int(ay))}
-				if !pc.dst.Sub(pc.dst.Min).Add(pc.at).In(atlas) {
-					return h, fmt.Errorf("%w: atlas piece outside the atlas", ErrCorrupt)
-				}
-				budget -= int(cw * ch)
+				last = image.Pt(int(x), int(y))
+				pc := atlasPiece{dst: image.Rect(int(x), int(y), int(x)+int(cw)+1, int(y)+int(ch)+1)}
+				budget -= pc.dst.Dx() * pc.dst.Dy()
 				if budget < 0 {
 					return h, fmt.Errorf("%w: ops write more than %d screens", ErrTooLarge, maxWorkFactor)
 				}
 				pieces = append(pieces, pc)
 			}
+			if r.err != nil {
+				break
+			}
+			op.pieces = pieces[first:len(pieces):len(pieces)]
+			dsts := make([]image.Rectangle, len(op.pieces))
+			for i, pc := range op.pieces {
+				dsts[i] = pc.dst
+			}
+			pos, packed, ah := packShelves(dsts, int(aw))
+			for i := range op.pieces {
+				op.pieces[i].at = pos[i]
+			}
+			op.aw, op.ah = int(aw), ah
+			if packed != op.aw {
+				return h, fmt.Errorf("%w: %d-wide atlas packs %d wide", ErrCorrupt, op.aw, packed)
+			}
+			if uint64(ah) > uint64(ht) || op.aw*op.ah > w*ht {
+				return h, fmt.Errorf("%w: %dx%d atlas", ErrTooLarge, op.aw, op.ah)
+			}
+			budget -= op.aw * op.ah
 			l := r.uvarint()
 			if r.err != nil {
 				break
@@ -199,7 +234,7 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 			if l == 0 || l > uint64(maxAtlasJPEG(op.aw, op.ah)) {
 				return h, fmt.Errorf("%w: %d-byte atlas JPEG", ErrCorrupt, l)
 			}
-			op.pieces, op.jpegLen = pieces[first:len(pieces):len(pieces)], int(l)
+			op.jpegLen = int(l)
 			h.rawLen += int(l)
 		case OpFill, OpRaw, OpPalette:
 			tileOps = true
