@@ -59,7 +59,22 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			if e.motion { // one list: a moved window becomes a few copies
 				subCopies = e.copyRects(subCopies, copied)
 				// or one, when the box around them all moved whole.
-				subCopies = e.absorbCopies(f, subCopies, s)
+				var box image.Rectangle
+				subCopies, box = e.absorbCopies(f, subCopies, s)
+				// Inside the box every pixel moved: nothing else to send.
+				rects = subtract(rects, box)
+				// Slivers are a smooth wallpaper's chance matches, not
+				// the window: sent as pixels, they cost less than ops.
+				keep := subCopies[:0]
+				for _, r := range subCopies {
+					if r.Dx() < minMovedRun || r.Dx()*r.Dy() < 4*minMovedRun {
+						rects = append(rects, r)
+					} else {
+						keep = append(keep, r)
+					}
+				}
+				subCopies = keep
+				rects = coalesce(rects, subCopies)
 			}
 			// Fewer, larger ops: split blocks leave strips 16 pixels long.
 			subCopies = mergeRects(subCopies, 0, 0)
@@ -72,7 +87,7 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 				// Photographic pixels the motion uncovered go lossy.
 				keep := rects[:0]
 				for _, r := range rects {
-					if r.Dx()*r.Dy() >= minAtlasPixels && e.photographic(f, r) {
+					if r.Dx()*r.Dy() >= minAtlasPixels && e.manyColours(f, r) {
 						atlas = append(atlas, r)
 					} else {
 						keep = append(keep, r)
@@ -544,10 +559,14 @@ func (e *Encoder) appendCopies(ops []byte, nops int, copied []int, s image.Point
 
 // absorbCopies grows the largest copy rectangle over the others while
 // the box around them moved whole (a window's edges split into many small
-// copies otherwise), and returns the box and the copies it does not cover.
-func (e *Encoder) absorbCopies(f *capture.Frame, rs []image.Rectangle, s image.Point) []image.Rectangle {
-	if len(rs) < 2 {
-		return rs
+// copies otherwise), and returns the copies (the box and the parts of the
+// others outside it) and the box.
+func (e *Encoder) absorbCopies(f *capture.Frame, rs []image.Rectangle, s image.Point) ([]image.Rectangle, image.Rectangle) {
+	if len(rs) == 0 {
+		return rs, image.Rectangle{}
+	}
+	if len(rs) == 1 {
+		return rs, rs[0]
 	}
 	slices.SortFunc(rs, func(a, b image.Rectangle) int { return b.Dx()*b.Dy() - a.Dx()*a.Dy() })
 	acc := rs[0]
@@ -562,13 +581,30 @@ func (e *Encoder) absorbCopies(f *capture.Frame, rs []image.Rectangle, s image.P
 		}
 		out = append(out, r)
 	}
-	keep := out[:0]
-	for _, r := range out {
-		if !r.In(acc) {
-			keep = append(keep, r)
+	return append(subtract(out, acc), acc), acc
+}
+
+// subtract returns the parts of rs outside a.
+func subtract(rs []image.Rectangle, a image.Rectangle) []image.Rectangle {
+	out := rs[:0:0]
+	for _, r := range rs {
+		if !r.Overlaps(a) {
+			out = append(out, r)
+			continue
+		}
+		i := r.Intersect(a)
+		for _, p := range []image.Rectangle{
+			image.Rect(r.Min.X, r.Min.Y, r.Max.X, i.Min.Y), // above
+			image.Rect(r.Min.X, i.Max.Y, r.Max.X, r.Max.Y), // below
+			image.Rect(r.Min.X, i.Min.Y, i.Min.X, i.Max.Y), // left
+			image.Rect(i.Max.X, i.Min.Y, r.Max.X, i.Max.Y), // right
+		} {
+			if !p.Empty() {
+				out = append(out, p)
+			}
 		}
 	}
-	return append(keep, acc)
+	return out
 }
 
 // movedAround reports whether u (which contains acc, already known to
@@ -765,6 +801,39 @@ func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point)
 	return copies, rects, ok
 }
 
+// coalesce replaces the new-pixel fragments within each sub-block by
+// their bounding box when it overlaps no copy: in a flat wallpaper a
+// move leaves unchanged pixels among the new ones, and one rectangle (its
+// unchanged pixels resent) costs less than many ops.
+func coalesce(rects, copies []image.Rectangle) []image.Rectangle {
+	if len(rects) < 2 {
+		return rects
+	}
+	key := func(r image.Rectangle) image.Point { return image.Pt(r.Min.X/subBlock, r.Min.Y/subBlock) }
+	slices.SortStableFunc(rects, func(a, b image.Rectangle) int {
+		ka, kb := key(a), key(b)
+		return cmp.Or(ka.Y-kb.Y, ka.X-kb.X)
+	})
+	out := make([]image.Rectangle, 0, len(rects))
+	for i := 0; i < len(rects); {
+		j, bb := i+1, rects[i]
+		for j < len(rects) && key(rects[j]) == key(rects[i]) {
+			bb = bb.Union(rects[j])
+			j++
+		}
+		if j-i > 1 && !slices.ContainsFunc(copies, bb.Overlaps) {
+			out = append(out, bb)
+		} else {
+			out = append(out, rects[i:j]...)
+		}
+		i = j
+	}
+	return out
+}
+
+// minMovedRun is the shortest run of moved pixels splitBlockPx copies.
+const minMovedRun = 4
+
 // splitBlockPx is splitBlock pixel by pixel, for a block whose source
 // holds lossy pixels (never a copy source): each row's runs of moved and
 // new pixels, merged down the block where they line up.
@@ -788,6 +857,9 @@ func (e *Encoder) splitBlockPx(f *capture.Frame, b image.Rectangle, s image.Poin
 			x1 := x + 1
 			for x1 < b.Max.X && state(x1, y) == st {
 				x1++
+			}
+			if st == subMoved && x1-x < minMovedRun {
+				st = subNew // a smooth wallpaper's chance match, not the window
 			}
 			switch st {
 			case subMoved:
@@ -948,6 +1020,32 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	return false
 }
 
+// manyColours reports whether r has more colours than a PALETTE tile
+// holds: not text or UI (the classifier that keeps them lossless), so
+// uncovered pixels go lossy.
+func (e *Encoder) manyColours(f *capture.Frame, r image.Rectangle) bool {
+	e.palReset()
+	last := uint32(1 << 31)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		for x := 0; x < len(row); x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c == last {
+				continue
+			}
+			last = c
+			if _, ok := e.palLookup(c); ok {
+				continue
+			}
+			if len(e.pal) == maxPalette {
+				return true
+			}
+			e.palAdd(c)
+		}
+	}
+	return false
+}
+
 // photographic reports whether tile r looks like a photo or video frame:
 // more than 256 colours, or more than 32 with no colour covering half the
 // tile. (Anti-aliased text has up to a few hundred colours, but its
@@ -1012,7 +1110,7 @@ func (e *Encoder) appendJPEG(ops []byte, f *capture.Frame, r image.Rectangle) ([
 }
 
 // minAtlasPixels is the smallest uncovered rectangle worth a lossy piece.
-const minAtlasPixels = 64
+const minAtlasPixels = 16
 
 // atlasWidth is the width the atlas' shelves fill before a new one starts.
 const atlasWidth = 256
