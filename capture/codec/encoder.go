@@ -89,9 +89,11 @@ type Encoder struct {
 	motion       bool    // Options.Motion
 	refineAfter  int
 	refineBudget atomic.Int32
-	moving       bool // the last frame found a move or scroll
-	jpegBuf      bytes.Buffer
-	rgba         *image.RGBA
+	moving       bool              // the last frame found a move or scroll
+	changed      []image.Rectangle // per damaged tile: where it changed
+
+	jpegBuf bytes.Buffer
+	rgba    *image.RGBA
 }
 
 // NewEncoder returns an Encoder; its first Encode produces a keyframe.

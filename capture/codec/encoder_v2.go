@@ -101,6 +101,16 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 	}
 	e.moving = moved
 
+	// Where each damaged tile changed: a video's JPEG then covers the
+	// video, not the still edges of the tiles around it.
+	if e.motion && e.jpegQ > 0 && !key {
+		if len(e.changed) != g.n() {
+			e.changed = make([]image.Rectangle, g.n())
+		}
+		for _, t := range rest {
+			e.changed[t] = e.changedBox(f, g.rect(t))
+		}
+	}
 	// The decoder will hold f (or a JPEG of it) on every damaged tile: prev
 	// takes f there. Nothing below reads prev; tiles may be filtered in place.
 	if !key {
@@ -203,15 +213,29 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 		}
 		i = j
 	}
-	for _, r := range g.rects(lossyTiles) {
-		var err error
-		if ops, err = e.appendJPEG(ops, f, r); err != nil {
-			return nil, err
+	if e.motion {
+		// Video rides in the atlas too: its JPEG headers then repeat in
+		// the zstd window, not on the wire.
+		var boxes []image.Rectangle
+		for _, t := range lossyTiles {
+			if b := e.changed[t]; !b.Empty() {
+				boxes = append(boxes, b)
+			}
 		}
-		nops++
+		atlas = append(atlas, mergeRects(boxes, 0, 0)...)
+	} else {
+		for _, r := range g.rects(lossyTiles) {
+			var err error
+			if ops, err = e.appendJPEG(ops, f, r); err != nil {
+				return nil, err
+			}
+			nops++
+		}
 	}
-	for _, t := range lossyTiles {
-		e.setLossy(t, true)
+	if !e.motion { // the atlas marks its pieces' pixels
+		for _, t := range lossyTiles {
+			e.setLossy(t, true)
+		}
 	}
 	if len(atlas) > 0 {
 		var err error
@@ -222,8 +246,10 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 		if n > 0 {
 			raw += n
 			nops++
-		} else { // the JPEG would be larger than the pixels: lossless
-			rects = append(rects, atlas...)
+		} else { // no smaller than the pixels, or no atlas fits: lossless
+			for _, r := range atlas {
+				rects = appendTiled(rects, r, e.ts)
+			}
 		}
 	}
 	for _, r := range rects {
@@ -1109,6 +1135,41 @@ func (e *Encoder) appendJPEG(ops []byte, f *capture.Frame, r image.Rectangle) ([
 	return append(ops, e.jpegBuf.Bytes()...), nil
 }
 
+// changedBox is the bounding box of r's pixels that differ from prev.
+func (e *Encoder) changedBox(f *capture.Frame, r image.Rectangle) image.Rectangle {
+	rowBytes := e.g.w * 4
+	box := image.Rectangle{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		cur := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		old := e.prev[y*rowBytes+r.Min.X*4 : y*rowBytes+r.Max.X*4]
+		if bytes.Equal(cur, old) {
+			continue
+		}
+		x0, x1 := 0, len(cur)/4
+		for x0 < x1 && binary.LittleEndian.Uint32(cur[x0*4:])&0xffffff == binary.LittleEndian.Uint32(old[x0*4:])&0xffffff {
+			x0++
+		}
+		for x1 > x0 && binary.LittleEndian.Uint32(cur[x1*4-4:])&0xffffff == binary.LittleEndian.Uint32(old[x1*4-4:])&0xffffff {
+			x1--
+		}
+		if x0 < x1 {
+			box = box.Union(image.Rect(r.Min.X+x0, y, r.Min.X+x1, y+1))
+		}
+	}
+	return box
+}
+
+// appendTiled appends r cut into pieces at most ts on a side (RECT ops'
+// bound).
+func appendTiled(rs []image.Rectangle, r image.Rectangle, ts int) []image.Rectangle {
+	for y := r.Min.Y; y < r.Max.Y; y += ts {
+		for x := r.Min.X; x < r.Max.X; x += ts {
+			rs = append(rs, image.Rect(x, y, min(x+ts, r.Max.X), min(y+ts, r.Max.Y)))
+		}
+	}
+	return rs
+}
+
 // minAtlasPixels is the smallest uncovered rectangle worth a lossy piece.
 const minAtlasPixels = 16
 
@@ -1127,6 +1188,9 @@ func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle
 		width = max(width, r.Dx())
 	}
 	pos, aw, ah := packShelves(rs, width)
+	if ah > e.g.h || aw*ah > e.g.w*e.g.h { // the decoder's bounds
+		return ops, 0, nil
+	}
 	img := image.NewRGBA(image.Rect(0, 0, aw, ah))
 	for i := range img.Pix {
 		img.Pix[i] = 0x80 // grey gaps: flat blocks cost little
