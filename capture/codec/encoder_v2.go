@@ -51,9 +51,6 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			if !e.motion {
 				ops, nops = e.appendCopies(ops, nops, copied, s)
 			}
-			for _, t := range copied {
-				e.setLossy(t, false) // copied from lossless sources
-			}
 			var subCopies []image.Rectangle
 			rest, subCopies, rects = e.refine(f, rest, s)
 			if e.motion { // one list: a moved window becomes a few copies
@@ -79,6 +76,11 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 			// Fewer, larger ops: split blocks leave strips 16 pixels long.
 			subCopies = mergeRects(subCopies, 0, 0)
 			rects = mergeRects(rects, e.ts, e.ts)
+			// Only now, every source checked against the screen as it was
+			// before this payload, do the destinations become exact.
+			for _, t := range copied {
+				e.setLossy(t, false) // copied from lossless sources
+			}
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
 				e.markLossy(r, false)
@@ -1046,30 +1048,37 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	return false
 }
 
-// manyColours reports whether r has more colours than a PALETTE tile
-// holds: not text or UI (the classifier that keeps them lossless), so
-// uncovered pixels go lossy.
+// manyColours reports whether r looks like neither text nor UI, the
+// classifier that keeps them lossless: more colours than a PALETTE tile
+// holds and no colour covering half of it (anti-aliased text has many
+// colours, but its background dominates), so uncovered pixels go lossy.
 func (e *Encoder) manyColours(f *capture.Frame, r image.Rectangle) bool {
+	const many = 256
 	e.palReset()
-	last := uint32(1 << 31)
+	counts := e.palCount[:0]
+	last, li := uint32(1<<31), 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
 		for x := 0; x < len(row); x += 4 {
 			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
-			if c == last {
-				continue
+			if c != last {
+				last = c
+				i, ok := e.palLookup(c)
+				if !ok {
+					if len(e.pal) == many {
+						return true
+					}
+					i = byte(len(e.pal))
+					e.palAdd(c)
+					counts = append(counts, 0)
+				}
+				li = int(i)
 			}
-			last = c
-			if _, ok := e.palLookup(c); ok {
-				continue
-			}
-			if len(e.pal) == maxPalette {
-				return true
-			}
-			e.palAdd(c)
+			counts[li]++
 		}
 	}
-	return false
+	e.palCount = counts
+	return len(e.pal) > maxPalette && slices.Max(counts)*2 < r.Dx()*r.Dy()
 }
 
 // photographic reports whether tile r looks like a photo or video frame:
@@ -1183,12 +1192,12 @@ const atlasWidth = 256
 func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle) ([]byte, int, error) {
 	// Tallest first: the order the op lists them in.
 	slices.SortStableFunc(rs, func(a, b image.Rectangle) int { return b.Dy() - a.Dy() })
-	width := atlasWidth
+	width := min(atlasWidth, e.g.w) // the decoder's bound: aw <= the screen's width
 	for _, r := range rs {
 		width = max(width, r.Dx())
 	}
 	pos, aw, ah := packShelves(rs, width)
-	if ah > e.g.h || aw*ah > e.g.w*e.g.h { // the decoder's bounds
+	if aw > e.g.w || ah > e.g.h || aw*ah > e.g.w*e.g.h { // the decoder's bounds
 		return ops, 0, nil
 	}
 	img := image.NewRGBA(image.Rect(0, 0, aw, ah))

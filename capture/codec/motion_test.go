@@ -308,3 +308,53 @@ func TestHostileAtlas(t *testing.T) {
 		t.Fatalf("pieces painted %v and %v, want black then white", a, b)
 	}
 }
+
+// TestMotionScrollExact: a page with pictures scrolls; the rows it brings
+// in go lossy and are scrolled up again as copies. A lossy source must
+// never be copied as if exact (the destinations become exact only after
+// every source was checked), so once the scroll stops the refinement
+// leaves the screen pixel-exact.
+func TestMotionScrollExact(t *testing.T) {
+	const w, h, dy = 192, 160, 6
+	rnd := rand.New(rand.NewPCG(47, 48))
+	page := newScreen(w, h+12*dy, 0) // the whole page; the screen shows a window of it
+	textScreen(rnd, page, image.Rect(0, 0, w, page.Height))
+	for y := 20; y+24 < page.Height; y += 40 {
+		photoFill(page, image.Rect(20, y, 170, y+24), y)
+	}
+	s := newScreen(w, h, 0)
+	show := func(top int) {
+		for y := range h {
+			copy(s.Pix[y*s.Stride:y*s.Stride+w*4], page.Pix[(y+top)*page.Stride:])
+		}
+	}
+	enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 32, JPEGQuality: 30, Motion: true})
+	defer enc.Close()
+	dec := codec.NewDecoder(codec.Limits{})
+	defer dec.Close()
+	atlases := 0
+	for step := range 12 {
+		show(step * dy)
+		p := mustEncode(t, enc, s.Frame)
+		if _, err := dec.Decode(p); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if kinds, _, _ := codec.PayloadOps(p); slices.Contains(kinds, codec.OpAtlas) {
+			atlases++
+		}
+	}
+	if atlases == 0 {
+		t.Fatal("the scroll sent nothing lossy")
+	}
+	for i := 0; i < 2 && !enc.Lossless(); i++ {
+		if _, err := dec.Decode(mustEncode(t, enc, s.Frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !enc.Lossless() {
+		t.Fatal("still lossy two frames after the scroll stopped")
+	}
+	if err := sameImage(dec.Image(), s.Frame); err != nil {
+		t.Fatalf("the encoder reports lossless but: %v", err)
+	}
+}
