@@ -85,8 +85,11 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 				ops, nops = appendCopy(ops, nops, r, s)
 				e.markLossy(r, false)
 			}
-			if e.motion && e.jpegQ > 0 {
-				// Photographic pixels the motion uncovered go lossy.
+			if e.motion && e.jpegQ > 0 && s.X != 0 {
+				// Photographic pixels a window move uncovered go lossy.
+				// Not a vertical scroll's: its new rows are mostly text,
+				// whose dense lines the classifier cannot tell from a
+				// picture in a strip a few rows high.
 				keep := rects[:0]
 				for _, r := range rects {
 					if r.Dx()*r.Dy() >= minAtlasPixels && e.manyColours(f, r) {

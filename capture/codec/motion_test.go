@@ -309,23 +309,24 @@ func TestHostileAtlas(t *testing.T) {
 	}
 }
 
-// TestMotionScrollExact: a page with pictures scrolls; the rows it brings
-// in go lossy and are scrolled up again as copies. A lossy source must
+// TestMotionScrollExact: a page with pictures is panned (dragged
+// diagonally, as a map or a document in a viewer); the pixels it brings in
+// go lossy and are moved again as copies. A lossy source must
 // never be copied as if exact (the destinations become exact only after
 // every source was checked), so once the scroll stops the refinement
 // leaves the screen pixel-exact.
-func TestMotionScrollExact(t *testing.T) {
-	const w, h, dy = 192, 160, 6
+func TestMotionPanExact(t *testing.T) {
+	const w, h, dx, dy = 192, 160, 4, 6
 	rnd := rand.New(rand.NewPCG(47, 48))
-	page := newScreen(w, h+12*dy, 0) // the whole page; the screen shows a window of it
-	textScreen(rnd, page, image.Rect(0, 0, w, page.Height))
+	page := newScreen(w+12*dx, h+12*dy, 0) // the whole page; the screen shows a window of it
+	textScreen(rnd, page, image.Rect(0, 0, page.Width, page.Height))
 	for y := 20; y+24 < page.Height; y += 40 {
-		photoFill(page, image.Rect(20, y, 170, y+24), y)
+		photoFill(page, image.Rect(20, y, page.Width-20, y+24), y)
 	}
 	s := newScreen(w, h, 0)
-	show := func(top int) {
+	show := func(left, top int) {
 		for y := range h {
-			copy(s.Pix[y*s.Stride:y*s.Stride+w*4], page.Pix[(y+top)*page.Stride:])
+			copy(s.Pix[y*s.Stride:y*s.Stride+w*4], page.Pix[(y+top)*page.Stride+left*4:])
 		}
 	}
 	enc := codec.NewEncoder(codec.EncoderOptions{TileSize: 32, JPEGQuality: 30, Motion: true})
@@ -334,7 +335,7 @@ func TestMotionScrollExact(t *testing.T) {
 	defer dec.Close()
 	atlases := 0
 	for step := range 12 {
-		show(step * dy)
+		show(step*dx, step*dy)
 		p := mustEncode(t, enc, s.Frame)
 		if _, err := dec.Decode(p); err != nil {
 			t.Fatalf("step %d: %v", step, err)
@@ -344,7 +345,7 @@ func TestMotionScrollExact(t *testing.T) {
 		}
 	}
 	if atlases == 0 {
-		t.Fatal("the scroll sent nothing lossy")
+		t.Fatal("the pan sent nothing lossy")
 	}
 	for i := 0; i < 2 && !enc.Lossless(); i++ {
 		if _, err := dec.Decode(mustEncode(t, enc, s.Frame)); err != nil {
