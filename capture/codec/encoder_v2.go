@@ -1056,32 +1056,8 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 // holds and no colour covering half of it (anti-aliased text has many
 // colours, but its background dominates), so uncovered pixels go lossy.
 func (e *Encoder) manyColours(f *capture.Frame, r image.Rectangle) bool {
-	const many = 256
-	e.palReset()
-	counts := e.palCount[:0]
-	last, li := uint32(1<<31), 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
-		for x := 0; x < len(row); x += 4 {
-			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
-			if c != last {
-				last = c
-				i, ok := e.palLookup(c)
-				if !ok {
-					if len(e.pal) == many {
-						return true
-					}
-					i = byte(len(e.pal))
-					e.palAdd(c)
-					counts = append(counts, 0)
-				}
-				li = int(i)
-			}
-			counts[li]++
-		}
-	}
-	e.palCount = counts
-	return len(e.pal) > maxPalette && slices.Max(counts)*2 < r.Dx()*r.Dy()
+	top, more := e.countColours(f, r)
+	return more || len(e.pal) > maxPalette && top*2 < r.Dx()*r.Dy()
 }
 
 // photographic reports whether tile r looks like a photo or video frame:
@@ -1089,10 +1065,24 @@ func (e *Encoder) manyColours(f *capture.Frame, r image.Rectangle) bool {
 // tile. (Anti-aliased text has up to a few hundred colours, but its
 // background dominates.)
 func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
+	top, more := e.countColours(f, r)
+	if more {
+		return true
+	}
+	if len(e.pal) <= min(32, r.Dx()*r.Dy()/8) { // uncovered strips are small
+		return false
+	}
+	return top*2 < r.Dx()*r.Dy()
+}
+
+// countColours leaves r's colours in e.pal and returns how many pixels
+// the most common one covers, or more set when r has over 256 colours
+// (it then stops counting).
+func (e *Encoder) countColours(f *capture.Frame, r image.Rectangle) (top int, more bool) {
 	const many = 256
-	some := min(32, r.Dx()*r.Dy()/8) // uncovered strips are small
 	e.palReset()
 	counts := e.palCount[:0]
+	defer func() { e.palCount = counts }()
 	last, li := uint32(1<<31), 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
@@ -1103,7 +1093,7 @@ func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
 				i, ok := e.palLookup(c)
 				if !ok {
 					if len(e.pal) == many {
-						return true
+						return 0, true
 					}
 					i = byte(len(e.pal))
 					e.palAdd(c)
@@ -1114,11 +1104,7 @@ func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
 			counts[li]++
 		}
 	}
-	e.palCount = counts
-	if len(e.pal) <= some {
-		return false
-	}
-	return slices.Max(counts)*2 < r.Dx()*r.Dy()
+	return slices.Max(counts), false
 }
 
 // appendJPEG appends a JPEG op for rectangle r of f.
