@@ -310,6 +310,18 @@ func (s *Session) region(capt capture.Capturer) image.Rectangle {
 	return capt.Bounds()
 }
 
+// screenOptions picks the newest screen format the guest announced: an
+// older guest gets nothing its decoder would reject (version 1 tiles, no
+// PREDICT flag, no ATLAS ops).
+func screenOptions(guestCaps []string) (codec.EncoderOptions, uint8) {
+	if !slices.Contains(guestCaps, wire.CapScreenTilesV2) {
+		return codec.EncoderOptions{Version: 1}, wire.CodecTilesV1
+	}
+	return codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality,
+		Predict: slices.Contains(guestCaps, wire.CapScreenPredict),
+		Motion:  slices.Contains(guestCaps, wire.CapScreenMotion)}, wire.CodecTilesV2
+}
+
 func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt capture.Capturer) error {
 	// Speak the newest screen format the guest announced.
 	select {
@@ -318,11 +330,7 @@ func (s *Session) screenLoop(ctx context.Context, ch *transport.Channel, capt ca
 	case <-ctx.Done():
 		return nil
 	}
-	opts, codecID := codec.EncoderOptions{Version: 1}, uint8(wire.CodecTilesV1)
-	if slices.Contains(s.guestCaps, wire.CapScreenTilesV2) {
-		opts, codecID = codec.EncoderOptions{Version: 2, JPEGQuality: codec.DefaultJPEGQuality,
-			Predict: slices.Contains(s.guestCaps, wire.CapScreenPredict)}, wire.CodecTilesV2
-	}
+	opts, codecID := screenOptions(s.guestCaps)
 	enc := codec.NewEncoder(opts)
 	defer enc.Close()
 	var (

@@ -213,7 +213,7 @@ func (c *Client) Connect(ctx context.Context, device string, o ConnectOptions) (
 		return nil, fmt.Errorf("guest: could not reach the device: %w", err)
 	}
 	_ = s.ctrl.Send(&wire.Hello{Version: wire.Version, Role: wire.RoleGuest, Caps: []string{wire.CapScreenTiles, wire.CapScreenTilesV2,
-		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard, wire.CapCursor, wire.CapPing, wire.CapScreenPredict}})
+		wire.CapInput, wire.CapFragments, wire.CapFiles, wire.CapChat, wire.CapExec, wire.CapPower, wire.CapClipboard, wire.CapCursor, wire.CapPing, wire.CapScreenPredict, wire.CapScreenMotion}})
 	go s.recvLoop(runCtx, s.ctrl)
 	go s.files.loop(runCtx)
 	go s.execs.loop(runCtx)

@@ -56,6 +56,7 @@ type Decoder struct {
 	g     grid
 	ok    bool // the zstd stream state is valid
 	buf   []byte
+	jbuf  []byte // an ATLAS op's JPEG
 	tiles []int
 
 	ops       []opV2

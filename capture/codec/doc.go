@@ -132,6 +132,28 @@
 //	              resends them lossless (FILL, RAW, PALETTE) on the first
 //	              frame in which they do not change. Not allowed in a
 //	              keyframe; it does not move the cursor.
+//	0x07 ATLAS    (only to decoders that announced screen.tiles.motion.v1;
+//	              older ones reject the unknown op) uvarint aw, the atlas
+//	              width (1..width); uvarint n (at least 1), then n pieces,
+//	              each varint dx, dy (its screen position minus the
+//	              previous piece's, the first from (0, 0)), uvarint w-1,
+//	              h-1 (inside the screen, w <= aw); uvarint L (1..aw*ah*3
+//	              + 2048): a baseline JPEG of aw x ah pixels, read from the
+//	              raw data (so its headers, the same every frame, cost
+//	              almost nothing in the zstd window). The pieces are packed
+//	              in order on shelves: left to right from (0, 0); a piece
+//	              that does not fit in aw starts a new shelf below the
+//	              tallest piece of the current one; ah is the shelves'
+//	              total height (at most the screen's height, aw*ah at most
+//	              the screen's area), and the widest shelf must be exactly
+//	              aw. Each piece is painted from its place in the JPEG.
+//	              Lossy: the encoder (EncoderOptions.Motion) uses it for
+//	              the pixels a move or scroll uncovers that a PALETTE tile
+//	              could not hold (not text or UI), and for video regions
+//	              cropped to where they changed; it refines them lossless
+//	              once they stop changing (Encoder.SetRefineBudget lets
+//	              some refinements through while the motion goes on). Not
+//	              allowed in a keyframe; it does not move the cursor.
 //
 // PREDICT. With flag PREDICT, the raw data of each RAW tile and RECT op is,
 // instead of its R G B pixels, one residual triple per pixel (same order,
@@ -145,8 +167,8 @@
 // on its own. It shrinks photographic content (keyframes of a wallpaper by
 // ~13%); PALETTE data is never filtered.
 //
-// R is the sum of the RAW, PALETTE and RECT ops' raw sizes, consumed in op
-// order; a decoder rejects a payload whose R differs. Ops are applied in
+// R is the sum of the RAW, PALETTE and RECT ops' raw sizes and the ATLAS
+// ops' L, consumed in op order; a decoder rejects a payload whose R differs. Ops are applied in
 // order; later ops overwrite earlier ones where they overlap. A keyframe
 // must cover every tile with FILL, RAW and PALETTE ops. A decoder also
 // rejects a payload whose ops write more than 4 screens of pixels in all
@@ -166,7 +188,7 @@
 //     fillRect; RAW, RECT, PALETTE: putImageData of an ImageData built from
 //     the raw data (with PREDICT, undo the filter above in a few lines of
 //     JS first);
-//   - JPEG: the browser's own image decoder (createImageBitmap on a Blob of
+//   - JPEG and ATLAS: the browser's own image decoder (createImageBitmap on a Blob of
 //     type image/jpeg, then drawImage): the ops are baseline JPEGs (one
 //     SOF0 frame; Go's image/jpeg writes no JFIF APP0 segment, which
 //     browsers do not need);

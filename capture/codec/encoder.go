@@ -33,6 +33,16 @@ type EncoderOptions struct {
 	// tighter on photographic content. Only for decoders that announced it
 	// (older ones reject the flag).
 	Predict bool
+	// Motion (version 2 only; only for decoders that announced
+	// wire.CapScreenMotion, older ones reject OpAtlas): while a window
+	// moves or scrolls, the photographic pixels it uncovers go lossy, at
+	// JPEGQuality, packed into one ATLAS op per frame, and are refined to
+	// lossless once the motion stops (see SetRefineBudget). Text and UI
+	// (few colours, one dominant) stay lossless.
+	Motion bool
+	// RefineAfter is how many frames a lossy tile must stay unchanged
+	// before its lossless refinement is sent; 0 means 1.
+	RefineAfter int
 }
 
 // Encoder turns successive frames into payloads (see the package
@@ -70,10 +80,20 @@ type Encoder struct {
 	palCount     []int
 	near         []bool
 	streak       []uint8 // consecutive frames each tile changed
-	lossy        []bool  // the decoder holds a JPEG approximation of the tile
+	lossy        []bool  // the decoder holds a lossy approximation of some of the tile's pixels
 	nLossy       int
-	jpegBuf      bytes.Buffer
-	rgba         *image.RGBA
+	lossyPx      []bool  // per pixel (w*h): the decoder's pixel is lossy
+	lossyCnt     []int32 // per tile: how many of its pixels are lossy
+	still        []uint8 // consecutive frames each tile stayed unchanged
+	refresh      []bool  // tiles refreshed lossless in this frame
+	motion       bool    // Options.Motion
+	refineAfter  int
+	refineBudget atomic.Int32
+	moving       bool              // the last frame found a move or scroll
+	changed      []image.Rectangle // per damaged tile: where it changed
+
+	jpegBuf bytes.Buffer
+	rgba    *image.RGBA
 }
 
 // NewEncoder returns an Encoder; its first Encode produces a keyframe.
@@ -91,7 +111,8 @@ func NewEncoder(opts EncoderOptions) *Encoder {
 	if opts.Version == Version {
 		v = Version
 	}
-	e := &Encoder{ts: ts, level: level, version: v, predict: opts.Predict && v == Version2}
+	e := &Encoder{ts: ts, level: level, version: v, predict: opts.Predict && v == Version2,
+		motion: opts.Motion && v == Version2, refineAfter: max(opts.RefineAfter, 1)}
 	e.SetJPEGQuality(opts.JPEGQuality)
 	return e
 }
@@ -137,6 +158,17 @@ func (e *Encoder) resetStream(w, h int) error {
 // their lossless refresh), so the sender can adapt to the link. Safe to
 // call from any goroutine.
 func (e *Encoder) SetJPEGQuality(q int) { e.newQ.Store(int32(min(max(q, 0), 100))) }
+
+// SetRefineBudget sets how many lossy tiles may be refined lossless per
+// frame while a move or scroll goes on (default 0: none until the motion
+// stops, when every due tile is refined at once). The sender raises it when
+// the link has room beyond the motion's lossy frames. Safe to call from any
+// goroutine.
+func (e *Encoder) SetRefineBudget(tiles int) { e.refineBudget.Store(int32(min(max(tiles, 0), 1<<20))) }
+
+// Lossless reports whether the decoder's screen is pixel-exact: no lossy
+// pixel awaits its refinement.
+func (e *Encoder) Lossless() bool { return e.nLossy == 0 }
 
 // ForceKeyframe makes the next Encode produce a keyframe (for a viewer that
 // joins, or one whose decoder reported ErrNeedKeyframe). Safe to call from

@@ -34,29 +34,88 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 	nops := 0
 	if e.jpegQ > 0 || e.nLossy > 0 { // lossy tiles still need their refresh
 		tiles = e.trackLossy(key, tiles)
+		if len(tiles) == 0 { // only lossy tiles whose refinement waits
+			e.moving = false
+			return nil, nil
+		}
 	}
 	rest := tiles
-	var rects []image.Rectangle
+	var rects, atlas []image.Rectangle
+	moved := false
 	if !key && len(tiles) >= minMotionTiles {
 		if s, ok := e.findMotion(f, tiles); ok {
+			moved = true
 			var copied []int
 			copied, rest = e.verifyMotion(f, tiles, s, e.copied[:0], e.rest[:0])
 			e.copied, e.rest = copied, rest
-			ops, nops = e.appendCopies(ops, nops, copied, s)
-			for _, t := range copied {
-				e.setLossy(t, false) // copied from lossless sources
+			if !e.motion {
+				ops, nops = e.appendCopies(ops, nops, copied, s)
 			}
 			var subCopies []image.Rectangle
 			rest, subCopies, rects = e.refine(f, rest, s)
+			if e.motion { // one list: a moved window becomes a few copies
+				subCopies = e.copyRects(subCopies, copied)
+				// or one, when the box around them all moved whole.
+				var box image.Rectangle
+				subCopies, box = e.absorbCopies(f, subCopies, s)
+				// Inside the box every pixel moved: nothing else to send.
+				rects = subtract(rects, box)
+				// Slivers are a smooth wallpaper's chance matches, not
+				// the window: sent as pixels, they cost less than ops.
+				keep := subCopies[:0]
+				for _, r := range subCopies {
+					if r.Dx() < minMovedRun || r.Dx()*r.Dy() < 4*minMovedRun {
+						rects = append(rects, r)
+					} else {
+						keep = append(keep, r)
+					}
+				}
+				subCopies = keep
+				rects = coalesce(rects, subCopies)
+			}
 			// Fewer, larger ops: split blocks leave strips 16 pixels long.
-			subCopies = mergeRects(subCopies, 0)
-			rects = mergeRects(rects, e.ts)
+			subCopies = mergeRects(subCopies, 0, 0)
+			rects = mergeRects(rects, e.ts, e.ts)
+			// Only now, every source checked against the screen as it was
+			// before this payload, do the destinations become exact.
+			for _, t := range copied {
+				e.setLossy(t, false) // copied from lossless sources
+			}
 			for _, r := range subCopies {
 				ops, nops = appendCopy(ops, nops, r, s)
+				e.markLossy(r, false)
+			}
+			if e.motion && e.jpegQ > 0 && s.X != 0 {
+				// Photographic pixels a window move uncovered go lossy.
+				// Not a vertical scroll's: its new rows are mostly text,
+				// whose dense lines the classifier cannot tell from a
+				// picture in a strip a few rows high.
+				keep := rects[:0]
+				for _, r := range rects {
+					if r.Dx()*r.Dy() >= minAtlasPixels && e.manyColours(f, r) {
+						atlas = append(atlas, r)
+					} else {
+						keep = append(keep, r)
+					}
+				}
+				rects = keep
+				// Wider pieces, fewer of them: each costs its coordinates.
+				atlas = mergeRects(atlas, atlasWidth, e.ts)
 			}
 		}
 	}
+	e.moving = moved
 
+	// Where each damaged tile changed: a video's JPEG then covers the
+	// video, not the still edges of the tiles around it.
+	if e.motion && e.jpegQ > 0 && !key {
+		if len(e.changed) != g.n() {
+			e.changed = make([]image.Rectangle, g.n())
+		}
+		for _, t := range rest {
+			e.changed[t] = e.changedBox(f, g.rect(t))
+		}
+	}
 	// The decoder will hold f (or a JPEG of it) on every damaged tile: prev
 	// takes f there. Nothing below reads prev; tiles may be filtered in place.
 	if !key {
@@ -159,17 +218,47 @@ func (e *Encoder) encodeV2(f *capture.Frame, key bool, tiles []int) ([]byte, err
 		}
 		i = j
 	}
-	for _, r := range g.rects(lossyTiles) {
+	if e.motion {
+		// Video rides in the atlas too: its JPEG headers then repeat in
+		// the zstd window, not on the wire.
+		var boxes []image.Rectangle
+		for _, t := range lossyTiles {
+			if b := e.changed[t]; !b.Empty() {
+				boxes = append(boxes, b)
+			}
+		}
+		atlas = append(atlas, mergeRects(boxes, 0, 0)...)
+	} else {
+		for _, r := range g.rects(lossyTiles) {
+			var err error
+			if ops, err = e.appendJPEG(ops, f, r); err != nil {
+				return nil, err
+			}
+			nops++
+		}
+	}
+	if !e.motion { // the atlas marks its pieces' pixels
+		for _, t := range lossyTiles {
+			e.setLossy(t, true)
+		}
+	}
+	if len(atlas) > 0 {
 		var err error
-		if ops, err = e.appendJPEG(ops, f, r); err != nil {
+		var n int
+		if ops, n, err = e.appendAtlas(ops, f, atlas); err != nil {
 			return nil, err
 		}
-		nops++
-	}
-	for _, t := range lossyTiles {
-		e.setLossy(t, true)
+		if n > 0 {
+			raw += n
+			nops++
+		} else { // no smaller than the pixels, or no atlas fits: lossless
+			for _, r := range atlas {
+				rects = appendTiled(rects, r, e.ts)
+			}
+		}
 	}
 	for _, r := range rects {
+		e.markLossy(r, false)
 		ops = append(ops, OpRect)
 		ops = binary.AppendUvarint(ops, uint64(r.Min.X))
 		ops = binary.AppendUvarint(ops, uint64(r.Min.Y))
@@ -499,6 +588,98 @@ func (e *Encoder) appendCopies(ops []byte, nops int, copied []int, s image.Point
 	return ops, nops
 }
 
+// absorbCopies grows the largest copy rectangle over the others while
+// the box around them moved whole (a window's edges split into many small
+// copies otherwise), and returns the copies (the box and the parts of the
+// others outside it) and the box.
+func (e *Encoder) absorbCopies(f *capture.Frame, rs []image.Rectangle, s image.Point) ([]image.Rectangle, image.Rectangle) {
+	if len(rs) == 0 {
+		return rs, image.Rectangle{}
+	}
+	if len(rs) == 1 {
+		return rs, rs[0]
+	}
+	slices.SortFunc(rs, func(a, b image.Rectangle) int { return b.Dx()*b.Dy() - a.Dx()*a.Dy() })
+	acc := rs[0]
+	out := rs[1:1]
+	for _, r := range rs[1:] {
+		if r.In(acc) {
+			continue
+		}
+		if u := acc.Union(r); e.movedAround(f, u, acc, s) {
+			acc = u
+			continue
+		}
+		out = append(out, r)
+	}
+	return append(subtract(out, acc), acc), acc
+}
+
+// subtract returns the parts of rs outside a.
+func subtract(rs []image.Rectangle, a image.Rectangle) []image.Rectangle {
+	out := rs[:0:0]
+	for _, r := range rs {
+		if !r.Overlaps(a) {
+			out = append(out, r)
+			continue
+		}
+		i := r.Intersect(a)
+		for _, p := range []image.Rectangle{
+			image.Rect(r.Min.X, r.Min.Y, r.Max.X, i.Min.Y), // above
+			image.Rect(r.Min.X, i.Max.Y, r.Max.X, r.Max.Y), // below
+			image.Rect(r.Min.X, i.Min.Y, i.Min.X, i.Max.Y), // left
+			image.Rect(i.Max.X, i.Min.Y, r.Max.X, i.Max.Y), // right
+		} {
+			if !p.Empty() {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// movedAround reports whether u (which contains acc, already known to
+// have moved) equals the previous frame at u+s outside acc, its source
+// inside the screen and holding no lossy pixel.
+func (e *Encoder) movedAround(f *capture.Frame, u, acc image.Rectangle, s image.Point) bool {
+	src := u.Add(s)
+	if src.Min.X < 0 || src.Min.Y < 0 || src.Max.X > e.g.w || src.Max.Y > e.g.h || e.touchesLossy(src) {
+		return false
+	}
+	rowBytes := e.g.w * 4
+	same := func(y, x0, x1 int) bool {
+		if x0 >= x1 {
+			return true
+		}
+		o := (y+s.Y)*rowBytes + (x0+s.X)*4
+		return bytes.Equal(f.Pix[y*f.Stride+x0*4:y*f.Stride+x1*4], e.prev[o:o+(x1-x0)*4])
+	}
+	for y := u.Min.Y; y < u.Max.Y; y++ {
+		if y >= acc.Min.Y && y < acc.Max.Y {
+			if !same(y, u.Min.X, acc.Min.X) || !same(y, acc.Max.X, u.Max.X) {
+				return false
+			}
+		} else if !same(y, u.Min.X, u.Max.X) {
+			return false
+		}
+	}
+	return true
+}
+
+// copyRects appends the copied tiles (sorted) to rs as row runs.
+func (e *Encoder) copyRects(rs []image.Rectangle, copied []int) []image.Rectangle {
+	g := e.g
+	for i := 0; i < len(copied); {
+		j := i + 1
+		for j < len(copied) && copied[j] == copied[j-1]+1 && copied[j]/g.tilesX == copied[i]/g.tilesX {
+			j++
+		}
+		rs = append(rs, g.rect(copied[i]).Union(g.rect(copied[j-1])))
+		i = j
+	}
+	return rs
+}
+
 func appendCopy(ops []byte, nops int, r image.Rectangle, s image.Point) ([]byte, int) {
 	ops = append(ops, OpCopy)
 	ops = binary.AppendUvarint(ops, uint64(r.Min.X))
@@ -560,7 +741,7 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 				state = append(state, st)
 			}
 		}
-		if !useful || e.nLossy > 0 && e.lossy[t] {
+		if !useful || e.nLossy > 0 && e.refresh[t] {
 			keep = append(keep, t)
 			continue
 		}
@@ -591,7 +772,12 @@ func (e *Encoder) refine(f *capture.Frame, tiles []int, s image.Point) (keep []i
 // few strips. It reports false when nothing in b is unchanged or moved.
 func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point) (copies, rects []image.Rectangle, ok bool) {
 	src := b.Add(s)
-	canMove := src.Min.X >= 0 && src.Min.Y >= 0 && src.Max.X <= e.g.w && src.Max.Y <= e.g.h && !e.touchesLossy(src)
+	canMove := src.Min.X >= 0 && src.Min.Y >= 0 && src.Max.X <= e.g.w && src.Max.Y <= e.g.h
+	if canMove && e.touchesLossy(src) {
+		// Lossy pixels near the move (the strip it uncovered last frame):
+		// only a pixel-exact split keeps the text beside them exact.
+		return e.splitBlockPx(f, b, s)
+	}
 	rowBytes := e.g.w * 4
 	px := func(x, y int) uint32 { return binary.LittleEndian.Uint32(f.Pix[y*f.Stride+x*4:]) & 0xffffff }
 	old := func(x, y int) uint32 { return binary.LittleEndian.Uint32(e.prev[y*rowBytes+x*4:]) & 0xffffff }
@@ -646,6 +832,81 @@ func (e *Encoder) splitBlock(f *capture.Frame, b image.Rectangle, s image.Point)
 	return copies, rects, ok
 }
 
+// coalesce replaces the new-pixel fragments within each sub-block by
+// their bounding box when it overlaps no copy: in a flat wallpaper a
+// move leaves unchanged pixels among the new ones, and one rectangle (its
+// unchanged pixels resent) costs less than many ops.
+func coalesce(rects, copies []image.Rectangle) []image.Rectangle {
+	if len(rects) < 2 {
+		return rects
+	}
+	key := func(r image.Rectangle) image.Point { return image.Pt(r.Min.X/subBlock, r.Min.Y/subBlock) }
+	slices.SortStableFunc(rects, func(a, b image.Rectangle) int {
+		ka, kb := key(a), key(b)
+		return cmp.Or(ka.Y-kb.Y, ka.X-kb.X)
+	})
+	out := make([]image.Rectangle, 0, len(rects))
+	for i := 0; i < len(rects); {
+		j, bb := i+1, rects[i]
+		for j < len(rects) && key(rects[j]) == key(rects[i]) {
+			bb = bb.Union(rects[j])
+			j++
+		}
+		if j-i > 1 && !slices.ContainsFunc(copies, bb.Overlaps) {
+			out = append(out, bb)
+		} else {
+			out = append(out, rects[i:j]...)
+		}
+		i = j
+	}
+	return out
+}
+
+// minMovedRun is the shortest run of moved pixels splitBlockPx copies.
+const minMovedRun = 4
+
+// splitBlockPx is splitBlock pixel by pixel, for a block whose source
+// holds lossy pixels (never a copy source): each row's runs of moved and
+// new pixels, merged down the block where they line up.
+func (e *Encoder) splitBlockPx(f *capture.Frame, b image.Rectangle, s image.Point) (copies, rects []image.Rectangle, ok bool) {
+	g := e.g
+	rowBytes := g.w * 4
+	state := func(x, y int) int {
+		p := binary.LittleEndian.Uint32(f.Pix[y*f.Stride+x*4:]) & 0xffffff
+		if p == binary.LittleEndian.Uint32(e.prev[y*rowBytes+x*4:])&0xffffff {
+			return subSame
+		}
+		sx, sy := x+s.X, y+s.Y
+		if !e.lossyPx[sy*g.w+sx] && p == binary.LittleEndian.Uint32(e.prev[sy*rowBytes+sx*4:])&0xffffff {
+			return subMoved
+		}
+		return subNew
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; {
+			st := state(x, y)
+			x1 := x + 1
+			for x1 < b.Max.X && state(x1, y) == st {
+				x1++
+			}
+			if st == subMoved && x1-x < minMovedRun {
+				st = subNew // a smooth wallpaper's chance match, not the window
+			}
+			switch st {
+			case subMoved:
+				copies = append(copies, image.Rect(x, y, x1, y+1))
+				ok = true
+			case subNew:
+				rects = append(rects, image.Rect(x, y, x1, y+1))
+			default:
+				ok = true
+			}
+			x = x1
+		}
+	}
+	return mergeRects(copies, 0, 0), mergeRects(rects, 0, 0), ok
+}
+
 // blockMoved reports whether rectangle b of f equals the previous frame at
 // b+s.
 func (e *Encoder) blockMoved(f *capture.Frame, b image.Rectangle, s image.Point) bool {
@@ -669,44 +930,105 @@ func (e *Encoder) blockMoved(f *capture.Frame, b image.Rectangle, s image.Point)
 const lossyStreak = 2
 
 // trackLossy updates the change streaks and adds to tiles (sorted) the
-// lossy tiles that stopped changing, for their lossless refresh.
+// lossy tiles due for their lossless refinement: unchanged for refineAfter
+// frames, and, while a move or scroll goes on, within the refine budget.
 func (e *Encoder) trackLossy(key bool, tiles []int) []int {
 	n := e.g.n()
 	if key || len(e.streak) != n {
 		e.streak = make([]uint8, n)
+		e.still = make([]uint8, n)
 		e.lossy = make([]bool, n)
+		e.refresh = make([]bool, n)
+		e.lossyCnt = make([]int32, n)
+		e.lossyPx = nil // allocated by the first lossy pixel
 		e.nLossy = 0
 	}
+	clear(e.refresh)
+	hold := e.moving && len(tiles) > 0
+	budget := int(e.refineBudget.Load())
 	j := 0
 	var out []int
 	for t := range n {
 		if j < len(tiles) && tiles[j] == t {
 			e.streak[t] = min(e.streak[t]+1, 255)
+			e.still[t] = 0
 			out = append(out, t)
 			j++
 			continue
 		}
 		e.streak[t] = 0
-		if e.lossy[t] {
-			out = append(out, t) // refresh
+		e.still[t] = min(e.still[t]+1, 255)
+		if !e.lossy[t] || int(e.still[t]) < e.refineAfter {
+			continue
 		}
+		if hold {
+			if budget == 0 {
+				continue
+			}
+			budget--
+		}
+		e.refresh[t] = true
+		out = append(out, t)
 	}
 	return out
 }
 
+// setLossy marks every pixel of tile t lossy (v) or exact.
 func (e *Encoder) setLossy(t int, v bool) {
-	if e.lossy == nil || e.lossy[t] == v {
+	if e.lossy == nil || !v && !e.lossy[t] {
 		return
 	}
-	e.lossy[t] = v
-	if v {
-		e.nLossy++
-	} else {
-		e.nLossy--
+	e.markLossy(e.g.rect(t), v)
+}
+
+// markLossy marks the pixels of r lossy (v) or exact and keeps the tile
+// counts.
+func (e *Encoder) markLossy(r image.Rectangle, v bool) {
+	if e.lossy == nil || !v && e.nLossy == 0 {
+		return
+	}
+	g := e.g
+	if e.lossyPx == nil {
+		if !v {
+			return
+		}
+		e.lossyPx = make([]bool, g.w*g.h)
+	}
+	for ty := r.Min.Y / g.ts; ty*g.ts < r.Max.Y; ty++ {
+		for tx := r.Min.X / g.ts; tx*g.ts < r.Max.X; tx++ {
+			t := ty*g.tilesX + tx
+			if !v && e.lossyCnt[t] == 0 {
+				continue
+			}
+			c := r.Intersect(g.rect(t))
+			d := int32(0)
+			for y := c.Min.Y; y < c.Max.Y; y++ {
+				row := e.lossyPx[y*g.w+c.Min.X : y*g.w+c.Max.X]
+				for x, l := range row {
+					if l != v {
+						row[x] = v
+						d++
+					}
+				}
+			}
+			if !v {
+				d = -d
+			}
+			was := e.lossyCnt[t] > 0
+			e.lossyCnt[t] += d
+			if now := e.lossyCnt[t] > 0; now != was {
+				e.lossy[t] = now
+				if now {
+					e.nLossy++
+				} else {
+					e.nLossy--
+				}
+			}
+		}
 	}
 }
 
-// touchesLossy reports whether r overlaps a lossy tile.
+// touchesLossy reports whether r holds a lossy pixel.
 func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	if e.nLossy == 0 {
 		return false
@@ -714,12 +1036,28 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 	g := e.g
 	for ty := r.Min.Y / g.ts; ty*g.ts < r.Max.Y; ty++ {
 		for tx := r.Min.X / g.ts; tx*g.ts < r.Max.X; tx++ {
-			if e.lossy[ty*g.tilesX+tx] {
-				return true
+			t := ty*g.tilesX + tx
+			if !e.lossy[t] {
+				continue
+			}
+			c := r.Intersect(g.rect(t))
+			for y := c.Min.Y; y < c.Max.Y; y++ {
+				if slices.Contains(e.lossyPx[y*g.w+c.Min.X:y*g.w+c.Max.X], true) {
+					return true
+				}
 			}
 		}
 	}
 	return false
+}
+
+// manyColours reports whether r looks like neither text nor UI, the
+// classifier that keeps them lossless: more colours than a PALETTE tile
+// holds and no colour covering half of it (anti-aliased text has many
+// colours, but its background dominates), so uncovered pixels go lossy.
+func (e *Encoder) manyColours(f *capture.Frame, r image.Rectangle) bool {
+	top, more := e.countColours(f, r)
+	return more || len(e.pal) > maxPalette && top*2 < r.Dx()*r.Dy()
 }
 
 // photographic reports whether tile r looks like a photo or video frame:
@@ -727,9 +1065,24 @@ func (e *Encoder) touchesLossy(r image.Rectangle) bool {
 // tile. (Anti-aliased text has up to a few hundred colours, but its
 // background dominates.)
 func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
-	const many, some = 256, 32
+	top, more := e.countColours(f, r)
+	if more {
+		return true
+	}
+	if len(e.pal) <= min(32, r.Dx()*r.Dy()/8) { // uncovered strips are small
+		return false
+	}
+	return top*2 < r.Dx()*r.Dy()
+}
+
+// countColours leaves r's colours in e.pal and returns how many pixels
+// the most common one covers, or more set when r has over 256 colours
+// (it then stops counting).
+func (e *Encoder) countColours(f *capture.Frame, r image.Rectangle) (top int, more bool) {
+	const many = 256
 	e.palReset()
 	counts := e.palCount[:0]
+	defer func() { e.palCount = counts }()
 	last, li := uint32(1<<31), 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
@@ -740,7 +1093,7 @@ func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
 				i, ok := e.palLookup(c)
 				if !ok {
 					if len(e.pal) == many {
-						return true
+						return 0, true
 					}
 					i = byte(len(e.pal))
 					e.palAdd(c)
@@ -751,11 +1104,7 @@ func (e *Encoder) photographic(f *capture.Frame, r image.Rectangle) bool {
 			counts[li]++
 		}
 	}
-	e.palCount = counts
-	if len(e.pal) <= some {
-		return false
-	}
-	return slices.Max(counts)*2 < r.Dx()*r.Dy()
+	return slices.Max(counts), false
 }
 
 // appendJPEG appends a JPEG op for rectangle r of f.
@@ -784,6 +1133,105 @@ func (e *Encoder) appendJPEG(ops []byte, f *capture.Frame, r image.Rectangle) ([
 	return append(ops, e.jpegBuf.Bytes()...), nil
 }
 
+// changedBox is the bounding box of r's pixels that differ from prev.
+func (e *Encoder) changedBox(f *capture.Frame, r image.Rectangle) image.Rectangle {
+	rowBytes := e.g.w * 4
+	box := image.Rectangle{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		cur := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+		old := e.prev[y*rowBytes+r.Min.X*4 : y*rowBytes+r.Max.X*4]
+		if bytes.Equal(cur, old) {
+			continue
+		}
+		x0, x1 := 0, len(cur)/4
+		for x0 < x1 && binary.LittleEndian.Uint32(cur[x0*4:])&0xffffff == binary.LittleEndian.Uint32(old[x0*4:])&0xffffff {
+			x0++
+		}
+		for x1 > x0 && binary.LittleEndian.Uint32(cur[x1*4-4:])&0xffffff == binary.LittleEndian.Uint32(old[x1*4-4:])&0xffffff {
+			x1--
+		}
+		if x0 < x1 {
+			box = box.Union(image.Rect(r.Min.X+x0, y, r.Min.X+x1, y+1))
+		}
+	}
+	return box
+}
+
+// appendTiled appends r cut into pieces at most ts on a side (RECT ops'
+// bound).
+func appendTiled(rs []image.Rectangle, r image.Rectangle, ts int) []image.Rectangle {
+	for y := r.Min.Y; y < r.Max.Y; y += ts {
+		for x := r.Min.X; x < r.Max.X; x += ts {
+			rs = append(rs, image.Rect(x, y, min(x+ts, r.Max.X), min(y+ts, r.Max.Y)))
+		}
+	}
+	return rs
+}
+
+// minAtlasPixels is the smallest uncovered rectangle worth a lossy piece.
+const minAtlasPixels = 16
+
+// atlasWidth is the width the atlas' shelves fill before a new one starts.
+const atlasWidth = 256
+
+// appendAtlas packs the rectangles rs of f into one image (shelves of
+// pieces, tallest first), appends an ATLAS op for it and writes its JPEG to
+// the zstd stream; it returns the bytes written there, or 0 (and ops
+// unchanged) when the JPEG is no smaller than the raw pixels.
+func (e *Encoder) appendAtlas(ops []byte, f *capture.Frame, rs []image.Rectangle) ([]byte, int, error) {
+	// Tallest first: the order the op lists them in.
+	slices.SortStableFunc(rs, func(a, b image.Rectangle) int { return b.Dy() - a.Dy() })
+	width := min(atlasWidth, e.g.w) // the decoder's bound: aw <= the screen's width
+	for _, r := range rs {
+		width = max(width, r.Dx())
+	}
+	pos, aw, ah := packShelves(rs, width)
+	if aw > e.g.w || ah > e.g.h || aw*ah > e.g.w*e.g.h { // the decoder's bounds
+		return ops, 0, nil
+	}
+	img := image.NewRGBA(image.Rect(0, 0, aw, ah))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80 // grey gaps: flat blocks cost little
+	}
+	for i, r := range rs {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			src := f.Pix[y*f.Stride+r.Min.X*4 : y*f.Stride+r.Max.X*4]
+			dst := img.Pix[img.PixOffset(pos[i].X, pos[i].Y+y-r.Min.Y):][:len(src)]
+			for x := 0; x < len(src); x += 4 {
+				dst[x], dst[x+1], dst[x+2], dst[x+3] = src[x+2], src[x+1], src[x], 0xff
+			}
+		}
+	}
+	e.jpegBuf.Reset()
+	if err := jpeg.Encode(&e.jpegBuf, img, &jpeg.Options{Quality: e.jpegQ}); err != nil {
+		return ops, 0, fmt.Errorf("codec: jpeg: %w", err)
+	}
+	px := 0
+	for _, r := range rs {
+		px += r.Dx() * r.Dy()
+	}
+	if e.jpegBuf.Len() >= px*3 || e.jpegBuf.Len() > maxAtlasJPEG(aw, ah) {
+		return ops, 0, nil
+	}
+	ops = append(ops, OpAtlas)
+	ops = binary.AppendUvarint(ops, uint64(aw))
+	ops = binary.AppendUvarint(ops, uint64(len(rs)))
+	var last image.Point
+	for _, r := range rs {
+		ops = binary.AppendVarint(ops, int64(r.Min.X-last.X))
+		ops = binary.AppendVarint(ops, int64(r.Min.Y-last.Y))
+		ops = binary.AppendUvarint(ops, uint64(r.Dx()-1))
+		ops = binary.AppendUvarint(ops, uint64(r.Dy()-1))
+		last = r.Min
+		e.markLossy(r, true)
+	}
+	ops = binary.AppendUvarint(ops, uint64(e.jpegBuf.Len()))
+	if _, err := e.zw.Write(e.jpegBuf.Bytes()); err != nil {
+		return ops, 0, e.streamErr(err)
+	}
+	return ops, e.jpegBuf.Len(), nil
+}
+
 // grow marks in e.near the tiles 4-adjacent to the given ones.
 func (e *Encoder) grow(tiles []int) {
 	g := e.g
@@ -810,20 +1258,21 @@ func (e *Encoder) grow(tiles []int) {
 
 // mergeRects joins disjoint rectangles that share a column span and touch
 // vertically, then those that share a row span and touch horizontally,
-// keeping each side at most maxSide (0: unbounded). The result is in column
+// keeping widths at most maxW and heights at most maxH (0: unbounded). The result is in column
 // order, which keeps a vertical strip's raw data together.
-func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
+func mergeRects(rs []image.Rectangle, maxW, maxH int) []image.Rectangle {
 	if len(rs) < 2 {
 		return rs
 	}
-	fits := func(n int) bool { return maxSide == 0 || n <= maxSide }
+	fitsW := func(n int) bool { return maxW == 0 || n <= maxW }
+	fitsH := func(n int) bool { return maxH == 0 || n <= maxH }
 	slices.SortFunc(rs, func(a, b image.Rectangle) int {
 		return cmp.Or(a.Min.X-b.Min.X, a.Max.X-b.Max.X, a.Min.Y-b.Min.Y)
 	})
 	out := rs[:1]
 	for _, r := range rs[1:] {
 		c := &out[len(out)-1]
-		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fits(r.Max.Y-c.Min.Y) {
+		if r.Min.X == c.Min.X && r.Max.X == c.Max.X && r.Min.Y == c.Max.Y && fitsH(r.Max.Y-c.Min.Y) {
 			c.Max.Y = r.Max.Y
 			continue
 		}
@@ -835,7 +1284,7 @@ func mergeRects(rs []image.Rectangle, maxSide int) []image.Rectangle {
 	rs = out[:1]
 	for _, r := range out[1:] {
 		c := &rs[len(rs)-1]
-		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fits(r.Max.X-c.Min.X) {
+		if r.Min.Y == c.Min.Y && r.Max.Y == c.Max.Y && r.Min.X == c.Max.X && fitsW(r.Max.X-c.Min.X) {
 			c.Max.X = r.Max.X
 			continue
 		}

@@ -20,6 +20,7 @@ const (
 	OpPalette = 0x04
 	OpRect    = 0x05
 	OpJPEG    = 0x06
+	OpAtlas   = 0x07
 
 	// DefaultJPEGQuality is the JPEG quality the host uses for lossy tiles:
 	// about 40 dB PSNR-Y on video at a third of x264's veryfast bitrate
@@ -43,7 +44,42 @@ type opV2 struct {
 	rgb         [3]byte
 	n           int
 	jpeg        []byte // JPEG: the image
+	// ATLAS: the image's size, the pieces (destination, position in the
+	// atlas) and the JPEG's length in the raw data.
+	aw, ah  int
+	pieces  []atlasPiece
+	jpegLen int
 }
+
+// atlasPiece is one rectangle of an ATLAS op: dst on the screen, taken
+// from the atlas image at at.
+type atlasPiece struct {
+	dst image.Rectangle
+	at  image.Point
+}
+
+// packShelves places rectangles (their sizes; each at most width wide) in
+// an atlas width pixels wide, in order, on shelves: left to right, and on
+// a new shelf below when the next one does not fit. It returns their
+// positions and the atlas' size (the widest shelf, the shelves' heights).
+// The ATLAS op sends only the sizes; encoder and decoder pack alike.
+func packShelves(rs []image.Rectangle, width int) (pos []image.Point, aw, ah int) {
+	pos = make([]image.Point, len(rs))
+	x, y, shelf := 0, 0, 0
+	for i, r := range rs {
+		if x+r.Dx() > width {
+			x, y, shelf = 0, y+shelf, 0
+		}
+		pos[i] = image.Pt(x, y)
+		x += r.Dx()
+		aw, shelf = max(aw, x), max(shelf, r.Dy())
+	}
+	return pos, aw, y + shelf
+}
+
+// maxAtlasJPEG bounds an ATLAS op's JPEG: never more than its raw pixels
+// (the encoder sends those instead) plus room for the headers.
+func maxAtlasJPEG(aw, ah int) int { return aw*ah*3 + 2048 }
 
 // headerV2 is a parsed version-2 payload.
 type headerV2 struct {
@@ -71,6 +107,7 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 		return h, fmt.Errorf("%w: bad op count", ErrCorrupt)
 	}
 	budget := maxWorkFactor * w * ht
+	var pieces []atlasPiece
 	copyBudget := w * ht
 	next := 0
 	tileOps := false
@@ -138,6 +175,67 @@ func parseV2(p []byte, lim Limits, ops []opV2) (headerV2, error) {
 			op.dst = image.Rect(int(x), int(y), int(x+cw), int(y+ch))
 			op.jpeg, r.b = r.b[:l], r.b[l:]
 			budget -= int(cw * ch)
+		case OpAtlas:
+			if h.key {
+				return h, fmt.Errorf("%w: atlas in a keyframe", ErrCorrupt)
+			}
+			tileOps = true
+			aw, np := r.uvarint(), r.uvarint()
+			if r.err != nil {
+				break
+			}
+			if aw == 0 || aw > uint64(w) || np == 0 || np > uint64(len(r.b)) {
+				return h, fmt.Errorf("%w: %d-wide atlas with %d pieces", ErrCorrupt, aw, np)
+			}
+			first := len(pieces)
+			var last image.Point
+			for range np {
+				dx, dy, cw, ch := r.varint(), r.varint(), r.uvarint(), r.uvarint()
+				if r.err != nil {
+					break
+				}
+				x, y := int64(last.X)+dx, int64(last.Y)+dy
+				if x < 0 || y < 0 || x >= int64(w) || y >= int64(ht) ||
+					cw >= uint64(w)-uint64(x) || ch >= uint64(ht)-uint64(y) || cw >= aw {
+					return h, fmt.Errorf("%w: atlas piece outside the screen or wider than the atlas", ErrCorrupt)
+				}
+				last = image.Pt(int(x), int(y))
+				pc := atlasPiece{dst: image.Rect(int(x), int(y), int(x)+int(cw)+1, int(y)+int(ch)+1)}
+				budget -= pc.dst.Dx() * pc.dst.Dy()
+				if budget < 0 {
+					return h, fmt.Errorf("%w: ops write more than %d screens", ErrTooLarge, maxWorkFactor)
+				}
+				pieces = append(pieces, pc)
+			}
+			if r.err != nil {
+				break
+			}
+			op.pieces = pieces[first:len(pieces):len(pieces)]
+			dsts := make([]image.Rectangle, len(op.pieces))
+			for i, pc := range op.pieces {
+				dsts[i] = pc.dst
+			}
+			pos, packed, ah := packShelves(dsts, int(aw))
+			for i := range op.pieces {
+				op.pieces[i].at = pos[i]
+			}
+			op.aw, op.ah = int(aw), ah
+			if packed != op.aw {
+				return h, fmt.Errorf("%w: %d-wide atlas packs %d wide", ErrCorrupt, op.aw, packed)
+			}
+			if uint64(ah) > uint64(ht) || op.aw*op.ah > w*ht {
+				return h, fmt.Errorf("%w: %dx%d atlas", ErrTooLarge, op.aw, op.ah)
+			}
+			budget -= op.aw * op.ah
+			l := r.uvarint()
+			if r.err != nil {
+				break
+			}
+			if l == 0 || l > uint64(maxAtlasJPEG(op.aw, op.ah)) {
+				return h, fmt.Errorf("%w: %d-byte atlas JPEG", ErrCorrupt, l)
+			}
+			op.jpegLen = int(l)
+			h.rawLen += int(l)
 		case OpFill, OpRaw, OpPalette:
 			tileOps = true
 			skip := r.uvarint()
@@ -331,6 +429,33 @@ func (d *Decoder) decodeV2(payload []byte) (Update, error) {
 			}
 			draw.Draw(d.img, op.dst, img, img.Bounds().Min, draw.Src)
 			markRect(op.dst)
+		case OpAtlas:
+			if cap(d.jbuf) < op.jpegLen {
+				d.jbuf = make([]byte, op.jpegLen)
+			}
+			buf := d.jbuf[:op.jpegLen]
+			if _, err := io.ReadFull(d.zd, buf); err != nil {
+				return Update{}, fmt.Errorf("%w: zstd stream: %w", ErrCorrupt, err)
+			}
+			// The size is checked before the pixels are allocated.
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(buf))
+			if err != nil {
+				return Update{}, fmt.Errorf("%w: atlas JPEG: %w", ErrCorrupt, err)
+			}
+			if cfg.Width != op.aw || cfg.Height != op.ah {
+				return Update{}, fmt.Errorf("%w: %dx%d JPEG for a %dx%d atlas", ErrCorrupt, cfg.Width, cfg.Height, op.aw, op.ah)
+			}
+			img, err := jpeg.Decode(bytes.NewReader(buf))
+			if err != nil {
+				return Update{}, fmt.Errorf("%w: atlas JPEG: %w", ErrCorrupt, err)
+			}
+			if img.Bounds() != image.Rect(0, 0, op.aw, op.ah) {
+				return Update{}, fmt.Errorf("%w: atlas JPEG size changed", ErrCorrupt)
+			}
+			for _, pc := range op.pieces {
+				draw.Draw(d.img, pc.dst, img, pc.at, draw.Src)
+				markRect(pc.dst)
+			}
 		case OpRect:
 			r := op.dst
 			buf := d.buf[:r.Dx()*r.Dy()*3]

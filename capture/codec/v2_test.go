@@ -331,7 +331,8 @@ func seedStreamOpts(predict bool) [][]byte {
 
 func FuzzDecodeV2(f *testing.F) {
 	stream := seedStreamV2()
-	for _, p := range append(append(append(stream, hostileV2()...), hostileJPEG()...), seedStreamOpts(true)...) {
+	seeds := append(append(append(stream, hostileV2()...), hostileJPEG()...), seedStreamOpts(true)...)
+	for _, p := range append(append(seeds, hostileAtlas()...), seedStreamMotion()...) {
 		f.Add(p)
 		f.Add(p[:len(p)/2])
 		f.Add(p[:len(p)-1])

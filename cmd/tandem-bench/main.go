@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 
 func newCodecCmd() *cobra.Command {
 	var opts codecbench.Options
+	var refine int
 	cmd := &cobra.Command{
 		Use:   "codec DIR...",
 		Short: "Encode workload frames (DIR/f_%03d.png) and print peers.sh-style rows",
@@ -41,9 +42,14 @@ written by workloads.sh) with capture/codec and prints one row per workload in
 the same columns as peers.sh: ms/frame is the median over --runs of the mean
 encode time per frame (PNG decoding is not timed), first_B the first frame's
 bytes, mean_B and p95_B the sizes of frames 2..N (an unchanged frame counts as
-0 bytes), PSNR-Y the decoded output against the source ("inf" when lossless).`,
+0 bytes), PSNR-Y the decoded output against the source ("inf" when lossless).
+After the last frame the screen holds still (the last frame repeated) until
+the decoder is pixel-exact: ttl_fr is how many still frames that takes (-1:
+not within 30), ttl_B their bytes and ttl_ms@20M the time from the last change
+to an exact screen at 30 fps on a 20 Mb/s link.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RefineBudget = refine
 			return codecbench.Run(cmd.OutOrStdout(), args, opts)
 		},
 	}
@@ -53,6 +59,9 @@ bytes, mean_B and p95_B the sizes of frames 2..N (an unchanged frame counts as
 	cmd.Flags().StringVar(&opts.Name, "name", "", "encoder column (default tandem_tiles_v<format>)")
 	cmd.Flags().IntVar(&opts.Codec.JPEGQuality, "jpeg", codec.DefaultJPEGQuality, "JPEG quality for photographic, changing tiles (0: lossless only)")
 	cmd.Flags().BoolVar(&opts.Codec.Predict, "predict", false, "MED prediction before zstd for raw tiles (FlagPredict)")
+	cmd.Flags().BoolVar(&opts.Codec.Motion, "motion", false, "build-to-lossless: photographic pixels a move or scroll uncovers go lossy (ATLAS op), refined when the motion stops")
+	cmd.Flags().IntVar(&opts.Codec.RefineAfter, "refine-after", 1, "still frames before a lossy tile is refined lossless")
+	cmd.Flags().IntVar(&refine, "refine-budget", 0, "lossy tiles refined per frame while the motion goes on")
 	cmd.Flags().IntVar(&opts.Codec.TileSize, "tile", 0, "tile size in pixels (0: codec default)")
 	return cmd
 }

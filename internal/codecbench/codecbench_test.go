@@ -43,7 +43,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	f := strings.Fields(lines[1])
-	if len(f) != 12 || f[0] != "square" || f[1] != "tandem_v2_lossless" || f[2] != "4" || f[9] != "inf" {
+	if len(f) != 15 || f[12] != "0" || f[0] != "square" || f[1] != "tandem_v2_lossless" || f[2] != "4" || f[9] != "inf" {
 		t.Fatalf("row %q", lines[1])
 	}
 	if err := Run(&out, []string{t.TempDir()}, Options{}); err == nil {

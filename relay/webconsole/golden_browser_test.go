@@ -173,6 +173,33 @@ func scenes(w, h int) []*capture.Frame {
 	return frames
 }
 
+// dragFrames is a text window dragged over a photographic wallpaper (ATLAS
+// ops with Motion), then one still frame (the lossless refinement).
+func dragFrames(w, h int) []*capture.Frame {
+	var frames []*capture.Frame
+	for k := range 6 {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
+				img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8((x + y) / 2), 255})
+			}
+		}
+		rnd := rand.New(rand.NewPCG(9, 10)) // the same text wherever the window is
+		win := image.Rect(30, 20, 150, 100).Add(image.Pt(12*k, 3*k))
+		for y := win.Min.Y; y < win.Max.Y; y++ {
+			for x := win.Min.X; x < win.Max.X; x++ {
+				c := uint8(240)
+				if rnd.IntN(4) == 0 {
+					c = uint8(rnd.IntN(3) * 60)
+				}
+				img.Set(x, y, color.RGBA{c, c, c, 255})
+			}
+		}
+		frames = append(frames, capture.FrameFromImage(img))
+	}
+	return append(frames, frames[len(frames)-1])
+}
+
 func toImage(f *capture.Frame, img *image.RGBA) {
 	for y := range f.Height {
 		for x := range f.Width {
@@ -269,7 +296,7 @@ func decodeInBrowser(tb testing.TB, ctx context.Context, s int, g *golden) []bro
 }
 
 // The browser's decoder against the Go encoder: every payload of streams
-// with and without PREDICT, and one with JPEG, decoded in Chromium, gives
+// with and without PREDICT, one with JPEG and a drag with ATLAS ops, decoded in Chromium, gives
 // the Go decoder's screen byte for byte; where the screen holds JPEG
 // pixels (libjpeg-turbo in the browser, image/jpeg in Go) they differ by a
 // few levels at most, and once the encoder resends the region lossless,
@@ -282,9 +309,13 @@ func TestGoldenFramesInChromium(t *testing.T) {
 		encodeGolden(t, codec.EncoderOptions{TileSize: 32}, frames),
 		encodeGolden(t, codec.EncoderOptions{TileSize: 64, Predict: true}, frames),
 		encodeGolden(t, codec.EncoderOptions{TileSize: 32, Predict: true, JPEGQuality: 50}, frames),
+		encodeGolden(t, codec.EncoderOptions{TileSize: 32, Predict: true, JPEGQuality: 30, Motion: true}, dragFrames(w, h)),
 	}
 	if !streams[2].lossless[len(streams[2].lossless)-1] {
 		t.Fatal("the encoder did not resend the still video lossless")
+	}
+	if !streams[3].lossless[len(streams[3].lossless)-1] || streams[3].lossless[len(streams[3].lossless)-2] {
+		t.Fatal("the drag was not lossy while moving and exact once refined")
 	}
 	srv := goldenServer(t, streams)
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
@@ -307,8 +338,8 @@ func TestGoldenFramesInChromium(t *testing.T) {
 		for _, f := range got {
 			g.jpegs += len(f.JPEGs)
 		}
-		if s == 2 && g.jpegs == 0 {
-			t.Fatal("the JPEG stream carries no JPEG op")
+		if s >= 2 && g.jpegs == 0 {
+			t.Fatalf("stream %d carries no JPEG or ATLAS op", s)
 		}
 		for i, f := range got {
 			if f.Err != "" {

@@ -117,12 +117,16 @@ const (
 	// CapScreenPredict: the guest's decoder takes version-2 payloads with
 	// the PREDICT flag (MED residuals for raw tiles, see capture/codec).
 	CapScreenPredict = "screen.tiles.predict.v1"
-	CapInput         = "input.v1"
-	CapFragments     = "frag.v1"  // messages larger than MaxFragment are fragmented
-	CapFiles         = "files.v1" // file transfer messages on ChannelFiles
-	CapChat          = "chat.v1"  // Chat on ChannelControl
-	CapExec          = "exec.v1"  // command execution on ChannelExec
-	CapPower         = "power.v1" // PowerAction and PowerDone on ChannelControl
+	// CapScreenMotion: the guest's decoder takes version-2 ATLAS ops
+	// (lossy pieces of what a move or scroll uncovers, refined lossless
+	// when the motion stops, see capture/codec); older ones reject them.
+	CapScreenMotion = "screen.tiles.motion.v1"
+	CapInput        = "input.v1"
+	CapFragments    = "frag.v1"  // messages larger than MaxFragment are fragmented
+	CapFiles        = "files.v1" // file transfer messages on ChannelFiles
+	CapChat         = "chat.v1"  // Chat on ChannelControl
+	CapExec         = "exec.v1"  // command execution on ChannelExec
+	CapPower        = "power.v1" // PowerAction and PowerDone on ChannelControl
 	// CapPing: a guest that announces it answers the host's Pings on
 	// ChannelControl at once; the host then pings it now and then to
 	// measure the round trip for its screen pacing.

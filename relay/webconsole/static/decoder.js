@@ -10,7 +10,7 @@ import { Decompress } from './vendor/fzstd.js';
 
 const MAGIC = 0x54, VERSION2 = 2, HEADER = 9;
 const FLAG_KEY = 0x01, FLAG_PREDICT = 0x02;
-const OP_COPY = 1, OP_FILL = 2, OP_RAW = 3, OP_PALETTE = 4, OP_RECT = 5, OP_JPEG = 6;
+const OP_COPY = 1, OP_FILL = 2, OP_RAW = 3, OP_PALETTE = 4, OP_RECT = 5, OP_JPEG = 6, OP_ATLAS = 7;
 const MIN_TILE = 16, MAX_TILE = 256, MAX_WORK = 4;
 
 export class CodecError extends Error {}
@@ -108,7 +108,7 @@ export class Decoder {
     for (let k = 0; k < count; k++) {
       const kind = r.byte();
       // One shape for every op keeps the loops below monomorphic.
-      const op = { kind, x: 0, y: 0, cw: 0, ch: 0, sx: 0, sy: 0, tile: 0, count: 0, n: 0, rgb: null, data: null };
+      const op = { kind, x: 0, y: 0, cw: 0, ch: 0, sx: 0, sy: 0, tile: 0, count: 0, n: 0, rgb: null, data: null, pieces: null };
       switch (kind) {
         case OP_COPY: {
           if (key) throw new CodecError('copy in a keyframe');
@@ -142,6 +142,36 @@ export class Decoder {
           op.x = x; op.y = y; op.cw = cw; op.ch = ch; op.data = p.subarray(r.i, r.i + l);
           r.i += l;
           budget -= cw * ch;
+          break;
+        }
+        case OP_ATLAS: {
+          // Pieces of one JPEG (in the raw data) packed on shelves; only
+          // their sizes are sent, both sides pack alike (packShelves).
+          if (key) throw new CodecError('atlas in a keyframe');
+          tileOps = true;
+          const aw = r.uvarint(), np = r.uvarint();
+          if (aw === 0 || aw > w || np === 0 || np > p.length - r.i) throw new CodecError(`${aw}-wide atlas with ${np} pieces`);
+          const pieces = [];
+          let lx = 0, ly = 0, ax = 0, ay = 0, shelf = 0;
+          for (let i = 0; i < np; i++) {
+            const x = lx + r.varint(), y = ly + r.varint(), cw = r.uvarint() + 1, ch = r.uvarint() + 1;
+            if (x < 0 || y < 0 || !inScreen(x, y, cw, ch) || cw > aw) throw new CodecError('atlas piece outside the screen or wider than the atlas');
+            lx = x; ly = y;
+            if (ax + cw > aw) { ax = 0; ay += shelf; shelf = 0; }
+            pieces.push([x, y, cw, ch, ax, ay]);
+            ax += cw; shelf = Math.max(shelf, ch);
+            budget -= cw * ch;
+            if (budget < 0) throw new CodecError(`ops write more than ${MAX_WORK} screens`);
+          }
+          let cwMax = 0;
+          for (const pc of pieces) cwMax = Math.max(cwMax, pc[4] + pc[2]);
+          const ah = ay + shelf;
+          if (cwMax !== aw || ah > h || aw * ah > w * h) throw new CodecError(`${aw}x${ah} atlas packs ${cwMax} wide`);
+          budget -= cwMax * ah;
+          const l = r.uvarint();
+          if (l === 0 || l > cwMax * ah * 3 + 2048) throw new CodecError(`${l}-byte atlas JPEG`);
+          op.cw = cwMax; op.ch = ah; op.n = l; op.pieces = pieces;
+          rawLen += l;
           break;
         }
         case OP_FILL: case OP_RAW: case OP_PALETTE: {
@@ -286,6 +316,22 @@ export class Decoder {
           for (let y = 0; y < op.ch; y++) pix.set(rgba.subarray(y * rb, y * rb + rb), (op.y + y) * stride + op.x * 4);
           markRect(op.x, op.y, op.cw, op.ch);
           jpegs.push([op.x, op.y, op.cw, op.ch]);
+          break;
+        }
+        case OP_ATLAS: {
+          // Copied out of the raw buffer: the Blob must not see it change.
+          const rgba = await this.jpeg(raw.slice(ro, ro + op.n), op.cw, op.ch);
+          ro += op.n;
+          if (!rgba || rgba.length !== op.cw * op.ch * 4) throw new CodecError('atlas JPEG of the wrong size');
+          const ab = op.cw * 4;
+          for (const [x, y, cw, ch, ax, ay] of op.pieces) {
+            for (let yy = 0; yy < ch; yy++) {
+              const s = (ay + yy) * ab + ax * 4;
+              pix.set(rgba.subarray(s, s + cw * 4), (y + yy) * stride + x * 4);
+            }
+            markRect(x, y, cw, ch);
+            jpegs.push([x, y, cw, ch]);
+          }
           break;
         }
         case OP_RECT:

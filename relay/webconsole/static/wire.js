@@ -19,7 +19,7 @@ export const CODEC_TILES_V2 = 2;
 export const ERR_DENIED = 2;
 // What this console decodes and handles; the host streams version-2
 // payloads with PREDICT to it and sends the pointer beside the screen.
-export const CAPS = ['screen.tiles.zstd.v2', 'screen.tiles.predict.v1', 'input.v1', 'frag.v1',
+export const CAPS = ['screen.tiles.zstd.v2', 'screen.tiles.predict.v1', 'screen.tiles.motion.v1', 'input.v1', 'frag.v1',
   'cursor.v1', 'ping.v1', 'chat.v1', 'power.v1', 'clipboard.v1', 'files.v1'];
 
 export const MAX_FRAGMENT = 64 << 10;
