@@ -170,6 +170,11 @@ func (e *Encoder) SetRefineBudget(tiles int) { e.refineBudget.Store(int32(min(ma
 // pixel awaits its refinement.
 func (e *Encoder) Lossless() bool { return e.nLossy == 0 }
 
+// Refining reports whether lossy pixels still await their refinement: the
+// sender then looks at a still screen again soon instead of sleeping until
+// the next change (agent's screen loop).
+func (e *Encoder) Refining() bool { return !e.Lossless() }
+
 // ForceKeyframe makes the next Encode produce a keyframe (for a viewer that
 // joins, or one whose decoder reported ErrNeedKeyframe). Safe to call from
 // any goroutine.
