@@ -20,7 +20,7 @@ const EvDeviceUpdated, EvDeviceRemoved = "device.updated", "device.removed"
 func (s *Server) deviceAdmin(r *http.Request) (authed, store.Membership, store.Device, error) {
 	a, m, err := s.accountManager(r, "manage devices")
 	if need := scopeNeed(r); err != nil && need != scope.None && m.AccountID != "" && !m.Disabled {
-		d, err := s.scopedDevice(r, a, m, need, err) // a member scoped to device groups (scopeapi.go)
+		d, err := s.mg.ScopedDevice(r, a, m, need, err) // a member scoped to device groups (relay/manage)
 		return a, m, d, err
 	} else if err != nil {
 		return a, m, store.Device{}, err
@@ -70,7 +70,7 @@ func (s *Server) handleAccountDevices(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if scoped {
-		if ds, err = s.scopedDevices(r, a, m, ds); err != nil {
+		if ds, err = s.mg.ScopedDevices(r, a, m, ds); err != nil {
 			return err
 		} else if len(ds) == 0 {
 			return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and members given a device group, manage devices")

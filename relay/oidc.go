@@ -322,10 +322,4 @@ func (s *Server) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, 
 	return s.directorySignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
 }
 
-// clip bounds a foreign string kept in the audit log or a login name.
-func clip(v string, n int) string {
-	if len(v) > n {
-		v = v[:n]
-	}
-	return strings.ToValidUTF8(v, "?")
-}
+func clip(v string, n int) string { return api.Clip(v, n) }

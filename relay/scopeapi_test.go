@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -121,7 +122,7 @@ func TestGroupScopes(t *testing.T) {
 	if d, _ := st.Device(ctx, db.id); d.Alias != "" {
 		t.Fatalf("France's device renamed to %q", d.Alias)
 	}
-	if n := len(e.audit(EvScopeSet)); n != 2 {
+	if n := len(e.audit(manage.EvScopeSet)); n != 2 {
 		t.Fatalf("%d grants audited, want 2", n)
 	}
 	// Taking back: local (admin) takes back the auditor's View.

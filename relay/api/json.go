@@ -139,3 +139,11 @@ func CheckName(field, n string) error {
 
 // CheckDescription is a 400 unless d is a valid description.
 func CheckDescription(d string) error { return CheckText("description", d, MaxDescription) }
+
+// Clip bounds a foreign string kept in the audit log or a login name.
+func Clip(v string, n int) string {
+	if len(v) > n {
+		v = v[:n]
+	}
+	return strings.ToValidUTF8(v, "?")
+}

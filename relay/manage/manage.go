@@ -1,6 +1,7 @@
 // Package manage is the relay's account-administration API: the
 // applications catalog, Portal logos, the Dashboard's counts and activity,
-// remembered columns, the account's configuration and API keys. It builds
+// remembered columns, the account's configuration, API keys and the
+// levels members hold on device groups (relay/scope). It builds
 // on relay/api; the relay wires it in with New and Routes.
 package manage
 
@@ -29,7 +30,7 @@ func New(k *api.Kit, cfg Config) *API { return &API{k: k, cfg: cfg} }
 
 // Routes lists the endpoints (the relay's authorization tests walk them).
 func (s *API) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/accounts/{account}/applications", H: s.handleApps},
 		{Method: "POST", Path: "/api/v1/accounts/{account}/applications", H: s.handleCreateApp},
 		{Method: "PUT", Path: "/api/v1/accounts/{account}/applications/{id}", H: s.handleUpdateApp},
@@ -47,5 +48,5 @@ func (s *API) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/accounts/{account}/logos/{shape}", H: s.handleGetLogo},
 		{Method: "PUT", Path: "/api/v1/accounts/{account}/logos/{shape}", H: s.handlePutLogo},
 		{Method: "DELETE", Path: "/api/v1/accounts/{account}/logos/{shape}", H: s.handleDeleteLogo},
-	}
+	}, s.scopeRoutes()...)
 }

@@ -1,4 +1,4 @@
-package relay
+package manage
 
 import (
 	"errors"
@@ -23,30 +23,30 @@ const (
 	EvScopeRemoved = "group.scope_removed"
 )
 
-func (s *Server) scopeRoutes() []route {
-	return []route{
-		{"GET", "/api/v1/accounts/{account}/groups/{id}/scopes", s.api(s.handleGroupScopes)},
-		{"PUT", "/api/v1/accounts/{account}/groups/{id}/scopes/{user}", s.api(s.handleSetGroupScope)},
-		{"DELETE", "/api/v1/accounts/{account}/groups/{id}/scopes/{user}", s.api(s.handleDeleteGroupScope)},
+func (s *API) scopeRoutes() []api.Route {
+	return []api.Route{
+		{Method: "GET", Path: "/api/v1/accounts/{account}/groups/{id}/scopes", H: s.handleGroupScopes},
+		{Method: "PUT", Path: "/api/v1/accounts/{account}/groups/{id}/scopes/{user}", H: s.handleSetGroupScope},
+		{Method: "DELETE", Path: "/api/v1/accounts/{account}/groups/{id}/scopes/{user}", H: s.handleDeleteGroupScope},
 	}
 }
 
 // groupScopeCaller is the caller's level on group {id}: Admin for group
 // managers and up (they manage every group), else the level they hold.
-func (s *Server) groupScopeCaller(r *http.Request) (authed, store.Membership, scope.Level, error) {
-	a, m, err := s.authedMember(r)
+func (s *API) groupScopeCaller(r *http.Request) (api.Caller, store.Membership, scope.Level, error) {
+	a, m, err := s.k.AuthedMember(r)
 	if err != nil {
 		return a, m, scope.None, err
 	}
-	if isManager(m.Type) {
+	if api.IsManager(m.Type) {
 		return a, m, scope.Admin, nil
 	}
-	held, err := s.st.UserScopes(r.Context(), m.AccountID, a.User.ID)
+	held, err := s.k.Store.UserScopes(r.Context(), m.AccountID, a.User.ID)
 	if err != nil {
 		return a, m, scope.None, err
 	}
 	if len(held) == 0 {
-		return a, m, scope.None, errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and admins of a device group, manage its levels")
+		return a, m, scope.None, api.Errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, and admins of a device group, manage its levels")
 	}
 	lvl := scope.None
 	for _, h := range held {
@@ -55,18 +55,18 @@ func (s *Server) groupScopeCaller(r *http.Request) (authed, store.Membership, sc
 		}
 	}
 	if lvl < scope.Admin {
-		return a, m, lvl, errf(http.StatusNotFound, api.CodeNotFound, "no device group %q you administer", clip(r.PathValue("id"), 64))
+		return a, m, lvl, api.Errf(http.StatusNotFound, api.CodeNotFound, "no device group %q you administer", api.Clip(r.PathValue("id"), 64))
 	}
 	return a, m, lvl, nil
 }
 
 // handleGroupScopes is GET /api/v1/accounts/{account}/groups/{id}/scopes.
-func (s *Server) handleGroupScopes(w http.ResponseWriter, r *http.Request) error {
+func (s *API) handleGroupScopes(w http.ResponseWriter, r *http.Request) error {
 	_, m, _, err := s.groupScopeCaller(r)
 	if err != nil {
 		return err
 	}
-	gs, err := s.st.GroupScopes(r.Context(), m.AccountID, r.PathValue("id"))
+	gs, err := s.k.Store.GroupScopes(r.Context(), m.AccountID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -74,27 +74,27 @@ func (s *Server) handleGroupScopes(w http.ResponseWriter, r *http.Request) error
 	for _, g := range gs {
 		out = append(out, wire.GroupScope{User: g.UserID, Level: g.Level})
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // handleSetGroupScope is PUT …/groups/{id}/scopes/{user}: the user must be
 // a member of the account; the caller grants at most its own level.
-func (s *Server) handleSetGroupScope(w http.ResponseWriter, r *http.Request) error {
+func (s *API) handleSetGroupScope(w http.ResponseWriter, r *http.Request) error {
 	a, m, mine, err := s.groupScopeCaller(r)
 	if err != nil {
 		return err
 	}
 	var req wire.GroupScope
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	lvl, ok := scope.Parse(strings.TrimSpace(req.Level))
 	if !ok {
-		return badf("level is view, edit or admin")
+		return api.Badf("level is view, edit or admin")
 	}
 	if !scope.CanGrant(mine, lvl) {
-		return errf(http.StatusForbidden, api.CodeForbidden, "you may give at most %s on this group", mine)
+		return api.Errf(http.StatusForbidden, api.CodeForbidden, "you may give at most %s on this group", mine)
 	}
 	return s.changeScope(w, r, a, m, EvScopeSet, lvl.String(), func(tx *store.Store, user string) error {
 		return tx.SetGroupScope(r.Context(), m.AccountID, r.PathValue("id"), user, lvl.String())
@@ -103,18 +103,18 @@ func (s *Server) handleSetGroupScope(w http.ResponseWriter, r *http.Request) err
 
 // handleDeleteGroupScope is DELETE …/groups/{id}/scopes/{user}: a level
 // above the caller's stays.
-func (s *Server) handleDeleteGroupScope(w http.ResponseWriter, r *http.Request) error {
+func (s *API) handleDeleteGroupScope(w http.ResponseWriter, r *http.Request) error {
 	a, m, mine, err := s.groupScopeCaller(r)
 	if err != nil {
 		return err
 	}
-	held, err := s.st.GroupScopes(r.Context(), m.AccountID, r.PathValue("id"))
+	held, err := s.k.Store.GroupScopes(r.Context(), m.AccountID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	for _, h := range held {
 		if l, _ := scope.Parse(h.Level); h.UserID == r.PathValue("user") && !scope.CanGrant(mine, l) {
-			return errf(http.StatusForbidden, api.CodeForbidden, "you may take back at most %s on this group", mine)
+			return api.Errf(http.StatusForbidden, api.CodeForbidden, "you may take back at most %s on this group", mine)
 		}
 	}
 	return s.changeScope(w, r, a, m, EvScopeRemoved, "", func(tx *store.Store, user string) error {
@@ -122,9 +122,9 @@ func (s *Server) handleDeleteGroupScope(w http.ResponseWriter, r *http.Request) 
 	})
 }
 
-func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a authed, m store.Membership, event, level string, write func(*store.Store, string) error) error {
+func (s *API) changeScope(w http.ResponseWriter, r *http.Request, a api.Caller, m store.Membership, event, level string, write func(*store.Store, string) error) error {
 	user := r.PathValue("user")
-	ms, err := s.st.Memberships(r.Context(), user)
+	ms, err := s.k.Store.Memberships(r.Context(), user)
 	if err != nil {
 		return err
 	}
@@ -133,13 +133,13 @@ func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a authed, m
 		member = member || x.AccountID == m.AccountID
 	}
 	if !member {
-		return errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", clip(user, 64))
+		return api.Errf(http.StatusNotFound, api.CodeNotFound, "no user %q in this account", api.Clip(user, 64))
 	}
-	err = s.commit(r.Context(), func(tx *store.Store) error { return write(tx, user) }, func() auditRec {
-		return s.recAs(r, a, m.AccountID, event, map[string]any{"group": r.PathValue("id"), "user": user, "level": level})
+	err = s.k.Commit(r.Context(), func(tx *store.Store) error { return write(tx, user) }, func() api.Audit {
+		return s.k.Rec(r, a, m.AccountID, event, map[string]any{"group": r.PathValue("id"), "user": user, "level": level})
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, api.CodeNotFound, "no such device group or level in this account")
+		return api.Errf(http.StatusNotFound, api.CodeNotFound, "no such device group or level in this account")
 	} else if err != nil {
 		return err
 	}
@@ -147,23 +147,23 @@ func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a authed, m
 	return nil
 }
 
-// scopedDevice is deviceAdmin for a member below group manager: the
+// ScopedDevice is deviceAdmin for a member below group manager: the
 // device {id} if the member's level on one of its groups is at least need;
 // refused (the manager check's answer) for a member scoped to no group.
-func (s *Server) scopedDevice(r *http.Request, a authed, m store.Membership, need scope.Level, refused error) (store.Device, error) {
-	if held, err := s.st.UserScopes(r.Context(), m.AccountID, a.User.ID); err != nil {
+func (s *API) ScopedDevice(r *http.Request, a api.Caller, m store.Membership, need scope.Level, refused error) (store.Device, error) {
+	if held, err := s.k.Store.UserScopes(r.Context(), m.AccountID, a.User.ID); err != nil {
 		return store.Device{}, err
 	} else if len(held) == 0 {
 		return store.Device{}, refused
 	}
-	notFound := errf(http.StatusNotFound, api.CodeNotFound, "no device %q in this account", clip(r.PathValue("id"), 64))
-	d, err := s.st.Device(r.Context(), r.PathValue("id"))
+	notFound := api.Errf(http.StatusNotFound, api.CodeNotFound, "no device %q in this account", api.Clip(r.PathValue("id"), 64))
+	d, err := s.k.Store.Device(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (d.AccountID != m.AccountID || d.OnDemand)) {
 		return d, notFound
 	} else if err != nil {
 		return d, err
 	}
-	held, err := s.st.DeviceScopes(r.Context(), m.AccountID, a.User.ID, d.ID)
+	held, err := s.k.Store.DeviceScopes(r.Context(), m.AccountID, a.User.ID, d.ID)
 	if err != nil {
 		return d, err
 	}
@@ -175,20 +175,20 @@ func (s *Server) scopedDevice(r *http.Request, a authed, m store.Membership, nee
 	case lvl == scope.None:
 		return d, notFound
 	case lvl < need:
-		return d, errf(http.StatusForbidden, api.CodeForbidden, "your %s on this device's group does not let you change it", lvl)
+		return d, api.Errf(http.StatusForbidden, api.CodeForbidden, "your %s on this device's group does not let you change it", lvl)
 	}
 	return d, nil
 }
 
-// scopedDevices filters ds to those in the caller's groups (any level).
-func (s *Server) scopedDevices(r *http.Request, a authed, m store.Membership, ds []store.Device) ([]store.Device, error) {
-	held, err := s.st.UserScopes(r.Context(), m.AccountID, a.User.ID)
+// ScopedDevices filters ds to those in the caller's groups (any level).
+func (s *API) ScopedDevices(r *http.Request, a api.Caller, m store.Membership, ds []store.Device) ([]store.Device, error) {
+	held, err := s.k.Store.UserScopes(r.Context(), m.AccountID, a.User.ID)
 	if err != nil || len(held) == 0 {
 		return nil, err
 	}
 	var out []store.Device
 	for _, d := range ds {
-		in, err := s.st.DeviceScopes(r.Context(), m.AccountID, a.User.ID, d.ID)
+		in, err := s.k.Store.DeviceScopes(r.Context(), m.AccountID, a.User.ID, d.ID)
 		if err != nil {
 			return nil, err
 		}
