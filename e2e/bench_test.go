@@ -94,54 +94,95 @@ func BenchmarkInputToPixels(b *testing.B) {
 // inputToPixels runs BenchmarkInputToPixels's measurement on Host h
 // showing a terminal that echoes, the pointer first moved to pointer.
 func inputToPixels(b *testing.B, ctx context.Context, env *env, h *hostHandle, pointer image.Point) {
-	frames := make(chan guest.FrameEvent, 256)
-	s := env.connectWith(b, ctx, h.hostname, false, func(ev guest.FrameEvent) {
-		select {
-		case frames <- ev:
-		default:
-		}
-	})
-	defer s.Close()
-	if _, _, err := s.Snapshot(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Send(&wire.MouseMove{X: int32(pointer.X), Y: int32(pointer.Y)}); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Sync(ctx); err != nil {
-		b.Fatal(err)
-	}
-	drain := func() {
-		for {
-			select {
-			case <-frames:
-			case <-time.After(100 * time.Millisecond):
-				return
-			}
-		}
-	}
-	drain()
-	var lat []float64
+	d := newDeskEcho(b, ctx, env, h, pointer)
+	defer d.s.Close()
+	d.quiet()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%100 == 99 { // keep the line short: Enter
-			_ = s.Send(&wire.KeyTap{Code: "Enter"})
-			drain()
-		}
-		sent := time.Now()
-		if err := s.Send(&wire.Text{Text: string(rune('a' + i%26))}); err != nil {
-			b.Fatal(err)
-		}
-		select {
-		case ev := <-frames:
-			lat = append(lat, float64(ev.DecodedAt.Sub(sent).Microseconds())/1000)
-		case <-ctx.Done():
-			b.Fatal("the keystroke never showed up")
-		}
-		drain() // the cursor blink or a second partial frame must not count for the next key
-	}
+	lat := echoKeys(d, b.N)
 	b.StopTimer()
 	sort.Float64s(lat)
 	b.ReportMetric(lat[len(lat)/2], "p50-ms")
 	b.ReportMetric(lat[len(lat)*95/100], "p95-ms")
+}
+
+// echoConsole is a console typing into a terminal that echoes.
+type echoConsole interface {
+	// key types r and returns, in ms, how long the console took from
+	// sending it to showing the first frame after it.
+	key(r rune) float64
+	enter()
+	// quiet returns once no frame has come for 100 ms, so that a
+	// cursor blink or a second partial frame is not taken for the next
+	// key's echo.
+	quiet()
+}
+
+// echoKeys types n keys (Enter every 100, keeping the line short), each
+// once the screen is quiet, and returns their input → pixels in ms.
+func echoKeys(c echoConsole, n int) []float64 {
+	lat := make([]float64, 0, n)
+	for i := range n {
+		if i%100 == 99 {
+			c.enter()
+			c.quiet()
+		}
+		lat = append(lat, c.key(rune('a'+i%26)))
+		c.quiet()
+	}
+	return lat
+}
+
+// deskEcho is the desktop console's side: a guest session whose frames,
+// decoded, end the measurement.
+type deskEcho struct {
+	tb     testing.TB
+	ctx    context.Context
+	s      *guest.Session
+	frames chan guest.FrameEvent
+}
+
+func newDeskEcho(tb testing.TB, ctx context.Context, env *env, h *hostHandle, pointer image.Point) *deskEcho {
+	d := &deskEcho{tb: tb, ctx: ctx, frames: make(chan guest.FrameEvent, 256)}
+	d.s = env.connectWith(tb, ctx, h.hostname, false, func(ev guest.FrameEvent) {
+		select {
+		case d.frames <- ev:
+		default:
+		}
+	})
+	if _, _, err := d.s.Snapshot(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := d.s.Send(&wire.MouseMove{X: int32(pointer.X), Y: int32(pointer.Y)}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := d.s.Sync(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+func (d *deskEcho) quiet() {
+	for {
+		select {
+		case <-d.frames:
+		case <-time.After(100 * time.Millisecond):
+			return
+		}
+	}
+}
+
+func (d *deskEcho) enter() { _ = d.s.Send(&wire.KeyTap{Code: "Enter"}) }
+
+func (d *deskEcho) key(r rune) float64 {
+	sent := time.Now()
+	if err := d.s.Send(&wire.Text{Text: string(r)}); err != nil {
+		d.tb.Fatal(err)
+	}
+	select {
+	case ev := <-d.frames:
+		return float64(ev.DecodedAt.Sub(sent).Microseconds()) / 1000
+	case <-d.ctx.Done():
+		d.tb.Fatal("the keystroke never showed up")
+		return 0
+	}
 }

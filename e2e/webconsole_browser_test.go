@@ -320,14 +320,14 @@ func waitFile(t *testing.T, path string, within time.Duration) string {
 }
 
 type consoleBrowser struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	base string
 }
 
 // newConsoleBrowser starts headless Chromium signed in to env's Portal
 // with token (the __Host-tandem cookie, as the Portal's sign-in sets it).
-func newConsoleBrowser(t *testing.T, env *env, token string) *consoleBrowser {
+func newConsoleBrowser(t testing.TB, env *env, token string) *consoleBrowser {
 	t.Helper()
 	exe := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {

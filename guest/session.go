@@ -540,3 +540,6 @@ func (s *Session) Close() error {
 // SelectedPair reports the ICE candidate types in use ("host", "srflx",
 // "relay"): "relay" means the session goes through TURN.
 func (s *Session) SelectedPair() (local, remote string, err error) { return s.peer.SelectedPair() }
+
+// BytesReceived is what the session's transport has received in all.
+func (s *Session) BytesReceived() uint64 { return s.peer.BytesReceived() }

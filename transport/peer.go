@@ -519,6 +519,16 @@ func (p *Peer) SelectedPair() (local, remote string, err error) {
 	return pair.Local.Typ.String(), pair.Remote.Typ.String(), nil
 }
 
+// BytesReceived is the ICE transport's received byte count (DTLS records
+// carrying every channel), as a browser's RTCTransportStats.bytesReceived.
+func (p *Peer) BytesReceived() uint64 {
+	sctp := p.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return 0
+	}
+	return sctp.Transport().ICETransport().Stats().BytesReceived
+}
+
 // Close ends the peer: it sends a best-effort bye (code ByeClosed) so the
 // remote ends promptly, closes the channels and the connection, and waits
 // for pion's goroutines. It is idempotent; Err stays nil.

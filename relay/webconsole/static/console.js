@@ -16,7 +16,9 @@ const state = {
   refusals: [], notices: [], pair: null, decodeMs: [], local: 0,
   transfers: [], folder: '', listing: [],
 };
-window.tandemConsole = { state, snapshot, selectedPair, sendInput: (m) => sendOn('input', m), upload, download, listFolder };
+// onPaint, when a test sets it, is called with performance.now() as each
+// frame has been painted.
+window.tandemConsole = { state, onPaint: null, snapshot, selectedPair, sendInput: (m) => sendOn('input', m), upload, download, listFolder };
 
 let ws = null, pc = null, worker = null, files = null;
 const channels = {};
@@ -216,6 +218,7 @@ function startWorker() {
     const m = e.data;
     if (m.done !== undefined) {
       state.frames++;
+      if (window.tandemConsole.onPaint) window.tandemConsole.onPaint(performance.now()); // a bench's hook
       state.decodeMs.push(m.ms);
       if (state.decodeMs.length > 1000) state.decodeMs.shift();
       if (m.w !== state.width || m.h !== state.height) {
@@ -386,12 +389,15 @@ async function selectedPair() {
 }
 
 function recordPair(stats) {
-  let pairId = null;
-  stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  let pairId = null, bytes = 0;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) { pairId = s.selectedCandidatePairId; bytes = s.bytesReceived; }
+  });
   const p = pairId && stats.get(pairId);
   if (!p) return;
   const l = stats.get(p.localCandidateId), r = stats.get(p.remoteCandidateId);
-  state.pair = { local: l && l.candidateType, remote: r && r.candidateType };
+  // bytesReceived: the transport's, as the desktop console's Session.BytesReceived.
+  state.pair = { local: l && l.candidateType, remote: r && r.candidateType, bytesReceived: bytes };
 }
 
 let chatSeq = 0, powerId = 0;
