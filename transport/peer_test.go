@@ -72,6 +72,7 @@ func TestPeersLoopback(t *testing.T) {
 		data[i] = byte(i*31 + i>>13)
 	}
 	frame := &wire.ScreenFrame{Seq: 7, CaptureNano: 1, X: -5, Y: 9, Codec: wire.CodecTilesV1, Data: data}
+	before := p.host.BytesReceived()
 	recvd := make(chan error, 1)
 	go func() {
 		for i, want := range []wire.Message{&wire.KeyframeRequest{}, frame, &wire.Bye{Reason: "after"}} {
@@ -98,6 +99,10 @@ func TestPeersLoopback(t *testing.T) {
 	}
 	if err := <-recvd; err != nil {
 		t.Fatal(err)
+	}
+	// The transport's byte count (the consoles' bytes/s bench) saw it all.
+	if got := p.host.BytesReceived() - before; got < uint64(len(data)) {
+		t.Errorf("the host's transport counted %d bytes for a %d-byte frame", got, len(data))
 	}
 
 	// Closing one side ends the other.
@@ -426,6 +431,9 @@ func TestHandleSignalErrors(t *testing.T) {
 	}
 	if _, _, err := guest.SelectedPair(); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("SelectedPair before connecting: %v", err)
+	}
+	if n := guest.BytesReceived(); n != 0 {
+		t.Errorf("BytesReceived before connecting: %d", n)
 	}
 
 	// A bye ends the peer with the remote's reason, and no bye goes back.
