@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-rc/tandem/guest"
 	"github.com/tandem-rc/tandem/internal/captest"
+	"github.com/tandem-rc/tandem/internal/xvfb"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -77,18 +78,28 @@ func BenchmarkFrameLatency(b *testing.B) {
 // decoded at the guest: input over WebRTC, injection, the xterm drawing it,
 // capture, encode, transfer and decode, on loopback at 1920×1080.
 func BenchmarkInputToPixels(b *testing.B) {
-	x := captest.StartX(b, 1920, 1080)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	x := echoScreen(b, ctx)
+	env := newEnv(b)
+	inputToPixels(b, ctx, env, env.startHost(b, x.Display, false), echoPointer)
+}
+
+// echoPointer is over echoScreen's xterm: the pointer there gives it the
+// keyboard (no window manager).
+var echoPointer = image.Pt(300, 200)
+
+// echoScreen starts a 1920×1080 X server showing an xterm that echoes
+// what is typed (cat).
+func echoScreen(b *testing.B, ctx context.Context) *xvfb.Server {
+	x := captest.StartX(b, 1920, 1080)
 	if _, err := x.Run(ctx, "xterm", "-geometry", "120x40+0+0", "-title", "tandem-echo", "-e", "cat"); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := x.WaitWindow(ctx, "tandem-echo"); err != nil {
 		b.Fatal(err)
 	}
-	env := newEnv(b)
-	// The pointer over the xterm gives it the keyboard (no window manager).
-	inputToPixels(b, ctx, env, env.startHost(b, x.Display, false), image.Pt(300, 200))
+	return x
 }
 
 // inputToPixels runs BenchmarkInputToPixels's measurement on Host h

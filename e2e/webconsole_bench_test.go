@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"image"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,19 +22,13 @@ import (
 //	go test -run '^$' -bench ConsolesInputToPixels -benchtime 1x ./e2e/
 func BenchmarkConsolesInputToPixels(b *testing.B) {
 	const keys = 200
-	x := captest.StartX(b, 1920, 1080)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := x.Run(ctx, "xterm", "-geometry", "120x40+0+0", "-title", "tandem-echo", "-e", "cat"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := x.WaitWindow(ctx, "tandem-echo"); err != nil {
-		b.Fatal(err)
-	}
+	x := echoScreen(b, ctx)
 	env := newEnv(b)
 	h := env.startHost(b, x.Display, false)
 	br := newConsoleBrowser(b, env, env.login(b).Token)
-	pointer := image.Pt(300, 200) // over the xterm: it has the keyboard (no window manager)
+	pointer := echoPointer
 
 	type row struct {
 		name     string
