@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
 	"github.com/tandem-rc/tandem/relay/store"
+	"github.com/tandem-rc/tandem/relay/wsmem"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
 
@@ -39,11 +40,23 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		return &apiError{Status: http.StatusTooManyRequests, Code: api.CodeThrottled,
 			Msg: "too many failed device authentications from this address; wait and try again", RetryAfter: retry}
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
+	conn, err := websocket.Accept(wsmem.Lean(w), r, &websocket.AcceptOptions{OriginPatterns: s.front.OriginHosts(r)})
 	if err != nil {
 		return nil // Accept has answered
 	}
 	conn.SetReadLimit(wire.MaxSignalSize)
+	// The connection lives on in its own goroutine: once this handler
+	// returns, net/http drops its connection state (buffers, a deep stack).
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.serveAgent(conn, ip, src)
+	}()
+	return nil
+}
+
+// serveAgent runs an accepted agent WebSocket to its end.
+func (s *Server) serveAgent(conn *websocket.Conn, ip, src string) {
 	log := s.log.With("remote", ip)
 
 	d, err := s.agentHandshake(conn, ip)
@@ -68,7 +81,7 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 			log.Debug("agent handshake failed", "err", err)
 			conn.CloseNow()
 		}
-		return nil
+		return
 	}
 
 	log = log.With("device", d.ID)
@@ -107,7 +120,6 @@ func (s *Server) handleAgentConnect(w http.ResponseWriter, r *http.Request) erro
 		s.audit(auditRec{Event: EvAgentDisconnected, Account: d.AccountID, Device: d.ID, Remote: ip})
 		log.Info("agent disconnected")
 	}
-	return nil
 }
 
 // flushAgentFailures writes the refused handshakes whose window is over

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -259,4 +261,56 @@ func TestAgentKeepAlive(t *testing.T) {
 		t.Fatal("a silent agent was not dropped")
 	}
 	waitFor(t, func() bool { return !e.srv.hub.online(d.id) })
+}
+
+// An idle connected Host costs the relay two goroutines (its reader and its
+// writer, which also pings), not three: at 50,000 Hosts each goroutine's
+// stack is hundreds of MiB.
+func TestAgentIdleGoroutines(t *testing.T) {
+	// No ping during the count: its goroutine is short-lived by design.
+	e := newEnv(t, func(c *Config) { c.PingInterval = time.Hour })
+	_, key := e.pkg(PackageSpec{Name: "P"})
+	const n = 16
+	devs := make([]device, n)
+	for i := range devs {
+		devs[i] = e.enroll(key, fmt.Sprintf("pc-%d", i))
+	}
+	// A first agent warms up the client's and server's shared goroutines.
+	warm, _ := e.agent(devs[0])
+	go func() {
+		for {
+			if _, _, err := warm.conn.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	base := runtime.NumGoroutine()
+	for _, d := range devs[1:] {
+		w, first := e.agent(d)
+		if first.Type != wire.SigReady {
+			t.Fatalf("got %s", first.Type)
+		}
+		// The test's reader, as a Host has: one client goroutine each.
+		go func() {
+			for {
+				if _, _, err := w.conn.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	// Per agent: the test's reader, the relay's reader and writer.
+	want := base + 3*(n-1)
+	deadline := time.Now().Add(waitLimit)
+	for {
+		got := runtime.NumGoroutine()
+		if got <= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d idle agents beyond the first, want at most %d (%.2f per agent)",
+				got-base, n-1, want-base, float64(got-base)/(n-1))
+		}
+		time.Sleep(10 * time.Millisecond) // polling a count, bounded by the deadline
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -27,17 +28,21 @@ const (
 
 // peer is one WebSocket (an agent's or a guest's). Everything sent to it
 // goes through a queue drained by its writer goroutine, so routing never
-// blocks on a slow peer: a peer whose queue overflows is dropped.
+// blocks on a slow peer: a peer whose queue overflows is dropped. The
+// writer also sends the keep-alive pings, so an idle peer costs its reader
+// and its writer, and its queue holds no memory while empty.
 type peer struct {
-	conn *websocket.Conn
-	log  *slog.Logger
-	out  chan *outMsg  // pointers: 1 KiB per idle peer's queue, not 8
-	done chan struct{} // closed when the peer is finished
-	once sync.Once
-	wg   sync.WaitGroup
+	conn    *websocket.Conn
+	log     *slog.Logger
+	wake    chan struct{} // one token: the queue has something
+	done    chan struct{} // closed when the peer is finished
+	once    sync.Once
+	wg      sync.WaitGroup
+	pinging atomic.Bool // a ping awaits its pong
 
 	mu      sync.Mutex
-	closing bool // a close is queued: nothing more is accepted
+	queue   []*outMsg // at most peerQueue
+	closing bool      // a close is queued: nothing more is accepted
 }
 
 type outMsg struct {
@@ -48,17 +53,16 @@ type outMsg struct {
 }
 
 func newPeer(conn *websocket.Conn, log *slog.Logger) *peer {
-	return &peer{conn: conn, log: log, out: make(chan *outMsg, peerQueue), done: make(chan struct{})}
+	return &peer{conn: conn, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// start runs the writer and the keep-alive pinger.
+// start runs the writer, which pings the peer every pingEvery.
 func (p *peer) start(pingEvery, pingTimeout time.Duration) {
-	p.wg.Add(2)
-	go p.writeLoop()
-	go p.pingLoop(pingEvery, pingTimeout)
+	p.wg.Add(1)
+	go p.writeLoop(pingEvery, pingTimeout)
 }
 
-// stop drops the connection and waits for the writer and pinger.
+// stop drops the connection and waits for the writer and any ping.
 func (p *peer) stop() {
 	p.kill()
 	p.wg.Wait()
@@ -100,61 +104,91 @@ func (p *peer) enqueue(m *outMsg) bool {
 		return false
 	default:
 	}
-	select {
-	case p.out <- m:
-		return true
-	default:
+	if len(p.queue) >= peerQueue {
 		p.log.Warn("peer is not reading; dropping it")
 		go p.kill()
 		return false
 	}
-}
-
-func (p *peer) writeLoop() {
-	defer p.wg.Done()
-	for {
-		select {
-		case <-p.done:
-			return
-		case m := <-p.out:
-			if m.close {
-				p.conn.Close(m.code, m.reason)
-				p.kill()
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := p.conn.Write(ctx, websocket.MessageText, m.data)
-			cancel()
-			if err != nil {
-				p.log.Debug("websocket write failed", "err", err)
-				p.kill()
-				return
-			}
-		}
+	p.queue = append(p.queue, m)
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
+	return true
 }
 
-func (p *peer) pingLoop(every, timeout time.Duration) {
+// next takes the queue's first message, nil when it is empty.
+func (p *peer) next() *outMsg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil
+	}
+	m := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	if len(p.queue) == 0 {
+		p.queue = nil // an idle peer keeps no array
+	}
+	return m
+}
+
+func (p *peer) writeLoop(pingEvery, pingTimeout time.Duration) {
 	defer p.wg.Done()
-	t := time.NewTicker(every)
+	t := time.NewTicker(pingEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-p.done:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			err := p.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				select {
-				case <-p.done:
-				default:
-					p.log.Debug("websocket peer stopped answering pings", "err", err)
-					p.kill()
-				}
-				return
+			// The pong comes through the reader, and waiting for it here
+			// would hold up the queue: a short-lived goroutine waits,
+			// one ping at a time as before.
+			if p.pinging.CompareAndSwap(false, true) {
+				p.wg.Add(1)
+				go p.ping(pingTimeout)
 			}
+		case <-p.wake:
+			for m := p.next(); m != nil; m = p.next() {
+				if !p.write(m) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// write sends m; false when the peer is finished.
+func (p *peer) write(m *outMsg) bool {
+	if m.close {
+		p.conn.Close(m.code, m.reason)
+		p.kill()
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	err := p.conn.Write(ctx, websocket.MessageText, m.data)
+	cancel()
+	if err != nil {
+		p.log.Debug("websocket write failed", "err", err)
+		p.kill()
+		return false
+	}
+	return true
+}
+
+func (p *peer) ping(timeout time.Duration) {
+	defer p.wg.Done()
+	defer p.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := p.conn.Ping(ctx)
+	cancel()
+	if err != nil {
+		select {
+		case <-p.done:
+		default:
+			p.log.Debug("websocket peer stopped answering pings", "err", err)
+			p.kill()
 		}
 	}
 }
