@@ -10,7 +10,6 @@ import (
 
 	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
-	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -101,24 +100,15 @@ func (s *API) handleCreateOIDCMethod(w http.ResponseWriter, r *http.Request) err
 	if req.ID != "" {
 		return api.Badf("id is set by the relay")
 	}
-	req.Domain = strings.TrimSpace(req.Domain)
-	if err := safetext.Name(req.Domain, api.MaxShortText); err != nil || strings.ContainsAny(req.Domain, `\@/ `) {
-		return api.Badf("domain: a short name without spaces, \\, @ or /")
-	}
-	if err := safetext.Text(req.Button, api.MaxShortText); err != nil {
-		return api.Badf("button: %v", err)
+	if err := checkDomainButton(&req.Domain, req.Button); err != nil {
+		return err
 	}
 	cfg := sso.Config{Domain: req.Domain, Issuer: req.Issuer, ClientID: req.ClientID, ClientSecret: req.ClientSecret, GroupsClaim: req.GroupsClaim, Scopes: req.Scopes}
 	if err := cfg.Check(); err != nil {
 		return api.Badf("%v", err)
 	}
-	if req.DefaultGroup != "" {
-		g, err := s.k.Store.Group(r.Context(), m.AccountID, req.DefaultGroup)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && g.Kind != "user") {
-			return api.Badf("default_group: no user group %q in this account", req.DefaultGroup)
-		} else if err != nil {
-			return err
-		}
+	if err := s.checkDefaultGroup(r, m.AccountID, req.DefaultGroup); err != nil {
+		return err
 	}
 	sealed, err := s.cfg.Seal(req.ClientSecret)
 	if err != nil {
@@ -306,19 +296,5 @@ func (s *API) ssoFinish(w http.ResponseWriter, r *http.Request, state, code, idp
 		s.k.Log.Warn("OIDC provider", "oidc", m.ID, "err", err)
 		return api.Errf(http.StatusServiceUnavailable, api.CodeUnavailable, "the identity provider of %s can't be reached; try again later", m.Domain)
 	}
-	name := id.DisplayName
-	if name == "" {
-		name, _, _ = strings.Cut(id.Email, "@")
-	}
-	if name == "" {
-		name = m.Domain + " user"
-	}
-	if err := safetext.Text(name, api.MaxShortText); err != nil {
-		return refuse(m.AccountID, "", "unsafe_directory_name", map[string]any{"error": err.Error()})
-	}
-	login := m.Domain + `\` + api.Clip(id.Username, 64)
-	fail := func(u store.User, reason string) error {
-		return refuse(m.AccountID, u.ID, reason, map[string]any{"login": login})
-	}
-	return s.cfg.SignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
+	return s.signIn(w, r, m, id.Subject, id.Username, id.Email, id.DisplayName, id.Groups, wm.DefaultGroup)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/tandem-rc/tandem/relay/api"
 	"github.com/tandem-rc/tandem/relay/guard"
-	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/saml"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
@@ -131,23 +130,14 @@ func (s *API) handleCreateSAMLMethod(w http.ResponseWriter, r *http.Request) err
 	if req.ID != "" || req.IdPEntityID != "" || req.IdPSSOURL != "" || len(req.IdPCerts) > 0 || req.EntityID != "" || req.ACSURL != "" || req.PortalACSURL != "" {
 		return api.Badf("id, the IdP's settings and the relay's URLs are set by the relay (upload the IdP's metadata)")
 	}
-	req.Domain = strings.TrimSpace(req.Domain)
-	if err := safetext.Name(req.Domain, api.MaxShortText); err != nil || strings.ContainsAny(req.Domain, `\@/ `) {
-		return api.Badf("domain: a short name without spaces, \\, @ or /")
-	}
-	if err := safetext.Text(req.Button, api.MaxShortText); err != nil {
-		return api.Badf("button: %v", err)
+	if err := checkDomainButton(&req.Domain, req.Button); err != nil {
+		return err
 	}
 	if len(req.GroupsAttribute) > 256 {
 		return api.Badf("groups_attribute: at most 256 bytes")
 	}
-	if req.DefaultGroup != "" {
-		g, err := s.k.Store.Group(r.Context(), m.AccountID, req.DefaultGroup)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && g.Kind != "user") {
-			return api.Badf("default_group: no user group %q in this account", req.DefaultGroup)
-		} else if err != nil {
-			return err
-		}
+	if err := s.checkDefaultGroup(r, m.AccountID, req.DefaultGroup); err != nil {
+		return err
 	}
 	enabled := req.Enabled
 	req.Enabled = false
@@ -360,21 +350,7 @@ func (s *API) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return s.samlRefuse(r, m.AccountID, "", "assertion_refused", map[string]any{"error": api.Clip(err.Error(), 256)})
 	}
-	name := id.DisplayName
-	if name == "" {
-		name, _, _ = strings.Cut(id.Email, "@")
-	}
-	if name == "" {
-		name = m.Domain + " user"
-	}
-	if err := safetext.Text(name, api.MaxShortText); err != nil {
-		return s.samlRefuse(r, m.AccountID, "", "unsafe_directory_name", map[string]any{"error": err.Error()})
-	}
-	login := m.Domain + `\` + api.Clip(id.Username, 64)
-	fail := func(u store.User, reason string) error {
-		return s.samlRefuse(r, m.AccountID, u.ID, reason, map[string]any{"login": login})
-	}
-	return s.cfg.SignIn(w, r, m, login, id.Subject, id.Email, name, id.Groups, wm.DefaultGroup, fail)
+	return s.signIn(w, r, m, id.Subject, id.Username, id.Email, id.DisplayName, id.Groups, wm.DefaultGroup)
 }
 
 // samlRefuse audits a refused SAML sign-in.

@@ -6,10 +6,13 @@
 package ssoapi
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/safetext"
 	"github.com/tandem-rc/tandem/relay/sso"
 	"github.com/tandem-rc/tandem/relay/store"
 )
@@ -53,3 +56,51 @@ func New(k *api.Kit, cfg Config) *API {
 
 // Routes lists the endpoints (the relay's authorization tests walk them).
 func (s *API) Routes() []api.Route { return append(s.oidcRoutes(), s.samlRoutes()...) }
+
+// checkDomainButton checks (and trims) a new method's domain and the label
+// of its sign-in button.
+func checkDomainButton(domain *string, button string) error {
+	*domain = strings.TrimSpace(*domain)
+	if err := safetext.Name(*domain, api.MaxShortText); err != nil || strings.ContainsAny(*domain, `\@/ `) {
+		return api.Badf("domain: a short name without spaces, \\, @ or /")
+	}
+	if err := safetext.Text(button, api.MaxShortText); err != nil {
+		return api.Badf("button: %v", err)
+	}
+	return nil
+}
+
+// checkDefaultGroup checks a method's default group, if set: a user group
+// of the account.
+func (s *API) checkDefaultGroup(r *http.Request, account, group string) error {
+	if group == "" {
+		return nil
+	}
+	g, err := s.k.Store.Group(r.Context(), account, group)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && g.Kind != "user") {
+		return api.Badf("default_group: no user group %q in this account", group)
+	}
+	return err
+}
+
+// signIn ends a sign-in the IdP of m vouched for: the name it gives is
+// checked like any typed in, then the relay logs the user in (refusals
+// audited as the method's kind).
+func (s *API) signIn(w http.ResponseWriter, r *http.Request, m store.LDAPMethod, subject, username, email, display string,
+	groups []string, defaultGroup string) error {
+	name := display
+	if name == "" {
+		name, _, _ = strings.Cut(email, "@")
+	}
+	if name == "" {
+		name = m.Domain + " user"
+	}
+	if err := safetext.Text(name, api.MaxShortText); err != nil {
+		return s.ssoRefuse(r, m.Kind, m.AccountID, "", "unsafe_directory_name", map[string]any{"error": err.Error()})
+	}
+	login := m.Domain + `\` + api.Clip(username, 64)
+	fail := func(u store.User, reason string) error {
+		return s.ssoRefuse(r, m.Kind, m.AccountID, u.ID, reason, map[string]any{"login": login})
+	}
+	return s.cfg.SignIn(w, r, m, login, subject, email, name, groups, defaultGroup, fail)
+}
