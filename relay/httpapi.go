@@ -102,7 +102,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/accounts/{account}/ldap", s.api(s.handleCreateLDAPMethod)},
 		{"DELETE", "/api/v1/accounts/{account}/ldap/{id}", s.api(s.handleDeleteLDAPMethod)},
 		{"POST", "/api/v1/accounts/{account}/ldap/{id}/groups", s.api(s.handleImportLDAPGroup)},
-	}, slices.Concat(s.userRoutes(), s.kitRoutes(s.mg.Routes()), s.kitRoutes(s.auditAPI.Routes()), s.ldapEditRoutes(), s.oidcRoutes(), s.samlRoutes())...)
+	}, slices.Concat(s.userRoutes(), s.kitRoutes(s.mg.Routes()), s.kitRoutes(s.auditAPI.Routes()), s.ldapEditRoutes(), s.kitRoutes(s.ssoAPI.Routes()))...)
 }
 
 // kitRoutes are a handler package's routes (relay/api) in the table.

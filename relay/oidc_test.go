@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
+	"github.com/tandem-rc/tandem/relay/ssoapi"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -48,7 +49,7 @@ func ssoAuthorize(t *testing.T, e *sessionEnv, login string) string {
 	}
 	resp.Body.Close()
 	loc, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil || loc.Path != ssoCallbackPath {
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Path != ssoapi.OIDCCallbackPath {
 		t.Fatalf("IdP answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return loc.RequestURI()
@@ -138,7 +139,7 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("replayed callback: %d", status)
 	}
 	// A forged state never started here.
-	if status, _ := e.do("GET", ssoCallbackPath+"?state=forged&code=x", "", nil); status != http.StatusBadRequest || ssoRefusals(e, "unknown_state") != 2 {
+	if status, _ := e.do("GET", ssoapi.OIDCCallbackPath+"?state=forged&code=x", "", nil); status != http.StatusBadRequest || ssoRefusals(e, "unknown_state") != 2 {
 		t.Fatalf("forged state: %d", status)
 	}
 	// An expired ID token (the IdP's clock an hour behind) is refused.
@@ -184,7 +185,7 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 	// One address cannot fill the flows: its starts are throttled.
 	throttled := 0
-	for range 2 * ssoStartBurst {
+	for range 2 * ssoapi.StartBurst {
 		status, _ := e.do("POST", "/api/v1/sso/oidc/start", "", wire.SSOStart{Login: "CORP"})
 		if status == http.StatusTooManyRequests {
 			throttled++
@@ -192,7 +193,7 @@ func TestOIDCSignIn(t *testing.T) {
 			t.Fatalf("start: %d", status)
 		}
 	}
-	if throttled == 0 || e.pendingSSO() > ssoStartBurst {
+	if throttled == 0 || e.pendingSSO() > ssoapi.StartBurst {
 		t.Fatalf("%d starts throttled, %d flows held", throttled, e.pendingSSO())
 	}
 }
@@ -204,7 +205,7 @@ func TestOIDCForgedCallbacksBounded(t *testing.T) {
 	const n = 200
 	throttled := 0
 	for i := range n {
-		status, _ := e.do("GET", ssoCallbackPath+"?code=x&state=forged"+strings.Repeat("a", i%7), "", nil)
+		status, _ := e.do("GET", ssoapi.OIDCCallbackPath+"?code=x&state=forged"+strings.Repeat("a", i%7), "", nil)
 		switch status {
 		case http.StatusTooManyRequests:
 			throttled++

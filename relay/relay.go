@@ -33,7 +33,7 @@ import (
 	"github.com/tandem-rc/tandem/relay/manage"
 	"github.com/tandem-rc/tandem/relay/metrics"
 	"github.com/tandem-rc/tandem/relay/sms"
-	"github.com/tandem-rc/tandem/relay/sso"
+	"github.com/tandem-rc/tandem/relay/ssoapi"
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
@@ -231,6 +231,7 @@ type Server struct {
 	kit        *api.Kit         // what handler packages need of the server
 	mg         *manage.API      // account administration (relay/manage)
 	auditAPI   *auditlog.API    // the audit log's endpoints (relay/auditlog)
+	ssoAPI     *ssoapi.API      // OIDC and SAML sign-in (relay/ssoapi)
 
 	enrollLimit  *limiter // per remote IP
 	loginLimit   *limiter // per remote IP + email
@@ -242,9 +243,8 @@ type Server struct {
 	turnLookups  *limiter // TURN credentials checked against the database (one bucket)
 	gd           guards
 
-	flows    *sso.Flows // OIDC sign-ins under way (relay/oidc.go)
 	smsCodes *sms.Codes // SMS codes (relay/smsapi.go)
-	ssoLimit *limiter   // OIDC sign-ins started, per source
+	ssoLimit *limiter   // OIDC and SAML sign-ins started, per source
 
 	ctx    context.Context // cancelled by Close: ends every connection
 	cancel context.CancelFunc
@@ -337,10 +337,11 @@ func New(cfg Config) (*Server, error) {
 	s.kit = &api.Kit{Store: st, Log: log, Now: s.now, Authenticate: s.authenticate, Record: s.audit, Atomically: s.atomically}
 	s.mg = manage.New(s.kit, manage.Config{Online: s.onlineIn, APIKeyDays: cfg.APIKeyDays, APIKeyMaxDays: cfg.APIKeyMaxDays})
 	s.auditAPI = auditlog.New(s.kit, cfg.AuditRetentionMonths)
-	s.flows = sso.NewFlows(ssoMaxFlows, ssoFlowTTL, cfg.Clock, nil)
-	s.flows.UseStore(ssoPending{st})
+	s.ssoLimit = newLimiter(ssoapi.StartBurst, ssoapi.StartEvery, cfg.Clock)
+	s.ssoAPI = ssoapi.New(s.kit, ssoapi.Config{PublicBase: s.publicBase, Seal: s.seal, Unseal: s.unseal,
+		Blocked: s.loginIPLimit.blocked, TakeStart: s.ssoLimit.take, Failed: s.loginIPLimit.fail, EvLoginFailed: EvLoginFailed,
+		DeleteMethod: s.deleteMethod, ImportGroup: s.importMethodGroup, SignIn: s.directorySignIn})
 	s.smsCodes = sms.NewCodes(s.st, s.smsKey(), cfg.Clock)
-	s.ssoLimit = newLimiter(ssoStartBurst, ssoStartEvery, cfg.Clock)
 	s.metrics = metrics.New(metrics.Gauges{Hosts: s.hub.agentCount, Sessions: s.hub.sessionCount})
 	if cl != nil {
 		if err := s.startCluster(ctx); err != nil {

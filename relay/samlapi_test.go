@@ -12,6 +12,7 @@ import (
 
 	"github.com/crewjam/saml"
 	"github.com/tandem-rc/tandem/relay/saml/samltest"
+	"github.com/tandem-rc/tandem/relay/ssoapi"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -48,7 +49,7 @@ func samlSetup(t *testing.T, e *env, tok string, ti *samltest.IdP) (wire.SAMLMet
 		pub = strings.TrimSuffix(e.srv.cfg.PublicURL, "/")
 	}
 	if m.IdPEntityID != ti.IDP.MetadataURL.String() || len(m.IdPCerts) != 1 || m.IdPCerts[0].NotAfter.IsZero() ||
-		m.EntityID != pub+"/api/v1/sso/saml/"+m.ID+"/metadata" || m.ACSURL != pub+samlACSPath {
+		m.EntityID != pub+"/api/v1/sso/saml/"+m.ID+"/metadata" || m.ACSURL != pub+ssoapi.SAMLACSPath {
 		t.Fatalf("method after upload: %+v", m)
 	}
 	status, body, _ = e.rawDo("GET", "/api/v1/sso/saml/"+m.ID+"/metadata", "", "", nil)
@@ -81,7 +82,7 @@ func samlBrowser(t *testing.T, e *env, ti *samltest.IdP, login string) url.Value
 
 func (e *env) samlPost(form url.Values) (int, []byte) {
 	e.t.Helper()
-	status, body, _ := e.rawDo("POST", samlACSPath, "", "application/x-www-form-urlencoded", []byte(form.Encode()))
+	status, body, _ := e.rawDo("POST", ssoapi.SAMLACSPath, "", "application/x-www-form-urlencoded", []byte(form.Encode()))
 	return status, body
 }
 

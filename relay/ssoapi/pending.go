@@ -1,4 +1,4 @@
-package relay
+package ssoapi
 
 import (
 	"context"
@@ -10,20 +10,20 @@ import (
 	"github.com/tandem-rc/tandem/relay/store"
 )
 
-// ssoPending keeps OIDC sign-ins under way in the database (sso_pending,
+// pending keeps OIDC sign-ins under way in the database (sso_pending,
 // like SAML's), so that any node of a cluster finishes a sign-in another
-// started; the bound (ssoMaxFlows) is relay-wide.
-type ssoPending struct{ st *store.Store }
+// started; the bound (maxFlows) is relay-wide.
+type pending struct{ st *store.Store }
 
-func (p ssoPending) Put(ctx context.Context, state, data string, expires time.Time) error {
-	err := p.st.PutPending(ctx, store.AuthOIDC, state, data, expires, ssoMaxFlows)
+func (p pending) Put(ctx context.Context, state, data string, expires time.Time) error {
+	err := p.st.PutPending(ctx, store.AuthOIDC, state, data, expires, maxFlows)
 	if errors.Is(err, store.ErrFull) {
 		return fmt.Errorf("%w: %w", sso.ErrFull, err)
 	}
 	return err
 }
 
-func (p ssoPending) Take(ctx context.Context, state string) (string, error) {
+func (p pending) Take(ctx context.Context, state string) (string, error) {
 	d, err := p.st.TakePending(ctx, store.AuthOIDC, state)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", sso.ErrState
