@@ -262,7 +262,7 @@ func validRCAction(v string) bool { return v == store.RCGuest || v == store.RCBr
 
 // handlePatchUser is PATCH /api/v1/accounts/{account}/users/{id}.
 func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.Member)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
