@@ -266,6 +266,9 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !canManageUsers(me.Type) && !me.UserAdmin {
+		return errf(http.StatusForbidden, api.CodeForbidden, "a user creator edits no user")
+	}
 	var req wire.MemberUpdate
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
