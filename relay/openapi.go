@@ -48,7 +48,7 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "manager", resp: wire.CheckResult{},
 		query: []string{"user", "device", "ondemand", "client", "date", "time", "timezone"}},
 	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page with member counts, its match count in X-Total-Count", auth: "manager", resp: []wire.Group{}, query: []string{"sort", "page", "size"}},
-	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
+	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group (user administrators and user creators: user groups only)", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
 	"GET /api/v1/accounts/{account}/groups/{id}":                     {summary: "A group with its members", auth: "manager", resp: wire.Group{}},
 	"PATCH /api/v1/accounts/{account}/groups/{id}":                   {summary: "Change a group's name, description or status", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}},
 	"DELETE /api/v1/accounts/{account}/groups/{id}":                  {summary: "Remove a group (and its mentions in role assignments)", auth: "admin", status: http.StatusNoContent},

@@ -21,12 +21,14 @@ func TestAdminRights(t *testing.T) {
 	with := func(f func(*store.Membership)) func(*store.Membership) { return f }
 	uaU, ua := e.member(acct, "ua@example.com", store.Member, with(func(m *store.Membership) { m.UserAdmin, m.API = true, true }))
 	_, uc := e.member(acct, "uc@example.com", store.Member, with(func(m *store.Membership) { m.UserCreator = true }))
-	laU, _ := e.member(acct, "la@example.com", store.Member, with(func(m *store.Membership) { m.LogAdmin = true }))
+	laU, la := e.member(acct, "la@example.com", store.Member, with(func(m *store.Membership) { m.LogAdmin = true }))
 	plainU, plain := e.member(acct, "plain@example.com", store.Member)
 	plain2U, _ := e.member(acct, "plain2@example.com", store.Member)
 	gmU, gm := e.member(acct, "gm@example.com", store.GroupManager)
 	users := "/api/v1/accounts/" + acct + "/users"
 	invites := "/api/v1/accounts/" + acct + "/invites"
+	groups := "/api/v1/accounts/" + acct + "/groups"
+	ptr := func(v string) *string { return &v }
 	invite := func(email, typ string, api bool) wire.InviteRequest {
 		return wire.InviteRequest{Email: email, Type: typ, API: api}
 	}
@@ -69,6 +71,12 @@ func TestAdminRights(t *testing.T) {
 		{"ua", ua, "DELETE", users + "/" + gmU.ID, nil, 403},
 		{"ua", ua, "DELETE", users + "/" + uaU.ID, nil, 403},
 		{"ua", ua, "DELETE", users + "/" + plain2U.ID, nil, 204},
+		// Both create user groups, never device groups; no right, no group.
+		{"uc", uc, "POST", groups, wire.GroupRequest{Kind: "user", Name: ptr("Made by uc")}, 201},
+		{"uc", uc, "POST", groups, wire.GroupRequest{Kind: "device", Name: ptr("Devices by uc")}, 403},
+		{"ua", ua, "POST", groups, wire.GroupRequest{Kind: "user", Name: ptr("Made by ua")}, 201},
+		{"ua", ua, "POST", groups, wire.GroupRequest{Kind: "device", Name: ptr("Devices by ua")}, 403},
+		{"la", la, "POST", groups, wire.GroupRequest{Kind: "user", Name: ptr("Made by la")}, 403},
 		// A group manager without the right gives none of them.
 		{"gm", gm, "PATCH", users + "/" + laU.ID, map[string]bool{"user_admin": true}, 403},
 		{"gm", gm, "PATCH", users + "/" + laU.ID, map[string]bool{"user_creator": true}, 403},

@@ -10,6 +10,9 @@
 //     more), only on plain users who hold no right it lacks; it changes
 //     nothing else of a user (not the email, name, type or state).
 //   - User creator (user_creator): invites users, gives no rights.
+//   - Both create user groups (not device groups); putting users in
+//     groups stays with administrators, since a user group's members get
+//     the access of its role assignments.
 //
 // Without a right (and as a plain user) a member sees only their own
 // activity; administrators and the owner hold every right implicitly.
@@ -82,6 +85,11 @@ func MayGrant(actor store.Membership, r Right) bool {
 func InvitesAs(actor store.Membership, t store.MemberType) bool {
 	return (actor.UserAdmin || actor.UserCreator) && t == store.Member
 }
+
+// CreatesUserGroups: the user administrator and user creator create user
+// groups (not device groups; adding members stays with administrators,
+// since a user group's members get its role assignments' access).
+func CreatesUserGroups(m store.Membership) bool { return m.UserAdmin || m.UserCreator }
 
 // MayRemove: a user administrator removes another plain user who holds
 // no right it lacks itself (the types' rank rules may allow more).

@@ -49,6 +49,9 @@ func TestRules(t *testing.T) {
 			if got := ManagesUsers(tc.actor); got != tc.manages {
 				t.Errorf("ManagesUsers = %v", got)
 			}
+			if got := CreatesUserGroups(tc.actor); got != tc.invitesUser {
+				t.Errorf("CreatesUserGroups = %v", got)
+			}
 			if got := InvitesAs(tc.actor, store.Member); got != tc.invitesUser {
 				t.Errorf("InvitesAs(user) = %v", got)
 			}
