@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-rc/tandem/policy"
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/rights"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
 )
@@ -116,9 +117,15 @@ func (s *Server) group(r *http.Request, accountID string) (store.Group, error) {
 
 // handleCreateGroup is POST /api/v1/accounts/{account}/groups.
 func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error {
-	a, m, err := s.accessAdmin(r)
+	// Administrators create any group; the user administrator and user
+	// creator rights (relay/rights) create user groups only.
+	a, m, err := s.authedMember(r)
 	if err != nil {
 		return err
+	}
+	refused := errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner manage groups, roles and role assignments (user administrators and user creators create user groups)")
+	if !isAdmin(m.Type) && !rights.CreatesUserGroups(m) {
+		return refused
 	}
 	var req wire.GroupRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -132,6 +139,9 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 		return badf("LDAP user groups are imported from the directory, not created by hand")
 	default:
 		return badf("kind must be user or device")
+	}
+	if !isAdmin(m.Type) && g.Kind != policy.GroupUser {
+		return refused
 	}
 	if req.Name == nil {
 		return badf("name is required")

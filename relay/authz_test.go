@@ -48,7 +48,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// rank of each caller in the account; -1 outside it.
 	rank := map[string]int{"anonymous": -2, "other_account_owner": -1, "user": 1, "group_manager": 2, "admin": 3, "admin_api_key": 3, "owner": 4}
-	need := map[string]int{"manager": 2, "admin": 3, "logadmin": 2, "owner": 4}
+	need := map[string]int{"manager": 2, "usermanager": 2, "admin": 3, "logadmin": 2, "owner": 4}
 
 	routes := e.srv.routeTable()
 	for _, rt := range routes {
@@ -72,7 +72,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if (who == "anonymous") != (status == 401) {
 					fail("401 exactly for anonymous")
 				}
-			case "manager", "admin", "logadmin", "owner":
+			case "manager", "usermanager", "admin", "logadmin", "owner":
 				switch r := rank[who]; {
 				case r == -2:
 					if status != 401 {

@@ -48,7 +48,7 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/accounts/{account}/check": {summary: "Check permissions of a user on a device at a time", auth: "manager", resp: wire.CheckResult{},
 		query: []string{"user", "device", "ondemand", "client", "date", "time", "timezone"}},
 	"GET /api/v1/accounts/{account}/groups":                          {summary: "User and device groups, built-ins first; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page with member counts, its match count in X-Total-Count", auth: "manager", resp: []wire.Group{}, query: []string{"sort", "page", "size"}},
-	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
+	"POST /api/v1/accounts/{account}/groups":                         {summary: "Create a group (user administrators and user creators: user groups only)", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}, status: http.StatusCreated},
 	"GET /api/v1/accounts/{account}/groups/{id}":                     {summary: "A group with its members", auth: "manager", resp: wire.Group{}},
 	"PATCH /api/v1/accounts/{account}/groups/{id}":                   {summary: "Change a group's name, description or status", auth: "admin", req: wire.GroupRequest{}, resp: wire.Group{}},
 	"DELETE /api/v1/accounts/{account}/groups/{id}":                  {summary: "Remove a group (and its mentions in role assignments)", auth: "admin", status: http.StatusNoContent},
@@ -135,15 +135,15 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/me/passkeys":                            {summary: "Finish registering a passkey with the browser's credential", auth: "user", req: wire.PasskeyFinish{}, resp: wire.Passkey{}, status: http.StatusCreated},
 	"DELETE /api/v1/me/passkeys/{id}":                     {summary: "Remove a passkey (a current TOTP code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent, throttled: true},
 	"DELETE /api/v1/me/totp":                              {summary: "Remove the authenticator app (a current code or the password)", auth: "user", req: wire.Reauth{}, status: http.StatusNoContent, throttled: true},
-	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "manager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
-	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "manager", resp: wire.Member{}},
-	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status or settings (never above your own type)", auth: "manager", req: wire.MemberUpdate{}, resp: wire.Member{}},
-	"DELETE /api/v1/accounts/{account}/users/{id}":        {summary: "Remove a user below your own type", auth: "manager", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/users":                {summary: "The account's users; with listing parameters (f.COL, v.COL, sort, page, size) one filtered page, its match count in X-Total-Count", auth: "usermanager", resp: []wire.Member{}, query: []string{"sort", "page", "size"}},
+	"GET /api/v1/accounts/{account}/users/{id}":           {summary: "One user of the account", auth: "usermanager", resp: wire.Member{}},
+	"PATCH /api/v1/accounts/{account}/users/{id}":         {summary: "Change a user's type, status, settings or admin rights (never above your own type; a user administrator only the rights it holds, on plain users)", auth: "usermanager", req: wire.MemberUpdate{}, resp: wire.Member{}},
+	"DELETE /api/v1/accounts/{account}/users/{id}":        {summary: "Remove a user below your own type (a user administrator: a plain user holding no right it lacks)", auth: "usermanager", status: http.StatusNoContent},
 	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {summary: "End a login lockout", auth: "manager", status: http.StatusNoContent},
-	"GET /api/v1/accounts/{account}/invites":              {summary: "Pending invitations", auth: "manager", resp: []wire.Invite{}},
-	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "manager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
-	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "manager", resp: wire.Invite{}},
-	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "manager", status: http.StatusNoContent},
+	"GET /api/v1/accounts/{account}/invites":              {summary: "Pending invitations", auth: "usermanager", resp: []wire.Invite{}},
+	"POST /api/v1/accounts/{account}/invites":             {summary: "Invite by email (valid 7 days)", auth: "usermanager", req: wire.InviteRequest{}, resp: wire.Invite{}, status: http.StatusCreated},
+	"POST /api/v1/accounts/{account}/invites/{id}/resend": {summary: "Send an invitation again (at most 5 times)", auth: "usermanager", resp: wire.Invite{}},
+	"DELETE /api/v1/accounts/{account}/invites/{id}":      {summary: "Withdraw an invitation", auth: "usermanager", status: http.StatusNoContent},
 	"PUT /api/v1/accounts/{account}/ldap/{id}":            {summary: "Replace an LDAP method (an empty bind_password keeps the stored one)", auth: "admin", req: wire.LDAPMethod{}, resp: wire.LDAPMethod{}},
 	"POST /api/v1/accounts/{account}/ldap/{id}/test":      {summary: "Test an LDAP method: connect, bind, list the directory's groups", auth: "admin", resp: wire.LDAPTest{}},
 	"GET /api/v1/accounts/{account}/logos":                {summary: "The account's Portal logos (rect 4:1, square 1:1)", auth: "user", resp: []wire.LogoInfo{}},
@@ -275,6 +275,8 @@ func openAPI(routes []route, version, server string) map[string]any {
 			op["description"] = "Group managers and up, within the rank rules; other members get 403, other accounts 404."
 		case "owner":
 			op["description"] = "The account owner only."
+		case "usermanager":
+			op["description"] = "Group managers and up within the rank rules, and the user administrator and user creator rights (relay/rights); other members get 403, other accounts 404."
 		case "logadmin":
 			op["description"] = "Group managers and up, and log administrators; other members get 403, other accounts 404."
 		}

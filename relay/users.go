@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-rc/tandem/relay/api"
+	"github.com/tandem-rc/tandem/relay/rights"
 	"github.com/tandem-rc/tandem/relay/secret"
 	"github.com/tandem-rc/tandem/relay/store"
 	"github.com/tandem-rc/tandem/transport/wire"
@@ -108,6 +109,16 @@ func (s *Server) accountCaller(r *http.Request, min store.MemberType) (authed, s
 	return a, me, nil
 }
 
+// userManager is accountCaller for the user-management routes: group
+// managers and up, user administrators and user creators (relay/rights).
+func (s *Server) userManager(r *http.Request) (authed, store.AccountUser, error) {
+	a, me, err := s.accountCaller(r, store.Member)
+	if err == nil && !rights.ManagesUsers(me.Membership) {
+		err = errf(http.StatusForbidden, api.CodeForbidden, "this needs the Group manager type or higher, or the user administrator or user creator right")
+	}
+	return a, me, err
+}
+
 func typeName(t store.MemberType) string {
 	switch t {
 	case store.Owner:
@@ -137,6 +148,7 @@ func (s *Server) wireMember(au store.AccountUser) wire.Member {
 	return wire.Member{
 		ID: au.User.ID, Email: au.User.Email, Name: au.User.Name, Type: string(au.Type), RCAction: au.RCAction,
 		OnDemand: au.OnDemand, API: au.API, MFA: au.MFA, Disabled: au.Disabled || au.User.Disabled, LogAdmin: au.LogAdmin,
+		UserAdmin: au.UserAdmin, UserCreator: au.UserCreator,
 		Locked: s.now().Before(au.User.LockedUntil), Auth: au.User.Auth, CreatedAt: au.CreatedAt.Unix(),
 		ModifiedAt: au.UpdatedAt.Unix(),
 	}
@@ -144,7 +156,7 @@ func (s *Server) wireMember(au store.AccountUser) wire.Member {
 
 // handleListUsers is GET /api/v1/accounts/{account}/users.
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
-	_, me, err := s.accountCaller(r, store.GroupManager)
+	_, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
@@ -185,8 +197,8 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.PathValue("id") != a.User.ID && !canManageUsers(me.Type) {
-		return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up see other users")
+	if r.PathValue("id") != a.User.ID && !rights.ManagesUsers(me.Membership) {
+		return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up, user administrators and user creators see other users")
 	}
 	t, err := s.target(r, me.AccountID)
 	if err != nil {
@@ -250,16 +262,19 @@ func validRCAction(v string) bool { return v == store.RCGuest || v == store.RCBr
 
 // handlePatchUser is PATCH /api/v1/accounts/{account}/users/{id}.
 func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.GroupManager)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
+	}
+	if !canManageUsers(me.Type) && !me.UserAdmin {
+		return errf(http.StatusForbidden, api.CodeForbidden, "a user creator edits no user")
 	}
 	var req wire.MemberUpdate
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req == (wire.MemberUpdate{}) {
-		return errf(http.StatusBadRequest, api.CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa or disabled")
+		return errf(http.StatusBadRequest, api.CodeBadRequest, "nothing to change: send name, type, rc_action, ondemand, api, mfa, disabled, log_admin, user_admin or user_creator")
 	}
 	if req.Name != nil {
 		if err := checkText("name", *req.Name, maxShortText); err != nil {
@@ -277,10 +292,18 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	self := t.UserID == a.User.ID
-	if !canEdit(me.Type, t.Type) {
+	if !canManageUsers(me.Type) {
+		// A plain user edits others only as a user administrator, and then
+		// only their rights (not the email, name, type or state).
+		if !rights.MayEditRights(me.Membership, t.Membership, self) {
+			return errf(http.StatusForbidden, api.CodeForbidden, "only group managers and up edit users; a user administrator changes the rights of other plain users who hold no right it lacks")
+		}
+		if req.Name != nil || req.Type != nil || req.RCAction != nil || req.OnDemand != nil || req.MFA != nil || req.Disabled != nil {
+			return errf(http.StatusForbidden, api.CodeForbidden, "a user administrator changes only rights: api, log_admin, user_admin, user_creator")
+		}
+	} else if !canEdit(me.Type, t.Type) {
 		return errf(http.StatusForbidden, api.CodeForbidden, "you cannot edit a user whose type is above yours")
-	}
-	if !self && !mayChange(me.Type, t.Type, false) {
+	} else if !self && !mayChange(me.Type, t.Type, false) {
 		return errf(http.StatusForbidden, api.CodeForbidden, "you can change only users whose type is below yours")
 	}
 	m := t.Membership
@@ -323,21 +346,19 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 		m.OnDemand = *req.OnDemand
 		detail["ondemand"] = m.OnDemand
 	}
-	if req.API != nil && *req.API != m.API {
-		// API keys act without MFA: the right is an administrator's to give.
-		if me.Type.Rank() < store.Admin.Rank() {
-			return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give or take the API right")
+	// The admin rights (API keys act without MFA; the others read or
+	// manage other people): administrators give them, a user
+	// administrator only those it holds.
+	for r, v := range map[rights.Right]*bool{rights.API: req.API, rights.LogAdmin: req.LogAdmin,
+		rights.UserAdmin: req.UserAdmin, rights.UserCreator: req.UserCreator} {
+		if v == nil || *v == rights.Of(m)[r] {
+			continue
 		}
-		m.API = *req.API
-		detail["api"] = m.API
-	}
-	if req.LogAdmin != nil && *req.LogAdmin != m.LogAdmin {
-		// Reading everyone's events is an administrator's to give.
-		if me.Type.Rank() < store.Admin.Rank() {
-			return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give the log-administrator right")
+		if !rights.MayGrant(me.Membership, r) {
+			return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner, or a user administrator holding it, give or take the %s right", r)
 		}
-		m.LogAdmin = *req.LogAdmin
-		detail["log_admin"] = m.LogAdmin
+		rights.SetOn(&m, r, *v)
+		detail[string(r)] = *v
 	}
 	m.UpdatedAt = s.now()
 	ip := remoteIP(r)
@@ -379,7 +400,7 @@ func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) error {
 // handleDeleteUser is DELETE /api/v1/accounts/{account}/users/{id}: the
 // user leaves the account (and is deleted when it was their last).
 func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.GroupManager)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
@@ -387,7 +408,8 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if t.UserID == a.User.ID || !canRemove(me.Type, t.Type) {
+	self := t.UserID == a.User.ID
+	if self || (!canRemove(me.Type, t.Type) && !rights.MayRemove(me.Membership, t.Membership, self)) {
 		return errf(http.StatusForbidden, api.CodeForbidden, "you can remove only users whose type is below yours, never yourself or the owner")
 	}
 	err = s.atomically(r.Context(), func(tx *store.Store, audit func(auditRec)) error {
@@ -453,7 +475,7 @@ func inviterName(me store.AccountUser) string {
 
 // handleInvite is POST /api/v1/accounts/{account}/invites.
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.GroupManager)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
@@ -475,11 +497,11 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	if !typ.Valid() {
 		return errf(http.StatusBadRequest, api.CodeBadRequest, "type is one of user, group_manager, admin")
 	}
-	if !canAssign(me.Type, typ) {
+	if !canAssign(me.Type, typ) && !rights.InvitesAs(me.Membership, typ) {
 		return errf(http.StatusForbidden, api.CodeForbidden, "you cannot invite with a type above your own (or as owner)")
 	}
-	if req.API && me.Type.Rank() < store.Admin.Rank() {
-		return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner give the API right")
+	if req.API && !rights.MayGrant(me.Membership, rights.API) {
+		return errf(http.StatusForbidden, api.CodeForbidden, "only account administrators and the owner, or a user administrator holding it, give the API right")
 	}
 	rc := req.RCAction
 	if rc == "" {
@@ -532,7 +554,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 
 // handleListInvites is GET /api/v1/accounts/{account}/invites: the pending ones.
 func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) error {
-	_, me, err := s.accountCaller(r, store.GroupManager)
+	_, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
@@ -562,7 +584,7 @@ func (s *Server) invite(r *http.Request, me store.AccountUser) (store.Invite, er
 	} else if err != nil {
 		return in, err
 	}
-	if !canAssign(me.Type, in.Type) {
+	if !canAssign(me.Type, in.Type) && !rights.InvitesAs(me.Membership, in.Type) {
 		return in, errf(http.StatusForbidden, api.CodeForbidden, "the invitation is for a type above yours")
 	}
 	return in, nil
@@ -571,7 +593,7 @@ func (s *Server) invite(r *http.Request, me store.AccountUser) (store.Invite, er
 // handleResendInvite is POST /api/v1/accounts/{account}/invites/{id}/resend:
 // a new token valid 7 days (the old one stops working), at most 5 times.
 func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.GroupManager)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}
@@ -608,7 +630,7 @@ func (s *Server) handleResendInvite(w http.ResponseWriter, r *http.Request) erro
 
 // handleDeleteInvite is DELETE /api/v1/accounts/{account}/invites/{id}.
 func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) error {
-	a, me, err := s.accountCaller(r, store.GroupManager)
+	a, me, err := s.userManager(r)
 	if err != nil {
 		return err
 	}

@@ -11,60 +11,60 @@ import (
 )
 
 // The callers of the authorization matrix.
-var actors = []string{"anon", "user", "gm", "admin", "owner", "apiuser", "apikey", "adminkey", "other"}
+var actors = []string{"anon", "user", "gm", "admin", "owner", "apiuser", "apikey", "adminkey", "other", "useradmin", "usercreator"}
 
 // authzRow is one route's expected status per actor (in actors' order),
 // for the request the test sends: no body on GET, DELETE and the
 // action routes, "{}" elsewhere. 400 on "{}" means the caller got past
 // authorization to validation.
-type authzRow [9]int
+type authzRow [11]int
 
 // authzMatrix must have a row for every route userRoutes serves: the test
 // fails on a route without one.
 var authzMatrix = map[string]authzRow{
-	//                                                     anon user gm   admin owner apiuser apikey adminkey other
-	"POST /api/v1/login/mfa":                              {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"GET /api/v1/accounts/{account}/users":                {401, 403, 200, 200, 200, 403, 403, 200, 404},
-	"GET /api/v1/accounts/{account}/users/{id}":           {401, 403, 200, 200, 200, 403, 403, 200, 404},
-	"PATCH /api/v1/accounts/{account}/users/{id}":         {401, 403, 400, 400, 400, 403, 403, 400, 404},
-	"DELETE /api/v1/accounts/{account}/users/{id}":        {401, 403, 204, 204, 204, 403, 403, 204, 404},
-	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {401, 403, 204, 204, 204, 403, 403, 204, 404},
-	"GET /api/v1/accounts/{account}/invites":              {401, 403, 200, 200, 200, 403, 403, 200, 404},
-	"POST /api/v1/accounts/{account}/invites":             {401, 403, 400, 400, 400, 403, 403, 400, 404},
-	"POST /api/v1/accounts/{account}/invites/{id}/resend": {401, 403, 200, 200, 200, 403, 403, 200, 404},
-	"DELETE /api/v1/accounts/{account}/invites/{id}":      {401, 403, 204, 204, 204, 403, 403, 204, 404},
-	"PUT /api/v1/accounts/{account}/owner":                {401, 403, 403, 403, 400, 403, 403, 403, 404},
-	"GET /api/v1/accounts/{account}/security":             {401, 403, 403, 200, 200, 403, 403, 200, 404},
-	"PUT /api/v1/accounts/{account}/security":             {401, 403, 403, 400, 400, 403, 403, 400, 404},
-	"POST /api/v1/invites/accept":                         {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"POST /api/v1/password/forgot":                        {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"POST /api/v1/password/reset":                         {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"PATCH /api/v1/me":                                    {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"POST /api/v1/me/password":                            {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"POST /api/v1/me/recovery-codes":                      {401, 201, 201, 201, 201, 201, 403, 403, 201},
-	"PATCH /api/v1/me/accounts/{account}":                 {401, 400, 400, 400, 400, 400, 403, 403, 404},
-	"GET /api/v1/me/api-keys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200},
-	"POST /api/v1/me/api-keys":                            {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"POST /api/v1/login/mfa/email":                        {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"GET /api/v1/me/mfa":                                  {401, 200, 200, 200, 200, 200, 403, 403, 200},
-	"POST /api/v1/me/totp":                                {401, 201, 201, 201, 201, 201, 403, 403, 201},
-	"POST /api/v1/me/totp/confirm":                        {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"DELETE /api/v1/me/totp":                              {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"POST /api/v1/login/mfa/passkey":                      {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"POST /api/v1/login/passkey":                          {409, 409, 409, 409, 409, 409, 409, 409, 409}, // 409: reached at 127.0.0.1, passkeys need a domain
-	"POST /api/v1/login/passkey/finish":                   {400, 400, 400, 400, 400, 400, 400, 400, 400},
-	"GET /api/v1/me/passkeys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200},
+	//                                                     anon user gm   admin owner apiuser apikey adminkey other useradmin usercreator
+	"POST /api/v1/login/mfa":                              {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"GET /api/v1/accounts/{account}/users":                {401, 403, 200, 200, 200, 403, 403, 200, 404, 200, 200},
+	"GET /api/v1/accounts/{account}/users/{id}":           {401, 403, 200, 200, 200, 403, 403, 200, 404, 200, 200},
+	"PATCH /api/v1/accounts/{account}/users/{id}":         {401, 403, 400, 400, 400, 403, 403, 400, 404, 400, 403},
+	"DELETE /api/v1/accounts/{account}/users/{id}":        {401, 403, 204, 204, 204, 403, 403, 204, 404, 204, 403},
+	"POST /api/v1/accounts/{account}/users/{id}/unlock":   {401, 403, 204, 204, 204, 403, 403, 204, 404, 403, 403},
+	"GET /api/v1/accounts/{account}/invites":              {401, 403, 200, 200, 200, 403, 403, 200, 404, 200, 200},
+	"POST /api/v1/accounts/{account}/invites":             {401, 403, 400, 400, 400, 403, 403, 400, 404, 400, 400},
+	"POST /api/v1/accounts/{account}/invites/{id}/resend": {401, 403, 200, 200, 200, 403, 403, 200, 404, 200, 200},
+	"DELETE /api/v1/accounts/{account}/invites/{id}":      {401, 403, 204, 204, 204, 403, 403, 204, 404, 204, 204},
+	"PUT /api/v1/accounts/{account}/owner":                {401, 403, 403, 403, 400, 403, 403, 403, 404, 403, 403},
+	"GET /api/v1/accounts/{account}/security":             {401, 403, 403, 200, 200, 403, 403, 200, 404, 403, 403},
+	"PUT /api/v1/accounts/{account}/security":             {401, 403, 403, 400, 400, 403, 403, 400, 404, 403, 403},
+	"POST /api/v1/invites/accept":                         {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/password/forgot":                        {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/password/reset":                         {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"PATCH /api/v1/me":                                    {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"POST /api/v1/me/password":                            {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"POST /api/v1/me/recovery-codes":                      {401, 201, 201, 201, 201, 201, 403, 403, 201, 201, 201},
+	"PATCH /api/v1/me/accounts/{account}":                 {401, 400, 400, 400, 400, 400, 403, 403, 404, 400, 400},
+	"GET /api/v1/me/api-keys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200, 200, 200},
+	"POST /api/v1/me/api-keys":                            {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"POST /api/v1/login/mfa/email":                        {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"GET /api/v1/me/mfa":                                  {401, 200, 200, 200, 200, 200, 403, 403, 200, 200, 200},
+	"POST /api/v1/me/totp":                                {401, 201, 201, 201, 201, 201, 403, 403, 201, 201, 201},
+	"POST /api/v1/me/totp/confirm":                        {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"DELETE /api/v1/me/totp":                              {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"POST /api/v1/login/mfa/passkey":                      {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/login/passkey":                          {409, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409}, // 409: reached at 127.0.0.1, passkeys need a domain
+	"POST /api/v1/login/passkey/finish":                   {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"GET /api/v1/me/passkeys":                             {401, 200, 200, 200, 200, 200, 403, 403, 200, 200, 200},
 	// 409: the test's relay is reached at 127.0.0.1, and passkeys need a domain.
-	"POST /api/v1/me/passkey-ceremonies": {401, 409, 409, 409, 409, 409, 403, 403, 409},
-	"POST /api/v1/me/passkeys":           {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"POST /api/v1/login/mfa/sms":         {400, 400, 400, 400, 400, 400, 400, 400, 400},
+	"POST /api/v1/me/passkey-ceremonies": {401, 409, 409, 409, 409, 409, 403, 403, 409, 409, 409},
+	"POST /api/v1/me/passkeys":           {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"POST /api/v1/login/mfa/sms":         {400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
 	// 409: the test's relay sends no SMS.
-	"POST /api/v1/me/phone":           {401, 409, 409, 409, 409, 409, 403, 403, 409},
-	"POST /api/v1/me/phone/confirm":   {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"DELETE /api/v1/me/phone":         {401, 400, 400, 400, 400, 400, 403, 403, 400},
-	"DELETE /api/v1/me/passkeys/{id}": {401, 400, 400, 400, 400, 400, 403, 403, 400},
+	"POST /api/v1/me/phone":           {401, 409, 409, 409, 409, 409, 403, 403, 409, 409, 409},
+	"POST /api/v1/me/phone/confirm":   {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"DELETE /api/v1/me/phone":         {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
+	"DELETE /api/v1/me/passkeys/{id}": {401, 400, 400, 400, 400, 400, 403, 403, 400, 400, 400},
 	// {id} is a key of apiuser's: only apiuser may revoke it.
-	"DELETE /api/v1/me/api-keys/{id}": {401, 404, 404, 404, 404, 204, 403, 403, 404},
+	"DELETE /api/v1/me/api-keys/{id}": {401, 404, 404, 404, 404, 204, 403, 403, 404, 404, 404},
 }
 
 // Every route added for users × every kind of caller → the expected
@@ -96,6 +96,9 @@ func TestUserRoutesAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, tokens["other"] = e.member(other.ID, "other@example.com", store.Owner)
+	// The rights of roles document 002 on plain users (relay/rights).
+	_, tokens["useradmin"] = e.member(acme.ID, "ua@example.com", store.Member, func(m *store.Membership) { m.UserAdmin = true })
+	_, tokens["usercreator"] = e.member(acme.ID, "uc@example.com", store.Member, func(m *store.Membership) { m.UserCreator = true })
 
 	seen := map[string]bool{}
 	cell := 0

@@ -174,7 +174,7 @@ func (e *env) snapshot() string {
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT id, email, name, password_hash, disabled, auth, failed_logins, COALESCE(locked_until, 0) FROM users ORDER BY id`,
-		`SELECT account_id, user_id, type, alias, ondemand, rc_action, api, mfa, disabled FROM memberships ORDER BY account_id, user_id`,
+		`SELECT account_id, user_id, type, alias, ondemand, rc_action, api, mfa, disabled, log_admin, user_admin, user_creator FROM memberships ORDER BY account_id, user_id`,
 		`SELECT id, mfa FROM accounts ORDER BY id`,
 		`SELECT id, email, type, token_hash, resends, expires_at, COALESCE(accepted_at, 0) FROM invites ORDER BY id`,
 		`SELECT token_hash, user_id, purpose, tries FROM user_tokens ORDER BY token_hash`,

@@ -211,6 +211,25 @@ func TestPortalManagePages(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.CSS("#ed-type"), "user"))
 	b.submit("#edit-dialog button[type=submit]")
 
+	// The admin rights of roles document 002 are labelled checkboxes;
+	// the owner gives her the user creator right, and only that.
+	b.click("[data-open=edit-dialog]")
+	if got := b.texts("#ed-rights label"); !slices.Equal(got, []string{"API user", "Log administrator", "User administrator", "User creator"}) {
+		t.Fatalf("admin rights checkboxes: %q", got)
+	}
+	b.click("#ed-right-user_creator")
+	b.submit("#edit-dialog button[type=submit]")
+	if msg := b.text(".flash"); msg != "The user is saved." {
+		t.Fatalf("give a right: %q", msg)
+	}
+	if m, err := st.AccountUser(ctx, acct.ID, tina.ID); err != nil || !m.UserCreator || m.UserAdmin || m.API || m.LogAdmin {
+		t.Fatalf("after giving user creator: %+v %v", m.Membership, err)
+	}
+	b.click("[data-open=edit-dialog]")
+	if b.count("#ed-right-user_creator:checked") != 1 || b.count("#ed-rights input:checked") != 1 {
+		t.Fatal("the edit dialog does not show the right she holds")
+	}
+
 	// Pending invitations: resend one.
 	b.open("/users")
 	b.click("[data-open=invite-dialog]")

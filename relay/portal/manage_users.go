@@ -58,6 +58,8 @@ type userData struct {
 	CanType   bool // … change their type
 	CanStatus bool // … enable or disable them
 	CanGroups bool // … attach them to groups (administrators)
+	CanRights bool // … give them admin rights (administrators)
+	Rights    []rightCheck
 	CanRemove bool
 	CanUnlock bool
 	Types     []option
@@ -72,11 +74,51 @@ type groupCheck struct {
 	Checked  bool
 }
 
+// rightCheck is one admin right (roles document 002) in the edit dialog.
+type rightCheck struct {
+	Name, Label string
+	Checked     bool
+}
+
+// adminRights are the rights a member may hold, by their API field.
+var adminRights = []struct{ Name, Label string }{
+	{"api", "API user"},
+	{"log_admin", "Log administrator"},
+	{"user_admin", "User administrator"},
+	{"user_creator", "User creator"},
+}
+
+// rightsOf lists the rights u holds, by API field.
+func rightsOf(u wire.Member) []string {
+	var out []string
+	for name, held := range map[string]bool{"api": u.API, "log_admin": u.LogAdmin, "user_admin": u.UserAdmin, "user_creator": u.UserCreator} {
+		if held {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// setRight puts v for the right name into up.
+func setRight(up *wire.MemberUpdate, name string, v bool) {
+	switch name {
+	case "api":
+		up.API = &v
+	case "log_admin":
+		up.LogAdmin = &v
+	case "user_admin":
+		up.UserAdmin = &v
+	case "user_creator":
+		up.UserCreator = &v
+	}
+}
+
 type userEdit struct {
 	Open                  bool
 	Name, Type, RCAction  string
 	Active, OnDemand, MFA bool
 	Groups                []string // ids
+	Rights                []string // admin rights held, by API field
 }
 
 func (p *Portal) handleUser(w http.ResponseWriter, r *http.Request, s *session) {
@@ -114,6 +156,7 @@ func (p *Portal) userData(r *http.Request, s *session) (*userData, error) {
 	d.CanType = !d.Self && them < me && d.U.Type != "owner"
 	d.CanStatus = d.CanType
 	d.CanGroups = s.AtLeast("admin") && (them < me || s.Member.Type == "owner")
+	d.CanRights = d.CanGroups
 	d.CanRemove = !d.Self && them < me
 	d.CanUnlock = d.U.Locked && (them <= me || s.AtLeast("admin"))
 	for _, o := range typeOptions[1:] {
@@ -121,7 +164,11 @@ func (p *Portal) userData(r *http.Request, s *session) (*userData, error) {
 			d.Types = append(d.Types, o)
 		}
 	}
-	d.Edit = userEdit{Name: d.U.Name, Type: d.U.Type, RCAction: d.U.RCAction, Active: !d.U.Disabled, OnDemand: d.U.OnDemand, MFA: d.U.MFA}
+	d.Edit = userEdit{Name: d.U.Name, Type: d.U.Type, RCAction: d.U.RCAction, Active: !d.U.Disabled, OnDemand: d.U.OnDemand, MFA: d.U.MFA,
+		Rights: rightsOf(d.U)}
+	for _, rt := range adminRights {
+		d.Rights = append(d.Rights, rightCheck{Name: rt.Name, Label: rt.Label, Checked: slices.Contains(d.Edit.Rights, rt.Name)})
+	}
 	for _, g := range groups {
 		in := slices.Contains(d.U.Groups, g.Name)
 		switch g.Kind {
@@ -199,8 +246,15 @@ func (p *Portal) editUser(w http.ResponseWriter, r *http.Request, s *session, us
 	old := d.Edit
 	e := userEdit{Open: true, Name: formValue(r, "name"), Type: formValue(r, "type"), RCAction: formValue(r, "rc_action"),
 		Active: formValue(r, "active") == "on", OnDemand: formValue(r, "ondemand") == "on", MFA: formValue(r, "mfa") == "on",
-		Groups: r.PostForm["group"]}
+		Groups: r.PostForm["group"], Rights: r.PostForm["right"]}
 	var up wire.MemberUpdate
+	if d.CanRights {
+		for _, rt := range adminRights {
+			if want := slices.Contains(e.Rights, rt.Name); want != slices.Contains(old.Rights, rt.Name) {
+				setRight(&up, rt.Name, want)
+			}
+		}
+	}
 	if e.Name != old.Name {
 		up.Name = &e.Name
 	}
@@ -229,6 +283,9 @@ func (p *Portal) editUser(w http.ResponseWriter, r *http.Request, s *session, us
 		d.Edit, d.Errors[field] = e, msg
 		for i := range d.Local {
 			d.Local[i].Checked = slices.Contains(e.Groups, d.Local[i].ID)
+		}
+		for i := range d.Rights {
+			d.Rights[i].Checked = slices.Contains(e.Rights, d.Rights[i].Name)
 		}
 		status := http.StatusBadRequest
 		var ae *apiError

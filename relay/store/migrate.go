@@ -551,6 +551,13 @@ var migrations = []migration{
 			created_at  BIGINT NOT NULL
 		)`,
 	}},
+	// The narrower admin rights of roles document 002 (issue 17): a user
+	// administrator invites and removes users and gives the rights it
+	// holds; a user creator invites users and gives no rights.
+	{23, "user administrators, user creators", []string{
+		`ALTER TABLE memberships ADD COLUMN user_admin BOOLEAN NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE memberships ADD COLUMN user_creator BOOLEAN NOT NULL DEFAULT FALSE`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

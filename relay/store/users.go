@@ -80,6 +80,8 @@ type Membership struct {
 	MFA         bool   // the user's email MFA toggle (matters when the account is "enabled")
 	Disabled    bool
 	LogAdmin    bool // reads the whole account's audit log
+	UserAdmin   bool // invites and removes users, gives the rights it holds (relay/rights)
+	UserCreator bool // invites users, gives no rights (relay/rights)
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -127,18 +129,19 @@ func addMembership(ctx context.Context, db execer, now func() time.Time, m Membe
 		m.CreatedAt = now()
 	}
 	_, err := db.ExecContext(ctx, `INSERT INTO memberships (account_id, user_id, type, alias, ondemand, rc_action,
-		api, mfa, disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		api, mfa, disabled, created_at, updated_at, log_admin, user_admin, user_creator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		m.AccountID, m.UserID, string(m.Type), m.Alias, m.OnDemand, m.RCAction, m.API, m.MFA, m.Disabled,
-		unix(m.CreatedAt), unix(m.CreatedAt))
+		unix(m.CreatedAt), unix(m.CreatedAt), m.LogAdmin, m.UserAdmin, m.UserCreator)
 	return wrap("add membership", err)
 }
 
 const membershipCols = `m.account_id, a.name, a.mfa, m.user_id, m.type, m.alias, m.ondemand, m.rc_action, m.api, m.mfa,
-	m.disabled, m.created_at, m.updated_at, m.log_admin`
+	m.disabled, m.created_at, m.updated_at, m.log_admin, m.user_admin, m.user_creator`
 
 func membershipDest(m *Membership, created, updated *int64) []any {
 	return []any{&m.AccountID, &m.AccountName, &m.AccountMFA, &m.UserID, &m.Type, &m.Alias, &m.OnDemand, &m.RCAction,
-		&m.API, &m.MFA, &m.Disabled, created, updated, &m.LogAdmin}
+		&m.API, &m.MFA, &m.Disabled, created, updated, &m.LogAdmin, &m.UserAdmin, &m.UserCreator}
 }
 
 // Memberships lists the accounts of userID, by account name.
@@ -218,8 +221,10 @@ func (s *Store) UpdateMembership(ctx context.Context, m Membership) error {
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE memberships SET type = $1, alias = $2, ondemand = $3, rc_action = $4,
-			api = $5, mfa = $6, disabled = $7, updated_at = $8, log_admin = $11 WHERE account_id = $9 AND user_id = $10`,
-			string(m.Type), m.Alias, m.OnDemand, m.RCAction, m.API, m.MFA, m.Disabled, unix(m.UpdatedAt), m.AccountID, m.UserID, m.LogAdmin)
+			api = $5, mfa = $6, disabled = $7, updated_at = $8, log_admin = $11,
+			user_admin = $12, user_creator = $13 WHERE account_id = $9 AND user_id = $10`,
+			string(m.Type), m.Alias, m.OnDemand, m.RCAction, m.API, m.MFA, m.Disabled, unix(m.UpdatedAt), m.AccountID, m.UserID,
+			m.LogAdmin, m.UserAdmin, m.UserCreator)
 		if err != nil {
 			return wrap("update membership", err)
 		}

@@ -7,19 +7,23 @@ import "encoding/json"
 
 // Member is a user as a member of one account (GET .../users, .../users/{id}).
 type Member struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Name      string `json:"name"`
-	Type      string `json:"type"`      // owner, admin, group_manager, user
-	RCAction  string `json:"rc_action"` // default remote-control action: guest, browser
-	OnDemand  bool   `json:"ondemand"`
-	API       bool   `json:"api"` // the API role: may create API keys
-	MFA       bool   `json:"mfa"` // the user's email MFA toggle
-	Disabled  bool   `json:"disabled"`
-	LogAdmin  bool   `json:"log_admin"` // reads every event of the account
-	Locked    bool   `json:"locked"`    // too many failed logins; unlock or wait
-	Auth      string `json:"auth"`      // internal, ldap
-	CreatedAt int64  `json:"created_at"`
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`      // owner, admin, group_manager, user
+	RCAction string `json:"rc_action"` // default remote-control action: guest, browser
+	OnDemand bool   `json:"ondemand"`
+	API      bool   `json:"api"` // the API role: may create API keys
+	MFA      bool   `json:"mfa"` // the user's email MFA toggle
+	Disabled bool   `json:"disabled"`
+	LogAdmin bool   `json:"log_admin"` // reads every event of the account
+	// UserAdmin invites and removes users and gives the rights it holds;
+	// UserCreator invites users and gives no rights (roles document 002).
+	UserAdmin   bool   `json:"user_admin"`
+	UserCreator bool   `json:"user_creator"`
+	Locked      bool   `json:"locked"` // too many failed logins; unlock or wait
+	Auth        string `json:"auth"`   // internal, ldap
+	CreatedAt   int64  `json:"created_at"`
 	// Groups names the user groups it belongs to (the users listing).
 	Groups []string `json:"groups,omitempty"`
 	// ModifiedAt is when the membership last changed; LastLogin, the
@@ -52,6 +56,10 @@ type MemberUpdate struct {
 	MFA      *bool   `json:"mfa,omitempty"`
 	Disabled *bool   `json:"disabled,omitempty"`
 	LogAdmin *bool   `json:"log_admin,omitempty"` // reads every event of the account
+	// UserAdmin, UserCreator: see Member. A user administrator may send
+	// only the rights (api, log_admin, user_admin, user_creator) it holds.
+	UserAdmin   *bool `json:"user_admin,omitempty"`
+	UserCreator *bool `json:"user_creator,omitempty"`
 }
 
 // InviteRequest is POST /api/v1/accounts/{account}/invites.
