@@ -390,22 +390,42 @@ func (b *consoleBrowser) notices() string {
 // eval evaluates a JS expression (awaiting a promise) as a string.
 func (b *consoleBrowser) eval(ctx context.Context, js string) string {
 	b.t.Helper()
+	v, err := b.tryEval(ctx, js)
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v (console notices: %s)", js, err, b.notices())
+	}
+	return v
+}
+
+func (b *consoleBrowser) tryEval(ctx context.Context, js string) (string, error) {
 	ectx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
 	v, err := chromedp.Run(ectx, chromedp.Evaluate[any](js, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("evaluating %s: %v (console notices: %s)", js, err, b.notices())
-	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(v), err
+}
+
+// navigating reports an evaluation cut short because the page was being
+// replaced (a form submitted, a redirect): the next poll asks the new page.
+func navigating(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Inspected target navigated or closed") ||
+		strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context with specified id")
 }
 
 // poll waits until js is true, at most 60 s.
 func (b *consoleBrowser) poll(ctx context.Context, js, what string) {
 	b.t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if b.eval(ctx, "Promise.resolve("+js+").then(Boolean)") == "true" {
+		v, err := b.tryEval(ctx, "Promise.resolve("+js+").then(Boolean)")
+		switch {
+		case err != nil && navigating(err) && ctx.Err() == nil:
+			continue
+		case err != nil:
+			b.t.Fatalf("evaluating %s: %v (console notices: %s)", js, err, b.notices())
+		case v == "true":
 			return
 		}
 	}
